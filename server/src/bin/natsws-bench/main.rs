@@ -1,0 +1,2 @@
+//! `natsws-bench`: a load generator for any NATS server.
+fn main() {}

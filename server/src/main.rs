@@ -1,0 +1,2 @@
+//! The `natsws` command.
+fn main() {}
