@@ -1,1 +1,492 @@
-//! (being written)
+//! The subject space: which subscriptions receive a published message.
+//!
+//! A [`Router`] owns the [`Sublist`] of one account. Each subscription is a
+//! shared [`SubRef`] (`Arc<Subscription>`) so that the connection that made
+//! it, the router and the thread delivering a message can all refer to it
+//! without copying. Delivery decisions follow nats-server (spec
+//! `nats-protocol.md` §2.2):
+//!
+//! - every matching plain subscription gets one copy, a connection with
+//!   several matching subscriptions gets one copy per subscription;
+//! - each queue group (keyed by queue name across all matching filters) gets
+//!   exactly one copy: a random start index, then a walk over the members until
+//!   one accepts (skipping closed subscriptions, auto-unsubscribe-exhausted
+//!   ones, and the publisher's own when it asked for `echo: false`);
+//! - `echo: false` suppresses delivery to the publisher's own subscriptions.
+//!
+//! Auto-unsubscribe (`UNSUB <sid> <max_msgs>`) is counted here with atomics,
+//! because the thread delivering a message is not the thread owning the
+//! subscriber's connection: [`Subscription::claim`] says whether a delivery
+//! may go out and whether it is the last one.
+
+use alloc::{boxed::Box, sync::Arc, vec::Vec};
+use core::{
+    any::Any,
+    fmt,
+    ops::Deref,
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+};
+
+use crate::proto;
+use crate::subject::{Filter, Sublist, SublistResult};
+
+/// An opaque, shareable handle that the embedding server attaches to each
+/// subscription (for natsws: the target connection's outbound queue).
+pub type Target = Arc<dyn Any + Send + Sync>;
+
+/// Identifies a connection within one server process (nats-server's `cid`:
+/// starts at 1, never reused while the process lives).
+pub type ConnId = u64;
+
+/// One message being routed, borrowed from the publisher's input buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// The subject it was published to.
+    pub subject: &'a [u8],
+    /// The reply subject, if the publisher gave one.
+    pub reply: Option<&'a [u8]>,
+    /// The `NATS/1.0` header block (including its blank line) for `HPUB`,
+    /// `None` for `PUB`.
+    pub headers: Option<&'a [u8]>,
+    /// The payload bytes (after the header block for `HPUB`).
+    pub payload: &'a [u8],
+}
+
+/// What [`Subscription::claim`] allows for one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Deliver; the subscription stays.
+    Deliver,
+    /// Deliver; this delivery reached `max_msgs`, so the subscription is now
+    /// closed and the caller must remove it from the router.
+    DeliverLast,
+    /// Do not deliver: the subscription is closed or exhausted.
+    Skip,
+}
+
+/// One subscription (`SUB <subject> [queue] <sid>`) of one connection.
+pub struct Subscription {
+    /// The connection that owns it.
+    pub conn: ConnId,
+    /// The subscription id chosen by the client (opaque bytes).
+    pub sid: Box<[u8]>,
+    /// The subject filter (may hold `*` and `>` wildcards).
+    pub filter: Filter,
+    /// The queue group, if any.
+    pub queue: Option<Box<[u8]>>,
+    /// Whether the owning connection negotiated headers (`"headers":true` in
+    /// CONNECT and the server supports them). Decides `HMSG` versus `MSG`
+    /// with the header block stripped (spec §1.3).
+    pub headers: bool,
+    /// An opaque handle on the owning connection's outbound queue, set by
+    /// the server so that a delivery needs no lookup (see
+    /// [`crate::session::SessionConfig::target`]).
+    pub target: Option<Target>,
+    /// Auto-unsubscribe limit; 0 means none.
+    max_msgs: AtomicU64,
+    /// Messages delivered so far (or claimed for delivery).
+    delivered: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("conn", &self.conn)
+            .field("sid", &alloc::string::String::from_utf8_lossy(&self.sid))
+            .field("filter", &self.filter)
+            .field("delivered", &self.delivered())
+            .field("max_msgs", &self.max_msgs())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Subscription {
+    /// A new open subscription with no auto-unsubscribe limit.
+    pub fn new(
+        conn: ConnId,
+        sid: &[u8],
+        filter: Filter,
+        queue: Option<&[u8]>,
+        headers: bool,
+    ) -> Self {
+        Subscription {
+            target: None,
+            conn,
+            sid: sid.into(),
+            filter,
+            queue: queue.map(Into::into),
+            headers,
+            max_msgs: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Attaches the server's delivery handle (see [`Target`]).
+    #[must_use]
+    pub fn with_target(mut self, target: Option<Target>) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Messages delivered to this subscription so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// The auto-unsubscribe limit (0 = none).
+    pub fn max_msgs(&self) -> u64 {
+        self.max_msgs.load(Ordering::Relaxed)
+    }
+
+    /// Sets the auto-unsubscribe limit. The caller has checked that `n` is
+    /// greater than [`Subscription::delivered`] (spec §1.2 UNSUB).
+    pub fn set_max_msgs(&self, n: u64) {
+        self.max_msgs.store(n, Ordering::Relaxed);
+    }
+
+    /// Whether the subscription was unsubscribed, reached its limit, or its
+    /// connection closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks the subscription closed; later claims return [`Claim::Skip`].
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Claims one delivery, counting it against `max_msgs`. Thread-safe: of
+    /// concurrent claims on a subscription with `max_msgs = n`, exactly `n`
+    /// succeed and exactly one of them is [`Claim::DeliverLast`].
+    pub fn claim(&self) -> Claim {
+        if self.is_closed() {
+            return Claim::Skip;
+        }
+        let max = self.max_msgs();
+        if max == 0 {
+            self.delivered.fetch_add(1, Ordering::Relaxed);
+            return Claim::Deliver;
+        }
+        let n = self.delivered.fetch_add(1, Ordering::AcqRel) + 1;
+        match n.cmp(&max) {
+            core::cmp::Ordering::Less => Claim::Deliver,
+            core::cmp::Ordering::Equal => {
+                self.close();
+                Claim::DeliverLast
+            }
+            core::cmp::Ordering::Greater => {
+                // Undo the over-count so `delivered` reports what went out.
+                self.delivered.fetch_sub(1, Ordering::AcqRel);
+                Claim::Skip
+            }
+        }
+    }
+
+    /// Appends this delivery of `msg` as the subscriber sees it: `HMSG` when
+    /// the message has headers and the subscriber negotiated them, `MSG`
+    /// otherwise (with any header block stripped, spec §1.3).
+    pub fn encode_delivery(&self, msg: &Message<'_>, out: &mut Vec<u8>) {
+        match msg.headers {
+            Some(h) if self.headers => {
+                proto::encode_hmsg(out, msg.subject, &self.sid, msg.reply, h, msg.payload)
+            }
+            _ => proto::encode_msg(out, msg.subject, &self.sid, msg.reply, msg.payload),
+        }
+    }
+}
+
+/// A shared handle on a [`Subscription`]. Equality is identity (pointer
+/// equality), so two `SUB`s with the same subject are two subscriptions.
+#[derive(Clone, Debug)]
+pub struct SubRef(pub Arc<Subscription>);
+
+impl SubRef {
+    /// Wraps a new subscription.
+    pub fn new(sub: Subscription) -> Self {
+        SubRef(Arc::new(sub))
+    }
+}
+
+impl PartialEq for SubRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SubRef {}
+
+impl Deref for SubRef {
+    type Target = Subscription;
+    fn deref(&self) -> &Subscription {
+        &self.0
+    }
+}
+
+/// The subject space of one account: a [`Sublist`] of [`SubRef`]s.
+#[derive(Default)]
+pub struct Router {
+    sublist: Sublist<SubRef>,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field("subscriptions", &self.sublist.len())
+            .finish()
+    }
+}
+
+impl Router {
+    /// An empty subject space.
+    pub fn new() -> Self {
+        Router {
+            sublist: Sublist::new(),
+        }
+    }
+
+    /// Adds a subscription.
+    pub fn insert(&mut self, sub: &SubRef) {
+        self.sublist
+            .insert(&sub.filter, sub.queue.as_deref(), sub.clone());
+    }
+
+    /// Removes a subscription; `false` when it was not there (already
+    /// removed, for example by reaching its auto-unsubscribe limit).
+    pub fn remove(&mut self, sub: &SubRef) -> bool {
+        self.sublist.remove(&sub.filter, sub.queue.as_deref(), sub)
+    }
+
+    /// The subscriptions whose filter matches `subject` (cached by the
+    /// sublist until the next insert or remove).
+    pub fn matches(&mut self, subject: &[u8]) -> Arc<SublistResult<SubRef>> {
+        self.sublist.match_subject(subject)
+    }
+
+    /// Number of subscriptions held.
+    pub fn len(&self) -> usize {
+        self.sublist.len()
+    }
+
+    /// Whether no subscription is held.
+    pub fn is_empty(&self) -> bool {
+        self.sublist.len() == 0
+    }
+
+    /// The sublist, for monitoring (`/subsz`).
+    pub fn sublist(&self) -> &Sublist<SubRef> {
+        &self.sublist
+    }
+}
+
+/// Picks the receivers of one publish from a match result and calls
+/// `deliver(sub, last)` for each, in order: plain subscriptions first, then
+/// one member per queue group. `last` is true when the delivery reached the
+/// subscription's auto-unsubscribe limit; the caller must then remove it from
+/// the router. `rand(n)` returns a number in `0..n` (the queue start index).
+/// Returns the number of deliveries made.
+///
+/// Source rule: spec `nats-protocol.md` §2.2 (plain: every match; queue: one
+/// member per group, random start, walk until one accepts; echo).
+pub fn select(
+    result: &SublistResult<SubRef>,
+    publisher: ConnId,
+    echo: bool,
+    rand: &mut impl FnMut(u32) -> u32,
+    mut deliver: impl FnMut(&SubRef, bool),
+) -> usize {
+    let mut count = 0;
+    for sub in &result.plain {
+        if !echo && sub.conn == publisher {
+            continue;
+        }
+        match sub.claim() {
+            Claim::Deliver => deliver(sub, false),
+            Claim::DeliverLast => deliver(sub, true),
+            Claim::Skip => continue,
+        }
+        count += 1;
+    }
+    for group in &result.queues {
+        let n = group.members.len();
+        if n == 0 {
+            continue;
+        }
+        let start = if n == 1 {
+            0
+        } else {
+            rand(u32::try_from(n).unwrap_or(u32::MAX)) as usize % n
+        };
+        for i in 0..n {
+            let sub = &group.members[(start + i) % n];
+            if !echo && sub.conn == publisher {
+                continue;
+            }
+            match sub.claim() {
+                Claim::Deliver => deliver(sub, false),
+                Claim::DeliverLast => deliver(sub, true),
+                Claim::Skip => continue,
+            }
+            count += 1;
+            break;
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn sub(conn: ConnId, sid: &str, filter: &str, queue: Option<&str>) -> SubRef {
+        SubRef::new(Subscription::new(
+            conn,
+            sid.as_bytes(),
+            Filter::try_from(filter).unwrap(),
+            queue.map(str::as_bytes),
+            true,
+        ))
+    }
+
+    fn receivers(
+        router: &mut Router,
+        subject: &str,
+        publisher: ConnId,
+        echo: bool,
+        seed: u32,
+    ) -> Vec<(ConnId, Vec<u8>, bool)> {
+        let res = router.matches(subject.as_bytes());
+        let mut out = vec![];
+        let mut r = |n: u32| seed % n;
+        select(&res, publisher, echo, &mut r, |s, last| {
+            out.push((s.conn, s.sid.to_vec(), last))
+        });
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn plain_subscriptions_each_get_a_copy() {
+        let mut r = Router::new();
+        r.insert(&sub(1, "1", "foo.*", None));
+        r.insert(&sub(1, "2", "foo.bar", None));
+        r.insert(&sub(2, "1", ">", None));
+        r.insert(&sub(3, "1", "foo.baz", None));
+        let got = receivers(&mut r, "foo.bar", 9, true, 0);
+        assert_eq!(
+            got,
+            vec![
+                (1, b"1".to_vec(), false),
+                (1, b"2".to_vec(), false),
+                (2, b"1".to_vec(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn one_member_per_queue_group_across_filters() {
+        let mut r = Router::new();
+        r.insert(&sub(1, "1", "foo.*", Some("q")));
+        r.insert(&sub(2, "1", "foo.bar", Some("q")));
+        r.insert(&sub(3, "1", "foo.bar", Some("other")));
+        for seed in 0..4 {
+            let got = receivers(&mut r, "foo.bar", 9, true, seed);
+            assert_eq!(got.len(), 2, "seed {seed}: {got:?}");
+            assert!(got.iter().any(|g| g.0 == 3));
+        }
+        // The random start spreads deliveries over both members of q.
+        let firsts: Vec<_> = (0..2)
+            .map(|seed| {
+                receivers(&mut r, "foo.bar", 9, true, seed)
+                    .into_iter()
+                    .find(|g| g.0 != 3)
+                    .unwrap()
+                    .0
+            })
+            .collect();
+        assert_ne!(firsts[0], firsts[1]);
+    }
+
+    #[test]
+    fn echo_off_skips_own_plain_and_queue_members() {
+        let mut r = Router::new();
+        r.insert(&sub(1, "1", "foo", None));
+        r.insert(&sub(1, "2", "foo", Some("q")));
+        r.insert(&sub(2, "1", "foo", Some("q")));
+        for seed in 0..2 {
+            let got = receivers(&mut r, "foo", 1, false, seed);
+            assert_eq!(got, vec![(2, b"1".to_vec(), false)]);
+        }
+        let got = receivers(&mut r, "foo", 1, true, 0);
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn auto_unsubscribe_delivers_exactly_max_and_flags_last() {
+        let mut r = Router::new();
+        let s = sub(1, "1", "foo", None);
+        r.insert(&s);
+        s.set_max_msgs(2);
+        assert_eq!(
+            receivers(&mut r, "foo", 9, true, 0),
+            vec![(1, b"1".to_vec(), false)]
+        );
+        assert_eq!(
+            receivers(&mut r, "foo", 9, true, 0),
+            vec![(1, b"1".to_vec(), true)]
+        );
+        assert!(s.is_closed());
+        assert_eq!(s.delivered(), 2);
+        // Even before removal, a closed subscription gets nothing more.
+        assert_eq!(receivers(&mut r, "foo", 9, true, 0), vec![]);
+        assert!(r.remove(&s));
+        assert!(!r.remove(&s));
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn exhausted_queue_member_is_skipped_for_the_next() {
+        let mut r = Router::new();
+        let a = sub(1, "1", "foo", Some("q"));
+        let b = sub(2, "1", "foo", Some("q"));
+        r.insert(&a);
+        r.insert(&b);
+        a.close();
+        for seed in 0..2 {
+            assert_eq!(
+                receivers(&mut r, "foo", 9, true, seed),
+                vec![(2, b"1".to_vec(), false)]
+            );
+        }
+    }
+
+    #[test]
+    fn delivery_encoding_follows_subscriber_header_support() {
+        let msg = Message {
+            subject: b"foo",
+            reply: Some(b"r"),
+            headers: Some(b"NATS/1.0\r\nA: b\r\n\r\n"),
+            payload: b"hello",
+        };
+        let with = sub(1, "7", "foo", None);
+        let mut out = vec![];
+        with.encode_delivery(&msg, &mut out);
+        assert_eq!(
+            out,
+            b"HMSG foo 7 r 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\n".to_vec()
+        );
+        let without = SubRef::new(Subscription::new(
+            1,
+            b"7",
+            Filter::try_from("foo").unwrap(),
+            None,
+            false,
+        ));
+        out.clear();
+        without.encode_delivery(&msg, &mut out);
+        assert_eq!(out, b"MSG foo 7 r 5\r\nhello\r\n".to_vec());
+    }
+}

@@ -1,0 +1,591 @@
+//! Sessions and a router wired together in memory with a simulated clock:
+//! the protocol behaviour of spec `nats-protocol.md` §0–§2 end to end,
+//! without sockets.
+
+use std::collections::BTreeMap;
+
+use natsws_core::proto::{Connect, Limits};
+use natsws_core::router::{self, ConnId, Message, Router, SubRef};
+use natsws_core::session::{AuthFailure, ClosedReason, Host, Session, SessionConfig};
+use natsws_core::time::Millis;
+
+/// The in-memory server: one router, one outbound buffer per connection.
+struct World {
+    router: Router,
+    sessions: BTreeMap<ConnId, Session>,
+    pending: BTreeMap<ConnId, Vec<u8>>,
+    out: BTreeMap<ConnId, Vec<u8>>,
+    closed: BTreeMap<ConnId, ClosedReason>,
+    now: Millis,
+    seed: u32,
+    password: Option<&'static str>,
+}
+
+struct WorldHost<'a> {
+    router: &'a mut Router,
+    out: &'a mut BTreeMap<ConnId, Vec<u8>>,
+    seed: &'a mut u32,
+    password: Option<&'static str>,
+}
+
+impl Host for WorldHost<'_> {
+    fn subscribe(&mut self, sub: &SubRef) {
+        self.router.insert(sub);
+    }
+    fn unsubscribe(&mut self, sub: &SubRef) {
+        self.router.remove(sub);
+    }
+    fn publish(
+        &mut self,
+        publisher: ConnId,
+        echo: bool,
+        msg: &Message<'_>,
+        self_out: &mut Vec<u8>,
+    ) -> usize {
+        let res = self.router.matches(msg.subject);
+        let mut done = Vec::new();
+        let seed = &mut *self.seed;
+        let mut rand = |n: u32| {
+            *seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (*seed >> 8) % n
+        };
+        let out = &mut *self.out;
+        let n = router::select(&res, publisher, echo, &mut rand, |sub, last| {
+            if sub.conn == publisher {
+                sub.encode_delivery(msg, self_out);
+            } else {
+                sub.encode_delivery(msg, out.entry(sub.conn).or_default());
+            }
+            if last {
+                done.push(sub.clone());
+            }
+        });
+        for s in done {
+            self.router.remove(&s);
+        }
+        n
+    }
+    fn authenticate(&mut self, connect: &Connect) -> Result<(), AuthFailure> {
+        match (self.password, connect.pass.as_deref()) {
+            (Some(want), Some(got)) if want == got => Ok(()),
+            _ => Err(AuthFailure::Violation),
+        }
+    }
+}
+
+impl World {
+    fn new() -> Self {
+        World {
+            router: Router::new(),
+            sessions: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            out: BTreeMap::new(),
+            closed: BTreeMap::new(),
+            now: Millis(0),
+            seed: 7,
+            password: None,
+        }
+    }
+
+    fn connect_with(&mut self, id: ConnId, cfg: SessionConfig) {
+        let cfg = SessionConfig { conn: id, ..cfg };
+        self.sessions.insert(id, Session::new(cfg, self.now));
+    }
+
+    fn connect(&mut self, id: ConnId) {
+        self.connect_with(id, SessionConfig::default());
+    }
+
+    /// Feeds bytes from client `id`; returns the close reason if it closed.
+    fn send(&mut self, id: ConnId, bytes: &[u8]) -> Option<ClosedReason> {
+        let buf = self.pending.entry(id).or_default();
+        buf.extend_from_slice(bytes);
+        let input = std::mem::take(buf);
+        let session = self.sessions.get_mut(&id).expect("session");
+        let mut own = Vec::new();
+        let mut host = WorldHost {
+            router: &mut self.router,
+            out: &mut self.out,
+            seed: &mut self.seed,
+            password: self.password,
+        };
+        let res = session.handle_input(&input, self.now, &mut host, &mut own);
+        self.out.entry(id).or_default().extend_from_slice(&own);
+        match res {
+            Ok(n) => {
+                self.pending.insert(id, input[n..].to_vec());
+                None
+            }
+            Err(close) => {
+                session.close(&mut host);
+                self.closed.insert(id, close.reason);
+                Some(close.reason)
+            }
+        }
+    }
+
+    fn tick(&mut self, to: Millis) -> Vec<(ConnId, ClosedReason)> {
+        self.now = to;
+        let mut closed = vec![];
+        for (&id, s) in self.sessions.iter_mut() {
+            if s.is_closed() {
+                continue;
+            }
+            if s.poll_timeout().is_some_and(|t| t <= to) {
+                let mut own = Vec::new();
+                if let Err(c) = s.handle_timeout(to, &mut own) {
+                    let mut host = WorldHost {
+                        router: &mut self.router,
+                        out: &mut self.out,
+                        seed: &mut self.seed,
+                        password: self.password,
+                    };
+                    s.close(&mut host);
+                    closed.push((id, c.reason));
+                }
+                self.out.entry(id).or_default().extend_from_slice(&own);
+            }
+        }
+        closed
+    }
+
+    fn take(&mut self, id: ConnId) -> String {
+        String::from_utf8_lossy(&std::mem::take(self.out.entry(id).or_default())).into_owned()
+    }
+}
+
+const QUIET: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"protocol\":1}\r\n";
+
+#[test]
+fn pub_sub_between_two_connections() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.send(1, QUIET);
+    w.send(2, QUIET);
+    w.send(1, b"SUB foo.* 9\r\nPING\r\n");
+    assert_eq!(w.take(1), "PONG\r\n");
+    w.send(2, b"PUB foo.bar reply 5\r\nhello\r\n");
+    assert_eq!(w.take(1), "MSG foo.bar 9 reply 5\r\nhello\r\n");
+    assert_eq!(w.take(2), "");
+}
+
+#[test]
+fn default_connect_is_verbose_and_pedantic() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(1, b"CONNECT {}\r\nSUB foo 1\r\nPUB foo.* 1\r\nx\r\n");
+    // +OK for CONNECT and SUB; pedantic -ERR for the wildcard publish, which
+    // is still routed (the sub on `foo` does not match `foo.*`) and +OK'd.
+    assert_eq!(
+        w.take(1),
+        "+OK\r\n+OK\r\n-ERR 'Invalid Publish Subject'\r\n+OK\r\n"
+    );
+}
+
+#[test]
+fn telnet_client_without_connect_gets_ok_and_messages() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(1, b"SUB a 1\r\nPUB a 2\r\nhi\r\n");
+    assert_eq!(w.take(1), "+OK\r\n+OK\r\nMSG a 1 2\r\nhi\r\n");
+}
+
+#[test]
+fn echo_false_suppresses_own_delivery() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(
+        1,
+        b"CONNECT {\"verbose\":false,\"echo\":false}\r\nSUB a 1\r\nPUB a 1\r\nx\r\nPING\r\n",
+    );
+    assert_eq!(w.take(1), "PONG\r\n");
+    w.connect(2);
+    w.send(2, QUIET);
+    w.send(2, b"SUB a 1\r\nPUB a 1\r\ny\r\n");
+    assert_eq!(w.take(2), "MSG a 1 1\r\ny\r\n");
+    assert_eq!(w.take(1), "MSG a 1 1\r\ny\r\n");
+}
+
+#[test]
+fn headers_reach_header_subscribers_and_are_stripped_for_others() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.connect(3);
+    w.send(1, QUIET);
+    w.send(2, b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n");
+    w.send(3, QUIET);
+    w.send(1, b"SUB foo 1\r\n");
+    w.send(2, b"SUB foo 2\r\n");
+    w.send(3, b"HPUB foo 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\n");
+    assert_eq!(
+        w.take(1),
+        "HMSG foo 1 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\n"
+    );
+    assert_eq!(w.take(2), "MSG foo 2 5\r\nhello\r\n");
+}
+
+#[test]
+fn hpub_without_headers_closes_without_err() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(1, b"CONNECT {\"verbose\":false}\r\n");
+    let r = w.send(1, b"HPUB foo 12 12\r\nNATS/1.0\r\n\r\n\r\n");
+    assert_eq!(r, Some(ClosedReason::ProtocolViolation));
+    assert_eq!(w.take(1), "");
+}
+
+#[test]
+fn no_responders_sends_503_to_own_reply_subscription() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(
+        1,
+        b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\nSUB _INBOX.a.* 5\r\nPUB svc _INBOX.a.1 0\r\n\r\n",
+    );
+    let subj = "svc";
+    let l = 32 + subj.len();
+    assert_eq!(
+        w.take(1),
+        format!("HMSG _INBOX.a.1 5 {l} {l}\r\nNATS/1.0 503\r\nNats-Subject: svc\r\n\r\n\r\n")
+    );
+    // With a responder there is no 503.
+    w.connect(2);
+    w.send(2, QUIET);
+    w.send(2, b"SUB svc 1\r\n");
+    w.send(1, b"PUB svc _INBOX.a.2 0\r\n\r\n");
+    assert_eq!(w.take(1), "");
+    assert_eq!(w.take(2), "MSG svc 1 _INBOX.a.2 0\r\n\r\n");
+}
+
+#[test]
+fn no_responders_requires_headers() {
+    let mut w = World::new();
+    w.connect(1);
+    let r = w.send(1, b"CONNECT {\"no_responders\":true}\r\n");
+    assert_eq!(r, Some(ClosedReason::NoRespondersRequiresHeaders));
+    assert_eq!(w.take(1), "-ERR 'no responders requires headers support'\r\n");
+}
+
+#[test]
+fn bad_protocol_and_account_fields() {
+    let mut w = World::new();
+    w.connect(1);
+    assert_eq!(
+        w.send(1, b"CONNECT {\"protocol\":2}\r\n"),
+        Some(ClosedReason::BadClientProtocolVersion)
+    );
+    assert_eq!(w.take(1), "-ERR 'invalid client protocol'\r\n");
+    w.connect(2);
+    assert_eq!(
+        w.send(2, b"CONNECT {\"account\":\"A\"}\r\n"),
+        Some(ClosedReason::AuthenticationFailure)
+    );
+    assert_eq!(w.take(2), "-ERR 'Authorization Violation'\r\n");
+    w.connect(3);
+    assert_eq!(
+        w.send(3, b"CONNECT {\"verbose\":tru}\r\n"),
+        Some(ClosedReason::ProtocolViolation)
+    );
+    assert_eq!(w.take(3), "");
+}
+
+#[test]
+fn auth_required_first_op_must_be_connect() {
+    let mut w = World::new();
+    w.password = Some("s3cret");
+    let cfg = SessionConfig {
+        auth_required: true,
+        ..SessionConfig::default()
+    };
+    w.connect_with(1, cfg.clone());
+    assert_eq!(
+        w.send(1, b"PING\r\n"),
+        Some(ClosedReason::AuthenticationFailure)
+    );
+    assert_eq!(w.take(1), "-ERR 'Authorization Violation'\r\n");
+    w.connect_with(2, cfg.clone());
+    assert_eq!(
+        w.send(2, b"CONNECT {\"pass\":\"nope\"}\r\n"),
+        Some(ClosedReason::AuthenticationFailure)
+    );
+    w.connect_with(3, cfg);
+    assert_eq!(
+        w.send(3, b"CONNECT {\"pass\":\"s3cret\",\"verbose\":false}\r\nPING\r\n"),
+        None
+    );
+    assert_eq!(w.take(3), "PONG\r\n");
+}
+
+#[test]
+fn auth_timeout_fires_only_without_connect() {
+    let mut w = World::new();
+    w.password = Some("p");
+    let cfg = SessionConfig {
+        auth_required: true,
+        auth_timeout: Millis(2000),
+        ..SessionConfig::default()
+    };
+    w.connect_with(1, cfg.clone());
+    w.connect_with(2, cfg);
+    w.send(2, b"CONNECT {\"pass\":\"p\",\"verbose\":false}\r\n");
+    assert!(w.tick(Millis(1999)).is_empty());
+    let closed = w.tick(Millis(2000));
+    assert_eq!(closed, vec![(1, ClosedReason::AuthenticationTimeout)]);
+    assert_eq!(w.take(1), "-ERR 'Authentication Timeout'\r\n");
+}
+
+#[test]
+fn stale_connection_after_ping_max_unanswered() {
+    let mut w = World::new();
+    let cfg = SessionConfig {
+        first_ping: Millis(2000),
+        ping_interval: Millis(10_000),
+        ping_max: 2,
+        ..SessionConfig::default()
+    };
+    w.connect_with(1, cfg);
+    w.send(1, QUIET);
+    assert!(w.tick(Millis(2000)).is_empty());
+    assert_eq!(w.take(1), "PING\r\n");
+    assert!(w.tick(Millis(12_000)).is_empty());
+    assert_eq!(w.take(1), "PING\r\n");
+    let closed = w.tick(Millis(22_000));
+    assert_eq!(closed, vec![(1, ClosedReason::StaleConnection)]);
+    assert_eq!(w.take(1), "-ERR 'Stale Connection'\r\n");
+}
+
+#[test]
+fn pong_resets_outstanding_and_activity_skips_pings() {
+    let mut w = World::new();
+    let cfg = SessionConfig {
+        first_ping: Millis(2000),
+        ping_interval: Millis(10_000),
+        ping_max: 1,
+        ..SessionConfig::default()
+    };
+    w.connect_with(1, cfg);
+    w.send(1, QUIET);
+    w.tick(Millis(2000));
+    assert_eq!(w.take(1), "PING\r\n");
+    w.now = Millis(2100);
+    w.send(1, b"PONG\r\n");
+    // Activity within the interval and a fresh RTT: the PING is skipped.
+    w.now = Millis(9000);
+    w.send(1, b"PUB x 0\r\n\r\n");
+    assert!(w.tick(Millis(12_000)).is_empty());
+    assert_eq!(w.take(1), "");
+    // No activity in the next interval: PING again, then stale.
+    assert!(w.tick(Millis(22_000)).is_empty());
+    assert_eq!(w.take(1), "PING\r\n");
+    assert_eq!(
+        w.tick(Millis(32_000)),
+        vec![(1, ClosedReason::StaleConnection)]
+    );
+}
+
+#[test]
+fn connect_info_follows_first_pong_for_protocol_1() {
+    let mut w = World::new();
+    let cfg = SessionConfig {
+        connect_info: Some(b"INFO {\"connect_info\":true} \r\n".to_vec()),
+        ..SessionConfig::default()
+    };
+    w.connect_with(1, cfg.clone());
+    w.send(1, QUIET);
+    w.send(1, b"PING\r\nPING\r\n");
+    assert_eq!(
+        w.take(1),
+        "PONG\r\nINFO {\"connect_info\":true} \r\nPONG\r\n"
+    );
+    w.connect_with(2, cfg);
+    w.send(2, b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    assert_eq!(w.take(2), "PONG\r\n");
+}
+
+#[test]
+fn unsub_with_max_counts_earlier_deliveries() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.send(1, QUIET);
+    w.send(2, QUIET);
+    w.send(1, b"SUB a 1\r\n");
+    w.send(2, b"PUB a 1\r\nx\r\n");
+    w.send(1, b"UNSUB 1 3\r\n");
+    for _ in 0..5 {
+        w.send(2, b"PUB a 1\r\ny\r\n");
+    }
+    assert_eq!(
+        w.take(1),
+        "MSG a 1 1\r\nx\r\nMSG a 1 1\r\ny\r\nMSG a 1 1\r\ny\r\n"
+    );
+    assert_eq!(w.router.len(), 0);
+    // UNSUB with a max not above what was delivered removes at once.
+    w.send(1, b"SUB b 2\r\n");
+    w.send(2, b"PUB b 1\r\nx\r\n");
+    w.send(1, b"UNSUB 2 1\r\n");
+    w.send(2, b"PUB b 1\r\nx\r\n");
+    assert_eq!(w.take(1), "MSG b 2 1\r\nx\r\n");
+    assert_eq!(w.router.len(), 0);
+    // The sid is free again.
+    w.send(1, b"SUB b 2\r\n");
+    assert_eq!(w.router.len(), 1);
+}
+
+#[test]
+fn duplicate_sid_is_ignored_and_unknown_unsub_is_fine() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(1, b"SUB a 1\r\nSUB b 1\r\nUNSUB 99\r\n");
+    assert_eq!(w.take(1), "+OK\r\n+OK\r\n+OK\r\n");
+    assert_eq!(w.router.len(), 1);
+    w.connect(2);
+    w.send(2, QUIET);
+    w.send(2, b"PUB b 0\r\n\r\nPUB a 0\r\n\r\n");
+    assert_eq!(w.take(1), "MSG a 1 0\r\n\r\n");
+}
+
+#[test]
+fn invalid_subject_and_max_subscriptions_keep_connection() {
+    let mut w = World::new();
+    w.connect_with(
+        1,
+        SessionConfig {
+            max_subscriptions: 1,
+            ..SessionConfig::default()
+        },
+    );
+    w.send(1, QUIET);
+    assert_eq!(w.send(1, b"SUB foo..bar 1\r\n"), None);
+    assert_eq!(w.take(1), "-ERR 'Invalid Subject'\r\n");
+    w.send(1, b"SUB a 1\r\nSUB b 2\r\nPING\r\n");
+    assert_eq!(w.take(1), "-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n");
+    assert!(w.closed.is_empty());
+}
+
+#[test]
+fn reserved_replies_and_subjects_are_permission_violations() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(1, QUIET);
+    w.send(1, b"SUB > 1\r\n");
+    w.send(1, b"PUB a _R_.x 0\r\n\r\nPUB _GR_.x 0\r\n\r\nPUB ok 0\r\n\r\n");
+    assert_eq!(
+        w.take(1),
+        "-ERR 'Permissions Violation for Publish with Reply of \"_R_.x\"'\r\n\
+         -ERR 'Permissions Violation for Publish to \"_GR_.x\"'\r\n\
+         MSG ok 1 0\r\n\r\n"
+    );
+}
+
+#[test]
+fn second_connect_drops_subscriptions() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(1, QUIET);
+    w.send(1, b"SUB a 1\r\nSUB b 2\r\n");
+    assert_eq!(w.router.len(), 2);
+    w.send(1, QUIET);
+    assert_eq!(w.router.len(), 0);
+}
+
+#[test]
+fn queue_group_delivers_once_per_message() {
+    let mut w = World::new();
+    for id in 1..=4 {
+        w.connect(id);
+        w.send(id, QUIET);
+    }
+    w.send(1, b"SUB work q 1\r\n");
+    w.send(2, b"SUB work q 1\r\n");
+    w.send(3, b"SUB work 1\r\n");
+    for _ in 0..100 {
+        w.send(4, b"PUB work 1\r\nx\r\n");
+    }
+    let count = |s: &str| s.matches("MSG").count();
+    let (a, b, c) = (w.take(1), w.take(2), w.take(3));
+    assert_eq!(count(&a) + count(&b), 100);
+    assert!(count(&a) > 0 && count(&b) > 0, "both members used");
+    assert_eq!(count(&c), 100);
+}
+
+#[test]
+fn closing_releases_subscriptions_and_errors_close_with_reason() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(1, QUIET);
+    w.send(1, b"SUB a 1\r\nSUB b 2\r\n");
+    let r = w.send(1, b"FOO\r\n");
+    assert_eq!(r, Some(ClosedReason::ProtocolViolation));
+    assert_eq!(w.take(1), "-ERR 'Unknown Protocol Operation'\r\n");
+    assert_eq!(w.router.len(), 0);
+    w.connect(2);
+    let r = w.send(2, b"PUB a 2000000\r\n");
+    assert_eq!(r, Some(ClosedReason::MaxPayloadExceeded));
+    assert_eq!(w.take(2), "-ERR 'Maximum Payload Violation'\r\n");
+    w.connect(3);
+    let r = w.send(3, b"-ERR 'boom'\r\n");
+    assert_eq!(r, Some(ClosedReason::ParseError));
+    assert_eq!(w.take(3), "");
+}
+
+#[test]
+fn ops_split_at_every_byte_give_the_same_output() {
+    let stream: &[u8] = b"CONNECT {\"verbose\":true,\"headers\":true}\r\nSUB a.* q 1\r\nSUB a.b 2\r\nPUB a.b r 5\r\nhello\r\nHPUB a.c 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\nUNSUB 2\r\nPUB a.b 0\r\n\r\n";
+    let whole = {
+        let mut w = World::new();
+        w.connect(1);
+        assert_eq!(w.send(1, stream), None);
+        w.take(1)
+    };
+    assert!(whole.contains("MSG a.b 2 r 5"));
+    for split in 1..stream.len() {
+        let mut w = World::new();
+        w.connect(1);
+        assert_eq!(w.send(1, &stream[..split]), None);
+        assert_eq!(w.send(1, &stream[split..]), None);
+        assert_eq!(w.take(1), whole, "split at {split}");
+    }
+    let mut w = World::new();
+    w.connect(1);
+    for b in stream {
+        w.send(1, std::slice::from_ref(b));
+    }
+    assert_eq!(w.take(1), whole);
+}
+
+#[test]
+fn limits_come_from_config() {
+    let mut w = World::new();
+    w.connect_with(
+        1,
+        SessionConfig {
+            limits: Limits {
+                max_control_line: 16,
+                max_payload: 4,
+            },
+            ..SessionConfig::default()
+        },
+    );
+    assert_eq!(
+        w.send(1, b"PUB a 5\r\n"),
+        Some(ClosedReason::MaxPayloadExceeded)
+    );
+    w.connect_with(
+        2,
+        SessionConfig {
+            limits: Limits {
+                max_control_line: 16,
+                max_payload: 4,
+            },
+            ..SessionConfig::default()
+        },
+    );
+    assert_eq!(
+        w.send(2, b"SUB aaaaaaaaaaaaaaaaaaaaaaaaaaaa 1\r\n"),
+        Some(ClosedReason::MaxControlLineExceeded)
+    );
+    assert_eq!(w.take(2), "-ERR 'maximum control line exceeded'\r\n");
+}

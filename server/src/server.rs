@@ -1,0 +1,385 @@
+//! The running server: shared state, listeners and the pool of event loops.
+//!
+//! Threading (see `../shared/ARCHITECTURE.md`): `threads` event-loop threads,
+//! each with its own `mio::Poll` and a slab of connections. Loop 0 also owns
+//! the listeners and hands accepted sockets to the loops round-robin. A
+//! publish is routed on the publisher's thread: the subject space is one
+//! `Mutex<Router>` (held only for the cached match), and each delivery is
+//! appended to the target connection's outbound buffer under that
+//! connection's own lock. A target that becomes dirty is queued on its loop
+//! once, and each foreign loop is woken once per read batch.
+//!
+//! Lock order: `router` → nothing; `ConnShared::out` → nothing;
+//! `LoopHandle::inbox` → nothing. No lock is held while taking another.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use natsws_core::router::{ConnId, Router};
+use natsws_core::session::ClosedReason;
+use natsws_core::time::Millis;
+
+use crate::worker::Worker;
+use crate::ws::WsListenConfig;
+
+/// The version natsws reports in INFO and `/varz`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Resolved runtime settings (from the config file and the command line).
+/// Units: bytes, and `Duration`s.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Client (TCP) listen address; port 0 picks a free port.
+    pub client_addr: SocketAddr,
+    /// The WebSocket listener, if configured with a port.
+    pub websocket: Option<WsListenConfig>,
+    /// Monitoring HTTP listen address.
+    pub http_addr: Option<SocketAddr>,
+    /// `server_name`; defaults to the server id.
+    pub server_name: Option<String>,
+    /// `max_payload` (default 1 MiB).
+    pub max_payload: usize,
+    /// `max_control_line` (default 4096).
+    pub max_control_line: usize,
+    /// `max_pending` outbound bytes per connection (default 64 MiB).
+    pub max_pending: usize,
+    /// `max_subscriptions` per connection, 0 = unlimited.
+    pub max_subscriptions: usize,
+    /// `max_connections` (default 65536; a configured 0 rejects everyone,
+    /// as in nats-server).
+    pub max_connections: usize,
+    /// `ping_interval` (default 2 min).
+    pub ping_interval: Duration,
+    /// `ping_max` (default 2).
+    pub ping_max: u32,
+    /// `write_deadline` (default 10 s).
+    pub write_deadline: Duration,
+    /// `no_header_support`.
+    pub no_header_support: bool,
+    /// Event-loop threads (default: one per core).
+    pub threads: usize,
+    /// Pre-auth cap: connections still in handshake or awaiting CONNECT
+    /// (default 4096; 0 = unlimited). natsws-only hardening.
+    pub max_pending_handshakes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            client_addr: "0.0.0.0:4222".parse().expect("literal"),
+            websocket: None,
+            http_addr: None,
+            server_name: None,
+            max_payload: 1024 * 1024,
+            max_control_line: 4096,
+            max_pending: 64 * 1024 * 1024,
+            max_subscriptions: 0,
+            max_connections: 65536,
+            ping_interval: Duration::from_secs(120),
+            ping_max: 2,
+            write_deadline: Duration::from_secs(10),
+            no_header_support: false,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_pending_handshakes: 4096,
+        }
+    }
+}
+
+/// Which listener a connection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnKind {
+    /// The client port (plain NATS over TCP).
+    Client,
+    /// The websocket listener.
+    WebSocket,
+}
+
+/// Server-wide counters (`/varz`).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Messages received from clients.
+    pub in_msgs: AtomicU64,
+    /// Payload bytes received from clients.
+    pub in_bytes: AtomicU64,
+    /// Messages delivered to clients.
+    pub out_msgs: AtomicU64,
+    /// Payload bytes delivered to clients.
+    pub out_bytes: AtomicU64,
+    /// Connections accepted since start.
+    pub total_connections: AtomicU64,
+    /// Connections closed as slow consumers.
+    pub slow_consumers: AtomicU64,
+}
+
+/// A connection's outbound queue, filled by any thread.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// NATS bytes waiting to be framed and written.
+    pub buf: Vec<u8>,
+}
+
+/// The part of a connection that other threads touch.
+#[derive(Debug)]
+pub struct ConnShared {
+    /// Connection id.
+    pub cid: ConnId,
+    /// Owning loop.
+    pub loop_idx: usize,
+    /// Slab key in the owning loop.
+    pub token: usize,
+    /// Listener kind.
+    pub kind: ConnKind,
+    /// Peer address.
+    pub peer: SocketAddr,
+    /// When it was accepted.
+    pub start: SystemTime,
+    /// Outbound NATS bytes.
+    pub out: Mutex<Outbox>,
+    /// Queued on its loop for a flush.
+    pub dirty: AtomicBool,
+    /// Set by another thread to make the owner close it (a `KILL_*` code).
+    pub kill: AtomicU8,
+    /// Messages delivered to it.
+    pub out_msgs: AtomicU64,
+    /// Payload bytes delivered to it.
+    pub out_bytes: AtomicU64,
+    /// Messages it published.
+    pub in_msgs: AtomicU64,
+    /// Payload bytes it published.
+    pub in_bytes: AtomicU64,
+    /// Open subscriptions.
+    pub subs: AtomicUsize,
+    /// Client name/lang/version from CONNECT, for monitoring.
+    pub client: Mutex<ClientMeta>,
+}
+
+/// CONNECT details kept for monitoring.
+#[derive(Debug, Default, Clone)]
+pub struct ClientMeta {
+    /// `name`.
+    pub name: String,
+    /// `lang`.
+    pub lang: String,
+    /// `version`.
+    pub version: String,
+    /// Last RTT measured.
+    pub rtt: Option<Millis>,
+}
+
+/// No kill requested.
+pub const KILL_NONE: u8 = 0;
+/// Close as slow consumer (pending bytes).
+pub const KILL_SLOW: u8 = 1;
+
+impl ConnShared {
+    /// Marks the connection for closing as a slow consumer (the owner closes
+    /// it at its next turn, without stalling the caller).
+    pub fn mark_slow(&self) -> bool {
+        self.kill
+            .compare_exchange(KILL_NONE, KILL_SLOW, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// A loop's mailbox for other threads.
+pub struct LoopHandle {
+    /// Wakes the loop's `Poll`.
+    pub waker: mio::Waker,
+    /// Connections made dirty by other threads.
+    pub inbox: Mutex<Vec<Arc<ConnShared>>>,
+    /// Newly accepted sockets for this loop.
+    pub accepted: Mutex<Vec<(mio::net::TcpStream, SocketAddr, ConnKind)>>,
+}
+
+/// A closed connection remembered for `/connz?state=closed`.
+#[derive(Debug, Clone)]
+pub struct ClosedConn {
+    /// Connection id.
+    pub cid: ConnId,
+    /// Kind.
+    pub kind: ConnKind,
+    /// Peer.
+    pub peer: SocketAddr,
+    /// Accepted at.
+    pub start: SystemTime,
+    /// Closed at.
+    pub stop: SystemTime,
+    /// Why.
+    pub reason: ClosedReason,
+    /// CONNECT details.
+    pub client: ClientMeta,
+}
+
+/// State shared by every thread.
+pub struct Shared {
+    /// Settings in force.
+    pub settings: Settings,
+    /// The subject space (one account for now).
+    pub router: Mutex<Router>,
+    /// Next connection id.
+    pub next_cid: AtomicU64,
+    /// Open connections, for monitoring and `max_connections`.
+    pub conns: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
+    /// Recently closed connections (bounded).
+    pub closed: Mutex<std::collections::VecDeque<ClosedConn>>,
+    /// Connections in handshake or awaiting CONNECT.
+    pub pre_auth: AtomicUsize,
+    /// The loops' mailboxes.
+    pub loops: Vec<LoopHandle>,
+    /// Server id (an `N…` nkey).
+    pub server_id: String,
+    /// Server name.
+    pub server_name: String,
+    /// Start time.
+    pub start: SystemTime,
+    /// Monotonic origin for `Millis`.
+    pub epoch: Instant,
+    /// Counters.
+    pub stats: Stats,
+    /// Set when shutting down.
+    pub shutdown: AtomicBool,
+    /// Bound client address (after port 0 resolution).
+    pub client_addr: SocketAddr,
+    /// Bound websocket address.
+    pub ws_addr: Option<SocketAddr>,
+    /// Bound monitoring address.
+    pub http_addr: Option<SocketAddr>,
+}
+
+impl Shared {
+    /// Milliseconds since start, the clock handed to core.
+    pub fn now(&self) -> Millis {
+        Millis(self.epoch.elapsed().as_millis() as u64)
+    }
+}
+
+/// How many closed connections `/connz?state=closed` remembers.
+pub const CLOSED_RING: usize = 10_000;
+
+/// A started server: its addresses, and a handle to stop it.
+pub struct Running {
+    /// Shared state (addresses, counters).
+    pub shared: Arc<Shared>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Asks every loop to close its connections (WebSocket: close frame 1001)
+    /// and exit, then waits for them.
+    pub fn shutdown(self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        for l in &self.shared.loops {
+            let _ = l.waker.wake();
+        }
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+
+    /// Waits until the loops exit (after a shutdown started elsewhere).
+    pub fn wait(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn bind(addr: SocketAddr, what: &str) -> std::io::Result<StdListener> {
+    StdListener::bind(addr).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("error listening on {what} port {addr}: {e}"))
+    })
+}
+
+/// Generates a server id: an `N…` public nkey, new each start (spec §1.5).
+fn server_id() -> String {
+    nkeys::KeyPair::new_server().public_key()
+}
+
+/// Binds the listeners and starts the loops. Returns once the server is
+/// ready (`Server is ready` logged).
+pub fn start(settings: Settings) -> std::io::Result<Running> {
+    let client = bind(settings.client_addr, "client")?;
+    client.set_nonblocking(true)?;
+    let ws = match &settings.websocket {
+        Some(w) => {
+            let l = bind(w.addr, "websocket")?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        }
+        None => None,
+    };
+    let http = match settings.http_addr {
+        Some(a) => Some(bind(a, "monitoring")?),
+        None => None,
+    };
+    let threads = settings.threads.max(1);
+    let mut polls = Vec::with_capacity(threads);
+    let mut loops = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        let poll = mio::Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), crate::worker::WAKER)?;
+        polls.push(poll);
+        loops.push(LoopHandle {
+            waker,
+            inbox: Mutex::new(Vec::new()),
+            accepted: Mutex::new(Vec::new()),
+        });
+    }
+    let id = server_id();
+    let name = settings.server_name.clone().unwrap_or_else(|| id.clone());
+    let shared = Arc::new(Shared {
+        client_addr: client.local_addr()?,
+        ws_addr: ws.as_ref().map(|l| l.local_addr()).transpose()?,
+        http_addr: http.as_ref().map(|l| l.local_addr()).transpose()?,
+        settings,
+        router: Mutex::new(Router::new()),
+        next_cid: AtomicU64::new(1),
+        conns: Mutex::new(HashMap::new()),
+        closed: Mutex::new(std::collections::VecDeque::new()),
+        pre_auth: AtomicUsize::new(0),
+        loops,
+        server_id: id,
+        server_name: name,
+        start: SystemTime::now(),
+        epoch: Instant::now(),
+        stats: Stats::default(),
+        shutdown: AtomicBool::new(false),
+    });
+
+    crate::info!("Starting natsws");
+    crate::info!("  Version:  {VERSION}");
+    crate::info!("  Name:     {}", shared.server_name);
+    crate::info!("  ID:       {}", shared.server_id);
+    if let Some(h) = http {
+        crate::info!("Starting http monitor on {}", shared.http_addr.expect("bound"));
+        crate::monitor::spawn(h, shared.clone())?;
+    }
+    if let (Some(a), Some(w)) = (shared.ws_addr, &shared.settings.websocket) {
+        crate::info!("Listening for websocket clients on ws://{a}");
+        if w.no_tls {
+            crate::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+        }
+    }
+    crate::info!("Listening for client connections on {}", shared.client_addr);
+
+    let mut handles = Vec::new();
+    let mut listeners = Some((client, ws));
+    for (idx, poll) in polls.into_iter().enumerate() {
+        let shared = shared.clone();
+        let l = if idx == 0 { listeners.take() } else { None };
+        let worker = Worker::new(idx, poll, shared, l)?;
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("natsws-loop-{idx}"))
+                .spawn(move || worker.run())?,
+        );
+    }
+    crate::info!("Server is ready");
+    Ok(Running {
+        shared,
+        threads: handles,
+    })
+}

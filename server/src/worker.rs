@@ -1,0 +1,892 @@
+//! One event-loop thread: a `mio::Poll`, a slab of connections, a timer heap.
+//!
+//! Per wake-up: accept (loop 0), read every readable connection until
+//! `WouldBlock` (processing each read at once, so a connection never holds
+//! more than one partial op plus one read), fire due timers, then flush every
+//! dirty connection once: framing (WebSocket) and compression happen there,
+//! over the whole batch, and each connection gets one `write` per wake-up.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use natsws_core::proto::{Connect, Limits};
+use natsws_core::router::{self, ConnId, Message, SubRef};
+use natsws_core::session::{AuthFailure, ClosedReason, Host, Session, SessionConfig};
+use natsws_core::time::Millis;
+
+use crate::server::{
+    ClientMeta, ClosedConn, ConnKind, ConnShared, Outbox, Shared, CLOSED_RING, KILL_NONE,
+    KILL_SLOW,
+};
+use crate::ws::{WsConn, WsEvent};
+
+/// Token of the loop's waker.
+pub const WAKER: Token = Token(usize::MAX - 1);
+const CLIENT_LISTENER: Token = Token(usize::MAX - 2);
+const WS_LISTENER: Token = Token(usize::MAX - 3);
+
+/// Size of the per-loop read buffer (the largest single read), bytes.
+const READ_BUF: usize = 64 * 1024;
+/// Reads per connection per wake-up before yielding to others (fairness).
+const MAX_READS_PER_TURN: usize = 16;
+/// An idle connection's buffers above this capacity are released.
+const SHRINK_ABOVE: usize = 64 * 1024;
+
+struct Conn {
+    shared: Arc<ConnShared>,
+    sock: TcpStream,
+    session: Session,
+    ws: Option<WsConn>,
+    /// NATS bytes not yet consumed by the session.
+    inbuf: Vec<u8>,
+    /// Bytes ready for the socket (framed for WebSocket).
+    wbuf: Vec<u8>,
+    wpos: usize,
+    /// Spare buffer swapped with the outbox at flush time.
+    spare: Vec<u8>,
+    /// Close once `wbuf` is written.
+    closing: Option<ClosedReason>,
+    /// Whether the session has passed CONNECT/auth (pre-auth accounting).
+    pre_auth: bool,
+    /// Still readable (stopped early for fairness).
+    more_to_read: bool,
+    write_interest: bool,
+    /// When a pending write started blocking (write deadline).
+    blocked_since: Option<Millis>,
+    /// Handshake deadline for WebSocket.
+    handshake_deadline: Option<Millis>,
+}
+
+/// One event loop.
+pub struct Worker {
+    idx: usize,
+    poll: Poll,
+    shared: Arc<Shared>,
+    conns: Slab<Conn>,
+    timers: BinaryHeap<Reverse<(Millis, usize, ConnId)>>,
+    rbuf: Vec<u8>,
+    /// Connections of this loop made dirty during this turn.
+    local_dirty: Vec<Arc<ConnShared>>,
+    /// Which other loops to wake at the end of this turn.
+    wake: Vec<bool>,
+    readable: Vec<usize>,
+    client_listener: Option<TcpListener>,
+    ws_listener: Option<TcpListener>,
+    next_loop: usize,
+    rng: fastrand::Rng,
+    scratch_out: Vec<u8>,
+    removed: Vec<SubRef>,
+}
+
+impl Worker {
+    /// A loop; loop 0 gets the listeners.
+    pub fn new(
+        idx: usize,
+        poll: Poll,
+        shared: Arc<Shared>,
+        listeners: Option<(StdListener, Option<StdListener>)>,
+    ) -> io::Result<Worker> {
+        let (mut cl, mut wl) = (None, None);
+        if let Some((c, w)) = listeners {
+            let mut c = TcpListener::from_std(c);
+            poll.registry()
+                .register(&mut c, CLIENT_LISTENER, Interest::READABLE)?;
+            cl = Some(c);
+            if let Some(w) = w {
+                let mut w = TcpListener::from_std(w);
+                poll.registry()
+                    .register(&mut w, WS_LISTENER, Interest::READABLE)?;
+                wl = Some(w);
+            }
+        }
+        let n = shared.loops.len();
+        Ok(Worker {
+            idx,
+            poll,
+            shared,
+            conns: Slab::new(),
+            timers: BinaryHeap::new(),
+            rbuf: vec![0; READ_BUF],
+            local_dirty: Vec::new(),
+            wake: vec![false; n],
+            readable: Vec::new(),
+            client_listener: cl,
+            ws_listener: wl,
+            next_loop: 0,
+            rng: fastrand::Rng::new(),
+            scratch_out: Vec::new(),
+            removed: Vec::new(),
+        })
+    }
+
+    /// Runs until shutdown.
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = if !self.readable.is_empty() {
+                Some(Duration::ZERO)
+            } else {
+                self.next_timeout()
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                crate::error!("poll error: {e}");
+                return;
+            }
+            if self.shared.shutdown.load(Ordering::Acquire) {
+                self.shutdown_all();
+                return;
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    WAKER => {}
+                    CLIENT_LISTENER => self.accept(ConnKind::Client),
+                    WS_LISTENER => self.accept(ConnKind::WebSocket),
+                    Token(t) => {
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            self.readable.push(t);
+                        }
+                        if ev.is_writable() {
+                            if let Some(c) = self.conns.get(t) {
+                                self.local_dirty.push(c.shared.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            self.take_accepted();
+            self.take_inbox();
+            let readable = std::mem::take(&mut self.readable);
+            for t in readable {
+                self.read_conn(t);
+            }
+            self.fire_timers();
+            self.flush_dirty();
+            self.wake_others();
+        }
+    }
+
+    fn next_timeout(&mut self) -> Option<Duration> {
+        let now = self.shared.now();
+        self.timers
+            .peek()
+            .map(|Reverse((at, _, _))| Duration::from_millis(at.saturating_sub(now).0))
+    }
+
+    fn accept(&mut self, kind: ConnKind) {
+        loop {
+            let l = match kind {
+                ConnKind::Client => self.client_listener.as_ref(),
+                ConnKind::WebSocket => self.ws_listener.as_ref(),
+            };
+            let Some(l) = l else { return };
+            match l.accept() {
+                Ok((sock, peer)) => {
+                    let target = self.next_loop % self.shared.loops.len();
+                    self.next_loop += 1;
+                    if target == self.idx {
+                        self.add_conn(sock, peer, kind);
+                    } else {
+                        let h = &self.shared.loops[target];
+                        h.accepted.lock().expect("accepted").push((sock, peer, kind));
+                        let _ = h.waker.wake();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    crate::error!("error accepting connection: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn take_accepted(&mut self) {
+        let list = std::mem::take(&mut *self.shared.loops[self.idx].accepted.lock().expect("lock"));
+        for (sock, peer, kind) in list {
+            self.add_conn(sock, peer, kind);
+        }
+    }
+
+    fn take_inbox(&mut self) {
+        let mut inbox = self.shared.loops[self.idx].inbox.lock().expect("inbox");
+        self.local_dirty.append(&mut inbox);
+    }
+
+    fn add_conn(&mut self, mut sock: TcpStream, peer: SocketAddr, kind: ConnKind) {
+        let shared = &self.shared;
+        let s = &shared.settings;
+        let _ = sock.set_nodelay(true);
+        let cid = shared.next_cid.fetch_add(1, Ordering::Relaxed);
+        shared.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+        let entry = self.conns.vacant_entry();
+        let token = entry.key();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut sock, Token(token), Interest::READABLE)
+        {
+            crate::error!("register: {e}");
+            return;
+        }
+        let now = shared.now();
+        let cs = Arc::new(ConnShared {
+            cid,
+            loop_idx: self.idx,
+            token,
+            kind,
+            peer,
+            start: std::time::SystemTime::now(),
+            out: std::sync::Mutex::new(Outbox::default()),
+            dirty: Default::default(),
+            kill: Default::default(),
+            out_msgs: Default::default(),
+            out_bytes: Default::default(),
+            in_msgs: Default::default(),
+            in_bytes: Default::default(),
+            subs: Default::default(),
+            client: Default::default(),
+        });
+        let first_ping = Millis(2000 + self.rng.u64(0..400));
+        let cfg = SessionConfig {
+            conn: cid,
+            limits: Limits {
+                max_control_line: s.max_control_line,
+                max_payload: s.max_payload,
+            },
+            max_subscriptions: s.max_subscriptions,
+            auth_required: false,
+            auth_timeout: Millis(2000),
+            first_ping,
+            ping_interval: Millis(
+                match (kind, &s.websocket) {
+                    (ConnKind::WebSocket, Some(w)) if w.ping_interval > Duration::ZERO => {
+                        w.ping_interval
+                    }
+                    _ => s.ping_interval,
+                }
+                .as_millis() as u64,
+            ),
+            ping_max: s.ping_max,
+            headers_supported: !s.no_header_support,
+            connect_info: Some(crate::info::connect_info_line(shared, cid, peer, kind)),
+            target: Some(cs.clone()),
+        };
+        let session = Session::new(cfg, now);
+        let mut conn = Conn {
+            shared: cs.clone(),
+            sock,
+            session,
+            ws: None,
+            inbuf: Vec::new(),
+            wbuf: Vec::new(),
+            wpos: 0,
+            spare: Vec::new(),
+            closing: None,
+            pre_auth: true,
+            more_to_read: false,
+            write_interest: false,
+            blocked_since: None,
+            handshake_deadline: None,
+        };
+        shared.pre_auth.fetch_add(1, Ordering::Relaxed);
+        let too_many = {
+            let mut conns = shared.conns.lock().expect("conns");
+            let n = conns.len();
+            conns.insert(cid, cs.clone());
+            n >= s.max_connections
+        };
+        crate::debug!("{peer} - {}:{cid} - Client connection created", kind_label(kind));
+        match kind {
+            ConnKind::Client => {
+                conn.wbuf
+                    .extend_from_slice(&crate::info::info_line(shared, cid, peer, kind));
+                if too_many {
+                    natsws_core::proto::encode_err(&mut conn.wbuf, "maximum connections exceeded");
+                    conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+                }
+            }
+            ConnKind::WebSocket => {
+                let w = s.websocket.as_ref().expect("ws listener implies config");
+                conn.ws = Some(WsConn::new(w));
+                let deadline = now.saturating_add(Millis(w.handshake_timeout.as_millis() as u64));
+                conn.handshake_deadline = Some(deadline);
+                if too_many {
+                    // Answer after the handshake, as nats-server does.
+                    conn.closing = None;
+                }
+            }
+        }
+        let timeout = conn.next_deadline();
+        entry.insert(conn);
+        if let Some(t) = timeout {
+            self.timers.push(Reverse((t, token, cid)));
+        }
+        self.local_dirty.push(cs);
+    }
+
+    fn read_conn(&mut self, token: usize) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if conn.closing.is_some() {
+            return;
+        }
+        conn.more_to_read = false;
+        let mut reads = 0;
+        loop {
+            if reads == MAX_READS_PER_TURN {
+                self.readable.push(token);
+                break;
+            }
+            reads += 1;
+            let conn = &mut self.conns[token];
+            match conn.sock.read(&mut self.rbuf) {
+                Ok(0) => {
+                    self.close(token, ClosedReason::ClientClosed, false);
+                    return;
+                }
+                Ok(n) => {
+                    if !self.process(token, n) {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.close(token, ClosedReason::ReadError, false);
+                    return;
+                }
+            }
+        }
+        let conn = &mut self.conns[token];
+        if conn.inbuf.is_empty() && conn.inbuf.capacity() > SHRINK_ABOVE {
+            conn.inbuf = Vec::new();
+        }
+    }
+
+    /// Handles `n` fresh bytes in `rbuf`. Returns false if the connection
+    /// closed.
+    fn process(&mut self, token: usize, n: usize) -> bool {
+        let now = self.shared.now();
+        let Worker {
+            conns,
+            rbuf,
+            shared,
+            local_dirty,
+            wake,
+            rng,
+            scratch_out,
+            removed,
+            idx,
+            ..
+        } = self;
+        let conn = &mut conns[token];
+        let data = &mut rbuf[..n];
+        // WebSocket: un-frame into inbuf (handshake, control frames, inflate).
+        let mut nats: &[u8] = data;
+        if let Some(ws) = conn.ws.as_mut() {
+            match ws.on_read(data, &mut conn.inbuf, &mut conn.wbuf) {
+                Ok(WsEvent::Nothing) => {
+                    if !conn.wbuf.is_empty() {
+                        local_dirty.push(conn.shared.clone());
+                    }
+                    return true;
+                }
+                Ok(WsEvent::Upgraded) => {
+                    conn.handshake_deadline = None;
+                    let info = crate::info::info_line(shared, conn.shared.cid, conn.shared.peer, ConnKind::WebSocket);
+                    let mut out = std::mem::take(&mut conn.spare);
+                    out.clear();
+                    out.extend_from_slice(&info);
+                    let too_many = shared.conns.lock().expect("conns").len() > shared.settings.max_connections;
+                    if too_many {
+                        natsws_core::proto::encode_err(&mut out, "maximum connections exceeded");
+                    }
+                    ws.frame_out(&out, &mut conn.wbuf);
+                    conn.spare = out;
+                    local_dirty.push(conn.shared.clone());
+                    if too_many {
+                        conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+                        return false;
+                    }
+                }
+                Ok(WsEvent::Data) => {}
+                Err(reason) => {
+                    local_dirty.push(conn.shared.clone());
+                    let r = reason;
+                    self.close(token, r, true);
+                    return false;
+                }
+            }
+            nats = &[];
+        }
+        // Present unconsumed bytes plus the new ones, without copying when
+        // nothing was left over.
+        let input: &[u8] = if conn.ws.is_some() || !conn.inbuf.is_empty() {
+            if conn.ws.is_none() {
+                conn.inbuf.extend_from_slice(nats);
+            }
+            &conn.inbuf
+        } else {
+            nats
+        };
+        if input.is_empty() {
+            return true;
+        }
+        scratch_out.clear();
+        let mut host = LoopHost {
+            shared,
+            my_loop: *idx,
+            me: &conn.shared,
+            local_dirty,
+            wake,
+            rng,
+            removed,
+            out_msgs: 0,
+            out_bytes: 0,
+        };
+        let res = conn.session.handle_input(input, now, &mut host, scratch_out);
+        let (om, ob) = (host.out_msgs, host.out_bytes);
+        shared.stats.out_msgs.fetch_add(om, Ordering::Relaxed);
+        shared.stats.out_bytes.fetch_add(ob, Ordering::Relaxed);
+        for s in removed.drain(..) {
+            shared.router.lock().expect("router").remove(&s);
+        }
+        let (im, ib) = conn.session.in_counts();
+        let prev_m = conn.shared.in_msgs.swap(im, Ordering::Relaxed);
+        let prev_b = conn.shared.in_bytes.swap(ib, Ordering::Relaxed);
+        shared.stats.in_msgs.fetch_add(im - prev_m, Ordering::Relaxed);
+        shared.stats.in_bytes.fetch_add(ib - prev_b, Ordering::Relaxed);
+        if !scratch_out.is_empty() {
+            conn.shared.out.lock().expect("out").buf.extend_from_slice(scratch_out);
+            if !conn.shared.dirty.swap(true, Ordering::AcqRel) {
+                local_dirty.push(conn.shared.clone());
+            }
+        }
+        if conn.pre_auth && conn.session.connect_options().is_some() {
+            conn.pre_auth = false;
+            shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
+            let c = conn.session.connect_options().expect("checked");
+            let mut meta = conn.shared.client.lock().expect("meta");
+            meta.name = c.name.clone().unwrap_or_default();
+            meta.lang = c.lang.clone().unwrap_or_default();
+            meta.version = c.version.clone().unwrap_or_default();
+        }
+        match res {
+            Ok(used) => {
+                let is_inbuf = conn.ws.is_some() || !conn.inbuf.is_empty();
+                if is_inbuf {
+                    conn.inbuf.drain(..used);
+                } else if used < nats.len() {
+                    conn.inbuf.extend_from_slice(&nats[used..]);
+                }
+                if let Some(t) = conn.session.poll_timeout() {
+                    self.timers.push(Reverse((t, token, conn.shared.cid)));
+                }
+                true
+            }
+            Err(close) => {
+                if let Some(l) = &close.log {
+                    crate::error!("{} - {}:{} - {l}", conn.shared.peer, kind_label(conn.shared.kind), conn.shared.cid);
+                }
+                self.close(token, close.reason, true);
+                false
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = self.shared.now();
+        while let Some(Reverse((at, token, cid))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(conn) = self.conns.get_mut(token) else {
+                continue;
+            };
+            if conn.shared.cid != cid || conn.closing.is_some() {
+                continue;
+            }
+            if conn.handshake_deadline.is_some_and(|d| d <= now) {
+                crate::debug!("{} - wid:{cid} - websocket handshake timeout", conn.shared.peer);
+                self.close(token, ClosedReason::ReadError, false);
+                continue;
+            }
+            if conn.session.poll_timeout().is_some_and(|t| t <= now) && conn.ws.as_ref().is_none_or(|w| w.is_open()) {
+                let mut out = std::mem::take(&mut self.scratch_out);
+                out.clear();
+                let res = conn.session.handle_timeout(now, &mut out);
+                if !out.is_empty() {
+                    conn.shared.out.lock().expect("out").buf.extend_from_slice(&out);
+                    if !conn.shared.dirty.swap(true, Ordering::AcqRel) {
+                        self.local_dirty.push(conn.shared.clone());
+                    }
+                }
+                self.scratch_out = out;
+                if let Err(c) = res {
+                    self.close(token, c.reason, true);
+                    continue;
+                }
+            }
+            let conn = &self.conns[token];
+            if let Some(t) = conn.next_deadline() {
+                if t > now {
+                    self.timers.push(Reverse((t, token, cid)));
+                }
+            }
+        }
+    }
+
+    fn flush_dirty(&mut self) {
+        let mut i = 0;
+        while i < self.local_dirty.len() {
+            let cs = self.local_dirty[i].clone();
+            i += 1;
+            if cs.loop_idx != self.idx {
+                continue;
+            }
+            let Some(conn) = self.conns.get(cs.token) else {
+                continue;
+            };
+            if !Arc::ptr_eq(&conn.shared, &cs) {
+                continue;
+            }
+            self.flush(cs.token);
+        }
+        self.local_dirty.clear();
+    }
+
+    fn flush(&mut self, token: usize) {
+        let now = self.shared.now();
+        let conn = &mut self.conns[token];
+        if conn.shared.kill.load(Ordering::Acquire) == KILL_SLOW && conn.closing.is_none() {
+            self.shared.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            crate::info!(
+                "{} - {}:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                conn.shared.peer,
+                kind_label(conn.shared.kind),
+                conn.shared.cid,
+                self.shared.settings.max_pending
+            );
+            self.close(token, ClosedReason::SlowConsumerPendingBytes, false);
+            return;
+        }
+        conn.shared.dirty.store(false, Ordering::Release);
+        {
+            let mut ob = conn.shared.out.lock().expect("out");
+            if !ob.buf.is_empty() {
+                conn.spare.clear();
+                std::mem::swap(&mut ob.buf, &mut conn.spare);
+            }
+        }
+        if !conn.spare.is_empty() {
+            match conn.ws.as_mut() {
+                Some(ws) if ws.is_open() => ws.frame_out(&conn.spare, &mut conn.wbuf),
+                Some(_) => {}
+                None => {
+                    if conn.wbuf.is_empty() {
+                        std::mem::swap(&mut conn.wbuf, &mut conn.spare);
+                        conn.wpos = 0;
+                    } else {
+                        conn.wbuf.extend_from_slice(&conn.spare);
+                    }
+                }
+            }
+            conn.spare.clear();
+        }
+        // Write until done or WouldBlock.
+        while conn.wpos < conn.wbuf.len() {
+            match conn.sock.write(&conn.wbuf[conn.wpos..]) {
+                Ok(0) => break,
+                Ok(n) => conn.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    let reason = conn.closing.unwrap_or(ClosedReason::WriteError);
+                    self.finish_close(token, reason);
+                    return;
+                }
+            }
+        }
+        if conn.wpos == conn.wbuf.len() {
+            conn.wbuf.clear();
+            conn.wpos = 0;
+            conn.blocked_since = None;
+            if conn.wbuf.capacity() > SHRINK_ABOVE {
+                conn.wbuf = Vec::new();
+            }
+            if conn.spare.capacity() > SHRINK_ABOVE {
+                conn.spare = Vec::new();
+            }
+            if conn.write_interest {
+                conn.write_interest = false;
+                let _ = self.poll.registry().reregister(&mut conn.sock, Token(token), Interest::READABLE);
+            }
+            if let Some(reason) = conn.closing {
+                self.finish_close(token, reason);
+            }
+        } else {
+            let since = *conn.blocked_since.get_or_insert(now);
+            if now.saturating_sub(since).0 > self.shared.settings.write_deadline.as_millis() as u64 {
+                self.shared.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                self.finish_close(token, ClosedReason::SlowConsumerWriteDeadline);
+                return;
+            }
+            if !conn.write_interest {
+                conn.write_interest = true;
+                let _ = self.poll.registry().reregister(
+                    &mut conn.sock,
+                    Token(token),
+                    Interest::READABLE | Interest::WRITABLE,
+                );
+            }
+        }
+    }
+
+    /// Starts closing: releases subscriptions at once; when `flush` is set,
+    /// writes what is queued (the `-ERR`, a WebSocket close frame) first.
+    fn close(&mut self, token: usize, reason: ClosedReason, flush: bool) {
+        let Worker {
+            conns,
+            shared,
+            local_dirty,
+            wake,
+            rng,
+            removed,
+            idx,
+            ..
+        } = self;
+        let Some(conn) = conns.get_mut(token) else {
+            return;
+        };
+        if conn.closing.is_some() {
+            return;
+        }
+        let mut host = LoopHost {
+            shared,
+            my_loop: *idx,
+            me: &conn.shared,
+            local_dirty,
+            wake,
+            rng,
+            removed,
+            out_msgs: 0,
+            out_bytes: 0,
+        };
+        conn.session.close(&mut host);
+        conn.closing = Some(reason);
+        crate::debug!(
+            "{} - {}:{} - Client connection closed: {reason}",
+            conn.shared.peer,
+            kind_label(conn.shared.kind),
+            conn.shared.cid
+        );
+        if flush {
+            // Move the session's last words to the wire, then close.
+            let pending = std::mem::take(&mut conn.shared.out.lock().expect("out").buf);
+            match conn.ws.as_mut() {
+                Some(ws) => {
+                    if ws.is_open() {
+                        ws.frame_out(&pending, &mut conn.wbuf);
+                        ws.close_frame(reason.ws_close_code(), reason.as_str(), &mut conn.wbuf);
+                    }
+                }
+                None => conn.wbuf.extend_from_slice(&pending),
+            }
+            let cs = conn.shared.clone();
+            local_dirty.push(cs);
+        } else {
+            self.finish_close(token, reason);
+        }
+    }
+
+    fn finish_close(&mut self, token: usize, reason: ClosedReason) {
+        if !self.conns.contains(token) {
+            return;
+        }
+        let mut conn = self.conns.remove(token);
+        if conn.closing.is_none() {
+            // Not yet released (write error path).
+            let Worker { shared, local_dirty, wake, rng, removed, idx, .. } = self;
+            let mut host = LoopHost {
+                shared,
+                my_loop: *idx,
+                me: &conn.shared,
+                local_dirty,
+                wake,
+                rng,
+                removed,
+                out_msgs: 0,
+                out_bytes: 0,
+            };
+            conn.session.close(&mut host);
+        }
+        for s in self.removed.drain(..) {
+            self.shared.router.lock().expect("router").remove(&s);
+        }
+        let _ = self.poll.registry().deregister(&mut conn.sock);
+        let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+        if conn.pre_auth {
+            self.shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
+        }
+        let cs = &conn.shared;
+        self.shared.conns.lock().expect("conns").remove(&cs.cid);
+        let mut closed = self.shared.closed.lock().expect("closed");
+        if closed.len() == CLOSED_RING {
+            closed.pop_front();
+        }
+        closed.push_back(ClosedConn {
+            cid: cs.cid,
+            kind: cs.kind,
+            peer: cs.peer,
+            start: cs.start,
+            stop: std::time::SystemTime::now(),
+            reason,
+            client: cs.client.lock().map(|m| m.clone()).unwrap_or_else(|_| ClientMeta::default()),
+        });
+    }
+
+    fn wake_others(&mut self) {
+        for (i, w) in self.wake.iter_mut().enumerate() {
+            if *w {
+                *w = false;
+                let _ = self.shared.loops[i].waker.wake();
+            }
+        }
+    }
+
+    fn shutdown_all(&mut self) {
+        let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
+        for t in &tokens {
+            self.close(*t, ClosedReason::ServerShutdown, true);
+        }
+        self.flush_dirty();
+        for t in tokens {
+            self.finish_close(t, ClosedReason::ServerShutdown);
+        }
+    }
+}
+
+impl Conn {
+    fn next_deadline(&self) -> Option<Millis> {
+        match (self.handshake_deadline, self.session.poll_timeout()) {
+            (Some(h), _) => Some(h),
+            (None, t) => t,
+        }
+    }
+}
+
+/// `cid` for TCP clients, `wid` for WebSocket clients (spec §7).
+pub fn kind_label(kind: ConnKind) -> &'static str {
+    match kind {
+        ConnKind::Client => "cid",
+        ConnKind::WebSocket => "wid",
+    }
+}
+
+/// The server side of [`Host`] for one connection's turn on one loop.
+struct LoopHost<'a> {
+    shared: &'a Shared,
+    my_loop: usize,
+    me: &'a Arc<ConnShared>,
+    local_dirty: &'a mut Vec<Arc<ConnShared>>,
+    wake: &'a mut Vec<bool>,
+    rng: &'a mut fastrand::Rng,
+    removed: &'a mut Vec<SubRef>,
+    out_msgs: u64,
+    out_bytes: u64,
+}
+
+impl Host for LoopHost<'_> {
+    fn subscribe(&mut self, sub: &SubRef) {
+        self.shared.router.lock().expect("router").insert(sub);
+        self.me.subs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn unsubscribe(&mut self, sub: &SubRef) {
+        self.shared.router.lock().expect("router").remove(sub);
+        self.me.subs.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn publish(
+        &mut self,
+        publisher: ConnId,
+        echo: bool,
+        msg: &Message<'_>,
+        self_out: &mut Vec<u8>,
+    ) -> usize {
+        let result = self.shared.router.lock().expect("router").matches(msg.subject);
+        if result.plain.is_empty() && result.queues.is_empty() {
+            return 0;
+        }
+        let max_pending = self.shared.settings.max_pending;
+        let size = (msg.payload.len() + msg.headers.map_or(0, <[u8]>::len)) as u64;
+        let rng = &mut *self.rng;
+        let mut rand = |n: u32| rng.u32(0..n);
+        let (local_dirty, wake, removed) = (&mut *self.local_dirty, &mut *self.wake, &mut *self.removed);
+        let my_loop = self.my_loop;
+        let shared = self.shared;
+        let n = router::select(&result, publisher, echo, &mut rand, |sub, last| {
+            if last {
+                removed.push(sub.clone());
+            }
+            if sub.conn == publisher {
+                sub.encode_delivery(msg, self_out);
+                return;
+            }
+            let Some(target) = sub.target.as_ref().and_then(|t| t.downcast_ref::<ConnShared>()) else {
+                return;
+            };
+            {
+                let mut ob = target.out.lock().expect("out");
+                if ob.buf.len() > max_pending {
+                    drop(ob);
+                    target.mark_slow();
+                } else {
+                    sub.encode_delivery(msg, &mut ob.buf);
+                }
+            }
+            target.out_msgs.fetch_add(1, Ordering::Relaxed);
+            target.out_bytes.fetch_add(size, Ordering::Relaxed);
+            if !target.dirty.swap(true, Ordering::AcqRel) {
+                let arc = sub
+                    .target
+                    .clone()
+                    .and_then(|t| t.downcast::<ConnShared>().ok())
+                    .expect("checked");
+                if target.loop_idx == my_loop {
+                    local_dirty.push(arc);
+                } else {
+                    shared.loops[target.loop_idx].inbox.lock().expect("inbox").push(arc);
+                    wake[target.loop_idx] = true;
+                }
+            }
+        });
+        self.out_msgs += n as u64;
+        self.out_bytes += n as u64 * size;
+        n
+    }
+
+    fn authenticate(&mut self, _connect: &Connect) -> Result<(), AuthFailure> {
+        // Authentication arrives with the security work; until then the
+        // server refuses to start when auth is configured (see options).
+        Ok(())
+    }
+}
+
+// Keep KILL_NONE referenced for readers of `ConnShared::kill`.
+const _: u8 = KILL_NONE;
