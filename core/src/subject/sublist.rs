@@ -1,0 +1,749 @@
+//! The subscription index: a token trie with a match-result cache, after
+//! nats-server's `sublist.go`.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::cache::{self, Cache};
+use super::{is_matchable, tokens, Filter, FULL_WILDCARD, PARTIAL_WILDCARD, TOKEN_SEPARATOR};
+
+/// Default bound of the match-result cache, in entries (nats-server's
+/// `slCacheMax` is 1024 as well).
+pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
+
+/// What a published subject matches: the subscriptions to deliver to.
+///
+/// `plain` holds every matching plain subscription once per matching
+/// insertion. `queues` holds one entry per queue group name, gathering the
+/// members of that group across all matching filters (`foo.*` in `q1` and
+/// `foo.bar` in `q1` form one group for `foo.bar`, spec §2.2); exactly one
+/// member of each group should receive the message. Order within the lists
+/// is unspecified; `queues` is sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SublistResult<T> {
+    /// Plain (non-queue) subscriptions.
+    pub plain: Vec<T>,
+    /// Queue groups, one entry per distinct name, sorted by name.
+    pub queues: Vec<QueueMatch<T>>,
+}
+
+impl<T> SublistResult<T> {
+    /// A result with no subscriptions.
+    pub const fn new() -> Self {
+        SublistResult {
+            plain: Vec::new(),
+            queues: Vec::new(),
+        }
+    }
+
+    /// Whether nothing matched.
+    pub fn is_empty(&self) -> bool {
+        self.plain.is_empty() && self.queues.is_empty()
+    }
+}
+
+impl<T> Default for SublistResult<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The matching members of one queue group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMatch<T> {
+    /// The queue group name, as given to [`Sublist::insert`].
+    pub name: Box<[u8]>,
+    /// The group's matching subscriptions (never empty).
+    pub members: Vec<T>,
+}
+
+/// Match-result cache counters, for tests and monitoring (`/subsz`
+/// `num_cache`, `cache_hit_rate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    /// Matches answered from the cache.
+    pub hits: u64,
+    /// Matches that walked the trie (including uncacheable subjects).
+    pub misses: u64,
+    /// Entries held now.
+    pub entries: usize,
+    /// Maximum entries.
+    pub capacity: usize,
+}
+
+struct QueueSubs<T> {
+    name: Box<[u8]>,
+    members: Vec<T>,
+}
+
+struct Node<T> {
+    next: Option<Box<Level<T>>>,
+    plain: Vec<T>,
+    queues: Vec<QueueSubs<T>>,
+}
+
+impl<T> Default for Node<T> {
+    fn default() -> Self {
+        Node {
+            next: None,
+            plain: Vec::new(),
+            queues: Vec::new(),
+        }
+    }
+}
+
+impl<T: PartialEq> Node<T> {
+    fn has_subs(&self) -> bool {
+        !self.plain.is_empty() || !self.queues.is_empty()
+    }
+
+    fn add(&mut self, queue: Option<&[u8]>, value: T) {
+        match queue {
+            None => self.plain.push(value),
+            Some(q) => match self.queues.iter_mut().find(|g| *g.name == *q) {
+                Some(g) => g.members.push(value),
+                None => self.queues.push(QueueSubs {
+                    name: q.into(),
+                    members: alloc::vec![value],
+                }),
+            },
+        }
+    }
+
+    fn remove(&mut self, queue: Option<&[u8]>, value: &T) -> bool {
+        match queue {
+            None => remove_from(&mut self.plain, value),
+            Some(q) => {
+                let Some(gi) = self.queues.iter().position(|g| *g.name == *q) else {
+                    return false;
+                };
+                let removed = remove_from(&mut self.queues[gi].members, value);
+                if self.queues[gi].members.is_empty() {
+                    self.queues.swap_remove(gi);
+                }
+                removed
+            }
+        }
+    }
+}
+
+/// Removes one `value` from `v` (order is not kept), giving memory back when
+/// the vector gets sparse.
+fn remove_from<T: PartialEq>(v: &mut Vec<T>, value: &T) -> bool {
+    let Some(i) = v.iter().position(|x| x == value) else {
+        return false;
+    };
+    v.swap_remove(i);
+    if v.capacity() > 8 && v.len() < v.capacity() / 4 {
+        v.shrink_to(v.len() * 2);
+    }
+    true
+}
+
+/// Up to this many literal children, a level keeps them in a vector.
+const SMALL_MAX: usize = 8;
+
+enum Children<T> {
+    Small(Vec<(Box<[u8]>, Node<T>)>),
+    Large(BTreeMap<Box<[u8]>, Node<T>>),
+}
+
+impl<T> Children<T> {
+    fn len(&self) -> usize {
+        match self {
+            Children::Small(v) => v.len(),
+            Children::Large(m) => m.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, tok: &[u8]) -> Option<&Node<T>> {
+        match self {
+            Children::Small(v) => v.iter().find(|(k, _)| **k == *tok).map(|(_, n)| n),
+            Children::Large(m) => m.get(tok),
+        }
+    }
+
+    fn get_mut(&mut self, tok: &[u8]) -> Option<&mut Node<T>> {
+        match self {
+            Children::Small(v) => v.iter_mut().find(|(k, _)| **k == *tok).map(|(_, n)| n),
+            Children::Large(m) => m.get_mut(tok),
+        }
+    }
+
+    fn get_or_insert(&mut self, tok: &[u8]) -> &mut Node<T> {
+        if let Children::Small(v) = self {
+            if v.len() >= SMALL_MAX && !v.iter().any(|(k, _)| **k == *tok) {
+                *self = Children::Large(core::mem::take(v).into_iter().collect());
+            }
+        }
+        match self {
+            Children::Small(v) => {
+                let i = match v.iter().position(|(k, _)| **k == *tok) {
+                    Some(i) => i,
+                    None => {
+                        v.push((tok.into(), Node::default()));
+                        v.len() - 1
+                    }
+                };
+                &mut v[i].1
+            }
+            Children::Large(m) => m.entry(tok.into()).or_default(),
+        }
+    }
+
+    fn remove(&mut self, tok: &[u8]) {
+        match self {
+            Children::Small(v) => {
+                if let Some(i) = v.iter().position(|(k, _)| **k == *tok) {
+                    v.swap_remove(i);
+                }
+            }
+            Children::Large(m) => {
+                m.remove(tok);
+                if m.len() <= SMALL_MAX / 2 {
+                    *self = Children::Small(core::mem::take(m).into_iter().collect());
+                }
+            }
+        }
+    }
+
+    fn for_each_mut(&mut self, mut f: impl FnMut(&[u8], &mut Node<T>)) {
+        match self {
+            Children::Small(v) => v.iter_mut().for_each(|(k, n)| f(k, n)),
+            Children::Large(m) => m.iter_mut().for_each(|(k, n)| f(k, n)),
+        }
+    }
+
+    fn for_each<'a>(&'a self, mut f: impl FnMut(&'a [u8], &'a Node<T>)) {
+        match self {
+            Children::Small(v) => v.iter().for_each(|(k, n)| f(k, n)),
+            Children::Large(m) => m.iter().for_each(|(k, n)| f(k, n)),
+        }
+    }
+}
+
+struct Level<T> {
+    literals: Children<T>,
+    /// The `*` child.
+    pwc: Option<Box<Node<T>>>,
+    /// The `>` child.
+    fwc: Option<Box<Node<T>>>,
+}
+
+impl<T> Default for Level<T> {
+    fn default() -> Self {
+        Level {
+            literals: Children::Small(Vec::new()),
+            pwc: None,
+            fwc: None,
+        }
+    }
+}
+
+impl<T> Level<T> {
+    fn child_count(&self) -> usize {
+        self.literals.len() + usize::from(self.pwc.is_some()) + usize::from(self.fwc.is_some())
+    }
+
+    #[inline]
+    fn child(&self, tok: &[u8]) -> Option<&Node<T>> {
+        match tok {
+            b"*" => self.pwc.as_deref(),
+            b">" => self.fwc.as_deref(),
+            _ => self.literals.get(tok),
+        }
+    }
+
+    fn child_mut(&mut self, tok: &[u8]) -> Option<&mut Node<T>> {
+        match tok {
+            b"*" => self.pwc.as_deref_mut(),
+            b">" => self.fwc.as_deref_mut(),
+            _ => self.literals.get_mut(tok),
+        }
+    }
+
+    fn child_or_insert(&mut self, tok: &[u8]) -> &mut Node<T> {
+        match tok {
+            b"*" => self.pwc.get_or_insert_with(Default::default),
+            b">" => self.fwc.get_or_insert_with(Default::default),
+            _ => self.literals.get_or_insert(tok),
+        }
+    }
+
+    fn remove_child(&mut self, tok: &[u8]) {
+        match tok {
+            b"*" => self.pwc = None,
+            b">" => self.fwc = None,
+            _ => self.literals.remove(tok),
+        }
+    }
+
+    /// Moves every child's next level into `out` (for iterative drop).
+    #[allow(clippy::vec_box)] // moving the boxes avoids moving the levels
+    fn take_next_levels(&mut self, out: &mut Vec<Box<Level<T>>>) {
+        let mut take = |n: &mut Node<T>| {
+            if let Some(l) = n.next.take() {
+                out.push(l);
+            }
+        };
+        self.literals.for_each_mut(|_, n| take(n));
+        if let Some(n) = self.pwc.as_deref_mut() {
+            take(n);
+        }
+        if let Some(n) = self.fwc.as_deref_mut() {
+            take(n);
+        }
+    }
+
+    fn for_each_child<'a>(&'a self, mut f: impl FnMut(&'a [u8], &'a Node<T>)) {
+        self.literals.for_each(&mut f);
+        if let Some(n) = self.pwc.as_deref() {
+            f(PARTIAL_WILDCARD, n);
+        }
+        if let Some(n) = self.fwc.as_deref() {
+            f(FULL_WILDCARD, n);
+        }
+    }
+}
+
+/// Drops deep tries without recursion (filters may have ~2000 tokens).
+impl<T> Drop for Level<T> {
+    fn drop(&mut self) {
+        let mut stack = Vec::new();
+        self.take_next_levels(&mut stack);
+        while let Some(mut l) = stack.pop() {
+            l.take_next_levels(&mut stack);
+        }
+    }
+}
+
+/// The subscription index of one account: filters (with optional queue
+/// group) → values, matched against published subjects.
+///
+/// A token trie as nats-server's `sublist.go`: each level holds its literal
+/// children (a small vector, or a B-tree map above 8 children), a `*` child
+/// and a `>` child; each node holds its plain subscriptions and its queue
+/// subscriptions grouped by queue name. Removing the last subscription of a
+/// path prunes the path's empty nodes, so memory returns after unsubscribe.
+/// No operation recurses, so deep filters cannot exhaust the stack.
+///
+/// Values are compared with `PartialEq` (the router uses `Arc` pointer
+/// equality). Inserting the same (filter, queue, value) twice stores it
+/// twice: it then matches twice and needs two removals.
+///
+/// [`match_subject`](Self::match_subject) keeps a bounded cache of results
+/// keyed by subject bytes ([`DEFAULT_CACHE_CAPACITY`] entries, 4-way
+/// set-associative, evicting within a set when full). A cached match does
+/// not allocate. Every insert and successful remove bumps
+/// [`generation`](Self::generation) and drops the cached results it could
+/// change: for a literal filter the one entry with the same bytes, for a
+/// wildcard filter every entry the filter matches. Results already handed
+/// out are immutable snapshots.
+///
+/// Costs: insert is O(tokens) (plus O(entries) cache scan for wildcard
+/// filters); remove is O(tokens + subscriptions on that exact filter);
+/// an uncached match visits only the trie branches that can match.
+pub struct Sublist<T: Clone + PartialEq> {
+    root: Level<T>,
+    count: usize,
+    generation: u64,
+    cache: Cache<SublistResult<T>>,
+    empty: Arc<SublistResult<T>>,
+}
+
+impl<T: Clone + PartialEq> Default for Sublist<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Clone + PartialEq> fmt::Debug for Sublist<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sublist")
+            .field("len", &self.count)
+            .field("generation", &self.generation)
+            .field("cache", &self.cache_stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone + PartialEq> Sublist<T> {
+    /// An empty sublist with a cache of [`DEFAULT_CACHE_CAPACITY`] entries.
+    /// Allocates only the shared empty result; the cache table is allocated
+    /// on first use.
+    pub fn new() -> Self {
+        Self::with_cache_capacity(DEFAULT_CACHE_CAPACITY)
+    }
+
+    /// An empty sublist whose cache holds at most `entries` results (rounded
+    /// up to a power of two times four, as the table is 4-way
+    /// set-associative); 0 disables the cache.
+    pub fn with_cache_capacity(entries: usize) -> Self {
+        Sublist {
+            root: Level::default(),
+            count: 0,
+            generation: 0,
+            cache: Cache::new(entries),
+            empty: Arc::new(SublistResult::new()),
+        }
+    }
+
+    /// Number of subscriptions held (insertions minus successful removals).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no subscription is held.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bumps on every insert and every successful remove. Callers that keep
+    /// their own derived caches compare it to know when to drop them.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Cache counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.cache.hits,
+            misses: self.cache.misses,
+            entries: self.cache.len(),
+            capacity: self.cache.capacity(),
+        }
+    }
+
+    /// Adds a subscription: `value` receives messages whose subject `filter`
+    /// matches; with `queue`, as a member of that queue group (queue names
+    /// are opaque bytes, spec §1.2).
+    pub fn insert(&mut self, filter: &Filter, queue: Option<&[u8]>, value: T) {
+        let mut toks = tokens(filter.as_bytes()).peekable();
+        let mut level = &mut self.root;
+        while let Some(tok) = toks.next() {
+            let node = level.child_or_insert(tok);
+            if toks.peek().is_none() {
+                node.add(queue, value);
+                break;
+            }
+            level = node.next.get_or_insert_with(Default::default);
+        }
+        self.count += 1;
+        self.changed(filter);
+    }
+
+    /// Removes one subscription equal to `value` inserted with the same
+    /// filter and queue. Returns whether one was found. Prunes nodes left
+    /// empty.
+    pub fn remove(&mut self, filter: &Filter, queue: Option<&[u8]>, value: &T) -> bool {
+        let bytes = filter.as_bytes();
+        let mut toks = tokens(bytes).peekable();
+        let mut level = &mut self.root;
+        let removed = loop {
+            let Some(tok) = toks.next() else {
+                return false;
+            };
+            let Some(node) = level.child_mut(tok) else {
+                return false;
+            };
+            if toks.peek().is_none() {
+                break node.remove(queue, value);
+            }
+            let Some(next) = node.next.as_deref_mut() else {
+                return false;
+            };
+            level = next;
+        };
+        if !removed {
+            return false;
+        }
+        self.prune(bytes);
+        self.count -= 1;
+        self.changed(filter);
+        true
+    }
+
+    fn changed(&mut self, filter: &Filter) {
+        self.generation = self.generation.wrapping_add(1);
+        if filter.is_literal() {
+            self.cache.remove(filter.as_bytes());
+        } else {
+            self.cache
+                .remove_matching(|subject| filter.matches(subject));
+        }
+    }
+
+    /// After a removal at the end of `path`: removes the longest chain of
+    /// nodes ending at that node that hold no subscription and no other
+    /// child.
+    fn prune(&mut self, path: &[u8]) {
+        let ntoks = tokens(path).count();
+        // Depth (0-based) of the shallowest node to cut, if any.
+        let mut cut = None;
+        let mut level = &self.root;
+        for (depth, tok) in tokens(path).enumerate() {
+            let Some(node) = level.child(tok) else {
+                return;
+            };
+            let last = depth + 1 == ntoks;
+            let children = node.next.as_deref().map_or(0, Level::child_count);
+            let removable = !node.has_subs() && children == usize::from(!last);
+            if !removable {
+                cut = None;
+            } else if cut.is_none() {
+                cut = Some(depth);
+            }
+            if last {
+                break;
+            }
+            match node.next.as_deref() {
+                Some(next) => level = next,
+                None => return,
+            }
+        }
+        let Some(cut) = cut else {
+            return;
+        };
+        let mut toks = tokens(path);
+        if cut == 0 {
+            if let Some(tok) = toks.next() {
+                self.root.remove_child(tok);
+            }
+            return;
+        }
+        // Walk to the parent node of the cut, then cut below it.
+        let mut level = &mut self.root;
+        for _ in 0..cut - 1 {
+            let Some(next) = toks
+                .next()
+                .and_then(|t| level.child_mut(t))
+                .and_then(|n| n.next.as_deref_mut())
+            else {
+                return;
+            };
+            level = next;
+        }
+        let Some(parent) = toks.next().and_then(|t| level.child_mut(t)) else {
+            return;
+        };
+        let Some(tok) = toks.next() else {
+            return;
+        };
+        if let Some(next) = parent.next.as_deref_mut() {
+            next.remove_child(tok);
+            if next.child_count() == 0 {
+                parent.next = None;
+            }
+        }
+    }
+
+    /// The subscriptions a message published to `subject` goes to. Answers
+    /// from the cache when it can (no allocation); otherwise walks the trie
+    /// and caches the result. A subject that is empty or has an empty token
+    /// matches nothing; `*`/`>` tokens in `subject` are ordinary tokens
+    /// (spec §1.2).
+    pub fn match_subject(&mut self, subject: &[u8]) -> Arc<SublistResult<T>> {
+        if !self.cache.enabled() {
+            self.cache.misses += 1;
+            return self.match_shared(subject);
+        }
+        let hash = cache::hash(subject);
+        if let Some(hit) = self.cache.get(subject, hash) {
+            return hit;
+        }
+        if !is_matchable(subject) {
+            return Arc::clone(&self.empty);
+        }
+        let result = self.match_shared(subject);
+        self.cache.insert(subject, hash, Arc::clone(&result));
+        result
+    }
+
+    fn match_shared(&self, subject: &[u8]) -> Arc<SublistResult<T>> {
+        let r = self.match_uncached(subject);
+        if r.is_empty() {
+            Arc::clone(&self.empty)
+        } else {
+            Arc::new(r)
+        }
+    }
+
+    /// Matches without the cache (and without touching it): walks the trie.
+    pub fn match_uncached(&self, subject: &[u8]) -> SublistResult<T> {
+        if !is_matchable(subject) {
+            return SublistResult::new();
+        }
+        let mut nodes: Vec<&Node<T>> = Vec::new();
+        // (level, byte offset of the token to match at that level)
+        let mut stack: Vec<(&Level<T>, usize)> = alloc::vec![(&self.root, 0)];
+        while let Some((level, start)) = stack.pop() {
+            let rest = &subject[start..];
+            let (tok, next) = match rest.iter().position(|&b| b == TOKEN_SEPARATOR) {
+                Some(i) => (&rest[..i], Some(start + i + 1)),
+                None => (rest, None),
+            };
+            if let Some(n) = level.fwc.as_deref() {
+                nodes.push(n);
+            }
+            for n in [level.pwc.as_deref(), level.literals.get(tok)]
+                .into_iter()
+                .flatten()
+            {
+                match next {
+                    None => nodes.push(n),
+                    Some(off) => {
+                        if let Some(l) = n.next.as_deref() {
+                            stack.push((l, off));
+                        }
+                    }
+                }
+            }
+        }
+        build_result(&nodes)
+    }
+
+    /// Calls `f(filter, queue, value)` for every subscription held, in no
+    /// particular order (for monitoring, `/subsz`). The filter bytes are
+    /// rebuilt from the trie path.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], Option<&[u8]>, &T)) {
+        let mut path: Vec<u8> = Vec::new();
+        // (node, path length before this node's token, token)
+        let mut stack: Vec<(&Node<T>, usize, &[u8])> = Vec::new();
+        self.root.for_each_child(|tok, n| stack.push((n, 0, tok)));
+        while let Some((node, prefix, tok)) = stack.pop() {
+            path.truncate(prefix);
+            if prefix > 0 {
+                path.push(TOKEN_SEPARATOR);
+            }
+            path.extend_from_slice(tok);
+            for v in &node.plain {
+                f(&path, None, v);
+            }
+            for g in &node.queues {
+                for v in &g.members {
+                    f(&path, Some(&g.name), v);
+                }
+            }
+            if let Some(next) = node.next.as_deref() {
+                let len = path.len();
+                next.for_each_child(|t, n| stack.push((n, len, t)));
+            }
+        }
+    }
+
+    /// Number of trie nodes (for tests and memory monitoring): 0 when empty,
+    /// and back to 0 after every subscription is removed.
+    pub fn node_count(&self) -> usize {
+        let mut count = 0;
+        let mut stack: Vec<&Level<T>> = alloc::vec![&self.root];
+        while let Some(level) = stack.pop() {
+            level.for_each_child(|_, n| {
+                count += 1;
+                if let Some(l) = n.next.as_deref() {
+                    stack.push(l);
+                }
+            });
+        }
+        count
+    }
+}
+
+fn build_result<T: Clone>(nodes: &[&Node<T>]) -> SublistResult<T> {
+    let nplain = nodes.iter().map(|n| n.plain.len()).sum();
+    let mut plain = Vec::with_capacity(nplain);
+    for n in nodes {
+        plain.extend_from_slice(&n.plain);
+    }
+    let mut groups: Vec<&QueueSubs<T>> = nodes.iter().flat_map(|n| n.queues.iter()).collect();
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut queues: Vec<QueueMatch<T>> = Vec::new();
+    for g in groups {
+        match queues.last_mut() {
+            Some(last) if last.name == g.name => last.members.extend_from_slice(&g.members),
+            _ => queues.push(QueueMatch {
+                name: g.name.clone(),
+                members: g.members.clone(),
+            }),
+        }
+    }
+    SublistResult { plain, queues }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(s: &'static str) -> Filter {
+        Filter::from_static(s)
+    }
+
+    #[test]
+    fn prune_returns_to_empty() {
+        let mut s = Sublist::new();
+        s.insert(&f("a.b.c"), None, 1);
+        s.insert(&f("a.b"), None, 2);
+        s.insert(&f("a.*.>"), Some(b"q"), 3);
+        assert_eq!(s.node_count(), 5);
+        assert!(s.remove(&f("a.b.c"), None, &1));
+        assert_eq!(s.node_count(), 4);
+        assert!(s.remove(&f("a.b"), None, &2));
+        assert_eq!(s.node_count(), 3);
+        assert!(!s.remove(&f("a.*.>"), None, &3));
+        assert!(!s.remove(&f("a.*.>"), Some(b"p"), &3));
+        assert!(s.remove(&f("a.*.>"), Some(b"q"), &3));
+        assert_eq!(s.node_count(), 0);
+        assert_eq!(s.len(), 0);
+        assert_eq!(s.root.child_count(), 0);
+    }
+
+    #[test]
+    fn children_switch_between_small_and_large() {
+        let mut s = Sublist::new();
+        let filters: Vec<Filter> = (0..40)
+            .map(|i| Filter::try_from(alloc::format!("x.{i}").as_str()).unwrap())
+            .collect();
+        for (i, fl) in filters.iter().enumerate() {
+            s.insert(fl, None, i);
+        }
+        for (i, fl) in filters.iter().enumerate() {
+            assert_eq!(s.match_uncached(fl.as_bytes()).plain, [i]);
+        }
+        for (i, fl) in filters.iter().enumerate().skip(5) {
+            assert!(s.remove(fl, None, &i));
+        }
+        for (i, fl) in filters.iter().enumerate().take(5) {
+            assert_eq!(s.match_uncached(fl.as_bytes()).plain, [i]);
+        }
+        for (i, fl) in filters.iter().enumerate().take(5) {
+            assert!(s.remove(fl, None, &i));
+        }
+        assert_eq!(s.node_count(), 0);
+    }
+
+    #[test]
+    fn deep_filter_no_stack_overflow() {
+        let mut deep = Vec::new();
+        for _ in 0..20_000 {
+            deep.extend_from_slice(b"a.");
+        }
+        deep.extend_from_slice(b">");
+        let fl = Filter::try_from(deep.clone()).unwrap();
+        let mut s = Sublist::new();
+        s.insert(&fl, None, 1u8);
+        deep.pop();
+        deep.push(b'z');
+        assert_eq!(s.match_subject(&deep).plain, [1]);
+        let mut n = 0;
+        s.for_each(|_, _, _| n += 1);
+        assert_eq!(n, 1);
+        drop(s);
+        let mut s = Sublist::new();
+        s.insert(&fl, None, 1u8);
+        assert!(s.remove(&fl, None, &1));
+        assert_eq!(s.node_count(), 0);
+    }
+}
