@@ -317,7 +317,7 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
             if subs {
                 let mut list = Vec::new();
                 if let Some(r) = &router {
-                    r.sublist().for_each(|s| {
+                    r.sublist().for_each(|_, _, s| {
                         if s.conn == c.cid {
                             list.push(String::from_utf8_lossy(s.filter.as_bytes()).into_owned());
                         }
@@ -376,7 +376,7 @@ fn subsz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
     let router = shared.router.lock().map_err(|_| "internal error".to_string())?;
     let mut list = Vec::new();
     if subs {
-        router.sublist().for_each(|s| {
+        router.sublist().for_each(|_, _, s| {
             if test.is_some_and(|t| !s.filter.matches(t.as_bytes())) {
                 return;
             }
