@@ -226,3 +226,212 @@ impl Raw {
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+use natsws_core::ws::codec;
+use natsws_core::ws::handshake::{write_client_request, ClientRequest, Status};
+use natsws_core::ws::{Decoder, DecoderConfig, Event, OpCode};
+
+/// One frame as the raw WebSocket client saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenFrame {
+    pub fin: bool,
+    pub rsv1: bool,
+    pub opcode: u8,
+    pub len: usize,
+}
+
+/// A raw WebSocket NATS client built on core's client-role codec.
+pub struct WsRaw {
+    pub sock: TcpStream,
+    /// NATS bytes received (un-framed).
+    pub buf: Vec<u8>,
+    dec: Decoder,
+    pub close: Option<(Option<u16>, String)>,
+    pub pongs: Vec<Vec<u8>>,
+    pub compression: bool,
+    pending: Vec<u8>,
+    compressed: Vec<u8>,
+}
+
+/// The upgrade was refused: the raw HTTP response.
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl WsRaw {
+    pub fn connect(port: u16) -> WsRaw {
+        Self::connect_with(port, false, &[]).expect("upgrade")
+    }
+
+    pub fn connect_with(port: u16, compression: bool, headers: &[(&str, &str)]) -> Result<WsRaw, Refused> {
+        let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let host = format!("127.0.0.1:{port}");
+        let mut req = Vec::new();
+        let mut parser = write_client_request(
+            &ClientRequest {
+                host: &host,
+                path: "/",
+                key: *b"0123456789abcdef",
+                compression,
+                no_masking: false,
+                headers,
+            },
+            &mut req,
+        );
+        sock.write_all(&req).unwrap();
+        let until = Instant::now() + DEADLINE;
+        let mut seen = Vec::new();
+        loop {
+            assert!(Instant::now() < until, "no upgrade response");
+            let mut chunk = [0u8; 8192];
+            let n = match sock.read(&mut chunk) {
+                Ok(0) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
+                Ok(n) => n,
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+                Err(_) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
+            };
+            seen.extend_from_slice(&chunk[..n]);
+            match parser.feed(&chunk[..n]) {
+                Ok(Status::Partial) => continue,
+                Ok(Status::Complete { value, consumed }) => {
+                    let mut cfg = DecoderConfig::client();
+                    cfg.compression = value.compression;
+                    let mut ws = WsRaw {
+                        sock,
+                        buf: Vec::new(),
+                        dec: Decoder::new(cfg),
+                        close: None,
+                        pongs: Vec::new(),
+                        compression: value.compression,
+                        pending: Vec::new(),
+                        compressed: Vec::new(),
+                    };
+                    let mut rest = chunk[consumed..n].to_vec();
+                    ws.feed(&mut rest, &mut Vec::new());
+                    return Ok(ws);
+                }
+                Err(_) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
+            }
+        }
+    }
+
+    fn feed(&mut self, data: &mut [u8], frames: &mut Vec<SeenFrame>) {
+        record_frames(&mut self.pending, data, frames);
+        let mut data = data;
+        while !data.is_empty() {
+            let (used, ev) = self.dec.decode(data).expect("valid frames from server");
+            match ev {
+                None => break,
+                Some(Event::Data { payload, fin, compressed, .. }) => {
+                    if compressed {
+                        self.compressed.extend_from_slice(payload);
+                        if fin {
+                            self.compressed.extend_from_slice(&[0, 0, 0xff, 0xff]);
+                            let mut d = flate2::Decompress::new(false);
+                            let mut out = Vec::with_capacity(self.compressed.len() * 8 + 1024);
+                            loop {
+                                let before = d.total_in() as usize;
+                                let st = d
+                                    .decompress_vec(&self.compressed[before..], &mut out, flate2::FlushDecompress::Sync)
+                                    .expect("inflate");
+                                if d.total_in() as usize == self.compressed.len() || st == flate2::Status::StreamEnd {
+                                    break;
+                                }
+                                out.reserve(out.capacity());
+                            }
+                            self.buf.extend_from_slice(&out);
+                            self.compressed.clear();
+                        }
+                    } else {
+                        self.buf.extend_from_slice(payload);
+                    }
+                }
+                Some(Event::Ping(_)) => {}
+                Some(Event::Pong(p)) => self.pongs.push(p.to_vec()),
+                Some(Event::Close { code, reason }) => {
+                    self.close = Some((code.map(|c| c.0), reason.to_string()));
+                }
+            }
+            data = &mut data[used..];
+        }
+    }
+
+    /// Sends NATS bytes in one masked binary frame.
+    pub fn send(&mut self, nats: &[u8]) {
+        let mut out = Vec::new();
+        codec::write_frame(&mut out, OpCode::BINARY, true, false, nats, Some([1, 2, 3, 4])).unwrap();
+        self.sock.write_all(&out).unwrap();
+    }
+
+    /// Sends raw bytes (hand-made frames).
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.sock.write_all(bytes).unwrap();
+    }
+
+    /// Reads frames until `pred` holds; returns the frames seen meanwhile.
+    pub fn read_until(&mut self, what: &str, mut pred: impl FnMut(&WsRaw) -> bool) -> Vec<SeenFrame> {
+        let until = Instant::now() + DEADLINE;
+        let mut frames = Vec::new();
+        while !pred(self) {
+            assert!(
+                Instant::now() < until,
+                "timed out waiting for {what}; have {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+            let mut chunk = vec![0u8; 65536];
+            match self.sock.read(&mut chunk) {
+                Ok(0) => {
+                    assert!(pred(self), "closed while waiting for {what}");
+                    break;
+                }
+                Ok(n) => self.feed(&mut chunk[..n], &mut frames),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e) => panic!("read error {e} waiting for {what}"),
+            }
+        }
+        frames
+    }
+
+    /// Reads until the NATS stream contains `needle`; drains through it.
+    pub fn expect(&mut self, needle: &str) -> String {
+        let n = needle.as_bytes().to_vec();
+        self.read_until(needle, |w| find(&w.buf, &n).is_some());
+        let end = find(&self.buf, &n).unwrap() + n.len();
+        let s = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+        self.buf.drain(..end);
+        s
+    }
+
+    /// Reads until a close frame arrives; returns (code, reason).
+    pub fn expect_close(&mut self) -> (Option<u16>, String) {
+        self.read_until("close frame", |w| w.close.is_some());
+        self.close.clone().unwrap()
+    }
+}
+
+/// Tracks frame headers in the raw stream (before unmasking), so tests can
+/// assert framing (sizes, RSV1).
+fn record_frames(pending: &mut Vec<u8>, data: &[u8], frames: &mut Vec<SeenFrame>) {
+    pending.extend_from_slice(data);
+    loop {
+        if pending.len() < 2 {
+            return;
+        }
+        let b0 = pending[0];
+        let b1 = pending[1];
+        let (len, hl) = match b1 & 0x7f {
+            126 if pending.len() >= 4 => (u16::from_be_bytes([pending[2], pending[3]]) as usize, 4),
+            127 if pending.len() >= 10 => {
+                (u64::from_be_bytes(pending[2..10].try_into().unwrap()) as usize, 10)
+            }
+            126 | 127 => return,
+            n => (n as usize, 2),
+        };
+        let hl = hl + if b1 & 0x80 != 0 { 4 } else { 0 };
+        if pending.len() < hl + len {
+            return;
+        }
+        frames.push(SeenFrame { fin: b0 & 0x80 != 0, rsv1: b0 & 0x40 != 0, opcode: b0 & 0x0f, len });
+        pending.drain(..hl + len);
+    }
+}

@@ -1,0 +1,224 @@
+//! The server side of a WebSocket connection: the upgrade handshake through
+//! `natsws_core::ws::handshake`, un-framing of inbound bytes into the NATS
+//! byte stream (websocket spec §4.1), control frames, permessage-deflate,
+//! and framing of each outbound batch at flush time (spec §3.8).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use natsws_core::session::ClosedReason;
+use natsws_core::ws::codec::{self, CloseState, Framing};
+use natsws_core::ws::handshake::{self, PathKind, RequestParser, Status, UpgradeConfig};
+use natsws_core::ws::{Decoder, DecoderConfig, Event, SendCloseCode};
+
+/// The `websocket {}` listener, resolved.
+#[derive(Debug, Clone)]
+pub struct WsListenConfig {
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// `no_tls: true` (plaintext allowed; a warning is logged).
+    pub no_tls: bool,
+    /// `handshake_timeout` (natsws default 10 s; nats-server has none).
+    pub handshake_timeout: Duration,
+    /// `compression`.
+    pub compression: bool,
+    /// `same_origin`.
+    pub same_origin: bool,
+    /// `allowed_origins`, as configured (for `/varz`).
+    pub allowed_origins: Vec<String>,
+    /// `ping_interval` override for WebSocket clients; zero = the global one.
+    pub ping_interval: Duration,
+    /// The handshake settings handed to core.
+    pub upgrade: UpgradeConfig,
+    /// Limit on one uncompressed inbound WebSocket message, bytes (the
+    /// NATS decoder still enforces `max_payload` per PUB).
+    pub max_message: u64,
+}
+
+/// What a read produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsEvent {
+    /// Nothing for the NATS layer (handshake in progress, control frames).
+    Nothing,
+    /// The handshake just completed (the 101 is in `wbuf`); the INFO must
+    /// go out next. Any NATS bytes that came with it are in `nats_in`.
+    Upgraded,
+    /// NATS bytes were appended to `nats_in`.
+    Data,
+}
+
+enum Phase {
+    Handshake(RequestParser),
+    Open,
+}
+
+/// Per-connection WebSocket state.
+pub struct WsConn {
+    phase: Phase,
+    decoder: Decoder,
+    framing: Framing,
+    compression: bool,
+    state: CloseState,
+    /// Compressed pieces of the message being received.
+    compressed: Vec<u8>,
+    max_message: u64,
+}
+
+impl WsConn {
+    /// A connection awaiting its upgrade request.
+    pub fn new(cfg: &WsListenConfig) -> WsConn {
+        WsConn {
+            phase: Phase::Handshake(RequestParser::new(false)),
+            decoder: Decoder::new(DecoderConfig::server()),
+            framing: Framing::SINGLE,
+            compression: false,
+            state: CloseState::Open,
+            compressed: Vec::new(),
+            max_message: cfg.max_message,
+        }
+    }
+
+    /// Whether data frames may still be sent (handshake done, no close
+    /// frame sent).
+    pub fn is_open(&self) -> bool {
+        matches!(self.phase, Phase::Open) && self.state.can_send_close()
+    }
+
+    /// Handles bytes read from the socket (`data` is unmasked in place).
+    /// NATS bytes go to `nats_in`; handshake responses, pongs and close
+    /// frames go to `wbuf`. `Err` means close now (after flushing `wbuf`).
+    pub fn on_read(
+        &mut self,
+        cfg: &WsListenConfig,
+        mut data: &mut [u8],
+        nats_in: &mut Vec<u8>,
+        wbuf: &mut Vec<u8>,
+    ) -> Result<WsEvent, ClosedReason> {
+        let mut upgraded = false;
+        if let Phase::Handshake(parser) = &mut self.phase {
+            match parser.feed(&cfg.upgrade, data) {
+                Ok(Status::Partial) => return Ok(WsEvent::Nothing),
+                Ok(Status::Complete { value: up, consumed }) => {
+                    if up.kind != PathKind::Client {
+                        // Leafnode and MQTT over WebSocket are not served.
+                        crate::debug!("websocket upgrade for {:?} refused: not supported", up.kind);
+                        wbuf.extend_from_slice(
+                            b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\nConnection: close\r\nContent-Length: 10\r\n\r\nNot Found\n",
+                        );
+                        return Err(ClosedReason::ProtocolViolation);
+                    }
+                    handshake::write_accept_response(wbuf, &up, &cfg.upgrade);
+                    let mut dc = DecoderConfig::server();
+                    dc.no_masking = up.no_masking;
+                    dc.compression = up.compression;
+                    dc.max_message = self.max_message;
+                    self.decoder = Decoder::new(dc);
+                    self.framing = Framing::for_peer(up.browser);
+                    self.compression = up.compression;
+                    self.phase = Phase::Open;
+                    upgraded = true;
+                    data = &mut data[consumed..];
+                }
+                Err(e) => {
+                    crate::debug!("websocket handshake error: {e}");
+                    handshake::write_reject_response(wbuf, &e);
+                    return Err(ClosedReason::ProtocolViolation);
+                }
+            }
+        }
+        let mut got_data = false;
+        while !data.is_empty() {
+            let (used, ev) = match self.decoder.decode(data) {
+                Ok(x) => x,
+                Err(e) => {
+                    crate::debug!("websocket frame error: {e}");
+                    if self.state.can_send_close() {
+                        codec::write_close_for_error(wbuf, &e, None);
+                        self.state = self.state.close_sent();
+                    }
+                    return Err(ClosedReason::ProtocolViolation);
+                }
+            };
+            match ev {
+                None => break,
+                Some(Event::Data {
+                    payload,
+                    fin,
+                    compressed,
+                    ..
+                }) => {
+                    if compressed {
+                        self.compressed.extend_from_slice(payload);
+                        if fin {
+                            let r = crate::deflate::inflate_message(
+                                &self.compressed,
+                                self.max_message,
+                                nats_in,
+                            );
+                            self.compressed.clear();
+                            if self.compressed.capacity() > 64 * 1024 {
+                                self.compressed = Vec::new();
+                            }
+                            if let Err(e) = r {
+                                if self.state.can_send_close() {
+                                    codec::write_close_for_error(wbuf, &e, None);
+                                    self.state = self.state.close_sent();
+                                }
+                                return Err(ClosedReason::ProtocolViolation);
+                            }
+                        }
+                    } else {
+                        nats_in.extend_from_slice(payload);
+                    }
+                    got_data = true;
+                }
+                Some(Event::Ping(p)) => {
+                    if self.state.can_send_close() {
+                        let _ = codec::write_pong(wbuf, p, None);
+                    }
+                }
+                Some(Event::Pong(_)) => {}
+                Some(Event::Close { code, reason }) => {
+                    if self.state.can_send_close() {
+                        codec::write_close_reply(wbuf, code, reason, None);
+                        self.state = self.state.close_sent();
+                    }
+                    return Err(ClosedReason::ClientClosed);
+                }
+            }
+            data = &mut data[used..];
+        }
+        Ok(if upgraded {
+            WsEvent::Upgraded
+        } else if got_data {
+            WsEvent::Data
+        } else {
+            WsEvent::Nothing
+        })
+    }
+
+    /// Frames one outbound batch of NATS bytes into `wbuf`: binary frames
+    /// (4 KiB frames for browsers), compressed when negotiated and above the
+    /// 64-byte threshold (websocket spec §3.8).
+    pub fn frame_out(&mut self, nats: &[u8], wbuf: &mut Vec<u8>) {
+        if nats.is_empty() || !self.is_open() {
+            return;
+        }
+        if self.compression && nats.len() > natsws_core::ws::COMPRESS_THRESHOLD {
+            crate::deflate::deflate_frame(nats, wbuf);
+            return;
+        }
+        codec::frame_batch(nats, wbuf, self.framing, None);
+    }
+
+    /// Appends a close frame with `code` (never 1005/1006/1015) and the
+    /// reason, once.
+    pub fn close_frame(&mut self, code: u16, reason: &str, wbuf: &mut Vec<u8>) {
+        if !self.is_open() {
+            return;
+        }
+        let code = SendCloseCode::new(code).unwrap_or(SendCloseCode::INTERNAL_ERROR);
+        codec::write_close(wbuf, code, reason, None);
+        self.state = self.state.close_sent();
+    }
+}

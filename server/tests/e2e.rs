@@ -1,0 +1,390 @@
+//! Black-box tests: the real `natsws` binary on ephemeral loopback ports,
+//! spoken to with raw bytes (TCP and WebSocket) and with async-nats.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Raw, Server, WsRaw};
+use futures_util::StreamExt;
+
+const BASE: &str = r#"
+host: 127.0.0.1
+port: -1
+http: "127.0.0.1:-1"
+websocket {
+  host: 127.0.0.1
+  port: -1
+  no_tls: true
+}
+"#;
+
+fn server() -> Server {
+    Server::start(BASE)
+}
+
+fn info_json(line: &str) -> serde_json::Value {
+    let json = line
+        .strip_prefix("INFO ")
+        .and_then(|s| s.strip_suffix(" \r\n"))
+        .expect("INFO <json> \\r\\n");
+    serde_json::from_str(json).expect("INFO json")
+}
+
+#[test]
+fn tcp_client_gets_info_with_spec_fields() {
+    let s = server();
+    let mut c = Raw::connect(s.client_port);
+    let info = info_json(&c.expect(" \r\n"));
+    assert!(info["server_id"].as_str().unwrap().starts_with('N'));
+    assert_eq!(info["server_id"].as_str().unwrap().len(), 56);
+    assert_eq!(info["proto"], 1);
+    assert_eq!(info["headers"], true);
+    assert_eq!(info["max_payload"], 1_048_576);
+    assert_eq!(info["port"], s.client_port);
+    assert_eq!(info["client_ip"], "127.0.0.1");
+    assert!(info["client_id"].as_u64().unwrap() >= 1);
+    assert!(info.get("auth_required").is_none());
+}
+
+#[test]
+fn tcp_pub_sub_verbose_and_errors() {
+    let s = server();
+    let mut c = Raw::connect(s.client_port);
+    c.expect(" \r\n");
+    c.send(b"CONNECT {\"verbose\":true}\r\nSUB foo 1\r\nPUB foo 5\r\nhello\r\nPING\r\n");
+    let got = c.expect("PONG\r\n");
+    assert_eq!(got, "+OK\r\n+OK\r\n+OK\r\nMSG foo 1 5\r\nhello\r\nPONG\r\n");
+    c.send(b"SUB foo..bar 2\r\nPING\r\n");
+    assert_eq!(c.expect("PONG\r\n"), "-ERR 'Invalid Subject'\r\nPONG\r\n");
+    c.send(b"FOO\r\n");
+    assert_eq!(c.read_to_close(), "-ERR 'Unknown Protocol Operation'\r\n");
+}
+
+#[test]
+fn tcp_max_payload_violation_closes() {
+    let s = Server::start(&format!("max_payload: 100\n{BASE}"));
+    let mut c = Raw::connect(s.client_port);
+    let info = info_json(&c.expect(" \r\n"));
+    assert_eq!(info["max_payload"], 100);
+    c.send(b"CONNECT {\"verbose\":false}\r\nPUB foo 101\r\n");
+    assert_eq!(c.read_to_close(), "-ERR 'Maximum Payload Violation'\r\n");
+}
+
+#[test]
+fn websocket_client_gets_info_of_the_websocket_listener() {
+    let s = server();
+    let mut w = WsRaw::connect(s.ws_port.unwrap());
+    let info = info_json(&w.expect(" \r\n"));
+    assert_eq!(info["port"], s.ws_port.unwrap());
+    w.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nSUB a.> 1\r\nPUB a.b 2\r\nhi\r\nPING\r\n");
+    assert_eq!(w.expect("PONG\r\n"), "MSG a.b 1 2\r\nhi\r\nPONG\r\n");
+}
+
+#[test]
+fn tcp_and_websocket_share_one_subject_space() {
+    let s = server();
+    let mut w = WsRaw::connect(s.ws_port.unwrap());
+    w.expect(" \r\n");
+    w.send(b"CONNECT {\"verbose\":false}\r\nSUB chat 1\r\nPING\r\n");
+    w.expect("PONG\r\n");
+    let mut t = Raw::connect(s.client_port);
+    t.expect(" \r\n");
+    t.send(b"CONNECT {\"verbose\":false}\r\nSUB chat 7\r\nPING\r\n");
+    t.expect("PONG\r\n");
+    t.send(b"PUB chat 9\r\nfrom tcp!\r\n");
+    assert_eq!(w.expect("from tcp!\r\n"), "MSG chat 1 9\r\nfrom tcp!\r\n");
+    w.send(b"PUB chat 8\r\nfrom ws!\r\n");
+    t.expect("MSG chat 7 9\r\nfrom tcp!\r\n");
+    assert_eq!(t.expect("from ws!\r\n"), "MSG chat 7 8\r\nfrom ws!\r\n");
+}
+
+#[test]
+fn websocket_ping_gets_pong_and_close_is_echoed() {
+    let s = server();
+    let mut w = WsRaw::connect(s.ws_port.unwrap());
+    w.expect(" \r\n");
+    // A masked ping frame with payload "hey".
+    let mut f = Vec::new();
+    natsws_core::ws::codec::write_ping(&mut f, b"hey", Some([9, 8, 7, 6])).unwrap();
+    w.send_raw(&f);
+    w.read_until("pong", |w| !w.pongs.is_empty());
+    assert_eq!(w.pongs[0], b"hey");
+    let mut f = Vec::new();
+    natsws_core::ws::codec::write_close(
+        &mut f,
+        natsws_core::ws::SendCloseCode::new(1000).unwrap(),
+        "bye",
+        Some([1, 1, 1, 1]),
+    );
+    w.send_raw(&f);
+    assert_eq!(w.expect_close(), (Some(1000), "bye".to_string()));
+}
+
+#[test]
+fn websocket_unmasked_frame_is_closed_with_1002() {
+    let s = server();
+    let mut w = WsRaw::connect(s.ws_port.unwrap());
+    w.expect(" \r\n");
+    // Binary frame "PING\r\n" without the MASK bit.
+    w.send_raw(b"\x82\x06PING\r\n");
+    let (code, reason) = w.expect_close();
+    assert_eq!(code, Some(1002));
+    assert!(!reason.is_empty());
+}
+
+#[test]
+fn websocket_protocol_error_sends_err_then_close_frame() {
+    let s = server();
+    let mut w = WsRaw::connect(s.ws_port.unwrap());
+    w.expect(" \r\n");
+    w.send(b"BOGUS\r\n");
+    w.expect("-ERR 'Unknown Protocol Operation'\r\n");
+    let (code, reason) = w.expect_close();
+    assert_eq!(code, Some(1002));
+    assert_eq!(reason, "Protocol Violation");
+}
+
+#[test]
+fn websocket_bad_version_is_refused_with_400() {
+    let s = server();
+    let port = s.ws_port.unwrap();
+    let mut c = Raw::connect(port);
+    c.send(
+        format!(
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: MDEyMzQ1Njc4OWFiY2RlZg==\r\nSec-WebSocket-Version: 12\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let resp = c.read_to_close();
+    assert!(resp.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{resp}");
+}
+
+#[test]
+fn websocket_disallowed_origin_is_refused_with_403() {
+    let s = Server::start(
+        r#"
+host: 127.0.0.1
+port: -1
+websocket {
+  host: 127.0.0.1
+  port: -1
+  no_tls: true
+  allowed_origins: ["http://good.example"]
+}
+"#,
+    );
+    let port = s.ws_port.unwrap();
+    let err = WsRaw::connect_with(port, false, &[("Origin", "http://evil.example")])
+        .err()
+        .expect("refused");
+    assert!(err.0.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{}", err.0);
+    let mut ok = WsRaw::connect_with(port, false, &[("Origin", "http://good.example")]).expect("allowed");
+    ok.expect(" \r\n");
+}
+
+#[test]
+fn websocket_browsers_get_frames_of_at_most_4k() {
+    let s = server();
+    let port = s.ws_port.unwrap();
+    let mut w = WsRaw::connect_with(port, false, &[("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)")]).unwrap();
+    w.expect(" \r\n");
+    let payload = vec![b'x'; 20_000];
+    let mut msg = format!("CONNECT {{\"verbose\":false}}\r\nSUB big 1\r\nPUB big {}\r\n", payload.len()).into_bytes();
+    msg.extend_from_slice(&payload);
+    msg.extend_from_slice(b"\r\nPING\r\n");
+    w.send(&msg);
+    let frames = w.read_until("PONG", |w| common::find(&w.buf, b"PONG\r\n").is_some());
+    assert!(frames.len() >= 5, "{frames:?}");
+    assert!(frames.iter().all(|f| f.len <= 4096 && f.fin && f.opcode == 2), "{frames:?}");
+}
+
+#[test]
+fn websocket_compression_is_negotiated_and_used_above_64_bytes() {
+    let s = Server::start(
+        r#"
+host: 127.0.0.1
+port: -1
+websocket {
+  host: 127.0.0.1
+  port: -1
+  no_tls: true
+  compression: true
+}
+"#,
+    );
+    let mut w = WsRaw::connect_with(s.ws_port.unwrap(), true, &[]).unwrap();
+    assert!(w.compression);
+    w.expect(" \r\n");
+    let payload = "abc".repeat(1000);
+    w.send(format!("CONNECT {{\"verbose\":false}}\r\nSUB z 1\r\nPUB z {}\r\n{payload}\r\nPING\r\n", payload.len()).as_bytes());
+    let frames = w.read_until("PONG", |w| common::find(&w.buf, b"PONG\r\n").is_some());
+    let got = String::from_utf8(std::mem::take(&mut w.buf)).unwrap();
+    assert!(got.contains(&format!("MSG z 1 {}\r\n{payload}\r\n", payload.len())));
+    let big: Vec<_> = frames.iter().filter(|f| f.opcode == 2).collect();
+    assert!(big.iter().any(|f| f.rsv1 && f.len < 1000), "{frames:?}");
+}
+
+#[test]
+fn shutdown_closes_websocket_clients_with_1001() {
+    let mut s = server();
+    let mut w = WsRaw::connect(s.ws_port.unwrap());
+    w.expect(" \r\n");
+    // SIGTERM: graceful shutdown.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, _) = w.expect_close();
+    assert_eq!(code, Some(1001));
+    assert!(s.wait().success());
+}
+
+#[test]
+fn monitoring_reports_connections_by_type() {
+    let s = server();
+    let mut w = WsRaw::connect(s.ws_port.unwrap());
+    w.expect(" \r\n");
+    w.send(b"CONNECT {\"verbose\":false,\"name\":\"browser\"}\r\nSUB x 1\r\nPING\r\n");
+    w.expect("PONG\r\n");
+    let mut t = Raw::connect(s.client_port);
+    t.expect(" \r\n");
+    t.send(b"CONNECT {\"verbose\":false,\"name\":\"native\"}\r\nPING\r\n");
+    t.expect("PONG\r\n");
+    let (st, body) = s.http_get("/connz?subs=1");
+    assert_eq!(st, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["num_connections"], 2);
+    let conns = v["connections"].as_array().unwrap();
+    let ws = conns.iter().find(|c| c["name"] == "browser").unwrap();
+    assert_eq!(ws["type"], "websocket");
+    assert_eq!(ws["subscriptions_list"], serde_json::json!(["x"]));
+    let tcp = conns.iter().find(|c| c["name"] == "native").unwrap();
+    assert_eq!(tcp["type"], "nats");
+    let (st, body) = s.http_get("/varz");
+    assert_eq!(st, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["connections"], 2);
+    assert_eq!(v["websocket"]["port"], s.ws_port.unwrap());
+    assert_eq!(s.http_get("/healthz"), (200, "{\"status\":\"ok\"}".to_string()));
+    assert_eq!(s.http_get("/nope").0, 404);
+}
+
+#[test]
+fn slow_consumer_is_closed_and_others_keep_receiving() {
+    let s = Server::start(&format!("max_pending: 262144\n{BASE}"));
+    // The slow one subscribes and never reads.
+    let mut slow = Raw::connect(s.client_port);
+    slow.expect(" \r\n");
+    slow.send(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n");
+    slow.expect("PONG\r\n");
+    let mut good = Raw::connect(s.client_port);
+    good.expect(" \r\n");
+    good.send(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n");
+    good.expect("PONG\r\n");
+    let mut p = Raw::connect(s.client_port);
+    p.expect(" \r\n");
+    p.send(b"CONNECT {\"verbose\":false}\r\n");
+    let payload = vec![b'z'; 8192];
+    let mut batch = Vec::new();
+    for _ in 0..64 {
+        batch.extend_from_slice(format!("PUB flood {}\r\n", payload.len()).as_bytes());
+        batch.extend_from_slice(&payload);
+        batch.extend_from_slice(b"\r\n");
+    }
+    // Keep publishing (bounded) until the server reports the slow consumer;
+    // the good subscriber drains as it goes.
+    let mut rounds = 0;
+    loop {
+        p.send(&batch);
+        p.send(b"PING\r\n");
+        p.expect("PONG\r\n");
+        good.sock.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        let _ = good.sock.read(&mut [0u8; 1 << 20]);
+        let (_, body) = if s.http_port.is_some() { s.http_get("/varz") } else { (0, String::new()) };
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["slow_consumers"].as_u64().unwrap() >= 1 {
+            break;
+        }
+        rounds += 1;
+        assert!(rounds < 2000, "no slow consumer detected");
+    }
+    // The good subscriber still gets new messages.
+    good.sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    good.buf.clear();
+    p.send(b"PUB flood 4\r\nlast\r\n");
+    good.expect("last\r\n");
+    let (_, body) = s.http_get("/connz?state=closed");
+    assert!(body.contains("Slow Consumer (Pending Bytes)"), "{body}");
+}
+
+use std::io::Read;
+
+#[tokio::test]
+async fn async_nats_over_tcp_and_websocket() {
+    let s = server();
+    let tcp = async_nats::connect(s.nats_url()).await.expect("tcp connect");
+    let ws = async_nats::connect(s.ws_url()).await.expect("ws connect");
+    let mut sub = ws.subscribe("greet.*").await.unwrap();
+    ws.flush().await.unwrap();
+    tcp.publish("greet.joe", "hello".into()).await.unwrap();
+    tcp.flush().await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap().unwrap();
+    assert_eq!(m.subject.as_str(), "greet.joe");
+    assert_eq!(&m.payload[..], b"hello");
+
+    // Request/reply across transports, with headers.
+    let mut svc = tcp.subscribe("svc.echo").await.unwrap();
+    tcp.flush().await.unwrap();
+    let tcp2 = tcp.clone();
+    tokio::spawn(async move {
+        while let Some(m) = svc.next().await {
+            if let Some(r) = m.reply {
+                let mut h = async_nats::HeaderMap::new();
+                h.append("X-Seen", "1");
+                h.append("X-Seen", "2");
+                tcp2.publish_with_headers(r, h, m.payload).await.unwrap();
+            }
+        }
+    });
+    let resp = tokio::time::timeout(Duration::from_secs(5), ws.request("svc.echo", "ping".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&resp.payload[..], b"ping");
+    let h = resp.headers.unwrap();
+    let vals: Vec<_> = h.get_all("X-Seen").map(|v| v.as_str().to_string()).collect();
+    assert_eq!(vals, vec!["1", "2"]);
+
+    // No responders: 503 surfaces as an error.
+    let err = ws.request("nobody.home", "x".into()).await.unwrap_err();
+    assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
+}
+
+#[tokio::test]
+async fn async_nats_queue_group_spans_transports() {
+    let s = server();
+    let tcp = async_nats::connect(s.nats_url()).await.unwrap();
+    let ws = async_nats::connect(s.ws_url()).await.unwrap();
+    let pubc = async_nats::connect(s.nats_url()).await.unwrap();
+    let mut a = tcp.queue_subscribe("jobs", "workers".into()).await.unwrap();
+    let mut b = ws.queue_subscribe("jobs", "workers".into()).await.unwrap();
+    tcp.flush().await.unwrap();
+    ws.flush().await.unwrap();
+    for i in 0..200 {
+        pubc.publish("jobs", format!("{i}").into()).await.unwrap();
+    }
+    pubc.flush().await.unwrap();
+    let mut got = 0;
+    let (mut na, mut nb) = (0, 0);
+    while got < 200 {
+        tokio::select! {
+            Some(_) = a.next() => { na += 1; got += 1; }
+            Some(_) = b.next() => { nb += 1; got += 1; }
+            _ = tokio::time::sleep(Duration::from_secs(5)) => panic!("only {got} of 200 delivered"),
+        }
+    }
+    assert_eq!(na + nb, 200);
+    assert!(na > 0 && nb > 0, "both members got work: {na} {nb}");
+}
