@@ -1,0 +1,46 @@
+//! Masking (RFC 6455 §5.3): `payload[i] ^= key[(offset + i) % 4]`.
+//!
+//! [`apply_mask`] works 8 bytes at a time with safe code (`chunks_exact_mut`
+//! and native-endian `u64`s; the compiler vectorises it) and equals
+//! [`apply_mask_scalar`] for every length and offset. The offset is the
+//! position in the key where `buf` starts, so a frame split across reads is
+//! unmasked in pieces (spec §3.2).
+
+/// Byte-at-a-time reference: XORs `buf` with `key` starting at key position
+/// `offset % 4`; returns the key position after `buf`.
+pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b ^= key[(offset + i) & 3];
+    }
+    (offset + buf.len()) & 3
+}
+
+/// Word-at-a-time XOR of `buf` with `key` starting at key position
+/// `offset % 4`; returns the key position after `buf`. Same result as
+/// [`apply_mask_scalar`].
+#[inline]
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
+    let o = offset & 3;
+    let rot = [key[o], key[(o + 1) & 3], key[(o + 2) & 3], key[(o + 3) & 3]];
+    let word = u64::from_ne_bytes([
+        rot[0], rot[1], rot[2], rot[3], rot[0], rot[1], rot[2], rot[3],
+    ]);
+    let mut chunks = buf.chunks_exact_mut(32);
+    for c in &mut chunks {
+        for w in c.chunks_exact_mut(8) {
+            let v = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ word;
+            w.copy_from_slice(&v.to_ne_bytes());
+        }
+    }
+    let rest = chunks.into_remainder();
+    let mut words = rest.chunks_exact_mut(8);
+    for w in &mut words {
+        let v = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ word;
+        w.copy_from_slice(&v.to_ne_bytes());
+    }
+    // Whole words keep the key phase (8 is a multiple of 4).
+    for (i, b) in words.into_remainder().iter_mut().enumerate() {
+        *b ^= rot[i & 3];
+    }
+    (offset + buf.len()) & 3
+}
