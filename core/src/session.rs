@@ -548,7 +548,7 @@ impl Session {
                 ClosedReason::BadClientProtocolVersion,
             ));
         }
-        if c.account.as_deref().is_some_and(|a| !a.is_empty()) || c.new_account {
+        if !c.account.is_empty() || c.new_account {
             return Err(self.fail(
                 out,
                 Some("Authorization Violation"),

@@ -66,8 +66,8 @@ impl Host for WorldHost<'_> {
         n
     }
     fn authenticate(&mut self, connect: &Connect) -> Result<(), AuthFailure> {
-        match (self.password, connect.pass.as_deref()) {
-            (Some(want), Some(got)) if want == got => Ok(()),
+        match (self.password, connect.pass.as_str()) {
+            (Some(want), got) if want == got => Ok(()),
             _ => Err(AuthFailure::Violation),
         }
     }
@@ -110,8 +110,7 @@ impl World {
             password: self.password,
         };
         let res = session.handle_input(&input, self.now, &mut host, &mut own);
-        self.out.entry(id).or_default().extend_from_slice(&own);
-        match res {
+        let ret = match res {
             Ok(n) => {
                 self.pending.insert(id, input[n..].to_vec());
                 None
@@ -121,7 +120,9 @@ impl World {
                 self.closed.insert(id, close.reason);
                 Some(close.reason)
             }
-        }
+        };
+        self.out.entry(id).or_default().extend_from_slice(&own);
+        ret
     }
 
     fn tick(&mut self, to: Millis) -> Vec<(ConnId, ClosedReason)> {

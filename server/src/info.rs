@@ -25,9 +25,9 @@ pub fn info(shared: &Shared, cid: ConnId, peer: SocketAddr, kind: ConnKind) -> I
         host: addr.ip().to_string(),
         port: addr.port(),
         headers: !s.no_header_support,
-        max_payload: s.max_payload as i64,
-        client_id: Some(cid),
-        client_ip: Some(peer.ip().to_string()),
+        max_payload: i32::try_from(s.max_payload).unwrap_or(i32::MAX),
+        client_id: cid,
+        client_ip: peer.ip().to_string(),
         ..Info::default()
     }
 }
@@ -49,7 +49,7 @@ pub fn connect_info_line(
 ) -> Vec<u8> {
     let mut i = info(shared, cid, peer, kind);
     i.connect_info = true;
-    i.remote_account = Some("$G".into());
+    i.remote_account = "$G".into();
     let mut out = Vec::with_capacity(512);
     proto::encode_info(&mut out, &i);
     out

@@ -481,9 +481,9 @@ impl Worker {
             shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
             let c = conn.session.connect_options().expect("checked");
             let mut meta = conn.shared.client.lock().expect("meta");
-            meta.name = c.name.clone().unwrap_or_default();
-            meta.lang = c.lang.clone().unwrap_or_default();
-            meta.version = c.version.clone().unwrap_or_default();
+            meta.name = c.name.clone();
+            meta.lang = c.lang.clone();
+            meta.version = c.version.clone();
         }
         match res {
             Ok(used) => {
