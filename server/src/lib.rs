@@ -1,4 +1,13 @@
 //! natsws-server: the `natsws` binary's library. A thin shell over
-//! `natsws-core`: mio event loop, listeners, rustls, the NATS config
-//! language, CLI and HTTP monitoring.
+//! `natsws-core`: mio event loops, listeners, the NATS config language, CLI,
+//! HTTP monitoring and logging.
 #![warn(missing_docs)]
+#![recursion_limit = "256"]
+
+pub mod deflate;
+pub mod info;
+pub mod log;
+pub mod monitor;
+pub mod server;
+pub mod worker;
+pub mod ws;

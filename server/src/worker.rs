@@ -398,7 +398,8 @@ impl Worker {
         // WebSocket: un-frame into inbuf (handshake, control frames, inflate).
         let mut nats: &[u8] = data;
         if let Some(ws) = conn.ws.as_mut() {
-            match ws.on_read(data, &mut conn.inbuf, &mut conn.wbuf) {
+            let wcfg = shared.settings.websocket.as_ref().expect("ws conn implies config");
+            match ws.on_read(wcfg, data, &mut conn.inbuf, &mut conn.wbuf) {
                 Ok(WsEvent::Nothing) => {
                     if !conn.wbuf.is_empty() {
                         local_dirty.push(conn.shared.clone());

@@ -58,6 +58,7 @@ pub struct WsConn {
     decoder: Decoder,
     framing: Framing,
     compression: bool,
+    safari: bool,
     state: CloseState,
     /// Compressed pieces of the message being received.
     compressed: Vec<u8>,
@@ -72,6 +73,7 @@ impl WsConn {
             decoder: Decoder::new(DecoderConfig::server()),
             framing: Framing::SINGLE,
             compression: false,
+            safari: false,
             state: CloseState::Open,
             compressed: Vec::new(),
             max_message: cfg.max_message,
@@ -115,6 +117,7 @@ impl WsConn {
                     self.decoder = Decoder::new(dc);
                     self.framing = Framing::for_peer(up.browser);
                     self.compression = up.compression;
+                    self.safari = up.safari;
                     self.phase = Phase::Open;
                     upgraded = true;
                     data = &mut data[consumed..];
@@ -204,8 +207,14 @@ impl WsConn {
         if nats.is_empty() || !self.is_open() {
             return;
         }
-        if self.compression && nats.len() > natsws_core::ws::COMPRESS_THRESHOLD {
-            crate::deflate::deflate_frame(nats, wbuf);
+        if self.compression {
+            // Safari cannot take fragmented compressed messages.
+            let framing = if self.safari {
+                Framing::SINGLE
+            } else {
+                self.framing
+            };
+            crate::deflate::frame_compressed(nats, wbuf, framing);
             return;
         }
         codec::frame_batch(nats, wbuf, self.framing, None);
@@ -217,7 +226,9 @@ impl WsConn {
         if !self.is_open() {
             return;
         }
-        let code = SendCloseCode::new(code).unwrap_or(SendCloseCode::INTERNAL_ERROR);
+        let code = natsws_core::ws::CloseCode(code)
+            .to_sendable()
+            .unwrap_or(SendCloseCode::INTERNAL_ERROR);
         codec::write_close(wbuf, code, reason, None);
         self.state = self.state.close_sent();
     }

@@ -113,7 +113,7 @@ fn websocket_ping_gets_pong_and_close_is_echoed() {
     let mut f = Vec::new();
     natsws_core::ws::codec::write_close(
         &mut f,
-        natsws_core::ws::SendCloseCode::new(1000).unwrap(),
+        natsws_core::ws::SendCloseCode::NORMAL,
         "bye",
         Some([1, 1, 1, 1]),
     );

@@ -1,0 +1,28 @@
+//! permessage-deflate for the event loops: one reusable compressor and
+//! decompressor per thread (not per connection), from
+//! `natsws_core::ws::deflate` (user-needs §2: bounded compressor memory).
+
+use std::cell::RefCell;
+
+use natsws_core::ws::codec::Framing;
+use natsws_core::ws::deflate::{Deflater, Inflater};
+use natsws_core::ws::Error;
+
+thread_local! {
+    static INFLATER: RefCell<Inflater> = RefCell::new(Inflater::new());
+    static DEFLATER: RefCell<Deflater> = RefCell::new(Deflater::new());
+}
+
+/// Inflates one whole compressed message into `out`, which grows by at most
+/// `limit` bytes (a compression bomb fails with close 1009 instead).
+pub fn inflate_message(msg: &[u8], limit: u64, out: &mut Vec<u8>) -> Result<(), Error> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    INFLATER.with(|i| i.borrow_mut().inflate(msg, limit, out))
+}
+
+/// Frames an outbound batch with compression negotiated: small batches
+/// (≤ 64 bytes) uncompressed, larger ones as one compressed message
+/// (websocket spec §3.8 mode 3).
+pub fn frame_compressed(payload: &[u8], out: &mut Vec<u8>, framing: Framing) {
+    DEFLATER.with(|d| d.borrow_mut().frame_batch(payload, out, framing, None));
+}
