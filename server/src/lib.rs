@@ -2,3 +2,6 @@
 //! `natsws-core`: mio event loop, listeners, rustls, the NATS config
 //! language, CLI and HTTP monitoring.
 #![warn(missing_docs)]
+pub mod cli;
+pub mod config;
+pub mod options;
