@@ -4,10 +4,13 @@
 #![warn(missing_docs)]
 #![recursion_limit = "256"]
 
+pub mod cli;
+pub mod config;
 pub mod deflate;
 pub mod info;
 pub mod log;
 pub mod monitor;
+pub mod options;
 pub mod server;
 pub mod worker;
 pub mod ws;
