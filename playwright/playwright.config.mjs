@@ -8,6 +8,7 @@ export default defineConfig({
   outputDir: './test-results',
   globalSetup: './global-setup.mjs',
   timeout: 60_000,
+  globalTimeout: 10 * 60_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: process.env.NATSWS_PW_WORKERS ? Number(process.env.NATSWS_PW_WORKERS) : 2,
