@@ -23,6 +23,18 @@ export function serverBinary() {
   throw new Error('no server binary: build natsws (cargo build -p natsws-server --bin natsws) or set NATSWS_SERVER_BIN');
 }
 
+/** Server logs (stdout and stderr of every server started) go here, one file per server. */
+export const logDir = process.env.NATSWS_PW_LOG_DIR || path.resolve(here, '..', '.tmp', 'logs');
+
+/**
+ * Command-line arguments: `NATSWS_SERVER_ARGS` (space-separated, `{config}` replaced by the
+ * config path), default `-c {config}` as for nats-server.
+ */
+export function serverArgs(confPath) {
+  const tmpl = process.env.NATSWS_SERVER_ARGS || '-c {config}';
+  return tmpl.split(/\s+/).filter(Boolean).map((a) => a.replace('{config}', confPath));
+}
+
 /** A free TCP port on 127.0.0.1 (the kernel picks it; we release it for the server). */
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -49,17 +61,6 @@ function tryConnect(port) {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
     s.on('error', () => resolve(false));
-  });
-}
-
-function httpGetStatus(port, p) {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.on('error', () => resolve(0));
-    req.on('timeout', () => { req.destroy(); resolve(0); });
   });
 }
 
@@ -107,19 +108,26 @@ export class NatsServer {
 
   async start() {
     if (!this.ports) await this.init();
-    const proc = spawn(this.bin, ['-c', this.confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(this.bin, serverArgs(this.confPath), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
-    const keep = (d) => { this.log.push(d.toString()); if (this.log.length > 200) this.log.shift(); };
+    fs.mkdirSync(logDir, { recursive: true });
+    const logFile = fs.createWriteStream(path.join(logDir, `${this.name}-${process.pid}.log`), { flags: 'a' });
+    proc.on('exit', () => logFile.end());
+    const keep = (d) => {
+      logFile.write(d);
+      this.log.push(d.toString());
+      if (this.log.length > 200) this.log.shift();
+    };
     proc.stdout.on('data', keep);
     proc.stderr.on('data', keep);
     let exited = null;
     proc.on('exit', (code, sig) => { exited = { code, sig }; });
-    // Ready when the monitoring port answers /healthz and both listeners accept.
+    // Ready when the client, websocket and monitoring listeners all accept connections.
     const deadline = Date.now() + 20000;
     for (;;) {
       if (exited) throw new Error(`${this.bin} exited during start (${JSON.stringify(exited)}):\n${this.log.join('')}`);
-      if ((await httpGetStatus(this.ports.http, '/healthz')) === 200
-          && await tryConnect(this.ports.client) && await tryConnect(this.ports.ws)) return this;
+      if (await tryConnect(this.ports.client) && await tryConnect(this.ports.ws)
+          && await tryConnect(this.ports.http)) return this;
       if (Date.now() > deadline) {
         await this.stop();
         throw new Error(`${this.bin} not ready after 20 s:\n${this.log.join('')}`);
