@@ -1,6 +1,6 @@
 // Starts, stops and restarts a NATS server binary (natsws or the reference
 // nats-server) on loopback ports, from a fixture config in nats-server syntax.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
@@ -160,8 +160,4 @@ export class NatsServer {
   }
 
   monitor(p) { return monitor(this.ports.http, p); }
-}
-
-export function describeBinary(bin) {
-  try { return execFileSync(bin, ['--version'], { encoding: 'utf8', timeout: 5000 }).trim(); } catch { return bin; }
 }

@@ -10,7 +10,8 @@ const te = new TextEncoder();
 
 let compressed;
 test.beforeAll(async () => {
-  compressed = await new NatsServer({ fixture: 'compression.conf', name: 'compression' }).start();
+  compressed = new NatsServer({ fixture: 'compression.conf', name: 'compression' });
+  await compressed.start();
 });
 test.afterAll(async () => { await compressed?.dispose(); });
 

@@ -10,7 +10,8 @@ const otherOrigin = new URL(env.otherPageUrl).origin;
 
 let server;
 test.beforeAll(async () => {
-  server = await new NatsServer({ fixture: 'origins.conf', name: 'origins', vars: { ALLOWED_ORIGIN: allowedOrigin } }).start();
+  server = new NatsServer({ fixture: 'origins.conf', name: 'origins', vars: { ALLOWED_ORIGIN: allowedOrigin } });
+  await server.start();
 });
 test.afterAll(async () => { await server?.dispose(); });
 

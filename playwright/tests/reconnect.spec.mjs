@@ -8,7 +8,8 @@ const td = new TextDecoder();
 
 let server;
 test.beforeAll(async () => {
-  server = await new NatsServer({ fixture: 'default.conf', name: 'reconnect' }).start();
+  server = new NatsServer({ fixture: 'default.conf', name: 'reconnect' });
+  await server.start();
 });
 test.afterAll(async () => { await server?.dispose(); });
 
