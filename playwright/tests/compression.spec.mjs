@@ -2,6 +2,7 @@
 // still arrive intact), never negotiated when it is off. A recording TCP proxy between the
 // browser and the server shows the negotiated extension, the RSV1 bit and the wire bytes.
 import { test, expect, CLIENTS, defaultServer, prefix } from '../lib/fixtures.mjs';
+import { prng } from '../lib/data.mjs';
 import { NatsServer } from '../lib/server.mjs';
 import { startProxy } from '../lib/proxy.mjs';
 
@@ -55,6 +56,22 @@ for (const lib of CLIENTS) {
       for (const n of SIZES) nc.publish(`${subj}.tcp`, tcpText(n, 'tcp'));
       await nc.flush();
       expect(await clientPage.evaluate(() => window.got)).toEqual([SIZES, SIZES]);
+      // Each message was delivered to the page twice over this socket (own copy and TCP's);
+      // compressible text crossed in far fewer bytes than its size.
+      expect(proxy.conns).toHaveLength(1);
+      expect(proxy.conns[0].down.frameBytes).toBeLessThan((2 * TOTAL) / 5);
+
+      // An incompressible 64 KiB message stays larger than one 4096-byte browser frame
+      // once deflated, so it must be fragmented.
+      const random = prng(64 * 1024, 99);
+      await clientPage.evaluate(async (subj) => {
+        const sub = window.__conns[0].subscribe(`${subj}.random`, { max: 1 });
+        window.gotRandom = pw.collect(sub, 1).then(([m]) => pw.equalBytes(m.data, pw.prng(64 * 1024, 99)));
+        await window.__conns[0].flush();
+      }, subj);
+      nc.publish(`${subj}.random`, random);
+      await nc.flush();
+      expect(await clientPage.evaluate(() => window.gotRandom)).toBe(true);
 
       // What the browser saw in the handshake.
       expect(handshakes).toHaveLength(1);
@@ -65,7 +82,6 @@ for (const lib of CLIENTS) {
       expect(extensions).toBe(DEFLATE);
 
       // What crossed the wire.
-      expect(proxy.conns).toHaveLength(1);
       const { up, down } = proxy.conns[0];
       expect(up.header('sec-websocket-extensions')).toContain('permessage-deflate');
       expect(down.statusLine).toBe('HTTP/1.1 101 Switching Protocols');
@@ -74,12 +90,14 @@ for (const lib of CLIENTS) {
       expect(down.frames.some((f) => f.rsv1)).toBe(true);
       expect(down.frames.filter((f) => f.rsv1).every((f) => f.opcode === 1 || f.opcode === 2)).toBe(true);
       expect(down.frames.every((f) => !f.masked)).toBe(true);
+      // Browser framing with compression: fragments of at most 4096 bytes, RSV1 only on a
+      // message's first frame (never on a continuation), and the 200 KiB messages fragmented.
+      expect(Math.max(...down.frames.map((f) => f.len))).toBeLessThanOrEqual(4096);
+      expect(down.frames.filter((f) => f.opcode === 0).every((f) => !f.rsv1)).toBe(true);
+      expect(down.frames.some((f) => f.opcode === 0)).toBe(true);
       // The browser compressed what it sent, and the server inflated it (the messages above arrived).
       expect(up.frames.some((f) => f.rsv1)).toBe(true);
       expect(up.frames.every((f) => f.masked)).toBe(true);
-      // Each message was delivered to the page twice over this socket (own copy and TCP's);
-      // compressible text crosses in far fewer bytes than its size.
-      expect(down.frameBytes).toBeLessThan((2 * TOTAL) / 5);
     } finally {
       await proxy.close();
     }

@@ -1,19 +1,10 @@
 // Publish/subscribe from the browser: ordering, binary payloads, large and oversized
 // payloads, wildcards, headers; each with nats.ws 1.30 and @nats-io/nats-core 3.
 import { test, expect, CLIENTS, defaultServer, prefix } from '../lib/fixtures.mjs';
+import { prng } from '../lib/data.mjs';
 
 const WS = defaultServer.wsUrl;
 
-/** Same generator as pw.prng in the page. */
-function prng(len, seed) {
-  const out = new Uint8Array(len);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 const allBytes = () => Uint8Array.from({ length: 256 }, (_, i) => i);
 
 for (const lib of CLIENTS) {
