@@ -1,8 +1,10 @@
 // Test fixtures: `env` (what global setup started), `clientPage` (the page loaded with
-// both clients), `openPage(url)` for extra pages, and `tcp(url)` for Node TCP clients.
+// both clients), `openPage(url)` for extra pages, `tcp(url)` for Node TCP clients and
+// `wsProxy(port)` for a recording proxy (lib/proxy.mjs) in front of a websocket port.
 import { test as base, expect } from '@playwright/test';
 import { connect as tcpConnect } from 'nats';
 import { monitor } from './server.mjs';
+import { startProxy } from './proxy.mjs';
 
 export const env = JSON.parse(process.env.NATSWS_PW || 'null');
 if (!env) throw new Error('NATSWS_PW missing: run through playwright with the global setup');
@@ -51,6 +53,15 @@ export const test = base.extend({
       for (const p of ctx.pages()) await p.evaluate(() => window.pw.closeAll()).catch(() => {});
       await ctx.close();
     }
+  },
+  wsProxy: async ({}, use) => {
+    const proxies = [];
+    await use(async (port) => {
+      const p = await startProxy(port);
+      proxies.push(p);
+      return p;
+    });
+    for (const p of proxies) await p.close();
   },
   tcp: async ({}, use) => {
     const conns = [];

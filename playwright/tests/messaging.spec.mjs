@@ -70,9 +70,11 @@ for (const lib of CLIENTS) {
       expect((await tcpGot).slice(0, 257)).toEqual(expected('page'));
     });
 
-    test('a 200 KiB payload (64-bit frame length) crosses browser and TCP intact', async ({ clientPage, tcp }, testInfo) => {
+    test('a 200 KiB payload (64-bit frame length) crosses browser and TCP intact', async ({ clientPage, tcp, wsProxy }, testInfo) => {
       const subj = `${prefix(testInfo)}.big`;
       const SIZE = 200 * 1024;
+      // Through a recording proxy, to see the 64-bit length on the browser's frame.
+      const proxy = await wsProxy(defaultServer.ports.ws);
       const nc = await tcp();
       const atTcp = nc.subscribe(`${subj}.page`, { max: 1 });
       const tcpGot = (async () => { for await (const m of atTcp) return m.data; })();
@@ -87,8 +89,10 @@ for (const lib of CLIENTS) {
         nc.publish(`${subj}.page`, payload);
         const [m] = await pw.collect(own, 1);
         return { len: m.data.length, same: pw.equalBytes(m.data, payload) };
-      }, [lib, WS, subj, SIZE]);
+      }, [lib, `ws://127.0.0.1:${proxy.port}`, subj, SIZE]);
       expect(res).toEqual({ len: SIZE, same: true });
+      const up = proxy.conns[0].up;
+      expect(up.frames.some((f) => f.len > 65535)).toBe(true); // 127 + 8-byte length
       expect(Buffer.from(await tcpGot).equals(Buffer.from(prng(SIZE, 7)))).toBe(true);
       nc.publish(`${subj}.tcp`, prng(SIZE, 8));
       await nc.flush();

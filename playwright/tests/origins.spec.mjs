@@ -3,7 +3,6 @@
 import net from 'node:net';
 import { test, expect, CLIENTS, env } from '../lib/fixtures.mjs';
 import { NatsServer } from '../lib/server.mjs';
-import { startProxy } from '../lib/proxy.mjs';
 
 const allowedOrigin = new URL(env.pageUrl).origin;
 const otherOrigin = new URL(env.otherPageUrl).origin;
@@ -34,7 +33,7 @@ function upgradeStatus(port, extra) {
 }
 
 for (const lib of CLIENTS) {
-  test(`${lib}: a page from an allowed origin connects; one from another origin is refused`, async ({ openPage }) => {
+  test(`${lib}: a page from an allowed origin connects; one from another origin is refused`, async ({ openPage, wsProxy }) => {
     expect(allowedOrigin).not.toBe(otherOrigin);
     const good = await openPage(env.pageUrl);
     const ok = await good.evaluate(async ([lib, url]) => {
@@ -44,28 +43,24 @@ for (const lib of CLIENTS) {
     }, [lib, server.wsUrl]);
     expect(ok).toEqual({ name: 'natsws-pw-origins', origin: allowedOrigin });
 
-    const proxy = await startProxy(server.ports.ws);
-    try {
-      const bad = await openPage(env.otherPageUrl);
-      const res = await bad.evaluate(async ([lib, url]) => {
-        try {
-          const nc = await pw.connect(lib, { servers: url, reconnect: false, timeout: 5000 });
-          await nc.close();
-          return { connected: true, origin: location.origin };
-        } catch (e) {
-          return { connected: false, origin: location.origin, error: String(e && e.message) };
-        }
-      }, [lib, `ws://127.0.0.1:${proxy.port}`]);
-      expect(res.connected).toBe(false);
-      expect(res.origin).toBe(otherOrigin);
-      // On the wire: the browser sent its origin and the server answered 403 instead of 101.
-      expect(proxy.conns.length).toBeGreaterThan(0);
-      for (const c of proxy.conns) {
-        expect(c.up.header('origin')).toBe(otherOrigin);
-        expect(c.down.statusLine).toBe('HTTP/1.1 403 Forbidden');
+    const proxy = await wsProxy(server.ports.ws);
+    const bad = await openPage(env.otherPageUrl);
+    const res = await bad.evaluate(async ([lib, url]) => {
+      try {
+        const nc = await pw.connect(lib, { servers: url, reconnect: false, timeout: 5000 });
+        await nc.close();
+        return { connected: true, origin: location.origin };
+      } catch (e) {
+        return { connected: false, origin: location.origin, error: String(e && e.message) };
       }
-    } finally {
-      await proxy.close();
+    }, [lib, `ws://127.0.0.1:${proxy.port}`]);
+    expect(res.connected).toBe(false);
+    expect(res.origin).toBe(otherOrigin);
+    // On the wire: the browser sent its origin and the server answered 403 instead of 101.
+    expect(proxy.conns.length).toBeGreaterThan(0);
+    for (const c of proxy.conns) {
+      expect(c.up.header('origin')).toBe(otherOrigin);
+      expect(c.down.statusLine).toBe('HTTP/1.1 403 Forbidden');
     }
   });
 }
