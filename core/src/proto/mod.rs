@@ -61,6 +61,8 @@ mod connect;
 mod decoder;
 mod encode;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod headers;
 mod info;
 
