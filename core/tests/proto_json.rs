@@ -72,6 +72,9 @@ fn keys_match_case_insensitively() {
     // Go folds U+017F (long s) to 's' and U+212A (Kelvin sign) to 'k'.
     let c = connect("{\"\u{017F}ig\":\"s1\",\"n\u{212A}ey\":\"U1\"}");
     assert_eq!((c.sig.as_str(), c.nkey.as_str()), ("s1", "U1"));
+    // ... and dotless/dotted I to 'i'.
+    assert!(!connect("{\"pedant\u{0131}c\":false}").pedantic);
+    assert!(!connect("{\"PEDANT\u{0130}C\":false}").pedantic);
 }
 
 #[test]
@@ -86,6 +89,15 @@ fn last_duplicate_wins_across_case() {
     assert!(connect(r#"{"verbose":false,"VERBOSE":true}"#).verbose);
     assert!(!connect(r#"{"Verbose":true,"verbose":false}"#).verbose);
     assert_eq!(connect(r#"{"name":"a","NAME":"b","Name":"c"}"#).name, "c");
+}
+
+#[test]
+fn every_duplicate_is_type_checked() {
+    // Go decodes every occurrence and reports the first type error.
+    connect_err(br#"{"verbose":"x","verbose":true}"#);
+    connect_err(br#"{"verbose":"x","VERBOSE":null}"#);
+    connect_err(br#"{"import":5,"import":{}}"#);
+    assert!(!connect(r#"{"verbose":true,"verbose":false}"#).verbose);
 }
 
 #[test]
@@ -152,6 +164,15 @@ fn malformed_json_is_an_error() {
 fn invalid_utf8_in_strings_is_replaced() {
     let c = Connect::from_json(b"{\"name\":\"a\xffb\"}").unwrap();
     assert_eq!(c.name, "a\u{FFFD}b");
+}
+
+#[test]
+fn lone_surrogate_escapes_are_replaced() {
+    // What JSON.stringify sends for a JS string with a lone surrogate.
+    assert_eq!(connect(r#"{"name":"a\ud800b"}"#).name, "a\u{FFFD}b");
+    assert_eq!(connect(r#"{"name":"\udfff"}"#).name, "\u{FFFD}");
+    assert_eq!(connect(r#"{"name":"\ud83d\ude00"}"#).name, "\u{1F600}");
+    assert_eq!(connect(r#"{"name":"\\ud800"}"#).name, "\\ud800");
 }
 
 #[test]

@@ -63,6 +63,7 @@ mod encode;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod gojson;
 pub mod headers;
 mod info;
 
