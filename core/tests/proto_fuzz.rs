@@ -43,3 +43,54 @@ fn nats_server_decoder_seeds() {
 fn connect_json_seeds() {
     each_seed("connect_json", natsws_core::proto::fuzzing::connect_json);
 }
+
+mod generated {
+    use proptest::prelude::*;
+
+    /// JSON-ish text built from the pieces CONNECT is made of.
+    fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+        const PIECES: &[&str] = &[
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "null",
+            "true",
+            "false",
+            "1",
+            "-1.5e3",
+            "\"verbose\"",
+            "\"Name\"",
+            "\"protocol\"",
+            "\"import\"",
+            "\"allow\"",
+            "\"a<b\\ud800\"",
+            " ",
+        ];
+        let piece = proptest::sample::select(PIECES).prop_map(str::as_bytes);
+        proptest::collection::vec(piece, 0..16).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn connect_json_on_generated_text(json in jsonish()) {
+            natsws_core::proto::fuzzing::connect_json(&json);
+        }
+
+        #[test]
+        fn connect_json_on_objects(pairs in proptest::collection::vec((0usize..6, 0usize..6), 0..6)) {
+            let keys = ["verbose", "ECHO", "name", "protocol", "headers", "unknown"];
+            let vals = ["true", "false", "null", "\"s\"", "7", "{}"];
+            let body: Vec<String> = pairs.iter().map(|&(k, v)| format!("\"{}\":{}", keys[k], vals[v])).collect();
+            natsws_core::proto::fuzzing::connect_json(format!("{{{}}}", body.join(",")).as_bytes());
+        }
+
+        #[test]
+        fn decoders_on_random_bytes(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+            natsws_core::proto::fuzzing::client_decoder(&data);
+            natsws_core::proto::fuzzing::server_decoder(&data);
+        }
+    }
+}

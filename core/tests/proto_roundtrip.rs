@@ -6,6 +6,7 @@ use natsws_core::proto::{
     encode_sub, encode_unsub, ClientDecoder, ClientOp, Connect, Info, Limits, ServerDecoder,
     ServerOp, OK, PING, PONG,
 };
+use natsws_core::proto::{encode_no_responders, headers};
 use proptest::prelude::*;
 
 fn client_one(bytes: &[u8]) -> ClientOp<'_> {
@@ -43,6 +44,30 @@ fn err_round_trips_with_quotes() {
         client_one(&v),
         ClientOp::Err(b"'Maximum Payload Violation'")
     );
+}
+
+#[test]
+fn no_responders_round_trips() {
+    let mut v = Vec::new();
+    encode_no_responders(&mut v, b"_INBOX.abc.1", b"42", b"service.echo");
+    let ServerOp::Hmsg {
+        subject,
+        sid,
+        reply,
+        headers: h,
+        payload,
+    } = server_one(&v)
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (subject, sid, reply, payload),
+        (&b"_INBOX.abc.1"[..], &b"42"[..], None, &b""[..])
+    );
+    assert_eq!(h.len(), 32 + b"service.echo".len());
+    let parsed = headers::parse(h).unwrap();
+    assert_eq!(parsed.status(), Some(503));
+    assert_eq!(parsed.get(b"Nats-Subject"), Some(&b"service.echo"[..]));
 }
 
 #[test]
