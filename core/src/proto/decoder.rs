@@ -482,14 +482,16 @@ impl Scanner {
         input: &'a [u8],
         p: Pending,
     ) -> Result<Option<(Raw<'a>, usize)>, Error> {
+        // Saturating: on 32-bit targets body + total could in theory wrap.
         let t = p.body.saturating_add(p.total);
+        let end = t.saturating_add(2);
         if input.len() > t && input[t] != b'\r' {
             return Err(Error::UnknownOp);
         }
-        if input.len() > t + 1 && input[t + 1] != b'\n' {
+        if input.len() > t.saturating_add(1) && input[t + 1] != b'\n' {
             return Err(Error::UnknownOp);
         }
-        if input.len() < t + 2 {
+        if input.len() < end {
             self.state = State::Payload(p);
             return Ok(None);
         }
@@ -504,7 +506,7 @@ impl Scanner {
                 headers: &input[p.body..split],
                 payload: &input[split..t],
             },
-            t + 2,
+            end,
         )))
     }
 }
