@@ -753,4 +753,24 @@ mod tests {
         assert!(d.decode(line).unwrap().is_some());
         assert_eq!(d.scanner.state, FRESH);
     }
+
+    #[test]
+    fn waits_for_payload_without_reparsing() {
+        let mut d = ClientDecoder::default();
+        let mut input = b"PUB foo 1000\r\n".to_vec();
+        assert!(d.decode(&input).unwrap().is_none());
+        let State::Payload(p) = d.scanner.state else {
+            panic!("{:?}", d.scanner.state)
+        };
+        assert_eq!((p.body, p.total), (input.len(), 1000));
+        for _ in 0..1000 {
+            input.push(b'x');
+            assert!(d.decode(&input).unwrap().is_none());
+            assert_eq!(d.scanner.state, State::Payload(p));
+        }
+        input.extend_from_slice(b"\r\n");
+        let (op, n) = d.decode(&input).unwrap().unwrap();
+        assert_eq!(n, input.len());
+        assert!(matches!(op, ClientOp::Pub { payload, .. } if payload.len() == 1000));
+    }
 }
