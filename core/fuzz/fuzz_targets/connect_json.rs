@@ -1,6 +1,5 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = data; // filled in by the module's owner
-});
+// Invariants are asserted in natsws_core::proto::fuzzing::connect_json.
+fuzz_target!(|data: &[u8]| natsws_core::proto::fuzzing::connect_json(data));

@@ -1,15 +1,13 @@
 //! CONNECT JSON (spec §1.4) and the Go `encoding/json` semantics nats-server
 //! decodes it with.
 
-use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::gojson::{fold_key, from_go_json, go_escape};
 use super::Error;
 
 fn is_false(b: &bool) -> bool {
@@ -132,15 +130,10 @@ impl Connect {
     /// a bool, a fraction or out-of-range number for `protocol`, a non-object
     /// `import`/`export`).
     pub fn from_json(json: &[u8]) -> Result<Connect, Error> {
-        let Some(map) = fold_object(json)? else {
-            return Ok(Connect::default());
-        };
-        for key in ["import", "export"] {
-            if let Some(v) = map.get(key) {
-                check_subject_permission(v)?;
-            }
-        }
-        serde_json::from_value(Value::Object(map)).map_err(|_| Error::InvalidJson)
+        from_go_json(json, |key, v| match key {
+            "import" | "export" => check_subject_permission(v),
+            _ => Ok(()),
+        })
     }
 
     /// Compact JSON in nats-server's field order, with Go's HTML-safe
@@ -149,56 +142,6 @@ impl Connect {
     pub fn to_json(&self) -> Vec<u8> {
         go_escape(serde_json::to_vec(self).unwrap_or_default())
     }
-}
-
-/// Go's key folding for the ASCII field names we know: ASCII letters to
-/// lower case, and the two non-ASCII letters whose simple case fold is an
-/// ASCII letter (U+017F `ſ` → `s`, U+212A Kelvin sign → `k`).
-pub(super) fn fold_key(key: &str) -> String {
-    key.chars()
-        .map(|c| match c {
-            '\u{017F}' => 's',
-            '\u{212A}' => 'k',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
-}
-
-/// A top-level JSON object with keys folded, `null` members dropped and the
-/// last duplicate kept, in document order; `None` for a top-level `null`.
-struct Folded(Option<Map<String, Value>>);
-
-impl<'de> Deserialize<'de> for Folded {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Folded;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object or null")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Folded, E> {
-                Ok(Folded(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Folded, A::Error> {
-                let mut out = Map::new();
-                while let Some(k) = m.next_key::<Cow<'de, str>>()? {
-                    let v: Value = m.next_value()?;
-                    if !v.is_null() {
-                        out.insert(fold_key(&k), v);
-                    }
-                }
-                Ok(Folded(Some(out)))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Parses `json` into a [`Folded`] object.
-pub(super) fn fold_object(json: &[u8]) -> Result<Option<Map<String, Value>>, Error> {
-    let text = String::from_utf8_lossy(json);
-    let folded: Folded = serde_json::from_str(&text).map_err(|_| Error::InvalidJson)?;
-    Ok(folded.0)
 }
 
 /// nats-server `SubjectPermission {allow, deny []string}`: the value must be
@@ -224,70 +167,4 @@ fn check_subject_permission(v: &Value) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// Rewrites serde_json output to Go's `encoding/json` escaping: `<`, `>`,
-/// `&` become `\u003c`, `\u003e`, `\u0026`, and U+2028/U+2029 become
-/// `\u2028`/`\u2029`. These bytes only occur inside strings in JSON text, so
-/// a byte-wise rewrite is exact.
-pub(super) fn go_escape(json: Vec<u8>) -> Vec<u8> {
-    let needs = json.iter().enumerate().any(|(i, &b)| {
-        matches!(b, b'<' | b'>' | b'&')
-            || (b == 0xE2
-                && json.get(i + 1) == Some(&0x80)
-                && matches!(json.get(i + 2), Some(0xA8 | 0xA9)))
-    });
-    if !needs {
-        return json;
-    }
-    let mut out = Vec::with_capacity(json.len() + 16);
-    let mut i = 0;
-    while i < json.len() {
-        let b = json[i];
-        match b {
-            b'<' => out.extend_from_slice(b"\\u003c"),
-            b'>' => out.extend_from_slice(b"\\u003e"),
-            b'&' => out.extend_from_slice(b"\\u0026"),
-            0xE2 if json.get(i + 1) == Some(&0x80)
-                && matches!(json.get(i + 2), Some(0xA8 | 0xA9)) =>
-            {
-                out.extend_from_slice(if json[i + 2] == 0xA8 {
-                    b"\\u2028"
-                } else {
-                    b"\\u2029"
-                });
-                i += 3;
-                continue;
-            }
-            _ => out.push(b),
-        }
-        i += 1;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folding() {
-        assert_eq!(fold_key("VERBOSE"), "verbose");
-        assert_eq!(fold_key("\u{017F}ig"), "sig");
-        assert_eq!(fold_key("n\u{212A}ey"), "nkey");
-        assert_eq!(fold_key("\u{00C9}x"), "\u{00C9}x");
-    }
-
-    #[test]
-    fn escaping() {
-        assert_eq!(
-            go_escape(b"{\"a\":\"<&>\"}".to_vec()),
-            b"{\"a\":\"\\u003c\\u0026\\u003e\"}".to_vec()
-        );
-        assert_eq!(
-            go_escape("\"\u{2028}\u{2029}\"".as_bytes().to_vec()),
-            b"\"\\u2028\\u2029\"".to_vec()
-        );
-        assert_eq!(go_escape(b"{}".to_vec()), b"{}".to_vec());
-    }
 }

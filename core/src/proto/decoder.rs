@@ -482,14 +482,16 @@ impl Scanner {
         input: &'a [u8],
         p: Pending,
     ) -> Result<Option<(Raw<'a>, usize)>, Error> {
+        // Saturating: on 32-bit targets body + total could in theory wrap.
         let t = p.body.saturating_add(p.total);
+        let end = t.saturating_add(2);
         if input.len() > t && input[t] != b'\r' {
             return Err(Error::UnknownOp);
         }
-        if input.len() > t + 1 && input[t + 1] != b'\n' {
+        if input.len() > t.saturating_add(1) && input[t + 1] != b'\n' {
             return Err(Error::UnknownOp);
         }
-        if input.len() < t + 2 {
+        if input.len() < end {
             self.state = State::Payload(p);
             return Ok(None);
         }
@@ -504,7 +506,7 @@ impl Scanner {
                 headers: &input[p.body..split],
                 payload: &input[split..t],
             },
-            t + 2,
+            end,
         )))
     }
 }
@@ -750,5 +752,25 @@ mod tests {
         }
         assert!(d.decode(line).unwrap().is_some());
         assert_eq!(d.scanner.state, FRESH);
+    }
+
+    #[test]
+    fn waits_for_payload_without_reparsing() {
+        let mut d = ClientDecoder::default();
+        let mut input = b"PUB foo 1000\r\n".to_vec();
+        assert!(d.decode(&input).unwrap().is_none());
+        let State::Payload(p) = d.scanner.state else {
+            panic!("{:?}", d.scanner.state)
+        };
+        assert_eq!((p.body, p.total), (input.len(), 1000));
+        for _ in 0..1000 {
+            input.push(b'x');
+            assert!(d.decode(&input).unwrap().is_none());
+            assert_eq!(d.scanner.state, State::Payload(p));
+        }
+        input.extend_from_slice(b"\r\n");
+        let (op, n) = d.decode(&input).unwrap().unwrap();
+        assert_eq!(n, input.len());
+        assert!(matches!(op, ClientOp::Pub { payload, .. } if payload.len() == 1000));
     }
 }

@@ -174,6 +174,25 @@ pub fn encode_info(out: &mut Vec<u8>, info: &Info) {
     out.extend_from_slice(b" \r\n");
 }
 
+/// The whole no-responders message of spec §1.6, for the publisher's own
+/// subscription `sid` on the request's `reply` subject:
+/// `HMSG <reply> <sid> <L> <L>\r\nNATS/1.0 503\r\nNats-Subject: <subject>\r\n\r\n\r\n`
+/// with `L = 32 + subject.len()` (header-only, empty payload). No allocation.
+pub fn encode_no_responders(out: &mut Vec<u8>, reply: &[u8], sid: &[u8], subject: &[u8]) {
+    let l = 32 + subject.len();
+    out.reserve(5 + reply.len() + sid.len() + 26 + l + 2);
+    out.extend_from_slice(b"HMSG ");
+    push_arg(out, reply);
+    push_arg(out, sid);
+    push_usize(out, l);
+    out.push(b' ');
+    push_usize(out, l);
+    out.extend_from_slice(CRLF);
+    let n = super::headers::write_no_responders(out, subject);
+    debug_assert_eq!(n, l);
+    out.extend_from_slice(CRLF);
+}
+
 /// `-ERR '<text>'\r\n` (spec §1.3: the text is always in single quotes).
 pub fn encode_err(out: &mut Vec<u8>, text: &str) {
     out.reserve(9 + text.len());
@@ -222,5 +241,11 @@ mod tests {
         v.clear();
         encode_sub(&mut v, b"foo.*", Some(b"q1"), b"1");
         assert_eq!(v, b"SUB foo.* q1 1\r\n");
+        v.clear();
+        encode_no_responders(&mut v, b"_INBOX.x", b"7", b"svc");
+        assert_eq!(
+            v,
+            b"HMSG _INBOX.x 7 35 35\r\nNATS/1.0 503\r\nNats-Subject: svc\r\n\r\n\r\n"
+        );
     }
 }

@@ -4,9 +4,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::connect::{fold_object, go_escape};
+use super::gojson::{from_go_json, go_escape, no_check};
 use super::Error;
 
 fn is_false(b: &bool) -> bool {
@@ -130,9 +129,6 @@ impl Info {
     /// # Errors
     /// [`Error::InvalidJson`] for malformed JSON or a value of the wrong type.
     pub fn from_json(json: &[u8]) -> Result<Info, Error> {
-        let Some(map) = fold_object(json)? else {
-            return Ok(Info::default());
-        };
-        serde_json::from_value(Value::Object(map)).map_err(|_| Error::InvalidJson)
+        from_go_json(json, no_check)
     }
 }

@@ -61,14 +61,17 @@ mod connect;
 mod decoder;
 mod encode;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+mod gojson;
 pub mod headers;
 mod info;
 
 pub use connect::Connect;
 pub use decoder::{ClientDecoder, ServerDecoder};
 pub use encode::{
-    encode_connect, encode_err, encode_hmsg, encode_hpub, encode_info, encode_msg, encode_pub,
-    encode_sub, encode_unsub, OK, PING, PONG,
+    encode_connect, encode_err, encode_hmsg, encode_hpub, encode_info, encode_msg,
+    encode_no_responders, encode_pub, encode_sub, encode_unsub, OK, PING, PONG,
 };
 pub use error::Error;
 pub use info::Info;

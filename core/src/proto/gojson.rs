@@ -1,0 +1,257 @@
+//! Go `encoding/json` semantics on top of serde_json, for the JSON that
+//! nats-server decodes into Go structs (CONNECT, INFO) and encodes (INFO).
+//!
+//! Decoding (`json.Unmarshal` into a struct):
+//! - object keys match field names case-insensitively (Go folds ASCII
+//!   letters, and four non-ASCII letters onto ASCII ones: `ſ`→s, Kelvin
+//!   sign→k, `ı`/`İ`→i);
+//! - unknown keys are ignored; of duplicate keys the last wins, but every
+//!   occurrence is type-checked (Go reports the first type error after
+//!   decoding everything);
+//! - `null` leaves the field unchanged; a top-level `null` leaves the whole
+//!   struct unchanged;
+//! - invalid UTF-8 and lone UTF-16 surrogate escapes inside strings become
+//!   U+FFFD.
+//!
+//! Encoding (`json.Marshal`): `<`, `>`, `&`, U+2028 and U+2029 inside strings
+//! are escaped as `\u003c`, `\u003e`, `\u0026`, `\u2028`, `\u2029`.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::Error;
+
+/// Go's key folding, reduced to what can match an ASCII field name.
+pub(super) fn fold_key(key: &str) -> String {
+    key.chars()
+        .map(|c| match c {
+            '\u{017F}' => 's',
+            '\u{212A}' => 'k',
+            '\u{0130}' | '\u{0131}' => 'i',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// The members of a top-level object, keys folded, `null` members dropped,
+/// in document order; `None` for a top-level `null`.
+struct Members(Option<Vec<(String, Value)>>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object or null")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Members, E> {
+                Ok(Members(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Members, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = m.next_key::<Cow<'de, str>>()? {
+                    let v: Value = m.next_value()?;
+                    if !v.is_null() {
+                        out.push((fold_key(&k), v));
+                    }
+                }
+                Ok(Members(Some(out)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Decodes `json` into `T` (a `#[serde(default)]` struct with lower-case
+/// field names) with Go's rules. `check` is called for every member (folded
+/// key, value) for nested types serde cannot check alone.
+pub(super) fn from_go_json<T: DeserializeOwned + Default>(
+    json: &[u8],
+    check: fn(&str, &Value) -> Result<(), Error>,
+) -> Result<T, Error> {
+    let text = String::from_utf8_lossy(json);
+    let text = fix_lone_surrogates(&text);
+    let Members(members) = serde_json::from_str(&text).map_err(|_| Error::InvalidJson)?;
+    let Some(members) = members else {
+        return Ok(T::default());
+    };
+    let mut map = Map::new();
+    for (k, v) in members {
+        check(&k, &v)?;
+        if let Some(old) = map.insert(k.clone(), v) {
+            // Overwritten: still type-checked, as Go does.
+            let mut one = Map::new();
+            one.insert(k, old);
+            serde_json::from_value::<T>(Value::Object(one)).map_err(|_| Error::InvalidJson)?;
+        }
+    }
+    serde_json::from_value(Value::Object(map)).map_err(|_| Error::InvalidJson)
+}
+
+/// Replaces `\uXXXX` escapes of lone UTF-16 surrogates inside strings by
+/// `\uFFFD` (Go decodes them to U+FFFD; serde_json rejects them).
+fn fix_lone_surrogates(text: &str) -> Cow<'_, str> {
+    let b = text.as_bytes();
+    if !b
+        .windows(3)
+        .any(|w| w[0] == b'\\' && (w[1] == b'u' || w[1] == b'U') && (w[2] | 0x20) == b'd')
+    {
+        return Cow::Borrowed(text);
+    }
+    let hex4 = |i: usize| -> Option<u16> {
+        let s = b.get(i..i + 4)?;
+        let s = core::str::from_utf8(s).ok()?;
+        u16::from_str_radix(s, 16).ok()
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    let mut i = 0;
+    let mut in_str = false;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                in_str = !in_str;
+                i += 1;
+            }
+            b'\\' if in_str => {
+                if b.get(i + 1) == Some(&b'u') {
+                    if let Some(u) = hex4(i + 2) {
+                        if (0xD800..0xDC00).contains(&u) {
+                            let low = if b.get(i + 6) == Some(&b'\\') && b.get(i + 7) == Some(&b'u')
+                            {
+                                hex4(i + 8)
+                            } else {
+                                None
+                            };
+                            if low.is_some_and(|l| (0xDC00..0xE000).contains(&l)) {
+                                i += 12;
+                                continue;
+                            }
+                        }
+                        if (0xD800..0xE000).contains(&u) {
+                            out.push_str(&text[last..i]);
+                            out.push_str("\\uFFFD");
+                            i += 6;
+                            last = i;
+                            continue;
+                        }
+                        i += 6;
+                        continue;
+                    }
+                }
+                // Any other escape: skip the escaped byte (`\"`, `\\`, …).
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    if last == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[last..]);
+    Cow::Owned(out)
+}
+
+/// Rewrites serde_json output to Go's escaping. These bytes only occur
+/// inside strings in JSON text, so a byte-wise rewrite is exact.
+pub(super) fn go_escape(json: Vec<u8>) -> Vec<u8> {
+    let is_sep = |i: usize| {
+        json.get(i) == Some(&0xE2)
+            && json.get(i + 1) == Some(&0x80)
+            && matches!(json.get(i + 2), Some(0xA8 | 0xA9))
+    };
+    let needs = (0..json.len()).any(|i| matches!(json[i], b'<' | b'>' | b'&') || is_sep(i));
+    if !needs {
+        return json;
+    }
+    let mut out = Vec::with_capacity(json.len() + 16);
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'<' => out.extend_from_slice(b"\\u003c"),
+            b'>' => out.extend_from_slice(b"\\u003e"),
+            b'&' => out.extend_from_slice(b"\\u0026"),
+            _ if is_sep(i) => {
+                out.extend_from_slice(if json[i + 2] == 0xA8 {
+                    b"\\u2028"
+                } else {
+                    b"\\u2029"
+                });
+                i += 3;
+                continue;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// For structs without nested types to check.
+pub(super) fn no_check(_: &str, _: &Value) -> Result<(), Error> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding() {
+        assert_eq!(fold_key("VERBOSE"), "verbose");
+        assert_eq!(fold_key("\u{017F}ig"), "sig");
+        assert_eq!(fold_key("n\u{212A}ey"), "nkey");
+        assert_eq!(fold_key("s\u{0131}g"), "sig");
+        assert_eq!(fold_key("S\u{0130}G"), "sig");
+        assert_eq!(fold_key("\u{00C9}x"), "\u{00C9}x");
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            go_escape(b"{\"a\":\"<&>\"}".to_vec()),
+            b"{\"a\":\"\\u003c\\u0026\\u003e\"}".to_vec()
+        );
+        assert_eq!(
+            go_escape("\"\u{2028}\u{2029}\"".as_bytes().to_vec()),
+            b"\"\\u2028\\u2029\"".to_vec()
+        );
+        assert_eq!(go_escape(b"{}".to_vec()), b"{}".to_vec());
+    }
+
+    #[test]
+    fn lone_surrogates() {
+        assert_eq!(
+            fix_lone_surrogates(r#"{"a":"\ud800"}"#),
+            r#"{"a":"\uFFFD"}"#
+        );
+        assert_eq!(
+            fix_lone_surrogates(r#"{"a":"\udc00x"}"#),
+            r#"{"a":"\uFFFDx"}"#
+        );
+        assert_eq!(
+            fix_lone_surrogates(r#"{"a":"\ud800\u0041"}"#),
+            r#"{"a":"\uFFFD\u0041"}"#
+        );
+        // A valid pair and an escaped backslash are left alone.
+        assert_eq!(
+            fix_lone_surrogates(r#"{"a":"\ud83d\ude00"}"#),
+            r#"{"a":"\ud83d\ude00"}"#
+        );
+        assert_eq!(
+            fix_lone_surrogates(r#"{"a":"\\ud800"}"#),
+            r#"{"a":"\\ud800"}"#
+        );
+        assert_eq!(
+            fix_lone_surrogates(r#"{"a":"\"\ud800"}"#),
+            r#"{"a":"\"\uFFFD"}"#
+        );
+    }
+}
