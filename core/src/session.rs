@@ -760,11 +760,7 @@ impl Session {
             return Ok(());
         }
         if self.pings_out + 1 > self.cfg.ping_max {
-            return Err(self.fail(
-                out,
-                Some("Stale Connection"),
-                ClosedReason::StaleConnection,
-            ));
+            return Err(self.fail(out, Some("Stale Connection"), ClosedReason::StaleConnection));
         }
         self.pings_out += 1;
         self.last_ping_sent = Some(now);

@@ -155,7 +155,8 @@ impl World {
     }
 }
 
-const QUIET: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"protocol\":1}\r\n";
+const QUIET: &[u8] =
+    b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"protocol\":1}\r\n";
 
 #[test]
 fn pub_sub_between_two_connections() {
@@ -266,7 +267,10 @@ fn no_responders_requires_headers() {
     w.connect(1);
     let r = w.send(1, b"CONNECT {\"no_responders\":true}\r\n");
     assert_eq!(r, Some(ClosedReason::NoRespondersRequiresHeaders));
-    assert_eq!(w.take(1), "-ERR 'no responders requires headers support'\r\n");
+    assert_eq!(
+        w.take(1),
+        "-ERR 'no responders requires headers support'\r\n"
+    );
 }
 
 #[test]
@@ -313,7 +317,10 @@ fn auth_required_first_op_must_be_connect() {
     );
     w.connect_with(3, cfg);
     assert_eq!(
-        w.send(3, b"CONNECT {\"pass\":\"s3cret\",\"verbose\":false}\r\nPING\r\n"),
+        w.send(
+            3,
+            b"CONNECT {\"pass\":\"s3cret\",\"verbose\":false}\r\nPING\r\n"
+        ),
         None
     );
     assert_eq!(w.take(3), "PONG\r\n");
@@ -462,7 +469,10 @@ fn invalid_subject_and_max_subscriptions_keep_connection() {
     assert_eq!(w.send(1, b"SUB foo..bar 1\r\n"), None);
     assert_eq!(w.take(1), "-ERR 'Invalid Subject'\r\n");
     w.send(1, b"SUB a 1\r\nSUB b 2\r\nPING\r\n");
-    assert_eq!(w.take(1), "-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n");
+    assert_eq!(
+        w.take(1),
+        "-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n"
+    );
     assert!(w.closed.is_empty());
 }
 
@@ -472,7 +482,10 @@ fn reserved_replies_and_subjects_are_permission_violations() {
     w.connect(1);
     w.send(1, QUIET);
     w.send(1, b"SUB > 1\r\n");
-    w.send(1, b"PUB a _R_.x 0\r\n\r\nPUB _GR_.x 0\r\n\r\nPUB ok 0\r\n\r\n");
+    w.send(
+        1,
+        b"PUB a _R_.x 0\r\n\r\nPUB _GR_.x 0\r\n\r\nPUB ok 0\r\n\r\n",
+    );
     assert_eq!(
         w.take(1),
         "-ERR 'Permissions Violation for Publish with Reply of \"_R_.x\"'\r\n\

@@ -63,7 +63,14 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     };
     let params = parse_query(&query);
     let result = match path.as_str() {
-        "/" => return respond(&mut stream, 200, "text/html; charset=utf-8", root_page().as_bytes()),
+        "/" => {
+            return respond(
+                &mut stream,
+                200,
+                "text/html; charset=utf-8",
+                root_page().as_bytes(),
+            )
+        }
         "/varz" => Ok(varz(shared)),
         "/connz" => connz(shared, &params),
         "/subsz" | "/subscriptionsz" => subsz(shared, &params),
@@ -83,14 +90,26 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             "server_id": shared.server_id, "now": rfc3339(SystemTime::now()),
             "system_account": "", "accounts": ["$G"]
         })),
-        _ => return respond(&mut stream, 404, "text/plain; charset=utf-8", b"404 page not found\n"),
+        _ => {
+            return respond(
+                &mut stream,
+                404,
+                "text/plain; charset=utf-8",
+                b"404 page not found\n",
+            )
+        }
     };
     match result {
         Ok(v) => {
             let body = serde_json::to_vec_pretty(&v).unwrap_or_default();
             respond(&mut stream, 200, "application/json", &body)
         }
-        Err(msg) => respond(&mut stream, 400, "text/plain; charset=utf-8", msg.as_bytes()),
+        Err(msg) => respond(
+            &mut stream,
+            400,
+            "text/plain; charset=utf-8",
+            msg.as_bytes(),
+        ),
     }
 }
 
@@ -185,7 +204,10 @@ fn varz(shared: &Shared) -> Value {
     if let (Some(w), Some(a)) = (&s.websocket, shared.ws_addr) {
         ws.insert("host".into(), json!(a.ip().to_string()));
         ws.insert("port".into(), json!(a.port()));
-        ws.insert("handshake_timeout".into(), json!(w.handshake_timeout.as_nanos() as u64));
+        ws.insert(
+            "handshake_timeout".into(),
+            json!(w.handshake_timeout.as_nanos() as u64),
+        );
         if w.no_tls {
             ws.insert("no_tls".into(), json!(true));
         }
@@ -283,7 +305,11 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
     let now = SystemTime::now();
     let mut list: Vec<(u64, Value)> = Vec::new();
     if matches!(state, "open" | "any" | "all") {
-        let conns: Vec<_> = shared.conns.lock().map(|c| c.values().cloned().collect()).unwrap_or_default();
+        let conns: Vec<_> = shared
+            .conns
+            .lock()
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default();
         let router = shared.router.lock().ok();
         for c in conns {
             if cid.is_some_and(|x| x != c.cid) {
@@ -309,7 +335,11 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
                 "subscriptions": c.subs.load(Ordering::Relaxed),
             });
             let obj = v.as_object_mut().expect("object");
-            for (k, val) in [("name", &meta.name), ("lang", &meta.lang), ("version", &meta.version)] {
+            for (k, val) in [
+                ("name", &meta.name),
+                ("lang", &meta.lang),
+                ("version", &meta.version),
+            ] {
                 if !val.is_empty() {
                     obj.insert(k.into(), json!(val));
                 }
@@ -329,7 +359,11 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
         }
     }
     if matches!(state, "closed" | "any" | "all") {
-        let closed: Vec<_> = shared.closed.lock().map(|c| c.iter().cloned().collect()).unwrap_or_default();
+        let closed: Vec<_> = shared
+            .closed
+            .lock()
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default();
         for c in closed {
             if cid.is_some_and(|x| x != c.cid) {
                 continue;
@@ -351,7 +385,12 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
     }
     list.sort_by_key(|(cid, _)| *cid);
     let total = list.len();
-    let page: Vec<Value> = list.into_iter().skip(offset).take(limit).map(|(_, v)| v).collect();
+    let page: Vec<Value> = list
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, v)| v)
+        .collect();
     Ok(json!({
         "server_id": shared.server_id,
         "now": rfc3339(now),
@@ -370,10 +409,15 @@ fn subsz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
     let test = params.get("test");
     if let Some(t) = test {
         if natsws_core::subject::validate_subject(t.as_bytes()).is_err() {
-            return Err(format!("invalid test subject, must be valid publish subject: {t}"));
+            return Err(format!(
+                "invalid test subject, must be valid publish subject: {t}"
+            ));
         }
     }
-    let router = shared.router.lock().map_err(|_| "internal error".to_string())?;
+    let router = shared
+        .router
+        .lock()
+        .map_err(|_| "internal error".to_string())?;
     let mut list = Vec::new();
     if subs {
         router.sublist().for_each(|_, _, s| {
@@ -443,7 +487,10 @@ mod tests {
         assert_eq!(uptime_string(Duration::from_secs(45)), "45s");
         assert_eq!(uptime_string(Duration::from_secs(182)), "3m2s");
         assert_eq!(uptime_string(Duration::from_secs(3605)), "1h0m5s");
-        assert_eq!(uptime_string(Duration::from_secs(2 * 86_400 + 3 * 3600 + 4 * 60 + 5)), "2d3h4m5s");
+        assert_eq!(
+            uptime_string(Duration::from_secs(2 * 86_400 + 3 * 3600 + 4 * 60 + 5)),
+            "2d3h4m5s"
+        );
     }
 
     #[test]

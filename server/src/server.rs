@@ -289,7 +289,10 @@ impl Running {
 
 fn bind(addr: SocketAddr, what: &str) -> std::io::Result<StdListener> {
     StdListener::bind(addr).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("error listening on {what} port {addr}: {e}"))
+        std::io::Error::new(
+            e.kind(),
+            format!("error listening on {what} port {addr}: {e}"),
+        )
     })
 }
 
@@ -354,7 +357,10 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
     crate::info!("  Name:     {}", shared.server_name);
     crate::info!("  ID:       {}", shared.server_id);
     if let Some(h) = http {
-        crate::info!("Starting http monitor on {}", shared.http_addr.expect("bound"));
+        crate::info!(
+            "Starting http monitor on {}",
+            shared.http_addr.expect("bound")
+        );
         crate::monitor::spawn(h, shared.clone())?;
     }
     if let (Some(a), Some(w)) = (shared.ws_addr, &shared.settings.websocket) {

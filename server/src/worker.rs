@@ -24,8 +24,7 @@ use natsws_core::session::{AuthFailure, ClosedReason, Host, Session, SessionConf
 use natsws_core::time::Millis;
 
 use crate::server::{
-    ClientMeta, ClosedConn, ConnKind, ConnShared, Outbox, Shared, CLOSED_RING, KILL_NONE,
-    KILL_SLOW,
+    ClientMeta, ClosedConn, ConnKind, ConnShared, Outbox, Shared, CLOSED_RING, KILL_NONE, KILL_SLOW,
 };
 use crate::ws::{WsConn, WsEvent};
 
@@ -64,6 +63,9 @@ struct Conn {
     blocked_since: Option<Millis>,
     /// Handshake deadline for WebSocket.
     handshake_deadline: Option<Millis>,
+    /// The deadline currently in the timer heap (older heap entries for
+    /// this connection are stale and skipped).
+    timer_at: Option<Millis>,
 }
 
 /// One event loop.
@@ -199,7 +201,10 @@ impl Worker {
                         self.add_conn(sock, peer, kind);
                     } else {
                         let h = &self.shared.loops[target];
-                        h.accepted.lock().expect("accepted").push((sock, peer, kind));
+                        h.accepted
+                            .lock()
+                            .expect("accepted")
+                            .push((sock, peer, kind));
                         let _ = h.waker.wake();
                     }
                 }
@@ -230,7 +235,10 @@ impl Worker {
         let s = &shared.settings;
         let _ = sock.set_nodelay(true);
         let cid = shared.next_cid.fetch_add(1, Ordering::Relaxed);
-        shared.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+        shared
+            .stats
+            .total_connections
+            .fetch_add(1, Ordering::Relaxed);
         let entry = self.conns.vacant_entry();
         let token = entry.key();
         if let Err(e) = self
@@ -300,6 +308,7 @@ impl Worker {
             write_interest: false,
             blocked_since: None,
             handshake_deadline: None,
+            timer_at: None,
         };
         shared.pre_auth.fetch_add(1, Ordering::Relaxed);
         let too_many = {
@@ -308,7 +317,10 @@ impl Worker {
             conns.insert(cid, cs.clone());
             n >= s.max_connections
         };
-        crate::debug!("{peer} - {}:{cid} - Client connection created", kind_label(kind));
+        crate::debug!(
+            "{peer} - {}:{cid} - Client connection created",
+            kind_label(kind)
+        );
         match kind {
             ConnKind::Client => {
                 conn.wbuf
@@ -329,11 +341,8 @@ impl Worker {
                 }
             }
         }
-        let timeout = conn.next_deadline();
         entry.insert(conn);
-        if let Some(t) = timeout {
-            self.timers.push(Reverse((t, token, cid)));
-        }
+        arm(&mut self.timers, &mut self.conns[token], token);
         self.local_dirty.push(cs);
     }
 
@@ -359,7 +368,14 @@ impl Worker {
                     return;
                 }
                 Ok(n) => {
-                    if !self.process(token, n) {
+                    let alive = self.process(token, n);
+                    // As nats-server's read loop: deliver what this read
+                    // produced before reading more, so one fast publisher
+                    // cannot pile a whole turn's worth of data on its
+                    // subscribers' queues.
+                    self.flush_dirty();
+                    self.wake_others();
+                    if !alive {
                         return;
                     }
                 }
@@ -398,7 +414,11 @@ impl Worker {
         // WebSocket: un-frame into inbuf (handshake, control frames, inflate).
         let mut nats: &[u8] = data;
         if let Some(ws) = conn.ws.as_mut() {
-            let wcfg = shared.settings.websocket.as_ref().expect("ws conn implies config");
+            let wcfg = shared
+                .settings
+                .websocket
+                .as_ref()
+                .expect("ws conn implies config");
             match ws.on_read(wcfg, data, &mut conn.inbuf, &mut conn.wbuf) {
                 Ok(WsEvent::Nothing) => {
                     if !conn.wbuf.is_empty() {
@@ -408,15 +428,22 @@ impl Worker {
                 }
                 Ok(WsEvent::Upgraded) => {
                     conn.handshake_deadline = None;
-                    let info = crate::info::info_line(shared, conn.shared.cid, conn.shared.peer, ConnKind::WebSocket);
+                    let info = crate::info::info_line(
+                        shared,
+                        conn.shared.cid,
+                        conn.shared.peer,
+                        ConnKind::WebSocket,
+                    );
                     let mut out = std::mem::take(&mut conn.spare);
                     out.clear();
                     out.extend_from_slice(&info);
-                    let too_many = shared.conns.lock().expect("conns").len() > shared.settings.max_connections;
+                    let too_many =
+                        shared.conns.lock().expect("conns").len() > shared.settings.max_connections;
                     if too_many {
                         natsws_core::proto::encode_err(&mut out, "maximum connections exceeded");
                     }
                     ws.frame_out(&out, &mut conn.wbuf);
+                    out.clear();
                     conn.spare = out;
                     local_dirty.push(conn.shared.clone());
                     if too_many {
@@ -459,7 +486,9 @@ impl Worker {
             out_msgs: 0,
             out_bytes: 0,
         };
-        let res = conn.session.handle_input(input, now, &mut host, scratch_out);
+        let res = conn
+            .session
+            .handle_input(input, now, &mut host, scratch_out);
         let (om, ob) = (host.out_msgs, host.out_bytes);
         shared.stats.out_msgs.fetch_add(om, Ordering::Relaxed);
         shared.stats.out_bytes.fetch_add(ob, Ordering::Relaxed);
@@ -469,10 +498,21 @@ impl Worker {
         let (im, ib) = conn.session.in_counts();
         let prev_m = conn.shared.in_msgs.swap(im, Ordering::Relaxed);
         let prev_b = conn.shared.in_bytes.swap(ib, Ordering::Relaxed);
-        shared.stats.in_msgs.fetch_add(im - prev_m, Ordering::Relaxed);
-        shared.stats.in_bytes.fetch_add(ib - prev_b, Ordering::Relaxed);
+        shared
+            .stats
+            .in_msgs
+            .fetch_add(im - prev_m, Ordering::Relaxed);
+        shared
+            .stats
+            .in_bytes
+            .fetch_add(ib - prev_b, Ordering::Relaxed);
         if !scratch_out.is_empty() {
-            conn.shared.out.lock().expect("out").buf.extend_from_slice(scratch_out);
+            conn.shared
+                .out
+                .lock()
+                .expect("out")
+                .buf
+                .extend_from_slice(scratch_out);
             if !conn.shared.dirty.swap(true, Ordering::AcqRel) {
                 local_dirty.push(conn.shared.clone());
             }
@@ -494,14 +534,17 @@ impl Worker {
                 } else if used < nats.len() {
                     conn.inbuf.extend_from_slice(&nats[used..]);
                 }
-                if let Some(t) = conn.session.poll_timeout() {
-                    self.timers.push(Reverse((t, token, conn.shared.cid)));
-                }
+                arm(&mut self.timers, conn, token);
                 true
             }
             Err(close) => {
                 if let Some(l) = &close.log {
-                    crate::error!("{} - {}:{} - {l}", conn.shared.peer, kind_label(conn.shared.kind), conn.shared.cid);
+                    crate::error!(
+                        "{} - {}:{} - {l}",
+                        conn.shared.peer,
+                        kind_label(conn.shared.kind),
+                        conn.shared.cid
+                    );
                 }
                 self.close(token, close.reason, true);
                 false
@@ -519,20 +562,31 @@ impl Worker {
             let Some(conn) = self.conns.get_mut(token) else {
                 continue;
             };
-            if conn.shared.cid != cid || conn.closing.is_some() {
+            if conn.shared.cid != cid || conn.closing.is_some() || conn.timer_at != Some(at) {
                 continue;
             }
+            conn.timer_at = None;
             if conn.handshake_deadline.is_some_and(|d| d <= now) {
-                crate::debug!("{} - wid:{cid} - websocket handshake timeout", conn.shared.peer);
+                crate::debug!(
+                    "{} - wid:{cid} - websocket handshake timeout",
+                    conn.shared.peer
+                );
                 self.close(token, ClosedReason::ReadError, false);
                 continue;
             }
-            if conn.session.poll_timeout().is_some_and(|t| t <= now) && conn.ws.as_ref().is_none_or(|w| w.is_open()) {
+            if conn.session.poll_timeout().is_some_and(|t| t <= now)
+                && conn.ws.as_ref().is_none_or(|w| w.is_open())
+            {
                 let mut out = std::mem::take(&mut self.scratch_out);
                 out.clear();
                 let res = conn.session.handle_timeout(now, &mut out);
                 if !out.is_empty() {
-                    conn.shared.out.lock().expect("out").buf.extend_from_slice(&out);
+                    conn.shared
+                        .out
+                        .lock()
+                        .expect("out")
+                        .buf
+                        .extend_from_slice(&out);
                     if !conn.shared.dirty.swap(true, Ordering::AcqRel) {
                         self.local_dirty.push(conn.shared.clone());
                     }
@@ -543,12 +597,7 @@ impl Worker {
                     continue;
                 }
             }
-            let conn = &self.conns[token];
-            if let Some(t) = conn.next_deadline() {
-                if t > now {
-                    self.timers.push(Reverse((t, token, cid)));
-                }
-            }
+            arm(&mut self.timers, &mut self.conns[token], token);
         }
     }
 
@@ -575,7 +624,10 @@ impl Worker {
         let now = self.shared.now();
         let conn = &mut self.conns[token];
         if conn.shared.kill.load(Ordering::Acquire) == KILL_SLOW && conn.closing.is_none() {
-            self.shared.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .stats
+                .slow_consumers
+                .fetch_add(1, Ordering::Relaxed);
             crate::info!(
                 "{} - {}:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
                 conn.shared.peer,
@@ -587,41 +639,45 @@ impl Worker {
             return;
         }
         conn.shared.dirty.store(false, Ordering::Release);
-        {
-            let mut ob = conn.shared.out.lock().expect("out");
-            if !ob.buf.is_empty() {
-                conn.spare.clear();
-                std::mem::swap(&mut ob.buf, &mut conn.spare);
-            }
-        }
-        if !conn.spare.is_empty() {
-            match conn.ws.as_mut() {
-                Some(ws) if ws.is_open() => ws.frame_out(&conn.spare, &mut conn.wbuf),
-                Some(_) => {}
-                None => {
-                    if conn.wbuf.is_empty() {
-                        std::mem::swap(&mut conn.wbuf, &mut conn.spare);
-                        conn.wpos = 0;
-                    } else {
-                        conn.wbuf.extend_from_slice(&conn.spare);
+        // Write what is already framed; only when the socket took all of it
+        // is the next batch taken from the outbox. While the socket is
+        // blocked, new deliveries stay in the outbox, where `max_pending`
+        // bounds them (slow consumer), so memory per connection is bounded.
+        loop {
+            while conn.wpos < conn.wbuf.len() {
+                match conn.sock.write(&conn.wbuf[conn.wpos..]) {
+                    Ok(0) => break,
+                    Ok(n) => conn.wpos += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        let reason = conn.closing.unwrap_or(ClosedReason::WriteError);
+                        self.finish_close(token, reason);
+                        return;
                     }
                 }
             }
-            conn.spare.clear();
-        }
-        // Write until done or WouldBlock.
-        while conn.wpos < conn.wbuf.len() {
-            match conn.sock.write(&conn.wbuf[conn.wpos..]) {
-                Ok(0) => break,
-                Ok(n) => conn.wpos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    let reason = conn.closing.unwrap_or(ClosedReason::WriteError);
-                    self.finish_close(token, reason);
-                    return;
-                }
+            if conn.wpos < conn.wbuf.len() {
+                break;
             }
+            conn.wbuf.clear();
+            conn.wpos = 0;
+            if conn.closing.is_some() {
+                break;
+            }
+            {
+                let mut ob = conn.shared.out.lock().expect("out");
+                if ob.buf.is_empty() {
+                    break;
+                }
+                conn.spare.clear();
+                std::mem::swap(&mut ob.buf, &mut conn.spare);
+            }
+            match conn.ws.as_mut() {
+                Some(ws) => ws.frame_out(&conn.spare, &mut conn.wbuf),
+                None => std::mem::swap(&mut conn.wbuf, &mut conn.spare),
+            }
+            conn.spare.clear();
         }
         if conn.wpos == conn.wbuf.len() {
             conn.wbuf.clear();
@@ -635,15 +691,23 @@ impl Worker {
             }
             if conn.write_interest {
                 conn.write_interest = false;
-                let _ = self.poll.registry().reregister(&mut conn.sock, Token(token), Interest::READABLE);
+                let _ = self.poll.registry().reregister(
+                    &mut conn.sock,
+                    Token(token),
+                    Interest::READABLE,
+                );
             }
             if let Some(reason) = conn.closing {
                 self.finish_close(token, reason);
             }
         } else {
             let since = *conn.blocked_since.get_or_insert(now);
-            if now.saturating_sub(since).0 > self.shared.settings.write_deadline.as_millis() as u64 {
-                self.shared.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            if now.saturating_sub(since).0 > self.shared.settings.write_deadline.as_millis() as u64
+            {
+                self.shared
+                    .stats
+                    .slow_consumers
+                    .fetch_add(1, Ordering::Relaxed);
                 self.finish_close(token, ClosedReason::SlowConsumerWriteDeadline);
                 return;
             }
@@ -722,7 +786,15 @@ impl Worker {
         let mut conn = self.conns.remove(token);
         if conn.closing.is_none() {
             // Not yet released (write error path).
-            let Worker { shared, local_dirty, wake, rng, removed, idx, .. } = self;
+            let Worker {
+                shared,
+                local_dirty,
+                wake,
+                rng,
+                removed,
+                idx,
+                ..
+            } = self;
             let mut host = LoopHost {
                 shared,
                 my_loop: *idx,
@@ -757,7 +829,11 @@ impl Worker {
             start: cs.start,
             stop: std::time::SystemTime::now(),
             reason,
-            client: cs.client.lock().map(|m| m.clone()).unwrap_or_else(|_| ClientMeta::default()),
+            client: cs
+                .client
+                .lock()
+                .map(|m| m.clone())
+                .unwrap_or_else(|_| ClientMeta::default()),
         });
     }
 
@@ -778,6 +854,17 @@ impl Worker {
         self.flush_dirty();
         for t in tokens {
             self.finish_close(t, ClosedReason::ServerShutdown);
+        }
+    }
+}
+
+/// Puts the connection's next deadline in the heap, once per change.
+fn arm(timers: &mut BinaryHeap<Reverse<(Millis, usize, ConnId)>>, conn: &mut Conn, token: usize) {
+    let next = conn.next_deadline();
+    if next != conn.timer_at {
+        conn.timer_at = next;
+        if let Some(t) = next {
+            timers.push(Reverse((t, token, conn.shared.cid)));
         }
     }
 }
@@ -830,7 +917,12 @@ impl Host for LoopHost<'_> {
         msg: &Message<'_>,
         self_out: &mut Vec<u8>,
     ) -> usize {
-        let result = self.shared.router.lock().expect("router").matches(msg.subject);
+        let result = self
+            .shared
+            .router
+            .lock()
+            .expect("router")
+            .matches(msg.subject);
         if result.plain.is_empty() && result.queues.is_empty() {
             return 0;
         }
@@ -838,7 +930,8 @@ impl Host for LoopHost<'_> {
         let size = (msg.payload.len() + msg.headers.map_or(0, <[u8]>::len)) as u64;
         let rng = &mut *self.rng;
         let mut rand = |n: u32| rng.u32(0..n);
-        let (local_dirty, wake, removed) = (&mut *self.local_dirty, &mut *self.wake, &mut *self.removed);
+        let (local_dirty, wake, removed) =
+            (&mut *self.local_dirty, &mut *self.wake, &mut *self.removed);
         let my_loop = self.my_loop;
         let shared = self.shared;
         let n = router::select(&result, publisher, echo, &mut rand, |sub, last| {
@@ -849,7 +942,11 @@ impl Host for LoopHost<'_> {
                 sub.encode_delivery(msg, self_out);
                 return;
             }
-            let Some(target) = sub.target.as_ref().and_then(|t| t.downcast_ref::<ConnShared>()) else {
+            let Some(target) = sub
+                .target
+                .as_ref()
+                .and_then(|t| t.downcast_ref::<ConnShared>())
+            else {
                 return;
             };
             {
@@ -872,7 +969,11 @@ impl Host for LoopHost<'_> {
                 if target.loop_idx == my_loop {
                     local_dirty.push(arc);
                 } else {
-                    shared.loops[target.loop_idx].inbox.lock().expect("inbox").push(arc);
+                    shared.loops[target.loop_idx]
+                        .inbox
+                        .lock()
+                        .expect("inbox")
+                        .push(arc);
                     wake[target.loop_idx] = true;
                 }
             }

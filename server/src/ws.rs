@@ -100,7 +100,10 @@ impl WsConn {
         if let Phase::Handshake(parser) = &mut self.phase {
             match parser.feed(&cfg.upgrade, data) {
                 Ok(Status::Partial) => return Ok(WsEvent::Nothing),
-                Ok(Status::Complete { value: up, consumed }) => {
+                Ok(Status::Complete {
+                    value: up,
+                    consumed,
+                }) => {
                     if up.kind != PathKind::Client {
                         // Leafnode and MQTT over WebSocket are not served.
                         crate::debug!("websocket upgrade for {:?} refused: not supported", up.kind);

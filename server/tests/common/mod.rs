@@ -73,6 +73,9 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if std::env::var_os("NATSWS_TEST_ECHO").is_some() {
+                    eprintln!("{line}");
+                }
                 if tx.send(line).is_err() {
                     break;
                 }
@@ -131,11 +134,19 @@ impl Server {
         let port = self.http_port.expect("monitoring port");
         let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect http");
         s.set_read_timeout(Some(DEADLINE)).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut resp = String::new();
         s.read_to_string(&mut resp).expect("read http");
         let status = resp[9..12].parse().expect("status");
-        let body = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("").to_string();
+        let body = resp
+            .split_once("\r\n\r\n")
+            .map(|x| x.1)
+            .unwrap_or("")
+            .to_string();
         (status, body)
     }
 
@@ -169,8 +180,12 @@ pub struct Raw {
 impl Raw {
     pub fn connect(port: u16) -> Raw {
         let sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-        Raw { sock, buf: Vec::new() }
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        Raw {
+            sock,
+            buf: Vec::new(),
+        }
     }
 
     pub fn send(&mut self, b: &[u8]) {
@@ -200,7 +215,11 @@ impl Raw {
                     String::from_utf8_lossy(&self.buf)
                 ),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => panic!("read error {e} waiting for {needle:?}"),
             }
         }
@@ -215,7 +234,11 @@ impl Raw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => break,
             }
         }
@@ -262,9 +285,14 @@ impl WsRaw {
         Self::connect_with(port, false, &[]).expect("upgrade")
     }
 
-    pub fn connect_with(port: u16, compression: bool, headers: &[(&str, &str)]) -> Result<WsRaw, Refused> {
+    pub fn connect_with(
+        port: u16,
+        compression: bool,
+        headers: &[(&str, &str)],
+    ) -> Result<WsRaw, Refused> {
         let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         let host = format!("127.0.0.1:{port}");
         let mut req = Vec::new();
         let mut parser = write_client_request(
@@ -287,7 +315,14 @@ impl WsRaw {
             let n = match sock.read(&mut chunk) {
                 Ok(0) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
                 Ok(n) => n,
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue
+                }
                 Err(_) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
             };
             seen.extend_from_slice(&chunk[..n]);
@@ -322,23 +357,19 @@ impl WsRaw {
             let (used, ev) = self.dec.decode(data).expect("valid frames from server");
             match ev {
                 None => break,
-                Some(Event::Data { payload, fin, compressed, .. }) => {
+                Some(Event::Data {
+                    payload,
+                    fin,
+                    compressed,
+                    ..
+                }) => {
                     if compressed {
                         self.compressed.extend_from_slice(payload);
                         if fin {
-                            self.compressed.extend_from_slice(&[0, 0, 0xff, 0xff]);
-                            let mut d = flate2::Decompress::new(false);
-                            let mut out = Vec::with_capacity(self.compressed.len() * 8 + 1024);
-                            loop {
-                                let before = d.total_in() as usize;
-                                let st = d
-                                    .decompress_vec(&self.compressed[before..], &mut out, flate2::FlushDecompress::Sync)
-                                    .expect("inflate");
-                                if d.total_in() as usize == self.compressed.len() || st == flate2::Status::StreamEnd {
-                                    break;
-                                }
-                                out.reserve(out.capacity());
-                            }
+                            let mut out = Vec::new();
+                            natsws_core::ws::deflate::Inflater::new()
+                                .inflate(&self.compressed, 64 << 20, &mut out)
+                                .expect("inflate");
                             self.buf.extend_from_slice(&out);
                             self.compressed.clear();
                         }
@@ -359,7 +390,15 @@ impl WsRaw {
     /// Sends NATS bytes in one masked binary frame.
     pub fn send(&mut self, nats: &[u8]) {
         let mut out = Vec::new();
-        codec::write_frame(&mut out, OpCode::BINARY, true, false, nats, Some([1, 2, 3, 4])).unwrap();
+        codec::write_frame(
+            &mut out,
+            OpCode::BINARY,
+            true,
+            false,
+            nats,
+            Some([1, 2, 3, 4]),
+        )
+        .unwrap();
         self.sock.write_all(&out).unwrap();
     }
 
@@ -369,7 +408,11 @@ impl WsRaw {
     }
 
     /// Reads frames until `pred` holds; returns the frames seen meanwhile.
-    pub fn read_until(&mut self, what: &str, mut pred: impl FnMut(&WsRaw) -> bool) -> Vec<SeenFrame> {
+    pub fn read_until(
+        &mut self,
+        what: &str,
+        mut pred: impl FnMut(&WsRaw) -> bool,
+    ) -> Vec<SeenFrame> {
         let until = Instant::now() + DEADLINE;
         let mut frames = Vec::new();
         while !pred(self) {
@@ -385,7 +428,11 @@ impl WsRaw {
                     break;
                 }
                 Ok(n) => self.feed(&mut chunk[..n], &mut frames),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => panic!("read error {e} waiting for {what}"),
             }
         }
@@ -421,9 +468,10 @@ fn record_frames(pending: &mut Vec<u8>, data: &[u8], frames: &mut Vec<SeenFrame>
         let b1 = pending[1];
         let (len, hl) = match b1 & 0x7f {
             126 if pending.len() >= 4 => (u16::from_be_bytes([pending[2], pending[3]]) as usize, 4),
-            127 if pending.len() >= 10 => {
-                (u64::from_be_bytes(pending[2..10].try_into().unwrap()) as usize, 10)
-            }
+            127 if pending.len() >= 10 => (
+                u64::from_be_bytes(pending[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
             126 | 127 => return,
             n => (n as usize, 2),
         };
@@ -431,7 +479,12 @@ fn record_frames(pending: &mut Vec<u8>, data: &[u8], frames: &mut Vec<SeenFrame>
         if pending.len() < hl + len {
             return;
         }
-        frames.push(SeenFrame { fin: b0 & 0x80 != 0, rsv1: b0 & 0x40 != 0, opcode: b0 & 0x0f, len });
+        frames.push(SeenFrame {
+            fin: b0 & 0x80 != 0,
+            rsv1: b0 & 0x40 != 0,
+            opcode: b0 & 0x0f,
+            len,
+        });
         pending.drain(..hl + len);
     }
 }
