@@ -366,7 +366,7 @@ fn slow_consumer_is_closed_and_others_keep_receiving() {
         "the good subscriber kept receiving: {:?}",
         s.http_get("/connz?state=any")
     );
-    assert!(slow.read_to_close().len() > 0);
+    assert!(!slow.read_to_close().is_empty());
     let (_, body) = s.http_get("/connz?state=closed");
     assert!(body.contains("Slow Consumer (Pending Bytes)"), "{body}");
     let (_, body) = s.http_get("/connz");
