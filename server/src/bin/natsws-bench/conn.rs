@@ -2,7 +2,7 @@
 //! the NATS handshake (INFO, CONNECT, PING/PONG) and framed reads/writes.
 
 use core::fmt;
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -40,7 +40,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {

@@ -53,6 +53,10 @@ pub(crate) struct PubSubResult {
     pub(crate) pub_elapsed: Duration,
 }
 
+/// What a subscriber task ends with: messages received and when the last one
+/// arrived.
+type SubOutcome = Result<(u64, Option<Instant>), Error>;
+
 /// Payload of `size` bytes (printable, so a capture stays readable).
 fn payload(size: usize) -> Vec<u8> {
     (0..size).map(|i| b'a' + (i % 26) as u8).collect()
@@ -97,7 +101,7 @@ pub(crate) async fn pubsub(
     }
 
     let (flush_tx, flush_rx) = watch::channel(false);
-    let mut sub_tasks: Vec<JoinHandle<Result<(u64, Option<Instant>), Error>>> = Vec::new();
+    let mut sub_tasks: Vec<JoinHandle<SubOutcome>> = Vec::new();
     for mut c in subs {
         let mut rx = flush_rx.clone();
         let progress = progress.clone();

@@ -35,7 +35,7 @@ impl fmt::Display for WsError {
     }
 }
 
-impl std::error::Error for WsError {}
+impl core::error::Error for WsError {}
 
 /// XORs `buf` with the 4-byte masking `key` (RFC 6455 §5.3), starting at key
 /// position 0. Works 8 bytes at a time; applying it twice restores the input.
@@ -503,7 +503,7 @@ mod tests {
             assert_eq!(&out[hdr_len..hdr_len + 4], &key);
         }
         let mut out = Vec::new();
-        push_masked_frame(&mut out, OP_BINARY, &vec![0u8; 200], key);
+        push_masked_frame(&mut out, OP_BINARY, &[0u8; 200], key);
         assert_eq!(&out[2..4], &200u16.to_be_bytes());
     }
 
