@@ -2,7 +2,7 @@
 //! the NATS handshake (INFO, CONNECT, PING/PONG) and framed reads/writes.
 
 use core::fmt;
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -40,7 +40,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
@@ -71,6 +71,8 @@ pub(crate) struct Target {
 pub(crate) struct WsTarget {
     pub(crate) host: String,
     pub(crate) path: String,
+    /// Offer permessage-deflate and require the server to accept it.
+    pub(crate) compress: bool,
 }
 
 impl Target {
@@ -118,6 +120,7 @@ impl Target {
             ws: is_ws.then(|| WsTarget {
                 host: lookup,
                 path: path.to_string(),
+                compress: false,
             }),
         })
     }
@@ -149,6 +152,11 @@ pub(crate) struct Conn {
     /// A NATS PING or WS ping arrived and must be answered.
     pending_pong: bool,
     ws_pong: Vec<u8>,
+    /// permessage-deflate was negotiated.
+    deflate: bool,
+    /// Bytes read from / written to the socket (framing included).
+    wire_in: u64,
+    wire_out: u64,
 }
 
 impl Conn {
@@ -171,12 +179,15 @@ impl Conn {
             rng: fastrand::Rng::new(),
             pending_pong: false,
             ws_pong: Vec::new(),
+            deflate: false,
+            wire_in: 0,
+            wire_out: 0,
         };
         let mut leftover = Vec::new();
         if let Some(w) = &target.ws {
             let key = ws::new_key(&mut c.rng);
             c.stream
-                .write_all(ws::upgrade_request(&w.host, &w.path, &key).as_bytes())
+                .write_all(ws::upgrade_request(&w.host, &w.path, &key, w.compress).as_bytes())
                 .await?;
             let mut head = Vec::new();
             let end = loop {
@@ -192,9 +203,18 @@ impl Conn {
                     return Err(Error::Ws(WsError("response head too long".into())));
                 }
             };
-            ws::check_response(&head[..end], &key)?;
+            c.deflate = ws::check_response(&head[..end], &key, w.compress)?;
+            if w.compress && !c.deflate {
+                return Err(Error::Ws(WsError(
+                    "server did not accept permessage-deflate (is compression on?)".into(),
+                )));
+            }
             leftover = head.split_off(end);
-            c.dec = Some(Decoder::default());
+            c.dec = Some(if c.deflate {
+                Decoder::with_deflate()
+            } else {
+                Decoder::default()
+            });
         }
         // Wait for INFO (it may already be in the bytes after the 101).
         let mut got_info = false;
@@ -220,8 +240,10 @@ impl Conn {
             let key = self.rng.u32(..).to_ne_bytes();
             ws::push_masked_frame(&mut self.wbuf, OP_BINARY, data, key);
             self.stream.write_all(&self.wbuf).await?;
+            self.wire_out += self.wbuf.len() as u64;
         } else {
             self.stream.write_all(data).await?;
+            self.wire_out += data.len() as u64;
         }
         Ok(())
     }
@@ -236,6 +258,7 @@ impl Conn {
             MAX_HEADER
         };
         self.stream.write_all(&b.buf[start..]).await?;
+        self.wire_out += (b.buf.len() - start) as u64;
         Ok(())
     }
 
@@ -262,6 +285,7 @@ impl Conn {
         if n == 0 {
             return Err(Error::Closed("EOF".into()));
         }
+        self.wire_in += n as u64;
         let mut buf = core::mem::take(&mut self.rbuf);
         let r = self.process(&mut buf[..n], on_op);
         self.rbuf = buf;
@@ -336,6 +360,31 @@ impl Conn {
         let _ = self.stream.shutdown().await;
     }
 
+    /// A batch of `data` ready for [`Conn::send_batch`]: compressed once
+    /// when this connection negotiated permessage-deflate.
+    pub(crate) fn batch(&self, data: &[u8]) -> Batch {
+        if self.deflate {
+            Batch::compressed(data)
+        } else {
+            Batch::new(data)
+        }
+    }
+
+    /// Whether permessage-deflate was negotiated.
+    pub(crate) fn deflate(&self) -> bool {
+        self.deflate
+    }
+
+    /// Bytes read from the socket so far (after the handshake too).
+    pub(crate) fn wire_in(&self) -> u64 {
+        self.wire_in
+    }
+
+    /// Bytes written to the socket so far.
+    pub(crate) fn wire_out(&self) -> u64 {
+        self.wire_out
+    }
+
     /// Gives up the buffers and keeps only the socket (for idle connections).
     pub(crate) fn into_stream(self) -> TcpStream {
         self.stream
@@ -350,6 +399,8 @@ pub(crate) struct Batch {
     buf: Vec<u8>,
     /// Key the payload is currently masked with (all zero = plain).
     key: [u8; 4],
+    /// First header byte's opcode bits (with RSV1 when compressed).
+    opcode: u8,
 }
 
 impl Batch {
@@ -358,7 +409,20 @@ impl Batch {
         let mut buf = Vec::with_capacity(MAX_HEADER + data.len());
         buf.extend_from_slice(&[0; MAX_HEADER]);
         buf.extend_from_slice(data);
-        Batch { buf, key: [0; 4] }
+        Batch {
+            buf,
+            key: [0; 4],
+            opcode: OP_BINARY,
+        }
+    }
+
+    /// A batch holding `data` compressed as one permessage-deflate message
+    /// (WebSocket only). The same bytes are sent every time: without context
+    /// takeover equal input compresses to equal output.
+    pub(crate) fn compressed(data: &[u8]) -> Batch {
+        let mut b = Batch::new(&ws::deflate_message(data));
+        b.opcode = OP_BINARY | ws::RSV1;
+        b
     }
 
     /// Re-masks the payload with `key` (XOR with old ⊕ new, one pass),
@@ -375,7 +439,7 @@ impl Batch {
         self.key = key;
         let len = self.buf.len() - MAX_HEADER;
         let mut h = [0u8; MAX_HEADER];
-        let n = ws::header_into(&mut h, OP_BINARY, len, Some(key));
+        let n = ws::header_into(&mut h, self.opcode, len, Some(key));
         self.buf[..MAX_HEADER].copy_from_slice(&h);
         MAX_HEADER - n
     }

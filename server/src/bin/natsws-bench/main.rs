@@ -45,6 +45,10 @@ struct Cli {
     /// Server process id: its CPU use is reported, and `idle` reads its RSS.
     #[arg(long, global = true)]
     server_pid: Option<u32>,
+    /// WebSocket only: offer permessage-deflate, fail if the server does not
+    /// accept it, send publisher batches compressed and inflate deliveries.
+    #[arg(long, global = true)]
+    compress: bool,
     /// Tokio worker threads of the bench.
     #[arg(long, global = true, default_value_t = 2)]
     threads: usize,
@@ -91,6 +95,9 @@ struct PubSubArgs {
     /// Subject.
     #[arg(long, default_value = "bench.subject")]
     subject: String,
+    /// Payload content: `alpha` (repeating a-z) or `json` (JSON-like records).
+    #[arg(long, default_value = "alpha", value_parser = ["alpha", "json"])]
+    payload: String,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +206,7 @@ fn pubsub_cfg(
         queue: a.queue.clone().or(queue.map(str::to_string)),
         batch_bytes: a.batch,
         subject: a.subject.clone(),
+        json: a.payload == "json",
     }
 }
 
@@ -227,6 +235,14 @@ async fn run(cli: &Cli, target: &Target, progress: scenario::Progress) -> Result
             rep.set("published_msgs_per_s", json!(pub_rate));
             rep.set("payload_mb_per_s", json!(mb));
             rep.set("per_sub", json!(r.per_sub));
+            rep.set("payload", json!(a.payload));
+            rep.set("compression", json!(r.compressed));
+            rep.set("sub_wire_bytes", json!(r.sub_wire_bytes));
+            rep.set("pub_wire_bytes", json!(r.pub_wire_bytes));
+            let per_delivered = r.sub_wire_bytes as f64 / r.delivered.max(1) as f64;
+            let per_published = r.pub_wire_bytes as f64 / cfg.msgs.max(1) as f64;
+            rep.set("sub_wire_bytes_per_msg", json!(per_delivered));
+            rep.set("pub_wire_bytes_per_msg", json!(per_published));
             rep.primary("delivered_msgs_per_s", delivered_rate, "msg/s", true);
             rep.line(format!(
                 "{} {} pubs={} subs={}{} size={} B msgs={}",
@@ -253,6 +269,13 @@ async fn run(cli: &Cli, target: &Target, progress: scenario::Progress) -> Result
                 "  published {}msg/s ({:.3} s to the last publisher PONG)",
                 fmt_rate(pub_rate),
                 r.pub_elapsed.as_secs_f64()
+            ));
+            rep.line(format!(
+                "  on the wire ({} payload, compression {}): subscribers read {:.1} MB ({per_delivered:.1} B/msg), publishers wrote {:.1} MB ({per_published:.1} B/msg)",
+                a.payload,
+                if r.compressed { "on" } else { "off" },
+                r.sub_wire_bytes as f64 / 1e6,
+                r.pub_wire_bytes as f64 / 1e6,
             ));
             Ok(rep)
         }
@@ -381,10 +404,16 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&cli, &format!("tokio runtime: {e}")),
     };
-    let target = match rt.block_on(Target::parse(&cli.url)) {
+    let mut target = match rt.block_on(Target::parse(&cli.url)) {
         Ok(t) => t,
         Err(e) => return fail(&cli, &e.to_string()),
     };
+    if cli.compress {
+        match &mut target.ws {
+            Some(w) => w.compress = true,
+            None => return fail(&cli, "--compress needs a ws:// URL"),
+        }
+    }
     let server_pid = cli.server_pid.map(|p| p.to_string());
     let cpu0 = sys::cpu_times("self");
     let srv0 = server_pid.as_deref().and_then(sys::cpu_times);

@@ -49,7 +49,7 @@ impl fmt::Display for ProtoError {
     }
 }
 
-impl std::error::Error for ProtoError {}
+impl core::error::Error for ProtoError {}
 
 /// Streaming parser state: bytes of payload still to skip, and a partial
 /// control line carried over from the previous read.

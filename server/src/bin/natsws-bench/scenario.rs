@@ -14,6 +14,12 @@ use crate::conn::{Batch, Conn, Error, Target};
 use crate::hist::Histogram;
 use crate::proto::{push_pub, Op};
 
+/// Distinct JSON-like bodies a publisher cycles through.
+const JSON_BODIES: usize = 1024;
+
+/// Distinct prepared batches per publisher when bodies vary.
+const BATCH_VARIANTS: usize = 16;
+
 /// Shared progress counter (delivered messages or finished operations),
 /// read when a run times out.
 pub(crate) type Progress = Arc<AtomicU64>;
@@ -36,6 +42,9 @@ pub(crate) struct PubSubCfg {
     pub(crate) batch_bytes: usize,
     /// Subject published to.
     pub(crate) subject: String,
+    /// JSON-like text payloads (compressible like real application data)
+    /// instead of a repeating alphabet.
+    pub(crate) json: bool,
 }
 
 /// Outcome of a publish/subscribe run.
@@ -51,11 +60,43 @@ pub(crate) struct PubSubResult {
     pub(crate) elapsed: Duration,
     /// From the first publish to the last publisher's PONG.
     pub(crate) pub_elapsed: Duration,
+    /// Bytes the subscribers read from their sockets during the run.
+    pub(crate) sub_wire_bytes: u64,
+    /// Bytes the publishers wrote to their sockets during the run.
+    pub(crate) pub_wire_bytes: u64,
+    /// permessage-deflate was negotiated (WebSocket with `--compress`).
+    pub(crate) compressed: bool,
 }
+
+/// What a subscriber task ends with: messages received, when the last one
+/// arrived, and the bytes read from the socket meanwhile.
+type SubOutcome = Result<(u64, Option<Instant>, u64), Error>;
 
 /// Payload of `size` bytes (printable, so a capture stays readable).
 fn payload(size: usize) -> Vec<u8> {
     (0..size).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// A JSON-like payload of exactly `size` bytes: an array of small records
+/// such as an application would publish, cut to size.
+pub(crate) fn json_payload(size: usize) -> Vec<u8> {
+    let mut v = b"[".to_vec();
+    let mut i = 0u32;
+    while v.len() < size {
+        let rec = format!(
+            "{{\"seq\":{i},\"sensor\":\"temp-{:02}\",\"value\":{}.{},\"unit\":\"C\",\"ok\":{},\"tags\":[\"site-{}\",\"rack-{}\"]}},",
+            i % 17,
+            18 + (i * 7) % 9,
+            (i * 3) % 10,
+            i % 5 != 0,
+            i % 3,
+            i % 11
+        );
+        v.extend_from_slice(rec.as_bytes());
+        i += 1;
+    }
+    v.truncate(size);
+    v
 }
 
 /// Splits `total` over `n` parts as evenly as possible.
@@ -97,11 +138,12 @@ pub(crate) async fn pubsub(
     }
 
     let (flush_tx, flush_rx) = watch::channel(false);
-    let mut sub_tasks: Vec<JoinHandle<Result<(u64, Option<Instant>), Error>>> = Vec::new();
+    let mut sub_tasks: Vec<JoinHandle<SubOutcome>> = Vec::new();
     for mut c in subs {
         let mut rx = flush_rx.clone();
         let progress = progress.clone();
         sub_tasks.push(tokio::spawn(async move {
+            let wire0 = c.wire_in();
             let mut count = 0u64;
             let mut last = None;
             let mut ping_sent = false;
@@ -132,56 +174,94 @@ pub(crate) async fn pubsub(
                     progress.fetch_add(n, Ordering::Relaxed);
                 }
                 if pong && ping_sent {
-                    return Ok((count, last));
+                    return Ok((count, last, c.wire_in() - wire0));
                 }
             }
         }));
     }
 
-    let one = {
+    let compressed = pubs.first().is_some_and(Conn::deflate);
+    // PUB ops, one per distinct body. JSON-like bodies differ from message
+    // to message (slices of one long record stream), so compression sees
+    // realistic data rather than one message repeated.
+    let ops: Vec<Vec<u8>> = if cfg.json {
+        let stream = json_payload(cfg.size.max(1) * JSON_BODIES);
+        (0..JSON_BODIES)
+            .map(|k| {
+                let body = &stream[k * cfg.size..(k + 1) * cfg.size];
+                let mut v = Vec::new();
+                push_pub(&mut v, cfg.subject.as_bytes(), None, body);
+                v
+            })
+            .collect()
+    } else {
         let mut v = Vec::new();
         push_pub(&mut v, cfg.subject.as_bytes(), None, &payload(cfg.size));
+        vec![v]
+    };
+    let per_batch = (cfg.batch_bytes / ops[0].len()).max(1);
+    // Batches cycle through the bodies; each is built (and compressed) once,
+    // before the clock starts.
+    let nbatches = if ops.len() > 1 { BATCH_VARIANTS } else { 1 };
+    let batch_bytes = |j: usize, count: usize| -> Vec<u8> {
+        let mut v = Vec::with_capacity(count * ops[0].len());
+        for m in 0..count {
+            v.extend_from_slice(&ops[(j * per_batch + m) % ops.len()]);
+        }
         v
     };
-    let per_batch = (cfg.batch_bytes / one.len()).max(1);
-    let start = Instant::now();
-    let mut pub_tasks: Vec<JoinHandle<Result<Instant, Error>>> = Vec::new();
-    for (i, mut c) in pubs.into_iter().enumerate() {
+    let mut prepared = Vec::with_capacity(pubs.len());
+    for (i, c) in pubs.into_iter().enumerate() {
         let n = share(cfg.msgs, cfg.pubs, i);
-        let one = one.clone();
+        let full = (n / per_batch as u64) as usize;
+        let rest = (n % per_batch as u64) as usize;
+        let batches: Vec<Batch> = if full > 0 {
+            (0..nbatches.min(full))
+                .map(|j| c.batch(&batch_bytes(j, per_batch)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let tail = batch_bytes(full, rest);
+        prepared.push((c, batches, full, tail));
+    }
+    let start = Instant::now();
+    let mut pub_tasks: Vec<JoinHandle<Result<(Instant, u64), Error>>> = Vec::new();
+    for (mut c, mut batches, full, tail) in prepared {
         pub_tasks.push(tokio::spawn(async move {
-            let full = (n / per_batch as u64) as usize;
-            let rest = (n % per_batch as u64) as usize;
-            if full > 0 {
-                let mut b = Batch::new(&one.repeat(per_batch));
-                for _ in 0..full {
-                    c.send_batch(&mut b).await?;
-                }
+            let wire0 = c.wire_out();
+            let nb = batches.len();
+            for k in 0..full {
+                c.send_batch(&mut batches[k % nb]).await?;
             }
-            if rest > 0 {
-                c.send(&one.repeat(rest)).await?;
+            if !tail.is_empty() {
+                c.send(&tail).await?;
             }
             c.flush().await?;
-            Ok(Instant::now())
+            Ok((Instant::now(), c.wire_out() - wire0))
         }));
     }
     let mut pub_end = start;
+    let mut pub_wire_bytes = 0;
     for t in pub_tasks {
-        let end = t
+        let (end, wire) = t
             .await
             .map_err(|e| Error::Other(format!("publisher task: {e}")))??;
         pub_end = pub_end.max(end);
+        pub_wire_bytes += wire;
     }
     // Every publisher has its PONG, so the server has routed every message;
     // a PING/PONG on each subscriber now proves what reached it.
     let _ = flush_tx.send(true);
     let mut per_sub = Vec::new();
     let mut last_msg = start;
+    let mut sub_wire_bytes = 0;
     for t in sub_tasks {
-        let (count, last) = t
+        let (count, last, wire) = t
             .await
             .map_err(|e| Error::Other(format!("subscriber task: {e}")))??;
         per_sub.push(count);
+        sub_wire_bytes += wire;
         if let Some(l) = last {
             last_msg = last_msg.max(l);
         }
@@ -198,6 +278,9 @@ pub(crate) async fn pubsub(
         per_sub,
         elapsed: last_msg - start,
         pub_elapsed: pub_end - start,
+        sub_wire_bytes,
+        pub_wire_bytes,
+        compressed,
     };
     if delivered != expected || (cfg.queue.is_none() && res.per_sub.iter().any(|&c| c != cfg.msgs))
     {
@@ -420,4 +503,27 @@ pub(crate) async fn ping_all(target: &Target, socks: &mut [tokio::net::TcpStream
         }
     }
     answered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_payload_has_the_exact_size_and_compresses() {
+        for size in [0, 1, 100, 1024, 5000] {
+            assert_eq!(json_payload(size).len(), size);
+        }
+        let p = json_payload(1024);
+        assert!(p.starts_with(b"[{\"seq\":0,"));
+        let z = crate::ws::deflate_message(&p);
+        assert!(z.len() < p.len() / 2, "{} of {}", z.len(), p.len());
+    }
+
+    #[test]
+    fn share_splits_evenly() {
+        let parts: Vec<u64> = (0..3).map(|i| share(10, 3, i)).collect();
+        assert_eq!(parts, vec![4, 3, 3]);
+        assert_eq!((0..4).map(|i| share(2, 4, i)).sum::<u64>(), 2);
+    }
 }

@@ -20,6 +20,18 @@ pub(crate) const OP_PING: u8 = 0x9;
 /// Pong frame opcode.
 pub(crate) const OP_PONG: u8 = 0xA;
 
+/// RSV1 bit of the first header byte: set on the first frame of a
+/// permessage-deflate compressed message (RFC 7692 §6).
+pub(crate) const RSV1: u8 = 0x40;
+
+/// The extension offer (and the server's fixed answer, websocket.md §2.6).
+const DEFLATE_OFFER: &str =
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+
+/// Compressed payload of one message is capped here before inflating, and
+/// so is its inflated size, in bytes.
+const MAX_INFLATED: usize = 64 * 1024 * 1024;
+
 /// Largest frame header: 2 bytes + 8-byte length + 4-byte masking key.
 pub(crate) const MAX_HEADER: usize = 14;
 
@@ -35,7 +47,7 @@ impl fmt::Display for WsError {
     }
 }
 
-impl std::error::Error for WsError {}
+impl core::error::Error for WsError {}
 
 /// XORs `buf` with the 4-byte masking `key` (RFC 6455 §5.3), starting at key
 /// position 0. Works 8 bytes at a time; applying it twice restores the input.
@@ -68,7 +80,8 @@ fn mask_from(buf: &mut [u8], key: [u8; 4], phase: usize) {
 /// Writes a FIN frame header for `len` payload bytes into the end of `out`
 /// and returns how many bytes it used (2 to 14); the header occupies
 /// `out[MAX_HEADER - n..]`, so a payload placed right after `out` follows it.
-/// With `key`, the MASK bit is set and the key is written.
+/// `opcode` may carry [`RSV1`]. With `key`, the MASK bit is set and the key
+/// is written.
 pub(crate) fn header_into(
     out: &mut [u8; MAX_HEADER],
     opcode: u8,
@@ -123,11 +136,17 @@ pub(crate) fn new_key(rng: &mut fastrand::Rng) -> String {
     base64::engine::general_purpose::STANDARD.encode(k)
 }
 
-/// The HTTP/1.1 upgrade request (websocket.md §2.3 checks it passes).
-pub(crate) fn upgrade_request(host: &str, path: &str, key_b64: &str) -> String {
+/// The HTTP/1.1 upgrade request (websocket.md §2.3 checks it passes);
+/// with `compress`, permessage-deflate is offered.
+pub(crate) fn upgrade_request(host: &str, path: &str, key_b64: &str, compress: bool) -> String {
+    let ext = if compress {
+        format!("Sec-WebSocket-Extensions: {DEFLATE_OFFER}\r\n")
+    } else {
+        String::new()
+    };
     format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key_b64}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: {key_b64}\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n"
     )
 }
 
@@ -137,9 +156,14 @@ pub(crate) fn head_len(buf: &[u8]) -> Option<usize> {
 }
 
 /// Checks a complete response head: status 101, `Upgrade: websocket`, and
-/// the right `Sec-WebSocket-Accept`; no extension may be echoed since none
-/// was offered.
-pub(crate) fn check_response(head: &[u8], key_b64: &str) -> Result<(), WsError> {
+/// the right `Sec-WebSocket-Accept`. An extension is accepted only if
+/// `offered_deflate` and it is permessage-deflate; returns whether
+/// compression was negotiated.
+pub(crate) fn check_response(
+    head: &[u8],
+    key_b64: &str,
+    offered_deflate: bool,
+) -> Result<bool, WsError> {
     let text = core::str::from_utf8(head).map_err(|_| WsError("non-UTF-8 response".into()))?;
     let mut lines = text.split("\r\n");
     let status = lines.next().unwrap_or("");
@@ -150,7 +174,7 @@ pub(crate) fn check_response(head: &[u8], key_b64: &str) -> Result<(), WsError> 
         return Err(WsError(format!("upgrade refused: {status:?}")));
     }
     let want = accept_key(key_b64);
-    let (mut upgrade, mut accept) = (false, false);
+    let (mut upgrade, mut accept, mut deflate) = (false, false, false);
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
             continue;
@@ -164,7 +188,14 @@ pub(crate) fn check_response(head: &[u8], key_b64: &str) -> Result<(), WsError> 
                 return Err(WsError(format!("bad Sec-WebSocket-Accept {value:?}")));
             }
         } else if name.eq_ignore_ascii_case("sec-websocket-extensions") {
-            return Err(WsError(format!("unrequested extension {value:?}")));
+            let is_deflate = value
+                .split(';')
+                .next()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case("permessage-deflate"));
+            if !offered_deflate || !is_deflate {
+                return Err(WsError(format!("unrequested extension {value:?}")));
+            }
+            deflate = true;
         }
     }
     if !upgrade {
@@ -173,7 +204,86 @@ pub(crate) fn check_response(head: &[u8], key_b64: &str) -> Result<(), WsError> 
     if !accept {
         return Err(WsError("missing Sec-WebSocket-Accept".into()));
     }
-    Ok(())
+    Ok(deflate)
+}
+
+/// Compresses one message for permessage-deflate without context takeover:
+/// raw deflate, sync flush, the trailing `00 00 ff ff` removed (RFC 7692
+/// §7.2.1).
+pub(crate) fn deflate_message(data: &[u8]) -> Vec<u8> {
+    let mut z = flate2::Compress::new(flate2::Compression::fast(), false);
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    let mut pos = 0;
+    loop {
+        if out.capacity() - out.len() < 1024 {
+            out.reserve(out.capacity().max(4096));
+        }
+        let before = z.total_in();
+        // Only a buffer error is possible here, and the loop grows the
+        // buffer, so the status is not needed.
+        let _ = z.compress_vec(&data[pos..], &mut out, flate2::FlushCompress::Sync);
+        pos += (z.total_in() - before) as usize;
+        if pos == data.len() && out.capacity() - out.len() >= 1024 {
+            break;
+        }
+    }
+    if out.ends_with(&[0, 0, 0xff, 0xff]) {
+        out.truncate(out.len() - 4);
+    }
+    out
+}
+
+/// Inflater state for compressed server messages (no context takeover:
+/// reset for every message).
+struct Inflate {
+    z: flate2::Decompress,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl fmt::Debug for Inflate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inflate")
+            .field("buffered", &self.input.len())
+            .finish()
+    }
+}
+
+impl Inflate {
+    /// Inflates the buffered compressed message into `output`.
+    fn finish(&mut self) -> Result<&[u8], WsError> {
+        self.input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        self.z.reset(false);
+        self.output.clear();
+        let mut pos = 0;
+        loop {
+            if self.output.capacity() - self.output.len() < 16 * 1024 {
+                self.output.reserve(self.output.capacity().max(64 * 1024));
+            }
+            let (in0, out0) = (self.z.total_in(), self.z.total_out());
+            let st = self
+                .z
+                .decompress_vec(
+                    &self.input[pos..],
+                    &mut self.output,
+                    flate2::FlushDecompress::Sync,
+                )
+                .map_err(|e| WsError(format!("inflate: {e}")))?;
+            pos += (self.z.total_in() - in0) as usize;
+            if self.output.len() > MAX_INFLATED {
+                return Err(WsError("inflated message too large".into()));
+            }
+            let full = self.output.capacity() - self.output.len() < 16 * 1024;
+            if st == flate2::Status::StreamEnd || (pos == self.input.len() && !full) {
+                break;
+            }
+            if self.z.total_in() == in0 && self.z.total_out() == out0 && !full {
+                return Err(WsError("inflate made no progress".into()));
+            }
+        }
+        self.input.clear();
+        Ok(&self.output)
+    }
 }
 
 /// A control frame received from the server.
@@ -208,6 +318,12 @@ pub(crate) struct Decoder {
     phase: usize,
     ctrl: Vec<u8>,
     in_message: bool,
+    /// FIN bit of the current frame.
+    fin: bool,
+    /// The current message is compressed (RSV1 on its first frame).
+    compressed: bool,
+    /// Present when permessage-deflate was negotiated.
+    inflate: Option<Inflate>,
 }
 
 impl Default for Decoder {
@@ -222,11 +338,26 @@ impl Default for Decoder {
             phase: 0,
             ctrl: Vec::new(),
             in_message: false,
+            fin: false,
+            compressed: false,
+            inflate: None,
         }
     }
 }
 
 impl Decoder {
+    /// A decoder for a connection that negotiated permessage-deflate.
+    pub(crate) fn with_deflate() -> Decoder {
+        Decoder {
+            inflate: Some(Inflate {
+                z: flate2::Decompress::new(false),
+                input: Vec::new(),
+                output: Vec::new(),
+            }),
+            ..Decoder::default()
+        }
+    }
+
     /// Decodes `data` (unmasking in place if the server masked), calling
     /// `on_data` with data payload bytes and `on_control` with each complete
     /// control frame. Errors on reserved bits, unknown opcodes, bad control
@@ -255,6 +386,12 @@ impl Decoder {
                     }
                     self.start_frame()?;
                     if self.remaining == 0 {
+                        if self.compressed && self.fin {
+                            self.compressed = false;
+                            if let Some(inf) = self.inflate.as_mut() {
+                                on_data(inf.finish()?)?;
+                            }
+                        }
                         self.finish_frame(&mut on_control)?;
                     }
                 }
@@ -267,9 +404,23 @@ impl Decoder {
                         mask_from(chunk, k, self.phase);
                         self.phase = (self.phase + n) & 3;
                     }
-                    on_data(chunk)?;
                     self.remaining -= n as u64;
                     data = rest;
+                    if self.compressed {
+                        let inf = self.inflate.as_mut().ok_or_else(|| {
+                            WsError("compressed frame without negotiation".into())
+                        })?;
+                        if inf.input.len() + n > MAX_INFLATED {
+                            return Err(WsError("compressed message too large".into()).into());
+                        }
+                        inf.input.extend_from_slice(chunk);
+                        if self.remaining == 0 && self.fin {
+                            self.compressed = false;
+                            on_data(inf.finish()?)?;
+                        }
+                    } else {
+                        on_data(chunk)?;
+                    }
                     if self.remaining == 0 {
                         self.state = State::Header;
                     }
@@ -306,11 +457,16 @@ impl Decoder {
         let b0 = self.hdr[0];
         let b1 = self.hdr[1];
         let fin = b0 & 0x80 != 0;
-        if b0 & 0x70 != 0 {
+        if b0 & 0x30 != 0 {
+            return Err(WsError("RSV2 or RSV3 set".into()));
+        }
+        let rsv1 = b0 & RSV1 != 0;
+        if rsv1 && self.inflate.is_none() {
             return Err(WsError(
-                "reserved bits set (no extension negotiated)".into(),
+                "RSV1 set but permessage-deflate not negotiated".into(),
             ));
         }
+        self.fin = fin;
         let opcode = b0 & 0x0F;
         let (len, mut off) = match b1 & 0x7F {
             126 => (u64::from(u16::from_be_bytes([self.hdr[2], self.hdr[3]])), 4),
@@ -350,6 +506,9 @@ impl Decoder {
                 if !fin {
                     return Err(WsError("fragmented control frame".into()));
                 }
+                if rsv1 {
+                    return Err(WsError("compressed control frame".into()));
+                }
                 self.ctrl.clear();
                 self.state = State::Control;
             }
@@ -358,11 +517,12 @@ impl Decoder {
                     return Err(WsError("new message before final fragment".into()));
                 }
                 self.in_message = !fin;
+                self.compressed = rsv1;
                 self.state = State::Data;
             }
             OP_CONT => {
-                if !self.in_message {
-                    return Err(WsError("continuation without a message".into()));
+                if !self.in_message || rsv1 {
+                    return Err(WsError("invalid continuation frame".into()));
                 }
                 self.in_message = !fin;
                 self.state = State::Data;
@@ -503,7 +663,7 @@ mod tests {
             assert_eq!(&out[hdr_len..hdr_len + 4], &key);
         }
         let mut out = Vec::new();
-        push_masked_frame(&mut out, OP_BINARY, &vec![0u8; 200], key);
+        push_masked_frame(&mut out, OP_BINARY, &[0u8; 200], key);
         assert_eq!(&out[2..4], &200u16.to_be_bytes());
     }
 
@@ -588,15 +748,75 @@ mod tests {
         let ok = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
         assert_eq!(head_len(ok), Some(ok.len()));
         assert_eq!(head_len(&ok[..ok.len() - 1]), None);
-        check_response(ok, key).unwrap();
+        assert!(!check_response(ok, key, false).unwrap());
+        assert!(!check_response(ok, key, true).unwrap());
         let bad_accept = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: xxxx\r\n\r\n";
-        assert!(check_response(bad_accept, key).is_err());
+        assert!(check_response(bad_accept, key, false).is_err());
         let refused = b"HTTP/1.1 400 Bad Request\r\n\r\n";
-        assert!(check_response(refused, key).is_err());
+        assert!(check_response(refused, key, false).is_err());
         let ext = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
-        assert!(check_response(ext, key).is_err());
-        let req = upgrade_request("127.0.0.1:8080", "/", key);
+        assert!(check_response(ext, key, false).is_err());
+        assert!(check_response(ext, key, true).unwrap());
+        let req = upgrade_request("127.0.0.1:8080", "/", key, false);
+        assert!(!req.contains("Extensions"));
+        let req2 = upgrade_request("127.0.0.1:8080", "/", key, true);
+        assert!(req2.contains("Sec-WebSocket-Extensions: permessage-deflate;"));
         assert!(req.starts_with("GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"));
         assert!(req.ends_with("Sec-WebSocket-Version: 13\r\n\r\n"));
+    }
+
+    #[test]
+    fn compressed_messages_inflate_across_fragments_and_chunks() {
+        let msg1 = b"MSG a 1 5\r\nhello\r\n".repeat(50);
+        let msg2 = b"PONG\r\n".to_vec();
+        let z1 = deflate_message(&msg1);
+        assert!(z1.len() < msg1.len() / 4, "{} bytes", z1.len());
+        let z2 = deflate_message(&msg2);
+        // msg1 in three fragments (RSV1 on the first only) with a ping in
+        // between, then msg2 whole, then an uncompressed message.
+        let (a, rest) = z1.split_at(z1.len() / 3);
+        let (b, c) = rest.split_at(rest.len() / 2);
+        let mut stream = server_frame(OP_BINARY | RSV1, false, a);
+        stream.extend(server_frame(OP_CONT, false, b));
+        stream.extend(server_frame(OP_PING, true, b"x"));
+        stream.extend(server_frame(OP_CONT, true, c));
+        stream.extend(server_frame(OP_BINARY | RSV1, true, &z2));
+        stream.extend(server_frame(OP_BINARY, true, b"+OK\r\n"));
+        let mut want = msg1.clone();
+        want.extend(&msg2);
+        want.extend(b"+OK\r\n");
+        for chunk in [1, 5, 64, stream.len()] {
+            let mut d = Decoder::with_deflate();
+            let evs = decode_chunks(&mut d, &stream, chunk).unwrap();
+            let data: Vec<u8> = evs
+                .iter()
+                .filter_map(|e| match e {
+                    Ev::Data(b) => Some(b.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            assert_eq!(data, want, "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn compression_bits_are_checked() {
+        // RSV1 without negotiation, RSV1 on a continuation, on a control frame.
+        let mut d = Decoder::default();
+        assert!(decode_chunks(&mut d, &[0xC2, 0x00], 2).is_err());
+        let mut d = Decoder::with_deflate();
+        let s = [
+            server_frame(OP_BINARY | RSV1, false, b"\x00"),
+            vec![0xC0, 0x00],
+        ]
+        .concat();
+        assert!(decode_chunks(&mut d, &s, s.len()).is_err());
+        let mut d = Decoder::with_deflate();
+        assert!(decode_chunks(&mut d, &[0xC9, 0x00], 2).is_err());
+        // Corrupt deflate data is an error, not a panic.
+        let mut d = Decoder::with_deflate();
+        let s = server_frame(OP_BINARY | RSV1, true, &[0xff; 16]);
+        assert!(decode_chunks(&mut d, &s, s.len()).is_err());
     }
 }
