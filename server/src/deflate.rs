@@ -15,8 +15,7 @@ thread_local! {
 
 /// Inflates one whole compressed message into `out`, which grows by at most
 /// `limit` bytes (a compression bomb fails with close 1009 instead).
-pub fn inflate_message(msg: &[u8], limit: u64, out: &mut Vec<u8>) -> Result<(), Error> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+pub fn inflate_message(msg: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), Error> {
     INFLATER.with(|i| i.borrow_mut().inflate(msg, limit, out))
 }
 

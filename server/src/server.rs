@@ -380,7 +380,19 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         handles.push(
             std::thread::Builder::new()
                 .name(format!("natsws-loop-{idx}"))
-                .spawn(move || worker.run())?,
+                .spawn(move || {
+                    // A bug must not leave the server running without this
+                    // loop's connections: fail fast, as nats-server does.
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.run()))
+                        .is_err()
+                    {
+                        crate::log::log(
+                            crate::log::Level::Fatal,
+                            format_args!("event loop {idx} panicked; exiting"),
+                        );
+                        std::process::exit(2);
+                    }
+                })?,
         );
     }
     crate::info!("Server is ready");

@@ -332,7 +332,7 @@ impl Worker {
             }
             ConnKind::WebSocket => {
                 let w = s.websocket.as_ref().expect("ws listener implies config");
-                conn.ws = Some(WsConn::new(w));
+                conn.ws = Some(WsConn::new(w, s.max_payload));
                 let deadline = now.saturating_add(Millis(w.handshake_timeout.as_millis() as u64));
                 conn.handshake_deadline = Some(deadline);
                 if too_many {

@@ -63,11 +63,14 @@ pub struct WsConn {
     /// Compressed pieces of the message being received.
     compressed: Vec<u8>,
     max_message: u64,
+    /// The connection's max payload: the cap on one inflated message
+    /// (websocket spec §3.5).
+    max_payload: usize,
 }
 
 impl WsConn {
     /// A connection awaiting its upgrade request.
-    pub fn new(cfg: &WsListenConfig) -> WsConn {
+    pub fn new(cfg: &WsListenConfig, max_payload: usize) -> WsConn {
         WsConn {
             phase: Phase::Handshake(RequestParser::new(false)),
             decoder: Decoder::new(DecoderConfig::server()),
@@ -77,6 +80,7 @@ impl WsConn {
             state: CloseState::Open,
             compressed: Vec::new(),
             max_message: cfg.max_message,
+            max_payload,
         }
     }
 
@@ -117,6 +121,7 @@ impl WsConn {
                     dc.no_masking = up.no_masking;
                     dc.compression = up.compression;
                     dc.max_message = self.max_message;
+                    dc.max_compressed_message = natsws_core::ws::compressed_limit(self.max_payload);
                     self.decoder = Decoder::new(dc);
                     self.framing = Framing::for_peer(up.browser);
                     self.compression = up.compression;
@@ -158,7 +163,7 @@ impl WsConn {
                         if fin {
                             let r = crate::deflate::inflate_message(
                                 &self.compressed,
-                                self.max_message,
+                                self.max_payload,
                                 nats_in,
                             );
                             self.compressed.clear();

@@ -246,6 +246,15 @@ websocket {
     assert!(got.contains(&format!("MSG z 1 {}\r\n{payload}\r\n", payload.len())));
     let big: Vec<_> = frames.iter().filter(|f| f.opcode == 2).collect();
     assert!(big.iter().any(|f| f.rsv1 && f.len < 1000), "{frames:?}");
+    // Inbound compressed messages are inflated into the NATS stream.
+    let payload = "xyz".repeat(500);
+    w.send_compressed(format!("PUB z {}\r\n{payload}\r\nPING\r\n", payload.len()).as_bytes());
+    w.read_until("PONG", |w| common::find(&w.buf, b"PONG\r\n").is_some());
+    let got = String::from_utf8(std::mem::take(&mut w.buf)).unwrap();
+    assert!(
+        got.contains(&format!("MSG z 1 {}\r\n{payload}\r\n", payload.len())),
+        "{got}"
+    );
 }
 
 #[test]

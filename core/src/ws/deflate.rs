@@ -112,7 +112,9 @@ impl Inflater {
         let limit = limit as u64;
         while !self.ended {
             // Never ask for more than one byte past the cap.
-            let room = (limit - self.total.min(limit) + 1).min(self.scratch.len() as u64) as usize;
+            let room = (limit - self.total.min(limit))
+                .saturating_add(1)
+                .min(self.scratch.len() as u64) as usize;
             let (in0, out0) = (self.d.total_in(), self.d.total_out());
             let st = self
                 .d

@@ -402,6 +402,20 @@ impl WsRaw {
         self.sock.write_all(&out).unwrap();
     }
 
+    /// Sends NATS bytes as one compressed message (permessage-deflate must
+    /// have been negotiated), masked.
+    pub fn send_compressed(&mut self, nats: &[u8]) {
+        let mut out = Vec::new();
+        let mut key = || [5u8, 6, 7, 8];
+        natsws_core::ws::deflate::Deflater::new().frame_batch(
+            nats,
+            &mut out,
+            codec::Framing::SINGLE,
+            Some(&mut key),
+        );
+        self.sock.write_all(&out).unwrap();
+    }
+
     /// Sends raw bytes (hand-made frames).
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.sock.write_all(bytes).unwrap();
