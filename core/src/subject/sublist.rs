@@ -578,9 +578,12 @@ impl<T: Clone + PartialEq> Sublist<T> {
             return SublistResult::new();
         }
         let mut nodes: Vec<&Node<T>> = Vec::new();
-        // (level, byte offset of the token to match at that level)
-        let mut stack: Vec<(&Level<T>, usize)> = alloc::vec![(&self.root, 0)];
-        while let Some((level, start)) = stack.pop() {
+        // Levels still to visit for `*` branches: (level, byte offset of the
+        // token to match there). The literal path is followed in `cur`, so a
+        // match that meets no `*` child never pushes.
+        let mut stack: Vec<(&Level<T>, usize)> = Vec::new();
+        let mut cur = Some((&self.root, 0));
+        while let Some((level, start)) = cur.take().or_else(|| stack.pop()) {
             let rest = &subject[start..];
             let (tok, next) = match rest.iter().position(|&b| b == TOKEN_SEPARATOR) {
                 Some(i) => (&rest[..i], Some(start + i + 1)),
@@ -589,10 +592,7 @@ impl<T: Clone + PartialEq> Sublist<T> {
             if let Some(n) = level.fwc.as_deref() {
                 nodes.push(n);
             }
-            for n in [level.pwc.as_deref(), level.literals.get(tok)]
-                .into_iter()
-                .flatten()
-            {
+            if let Some(n) = level.pwc.as_deref() {
                 match next {
                     None => nodes.push(n),
                     Some(off) => {
@@ -600,6 +600,12 @@ impl<T: Clone + PartialEq> Sublist<T> {
                             stack.push((l, off));
                         }
                     }
+                }
+            }
+            if let Some(n) = level.literals.get(tok) {
+                match next {
+                    None => nodes.push(n),
+                    Some(off) => cur = n.next.as_deref().map(|l| (l, off)),
                 }
             }
         }
