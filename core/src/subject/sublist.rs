@@ -347,6 +347,26 @@ impl<T> Drop for Level<T> {
 /// Costs: insert is O(tokens) (plus O(entries) cache scan for wildcard
 /// filters); remove is O(tokens + subscriptions on that exact filter);
 /// an uncached match visits only the trie branches that can match.
+///
+/// ```
+/// use natsws_core::subject::{Filter, Sublist};
+///
+/// let mut subs = Sublist::new();
+/// subs.insert(&Filter::from_static("orders.*"), None, "audit");
+/// subs.insert(&Filter::from_static("orders.>"), Some(b"workers"), "w1");
+/// subs.insert(&Filter::from_static("orders.new"), Some(b"workers"), "w2");
+///
+/// let r = subs.match_subject(b"orders.new");
+/// assert_eq!(r.plain, ["audit"]);
+/// // One group gathered across `orders.>` and `orders.new`.
+/// assert_eq!(r.queues.len(), 1);
+/// assert_eq!(&*r.queues[0].name, b"workers");
+/// assert_eq!(r.queues[0].members.len(), 2);
+///
+/// assert!(subs.match_subject(b"orders").is_empty()); // `>` needs a token
+/// assert!(subs.remove(&Filter::from_static("orders.*"), None, &"audit"));
+/// assert!(subs.match_subject(b"orders.new").plain.is_empty());
+/// ```
 pub struct Sublist<T: Clone + PartialEq> {
     root: Level<T>,
     count: usize,
