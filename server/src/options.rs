@@ -1290,7 +1290,7 @@ fn check_origin(o: &str) -> Result<(), String> {
         // Go validates the port: everything after the last ':' (outside
         // brackets) must be digits.
         let after_bracket = hostport.rfind(']').map_or(hostport, |i| &hostport[i..]);
-        if let Some(i) = after_bracket.find(':') {
+        if let Some(i) = after_bracket.rfind(':') {
             let port = &after_bracket[i..];
             if !port[1..].chars().all(|c| c.is_ascii_digit()) {
                 return Err(parse_err(&format!("invalid port \"{port}\" after host")));
