@@ -104,7 +104,7 @@ fn max_connections_zero_rejects_everyone() {
 
 #[test]
 fn max_payload_range() {
-    assert!(opts_err("max_payload: 3GB\n").contains("out of range"));
+    assert!(opts_err("max_payload: 3GB\n").contains("max_payload value is too big"));
 }
 
 #[test]
