@@ -1695,6 +1695,14 @@ fn parse_websocket(r: &mut Reader, m: &Map, span: &Span) -> WebsocketOptions {
             "no_tls" => r.set(&mut ws.no_tls, bool_of(e)),
             "tls" => {
                 if let Some(tm) = r.ok(map_of(e, "tls")) {
+                    if let Some(k) = tm.get_ci("verify_cert_and_check_known_urls") {
+                        if k.value.value == Value::Bool(true) {
+                            r.errors.push(Diagnostic::at(
+                                &k.key_span,
+                                "verify_cert_and_check_known_urls not supported in this context",
+                            ));
+                        }
+                    }
                     let t = parse_tls(r, tm, &e.key_span);
                     ws.tls = Some(t);
                 }

@@ -95,6 +95,7 @@ fn actions() {
     assert_eq!(cli(&[]).action().unwrap(), Action::Run);
     assert_eq!(cli(&["-v"]).action().unwrap(), Action::Version);
     assert_eq!(cli(&["version"]).action().unwrap(), Action::Version);
+    assert_eq!(cli(&["help"]).action().unwrap(), Action::Help);
     assert_eq!(
         cli(&["--generate-config"]).action().unwrap(),
         Action::GenerateConfig

@@ -272,3 +272,11 @@ fn v14_order_first_failure_wins() {
         "max_payload (2097152) cannot be higher than max_pending (1048576)"
     );
 }
+
+#[test]
+fn ws_tls_rejects_known_urls_check() {
+    assert!(opts_err(
+        "websocket { tls { cert_file: c, key_file: k, verify_cert_and_check_known_urls: true } }\n"
+    )
+    .contains("verify_cert_and_check_known_urls not supported in this context"));
+}
