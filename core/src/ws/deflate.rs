@@ -174,6 +174,17 @@ impl Inflater {
     }
 }
 
+impl super::inbound::InflateMessage for Inflater {
+    fn inflate_message(
+        &mut self,
+        msg: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        self.inflate(msg, limit, out)
+    }
+}
+
 /// Reusable raw-deflate compressor for outbound messages (level 1, no
 /// context takeover).
 pub struct Deflater {
