@@ -251,3 +251,20 @@ fn client_role_masks_its_pongs_and_reads_server_frames() {
     assert_eq!(nats, b"MSG foo 1 5\r\nhello\r\n".repeat(10));
     assert_eq!(control, [0x8a, 0x81, 9, 8, 7, 6, b'x' ^ 9]);
 }
+
+#[test]
+fn compressed_text_validated_after_inflate_when_enabled() {
+    let mut cfg = comp();
+    cfg.validate_utf8 = true;
+    let mut d = Deflater::new();
+    let bad = d.compress(&[b'a', 0xff, b'b']).to_vec();
+    let good = d.compress("κόσμε".as_bytes()).to_vec();
+    let mut inf = Inflater::new();
+    let (_, _, st) = run(cfg, 0, &[&cframe(0xc1, &good)], &mut inf);
+    assert_eq!(st, Ok(ReadStatus::Open));
+    let (_, _, st) = run(cfg, 0, &[&cframe(0xc1, &bad)], &mut inf);
+    assert_eq!(st, Err(Error::InvalidUtf8Text));
+    // Binary is not checked.
+    let (_, _, st) = run(cfg, 0, &[&cframe(0xc2, &bad)], &mut inf);
+    assert_eq!(st, Ok(ReadStatus::Open));
+}

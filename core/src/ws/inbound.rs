@@ -100,6 +100,11 @@ impl Inbound {
         &self.dec
     }
 
+    /// Changes the decoder settings between messages.
+    pub fn set_config(&mut self, cfg: DecoderConfig) {
+        self.dec.set_config(cfg);
+    }
+
     /// Changes the decompressed-size cap (e.g. after CONNECT).
     pub fn set_max_payload(&mut self, max_payload: usize) {
         self.max_payload = max_payload.max(1);
@@ -142,23 +147,33 @@ impl Inbound {
                     payload,
                     fin,
                     compressed: true,
-                    ..
+                    text,
                 } => {
                     let Some(inf) = inflater.as_deref_mut() else {
                         return Err(Error::ApiMisuse("compressed message without an inflater"));
                     };
+                    let start = nats.len();
                     if fin && self.pending.is_empty() {
                         inf.inflate_message(payload, self.max_payload, nats)?;
                     } else {
                         self.pending.extend_from_slice(payload);
-                        if fin {
-                            let r = inf.inflate_message(&self.pending, self.max_payload, nats);
-                            self.pending.clear();
-                            if self.pending.capacity() > KEEP_PENDING {
-                                self.pending = Vec::new();
-                            }
-                            r?;
+                        if !fin {
+                            continue;
                         }
+                        let r = inf.inflate_message(&self.pending, self.max_payload, nats);
+                        self.pending.clear();
+                        if self.pending.capacity() > KEEP_PENDING {
+                            self.pending = Vec::new();
+                        }
+                        r?;
+                    }
+                    // Uncompressed text is checked by the decoder; compressed
+                    // text once inflated (RFC 6455 §8.1).
+                    if text
+                        && self.dec.config().validate_utf8
+                        && core::str::from_utf8(&nats[start..]).is_err()
+                    {
+                        return Err(Error::InvalidUtf8Text);
                     }
                 }
                 Event::Ping(p) => {

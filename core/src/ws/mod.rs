@@ -20,7 +20,7 @@
 //!   rejection responses, the client-role request writer and response checker.
 //! - [`frame`]: [`OpCode`], [`CloseCode`], frame headers (RFC 6455 §5.2),
 //!   close payloads (§5.5.1, §7.4).
-//! - [`codec`]: the resumable frame [`Decoder`](codec::Decoder) and the frame
+//! - [`codec`]: the resumable frame [`Decoder`] and the frame
 //!   encoders, including the browser framing mode (spec §3.8).
 //! - [`inbound`]: the read side of a connection on top of the decoder: NATS
 //!   bytes out (inflated when compressed), pongs, the close reply.
