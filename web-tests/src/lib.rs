@@ -16,4 +16,4 @@
 #[cfg(target_arch = "wasm32")]
 mod live;
 #[cfg(target_arch = "wasm32")]
-pub use live::{NatsConn, Op, WsConn};
+pub use live::{Closed, NatsConn, NextError, Op, WsConn};
