@@ -220,7 +220,10 @@ impl ServerDecoder {
     /// `max_payload` (bytes of one payload, default 1048576; a client sets
     /// it from the server's INFO `max_payload`).
     #[wasm_bindgen(constructor)]
-    pub fn new(max_control_line: Option<u32>, max_payload: Option<u32>) -> ServerDecoder {
+    pub fn new(
+        #[wasm_bindgen(js_name = maxControlLine)] max_control_line: Option<u32>,
+        #[wasm_bindgen(js_name = maxPayload)] max_payload: Option<u32>,
+    ) -> ServerDecoder {
         ServerDecoder {
             inner: core_proto::ServerDecoder::new(limits(max_control_line, max_payload)),
             buf: Vec::new(),
@@ -246,7 +249,7 @@ impl ServerDecoder {
     /// Changes the payload limit (bytes), e.g. to the server's INFO
     /// `max_payload`; applies to checks made from now on.
     #[wasm_bindgen(js_name = setMaxPayload)]
-    pub fn set_max_payload(&mut self, max_payload: u32) {
+    pub fn set_max_payload(&mut self, #[wasm_bindgen(js_name = maxPayload)] max_payload: u32) {
         let mut l = self.inner.limits();
         l.max_payload = max_payload as usize;
         self.inner.set_limits(l);
@@ -280,7 +283,10 @@ impl ClientDecoder {
     /// `ServerDecoder`'s constructor). HPUB is accepted until
     /// `setHeaders(false)`.
     #[wasm_bindgen(constructor)]
-    pub fn new(max_control_line: Option<u32>, max_payload: Option<u32>) -> ClientDecoder {
+    pub fn new(
+        #[wasm_bindgen(js_name = maxControlLine)] max_control_line: Option<u32>,
+        #[wasm_bindgen(js_name = maxPayload)] max_payload: Option<u32>,
+    ) -> ClientDecoder {
         ClientDecoder {
             inner: core_proto::ClientDecoder::new(limits(max_control_line, max_payload)),
             buf: Vec::new(),
@@ -309,7 +315,7 @@ impl ClientDecoder {
 
     /// Changes the payload limit (bytes); applies from now on.
     #[wasm_bindgen(js_name = setMaxPayload)]
-    pub fn set_max_payload(&mut self, max_payload: u32) {
+    pub fn set_max_payload(&mut self, #[wasm_bindgen(js_name = maxPayload)] max_payload: u32) {
         let mut l = self.inner.limits();
         l.max_payload = max_payload as usize;
         self.inner.set_limits(l);
@@ -441,7 +447,10 @@ pub fn encode_sub(subject: &str, sid: &str, queue: Option<String>) -> Result<Uin
 /// now; with it, after that many messages in total (a whole number
 /// 1–999999999, else `RangeError`).
 #[wasm_bindgen(js_name = encodeUnsub)]
-pub fn encode_unsub(sid: &str, max_msgs: Option<f64>) -> Result<Uint8Array, JsValue> {
+pub fn encode_unsub(
+    sid: &str,
+    #[wasm_bindgen(js_name = maxMsgs)] max_msgs: Option<f64>,
+) -> Result<Uint8Array, JsValue> {
     let max = match max_msgs {
         None => None,
         Some(m) => match whole(m, "maxMsgs", 999_999_999.0)? {

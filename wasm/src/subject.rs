@@ -85,7 +85,7 @@ impl Sublist {
     /// An empty sublist whose match cache holds at most `cacheCapacity`
     /// results (default core's `DEFAULT_CACHE_CAPACITY`; 0 disables it).
     #[wasm_bindgen(constructor)]
-    pub fn new(cache_capacity: Option<u32>) -> Sublist {
+    pub fn new(#[wasm_bindgen(js_name = cacheCapacity)] cache_capacity: Option<u32>) -> Sublist {
         let inner = match cache_capacity {
             None => core_subject::Sublist::new(),
             Some(n) => core_subject::Sublist::with_cache_capacity(n as usize),

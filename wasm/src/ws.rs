@@ -218,7 +218,7 @@ pub fn ws_write_frame(
     fin: bool,
     rsv1: bool,
     payload: &[u8],
-    mask_key: Option<Vec<u8>>,
+    #[wasm_bindgen(js_name = mask)] mask_key: Option<Vec<u8>>,
 ) -> Result<Uint8Array, JsValue> {
     let m = mask(mask_key)?;
     let mut out = Vec::new();
@@ -229,7 +229,10 @@ pub fn ws_write_frame(
 /// A ping frame (§5.5.2). Throws `ApiMisuse` (ws) for a payload above 125
 /// bytes.
 #[wasm_bindgen(js_name = wsWritePing)]
-pub fn ws_write_ping(payload: &[u8], mask_key: Option<Vec<u8>>) -> Result<Uint8Array, JsValue> {
+pub fn ws_write_ping(
+    payload: &[u8],
+    #[wasm_bindgen(js_name = mask)] mask_key: Option<Vec<u8>>,
+) -> Result<Uint8Array, JsValue> {
     let m = mask(mask_key)?;
     let mut out = Vec::new();
     codec::write_ping(&mut out, payload, m).map_err(ws_err)?;
@@ -239,7 +242,10 @@ pub fn ws_write_ping(payload: &[u8], mask_key: Option<Vec<u8>>) -> Result<Uint8A
 /// A pong frame (§5.5.3), e.g. echoing a ping's payload. Throws `ApiMisuse`
 /// (ws) for a payload above 125 bytes.
 #[wasm_bindgen(js_name = wsWritePong)]
-pub fn ws_write_pong(payload: &[u8], mask_key: Option<Vec<u8>>) -> Result<Uint8Array, JsValue> {
+pub fn ws_write_pong(
+    payload: &[u8],
+    #[wasm_bindgen(js_name = mask)] mask_key: Option<Vec<u8>>,
+) -> Result<Uint8Array, JsValue> {
     let m = mask(mask_key)?;
     let mut out = Vec::new();
     codec::write_pong(&mut out, payload, m).map_err(ws_err)?;
@@ -254,7 +260,7 @@ pub fn ws_write_pong(payload: &[u8], mask_key: Option<Vec<u8>>) -> Result<Uint8A
 pub fn ws_write_close(
     code: u16,
     reason: &str,
-    mask_key: Option<Vec<u8>>,
+    #[wasm_bindgen(js_name = mask)] mask_key: Option<Vec<u8>>,
 ) -> Result<Uint8Array, JsValue> {
     let m = mask(mask_key)?;
     let sendable = CloseCode(code)
@@ -271,7 +277,7 @@ pub fn ws_write_close(
 pub fn ws_write_close_reply(
     code: Option<u16>,
     reason: &str,
-    mask_key: Option<Vec<u8>>,
+    #[wasm_bindgen(js_name = mask)] mask_key: Option<Vec<u8>>,
 ) -> Result<Uint8Array, JsValue> {
     let m = mask(mask_key)?;
     let mut out = Vec::new();
@@ -314,16 +320,15 @@ fn key_at(source: &JsValue, i: usize) -> Result<[u8; 4], JsValue> {
 #[wasm_bindgen(js_name = wsFrameBatch)]
 pub fn ws_frame_batch(
     payload: &[u8],
-    max_frame: Option<u32>,
-    #[wasm_bindgen(unchecked_param_type = "Uint8Array | (() => Uint8Array)")] masks: JsValue,
+    #[wasm_bindgen(js_name = maxFrame)] max_frame: Option<u32>,
+    #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array | (() => Uint8Array)")]
+    masks: Option<JsValue>,
 ) -> Result<Uint8Array, JsValue> {
     let framing = codec::Framing {
         max_frame: max_frame.filter(|&n| n > 0).map(|n| n as usize),
     };
     let mut out = Vec::new();
-    if masks.is_undefined() || masks.is_null() {
-        codec::frame_batch(payload, &mut out, framing, None);
-    } else {
+    if let Some(masks) = masks.filter(|m| !m.is_null() && !m.is_undefined()) {
         let mut failed: Option<JsValue> = None;
         let mut i = 0;
         let mut next = || {
@@ -345,6 +350,8 @@ pub fn ws_frame_batch(
         if let Some(e) = failed {
             return Err(e);
         }
+    } else {
+        codec::frame_batch(payload, &mut out, framing, None);
     }
     Ok(Uint8Array::from(out.as_slice()))
 }

@@ -15,8 +15,10 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn url() -> &'static str {
-    option_env!("NATSWS_WS_URL")
-        .expect("NATSWS_WS_URL was not set at compile time: run scripts/test-wasm.sh")
+    match option_env!("NATSWS_WS_URL") {
+        Some(url) => url,
+        None => panic!("NATSWS_WS_URL was not set at compile time: run scripts/test-wasm.sh"),
+    }
 }
 
 async fn next(c: &mut NatsConn) -> Op {
@@ -36,14 +38,16 @@ async fn connect() -> (NatsConn, Info) {
         panic!("first op is not INFO")
     };
     let info = Info::from_json(&json).expect("INFO JSON");
-    let mut connect = Connect::default();
-    connect.verbose = false;
-    connect.pedantic = false;
-    connect.headers = true;
-    connect.no_responders = true;
-    connect.protocol = 1;
-    connect.lang = "rust-wasm".into();
-    connect.name = "natsws-web-tests".into();
+    let connect = Connect {
+        verbose: false,
+        pedantic: false,
+        headers: true,
+        no_responders: true,
+        protocol: 1,
+        lang: "rust-wasm".into(),
+        name: "natsws-web-tests".into(),
+        ..Connect::default()
+    };
     let mut out = Vec::new();
     encode_connect(&mut out, &connect);
     out.extend_from_slice(proto::PING);
