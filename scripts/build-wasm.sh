@@ -15,7 +15,14 @@ if [ "$have" != "$want" ]; then
   exit 1
 fi
 
-cargo build --release --target wasm32-unknown-unknown -p natsws-wasm
+# Panic locations embed source paths: map the registry's and this checkout's folders to
+# short neutral prefixes so the package carries no build-machine paths.
+remap=(--remap-path-prefix="$PWD=/natsws")
+for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  [ -d "$d" ] && remap+=(--remap-path-prefix="${d%/}=/deps")
+done
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${remap[*]}" \
+  cargo build --release --target wasm32-unknown-unknown -p natsws-wasm
 target_dir="$(cargo metadata --no-deps --format-version 1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 version="$(cargo metadata --no-deps --format-version 1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).packages.find(p=>p.name==="natsws-wasm").version))')"
 
