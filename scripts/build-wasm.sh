@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml)"
+want="$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml | head -n1)"
 have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" || true
 if [ "$have" != "$want" ]; then
   echo "build-wasm: need wasm-bindgen-cli $want (found '${have:-none}'): cargo install wasm-bindgen-cli --version $want" >&2

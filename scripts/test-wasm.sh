@@ -40,7 +40,7 @@ step "tools"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
-want="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml)"
+want="$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml | head -n1)"
 have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" || true
 if [ "$have" != "$want" ]; then
   echo "installing wasm-bindgen-cli $want (found '${have:-none}')"
