@@ -19,7 +19,17 @@ cargo build -p natsws-core --no-default-features --target x86_64-unknown-none
 step "cargo test (workspace)"
 cargo test --workspace --all-features
 
-if [ -x scripts/fuzz-smoke.sh ]; then
+step "browser interop: playwright (nats.ws and nats-core in Chromium against natsws)"
+bash scripts/test-playwright.sh
+
+if [ -x scripts/test-wasm.sh ]; then
+  step "wasm package and web-tests (Node and Chromium)"
+  bash scripts/test-wasm.sh
+fi
+
+if rustup toolchain list | grep -q '^nightly'; then
   step "fuzz smoke"
   bash scripts/fuzz-smoke.sh
+else
+  step "fuzz smoke skipped: no nightly toolchain"
 fi

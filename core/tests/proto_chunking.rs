@@ -318,3 +318,16 @@ proptest! {
         }
     }
 }
+
+/// Fuzz finding: a partial line whose blank run after the op name exceeds
+/// `max_control_line` must fail the same way whole and byte by byte (the
+/// whole-input path used to measure only the argument part).
+#[test]
+fn long_blank_run_after_op_name_fails_the_same_however_split() {
+    let mut input = vec![0x10, 0x80, 0x05];
+    input.extend_from_slice(b"INFO");
+    input.extend(std::iter::repeat_n(b'\t', 30));
+    input.push(b'G');
+    natsws_core::proto::fuzzing::server_decoder(&input);
+    natsws_core::proto::fuzzing::client_decoder(&input);
+}

@@ -145,6 +145,9 @@ pub enum Action {
     Run,
     /// `-v`/`version`: print `natsws: v<VERSION>` and exit 0.
     Version,
+    /// `help` positional command: print the usage and exit 0 (`-h` is
+    /// handled by clap as a `DisplayHelp` error).
+    Help,
     /// `--generate-config`: print [`DEFAULT_CONFIG`] and exit 0.
     GenerateConfig,
     /// `-t`: load + validate the config file and exit (0 when valid).
@@ -191,6 +194,9 @@ impl Cli {
         }
         if self.version || self.command.iter().any(|c| c == "version") {
             return Ok(Action::Version);
+        }
+        if self.command.iter().any(|c| c == "help") {
+            return Ok(Action::Help);
         }
         if self.generate_config {
             return Ok(Action::GenerateConfig);

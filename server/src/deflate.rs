@@ -6,17 +6,16 @@ use std::cell::RefCell;
 
 use natsws_core::ws::codec::Framing;
 use natsws_core::ws::deflate::{Deflater, Inflater};
-use natsws_core::ws::Error;
 
 thread_local! {
     static INFLATER: RefCell<Inflater> = RefCell::new(Inflater::new());
     static DEFLATER: RefCell<Deflater> = RefCell::new(Deflater::new());
 }
 
-/// Inflates one whole compressed message into `out`, which grows by at most
-/// `limit` bytes (a compression bomb fails with close 1009 instead).
-pub fn inflate_message(msg: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), Error> {
-    INFLATER.with(|i| i.borrow_mut().inflate(msg, limit, out))
+/// Runs `f` with this thread's inflater (shared by every connection of
+/// the loop; it is reset per message).
+pub fn with_inflater<R>(f: impl FnOnce(&mut Inflater) -> R) -> R {
+    INFLATER.with(|i| f(&mut i.borrow_mut()))
 }
 
 /// Frames an outbound batch with compression negotiated: small batches

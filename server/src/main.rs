@@ -34,6 +34,11 @@ fn main() -> ExitCode {
             println!("natsws: v{VERSION}");
             ExitCode::SUCCESS
         }
+        Action::Help => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            ExitCode::SUCCESS
+        }
         Action::GenerateConfig => {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS

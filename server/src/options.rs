@@ -562,6 +562,19 @@ fn int_range<T: TryFrom<i64>>(e: &Entry, min: i64, max: i64) -> Result<T, Diagno
         .map_err(|_| Diagnostic::at(&e.key_span, format!("{} value {v} is out of range", e.key)))
 }
 
+/// `max_control_line`/`max_payload`: at most 2³¹−1 (`<key> value is too
+/// big`, opts.go); negative values are rejected too (natsws).
+fn int32_size(e: &Entry) -> Result<usize, Diagnostic> {
+    let v = int_of(e)?;
+    if v > i32::MAX as i64 {
+        return Err(Diagnostic::at(
+            &e.key_span,
+            format!("{} value is too big", e.key),
+        ));
+    }
+    int_range(e, 0, i32::MAX as i64)
+}
+
 /// A string or an array of strings.
 fn str_list(e: &Entry) -> Result<Vec<String>, Diagnostic> {
     match &e.value.value {
@@ -876,10 +889,8 @@ impl Options {
                 }
             }
             "http_base_path" => r.set(&mut self.http_base_path, str_of(e)),
-            "max_control_line" => {
-                r.set(&mut self.max_control_line, int_range(e, 0, i32::MAX as i64))
-            }
-            "max_payload" => r.set(&mut self.max_payload, int_range(e, 0, i32::MAX as i64)),
+            "max_control_line" => r.set(&mut self.max_control_line, int32_size(e)),
+            "max_payload" => r.set(&mut self.max_payload, int32_size(e)),
             "max_pending" => r.set(&mut self.max_pending, int_range(e, 0, i64::MAX)),
             "max_connections" | "max_conn" => {
                 if let Some(v) = r.ok(int_of(e)) {
@@ -1290,7 +1301,7 @@ fn check_origin(o: &str) -> Result<(), String> {
         // Go validates the port: everything after the last ':' (outside
         // brackets) must be digits.
         let after_bracket = hostport.rfind(']').map_or(hostport, |i| &hostport[i..]);
-        if let Some(i) = after_bracket.find(':') {
+        if let Some(i) = after_bracket.rfind(':') {
             let port = &after_bracket[i..];
             if !port[1..].chars().all(|c| c.is_ascii_digit()) {
                 return Err(parse_err(&format!("invalid port \"{port}\" after host")));
@@ -1684,6 +1695,14 @@ fn parse_websocket(r: &mut Reader, m: &Map, span: &Span) -> WebsocketOptions {
             "no_tls" => r.set(&mut ws.no_tls, bool_of(e)),
             "tls" => {
                 if let Some(tm) = r.ok(map_of(e, "tls")) {
+                    if let Some(k) = tm.get_ci("verify_cert_and_check_known_urls") {
+                        if k.value.value == Value::Bool(true) {
+                            r.errors.push(Diagnostic::at(
+                                &k.key_span,
+                                "verify_cert_and_check_known_urls not supported in this context",
+                            ));
+                        }
+                    }
                     let t = parse_tls(r, tm, &e.key_span);
                     ws.tls = Some(t);
                 }
@@ -1792,4 +1811,106 @@ fn parse_websocket(r: &mut Reader, m: &Map, span: &Span) -> WebsocketOptions {
 /// Convenience for tests and tools: first value node of a top-level key.
 pub fn find<'a>(doc: &'a Document, key: &str) -> Option<&'a Node> {
     doc.root.get_ci(key).map(|e| &e.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_duration_units_and_errors() {
+        let ok = |s: &str| parse_go_duration(s).unwrap();
+        assert_eq!(ok("0"), Duration::ZERO);
+        assert_eq!(ok("1h2m3s"), Duration::from_secs(3723));
+        assert_eq!(ok("1.5s"), Duration::from_millis(1500));
+        assert_eq!(ok("250ms"), Duration::from_millis(250));
+        assert_eq!(ok("3us"), Duration::from_micros(3));
+        assert_eq!(ok("3µs"), Duration::from_micros(3));
+        assert_eq!(ok("7ns"), Duration::from_nanos(7));
+        assert_eq!(
+            parse_go_duration("").unwrap_err(),
+            "time: invalid duration \"\""
+        );
+        assert_eq!(
+            parse_go_duration("5").unwrap_err(),
+            "time: missing unit in duration \"5\""
+        );
+        assert_eq!(
+            parse_go_duration("5d").unwrap_err(),
+            "time: unknown unit \"d\" in duration \"5d\""
+        );
+        assert!(parse_go_duration("-1s").is_err());
+        assert!(parse_go_duration("s").is_err());
+    }
+
+    #[test]
+    fn go_duration_text() {
+        assert_eq!(go_dur(Duration::from_secs(120)), "2m0s");
+        assert_eq!(go_dur(Duration::from_secs(10)), "10s");
+        assert_eq!(go_dur(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_dur(Duration::from_millis(500)), "500ms");
+        assert_eq!(go_dur(Duration::from_secs(3723)), "1h2m3s");
+        assert_eq!(go_dur(Duration::ZERO), "0s");
+    }
+
+    #[test]
+    fn host_port_split() {
+        assert_eq!(split_host_port("a:1"), Some(("a".into(), "1".into())));
+        assert_eq!(split_host_port("[::1]:2"), Some(("::1".into(), "2".into())));
+        assert_eq!(split_host_port(":3"), Some(("".into(), "3".into())));
+        assert_eq!(split_host_port("noport"), None);
+        assert_eq!(split_host_port("a:b:c"), None);
+    }
+
+    #[test]
+    fn bcrypt_detection() {
+        assert!(is_bcrypt("$2a$11$abc"));
+        assert!(is_bcrypt("$2y$10$x"));
+        assert!(!is_bcrypt("$2c$10$x"));
+        assert!(!is_bcrypt("plain"));
+        assert!(!is_bcrypt("$2a$1$x"));
+    }
+
+    #[test]
+    fn origins() {
+        assert!(check_origin("http://a").is_ok());
+        assert!(check_origin("https://user@a.b:443/path").is_ok());
+        assert!(check_origin("HTTP://a").is_ok());
+        assert!(check_origin("ws://a")
+            .unwrap_err()
+            .contains("http or https scheme"));
+        assert!(check_origin("http://")
+            .unwrap_err()
+            .contains("host is required"));
+        assert!(check_origin("://a")
+            .unwrap_err()
+            .contains("missing protocol scheme"));
+    }
+
+    #[test]
+    fn connection_type_names() {
+        assert_eq!(
+            ConnectionType::parse("leafnode_ws"),
+            Some(ConnectionType::LeafnodeWs)
+        );
+        assert_eq!(
+            ConnectionType::parse("MQTT_WS"),
+            Some(ConnectionType::MqttWs)
+        );
+        assert_eq!(
+            ConnectionType::parse("In_Process"),
+            Some(ConnectionType::InProcess)
+        );
+        assert_eq!(ConnectionType::parse("tcp"), None);
+    }
+
+    #[test]
+    fn too_big_sizes() {
+        let e = Options::from_config_str("max_payload: 2GB\n", "t").unwrap_err();
+        assert_eq!(e.to_string(), "t:1:1: max_payload value is too big");
+        let e = Options::from_config_str("Max_Control_Line: 4GB\n", "t").unwrap_err();
+        assert_eq!(e.to_string(), "t:1:1: Max_Control_Line value is too big");
+        let e = Options::from_config_str("max_payload: -1\n", "t").unwrap_err();
+        assert!(e.to_string().contains("out of range"));
+    }
 }

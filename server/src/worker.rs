@@ -960,7 +960,9 @@ impl Host for LoopHost<'_> {
             }
             target.out_msgs.fetch_add(1, Ordering::Relaxed);
             target.out_bytes.fetch_add(size, Ordering::Relaxed);
-            if !target.dirty.swap(true, Ordering::AcqRel) {
+            // Read first: the flag lives on a line the target's loop also
+            // writes, so skip the read-modify-write when already dirty.
+            if !target.dirty.load(Ordering::Acquire) && !target.dirty.swap(true, Ordering::AcqRel) {
                 let arc = sub
                     .target
                     .clone()

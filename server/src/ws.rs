@@ -9,7 +9,8 @@ use std::time::Duration;
 use natsws_core::session::ClosedReason;
 use natsws_core::ws::codec::{self, CloseState, Framing};
 use natsws_core::ws::handshake::{self, PathKind, RequestParser, Status, UpgradeConfig};
-use natsws_core::ws::{Decoder, DecoderConfig, Event, SendCloseCode};
+use natsws_core::ws::inbound::{Inbound, ReadStatus};
+use natsws_core::ws::{DecoderConfig, SendCloseCode};
 
 /// The `websocket {}` listener, resolved.
 #[derive(Debug, Clone)]
@@ -55,13 +56,11 @@ enum Phase {
 /// Per-connection WebSocket state.
 pub struct WsConn {
     phase: Phase,
-    decoder: Decoder,
+    inbound: Inbound,
     framing: Framing,
     compression: bool,
     safari: bool,
     state: CloseState,
-    /// Compressed pieces of the message being received.
-    compressed: Vec<u8>,
     max_message: u64,
     /// The connection's max payload: the cap on one inflated message
     /// (websocket spec §3.5).
@@ -73,12 +72,11 @@ impl WsConn {
     pub fn new(cfg: &WsListenConfig, max_payload: usize) -> WsConn {
         WsConn {
             phase: Phase::Handshake(RequestParser::new(false)),
-            decoder: Decoder::new(DecoderConfig::server()),
+            inbound: Inbound::new(DecoderConfig::server(), max_payload),
             framing: Framing::SINGLE,
             compression: false,
             safari: false,
             state: CloseState::Open,
-            compressed: Vec::new(),
             max_message: cfg.max_message,
             max_payload,
         }
@@ -122,7 +120,7 @@ impl WsConn {
                     dc.compression = up.compression;
                     dc.max_message = self.max_message;
                     dc.max_compressed_message = natsws_core::ws::compressed_limit(self.max_payload);
-                    self.decoder = Decoder::new(dc);
+                    self.inbound = Inbound::new(dc, self.max_payload);
                     self.framing = Framing::for_peer(up.browser);
                     self.compression = up.compression;
                     self.safari = up.safari;
@@ -137,71 +135,31 @@ impl WsConn {
                 }
             }
         }
-        let mut got_data = false;
-        while !data.is_empty() {
-            let (used, ev) = match self.decoder.decode(data) {
-                Ok(x) => x,
-                Err(e) => {
-                    crate::debug!("websocket frame error: {e}");
-                    if self.state.can_send_close() {
-                        codec::write_close_for_error(wbuf, &e, None);
-                        self.state = self.state.close_sent();
-                    }
-                    return Err(ClosedReason::ProtocolViolation);
+        let before = nats_in.len();
+        let res = crate::deflate::with_inflater(|inflater| {
+            self.inbound.read(data, nats_in, wbuf, None, Some(inflater))
+        });
+        match res {
+            Ok(ReadStatus::Open) => {}
+            Ok(ReadStatus::Closed(reply)) => {
+                if self.state.can_send_close() {
+                    reply.write(wbuf, None);
+                    self.state = self.state.close_sent();
                 }
-            };
-            match ev {
-                None => break,
-                Some(Event::Data {
-                    payload,
-                    fin,
-                    compressed,
-                    ..
-                }) => {
-                    if compressed {
-                        self.compressed.extend_from_slice(payload);
-                        if fin {
-                            let r = crate::deflate::inflate_message(
-                                &self.compressed,
-                                self.max_payload,
-                                nats_in,
-                            );
-                            self.compressed.clear();
-                            if self.compressed.capacity() > 64 * 1024 {
-                                self.compressed = Vec::new();
-                            }
-                            if let Err(e) = r {
-                                if self.state.can_send_close() {
-                                    codec::write_close_for_error(wbuf, &e, None);
-                                    self.state = self.state.close_sent();
-                                }
-                                return Err(ClosedReason::ProtocolViolation);
-                            }
-                        }
-                    } else {
-                        nats_in.extend_from_slice(payload);
-                    }
-                    got_data = true;
-                }
-                Some(Event::Ping(p)) => {
-                    if self.state.can_send_close() {
-                        let _ = codec::write_pong(wbuf, p, None);
-                    }
-                }
-                Some(Event::Pong(_)) => {}
-                Some(Event::Close { code, reason }) => {
-                    if self.state.can_send_close() {
-                        codec::write_close_reply(wbuf, code, reason, None);
-                        self.state = self.state.close_sent();
-                    }
-                    return Err(ClosedReason::ClientClosed);
-                }
+                return Err(ClosedReason::ClientClosed);
             }
-            data = &mut data[used..];
+            Err(e) => {
+                crate::debug!("websocket read error: {e}");
+                if self.state.can_send_close() {
+                    codec::write_close_for_error(wbuf, &e, None);
+                    self.state = self.state.close_sent();
+                }
+                return Err(ClosedReason::ProtocolViolation);
+            }
         }
         Ok(if upgraded {
             WsEvent::Upgraded
-        } else if got_data {
+        } else if nats_in.len() > before {
             WsEvent::Data
         } else {
             WsEvent::Nothing

@@ -454,3 +454,12 @@ fn deep_nesting_is_error_not_crash() {
     let e = parse_err(&src);
     assert!(e.contains("nested deeper"), "{e}");
 }
+
+#[test]
+fn stray_top_level_close_brace_is_error() {
+    let e = parse_err("a: 1\n}\nb: 2\n");
+    assert_eq!(e.to_string(), "t.conf:2:1: Unexpected '}' at top level");
+    // Trailing closing braces (JSON wrapping) are fine.
+    let d = parse("{ a: 1 }\n");
+    assert_eq!(get(&d, "a"), &Value::Integer(1));
+}

@@ -341,10 +341,12 @@ impl Scanner {
             // the one before LF, so it does not count yet).
             let avail = input.len();
             let cr = usize::from(avail > p && input[avail - 1] == b'\r');
+            // As on a complete line, the blank run after the op name and the
+            // arguments are each held to the limit.
             let m = match (style, arg_start) {
                 (Style::Ignored, _) => avail - p - cr,
                 (_, None) => avail - p,
-                (_, Some(a)) => avail - a - cr,
+                (_, Some(a)) => (avail - a - cr).max(a - p),
             };
             if m > self.limits.max_control_line {
                 return Err(Error::MaxControlLineExceeded);

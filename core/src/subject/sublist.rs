@@ -347,6 +347,26 @@ impl<T> Drop for Level<T> {
 /// Costs: insert is O(tokens) (plus O(entries) cache scan for wildcard
 /// filters); remove is O(tokens + subscriptions on that exact filter);
 /// an uncached match visits only the trie branches that can match.
+///
+/// ```
+/// use natsws_core::subject::{Filter, Sublist};
+///
+/// let mut subs = Sublist::new();
+/// subs.insert(&Filter::from_static("orders.*"), None, "audit");
+/// subs.insert(&Filter::from_static("orders.>"), Some(b"workers"), "w1");
+/// subs.insert(&Filter::from_static("orders.new"), Some(b"workers"), "w2");
+///
+/// let r = subs.match_subject(b"orders.new");
+/// assert_eq!(r.plain, ["audit"]);
+/// // One group gathered across `orders.>` and `orders.new`.
+/// assert_eq!(r.queues.len(), 1);
+/// assert_eq!(&*r.queues[0].name, b"workers");
+/// assert_eq!(r.queues[0].members.len(), 2);
+///
+/// assert!(subs.match_subject(b"orders").is_empty()); // `>` needs a token
+/// assert!(subs.remove(&Filter::from_static("orders.*"), None, &"audit"));
+/// assert!(subs.match_subject(b"orders.new").plain.is_empty());
+/// ```
 pub struct Sublist<T: Clone + PartialEq> {
     root: Level<T>,
     count: usize,
@@ -578,9 +598,12 @@ impl<T: Clone + PartialEq> Sublist<T> {
             return SublistResult::new();
         }
         let mut nodes: Vec<&Node<T>> = Vec::new();
-        // (level, byte offset of the token to match at that level)
-        let mut stack: Vec<(&Level<T>, usize)> = alloc::vec![(&self.root, 0)];
-        while let Some((level, start)) = stack.pop() {
+        // Levels still to visit for `*` branches: (level, byte offset of the
+        // token to match there). The literal path is followed in `cur`, so a
+        // match that meets no `*` child never pushes.
+        let mut stack: Vec<(&Level<T>, usize)> = Vec::new();
+        let mut cur = Some((&self.root, 0));
+        while let Some((level, start)) = cur.take().or_else(|| stack.pop()) {
             let rest = &subject[start..];
             let (tok, next) = match rest.iter().position(|&b| b == TOKEN_SEPARATOR) {
                 Some(i) => (&rest[..i], Some(start + i + 1)),
@@ -589,10 +612,7 @@ impl<T: Clone + PartialEq> Sublist<T> {
             if let Some(n) = level.fwc.as_deref() {
                 nodes.push(n);
             }
-            for n in [level.pwc.as_deref(), level.literals.get(tok)]
-                .into_iter()
-                .flatten()
-            {
+            if let Some(n) = level.pwc.as_deref() {
                 match next {
                     None => nodes.push(n),
                     Some(off) => {
@@ -600,6 +620,12 @@ impl<T: Clone + PartialEq> Sublist<T> {
                             stack.push((l, off));
                         }
                     }
+                }
+            }
+            if let Some(n) = level.literals.get(tok) {
+                match next {
+                    None => nodes.push(n),
+                    Some(off) => cur = n.next.as_deref().map(|l| (l, off)),
                 }
             }
         }

@@ -35,6 +35,8 @@ pub struct Inflater {
     total: u64,
     /// The current message's stream ended (final block seen).
     ended: bool,
+    /// The current message had at least one compressed byte.
+    fed: bool,
 }
 
 impl core::fmt::Debug for Inflater {
@@ -59,22 +61,29 @@ impl Inflater {
             scratch: vec![0; INFLATE_CHUNK],
             total: 0,
             ended: false,
+            fed: false,
         }
     }
 
     /// Forgets the current message (no context takeover: called
-    /// automatically after each final fragment and after errors).
+    /// automatically after each final fragment and after errors). The
+    /// backend's full reset zeroes the 32 KiB window, so a back-reference in
+    /// a later message (even from another connection sharing this inflater)
+    /// can never read earlier data.
     pub fn reset(&mut self) {
         self.d.reset(false);
         self.total = 0;
         self.ended = false;
+        self.fed = false;
     }
 
     /// Inflates the next piece of a compressed message (e.g. the payload of
     /// an [`Event::Data`](super::Event::Data) with `compressed`). `fin`
     /// marks the message's last piece: [`INFLATE_TAIL`] is appended and the
     /// inflater is reset afterwards. Decompressed bytes go to `sink` in
-    /// chunks of at most [`INFLATE_CHUNK`] bytes.
+    /// chunks of at most [`INFLATE_CHUNK`] bytes. A message with no
+    /// compressed bytes at all (a zero-length frame with RSV1) inflates to
+    /// nothing.
     ///
     /// `limit` is the cap on the message's decompressed size in bytes (the
     /// connection's max payload, spec §3.5): `sink` receives at most `limit`
@@ -90,8 +99,9 @@ impl Inflater {
         limit: usize,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<(), Error> {
+        self.fed |= !piece.is_empty();
         let r = self.feed_inner(piece, limit, sink).and_then(|()| {
-            if fin {
+            if fin && self.fed {
                 self.feed_inner(&INFLATE_TAIL, limit, sink)
             } else {
                 Ok(())
@@ -144,13 +154,36 @@ impl Inflater {
     }
 
     /// Inflates a whole compressed message (all fragments concatenated)
-    /// into `out`, which grows by at most `limit` bytes.
+    /// into `out`, which receives at most `limit` bytes; its capacity grows
+    /// geometrically but never beyond `limit` bytes past its initial length.
     ///
     /// # Errors
     /// As [`feed`](Self::feed).
     pub fn inflate(&mut self, msg: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), Error> {
         self.reset();
-        self.feed(msg, true, limit, &mut |chunk| out.extend_from_slice(chunk))
+        let base = out.len();
+        let max_len = base.saturating_add(limit);
+        self.feed(msg, true, limit, &mut |chunk| {
+            if out.capacity() - out.len() < chunk.len() {
+                let grow = (out.len() - base)
+                    .max(chunk.len())
+                    .min(max_len - out.len())
+                    .max(chunk.len());
+                out.reserve_exact(grow);
+            }
+            out.extend_from_slice(chunk);
+        })
+    }
+}
+
+impl super::inbound::InflateMessage for Inflater {
+    fn inflate_message(
+        &mut self,
+        msg: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        self.inflate(msg, limit, out)
     }
 }
 

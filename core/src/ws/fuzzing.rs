@@ -54,3 +54,34 @@ pub fn frames(data: &[u8], chunk: usize, compression: bool, no_masking: bool) {
         }
     }
 }
+
+/// Inflates `data` as one compressed message with a 64 KiB cap, asserting
+/// the cap holds; then checks that deflating `data` round-trips.
+#[cfg(feature = "deflate")]
+pub fn inflate(data: &[u8]) {
+    use super::deflate::{Deflater, Inflater, INFLATE_CHUNK};
+    const CAP: usize = 64 * 1024;
+    let mut inf = Inflater::new();
+    let mut total = 0usize;
+    let split = data.first().map_or(0, |&b| b as usize).min(data.len());
+    let (a, b) = data.split_at(split);
+    let r = inf
+        .feed(a, false, CAP, &mut |c| {
+            assert!(c.len() <= INFLATE_CHUNK);
+            total += c.len();
+        })
+        .and_then(|()| inf.feed(b, true, CAP, &mut |c| total += c.len()));
+    assert!(total <= CAP);
+    if r.is_err() {
+        inf.reset();
+    }
+    let mut out = Vec::new();
+    let _ = inf.inflate(data, CAP, &mut out);
+    assert!(out.len() <= CAP);
+    let mut d = Deflater::new();
+    let c = d.compress(data).to_vec();
+    out.clear();
+    inf.inflate(&c, data.len(), &mut out)
+        .expect("deflate output must inflate");
+    assert_eq!(out, data);
+}

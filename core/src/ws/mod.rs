@@ -20,8 +20,10 @@
 //!   rejection responses, the client-role request writer and response checker.
 //! - [`frame`]: [`OpCode`], [`CloseCode`], frame headers (RFC 6455 §5.2),
 //!   close payloads (§5.5.1, §7.4).
-//! - [`codec`]: the resumable frame [`Decoder`](codec::Decoder) and the frame
+//! - [`codec`]: the resumable frame [`Decoder`] and the frame
 //!   encoders, including the browser framing mode (spec §3.8).
+//! - [`inbound`]: the read side of a connection on top of the decoder: NATS
+//!   bytes out (inflated when compressed), pongs, the close reply.
 //! - [`mask`]: the word-at-a-time masking XOR (RFC 6455 §5.3).
 //! - [`utf8`]: incremental UTF-8 validation across fragments.
 //! - `deflate` (feature `deflate`): bounded inflate and no-context-takeover
@@ -34,6 +36,7 @@ pub mod deflate;
 mod error;
 pub mod frame;
 pub mod handshake;
+pub mod inbound;
 pub mod mask;
 pub mod utf8;
 

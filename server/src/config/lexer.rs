@@ -534,3 +534,63 @@ fn parse_i64(digits: &str, whole: &str, start: &Span) -> Result<i64, ConfigError
 fn int_value(text: &str, start: &Span) -> Result<Scalar, ConfigError> {
     parse_i64(text, text, start).map(Scalar::Int)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(src: &str) -> Result<Scalar, ConfigError> {
+        Cursor::new(src, Arc::from("t")).scan_scalar()
+    }
+
+    #[test]
+    fn numbers_and_words() {
+        assert!(matches!(scalar("12"), Ok(Scalar::Int(12))));
+        assert!(matches!(scalar("12,"), Ok(Scalar::Int(12))));
+        assert!(matches!(scalar("12]"), Ok(Scalar::Int(12))));
+        assert!(matches!(scalar("4k;"), Ok(Scalar::Int(4000))));
+        assert!(matches!(scalar("4KiB}"), Ok(Scalar::Int(4096))));
+        assert!(matches!(scalar("-3"), Ok(Scalar::Int(-3))));
+        assert!(matches!(scalar("2.5"), Ok(Scalar::Float(f)) if f == 2.5));
+        assert!(matches!(scalar("10ms"), Ok(Scalar::Str(s)) if s == "10ms"));
+        assert!(matches!(scalar("1.2.3.4"), Ok(Scalar::Str(s)) if s == "1.2.3.4"));
+        assert!(scalar("-x")
+            .unwrap_err()
+            .to_string()
+            .contains("Expected a digit but got 'x'."));
+        assert!(scalar("-.5")
+            .unwrap_err()
+            .to_string()
+            .contains("Floats must start with a digit, not '.'."));
+    }
+
+    #[test]
+    fn unquoted_kinds() {
+        assert!(matches!(scalar("$abc"), Ok(Scalar::Var(v)) if v == "abc"));
+        assert!(matches!(scalar("Yes"), Ok(Scalar::Bool(true))));
+        assert!(matches!(scalar("OFF"), Ok(Scalar::Bool(false))));
+        assert!(matches!(scalar("truex"), Ok(Scalar::Str(s)) if s == "truex"));
+        assert!(matches!(scalar("a\\nb"), Ok(Scalar::Str(s)) if s == "a\nb"));
+    }
+
+    #[test]
+    fn cursor_positions() {
+        let mut c = Cursor::new("ab\ncd", Arc::from("f"));
+        c.bump();
+        c.bump();
+        assert_eq!((c.span().line, c.span().col), (1, 3));
+        c.bump();
+        assert_eq!((c.span().line, c.span().col), (2, 1));
+        assert_eq!(c.span().to_string(), "f:2:1");
+    }
+
+    #[test]
+    fn include_paths() {
+        let mut c = Cursor::new("  'a b.conf'", Arc::from("f"));
+        assert_eq!(c.scan_include_path().unwrap(), "a b.conf");
+        let mut c = Cursor::new(" plain.conf;", Arc::from("f"));
+        assert_eq!(c.scan_include_path().unwrap(), "plain.conf");
+        let mut c = Cursor::new(" \n", Arc::from("f"));
+        assert!(c.scan_include_path().is_err());
+    }
+}

@@ -77,6 +77,9 @@ impl<'e> Parser<'e> {
 
     /// lexTop / lexTopValueEnd.
     fn parse_top(&mut self) -> Result<(), ConfigError> {
+        // Position of a top-level `}` once seen: only the end of the file
+        // may follow it (JSON-style wrapping braces).
+        let mut closed: Option<Span> = None;
         loop {
             match self.cur.peek() {
                 None => return Ok(()),
@@ -84,29 +87,43 @@ impl<'e> Parser<'e> {
                     self.cur.bump();
                 }
                 // The whole file may be wrapped in braces (JSON).
-                Some('{') | Some('}') => {
+                Some('{') if closed.is_none() => {
+                    self.cur.bump();
+                }
+                Some('}') => {
+                    closed.get_or_insert_with(|| self.cur.span());
                     self.cur.bump();
                 }
                 _ if self.cur.at_comment() => self.cur.skip_comment(),
                 _ => {
+                    if let Some(span) = closed {
+                        return Err(ConfigError::at(&span, "Unexpected '}' at top level"));
+                    }
                     self.parse_entry(Ctx::Top)?;
-                    self.top_value_end()?;
+                    if self.top_value_end()? {
+                        closed = Some(self.cur.span());
+                    }
                 }
             }
         }
     }
 
-    fn top_value_end(&mut self) -> Result<(), ConfigError> {
+    /// lexTopValueEnd; returns true when the value was ended by `}`.
+    fn top_value_end(&mut self) -> Result<bool, ConfigError> {
         loop {
             match self.cur.peek() {
                 Some(c) if is_blank(c) => {
                     self.cur.bump();
                 }
-                _ if self.cur.at_comment() => return Ok(()),
-                None => return Ok(()),
-                Some(c) if is_nl(c) || matches!(c, ';' | ',' | '}') => {
+                _ if self.cur.at_comment() => return Ok(false),
+                None => return Ok(false),
+                Some('}') => {
                     self.cur.bump();
-                    return Ok(());
+                    return Ok(true);
+                }
+                Some(c) if is_nl(c) || matches!(c, ';' | ',') => {
+                    self.cur.bump();
+                    return Ok(false);
                 }
                 Some(c) => {
                     return Err(self.cur.err(format!(
