@@ -5,7 +5,8 @@
 #   2. builds the npm package natsws-wasm into wasm/pkg (scripts/build-wasm.sh), which also
 #      fails if the .wasm imports anything from "env";
 #   3. packs it, installs the tarball into a fresh ESM folder and runs the Node smoke test
-#      (wasm/smoke/smoke.test.mjs) there;
+#      (wasm/smoke/smoke.test.mjs) there, then loads the same installed package's web build
+#      in headless Chromium (wasm/smoke/browser.html via browser.mjs);
 #   4. runs web-tests' core vector suites compiled to wasm in Node;
 #   5. starts natsws on ephemeral ports and runs web-tests in headless Chromium: the vector
 #      suites again plus the live WebSocket test; stops natsws.
@@ -71,6 +72,16 @@ cat "$tmp/smoke.log"
 pass="$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tmp/smoke.log")"
 fail="$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tmp/smoke.log")"
 record "node smoke (packed natsws-wasm tarball)" "$status" "${pass:-0}" "${fail:-0}" "$((SECONDS - start))"
+
+step "browser smoke test of the packed tarball (web build in headless Chromium)"
+start=$SECONDS
+status=ok
+cp wasm/smoke/browser.html "$tmp/app/"
+node wasm/smoke/browser.mjs "$tmp/app" >"$tmp/bsmoke.log" 2>&1 || status=FAIL
+cat "$tmp/bsmoke.log"
+pass="$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$tmp/bsmoke.log")"
+fail="$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$tmp/bsmoke.log")"
+record "browser smoke (packed tarball, Chromium)" "$status" "${pass:-0}" "${fail:-0}" "$((SECONDS - start))"
 
 # ---- wasm-bindgen-test runs ---------------------------------------------------------
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
