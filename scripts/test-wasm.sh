@@ -89,8 +89,8 @@ export CHROMEDRIVER=/usr/bin/chromedriver
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$root/web-tests/webdriver.json"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-60}"
 
-# Runs `cargo test -p natsws-web-tests` for wasm32 with the extra args; records one line
-# line with the counts of the "test result:" lines.
+# Runs `cargo test -p natsws-web-tests` for wasm32 with the extra args; records one summary
+# line with the counts of its "test result:" lines.
 web_tests() { # label args...
   local label="$1"; shift
   local start=$SECONDS status=ok
@@ -109,8 +109,14 @@ web_tests "web-tests core_vectors (Node)" --test core_vectors
 
 # ---- 5. Chromium, with natsws running ------------------------------------------------
 step "natsws for the live test"
-cargo build -p natsws-server --bin natsws
-server_bin="$(cargo metadata --no-deps --format-version 1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')/debug/natsws"
+# $NATSWS_SERVER_BIN (a path) runs the live test against another server binary, e.g. the
+# reference nats-server; by default natsws is built and used.
+if [ -n "${NATSWS_SERVER_BIN:-}" ]; then
+  server_bin="$NATSWS_SERVER_BIN"
+else
+  cargo build -p natsws-server --bin natsws
+  server_bin="$(cargo metadata --no-deps --format-version 1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')/debug/natsws"
+fi
 "$server_bin" -c web-tests/fixtures/live.conf >"$tmp/natsws.log" 2>&1 &
 server_pid=$!
 url=
