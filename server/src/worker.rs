@@ -267,7 +267,8 @@ impl Worker {
             subs: Default::default(),
             client: Default::default(),
         });
-        let first_ping = Millis(2000 + self.rng.u64(0..400));
+        // nats-server: the first PING (for RTT) after about 2 s, or sooner
+        // when the ping interval is shorter.
         let cfg = SessionConfig {
             conn: cid,
             limits: Limits {
@@ -277,7 +278,7 @@ impl Worker {
             max_subscriptions: s.max_subscriptions,
             auth_required: false,
             auth_timeout: Millis(2000),
-            first_ping,
+            first_ping: Millis(0),
             ping_interval: Millis(
                 match (kind, &s.websocket) {
                     (ConnKind::WebSocket, Some(w)) if w.ping_interval > Duration::ZERO => {
@@ -292,6 +293,8 @@ impl Worker {
             connect_info: Some(crate::info::connect_info_line(shared, cid, peer, kind)),
             target: Some(cs.clone()),
         };
+        let mut cfg = cfg;
+        cfg.first_ping = Millis((2000 + self.rng.u64(0..400)).min(cfg.ping_interval.0));
         let session = Session::new(cfg, now);
         let mut conn = Conn {
             shared: cs.clone(),
@@ -413,6 +416,7 @@ impl Worker {
         let data = &mut rbuf[..n];
         // WebSocket: un-frame into inbuf (handshake, control frames, inflate).
         let mut nats: &[u8] = data;
+        let mut close_after = None;
         if let Some(ws) = conn.ws.as_mut() {
             let wcfg = shared
                 .settings
@@ -420,13 +424,13 @@ impl Worker {
                 .as_ref()
                 .expect("ws conn implies config");
             match ws.on_read(wcfg, data, &mut conn.inbuf, &mut conn.wbuf) {
-                Ok(WsEvent::Nothing) => {
+                WsEvent::Nothing => {
                     if !conn.wbuf.is_empty() {
                         local_dirty.push(conn.shared.clone());
                     }
                     return true;
                 }
-                Ok(WsEvent::Upgraded) => {
+                WsEvent::Upgraded => {
                     conn.handshake_deadline = None;
                     let info = crate::info::info_line(
                         shared,
@@ -451,12 +455,10 @@ impl Worker {
                         return false;
                     }
                 }
-                Ok(WsEvent::Data) => {}
-                Err(reason) => {
-                    local_dirty.push(conn.shared.clone());
-                    let r = reason;
-                    self.close(token, r, true);
-                    return false;
+                WsEvent::Data => {}
+                WsEvent::Close(reason) => {
+                    // Deliver what came before the bad frame, then close.
+                    close_after = Some(reason);
                 }
             }
             nats = &[];
@@ -472,6 +474,11 @@ impl Worker {
             nats
         };
         if input.is_empty() {
+            if let Some(reason) = close_after {
+                local_dirty.push(conn.shared.clone());
+                self.close(token, reason, true);
+                return false;
+            }
             return true;
         }
         scratch_out.clear();
@@ -535,6 +542,10 @@ impl Worker {
                     conn.inbuf.extend_from_slice(&nats[used..]);
                 }
                 arm(&mut self.timers, conn, token);
+                if let Some(reason) = close_after {
+                    self.close(token, reason, true);
+                    return false;
+                }
                 true
             }
             Err(close) => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use natsws_core::session::ClosedReason;
 use natsws_core::ws::codec::{self, CloseState, Framing};
 use natsws_core::ws::handshake::{self, PathKind, RequestParser, Status, UpgradeConfig};
-use natsws_core::ws::inbound::{Inbound, ReadStatus};
+use natsws_core::ws::inbound::{CloseReply, Inbound, ReadStatus};
 use natsws_core::ws::{DecoderConfig, SendCloseCode};
 
 /// The `websocket {}` listener, resolved.
@@ -46,6 +46,17 @@ pub enum WsEvent {
     Upgraded,
     /// NATS bytes were appended to `nats_in`.
     Data,
+    /// The connection must close (after the NATS bytes already in `nats_in`
+    /// are processed, websocket spec §8 D45, and `wbuf` is flushed).
+    Close(ClosedReason),
+}
+
+/// The close frame owed to the peer, written after pending data.
+enum FinalClose {
+    /// Echo of the peer's close.
+    Reply(CloseReply),
+    /// The answer to a frame error (its close code and text).
+    Error(natsws_core::ws::Error),
 }
 
 enum Phase {
@@ -61,6 +72,7 @@ pub struct WsConn {
     compression: bool,
     safari: bool,
     state: CloseState,
+    final_close: Option<FinalClose>,
     max_message: u64,
     /// The connection's max payload: the cap on one inflated message
     /// (websocket spec §3.5).
@@ -77,6 +89,7 @@ impl WsConn {
             compression: false,
             safari: false,
             state: CloseState::Open,
+            final_close: None,
             max_message: cfg.max_message,
             max_payload,
         }
@@ -90,18 +103,19 @@ impl WsConn {
 
     /// Handles bytes read from the socket (`data` is unmasked in place).
     /// NATS bytes go to `nats_in`; handshake responses, pongs and close
-    /// frames go to `wbuf`. `Err` means close now (after flushing `wbuf`).
+    /// frames go to `wbuf`. [`WsEvent::Close`] means: process `nats_in`,
+    /// flush `wbuf`, close.
     pub fn on_read(
         &mut self,
         cfg: &WsListenConfig,
         mut data: &mut [u8],
         nats_in: &mut Vec<u8>,
         wbuf: &mut Vec<u8>,
-    ) -> Result<WsEvent, ClosedReason> {
+    ) -> WsEvent {
         let mut upgraded = false;
         if let Phase::Handshake(parser) = &mut self.phase {
             match parser.feed(&cfg.upgrade, data) {
-                Ok(Status::Partial) => return Ok(WsEvent::Nothing),
+                Ok(Status::Partial) => return WsEvent::Nothing,
                 Ok(Status::Complete {
                     value: up,
                     consumed,
@@ -112,7 +126,7 @@ impl WsConn {
                         wbuf.extend_from_slice(
                             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\nConnection: close\r\nContent-Length: 10\r\n\r\nNot Found\n",
                         );
-                        return Err(ClosedReason::ProtocolViolation);
+                        return WsEvent::Close(ClosedReason::ProtocolViolation);
                     }
                     handshake::write_accept_response(wbuf, &up, &cfg.upgrade);
                     let mut dc = DecoderConfig::server();
@@ -131,7 +145,7 @@ impl WsConn {
                 Err(e) => {
                     crate::debug!("websocket handshake error: {e}");
                     handshake::write_reject_response(wbuf, &e);
-                    return Err(ClosedReason::ProtocolViolation);
+                    return WsEvent::Close(ClosedReason::ProtocolViolation);
                 }
             }
         }
@@ -142,28 +156,23 @@ impl WsConn {
         match res {
             Ok(ReadStatus::Open) => {}
             Ok(ReadStatus::Closed(reply)) => {
-                if self.state.can_send_close() {
-                    reply.write(wbuf, None);
-                    self.state = self.state.close_sent();
-                }
-                return Err(ClosedReason::ClientClosed);
+                // Echoed by close_frame, after any pending data (spec §3.3).
+                self.final_close = Some(FinalClose::Reply(reply));
+                return WsEvent::Close(ClosedReason::ClientClosed);
             }
             Err(e) => {
                 crate::debug!("websocket read error: {e}");
-                if self.state.can_send_close() {
-                    codec::write_close_for_error(wbuf, &e, None);
-                    self.state = self.state.close_sent();
-                }
-                return Err(ClosedReason::ProtocolViolation);
+                self.final_close = Some(FinalClose::Error(e));
+                return WsEvent::Close(ClosedReason::ProtocolViolation);
             }
         }
-        Ok(if upgraded {
+        if upgraded {
             WsEvent::Upgraded
         } else if nats_in.len() > before {
             WsEvent::Data
         } else {
             WsEvent::Nothing
-        })
+        }
     }
 
     /// Frames one outbound batch of NATS bytes into `wbuf`: binary frames
@@ -186,11 +195,25 @@ impl WsConn {
         codec::frame_batch(nats, wbuf, self.framing, None);
     }
 
-    /// Appends a close frame with `code` (never 1005/1006/1015) and the
-    /// reason, once.
+    /// Appends the close frame, once: the echo of the peer's close or the
+    /// answer to a frame error when one is owed, else `code` (never
+    /// 1005/1006/1015) with `reason`.
     pub fn close_frame(&mut self, code: u16, reason: &str, wbuf: &mut Vec<u8>) {
         if !self.is_open() {
             return;
+        }
+        match self.final_close.take() {
+            Some(FinalClose::Reply(reply)) => {
+                reply.write(wbuf, None);
+                self.state = self.state.close_sent();
+                return;
+            }
+            Some(FinalClose::Error(e)) => {
+                codec::write_close_for_error(wbuf, &e, None);
+                self.state = self.state.close_sent();
+                return;
+            }
+            None => {}
         }
         let code = natsws_core::ws::CloseCode(code)
             .to_sendable()

@@ -117,7 +117,10 @@ fn d47_close_frame_on_protocol_violation() {
     let mut w = WsRaw::connect(s.ws_port.unwrap());
     quiet(&mut w);
     w.send(b"PUB a b c d\r\n");
-    assert_eq!(w.expect_close(), (Some(1002), "Protocol Violation".to_string()));
+    assert_eq!(
+        w.expect_close(),
+        (Some(1002), "Protocol Violation".to_string())
+    );
 }
 
 /// C37: the websocket `ping_interval` override makes the server send NATS
@@ -148,7 +151,10 @@ fn c38_custom_header_in_101() {
         .as_bytes(),
     );
     let head = c.expect("\r\n\r\n");
-    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
     assert!(head.contains("X-Custom: natsws\r\n"), "{head}");
 }
 
