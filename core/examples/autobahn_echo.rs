@@ -225,7 +225,8 @@ impl Conn {
             self.msg.clear();
             return;
         }
-        let _ = self.compress;
+        #[cfg(not(feature = "deflate"))]
+        let _ = self.compress; // never true without the feature
         let _ = write_frame(out, op, true, false, &self.msg, None);
         self.msg.clear();
     }
