@@ -16,6 +16,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "no_std proof: natsws-core for x86_64-unknown-none"
 cargo build -p natsws-core --no-default-features --target x86_64-unknown-none
 
+step "reference nats-server for the differential tests"
+NATS_SERVER_BIN="$(bash scripts/install-reference.sh | tail -n 1)"
+export NATS_SERVER_BIN
+echo "reference: $NATS_SERVER_BIN"
+
 step "cargo test (workspace)"
 cargo test --workspace --all-features
 
@@ -26,6 +31,9 @@ if [ -x scripts/test-wasm.sh ]; then
   step "wasm package and web-tests (Node and Chromium)"
   bash scripts/test-wasm.sh
 fi
+
+step "Autobahn fuzzingclient against the core codec (echo example), with and without compression"
+bash scripts/autobahn.sh
 
 if rustup toolchain list | grep -q '^nightly'; then
   step "fuzz smoke"

@@ -472,7 +472,10 @@ impl Session {
                     return Err(c);
                 }
                 self.last_activity = now;
-                self.on_pub(subject, reply, Some(headers), payload, host, out);
+                // A zero-length header block is delivered as a plain MSG,
+                // as nats-server does.
+                let headers = (!headers.is_empty()).then_some(headers);
+                self.on_pub(subject, reply, headers, payload, host, out);
                 Ok(())
             }
             ClientOp::Sub {
@@ -541,18 +544,19 @@ impl Session {
                 return Err(c);
             }
         };
-        if !(0..=1).contains(&c.protocol) {
-            return Err(self.fail(
-                out,
-                Some("invalid client protocol"),
-                ClosedReason::BadClientProtocolVersion,
-            ));
-        }
+        // nats-server checks the legacy account fields before the protocol.
         if !c.account.is_empty() || c.new_account {
             return Err(self.fail(
                 out,
                 Some("Authorization Violation"),
                 ClosedReason::AuthenticationFailure,
+            ));
+        }
+        if !(0..=1).contains(&c.protocol) {
+            return Err(self.fail(
+                out,
+                Some("invalid client protocol"),
+                ClosedReason::BadClientProtocolVersion,
             ));
         }
         // A second CONNECT drops every subscription and redoes auth (spec §1.2).
@@ -578,7 +582,7 @@ impl Session {
                 }
             }
         }
-        if c.no_responders && !c.headers {
+        if c.no_responders && !(c.headers && self.cfg.headers_supported) {
             return Err(self.fail(
                 out,
                 Some("no responders requires headers support"),
@@ -665,21 +669,22 @@ impl Session {
         host: &mut impl Host,
         out: &mut Vec<u8>,
     ) {
-        if let Some(existing) = self.subs.get(sid) {
-            if !existing.is_closed() {
-                // A SUB reusing a live sid is silently ignored (spec §1.2).
-                self.ok(out);
-                return;
-            }
-        }
         if queue == Some(b"_sys_".as_slice()) {
             push_permission_violation(out, "Subscription to", subject, queue);
             return;
         }
+        // nats-server checks the limit before looking the sid up.
         if self.cfg.max_subscriptions > 0 {
             self.subs.retain(|_, s| !s.is_closed());
             if self.subs.len() >= self.cfg.max_subscriptions {
                 push_err(out, "maximum subscriptions exceeded");
+                return;
+            }
+        }
+        if let Some(existing) = self.subs.get(sid) {
+            if !existing.is_closed() {
+                // A SUB reusing a live sid is silently ignored (spec §1.2).
+                self.ok(out);
                 return;
             }
         }

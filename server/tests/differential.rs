@@ -141,41 +141,6 @@ const KNOWN_DIVERGENCES: &[(&str, &[&str])] = &[
             "c0 final: open",
         ],
     ),
-    // `no_header_support: true`, then `CONNECT {"headers":true,
-    // "no_responders":true}`: nats-server treats headers as not negotiated
-    // and answers `-ERR 'no responders requires headers support'` and
-    // closes; natsws accepts the CONNECT and keeps the connection.
-    // `HPUB foo 0 2\r\nhi\r\n` (header size 0) from a headers client to a
-    // headers subscriber: nats-server delivers it as a plain message,
-    // `MSG foo 1 2`; natsws sends `HMSG foo 1 0 2`.
-    (
-        "hpub_zero_header_size",
-        &[
-            INFO0,
-            "c0< HMSG foo 1 0 2",
-            "c0< payload \"hi\\r\\n\"",
-            "c0< PONG",
-            "c0< PONG",
-            "c0 final: open",
-        ],
-    ),
-    // `max_subscriptions: 2`, `SUB a 1`, `SUB b 2`, then `SUB c 1` (an
-    // existing sid) with verbose: nats-server checks the limit before the
-    // duplicate sid and answers `-ERR 'maximum subscriptions exceeded'`;
-    // natsws ignores the duplicate and answers `+OK`.
-    (
-        "max_subscriptions_duplicate_sid_at_limit",
-        &[
-            INFO0,
-            "c0< +OK",
-            "c0< +OK",
-            "c0< +OK",
-            "c0< +OK",
-            "c0< PONG",
-            "c0< PONG",
-            "c0 final: open",
-        ],
-    ),
     // `max_payload: 16`, a client without `headers` sends `HPUB foo 12 40`:
     // nats-server rejects the HPUB for missing header support first (close,
     // no -ERR); natsws checks the size first (`-ERR 'Maximum Payload
@@ -186,18 +151,6 @@ const KNOWN_DIVERGENCES: &[(&str, &[&str])] = &[
             "c0< INFO {\"client_ip\":\"127.0.0.1\",\"headers\":true,\"host\":\"127.0.0.1\",\
              \"max_payload\":16,\"proto\":1}",
             "c0< -ERR 'Maximum Payload Violation'",
-            "c0 closed",
-            "c0 final: closed",
-        ],
-    ),
-    // `CONNECT {"protocol":5,"account":"A"}`: nats-server answers
-    // `-ERR 'Authorization Violation'` (account checked first); natsws
-    // answers `-ERR 'invalid client protocol'`. Both close.
-    (
-        "account_and_bad_protocol_order",
-        &[
-            INFO0,
-            "c0< -ERR 'invalid client protocol'",
             "c0 closed",
             "c0 final: closed",
         ],
@@ -243,16 +196,6 @@ const KNOWN_DIVERGENCES: &[(&str, &[&str])] = &[
     (
         "info_client_advertise",
         &[INFO0, "c0< PONG", "c0< PONG", "c0 final: open"],
-    ),
-    (
-        "no_header_support_no_responders",
-        &[
-            "c0< INFO {\"client_ip\":\"127.0.0.1\",\"headers\":false,\"host\":\"127.0.0.1\",\
-             \"max_payload\":1048576,\"proto\":1}",
-            "c0< PONG",
-            "c0< PONG",
-            "c0 final: open",
-        ],
     ),
 ];
 
