@@ -37,6 +37,9 @@ const WS_LISTENER: Token = Token(usize::MAX - 3);
 const READ_BUF: usize = 64 * 1024;
 /// Reads per connection per wake-up before yielding to others (fairness).
 const MAX_READS_PER_TURN: usize = 16;
+/// How long a closing connection's input is drained before the socket is
+/// dropped (lingering close), ms.
+const LINGER: Millis = Millis(2000);
 /// An idle connection's buffers above this capacity are released.
 const SHRINK_ABOVE: usize = 64 * 1024;
 
@@ -63,6 +66,11 @@ struct Conn {
     blocked_since: Option<Millis>,
     /// Handshake deadline for WebSocket.
     handshake_deadline: Option<Millis>,
+    /// Lingering close: the last bytes are written and our side is shut
+    /// down; the peer's remaining input is read and discarded until EOF or
+    /// this deadline, so closing with unread input does not reset the
+    /// connection and destroy the `-ERR` or close frame in flight.
+    draining: Option<Millis>,
     /// The deadline currently in the timer heap (older heap entries for
     /// this connection are stale and skipped).
     timer_at: Option<Millis>,
@@ -311,6 +319,7 @@ impl Worker {
             write_interest: false,
             blocked_since: None,
             handshake_deadline: None,
+            draining: None,
             timer_at: None,
         };
         shared.pre_auth.fetch_add(1, Ordering::Relaxed);
@@ -353,7 +362,10 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        if conn.closing.is_some() {
+        if let Some(reason) = conn.closing {
+            if conn.draining.is_some() {
+                self.drain(token, reason);
+            }
             return;
         }
         conn.more_to_read = false;
@@ -573,7 +585,13 @@ impl Worker {
             let Some(conn) = self.conns.get_mut(token) else {
                 continue;
             };
-            if conn.shared.cid != cid || conn.closing.is_some() || conn.timer_at != Some(at) {
+            if conn.shared.cid != cid || conn.timer_at != Some(at) {
+                continue;
+            }
+            if let Some(reason) = conn.closing {
+                if conn.draining.is_some_and(|d| d <= now) {
+                    self.finish_close(token, reason);
+                }
                 continue;
             }
             conn.timer_at = None;
@@ -709,7 +727,15 @@ impl Worker {
                 );
             }
             if let Some(reason) = conn.closing {
-                self.finish_close(token, reason);
+                if conn.draining.is_none() && !self.shared.shutdown.load(Ordering::Acquire) {
+                    let _ = conn.sock.shutdown(std::net::Shutdown::Write);
+                    conn.draining = Some(now.saturating_add(LINGER));
+                    arm(&mut self.timers, conn, token);
+                    // Whatever is already queued is read (and dropped) now.
+                    self.readable.push(token);
+                } else if conn.draining.is_none() {
+                    self.finish_close(token, reason);
+                }
             }
         } else {
             let since = *conn.blocked_since.get_or_insert(now);
@@ -788,6 +814,29 @@ impl Worker {
         } else {
             self.finish_close(token, reason);
         }
+    }
+
+    /// Reads and discards a lingering connection's input; finishes the close
+    /// on EOF or error.
+    fn drain(&mut self, token: usize, reason: ClosedReason) {
+        let conn = &mut self.conns[token];
+        for _ in 0..MAX_READS_PER_TURN {
+            match conn.sock.read(&mut self.rbuf) {
+                Ok(0) => {
+                    self.finish_close(token, reason);
+                    return;
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.finish_close(token, reason);
+                    return;
+                }
+            }
+        }
+        // Still more to discard: come back next turn (fairness).
+        self.readable.push(token);
     }
 
     fn finish_close(&mut self, token: usize, reason: ClosedReason) {
@@ -882,6 +931,9 @@ fn arm(timers: &mut BinaryHeap<Reverse<(Millis, usize, ConnId)>>, conn: &mut Con
 
 impl Conn {
     fn next_deadline(&self) -> Option<Millis> {
+        if self.draining.is_some() {
+            return self.draining;
+        }
         match (self.handshake_deadline, self.session.poll_timeout()) {
             (Some(h), _) => Some(h),
             (None, t) => t,
