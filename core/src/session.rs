@@ -654,11 +654,7 @@ impl Session {
         else {
             return;
         };
-        let mut hdr = Vec::with_capacity(32 + subject.len());
-        hdr.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
-        hdr.extend_from_slice(subject);
-        hdr.extend_from_slice(b"\r\n\r\n");
-        proto::encode_hmsg(out, reply, &sub.sid, None, &hdr, b"");
+        proto::encode_no_responders(out, reply, &sub.sid, subject);
     }
 
     fn on_sub(

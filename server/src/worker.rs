@@ -78,22 +78,31 @@ struct Conn {
 
 /// One event loop.
 pub struct Worker {
-    idx: usize,
     poll: Poll,
     shared: Arc<Shared>,
     conns: Slab<Conn>,
     timers: BinaryHeap<Reverse<(Millis, usize, ConnId)>>,
     rbuf: Vec<u8>,
-    /// Connections of this loop made dirty during this turn.
-    local_dirty: Vec<Arc<ConnShared>>,
-    /// Which other loops to wake at the end of this turn.
-    wake: Vec<bool>,
+    /// What a connection's turn touches besides itself (see [`Route`]).
+    route: Route,
     readable: Vec<usize>,
     client_listener: Option<TcpListener>,
     ws_listener: Option<TcpListener>,
     next_loop: usize,
-    rng: fastrand::Rng,
     scratch_out: Vec<u8>,
+}
+
+/// The loop state a [`LoopHost`] works on during one connection's turn.
+struct Route {
+    /// This loop's index.
+    idx: usize,
+    /// Connections of this loop made dirty during this turn.
+    local_dirty: Vec<Arc<ConnShared>>,
+    /// Which other loops to wake at the end of this turn.
+    wake: Vec<bool>,
+    /// Queue-member choice.
+    rng: fastrand::Rng,
+    /// Subscriptions that reached their auto-unsubscribe limit.
     removed: Vec<SubRef>,
 }
 
@@ -120,21 +129,23 @@ impl Worker {
         }
         let n = shared.loops.len();
         Ok(Worker {
-            idx,
             poll,
             shared,
             conns: Slab::new(),
             timers: BinaryHeap::new(),
             rbuf: vec![0; READ_BUF],
-            local_dirty: Vec::new(),
-            wake: vec![false; n],
+            route: Route {
+                idx,
+                local_dirty: Vec::new(),
+                wake: vec![false; n],
+                rng: fastrand::Rng::new(),
+                removed: Vec::new(),
+            },
             readable: Vec::new(),
             client_listener: cl,
             ws_listener: wl,
             next_loop: 0,
-            rng: fastrand::Rng::new(),
             scratch_out: Vec::new(),
-            removed: Vec::new(),
         })
     }
 
@@ -169,7 +180,7 @@ impl Worker {
                         }
                         if ev.is_writable() {
                             if let Some(c) = self.conns.get(t) {
-                                self.local_dirty.push(c.shared.clone());
+                                self.route.local_dirty.push(c.shared.clone());
                             }
                         }
                     }
@@ -205,7 +216,7 @@ impl Worker {
                 Ok((sock, peer)) => {
                     let target = self.next_loop % self.shared.loops.len();
                     self.next_loop += 1;
-                    if target == self.idx {
+                    if target == self.route.idx {
                         self.add_conn(sock, peer, kind);
                     } else {
                         let h = &self.shared.loops[target];
@@ -227,15 +238,23 @@ impl Worker {
     }
 
     fn take_accepted(&mut self) {
-        let list = std::mem::take(&mut *self.shared.loops[self.idx].accepted.lock().expect("lock"));
+        let list = std::mem::take(
+            &mut *self.shared.loops[self.route.idx]
+                .accepted
+                .lock()
+                .expect("lock"),
+        );
         for (sock, peer, kind) in list {
             self.add_conn(sock, peer, kind);
         }
     }
 
     fn take_inbox(&mut self) {
-        let mut inbox = self.shared.loops[self.idx].inbox.lock().expect("inbox");
-        self.local_dirty.append(&mut inbox);
+        let mut inbox = self.shared.loops[self.route.idx]
+            .inbox
+            .lock()
+            .expect("inbox");
+        self.route.local_dirty.append(&mut inbox);
     }
 
     fn add_conn(&mut self, mut sock: TcpStream, peer: SocketAddr, kind: ConnKind) {
@@ -260,7 +279,7 @@ impl Worker {
         let now = shared.now();
         let cs = Arc::new(ConnShared {
             cid,
-            loop_idx: self.idx,
+            loop_idx: self.route.idx,
             token,
             kind,
             peer,
@@ -302,7 +321,7 @@ impl Worker {
             target: Some(cs.clone()),
         };
         let mut cfg = cfg;
-        cfg.first_ping = Millis((2000 + self.rng.u64(0..400)).min(cfg.ping_interval.0));
+        cfg.first_ping = Millis((2000 + self.route.rng.u64(0..400)).min(cfg.ping_interval.0));
         let session = Session::new(cfg, now);
         let mut conn = Conn {
             shared: cs.clone(),
@@ -355,7 +374,7 @@ impl Worker {
         }
         entry.insert(conn);
         arm(&mut self.timers, &mut self.conns[token], token);
-        self.local_dirty.push(cs);
+        self.route.local_dirty.push(cs);
     }
 
     fn read_conn(&mut self, token: usize) {
@@ -416,12 +435,8 @@ impl Worker {
             conns,
             rbuf,
             shared,
-            local_dirty,
-            wake,
-            rng,
+            route,
             scratch_out,
-            removed,
-            idx,
             ..
         } = self;
         let conn = &mut conns[token];
@@ -438,7 +453,7 @@ impl Worker {
             match ws.on_read(wcfg, data, &mut conn.inbuf, &mut conn.wbuf) {
                 WsEvent::Nothing => {
                     if !conn.wbuf.is_empty() {
-                        local_dirty.push(conn.shared.clone());
+                        route.local_dirty.push(conn.shared.clone());
                     }
                     return true;
                 }
@@ -461,7 +476,7 @@ impl Worker {
                     ws.frame_out(&out, &mut conn.wbuf);
                     out.clear();
                     conn.spare = out;
-                    local_dirty.push(conn.shared.clone());
+                    route.local_dirty.push(conn.shared.clone());
                     if too_many {
                         conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
                         return false;
@@ -487,31 +502,21 @@ impl Worker {
         };
         if input.is_empty() {
             if let Some(reason) = close_after {
-                local_dirty.push(conn.shared.clone());
+                route.local_dirty.push(conn.shared.clone());
                 self.close(token, reason, true);
                 return false;
             }
             return true;
         }
         scratch_out.clear();
-        let mut host = LoopHost {
-            shared,
-            my_loop: *idx,
-            me: &conn.shared,
-            local_dirty,
-            wake,
-            rng,
-            removed,
-            out_msgs: 0,
-            out_bytes: 0,
-        };
+        let mut host = LoopHost::new(shared, route, &conn.shared);
         let res = conn
             .session
             .handle_input(input, now, &mut host, scratch_out);
         let (om, ob) = (host.out_msgs, host.out_bytes);
         shared.stats.out_msgs.fetch_add(om, Ordering::Relaxed);
         shared.stats.out_bytes.fetch_add(ob, Ordering::Relaxed);
-        for s in removed.drain(..) {
+        for s in route.removed.drain(..) {
             shared.router.lock().expect("router").remove(&s);
         }
         let (im, ib) = conn.session.in_counts();
@@ -533,7 +538,7 @@ impl Worker {
                 .buf
                 .extend_from_slice(scratch_out);
             if !conn.shared.dirty.swap(true, Ordering::AcqRel) {
-                local_dirty.push(conn.shared.clone());
+                route.local_dirty.push(conn.shared.clone());
             }
         }
         if conn.pre_auth && conn.session.connect_options().is_some() {
@@ -617,7 +622,7 @@ impl Worker {
                         .buf
                         .extend_from_slice(&out);
                     if !conn.shared.dirty.swap(true, Ordering::AcqRel) {
-                        self.local_dirty.push(conn.shared.clone());
+                        self.route.local_dirty.push(conn.shared.clone());
                     }
                 }
                 self.scratch_out = out;
@@ -632,10 +637,10 @@ impl Worker {
 
     fn flush_dirty(&mut self) {
         let mut i = 0;
-        while i < self.local_dirty.len() {
-            let cs = self.local_dirty[i].clone();
+        while i < self.route.local_dirty.len() {
+            let cs = self.route.local_dirty[i].clone();
             i += 1;
-            if cs.loop_idx != self.idx {
+            if cs.loop_idx != self.route.idx {
                 continue;
             }
             let Some(conn) = self.conns.get(cs.token) else {
@@ -646,7 +651,7 @@ impl Worker {
             }
             self.flush(cs.token);
         }
-        self.local_dirty.clear();
+        self.route.local_dirty.clear();
     }
 
     fn flush(&mut self, token: usize) {
@@ -765,11 +770,7 @@ impl Worker {
         let Worker {
             conns,
             shared,
-            local_dirty,
-            wake,
-            rng,
-            removed,
-            idx,
+            route,
             ..
         } = self;
         let Some(conn) = conns.get_mut(token) else {
@@ -778,17 +779,7 @@ impl Worker {
         if conn.closing.is_some() {
             return;
         }
-        let mut host = LoopHost {
-            shared,
-            my_loop: *idx,
-            me: &conn.shared,
-            local_dirty,
-            wake,
-            rng,
-            removed,
-            out_msgs: 0,
-            out_bytes: 0,
-        };
+        let mut host = LoopHost::new(shared, route, &conn.shared);
         conn.session.close(&mut host);
         conn.closing = Some(reason);
         crate::debug!(
@@ -810,7 +801,7 @@ impl Worker {
                 None => conn.wbuf.extend_from_slice(&pending),
             }
             let cs = conn.shared.clone();
-            local_dirty.push(cs);
+            route.local_dirty.push(cs);
         } else {
             self.finish_close(token, reason);
         }
@@ -846,29 +837,11 @@ impl Worker {
         let mut conn = self.conns.remove(token);
         if conn.closing.is_none() {
             // Not yet released (write error path).
-            let Worker {
-                shared,
-                local_dirty,
-                wake,
-                rng,
-                removed,
-                idx,
-                ..
-            } = self;
-            let mut host = LoopHost {
-                shared,
-                my_loop: *idx,
-                me: &conn.shared,
-                local_dirty,
-                wake,
-                rng,
-                removed,
-                out_msgs: 0,
-                out_bytes: 0,
-            };
+            let Worker { shared, route, .. } = self;
+            let mut host = LoopHost::new(shared, route, &conn.shared);
             conn.session.close(&mut host);
         }
-        for s in self.removed.drain(..) {
+        for s in self.route.removed.drain(..) {
             self.shared.router.lock().expect("router").remove(&s);
         }
         let _ = self.poll.registry().deregister(&mut conn.sock);
@@ -898,7 +871,7 @@ impl Worker {
     }
 
     fn wake_others(&mut self) {
-        for (i, w) in self.wake.iter_mut().enumerate() {
+        for (i, w) in self.route.wake.iter_mut().enumerate() {
             if *w {
                 *w = false;
                 let _ = self.shared.loops[i].waker.wake();
@@ -952,14 +925,22 @@ pub fn kind_label(kind: ConnKind) -> &'static str {
 /// The server side of [`Host`] for one connection's turn on one loop.
 struct LoopHost<'a> {
     shared: &'a Shared,
-    my_loop: usize,
+    route: &'a mut Route,
     me: &'a Arc<ConnShared>,
-    local_dirty: &'a mut Vec<Arc<ConnShared>>,
-    wake: &'a mut Vec<bool>,
-    rng: &'a mut fastrand::Rng,
-    removed: &'a mut Vec<SubRef>,
     out_msgs: u64,
     out_bytes: u64,
+}
+
+impl<'a> LoopHost<'a> {
+    fn new(shared: &'a Shared, route: &'a mut Route, me: &'a Arc<ConnShared>) -> Self {
+        LoopHost {
+            shared,
+            route,
+            me,
+            out_msgs: 0,
+            out_bytes: 0,
+        }
+    }
 }
 
 impl Host for LoopHost<'_> {
@@ -991,11 +972,12 @@ impl Host for LoopHost<'_> {
         }
         let max_pending = self.shared.settings.max_pending;
         let size = (msg.payload.len() + msg.headers.map_or(0, <[u8]>::len)) as u64;
-        let rng = &mut *self.rng;
+        let route = &mut *self.route;
+        let rng = &mut route.rng;
         let mut rand = |n: u32| rng.u32(0..n);
         let (local_dirty, wake, removed) =
-            (&mut *self.local_dirty, &mut *self.wake, &mut *self.removed);
-        let my_loop = self.my_loop;
+            (&mut route.local_dirty, &mut route.wake, &mut route.removed);
+        let my_loop = route.idx;
         let shared = self.shared;
         let n = router::select(&result, publisher, echo, &mut rand, |sub, last| {
             if last {
