@@ -31,7 +31,7 @@
 //! any) is already in `out`: flush it, then close the socket (WebSocket: send a
 //! close frame with [`ClosedReason::ws_close_code`]).
 
-use alloc::{collections::BTreeMap, string::String, vec::Vec};
+use alloc::{collections::BTreeMap, string::String, sync::Arc, vec::Vec};
 use core::fmt;
 
 use crate::proto::{self, ClientDecoder, ClientOp, Connect, Limits};
@@ -180,6 +180,50 @@ pub enum AuthFailure {
     Expired,
 }
 
+/// A connection's publish and subscribe permissions, as granted by
+/// [`Host::authenticate`] (spec `nats-protocol.md` §3.5). Implemented by
+/// `crate::auth::Permissions` (feature `auth`) and by test doubles.
+pub trait Permits: Send + Sync {
+    /// Whether the allow/deny lists let this connection publish to
+    /// `subject` (response permissions are checked separately through
+    /// [`Host::response_permitted`]).
+    fn can_publish(&self, subject: &[u8]) -> bool;
+    /// Whether this connection may subscribe to `subject` (wildcards taken
+    /// as literal tokens) with the optional queue group.
+    fn can_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool;
+}
+
+/// What an accepted CONNECT grants the connection.
+#[derive(Clone, Default)]
+pub struct Grant {
+    /// Publish/subscribe permissions; `None` = everything allowed.
+    pub permits: Option<Arc<dyn Permits>>,
+    /// Per-user subscription limit (JWT `subs`); `None` keeps
+    /// [`SessionConfig::max_subscriptions`]. 0 = unlimited.
+    pub max_subscriptions: Option<usize>,
+    /// Per-user payload limit in bytes (JWT `payload`); `None` keeps the
+    /// server's `max_payload`. Never raised above the server's limit.
+    pub max_payload: Option<usize>,
+    /// When the credentials expire (session clock); the session then closes
+    /// with `-ERR 'User Authentication Expired'`.
+    pub expires_at: Option<Millis>,
+}
+
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grant")
+            .field("permits", &self.permits.is_some())
+            .field("max_subscriptions", &self.max_subscriptions)
+            .field("max_payload", &self.max_payload)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Entries kept in a session's publish-permission cache before it is
+/// cleared (nats-server keeps 128 per client).
+const PERM_CACHE_MAX: usize = 128;
+
 /// What a [`Session`] needs from the server around it.
 pub trait Host {
     /// Adds a new subscription to the subject space.
@@ -197,9 +241,20 @@ pub trait Host {
         msg: &Message<'_>,
         self_out: &mut Vec<u8>,
     ) -> usize;
-    /// Checks the credentials of a CONNECT (called only when
-    /// [`SessionConfig::auth_required`] is set).
-    fn authenticate(&mut self, connect: &Connect) -> Result<(), AuthFailure>;
+    /// Checks the credentials of a CONNECT, or with `None` binds a client
+    /// whose first operation is not CONNECT to the `no_auth_user` (spec
+    /// `websocket.md` §5.3). Called only when [`SessionConfig::auth_check`]
+    /// is set. The grant's limits and permissions apply from the next
+    /// operation on.
+    fn authenticate(&mut self, connect: Option<&Connect>) -> Result<Grant, AuthFailure>;
+    /// A publish that the permissions deny may still go to a reply subject
+    /// this connection received (`allow_responses`, spec §3.5): returns
+    /// whether `subject` is such a reply and uses up one response. The
+    /// default has no response permissions.
+    fn response_permitted(&mut self, subject: &[u8]) -> bool {
+        let _ = subject;
+        false
+    }
 }
 
 /// Settings of one session. Units: bytes and milliseconds.
@@ -211,8 +266,14 @@ pub struct SessionConfig {
     pub limits: Limits,
     /// Subscriptions allowed per connection; 0 = unlimited (default).
     pub max_subscriptions: usize,
-    /// Whether CONNECT must carry valid credentials.
+    /// Whether CONNECT must carry valid credentials (INFO `auth_required`):
+    /// the auth timer runs and the first operation must be CONNECT.
     pub auth_required: bool,
+    /// Whether CONNECTs go through [`Host::authenticate`]. Set with
+    /// `auth_required`, and also when a `no_auth_user` makes auth optional
+    /// (INFO `auth_required` false, but credentials sent are checked and a
+    /// client that skips CONNECT is bound to the no-auth user). Default false.
+    pub auth_check: bool,
     /// Time allowed before CONNECT when auth is required (default 2000 ms).
     pub auth_timeout: Millis,
     /// Time from creation (and from CONNECT) to the first server PING
@@ -240,6 +301,7 @@ impl Default for SessionConfig {
             limits: Limits::default(),
             max_subscriptions: 0,
             auth_required: false,
+            auth_check: false,
             auth_timeout: Millis(2000),
             first_ping: Millis(2000),
             ping_interval: Millis(120_000),
@@ -289,6 +351,13 @@ pub struct Session {
     // Counters for monitoring.
     in_msgs: u64,
     in_bytes: u64,
+    /// What authentication granted (permissions, limits, expiry).
+    grant: Grant,
+    /// Whether `grant` came from [`Host::authenticate`] (a later
+    /// non-CONNECT first op needs no no-auth binding).
+    authenticated: bool,
+    /// Publish subjects already checked against `grant.permits`.
+    perm_cache: BTreeMap<Vec<u8>, bool>,
 }
 
 impl fmt::Debug for Session {
@@ -337,7 +406,16 @@ impl Session {
             sent_connect_info: false,
             in_msgs: 0,
             in_bytes: 0,
+            grant: Grant::default(),
+            authenticated: false,
+            perm_cache: BTreeMap::new(),
         }
+    }
+
+    /// What authentication granted this connection (default: everything,
+    /// no expiry).
+    pub fn grant(&self) -> &Grant {
+        &self.grant
     }
 
     /// The connection id.
@@ -448,6 +526,15 @@ impl Session {
                     ClosedReason::AuthenticationFailure,
                 ));
             }
+        } else if self.cfg.auth_check
+            && !self.authenticated
+            && self.connect.is_none()
+            && !matches!(op, ClientOp::Connect(_))
+        {
+            // No CONNECT first: bind to the no-auth user right away
+            // (websocket.md §5.3 "pre-CONNECT fast path").
+            let grant = host.authenticate(None);
+            self.apply_auth(grant, out)?;
         }
         match op {
             ClientOp::Connect(json) => self.on_connect(json, now, host, out),
@@ -563,24 +650,9 @@ impl Session {
         if self.connect.is_some() {
             self.drop_subscriptions(host);
         }
-        if self.cfg.auth_required {
-            match host.authenticate(&c) {
-                Ok(()) => {}
-                Err(AuthFailure::Violation) => {
-                    return Err(self.fail(
-                        out,
-                        Some("Authorization Violation"),
-                        ClosedReason::AuthenticationFailure,
-                    ))
-                }
-                Err(AuthFailure::Expired) => {
-                    return Err(self.fail(
-                        out,
-                        Some("User Authentication Expired"),
-                        ClosedReason::AuthenticationExpired,
-                    ))
-                }
-            }
+        if self.cfg.auth_check || self.cfg.auth_required {
+            let grant = host.authenticate(Some(&c));
+            self.apply_auth(grant, out)?;
         }
         if c.no_responders && !(c.headers && self.cfg.headers_supported) {
             return Err(self.fail(
@@ -603,6 +675,61 @@ impl Session {
         Ok(())
     }
 
+    /// Takes the result of [`Host::authenticate`]: a failure closes with
+    /// its `-ERR`; a grant replaces the permissions and limits.
+    fn apply_auth(
+        &mut self,
+        grant: Result<Grant, AuthFailure>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Close> {
+        let grant = match grant {
+            Ok(g) => g,
+            Err(AuthFailure::Violation) => {
+                return Err(self.fail(
+                    out,
+                    Some("Authorization Violation"),
+                    ClosedReason::AuthenticationFailure,
+                ))
+            }
+            Err(AuthFailure::Expired) => {
+                return Err(self.fail(
+                    out,
+                    Some("User Authentication Expired"),
+                    ClosedReason::AuthenticationExpired,
+                ))
+            }
+        };
+        let mut limits = self.cfg.limits;
+        if let Some(p) = grant.max_payload {
+            limits.max_payload = limits.max_payload.min(p);
+        }
+        self.decoder.set_limits(limits);
+        self.perm_cache.clear();
+        self.grant = grant;
+        self.authenticated = true;
+        Ok(())
+    }
+
+    /// Whether the granted permissions allow publishing to `subject`, with
+    /// a bounded per-session cache (allocates only on a miss).
+    fn publish_allowed(&mut self, subject: &[u8], host: &mut impl Host) -> bool {
+        let Some(p) = &self.grant.permits else {
+            return true;
+        };
+        let allowed = match self.perm_cache.get(subject) {
+            Some(&a) => a,
+            None => {
+                let a = p.can_publish(subject);
+                if self.perm_cache.len() >= PERM_CACHE_MAX {
+                    self.perm_cache.clear();
+                }
+                self.perm_cache.insert(subject.to_vec(), a);
+                a
+            }
+        };
+        allowed || host.response_permitted(subject)
+    }
+
     fn on_pub(
         &mut self,
         subject: &[u8],
@@ -618,7 +745,10 @@ impl Session {
             // Still routed, connection kept (spec §1.2).
             push_err(out, "Invalid Publish Subject");
         }
-        if subject.starts_with(b"_GR_.") || subject.starts_with(b"$NRG.") {
+        if subject.starts_with(b"_GR_.")
+            || subject.starts_with(b"$NRG.")
+            || !self.publish_allowed(subject, host)
+        {
             push_permission_violation(out, "Publish to", subject, None);
             return;
         }
@@ -665,14 +795,24 @@ impl Session {
         host: &mut impl Host,
         out: &mut Vec<u8>,
     ) {
-        if queue == Some(b"_sys_".as_slice()) {
+        if queue == Some(b"_sys_".as_slice())
+            || self
+                .grant
+                .permits
+                .as_ref()
+                .is_some_and(|p| !p.can_subscribe(subject, queue))
+        {
             push_permission_violation(out, "Subscription to", subject, queue);
             return;
         }
         // nats-server checks the limit before looking the sid up.
-        if self.cfg.max_subscriptions > 0 {
+        let max_subs = self
+            .grant
+            .max_subscriptions
+            .unwrap_or(self.cfg.max_subscriptions);
+        if max_subs > 0 {
             self.subs.retain(|_, s| !s.is_closed());
-            if self.subs.len() >= self.cfg.max_subscriptions {
+            if self.subs.len() >= max_subs {
                 push_err(out, "maximum subscriptions exceeded");
                 return;
             }
@@ -727,15 +867,17 @@ impl Session {
 
     /// The next time [`Session::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        match self.state {
-            State::Closed => None,
-            State::AwaitingConnect { deadline } => Some(deadline.min(self.next_ping)),
-            State::Connected => Some(self.next_ping),
-        }
+        let t = match self.state {
+            State::Closed => return None,
+            State::AwaitingConnect { deadline } => deadline.min(self.next_ping),
+            State::Connected => self.next_ping,
+        };
+        Some(self.grant.expires_at.map_or(t, |e| e.min(t)))
     }
 
     /// Fires the timers due at `now`: the auth timeout (`-ERR
-    /// 'Authentication Timeout'` and close) and the ping timer (send `PING`,
+    /// 'Authentication Timeout'` and close), the credentials' expiry (`-ERR
+    /// 'User Authentication Expired'` and close) and the ping timer (send `PING`,
     /// or `-ERR 'Stale Connection'` and close when `ping_max` PINGs are
     /// unanswered), per spec §1.8.
     pub fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
@@ -747,6 +889,13 @@ impl Session {
                     ClosedReason::AuthenticationTimeout,
                 ));
             }
+        }
+        if self.state != State::Closed && self.grant.expires_at.is_some_and(|e| now >= e) {
+            return Err(self.fail(
+                out,
+                Some("User Authentication Expired"),
+                ClosedReason::AuthenticationExpired,
+            ));
         }
         if self.state == State::Closed || now < self.next_ping {
             return Ok(());

@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 
 use natsws_core::proto::{Connect, Limits};
 use natsws_core::router::{self, ConnId, Message, Router, SubRef};
-use natsws_core::session::{AuthFailure, ClosedReason, Host, Session, SessionConfig};
+use std::sync::Arc;
+
+use natsws_core::session::{
+    AuthFailure, ClosedReason, Grant, Host, Permits, Session, SessionConfig,
+};
 use natsws_core::time::Millis;
 
 /// The in-memory server: one router, one outbound buffer per connection.
@@ -19,6 +23,10 @@ struct World {
     now: Millis,
     seed: u32,
     password: Option<&'static str>,
+    /// What a successful authentication grants.
+    grant: Grant,
+    /// Reply subjects a denied publish may still use (one use each).
+    replies: Vec<Vec<u8>>,
 }
 
 struct WorldHost<'a> {
@@ -26,6 +34,25 @@ struct WorldHost<'a> {
     out: &'a mut BTreeMap<ConnId, Vec<u8>>,
     seed: &'a mut u32,
     password: Option<&'static str>,
+    grant: &'a Grant,
+    replies: &'a mut Vec<Vec<u8>>,
+}
+
+/// Test permissions: publish allowed to subjects starting with
+/// `pub_prefix`, subscribe allowed to exactly the listed (subject, queue)
+/// pairs.
+struct PrefixPermits {
+    pub_prefix: &'static [u8],
+    subs: Vec<(&'static [u8], Option<&'static [u8]>)>,
+}
+
+impl Permits for PrefixPermits {
+    fn can_publish(&self, subject: &[u8]) -> bool {
+        subject.starts_with(self.pub_prefix)
+    }
+    fn can_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        self.subs.iter().any(|&(s, q)| s == subject && q == queue)
+    }
 }
 
 impl Host for WorldHost<'_> {
@@ -65,10 +92,21 @@ impl Host for WorldHost<'_> {
         }
         n
     }
-    fn authenticate(&mut self, connect: &Connect) -> Result<(), AuthFailure> {
-        match (self.password, connect.pass.as_str()) {
-            (Some(want), got) if want == got => Ok(()),
+    fn authenticate(&mut self, connect: Option<&Connect>) -> Result<Grant, AuthFailure> {
+        match (self.password, connect.map(|c| c.pass.as_str())) {
+            (Some(want), Some(got)) if want == got => Ok(self.grant.clone()),
+            // The no-auth binding of a client that skipped CONNECT.
+            (Some(_), None) => Ok(self.grant.clone()),
             _ => Err(AuthFailure::Violation),
+        }
+    }
+    fn response_permitted(&mut self, subject: &[u8]) -> bool {
+        match self.replies.iter().position(|r| r == subject) {
+            Some(i) => {
+                self.replies.remove(i);
+                true
+            }
+            None => false,
         }
     }
 }
@@ -84,6 +122,8 @@ impl World {
             now: Millis(0),
             seed: 7,
             password: None,
+            grant: Grant::default(),
+            replies: Vec::new(),
         }
     }
 
@@ -108,6 +148,8 @@ impl World {
             out: &mut self.out,
             seed: &mut self.seed,
             password: self.password,
+            grant: &self.grant,
+            replies: &mut self.replies,
         };
         let res = session.handle_input(&input, self.now, &mut host, &mut own);
         let ret = match res {
@@ -140,6 +182,8 @@ impl World {
                         out: &mut self.out,
                         seed: &mut self.seed,
                         password: self.password,
+                        grant: &self.grant,
+                        replies: &mut self.replies,
                     };
                     s.close(&mut host);
                     closed.push((id, c.reason));
@@ -602,4 +646,164 @@ fn limits_come_from_config() {
         Some(ClosedReason::MaxControlLineExceeded)
     );
     assert_eq!(w.take(2), "-ERR 'maximum control line exceeded'\r\n");
+}
+
+/// A client whose grant allows publishing only under `ok.` and subscribing
+/// only to `in` (plain) and `work` in queue `q`.
+fn world_with_permits() -> World {
+    let mut w = World::new();
+    w.password = Some("pw");
+    w.grant = Grant {
+        permits: Some(Arc::new(PrefixPermits {
+            pub_prefix: b"ok.",
+            subs: vec![(b"in", None), (b"work", Some(b"q"))],
+        })),
+        ..Grant::default()
+    };
+    w
+}
+
+const AUTH_CFG: SessionConfig = SessionConfig {
+    conn: 0,
+    limits: Limits {
+        max_control_line: 4096,
+        max_payload: 1024 * 1024,
+    },
+    max_subscriptions: 0,
+    auth_required: true,
+    auth_check: true,
+    auth_timeout: Millis(2000),
+    first_ping: Millis(2000),
+    ping_interval: Millis(120_000),
+    ping_max: 2,
+    headers_supported: true,
+    connect_info: None,
+    target: None,
+};
+
+#[test]
+fn publish_permission_violation_drops_message_and_keeps_connection() {
+    let mut w = world_with_permits();
+    w.connect(2);
+    w.send(2, QUIET);
+    w.send(2, b"SUB > 1\r\n");
+    w.connect_with(1, AUTH_CFG);
+    assert_eq!(
+        w.send(
+            1,
+            b"CONNECT {\"verbose\":false,\"pass\":\"pw\"}\r\nPUB no.x 1\r\na\r\nPUB ok.x 1\r\nb\r\n"
+        ),
+        None
+    );
+    assert_eq!(
+        w.take(1),
+        "-ERR 'Permissions Violation for Publish to \"no.x\"'\r\n"
+    );
+    assert_eq!(w.take(2), "MSG ok.x 1 1\r\nb\r\n");
+    // The cached answer is the same the second time.
+    w.send(1, b"PUB no.x 1\r\na\r\n");
+    assert_eq!(
+        w.take(1),
+        "-ERR 'Permissions Violation for Publish to \"no.x\"'\r\n"
+    );
+    assert_eq!(w.take(2), "");
+}
+
+#[test]
+fn response_permission_allows_one_reply() {
+    let mut w = world_with_permits();
+    w.replies.push(b"_INBOX.r1".to_vec());
+    w.connect(2);
+    w.send(2, QUIET);
+    w.send(2, b"SUB _INBOX.> 1\r\n");
+    w.connect_with(1, AUTH_CFG);
+    w.send(
+        1,
+        b"CONNECT {\"verbose\":false,\"pass\":\"pw\"}\r\nPUB _INBOX.r1 1\r\na\r\nPUB _INBOX.r1 1\r\nb\r\n",
+    );
+    assert_eq!(w.take(2), "MSG _INBOX.r1 1 1\r\na\r\n");
+    assert_eq!(
+        w.take(1),
+        "-ERR 'Permissions Violation for Publish to \"_INBOX.r1\"'\r\n"
+    );
+}
+
+#[test]
+fn subscribe_permission_violation_names_the_queue() {
+    let mut w = world_with_permits();
+    w.connect_with(1, AUTH_CFG);
+    w.send(
+        1,
+        b"CONNECT {\"verbose\":false,\"pass\":\"pw\"}\r\nSUB out 1\r\nSUB work other 2\r\nSUB work q 3\r\nSUB in 4\r\n",
+    );
+    assert_eq!(
+        w.take(1),
+        "-ERR 'Permissions Violation for Subscription to \"out\"'\r\n\
+         -ERR 'Permissions Violation for Subscription to \"work\" using queue \"other\"'\r\n"
+    );
+    assert_eq!(w.router.len(), 2);
+}
+
+#[test]
+fn grant_limits_subscriptions_and_payload() {
+    let mut w = World::new();
+    w.password = Some("pw");
+    w.grant = Grant {
+        max_subscriptions: Some(1),
+        max_payload: Some(4),
+        ..Grant::default()
+    };
+    w.connect_with(1, AUTH_CFG);
+    w.send(
+        1,
+        b"CONNECT {\"verbose\":false,\"pass\":\"pw\"}\r\nSUB a 1\r\nSUB b 2\r\n",
+    );
+    assert_eq!(w.take(1), "-ERR 'maximum subscriptions exceeded'\r\n");
+    assert_eq!(
+        w.send(1, b"PUB a 5\r\nhello\r\n"),
+        Some(ClosedReason::MaxPayloadExceeded)
+    );
+    assert_eq!(w.take(1), "-ERR 'Maximum Payload Violation'\r\n");
+}
+
+#[test]
+fn expired_credentials_close_the_connection() {
+    let mut w = World::new();
+    w.password = Some("pw");
+    w.grant = Grant {
+        expires_at: Some(Millis(5000)),
+        ..Grant::default()
+    };
+    w.connect_with(1, AUTH_CFG);
+    w.send(1, b"CONNECT {\"verbose\":false,\"pass\":\"pw\"}\r\n");
+    assert_eq!(w.tick(Millis(4999)), vec![]);
+    w.take(1);
+    assert_eq!(
+        w.tick(Millis(5000)),
+        vec![(1, ClosedReason::AuthenticationExpired)]
+    );
+    assert_eq!(w.take(1), "-ERR 'User Authentication Expired'\r\n");
+}
+
+#[test]
+fn no_auth_user_binds_a_client_that_skips_connect() {
+    let mut w = world_with_permits();
+    // auth optional: no timer, credentials checked when sent.
+    let cfg = SessionConfig {
+        auth_required: false,
+        ..AUTH_CFG
+    };
+    w.connect_with(1, cfg.clone());
+    assert_eq!(w.send(1, b"SUB out 1\r\nSUB in 2\r\n"), None);
+    // Bound to the grant of the no-auth user: its permissions apply.
+    assert_eq!(
+        w.take(1),
+        "-ERR 'Permissions Violation for Subscription to \"out\"'\r\n+OK\r\n"
+    );
+    w.connect_with(2, cfg);
+    assert_eq!(
+        w.send(2, b"CONNECT {\"pass\":\"wrong\"}\r\n"),
+        Some(ClosedReason::AuthenticationFailure)
+    );
+    assert_eq!(w.take(2), "-ERR 'Authorization Violation'\r\n");
 }

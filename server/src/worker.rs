@@ -20,7 +20,7 @@ use slab::Slab;
 
 use natsws_core::proto::{Connect, Limits};
 use natsws_core::router::{self, ConnId, Message, SubRef};
-use natsws_core::session::{AuthFailure, ClosedReason, Host, Session, SessionConfig};
+use natsws_core::session::{AuthFailure, ClosedReason, Grant, Host, Session, SessionConfig};
 use natsws_core::time::Millis;
 
 use crate::server::{
@@ -1030,10 +1030,10 @@ impl Host for LoopHost<'_> {
         n
     }
 
-    fn authenticate(&mut self, _connect: &Connect) -> Result<(), AuthFailure> {
+    fn authenticate(&mut self, _connect: Option<&Connect>) -> Result<Grant, AuthFailure> {
         // Authentication arrives with the security work; until then the
         // server refuses to start when auth is configured (see options).
-        Ok(())
+        Ok(Grant::default())
     }
 }
 

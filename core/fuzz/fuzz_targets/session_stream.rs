@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use natsws_core::proto::{Connect, Limits};
 use natsws_core::router::{self, ConnId, Message, Router, SubRef};
-use natsws_core::session::{AuthFailure, Host, Session, SessionConfig};
+use natsws_core::session::{AuthFailure, Grant, Host, Session, SessionConfig};
 use natsws_core::time::Millis;
 
 struct H<'a> {
@@ -42,11 +42,15 @@ impl Host for H<'_> {
         }
         n
     }
-    fn authenticate(&mut self, c: &Connect) -> Result<(), AuthFailure> {
-        if c.pass == "p" {
-            Ok(())
-        } else {
-            Err(AuthFailure::Violation)
+    fn authenticate(&mut self, c: Option<&Connect>) -> Result<Grant, AuthFailure> {
+        match c {
+            // No CONNECT first: the no-auth binding, with a small limit.
+            None => Ok(Grant {
+                max_subscriptions: Some(2),
+                ..Grant::default()
+            }),
+            Some(c) if c.pass == "p" => Ok(Grant::default()),
+            Some(_) => Err(AuthFailure::Violation),
         }
     }
 }
@@ -81,6 +85,7 @@ fuzz_target!(|data: &[u8]| {
             max_payload: 1024,
         },
         auth_required: split % 7 == 0,
+        auth_check: split % 3 == 0,
         max_subscriptions: 8,
         ..SessionConfig::default()
     };
