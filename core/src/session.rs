@@ -207,6 +207,9 @@ pub struct Grant {
     /// When the credentials expire (session clock); the session then closes
     /// with `-ERR 'User Authentication Expired'`.
     pub expires_at: Option<Millis>,
+    /// Replaces [`SessionConfig::connect_info`] (the INFO after the first
+    /// PONG names the bound account). `None` keeps it.
+    pub connect_info: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for Grant {
@@ -216,6 +219,7 @@ impl fmt::Debug for Grant {
             .field("max_subscriptions", &self.max_subscriptions)
             .field("max_payload", &self.max_payload)
             .field("expires_at", &self.expires_at)
+            .field("connect_info", &self.connect_info.is_some())
             .finish()
     }
 }
@@ -682,7 +686,7 @@ impl Session {
         grant: Result<Grant, AuthFailure>,
         out: &mut Vec<u8>,
     ) -> Result<(), Close> {
-        let grant = match grant {
+        let mut grant = match grant {
             Ok(g) => g,
             Err(AuthFailure::Violation) => {
                 return Err(self.fail(
@@ -705,6 +709,9 @@ impl Session {
         }
         self.decoder.set_limits(limits);
         self.perm_cache.clear();
+        if let Some(info) = grant.connect_info.take() {
+            self.cfg.connect_info = Some(info);
+        }
         self.grant = grant;
         self.authenticated = true;
         Ok(())

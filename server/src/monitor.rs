@@ -199,7 +199,12 @@ fn varz(shared: &Shared) -> Value {
     let now = SystemTime::now();
     let uptime = now.duration_since(shared.start).unwrap_or_default();
     let connections = shared.conns.lock().map_or(0, |c| c.len());
-    let subscriptions = shared.router.lock().map_or(0, |r| r.len());
+    let subscriptions: usize = shared
+        .accounts
+        .all()
+        .iter()
+        .map(|a| a.router.lock().map_or(0, |r| r.len()))
+        .sum();
     let mut ws = serde_json::Map::new();
     if let (Some(w), Some(a)) = (&s.websocket, shared.ws_addr) {
         ws.insert("host".into(), json!(a.ip().to_string()));
@@ -310,7 +315,7 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
             .lock()
             .map(|c| c.values().cloned().collect())
             .unwrap_or_default();
-        let router = shared.router.lock().ok();
+        let accounts = shared.accounts.all();
         for c in conns {
             if cid.is_some_and(|x| x != c.cid) {
                 continue;
@@ -346,12 +351,16 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
             }
             if subs {
                 let mut list = Vec::new();
-                if let Some(r) = &router {
-                    r.sublist().for_each(|_, _, s| {
-                        if s.conn == c.cid {
-                            list.push(String::from_utf8_lossy(s.filter.as_bytes()).into_owned());
-                        }
-                    });
+                for acc in &accounts {
+                    if let Ok(r) = acc.router.lock() {
+                        r.sublist().for_each(|_, _, s| {
+                            if s.conn == c.cid {
+                                list.push(
+                                    String::from_utf8_lossy(s.filter.as_bytes()).into_owned(),
+                                );
+                            }
+                        });
+                    }
                 }
                 obj.insert("subscriptions_list".into(), json!(list));
             }
@@ -414,18 +423,23 @@ fn subsz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
             ));
         }
     }
-    let router = shared
-        .router
-        .lock()
-        .map_err(|_| "internal error".to_string())?;
     let mut list = Vec::new();
-    if subs {
+    let mut num_subscriptions = 0;
+    for acc in shared.accounts.all() {
+        let router = acc
+            .router
+            .lock()
+            .map_err(|_| "internal error".to_string())?;
+        num_subscriptions += router.len();
+        if !subs {
+            continue;
+        }
         router.sublist().for_each(|_, _, s| {
             if test.is_some_and(|t| !s.filter.matches(t.as_bytes())) {
                 return;
             }
             let mut v = json!({
-                "account": "$G",
+                "account": acc.name,
                 "subject": String::from_utf8_lossy(s.filter.as_bytes()),
                 "sid": String::from_utf8_lossy(&s.sid),
                 "msgs": s.delivered(),
@@ -445,7 +459,7 @@ fn subsz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
     let mut v = json!({
         "server_id": shared.server_id,
         "now": rfc3339(SystemTime::now()),
-        "num_subscriptions": router.len(),
+        "num_subscriptions": num_subscriptions,
         "num_cache": 0,
         "num_inserts": 0,
         "num_removes": 0,

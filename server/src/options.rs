@@ -138,6 +138,19 @@ pub struct Options {
     /// Other nats-server keys natsws does not implement (name as written,
     /// position); they make [`Options::unsupported`] non-empty.
     pub other_features: Vec<Spanned<String>>,
+    /// Operator mode (§3.4): `operator`/`operators`/`root(s)`/
+    /// `root_operator(s)`: each an operator JWT (starting `eyJ`) or a path to
+    /// a file holding one.
+    pub operators: Vec<Spanned<String>>,
+    /// `trusted`/`trusted_keys`: operator public keys (`O…`).
+    pub trusted_keys: Vec<String>,
+    /// `resolver` (natsws supports `MEMORY`/`MEM`).
+    pub resolver: Option<Spanned<String>>,
+    /// `resolver_preload`: account public key → account JWT.
+    pub resolver_preload: Vec<(String, String)>,
+    /// `system_account`/`system` (recorded; natsws has no system account
+    /// services).
+    pub system_account: Option<String>,
     /// Config warnings (`… should be converted to a duration`, …).
     pub warnings: Vec<Diagnostic>,
 }
@@ -186,6 +199,11 @@ impl Default for Options {
             jetstream: None,
             websocket: WebsocketOptions::default(),
             other_features: Vec::new(),
+            operators: Vec::new(),
+            trusted_keys: Vec::new(),
+            resolver: None,
+            resolver_preload: Vec::new(),
+            system_account: None,
             warnings: Vec::new(),
         }
     }
@@ -315,8 +333,10 @@ pub struct ResponsePermission {
     pub expires: Duration,
 }
 
-/// One account of `accounts` (§3.6). Imports/exports/limits are not
-/// interpreted (natsws has no accounts yet).
+/// One account of `accounts` (§3.6): an isolated subject space for its
+/// users. Imports/exports are parsed only to be refused (see
+/// [`Options::unsupported`]); `jetstream`, `mappings`, `limits` and
+/// `msg_trace` are accepted and not interpreted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Account {
     /// Account name.
@@ -327,6 +347,10 @@ pub struct Account {
     pub nkey: Option<String>,
     /// `users`.
     pub users: Vec<User>,
+    /// `default_permissions` for this account's users without their own.
+    pub default_permissions: Option<Permissions>,
+    /// Where `imports`/`exports` was configured, if it was.
+    pub imports_exports: Option<Span>,
 }
 
 /// A `tls { … }` block (§4.3). Fields natsws does not interpret are checked
@@ -475,26 +499,12 @@ const OTHER_NATS_KEYS: &[&str] = &[
     "ocsp_cache",
     "proxy_protocol",
     "proxies",
-    "system_account",
-    "system",
     "no_system_account",
     "no_system",
     "no_sys_acc",
     "mappings",
     "maps",
-    "operator",
-    "operators",
-    "root",
-    "roots",
-    "root_operator",
-    "root_operators",
-    "trusted",
-    "trusted_keys",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
     "resolver_pinned_accounts",
     "default_sentinel",
     "store_dir",
@@ -951,6 +961,43 @@ impl Options {
                 }
             }
             "accounts" => self.accounts = parse_accounts(r, e),
+            "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators" => {
+                if let Some(list) = r.ok(str_list(e)) {
+                    self.operators.extend(list.into_iter().map(|value| Spanned {
+                        value,
+                        span: e.key_span.clone(),
+                    }));
+                }
+            }
+            "trusted" | "trusted_keys" => {
+                if let Some(list) = r.ok(str_list(e)) {
+                    self.trusted_keys.extend(list);
+                }
+            }
+            "resolver" | "account_resolver" | "accounts_resolver" => {
+                if let Some(v) = r.ok(str_of(e)) {
+                    self.resolver = Some(Spanned {
+                        value: v,
+                        span: e.key_span.clone(),
+                    });
+                } else {
+                    // A `{type: full, dir: …}` map: not supported.
+                    self.other_features.push(Spanned {
+                        value: "resolver".to_string(),
+                        span: e.key_span.clone(),
+                    });
+                }
+            }
+            "resolver_preload" => {
+                if let Some(m) = r.ok(map_of(e, "resolver_preload")) {
+                    for k in &m.entries {
+                        if let Some(v) = r.ok(str_of(k)) {
+                            self.resolver_preload.push((k.key.clone(), v));
+                        }
+                    }
+                }
+            }
+            "system_account" | "system" => self.system_account = r.ok(str_of(e)),
             "tls" => {
                 if let Some(m) = r.ok(map_of(e, "tls")) {
                     self.tls = Some(parse_tls(r, m, &e.key_span));
@@ -1050,13 +1097,33 @@ impl Options {
         if let Some(a) = self.accounts.iter().find(|a| a.name == "$G") {
             return Err(ConfigError::at(&a.span, "\"$G\" is a Reserved Account"));
         }
+        if self.operator_mode() {
+            if !self.accounts.is_empty() || self.all_users().next().is_some() {
+                return Err(ConfigError::bare(
+                    "operator mode does not allow accounts or users in the configuration",
+                ));
+            }
+            if self.authorization.as_ref().is_some_and(|a| {
+                a.user.is_some() || a.token.is_some() || a.auth_callout
+            }) {
+                return Err(ConfigError::bare(
+                    "operator mode does not allow an authorization block",
+                ));
+            }
+        }
         if let Some(nau) = &self.no_auth_user {
             self.check_no_auth_user(&nau.value)?;
         }
         self.validate_websocket()
     }
 
-    fn all_users(&self) -> impl Iterator<Item = &User> {
+    /// Whether trusted operators or trusted keys are configured (§3.4).
+    pub fn operator_mode(&self) -> bool {
+        !self.operators.is_empty() || !self.trusted_keys.is_empty()
+    }
+
+    /// Every configured user: `authorization.users`, then each account's.
+    pub fn all_users(&self) -> impl Iterator<Item = &User> {
         self.authorization
             .iter()
             .flat_map(|a| a.users.iter())
@@ -1064,6 +1131,11 @@ impl Options {
     }
 
     fn check_no_auth_user(&self, name: &str) -> Result<(), ConfigError> {
+        if !self.operators.is_empty() {
+            return Err(ConfigError::bare(
+                "no_auth_user not compatible with Trusted Operator",
+            ));
+        }
         if self.all_users().next().is_none() {
             return Err(ConfigError::bare(format!(
                 "no_auth_user: \"{name}\" present, but users/nkeys are not defined"
@@ -1109,8 +1181,7 @@ impl Options {
                 }
             }
         }
-        if let Some(c) = &ws.jwt_cookie {
-            // natsws has no trusted operators/keys, so this always fails.
+        if let (Some(c), false) = (&ws.jwt_cookie, self.operator_mode()) {
             return Err(ConfigError::bare(format!(
                 "trusted operators or trusted keys configuration is required for JWT authentication via cookie \"{c}\""
             )));
@@ -1175,13 +1246,20 @@ impl Options {
             })
         };
         if let Some(a) = &self.authorization {
-            add("authorization", Some(&a.span));
+            if a.auth_callout {
+                add("authorization.auth_callout", Some(&a.span));
+            }
         }
-        if let Some(n) = &self.no_auth_user {
-            add("no_auth_user", Some(&n.span));
+        for a in &self.accounts {
+            if let Some(sp) = &a.imports_exports {
+                add("accounts imports/exports", Some(sp));
+            }
         }
-        if let Some(a) = self.accounts.first() {
-            add("accounts", Some(&a.span));
+        if let Some(r) = &self.resolver {
+            let t = r.value.trim().to_ascii_uppercase();
+            if t != "MEMORY" && t != "MEM" {
+                add("resolver (natsws supports MEMORY)", Some(&r.span));
+            }
         }
         if let Some(t) = &self.tls {
             add("tls", t.span.as_ref());
@@ -1205,22 +1283,6 @@ impl Options {
         let wspan = ws.span.as_ref();
         if ws.tls.is_some() {
             add("websocket.tls", wspan);
-        }
-        if ws.authorization.is_some() {
-            add("websocket.authorization", wspan);
-        }
-        if ws.no_auth_user.is_some() {
-            add("websocket.no_auth_user", wspan);
-        }
-        for (name, v) in [
-            ("websocket.jwt_cookie", &ws.jwt_cookie),
-            ("websocket.user_cookie", &ws.user_cookie),
-            ("websocket.pass_cookie", &ws.pass_cookie),
-            ("websocket.token_cookie", &ws.token_cookie),
-        ] {
-            if v.is_some() {
-                add(name, wspan);
-            }
         }
         for f in &self.other_features {
             add(&f.value, Some(&f.span));
@@ -1547,6 +1609,8 @@ fn parse_accounts(r: &mut Reader, e: &Entry) -> Vec<Account> {
                         span: n.span.clone(),
                         nkey: None,
                         users: Vec::new(),
+                        default_permissions: None,
+                        imports_exports: None,
                     }),
                     v => r.errors.push(Diagnostic::at(
                         &n.span,
@@ -1565,6 +1629,8 @@ fn parse_accounts(r: &mut Reader, e: &Entry) -> Vec<Account> {
                     span: a.key_span.clone(),
                     nkey: None,
                     users: Vec::new(),
+                    default_permissions: None,
+                    imports_exports: None,
                 };
                 match &a.value.value {
                     Value::Map(am) => {
@@ -1572,10 +1638,13 @@ fn parse_accounts(r: &mut Reader, e: &Entry) -> Vec<Account> {
                             match k.key.to_ascii_lowercase().as_str() {
                                 "nkey" => acc.nkey = r.ok(str_of(k)),
                                 "users" => acc.users = parse_users(r, k),
-                                "imports"
-                                | "exports"
-                                | "jetstream"
-                                | "default_permissions"
+                                "default_permissions" | "default_permission" => {
+                                    acc.default_permissions = parse_permissions(r, k)
+                                }
+                                "imports" | "exports" => {
+                                    acc.imports_exports = Some(k.key_span.clone())
+                                }
+                                "jetstream"
                                 | "mappings"
                                 | "maps"
                                 | "limits"

@@ -9,7 +9,10 @@
 //! connection's own lock. A target that becomes dirty is queued on its loop
 //! once, and each foreign loop is woken once per read batch.
 //!
-//! Lock order: `router` → nothing; `ConnShared::out` → nothing;
+//! With accounts there is one `Mutex<Router>` per account; a connection
+//! publishes into and subscribes in its own account only.
+//!
+//! Lock order: `router` → nothing; `Accounts::map` → nothing; `ConnShared::out` → nothing;
 //! `LoopHandle::inbox` → nothing. No lock is held while taking another.
 
 use std::collections::HashMap;
@@ -194,6 +197,71 @@ pub struct LoopHandle {
     pub accepted: Mutex<Vec<(mio::net::TcpStream, SocketAddr, ConnKind)>>,
 }
 
+/// One account: an isolated subject space (spec `nats-protocol.md` §3.6).
+pub struct Account {
+    /// Account name (`$G` for the global account; the account public key in
+    /// operator mode).
+    pub name: String,
+    /// Its subscriptions.
+    pub router: Mutex<Router>,
+}
+
+/// The name of the default (global) account.
+pub const GLOBAL_ACCOUNT: &str = "$G";
+
+/// Every account, created on first use. Lock order: `Accounts::map` →
+/// nothing (never held while a router is locked).
+pub struct Accounts {
+    global: Arc<Account>,
+    map: Mutex<HashMap<String, Arc<Account>>>,
+}
+
+impl Accounts {
+    fn new() -> Self {
+        let global = Arc::new(Account {
+            name: GLOBAL_ACCOUNT.to_string(),
+            router: Mutex::new(Router::new()),
+        });
+        let mut map = HashMap::new();
+        map.insert(GLOBAL_ACCOUNT.to_string(), global.clone());
+        Accounts {
+            global,
+            map: Mutex::new(map),
+        }
+    }
+
+    /// The global account `$G`.
+    pub fn global(&self) -> &Arc<Account> {
+        &self.global
+    }
+
+    /// The account named `name`, created empty on first use.
+    pub fn get(&self, name: &str) -> Arc<Account> {
+        if name == GLOBAL_ACCOUNT {
+            return self.global.clone();
+        }
+        let mut map = self.map.lock().expect("accounts");
+        map.entry(name.to_string())
+            .or_insert_with(|| {
+                Arc::new(Account {
+                    name: name.to_string(),
+                    router: Mutex::new(Router::new()),
+                })
+            })
+            .clone()
+    }
+
+    /// Every account, `$G` first then by name.
+    pub fn all(&self) -> Vec<Arc<Account>> {
+        let map = self.map.lock().expect("accounts");
+        let mut v: Vec<_> = map.values().cloned().collect();
+        v.sort_by(|a, b| {
+            (a.name != GLOBAL_ACCOUNT, &a.name).cmp(&(b.name != GLOBAL_ACCOUNT, &b.name))
+        });
+        v
+    }
+}
+
 /// A closed connection remembered for `/connz?state=closed`.
 #[derive(Debug, Clone)]
 pub struct ClosedConn {
@@ -217,8 +285,8 @@ pub struct ClosedConn {
 pub struct Shared {
     /// Settings in force.
     pub settings: Settings,
-    /// The subject space (one account for now).
-    pub router: Mutex<Router>,
+    /// The accounts, each an isolated subject space (`$G` by default).
+    pub accounts: Accounts,
     /// Next connection id.
     pub next_cid: AtomicU64,
     /// Open connections, for monitoring and `max_connections`.
@@ -338,7 +406,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         ws_addr: ws.as_ref().map(|l| l.local_addr()).transpose()?,
         http_addr: http.as_ref().map(|l| l.local_addr()).transpose()?,
         settings,
-        router: Mutex::new(Router::new()),
+        accounts: Accounts::new(),
         next_cid: AtomicU64::new(1),
         conns: Mutex::new(HashMap::new()),
         closed: Mutex::new(std::collections::VecDeque::new()),

@@ -24,6 +24,7 @@ use natsws_core::session::{AuthFailure, ClosedReason, Grant, Host, Session, Sess
 use natsws_core::time::Millis;
 
 use crate::server::{
+    Account,
     ClientMeta, ClosedConn, ConnKind, ConnShared, Outbox, Shared, CLOSED_RING, KILL_NONE, KILL_SLOW,
 };
 use crate::ws::{WsConn, WsEvent};
@@ -45,6 +46,8 @@ const SHRINK_ABOVE: usize = 64 * 1024;
 
 struct Conn {
     shared: Arc<ConnShared>,
+    /// The account this connection publishes and subscribes in.
+    account: Arc<Account>,
     sock: TcpStream,
     session: Session,
     ws: Option<WsConn>,
@@ -103,7 +106,7 @@ struct Route {
     /// Queue-member choice.
     rng: fastrand::Rng,
     /// Subscriptions that reached their auto-unsubscribe limit.
-    removed: Vec<SubRef>,
+    removed: Vec<(Arc<Account>, SubRef)>,
 }
 
 impl Worker {
@@ -304,6 +307,7 @@ impl Worker {
             },
             max_subscriptions: s.max_subscriptions,
             auth_required: false,
+            auth_check: false,
             auth_timeout: Millis(2000),
             first_ping: Millis(0),
             ping_interval: Millis(
@@ -325,6 +329,7 @@ impl Worker {
         let session = Session::new(cfg, now);
         let mut conn = Conn {
             shared: cs.clone(),
+            account: shared.accounts.global().clone(),
             sock,
             session,
             ws: None,
@@ -509,15 +514,15 @@ impl Worker {
             return true;
         }
         scratch_out.clear();
-        let mut host = LoopHost::new(shared, route, &conn.shared);
+        let mut host = LoopHost::new(shared, route, &conn.shared, &mut conn.account);
         let res = conn
             .session
             .handle_input(input, now, &mut host, scratch_out);
         let (om, ob) = (host.out_msgs, host.out_bytes);
         shared.stats.out_msgs.fetch_add(om, Ordering::Relaxed);
         shared.stats.out_bytes.fetch_add(ob, Ordering::Relaxed);
-        for s in route.removed.drain(..) {
-            shared.router.lock().expect("router").remove(&s);
+        for (acc, s) in route.removed.drain(..) {
+            acc.router.lock().expect("router").remove(&s);
         }
         let (im, ib) = conn.session.in_counts();
         let prev_m = conn.shared.in_msgs.swap(im, Ordering::Relaxed);
@@ -779,7 +784,7 @@ impl Worker {
         if conn.closing.is_some() {
             return;
         }
-        let mut host = LoopHost::new(shared, route, &conn.shared);
+        let mut host = LoopHost::new(shared, route, &conn.shared, &mut conn.account);
         conn.session.close(&mut host);
         conn.closing = Some(reason);
         crate::debug!(
@@ -838,11 +843,11 @@ impl Worker {
         if conn.closing.is_none() {
             // Not yet released (write error path).
             let Worker { shared, route, .. } = self;
-            let mut host = LoopHost::new(shared, route, &conn.shared);
+            let mut host = LoopHost::new(shared, route, &conn.shared, &mut conn.account);
             conn.session.close(&mut host);
         }
-        for s in self.route.removed.drain(..) {
-            self.shared.router.lock().expect("router").remove(&s);
+        for (acc, s) in self.route.removed.drain(..) {
+            acc.router.lock().expect("router").remove(&s);
         }
         let _ = self.poll.registry().deregister(&mut conn.sock);
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
@@ -927,16 +932,24 @@ struct LoopHost<'a> {
     shared: &'a Shared,
     route: &'a mut Route,
     me: &'a Arc<ConnShared>,
+    /// The connection's account (replaced when authentication binds it).
+    acc: &'a mut Arc<Account>,
     out_msgs: u64,
     out_bytes: u64,
 }
 
 impl<'a> LoopHost<'a> {
-    fn new(shared: &'a Shared, route: &'a mut Route, me: &'a Arc<ConnShared>) -> Self {
+    fn new(
+        shared: &'a Shared,
+        route: &'a mut Route,
+        me: &'a Arc<ConnShared>,
+        acc: &'a mut Arc<Account>,
+    ) -> Self {
         LoopHost {
             shared,
             route,
             me,
+            acc,
             out_msgs: 0,
             out_bytes: 0,
         }
@@ -945,12 +958,12 @@ impl<'a> LoopHost<'a> {
 
 impl Host for LoopHost<'_> {
     fn subscribe(&mut self, sub: &SubRef) {
-        self.shared.router.lock().expect("router").insert(sub);
+        self.acc.router.lock().expect("router").insert(sub);
         self.me.subs.fetch_add(1, Ordering::Relaxed);
     }
 
     fn unsubscribe(&mut self, sub: &SubRef) {
-        self.shared.router.lock().expect("router").remove(sub);
+        self.acc.router.lock().expect("router").remove(sub);
         self.me.subs.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -962,7 +975,7 @@ impl Host for LoopHost<'_> {
         self_out: &mut Vec<u8>,
     ) -> usize {
         let result = self
-            .shared
+            .acc
             .router
             .lock()
             .expect("router")
@@ -979,9 +992,10 @@ impl Host for LoopHost<'_> {
             (&mut route.local_dirty, &mut route.wake, &mut route.removed);
         let my_loop = route.idx;
         let shared = self.shared;
+        let acc = &*self.acc;
         let n = router::select(&result, publisher, echo, &mut rand, |sub, last| {
             if last {
-                removed.push(sub.clone());
+                removed.push((acc.clone(), sub.clone()));
             }
             if sub.conn == publisher {
                 sub.encode_delivery(msg, self_out);
