@@ -4,28 +4,19 @@
 //!
 //! Usage: `autobahn_echo <port> [--compress]` (or `AUTOBAHN_COMPRESS=1`).
 //! Listens on 127.0.0.1, one thread per connection: server handshake with
-//! [`handshake::RequestParser`], then every complete data message is echoed
-//! with its opcode (text or binary), fragments reassembled, text validated as
-//! UTF-8 (RFC 6455 §8.1: the decoder for plain text, [`Utf8Validator`] over
-//! the inflated bytes for compressed text), pings answered with pongs and the
-//! close handshake done per RFC 6455 §7. With `--compress` (needs the
-//! `deflate` feature) permessage-deflate is accepted when offered and echoes
-//! are compressed (RFC 7692, no context takeover).
+//! [`handshake::RequestParser`], then [`EchoConn`] (feature `echo`) echoes
+//! every message. With `--compress` (needs the `deflate` feature)
+//! permessage-deflate is accepted when offered and echoes are compressed.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;
 
-use natsws_core::ws::codec::{write_close_for_error, write_close_reply, write_frame, write_pong};
+use natsws_core::ws::echo::EchoConn;
 use natsws_core::ws::handshake::{self, RequestParser, Status, UpgradeConfig};
-use natsws_core::ws::utf8::Utf8Validator;
-use natsws_core::ws::{Decoder, DecoderConfig, Error, Event, OpCode};
 
 /// Size of the socket read buffer, in bytes.
 const READ_BUF: usize = 64 * 1024;
-/// Cap on one echoed message (compressed or not), in bytes. The largest
-/// Autobahn message (case 9.1.6) is 16 MiB.
-const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 fn main() -> io::Result<()> {
     let mut port = None;
@@ -90,23 +81,7 @@ fn serve(mut stream: TcpStream, compress: bool) -> io::Result<()> {
     stream.write_all(&out)?;
     out.clear();
 
-    let mut dcfg = DecoderConfig::server();
-    dcfg.compression = upgrade.compression;
-    dcfg.no_masking = upgrade.no_masking;
-    dcfg.validate_utf8 = true;
-    dcfg.max_message = MAX_MESSAGE as u64;
-    dcfg.max_compressed_message = MAX_MESSAGE as u64;
-    let mut conn = Conn {
-        dec: Decoder::new(dcfg),
-        msg: Vec::new(),
-        text: false,
-        compress: upgrade.compression,
-        #[cfg(feature = "deflate")]
-        inflater: natsws_core::ws::deflate::Inflater::new(),
-        #[cfg(feature = "deflate")]
-        deflater: natsws_core::ws::deflate::Deflater::new(),
-        utf8: Utf8Validator::new(),
-    };
+    let mut conn = EchoConn::new(&upgrade);
 
     let mut pending = rest;
     loop {
@@ -135,149 +110,4 @@ fn serve(mut stream: TcpStream, compress: bool) -> io::Result<()> {
             return Ok(());
         }
     }
-}
-
-/// Per-connection echo state.
-struct Conn {
-    dec: Decoder,
-    /// The current message's (inflated) payload.
-    msg: Vec<u8>,
-    /// The current message is text.
-    text: bool,
-    /// permessage-deflate was negotiated: echoes are compressed.
-    compress: bool,
-    #[cfg(feature = "deflate")]
-    inflater: natsws_core::ws::deflate::Inflater,
-    #[cfg(feature = "deflate")]
-    deflater: natsws_core::ws::deflate::Deflater,
-    /// UTF-8 check of inflated text (the decoder checks plain text itself).
-    utf8: Utf8Validator,
-}
-
-impl Conn {
-    /// Decodes everything in `input`, appending replies to `out`. Returns
-    /// true when the connection must be closed (close handshake done or
-    /// failed with a close frame).
-    fn process(&mut self, input: &mut [u8], out: &mut Vec<u8>) -> bool {
-        let mut pos = 0;
-        while pos < input.len() {
-            let (n, ev) = match self.dec.decode(&mut input[pos..]) {
-                Ok(r) => r,
-                Err(e) => return fail(out, &e),
-            };
-            pos += n;
-            match ev {
-                None => {}
-                Some(Event::Data {
-                    payload,
-                    fin,
-                    compressed,
-                    text,
-                }) => {
-                    self.text = text;
-                    let r = if compressed {
-                        inflate(
-                            #[cfg(feature = "deflate")]
-                            &mut self.inflater,
-                            &mut self.msg,
-                            &mut self.utf8,
-                            self.text,
-                            payload,
-                            fin,
-                        )
-                    } else {
-                        self.msg.extend_from_slice(payload);
-                        Ok(())
-                    };
-                    if let Err(e) = r {
-                        return fail(out, &e);
-                    }
-                    if fin {
-                        self.echo(out);
-                    }
-                }
-                Some(Event::Ping(p)) => {
-                    // A decoded ping is at most 125 bytes: cannot fail.
-                    let _ = write_pong(out, p, None);
-                }
-                Some(Event::Pong(_)) => {}
-                Some(Event::Close { code, reason }) => {
-                    write_close_reply(out, code, reason, None);
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
-    /// Echoes the complete message in `self.msg` with its opcode.
-    fn echo(&mut self, out: &mut Vec<u8>) {
-        let op = if self.text {
-            OpCode::TEXT
-        } else {
-            OpCode::BINARY
-        };
-        #[cfg(feature = "deflate")]
-        if self.compress {
-            let c = self.deflater.compress(&self.msg);
-            // A data opcode: cannot fail.
-            let _ = write_frame(out, op, true, true, c, None);
-            self.msg.clear();
-            return;
-        }
-        #[cfg(not(feature = "deflate"))]
-        let _ = self.compress; // never true without the feature
-        let _ = write_frame(out, op, true, false, &self.msg, None);
-        self.msg.clear();
-    }
-}
-
-/// Inflates one piece of a compressed message into `msg`, validating text
-/// as it comes out (fail fast, RFC 6455 §8.1).
-#[cfg(feature = "deflate")]
-fn inflate(
-    inflater: &mut natsws_core::ws::deflate::Inflater,
-    msg: &mut Vec<u8>,
-    utf8: &mut Utf8Validator,
-    text: bool,
-    piece: &[u8],
-    fin: bool,
-) -> Result<(), Error> {
-    let mut bad = false;
-    inflater.feed(piece, fin, MAX_MESSAGE, &mut |chunk| {
-        if text && !bad {
-            bad = utf8.feed(chunk).is_err();
-        }
-        msg.extend_from_slice(chunk);
-    })?;
-    if text && !bad && fin {
-        bad = utf8.finish().is_err();
-    }
-    if fin || bad {
-        *utf8 = Utf8Validator::new();
-    }
-    if bad {
-        Err(Error::InvalidUtf8Text)
-    } else {
-        Ok(())
-    }
-}
-
-/// Without the `deflate` feature compression is never negotiated, so the
-/// decoder never reports a compressed piece.
-#[cfg(not(feature = "deflate"))]
-fn inflate(
-    _msg: &mut Vec<u8>,
-    _utf8: &mut Utf8Validator,
-    _text: bool,
-    _piece: &[u8],
-    _fin: bool,
-) -> Result<(), Error> {
-    Err(Error::CompressedWithoutNegotiation)
-}
-
-/// Writes the close frame for a codec error. Returns true (close).
-fn fail(out: &mut Vec<u8>, err: &Error) -> bool {
-    write_close_for_error(out, err, None);
-    true
 }

@@ -422,6 +422,18 @@ impl Session {
         &self.grant
     }
 
+    /// Restarts the auth timer and the first-PING timer from `now`: for a
+    /// WebSocket connection, whose NATS session begins at the upgrade, not
+    /// at accept.
+    pub fn restart_timers(&mut self, now: Millis) {
+        if let State::AwaitingConnect { .. } = self.state {
+            self.state = State::AwaitingConnect {
+                deadline: now.saturating_add(self.cfg.auth_timeout),
+            };
+        }
+        self.next_ping = now.saturating_add(self.cfg.first_ping);
+    }
+
     /// The connection id.
     pub fn conn(&self) -> ConnId {
         self.cfg.conn

@@ -33,6 +33,8 @@
 pub mod codec;
 #[cfg(feature = "deflate")]
 pub mod deflate;
+#[cfg(feature = "echo")]
+pub mod echo;
 mod error;
 pub mod frame;
 pub mod handshake;
