@@ -22,6 +22,13 @@ const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; ch
 /** Serves the files of `dir` (flat) on 127.0.0.1:`port` (0 = any). Resolves with { port, close }. */
 export function serveStatic(dir, port = 0) {
   const srv = http.createServer((req, res) => {
+    // `/set-cookie?k=v&…` (auth tests): this origin sets `k=v; HttpOnly; Path=/; SameSite=Lax` per parameter.
+    const q = new URL(req.url, 'http://x');
+    if (q.pathname === '/set-cookie') {
+      res.writeHead(204, { 'set-cookie': [...q.searchParams].map(([k, v]) => `${k}=${v}; HttpOnly; Path=/; SameSite=Lax`) });
+      res.end();
+      return;
+    }
     const name = path.basename(new URL(req.url, 'http://x').pathname) || 'index.html';
     const file = path.join(dir, name);
     if (!fs.existsSync(file)) { res.writeHead(404); res.end('not found\n'); return; }
