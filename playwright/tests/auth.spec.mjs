@@ -223,6 +223,9 @@ test.describe('JWT cookie (operator mode)', () => {
       const page = await authPage(openPage);
       await page.evaluate((jwt) => pwAuth.setCookies({ jwt }), cookieUser.jwt);
       const res = await page.evaluate(async ([lib, url, jwt, seed]) => {
+        // The cookie alone is in effect for this page.
+        const cookieOnly = await pwAuth.tryConnect(lib, { servers: url });
+        if (!cookieOnly.ok) return cookieOnly;
         const authenticator = pwAuth.api(lib).jwtAuthenticator(jwt, pw.te.encode(seed));
         const r = await pwAuth.tryConnect(lib, { servers: url, authenticator });
         if (!r.ok) return r;
@@ -238,22 +241,31 @@ test.describe('JWT cookie (operator mode)', () => {
     });
   }
 
-  test('nats.ws: a non-bearer JWT in the cookie is refused (no nonce signature)', async ({ openPage }) => {
-    const user = mintCookieUser({ bearer: false });
+  test('nats.ws: a non-bearer JWT in the cookie is refused (no nonce signature); a bearer one is accepted', async ({ openPage }) => {
     const page = await authPage(openPage);
-    await page.evaluate((jwt) => pwAuth.setCookies({ jwt }), user.jwt);
-    const res = await page.evaluate((url) => pwAuth.tryConnect('nats.ws', { servers: url }), server.wsUrl);
-    expectAuthViolation('nats.ws', res);
+    await page.evaluate((jwt) => pwAuth.setCookies({ jwt }), mintCookieUser({ bearer: false }).jwt);
+    expectAuthViolation('nats.ws', await page.evaluate((url) => pwAuth.tryConnect('nats.ws', { servers: url }), server.wsUrl));
+    await page.evaluate((jwt) => pwAuth.setCookies({ jwt }), mintCookieUser().jwt);
+    const ok = await page.evaluate((url) => pwAuth.tryConnect('nats.ws', { servers: url }), server.wsUrl);
+    expect(ok.error).toBeUndefined();
   });
 
-  test('nats.ws: a cookie JWT allowed only STANDARD connections is refused over websocket, accepted over TCP', async ({ openPage, tcp }) => {
-    const user = mintCookieUser({ types: ['STANDARD'] });
+  test('nats.ws: JWT allowed_connection_types: STANDARD only or only unknown types are refused over websocket', async ({ openPage, tcp }) => {
     const page = await authPage(openPage);
-    await page.evaluate((jwt) => pwAuth.setCookies({ jwt }), user.jwt);
-    const res = await page.evaluate((url) => pwAuth.tryConnect('nats.ws', { servers: url }), server.wsUrl);
-    expectAuthViolation('nats.ws', res);
+    const attempt = async (types) => {
+      await page.evaluate((jwt) => pwAuth.setCookies({ jwt }), mintCookieUser({ types }).jwt);
+      return page.evaluate((url) => pwAuth.tryConnect('nats.ws', { servers: url }), server.wsUrl);
+    };
+    const standard = mintCookieUser({ types: ['STANDARD'] });
+    await page.evaluate((jwt) => pwAuth.setCookies({ jwt }), standard.jwt);
+    expectAuthViolation('nats.ws', await page.evaluate((url) => pwAuth.tryConnect('nats.ws', { servers: url }), server.wsUrl));
+    expectAuthViolation('nats.ws', await attempt(['SomeNewType']));
+    // Unknown types are ignored as long as a known one remains.
+    expect((await attempt(['WEBSOCKET', 'SomeNewType'])).error).toBeUndefined();
+    expect((await attempt(['websocket'])).error).toBeUndefined();
 
-    const nc = await tcp(server.natsUrl, { authenticator: jwtAuthenticator(user.jwt, new TextEncoder().encode(user.seed)) });
+    // The STANDARD-only user over the client port.
+    const nc = await tcp(server.natsUrl, { authenticator: jwtAuthenticator(standard.jwt, new TextEncoder().encode(standard.seed)) });
     await nc.flush();
     expect(nc.info.auth_required).toBe(true);
   });
