@@ -252,17 +252,17 @@ test.describe('JWT cookie (operator mode)', () => {
 
   test('nats.ws: JWT allowed_connection_types: STANDARD only or only unknown types are refused over websocket', async ({ openPage, tcp }) => {
     const page = await authPage(openPage);
-    const attempt = async (types) => {
-      await page.evaluate((jwt) => pwAuth.setCookies({ jwt }), mintCookieUser({ types }).jwt);
+    /** Connects with the cookie JWT of `user` in place. */
+    const attempt = async (user) => {
+      await page.evaluate((jwt) => pwAuth.setCookies({ jwt }), user.jwt);
       return page.evaluate((url) => pwAuth.tryConnect('nats.ws', { servers: url }), server.wsUrl);
     };
     const standard = mintCookieUser({ types: ['STANDARD'] });
-    await page.evaluate((jwt) => pwAuth.setCookies({ jwt }), standard.jwt);
-    expectAuthViolation('nats.ws', await page.evaluate((url) => pwAuth.tryConnect('nats.ws', { servers: url }), server.wsUrl));
-    expectAuthViolation('nats.ws', await attempt(['SomeNewType']));
-    // Unknown types are ignored as long as a known one remains.
-    expect((await attempt(['WEBSOCKET', 'SomeNewType'])).error).toBeUndefined();
-    expect((await attempt(['websocket'])).error).toBeUndefined();
+    expectAuthViolation('nats.ws', await attempt(standard));
+    expectAuthViolation('nats.ws', await attempt(mintCookieUser({ types: ['SomeNewType'] })));
+    // Unknown types are ignored as long as a known one remains; types are case-insensitive.
+    expect((await attempt(mintCookieUser({ types: ['WEBSOCKET', 'SomeNewType'] }))).error).toBeUndefined();
+    expect((await attempt(mintCookieUser({ types: ['websocket'] }))).error).toBeUndefined();
 
     // The STANDARD-only user over the client port.
     const nc = await tcp(server.natsUrl, { authenticator: jwtAuthenticator(standard.jwt, new TextEncoder().encode(standard.seed)) });
