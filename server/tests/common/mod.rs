@@ -506,6 +506,32 @@ impl WsRaw {
         s
     }
 
+    /// Reads until a close frame arrives or the server ends the TCP
+    /// connection (EOF or reset), whichever comes first; returns the close
+    /// frame if one came.
+    pub fn read_to_close_or_eof(&mut self) -> Option<(Option<u16>, String)> {
+        let until = Instant::now() + DEADLINE;
+        let mut frames = Vec::new();
+        while self.close.is_none() {
+            assert!(
+                Instant::now() < until,
+                "server neither closed nor sent a close frame"
+            );
+            let mut chunk = vec![0u8; 65536];
+            match self.sock.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => self.feed(&mut chunk[..n], &mut frames),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+        self.close.clone()
+    }
+
     /// Reads until a close frame arrives; returns (code, reason).
     pub fn expect_close(&mut self) -> (Option<u16>, String) {
         self.read_until("close frame", |w| w.close.is_some());
