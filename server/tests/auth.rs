@@ -87,6 +87,68 @@ fn user_password_tcp_and_ws() {
     assert_log_has_no(&mut s, &["s3cr3t-pw", "wrong-pw-1"]);
 }
 
+/// With tracing on, CONNECT is traced with `pass`, `auth_token` and `sig`
+/// replaced by `[REDACTED]` (spec §1.4); no secret reaches the log.
+#[test]
+fn trace_redacts_secrets() {
+    let kp = nkeys::KeyPair::new_user();
+    let mut s = Server::start(&conf(
+        &format!(
+            "trace: true\nauthorization {{ users: [ {{user: tuser, password: \"tr4ce-pw\"}}, {{nkey: {}}} ] }}",
+            kp.public_key()
+        ),
+        "",
+    ));
+    login_ok(&s, false, json!({"user": "tuser", "pass": "tr4ce-pw"}));
+    s.expect_log("[REDACTED]");
+    login_refused(
+        &s,
+        true,
+        json!({"user": "tuser", "pass": "wr0ng-tr4ce", "auth_token": "tr4ce-tok"}),
+    );
+    let (mut c, info) = Conn::on(&s, false);
+    let sig = common::jwt::sign_nonce(&kp, info["nonce"].as_str().unwrap());
+    c.send(&connect(json!({"nkey": kp.public_key(), "sig": sig})));
+    c.expect("PONG\r\n");
+    let sig_line = s.expect_log("CONNECT");
+    assert!(sig_line.contains("[REDACTED]"), "{sig_line}");
+    assert_log_has_no(&mut s, &["tr4ce-pw", "wr0ng-tr4ce", "tr4ce-tok", &sig]);
+}
+
+/// INFO `nonce`: 11 random bytes in base64url without padding (15
+/// characters), only when nkeys are configured.
+#[test]
+fn info_nonce_format() {
+    let kp = nkeys::KeyPair::new_user();
+    let s = Server::start(&conf(
+        &format!(
+            "authorization {{ users: [ {{nkey: {}}}, {{user: u, password: p}} ] }}",
+            kp.public_key()
+        ),
+        "",
+    ));
+    for ws in [false, true] {
+        let (_, info) = Conn::on(&s, ws);
+        let nonce = info["nonce"].as_str().expect("nonce");
+        assert_eq!(nonce.len(), 15, "{nonce}");
+        assert!(
+            nonce
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{nonce}"
+        );
+    }
+    // No auth at all: neither auth_required nor nonce.
+    let s = Server::start(&conf("", ""));
+    for ws in [false, true] {
+        let (_, info) = Conn::on(&s, ws);
+        assert!(
+            info.get("auth_required").is_none() && info.get("nonce").is_none(),
+            "{info}"
+        );
+    }
+}
+
 #[test]
 fn first_op_must_be_connect_when_auth_required() {
     let s = Server::start(&conf("authorization { user: bob, password: pw }", ""));

@@ -39,7 +39,7 @@ authorization {
     {user: limited, password: p, permissions: {
         publish: { allow: ["allowed.>", "x"], deny: ["allowed.secret"] }
         subscribe: { allow: ["sub.>", "q.* workers", "wild.>", "both.*", "both.* grp"],
-                     deny: ["sub.deny", "wild.secret.*", "both.no"] }
+                     deny: ["sub.deny", "wild.secret.*", "both.no", "both.d grp"] }
     }}
     {user: resp, password: p, permissions: { subscribe: "svc.>", allow_responses: true }}
   ]
@@ -118,7 +118,28 @@ fn queue_qualified_subscribe_entries() {
     c.expect(
         "-ERR 'Permissions Violation for Subscription to \"both.no\" using queue \"grp\"'\r\n",
     );
+    // A queue-qualified deny entry denies only that queue.
+    c.send(b"SUB both.d grp 8\r\n");
+    c.expect("-ERR 'Permissions Violation for Subscription to \"both.d\" using queue \"grp\"'\r\n");
+    c.send(b"SUB both.d 9\r\n");
+    let rest = c.ping();
+    assert!(!rest.contains("-ERR"), "{rest:?}");
+    // Only plain entries match sub.x: any queue but _sys_.
+    c.send(b"SUB sub.x anyq 10\r\n");
+    let rest = c.ping();
+    assert!(!rest.contains("-ERR"), "{rest:?}");
+    c.send(b"SUB sub.x _sys_ 11\r\n");
+    c.expect(
+        "-ERR 'Permissions Violation for Subscription to \"sub.x\" using queue \"_sys_\"'\r\n",
+    );
     c.ping();
+    // Also without any permissions.
+    let mut a = login(&s, false, "admin");
+    a.send(b"SUB sub.x _sys_ 1\r\n");
+    a.expect(
+        "-ERR 'Permissions Violation for Subscription to \"sub.x\" using queue \"_sys_\"'\r\n",
+    );
+    a.ping();
 }
 
 /// A permitted wildcard SUB that can still see denied subjects: those
