@@ -576,7 +576,7 @@ fn record_frames(pending: &mut Vec<u8>, data: &[u8], frames: &mut Vec<SeenFrame>
 /// exchange on both transports.
 pub enum Conn {
     Tcp(Raw),
-    Ws(WsRaw),
+    Ws(Box<WsRaw>),
 }
 
 /// Parses an `INFO {json} \r\n` line.
@@ -599,7 +599,9 @@ impl Conn {
     /// Connects over WebSocket (extra request headers, e.g. `Cookie`) and
     /// reads the INFO.
     pub fn ws(port: u16, headers: &[(&str, &str)]) -> (Conn, serde_json::Value) {
-        let mut c = Conn::Ws(WsRaw::connect_with(port, false, headers).expect("upgrade"));
+        let mut c = Conn::Ws(Box::new(
+            WsRaw::connect_with(port, false, headers).expect("upgrade"),
+        ));
         let info = parse_info(&c.expect("\r\n"));
         (c, info)
     }
