@@ -100,7 +100,7 @@ fn trace_redacts_secrets() {
         "",
     ));
     login_ok(&s, false, json!({"user": "tuser", "pass": "tr4ce-pw"}));
-    s.expect_log("[REDACTED]");
+    s.expect_log("\"pass\":\"[REDACTED]\"");
     login_refused(
         &s,
         true,
