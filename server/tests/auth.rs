@@ -71,6 +71,13 @@ fn user_password_tcp_and_ws() {
         "authorization { user: bob, password: \"s3cr3t-pw\" }",
         "",
     ));
+    assert!(
+        s.startup_log
+            .iter()
+            .any(|l| l.contains("Plaintext passwords detected, use nkeys or bcrypt")),
+        "{:?}",
+        s.startup_log
+    );
     for ws in [false, true] {
         let (_, info) = Conn::on(&s, ws);
         assert_eq!(info["auth_required"], json!(true), "ws={ws}");
@@ -170,6 +177,13 @@ fn bcrypt_password() {
         &format!("authorization {{ users: [ {{user: carol, password: \"{hash}\"}} ] }}"),
         "",
     ));
+    assert!(
+        !s.startup_log
+            .iter()
+            .any(|l| l.contains("Plaintext passwords")),
+        "{:?}",
+        s.startup_log
+    );
     for ws in [false, true] {
         login_ok(&s, ws, json!({"user": "carol", "pass": "bcrypt-pw"}));
         // The hash itself is not a password.
@@ -619,4 +633,19 @@ fn async_nats_user_password_token_nkey() {
             assert!(!round_trip(o, url.clone()).await, "bad token {url}");
         }
     });
+}
+
+/// `--user`/`--pass` and `--auth` on the command line (spec §3.2).
+#[test]
+fn cli_user_password_and_token() {
+    let s = Server::start_args(&conf("", ""), &["--user", "cliu", "--pass", "clipw"]);
+    for ws in [false, true] {
+        login_ok(&s, ws, json!({"user": "cliu", "pass": "clipw"}));
+        login_refused(&s, ws, json!({"user": "cliu", "pass": "nope"}));
+    }
+    let s = Server::start_args(&conf("", ""), &["--auth", "clitok"]);
+    for ws in [false, true] {
+        login_ok(&s, ws, json!({"auth_token": "clitok"}));
+        login_refused(&s, ws, json!({"auth_token": "nope"}));
+    }
 }

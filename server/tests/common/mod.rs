@@ -37,6 +37,8 @@ pub struct Server {
     pub ws_port: Option<u16>,
     pub http_port: Option<u16>,
     pub log: mpsc::Receiver<String>,
+    /// The log lines written up to "Server is ready".
+    pub startup_log: Vec<String>,
     _dir: TempDir,
 }
 
@@ -136,6 +138,7 @@ impl Server {
             ws_port,
             http_port,
             log: rx,
+            startup_log: seen,
             _dir: dir,
         })
     }
