@@ -309,3 +309,28 @@ fn jwt_cookie_requires_trust() {
         "{e}"
     );
 }
+
+/// An account JWT signed by an operator the server does not trust: its
+/// users are refused.
+#[test]
+fn account_from_untrusted_operator() {
+    let t = Trust::new();
+    let rogue_op = KeyPair::new_operator();
+    let racc = KeyPair::new_account();
+    let racc_jwt = jwt::account(&rogue_op, &racc, "R", &[]);
+    let conf = t.conf("").replace(
+        "resolver_preload: {\n",
+        &format!(
+            "resolver_preload: {{\n  {}: \"{racc_jwt}\"\n",
+            racc.public_key()
+        ),
+    );
+    // nats-server starts (the preload is not checked against the trust).
+    let s = Server::start(&conf);
+    let u = KeyPair::new_user();
+    let ujwt = jwt::user(&racc, &u, User::default());
+    jwt_refused(&s, false, &ujwt, Some(&u));
+    jwt_refused(&s, true, &ujwt, Some(&u));
+    // The trusted account still works.
+    jwt_ok(&s, false, &t.user(&u, json!({})), Some(&u));
+}
