@@ -649,3 +649,39 @@ fn cli_user_password_and_token() {
         login_refused(&s, ws, json!({"auth_token": "nope"}));
     }
 }
+
+/// Only the websocket block names a no_auth_user: ws clients without
+/// credentials get it, TCP clients must authenticate.
+#[test]
+fn ws_only_no_auth_user() {
+    let s = Server::start(&conf(
+        "authorization { users: [ {user: u, password: p}, {user: wsguest, password: g} ] }",
+        "no_auth_user: wsguest",
+    ));
+    let (_, info) = Conn::on(&s, false);
+    assert_eq!(info["auth_required"], json!(true));
+    login_refused(&s, false, json!({}));
+    login_ok(&s, true, json!({}));
+    login_ok(&s, false, json!({"user": "u", "pass": "p"}));
+}
+
+/// websocket user/token overrides cannot coexist with users/nkeys
+/// (websocket spec §1.4 step 5).
+#[test]
+fn ws_override_with_users_is_a_config_error() {
+    let users = "authorization { users: [ {user: u, password: p} ] }";
+    let e = Server::try_start(&conf(users, "authorization { user: w, password: x }"))
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains("websocket authentication username not compatible with presence of users/nkeys"),
+        "{e}"
+    );
+    let e = Server::try_start(&conf(users, "authorization { token: t }"))
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains("websocket authentication token not compatible with presence of users/nkeys"),
+        "{e}"
+    );
+}
