@@ -466,6 +466,8 @@ fn no_auth_user_ping_before_connect_binds() {
         p.ping();
         let got = c.expect("same\r\n");
         assert!(!got.contains("other"), "cross-account delivery: {got:?}");
+        let got = c.ping();
+        assert!(!got.contains("other"), "cross-account delivery: {got:?}");
     }
 }
 

@@ -211,6 +211,8 @@ fn accounts_isolation() {
         a2.ping();
         let got = a1.expect("MSG foo 1 6\r\nfrom-a\r\n");
         assert!(!got.contains("from-b"), "cross-account delivery: {got:?}");
+        let got = a1.ping();
+        assert!(!got.contains("from-b"), "cross-account delivery: {got:?}");
         // b1 saw its own message only.
         let got = b1.ping();
         assert!(!got.contains("from-a"), "cross-account delivery: {got:?}");
