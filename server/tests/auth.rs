@@ -304,6 +304,11 @@ fn ws_user_password_override_matrix() {
     ];
     for (t, w, user, ok) in cases {
         let s = Server::start(&conf(t, w));
+        // INFO auth_required: ws = top-level or ws override; TCP = top-level.
+        let (_, info) = Conn::on(&s, true);
+        assert_eq!(info["auth_required"], json!(true));
+        let (_, info) = Conn::on(&s, false);
+        assert_eq!(info.get("auth_required").is_some(), !t.is_empty(), "{info}");
         let creds = json!({"user": user, "pass": "client"});
         if ok {
             login_ok(&s, true, creds);
