@@ -9,6 +9,24 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod jwt;
+
+/// The server binary under test: `NATSWS_TEST_SERVER_BIN` when set (e.g.
+/// the reference nats-server, which takes the same `-c file` and logs the
+/// same "Listening for …" / "Server is ready" lines), else natsws.
+pub fn server_bin() -> std::path::PathBuf {
+    match std::env::var_os("NATSWS_TEST_SERVER_BIN") {
+        Some(p) if !p.is_empty() => p.into(),
+        _ => env!("CARGO_BIN_EXE_natsws").into(),
+    }
+}
+
+/// True when the tests run against another binary (the reference
+/// nats-server) through `NATSWS_TEST_SERVER_BIN`.
+pub fn is_reference() -> bool {
+    std::env::var_os("NATSWS_TEST_SERVER_BIN").is_some_and(|p| !p.is_empty())
+}
+
 /// How long any single expectation may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -19,6 +37,8 @@ pub struct Server {
     pub ws_port: Option<u16>,
     pub http_port: Option<u16>,
     pub log: mpsc::Receiver<String>,
+    /// The log lines written up to "Server is ready".
+    pub startup_log: Vec<String>,
     _dir: TempDir,
 }
 
@@ -57,10 +77,20 @@ impl Server {
     }
 
     pub fn start_args(conf: &str, args: &[&str]) -> Server {
+        Self::try_start_args(conf, args).unwrap_or_else(|out| panic!("server did not start: {out}"))
+    }
+
+    /// Starts the server; `Err` holds every line it logged when it exited
+    /// (or did not become ready) instead, e.g. a startup validation error.
+    pub fn try_start(conf: &str) -> Result<Server, String> {
+        Self::try_start_args(conf, &[])
+    }
+
+    pub fn try_start_args(conf: &str, args: &[&str]) -> Result<Server, String> {
         let dir = TempDir::new();
         let path = dir.0.join("natsws.conf");
         std::fs::write(&path, conf).expect("write conf");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_natsws"))
+        let mut child = Command::new(server_bin())
             .arg("-c")
             .arg(&path)
             .args(args)
@@ -83,11 +113,15 @@ impl Server {
         });
         let (mut client_port, mut ws_port, mut http_port) = (None, None, None);
         let until = Instant::now() + DEADLINE;
+        let mut seen = Vec::new();
         loop {
             let left = until.saturating_duration_since(Instant::now());
-            let line = rx
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("natsws did not become ready"));
+            let Ok(line) = rx.recv_timeout(left) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(seen.join("\n"));
+            };
+            seen.push(line.clone());
             if line.contains("Listening for client connections on") {
                 client_port = port_of(&line);
             } else if line.contains("Listening for websocket clients on") {
@@ -98,14 +132,15 @@ impl Server {
                 break;
             }
         }
-        Server {
+        Ok(Server {
             child,
             client_port: client_port.expect("client port logged"),
             ws_port,
             http_port,
             log: rx,
+            startup_log: seen,
             _dir: dir,
-        }
+        })
     }
 
     pub fn nats_url(&self) -> String {
@@ -127,6 +162,17 @@ impl Server {
                 Err(_) => panic!("no log line containing {needle:?}"),
             }
         }
+    }
+
+    /// Kills the server and returns every log line not consumed yet (the
+    /// reader ends at the process's EOF).
+    pub fn kill_and_drain_log(&mut self) -> Vec<String> {
+        self.kill();
+        let mut out = Vec::new();
+        while let Ok(l) = self.log.recv_timeout(DEADLINE) {
+            out.push(l);
+        }
+        out
     }
 
     /// GET a monitoring path; returns (status, body).
@@ -463,6 +509,32 @@ impl WsRaw {
         s
     }
 
+    /// Reads until a close frame arrives or the server ends the TCP
+    /// connection (EOF or reset), whichever comes first; returns the close
+    /// frame if one came.
+    pub fn read_to_close_or_eof(&mut self) -> Option<(Option<u16>, String)> {
+        let until = Instant::now() + DEADLINE;
+        let mut frames = Vec::new();
+        while self.close.is_none() {
+            assert!(
+                Instant::now() < until,
+                "server neither closed nor sent a close frame"
+            );
+            let mut chunk = vec![0u8; 65536];
+            match self.sock.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => self.feed(&mut chunk[..n], &mut frames),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+        self.close.clone()
+    }
+
     /// Reads until a close frame arrives; returns (code, reason).
     pub fn expect_close(&mut self) -> (Option<u16>, String) {
         self.read_until("close frame", |w| w.close.is_some());
@@ -500,5 +572,101 @@ fn record_frames(pending: &mut Vec<u8>, data: &[u8], frames: &mut Vec<SeenFrame>
             len,
         });
         pending.drain(..hl + len);
+    }
+}
+
+/// A NATS client over raw TCP or raw WebSocket, for tests that run the same
+/// exchange on both transports.
+pub enum Conn {
+    Tcp(Raw),
+    Ws(Box<WsRaw>),
+}
+
+/// Parses an `INFO {json} \r\n` line.
+pub fn parse_info(line: &str) -> serde_json::Value {
+    let j = line
+        .trim()
+        .strip_prefix("INFO ")
+        .unwrap_or_else(|| panic!("not an INFO line: {line:?}"));
+    serde_json::from_str(j).expect("INFO json")
+}
+
+impl Conn {
+    /// Connects over TCP and reads the INFO.
+    pub fn tcp(port: u16) -> (Conn, serde_json::Value) {
+        let mut c = Conn::Tcp(Raw::connect(port));
+        let info = parse_info(&c.expect("\r\n"));
+        (c, info)
+    }
+
+    /// Connects over WebSocket (extra request headers, e.g. `Cookie`) and
+    /// reads the INFO.
+    pub fn ws(port: u16, headers: &[(&str, &str)]) -> (Conn, serde_json::Value) {
+        let mut c = Conn::Ws(Box::new(
+            WsRaw::connect_with(port, false, headers).expect("upgrade"),
+        ));
+        let info = parse_info(&c.expect("\r\n"));
+        (c, info)
+    }
+
+    /// TCP or WebSocket by flag, on the server's matching port.
+    pub fn on(s: &Server, ws: bool) -> (Conn, serde_json::Value) {
+        if ws {
+            Conn::ws(s.ws_port.expect("ws port"), &[])
+        } else {
+            Conn::tcp(s.client_port)
+        }
+    }
+
+    pub fn is_ws(&self) -> bool {
+        matches!(self, Conn::Ws(_))
+    }
+
+    pub fn send(&mut self, b: &[u8]) {
+        match self {
+            Conn::Tcp(r) => r.send(b),
+            Conn::Ws(w) => w.send(b),
+        }
+    }
+
+    /// Reads until `needle`; returns everything through it.
+    pub fn expect(&mut self, needle: &str) -> String {
+        match self {
+            Conn::Tcp(r) => r.expect(needle),
+            Conn::Ws(w) => w.expect(needle),
+        }
+    }
+
+    /// Sends `PING` and reads through the `PONG`; returns what came before.
+    pub fn ping(&mut self) -> String {
+        self.send(b"PING\r\n");
+        self.expect("PONG\r\n")
+    }
+
+    /// Reads until the server ends the connection: TCP EOF, or a WebSocket
+    /// close frame (returned). Returns the NATS bytes read meanwhile.
+    pub fn expect_end(&mut self) -> (String, Option<(Option<u16>, String)>) {
+        match self {
+            Conn::Tcp(r) => (r.read_to_close(), None),
+            Conn::Ws(w) => {
+                let close = w.expect_close();
+                let rest = String::from_utf8_lossy(&std::mem::take(&mut w.buf)).into_owned();
+                (rest, Some(close))
+            }
+        }
+    }
+
+    /// Expects `-ERR '<text>'` followed by the end of the connection; over
+    /// WebSocket the close frame must carry `code` and `reason`.
+    pub fn expect_err_close(&mut self, text: &str, code: u16, reason: &str) {
+        self.expect(&format!("-ERR '{text}'\r\n"));
+        let (rest, close) = self.expect_end();
+        assert!(
+            !rest.contains("PONG") && !rest.contains("MSG "),
+            "traffic after -ERR: {rest:?}"
+        );
+        if let Some(close) = close {
+            assert_eq!(close, (Some(code), reason.to_string()));
+        }
     }
 }

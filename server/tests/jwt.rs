@@ -1,0 +1,336 @@
+//! Operator mode / JWT authentication (nats-protocol spec §3.4, websocket
+//! spec §5.5–5.6, TestWSJWTWithAllowedConnectionTypes,
+//! TestWSJWTCookieUser). JWTs are minted by `common::jwt`.
+//!
+//! Every test here passes against the reference nats-server.
+
+mod common;
+
+use common::jwt::{self, User};
+use common::{Conn, Server, TempDir};
+use nkeys::KeyPair;
+use serde_json::{json, Value};
+
+const AV: &str = "Authorization Violation";
+
+/// An operator, one account (with a signing key) and the config trusting
+/// them through `resolver: MEMORY` + `resolver_preload`.
+struct Trust {
+    op: KeyPair,
+    acc: KeyPair,
+    signing: KeyPair,
+}
+
+impl Trust {
+    fn new() -> Trust {
+        Trust {
+            op: KeyPair::new_operator(),
+            acc: KeyPair::new_account(),
+            signing: KeyPair::new_account(),
+        }
+    }
+
+    /// Config with `operator` set to `op_value` (inline JWT or a path).
+    fn conf_with(&self, op_value: &str, ws_extra: &str) -> String {
+        let acc_jwt = jwt::account(&self.op, &self.acc, "A", &[self.signing.public_key()]);
+        format!(
+            r#"listen: "127.0.0.1:-1"
+operator: "{op_value}"
+resolver: MEMORY
+resolver_preload: {{
+  {}: "{acc_jwt}"
+}}
+websocket {{
+  listen: "127.0.0.1:-1"
+  no_tls: true
+  {ws_extra}
+}}
+"#,
+            self.acc.public_key()
+        )
+    }
+
+    fn conf(&self, ws_extra: &str) -> String {
+        self.conf_with(&jwt::operator(&self.op, None), ws_extra)
+    }
+
+    /// A user JWT issued by the account key.
+    fn user(&self, kp: &KeyPair, nats: Value) -> String {
+        jwt::user(
+            &self.acc,
+            kp,
+            User {
+                nats,
+                ..User::default()
+            },
+        )
+    }
+}
+
+fn connect_line(fields: Value) -> Vec<u8> {
+    let mut c = json!({"verbose": false, "pedantic": false, "protocol": 1});
+    for (k, v) in fields.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    format!("CONNECT {c}\r\nPING\r\n").into_bytes()
+}
+
+/// Connects, signs the nonce with `signer` (if any) and sends `jwt`.
+fn try_jwt(s: &Server, ws: bool, jwt: &str, signer: Option<&KeyPair>) -> Conn {
+    let (mut c, info) = Conn::on(s, ws);
+    assert_eq!(info["auth_required"], json!(true), "{info}");
+    let nonce = info["nonce"].as_str().expect("nonce in operator mode");
+    let mut f = json!({ "jwt": jwt });
+    if let Some(kp) = signer {
+        f["sig"] = json!(jwt::sign_nonce(kp, nonce));
+    }
+    c.send(&connect_line(f));
+    c
+}
+
+fn jwt_ok(s: &Server, ws: bool, jwt: &str, signer: Option<&KeyPair>) -> Conn {
+    let mut c = try_jwt(s, ws, jwt, signer);
+    c.expect("PONG\r\n");
+    c
+}
+
+fn jwt_refused(s: &Server, ws: bool, jwt: &str, signer: Option<&KeyPair>) {
+    let mut c = try_jwt(s, ws, jwt, signer);
+    c.expect_err_close(AV, 1008, "Authentication Failure");
+}
+
+#[test]
+fn user_jwt_signed_by_account() {
+    let t = Trust::new();
+    let s = Server::start(&t.conf(""));
+    let u = KeyPair::new_user();
+    let ujwt = t.user(&u, json!({}));
+    for ws in [false, true] {
+        let mut c = jwt_ok(&s, ws, &ujwt, Some(&u));
+        // Bound to the account named by the JWT.
+        let info = common::parse_info(&c.expect("\r\n"));
+        assert_eq!(info["remote_account"], json!(t.acc.public_key()));
+        // Missing or wrong signature.
+        jwt_refused(&s, ws, &ujwt, None);
+        jwt_refused(&s, ws, &ujwt, Some(&KeyPair::new_user()));
+    }
+    s.expect_log("authentication error");
+}
+
+#[test]
+fn operator_from_file() {
+    let t = Trust::new();
+    let dir = TempDir::new();
+    let path = dir.0.join("op.jwt");
+    std::fs::write(&path, jwt::operator(&t.op, None)).unwrap();
+    let s = Server::start(&t.conf_with(path.to_str().unwrap(), ""));
+    let u = KeyPair::new_user();
+    jwt_ok(&s, false, &t.user(&u, json!({})), Some(&u));
+}
+
+#[test]
+fn user_jwt_signed_by_account_signing_key() {
+    let t = Trust::new();
+    let s = Server::start(&t.conf(""));
+    let u = KeyPair::new_user();
+    let ujwt = jwt::user(
+        &t.signing,
+        &u,
+        User {
+            issuer_account: Some(t.acc.public_key()),
+            ..User::default()
+        },
+    );
+    jwt_ok(&s, false, &ujwt, Some(&u));
+    jwt_ok(&s, true, &ujwt, Some(&u));
+    // A key that is not one of the account's signing keys.
+    let rogue = KeyPair::new_account();
+    let bad = jwt::user(
+        &rogue,
+        &u,
+        User {
+            issuer_account: Some(t.acc.public_key()),
+            ..User::default()
+        },
+    );
+    jwt_refused(&s, false, &bad, Some(&u));
+    // Signed by an unknown account.
+    let bad = jwt::user(&rogue, &u, User::default());
+    jwt_refused(&s, false, &bad, Some(&u));
+}
+
+#[test]
+fn no_jwt_or_other_credentials_refused() {
+    let t = Trust::new();
+    let s = Server::start(&t.conf(""));
+    for ws in [false, true] {
+        let (mut c, _) = Conn::on(&s, ws);
+        c.send(&connect_line(json!({})));
+        c.expect_err_close(AV, 1008, "Authentication Failure");
+        let (mut c, _) = Conn::on(&s, ws);
+        c.send(&connect_line(json!({"user": "u", "pass": "p"})));
+        c.expect_err_close(AV, 1008, "Authentication Failure");
+    }
+}
+
+#[test]
+fn expired_user_jwt_refused() {
+    let t = Trust::new();
+    let s = Server::start(&t.conf(""));
+    let u = KeyPair::new_user();
+    let expired = jwt::user(
+        &t.acc,
+        &u,
+        User {
+            exp: Some(jwt::now() - 60),
+            ..User::default()
+        },
+    );
+    jwt_refused(&s, false, &expired, Some(&u));
+    jwt_refused(&s, true, &expired, Some(&u));
+    let valid = jwt::user(
+        &t.acc,
+        &u,
+        User {
+            exp: Some(jwt::now() + 3600),
+            ..User::default()
+        },
+    );
+    jwt_ok(&s, false, &valid, Some(&u));
+}
+
+#[test]
+fn bearer_jwt_needs_no_signature() {
+    let t = Trust::new();
+    let s = Server::start(&t.conf(""));
+    let u = KeyPair::new_user();
+    let bearer = t.user(&u, json!({"bearer_token": true}));
+    jwt_ok(&s, false, &bearer, None);
+    jwt_ok(&s, true, &bearer, None);
+}
+
+#[test]
+fn jwt_permissions_apply() {
+    let t = Trust::new();
+    let s = Server::start(&t.conf(""));
+    let u = KeyPair::new_user();
+    let ujwt = t.user(
+        &u,
+        json!({"pub": {"allow": ["allowed.>"]}, "sub": {"deny": ["secret"]}}),
+    );
+    let mut c = jwt_ok(&s, false, &ujwt, Some(&u));
+    c.expect("\r\n"); // connect_info INFO
+    c.send(b"PUB other 1\r\nz\r\n");
+    c.expect("-ERR 'Permissions Violation for Publish to \"other\"'\r\n");
+    c.send(b"SUB secret 1\r\n");
+    c.expect("-ERR 'Permissions Violation for Subscription to \"secret\"'\r\n");
+    c.send(b"PUB allowed.x 1\r\nz\r\n");
+    let rest = c.ping();
+    assert!(!rest.contains("-ERR"), "{rest:?}");
+}
+
+/// TestWSJWTWithAllowedConnectionTypes: unknown types are ignored while a
+/// known one remains; none known → refused.
+#[test]
+fn jwt_allowed_connection_types() {
+    let t = Trust::new();
+    let s = Server::start(&t.conf(""));
+    for (types, ws_ok) in [
+        (json!(["STANDARD"]), false),
+        (json!(["STANDARD", "websocket"]), true),
+        (json!(["WEBSOCKET", "SomeNewType"]), true),
+        (json!(["SomeNewType"]), false),
+    ] {
+        let u = KeyPair::new_user();
+        let ujwt = t.user(&u, json!({ "allowed_connection_types": types }));
+        if ws_ok {
+            jwt_ok(&s, true, &ujwt, Some(&u));
+        } else {
+            jwt_refused(&s, true, &ujwt, Some(&u));
+        }
+    }
+    let u = KeyPair::new_user();
+    let std_only = t.user(&u, json!({"allowed_connection_types": ["STANDARD"]}));
+    jwt_ok(&s, false, &std_only, Some(&u));
+}
+
+/// TestWSJWTCookieUser: the `jwt_cookie` value stands in for CONNECT's
+/// `jwt`; bearer cookies need no signature, others do; CONNECT's `jwt`
+/// wins over the cookie.
+#[test]
+fn jwt_cookie() {
+    let t = Trust::new();
+    let s = Server::start(&t.conf("jwt_cookie: natsjwt"));
+    let port = s.ws_port.unwrap();
+    let bu = KeyPair::new_user();
+    let bearer = t.user(&bu, json!({"bearer_token": true}));
+    let su = KeyPair::new_user();
+    let signed = t.user(&su, json!({}));
+
+    // Bearer cookie, bare CONNECT {} (verbose defaults to true).
+    let (mut c, _) = Conn::ws(port, &[("Cookie", &format!("natsjwt={bearer}"))]);
+    c.send(b"CONNECT {}\r\n");
+    c.expect("+OK\r\n");
+    c.ping();
+
+    // Non-bearer cookie without a signature.
+    let (mut c, _) = Conn::ws(port, &[("Cookie", &format!("natsjwt={signed}"))]);
+    c.send(b"CONNECT {}\r\n");
+    c.expect_err_close(AV, 1008, "Authentication Failure");
+
+    // Non-bearer cookie with the signature in CONNECT.
+    let (mut c, info) = Conn::ws(port, &[("Cookie", &format!("natsjwt={signed}"))]);
+    let sig = jwt::sign_nonce(&su, info["nonce"].as_str().unwrap());
+    c.send(&connect_line(json!({ "sig": sig })));
+    c.expect("PONG\r\n");
+
+    // CONNECT's jwt overrides the cookie.
+    let (mut c, _) = Conn::ws(port, &[("Cookie", &format!("natsjwt={signed}"))]);
+    c.send(&connect_line(json!({ "jwt": bearer })));
+    c.expect("PONG\r\n");
+
+    // The cookie is ignored on other names.
+    let (mut c, _) = Conn::ws(port, &[("Cookie", &format!("other={bearer}"))]);
+    c.send(b"CONNECT {}\r\n");
+    c.expect_err_close(AV, 1008, "Authentication Failure");
+}
+
+#[test]
+fn jwt_cookie_requires_trust() {
+    let e = Server::try_start(
+        "listen: \"127.0.0.1:-1\"\nwebsocket {\n listen: \"127.0.0.1:-1\"\n no_tls: true\n jwt_cookie: natsjwt\n}\n",
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        e.contains(
+            "trusted operators or trusted keys configuration is required for JWT authentication via cookie \"natsjwt\""
+        ),
+        "{e}"
+    );
+}
+
+/// An account JWT signed by an operator the server does not trust: its
+/// users are refused.
+#[test]
+fn account_from_untrusted_operator() {
+    let t = Trust::new();
+    let rogue_op = KeyPair::new_operator();
+    let racc = KeyPair::new_account();
+    let racc_jwt = jwt::account(&rogue_op, &racc, "R", &[]);
+    let conf = t.conf("").replace(
+        "resolver_preload: {\n",
+        &format!(
+            "resolver_preload: {{\n  {}: \"{racc_jwt}\"\n",
+            racc.public_key()
+        ),
+    );
+    // nats-server starts (the preload is not checked against the trust).
+    let s = Server::start(&conf);
+    let u = KeyPair::new_user();
+    let ujwt = jwt::user(&racc, &u, User::default());
+    jwt_refused(&s, false, &ujwt, Some(&u));
+    jwt_refused(&s, true, &ujwt, Some(&u));
+    // The trusted account still works.
+    jwt_ok(&s, false, &t.user(&u, json!({})), Some(&u));
+}
