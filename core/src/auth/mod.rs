@@ -550,11 +550,11 @@ pub fn is_bcrypt(s: &str) -> bool {
 }
 
 /// nats-server `comparePasswords`: bcrypt when the server value is a bcrypt
-/// hash (a client password over 72 bytes fails, as in Go), else a
-/// constant-time comparison.
+/// hash (a client password over 72 bytes fails, as Go's bcrypt returns
+/// `ErrPasswordTooLong`), else a constant-time comparison.
 pub fn compare_passwords(server: &str, client: &str) -> bool {
     if is_bcrypt(server) {
-        bcrypt::non_truncating_verify(client, server).unwrap_or(false)
+        client.len() <= 72 && bcrypt::verify(client, server).unwrap_or(false)
     } else {
         ct_eq(server.as_bytes(), client.as_bytes())
     }
