@@ -34,6 +34,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "auth")]
+pub mod auth;
 pub mod proto;
 pub mod router;
 pub mod session;
