@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Autobahn testsuite (wstest -m fuzzingclient) against core's ws codec, through
-# the test-only echo server core/examples/autobahn_echo.rs.
+# Autobahn testsuite (wstest -m fuzzingclient) against two echo applications:
+# - core's ws codec alone, through the test-only echo server
+#   core/examples/autobahn_echo.rs (std::net, a thread per connection): modes
+#   `plain` and `deflate`;
+# - the natsws server's own WebSocket transport and mio event loops, through
+#   the test-only binary natsws-autobahn (server feature `autobahn`: upgraded
+#   connections echo instead of speaking NATS): modes `server-plain` and
+#   `server-deflate`.
 #
-# Runs every case ("*") twice: without compression (agent natsws-plain) and
-# with permessage-deflate accepted (agent natsws-deflate), then compares each
-# case's behavior and close behavior with core/tests/autobahn/expected-*.json.
-# Exits non-zero on any FAILED case or any difference from the expected files.
+# Each mode runs every case ("*"), without compression or with
+# permessage-deflate accepted, then compares each case's behavior and close
+# behavior with core/tests/autobahn/expected-<mode>.json. Exits non-zero on any
+# FAILED case or any difference from the expected files.
 #
-# Usage: bash scripts/autobahn.sh [plain|deflate]...   (default: both)
+# Usage: bash scripts/autobahn.sh [plain|deflate|server-plain|server-deflate]...
+#        (default: all four)
 # Environment:
 #   AUTOBAHN_UPDATE=1   write the observed results to the expected files
 #                       (review the diff before committing) instead of comparing
@@ -32,7 +39,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 modes=("$@")
-[ ${#modes[@]} -eq 0 ] && modes=(plain deflate)
+[ ${#modes[@]} -eq 0 ] && modes=(plain deflate server-plain server-deflate)
 
 py2=${PYENV_ROOT:-$HOME/.pyenv}/versions/2.7.18/bin/python
 export PYTHONUSERBASE=${AUTOBAHN_HOME:-$HOME/.cache/natsws-autobahn}
@@ -57,9 +64,11 @@ if ! "$wstest" --help >/dev/null 2>&1; then
 fi
 
 # ---------------------------------------------------------------- build
-echo "==> building the echo server (release, --features deflate)"
-cargo build -q -p natsws-core --example autobahn_echo --features deflate --release
-echo_bin=$root/target/release/examples/autobahn_echo
+echo "==> building the echo servers (release)"
+cargo build -q -p natsws-core --example autobahn_echo --features deflate,echo --release
+cargo build -q -p natsws-server --bin natsws-autobahn --features autobahn --release
+core_bin=$root/target/release/examples/autobahn_echo
+server_bin=$root/target/release/natsws-autobahn
 
 work=$root/target/autobahn
 mkdir -p "$work"
@@ -74,11 +83,13 @@ free_port() {
 status=0
 for mode in "${modes[@]}"; do
   case $mode in
-    plain) flag= ;;
-    deflate) flag=--compress ;;
-    *) echo "unknown mode $mode (plain|deflate)" >&2; exit 2 ;;
+    plain) flag= echo_bin=$core_bin ;;
+    deflate) flag=--compress echo_bin=$core_bin ;;
+    server-plain) flag= echo_bin=$server_bin ;;
+    server-deflate) flag=--compress echo_bin=$server_bin ;;
+    *) echo "unknown mode $mode (plain|deflate|server-plain|server-deflate)" >&2; exit 2 ;;
   esac
-  spec_in=$root/core/tests/autobahn/fuzzingclient-$mode.json
+  spec_in=$root/core/tests/autobahn/fuzzingclient-${mode#server-}.json
   expected=$root/core/tests/autobahn/expected-$mode.json
   out=$work/$mode
   rm -rf "$out"

@@ -193,6 +193,16 @@ pub trait Permits: Send + Sync {
     fn can_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool;
 }
 
+#[cfg(feature = "auth")]
+impl Permits for crate::auth::Permissions {
+    fn can_publish(&self, subject: &[u8]) -> bool {
+        crate::auth::Permissions::can_publish(self, subject)
+    }
+    fn can_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        crate::auth::Permissions::can_subscribe(self, subject, queue)
+    }
+}
+
 /// What an accepted CONNECT grants the connection.
 #[derive(Clone, Default)]
 pub struct Grant {
@@ -258,6 +268,11 @@ pub trait Host {
     fn response_permitted(&mut self, subject: &[u8]) -> bool {
         let _ = subject;
         false
+    }
+    /// Sees every CONNECT's raw JSON before it is checked (for the server's
+    /// trace log, which must redact secrets). The default does nothing.
+    fn on_connect(&mut self, json: &[u8]) {
+        let _ = json;
     }
 }
 
@@ -639,6 +654,7 @@ impl Session {
         host: &mut impl Host,
         out: &mut Vec<u8>,
     ) -> Result<(), Close> {
+        host.on_connect(json);
         let c = match Connect::from_json(json) {
             Ok(c) => c,
             Err(e) => {

@@ -53,6 +53,15 @@ pub struct Cli {
     /// Directory for the ports file.
     #[arg(long = "ports_file_dir")]
     pub ports_file_dir: Option<PathBuf>,
+    /// Single user required for connections (with `--pass`).
+    #[arg(long = "user", value_name = "USER")]
+    pub user: Option<String>,
+    /// Password of `--user`.
+    #[arg(long = "pass", value_name = "PASSWORD")]
+    pub pass: Option<String>,
+    /// Authorization token required for connections.
+    #[arg(long = "auth", value_name = "TOKEN")]
+    pub auth: Option<String>,
     /// Enable debug logging.
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
@@ -106,6 +115,9 @@ const LONG_FLAGS: &[&str] = &[
     "server_name",
     "client_advertise",
     "ports_file_dir",
+    "user",
+    "pass",
+    "auth",
     "debug",
     "trace",
     "VV",
@@ -268,6 +280,35 @@ impl Cli {
         }
         if let Some(p) = &self.pid {
             o.pid_file = Some(p.clone());
+        }
+        // --user/--pass/--auth override the authorization block's single
+        // user and token (nats-server's flag handling).
+        if self.user.is_some() || self.pass.is_some() || self.auth.is_some() {
+            let a = o
+                .authorization
+                .get_or_insert_with(|| crate::options::Authorization {
+                    span: crate::config::Span {
+                        file: "command line".into(),
+                        line: 0,
+                        col: 0,
+                    },
+                    user: None,
+                    password: None,
+                    token: None,
+                    timeout: None,
+                    users: Vec::new(),
+                    default_permissions: None,
+                    auth_callout: false,
+                });
+            if let Some(u) = &self.user {
+                a.user = Some(u.clone());
+            }
+            if let Some(p) = &self.pass {
+                a.password = Some(p.clone());
+            }
+            if let Some(t) = &self.auth {
+                a.token = Some(t.clone());
+            }
         }
     }
 }

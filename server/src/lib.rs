@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 #![recursion_limit = "256"]
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod deflate;

@@ -94,6 +94,15 @@ fn settings(o: &Options) -> Result<Settings, String> {
         up.same_origin = w.same_origin;
         up.compression = w.compression;
         up.headers = w.headers.clone();
+        if w.max_request_head > 0 {
+            up.max_head_bytes = w.max_request_head;
+        }
+        up.cookies = natsws_core::ws::handshake::CookieNames {
+            jwt: w.jwt_cookie.clone(),
+            user: w.user_cookie.clone(),
+            pass: w.pass_cookie.clone(),
+            token: w.token_cookie.clone(),
+        };
         up.set_allowed_origins(&w.allowed_origins)?;
         Some(WsListenConfig {
             addr: resolve(w.bind_host(), w.port)?,
@@ -109,6 +118,8 @@ fn settings(o: &Options) -> Result<Settings, String> {
             ping_interval: w.ping_interval.unwrap_or(Duration::ZERO),
             upgrade: up,
             max_message: u64::MAX,
+            #[cfg(feature = "autobahn")]
+            echo: false,
         })
     } else {
         None
@@ -121,7 +132,9 @@ fn settings(o: &Options) -> Result<Settings, String> {
     } else {
         None
     };
+    let auth = natsws_server::auth::build(o)?.map(std::sync::Arc::new);
     Ok(Settings {
+        auth,
         client_addr: resolve(&o.host, o.port)?,
         websocket,
         http_addr,
@@ -135,6 +148,7 @@ fn settings(o: &Options) -> Result<Settings, String> {
         ping_max: o.ping_max,
         write_deadline: o.write_deadline,
         no_header_support: o.no_header_support,
+        max_pending_handshakes: o.max_pending_handshakes,
         ..Settings::default()
     })
 }

@@ -97,6 +97,10 @@ pub struct Options {
     pub lame_duck_grace_period: Duration,
     /// `max_closed_clients` kept for /connz. Default 10000.
     pub max_closed_clients: usize,
+    /// natsws extension `max_pending_handshakes`: connections still in a
+    /// WebSocket/TLS handshake or awaiting CONNECT, above which new sockets
+    /// are closed at accept. Default 4096; 0 = unlimited.
+    pub max_pending_handshakes: usize,
     /// `debug` (`-D`).
     pub debug: bool,
     /// `trace` (`-V`); also set by `trace_verbose`.
@@ -179,6 +183,7 @@ impl Default for Options {
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
+            max_pending_handshakes: 4096,
             debug: false,
             trace: false,
             trace_verbose: false,
@@ -406,6 +411,9 @@ pub struct WebsocketOptions {
     pub compression: bool,
     /// `handshake_timeout`; zero = no timeout.
     pub handshake_timeout: Duration,
+    /// natsws extension `max_request_head`: cap on the upgrade request head
+    /// in bytes (answer 431 above it). 0 (unset) = the default, 8 KiB.
+    pub max_request_head: usize,
     /// `authorization`/`authentication` sub-block (§1.3).
     pub authorization: Option<WsAuthorization>,
     /// `jwt_cookie`.
@@ -946,6 +954,9 @@ impl Options {
                 }
             }
             "max_closed_clients" => r.set(&mut self.max_closed_clients, int_range(e, 0, i64::MAX)),
+            "max_pending_handshakes" => {
+                r.set(&mut self.max_pending_handshakes, int_range(e, 0, i64::MAX))
+            }
             "no_header_support" => r.set(&mut self.no_header_support, bool_of(e)),
             "no_auth_user" => {
                 if let Some(s) = r.ok(str_of(e)) {
@@ -1103,9 +1114,11 @@ impl Options {
                     "operator mode does not allow accounts or users in the configuration",
                 ));
             }
-            if self.authorization.as_ref().is_some_and(|a| {
-                a.user.is_some() || a.token.is_some() || a.auth_callout
-            }) {
+            if self
+                .authorization
+                .as_ref()
+                .is_some_and(|a| a.user.is_some() || a.token.is_some() || a.auth_callout)
+            {
                 return Err(ConfigError::bare(
                     "operator mode does not allow an authorization block",
                 ));
@@ -1483,7 +1496,7 @@ fn parse_users(r: &mut Reader, e: &Entry) -> Vec<User> {
                         let bad: Vec<String> = list
                             .iter()
                             .filter(|s| ConnectionType::parse(s).is_none())
-                            .map(|s| format!("{s:?}"))
+                            .map(|s| format!("{:?}", s.to_ascii_uppercase()))
                             .collect();
                         if bad.is_empty() {
                             u.allowed_connection_types = list
@@ -1644,11 +1657,7 @@ fn parse_accounts(r: &mut Reader, e: &Entry) -> Vec<Account> {
                                 "imports" | "exports" => {
                                     acc.imports_exports = Some(k.key_span.clone())
                                 }
-                                "jetstream"
-                                | "mappings"
-                                | "maps"
-                                | "limits"
-                                | "msg_trace"
+                                "jetstream" | "mappings" | "maps" | "limits" | "msg_trace"
                                 | "trace_dest" => {}
                                 _ => r.unknown(k),
                             }
@@ -1803,6 +1812,7 @@ fn parse_websocket(r: &mut Reader, m: &Map, span: &Span) -> WebsocketOptions {
                     )),
                 }
             }
+            "max_request_head" => r.set(&mut ws.max_request_head, int_range(e, 256, 1 << 20)),
             "handshake_timeout" => match &e.value.value {
                 Value::Integer(i) if *i >= 0 => {
                     ws.handshake_timeout = Duration::from_secs(*i as u64)

@@ -67,6 +67,9 @@ pub struct Settings {
     /// Pre-auth cap: connections still in handshake or awaiting CONNECT
     /// (default 4096; 0 = unlimited). natsws-only hardening.
     pub max_pending_handshakes: usize,
+    /// Authentication and authorization; `None` when nothing is
+    /// configured (everyone is anonymous in `$G`).
+    pub auth: Option<Arc<crate::auth::ServerAuth>>,
 }
 
 impl Default for Settings {
@@ -87,6 +90,7 @@ impl Default for Settings {
             no_header_support: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_pending_handshakes: 4096,
+            auth: None,
         }
     }
 }
@@ -115,6 +119,8 @@ pub struct Stats {
     pub total_connections: AtomicU64,
     /// Connections closed as slow consumers.
     pub slow_consumers: AtomicU64,
+    /// Sockets closed at accept by the `max_pending_handshakes` cap.
+    pub pre_auth_rejected: AtomicU64,
 }
 
 /// A connection's outbound queue, filled by any thread.
@@ -157,6 +163,25 @@ pub struct ConnShared {
     pub subs: AtomicUsize,
     /// Client name/lang/version from CONNECT, for monitoring.
     pub client: Mutex<ClientMeta>,
+    /// Set when `perms` holds permissions that deliveries must consult.
+    pub has_perms: AtomicBool,
+    /// Delivery-time permissions (subscribe deny, response permissions).
+    pub perms: Mutex<Option<crate::auth::DeliveryPerms>>,
+}
+
+impl ConnShared {
+    /// Whether a message may be delivered to this connection (subscribe
+    /// deny patterns), recording its reply subject for `allow_responses`.
+    /// Cheap when the connection has no permissions.
+    pub fn may_deliver(&self, subject: &[u8], reply: Option<&[u8]>, shared: &Shared) -> bool {
+        if !self.has_perms.load(Ordering::Acquire) {
+            return true;
+        }
+        match self.perms.lock().expect("perms").as_mut() {
+            Some(p) => p.on_deliver(subject, reply, shared.now()),
+            None => true,
+        }
+    }
 }
 
 /// CONNECT details kept for monitoring.

@@ -24,8 +24,8 @@ use natsws_core::session::{AuthFailure, ClosedReason, Grant, Host, Session, Sess
 use natsws_core::time::Millis;
 
 use crate::server::{
-    Account,
-    ClientMeta, ClosedConn, ConnKind, ConnShared, Outbox, Shared, CLOSED_RING, KILL_NONE, KILL_SLOW,
+    Account, ClientMeta, ClosedConn, ConnKind, ConnShared, Outbox, Shared, CLOSED_RING, KILL_NONE,
+    KILL_SLOW,
 };
 use crate::ws::{WsConn, WsEvent};
 
@@ -48,6 +48,8 @@ struct Conn {
     shared: Arc<ConnShared>,
     /// The account this connection publishes and subscribes in.
     account: Arc<Account>,
+    /// The nonce sent in INFO (nkeys/JWT), empty when none.
+    nonce: Box<str>,
     sock: TcpStream,
     session: Session,
     ws: Option<WsConn>,
@@ -217,6 +219,25 @@ impl Worker {
             let Some(l) = l else { return };
             match l.accept() {
                 Ok((sock, peer)) => {
+                    let cap = self.shared.settings.max_pending_handshakes;
+                    if cap > 0 && self.shared.pre_auth.load(Ordering::Relaxed) >= cap {
+                        // Pre-auth hardening: too many connections still in
+                        // a handshake or awaiting CONNECT. Dropping the
+                        // socket closes it; nothing was allocated for it.
+                        let n = self
+                            .shared
+                            .stats
+                            .pre_auth_rejected
+                            .fetch_add(1, Ordering::Relaxed);
+                        if (n + 1).is_power_of_two() {
+                            crate::warn!(
+                                "{peer} - connection refused: {cap} connections are still in handshake or awaiting CONNECT (max_pending_handshakes); {} refused so far",
+                                n + 1
+                            );
+                        }
+                        drop(sock);
+                        continue;
+                    }
                     let target = self.next_loop % self.shared.loops.len();
                     self.next_loop += 1;
                     if target == self.route.idx {
@@ -296,9 +317,19 @@ impl Worker {
             in_bytes: Default::default(),
             subs: Default::default(),
             client: Default::default(),
+            has_perms: Default::default(),
+            perms: Default::default(),
         });
         // nats-server: the first PING (for RTT) after about 2 s, or sooner
         // when the ping interval is shorter.
+        let auth = s.auth.as_deref();
+        let (auth_required, auth_check, auth_timeout) = match auth {
+            Some(a) => (a.required(kind), a.checks(kind), a.timeout(kind)),
+            None => (false, false, Millis(2000)),
+        };
+        let nonce = auth
+            .filter(|a| a.cfg.needs_nonce())
+            .map(|_| crate::auth::new_nonce());
         let cfg = SessionConfig {
             conn: cid,
             limits: Limits {
@@ -306,9 +337,9 @@ impl Worker {
                 max_payload: s.max_payload,
             },
             max_subscriptions: s.max_subscriptions,
-            auth_required: false,
-            auth_check: false,
-            auth_timeout: Millis(2000),
+            auth_required,
+            auth_check,
+            auth_timeout,
             first_ping: Millis(0),
             ping_interval: Millis(
                 match (kind, &s.websocket) {
@@ -330,6 +361,7 @@ impl Worker {
         let mut conn = Conn {
             shared: cs.clone(),
             account: shared.accounts.global().clone(),
+            nonce: nonce.unwrap_or_default().into(),
             sock,
             session,
             ws: None,
@@ -347,7 +379,10 @@ impl Worker {
             timer_at: None,
         };
         shared.pre_auth.fetch_add(1, Ordering::Relaxed);
-        let too_many = {
+        // A WebSocket connection counts (max_connections, /varz, /connz)
+        // only from its upgrade on, as in nats-server: sockets still in the
+        // handshake must not lock clients out.
+        let too_many = kind == ConnKind::Client && {
             let mut conns = shared.conns.lock().expect("conns");
             let n = conns.len();
             conns.insert(cid, cs.clone());
@@ -360,7 +395,7 @@ impl Worker {
         match kind {
             ConnKind::Client => {
                 conn.wbuf
-                    .extend_from_slice(&crate::info::info_line(shared, cid, peer, kind));
+                    .extend_from_slice(&info_line(shared, cid, peer, kind, &conn.nonce));
                 if too_many {
                     natsws_core::proto::encode_err(&mut conn.wbuf, "maximum connections exceeded");
                     conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
@@ -464,17 +499,24 @@ impl Worker {
                 }
                 WsEvent::Upgraded => {
                     conn.handshake_deadline = None;
-                    let info = crate::info::info_line(
+                    // The NATS session starts now, not at accept.
+                    conn.session.restart_timers(now);
+                    let info = info_line(
                         shared,
                         conn.shared.cid,
                         conn.shared.peer,
                         ConnKind::WebSocket,
+                        &conn.nonce,
                     );
                     let mut out = std::mem::take(&mut conn.spare);
                     out.clear();
                     out.extend_from_slice(&info);
-                    let too_many =
-                        shared.conns.lock().expect("conns").len() > shared.settings.max_connections;
+                    let too_many = {
+                        let mut conns = shared.conns.lock().expect("conns");
+                        let n = conns.len();
+                        conns.insert(conn.shared.cid, conn.shared.clone());
+                        n >= shared.settings.max_connections
+                    };
                     if too_many {
                         natsws_core::proto::encode_err(&mut out, "maximum connections exceeded");
                     }
@@ -515,6 +557,8 @@ impl Worker {
         }
         scratch_out.clear();
         let mut host = LoopHost::new(shared, route, &conn.shared, &mut conn.account);
+        host.nonce = &conn.nonce;
+        host.cookies = conn.ws.as_ref().and_then(|w| w.cookies.as_deref());
         let res = conn
             .session
             .handle_input(input, now, &mut host, scratch_out);
@@ -927,6 +971,25 @@ pub fn kind_label(kind: ConnKind) -> &'static str {
     }
 }
 
+/// The INFO line for a new connection: auth_required and the nonce as the
+/// auth configuration says for this kind of connection.
+fn info_line(
+    shared: &Shared,
+    cid: ConnId,
+    peer: SocketAddr,
+    kind: ConnKind,
+    nonce: &str,
+) -> Vec<u8> {
+    let mut i = crate::info::info(shared, cid, peer, kind);
+    if let Some(a) = shared.settings.auth.as_deref() {
+        i.auth_required = a.info_auth_required(kind);
+        i.nonce = nonce.to_string();
+    }
+    let mut out = Vec::with_capacity(512);
+    natsws_core::proto::encode_info(&mut out, &i);
+    out
+}
+
 /// The server side of [`Host`] for one connection's turn on one loop.
 struct LoopHost<'a> {
     shared: &'a Shared,
@@ -934,6 +997,10 @@ struct LoopHost<'a> {
     me: &'a Arc<ConnShared>,
     /// The connection's account (replaced when authentication binds it).
     acc: &'a mut Arc<Account>,
+    /// The nonce sent in INFO ("" when none).
+    nonce: &'a str,
+    /// Credential cookies of a WebSocket connection.
+    cookies: Option<&'a natsws_core::ws::handshake::CookieValues>,
     out_msgs: u64,
     out_bytes: u64,
 }
@@ -950,6 +1017,8 @@ impl<'a> LoopHost<'a> {
             route,
             me,
             acc,
+            nonce: "",
+            cookies: None,
             out_msgs: 0,
             out_bytes: 0,
         }
@@ -974,12 +1043,7 @@ impl Host for LoopHost<'_> {
         msg: &Message<'_>,
         self_out: &mut Vec<u8>,
     ) -> usize {
-        let result = self
-            .acc
-            .router
-            .lock()
-            .expect("router")
-            .matches(msg.subject);
+        let result = self.acc.router.lock().expect("router").matches(msg.subject);
         if result.plain.is_empty() && result.queues.is_empty() {
             return 0;
         }
@@ -997,17 +1061,23 @@ impl Host for LoopHost<'_> {
             if last {
                 removed.push((acc.clone(), sub.clone()));
             }
-            if sub.conn == publisher {
-                sub.encode_delivery(msg, self_out);
-                return;
-            }
             let Some(target) = sub
                 .target
                 .as_ref()
                 .and_then(|t| t.downcast_ref::<ConnShared>())
             else {
+                if sub.conn == publisher {
+                    sub.encode_delivery(msg, self_out);
+                }
                 return;
             };
+            if !target.may_deliver(msg.subject, msg.reply, shared) {
+                return;
+            }
+            if sub.conn == publisher {
+                sub.encode_delivery(msg, self_out);
+                return;
+            }
             {
                 let mut ob = target.out.lock().expect("out");
                 if ob.buf.len() > max_pending {
@@ -1044,10 +1114,115 @@ impl Host for LoopHost<'_> {
         n
     }
 
-    fn authenticate(&mut self, _connect: Option<&Connect>) -> Result<Grant, AuthFailure> {
-        // Authentication arrives with the security work; until then the
-        // server refuses to start when auth is configured (see options).
-        Ok(Grant::default())
+    fn authenticate(&mut self, connect: Option<&Connect>) -> Result<Grant, AuthFailure> {
+        let shared = self.shared;
+        let Some(auth) = shared.settings.auth.as_deref() else {
+            return Ok(Grant::default());
+        };
+        let kind = crate::auth::conn_type(self.me.kind);
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let res = match connect {
+            None => auth.cfg.no_auth_identity(kind).unwrap_or_else(|| {
+                Err(natsws_core::auth::AuthError {
+                    log: "User \"N/A\"".into(),
+                    expired: false,
+                })
+            }),
+            Some(c) => {
+                let cookies =
+                    self.cookies
+                        .map_or_else(Default::default, |v| natsws_core::auth::Cookies {
+                            jwt: v.jwt.as_deref(),
+                            user: v.user.as_deref(),
+                            pass: v.pass.as_deref(),
+                            token: v.token.as_deref(),
+                        });
+                natsws_core::auth::authenticate(
+                    &auth.cfg,
+                    &natsws_core::auth::Credentials {
+                        connect: c,
+                        kind,
+                        nonce: self.nonce.as_bytes(),
+                        cookies,
+                        tls: None,
+                        now_unix_secs: now_unix,
+                        client_ip: Some(self.me.peer.ip()),
+                    },
+                )
+            }
+        };
+        let id = match res {
+            Ok(id) => id,
+            Err(e) => {
+                crate::error!(
+                    "{} - {}:{} - authentication error - {}",
+                    self.me.peer,
+                    kind_label(self.me.kind),
+                    self.me.cid,
+                    e.log
+                );
+                // An already expired JWT is an Authorization Violation at
+                // CONNECT, as in nats-server; `User Authentication Expired`
+                // comes only from the expiry timer of a live connection.
+                return Err(AuthFailure::Violation);
+            }
+        };
+        if id.account != self.acc.name {
+            *self.acc = shared.accounts.get(&id.account);
+        }
+        {
+            let mut dp = self.me.perms.lock().expect("perms");
+            *dp = id
+                .permissions
+                .clone()
+                .map(|perms| crate::auth::DeliveryPerms {
+                    perms,
+                    replies: Default::default(),
+                });
+            self.me.has_perms.store(dp.is_some(), Ordering::Release);
+        }
+        let now = shared.now();
+        let expires_at = id.expires_at_unix.map(|exp| {
+            now.saturating_add(Millis(exp.saturating_sub(now_unix).saturating_mul(1000)))
+        });
+        let mut ci = crate::info::info(shared, self.me.cid, self.me.peer, self.me.kind);
+        ci.connect_info = true;
+        ci.remote_account = id.account.clone();
+        let mut connect_info = Vec::with_capacity(512);
+        natsws_core::proto::encode_info(&mut connect_info, &ci);
+        Ok(Grant {
+            permits: id
+                .permissions
+                .map(|p| p as Arc<dyn natsws_core::session::Permits>),
+            max_subscriptions: id.max_subscriptions.filter(|&n| n >= 0).map(|n| n as usize),
+            max_payload: id.max_payload.filter(|&n| n >= 0).map(|n| n as usize),
+            expires_at,
+            connect_info: Some(connect_info),
+        })
+    }
+
+    fn on_connect(&mut self, json: &[u8]) {
+        if crate::log::trace_enabled() {
+            crate::trace!(
+                "{} - {}:{} - <<- [CONNECT {}]",
+                self.me.peer,
+                kind_label(self.me.kind),
+                self.me.cid,
+                crate::auth::redact_connect(json)
+            );
+        }
+    }
+
+    fn response_permitted(&mut self, subject: &[u8]) -> bool {
+        let now = self.shared.now();
+        self.me
+            .perms
+            .lock()
+            .expect("perms")
+            .as_mut()
+            .is_some_and(|p| p.use_response(subject, now))
     }
 }
 

@@ -34,6 +34,11 @@ pub struct WsListenConfig {
     /// Limit on one uncompressed inbound WebSocket message, bytes (the
     /// NATS decoder still enforces `max_payload` per PUB).
     pub max_message: u64,
+    /// Test-only (feature `autobahn`): upgraded connections echo WebSocket
+    /// messages instead of speaking NATS, for the Autobahn testsuite run
+    /// against the server's own transport and event loop.
+    #[cfg(feature = "autobahn")]
+    pub echo: bool,
 }
 
 /// What a read produced.
@@ -77,6 +82,12 @@ pub struct WsConn {
     /// The connection's max payload: the cap on one inflated message
     /// (websocket spec §3.5).
     max_payload: usize,
+    /// Credential cookies captured at the upgrade (websocket spec §5.4);
+    /// `None` when none of the configured cookies was sent.
+    pub cookies: Option<Box<natsws_core::ws::handshake::CookieValues>>,
+    /// Test-only echo state (feature `autobahn`, [`WsListenConfig::echo`]).
+    #[cfg(feature = "autobahn")]
+    echo: Option<natsws_core::ws::echo::EchoConn>,
 }
 
 impl WsConn {
@@ -92,6 +103,9 @@ impl WsConn {
             final_close: None,
             max_message: cfg.max_message,
             max_payload,
+            cookies: None,
+            #[cfg(feature = "autobahn")]
+            echo: None,
         }
     }
 
@@ -138,9 +152,16 @@ impl WsConn {
                     self.framing = Framing::for_peer(up.browser);
                     self.compression = up.compression;
                     self.safari = up.safari;
+                    if up.cookies != Default::default() {
+                        self.cookies = Some(Box::new(up.cookies));
+                    }
                     self.phase = Phase::Open;
                     upgraded = true;
                     data = &mut data[consumed..];
+                    #[cfg(feature = "autobahn")]
+                    if cfg.echo {
+                        self.echo = Some(natsws_core::ws::echo::EchoConn::new(&up));
+                    }
                 }
                 Err(e) => {
                     crate::debug!("websocket handshake error: {e}");
@@ -148,6 +169,19 @@ impl WsConn {
                     return WsEvent::Close(ClosedReason::ProtocolViolation);
                 }
             }
+        }
+        #[cfg(feature = "autobahn")]
+        if let Some(echo) = self.echo.as_mut() {
+            if echo.process(data, wbuf) {
+                // The echo wrote the close frame (reply or error).
+                self.state = self.state.close_sent();
+                return WsEvent::Close(ClosedReason::ClientClosed);
+            }
+            return if upgraded {
+                WsEvent::Upgraded
+            } else {
+                WsEvent::Nothing
+            };
         }
         let before = nats_in.len();
         let res = crate::deflate::with_inflater(|inflater| {
@@ -180,6 +214,11 @@ impl WsConn {
     /// 64-byte threshold (websocket spec §3.8).
     pub fn frame_out(&mut self, nats: &[u8], wbuf: &mut Vec<u8>) {
         if nats.is_empty() || !self.is_open() {
+            return;
+        }
+        // Echo connections speak no NATS (test-only, feature `autobahn`).
+        #[cfg(feature = "autobahn")]
+        if self.echo.is_some() {
             return;
         }
         if self.compression {

@@ -304,7 +304,6 @@ fn idle_handshakes_do_not_starve_clients() {
 /// must not use up `max_connections` (else 10 idle sockets lock every real
 /// client out) — a real client still connects over TCP and WebSocket.
 #[test]
-#[ignore = "natsws bug: sockets still in the WebSocket handshake count against max_connections (worker.rs registers them in shared.conns at accept); un-ignore when fixed"]
 fn idle_handshakes_do_not_use_up_max_connections() {
     let s = Server::start(&conf("max_connections: 5", "handshake_timeout: \"5s\""));
     let ws_port = s.ws_port.unwrap();
@@ -326,7 +325,6 @@ fn idle_handshakes_do_not_use_up_max_connections() {
 /// /varz `connections` counts clients only, not sockets still in the
 /// WebSocket handshake (nats-server: the HTTP layer holds them).
 #[test]
-#[ignore = "natsws counts pending WebSocket handshakes in /varz connections (nats-server does not); un-ignore when fixed"]
 fn varz_does_not_count_pending_handshakes() {
     let s = Server::start(&conf("http: \"127.0.0.1:-1\"", "handshake_timeout: \"5s\""));
     let ws_port = s.ws_port.unwrap();
@@ -356,11 +354,8 @@ fn varz_does_not_count_pending_handshakes() {
 /// 200 failed logins (100 TCP, 100 ws) while an authenticated client keeps
 /// working: each gets `-ERR 'Authorization Violation'` and is closed, each
 /// is logged once, no password reaches the log, and a good login still
-/// works afterwards. Needs authentication in natsws: run with
-/// `--include-ignored` once core::auth is wired in (passes against
-/// nats-server).
+/// works afterwards.
 #[test]
-#[ignore = "needs authentication (run with --include-ignored once auth is wired in)"]
 fn failed_login_flood() {
     let mut s = Server::start(&conf(
         "authorization { user: bob, password: \"g00d-pw\" }",

@@ -1,0 +1,364 @@
+//! The server's side of authentication: builds `natsws_core::auth`'s
+//! configuration from the options once at startup, and gathers the inputs
+//! of one connection's check (nonce, cookies, certificate identity). The
+//! decisions themselves are core's (`natsws_core::auth::authenticate`).
+//!
+//! Spec: `nats-protocol.md` §3, `websocket.md` §5.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use natsws_core::auth::{
+    self, AuthConfig, ConnectionType, ConnectionTypes, Operator, Permissions, PermissionsSpec,
+    ResponsePermission, User, WebsocketAuth,
+};
+use natsws_core::time::Millis;
+
+use crate::options::{self, Options};
+use crate::server::{ConnKind, GLOBAL_ACCOUNT};
+
+/// Default `authorization.timeout` (nats-protocol.md §1.8): 2 s.
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Authentication settings of a running server.
+pub struct ServerAuth {
+    /// What core decides with.
+    pub cfg: AuthConfig,
+    /// Time allowed for CONNECT on the client port, ms.
+    pub auth_timeout: Millis,
+    /// Time allowed for CONNECT on the websocket port (the websocket
+    /// `authorization.timeout` when set), ms.
+    pub ws_auth_timeout: Millis,
+}
+
+impl ServerAuth {
+    /// Whether INFO says `auth_required` for this kind of connection (the
+    /// auth timer runs and CONNECT must come first).
+    pub fn required(&self, kind: ConnKind) -> bool {
+        self.cfg.auth_required(conn_type(kind))
+    }
+
+    /// Whether CONNECTs of this kind are checked at all (also when a
+    /// `no_auth_user` makes credentials optional).
+    pub fn checks(&self, kind: ConnKind) -> bool {
+        self.required(kind) || self.cfg.no_auth_identity(conn_type(kind)).is_some()
+    }
+
+    /// INFO `auth_required` for this kind: as [`ServerAuth::required`],
+    /// except that a `no_auth_user` does not clear it for WebSocket
+    /// clients (nats-server builds the websocket INFO from the global auth
+    /// state; TestWSNoAuthUser).
+    pub fn info_auth_required(&self, kind: ConnKind) -> bool {
+        match kind {
+            ConnKind::Client => self.required(kind),
+            ConnKind::WebSocket => self.checks(kind),
+        }
+    }
+
+    /// The auth timer of this kind of connection.
+    pub fn timeout(&self, kind: ConnKind) -> Millis {
+        match kind {
+            ConnKind::Client => self.auth_timeout,
+            ConnKind::WebSocket => self.ws_auth_timeout,
+        }
+    }
+}
+
+/// The connection type of a listener kind for `allowed_connection_types`.
+pub fn conn_type(kind: ConnKind) -> ConnectionType {
+    match kind {
+        ConnKind::Client => ConnectionType::Standard,
+        ConnKind::WebSocket => ConnectionType::Websocket,
+    }
+}
+
+/// A fresh nonce for INFO: 11 random bytes, base64 URL-safe without
+/// padding (15 characters), as nats-server makes them.
+pub fn new_nonce() -> String {
+    use base64::Engine as _;
+    let mut raw = [0u8; 11];
+    let rng = rustls::crypto::ring::default_provider().secure_random;
+    if rng.fill(&mut raw).is_err() {
+        // The system RNG failing is fatal for a server that signs nothing
+        // itself, but a nonce must never be predictable: refuse to go on.
+        crate::error!("system random number generator failed");
+        std::process::exit(2);
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn perms_spec(p: &options::Permissions) -> PermissionsSpec {
+    let allow = |sp: &Option<options::SubjectPermission>| {
+        sp.as_ref()
+            .and_then(|s| (!s.allow.is_empty()).then(|| s.allow.clone()))
+    };
+    let deny = |sp: &Option<options::SubjectPermission>| {
+        sp.as_ref().map(|s| s.deny.clone()).unwrap_or_default()
+    };
+    PermissionsSpec {
+        publish_allow: allow(&p.publish),
+        publish_deny: deny(&p.publish),
+        subscribe_allow: allow(&p.subscribe),
+        subscribe_deny: deny(&p.subscribe),
+        allow_responses: p.allow_responses.as_ref().map(|r| ResponsePermission {
+            max: r.max,
+            expires_ms: r.expires.as_millis() as u64,
+        }),
+    }
+}
+
+fn compile(p: &options::Permissions) -> Result<Arc<Permissions>, String> {
+    Permissions::compile(&perms_spec(p)).map(Arc::new)
+}
+
+fn conn_types(list: &[options::ConnectionType]) -> ConnectionTypes {
+    let mut set = ConnectionTypes::default();
+    for t in list {
+        set.insert(match t {
+            options::ConnectionType::Standard => ConnectionType::Standard,
+            options::ConnectionType::Websocket => ConnectionType::Websocket,
+            options::ConnectionType::Leafnode => ConnectionType::Leafnode,
+            options::ConnectionType::LeafnodeWs => ConnectionType::LeafnodeWs,
+            options::ConnectionType::Mqtt => ConnectionType::Mqtt,
+            options::ConnectionType::MqttWs => ConnectionType::MqttWs,
+            options::ConnectionType::InProcess => ConnectionType::InProcess,
+        });
+    }
+    set
+}
+
+fn user(
+    u: &options::User,
+    account: &str,
+    default: Option<&Arc<Permissions>>,
+) -> Result<User, String> {
+    let permissions = match &u.permissions {
+        Some(p) => Some(compile(p)?),
+        None => default.cloned(),
+    };
+    Ok(User {
+        username: u.user.clone(),
+        nkey: u.nkey.clone(),
+        password: u.password.clone(),
+        permissions,
+        connection_types: conn_types(&u.allowed_connection_types),
+        account: account.to_string(),
+    })
+}
+
+/// Reads an `operator` entry: an inline JWT (`eyJ…`) or a file holding one
+/// (surrounding whitespace and `-----BEGIN…` armour lines are ignored).
+fn read_operator_jwt(entry: &str) -> Result<String, String> {
+    if entry.starts_with("eyJ") {
+        return Ok(entry.to_string());
+    }
+    let text =
+        std::fs::read_to_string(entry).map_err(|e| format!("error parsing operator JWT: {e}"))?;
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("eyJ"))
+        .map(str::to_string)
+        .ok_or_else(|| format!("error parsing operator JWT: no JWT found in {entry:?}"))
+}
+
+/// Verifies a self-signed operator JWT (`iss` = `sub`, an `O…` key,
+/// `nats.type` `operator`) and returns its subject and signing keys.
+fn decode_operator(jwt: &str) -> Result<(String, Vec<String>), String> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct OpNats {
+        #[serde(rename = "type")]
+        kind: String,
+        signing_keys: Vec<String>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct OpClaims {
+        sub: String,
+        nats: OpNats,
+    }
+    let v = auth::jwt::verify(jwt).map_err(|e| format!("error parsing operator JWT: {e}"))?;
+    let c: OpClaims = serde_json::from_slice(&v.claims_json)
+        .map_err(|e| format!("error parsing operator JWT: {e}"))?;
+    if c.nats.kind != "operator" || !c.sub.starts_with('O') {
+        return Err("error parsing operator JWT: not an operator JWT".to_string());
+    }
+    Ok((c.sub, c.nats.signing_keys))
+}
+
+/// Builds the auth configuration, or `None` when nothing is configured
+/// (every connection is then anonymous in `$G`, and no check runs).
+///
+/// Errors: the startup error text (an invalid permission subject, an
+/// unreadable or invalid operator JWT).
+pub fn build(opts: &Options) -> Result<Option<ServerAuth>, String> {
+    let a = opts.authorization.as_ref();
+    let ws = &opts.websocket;
+    let wsa = ws.authorization.as_ref();
+    let any = a.is_some_and(|a| {
+        a.user.is_some() || a.password.is_some() || a.token.is_some() || !a.users.is_empty()
+    }) || opts.accounts.iter().any(|acc| !acc.users.is_empty())
+        || opts.no_auth_user.is_some()
+        || opts.operator_mode()
+        || ws.no_auth_user.is_some()
+        || wsa.is_some_and(|w| w.user.is_some() || w.token.is_some() || w.password.is_some());
+    if !any {
+        return Ok(None);
+    }
+    let default = match a.and_then(|a| a.default_permissions.as_ref()) {
+        Some(p) => Some(compile(p)?),
+        None => None,
+    };
+    let mut users = Vec::new();
+    if let Some(a) = a {
+        for u in &a.users {
+            users.push(user(u, GLOBAL_ACCOUNT, default.as_ref())?);
+        }
+    }
+    for acc in &opts.accounts {
+        let acc_default = match &acc.default_permissions {
+            Some(p) => Some(compile(p)?),
+            None => default.clone(),
+        };
+        for u in &acc.users {
+            users.push(user(u, &acc.name, acc_default.as_ref())?);
+        }
+    }
+    let operator = if opts.operator_mode() {
+        let mut trusted_keys = opts.trusted_keys.clone();
+        for op in &opts.operators {
+            let jwt = read_operator_jwt(&op.value)?;
+            let (subject, signing_keys) = decode_operator(&jwt)?;
+            trusted_keys.push(subject);
+            trusted_keys.extend(signing_keys);
+        }
+        let accounts: BTreeMap<String, String> = opts.resolver_preload.iter().cloned().collect();
+        Some(Operator {
+            trusted_keys,
+            accounts,
+        })
+    } else {
+        None
+    };
+    let timeout = a.and_then(|a| a.timeout).unwrap_or(DEFAULT_AUTH_TIMEOUT);
+    let ws_timeout = wsa.and_then(|w| w.timeout).unwrap_or(timeout);
+    let cfg = AuthConfig {
+        users,
+        username: a.and_then(|a| a.user.clone()),
+        password: a.and_then(|a| a.password.clone()),
+        token: a.and_then(|a| a.token.clone()),
+        no_auth_user: opts.no_auth_user.as_ref().map(|n| n.value.clone()),
+        websocket: WebsocketAuth {
+            username: wsa.and_then(|w| w.user.clone()),
+            password: wsa.and_then(|w| w.password.clone()),
+            token: wsa.and_then(|w| w.token.clone()),
+            no_auth_user: ws.no_auth_user.clone(),
+        },
+        operator,
+    };
+    Ok(Some(ServerAuth {
+        cfg,
+        auth_timeout: Millis(timeout.as_millis() as u64),
+        ws_auth_timeout: Millis(ws_timeout.as_millis() as u64),
+    }))
+}
+
+impl std::fmt::Debug for ServerAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print credentials.
+        f.debug_struct("ServerAuth")
+            .field("users", &self.cfg.users.len())
+            .field("operator", &self.cfg.operator.is_some())
+            .field("auth_timeout", &self.auth_timeout)
+            .field("ws_auth_timeout", &self.ws_auth_timeout)
+            .finish()
+    }
+}
+
+/// Most reply subjects a connection with `allow_responses` remembers; when
+/// full, expired entries are dropped first, then the oldest half.
+pub const MAX_REPLIES: usize = 4096;
+
+impl std::fmt::Debug for DeliveryPerms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryPerms")
+            .field("replies", &self.replies.len())
+            .finish()
+    }
+}
+
+/// The permissions of a connection that publishers on any loop consult when
+/// delivering to it (spec §3.5): subscribe deny patterns drop messages at
+/// delivery, and with `allow_responses` each delivered reply subject becomes
+/// publishable for this connection.
+pub struct DeliveryPerms {
+    /// The connection's compiled permissions.
+    pub perms: Arc<Permissions>,
+    /// Reply subject → (responses left, negative = unlimited; expiry on the
+    /// server clock, `None` = never).
+    pub replies: std::collections::HashMap<Vec<u8>, (i64, Option<Millis>)>,
+}
+
+impl DeliveryPerms {
+    /// Whether a message on `subject` may be delivered; records `reply` for
+    /// response permissions.
+    pub fn on_deliver(&mut self, subject: &[u8], reply: Option<&[u8]>, now: Millis) -> bool {
+        if self.perms.has_subscribe_deny() && !self.perms.can_deliver(subject) {
+            return false;
+        }
+        if let (Some(rp), Some(reply)) = (self.perms.allow_responses(), reply) {
+            if self.replies.len() >= MAX_REPLIES {
+                self.replies
+                    .retain(|_, (_, exp)| exp.is_none_or(|e| e > now));
+                if self.replies.len() >= MAX_REPLIES {
+                    self.replies.clear();
+                }
+            }
+            let expires = (rp.expires_ms > 0).then(|| now.saturating_add(Millis(rp.expires_ms)));
+            self.replies.insert(reply.to_vec(), (rp.max, expires));
+        }
+        true
+    }
+
+    /// Uses one response to `subject`, if this connection received it as a
+    /// reply subject and the permission has not run out or expired.
+    pub fn use_response(&mut self, subject: &[u8], now: Millis) -> bool {
+        let Some((left, exp)) = self.replies.get_mut(subject) else {
+            return false;
+        };
+        if exp.is_some_and(|e| e <= now) {
+            self.replies.remove(subject);
+            return false;
+        }
+        if *left > 0 {
+            *left -= 1;
+            if *left == 0 {
+                self.replies.remove(subject);
+            }
+        }
+        true
+    }
+}
+
+/// The CONNECT JSON for the trace log with `pass`, `auth_token`, `sig` and
+/// `jwt`... values replaced by `[REDACTED]` (nats-server redacts `pass`,
+/// `auth_token` and `sig`; natsws also hides bearer JWTs). Unparsable JSON
+/// is shown as `[UNPARSABLE]`: never echo bytes that might hold a secret.
+pub fn redact_connect(json: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            for (k, v) in m.iter_mut() {
+                if matches!(
+                    k.to_ascii_lowercase().as_str(),
+                    "pass" | "auth_token" | "sig" | "jwt"
+                ) && !v.is_null()
+                {
+                    *v = serde_json::Value::String("[REDACTED]".into());
+                }
+            }
+            serde_json::Value::Object(m).to_string()
+        }
+        _ => "[UNPARSABLE]".to_string(),
+    }
+}
