@@ -31,16 +31,62 @@ pub fn spawn(listener: TcpListener, shared: Arc<Shared>) -> std::io::Result<()> 
                 let shared = shared.clone();
                 let _ = std::thread::Builder::new()
                     .name("natsws-http".into())
-                    .spawn(move || {
-                        let _ = serve(stream, &shared);
+                    .spawn(move || match shared.settings.https_tls.clone() {
+                        None => {
+                            if stream
+                                .set_read_timeout(Some(Duration::from_secs(5)))
+                                .is_ok()
+                            {
+                                let _ = serve(stream, &shared);
+                            }
+                        }
+                        Some(tls) => serve_tls(stream, &tls, &shared),
                     });
             }
         })?;
     Ok(())
 }
 
-fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+/// `https_port`: the TLS handshake (Go's 400 to a plaintext HTTP request),
+/// then the same endpoints.
+fn serve_tls(mut stream: TcpStream, tls: &crate::tls::TlsHolder, shared: &Shared) {
+    if stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .is_err()
+    {
+        return;
+    }
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let mut head = [0u8; 5];
+    let n = stream.peek(&mut head).unwrap_or(0);
+    if n == 5 && [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"].contains(&&head) {
+        let _ = stream.write_all(crate::transport::HTTP_ON_TLS_RESPONSE);
+        crate::error!(
+            "monitoring: TLS handshake error from {peer}: {}",
+            crate::transport::HTTP_ON_TLS_REASON
+        );
+        return;
+    }
+    let conn = match rustls::ServerConnection::new(tls.current()) {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let mut s = rustls::StreamOwned::new(conn, stream);
+    while s.conn.is_handshaking() {
+        if let Err(e) = s.conn.complete_io(&mut s.sock) {
+            crate::error!("monitoring: TLS handshake error from {peer}: {e}");
+            return;
+        }
+    }
+    let _ = serve(&mut s, shared);
+    s.conn.send_close_notify();
+    let _ = s.flush();
+}
+
+fn serve<S: Read + Write>(mut stream: S, shared: &Shared) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let (path, query) = loop {
@@ -113,7 +159,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     }
 }
 
-fn respond(stream: &mut TcpStream, status: u16, ctype: &str, body: &[u8]) -> std::io::Result<()> {
+fn respond<S: Write>(stream: &mut S, status: u16, ctype: &str, body: &[u8]) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -200,6 +246,8 @@ fn varz(shared: &Shared) -> Value {
     let uptime = now.duration_since(shared.start).unwrap_or_default();
     let connections = shared.conns.lock().map_or(0, |c| c.len());
     let subscriptions = shared.router.lock().map_or(0, |r| r.len());
+    let https = s.https_tls.is_some();
+    let monitor_port = shared.http_addr.map_or(0, |a| a.port());
     let mut ws = serde_json::Map::new();
     if let (Some(w), Some(a)) = (&s.websocket, shared.ws_addr) {
         ws.insert("host".into(), json!(a.ip().to_string()));
@@ -233,9 +281,9 @@ fn varz(shared: &Shared) -> Value {
         "ping_interval": s.ping_interval.as_nanos() as u64,
         "ping_max": s.ping_max,
         "http_host": shared.http_addr.map(|a| a.ip().to_string()).unwrap_or_default(),
-        "http_port": shared.http_addr.map_or(0, |a| a.port()),
+        "http_port": if https { 0 } else { monitor_port },
         "http_base_path": "",
-        "https_port": 0,
+        "https_port": if https { monitor_port } else { 0 },
         "auth_timeout": 2.0,
         "max_control_line": s.max_control_line,
         "max_payload": s.max_payload,

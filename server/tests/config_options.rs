@@ -309,7 +309,6 @@ fn unsupported_features_listed_never_ignored() {
     assert_eq!(
         names,
         vec![
-            "tls",
             "cluster",
             "gateway",
             "leafnodes",

@@ -18,6 +18,8 @@ pub struct Server {
     pub client_port: u16,
     pub ws_port: Option<u16>,
     pub http_port: Option<u16>,
+    /// The `https_port` monitor (`Starting https monitor on …`).
+    pub https_port: Option<u16>,
     pub log: mpsc::Receiver<String>,
     _dir: TempDir,
 }
@@ -82,6 +84,7 @@ impl Server {
             }
         });
         let (mut client_port, mut ws_port, mut http_port) = (None, None, None);
+        let mut https_port = None;
         let until = Instant::now() + DEADLINE;
         loop {
             let left = until.saturating_duration_since(Instant::now());
@@ -94,6 +97,8 @@ impl Server {
                 ws_port = port_of(&line);
             } else if line.contains("Starting http monitor on") {
                 http_port = port_of(&line);
+            } else if line.contains("Starting https monitor on") {
+                https_port = port_of(&line);
             } else if line.contains("Server is ready") {
                 break;
             }
@@ -103,6 +108,7 @@ impl Server {
             client_port: client_port.expect("client port logged"),
             ws_port,
             http_port,
+            https_port,
             log: rx,
             _dir: dir,
         }
