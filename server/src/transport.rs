@@ -282,10 +282,7 @@ impl TlsStream {
     /// handshake` for other non-TLS input. `Ok(false)`: wait for more.
     fn check_first(&mut self) -> io::Result<bool> {
         let mut head = [0u8; 5];
-        let n = match self.sock.peek(&mut head) {
-            Ok(n) => n,
-            Err(e) => return Err(e),
-        };
+        let n = self.sock.peek(&mut head)?;
         if n == 0 {
             // EOF: the read below reports it.
             self.first = false;
