@@ -259,6 +259,14 @@ fn varz(shared: &Shared) -> Value {
         if w.no_tls {
             ws.insert("no_tls".into(), json!(true));
         }
+        if let Some(t) = &w.tls {
+            if t.verify_and_map {
+                ws.insert("tls_map".into(), json!(true));
+            }
+            if !t.pinned_certs.is_empty() {
+                ws.insert("tls_pinned_certs".into(), json!(t.pinned_certs));
+            }
+        }
         if w.compression {
             ws.insert("compression".into(), json!(true));
         }
@@ -269,7 +277,7 @@ fn varz(shared: &Shared) -> Value {
             ws.insert("allowed_origins".into(), json!(w.allowed_origins));
         }
     }
-    json!({
+    let mut v = json!({
         "server_id": shared.server_id,
         "server_name": shared.server_name,
         "version": VERSION,
@@ -326,7 +334,16 @@ fn varz(shared: &Shared) -> Value {
             "routes": 0, "gateways": 0, "leafs": 0
         },
         "stale_connection_stats": {"clients": 0, "routes": 0, "gateways": 0, "leafs": 0},
-    })
+    });
+    // Client-port TLS (omitempty fields, §6.2).
+    if let (Some(t), Value::Object(m)) = (&s.tls, &mut v) {
+        m.insert("tls_required".into(), json!(true));
+        if t.verify {
+            m.insert("tls_verify".into(), json!(true));
+        }
+        m.insert("tls_timeout".into(), json!(t.timeout.as_secs_f64()));
+    }
+    v
 }
 
 fn conn_type(kind: ConnKind) -> &'static str {

@@ -88,6 +88,9 @@ pub struct TlsListen {
     pub timeout: Duration,
     /// `handshake_first`: TLS handshake before INFO (client port only).
     pub handshake_first: bool,
+    /// `pinned_certs`: lower-case hex SHA-256 of the allowed client
+    /// certificates' SubjectPublicKeyInfo; empty = no pinning.
+    pub pinned_certs: Vec<String>,
 }
 
 impl TlsListen {
@@ -106,6 +109,11 @@ impl TlsListen {
                 .filter(|t| !t.is_zero())
                 .unwrap_or(DEFAULT_TLS_TIMEOUT),
             handshake_first: cfg.handshake_first,
+            pinned_certs: cfg
+                .pinned_certs
+                .iter()
+                .map(|p| p.to_ascii_lowercase())
+                .collect(),
         })
     }
 }
@@ -224,6 +232,14 @@ pub fn server_config(cfg: &TlsConfig, client_auth: bool) -> Result<Arc<ServerCon
     // HTTP/1.1 only (no h2), as nats-server's websocket and monitor servers.
     config.alpn_protocols.clear();
     Ok(Arc::new(config))
+}
+
+/// Lower-case hex SHA-256 of a DER certificate's SubjectPublicKeyInfo (the
+/// `pinned_certs` key id). `None` if the certificate cannot be parsed.
+pub fn spki_sha256(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let d = ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw);
+    Some(d.as_ref().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Go's name of a negotiated protocol version (`1.2`, `1.3`).

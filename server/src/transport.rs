@@ -309,18 +309,31 @@ impl TlsStream {
         Ok(true)
     }
 
+    /// Fills `buf` with plaintext while the socket has records (rustls
+    /// reads at most a few KiB per call), so one call yields as much as a
+    /// plain read would.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
         loop {
-            match self.tls.reader().read(buf) {
-                Ok(0) if !buf.is_empty() => return Ok(0),
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // EOF without close_notify: the peer closed.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                Err(e) => return Err(e),
+            loop {
+                match self.tls.reader().read(&mut buf[filled..]) {
+                    // close_notify: report what came before it first.
+                    Ok(0) => return Ok(filled),
+                    Ok(n) => {
+                        filled += n;
+                        if filled == buf.len() {
+                            return Ok(filled);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    // EOF without close_notify: the peer closed.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(filled),
+                    Err(_) if filled > 0 => return Ok(filled),
+                    Err(e) => return Err(e),
+                }
             }
             if self.eof {
-                return Ok(0);
+                return Ok(filled);
             }
             if self.first && !self.check_first()? {
                 return Err(io::ErrorKind::WouldBlock.into());
@@ -330,9 +343,14 @@ impl TlsStream {
                 Ok(0) => self.eof = true,
                 Ok(_) => self.received = true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) if filled > 0 => return Ok(filled),
                 Err(e) => return Err(e),
             }
             if let Err(e) = self.tls.process_new_packets() {
+                if filled > 0 {
+                    // Deliver what came before; the error recurs next read.
+                    return Ok(filled);
+                }
                 // The alert rustls queued goes out with the next flush.
                 return Err(tls_err(go_tls_error(&e)));
             }

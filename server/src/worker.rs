@@ -506,7 +506,30 @@ impl Worker {
         };
         let Some(listen) = listen else { return true };
         let mut info = crate::tls::TlsInfo::default();
+        let mut pinned_ok = true;
         if let Some(s) = conn.sock.session() {
+            if !listen.pinned_certs.is_empty() {
+                // nats-server's matchesPinnedCert (enforced for websocket
+                // too: see docs/compat.md).
+                let key = s
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|c| crate::tls::spki_sha256(c));
+                pinned_ok = match key {
+                    None => {
+                        crate::warn!("{peer} - {}:{cid} - Matching against pinned certificates failed as no certificate was provided", kind_label(kind));
+                        false
+                    }
+                    Some(k) if !listen.pinned_certs.contains(&k) => {
+                        crate::warn!(
+                            "{peer} - {}:{cid} - Certificate not pinned: {k}",
+                            kind_label(kind)
+                        );
+                        false
+                    }
+                    Some(_) => true,
+                };
+            }
             info.version = s
                 .protocol_version()
                 .map(crate::tls::version_name)
@@ -530,6 +553,10 @@ impl Worker {
             info.cipher
         );
         let _ = conn.shared.tls.set(info);
+        if !pinned_ok {
+            self.tls_failed(token, "certificate not pinned");
+            return false;
+        }
         if kind != ConnKind::Client {
             return true;
         }

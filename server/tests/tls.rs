@@ -665,3 +665,76 @@ fn peer_identity_of_client_certificate() {
     assert_eq!(id.emails, vec!["alice@example.com".to_string()]);
     assert!(id.dns_names.is_empty());
 }
+
+#[test]
+fn pinned_certs_admit_only_listed_keys() {
+    let pki = Pki::new();
+    let key = natsws_server::tls::spki_sha256(&pki.client_chain[0]).unwrap();
+    let s = Server::start(&client_conf(
+        &pki,
+        &format!("verify: true\n  pinned_certs: [\"{}\"]", key.to_uppercase()),
+    ));
+    let (_, mut t) = connect_tls(&s, pki.client_config(Some(true)));
+    t.write_all(b"CONNECT {}\r\nPING\r\n").unwrap();
+    expect(&mut t, &mut Vec::new(), "PONG\r\n");
+
+    let other = "0".repeat(64);
+    let s = Server::start(&client_conf(
+        &pki,
+        &format!("verify: true\n  pinned_certs: [\"{other}\"]"),
+    ));
+    let (_, mut t) = connect_tls(&s, pki.client_config(Some(true)));
+    let _ = t.write_all(b"CONNECT {}\r\nPING\r\n");
+    let (got, _) = read_to_end(&mut t);
+    assert!(find(&got, b"PONG").is_none());
+    s.expect_log(&format!("Certificate not pinned: {key}"));
+    s.expect_log("TLS handshake error: certificate not pinned");
+}
+
+#[test]
+fn varz_reports_client_tls() {
+    let pki = Pki::new();
+    let conf = format!(
+        "host: 127.0.0.1\nport: -1\nhttp: \"127.0.0.1:-1\"\ntls {{\n  {}\n}}\n",
+        pki.block("verify: true\n  timeout: 3")
+    );
+    let s = Server::start(&conf);
+    let (status, body) = s.http_get("/varz");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["tls_required"], true);
+    assert_eq!(v["tls_verify"], true);
+    assert_eq!(v["tls_timeout"], 3.0);
+}
+
+#[tokio::test]
+async fn large_messages_cross_tls_intact() {
+    // Many TLS records each way; partial writes and reads.
+    let pki = Pki::new();
+    let s = Server::start(&client_conf(&pki, ""));
+    let url = format!("tls://127.0.0.1:{}", s.client_port);
+    let connect = || {
+        async_nats::ConnectOptions::new()
+            .add_root_certificates(pki.path("ca.pem"))
+            .require_tls(true)
+            .connect(url.clone())
+    };
+    let (a, b) = (connect().await.unwrap(), connect().await.unwrap());
+    let mut sub = b.subscribe("big").await.unwrap();
+    b.flush().await.unwrap();
+    let payloads: Vec<Vec<u8>> = (0..8u8)
+        .map(|i| (0..900_000u32).map(|j| (j as u8) ^ i).collect())
+        .collect();
+    for p in &payloads {
+        a.publish("big", p.clone().into()).await.unwrap();
+    }
+    a.flush().await.unwrap();
+    use futures_util::StreamExt;
+    for p in &payloads {
+        let m = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("message in time")
+            .unwrap();
+        assert!(m.payload[..] == p[..], "payload intact");
+    }
+}
