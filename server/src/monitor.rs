@@ -409,6 +409,10 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
                     obj.insert(k.into(), json!(val));
                 }
             }
+            if let Some(t) = c.tls.get() {
+                obj.insert("tls_version".into(), json!(t.version));
+                obj.insert("tls_cipher_suite".into(), json!(t.cipher));
+            }
             if subs {
                 let mut list = Vec::new();
                 if let Some(r) = &router {

@@ -738,3 +738,52 @@ async fn large_messages_cross_tls_intact() {
         assert!(m.payload[..] == p[..], "payload intact");
     }
 }
+
+#[test]
+fn connz_shows_tls_version_and_cipher() {
+    let pki = Pki::new();
+    let conf = format!(
+        "host: 127.0.0.1\nport: -1\nhttp: \"127.0.0.1:-1\"\ntls {{\n  {}\n}}\n",
+        pki.block("")
+    );
+    let s = Server::start(&conf);
+    let (_, mut t) = connect_tls(&s, pki.client_config(None));
+    t.write_all(b"CONNECT {}\r\nPING\r\n").unwrap();
+    expect(&mut t, &mut Vec::new(), "PONG\r\n");
+    let (status, body) = s.http_get("/connz");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let c = &v["connections"][0];
+    assert_eq!(c["tls_version"], "1.3");
+    assert!(c["tls_cipher_suite"].as_str().unwrap().starts_with("TLS_"));
+}
+
+#[test]
+fn peer_identity_dn_in_go_order_with_other_attributes_last() {
+    // Go's pkix.Name.String(): parsed attributes in reverse ToRDNSequence
+    // order (CN, OU, O, …, C) whatever the certificate's order, then other
+    // attributes as `oid=#<DER hex>` (re-encoded: UTF8String here, '@' is
+    // not printable).
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name.push(DnType::CountryName, "US");
+    p.distinguished_name.push(DnType::CommonName, "bob, jr");
+    p.distinguished_name.push(
+        DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]),
+        "x@y",
+    );
+    p.distinguished_name
+        .push(DnType::OrganizationName, "Synadia");
+    p.subject_alt_names
+        .push(SanType::DnsName("bob.example".try_into().unwrap()));
+    p.subject_alt_names
+        .push(SanType::URI("nats://bob".try_into().unwrap()));
+    let cert = p.self_signed(&key).unwrap();
+    let id = natsws_server::tls::PeerIdentity::from_der(cert.der()).unwrap();
+    assert_eq!(
+        id.subject_dn,
+        "CN=bob\\, jr,O=Synadia,C=US,1.2.840.113549.1.9.1=#0c03784079"
+    );
+    assert_eq!(id.dns_names, vec!["bob.example".to_string()]);
+    assert_eq!(id.uris, vec!["nats://bob".to_string()]);
+}
