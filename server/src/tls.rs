@@ -159,6 +159,13 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 pub fn server_config(cfg: &TlsConfig, client_auth: bool) -> Result<Arc<ServerConfig>, String> {
     let (cert_file, key_file) = match (&cfg.cert_file, &cfg.key_file) {
         (Some(c), Some(k)) => (c, k),
+        // From the command line (`--tls…` flags, no block position).
+        (None, _) if cfg.span.is_none() => {
+            return Err("TLS Server certificate must be present and valid".into());
+        }
+        (Some(_), None) if cfg.span.is_none() => {
+            return Err("TLS Server private key must be present and valid".into());
+        }
         (Some(_), None) => return Err("missing 'key_file' in TLS configuration".into()),
         (None, Some(_)) => return Err("missing 'cert_file' in TLS configuration".into()),
         (None, None) => {

@@ -787,3 +787,35 @@ fn peer_identity_dn_in_go_order_with_other_attributes_last() {
     assert_eq!(id.dns_names, vec!["bob.example".to_string()]);
     assert_eq!(id.uris, vec!["nats://bob".to_string()]);
 }
+
+#[test]
+fn command_line_tls_flags() {
+    let pki = Pki::new();
+    let (cert, key) = (pki.path("server-cert.pem"), pki.path("server-key.pem"));
+    let s = Server::start_args(
+        "host: 127.0.0.1\nport: -1\n",
+        &[
+            "--tls",
+            "--tlscert",
+            cert.to_str().unwrap(),
+            "-tlskey",
+            key.to_str().unwrap(),
+        ],
+    );
+    let (info, mut t) = connect_tls(&s, pki.client_config(None));
+    assert_eq!(info["tls_required"], true);
+    t.write_all(b"CONNECT {}\r\nPING\r\n").unwrap();
+    expect(&mut t, &mut Vec::new(), "PONG\r\n");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_natsws"))
+        .args(["-p", "-1", "--tls"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("TLS Server certificate must be present and valid"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
