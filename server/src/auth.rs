@@ -21,6 +21,9 @@ use crate::server::{ConnKind, GLOBAL_ACCOUNT};
 /// Default `authorization.timeout` (nats-protocol.md §1.8): 2 s.
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Default `tls.timeout` (nats-protocol.md §4.3): 2 s.
+const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Authentication settings of a running server.
 pub struct ServerAuth {
     /// What core decides with.
@@ -241,7 +244,14 @@ pub fn build(opts: &Options) -> Result<Option<ServerAuth>, String> {
     } else {
         None
     };
-    let timeout = a.and_then(|a| a.timeout).unwrap_or(DEFAULT_AUTH_TIMEOUT);
+    // Without an explicit timeout, a TLS client port gets the TLS timeout
+    // plus 1 s (nats-protocol.md §0 step 3).
+    let timeout = a
+        .and_then(|a| a.timeout)
+        .unwrap_or_else(|| match &opts.tls {
+            Some(t) => t.timeout.unwrap_or(DEFAULT_TLS_TIMEOUT) + Duration::from_secs(1),
+            None => DEFAULT_AUTH_TIMEOUT,
+        });
     let ws_timeout = wsa.and_then(|w| w.timeout).unwrap_or(timeout);
     let cfg = AuthConfig {
         users,

@@ -44,6 +44,28 @@ pub struct Cli {
     /// Monitoring HTTP port.
     #[arg(short = 'm', long = "http_port", allow_negative_numbers = true)]
     pub http_port: Option<i32>,
+    /// Monitoring HTTPS port (`-ms`; needs TLS).
+    #[arg(
+        long = "https_port",
+        visible_alias = "ms",
+        allow_negative_numbers = true
+    )]
+    pub https_port: Option<i32>,
+    /// Enable TLS on the client port (`--tls`).
+    #[arg(long = "tls")]
+    pub tls: bool,
+    /// Server certificate file.
+    #[arg(long = "tlscert", value_name = "FILE")]
+    pub tlscert: Option<PathBuf>,
+    /// Server private key file.
+    #[arg(long = "tlskey", value_name = "FILE")]
+    pub tlskey: Option<PathBuf>,
+    /// Require and verify client certificates (implies `--tls`).
+    #[arg(long = "tlsverify")]
+    pub tlsverify: bool,
+    /// CA for client certificates.
+    #[arg(long = "tlscacert", value_name = "FILE")]
+    pub tlscacert: Option<PathBuf>,
     /// Server name.
     #[arg(short = 'n', long = "name", visible_alias = "server_name")]
     pub name: Option<String>,
@@ -111,6 +133,13 @@ const LONG_FLAGS: &[&str] = &[
     "addr",
     "net",
     "http_port",
+    "https_port",
+    "ms",
+    "tls",
+    "tlscert",
+    "tlskey",
+    "tlsverify",
+    "tlscacert",
     "name",
     "server_name",
     "client_advertise",
@@ -251,6 +280,24 @@ impl Cli {
         if let Some(p) = self.http_port {
             o.http_port = p;
         }
+        if let Some(p) = self.https_port {
+            o.https_port = p;
+        }
+        // nats-server's overrideTLS: any TLS flag replaces the tls block.
+        if self.tls
+            || self.tlsverify
+            || self.tlscert.is_some()
+            || self.tlskey.is_some()
+            || self.tlscacert.is_some()
+        {
+            o.tls = Some(crate::options::TlsConfig {
+                cert_file: self.tlscert.clone(),
+                key_file: self.tlskey.clone(),
+                ca_file: self.tlscacert.clone(),
+                verify: self.tlsverify,
+                ..crate::options::TlsConfig::default()
+            });
+        }
         if let Some(n) = &self.name {
             o.server_name = Some(n.clone());
         }
@@ -320,12 +367,7 @@ fn normalize_flag(a: OsString) -> OsString {
     }
     let body = &s[1..];
     let name = body.split_once('=').map_or(body, |(n, _)| n);
-    let mapped = match name {
-        "ms" => return a, // https_port: not supported, let clap reject it
-        _ if LONG_FLAGS.contains(&name) => true,
-        _ => false,
-    };
-    if mapped {
+    if LONG_FLAGS.contains(&name) {
         OsString::from(format!("-{s}"))
     } else {
         a

@@ -16,6 +16,17 @@ pub fn info(shared: &Shared, cid: ConnId, peer: SocketAddr, kind: ConnKind) -> I
         ConnKind::Client => shared.client_addr,
         ConnKind::WebSocket => shared.ws_addr.unwrap_or(shared.client_addr),
     };
+    // Client port: tls_required with a `tls` block. Websocket (§4.3):
+    // tls_required and tls_available both follow the websocket listener's
+    // TLS; tls_verify is the client port's (nats-server quirk).
+    let client_verify = s.tls.as_ref().is_some_and(|t| t.verify);
+    let (tls_required, tls_available) = match kind {
+        ConnKind::Client => (s.tls.is_some(), false),
+        ConnKind::WebSocket => {
+            let t = s.websocket.as_ref().is_some_and(|w| w.tls.is_some());
+            (t, t)
+        }
+    };
     Info {
         server_id: shared.server_id.clone(),
         server_name: shared.server_name.clone(),
@@ -25,6 +36,9 @@ pub fn info(shared: &Shared, cid: ConnId, peer: SocketAddr, kind: ConnKind) -> I
         host: addr.ip().to_string(),
         port: addr.port(),
         headers: !s.no_header_support,
+        tls_required,
+        tls_verify: client_verify,
+        tls_available,
         max_payload: i32::try_from(s.max_payload).unwrap_or(i32::MAX),
         client_id: cid,
         client_ip: peer.ip().to_string(),

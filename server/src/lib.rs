@@ -13,5 +13,7 @@ pub mod log;
 pub mod monitor;
 pub mod options;
 pub mod server;
+pub mod tls;
+pub mod transport;
 pub mod worker;
 pub mod ws;

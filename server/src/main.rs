@@ -3,11 +3,13 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use natsws_server::cli::{self, Action, Cli, SignalCommand, DEFAULT_CONFIG};
-use natsws_server::options::Options;
+use natsws_server::options::{Options, TlsConfig};
 use natsws_server::server::{self, Settings, VERSION};
+use natsws_server::tls::{TlsHolder, TlsListen};
 use natsws_server::ws::WsListenConfig;
 use natsws_server::{info, log, warn};
 
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS
         }
-        Action::TestConfig(path) => match load(&cli) {
+        Action::TestConfig(path) => match load(&cli).and_then(|o| settings(&o).map(|_| ())) {
             Ok(_) => {
                 eprintln!("natsws: configuration file {} is valid", path.display());
                 ExitCode::SUCCESS
@@ -86,8 +88,21 @@ fn resolve(host: &str, port: i32) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("cannot resolve {host}"))
 }
 
+/// A `tls { … }` block's error as nats-server reports it: at the block's
+/// position.
+fn tls_error(t: &TlsConfig, e: String) -> String {
+    match &t.span {
+        Some(s) => format!("{s}: {e}"),
+        None => e,
+    }
+}
+
 /// Resolves typed options into the runtime settings of the server.
 fn settings(o: &Options) -> Result<Settings, String> {
+    let tls = match &o.tls {
+        Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
+        None => None,
+    };
     let websocket = if o.websocket.enabled() {
         let w = &o.websocket;
         let mut up = natsws_core::ws::handshake::UpgradeConfig::default();
@@ -107,6 +122,10 @@ fn settings(o: &Options) -> Result<Settings, String> {
         Some(WsListenConfig {
             addr: resolve(w.bind_host(), w.port)?,
             no_tls: w.no_tls,
+            tls: match &w.tls {
+                Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
+                None => None,
+            },
             handshake_timeout: if w.handshake_timeout.is_zero() {
                 DEFAULT_WS_HANDSHAKE_TIMEOUT
             } else {
@@ -124,10 +143,28 @@ fn settings(o: &Options) -> Result<Settings, String> {
     } else {
         None
     };
-    let http_addr = if o.http_port != 0 {
+    if o.http_port != 0 && o.https_port != 0 {
+        return Err(format!(
+            "Can't start monitoring: can't specify both HTTP ({}) and HTTPs ({}) ports",
+            o.http_port, o.https_port
+        ));
+    }
+    let mut https_tls = None;
+    let monitor_port = if o.https_port != 0 {
+        let Some(t) = &o.tls else {
+            return Err("Can't start monitoring: TLS cert and key required for HTTPS".into());
+        };
+        https_tls = Some(Arc::new(
+            TlsHolder::new(t, false).map_err(|e| tls_error(t, e))?,
+        ));
+        o.https_port
+    } else {
+        o.http_port
+    };
+    let http_addr = if monitor_port != 0 {
         Some(resolve(
             o.http_host.as_deref().unwrap_or(&o.host),
-            o.http_port,
+            monitor_port,
         )?)
     } else {
         None
@@ -138,6 +175,8 @@ fn settings(o: &Options) -> Result<Settings, String> {
         client_addr: resolve(&o.host, o.port)?,
         websocket,
         http_addr,
+        tls,
+        https_tls,
         server_name: o.server_name.clone(),
         max_payload: o.max_payload,
         max_control_line: o.max_control_line,

@@ -31,16 +31,62 @@ pub fn spawn(listener: TcpListener, shared: Arc<Shared>) -> std::io::Result<()> 
                 let shared = shared.clone();
                 let _ = std::thread::Builder::new()
                     .name("natsws-http".into())
-                    .spawn(move || {
-                        let _ = serve(stream, &shared);
+                    .spawn(move || match shared.settings.https_tls.clone() {
+                        None => {
+                            if stream
+                                .set_read_timeout(Some(Duration::from_secs(5)))
+                                .is_ok()
+                            {
+                                let _ = serve(stream, &shared);
+                            }
+                        }
+                        Some(tls) => serve_tls(stream, &tls, &shared),
                     });
             }
         })?;
     Ok(())
 }
 
-fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+/// `https_port`: the TLS handshake (Go's 400 to a plaintext HTTP request),
+/// then the same endpoints.
+fn serve_tls(mut stream: TcpStream, tls: &crate::tls::TlsHolder, shared: &Shared) {
+    if stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .is_err()
+    {
+        return;
+    }
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let mut head = [0u8; 5];
+    let n = stream.peek(&mut head).unwrap_or(0);
+    if n == 5 && [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"].contains(&&head) {
+        let _ = stream.write_all(crate::transport::HTTP_ON_TLS_RESPONSE);
+        crate::error!(
+            "monitoring: TLS handshake error from {peer}: {}",
+            crate::transport::HTTP_ON_TLS_REASON
+        );
+        return;
+    }
+    let conn = match rustls::ServerConnection::new(tls.current()) {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let mut s = rustls::StreamOwned::new(conn, stream);
+    while s.conn.is_handshaking() {
+        if let Err(e) = s.conn.complete_io(&mut s.sock) {
+            crate::error!("monitoring: TLS handshake error from {peer}: {e}");
+            return;
+        }
+    }
+    let _ = serve(&mut s, shared);
+    s.conn.send_close_notify();
+    let _ = s.flush();
+}
+
+fn serve<S: Read + Write>(mut stream: S, shared: &Shared) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let (path, query) = loop {
@@ -113,7 +159,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     }
 }
 
-fn respond(stream: &mut TcpStream, status: u16, ctype: &str, body: &[u8]) -> std::io::Result<()> {
+fn respond<S: Write>(stream: &mut S, status: u16, ctype: &str, body: &[u8]) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -205,6 +251,8 @@ fn varz(shared: &Shared) -> Value {
         .iter()
         .map(|a| a.router.lock().map_or(0, |r| r.len()))
         .sum();
+    let https = s.https_tls.is_some();
+    let monitor_port = shared.http_addr.map_or(0, |a| a.port());
     let mut ws = serde_json::Map::new();
     if let (Some(w), Some(a)) = (&s.websocket, shared.ws_addr) {
         ws.insert("host".into(), json!(a.ip().to_string()));
@@ -216,6 +264,14 @@ fn varz(shared: &Shared) -> Value {
         if w.no_tls {
             ws.insert("no_tls".into(), json!(true));
         }
+        if let Some(t) = &w.tls {
+            if t.verify_and_map {
+                ws.insert("tls_map".into(), json!(true));
+            }
+            if !t.pinned_certs.is_empty() {
+                ws.insert("tls_pinned_certs".into(), json!(t.pinned_certs));
+            }
+        }
         if w.compression {
             ws.insert("compression".into(), json!(true));
         }
@@ -226,7 +282,7 @@ fn varz(shared: &Shared) -> Value {
             ws.insert("allowed_origins".into(), json!(w.allowed_origins));
         }
     }
-    json!({
+    let mut v = json!({
         "server_id": shared.server_id,
         "server_name": shared.server_name,
         "version": VERSION,
@@ -238,9 +294,9 @@ fn varz(shared: &Shared) -> Value {
         "ping_interval": s.ping_interval.as_nanos() as u64,
         "ping_max": s.ping_max,
         "http_host": shared.http_addr.map(|a| a.ip().to_string()).unwrap_or_default(),
-        "http_port": shared.http_addr.map_or(0, |a| a.port()),
+        "http_port": if https { 0 } else { monitor_port },
         "http_base_path": "",
-        "https_port": 0,
+        "https_port": if https { monitor_port } else { 0 },
         "auth_timeout": 2.0,
         "max_control_line": s.max_control_line,
         "max_payload": s.max_payload,
@@ -283,7 +339,16 @@ fn varz(shared: &Shared) -> Value {
             "routes": 0, "gateways": 0, "leafs": 0
         },
         "stale_connection_stats": {"clients": 0, "routes": 0, "gateways": 0, "leafs": 0},
-    })
+    });
+    // Client-port TLS (omitempty fields, §6.2).
+    if let (Some(t), Value::Object(m)) = (&s.tls, &mut v) {
+        m.insert("tls_required".into(), json!(true));
+        if t.verify {
+            m.insert("tls_verify".into(), json!(true));
+        }
+        m.insert("tls_timeout".into(), json!(t.timeout.as_secs_f64()));
+    }
+    v
 }
 
 fn conn_type(kind: ConnKind) -> &'static str {
@@ -348,6 +413,10 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
                 if !val.is_empty() {
                     obj.insert(k.into(), json!(val));
                 }
+            }
+            if let Some(t) = c.tls.get() {
+                obj.insert("tls_version".into(), json!(t.version));
+                obj.insert("tls_cipher_suite".into(), json!(t.cipher));
             }
             if subs {
                 let mut list = Vec::new();

@@ -70,6 +70,9 @@ pub struct Options {
     /// Monitoring port (`http`/`http_port`/`monitor_port`/`-m`). 0 = off,
     /// -1 = random.
     pub http_port: i32,
+    /// HTTPS monitoring port (`https`/`https_port`), with the top-level
+    /// `tls` block. 0 = off, -1 = random.
+    pub https_port: i32,
     /// `http_base_path`. Default `/`.
     pub http_base_path: String,
     /// `max_control_line`, bytes. Default 4096.
@@ -170,6 +173,7 @@ impl Default for Options {
             server_tags: Vec::new(),
             http_host: None,
             http_port: 0,
+            https_port: 0,
             http_base_path: "/".to_string(),
             max_control_line: DEFAULT_MAX_CONTROL_LINE,
             max_payload: DEFAULT_MAX_PAYLOAD,
@@ -494,8 +498,6 @@ const OTHER_NATS_KEYS: &[&str] = &[
     "logfile_max_num",
     "log_max_num",
     "max_traced_msg_len",
-    "https",
-    "https_port",
     "prof_port",
     "prof_block_rate",
     "write_timeout",
@@ -906,6 +908,17 @@ impl Options {
                     self.http_port = p;
                 }
             }
+            "https" => {
+                if let Some((h, p)) = r.ok(parse_listen(e)) {
+                    self.http_host = h;
+                    self.https_port = p;
+                }
+            }
+            "https_port" => {
+                if let Some(p) = r.ok(int_of(e).and_then(|p| port_num(e, p))) {
+                    self.https_port = p;
+                }
+            }
             "http_base_path" => r.set(&mut self.http_base_path, str_of(e)),
             "max_control_line" => r.set(&mut self.max_control_line, int32_size(e)),
             "max_payload" => r.set(&mut self.max_payload, int32_size(e)),
@@ -1274,9 +1287,6 @@ impl Options {
                 add("resolver (natsws supports MEMORY)", Some(&r.span));
             }
         }
-        if let Some(t) = &self.tls {
-            add("tls", t.span.as_ref());
-        }
         for (name, b) in [
             ("cluster", &self.cluster),
             ("gateway", &self.gateway),
@@ -1291,11 +1301,6 @@ impl Options {
             if js.value {
                 add("jetstream", Some(&js.span));
             }
-        }
-        let ws = &self.websocket;
-        let wspan = ws.span.as_ref();
-        if ws.tls.is_some() {
-            add("websocket.tls", wspan);
         }
         for f in &self.other_features {
             add(&f.value, Some(&f.span));

@@ -39,8 +39,14 @@ pub struct Settings {
     pub client_addr: SocketAddr,
     /// The WebSocket listener, if configured with a port.
     pub websocket: Option<WsListenConfig>,
-    /// Monitoring HTTP listen address.
+    /// Monitoring listen address (`http_port`, or `https_port` when
+    /// [`Settings::https_tls`] is set).
     pub http_addr: Option<SocketAddr>,
+    /// Client-port TLS (top-level `tls { … }`); `None` = plaintext.
+    pub tls: Option<crate::tls::TlsListen>,
+    /// Monitoring over TLS (`https_port`/`https`): the top-level `tls`
+    /// block's certificate, client certificates never requested.
+    pub https_tls: Option<Arc<crate::tls::TlsHolder>>,
     /// `server_name`; defaults to the server id.
     pub server_name: Option<String>,
     /// `max_payload` (default 1 MiB).
@@ -78,6 +84,8 @@ impl Default for Settings {
             client_addr: "0.0.0.0:4222".parse().expect("literal"),
             websocket: None,
             http_addr: None,
+            tls: None,
+            https_tls: None,
             server_name: None,
             max_payload: 1024 * 1024,
             max_control_line: 4096,
@@ -163,6 +171,9 @@ pub struct ConnShared {
     pub subs: AtomicUsize,
     /// Client name/lang/version from CONNECT, for monitoring.
     pub client: Mutex<ClientMeta>,
+    /// What TLS negotiated, set once the handshake completes (TLS
+    /// listeners only).
+    pub tls: std::sync::OnceLock<crate::tls::TlsInfo>,
     /// Set when `perms` holds permissions that deliveries must consult.
     pub has_perms: AtomicBool,
     /// Delivery-time permissions (subscribe deny, response permissions).
@@ -203,6 +214,14 @@ pub const KILL_NONE: u8 = 0;
 pub const KILL_SLOW: u8 = 1;
 
 impl ConnShared {
+    /// The client certificate's identity, for `verify_and_map`
+    /// authentication: set when the listener's `tls` block has
+    /// `verify_and_map` and the TLS handshake completed (before any
+    /// CONNECT is read).
+    pub fn tls_peer(&self) -> Option<&crate::tls::PeerIdentity> {
+        self.tls.get().and_then(|t| t.peer.as_ref())
+    }
+
     /// Marks the connection for closing as a slow consumer (the owner closes
     /// it at its next turn, without stalling the caller).
     pub fn mark_slow(&self) -> bool {
@@ -450,19 +469,29 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
     crate::info!("  Name:     {}", shared.server_name);
     crate::info!("  ID:       {}", shared.server_id);
     if let Some(h) = http {
+        let scheme = if shared.settings.https_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         crate::info!(
-            "Starting http monitor on {}",
+            "Starting {scheme} monitor on {}",
             shared.http_addr.expect("bound")
         );
         crate::monitor::spawn(h, shared.clone())?;
     }
     if let (Some(a), Some(w)) = (shared.ws_addr, &shared.settings.websocket) {
-        crate::info!("Listening for websocket clients on ws://{a}");
-        if w.no_tls {
+        if w.tls.is_some() {
+            crate::info!("Listening for websocket clients on wss://{a}");
+        } else {
+            crate::info!("Listening for websocket clients on ws://{a}");
             crate::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
         }
     }
     crate::info!("Listening for client connections on {}", shared.client_addr);
+    if shared.settings.tls.is_some() {
+        crate::info!("TLS required for client connections");
+    }
 
     let mut handles = Vec::new();
     let mut listeners = Some((client, ws));

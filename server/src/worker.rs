@@ -8,7 +8,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use crate::server::{
     Account, ClientMeta, ClosedConn, ConnKind, ConnShared, Outbox, Shared, CLOSED_RING, KILL_NONE,
     KILL_SLOW,
 };
+use crate::transport::Transport;
 use crate::ws::{WsConn, WsEvent};
 
 /// Token of the loop's waker.
@@ -50,7 +51,8 @@ struct Conn {
     account: Arc<Account>,
     /// The nonce sent in INFO (nkeys/JWT), empty when none.
     nonce: Box<str>,
-    sock: TcpStream,
+    /// The socket, plain or TLS (see [`Transport`]).
+    sock: Transport,
     session: Session,
     ws: Option<WsConn>,
     /// NATS bytes not yet consumed by the session.
@@ -69,7 +71,8 @@ struct Conn {
     write_interest: bool,
     /// When a pending write started blocking (write deadline).
     blocked_since: Option<Millis>,
-    /// Handshake deadline for WebSocket.
+    /// Handshake deadline: WebSocket (TLS and HTTP upgrade), or the TLS
+    /// handshake of a client-port connection.
     handshake_deadline: Option<Millis>,
     /// Lingering close: the last bytes are written and our side is shut
     /// down; the peer's remaining input is read and discarded until EOF or
@@ -281,10 +284,26 @@ impl Worker {
         self.route.local_dirty.append(&mut inbox);
     }
 
-    fn add_conn(&mut self, mut sock: TcpStream, peer: SocketAddr, kind: ConnKind) {
+    fn add_conn(&mut self, sock: TcpStream, peer: SocketAddr, kind: ConnKind) {
         let shared = &self.shared;
         let s = &shared.settings;
         let _ = sock.set_nodelay(true);
+        let tls = match kind {
+            ConnKind::Client => s.tls.as_ref(),
+            ConnKind::WebSocket => s.websocket.as_ref().and_then(|w| w.tls.as_ref()),
+        };
+        let mut sock = match tls {
+            None => Transport::Plain(sock),
+            Some(t) => {
+                match Transport::tls(sock, t.holder.current(), kind == ConnKind::WebSocket) {
+                    Ok(t) => t,
+                    Err((_, e)) => {
+                        crate::error!("{peer} - TLS setup error: {e}");
+                        return;
+                    }
+                }
+            }
+        };
         let cid = shared.next_cid.fetch_add(1, Ordering::Relaxed);
         shared
             .stats
@@ -319,6 +338,7 @@ impl Worker {
             client: Default::default(),
             has_perms: Default::default(),
             perms: Default::default(),
+            tls: Default::default(),
         });
         // nats-server: the first PING (for RTT) after about 2 s, or sooner
         // when the ping interval is shorter.
@@ -393,14 +413,36 @@ impl Worker {
             kind_label(kind)
         );
         match kind {
-            ConnKind::Client => {
-                conn.wbuf
-                    .extend_from_slice(&info_line(shared, cid, peer, kind, &conn.nonce));
-                if too_many {
-                    natsws_core::proto::encode_err(&mut conn.wbuf, "maximum connections exceeded");
-                    conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+            ConnKind::Client => match tls {
+                None => {
+                    conn.wbuf
+                        .extend_from_slice(&info_line(shared, cid, peer, kind, &conn.nonce));
+                    if too_many {
+                        natsws_core::proto::encode_err(
+                            &mut conn.wbuf,
+                            "maximum connections exceeded",
+                        );
+                        conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+                    }
                 }
-            }
+                Some(t) => {
+                    // INFO in plaintext, then the client starts TLS; with
+                    // handshake_first, INFO follows the handshake.
+                    crate::debug!("{peer} - cid:{cid} - Starting TLS client connection handshake");
+                    if !t.handshake_first {
+                        let info = info_line(shared, cid, peer, kind, &conn.nonce);
+                        conn.sock.queue_raw(&info);
+                        if too_many {
+                            let mut e = Vec::new();
+                            natsws_core::proto::encode_err(&mut e, "maximum connections exceeded");
+                            conn.sock.queue_raw(&e);
+                            conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+                        }
+                    }
+                    conn.handshake_deadline =
+                        Some(now.saturating_add(Millis(t.timeout.as_millis() as u64)));
+                }
+            },
             ConnKind::WebSocket => {
                 let w = s.websocket.as_ref().expect("ws listener implies config");
                 conn.ws = Some(WsConn::new(w, s.max_payload));
@@ -436,7 +478,17 @@ impl Worker {
             }
             reads += 1;
             let conn = &mut self.conns[token];
-            match conn.sock.read(&mut self.rbuf) {
+            let res = conn.sock.read(&mut self.rbuf);
+            if conn.sock.take_handshake_done() && !self.tls_ready(token) {
+                return;
+            }
+            // A TLS handshake that ends in EOF or an error.
+            let handshaking = self.conns[token].sock.is_handshaking();
+            match res {
+                Ok(0) if handshaking => {
+                    self.tls_failed(token, "EOF");
+                    return;
+                }
                 Ok(0) => {
                     self.close(token, ClosedReason::ClientClosed, false);
                     return;
@@ -455,6 +507,10 @@ impl Worker {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if handshaking => {
+                    self.tls_failed(token, &e.to_string());
+                    return;
+                }
                 Err(_) => {
                     self.close(token, ClosedReason::ReadError, false);
                     return;
@@ -465,6 +521,118 @@ impl Worker {
         if conn.inbuf.is_empty() && conn.inbuf.capacity() > SHRINK_ABOVE {
             conn.inbuf = Vec::new();
         }
+        if conn.sock.has_pending() {
+            // TLS records (handshake, alerts) the socket did not take.
+            self.route.local_dirty.push(conn.shared.clone());
+        }
+    }
+
+    /// The TLS handshake just completed: keeps what was negotiated (and the
+    /// client certificate's identity for `verify_and_map`); client port:
+    /// clears the TLS deadline and, with `handshake_first`, sends INFO.
+    /// Returns false if the connection closed.
+    fn tls_ready(&mut self, token: usize) -> bool {
+        let shared = &self.shared;
+        let conn = &mut self.conns[token];
+        let kind = conn.shared.kind;
+        let (cid, peer) = (conn.shared.cid, conn.shared.peer);
+        let listen = match kind {
+            ConnKind::Client => shared.settings.tls.as_ref(),
+            ConnKind::WebSocket => shared
+                .settings
+                .websocket
+                .as_ref()
+                .and_then(|w| w.tls.as_ref()),
+        };
+        let Some(listen) = listen else { return true };
+        let mut info = crate::tls::TlsInfo::default();
+        let mut pinned_ok = true;
+        if let Some(s) = conn.sock.session() {
+            if !listen.pinned_certs.is_empty() {
+                // nats-server's matchesPinnedCert (enforced for websocket
+                // too: see docs/compat.md).
+                let key = s
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|c| crate::tls::spki_sha256(c));
+                pinned_ok = match key {
+                    None => {
+                        crate::warn!("{peer} - {}:{cid} - Matching against pinned certificates failed as no certificate was provided", kind_label(kind));
+                        false
+                    }
+                    Some(k) if !listen.pinned_certs.contains(&k) => {
+                        crate::warn!(
+                            "{peer} - {}:{cid} - Certificate not pinned: {k}",
+                            kind_label(kind)
+                        );
+                        false
+                    }
+                    Some(_) => true,
+                };
+            }
+            info.version = s
+                .protocol_version()
+                .map(crate::tls::version_name)
+                .unwrap_or_default();
+            info.cipher = s
+                .negotiated_cipher_suite()
+                .map(|c| crate::tls::cipher_name(c.suite()))
+                .unwrap_or_default();
+            if listen.verify_and_map {
+                info.peer = s
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|c| crate::tls::PeerIdentity::from_der(c));
+            }
+        }
+        let label = kind_label(kind);
+        crate::debug!("{peer} - {label}:{cid} - TLS handshake complete");
+        crate::debug!(
+            "{peer} - {label}:{cid} - TLS version {}, cipher suite {}",
+            info.version,
+            info.cipher
+        );
+        let _ = conn.shared.tls.set(info);
+        if !pinned_ok {
+            self.tls_failed(token, "certificate not pinned");
+            return false;
+        }
+        if kind != ConnKind::Client {
+            return true;
+        }
+        conn.handshake_deadline = None;
+        let mut too_many = false;
+        if listen.handshake_first {
+            let info = info_line(shared, cid, peer, kind, &conn.nonce);
+            conn.wbuf.extend_from_slice(&info);
+            too_many = shared.conns.lock().expect("conns").len() > shared.settings.max_connections;
+            if too_many {
+                natsws_core::proto::encode_err(&mut conn.wbuf, "maximum connections exceeded");
+            }
+            self.route.local_dirty.push(conn.shared.clone());
+        }
+        arm(&mut self.timers, conn, token);
+        if too_many {
+            self.close(token, ClosedReason::MaxConnectionsExceeded, true);
+            return false;
+        }
+        true
+    }
+
+    /// The TLS handshake failed (`why`: Go's wording): logs as nats-server
+    /// (client port) or Go's HTTP server (websocket), then closes after
+    /// writing what is owed (an alert, or the 400 to a plaintext HTTP
+    /// request).
+    fn tls_failed(&mut self, token: usize, why: &str) {
+        let conn = &self.conns[token];
+        let (cid, peer) = (conn.shared.cid, conn.shared.peer);
+        match conn.shared.kind {
+            ConnKind::Client => crate::error!("{peer} - cid:{cid} - TLS handshake error: {why}"),
+            ConnKind::WebSocket => {
+                crate::error!("websocket: TLS handshake error from {peer}: {why}")
+            }
+        }
+        self.close(token, ClosedReason::TlsHandshakeFailure, true);
     }
 
     /// Handles `n` fresh bytes in `rbuf`. Returns false if the connection
@@ -650,15 +818,40 @@ impl Worker {
             }
             conn.timer_at = None;
             if conn.handshake_deadline.is_some_and(|d| d <= now) {
-                crate::debug!(
-                    "{} - wid:{cid} - websocket handshake timeout",
-                    conn.shared.peer
-                );
-                self.close(token, ClosedReason::ReadError, false);
+                let peer = conn.shared.peer;
+                if conn.shared.kind == ConnKind::Client {
+                    // nats-server: `TLS handshake timeout` (debug for
+                    // clients), `-ERR 'Secure Connection - TLS Required'`.
+                    // The -ERR goes out in plaintext only to a peer that
+                    // sent nothing (a TLS peer could not read it).
+                    crate::debug!("{peer} - cid:{cid} - TLS handshake timeout");
+                    if !conn.sock.received_any() {
+                        let mut e = Vec::new();
+                        natsws_core::proto::encode_err(&mut e, "Secure Connection - TLS Required");
+                        conn.sock.queue_raw(&e);
+                    }
+                    self.close(token, ClosedReason::TlsHandshakeFailure, true);
+                } else if conn.sock.is_handshaking() {
+                    // Go's HTTP server: the read deadline ends the handshake.
+                    let local = conn
+                        .sock
+                        .tcp()
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    crate::error!(
+                        "websocket: TLS handshake error from {peer}: read tcp {local}->{peer}: i/o timeout"
+                    );
+                    self.close(token, ClosedReason::TlsHandshakeFailure, false);
+                } else {
+                    crate::debug!("{peer} - wid:{cid} - websocket handshake timeout");
+                    self.close(token, ClosedReason::ReadError, false);
+                }
                 continue;
             }
             if conn.session.poll_timeout().is_some_and(|t| t <= now)
                 && conn.ws.as_ref().is_none_or(|w| w.is_open())
+                && !conn.sock.is_handshaking()
             {
                 let mut out = std::mem::take(&mut self.scratch_out);
                 out.clear();
@@ -762,7 +955,16 @@ impl Worker {
             }
             conn.spare.clear();
         }
-        if conn.wpos == conn.wbuf.len() {
+        // TLS: records (and raw bytes) the socket has not taken yet.
+        let drained = match conn.sock.flush_pending() {
+            Ok(d) => d,
+            Err(_) => {
+                let reason = conn.closing.unwrap_or(ClosedReason::WriteError);
+                self.finish_close(token, reason);
+                return;
+            }
+        };
+        if conn.wpos == conn.wbuf.len() && drained {
             conn.wbuf.clear();
             conn.wpos = 0;
             conn.blocked_since = None;
@@ -861,7 +1063,7 @@ impl Worker {
     fn drain(&mut self, token: usize, reason: ClosedReason) {
         let conn = &mut self.conns[token];
         for _ in 0..MAX_READS_PER_TURN {
-            match conn.sock.read(&mut self.rbuf) {
+            match conn.sock.read_discard(&mut self.rbuf) {
                 Ok(0) => {
                     self.finish_close(token, reason);
                     return;
@@ -1131,6 +1333,14 @@ impl Host for LoopHost<'_> {
                 })
             }),
             Some(c) => {
+                // verify_and_map: the certificate's identity (set only when
+                // the listener's tls block maps certificates to users).
+                let tls = self.me.tls_peer().map(|p| natsws_core::auth::TlsIdentity {
+                    subject_dn: p.subject_dn.clone(),
+                    emails: p.emails.clone(),
+                    dns_names: p.dns_names.clone(),
+                    uris: p.uris.clone(),
+                });
                 let cookies =
                     self.cookies
                         .map_or_else(Default::default, |v| natsws_core::auth::Cookies {
@@ -1146,7 +1356,7 @@ impl Host for LoopHost<'_> {
                         kind,
                         nonce: self.nonce.as_bytes(),
                         cookies,
-                        tls: None,
+                        tls: tls.as_ref(),
                         now_unix_secs: now_unix,
                         client_ip: Some(self.me.peer.ip()),
                     },

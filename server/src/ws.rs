@@ -19,6 +19,10 @@ pub struct WsListenConfig {
     pub addr: SocketAddr,
     /// `no_tls: true` (plaintext allowed; a warning is logged).
     pub no_tls: bool,
+    /// `tls { … }`: the listener speaks wss (a `tls` block wins over
+    /// `no_tls`). Its `timeout`/`handshake_first` do not apply: the TLS
+    /// handshake and the HTTP request head share `handshake_timeout`.
+    pub tls: Option<crate::tls::TlsListen>,
     /// `handshake_timeout` (natsws default 10 s; nats-server has none).
     pub handshake_timeout: Duration,
     /// `compression`.
@@ -94,7 +98,7 @@ impl WsConn {
     /// A connection awaiting its upgrade request.
     pub fn new(cfg: &WsListenConfig, max_payload: usize) -> WsConn {
         WsConn {
-            phase: Phase::Handshake(RequestParser::new(false)),
+            phase: Phase::Handshake(RequestParser::new(cfg.tls.is_some())),
             inbound: Inbound::new(DecoderConfig::server(), max_payload),
             framing: Framing::SINGLE,
             compression: false,

@@ -224,11 +224,14 @@ fn authorization_block_typed() {
         vec![ConnectionType::Websocket, ConnectionType::Standard]
     );
     assert_eq!(a.users[1].nkey.as_deref(), Some("UABC"));
+    // Enforced now: nothing left to refuse.
+    assert!(o.unsupported().is_empty());
+    // auth_callout is still refused, at the block's position.
+    let o = opts("authorization {\n  auth_callout { issuer: AB }\n}\n");
     let un = o.unsupported();
-    assert_eq!(un.len(), 1);
     assert_eq!(
-        un[0].to_string(),
-        "o.conf:1:1: \"authorization\" is configured but not supported by natsws yet"
+        un.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec!["o.conf:1:1: \"authorization.auth_callout\" is configured but not supported by natsws yet"]
     );
 }
 
@@ -308,16 +311,10 @@ fn unsupported_features_listed_never_ignored() {
     let names: Vec<String> = o.unsupported().into_iter().map(|u| u.feature).collect();
     assert_eq!(
         names,
-        vec![
-            "tls",
-            "cluster",
-            "gateway",
-            "leafnodes",
-            "mqtt",
-            "jetstream",
-            "system_account"
-        ]
+        vec!["cluster", "gateway", "leafnodes", "mqtt", "jetstream",]
     );
+    // system_account is accepted (recorded; no system account services).
+    assert_eq!(o.system_account.as_deref(), Some("SYS"));
     assert_eq!(o.cluster.as_ref().unwrap().port, Some(6222));
     // jetstream explicitly disabled is fine.
     assert!(opts("jetstream: false\n").unsupported().is_empty());

@@ -53,37 +53,23 @@ fn config_error_at(name: &str, line_col: &str, msg: &str) {
 }
 
 #[test]
-fn seed_001_websocket_block_refused_for_tls() {
-    // port 443 + tls {}: valid for nats-server; natsws has no TLS yet.
-    assert_eq!(
-        outcome("seed_001_websocket.conf"),
-        Outcome::Unsupported(vec!["websocket.tls".into()])
-    );
+fn seed_001_websocket_block_with_tls_starts() {
+    // port 443 + tls {}: valid for nats-server, and for natsws (wss).
+    assert_eq!(outcome("seed_001_websocket.conf"), Outcome::Starts);
     let o = Options::from_file(&fixture("seed_001_websocket.conf")).unwrap();
     assert_eq!(o.websocket.port, 443);
-    assert_eq!(
-        o.unsupported()[0].to_string(),
-        format!(
-            "{}:4:1: \"websocket.tls\" is configured but not supported by natsws yet",
-            fixture("seed_001_websocket.conf").display()
-        )
-    );
+    assert!(o.websocket.tls.is_some());
 }
 
 #[test]
-fn seed_001_users_fixed_refused_for_authorization() {
-    assert_eq!(
-        outcome("seed_001_users_fixed.conf"),
-        Outcome::Unsupported(vec!["authorization".into()])
-    );
+fn seed_001_users_fixed_starts() {
+    // authorization with users is enforced now.
+    assert_eq!(outcome("seed_001_users_fixed.conf"), Outcome::Starts);
 }
 
 #[test]
 fn seed_004_websocket_zh_same_as_001() {
-    assert_eq!(
-        outcome("seed_004_websocket_zh.conf"),
-        Outcome::Unsupported(vec!["websocket.tls".into()])
-    );
+    assert_eq!(outcome("seed_004_websocket_zh.conf"), Outcome::Starts);
 }
 
 #[test]
@@ -113,11 +99,8 @@ fn seed_003_basic_starts() {
 }
 
 #[test]
-fn seed_003_tls_refused_for_tls() {
-    assert_eq!(
-        outcome("seed_003_tls.conf"),
-        Outcome::Unsupported(vec!["websocket.tls".into()])
-    );
+fn seed_003_tls_starts() {
+    assert_eq!(outcome("seed_003_tls.conf"), Outcome::Starts);
 }
 
 #[test]

@@ -36,6 +36,8 @@ pub struct Server {
     pub client_port: u16,
     pub ws_port: Option<u16>,
     pub http_port: Option<u16>,
+    /// The `https_port` monitor (`Starting https monitor on …`).
+    pub https_port: Option<u16>,
     pub log: mpsc::Receiver<String>,
     /// The log lines written up to "Server is ready".
     pub startup_log: Vec<String>,
@@ -112,6 +114,7 @@ impl Server {
             }
         });
         let (mut client_port, mut ws_port, mut http_port) = (None, None, None);
+        let mut https_port = None;
         let until = Instant::now() + DEADLINE;
         let mut seen = Vec::new();
         loop {
@@ -128,6 +131,8 @@ impl Server {
                 ws_port = port_of(&line);
             } else if line.contains("Starting http monitor on") {
                 http_port = port_of(&line);
+            } else if line.contains("Starting https monitor on") {
+                https_port = port_of(&line);
             } else if line.contains("Server is ready") {
                 break;
             }
@@ -137,6 +142,7 @@ impl Server {
             client_port: client_port.expect("client port logged"),
             ws_port,
             http_port,
+            https_port,
             log: rx,
             startup_log: seen,
             _dir: dir,

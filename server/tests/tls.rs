@@ -1,0 +1,821 @@
+//! TLS on the client port, the websocket listener (wss) and the https
+//! monitor: the real `natsws` binary with certificates made by rcgen in a
+//! temporary directory, spoken to with raw rustls clients and async-nats.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{find, Server, TempDir, DEADLINE};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, SanType,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+/// A test PKI: a CA, a server certificate (127.0.0.1, localhost), a client
+/// certificate (`CN=alice,OU=NATS.io,O=Synadia`, email SAN) and a client
+/// certificate from another CA.
+struct Pki {
+    dir: TempDir,
+    ca_der: CertificateDer<'static>,
+    client_chain: Vec<CertificateDer<'static>>,
+    client_key: Vec<u8>,
+    rogue_chain: Vec<CertificateDer<'static>>,
+    rogue_key: Vec<u8>,
+}
+
+fn ca(name: &str) -> (rcgen::Certificate, KeyPair) {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name.push(DnType::CommonName, name);
+    (p.self_signed(&key).unwrap(), key)
+}
+
+fn client_cert(ca: &rcgen::Certificate, ca_key: &KeyPair) -> (rcgen::Certificate, KeyPair) {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name
+        .push(DnType::OrganizationName, "Synadia");
+    p.distinguished_name
+        .push(DnType::OrganizationalUnitName, "NATS.io");
+    p.distinguished_name.push(DnType::CommonName, "alice");
+    p.subject_alt_names
+        .push(SanType::Rfc822Name("alice@example.com".try_into().unwrap()));
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    (p.signed_by(&key, ca, ca_key).unwrap(), key)
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = TempDir::new();
+        let (ca_cert, ca_key) = ca("natsws test CA");
+        let skey = KeyPair::generate().unwrap();
+        let mut sp = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        sp.subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        sp.distinguished_name.push(DnType::CommonName, "natsws");
+        let server = sp.signed_by(&skey, &ca_cert, &ca_key).unwrap();
+        let (client, ckey) = client_cert(&ca_cert, &ca_key);
+        let (rogue_ca, rogue_ca_key) = ca("rogue CA");
+        let (rogue, rkey) = client_cert(&rogue_ca, &rogue_ca_key);
+        let w = |name: &str, data: String| std::fs::write(dir.0.join(name), data).unwrap();
+        w("ca.pem", ca_cert.pem());
+        w("server-cert.pem", server.pem());
+        w("server-key.pem", skey.serialize_pem());
+        w("client-cert.pem", client.pem());
+        w("client-key.pem", ckey.serialize_pem());
+        Pki {
+            ca_der: ca_cert.der().clone(),
+            client_chain: vec![client.der().clone()],
+            client_key: ckey.serialize_der(),
+            rogue_chain: vec![rogue.der().clone()],
+            rogue_key: rkey.serialize_der(),
+            dir,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.0.join(name)
+    }
+
+    /// A `tls { … }` block body with the server certificate, plus `extra`.
+    fn block(&self, extra: &str) -> String {
+        format!(
+            "cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  {extra}",
+            self.path("server-cert.pem").display(),
+            self.path("server-key.pem").display(),
+            self.path("ca.pem").display()
+        )
+    }
+
+    fn client_config(&self, cert: Option<bool>) -> Arc<ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca_der.clone()).unwrap();
+        let b =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots);
+        let cfg = match cert {
+            None => b.with_no_client_auth(),
+            Some(trusted) => {
+                let (chain, key) = if trusted {
+                    (&self.client_chain, &self.client_key)
+                } else {
+                    (&self.rogue_chain, &self.rogue_key)
+                };
+                b.with_client_auth_cert(
+                    chain.clone(),
+                    PrivateKeyDer::try_from(key.clone()).unwrap(),
+                )
+                .unwrap()
+            }
+        };
+        Arc::new(cfg)
+    }
+}
+
+type Tls = StreamOwned<ClientConnection, TcpStream>;
+
+fn tcp(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    s
+}
+
+/// Starts TLS on `sock` and completes the handshake.
+fn start_tls(sock: TcpStream, cfg: Arc<ClientConfig>) -> std::io::Result<Tls> {
+    let name = ServerName::try_from("127.0.0.1").unwrap().to_owned();
+    let conn = ClientConnection::new(cfg, name).unwrap();
+    let mut s = StreamOwned::new(conn, sock);
+    let until = Instant::now() + DEADLINE;
+    while s.conn.is_handshaking() {
+        match s.conn.complete_io(&mut s.sock) {
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) && Instant::now() < until => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(s)
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// Reads from `r` into `buf` until it contains `needle`; returns and
+/// drains everything through it.
+fn expect(r: &mut impl Read, buf: &mut Vec<u8>, needle: &str) -> String {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        if let Some(p) = find(buf, needle.as_bytes()) {
+            let end = p + needle.len();
+            let s = String::from_utf8_lossy(&buf[..end]).into_owned();
+            buf.drain(..end);
+            return s;
+        }
+        assert!(
+            Instant::now() < until,
+            "timed out waiting for {needle:?}; have {:?}",
+            String::from_utf8_lossy(buf)
+        );
+        let mut chunk = [0u8; 16384];
+        match r.read(&mut chunk) {
+            Ok(0) => panic!("closed waiting for {needle:?}"),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if is_timeout(&e) => {}
+            Err(e) => panic!("read error {e} waiting for {needle:?}"),
+        }
+    }
+}
+
+/// Reads until EOF or an error; returns the bytes and the error, if any.
+fn read_to_end(r: &mut impl Read) -> (Vec<u8>, Option<std::io::Error>) {
+    let until = Instant::now() + DEADLINE;
+    let mut out = Vec::new();
+    loop {
+        assert!(Instant::now() < until, "peer did not close");
+        let mut chunk = [0u8; 4096];
+        match r.read(&mut chunk) {
+            Ok(0) => return (out, None),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if is_timeout(&e) => {}
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
+
+fn info_json(line: &str) -> serde_json::Value {
+    let json = line
+        .strip_prefix("INFO ")
+        .and_then(|s| s.strip_suffix(" \r\n"))
+        .expect("INFO <json> \\r\\n");
+    serde_json::from_str(json).expect("INFO json")
+}
+
+fn client_conf(pki: &Pki, extra: &str) -> String {
+    format!(
+        "host: 127.0.0.1\nport: -1\ndebug: true\ntls {{\n  {}\n}}\n",
+        pki.block(extra)
+    )
+}
+
+/// Connects to a TLS client port: plaintext INFO, then TLS.
+fn connect_tls(s: &Server, cfg: Arc<ClientConfig>) -> (serde_json::Value, Tls) {
+    let mut sock = tcp(s.client_port);
+    let mut buf = Vec::new();
+    let info = info_json(&expect(&mut sock, &mut buf, " \r\n"));
+    assert!(buf.is_empty(), "nothing but INFO before TLS");
+    (info, start_tls(sock, cfg).expect("TLS handshake"))
+}
+
+#[test]
+fn client_port_info_in_plaintext_then_nats_over_tls() {
+    let pki = Pki::new();
+    let s = Server::start(&client_conf(&pki, ""));
+    let (info, mut t) = connect_tls(&s, pki.client_config(None));
+    assert_eq!(info["tls_required"], true);
+    assert!(info.get("tls_verify").is_none());
+    assert!(info.get("tls_available").is_none());
+    t.write_all(b"CONNECT {\"verbose\":false,\"tls_required\":true}\r\nSUB foo 1\r\nPUB foo 5\r\nhello\r\nPING\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(
+        expect(&mut t, &mut buf, "PONG\r\n"),
+        "MSG foo 1 5\r\nhello\r\nPONG\r\n"
+    );
+    s.expect_log("TLS handshake complete");
+}
+
+#[test]
+fn client_port_logs_tls_required() {
+    let pki = Pki::new();
+    let dir = TempDir::new();
+    let conf = dir.0.join("c.conf");
+    std::fs::write(&conf, client_conf(&pki, "")).unwrap();
+    let log = run_until_ready(&conf);
+    let listen = log
+        .find("Listening for client connections on 127.0.0.1:")
+        .unwrap();
+    let tls = log
+        .find("[INF] TLS required for client connections")
+        .unwrap();
+    let ready = log.find("Server is ready").unwrap();
+    assert!(listen < tls && tls < ready, "{log}");
+}
+
+#[test]
+fn handshake_first_sends_info_over_tls() {
+    let pki = Pki::new();
+    let s = Server::start(&client_conf(&pki, "handshake_first: true"));
+    let mut t = start_tls(tcp(s.client_port), pki.client_config(None)).unwrap();
+    let mut buf = Vec::new();
+    let info = info_json(&expect(&mut t, &mut buf, " \r\n"));
+    assert_eq!(info["tls_required"], true);
+    t.write_all(b"CONNECT {}\r\nPING\r\n").unwrap();
+    assert!(expect(&mut t, &mut buf, "PONG\r\n").ends_with("PONG\r\n"));
+}
+
+#[test]
+fn verify_accepts_trusted_client_cert_and_refuses_others() {
+    let pki = Pki::new();
+    let s = Server::start(&client_conf(&pki, "verify: true"));
+    let (info, mut t) = connect_tls(&s, pki.client_config(Some(true)));
+    assert_eq!(info["tls_verify"], true);
+    t.write_all(b"CONNECT {}\r\nPING\r\n").unwrap();
+    let mut buf = Vec::new();
+    expect(&mut t, &mut buf, "PONG\r\n");
+
+    // No certificate: the handshake fails, the server says why.
+    let mut sock = tcp(s.client_port);
+    expect(&mut sock, &mut Vec::new(), " \r\n");
+    let res = start_tls(sock, pki.client_config(None)).and_then(|mut t| {
+        // TLS 1.3: the client learns of the refusal at its first read.
+        t.write_all(b"CONNECT {}\r\nPING\r\n")?;
+        let (_, e) = read_to_end(&mut t);
+        e.map_or(Ok(()), Err)
+    });
+    assert!(res.is_err(), "handshake without a certificate must fail");
+    s.expect_log("TLS handshake error: tls: client didn't provide a certificate");
+
+    // A certificate from an unknown CA.
+    let mut sock = tcp(s.client_port);
+    expect(&mut sock, &mut Vec::new(), " \r\n");
+    let res = start_tls(sock, pki.client_config(Some(false))).and_then(|mut t| {
+        t.write_all(b"CONNECT {}\r\nPING\r\n")?;
+        let (_, e) = read_to_end(&mut t);
+        e.map_or(Ok(()), Err)
+    });
+    assert!(res.is_err(), "untrusted certificate must fail");
+    s.expect_log("x509: certificate signed by unknown authority");
+}
+
+#[test]
+fn plaintext_client_on_tls_port_is_refused() {
+    let pki = Pki::new();
+    let s = Server::start(&client_conf(&pki, ""));
+    let mut sock = tcp(s.client_port);
+    expect(&mut sock, &mut Vec::new(), " \r\n");
+    sock.write_all(b"CONNECT {}\r\nPING\r\n").unwrap();
+    let (got, _) = read_to_end(&mut sock);
+    assert!(find(&got, b"PONG").is_none());
+    s.expect_log("TLS handshake error: tls: first record does not look like a TLS handshake");
+}
+
+#[test]
+fn tls_handshake_timeout_closes_with_err() {
+    let pki = Pki::new();
+    let s = Server::start(&client_conf(&pki, "timeout: 0.2"));
+    let mut sock = tcp(s.client_port);
+    expect(&mut sock, &mut Vec::new(), " \r\n");
+    // Never start TLS: the server gives up.
+    let (got, _) = read_to_end(&mut sock);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "-ERR 'Secure Connection - TLS Required'\r\n"
+    );
+    s.expect_log("TLS handshake timeout");
+}
+
+#[tokio::test]
+async fn async_nats_over_tls_and_tls_first() {
+    let pki = Pki::new();
+    for (extra, first) in [("", false), ("handshake_first: true", true)] {
+        let s = Server::start(&client_conf(&pki, extra));
+        let mut o = async_nats::ConnectOptions::new()
+            .add_root_certificates(pki.path("ca.pem"))
+            .require_tls(true);
+        if first {
+            o = o.tls_first();
+        }
+        let c = o
+            .connect(format!("tls://127.0.0.1:{}", s.client_port))
+            .await
+            .expect("connect over TLS");
+        let mut sub = c.subscribe("tls.x").await.unwrap();
+        c.publish("tls.x", "secure".into()).await.unwrap();
+        c.flush().await.unwrap();
+        use futures_util::StreamExt;
+        let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .expect("message in time")
+            .unwrap();
+        assert_eq!(&m.payload[..], b"secure");
+    }
+}
+
+#[tokio::test]
+async fn async_nats_with_client_certificate() {
+    let pki = Pki::new();
+    let s = Server::start(&client_conf(&pki, "verify: true"));
+    let c = async_nats::ConnectOptions::new()
+        .add_root_certificates(pki.path("ca.pem"))
+        .add_client_certificate(pki.path("client-cert.pem"), pki.path("client-key.pem"))
+        .require_tls(true)
+        .connect(format!("tls://127.0.0.1:{}", s.client_port))
+        .await
+        .expect("connect with a client certificate");
+    c.flush().await.unwrap();
+}
+
+fn ws_conf(pki: &Pki, tls_extra: &str, ws_extra: &str) -> String {
+    format!(
+        "host: 127.0.0.1\nport: -1\nwebsocket {{\n  host: 127.0.0.1\n  port: -1\n  {ws_extra}\n  tls {{\n  {}\n  }}\n}}\n",
+        pki.block(tls_extra)
+    )
+}
+
+/// Upgrades over `t`; returns the response head and what followed it.
+fn ws_upgrade(t: &mut impl ReadWrite, port: u16) -> (String, Vec<u8>) {
+    use natsws_core::ws::handshake::{write_client_request, ClientRequest};
+    let host = format!("127.0.0.1:{port}");
+    let mut req = Vec::new();
+    write_client_request(
+        &ClientRequest {
+            host: &host,
+            path: "/",
+            key: *b"0123456789abcdef",
+            compression: false,
+            no_masking: false,
+            headers: &[],
+        },
+        &mut req,
+    );
+    t.write_all(&req).unwrap();
+    let mut buf = Vec::new();
+    let head = expect(t, &mut buf, "\r\n\r\n");
+    (head, buf)
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// A minimal client side of WebSocket framing over any stream.
+struct WsOver<S: Read + Write> {
+    s: S,
+    raw: Vec<u8>,
+    nats: Vec<u8>,
+    dec: natsws_core::ws::Decoder,
+}
+
+impl<S: Read + Write> WsOver<S> {
+    fn new(s: S, rest: Vec<u8>) -> Self {
+        WsOver {
+            s,
+            raw: rest,
+            nats: Vec::new(),
+            dec: natsws_core::ws::Decoder::new(natsws_core::ws::DecoderConfig::client()),
+        }
+    }
+
+    fn send(&mut self, nats: &[u8]) {
+        let mut out = Vec::new();
+        natsws_core::ws::codec::write_frame(
+            &mut out,
+            natsws_core::ws::OpCode::BINARY,
+            true,
+            false,
+            nats,
+            Some([9, 8, 7, 6]),
+        )
+        .unwrap();
+        self.s.write_all(&out).unwrap();
+    }
+
+    fn expect(&mut self, needle: &str) -> String {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            let mut used_total = 0;
+            loop {
+                let (used, ev) = self.dec.decode(&mut self.raw[used_total..]).unwrap();
+                if let Some(natsws_core::ws::Event::Data { payload, .. }) = ev {
+                    self.nats.extend_from_slice(payload);
+                } else if ev.is_none() {
+                    used_total += used;
+                    break;
+                }
+                used_total += used;
+            }
+            self.raw.drain(..used_total);
+            if let Some(p) = find(&self.nats, needle.as_bytes()) {
+                let end = p + needle.len();
+                let s = String::from_utf8_lossy(&self.nats[..end]).into_owned();
+                self.nats.drain(..end);
+                return s;
+            }
+            assert!(Instant::now() < until, "timed out waiting for {needle:?}");
+            let mut chunk = [0u8; 16384];
+            match self.s.read(&mut chunk) {
+                Ok(0) => panic!("closed waiting for {needle:?}"),
+                Ok(n) => self.raw.extend_from_slice(&chunk[..n]),
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => panic!("read error {e}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn wss_upgrade_and_pub_sub_through_tls() {
+    let pki = Pki::new();
+    let s = Server::start(&ws_conf(&pki, "", ""));
+    let port = s.ws_port.expect("ws port");
+    let mut t = start_tls(tcp(port), pki.client_config(None)).unwrap();
+    let (head, rest) = ws_upgrade(&mut t, port);
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    let mut ws = WsOver::new(t, rest);
+    let info = info_json(&ws.expect(" \r\n"));
+    assert_eq!(info["tls_required"], true);
+    assert_eq!(info["tls_available"], true);
+    assert_eq!(info["port"], port);
+    ws.send(b"CONNECT {\"verbose\":false}\r\nSUB a 1\r\nPUB a 2\r\nhi\r\nPING\r\n");
+    assert_eq!(ws.expect("PONG\r\n"), "MSG a 1 2\r\nhi\r\nPONG\r\n");
+}
+
+#[test]
+fn wss_startup_line_and_no_plaintext_warning() {
+    let pki = Pki::new();
+    let dir = TempDir::new();
+    let conf = dir.0.join("c.conf");
+    std::fs::write(&conf, ws_conf(&pki, "", "no_tls: true")).unwrap();
+    let out = run_until_ready(&conf);
+    assert!(
+        out.contains("Listening for websocket clients on wss://127.0.0.1:"),
+        "{out}"
+    );
+    assert!(!out.contains("Websocket not configured with TLS"), "{out}");
+}
+
+/// Runs natsws until `Server is ready` (or exit); returns its log.
+fn run_until_ready(conf: &std::path::Path) -> String {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_natsws"))
+        .arg("-c")
+        .arg(conf)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let mut log = Vec::new();
+    let until = Instant::now() + DEADLINE;
+    while find(&log, b"Server is ready").is_none() && Instant::now() < until {
+        let mut chunk = [0u8; 4096];
+        match err.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => log.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    String::from_utf8_lossy(&log).into_owned()
+}
+
+#[test]
+fn plaintext_http_on_wss_port_gets_go_400() {
+    // websocket spec §2.1, TestWSTLSConnection: Go net/http's exact answer.
+    let pki = Pki::new();
+    let s = Server::start(&ws_conf(&pki, "", ""));
+    let mut sock = tcp(s.ws_port.unwrap());
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (got, _) = read_to_end(&mut sock);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+    );
+    let line = s.expect_log("websocket: TLS handshake error from 127.0.0.1:");
+    assert!(
+        line.ends_with(": client sent an HTTP request to an HTTPS server"),
+        "{line}"
+    );
+}
+
+#[test]
+fn wss_verify_client_cert() {
+    // TestWSTLSVerifyClientCert.
+    let pki = Pki::new();
+    let s = Server::start(&ws_conf(&pki, "verify: true", ""));
+    let port = s.ws_port.unwrap();
+    let mut t = start_tls(tcp(port), pki.client_config(Some(true))).unwrap();
+    let (head, _) = ws_upgrade(&mut t, port);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+
+    let res = start_tls(tcp(port), pki.client_config(None)).and_then(|mut t| {
+        t.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")?;
+        let (_, e) = read_to_end(&mut t);
+        e.map_or(Ok(()), Err)
+    });
+    assert!(res.is_err(), "no certificate: TLS error");
+    s.expect_log("websocket: TLS handshake error from");
+}
+
+#[test]
+fn wss_handshake_timeout_logs_and_closes() {
+    // TestWSHandshakeTimeout: the handshake_timeout bounds the TLS handshake.
+    let pki = Pki::new();
+    let s = Server::start(&ws_conf(&pki, "", "handshake_timeout: \"100ms\""));
+    let mut sock = tcp(s.ws_port.unwrap());
+    let (got, _) = read_to_end(&mut sock);
+    assert!(got.is_empty());
+    let line = s.expect_log("websocket: ");
+    let msg = &line[line.find("websocket: ").unwrap()..];
+    assert!(msg.starts_with("websocket: TLS handshake error from 127.0.0.1:"));
+    assert!(msg.contains("timeout"), "{msg}");
+}
+
+#[test]
+fn https_monitor_serves_varz() {
+    let pki = Pki::new();
+    let conf = format!(
+        "host: 127.0.0.1\nport: -1\nhttps: \"127.0.0.1:-1\"\ntls {{\n  {}\n}}\n",
+        pki.block("verify: true")
+    );
+    let s = Server::start(&conf);
+    let port = s.https_port.expect("https monitor logged");
+    assert!(s.http_port.is_none());
+    // No client certificate needed for monitoring, as nats-server.
+    let mut t = start_tls(tcp(port), pki.client_config(None)).unwrap();
+    t.write_all(b"GET /varz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (resp, _) = read_to_end(&mut t);
+    let resp = String::from_utf8_lossy(&resp);
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    let body = resp.split_once("\r\n\r\n").unwrap().1;
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["https_port"], port);
+    assert_eq!(v["http_port"], 0);
+
+    let mut plain = tcp(port);
+    plain
+        .write_all(b"GET /varz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (got, _) = read_to_end(&mut plain);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+    );
+}
+
+fn start_fails(conf: &str) -> String {
+    let dir = TempDir::new();
+    let p = dir.0.join("c.conf");
+    std::fs::write(&p, conf).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_natsws"))
+        .arg("-c")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "natsws must refuse to start");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_certificate_files_fail_startup() {
+    let pki = Pki::new();
+    let err = start_fails(
+        "port: -1\ntls {\n  cert_file: \"/nonexistent/cert.pem\"\n  key_file: \"/nonexistent/key.pem\"\n}\n",
+    );
+    assert!(
+        err.contains(":2:1: error parsing X509 certificate/key pair: open /nonexistent/cert.pem: no such file or directory"),
+        "{err}"
+    );
+    // A key that is not PEM.
+    let err = start_fails(&format!(
+        "port: -1\ntls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n}}\n",
+        pki.path("server-cert.pem").display(),
+        pki.path("ca.pem").display()
+    ));
+    assert!(
+        err.contains("error parsing X509 certificate/key pair: tls: failed to find any PEM data in key input"),
+        "{err}"
+    );
+    // A key of another certificate.
+    let err = start_fails(&format!(
+        "port: -1\ntls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n}}\n",
+        pki.path("server-cert.pem").display(),
+        pki.path("client-key.pem").display()
+    ));
+    assert!(
+        err.contains("tls: private key does not match public key"),
+        "{err}"
+    );
+    // https without tls.
+    let err = start_fails("port: -1\nhttps_port: -1\n");
+    assert!(err.contains("TLS cert and key required for HTTPS"), "{err}");
+}
+
+#[test]
+fn peer_identity_of_client_certificate() {
+    // What verify_and_map authentication gets (Go's pkix.Name.String()).
+    let pki = Pki::new();
+    let id = natsws_server::tls::PeerIdentity::from_der(&pki.client_chain[0]).unwrap();
+    assert_eq!(id.subject_dn, "CN=alice,OU=NATS.io,O=Synadia");
+    assert_eq!(id.emails, vec!["alice@example.com".to_string()]);
+    assert!(id.dns_names.is_empty());
+}
+
+#[test]
+fn pinned_certs_admit_only_listed_keys() {
+    let pki = Pki::new();
+    let key = natsws_server::tls::spki_sha256(&pki.client_chain[0]).unwrap();
+    let s = Server::start(&client_conf(
+        &pki,
+        &format!("verify: true\n  pinned_certs: [\"{}\"]", key.to_uppercase()),
+    ));
+    let (_, mut t) = connect_tls(&s, pki.client_config(Some(true)));
+    t.write_all(b"CONNECT {}\r\nPING\r\n").unwrap();
+    expect(&mut t, &mut Vec::new(), "PONG\r\n");
+
+    let other = "0".repeat(64);
+    let s = Server::start(&client_conf(
+        &pki,
+        &format!("verify: true\n  pinned_certs: [\"{other}\"]"),
+    ));
+    let (_, mut t) = connect_tls(&s, pki.client_config(Some(true)));
+    let _ = t.write_all(b"CONNECT {}\r\nPING\r\n");
+    let (got, _) = read_to_end(&mut t);
+    assert!(find(&got, b"PONG").is_none());
+    s.expect_log(&format!("Certificate not pinned: {key}"));
+    s.expect_log("TLS handshake error: certificate not pinned");
+}
+
+#[test]
+fn varz_reports_client_tls() {
+    let pki = Pki::new();
+    let conf = format!(
+        "host: 127.0.0.1\nport: -1\nhttp: \"127.0.0.1:-1\"\ntls {{\n  {}\n}}\n",
+        pki.block("verify: true\n  timeout: 3")
+    );
+    let s = Server::start(&conf);
+    let (status, body) = s.http_get("/varz");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["tls_required"], true);
+    assert_eq!(v["tls_verify"], true);
+    assert_eq!(v["tls_timeout"], 3.0);
+}
+
+#[tokio::test]
+async fn large_messages_cross_tls_intact() {
+    // Many TLS records each way; partial writes and reads.
+    let pki = Pki::new();
+    let s = Server::start(&client_conf(&pki, ""));
+    let url = format!("tls://127.0.0.1:{}", s.client_port);
+    let connect = || {
+        async_nats::ConnectOptions::new()
+            .add_root_certificates(pki.path("ca.pem"))
+            .require_tls(true)
+            .connect(url.clone())
+    };
+    let (a, b) = (connect().await.unwrap(), connect().await.unwrap());
+    let mut sub = b.subscribe("big").await.unwrap();
+    b.flush().await.unwrap();
+    let payloads: Vec<Vec<u8>> = (0..8u8)
+        .map(|i| (0..900_000u32).map(|j| (j as u8) ^ i).collect())
+        .collect();
+    for p in &payloads {
+        a.publish("big", p.clone().into()).await.unwrap();
+    }
+    a.flush().await.unwrap();
+    use futures_util::StreamExt;
+    for p in &payloads {
+        let m = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("message in time")
+            .unwrap();
+        assert!(m.payload[..] == p[..], "payload intact");
+    }
+}
+
+#[test]
+fn connz_shows_tls_version_and_cipher() {
+    let pki = Pki::new();
+    let conf = format!(
+        "host: 127.0.0.1\nport: -1\nhttp: \"127.0.0.1:-1\"\ntls {{\n  {}\n}}\n",
+        pki.block("")
+    );
+    let s = Server::start(&conf);
+    let (_, mut t) = connect_tls(&s, pki.client_config(None));
+    t.write_all(b"CONNECT {}\r\nPING\r\n").unwrap();
+    expect(&mut t, &mut Vec::new(), "PONG\r\n");
+    let (status, body) = s.http_get("/connz");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let c = &v["connections"][0];
+    assert_eq!(c["tls_version"], "1.3");
+    assert!(c["tls_cipher_suite"].as_str().unwrap().starts_with("TLS_"));
+}
+
+#[test]
+fn peer_identity_dn_in_go_order_with_other_attributes_last() {
+    // Go's pkix.Name.String(): parsed attributes in reverse ToRDNSequence
+    // order (CN, OU, O, …, C) whatever the certificate's order, then other
+    // attributes as `oid=#<DER hex>` (re-encoded: UTF8String here, '@' is
+    // not printable).
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name.push(DnType::CountryName, "US");
+    p.distinguished_name.push(DnType::CommonName, "bob, jr");
+    p.distinguished_name.push(
+        DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]),
+        "x@y",
+    );
+    p.distinguished_name
+        .push(DnType::OrganizationName, "Synadia");
+    p.subject_alt_names
+        .push(SanType::DnsName("bob.example".try_into().unwrap()));
+    p.subject_alt_names
+        .push(SanType::URI("nats://bob".try_into().unwrap()));
+    let cert = p.self_signed(&key).unwrap();
+    let id = natsws_server::tls::PeerIdentity::from_der(cert.der()).unwrap();
+    assert_eq!(
+        id.subject_dn,
+        "CN=bob\\, jr,O=Synadia,C=US,1.2.840.113549.1.9.1=#0c03784079"
+    );
+    assert_eq!(id.dns_names, vec!["bob.example".to_string()]);
+    assert_eq!(id.uris, vec!["nats://bob".to_string()]);
+}
+
+#[test]
+fn command_line_tls_flags() {
+    let pki = Pki::new();
+    let (cert, key) = (pki.path("server-cert.pem"), pki.path("server-key.pem"));
+    let s = Server::start_args(
+        "host: 127.0.0.1\nport: -1\n",
+        &[
+            "--tls",
+            "--tlscert",
+            cert.to_str().unwrap(),
+            "-tlskey",
+            key.to_str().unwrap(),
+        ],
+    );
+    let (info, mut t) = connect_tls(&s, pki.client_config(None));
+    assert_eq!(info["tls_required"], true);
+    t.write_all(b"CONNECT {}\r\nPING\r\n").unwrap();
+    expect(&mut t, &mut Vec::new(), "PONG\r\n");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_natsws"))
+        .args(["-p", "-1", "--tls"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("TLS Server certificate must be present and valid"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
