@@ -819,3 +819,33 @@ fn command_line_tls_flags() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn verify_and_map_binds_the_certificate_to_a_user() {
+    // The client certificate: CN=alice,OU=NATS.io,O=Synadia, email SAN
+    // alice@example.com. Mapping tries the SANs, then the subject DN
+    // (websocket.md §5.7, nats-protocol.md §3.1 step 3).
+    let pki = Pki::new();
+    for (users, ok) in [
+        ("{user: \"alice@example.com\"}", true),
+        ("{user: \"CN=alice,OU=NATS.io,O=Synadia\"}", true),
+        ("{user: \"bob\", password: \"pw\"}", false),
+    ] {
+        let conf = client_conf(&pki, "verify_and_map: true")
+            + &format!("authorization {{ users: [ {users} ] }}\n");
+        let s = Server::start(&conf);
+        let (info, mut t) = connect_tls(&s, pki.client_config(Some(true)));
+        assert_eq!(info["auth_required"], serde_json::json!(true), "{info}");
+        t.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+            .unwrap();
+        if ok {
+            expect(&mut t, &mut Vec::new(), "PONG\r\n");
+        } else {
+            expect(
+                &mut t,
+                &mut Vec::new(),
+                "-ERR 'Authorization Violation'\r\n",
+            );
+        }
+    }
+}
