@@ -157,7 +157,7 @@ impl WsConn {
                     self.compression = up.compression;
                     self.safari = up.safari;
                     if up.cookies != Default::default() {
-                        self.cookies = Some(Box::new(up.cookies));
+                        self.cookies = Some(Box::new(up.cookies.clone()));
                     }
                     self.phase = Phase::Open;
                     upgraded = true;

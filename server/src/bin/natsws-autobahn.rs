@@ -43,6 +43,7 @@ fn main() {
             ping_interval: Duration::from_secs(24 * 3600),
             upgrade,
             max_message: natsws_core::ws::echo::MAX_MESSAGE as u64,
+            tls: None,
             echo: true,
         }),
         // Autobahn's largest messages are 16 MiB; the outbound queue must
