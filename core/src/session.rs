@@ -639,8 +639,11 @@ impl Session {
         host: &mut impl Host,
         out: &mut Vec<u8>,
     ) -> Result<(), Close> {
-        let c = match Connect::from_json(json) {
-            Ok(c) => c,
+        // Every CONNECT is decoded over the options so far (spec §1.4):
+        // absent keys keep the first CONNECT's values.
+        let mut c = self.connect.clone().unwrap_or_default();
+        match c.merge_json(json) {
+            Ok(()) => {}
             Err(e) => {
                 let mut c = self.fail(out, None, ClosedReason::ProtocolViolation);
                 c.log = Some(alloc::format!("{e}"));

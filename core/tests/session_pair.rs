@@ -283,6 +283,71 @@ fn hpub_without_headers_closes_without_err() {
 }
 
 #[test]
+fn second_connect_merges_over_earlier_options() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(
+        1,
+        b"CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false,\"headers\":true,\"name\":\"a\"}\r\n",
+    );
+    // Nothing in the second CONNECT: verbose, pedantic, echo and headers
+    // keep the first CONNECT's values (no +OK, no -ERR, no own copy).
+    w.send(
+        1,
+        b"CONNECT {\"lang\":\"rust\"}\r\nSUB foo.* 1\r\nPUB foo.* 1\r\nx\r\n",
+    );
+    w.send(1, b"HPUB foo.a 12 12\r\nNATS/1.0\r\n\r\n\r\nPING\r\n");
+    assert_eq!(w.take(1), "PONG\r\n");
+    let c = w.sessions[&1].connect_options().unwrap();
+    assert_eq!((c.name.as_str(), c.lang.as_str()), ("a", "rust"));
+    assert!(!c.verbose && !c.pedantic && !c.echo && c.headers);
+    // The other connection sees the HPUB, so it was accepted.
+    w.connect(2);
+    w.send(2, QUIET);
+    w.send(2, b"SUB foo.b 1\r\n");
+    w.send(1, b"HPUB foo.b 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+    assert_eq!(w.take(2), "HMSG foo.b 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+    // A CONNECT that turns headers off makes HPUB a protocol violation.
+    w.send(1, b"CONNECT {\"headers\":false}\r\n");
+    assert_eq!(
+        w.send(1, b"HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"),
+        Some(ClosedReason::ProtocolViolation)
+    );
+    assert_eq!(w.take(1), "");
+}
+
+#[test]
+fn second_connect_checks_merged_no_responders() {
+    // no_responders from the first CONNECT, headers turned off by the
+    // second: the merged options fail the check.
+    let mut w = World::new();
+    w.connect(1);
+    w.send(
+        1,
+        b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\n",
+    );
+    assert_eq!(
+        w.send(1, b"CONNECT {\"headers\":false}\r\n"),
+        Some(ClosedReason::NoRespondersRequiresHeaders)
+    );
+    assert_eq!(
+        w.take(1),
+        "-ERR 'no responders requires headers support'\r\n"
+    );
+    // headers from the first CONNECT satisfy no_responders in the second.
+    w.connect(2);
+    w.send(2, b"CONNECT {\"verbose\":false,\"headers\":true}\r\n");
+    w.send(
+        2,
+        b"CONNECT {\"no_responders\":true}\r\nSUB r 1\r\nPUB svc r 0\r\n\r\n",
+    );
+    assert_eq!(
+        w.take(2),
+        "HMSG r 1 35 35\r\nNATS/1.0 503\r\nNats-Subject: svc\r\n\r\n\r\n"
+    );
+}
+
+#[test]
 fn no_responders_sends_503_to_own_reply_subscription() {
     let mut w = World::new();
     w.connect(1);

@@ -132,41 +132,6 @@ const KNOWN_DIVERGENCES: &[(&str, &[&str])] = &[
             "c0 final: closed",
         ],
     ),
-    // A second CONNECT is decoded by nats-server over the options of the
-    // first one: keys it does not mention keep their earlier values.
-    // natsws starts again from the defaults (verbose, pedantic, echo true,
-    // headers false). First: `CONNECT {"verbose":false,"pedantic":false}`
-    // then `CONNECT {}`: nats-server stays quiet and non-pedantic; natsws
-    // sends `+OK`s and `-ERR 'Invalid Publish Subject'` for `PUB foo.*`.
-    (
-        "second_connect_keeps_absent_fields",
-        &[
-            INFO0,
-            "c0< +OK",
-            "c0< +OK",
-            "c0< -ERR 'Invalid Publish Subject'",
-            "c0< +OK",
-            "c0< MSG foo.* 1 1",
-            "c0< payload \"a\\r\\n\"",
-            "c0< PONG",
-            "c0< PONG",
-            "c0 final: open",
-        ],
-    ),
-    // Same cause: `CONNECT {"headers":true}`, later `CONNECT
-    // {"verbose":false}` then `HPUB`: nats-server still has headers on and
-    // accepts the HPUB; natsws has headers off and closes the connection.
-    (
-        "second_connect_keeps_headers",
-        &[
-            INFO0,
-            "c0< HMSG foo 1 12 14",
-            "c0< payload \"NATS/1.0\\r\\n\\r\\nhi\\r\\n\"",
-            "c0< PONG",
-            "c0 closed",
-            "c0 final: closed",
-        ],
-    ),
     // `client_advertise: "nats.example.com:4333"`: nats-server's INFO has
     // `"host":"nats.example.com","port":4333`; natsws parses the option but
     // its INFO still carries the listen host and port.
