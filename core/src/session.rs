@@ -390,8 +390,12 @@ impl Session {
         } else {
             State::Connected
         };
+        // HPUB is refused until CONNECT negotiates headers; the decoder
+        // checks it before the HPUB arguments and sizes, as nats-server.
+        let mut decoder = ClientDecoder::new(cfg.limits);
+        decoder.set_headers(false);
         Session {
-            decoder: ClientDecoder::new(cfg.limits),
+            decoder,
             next_ping: now.saturating_add(cfg.first_ping),
             cfg,
             state,
@@ -569,11 +573,8 @@ impl Session {
                 headers,
                 payload,
             } => {
-                if !self.headers {
-                    let mut c = self.fail(out, None, ClosedReason::ProtocolViolation);
-                    c.log = Some("message headers not supported".into());
-                    return Err(c);
-                }
+                // HPUB without negotiated headers never gets here: the
+                // decoder refuses it (`set_headers`).
                 self.last_activity = now;
                 // A zero-length header block is delivered as a plain MSG,
                 // as nats-server does.
@@ -684,6 +685,7 @@ impl Session {
         self.pedantic = c.pedantic;
         self.echo = c.echo;
         self.headers = c.headers && self.cfg.headers_supported;
+        self.decoder.set_headers(self.headers);
         self.no_responders = c.no_responders;
         self.protocol = c.protocol;
         self.connect = Some(c);

@@ -283,6 +283,41 @@ fn hpub_without_headers_closes_without_err() {
 }
 
 #[test]
+fn hpub_headers_flag_checked_before_sizes() {
+    // nats-server refuses HPUB for missing header support before it looks
+    // at the arguments, so an oversized HPUB closes without the max-payload
+    // -ERR (spec §1.2, §1.9).
+    let small = SessionConfig {
+        limits: Limits {
+            max_control_line: 4096,
+            max_payload: 16,
+        },
+        ..SessionConfig::default()
+    };
+    let mut w = World::new();
+    w.connect_with(1, small.clone());
+    w.send(1, b"CONNECT {\"verbose\":false}\r\n");
+    let r = w.send(1, b"HPUB foo 12 40\r\n");
+    assert_eq!(r, Some(ClosedReason::ProtocolViolation));
+    assert_eq!(w.take(1), "");
+    // Before any CONNECT as well.
+    w.connect_with(2, small.clone());
+    assert_eq!(
+        w.send(2, b"HPUB foo 12 40\r\n"),
+        Some(ClosedReason::ProtocolViolation)
+    );
+    assert_eq!(w.take(2), "");
+    // With headers the size is checked.
+    w.connect_with(3, small);
+    w.send(3, b"CONNECT {\"verbose\":false,\"headers\":true}\r\n");
+    assert_eq!(
+        w.send(3, b"HPUB foo 12 40\r\n"),
+        Some(ClosedReason::MaxPayloadExceeded)
+    );
+    assert_eq!(w.take(3), "-ERR 'Maximum Payload Violation'\r\n");
+}
+
+#[test]
 fn second_connect_merges_over_earlier_options() {
     let mut w = World::new();
     w.connect(1);

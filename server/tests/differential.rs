@@ -118,20 +118,6 @@ const KNOWN_DIVERGENCES: &[(&str, &[&str])] = &[
             "c0 final: open",
         ],
     ),
-    // `max_payload: 16`, a client without `headers` sends `HPUB foo 12 40`:
-    // nats-server rejects the HPUB for missing header support first (close,
-    // no -ERR); natsws checks the size first (`-ERR 'Maximum Payload
-    // Violation'`, close).
-    (
-        "max_payload_check_before_hpub_headers_flag",
-        &[
-            "c0< INFO {\"client_ip\":\"127.0.0.1\",\"headers\":true,\"host\":\"127.0.0.1\",\
-             \"max_payload\":16,\"proto\":1}",
-            "c0< -ERR 'Maximum Payload Violation'",
-            "c0 closed",
-            "c0 final: closed",
-        ],
-    ),
     // `client_advertise: "nats.example.com:4333"`: nats-server's INFO has
     // `"host":"nats.example.com","port":4333`; natsws parses the option but
     // its INFO still carries the listen host and port.
