@@ -270,6 +270,11 @@ pub struct SessionConfig {
     pub limits: Limits,
     /// Subscriptions allowed per connection; 0 = unlimited (default).
     pub max_subscriptions: usize,
+    /// Tokens allowed in a SUB subject (`max_sub_tokens`, nats-server
+    /// accepts 1–255); 0 = unlimited (default). More: `-ERR 'Permissions
+    /// Violation for Subscription to "<subject>", too many tokens'`, no
+    /// subscription, connection kept (spec §1.8).
+    pub max_sub_tokens: usize,
     /// Whether CONNECT must carry valid credentials (INFO `auth_required`):
     /// the auth timer runs and the first operation must be CONNECT.
     pub auth_required: bool,
@@ -304,6 +309,7 @@ impl Default for SessionConfig {
             conn: 1,
             limits: Limits::default(),
             max_subscriptions: 0,
+            max_sub_tokens: 0,
             auth_required: false,
             auth_check: false,
             auth_timeout: Millis(2000),
@@ -827,6 +833,16 @@ impl Session {
                 .is_some_and(|p| !p.can_subscribe(subject, queue))
         {
             push_permission_violation(out, "Subscription to", subject, queue);
+            return;
+        }
+        // Then the token limit (counting empty tokens: before the subject
+        // is validated), then the subscription limit, then the sid.
+        let max_tokens = self.cfg.max_sub_tokens;
+        if max_tokens > 0 && subject.iter().filter(|&&b| b == b'.').count() >= max_tokens {
+            let mut text = String::from("Permissions Violation for Subscription to ");
+            go_quote(&mut text, subject);
+            text.push_str(", too many tokens");
+            push_err(out, &text);
             return;
         }
         // nats-server checks the limit before looking the sid up.

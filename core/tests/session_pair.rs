@@ -621,6 +621,56 @@ fn invalid_subject_and_max_subscriptions_keep_connection() {
 }
 
 #[test]
+fn max_sub_tokens_refuses_deep_subjects_and_keeps_connection() {
+    let mut w = World::new();
+    w.connect_with(
+        1,
+        SessionConfig {
+            max_sub_tokens: 2,
+            max_subscriptions: 2,
+            ..SessionConfig::default()
+        },
+    );
+    // Verbose: +OK only for accepted subscriptions. Empty tokens count,
+    // and the token check comes before the subject and sid checks.
+    w.send(
+        1,
+        b"CONNECT {}\r\nSUB a.b 1\r\nSUB a.b.c 2\r\nSUB a..b 3\r\nSUB a.b.c q 1\r\nSUB a. 4\r\n",
+    );
+    let deny = |s: &str| {
+        format!("-ERR 'Permissions Violation for Subscription to \"{s}\", too many tokens'\r\n")
+    };
+    assert_eq!(
+        w.take(1),
+        format!(
+            "+OK\r\n+OK\r\n{}{}{}-ERR 'Invalid Subject'\r\n",
+            deny("a.b.c"),
+            deny("a..b"),
+            deny("a.b.c")
+        )
+    );
+    assert_eq!(w.router.len(), 1);
+    // Checked before the subscription limit.
+    w.send(
+        1,
+        b"SUB x 5\r\nSUB x.y.z 6\r\nSUB y 7\r\nPUB a.b.c 0\r\n\r\nPUB a.b 0\r\n\r\n",
+    );
+    assert_eq!(
+        w.take(1),
+        format!(
+            "+OK\r\n{}-ERR 'maximum subscriptions exceeded'\r\n+OK\r\n+OK\r\nMSG a.b 1 0\r\n\r\n",
+            deny("x.y.z")
+        )
+    );
+    assert!(w.closed.is_empty());
+    // 0 is unlimited.
+    w.connect(2);
+    w.send(2, QUIET);
+    w.send(2, b"SUB a.b.c.d.e.f.g.h 1\r\nPUB a.b.c.d.e.f.g.h 0\r\n\r\n");
+    assert_eq!(w.take(2), "MSG a.b.c.d.e.f.g.h 1 0\r\n\r\n");
+}
+
+#[test]
 fn reserved_replies_and_subjects_are_permission_violations() {
     let mut w = World::new();
     w.connect(1);
@@ -770,6 +820,7 @@ const AUTH_CFG: SessionConfig = SessionConfig {
         max_payload: 1024 * 1024,
     },
     max_subscriptions: 0,
+    max_sub_tokens: 0,
     auth_required: true,
     auth_check: true,
     auth_timeout: Millis(2000),

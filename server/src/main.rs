@@ -130,6 +130,7 @@ fn settings(o: &Options) -> Result<Settings, String> {
         max_control_line: o.max_control_line,
         max_pending: usize::try_from(o.max_pending).unwrap_or(usize::MAX),
         max_subscriptions: o.max_subscriptions as usize,
+        max_sub_tokens: usize::from(o.max_sub_tokens),
         max_connections: usize::try_from(o.max_connections).unwrap_or(0),
         ping_interval: o.ping_interval,
         ping_max: o.ping_max,

@@ -51,6 +51,8 @@ pub struct Settings {
     pub max_pending: usize,
     /// `max_subscriptions` per connection, 0 = unlimited.
     pub max_subscriptions: usize,
+    /// `max_sub_tokens`: tokens allowed in a SUB subject, 0 = unlimited.
+    pub max_sub_tokens: usize,
     /// `max_connections` (default 65536; a configured 0 rejects everyone,
     /// as in nats-server).
     pub max_connections: usize,
@@ -80,6 +82,7 @@ impl Default for Settings {
             max_control_line: 4096,
             max_pending: 64 * 1024 * 1024,
             max_subscriptions: 0,
+            max_sub_tokens: 0,
             max_connections: 65536,
             ping_interval: Duration::from_secs(120),
             ping_max: 2,

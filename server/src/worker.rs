@@ -306,6 +306,7 @@ impl Worker {
                 max_payload: s.max_payload,
             },
             max_subscriptions: s.max_subscriptions,
+            max_sub_tokens: s.max_sub_tokens,
             auth_required: false,
             auth_check: false,
             auth_timeout: Millis(2000),

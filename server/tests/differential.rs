@@ -98,26 +98,6 @@ const INFO0: &str =
 /// produce exactly this transcript (when it matches nats-server again, the
 /// entry must be removed).
 const KNOWN_DIVERGENCES: &[(&str, &[&str])] = &[
-    // `max_sub_tokens: 2`, `SUB a.b.c 2` and `SUB a.b.c q 3`: nats-server
-    // answers each with `-ERR 'Permissions Violation for Subscription to
-    // "a.b.c", too many tokens'` and does not subscribe; natsws parses the
-    // option but does not enforce it (both subscriptions are made and
-    // receive `PUB a.b.c`).
-    (
-        "max_sub_tokens",
-        &[
-            INFO0,
-            "c0< MSG a.b.c 2 1",
-            "c0< payload \"x\\r\\n\"",
-            "c0< MSG a.b.c 3 1",
-            "c0< payload \"x\\r\\n\"",
-            "c0< MSG a.b 1 1",
-            "c0< payload \"y\\r\\n\"",
-            "c0< PONG",
-            "c0< PONG",
-            "c0 final: open",
-        ],
-    ),
     // `client_advertise: "nats.example.com:4333"`: nats-server's INFO has
     // `"host":"nats.example.com","port":4333`; natsws parses the option but
     // its INFO still carries the listen host and port.
