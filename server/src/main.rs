@@ -126,6 +126,10 @@ fn settings(o: &Options) -> Result<Settings, String> {
         websocket,
         http_addr,
         server_name: o.server_name.clone(),
+        client_advertise: match &o.client_advertise {
+            Some(v) => natsws_server::info::parse_client_advertise(v, o.port)?,
+            None => None,
+        },
         max_payload: o.max_payload,
         max_control_line: o.max_control_line,
         max_pending: usize::try_from(o.max_pending).unwrap_or(usize::MAX),

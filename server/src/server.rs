@@ -43,6 +43,8 @@ pub struct Settings {
     pub http_addr: Option<SocketAddr>,
     /// `server_name`; defaults to the server id.
     pub server_name: Option<String>,
+    /// `client_advertise`: host and port in the INFO to TCP clients.
+    pub client_advertise: Option<crate::info::Advertise>,
     /// `max_payload` (default 1 MiB).
     pub max_payload: usize,
     /// `max_control_line` (default 4096).
@@ -78,6 +80,7 @@ impl Default for Settings {
             websocket: None,
             http_addr: None,
             server_name: None,
+            client_advertise: None,
             max_payload: 1024 * 1024,
             max_control_line: 4096,
             max_pending: 64 * 1024 * 1024,
