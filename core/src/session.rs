@@ -285,6 +285,11 @@ pub struct SessionConfig {
     pub limits: Limits,
     /// Subscriptions allowed per connection; 0 = unlimited (default).
     pub max_subscriptions: usize,
+    /// Tokens allowed in a SUB subject (`max_sub_tokens`, nats-server
+    /// accepts 1–255); 0 = unlimited (default). More: `-ERR 'Permissions
+    /// Violation for Subscription to "<subject>", too many tokens'`, no
+    /// subscription, connection kept (spec §1.8).
+    pub max_sub_tokens: usize,
     /// Whether CONNECT must carry valid credentials (INFO `auth_required`):
     /// the auth timer runs and the first operation must be CONNECT.
     pub auth_required: bool,
@@ -319,6 +324,7 @@ impl Default for SessionConfig {
             conn: 1,
             limits: Limits::default(),
             max_subscriptions: 0,
+            max_sub_tokens: 0,
             auth_required: false,
             auth_check: false,
             auth_timeout: Millis(2000),
@@ -405,8 +411,12 @@ impl Session {
         } else {
             State::Connected
         };
+        // HPUB is refused until CONNECT negotiates headers; the decoder
+        // checks it before the HPUB arguments and sizes, as nats-server.
+        let mut decoder = ClientDecoder::new(cfg.limits);
+        decoder.set_headers(false);
         Session {
-            decoder: ClientDecoder::new(cfg.limits),
+            decoder,
             next_ping: now.saturating_add(cfg.first_ping),
             cfg,
             state,
@@ -584,11 +594,8 @@ impl Session {
                 headers,
                 payload,
             } => {
-                if !self.headers {
-                    let mut c = self.fail(out, None, ClosedReason::ProtocolViolation);
-                    c.log = Some("message headers not supported".into());
-                    return Err(c);
-                }
+                // HPUB without negotiated headers never gets here: the
+                // decoder refuses it (`set_headers`).
                 self.last_activity = now;
                 // A zero-length header block is delivered as a plain MSG,
                 // as nats-server does.
@@ -655,8 +662,11 @@ impl Session {
         out: &mut Vec<u8>,
     ) -> Result<(), Close> {
         host.on_connect(json);
-        let c = match Connect::from_json(json) {
-            Ok(c) => c,
+        // Every CONNECT is decoded over the options so far (spec §1.4):
+        // absent keys keep the first CONNECT's values.
+        let mut c = self.connect.clone().unwrap_or_default();
+        match c.merge_json(json) {
+            Ok(()) => {}
             Err(e) => {
                 let mut c = self.fail(out, None, ClosedReason::ProtocolViolation);
                 c.log = Some(alloc::format!("{e}"));
@@ -697,6 +707,7 @@ impl Session {
         self.pedantic = c.pedantic;
         self.echo = c.echo;
         self.headers = c.headers && self.cfg.headers_supported;
+        self.decoder.set_headers(self.headers);
         self.no_responders = c.no_responders;
         self.protocol = c.protocol;
         self.connect = Some(c);
@@ -838,6 +849,16 @@ impl Session {
                 .is_some_and(|p| !p.can_subscribe(subject, queue))
         {
             push_permission_violation(out, "Subscription to", subject, queue);
+            return;
+        }
+        // Then the token limit (counting empty tokens: before the subject
+        // is validated), then the subscription limit, then the sid.
+        let max_tokens = self.cfg.max_sub_tokens;
+        if max_tokens > 0 && subject.iter().filter(|&&b| b == b'.').count() >= max_tokens {
+            let mut text = String::from("Permissions Violation for Subscription to ");
+            go_quote(&mut text, subject);
+            text.push_str(", too many tokens");
+            push_err(out, &text);
             return;
         }
         // nats-server checks the limit before looking the sid up.

@@ -114,6 +114,67 @@ fn null_leaves_the_field_unchanged() {
 }
 
 #[test]
+fn merge_keeps_absent_fields() {
+    let mut c = connect(
+        r#"{"verbose":false,"pedantic":false,"echo":false,"headers":true,"no_responders":true,
+            "protocol":1,"name":"n","user":"u","pass":"p","account":"","lang":"go"}"#,
+    );
+    let first = c.clone();
+    // `{}`, whitespace and top-level null change nothing.
+    for json in ["{}", " { } ", "null", r#"{"verbose":null,"headers":null}"#] {
+        c.merge_json(json.as_bytes()).unwrap();
+        assert_eq!(c, first, "{json}");
+    }
+    // Present keys replace, case-insensitively; the others stay.
+    c.merge_json(br#"{"VERBOSE":true,"name":"m","Headers":false,"x":[1]}"#)
+        .unwrap();
+    assert!(c.verbose && !c.headers);
+    assert_eq!(c.name, "m");
+    assert!(!c.pedantic && !c.echo && c.no_responders);
+    assert_eq!(
+        (c.protocol, c.user.as_str(), c.pass.as_str()),
+        (1, "u", "p")
+    );
+    assert_eq!(c.lang, "go");
+    // Fields the serialiser omits when empty/false survive too.
+    let mut c = connect(r#"{"auth_token":"t","new_account":true,"jwt":"j"}"#);
+    c.merge_json(br#"{"name":"z"}"#).unwrap();
+    assert_eq!((c.auth_token.as_str(), c.jwt.as_str()), ("t", "j"));
+    assert!(c.new_account);
+}
+
+#[test]
+fn merge_from_default_equals_from_json() {
+    for json in [
+        "{}",
+        r#"{"verbose":false,"echo":false}"#,
+        r#"{"Headers":true,"no_responders":true,"protocol":1}"#,
+        "null",
+    ] {
+        let mut c = Connect::default();
+        c.merge_json(json.as_bytes()).unwrap();
+        assert_eq!(c, connect(json), "{json}");
+    }
+}
+
+#[test]
+fn merge_errors_leave_options_unchanged() {
+    let mut c = connect(r#"{"verbose":false,"headers":true}"#);
+    let before = c.clone();
+    for json in [
+        &br#"{"verbose":"yes"}"#[..],
+        br#"{"name":"a","name":5}"#,
+        br#"{"import":5}"#,
+        b"{bad",
+        b"[1]",
+        b"",
+    ] {
+        assert_eq!(c.merge_json(json), Err(Error::InvalidJson));
+        assert_eq!(c, before);
+    }
+}
+
+#[test]
 fn type_mismatch_is_an_error() {
     connect_err(br#"{"verbose":"false"}"#);
     connect_err(br#"{"verbose":0}"#);

@@ -283,6 +283,106 @@ fn hpub_without_headers_closes_without_err() {
 }
 
 #[test]
+fn hpub_headers_flag_checked_before_sizes() {
+    // nats-server refuses HPUB for missing header support before it looks
+    // at the arguments, so an oversized HPUB closes without the max-payload
+    // -ERR (spec §1.2, §1.9).
+    let small = SessionConfig {
+        limits: Limits {
+            max_control_line: 4096,
+            max_payload: 16,
+        },
+        ..SessionConfig::default()
+    };
+    let mut w = World::new();
+    w.connect_with(1, small.clone());
+    w.send(1, b"CONNECT {\"verbose\":false}\r\n");
+    let r = w.send(1, b"HPUB foo 12 40\r\n");
+    assert_eq!(r, Some(ClosedReason::ProtocolViolation));
+    assert_eq!(w.take(1), "");
+    // Before any CONNECT as well.
+    w.connect_with(2, small.clone());
+    assert_eq!(
+        w.send(2, b"HPUB foo 12 40\r\n"),
+        Some(ClosedReason::ProtocolViolation)
+    );
+    assert_eq!(w.take(2), "");
+    // With headers the size is checked.
+    w.connect_with(3, small);
+    w.send(3, b"CONNECT {\"verbose\":false,\"headers\":true}\r\n");
+    assert_eq!(
+        w.send(3, b"HPUB foo 12 40\r\n"),
+        Some(ClosedReason::MaxPayloadExceeded)
+    );
+    assert_eq!(w.take(3), "-ERR 'Maximum Payload Violation'\r\n");
+}
+
+#[test]
+fn second_connect_merges_over_earlier_options() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(
+        1,
+        b"CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false,\"headers\":true,\"name\":\"a\"}\r\n",
+    );
+    // Nothing in the second CONNECT: verbose, pedantic, echo and headers
+    // keep the first CONNECT's values (no +OK, no -ERR, no own copy).
+    w.send(
+        1,
+        b"CONNECT {\"lang\":\"rust\"}\r\nSUB foo.* 1\r\nPUB foo.* 1\r\nx\r\n",
+    );
+    w.send(1, b"HPUB foo.a 12 12\r\nNATS/1.0\r\n\r\n\r\nPING\r\n");
+    assert_eq!(w.take(1), "PONG\r\n");
+    let c = w.sessions[&1].connect_options().unwrap();
+    assert_eq!((c.name.as_str(), c.lang.as_str()), ("a", "rust"));
+    assert!(!c.verbose && !c.pedantic && !c.echo && c.headers);
+    // The other connection sees the HPUB, so it was accepted.
+    w.connect(2);
+    w.send(2, QUIET);
+    w.send(2, b"SUB foo.b 1\r\n");
+    w.send(1, b"HPUB foo.b 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+    assert_eq!(w.take(2), "HMSG foo.b 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+    // A CONNECT that turns headers off makes HPUB a protocol violation.
+    w.send(1, b"CONNECT {\"headers\":false}\r\n");
+    assert_eq!(
+        w.send(1, b"HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"),
+        Some(ClosedReason::ProtocolViolation)
+    );
+    assert_eq!(w.take(1), "");
+}
+
+#[test]
+fn second_connect_checks_merged_no_responders() {
+    // no_responders from the first CONNECT, headers turned off by the
+    // second: the merged options fail the check.
+    let mut w = World::new();
+    w.connect(1);
+    w.send(
+        1,
+        b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\n",
+    );
+    assert_eq!(
+        w.send(1, b"CONNECT {\"headers\":false}\r\n"),
+        Some(ClosedReason::NoRespondersRequiresHeaders)
+    );
+    assert_eq!(
+        w.take(1),
+        "-ERR 'no responders requires headers support'\r\n"
+    );
+    // headers from the first CONNECT satisfy no_responders in the second.
+    w.connect(2);
+    w.send(2, b"CONNECT {\"verbose\":false,\"headers\":true}\r\n");
+    w.send(
+        2,
+        b"CONNECT {\"no_responders\":true}\r\nSUB r 1\r\nPUB svc r 0\r\n\r\n",
+    );
+    assert_eq!(
+        w.take(2),
+        "HMSG r 1 35 35\r\nNATS/1.0 503\r\nNats-Subject: svc\r\n\r\n\r\n"
+    );
+}
+
+#[test]
 fn no_responders_sends_503_to_own_reply_subscription() {
     let mut w = World::new();
     w.connect(1);
@@ -521,6 +621,56 @@ fn invalid_subject_and_max_subscriptions_keep_connection() {
 }
 
 #[test]
+fn max_sub_tokens_refuses_deep_subjects_and_keeps_connection() {
+    let mut w = World::new();
+    w.connect_with(
+        1,
+        SessionConfig {
+            max_sub_tokens: 2,
+            max_subscriptions: 2,
+            ..SessionConfig::default()
+        },
+    );
+    // Verbose: +OK only for accepted subscriptions. Empty tokens count,
+    // and the token check comes before the subject and sid checks.
+    w.send(
+        1,
+        b"CONNECT {}\r\nSUB a.b 1\r\nSUB a.b.c 2\r\nSUB a..b 3\r\nSUB a.b.c q 1\r\nSUB a. 4\r\n",
+    );
+    let deny = |s: &str| {
+        format!("-ERR 'Permissions Violation for Subscription to \"{s}\", too many tokens'\r\n")
+    };
+    assert_eq!(
+        w.take(1),
+        format!(
+            "+OK\r\n+OK\r\n{}{}{}-ERR 'Invalid Subject'\r\n",
+            deny("a.b.c"),
+            deny("a..b"),
+            deny("a.b.c")
+        )
+    );
+    assert_eq!(w.router.len(), 1);
+    // Checked before the subscription limit.
+    w.send(
+        1,
+        b"SUB x 5\r\nSUB x.y.z 6\r\nSUB y 7\r\nPUB a.b.c 0\r\n\r\nPUB a.b 0\r\n\r\n",
+    );
+    assert_eq!(
+        w.take(1),
+        format!(
+            "+OK\r\n{}-ERR 'maximum subscriptions exceeded'\r\n+OK\r\n+OK\r\nMSG a.b 1 0\r\n\r\n",
+            deny("x.y.z")
+        )
+    );
+    assert!(w.closed.is_empty());
+    // 0 is unlimited.
+    w.connect(2);
+    w.send(2, QUIET);
+    w.send(2, b"SUB a.b.c.d.e.f.g.h 1\r\nPUB a.b.c.d.e.f.g.h 0\r\n\r\n");
+    assert_eq!(w.take(2), "MSG a.b.c.d.e.f.g.h 1 0\r\n\r\n");
+}
+
+#[test]
 fn reserved_replies_and_subjects_are_permission_violations() {
     let mut w = World::new();
     w.connect(1);
@@ -670,6 +820,7 @@ const AUTH_CFG: SessionConfig = SessionConfig {
         max_payload: 1024 * 1024,
     },
     max_subscriptions: 0,
+    max_sub_tokens: 0,
     auth_required: true,
     auth_check: true,
     auth_timeout: Millis(2000),

@@ -92,6 +92,37 @@ fn plain_and_wildcard_matches() {
     assert_eq!(canon(&s.match_subject(b"x.y.z")).0, [4]);
 }
 
+/// nats-server's copy order (`matchLevel`): per level `>`, then the `*`
+/// subtree, then the literal subtree; at the last token `>`, literal, `*`.
+#[test]
+fn plain_order_is_nats_server_walk_order() {
+    let mut s = Sublist::new();
+    for (i, fl) in ["foo.bar", "foo.*", "foo.>", ">", "*.bar", "*.>", "*.*"]
+        .iter()
+        .enumerate()
+    {
+        s.insert(&f(fl), None, i as u32 + 1);
+    }
+    assert_eq!(s.match_subject(b"foo.bar").plain, [4, 6, 5, 7, 3, 1, 2]);
+    assert_eq!(s.match_uncached(b"foo.bar").plain, [4, 6, 5, 7, 3, 1, 2]);
+    // Cached answer keeps the order.
+    assert_eq!(s.match_subject(b"foo.bar").plain, [4, 6, 5, 7, 3, 1, 2]);
+    assert_eq!(s.match_subject(b"foo").plain, [4]);
+
+    let mut s = Sublist::new();
+    for (i, fl) in ["a.*.c", "a.b.*", "*.b.c", "a.>", "a.b.c", "*.*.*", "a.*.>"]
+        .iter()
+        .enumerate()
+    {
+        s.insert(&f(fl), None, i as u32 + 1);
+    }
+    assert_eq!(s.match_subject(b"a.b.c").plain, [6, 3, 4, 7, 1, 5, 2]);
+    // Several subscriptions on one filter: insertion order.
+    s.insert(&f("a.b.c"), None, 8);
+    s.insert(&f("a.>"), None, 9);
+    assert_eq!(s.match_subject(b"a.b.c").plain, [6, 3, 4, 9, 7, 1, 5, 8, 2]);
+}
+
 #[test]
 fn same_value_on_two_filters_matches_twice() {
     let mut s = Sublist::new();
@@ -409,5 +440,50 @@ proptest! {
         cache in prop::sample::select(vec![0usize, 4, 1024]),
     ) {
         run_ops(&ops, cache)?;
+    }
+}
+
+/// The order model of nats-server's `matchLevel` for a filter that matches
+/// `subject`: per token, `>` first; before the last subject token `*` before
+/// a literal, at the last one the literal before `*`. Matches sort by this
+/// key, ties (same filter) in insertion order.
+fn walk_key(filter: &[u8], subject: &[u8]) -> Vec<u8> {
+    let last = subject.split(|&b| b == b'.').count() - 1;
+    filter
+        .split(|&b| b == b'.')
+        .enumerate()
+        .map(|(i, t)| {
+            let star = t == b"*";
+            if t == b">" {
+                0
+            } else if star != (i == last) {
+                1
+            } else {
+                2
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn plain_order_matches_walk_model(
+        filters in prop::collection::vec(filter_strategy(), 1..24),
+        subjects in prop::collection::vec(subject_strategy(), 1..8),
+    ) {
+        let mut s = Sublist::new();
+        for (i, fl) in filters.iter().enumerate() {
+            s.insert(&Filter::try_from(&fl[..]).unwrap(), None, i as u32);
+        }
+        for subject in &subjects {
+            let mut want: Vec<u32> = (0..filters.len() as u32)
+                .filter(|&i| filter_matches(&filters[i as usize], subject))
+                .collect();
+            want.sort_by_key(|&i| walk_key(&filters[i as usize], subject));
+            prop_assert_eq!(&s.match_uncached(subject).plain, &want);
+            prop_assert_eq!(&s.match_subject(subject).plain, &want);
+        }
     }
 }

@@ -49,6 +49,8 @@ pub struct Settings {
     pub https_tls: Option<Arc<crate::tls::TlsHolder>>,
     /// `server_name`; defaults to the server id.
     pub server_name: Option<String>,
+    /// `client_advertise`: host and port in the INFO to TCP clients.
+    pub client_advertise: Option<crate::info::Advertise>,
     /// `max_payload` (default 1 MiB).
     pub max_payload: usize,
     /// `max_control_line` (default 4096).
@@ -57,6 +59,8 @@ pub struct Settings {
     pub max_pending: usize,
     /// `max_subscriptions` per connection, 0 = unlimited.
     pub max_subscriptions: usize,
+    /// `max_sub_tokens`: tokens allowed in a SUB subject, 0 = unlimited.
+    pub max_sub_tokens: usize,
     /// `max_connections` (default 65536; a configured 0 rejects everyone,
     /// as in nats-server).
     pub max_connections: usize,
@@ -87,10 +91,12 @@ impl Default for Settings {
             tls: None,
             https_tls: None,
             server_name: None,
+            client_advertise: None,
             max_payload: 1024 * 1024,
             max_control_line: 4096,
             max_pending: 64 * 1024 * 1024,
             max_subscriptions: 0,
+            max_sub_tokens: 0,
             max_connections: 65536,
             ping_interval: Duration::from_secs(120),
             ping_max: 2,

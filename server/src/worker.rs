@@ -357,6 +357,7 @@ impl Worker {
                 max_payload: s.max_payload,
             },
             max_subscriptions: s.max_subscriptions,
+            max_sub_tokens: s.max_sub_tokens,
             auth_required,
             auth_check,
             auth_timeout,

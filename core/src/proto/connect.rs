@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::gojson::{fold_key, from_go_json, go_escape};
+use super::gojson::{fold_key, from_go_json, go_escape, merge_go_json};
 use super::Error;
 
 fn is_false(b: &bool) -> bool {
@@ -130,10 +130,24 @@ impl Connect {
     /// a bool, a fraction or out-of-range number for `protocol`, a non-object
     /// `import`/`export`).
     pub fn from_json(json: &[u8]) -> Result<Connect, Error> {
-        from_go_json(json, |key, v| match key {
-            "import" | "export" => check_subject_permission(v),
-            _ => Ok(()),
-        })
+        from_go_json(json, check_member)
+    }
+
+    /// Decodes a later CONNECT over these options, as nats-server does (it
+    /// unmarshals every CONNECT into the connection's existing options, spec
+    /// §1.4): keys present replace the fields, keys absent or `null` keep
+    /// their current values (a second `CONNECT {}` changes nothing, so
+    /// `headers`, `echo`, `verbose`, `pedantic`, `no_responders` and the
+    /// credentials stay as the first CONNECT set them). Same rules as
+    /// [`Connect::from_json`] otherwise; starting from
+    /// [`Connect::default`] the result equals `from_json`.
+    ///
+    /// # Errors
+    /// As [`Connect::from_json`]; on error `self` is left unchanged (Go
+    /// leaves it half-updated, but the connection is closed either way).
+    pub fn merge_json(&mut self, json: &[u8]) -> Result<(), Error> {
+        *self = merge_go_json(self, json, check_member)?;
+        Ok(())
     }
 
     /// Compact JSON in nats-server's field order, with Go's HTML-safe
@@ -141,6 +155,14 @@ impl Connect {
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
         go_escape(serde_json::to_vec(self).unwrap_or_default())
+    }
+}
+
+/// Members serde cannot type-check alone.
+fn check_member(key: &str, v: &Value) -> Result<(), Error> {
+    match key {
+        "import" | "export" => check_subject_permission(v),
+        _ => Ok(()),
     }
 }
 

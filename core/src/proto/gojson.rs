@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::Error;
@@ -76,11 +76,45 @@ pub(super) fn from_go_json<T: DeserializeOwned + Default>(
     json: &[u8],
     check: fn(&str, &Value) -> Result<(), Error>,
 ) -> Result<T, Error> {
+    let Some(map) = go_members::<T>(json, check)? else {
+        return Ok(T::default());
+    };
+    serde_json::from_value(Value::Object(map)).map_err(|_| Error::InvalidJson)
+}
+
+/// Decodes `json` over an existing `base`, as Go's `json.Unmarshal` into a
+/// struct that already holds values: members present in `json` replace the
+/// fields, absent (and `null`) members keep `base`'s values, a top-level
+/// `null` keeps all of them. Same rules as [`from_go_json`] otherwise.
+/// `base` serialises to an object whose keys are its (lower-case) field
+/// names; fields it omits must deserialise to the omitted value by default.
+pub(super) fn merge_go_json<T: DeserializeOwned + Serialize + Clone>(
+    base: &T,
+    json: &[u8],
+    check: fn(&str, &Value) -> Result<(), Error>,
+) -> Result<T, Error> {
+    let Some(members) = go_members::<T>(json, check)? else {
+        return Ok(base.clone());
+    };
+    let Ok(Value::Object(mut map)) = serde_json::to_value(base) else {
+        return Err(Error::InvalidJson);
+    };
+    map.extend(members);
+    serde_json::from_value(Value::Object(map)).map_err(|_| Error::InvalidJson)
+}
+
+/// The members of the top-level object of `json`, keys folded, `null`
+/// members dropped, the last of duplicate keys kept (the earlier ones are
+/// type-checked against `T` as Go does); `None` for a top-level `null`.
+fn go_members<T: DeserializeOwned>(
+    json: &[u8],
+    check: fn(&str, &Value) -> Result<(), Error>,
+) -> Result<Option<Map<String, Value>>, Error> {
     let text = String::from_utf8_lossy(json);
     let text = fix_lone_surrogates(&text);
     let Members(members) = serde_json::from_str(&text).map_err(|_| Error::InvalidJson)?;
     let Some(members) = members else {
-        return Ok(T::default());
+        return Ok(None);
     };
     let mut map = Map::new();
     for (k, v) in members {
@@ -92,7 +126,7 @@ pub(super) fn from_go_json<T: DeserializeOwned + Default>(
             serde_json::from_value::<T>(Value::Object(one)).map_err(|_| Error::InvalidJson)?;
         }
     }
-    serde_json::from_value(Value::Object(map)).map_err(|_| Error::InvalidJson)
+    Ok(Some(map))
 }
 
 /// Replaces `\uXXXX` escapes of lone UTF-16 surrogates inside strings by

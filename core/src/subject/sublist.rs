@@ -20,8 +20,15 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
 /// insertion. `queues` holds one entry per queue group name, gathering the
 /// members of that group across all matching filters (`foo.*` in `q1` and
 /// `foo.bar` in `q1` form one group for `foo.bar`, spec §2.2); exactly one
-/// member of each group should receive the message. Order within the lists
-/// is unspecified; `queues` is sorted by name.
+/// member of each group should receive the message.
+///
+/// The order of `plain` (the order the copies go out in) is nats-server's
+/// trie walk (`matchLevel`): at each level before the last token, the `>`
+/// subscriptions, then every match below the `*` child, then every match
+/// below the literal child; at the last token, the `>`, the literal, then
+/// the `*` subscriptions. For `foo.bar`: `>`, `foo.>`, `foo.bar`, `foo.*`.
+/// Subscriptions on one filter keep insertion order until a removal (Go's
+/// order there is random). `queues` is sorted by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SublistResult<T> {
     /// Plain (non-queue) subscriptions.
@@ -598,9 +605,12 @@ impl<T: Clone + PartialEq> Sublist<T> {
             return SublistResult::new();
         }
         let mut nodes: Vec<&Node<T>> = Vec::new();
-        // Levels still to visit for `*` branches: (level, byte offset of the
-        // token to match there). The literal path is followed in `cur`, so a
-        // match that meets no `*` child never pushes.
+        // nats-server's `matchLevel` order: at a level that is not the last,
+        // the `>` node, then everything under the `*` child, then everything
+        // under the literal child; at the last level the `>` node, the
+        // literal node, then the `*` node. The branch being walked is in
+        // `cur`; a literal branch waiting for its `*` sibling's subtree is on
+        // `stack`, so a match that meets no `*` child never pushes.
         let mut stack: Vec<(&Level<T>, usize)> = Vec::new();
         let mut cur = Some((&self.root, 0));
         while let Some((level, start)) = cur.take().or_else(|| stack.pop()) {
@@ -612,20 +622,23 @@ impl<T: Clone + PartialEq> Sublist<T> {
             if let Some(n) = level.fwc.as_deref() {
                 nodes.push(n);
             }
-            if let Some(n) = level.pwc.as_deref() {
-                match next {
-                    None => nodes.push(n),
-                    Some(off) => {
-                        if let Some(l) = n.next.as_deref() {
-                            stack.push((l, off));
-                        }
+            let literal = level.literals.get(tok);
+            match next {
+                None => {
+                    if let Some(n) = literal {
+                        nodes.push(n);
+                    }
+                    if let Some(n) = level.pwc.as_deref() {
+                        nodes.push(n);
                     }
                 }
-            }
-            if let Some(n) = level.literals.get(tok) {
-                match next {
-                    None => nodes.push(n),
-                    Some(off) => cur = n.next.as_deref().map(|l| (l, off)),
+                Some(off) => {
+                    cur = literal.and_then(|n| n.next.as_deref()).map(|l| (l, off));
+                    if let Some(l) = level.pwc.as_deref().and_then(|n| n.next.as_deref()) {
+                        if let Some(c) = cur.replace((l, off)) {
+                            stack.push(c);
+                        }
+                    }
                 }
             }
         }
