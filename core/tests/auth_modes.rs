@@ -563,7 +563,7 @@ fn ws_basic_auth_matrix() {
         }
         // TCP clients always use the top-level settings.
         let tcp = auth(&cfg, &conn("normal", "client", ""), TCP);
-        assert_eq!(tcp.is_ok(), true, "tcp top={top:?} ws={wsu:?}");
+        assert!(tcp.is_ok(), "tcp top={top:?} ws={wsu:?}");
         if top.is_some() {
             assert!(auth(&cfg, &conn("websocket", "client", ""), TCP).is_err());
         }
