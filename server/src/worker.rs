@@ -1407,8 +1407,10 @@ impl Host for LoopHost<'_> {
             permits: id
                 .permissions
                 .map(|p| p as Arc<dyn natsws_core::session::Permits>),
-            max_subscriptions: id.max_subscriptions.filter(|&n| n >= 0).map(|n| n as usize),
-            max_payload: id.max_payload.filter(|&n| n >= 0).map(|n| n as usize),
+            // JWT limits: negative (-1) = unlimited, and natsws also takes a
+            // missing or 0 limit as unlimited (docs/compat.md).
+            max_subscriptions: id.max_subscriptions.filter(|&n| n > 0).map(|n| n as usize),
+            max_payload: id.max_payload.filter(|&n| n > 0).map(|n| n as usize),
             expires_at,
             connect_info: Some(connect_info),
         })
