@@ -63,11 +63,11 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::rc::Rc;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, Criterion, Throughput};
 use natsws_core::ws::codec::{frame_batch, write_frame, Framing};
 use natsws_core::ws::mask::apply_mask;
 use natsws_core::ws::{Decoder, DecoderConfig, Event, OpCode};
@@ -178,29 +178,51 @@ impl tokio::io::AsyncWrite for Mem {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
+fn runtime() -> Rc<tokio::runtime::Runtime> {
+    Rc::new(
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap(),
+    )
 }
 
 fn payload(size: usize) -> Vec<u8> {
-    (0..size).map(|i| b"MSG foo.bar 1 5\r\nhello\r\n"[i % 24]).collect()
+    (0..size)
+        .map(|i| b"MSG foo.bar 1 5\r\nhello\r\n"[i % 24])
+        .collect()
 }
 
-fn unmask(c: &mut Criterion) {
-    let mut g = c.benchmark_group("unmask");
+/// One benchmark: `group/name`, bytes per iteration, the iteration.
+struct Case {
+    group: &'static str,
+    name: String,
+    bytes: u64,
+    run: Box<dyn FnMut()>,
+}
+
+fn case(group: &'static str, name: String, bytes: usize, run: impl FnMut() + 'static) -> Case {
+    Case {
+        group,
+        name,
+        bytes: bytes as u64,
+        run: Box::new(run),
+    }
+}
+
+fn unmask_cases(v: &mut Vec<Case>) {
     for size in SIZES {
         let mut buf = payload(size);
-        g.throughput(Throughput::Bytes(size as u64));
-        g.bench_function(format!("natsws/{size}"), |b| {
-            b.iter(|| apply_mask(black_box(&mut buf), KEY, 0))
-        });
-        g.bench_function(format!("fastwebsockets/{size}"), |b| {
-            b.iter(|| fastwebsockets::unmask(black_box(&mut buf), KEY))
-        });
+        v.push(case("unmask", format!("natsws/{size}"), size, move || {
+            apply_mask(black_box(&mut buf), KEY, 0);
+        }));
+        let mut buf = payload(size);
+        v.push(case(
+            "unmask",
+            format!("fastwebsockets/{size}"),
+            size,
+            move || fastwebsockets::unmask(black_box(&mut buf), KEY),
+        ));
     }
-    g.finish();
 }
 
 /// Back-to-back masked binary FIN frames of `size`-byte payloads, about
@@ -215,32 +237,30 @@ fn masked_batch(size: usize) -> (Vec<u8>, usize) {
     (out, frames)
 }
 
-fn decode(c: &mut Criterion) {
-    let mut g = c.benchmark_group("decode");
+fn decode_cases(v: &mut Vec<Case>) {
     let rt = runtime();
     for size in SIZES {
         let (pristine, frames) = masked_batch(size);
         let want = frames * size;
-        g.throughput(Throughput::Bytes(pristine.len() as u64));
+        let bytes = pristine.len();
 
         let mut buf = pristine.clone();
         let mut dec = Decoder::new(DecoderConfig::server());
-        g.bench_function(format!("natsws/{size}"), |b| {
-            b.iter(|| {
-                buf.copy_from_slice(&pristine);
-                let mut pos = 0;
-                let mut total = 0usize;
-                while pos < buf.len() {
-                    let (n, ev) = dec.decode(&mut buf[pos..]).unwrap();
-                    if let Some(Event::Data { payload, .. }) = ev {
-                        total += payload.len();
-                    }
-                    pos += n;
+        let src = pristine.clone();
+        v.push(case("decode", format!("natsws/{size}"), bytes, move || {
+            buf.copy_from_slice(&src);
+            let mut pos = 0;
+            let mut total = 0usize;
+            while pos < buf.len() {
+                let (n, ev) = dec.decode(&mut buf[pos..]).unwrap();
+                if let Some(Event::Data { payload, .. }) = ev {
+                    total += payload.len();
                 }
-                assert_eq!(total, want);
-                black_box(total)
-            })
-        });
+                pos += n;
+            }
+            assert_eq!(total, want);
+            black_box(total);
+        }));
 
         let mem = Mem::new(pristine.clone());
         let mut ws = tungstenite::WebSocket::from_raw_socket(
@@ -248,8 +268,11 @@ fn decode(c: &mut Criterion) {
             tungstenite::protocol::Role::Server,
             None,
         );
-        g.bench_function(format!("tungstenite/{size}"), |b| {
-            b.iter(|| {
+        v.push(case(
+            "decode",
+            format!("tungstenite/{size}"),
+            bytes,
+            move || {
                 mem.rewind();
                 let mut total = 0usize;
                 for _ in 0..frames {
@@ -259,17 +282,19 @@ fn decode(c: &mut Criterion) {
                     }
                 }
                 assert_eq!(total, want);
-                black_box(total)
-            })
-        });
+                black_box(total);
+            },
+        ));
 
-        let mem = Mem::new(pristine.clone());
-        let mut fws = fastwebsockets::WebSocket::after_handshake(
-            mem.clone(),
-            fastwebsockets::Role::Server,
-        );
-        g.bench_function(format!("fastwebsockets/{size}"), |b| {
-            b.iter(|| {
+        let mem = Mem::new(pristine);
+        let mut fws =
+            fastwebsockets::WebSocket::after_handshake(mem.clone(), fastwebsockets::Role::Server);
+        let rt = rt.clone();
+        v.push(case(
+            "decode",
+            format!("fastwebsockets/{size}"),
+            bytes,
+            move || {
                 rt.block_on(async {
                     mem.rewind();
                     let mut total = 0usize;
@@ -279,89 +304,100 @@ fn decode(c: &mut Criterion) {
                         total += f.payload.len();
                     }
                     assert_eq!(total, want);
-                    black_box(total)
+                    black_box(total);
                 })
-            })
-        });
+            },
+        ));
     }
-    g.finish();
 }
 
-fn encode(c: &mut Criterion) {
-    let mut g = c.benchmark_group("encode");
+fn encode_cases(v: &mut Vec<Case>) {
     let rt = runtime();
     for size in SIZES {
         let p = payload(size);
         let frames = (BATCH / size).max(1);
-        g.throughput(Throughput::Bytes((frames * size) as u64));
-        let mut out = Vec::with_capacity(BATCH + 64 * 1024);
+        let bytes = frames * size;
+        let cap = BATCH + 64 * 1024;
 
-        g.bench_function(format!("natsws/{size}"), |b| {
-            b.iter(|| {
+        let (mut out, pl) = (Vec::with_capacity(cap), p.clone());
+        v.push(case("encode", format!("natsws/{size}"), bytes, move || {
+            out.clear();
+            for _ in 0..frames {
+                frame_batch(black_box(&pl), &mut out, Framing::SINGLE, None);
+            }
+            black_box(out.len());
+        }));
+
+        let b = tungstenite::Bytes::from(p.clone());
+        let mut out = Vec::with_capacity(cap);
+        v.push(case(
+            "encode",
+            format!("tungstenite-frame/{size}"),
+            bytes,
+            move || {
+                use tungstenite::protocol::frame::coding::{Data, OpCode as TOp};
+                use tungstenite::protocol::frame::Frame;
                 out.clear();
                 for _ in 0..frames {
-                    frame_batch(black_box(&p), &mut out, Framing::SINGLE, None);
-                }
-                black_box(out.len())
-            })
-        });
-
-        let bytes = tungstenite::Bytes::from(p.clone());
-        g.bench_function(format!("tungstenite-frame/{size}"), |b| {
-            use tungstenite::protocol::frame::coding::{Data, OpCode as TOp};
-            use tungstenite::protocol::frame::Frame;
-            b.iter(|| {
-                out.clear();
-                for _ in 0..frames {
-                    Frame::message(black_box(&bytes).clone(), TOp::Data(Data::Binary), true)
+                    Frame::message(black_box(&b).clone(), TOp::Data(Data::Binary), true)
                         .format(&mut out)
                         .unwrap();
                 }
-                black_box(out.len())
-            })
-        });
+                black_box(out.len());
+            },
+        ));
 
+        let b = tungstenite::Bytes::from(p.clone());
         let mem = Mem::new(Vec::new());
         let mut ws = tungstenite::WebSocket::from_raw_socket(
             mem.clone(),
             tungstenite::protocol::Role::Server,
             None,
         );
-        g.bench_function(format!("tungstenite-ws/{size}"), |b| {
-            b.iter(|| {
+        v.push(case(
+            "encode",
+            format!("tungstenite-ws/{size}"),
+            bytes,
+            move || {
                 mem.rewind();
                 for _ in 0..frames {
-                    ws.write(tungstenite::Message::Binary(black_box(&bytes).clone()))
+                    ws.write(tungstenite::Message::Binary(black_box(&b).clone()))
                         .unwrap();
                 }
                 ws.flush().unwrap();
-                black_box(mem.output_len())
-            })
-        });
+                black_box(mem.output_len());
+            },
+        ));
 
-        g.bench_function(format!("fastwebsockets-frame/{size}"), |b| {
-            use fastwebsockets::{Frame, Payload};
-            b.iter(|| {
+        let (mut out, pl) = (Vec::with_capacity(cap), p.clone());
+        v.push(case(
+            "encode",
+            format!("fastwebsockets-frame/{size}"),
+            bytes,
+            move || {
+                use fastwebsockets::{Frame, Payload};
                 out.clear();
                 for _ in 0..frames {
-                    let mut f = Frame::binary(Payload::Borrowed(black_box(&p)));
+                    let mut f = Frame::binary(Payload::Borrowed(black_box(&pl)));
                     let mut head = [0u8; 16];
                     let n = f.fmt_head(&mut head);
                     out.extend_from_slice(&head[..n]);
                     out.extend_from_slice(&f.payload);
                 }
-                black_box(out.len())
-            })
-        });
+                black_box(out.len());
+            },
+        ));
 
         let mem = Mem::new(Vec::new());
-        let mut fws = fastwebsockets::WebSocket::after_handshake(
-            mem.clone(),
-            fastwebsockets::Role::Server,
-        );
-        g.bench_function(format!("fastwebsockets-ws/{size}"), |b| {
-            use fastwebsockets::{Frame, Payload};
-            b.iter(|| {
+        let mut fws =
+            fastwebsockets::WebSocket::after_handshake(mem.clone(), fastwebsockets::Role::Server);
+        let rt = rt.clone();
+        v.push(case(
+            "encode",
+            format!("fastwebsockets-ws/{size}"),
+            bytes,
+            move || {
+                use fastwebsockets::{Frame, Payload};
                 rt.block_on(async {
                     mem.rewind();
                     for _ in 0..frames {
@@ -369,13 +405,58 @@ fn encode(c: &mut Criterion) {
                             .await
                             .unwrap();
                     }
-                    black_box(mem.output_len())
+                    black_box(mem.output_len());
                 })
-            })
-        });
+            },
+        ));
     }
-    g.finish();
 }
 
-criterion_group!(benches, unmask, decode, encode);
-criterion_main!(benches);
+fn all_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    unmask_cases(&mut v);
+    decode_cases(&mut v);
+    encode_cases(&mut v);
+    v
+}
+
+fn benches(c: &mut Criterion) {
+    let mut cases = all_cases();
+    for group in ["unmask", "decode", "encode"] {
+        let mut g = c.benchmark_group(group);
+        for cs in cases.iter_mut().filter(|c| c.group == group) {
+            g.throughput(Throughput::Bytes(cs.bytes));
+            let run = &mut cs.run;
+            g.bench_function(&cs.name, |b| b.iter(&mut *run));
+        }
+        g.finish();
+    }
+}
+
+/// Instruction-count mode for a loaded machine (wall-clock numbers are
+/// noise there): `WS_COMPARE_ITERS=n <bench binary> group/name` runs that
+/// one case `n` times without criterion; under
+/// `valgrind --tool=callgrind`, (Ir(n) − Ir(0)) / n is the cost of one
+/// iteration.
+fn count_mode(n: usize, filter: &str) {
+    for mut cs in all_cases() {
+        if format!("{}/{}", cs.group, cs.name) == filter {
+            for _ in 0..n {
+                (cs.run)();
+            }
+            return;
+        }
+    }
+    panic!("no case {filter}");
+}
+
+fn main() {
+    if let Ok(n) = std::env::var("WS_COMPARE_ITERS") {
+        let filter = std::env::args().nth(1).expect("case name");
+        count_mode(n.parse().expect("WS_COMPARE_ITERS"), &filter);
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
+    benches(&mut c);
+    c.final_summary();
+}
