@@ -450,7 +450,28 @@ fn count_mode(n: usize, filter: &str) {
     panic!("no case {filter}");
 }
 
+/// Min-time mode: `WS_COMPARE_MIN=n <bench binary>` times every case `n`
+/// times, one iteration at a time, and prints the fastest (on a loaded
+/// machine preemption only ever adds time, so the minimum is the stable
+/// figure).
+fn min_mode(n: usize) {
+    for mut cs in all_cases() {
+        let mut best = std::time::Duration::MAX;
+        for _ in 0..n {
+            let t = std::time::Instant::now();
+            (cs.run)();
+            best = best.min(t.elapsed());
+        }
+        let gbs = cs.bytes as f64 / best.as_secs_f64() / 1e9;
+        println!("{}/{} min {:?} {:.2} GB/s", cs.group, cs.name, best, gbs);
+    }
+}
+
 fn main() {
+    if let Ok(n) = std::env::var("WS_COMPARE_MIN") {
+        min_mode(n.parse().expect("WS_COMPARE_MIN"));
+        return;
+    }
     if let Ok(n) = std::env::var("WS_COMPARE_ITERS") {
         let filter = std::env::args().nth(1).expect("case name");
         count_mode(n.parse().expect("WS_COMPARE_ITERS"), &filter);
