@@ -392,6 +392,7 @@ impl Decoder {
         Ok(1)
     }
 
+    #[inline(always)]
     fn check_first_byte(&self, b: u8) -> Result<(), Error> {
         // RFC 6455 §5.2: "RSV1, RSV2, RSV3: MUST be 0 unless an
         // extension is negotiated that defines meanings".
@@ -417,6 +418,7 @@ impl Decoder {
         2 + ext + if self.masked() { 4 } else { 0 }
     }
 
+    #[inline(always)]
     fn check_second_byte(&self, b0: u8, b1: u8) -> Result<(), Error> {
         let masked = b1 & MASK != 0;
         match self.cfg.role {
@@ -477,7 +479,7 @@ impl Decoder {
     }
 
     /// A complete, checked header: limits, next state.
-    #[inline]
+    #[inline(always)]
     fn start_frame(
         &mut self,
         b0: u8,
@@ -573,7 +575,7 @@ impl Decoder {
 
 /// Payload length and masking key of a complete header `h` (RFC 6455
 /// §5.2). The 64-bit length's top bit must be 0.
-#[inline]
+#[inline(always)]
 fn parse_len_mask(h: &[u8]) -> Result<(u64, Option<[u8; 4]>), Error> {
     let (len, at) = match h[1] & 0x7f {
         126 => (u64::from(u16::from_be_bytes([h[2], h[3]])), 4),
@@ -586,13 +588,18 @@ fn parse_len_mask(h: &[u8]) -> Result<(u64, Option<[u8; 4]>), Error> {
         }
         l => (u64::from(l), 2),
     };
-    let mask = (h[1] & MASK != 0).then(|| [h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    let mask = if h[1] & MASK != 0 {
+        let k = &h[at..at + 4];
+        Some([k[0], k[1], k[2], k[3]])
+    } else {
+        None
+    };
     Ok((len, mask))
 }
 
 /// Length of the frame header at the start of `b` if all of it is there
 /// (2 + 0/2/8 length bytes + 0/4 mask bytes, RFC 6455 §5.2).
-#[inline]
+#[inline(always)]
 fn full_header_len(b: &[u8]) -> Option<usize> {
     let b1 = *b.get(1)?;
     let ext = match b1 & 0x7f {
