@@ -248,7 +248,7 @@ impl FrameHeader {
     /// Appends the encoded header to `out` (the same bytes as
     /// [`encode`](Self::encode)). Each length form is appended as a
     /// fixed-size array, so no copy call of variable length is made.
-    #[inline]
+    #[inline(always)]
     pub fn write(&self, out: &mut alloc::vec::Vec<u8>) {
         let mut b0 = self.opcode.0 & 0x0f;
         if self.fin {
