@@ -304,6 +304,23 @@ impl Decoder {
                     if pos == input.len() {
                         return Ok((pos, Ready::NeedMore));
                     }
+                    // Fast path: a whole header at the start of `input`
+                    // (the common case) is taken in one go; the checks run
+                    // in the same order as byte by byte.
+                    if self.hdr_len == 0 {
+                        if let Some(n) = full_header_len(&input[pos..]) {
+                            let h = &input[pos..pos + n];
+                            self.check_first_byte(h[0])?;
+                            self.check_second_byte(h[0], h[1])?;
+                            let (len, mask) = parse_len_mask(h)?;
+                            let b0 = h[0];
+                            pos += n;
+                            if let Some(r) = self.start_frame(b0, len, mask)? {
+                                return Ok((pos, r));
+                            }
+                            continue;
+                        }
+                    }
                     pos += self.header_byte(input[pos])?;
                     if let Some(r) = self.after_header()? {
                         return Ok((pos, r));
@@ -368,20 +385,24 @@ impl Decoder {
         self.hdr[i] = b;
         self.hdr_len += 1;
         match i {
-            0 => {
-                // RFC 6455 §5.2: "RSV1, RSV2, RSV3: MUST be 0 unless an
-                // extension is negotiated that defines meanings".
-                if b & (RSV2 | RSV3) != 0 {
-                    return Err(Error::ReservedBits);
-                }
-                if b & RSV1 != 0 && !self.cfg.compression {
-                    return Err(Error::CompressedWithoutNegotiation);
-                }
-            }
-            1 => self.check_second_byte()?,
+            0 => self.check_first_byte(b)?,
+            1 => self.check_second_byte(self.hdr[0], b)?,
             _ => {}
         }
         Ok(1)
+    }
+
+    #[inline(always)]
+    fn check_first_byte(&self, b: u8) -> Result<(), Error> {
+        // RFC 6455 §5.2: "RSV1, RSV2, RSV3: MUST be 0 unless an
+        // extension is negotiated that defines meanings".
+        if b & (RSV2 | RSV3) != 0 {
+            return Err(Error::ReservedBits);
+        }
+        if b & RSV1 != 0 && !self.cfg.compression {
+            return Err(Error::CompressedWithoutNegotiation);
+        }
+        Ok(())
     }
 
     fn masked(&self) -> bool {
@@ -397,9 +418,9 @@ impl Decoder {
         2 + ext + if self.masked() { 4 } else { 0 }
     }
 
-    fn check_second_byte(&mut self) -> Result<(), Error> {
-        let b0 = self.hdr[0];
-        let masked = self.masked();
+    #[inline(always)]
+    fn check_second_byte(&self, b0: u8, b1: u8) -> Result<(), Error> {
+        let masked = b1 & MASK != 0;
         match self.cfg.role {
             // §5.1: "The server MUST close the connection upon receiving a
             // frame that is not masked."
@@ -416,7 +437,7 @@ impl Decoder {
             OpCode::CLOSE | OpCode::PING | OpCode::PONG => {
                 // §5.5: "All control frames MUST have a payload length of 125
                 // bytes or less and MUST NOT be fragmented."
-                if self.hdr[1] & 0x7f > 125 {
+                if b1 & 0x7f > 125 {
                     return Err(Error::ControlFrameTooLong);
                 }
                 if !fin {
@@ -451,27 +472,23 @@ impl Decoder {
             }
             return Ok(None);
         }
-        let h = &self.hdr;
-        let (len, at) = match h[1] & 0x7f {
-            126 => (u64::from(u16::from_be_bytes([h[2], h[3]])), 4),
-            127 => {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&h[2..10]);
-                let l = u64::from_be_bytes(b);
-                if l >> 63 != 0 {
-                    return Err(Error::Invalid64BitLength);
-                }
-                (l, 10)
-            }
-            l => (u64::from(l), 2),
-        };
-        let mask = self
-            .masked()
-            .then(|| [h[at], h[at + 1], h[at + 2], h[at + 3]]);
-        let fin = h[0] & FIN != 0;
-        let rsv1 = h[0] & RSV1 != 0;
-        let op = OpCode(h[0] & 0x0f);
+        let h = self.hdr;
         self.hdr_len = 0;
+        let (len, mask) = parse_len_mask(&h[..have])?;
+        self.start_frame(h[0], len, mask)
+    }
+
+    /// A complete, checked header: limits, next state.
+    #[inline(always)]
+    fn start_frame(
+        &mut self,
+        b0: u8,
+        len: u64,
+        mask: Option<[u8; 4]>,
+    ) -> Result<Option<Ready>, Error> {
+        let fin = b0 & FIN != 0;
+        let rsv1 = b0 & RSV1 != 0;
+        let op = OpCode(b0 & 0x0f);
         if op.is_control() {
             self.ctrl_have = 0;
             self.state = State::Control {
@@ -554,6 +571,44 @@ impl Decoder {
         }
         Ok(())
     }
+}
+
+/// Payload length and masking key of a complete header `h` (RFC 6455
+/// §5.2). The 64-bit length's top bit must be 0.
+#[inline(always)]
+fn parse_len_mask(h: &[u8]) -> Result<(u64, Option<[u8; 4]>), Error> {
+    let (len, at) = match h[1] & 0x7f {
+        126 => (u64::from(u16::from_be_bytes([h[2], h[3]])), 4),
+        127 => {
+            let l = u64::from_be_bytes([h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9]]);
+            if l >> 63 != 0 {
+                return Err(Error::Invalid64BitLength);
+            }
+            (l, 10)
+        }
+        l => (u64::from(l), 2),
+    };
+    let mask = if h[1] & MASK != 0 {
+        let k = &h[at..at + 4];
+        Some([k[0], k[1], k[2], k[3]])
+    } else {
+        None
+    };
+    Ok((len, mask))
+}
+
+/// Length of the frame header at the start of `b` if all of it is there
+/// (2 + 0/2/8 length bytes + 0/4 mask bytes, RFC 6455 §5.2).
+#[inline(always)]
+fn full_header_len(b: &[u8]) -> Option<usize> {
+    let b1 = *b.get(1)?;
+    let ext = match b1 & 0x7f {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    let n = 2 + ext + if b1 & MASK != 0 { 4 } else { 0 };
+    (b.len() >= n).then_some(n)
 }
 
 fn chunk_range(input: &[u8], pos: usize, n: usize) -> &[u8] {
@@ -762,6 +817,24 @@ pub type MaskSource<'m> = Option<&'m mut dyn FnMut() -> [u8; 4]>;
 /// binary data frames appended to `out` (spec §3.8 modes 1 and 2). An empty
 /// batch writes nothing.
 pub fn frame_batch(payload: &[u8], out: &mut Vec<u8>, framing: Framing, mask: MaskSource<'_>) {
+    let fits = framing
+        .max_frame
+        .filter(|&m| m > 0)
+        .is_none_or(|m| payload.len() <= m);
+    if fits && mask.is_none() && !payload.is_empty() {
+        // Fast path (the server role's usual case): one unmasked frame.
+        out.reserve(MAX_FRAME_HEADER + payload.len());
+        FrameHeader {
+            fin: true,
+            rsv1: false,
+            opcode: OpCode::BINARY,
+            len: payload.len() as u64,
+            mask: None,
+        }
+        .write(out);
+        out.extend_from_slice(payload);
+        return;
+    }
     frame_buffers(&[payload], out, framing, mask);
 }
 

@@ -37,6 +37,8 @@ pub struct Inflater {
     ended: bool,
     /// The current message had at least one compressed byte.
     fed: bool,
+    /// The backend was used since the last [`reset`](Self::reset).
+    dirty: bool,
 }
 
 impl core::fmt::Debug for Inflater {
@@ -62,6 +64,7 @@ impl Inflater {
             total: 0,
             ended: false,
             fed: false,
+            dirty: false,
         }
     }
 
@@ -75,6 +78,7 @@ impl Inflater {
         self.total = 0;
         self.ended = false;
         self.fed = false;
+        self.dirty = false;
     }
 
     /// Inflates the next piece of a compressed message (e.g. the payload of
@@ -120,6 +124,7 @@ impl Inflater {
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<(), Error> {
         let limit = limit as u64;
+        self.dirty = true;
         while !self.ended {
             // Never ask for more than one byte past the cap.
             let room = (limit - self.total.min(limit))
@@ -160,7 +165,11 @@ impl Inflater {
     /// # Errors
     /// As [`feed`](Self::feed).
     pub fn inflate(&mut self, msg: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), Error> {
-        self.reset();
+        // Every message already ends with a reset (after `fin` or an
+        // error); a second one here would zero the 32 KiB window twice.
+        if self.dirty {
+            self.reset();
+        }
         let base = out.len();
         let max_len = base.saturating_add(limit);
         self.feed(msg, true, limit, &mut |chunk| {
@@ -314,6 +323,30 @@ impl Deflater {
             if fin {
                 break;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inflate_after_an_unfinished_feed_starts_clean() {
+        let text = b"MSG a.b 1 11\r\nhello world\r\nMSG a.b 1 11\r\nhello world\r\n";
+        let msg = Deflater::new().compress(text).to_vec();
+        let mut inf = Inflater::new();
+        // Half a message, never finished.
+        inf.feed(&msg[..msg.len() / 2], false, 1 << 20, &mut |_| {})
+            .unwrap();
+        let mut out = Vec::new();
+        inf.inflate(&msg, 1 << 20, &mut out).unwrap();
+        assert_eq!(out, text);
+        // And back to back, each starting from the reset at the last fin.
+        for _ in 0..3 {
+            out.clear();
+            inf.inflate(&msg, 1 << 20, &mut out).unwrap();
+            assert_eq!(out, text);
         }
     }
 }

@@ -245,10 +245,30 @@ impl FrameHeader {
         n
     }
 
-    /// Appends the encoded header to `out`.
+    /// Appends the encoded header to `out` (the same bytes as
+    /// [`encode`](Self::encode)). Each length form is appended as a
+    /// fixed-size array, so no copy call of variable length is made.
+    #[inline(always)]
     pub fn write(&self, out: &mut alloc::vec::Vec<u8>) {
-        let mut buf = [0u8; super::MAX_FRAME_HEADER];
-        let n = self.encode(&mut buf);
-        out.extend_from_slice(&buf[..n]);
+        let mut b0 = self.opcode.0 & 0x0f;
+        if self.fin {
+            b0 |= FIN;
+        }
+        if self.rsv1 {
+            b0 |= RSV1;
+        }
+        let m = if self.mask.is_some() { MASK } else { 0 };
+        if self.len <= 125 {
+            out.extend_from_slice(&[b0, m | self.len as u8]);
+        } else if self.len < 65536 {
+            let l = (self.len as u16).to_be_bytes();
+            out.extend_from_slice(&[b0, m | 126, l[0], l[1]]);
+        } else {
+            let l = self.len.to_be_bytes();
+            out.extend_from_slice(&[b0, m | 127, l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7]]);
+        }
+        if let Some(key) = self.mask {
+            out.extend_from_slice(&key);
+        }
     }
 }

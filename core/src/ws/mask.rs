@@ -20,11 +20,17 @@ pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
 /// [`apply_mask_scalar`].
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
-    let o = offset & 3;
-    let rot = [key[o], key[(o + 1) & 3], key[(o + 2) & 3], key[(o + 3) & 3]];
-    let word = u64::from_ne_bytes([
-        rot[0], rot[1], rot[2], rot[3], rot[0], rot[1], rot[2], rot[3],
-    ]);
+    // The key rotated to start at position `offset % 4`, as a native-endian
+    // word (a rotate, not four byte loads), repeated twice in a u64.
+    let sh = 8 * (offset & 3) as u32;
+    let k = u32::from_ne_bytes(key);
+    let k = if cfg!(target_endian = "little") {
+        k.rotate_right(sh)
+    } else {
+        k.rotate_left(sh)
+    };
+    let rot = k.to_ne_bytes();
+    let word = (u64::from(k) << 32) | u64::from(k);
     let mut chunks = buf.chunks_exact_mut(32);
     for c in &mut chunks {
         for w in c.chunks_exact_mut(8) {
