@@ -1400,6 +1400,7 @@ impl Host for LoopHost<'_> {
         });
         let mut ci = crate::info::info(shared, self.me.cid, self.me.peer, self.me.kind);
         ci.connect_info = true;
+        ci.auth_required = auth.info_auth_required(self.me.kind);
         ci.remote_account = id.account.clone();
         let mut connect_info = Vec::with_capacity(512);
         natsws_core::proto::encode_info(&mut connect_info, &ci);
