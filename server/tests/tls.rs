@@ -849,3 +849,51 @@ fn verify_and_map_binds_the_certificate_to_a_user() {
         }
     }
 }
+
+/// async-nats over `wss://` (its websockets feature with rustls), trusting
+/// the test CA, exchanging messages with a plain TCP client of the same
+/// server; with user/password auth on both listeners.
+#[tokio::test]
+async fn async_nats_over_wss_meets_a_tcp_client() {
+    use futures_util::StreamExt;
+    let pki = Pki::new();
+    let conf = ws_conf(&pki, "", "") + "authorization { user: web, password: \"s3cret\" }\n";
+    let s = Server::start(&conf);
+    let ws_port = s.ws_port.expect("wss port");
+    let wss = async_nats::ConnectOptions::new()
+        .add_root_certificates(pki.path("ca.pem"))
+        .user_and_password("web".into(), "s3cret".into())
+        .connect(format!("wss://localhost:{ws_port}"))
+        .await
+        .expect("connect over wss");
+    let tcp = async_nats::ConnectOptions::new()
+        .user_and_password("web".into(), "s3cret".into())
+        .connect(format!("nats://127.0.0.1:{}", s.client_port))
+        .await
+        .expect("connect over TCP");
+    let mut from_wss = tcp.subscribe("wss.up").await.unwrap();
+    let mut from_tcp = wss.subscribe("wss.down").await.unwrap();
+    tcp.flush().await.unwrap();
+    wss.flush().await.unwrap();
+    wss.publish("wss.up", "browser-ish".into()).await.unwrap();
+    tcp.publish("wss.down", "native".into()).await.unwrap();
+    wss.flush().await.unwrap();
+    tcp.flush().await.unwrap();
+    let up = tokio::time::timeout(Duration::from_secs(5), from_wss.next())
+        .await
+        .expect("wss → tcp in time")
+        .unwrap();
+    assert_eq!(&up.payload[..], b"browser-ish");
+    let down = tokio::time::timeout(Duration::from_secs(5), from_tcp.next())
+        .await
+        .expect("tcp → wss in time")
+        .unwrap();
+    assert_eq!(&down.payload[..], b"native");
+    // A wrong password is refused over wss too.
+    let bad = async_nats::ConnectOptions::new()
+        .add_root_certificates(pki.path("ca.pem"))
+        .user_and_password("web".into(), "nope".into())
+        .connect(format!("wss://localhost:{ws_port}"))
+        .await;
+    assert!(bad.is_err(), "wrong password must be refused");
+}
