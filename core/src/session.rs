@@ -664,9 +664,17 @@ impl Session {
         host.on_connect(json);
         // Every CONNECT is decoded over the options so far (spec §1.4):
         // absent keys keep the first CONNECT's values.
-        let mut c = self.connect.clone().unwrap_or_default();
-        match c.merge_json(json) {
-            Ok(()) => {}
+        // The first CONNECT decodes straight into a fresh value (the same
+        // result as merging over the defaults, at a fraction of the cost).
+        let decoded = match &self.connect {
+            None => Connect::from_json(json),
+            Some(prev) => {
+                let mut c = prev.clone();
+                c.merge_json(json).map(|()| c)
+            }
+        };
+        let c = match decoded {
+            Ok(c) => c,
             Err(e) => {
                 let mut c = self.fail(out, None, ClosedReason::ProtocolViolation);
                 c.log = Some(alloc::format!("{e}"));

@@ -156,25 +156,89 @@ pub fn info(shared: &Shared, cid: ConnId, peer: SocketAddr, kind: ConnKind) -> I
     }
 }
 
-/// The encoded INFO line sent on connect.
-pub fn info_line(shared: &Shared, cid: ConnId, peer: SocketAddr, kind: ConnKind) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
-    proto::encode_info(&mut out, &info(shared, cid, peer, kind));
-    out
+/// Marker values the templates are rendered with, replaced per connection.
+const IP_MARK: &str = "@@natsws-client-ip@@";
+const ACCOUNT_MARK: &str = "@@natsws-account@@";
+
+/// The INFO lines of one listener kind, serialized once and spliced per
+/// connection: the per-connection fields (`client_id`, `client_ip`, `nonce`)
+/// follow each other in INFO's field order, and the connect_info INFO adds
+/// `remote_account`. Rendering allocates once and never runs serde (a full
+/// serialization per connection was about a fifth of the server's
+/// instructions per WebSocket connect).
+#[derive(Debug)]
+pub struct InfoTemplates {
+    /// `INFO {…` up to where `client_id` goes, and from after `client_ip`.
+    info: (Vec<u8>, Vec<u8>),
+    /// The same for the connect_info INFO, split again at the account.
+    connect_info: (Vec<u8>, Vec<u8>, Vec<u8>),
 }
 
-/// The INFO sent after the first PONG to protocol-1 clients, with
-/// `"connect_info":true` and the bound account.
-pub fn connect_info_line(
-    shared: &Shared,
-    cid: ConnId,
-    peer: SocketAddr,
-    kind: ConnKind,
-) -> Vec<u8> {
-    let mut i = info(shared, cid, peer, kind);
-    i.connect_info = true;
-    i.remote_account = "$G".into();
-    let mut out = Vec::with_capacity(512);
-    proto::encode_info(&mut out, &i);
-    out
+fn split_at<'a>(json: &'a [u8], marker: &[u8]) -> (&'a [u8], &'a [u8]) {
+    let at = json
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .expect("template marker present");
+    (&json[..at], &json[at + marker.len()..])
+}
+
+impl InfoTemplates {
+    /// Templates for `kind`, from [`info`] with the auth fields the server's
+    /// configuration gives this kind.
+    pub fn new(shared: &Shared, kind: ConnKind) -> InfoTemplates {
+        let mut i = info(shared, 0, SocketAddr::from(([0, 0, 0, 0], 0)), kind);
+        i.client_id = 0; // omitted; spliced in front of client_ip
+        i.client_ip = IP_MARK.into();
+        if let Some(a) = shared.settings.auth.as_deref() {
+            i.auth_required = a.info_auth_required(kind);
+        }
+        let mut line = Vec::with_capacity(512);
+        proto::encode_info(&mut line, &i);
+        let ip_field = format!("\"client_ip\":\"{IP_MARK}\"");
+        let (h, t) = split_at(&line, ip_field.as_bytes());
+        let info = (h.to_vec(), t.to_vec());
+        i.connect_info = true;
+        i.remote_account = ACCOUNT_MARK.into();
+        let mut line = Vec::with_capacity(512);
+        proto::encode_info(&mut line, &i);
+        let (h, rest) = split_at(&line, ip_field.as_bytes());
+        let (m, t) = split_at(rest, format!("\"{ACCOUNT_MARK}\"").as_bytes());
+        InfoTemplates {
+            info,
+            connect_info: (h.to_vec(), m.to_vec(), t.to_vec()),
+        }
+    }
+
+    fn client_fields(out: &mut Vec<u8>, cid: ConnId, peer: SocketAddr, nonce: &str) {
+        use std::io::Write as _;
+        let _ = write!(out, "\"client_id\":{cid},\"client_ip\":\"{}\"", peer.ip());
+        if !nonce.is_empty() {
+            // Base64url: nothing to escape.
+            let _ = write!(out, ",\"nonce\":\"{nonce}\"");
+        }
+    }
+
+    /// `INFO {…} \r\n` for a new connection (`nonce` empty = none).
+    pub fn info_line(&self, cid: ConnId, peer: SocketAddr, nonce: &str) -> Vec<u8> {
+        let (h, t) = &self.info;
+        let mut out = Vec::with_capacity(h.len() + t.len() + 96);
+        out.extend_from_slice(h);
+        Self::client_fields(&mut out, cid, peer, nonce);
+        out.extend_from_slice(t);
+        out
+    }
+
+    /// The INFO after the first PONG to protocol-1 clients, with
+    /// `"connect_info":true` and the bound account.
+    pub fn connect_info_line(&self, cid: ConnId, peer: SocketAddr, account: &str) -> Vec<u8> {
+        let (h, m, t) = &self.connect_info;
+        let mut out = Vec::with_capacity(h.len() + m.len() + t.len() + 96);
+        out.extend_from_slice(h);
+        Self::client_fields(&mut out, cid, peer, "");
+        out.extend_from_slice(m);
+        let acc = serde_json::to_vec(account).unwrap_or_default();
+        out.extend_from_slice(&acc);
+        out.extend_from_slice(t);
+        out
+    }
 }

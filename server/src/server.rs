@@ -337,6 +337,9 @@ pub struct Shared {
     pub settings: Settings,
     /// The accounts, each an isolated subject space (`$G` by default).
     pub accounts: Accounts,
+    /// Pre-rendered INFO lines per listener kind (client, websocket),
+    /// built on first use.
+    pub info_templates: std::sync::OnceLock<[crate::info::InfoTemplates; 2]>,
     /// Next connection id.
     pub next_cid: AtomicU64,
     /// Open connections, for monitoring and `max_connections`.
@@ -368,6 +371,20 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The INFO templates of a listener kind.
+    pub fn info_templates(&self, kind: ConnKind) -> &crate::info::InfoTemplates {
+        let t = self.info_templates.get_or_init(|| {
+            [
+                crate::info::InfoTemplates::new(self, ConnKind::Client),
+                crate::info::InfoTemplates::new(self, ConnKind::WebSocket),
+            ]
+        });
+        match kind {
+            ConnKind::Client => &t[0],
+            ConnKind::WebSocket => &t[1],
+        }
+    }
+
     /// Milliseconds since start, the clock handed to core.
     pub fn now(&self) -> Millis {
         Millis(self.epoch.elapsed().as_millis() as u64)
@@ -457,6 +474,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         http_addr: http.as_ref().map(|l| l.local_addr()).transpose()?,
         settings,
         accounts: Accounts::new(),
+        info_templates: std::sync::OnceLock::new(),
         next_cid: AtomicU64::new(1),
         conns: Mutex::new(HashMap::new()),
         closed: Mutex::new(std::collections::VecDeque::new()),

@@ -373,7 +373,11 @@ impl Worker {
             ),
             ping_max: s.ping_max,
             headers_supported: !s.no_header_support,
-            connect_info: Some(crate::info::connect_info_line(shared, cid, peer, kind)),
+            connect_info: Some(shared.info_templates(kind).connect_info_line(
+                cid,
+                peer,
+                crate::server::GLOBAL_ACCOUNT,
+            )),
             target: Some(cs.clone()),
         };
         let mut cfg = cfg;
@@ -1183,14 +1187,7 @@ fn info_line(
     kind: ConnKind,
     nonce: &str,
 ) -> Vec<u8> {
-    let mut i = crate::info::info(shared, cid, peer, kind);
-    if let Some(a) = shared.settings.auth.as_deref() {
-        i.auth_required = a.info_auth_required(kind);
-        i.nonce = nonce.to_string();
-    }
-    let mut out = Vec::with_capacity(512);
-    natsws_core::proto::encode_info(&mut out, &i);
-    out
+    shared.info_templates(kind).info_line(cid, peer, nonce)
 }
 
 /// The server side of [`Host`] for one connection's turn on one loop.
@@ -1398,12 +1395,11 @@ impl Host for LoopHost<'_> {
         let expires_at = id.expires_at_unix.map(|exp| {
             now.saturating_add(Millis(exp.saturating_sub(now_unix).saturating_mul(1000)))
         });
-        let mut ci = crate::info::info(shared, self.me.cid, self.me.peer, self.me.kind);
-        ci.connect_info = true;
-        ci.auth_required = auth.info_auth_required(self.me.kind);
-        ci.remote_account = id.account.clone();
-        let mut connect_info = Vec::with_capacity(512);
-        natsws_core::proto::encode_info(&mut connect_info, &ci);
+        let connect_info = shared.info_templates(self.me.kind).connect_info_line(
+            self.me.cid,
+            self.me.peer,
+            &id.account,
+        );
         Ok(Grant {
             permits: id
                 .permissions
