@@ -871,19 +871,24 @@ async fn async_nats_over_wss_meets_a_tcp_client() {
         .connect(format!("nats://127.0.0.1:{}", s.client_port))
         .await
         .expect("connect over TCP");
+    // async-nats' flush() only flushes its writer (no PING round trip), so
+    // ordering comes from the protocol: a connection's SUB is in place once
+    // a later message of the same connection has been routed.
     let mut from_wss = tcp.subscribe("wss.up").await.unwrap();
+    tcp.publish("wss.up", "probe".into()).await.unwrap();
+    let probe = tokio::time::timeout(Duration::from_secs(5), from_wss.next())
+        .await
+        .expect("probe in time")
+        .unwrap();
+    assert_eq!(&probe.payload[..], b"probe");
     let mut from_tcp = wss.subscribe("wss.down").await.unwrap();
-    tcp.flush().await.unwrap();
-    wss.flush().await.unwrap();
     wss.publish("wss.up", "browser-ish".into()).await.unwrap();
-    tcp.publish("wss.down", "native".into()).await.unwrap();
-    wss.flush().await.unwrap();
-    tcp.flush().await.unwrap();
     let up = tokio::time::timeout(Duration::from_secs(5), from_wss.next())
         .await
         .expect("wss → tcp in time")
         .unwrap();
     assert_eq!(&up.payload[..], b"browser-ish");
+    tcp.publish("wss.down", "native".into()).await.unwrap();
     let down = tokio::time::timeout(Duration::from_secs(5), from_tcp.next())
         .await
         .expect("tcp → wss in time")
@@ -896,4 +901,34 @@ async fn async_nats_over_wss_meets_a_tcp_client() {
         .connect(format!("wss://localhost:{ws_port}"))
         .await;
     assert!(bad.is_err(), "wrong password must be refused");
+}
+
+/// Many fresh wss subscribers, each receiving a message published by a
+/// fresh TCP client (cross-loop delivery into a TLS WebSocket connection).
+#[test]
+fn wss_subscribers_receive_from_tcp_publishers() {
+    let pki = Pki::new();
+    let s = Server::start(&ws_conf(&pki, "", ""));
+    let port = s.ws_port.expect("ws port");
+    for i in 0..60 {
+        let mut t = start_tls(tcp(port), pki.client_config(None)).unwrap();
+        let (_, rest) = ws_upgrade(&mut t, port);
+        let mut ws = WsOver::new(t, rest);
+        ws.expect(" \r\n");
+        ws.send(format!("CONNECT {{\"verbose\":false}}\r\nSUB x.{i} 1\r\nPING\r\n").as_bytes());
+        ws.expect("PONG\r\n");
+        let mut p = tcp(s.client_port);
+        let mut buf = Vec::new();
+        expect(&mut p, &mut buf, " \r\n");
+        p.write_all(
+            format!("CONNECT {{\"verbose\":false}}\r\nPUB x.{i} 2\r\nhi\r\nPING\r\n").as_bytes(),
+        )
+        .unwrap();
+        expect(&mut p, &mut buf, "PONG\r\n");
+        assert_eq!(
+            ws.expect("hi\r\n"),
+            format!("MSG x.{i} 1 2\r\nhi\r\n"),
+            "round {i}"
+        );
+    }
 }
