@@ -130,7 +130,8 @@ impl Connect {
     /// a bool, a fraction or out-of-range number for `protocol`, a non-object
     /// `import`/`export`).
     pub fn from_json(json: &[u8]) -> Result<Connect, Error> {
-        from_go_json(json, check_member)
+        // `import`/`export` need check_member's type checks: general path.
+        from_go_json(json, check_member, &["import", "export"])
     }
 
     /// Decodes a later CONNECT over these options, as nats-server does (it

@@ -72,10 +72,100 @@ impl<'de> Deserialize<'de> for Members {
 /// Decodes `json` into `T` (a `#[serde(default)]` struct with lower-case
 /// field names) with Go's rules. `check` is called for every member (folded
 /// key, value) for nested types serde cannot check alone.
+/// Whether `json` is an object whose keys are already in folded form,
+/// distinct, none of them in `slow_keys`, and whose values are never
+/// `null`: then a plain serde decode of `T` gives exactly what the Go rules
+/// give (no key folding, duplicate or `null` handling needed). Any parse
+/// problem (invalid UTF-8, lone surrogates, not an object) answers false, so
+/// the general path decides. Allocates nothing for keys without escapes.
+fn is_canonical_object(json: &[u8], slow_keys: &[&str]) -> bool {
+    struct NullCheck(bool);
+    impl<'de> Deserialize<'de> for NullCheck {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = NullCheck;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any value")
+                }
+                fn visit_unit<E: de::Error>(self) -> Result<NullCheck, E> {
+                    Ok(NullCheck(true))
+                }
+                fn visit_bool<E: de::Error>(self, _: bool) -> Result<NullCheck, E> {
+                    Ok(NullCheck(false))
+                }
+                fn visit_i64<E: de::Error>(self, _: i64) -> Result<NullCheck, E> {
+                    Ok(NullCheck(false))
+                }
+                fn visit_u64<E: de::Error>(self, _: u64) -> Result<NullCheck, E> {
+                    Ok(NullCheck(false))
+                }
+                fn visit_f64<E: de::Error>(self, _: f64) -> Result<NullCheck, E> {
+                    Ok(NullCheck(false))
+                }
+                fn visit_str<E: de::Error>(self, _: &str) -> Result<NullCheck, E> {
+                    Ok(NullCheck(false))
+                }
+                fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<NullCheck, A::Error> {
+                    while a.next_element::<de::IgnoredAny>()?.is_some() {}
+                    Ok(NullCheck(false))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<NullCheck, A::Error> {
+                    while a.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                    Ok(NullCheck(false))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+    struct Canonical<'a>(&'a [&'a str]);
+    impl<'de> de::DeserializeSeed<'de> for Canonical<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            struct V<'a>(&'a [&'a str]);
+            impl<'de> Visitor<'de> for V<'_> {
+                type Value = bool;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<bool, A::Error> {
+                    let mut seen: Vec<Cow<'de, str>> = Vec::new();
+                    let mut ok = true;
+                    while let Some(k) = m.next_key::<Cow<'de, str>>()? {
+                        let NullCheck(null) = m.next_value()?;
+                        ok &= !null
+                            && k.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+                            && !self.0.contains(&&*k)
+                            && !seen.contains(&k);
+                        if ok {
+                            seen.push(k);
+                        }
+                    }
+                    Ok(ok)
+                }
+            }
+            d.deserialize_map(V(self.0))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    matches!(
+        de::DeserializeSeed::deserialize(Canonical(slow_keys), &mut de),
+        Ok(true)
+    ) && de.end().is_ok()
+}
+
 pub(super) fn from_go_json<T: DeserializeOwned + Default>(
     json: &[u8],
     check: fn(&str, &Value) -> Result<(), Error>,
+    slow_keys: &[&str],
 ) -> Result<T, Error> {
+    // Fast path (every client's CONNECT): keys already lower-case, distinct
+    // and not null, so serde's own decoding is Go's.
+    if is_canonical_object(json, slow_keys) {
+        if let Ok(t) = serde_json::from_slice::<T>(json) {
+            return Ok(t);
+        }
+    }
     let Some(map) = go_members::<T>(json, check)? else {
         return Ok(T::default());
     };
@@ -287,5 +377,58 @@ mod tests {
             fix_lone_surrogates(r#"{"a":"\"\ud800"}"#),
             r#"{"a":"\"\uFFFD"}"#
         );
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use crate::proto::Connect;
+
+    /// The general path alone (what `from_go_json` does without its fast
+    /// path).
+    fn general(json: &[u8]) -> Result<Connect, Error> {
+        match go_members::<Connect>(json, |_, _| Ok(()))? {
+            None => Ok(Connect::default()),
+            Some(map) => serde_json::from_value(Value::Object(map)).map_err(|_| Error::InvalidJson),
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_general_path() {
+        let cases: &[&[u8]] = &[
+            br#"{"verbose":false,"pedantic":false,"lang":"rust","version":"0.1","protocol":1,"echo":true,"headers":true,"no_responders":true,"name":"b"}"#,
+            br#"{"user":"a","pass":"b","auth_token":"t","tls_required":false}"#,
+            br#"{"Verbose":false}"#,
+            br#"{"verbose":false,"verbose":true}"#,
+            br#"{"verbose":null,"name":"x"}"#,
+            br#"{"verb\u006fse":false}"#,
+            br#"{"protocol":1.5}"#,
+            br#"{"protocol":"1"}"#,
+            br#"{"unknown":{"deep":[1,2,{"x":null}]},"echo":false}"#,
+            br#"null"#,
+            br#"[]"#,
+            br#"{"name":"\ud800"}"#,
+            b"{\"name\":\"\xff\"}",
+            "{\"\u{17f}ecure\":true,\"echo\":false}".as_bytes(),
+            br#"{}"#,
+            br#"{"echo":false} x"#,
+        ];
+        for &json in cases {
+            let fast = Connect::from_json(json);
+            let slow = general(json);
+            assert_eq!(fast, slow, "{}", String::from_utf8_lossy(json));
+        }
+    }
+
+    #[test]
+    fn canonical_detection() {
+        assert!(is_canonical_object(br#"{"a":1,"b":{"c":null}}"#, &[]));
+        assert!(!is_canonical_object(br#"{"A":1}"#, &[]));
+        assert!(!is_canonical_object(br#"{"a":1,"a":2}"#, &[]));
+        assert!(!is_canonical_object(br#"{"a":null}"#, &[]));
+        assert!(!is_canonical_object(br#"{"import":{}}"#, &["import"]));
+        assert!(!is_canonical_object(br#"null"#, &[]));
+        assert!(!is_canonical_object(br#"{"a":1} {"#, &[]));
     }
 }

@@ -129,6 +129,6 @@ impl Info {
     /// # Errors
     /// [`Error::InvalidJson`] for malformed JSON or a value of the wrong type.
     pub fn from_json(json: &[u8]) -> Result<Info, Error> {
-        from_go_json(json, no_check)
+        from_go_json(json, no_check, &[])
     }
 }
