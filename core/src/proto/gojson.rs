@@ -118,6 +118,26 @@ fn is_canonical_object(json: &[u8], slow_keys: &[&str]) -> bool {
             d.deserialize_any(V)
         }
     }
+    /// A key borrowed from the input when it has no escapes.
+    struct Key<'de>(Cow<'de, str>);
+    impl<'de> Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a key")
+                }
+                fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.into())))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
     struct Canonical<'a>(&'a [&'a str]);
     impl<'de> de::DeserializeSeed<'de> for Canonical<'_> {
         type Value = bool;
@@ -129,9 +149,9 @@ fn is_canonical_object(json: &[u8], slow_keys: &[&str]) -> bool {
                     f.write_str("a JSON object")
                 }
                 fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<bool, A::Error> {
-                    let mut seen: Vec<Cow<'de, str>> = Vec::new();
+                    let mut seen: Vec<Cow<'de, str>> = Vec::with_capacity(16);
                     let mut ok = true;
-                    while let Some(k) = m.next_key::<Cow<'de, str>>()? {
+                    while let Some(Key(k)) = m.next_key::<Key<'de>>()? {
                         let NullCheck(null) = m.next_value()?;
                         ok &= !null
                             && k.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase())
