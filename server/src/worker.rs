@@ -42,6 +42,10 @@ const MAX_READS_PER_TURN: usize = 16;
 /// How long a closing connection's input is drained before the socket is
 /// dropped (lingering close), ms.
 const LINGER: Millis = Millis(2000);
+/// How long a publisher's reads pause when one of its deliveries found the
+/// target's queue over three quarters of `max_pending` (nats-server's fast
+/// producer stall: 2–5 ms), ms.
+const STALL: Millis = Millis(3);
 /// An idle connection's buffers above this capacity are released.
 const SHRINK_ABOVE: usize = 64 * 1024;
 
@@ -82,6 +86,8 @@ struct Conn {
     /// The deadline currently in the timer heap (older heap entries for
     /// this connection are stale and skipped).
     timer_at: Option<Millis>,
+    /// Fast-producer stall: reads resume at this time (see [`STALL`]).
+    stalled_until: Option<Millis>,
 }
 
 /// One event loop.
@@ -112,6 +118,9 @@ struct Route {
     rng: fastrand::Rng,
     /// Subscriptions that reached their auto-unsubscribe limit.
     removed: Vec<(Arc<Account>, SubRef)>,
+    /// Set during a turn when a delivery found its target's queue above
+    /// three quarters of `max_pending`: the publisher's reads then pause.
+    stall: bool,
 }
 
 impl Worker {
@@ -148,6 +157,7 @@ impl Worker {
                 wake: vec![false; n],
                 rng: fastrand::Rng::new(),
                 removed: Vec::new(),
+                stall: false,
             },
             readable: Vec::new(),
             client_listener: cl,
@@ -402,6 +412,7 @@ impl Worker {
             handshake_deadline: None,
             draining: None,
             timer_at: None,
+            stalled_until: None,
         };
         shared.pre_auth.fetch_add(1, Ordering::Relaxed);
         // A WebSocket connection counts (max_connections, /varz, /connz)
@@ -474,6 +485,13 @@ impl Worker {
             }
             return;
         }
+        if let Some(until) = conn.stalled_until {
+            if self.shared.now() < until {
+                // The stall timer reads it again.
+                return;
+            }
+            conn.stalled_until = None;
+        }
         conn.more_to_read = false;
         let mut reads = 0;
         loop {
@@ -507,6 +525,16 @@ impl Worker {
                     self.flush_dirty();
                     self.wake_others();
                     if !alive {
+                        return;
+                    }
+                    if std::mem::take(&mut self.route.stall) {
+                        // Fast producer: let its subscribers drain before
+                        // reading more from it, instead of closing them as
+                        // slow consumers.
+                        let now = self.shared.now();
+                        let conn = &mut self.conns[token];
+                        conn.stalled_until = Some(now.saturating_add(STALL));
+                        arm(&mut self.timers, conn, token);
                         return;
                     }
                 }
@@ -822,6 +850,11 @@ impl Worker {
                 continue;
             }
             conn.timer_at = None;
+            if conn.stalled_until.is_some_and(|t| t <= now) {
+                // The stall is over: read what the publisher sent meanwhile.
+                conn.stalled_until = None;
+                self.readable.push(token);
+            }
             if conn.handshake_deadline.is_some_and(|d| d <= now) {
                 let peer = conn.shared.peer;
                 if conn.shared.kind == ConnKind::Client {
@@ -1163,9 +1196,13 @@ impl Conn {
         if self.draining.is_some() {
             return self.draining;
         }
-        match (self.handshake_deadline, self.session.poll_timeout()) {
+        let t = match (self.handshake_deadline, self.session.poll_timeout()) {
             (Some(h), _) => Some(h),
             (None, t) => t,
+        };
+        match (t, self.stalled_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 }
@@ -1252,8 +1289,13 @@ impl Host for LoopHost<'_> {
         let route = &mut *self.route;
         let rng = &mut route.rng;
         let mut rand = |n: u32| rng.u32(0..n);
-        let (local_dirty, wake, removed) =
-            (&mut route.local_dirty, &mut route.wake, &mut route.removed);
+        let (local_dirty, wake, removed, stall) = (
+            &mut route.local_dirty,
+            &mut route.wake,
+            &mut route.removed,
+            &mut route.stall,
+        );
+        let stall_at = max_pending / 4 * 3;
         let my_loop = route.idx;
         let shared = self.shared;
         let acc = &*self.acc;
@@ -1285,6 +1327,9 @@ impl Host for LoopHost<'_> {
                     target.mark_slow();
                 } else {
                     sub.encode_delivery(msg, &mut ob.buf);
+                    if ob.buf.len() > stall_at {
+                        *stall = true;
+                    }
                 }
             }
             target.out_msgs.fetch_add(1, Ordering::Relaxed);

@@ -479,3 +479,47 @@ async fn async_nats_queue_group_spans_transports() {
     assert_eq!(na + nb, 200);
     assert!(na > 0 && nb > 0, "both members got work: {na} {nb}");
 }
+
+/// Fast-producer stall (nats-server behaviour): a publisher that outruns a
+/// subscriber which does keep reading is slowed down, not the subscriber
+/// closed as a slow consumer. 32 MiB go through a 2 MiB `max_pending`.
+#[test]
+fn fast_producer_is_stalled_not_its_reading_subscriber_closed() {
+    let s = Server::start(&format!("max_pending: 2097152\nmax_payload: 65536\n{BASE}"));
+    let mut sub = Raw::connect(s.client_port);
+    sub.expect(" \r\n");
+    sub.send(b"CONNECT {\"verbose\":false}\r\nSUB fast 1\r\nPING\r\n");
+    sub.expect("PONG\r\n");
+    let n = 1024usize;
+    let payload = vec![b'x'; 32 * 1024];
+    let reader = std::thread::spawn(move || {
+        let mut total = 0usize;
+        let mut buf = vec![0u8; 1 << 16];
+        let until = std::time::Instant::now() + Duration::from_secs(60);
+        let want = n * (32 * 1024 + "MSG fast 1 32768\r\n\r\n".len());
+        while total < want && std::time::Instant::now() < until {
+            match sub.sock.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => total += k,
+                Err(_) => {}
+            }
+        }
+        (total, want)
+    });
+    let mut publ = Raw::connect(s.client_port);
+    publ.expect(" \r\n");
+    let mut burst = b"CONNECT {\"verbose\":false}\r\n".to_vec();
+    for _ in 0..n {
+        burst.extend_from_slice(b"PUB fast 32768\r\n");
+        burst.extend_from_slice(&payload);
+        burst.extend_from_slice(b"\r\n");
+    }
+    burst.extend_from_slice(b"PING\r\n");
+    publ.send(&burst);
+    publ.expect("PONG\r\n");
+    let (total, want) = reader.join().unwrap();
+    assert_eq!(total, want, "every MSG byte reached the subscriber");
+    let (_, body) = s.http_get("/varz");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["slow_consumers"], 0, "{v}");
+}
