@@ -115,18 +115,10 @@ fn compile(p: &options::Permissions) -> Result<Arc<Permissions>, String> {
     Permissions::compile(&perms_spec(p)).map(Arc::new)
 }
 
-fn conn_types(list: &[options::ConnectionType]) -> ConnectionTypes {
+fn conn_types(list: &[ConnectionType]) -> ConnectionTypes {
     let mut set = ConnectionTypes::default();
-    for t in list {
-        set.insert(match t {
-            options::ConnectionType::Standard => ConnectionType::Standard,
-            options::ConnectionType::Websocket => ConnectionType::Websocket,
-            options::ConnectionType::Leafnode => ConnectionType::Leafnode,
-            options::ConnectionType::LeafnodeWs => ConnectionType::LeafnodeWs,
-            options::ConnectionType::Mqtt => ConnectionType::Mqtt,
-            options::ConnectionType::MqttWs => ConnectionType::MqttWs,
-            options::ConnectionType::InProcess => ConnectionType::InProcess,
-        });
+    for &t in list {
+        set.insert(t);
     }
     set
 }

@@ -277,40 +277,9 @@ pub struct User {
     pub account: Option<String>,
 }
 
-/// Connection kinds for `allowed_connection_types` (§3.8).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConnectionType {
-    /// `STANDARD`: plain TCP client.
-    Standard,
-    /// `WEBSOCKET`.
-    Websocket,
-    /// `LEAFNODE`.
-    Leafnode,
-    /// `LEAFNODE_WS`.
-    LeafnodeWs,
-    /// `MQTT`.
-    Mqtt,
-    /// `MQTT_WS`.
-    MqttWs,
-    /// `IN_PROCESS`.
-    InProcess,
-}
-
-impl ConnectionType {
-    /// Parse a (case-insensitive) connection type name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.to_ascii_uppercase().as_str() {
-            "STANDARD" => ConnectionType::Standard,
-            "WEBSOCKET" => ConnectionType::Websocket,
-            "LEAFNODE" => ConnectionType::Leafnode,
-            "LEAFNODE_WS" => ConnectionType::LeafnodeWs,
-            "MQTT" => ConnectionType::Mqtt,
-            "MQTT_WS" => ConnectionType::MqttWs,
-            "IN_PROCESS" => ConnectionType::InProcess,
-            _ => return None,
-        })
-    }
-}
+/// Connection kinds for `allowed_connection_types` (§3.8): core's type,
+/// whose `parse` is case-insensitive.
+pub use natsws_core::auth::ConnectionType;
 
 /// `permissions { publish, subscribe, allow_responses }` (§3.5).
 #[derive(Clone, Debug, Default, PartialEq)]
