@@ -554,6 +554,12 @@ impl Worker {
         if conn.inbuf.is_empty() && conn.inbuf.capacity() > SHRINK_ABOVE {
             conn.inbuf = Vec::new();
         }
+        // What was read may have moved the connection's deadlines (the
+        // WebSocket upgrade ends the handshake deadline and starts the
+        // session's auth and ping timers): keep the timer heap in step.
+        if conn.closing.is_none() {
+            arm(&mut self.timers, conn, token);
+        }
         if conn.sock.has_pending() {
             // TLS records (handshake, alerts) the socket did not take.
             self.route.local_dirty.push(conn.shared.clone());
