@@ -813,24 +813,14 @@ fn world_with_permits() -> World {
     w
 }
 
-const AUTH_CFG: SessionConfig = SessionConfig {
-    conn: 0,
-    limits: Limits {
-        max_control_line: 4096,
-        max_payload: 1024 * 1024,
-    },
-    max_subscriptions: 0,
-    max_sub_tokens: 0,
-    auth_required: true,
-    auth_check: true,
-    auth_timeout: Millis(2000),
-    first_ping: Millis(2000),
-    ping_interval: Millis(120_000),
-    ping_max: 2,
-    headers_supported: true,
-    connect_info: None,
-    target: None,
-};
+/// Auth required and checked; everything else default.
+fn auth_cfg() -> SessionConfig {
+    SessionConfig {
+        auth_required: true,
+        auth_check: true,
+        ..SessionConfig::default()
+    }
+}
 
 #[test]
 fn publish_permission_violation_drops_message_and_keeps_connection() {
@@ -838,7 +828,7 @@ fn publish_permission_violation_drops_message_and_keeps_connection() {
     w.connect(2);
     w.send(2, QUIET);
     w.send(2, b"SUB > 1\r\n");
-    w.connect_with(1, AUTH_CFG);
+    w.connect_with(1, auth_cfg());
     assert_eq!(
         w.send(
             1,
@@ -867,7 +857,7 @@ fn response_permission_allows_one_reply() {
     w.connect(2);
     w.send(2, QUIET);
     w.send(2, b"SUB _INBOX.> 1\r\n");
-    w.connect_with(1, AUTH_CFG);
+    w.connect_with(1, auth_cfg());
     w.send(
         1,
         b"CONNECT {\"verbose\":false,\"pass\":\"pw\"}\r\nPUB _INBOX.r1 1\r\na\r\nPUB _INBOX.r1 1\r\nb\r\n",
@@ -882,7 +872,7 @@ fn response_permission_allows_one_reply() {
 #[test]
 fn subscribe_permission_violation_names_the_queue() {
     let mut w = world_with_permits();
-    w.connect_with(1, AUTH_CFG);
+    w.connect_with(1, auth_cfg());
     w.send(
         1,
         b"CONNECT {\"verbose\":false,\"pass\":\"pw\"}\r\nSUB out 1\r\nSUB work other 2\r\nSUB work q 3\r\nSUB in 4\r\n",
@@ -904,7 +894,7 @@ fn grant_limits_subscriptions_and_payload() {
         max_payload: Some(4),
         ..Grant::default()
     };
-    w.connect_with(1, AUTH_CFG);
+    w.connect_with(1, auth_cfg());
     w.send(
         1,
         b"CONNECT {\"verbose\":false,\"pass\":\"pw\"}\r\nSUB a 1\r\nSUB b 2\r\n",
@@ -925,7 +915,7 @@ fn expired_credentials_close_the_connection() {
         expires_at: Some(Millis(5000)),
         ..Grant::default()
     };
-    w.connect_with(1, AUTH_CFG);
+    w.connect_with(1, auth_cfg());
     w.send(1, b"CONNECT {\"verbose\":false,\"pass\":\"pw\"}\r\n");
     assert_eq!(w.tick(Millis(4999)), vec![]);
     w.take(1);
@@ -942,7 +932,7 @@ fn no_auth_user_binds_a_client_that_skips_connect() {
     // auth optional: no timer, credentials checked when sent.
     let cfg = SessionConfig {
         auth_required: false,
-        ..AUTH_CFG
+        ..auth_cfg()
     };
     w.connect_with(1, cfg.clone());
     assert_eq!(w.send(1, b"SUB out 1\r\nSUB in 2\r\n"), None);

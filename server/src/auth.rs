@@ -33,19 +33,31 @@ pub struct ServerAuth {
     /// Time allowed for CONNECT on the websocket port (the websocket
     /// `authorization.timeout` when set), ms.
     pub ws_auth_timeout: Millis,
+    /// [`ServerAuth::required`] per kind (client, websocket), decided once.
+    required: [bool; 2],
+    /// [`ServerAuth::checks`] per kind, decided once (finding the no-auth
+    /// user builds an identity: not something to do per connection).
+    checks: [bool; 2],
+}
+
+fn kind_index(kind: ConnKind) -> usize {
+    match kind {
+        ConnKind::Client => 0,
+        ConnKind::WebSocket => 1,
+    }
 }
 
 impl ServerAuth {
     /// Whether INFO says `auth_required` for this kind of connection (the
     /// auth timer runs and CONNECT must come first).
     pub fn required(&self, kind: ConnKind) -> bool {
-        self.cfg.auth_required(conn_type(kind))
+        self.required[kind_index(kind)]
     }
 
     /// Whether CONNECTs of this kind are checked at all (also when a
     /// `no_auth_user` makes credentials optional).
     pub fn checks(&self, kind: ConnKind) -> bool {
-        self.required(kind) || self.cfg.no_auth_identity(conn_type(kind)).is_some()
+        self.checks[kind_index(kind)]
     }
 
     /// INFO `auth_required` for this kind: as [`ServerAuth::required`],
@@ -259,10 +271,16 @@ pub fn build(opts: &Options) -> Result<Option<ServerAuth>, String> {
         },
         operator,
     };
+    let kinds = [ConnKind::Client, ConnKind::WebSocket];
+    let required = kinds.map(|k| cfg.auth_required(conn_type(k)));
+    let checks = kinds
+        .map(|k| cfg.auth_required(conn_type(k)) || cfg.no_auth_identity(conn_type(k)).is_some());
     Ok(Some(ServerAuth {
         cfg,
         auth_timeout: Millis(timeout.as_millis() as u64),
         ws_auth_timeout: Millis(ws_timeout.as_millis() as u64),
+        required,
+        checks,
     }))
 }
 

@@ -331,22 +331,13 @@ impl Cli {
         // --user/--pass/--auth override the authorization block's single
         // user and token (nats-server's flag handling).
         if self.user.is_some() || self.pass.is_some() || self.auth.is_some() {
-            let a = o
-                .authorization
-                .get_or_insert_with(|| crate::options::Authorization {
-                    span: crate::config::Span {
-                        file: "command line".into(),
-                        line: 0,
-                        col: 0,
-                    },
-                    user: None,
-                    password: None,
-                    token: None,
-                    timeout: None,
-                    users: Vec::new(),
-                    default_permissions: None,
-                    auth_callout: false,
-                });
+            let a = o.authorization.get_or_insert_with(|| {
+                crate::options::Authorization::new(crate::config::Span {
+                    file: "command line".into(),
+                    line: 0,
+                    col: 0,
+                })
+            });
             if let Some(u) = &self.user {
                 a.user = Some(u.clone());
             }

@@ -1397,17 +1397,24 @@ fn parse_block(r: &mut Reader, e: &Entry, what: &str) -> Option<BlockInfo> {
     Some(b)
 }
 
+impl Authorization {
+    /// An empty block at `span` (nothing configured yet).
+    pub fn new(span: Span) -> Self {
+        Authorization {
+            span,
+            user: None,
+            password: None,
+            token: None,
+            timeout: None,
+            users: Vec::new(),
+            default_permissions: None,
+            auth_callout: false,
+        }
+    }
+}
+
 fn parse_authorization(r: &mut Reader, m: &Map, span: &Span) -> Authorization {
-    let mut a = Authorization {
-        span: span.clone(),
-        user: None,
-        password: None,
-        token: None,
-        timeout: None,
-        users: Vec::new(),
-        default_permissions: None,
-        auth_callout: false,
-    };
+    let mut a = Authorization::new(span.clone());
     for e in &m.entries {
         match e.key.to_ascii_lowercase().as_str() {
             "user" | "username" => a.user = r.ok(str_of(e)),
