@@ -193,6 +193,7 @@ fn settings(o: &Options) -> Result<Settings, String> {
         write_deadline: o.write_deadline,
         no_header_support: o.no_header_support,
         max_pending_handshakes: o.max_pending_handshakes,
+        loop_spin: o.loop_spin,
         ..Settings::default()
     })
 }

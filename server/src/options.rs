@@ -38,6 +38,10 @@ pub const DEFAULT_MAX_CONNECTIONS: i64 = 65536;
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
 /// Default `ping_max`.
 pub const DEFAULT_PING_MAX: u32 = 2;
+/// Default `loop_spin` (natsws extension), 50 µs.
+pub const DEFAULT_LOOP_SPIN: Duration = Duration::from_micros(50);
+/// Largest accepted `loop_spin`, 1 ms.
+pub const MAX_LOOP_SPIN: Duration = Duration::from_millis(1);
 /// Default `write_deadline` (10 s).
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// Default auth timeout (2 s).
@@ -104,6 +108,12 @@ pub struct Options {
     /// WebSocket/TLS handshake or awaiting CONNECT, above which new sockets
     /// are closed at accept. Default 4096; 0 = unlimited.
     pub max_pending_handshakes: usize,
+    /// natsws extension `loop_spin`: after a turn that had events, an event
+    /// loop keeps polling without blocking (yielding the CPU between polls)
+    /// for this long before it sleeps, so the next message of a busy
+    /// connection is picked up without a thread wake-up. Default 50 µs;
+    /// `0s` turns it off; at most 1 ms.
+    pub loop_spin: Duration,
     /// `debug` (`-D`).
     pub debug: bool,
     /// `trace` (`-V`); also set by `trace_verbose`.
@@ -188,6 +198,7 @@ impl Default for Options {
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
             max_pending_handshakes: 4096,
+            loop_spin: DEFAULT_LOOP_SPIN,
             debug: false,
             trace: false,
             trace_verbose: false,
@@ -938,6 +949,18 @@ impl Options {
             "max_closed_clients" => r.set(&mut self.max_closed_clients, int_range(e, 0, i64::MAX)),
             "max_pending_handshakes" => {
                 r.set(&mut self.max_pending_handshakes, int_range(e, 0, i64::MAX))
+            }
+            "loop_spin" => {
+                if let Some(d) = r.duration_str(e, "loop_spin") {
+                    if d > MAX_LOOP_SPIN {
+                        r.errors.push(Diagnostic::at(
+                            &e.key_span,
+                            format!("loop_spin must be at most {}", go_dur(MAX_LOOP_SPIN)),
+                        ));
+                    } else {
+                        self.loop_spin = d;
+                    }
+                }
             }
             "no_header_support" => r.set(&mut self.no_header_support, bool_of(e)),
             "no_auth_user" => {

@@ -77,6 +77,9 @@ pub struct Settings {
     /// Pre-auth cap: connections still in handshake or awaiting CONNECT
     /// (default 4096; 0 = unlimited). natsws-only hardening.
     pub max_pending_handshakes: usize,
+    /// How long an event loop keeps polling without blocking after a turn
+    /// that had events (`loop_spin`). Default 50 µs; zero turns it off.
+    pub loop_spin: Duration,
     /// Authentication and authorization; `None` when nothing is
     /// configured (everyone is anonymous in `$G`).
     pub auth: Option<Arc<crate::auth::ServerAuth>>,
@@ -104,6 +107,7 @@ impl Default for Settings {
             no_header_support: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_pending_handshakes: 4096,
+            loop_spin: crate::options::DEFAULT_LOOP_SPIN,
             auth: None,
         }
     }

@@ -330,3 +330,15 @@ fn tls_block_checks() {
     assert!(t.verify);
     assert_eq!(t.timeout, Some(Duration::from_secs(3)));
 }
+
+#[test]
+fn loop_spin_natsws_key() {
+    assert_eq!(Options::default().loop_spin, Duration::from_micros(50));
+    assert_eq!(
+        opts("loop_spin: \"200us\"\n").loop_spin,
+        Duration::from_micros(200)
+    );
+    assert_eq!(opts("loop_spin: \"0s\"\n").loop_spin, Duration::ZERO);
+    assert!(opts_err("loop_spin: \"2ms\"\n").contains("loop_spin must be at most 1ms"));
+    assert!(opts_err("loop_spin: 5\n").contains("not string"));
+}

@@ -85,7 +85,17 @@ fn websocket_client_gets_info_of_the_websocket_listener() {
 
 #[test]
 fn tcp_and_websocket_share_one_subject_space() {
-    let s = server();
+    share_one_subject_space(&server());
+}
+
+/// The same exchange with the event loops' spin off (`loop_spin: 0s`):
+/// every wait is then a blocking poll.
+#[test]
+fn tcp_and_websocket_share_one_subject_space_without_loop_spin() {
+    share_one_subject_space(&Server::start(&format!("{BASE}loop_spin: \"0s\"\n")));
+}
+
+fn share_one_subject_space(s: &Server) {
     let mut w = WsRaw::connect(s.ws_port.unwrap());
     w.expect(" \r\n");
     w.send(b"CONNECT {\"verbose\":false}\r\nSUB chat 1\r\nPING\r\n");
