@@ -22,11 +22,15 @@
 //!   frames: natsws has `validate_utf8` off, as nats-server; tungstenite and
 //!   fastwebsockets only validate text). No side allocates per frame except
 //!   as noted.
-//!   - `natsws`: `Decoder::decode` over the caller's buffer, unmasking in
-//!     place and borrowing the payload. Because it unmasks in place, each
-//!     iteration first restores the buffer from a pristine copy: one memcpy
-//!     of the batch, counted in the time (the same one copy the others do
-//!     from their stream into their read buffer).
+//!   - `natsws`: `Decoder::decode_into` (the server's read path): the
+//!     input stays untouched and every payload is unmasked while it is
+//!     appended to one output buffer (cleared, capacity kept): one pass
+//!     over the payload, where the others copy and then unmask.
+//!   - `natsws-inplace`: `Decoder::decode` over the caller's buffer,
+//!     unmasking in place and borrowing the payload. Because it unmasks in
+//!     place, each iteration first restores the buffer from a pristine copy:
+//!     one memcpy of the batch, counted in the time (the same one copy the
+//!     others do from their stream into their read buffer).
 //!   - `tungstenite`: `WebSocket::read` (role server, default config) over an
 //!     in-memory `std::io::Read` stream: copies stream → its `BytesMut` read
 //!     buffer (which it zero-fills before each read), parses the header,
@@ -244,10 +248,28 @@ fn decode_cases(v: &mut Vec<Case>) {
         let want = frames * size;
         let bytes = pristine.len();
 
+        let mut dec = Decoder::new(DecoderConfig::server());
+        let src = pristine.clone();
+        let mut out: Vec<u8> = Vec::with_capacity(want);
+        v.push(case("decode", format!("natsws/{size}"), bytes, move || {
+            out.clear();
+            let mut pos = 0;
+            let mut total = 0usize;
+            while pos < src.len() {
+                let (n, ev) = dec.decode_into(&src[pos..], &mut out).unwrap();
+                if let Some(Event::Data { payload, .. }) = ev {
+                    total += payload.len();
+                }
+                pos += n;
+            }
+            assert_eq!(total, want);
+            black_box(&out);
+        }));
+
         let mut buf = pristine.clone();
         let mut dec = Decoder::new(DecoderConfig::server());
         let src = pristine.clone();
-        v.push(case("decode", format!("natsws/{size}"), bytes, move || {
+        v.push(case("decode", format!("natsws-inplace/{size}"), bytes, move || {
             buf.copy_from_slice(&src);
             let mut pos = 0;
             let mut total = 0usize;

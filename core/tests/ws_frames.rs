@@ -10,7 +10,7 @@ use natsws_core::ws::codec::{
     write_close, write_close_for_error, write_close_reply, write_pong, CloseState,
 };
 use natsws_core::ws::frame::{ClosePayload, FrameHeader};
-use natsws_core::ws::mask::{apply_mask, apply_mask_scalar};
+use natsws_core::ws::mask::{apply_mask, apply_mask_scalar, unmask_into};
 use natsws_core::ws::utf8::Utf8Validator;
 use natsws_core::ws::{CloseCode, Decoder, DecoderConfig, Error, OpCode, Reaction, SendCloseCode};
 use proptest::prelude::*;
@@ -74,6 +74,23 @@ fn fast_unmask_equals_scalar_all_lengths_and_offsets() {
             let rb = apply_mask_scalar(&mut b, key, off);
             assert_eq!(a, b, "len {len} offset {off}");
             assert_eq!(ra, rb);
+        }
+    }
+}
+
+#[test]
+fn unmask_into_equals_copy_then_scalar_across_blocks() {
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let data: Vec<u8> = (0..5000usize).map(|i| (i * 131 + 7) as u8).collect();
+    for len in (0..=70).chain([2047, 2048, 2049, 4095, 4096, 4097, 5000]) {
+        for off in 0..6 {
+            let mut out = vec![0xaa; 3];
+            let r = unmask_into(&mut out, &data[..len], key, off);
+            let mut want = data[..len].to_vec();
+            let rw = apply_mask_scalar(&mut want, key, off);
+            assert_eq!(&out[..3], &[0xaa; 3], "prefix kept");
+            assert_eq!(&out[3..], &want[..], "len {len} offset {off}");
+            assert_eq!(r, rw);
         }
     }
 }
@@ -807,12 +824,38 @@ proptest! {
         let (evs, err) = decode_chunks(server(), &bytes);
         prop_assert_eq!(&err, &None);
         prop_assert_eq!(&normalize(&evs), &whole);
-        // Every split index.
+        // Every split index, in place and copying (`decode_into`).
         for i in 0..=stream.len() {
             let (evs, err) = decode_chunks(server(), &[&stream[..i], &stream[i..]]);
             prop_assert_eq!(&err, &None);
             prop_assert_eq!(&normalize(&evs), &whole);
+            let (evs, err) = decode_chunks_into(server(), &[&stream[..i], &stream[i..]]);
+            prop_assert_eq!(&err, &None);
+            prop_assert_eq!(&normalize(&evs), &whole);
         }
+        let (evs, err) = decode_chunks_into(server(), &bytes);
+        prop_assert_eq!(&err, &None);
+        prop_assert_eq!(&normalize(&evs), &whole);
+    }
+
+    /// `decode_into` and `decode` agree on any input, errors included.
+    #[test]
+    fn decode_into_agrees_with_decode_on_garbage(
+        stream in stream_strategy(),
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+        chunk in 1usize..64,
+        validate in any::<bool>(),
+    ) {
+        // A valid stream with a few bytes changed: errors at any point.
+        let mut data = stream;
+        for (at, v) in flips {
+            let n = data.len();
+            data[at % n] ^= v;
+        }
+        let mut cfg = server();
+        cfg.validate_utf8 = validate;
+        let chunks: Vec<&[u8]> = data.chunks(chunk).collect();
+        prop_assert_eq!(decode_chunks(cfg.clone(), &chunks), decode_chunks_into(cfg, &chunks));
     }
 
     #[test]

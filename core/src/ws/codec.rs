@@ -38,7 +38,7 @@ use super::error::Error;
 use super::frame::{
     CloseCode, ClosePayload, FrameHeader, OpCode, SendCloseCode, FIN, MASK, RSV1, RSV2, RSV3,
 };
-use super::mask::apply_mask;
+use super::mask::{apply_mask, unmask_into};
 use super::utf8::Utf8Validator;
 use super::{MAX_CONTROL_PAYLOAD, MAX_FRAME_HEADER};
 
@@ -176,7 +176,15 @@ struct Message {
 
 enum Ready {
     NeedMore,
-    Data { start: usize, len: usize, fin: bool },
+    /// `input[start..start + len]` is payload, still masked with `mask`
+    /// (key, key position) when that is set; the caller unmasks it (in place
+    /// or while copying) and then runs [`Decoder::check_text`] on it.
+    Data {
+        start: usize,
+        len: usize,
+        fin: bool,
+        mask: Option<([u8; 4], u8)>,
+    },
     Control(OpCode, usize),
 }
 
@@ -250,16 +258,89 @@ impl Decoder {
         &'a mut self,
         input: &'a mut [u8],
     ) -> Result<(usize, Option<Event<'a>>), Error> {
-        let (consumed, ready) = match self.step(input) {
-            Ok(r) => r,
-            Err(e) => {
-                self.state = State::Failed(e.clone());
+        let (consumed, ready) = self.step_checked(input)?;
+        if let Ready::Data {
+            start,
+            len,
+            fin,
+            mask,
+        } = ready
+        {
+            let chunk = &mut input[start..start + len];
+            if let Some((key, pos)) = mask {
+                apply_mask(chunk, key, pos as usize);
+            }
+            self.text_checked(chunk, fin)?;
+        }
+        Ok((consumed, self.event(input, ready)))
+    }
+
+    /// Like [`decode`](Self::decode), but `input` stays untouched: a data
+    /// piece is unmasked while it is appended to `out` (one pass over the
+    /// payload instead of an in-place unmask followed by a copy), and the
+    /// event's `payload` is that appended tail of `out`. Control frames are
+    /// buffered inside the decoder as with `decode`. This is the server's
+    /// read path: socket bytes → NATS bytes in the session's buffer.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode); on error nothing of the failing piece
+    /// is left in `out` past what was there before the call.
+    pub fn decode_into<'a>(
+        &'a mut self,
+        input: &'a [u8],
+        out: &'a mut Vec<u8>,
+    ) -> Result<(usize, Option<Event<'a>>), Error> {
+        let (consumed, ready) = self.step_checked(input)?;
+        if let Ready::Data {
+            start,
+            len,
+            fin,
+            mask,
+        } = ready
+        {
+            let before = out.len();
+            let src = &input[start..start + len];
+            match mask {
+                Some((key, pos)) => {
+                    unmask_into(out, src, key, pos as usize);
+                }
+                None => out.extend_from_slice(src),
+            }
+            if let Err(e) = self.text_checked(&out[before..], fin) {
+                out.truncate(before);
                 return Err(e);
             }
-        };
-        let ev = match ready {
+            let ready = Ready::Data {
+                start: before,
+                len,
+                fin,
+                mask: None,
+            };
+            return Ok((consumed, self.event(out, ready)));
+        }
+        Ok((consumed, self.event(input, ready)))
+    }
+
+    /// [`step`](Self::step), making an error sticky.
+    fn step_checked(&mut self, input: &[u8]) -> Result<(usize, Ready), Error> {
+        self.step(input).inspect_err(|e| self.state = State::Failed(e.clone()))
+    }
+
+    /// [`check_text`](Self::check_text) on an unmasked data piece, making
+    /// an error sticky.
+    fn text_checked(&mut self, chunk: &[u8], fin: bool) -> Result<(), Error> {
+        self.check_text(chunk, fin)
+            .inspect_err(|e| self.state = State::Failed(e.clone()))
+    }
+
+    /// The event for `ready`; a data piece's bytes are
+    /// `data[start..start + len]`, already unmasked and checked.
+    fn event<'a>(&'a mut self, data: &'a [u8], ready: Ready) -> Option<Event<'a>> {
+        match ready {
             Ready::NeedMore => None,
-            Ready::Data { start, len, fin } => {
+            Ready::Data {
+                start, len, fin, ..
+            } => {
                 let msg = self.msg.unwrap_or(Message {
                     compressed: false,
                     text: false,
@@ -269,7 +350,7 @@ impl Decoder {
                     self.msg = None;
                 }
                 Some(Event::Data {
-                    payload: &input[start..start + len],
+                    payload: &data[start..start + len],
                     fin,
                     compressed: msg.compressed,
                     text: msg.text,
@@ -290,11 +371,10 @@ impl Decoder {
                     }
                 })
             }
-        };
-        Ok((consumed, ev))
+        }
     }
 
-    fn step(&mut self, input: &mut [u8]) -> Result<(usize, Ready), Error> {
+    fn step(&mut self, input: &[u8]) -> Result<(usize, Ready), Error> {
         let mut pos = 0;
         loop {
             match &mut self.state {
@@ -337,24 +417,23 @@ impl Decoder {
                         return Ok((pos, Ready::NeedMore));
                     }
                     let n = (*remaining).min(avail as u64) as usize;
-                    let chunk = &mut input[pos..pos + n];
-                    if let Some(key) = mask {
-                        *mpos = apply_mask(chunk, *key, *mpos as usize) as u8;
-                    }
+                    // The caller unmasks (in place or while copying); the
+                    // key position moves on here.
+                    let piece_mask = mask.map(|key| (key, *mpos));
+                    *mpos = ((*mpos as usize + n) & 3) as u8;
                     *remaining -= n as u64;
                     let last = *remaining == 0;
                     let msg_fin = last && *fin;
                     if last {
                         self.state = State::Header;
                     }
-                    self.check_text(chunk_range(input, pos, n), msg_fin)?;
-                    let start = pos;
                     return Ok((
                         pos + n,
                         Ready::Data {
-                            start,
+                            start: pos,
                             len: n,
                             fin: msg_fin,
+                            mask: piece_mask,
                         },
                     ));
                 }
@@ -521,11 +600,11 @@ impl Decoder {
         }
         if len == 0 {
             self.state = State::Header;
-            self.check_text(&[], fin)?;
             return Ok(Some(Ready::Data {
                 start: 0,
                 len: 0,
                 fin,
+                mask: None,
             }));
         }
         self.state = State::Data {
@@ -611,9 +690,6 @@ fn full_header_len(b: &[u8]) -> Option<usize> {
     (b.len() >= n).then_some(n)
 }
 
-fn chunk_range(input: &[u8], pos: usize, n: usize) -> &[u8] {
-    &input[pos..pos + n]
-}
 
 /// The close handshake (RFC 6455 §7.1.2–§7.1.4), named after what each state
 /// waits for. Only one close frame is ever sent per connection (spec §3.9).

@@ -24,19 +24,28 @@ pub fn handshake(data: &[u8], split: usize) {
 }
 
 /// Runs `data` through a server-role frame decoder in chunks of `chunk`
-/// bytes (0 = whole), asserting `consumed ≤ given` and no panic.
+/// bytes (0 = whole), asserting `consumed ≤ given` and no panic; then runs
+/// it through [`Decoder::decode_into`] and asserts the same consumed counts
+/// and events, the same error, and an output buffer holding exactly the data
+/// payloads.
 pub fn frames(data: &[u8], chunk: usize, compression: bool, no_masking: bool) {
     let mut cfg = DecoderConfig::server();
     cfg.compression = compression;
     cfg.no_masking = no_masking;
     cfg.validate_utf8 = true;
-    let mut dec = Decoder::new(cfg);
+    let mut dec = Decoder::new(cfg.clone());
+    let mut copying = Decoder::new(cfg);
+    let mut out: Vec<u8> = Vec::new();
     let mut buf: Vec<u8> = data.to_vec();
     let chunk = if chunk == 0 { buf.len().max(1) } else { chunk };
-    for piece in buf.chunks_mut(chunk) {
+    for (piece, orig) in buf.chunks_mut(chunk).zip(data.chunks(chunk)) {
         let mut pos = 0;
         while pos < piece.len() {
             let given = piece.len() - pos;
+            let before = out.len();
+            let other = copying
+                .decode_into(&orig[pos..], &mut out)
+                .map(|(n, ev)| (n, ev.map(shape)));
             match dec.decode(&mut piece[pos..]) {
                 Ok((n, ev)) => {
                     assert!(n <= given);
@@ -44,14 +53,35 @@ pub fn frames(data: &[u8], chunk: usize, compression: bool, no_masking: bool) {
                     if let Some(Event::Ping(p) | Event::Pong(p)) = ev {
                         assert!(p.len() <= 125);
                     }
+                    let (on, oev) = other.expect("decode_into failed where decode did not");
+                    assert_eq!(on, n);
+                    assert_eq!(oev, ev.map(shape));
+                    if let Some(Event::Data { payload, .. }) = ev {
+                        assert_eq!(&out[before..], payload);
+                    }
                     if none {
                         assert_eq!(n, given);
                     }
                     pos += n;
                 }
-                Err(_) => return,
+                Err(e) => {
+                    assert_eq!(other.err(), Some(e));
+                    assert_eq!(out.len(), before);
+                    return;
+                }
             }
         }
+    }
+}
+
+/// An event without its borrowed bytes' address: what two decoders fed the
+/// same input must agree on.
+fn shape(e: Event<'_>) -> (u8, usize, bool) {
+    match e {
+        Event::Data { payload, fin, .. } => (0, payload.len(), fin),
+        Event::Ping(p) => (1, p.len(), false),
+        Event::Pong(p) => (2, p.len(), false),
+        Event::Close { code, reason } => (3, reason.len(), code.is_some()),
     }
 }
 

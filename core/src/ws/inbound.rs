@@ -110,12 +110,12 @@ impl Inbound {
         self.max_payload = max_payload.max(1);
     }
 
-    /// Unframes all of `input` (unmasking in place): uncompressed payload
-    /// bytes and inflated messages are appended to `nats`, pongs answering
-    /// pings to `control` (masked with keys from `mask` in the client role).
-    /// Compressed messages need `inflater`; a complete compressed message
-    /// inside `input` is inflated straight from it, others are collected
-    /// first.
+    /// Unframes all of `input` (left untouched: payload is unmasked while it
+    /// is copied, [`Decoder::decode_into`]): uncompressed payload bytes and
+    /// inflated messages are appended to `nats`, pongs answering pings to
+    /// `control` (masked with keys from `mask` in the client role).
+    /// Compressed messages need `inflater`; their pieces are collected and
+    /// inflated at the message's last frame.
     ///
     /// # Errors
     /// Every frame error of the decoder (answer with
@@ -126,7 +126,7 @@ impl Inbound {
     /// message without `inflater`.
     pub fn read(
         &mut self,
-        input: &mut [u8],
+        input: &[u8],
         nats: &mut Vec<u8>,
         control: &mut Vec<u8>,
         mut mask: super::codec::MaskSource<'_>,
@@ -134,44 +134,40 @@ impl Inbound {
     ) -> Result<ReadStatus, Error> {
         let mut pos = 0;
         while pos < input.len() {
-            let (n, ev) = self.dec.decode(&mut input[pos..])?;
+            let before = nats.len();
+            let (n, ev) = self.dec.decode_into(&input[pos..], nats)?;
             pos += n;
             let Some(ev) = ev else { break };
             match ev {
                 Event::Data {
-                    payload,
                     compressed: false,
                     ..
-                } => nats.extend_from_slice(payload),
+                } => {}
                 Event::Data {
-                    payload,
                     fin,
                     compressed: true,
                     text,
+                    ..
                 } => {
+                    // The compressed piece went to `nats`; it belongs in
+                    // `pending` until the message is complete.
+                    self.pending.extend_from_slice(&nats[before..]);
+                    nats.truncate(before);
+                    if !fin {
+                        continue;
+                    }
                     let Some(inf) = inflater.as_deref_mut() else {
                         return Err(Error::ApiMisuse("compressed message without an inflater"));
                     };
-                    let start = nats.len();
-                    if fin && self.pending.is_empty() {
-                        inf.inflate_message(payload, self.max_payload, nats)?;
-                    } else {
-                        self.pending.extend_from_slice(payload);
-                        if !fin {
-                            continue;
-                        }
-                        let r = inf.inflate_message(&self.pending, self.max_payload, nats);
-                        self.pending.clear();
-                        if self.pending.capacity() > KEEP_PENDING {
-                            self.pending = Vec::new();
-                        }
-                        r?;
+                    let r = inf.inflate_message(&self.pending, self.max_payload, nats);
+                    self.pending.clear();
+                    if self.pending.capacity() > KEEP_PENDING {
+                        self.pending = Vec::new();
                     }
-                    // Uncompressed text is checked by the decoder; compressed
-                    // text once inflated (RFC 6455 §8.1).
+                    r?;
                     if text
                         && self.dec.config().validate_utf8
-                        && core::str::from_utf8(&nats[start..]).is_err()
+                        && core::str::from_utf8(&nats[before..]).is_err()
                     {
                         return Err(Error::InvalidUtf8Text);
                     }

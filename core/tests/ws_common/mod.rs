@@ -70,6 +70,50 @@ pub fn decode_chunks(cfg: DecoderConfig, chunks: &[&[u8]]) -> (Vec<Ev>, Option<E
     (evs, None)
 }
 
+/// [`decode_chunks`] through [`Decoder::decode_into`]: also checks that the
+/// input is left untouched, that each data event's payload is the tail just
+/// appended to the output buffer, and that the buffer holds exactly the data
+/// payloads in order.
+pub fn decode_chunks_into(cfg: DecoderConfig, chunks: &[&[u8]]) -> (Vec<Ev>, Option<Error>) {
+    let mut dec = Decoder::new(cfg);
+    let mut evs = Vec::new();
+    let mut out = b"earlier bytes".to_vec();
+    let mut expect = out.clone();
+    for c in chunks {
+        let mut pos = 0;
+        while pos < c.len() {
+            let given = c.len() - pos;
+            let before = out.len();
+            match dec.decode_into(&c[pos..], &mut out) {
+                Ok((n, ev)) => {
+                    assert!(n <= given, "consumed {n} > given {given}");
+                    match ev {
+                        Some(e) => {
+                            let e: Ev = e.into();
+                            if let Ev::Data { payload, .. } = &e {
+                                assert_eq!(&out[before..], &payload[..], "payload is the appended tail");
+                                expect.extend_from_slice(payload);
+                            } else {
+                                assert_eq!(out.len(), before, "only data goes to the buffer");
+                            }
+                            evs.push(e);
+                        }
+                        None => assert_eq!(n, given, "None must consume everything"),
+                    }
+                    pos += n;
+                }
+                Err(e) => {
+                    assert_eq!(out.len(), before, "a failing piece leaves nothing behind");
+                    assert_eq!(out, expect);
+                    return (evs, Some(e));
+                }
+            }
+        }
+    }
+    assert_eq!(out, expect);
+    (evs, None)
+}
+
 pub fn decode_all(cfg: DecoderConfig, bytes: &[u8]) -> (Vec<Ev>, Option<Error>) {
     decode_chunks(cfg, &[bytes])
 }
