@@ -395,7 +395,12 @@ impl Decoder {
                             let (len, mask) = parse_len_mask(h)?;
                             let b0 = h[0];
                             pos += n;
-                            if let Some(r) = self.start_frame(b0, len, mask)? {
+                            let avail = input.len() - pos;
+                            if let Some(mut r) = self.start_frame(b0, len, mask, avail)? {
+                                if let Ready::Data { start, len, .. } = &mut r {
+                                    *start = pos;
+                                    pos += *len;
+                                }
                                 return Ok((pos, r));
                             }
                             continue;
@@ -554,16 +559,21 @@ impl Decoder {
         let h = self.hdr;
         self.hdr_len = 0;
         let (len, mask) = parse_len_mask(&h[..have])?;
-        self.start_frame(h[0], len, mask)
+        self.start_frame(h[0], len, mask, 0)
     }
 
-    /// A complete, checked header: limits, next state.
+    /// A complete, checked header: limits, next state. `avail` is how many
+    /// payload bytes follow the header in the caller's input: when the
+    /// whole payload of a data frame is there (the common case), the frame
+    /// is returned at once as [`Ready::Data`] (the caller consumes header
+    /// and payload) without passing through [`State::Data`].
     #[inline(always)]
     fn start_frame(
         &mut self,
         b0: u8,
         len: u64,
         mask: Option<[u8; 4]>,
+        avail: usize,
     ) -> Result<Option<Ready>, Error> {
         let fin = b0 & FIN != 0;
         let rsv1 = b0 & RSV1 != 0;
@@ -605,6 +615,16 @@ impl Decoder {
                 len: 0,
                 fin,
                 mask: None,
+            }));
+        }
+        if len <= avail as u64 {
+            // Still State::Header: the next byte after the payload is the
+            // next frame's header.
+            return Ok(Some(Ready::Data {
+                start: 0, // set by the caller
+                len: len as usize,
+                fin,
+                mask: mask.map(|k| (k, 0)),
             }));
         }
         self.state = State::Data {
