@@ -269,20 +269,25 @@ fn decode_cases(v: &mut Vec<Case>) {
         let mut buf = pristine.clone();
         let mut dec = Decoder::new(DecoderConfig::server());
         let src = pristine.clone();
-        v.push(case("decode", format!("natsws-inplace/{size}"), bytes, move || {
-            buf.copy_from_slice(&src);
-            let mut pos = 0;
-            let mut total = 0usize;
-            while pos < buf.len() {
-                let (n, ev) = dec.decode(&mut buf[pos..]).unwrap();
-                if let Some(Event::Data { payload, .. }) = ev {
-                    total += payload.len();
+        v.push(case(
+            "decode",
+            format!("natsws-inplace/{size}"),
+            bytes,
+            move || {
+                buf.copy_from_slice(&src);
+                let mut pos = 0;
+                let mut total = 0usize;
+                while pos < buf.len() {
+                    let (n, ev) = dec.decode(&mut buf[pos..]).unwrap();
+                    if let Some(Event::Data { payload, .. }) = ev {
+                        total += payload.len();
+                    }
+                    pos += n;
                 }
-                pos += n;
-            }
-            assert_eq!(total, want);
-            black_box(total);
-        }));
+                assert_eq!(total, want);
+                black_box(total);
+            },
+        ));
 
         let mem = Mem::new(pristine.clone());
         let mut ws = tungstenite::WebSocket::from_raw_socket(

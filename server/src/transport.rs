@@ -210,6 +210,19 @@ impl Transport {
         }
     }
 
+    /// Plain TCP only: one `writev` of `bufs` (frame header + NATS bytes,
+    /// without first copying them into one buffer). `None` for TLS, whose
+    /// records are built from a copy anyway.
+    ///
+    /// # Errors
+    /// Socket errors.
+    pub fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> Option<io::Result<usize>> {
+        match self {
+            Transport::Plain(s) => Some(s.write_vectored(bufs)),
+            Transport::Tls(_) => None,
+        }
+    }
+
     /// Writes queued raw bytes and TLS records. `Ok(true)` when nothing is
     /// left queued.
     ///

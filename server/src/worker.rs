@@ -46,6 +46,10 @@ const LINGER: Millis = Millis(2000);
 /// target's queue over three quarters of `max_pending` (nats-server's fast
 /// producer stall: 2–5 ms), ms.
 const STALL: Millis = Millis(3);
+/// WebSocket batches of at least this many bytes that go out as one plain
+/// frame are written with `writev` (frame header + the batch) instead of
+/// being copied behind the header first.
+const VECTORED_MIN: usize = 2048;
 /// An idle connection's buffers above this capacity are released.
 const SHRINK_ABOVE: usize = 64 * 1024;
 
@@ -66,6 +70,13 @@ struct Conn {
     wpos: usize,
     /// Spare buffer swapped with the outbox at flush time.
     spare: Vec<u8>,
+    /// Vectored output in flight: `vhdr[..vhdr_len]` (a WebSocket frame
+    /// header) followed by all of `spare`, of which `vsent` bytes are
+    /// written. It precedes anything in `wbuf`.
+    vec_pending: bool,
+    vhdr: [u8; natsws_core::ws::MAX_FRAME_HEADER],
+    vhdr_len: u8,
+    vsent: usize,
     /// Close once `wbuf` is written.
     closing: Option<ClosedReason>,
     /// Whether the session has passed CONNECT/auth (pre-auth accounting).
@@ -439,6 +450,10 @@ impl Worker {
             wbuf: Vec::new(),
             wpos: 0,
             spare: Vec::new(),
+            vec_pending: false,
+            vhdr: [0; natsws_core::ws::MAX_FRAME_HEADER],
+            vhdr_len: 0,
+            vsent: 0,
             closing: None,
             pre_auth: true,
             more_to_read: false,
@@ -750,6 +765,9 @@ impl Worker {
                         ConnKind::WebSocket,
                         &conn.nonce,
                     );
+                    // Nothing was sent before the upgrade, so no
+                    // vectored batch holds `spare`.
+                    debug_assert!(!conn.vec_pending);
                     let mut out = std::mem::take(&mut conn.spare);
                     out.clear();
                     out.extend_from_slice(&info);
@@ -999,6 +1017,42 @@ impl Worker {
         // blocked, new deliveries stay in the outbox, where `max_pending`
         // bounds them (slow consumer), so memory per connection is bounded.
         loop {
+            while conn.vec_pending {
+                let h = usize::from(conn.vhdr_len);
+                let total = h + conn.spare.len();
+                let sent = conn.vsent;
+                let bufs = if sent < h {
+                    [
+                        io::IoSlice::new(&conn.vhdr[sent..h]),
+                        io::IoSlice::new(&conn.spare),
+                    ]
+                } else {
+                    [
+                        io::IoSlice::new(&conn.spare[sent - h..]),
+                        io::IoSlice::new(&[]),
+                    ]
+                };
+                match conn.sock.write_vectored(&bufs) {
+                    Some(Ok(0)) => break,
+                    Some(Ok(n)) => {
+                        conn.vsent += n;
+                        if conn.vsent >= total {
+                            conn.vec_pending = false;
+                            conn.spare.clear();
+                        }
+                    }
+                    Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Some(Err(_)) | None => {
+                        let reason = conn.closing.unwrap_or(ClosedReason::WriteError);
+                        self.finish_close(token, reason);
+                        return;
+                    }
+                }
+            }
+            if conn.vec_pending {
+                break;
+            }
             while conn.wpos < conn.wbuf.len() {
                 match conn.sock.write(&conn.wbuf[conn.wpos..]) {
                     Ok(0) => break,
@@ -1029,7 +1083,21 @@ impl Worker {
                 std::mem::swap(&mut ob.buf, &mut conn.spare);
             }
             match conn.ws.as_mut() {
-                Some(ws) => ws.frame_out(&conn.spare, &mut conn.wbuf),
+                Some(ws) => {
+                    // A large batch that goes out as one plain frame: header
+                    // and NATS bytes in one writev, without copying the
+                    // bytes behind the header.
+                    if conn.spare.len() >= VECTORED_MIN && !conn.sock.is_tls() {
+                        if let Some((h, n)) = ws.single_frame_header(conn.spare.len()) {
+                            conn.vhdr = h;
+                            conn.vhdr_len = n as u8;
+                            conn.vsent = 0;
+                            conn.vec_pending = true;
+                            continue;
+                        }
+                    }
+                    ws.frame_out(&conn.spare, &mut conn.wbuf);
+                }
                 None => std::mem::swap(&mut conn.wbuf, &mut conn.spare),
             }
             conn.spare.clear();
@@ -1043,7 +1111,7 @@ impl Worker {
                 return;
             }
         };
-        if conn.wpos == conn.wbuf.len() && drained {
+        if conn.wpos == conn.wbuf.len() && drained && !conn.vec_pending {
             conn.wbuf.clear();
             conn.wpos = 0;
             conn.blocked_since = None;

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use natsws_core::session::ClosedReason;
 use natsws_core::ws::codec::{self, CloseState, Framing};
+use natsws_core::ws::frame::FrameHeader;
 use natsws_core::ws::handshake::{self, PathKind, RequestParser, Status, UpgradeConfig};
 use natsws_core::ws::inbound::{CloseReply, Inbound, ReadStatus};
-use natsws_core::ws::{DecoderConfig, SendCloseCode};
+use natsws_core::ws::{DecoderConfig, OpCode, SendCloseCode, MAX_FRAME_HEADER};
 
 /// The `websocket {}` listener, resolved.
 #[derive(Debug, Clone)]
@@ -236,6 +237,35 @@ impl WsConn {
             return;
         }
         codec::frame_batch(nats, wbuf, self.framing, None);
+    }
+
+    /// The header of the one frame that [`frame_out`](Self::frame_out)
+    /// would write for `len` NATS bytes, when it would write exactly one
+    /// uncompressed frame around them unchanged (open, no compression,
+    /// `len` within the framing's frame size): the caller may then send
+    /// header and bytes with one vectored write instead of copying the
+    /// bytes behind the header. Returns the header bytes and their length.
+    pub fn single_frame_header(&self, len: usize) -> Option<([u8; MAX_FRAME_HEADER], usize)> {
+        #[cfg(feature = "autobahn")]
+        if self.echo.is_some() {
+            return None;
+        }
+        if len == 0 || !self.is_open() || self.compression {
+            return None;
+        }
+        if self.framing.max_frame.is_some_and(|m| len > m) {
+            return None;
+        }
+        let mut h = [0u8; MAX_FRAME_HEADER];
+        let n = FrameHeader {
+            fin: true,
+            rsv1: false,
+            opcode: OpCode::BINARY,
+            len: len as u64,
+            mask: None,
+        }
+        .encode(&mut h);
+        Some((h, n))
     }
 
     /// Appends the close frame, once: the echo of the peer's close or the

@@ -533,3 +533,45 @@ fn fast_producer_is_stalled_not_its_reading_subscriber_closed() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["slow_consumers"], 0, "{v}");
 }
+
+/// Large WebSocket batches go out as one `writev` of frame header + NATS
+/// bytes. A subscriber that reads nothing until 8 MiB are queued for it
+/// makes those writes stop part-way (in the header or in the bytes); every
+/// message must still arrive whole, in order, each framed once.
+#[test]
+fn websocket_large_deliveries_survive_partial_vectored_writes() {
+    let s = Server::start(&format!("max_payload: 65536\n{BASE}"));
+    let mut sub = WsRaw::connect(s.ws_port.unwrap());
+    sub.expect(" \r\n");
+    sub.send(b"CONNECT {\"verbose\":false}\r\nSUB big 1\r\nPING\r\n");
+    sub.expect("PONG\r\n");
+    let n = 256usize;
+    let size = 32 * 1024;
+    let mut publ = Raw::connect(s.client_port);
+    publ.expect(" \r\n");
+    let mut burst = b"CONNECT {\"verbose\":false}\r\n".to_vec();
+    for i in 0..n {
+        burst.extend_from_slice(format!("PUB big {size}\r\n").as_bytes());
+        burst.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, size));
+        burst.extend_from_slice(b"\r\n");
+    }
+    burst.extend_from_slice(b"PUB big 4\r\ndone\r\nPING\r\n");
+    publ.send(&burst);
+    // All of it is routed (and queued for the subscriber) before it reads.
+    publ.expect("PONG\r\n");
+    let text = sub.expect("done\r\n");
+    let mut rest = text.as_bytes();
+    for i in 0..n {
+        let head = format!("MSG big 1 {size}\r\n");
+        assert!(rest.starts_with(head.as_bytes()), "message {i}: header");
+        rest = &rest[head.len()..];
+        let want = b'a' + (i % 26) as u8;
+        assert!(
+            rest[..size].iter().all(|&b| b == want),
+            "message {i}: payload"
+        );
+        assert_eq!(&rest[size..size + 2], b"\r\n", "message {i}: end");
+        rest = &rest[size + 2..];
+    }
+    assert_eq!(rest, b"MSG big 1 4\r\ndone\r\n");
+}

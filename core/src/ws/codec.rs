@@ -323,7 +323,8 @@ impl Decoder {
 
     /// [`step`](Self::step), making an error sticky.
     fn step_checked(&mut self, input: &[u8]) -> Result<(usize, Ready), Error> {
-        self.step(input).inspect_err(|e| self.state = State::Failed(e.clone()))
+        self.step(input)
+            .inspect_err(|e| self.state = State::Failed(e.clone()))
     }
 
     /// [`check_text`](Self::check_text) on an unmasked data piece, making
@@ -709,7 +710,6 @@ fn full_header_len(b: &[u8]) -> Option<usize> {
     let n = 2 + ext + if b1 & MASK != 0 { 4 } else { 0 };
     (b.len() >= n).then_some(n)
 }
-
 
 /// The close handshake (RFC 6455 §7.1.2–§7.1.4), named after what each state
 /// waits for. Only one close frame is ever sent per connection (spec §3.9).

@@ -140,8 +140,7 @@ impl Inbound {
             let Some(ev) = ev else { break };
             match ev {
                 Event::Data {
-                    compressed: false,
-                    ..
+                    compressed: false, ..
                 } => {}
                 Event::Data {
                     fin,

@@ -91,7 +91,11 @@ pub fn decode_chunks_into(cfg: DecoderConfig, chunks: &[&[u8]]) -> (Vec<Ev>, Opt
                         Some(e) => {
                             let e: Ev = e.into();
                             if let Ev::Data { payload, .. } = &e {
-                                assert_eq!(&out[before..], &payload[..], "payload is the appended tail");
+                                assert_eq!(
+                                    &out[before..],
+                                    &payload[..],
+                                    "payload is the appended tail"
+                                );
                                 expect.extend_from_slice(payload);
                             } else {
                                 assert_eq!(out.len(), before, "only data goes to the buffer");
