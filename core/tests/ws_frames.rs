@@ -855,7 +855,7 @@ proptest! {
         let mut cfg = server();
         cfg.validate_utf8 = validate;
         let chunks: Vec<&[u8]> = data.chunks(chunk).collect();
-        prop_assert_eq!(decode_chunks(cfg.clone(), &chunks), decode_chunks_into(cfg, &chunks));
+        prop_assert_eq!(decode_chunks(cfg, &chunks), decode_chunks_into(cfg, &chunks));
     }
 
     #[test]

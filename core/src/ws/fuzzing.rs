@@ -33,7 +33,7 @@ pub fn frames(data: &[u8], chunk: usize, compression: bool, no_masking: bool) {
     cfg.compression = compression;
     cfg.no_masking = no_masking;
     cfg.validate_utf8 = true;
-    let mut dec = Decoder::new(cfg.clone());
+    let mut dec = Decoder::new(cfg);
     let mut copying = Decoder::new(cfg);
     let mut out: Vec<u8> = Vec::new();
     let mut buf: Vec<u8> = data.to_vec();
