@@ -48,8 +48,8 @@ fn run(
     let (mut nats, mut control) = (Vec::new(), Vec::new());
     let mut st = Ok(ReadStatus::Open);
     for c in chunks {
-        let mut buf = c.to_vec();
-        st = ws.read(&mut buf, &mut nats, &mut control, None, Some(inf));
+        let buf = c.to_vec();
+        st = ws.read(&buf, &mut nats, &mut control, None, Some(inf));
         if !matches!(st, Ok(ReadStatus::Open)) {
             break;
         }
@@ -105,9 +105,9 @@ fn mixed_stream_whole_and_every_split() {
 #[test]
 fn compressed_without_inflater_is_misuse() {
     let mut ws = Inbound::new(comp(), 0);
-    let mut buf = compressed_frames(&[b'a'; 100], 1);
+    let buf = compressed_frames(&[b'a'; 100], 1);
     let err = ws
-        .read(&mut buf, &mut Vec::new(), &mut Vec::new(), None, None)
+        .read(&buf, &mut Vec::new(), &mut Vec::new(), None, None)
         .unwrap_err();
     assert!(matches!(err, Error::ApiMisuse(_)));
 }
@@ -209,14 +209,14 @@ fn one_inflater_shared_by_interleaved_connections() {
         let len1 = a[1] as usize & 0x7f;
         2 + 4 + len1
     };
-    let mut a1 = a[..split].to_vec();
-    let mut a2 = a[split..].to_vec();
-    let mut b = b.clone();
-    ca.read(&mut a1, &mut na, &mut ctl, None, Some(&mut inf))
+    let a1 = a[..split].to_vec();
+    let a2 = a[split..].to_vec();
+    let b = b.clone();
+    ca.read(&a1, &mut na, &mut ctl, None, Some(&mut inf))
         .unwrap();
-    cb.read(&mut b, &mut nb, &mut ctl, None, Some(&mut inf))
+    cb.read(&b, &mut nb, &mut ctl, None, Some(&mut inf))
         .unwrap();
-    ca.read(&mut a2, &mut na, &mut ctl, None, Some(&mut inf))
+    ca.read(&a2, &mut na, &mut ctl, None, Some(&mut inf))
         .unwrap();
     assert_eq!(na, a_msg);
     assert_eq!(nb, b_msg);
@@ -240,7 +240,7 @@ fn client_role_masks_its_pongs_and_reads_server_frames() {
     let mut key = || [9u8, 8, 7, 6];
     let st = ws
         .read(
-            &mut s,
+            &s,
             &mut nats,
             &mut control,
             Some(&mut key),
