@@ -63,6 +63,20 @@
 //!     runtime, defaults (vectored writes above 1024 B: header and payload
 //!     go straight to the stream, one copy; at or below 1024 B it formats
 //!     into its write buffer, copy 1, then `write_all`s it, copy 2).
+//!
+//! - `send/{128,4096,65536}`: the same messages framed as server frames and
+//!   handed to a socket stand-in that takes plain and vectored writes and
+//!   only counts the bytes (the kernel's copy into the socket is the same for
+//!   every library and is left out). This is the encode that matters for a
+//!   server: with vectored writes the payload is never copied in user space.
+//!   - `natsws`: as `server/src/worker.rs` sends: below 2 KiB the frame is
+//!     built in a write buffer (header + copy) and written; from 2 KiB on
+//!     only the header is encoded (`FrameHeader::encode`) and header +
+//!     payload go out in one `write_vectored`.
+//!   - `tungstenite-ws`: `WebSocket::write` + `flush` (it has no vectored
+//!     path: frames are copied into its write buffer, then written).
+//!   - `fastwebsockets-ws`: `WebSocket::write_frame`, defaults (vectored
+//!     above 1024 B, else copied into its write buffer and written).
 #![allow(missing_docs)]
 
 use std::cell::RefCell;
@@ -73,6 +87,7 @@ use std::task::{Context, Poll};
 
 use criterion::{black_box, Criterion, Throughput};
 use natsws_core::ws::codec::{frame_batch, write_frame, Framing};
+use natsws_core::ws::frame::FrameHeader;
 use natsws_core::ws::mask::apply_mask;
 use natsws_core::ws::{Decoder, DecoderConfig, Event, OpCode};
 use tokio::io::ReadBuf;
@@ -439,17 +454,171 @@ fn encode_cases(v: &mut Vec<Case>) {
     }
 }
 
+/// A socket stand-in for the `send` group: takes plain and vectored writes
+/// and only counts the bytes. The kernel's copy of the bytes into the
+/// socket is the same for every library, so it is left out; what is left is
+/// each library's own cost of getting a message onto the wire.
+#[derive(Clone, Default)]
+struct NullSink(Rc<RefCell<usize>>);
+
+impl NullSink {
+    fn take(&self) -> usize {
+        std::mem::take(&mut *self.0.borrow_mut())
+    }
+}
+
+impl io::Write for NullSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        *self.0.borrow_mut() += black_box(buf).len();
+        Ok(buf.len())
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let n: usize = black_box(bufs).iter().map(|b| b.len()).sum();
+        *self.0.borrow_mut() += n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl tokio::io::AsyncWrite for NullSink {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(io::Write::write(self.get_mut(), buf))
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(io::Write::write_vectored(self.get_mut(), bufs))
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncRead for NullSink {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl io::Read for NullSink {
+    fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+        Ok(0)
+    }
+}
+
+/// Server frames sent to a socket (see the module docs, `send`).
+fn send_cases(v: &mut Vec<Case>) {
+    let rt = runtime();
+    for size in SIZES {
+        let p = payload(size);
+        let frames = (BATCH / size).max(1);
+        let bytes = frames * size;
+
+        // natsws as the server sends: below 2 KiB the frame is built in
+        // the connection's write buffer (header + copy) and written; from
+        // 2 KiB on, the header alone is encoded and header + payload go out
+        // in one vectored write.
+        let (mut sink, pl) = (NullSink::default(), p.clone());
+        let mut wbuf = Vec::with_capacity(BATCH + 64 * 1024);
+        v.push(case("send", format!("natsws/{size}"), bytes, move || {
+            use std::io::Write as _;
+            for _ in 0..frames {
+                let pl = black_box(&pl);
+                if pl.len() >= 2048 {
+                    let mut h = [0u8; natsws_core::ws::MAX_FRAME_HEADER];
+                    let n = FrameHeader {
+                        fin: true,
+                        rsv1: false,
+                        opcode: OpCode::BINARY,
+                        len: pl.len() as u64,
+                        mask: None,
+                    }
+                    .encode(&mut h);
+                    sink.write_vectored(&[io::IoSlice::new(&h[..n]), io::IoSlice::new(pl)])
+                        .unwrap();
+                } else {
+                    wbuf.clear();
+                    frame_batch(pl, &mut wbuf, Framing::SINGLE, None);
+                    sink.write_all(&wbuf).unwrap();
+                }
+            }
+            assert!(sink.take() > bytes);
+        }));
+
+        let b = tungstenite::Bytes::from(p.clone());
+        let sink = NullSink::default();
+        let mut ws = tungstenite::WebSocket::from_raw_socket(
+            sink.clone(),
+            tungstenite::protocol::Role::Server,
+            None,
+        );
+        v.push(case(
+            "send",
+            format!("tungstenite-ws/{size}"),
+            bytes,
+            move || {
+                for _ in 0..frames {
+                    ws.write(tungstenite::Message::Binary(black_box(&b).clone()))
+                        .unwrap();
+                }
+                ws.flush().unwrap();
+                assert!(sink.take() > bytes);
+            },
+        ));
+
+        let sink = NullSink::default();
+        let mut fws =
+            fastwebsockets::WebSocket::after_handshake(sink.clone(), fastwebsockets::Role::Server);
+        let rt = rt.clone();
+        v.push(case(
+            "send",
+            format!("fastwebsockets-ws/{size}"),
+            bytes,
+            move || {
+                use fastwebsockets::{Frame, Payload};
+                rt.block_on(async {
+                    for _ in 0..frames {
+                        fws.write_frame(Frame::binary(Payload::Borrowed(black_box(&p))))
+                            .await
+                            .unwrap();
+                    }
+                });
+                assert!(sink.take() > bytes);
+            },
+        ));
+    }
+}
+
 fn all_cases() -> Vec<Case> {
     let mut v = Vec::new();
     unmask_cases(&mut v);
     decode_cases(&mut v);
     encode_cases(&mut v);
+    send_cases(&mut v);
     v
 }
 
 fn benches(c: &mut Criterion) {
     let mut cases = all_cases();
-    for group in ["unmask", "decode", "encode"] {
+    for group in ["unmask", "decode", "encode", "send"] {
         let mut g = c.benchmark_group(group);
         for cs in cases.iter_mut().filter(|c| c.group == group) {
             g.throughput(Throughput::Bytes(cs.bytes));
