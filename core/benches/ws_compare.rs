@@ -552,8 +552,10 @@ fn send_cases(v: &mut Vec<Case>) {
                         mask: None,
                     }
                     .encode(&mut h);
-                    sink.write_vectored(&[io::IoSlice::new(&h[..n]), io::IoSlice::new(pl)])
+                    let sent = sink
+                        .write_vectored(&[io::IoSlice::new(&h[..n]), io::IoSlice::new(pl)])
                         .unwrap();
+                    assert_eq!(sent, n + pl.len());
                 } else {
                     wbuf.clear();
                     frame_batch(pl, &mut wbuf, Framing::SINGLE, None);
