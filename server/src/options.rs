@@ -110,9 +110,10 @@ pub struct Options {
     pub max_pending_handshakes: usize,
     /// natsws extension `loop_spin`: after a turn that had events, an event
     /// loop keeps polling without blocking (yielding the CPU between polls)
-    /// for this long before it sleeps, so the next message of a busy
-    /// connection is picked up without a thread wake-up. Default 50 µs;
-    /// `0s` turns it off; at most 1 ms.
+    /// for up to this long before it sleeps, so the next message of a busy
+    /// connection is picked up without a thread wake-up. The window adapts
+    /// to the traffic between zero and this maximum. Default 50 µs; `0s`
+    /// turns it off; at most 1 ms.
     pub loop_spin: Duration,
     /// `debug` (`-D`).
     pub debug: bool,

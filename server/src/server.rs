@@ -77,8 +77,9 @@ pub struct Settings {
     /// Pre-auth cap: connections still in handshake or awaiting CONNECT
     /// (default 4096; 0 = unlimited). natsws-only hardening.
     pub max_pending_handshakes: usize,
-    /// How long an event loop keeps polling without blocking after a turn
-    /// that had events (`loop_spin`). Default 50 µs; zero turns it off.
+    /// The longest an event loop keeps polling without blocking after a
+    /// turn that had events (`loop_spin`; the window adapts below it).
+    /// Default 50 µs; zero turns it off.
     pub loop_spin: Duration,
     /// Authentication and authorization; `None` when nothing is
     /// configured (everyone is anonymous in `$G`).

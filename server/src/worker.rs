@@ -50,6 +50,27 @@ const STALL: Millis = Millis(3);
 /// frame are written with `writev` (frame header + the batch) instead of
 /// being copied behind the header first.
 const VECTORED_MIN: usize = 2048;
+/// Smallest non-zero spin budget, µs.
+const MIN_SPIN: Duration = Duration::from_micros(4);
+
+/// The next spin budget after a busy turn whose spin (if any) caught
+/// nothing: `gap` is the time from the end of the turn to the next event
+/// (spin + blocking wait). A gap within `max` means a full spin would have
+/// caught it: back to `max`. A longer gap, or a timer, means spinning was
+/// waste: the budget shrinks by a quarter, to zero below [`MIN_SPIN`].
+fn adapt_spin(spin: Duration, max: Duration, gap: Duration, event: bool) -> Duration {
+    if event && gap <= max {
+        max
+    } else {
+        let less = spin * 3 / 4;
+        if less < MIN_SPIN {
+            Duration::ZERO
+        } else {
+            less
+        }
+    }
+}
+
 /// A connection's buffers above this capacity are released once the
 /// traffic that grew them has stopped (see [`oversized`]).
 const SHRINK_ABOVE: usize = 64 * 1024;
@@ -197,7 +218,14 @@ impl Worker {
     /// Runs until shutdown.
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        let spin = self.shared.settings.loop_spin;
+        let max_spin = self.shared.settings.loop_spin;
+        // The current spin budget, adapted as KVM's halt polling adapts its
+        // window: back to `max_spin` when the next event came within it (a
+        // full spin would have caught it), a quarter less when it came
+        // later (spinning was waste). Steady traffic with gaps
+        // longer than `max_spin` (say 10,000 evenly spaced messages a
+        // second) brings it to zero; request-reply ping-pong keeps it up.
+        let mut spin = max_spin;
         // Whether the last turn had events (the spin only follows those).
         let mut busy = false;
         loop {
@@ -207,19 +235,26 @@ impl Worker {
                 self.next_timeout()
             };
             let mut got = false;
+            let mut spun = Duration::ZERO;
             if busy && !spin.is_zero() && timeout != Some(Duration::ZERO) {
-                got = self.spin_poll(&mut events, spin.min(timeout.unwrap_or(spin)));
+                spun = spin.min(timeout.unwrap_or(spin));
+                got = self.spin_poll(&mut events, spun);
                 if !got {
                     timeout = self.next_timeout();
                 }
             }
             if !got {
+                let waited = std::time::Instant::now();
                 if let Err(e) = self.poll.poll(&mut events, timeout) {
                     if e.kind() == io::ErrorKind::Interrupted {
                         continue;
                     }
                     crate::error!("poll error: {e}");
                     return;
+                }
+                if busy && !max_spin.is_zero() && timeout != Some(Duration::ZERO) {
+                    let gap = spun + waited.elapsed();
+                    spin = adapt_spin(spin, max_spin, gap, !events.is_empty());
                 }
             }
             busy = !events.is_empty();
@@ -1622,3 +1657,46 @@ impl Host for LoopHost<'_> {
 
 // Keep KILL_NONE referenced for readers of `ConnShared::kill`.
 const _: u8 = KILL_NONE;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: Duration = Duration::from_micros(50);
+
+    #[test]
+    fn spin_budget_decays_to_zero_under_sparse_traffic() {
+        // Events 100 µs apart (10,000 a second): a 50 µs spin never catches
+        // one, so the budget shrinks by a quarter each time, then stops.
+        let mut spin = MAX;
+        let mut steps = 0;
+        while !spin.is_zero() {
+            let next = adapt_spin(spin, MAX, Duration::from_micros(100), true);
+            assert!(next < spin);
+            spin = next;
+            steps += 1;
+        }
+        assert!(steps > 3 && steps < 20, "{steps}");
+        // Without a spin, long gaps keep it off.
+        assert_eq!(
+            adapt_spin(spin, MAX, Duration::from_micros(100), true),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn spin_budget_returns_to_max_when_events_come_back_close() {
+        // An event within the window after a missed (or no) spin: a full
+        // spin would have caught it.
+        assert_eq!(
+            adapt_spin(Duration::ZERO, MAX, Duration::from_micros(30), true),
+            MAX
+        );
+        assert_eq!(adapt_spin(Duration::from_micros(8), MAX, MAX, true), MAX);
+        // A timer (no event) is not traffic: shrink.
+        assert_eq!(
+            adapt_spin(MAX, MAX, Duration::from_micros(10), false),
+            MAX * 3 / 4
+        );
+    }
+}
