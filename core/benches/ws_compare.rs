@@ -65,9 +65,10 @@
 //!     into its write buffer, copy 1, then `write_all`s it, copy 2).
 //!
 //! - `send/{128,4096,65536}`: the same messages framed as server frames and
-//!   handed to a socket stand-in that takes plain and vectored writes and
-//!   only counts the bytes (the kernel's copy into the socket is the same for
-//!   every library and is left out). This is the encode that matters for a
+//!   handed to a socket stand-in (`Mem::sink`: the in-memory stream in a
+//!   mode that takes plain and vectored writes and only counts the bytes;
+//!   the kernel's copy into the socket is the same for every library and is
+//!   left out). This is the encode that matters for a
 //!   server: with vectored writes the payload is never copied in user space.
 //!   - `natsws`: as `server/src/worker.rs` sends: below 2 KiB the frame is
 //!     built in a write buffer (header + copy) and written; from 2 KiB on
@@ -105,6 +106,21 @@ struct MemInner {
     input: Vec<u8>,
     pos: usize,
     output: Vec<u8>,
+    /// Socket stand-in for the `send` group: writes are counted in
+    /// `discarded`, not copied (the kernel's copy into a socket is the same
+    /// for every library and is left out).
+    discard: bool,
+    discarded: usize,
+}
+
+impl MemInner {
+    fn put(&mut self, b: &[u8]) {
+        if self.discard {
+            self.discarded += black_box(b).len();
+        } else {
+            self.output.extend_from_slice(b);
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -116,7 +132,19 @@ impl Mem {
             input,
             pos: 0,
             output: Vec::with_capacity(BATCH + 64 * 1024),
+            discard: false,
+            discarded: 0,
         })))
+    }
+    /// A write-only stand-in that counts bytes (see `MemInner::discard`).
+    fn sink() -> Self {
+        let m = Mem::new(Vec::new());
+        m.0.borrow_mut().discard = true;
+        m
+    }
+    /// Bytes counted by a [`sink`](Self::sink) since the last call.
+    fn take_discarded(&self) -> usize {
+        std::mem::take(&mut self.0.borrow_mut().discarded)
     }
     fn rewind(&self) {
         let mut m = self.0.borrow_mut();
@@ -141,8 +169,13 @@ impl io::Read for Mem {
 
 impl io::Write for Mem {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.borrow_mut().output.extend_from_slice(buf);
+        self.0.borrow_mut().put(buf);
         Ok(buf.len())
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let mut m = self.0.borrow_mut();
+        bufs.iter().for_each(|b| m.put(b));
+        Ok(bufs.iter().map(|b| b.len()).sum())
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -170,21 +203,14 @@ impl tokio::io::AsyncWrite for Mem {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.0.borrow_mut().output.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
+        Poll::Ready(io::Write::write(self.get_mut(), buf))
     }
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let mut m = self.0.borrow_mut();
-        let mut n = 0;
-        for b in bufs {
-            m.output.extend_from_slice(b);
-            n += b.len();
-        }
-        Poll::Ready(Ok(n))
+        Poll::Ready(io::Write::write_vectored(self.get_mut(), bufs))
     }
     fn is_write_vectored(&self) -> bool {
         true
@@ -454,76 +480,6 @@ fn encode_cases(v: &mut Vec<Case>) {
     }
 }
 
-/// A socket stand-in for the `send` group: takes plain and vectored writes
-/// and only counts the bytes. The kernel's copy of the bytes into the
-/// socket is the same for every library, so it is left out; what is left is
-/// each library's own cost of getting a message onto the wire.
-#[derive(Clone, Default)]
-struct NullSink(Rc<RefCell<usize>>);
-
-impl NullSink {
-    fn take(&self) -> usize {
-        std::mem::take(&mut *self.0.borrow_mut())
-    }
-}
-
-impl io::Write for NullSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        *self.0.borrow_mut() += black_box(buf).len();
-        Ok(buf.len())
-    }
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        let n: usize = black_box(bufs).iter().map(|b| b.len()).sum();
-        *self.0.borrow_mut() += n;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl tokio::io::AsyncWrite for NullSink {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(io::Write::write(self.get_mut(), buf))
-    }
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(io::Write::write_vectored(self.get_mut(), bufs))
-    }
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl tokio::io::AsyncRead for NullSink {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        _buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl io::Read for NullSink {
-    fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
-        Ok(0)
-    }
-}
-
 /// Server frames sent to a socket (see the module docs, `send`).
 fn send_cases(v: &mut Vec<Case>) {
     let rt = runtime();
@@ -536,7 +492,7 @@ fn send_cases(v: &mut Vec<Case>) {
         // the connection's write buffer (header + copy) and written; from
         // 2 KiB on, the header alone is encoded and header + payload go out
         // in one vectored write.
-        let (mut sink, pl) = (NullSink::default(), p.clone());
+        let (mut sink, pl) = (Mem::sink(), p.clone());
         let mut wbuf = Vec::with_capacity(BATCH + 64 * 1024);
         v.push(case("send", format!("natsws/{size}"), bytes, move || {
             use std::io::Write as _;
@@ -562,11 +518,11 @@ fn send_cases(v: &mut Vec<Case>) {
                     sink.write_all(&wbuf).unwrap();
                 }
             }
-            assert!(sink.take() > bytes);
+            assert!(sink.take_discarded() > bytes);
         }));
 
         let b = tungstenite::Bytes::from(p.clone());
-        let sink = NullSink::default();
+        let sink = Mem::sink();
         let mut ws = tungstenite::WebSocket::from_raw_socket(
             sink.clone(),
             tungstenite::protocol::Role::Server,
@@ -582,11 +538,11 @@ fn send_cases(v: &mut Vec<Case>) {
                         .unwrap();
                 }
                 ws.flush().unwrap();
-                assert!(sink.take() > bytes);
+                assert!(sink.take_discarded() > bytes);
             },
         ));
 
-        let sink = NullSink::default();
+        let sink = Mem::sink();
         let mut fws =
             fastwebsockets::WebSocket::after_handshake(sink.clone(), fastwebsockets::Role::Server);
         let rt = rt.clone();
@@ -603,7 +559,7 @@ fn send_cases(v: &mut Vec<Case>) {
                             .unwrap();
                     }
                 });
-                assert!(sink.take() > bytes);
+                assert!(sink.take_discarded() > bytes);
             },
         ));
     }

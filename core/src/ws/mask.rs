@@ -20,15 +20,7 @@ pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
 /// [`apply_mask_scalar`].
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
-    // The key rotated to start at position `offset % 4`, as a native-endian
-    // word (a rotate, not four byte loads), repeated twice in a u64.
-    let sh = 8 * (offset & 3) as u32;
-    let k = u32::from_ne_bytes(key);
-    let k = if cfg!(target_endian = "little") {
-        k.rotate_right(sh)
-    } else {
-        k.rotate_left(sh)
-    };
+    let k = rotated_key(key, offset);
     let rot = k.to_ne_bytes();
     let word = (u64::from(k) << 32) | u64::from(k);
     let mut chunks = buf.chunks_exact_mut(32);
@@ -66,7 +58,8 @@ pub fn unmask_into(
     offset: usize,
 ) -> usize {
     out.reserve(src.len());
-    let word = key_word(key, offset);
+    let k = rotated_key(key, offset);
+    let word = (u64::from(k) << 32) | u64::from(k);
     let mut chunks = src.chunks_exact(64);
     for c in &mut chunks {
         let mut piece = [0u8; 64];
@@ -84,15 +77,14 @@ pub fn unmask_into(
 }
 
 /// The key rotated to start at position `offset % 4`, as a native-endian
-/// word repeated twice in a u64.
+/// word (a rotate, not four byte loads).
 #[inline]
-fn key_word(key: [u8; 4], offset: usize) -> u64 {
+fn rotated_key(key: [u8; 4], offset: usize) -> u32 {
     let sh = 8 * (offset & 3) as u32;
     let k = u32::from_ne_bytes(key);
-    let k = if cfg!(target_endian = "little") {
+    if cfg!(target_endian = "little") {
         k.rotate_right(sh)
     } else {
         k.rotate_left(sh)
-    };
-    (u64::from(k) << 32) | u64::from(k)
+    }
 }
