@@ -50,6 +50,95 @@ const STALL: Millis = Millis(3);
 /// frame are written with `writev` (frame header + the batch) instead of
 /// being copied behind the header first.
 const VECTORED_MIN: usize = 2048;
+/// IoSlices per vectored write (frame headers and their bytes).
+const VECTORED_SLICES: usize = 64;
+
+/// A batch of NATS bytes (the connection's `spare`) on its way out as plain
+/// binary WebSocket frames of `size` bytes (the last may be shorter), by
+/// vectored writes: the headers are encoded here, the bytes are never
+/// copied. The wire bytes are, in order, for each frame its header and its
+/// piece of the batch; `sent` of them are written.
+struct Frames {
+    size: usize,
+    /// Header of a frame of `size` bytes.
+    full: [u8; natsws_core::ws::MAX_FRAME_HEADER],
+    full_len: u8,
+    /// Header of the last frame.
+    last: [u8; natsws_core::ws::MAX_FRAME_HEADER],
+    last_len: u8,
+    sent: usize,
+}
+
+impl Frames {
+    fn new(len: usize, size: usize) -> Frames {
+        let header = |n: usize| {
+            let mut h = [0u8; natsws_core::ws::MAX_FRAME_HEADER];
+            let k = natsws_core::ws::frame::FrameHeader {
+                fin: true,
+                rsv1: false,
+                opcode: natsws_core::ws::OpCode::BINARY,
+                len: n as u64,
+                mask: None,
+            }
+            .encode(&mut h);
+            (h, k as u8)
+        };
+        let (full, full_len) = header(size);
+        let rest = len % size;
+        let (last, last_len) = header(if rest == 0 { size } else { rest });
+        Frames {
+            size,
+            full,
+            full_len,
+            last,
+            last_len,
+            sent: 0,
+        }
+    }
+
+    fn count(&self, len: usize) -> usize {
+        len.div_ceil(self.size)
+    }
+
+    /// Wire bytes of the whole batch of `len` bytes.
+    fn total(&self, len: usize) -> usize {
+        let n = self.count(len);
+        len + (n - 1) * usize::from(self.full_len) + usize::from(self.last_len)
+    }
+
+    /// Fills `out` with the unsent rest of the wire bytes (as many slices
+    /// as fit), the batch being `data`; returns how many were filled.
+    fn slices<'a>(&'a self, data: &'a [u8], out: &mut [io::IoSlice<'a>]) -> usize {
+        let n = self.count(data.len());
+        let stride = self.size + usize::from(self.full_len);
+        // Whole frames already written (never past the last).
+        let first = (self.sent / stride).min(n - 1);
+        let mut skip = self.sent - first * stride;
+        let mut k = 0;
+        for i in first..n {
+            let header = if i + 1 == n {
+                &self.last[..usize::from(self.last_len)]
+            } else {
+                &self.full[..usize::from(self.full_len)]
+            };
+            let piece = &data[i * self.size..((i + 1) * self.size).min(data.len())];
+            for part in [header, piece] {
+                if skip >= part.len() {
+                    skip -= part.len();
+                    continue;
+                }
+                out[k] = io::IoSlice::new(&part[skip..]);
+                skip = 0;
+                k += 1;
+                if k == out.len() {
+                    return k;
+                }
+            }
+        }
+        k
+    }
+}
+
 /// Smallest non-zero spin budget, µs.
 const MIN_SPIN: Duration = Duration::from_micros(4);
 
@@ -104,16 +193,12 @@ struct Conn {
     wpos: usize,
     /// Spare buffer swapped with the outbox at flush time.
     spare: Vec<u8>,
-    /// Vectored output in flight: `vhdr[..vhdr_len]` (a WebSocket frame
-    /// header) followed by all of `spare`, of which `vsent` bytes are
-    /// written. It precedes anything in `wbuf`.
-    vec_pending: bool,
+    /// WebSocket output in flight as vectored writes (see [`Frames`]): all
+    /// of `spare`, cut into frames. It precedes anything in `wbuf`.
+    vec: Option<Frames>,
     /// The largest batch taken from the outbox since the socket last took
     /// everything (for the buffer shrink).
     last_batch: usize,
-    vhdr: [u8; natsws_core::ws::MAX_FRAME_HEADER],
-    vhdr_len: u8,
-    vsent: usize,
     /// Close once `wbuf` is written.
     closing: Option<ClosedReason>,
     /// Whether the session has passed CONNECT/auth (pre-auth accounting).
@@ -501,11 +586,8 @@ impl Worker {
             wbuf: Vec::new(),
             wpos: 0,
             spare: Vec::new(),
-            vec_pending: false,
+            vec: None,
             last_batch: 0,
-            vhdr: [0; natsws_core::ws::MAX_FRAME_HEADER],
-            vhdr_len: 0,
-            vsent: 0,
             closing: None,
             pre_auth: true,
             more_to_read: false,
@@ -830,7 +912,7 @@ impl Worker {
                     );
                     // Nothing was sent before the upgrade, so no
                     // vectored batch holds `spare`.
-                    debug_assert!(!conn.vec_pending);
+                    debug_assert!(conn.vec.is_none());
                     let mut out = std::mem::take(&mut conn.spare);
                     out.clear();
                     out.extend_from_slice(&info);
@@ -1080,27 +1162,15 @@ impl Worker {
         // blocked, new deliveries stay in the outbox, where `max_pending`
         // bounds them (slow consumer), so memory per connection is bounded.
         loop {
-            while conn.vec_pending {
-                let h = usize::from(conn.vhdr_len);
-                let total = h + conn.spare.len();
-                let sent = conn.vsent;
-                let bufs = if sent < h {
-                    [
-                        io::IoSlice::new(&conn.vhdr[sent..h]),
-                        io::IoSlice::new(&conn.spare),
-                    ]
-                } else {
-                    [
-                        io::IoSlice::new(&conn.spare[sent - h..]),
-                        io::IoSlice::new(&[]),
-                    ]
-                };
-                match conn.sock.write_vectored(&bufs) {
+            while let Some(frames) = conn.vec.as_mut() {
+                let mut slices = [io::IoSlice::new(&[]); VECTORED_SLICES];
+                let k = frames.slices(&conn.spare, &mut slices);
+                match conn.sock.write_vectored(&slices[..k]) {
                     Some(Ok(0)) => break,
                     Some(Ok(n)) => {
-                        conn.vsent += n;
-                        if conn.vsent >= total {
-                            conn.vec_pending = false;
+                        frames.sent += n;
+                        if frames.sent >= frames.total(conn.spare.len()) {
+                            conn.vec = None;
                             conn.spare.clear();
                         }
                     }
@@ -1113,7 +1183,7 @@ impl Worker {
                     }
                 }
             }
-            if conn.vec_pending {
+            if conn.vec.is_some() {
                 break;
             }
             while conn.wpos < conn.wbuf.len() {
@@ -1148,15 +1218,12 @@ impl Worker {
             conn.last_batch = conn.last_batch.max(conn.spare.len());
             match conn.ws.as_mut() {
                 Some(ws) => {
-                    // A large batch that goes out as one plain frame: header
-                    // and NATS bytes in one writev, without copying the
-                    // bytes behind the header.
+                    // A large batch that goes out as plain frames: headers
+                    // and NATS bytes in vectored writes, without copying the
+                    // bytes behind the headers.
                     if conn.spare.len() >= VECTORED_MIN && !conn.sock.is_tls() {
-                        if let Some((h, n)) = ws.single_frame_header(conn.spare.len()) {
-                            conn.vhdr = h;
-                            conn.vhdr_len = n as u8;
-                            conn.vsent = 0;
-                            conn.vec_pending = true;
+                        if let Some(size) = ws.plain_frame_size(conn.spare.len()) {
+                            conn.vec = Some(Frames::new(conn.spare.len(), size));
                             continue;
                         }
                     }
@@ -1175,7 +1242,7 @@ impl Worker {
                 return;
             }
         };
-        if conn.wpos == conn.wbuf.len() && drained && !conn.vec_pending {
+        if conn.wpos == conn.wbuf.len() && drained && conn.vec.is_none() {
             conn.wbuf.clear();
             conn.wpos = 0;
             conn.blocked_since = None;
@@ -1663,6 +1730,57 @@ mod tests {
     use super::*;
 
     const MAX: Duration = Duration::from_micros(50);
+
+    /// The wire bytes [`Frames`] would send from `sent` on, through as many
+    /// vectored writes as it takes.
+    fn rest_of(frames: &mut Frames, data: &[u8]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        while frames.sent < frames.total(data.len()) {
+            let mut slices = [io::IoSlice::new(&[]); VECTORED_SLICES];
+            let k = frames.slices(data, &mut slices);
+            assert!(k > 0);
+            let before = wire.len();
+            for sl in &slices[..k] {
+                wire.extend_from_slice(sl);
+            }
+            frames.sent += wire.len() - before;
+        }
+        wire
+    }
+
+    #[test]
+    fn vectored_frames_equal_the_copying_framer_from_any_offset() {
+        use natsws_core::ws::codec::{frame_batch, Framing};
+        for (len, framing) in [
+            (2048, Framing::SINGLE),
+            (70_000, Framing::SINGLE),
+            (4096, Framing::BROWSER),
+            (10_000, Framing::BROWSER),
+            (8192, Framing::BROWSER),
+            // 75 frames, 150 slices: more than one write's worth.
+            (300 * 1024, Framing::BROWSER),
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let mut want = Vec::new();
+            frame_batch(&data, &mut want, framing, None);
+            let size = framing.max_frame.map_or(len, |m| m.min(len));
+            let mut frames = Frames::new(len, size);
+            assert_eq!(frames.total(len), want.len(), "len {len}");
+            assert_eq!(rest_of(&mut frames, &data), want, "len {len}");
+            // Resuming after any partial write (every header byte, every
+            // frame boundary, some payload bytes).
+            let step = if len > 20_000 { 997 } else { 1 };
+            for sent in (0..want.len()).step_by(step) {
+                let mut frames = Frames::new(len, size);
+                frames.sent = sent;
+                assert_eq!(
+                    rest_of(&mut frames, &data),
+                    &want[sent..],
+                    "len {len} sent {sent}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn spin_budget_decays_to_zero_under_sparse_traffic() {

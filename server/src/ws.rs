@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use natsws_core::session::ClosedReason;
 use natsws_core::ws::codec::{self, CloseState, Framing};
-use natsws_core::ws::frame::FrameHeader;
 use natsws_core::ws::handshake::{self, PathKind, RequestParser, Status, UpgradeConfig};
 use natsws_core::ws::inbound::{CloseReply, Inbound, ReadStatus};
-use natsws_core::ws::{DecoderConfig, OpCode, SendCloseCode, MAX_FRAME_HEADER};
+use natsws_core::ws::{DecoderConfig, SendCloseCode};
 
 /// The `websocket {}` listener, resolved.
 #[derive(Debug, Clone)]
@@ -239,13 +238,14 @@ impl WsConn {
         codec::frame_batch(nats, wbuf, self.framing, None);
     }
 
-    /// The header of the one frame that [`frame_out`](Self::frame_out)
-    /// would write for `len` NATS bytes, when it would write exactly one
-    /// uncompressed frame around them unchanged (open, no compression,
-    /// `len` within the framing's frame size): the caller may then send
-    /// header and bytes with one vectored write instead of copying the
-    /// bytes behind the header. Returns the header bytes and their length.
-    pub fn single_frame_header(&self, len: usize) -> Option<([u8; MAX_FRAME_HEADER], usize)> {
+    /// How [`frame_out`](Self::frame_out) would cut `len` NATS bytes when
+    /// it would send them unchanged as plain binary frames (open, not
+    /// compressed): the frame size — every frame but the last carries
+    /// exactly this many bytes; `len` itself for non-browser peers, 4 KiB
+    /// for browsers (websocket spec §3.8). The caller may then send frame
+    /// headers and bytes with vectored writes instead of copying the bytes
+    /// behind the headers. `None`: use `frame_out`.
+    pub fn plain_frame_size(&self, len: usize) -> Option<usize> {
         #[cfg(feature = "autobahn")]
         if self.echo.is_some() {
             return None;
@@ -253,19 +253,12 @@ impl WsConn {
         if len == 0 || !self.is_open() || self.compression {
             return None;
         }
-        if self.framing.max_frame.is_some_and(|m| len > m) {
-            return None;
-        }
-        let mut h = [0u8; MAX_FRAME_HEADER];
-        let n = FrameHeader {
-            fin: true,
-            rsv1: false,
-            opcode: OpCode::BINARY,
-            len: len as u64,
-            mask: None,
-        }
-        .encode(&mut h);
-        Some((h, n))
+        Some(
+            self.framing
+                .max_frame
+                .filter(|&m| m > 0)
+                .map_or(len, |m| m.min(len)),
+        )
     }
 
     /// Appends the close frame, once: the echo of the peer's close or the

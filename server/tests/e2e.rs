@@ -534,14 +534,30 @@ fn fast_producer_is_stalled_not_its_reading_subscriber_closed() {
     assert_eq!(v["slow_consumers"], 0, "{v}");
 }
 
-/// Large WebSocket batches go out as one `writev` of frame header + NATS
+/// Large WebSocket batches go out as vectored writes of frame headers + NATS
 /// bytes. A subscriber that reads nothing until 8 MiB are queued for it
-/// makes those writes stop part-way (in the header or in the bytes); every
-/// message must still arrive whole, in order, each framed once.
+/// makes those writes stop part-way (in a header or in the bytes); every
+/// message must still arrive whole and in order.
 #[test]
 fn websocket_large_deliveries_survive_partial_vectored_writes() {
+    large_deliveries(false);
+}
+
+/// The same for a browser (`Mozilla/` User-Agent): its frames are cut at
+/// 4 KiB (spec §3.8), every one of them a header + piece in the writev.
+#[test]
+fn browser_large_deliveries_survive_partial_vectored_writes_in_4k_frames() {
+    large_deliveries(true);
+}
+
+fn large_deliveries(browser: bool) {
     let s = Server::start(&format!("max_payload: 65536\n{BASE}"));
-    let mut sub = WsRaw::connect(s.ws_port.unwrap());
+    let ua: &[(&str, &str)] = if browser {
+        &[("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0")]
+    } else {
+        &[]
+    };
+    let mut sub = WsRaw::connect_with(s.ws_port.unwrap(), false, ua).expect("upgrade");
     sub.expect(" \r\n");
     sub.send(b"CONNECT {\"verbose\":false}\r\nSUB big 1\r\nPING\r\n");
     sub.expect("PONG\r\n");
@@ -559,8 +575,17 @@ fn websocket_large_deliveries_survive_partial_vectored_writes() {
     publ.send(&burst);
     // All of it is routed (and queued for the subscriber) before it reads.
     publ.expect("PONG\r\n");
-    let text = sub.expect("done\r\n");
-    let mut rest = text.as_bytes();
+    let end = b"MSG big 1 4\r\ndone\r\n".to_vec();
+    let frames = sub.read_until("done", |w| w.buf.ends_with(&end));
+    assert!(frames.iter().all(|f| f.fin && !f.rsv1 && f.opcode == 2));
+    let largest = frames.iter().map(|f| f.len).max().unwrap();
+    if browser {
+        assert!(largest <= 4096, "browser frame of {largest} bytes");
+    } else {
+        assert!(largest > 4096, "non-browser batches are one frame each");
+    }
+    let text = std::mem::take(&mut sub.buf);
+    let mut rest = &text[..];
     for i in 0..n {
         let head = format!("MSG big 1 {size}\r\n");
         assert!(rest.starts_with(head.as_bytes()), "message {i}: header");
@@ -573,5 +598,5 @@ fn websocket_large_deliveries_survive_partial_vectored_writes() {
         assert_eq!(&rest[size..size + 2], b"\r\n", "message {i}: end");
         rest = &rest[size + 2..];
     }
-    assert_eq!(rest, b"MSG big 1 4\r\ndone\r\n");
+    assert_eq!(rest, &end[..]);
 }
