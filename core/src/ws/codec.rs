@@ -174,6 +174,9 @@ struct Message {
     size: u64,
 }
 
+/// A data piece's masking key and the key position its first byte has.
+type PieceMask = ([u8; 4], u8);
+
 enum Ready {
     NeedMore,
     /// `input[start..start + len]` is payload, still masked with `mask`
@@ -183,9 +186,24 @@ enum Ready {
         start: usize,
         len: usize,
         fin: bool,
-        mask: Option<([u8; 4], u8)>,
+        mask: Option<PieceMask>,
     },
     Control(OpCode, usize),
+}
+
+impl Ready {
+    /// A data piece's `(start, len, fin, mask)`.
+    fn data(&self) -> Option<(usize, usize, bool, Option<PieceMask>)> {
+        match *self {
+            Ready::Data {
+                start,
+                len,
+                fin,
+                mask,
+            } => Some((start, len, fin, mask)),
+            _ => None,
+        }
+    }
 }
 
 /// Resumable frame decoder for one connection (RFC 6455 §5.2, spec §3.1).
@@ -259,13 +277,7 @@ impl Decoder {
         input: &'a mut [u8],
     ) -> Result<(usize, Option<Event<'a>>), Error> {
         let (consumed, ready) = self.step_checked(input)?;
-        if let Ready::Data {
-            start,
-            len,
-            fin,
-            mask,
-        } = ready
-        {
+        if let Some((start, len, fin, mask)) = ready.data() {
             let chunk = &mut input[start..start + len];
             if let Some((key, pos)) = mask {
                 apply_mask(chunk, key, pos as usize);
@@ -291,13 +303,7 @@ impl Decoder {
         out: &'a mut Vec<u8>,
     ) -> Result<(usize, Option<Event<'a>>), Error> {
         let (consumed, ready) = self.step_checked(input)?;
-        if let Ready::Data {
-            start,
-            len,
-            fin,
-            mask,
-        } = ready
-        {
+        if let Some((start, len, fin, mask)) = ready.data() {
             let before = out.len();
             let src = &input[start..start + len];
             match mask {

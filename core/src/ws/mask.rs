@@ -20,9 +20,8 @@ pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
 /// [`apply_mask_scalar`].
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
-    let k = rotated_key(key, offset);
-    let rot = k.to_ne_bytes();
-    let word = (u64::from(k) << 32) | u64::from(k);
+    let word = key_word(key, offset);
+    let rot = (word as u32).to_ne_bytes();
     let mut chunks = buf.chunks_exact_mut(32);
     for c in &mut chunks {
         for w in c.chunks_exact_mut(8) {
@@ -58,8 +57,7 @@ pub fn unmask_into(
     offset: usize,
 ) -> usize {
     out.reserve(src.len());
-    let k = rotated_key(key, offset);
-    let word = (u64::from(k) << 32) | u64::from(k);
+    let word = key_word(key, offset);
     let mut chunks = src.chunks_exact(64);
     for c in &mut chunks {
         let mut piece = [0u8; 64];
@@ -77,14 +75,15 @@ pub fn unmask_into(
 }
 
 /// The key rotated to start at position `offset % 4`, as a native-endian
-/// word (a rotate, not four byte loads).
+/// word (a rotate, not four byte loads), repeated twice in a u64.
 #[inline]
-fn rotated_key(key: [u8; 4], offset: usize) -> u32 {
+fn key_word(key: [u8; 4], offset: usize) -> u64 {
     let sh = 8 * (offset & 3) as u32;
     let k = u32::from_ne_bytes(key);
-    if cfg!(target_endian = "little") {
+    let k = if cfg!(target_endian = "little") {
         k.rotate_right(sh)
     } else {
         k.rotate_left(sh)
-    }
+    };
+    (u64::from(k) << 32) | u64::from(k)
 }
