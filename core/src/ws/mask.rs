@@ -22,7 +22,7 @@ pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
     let word = key_word(key, offset);
     let rot = (word as u32).to_ne_bytes();
-    let mut chunks = buf.chunks_exact_mut(32);
+    let mut chunks = buf.chunks_exact_mut(64);
     for c in &mut chunks {
         for w in c.chunks_exact_mut(8) {
             let v = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ word;
