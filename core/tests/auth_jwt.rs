@@ -100,6 +100,7 @@ fn creds(c: &Connect, kind: ConnectionType) -> Credentials<'_> {
         cookies: Cookies::default(),
         tls: None,
         now_unix_secs: NOW,
+        zones: &natsws_core::auth::UtcOnly,
         client_ip: None,
     }
 }
@@ -551,7 +552,71 @@ fn src_cidrs() {
         let c = ch.connect(&t, Some(&ch.user));
         let mut cr = creds(&c, TCP);
         cr.client_ip = ip.map(|s| s.parse().unwrap());
-        assert_eq!(authenticate(&cfg, &cr).is_ok(), ok, "{src} {ip:?}");
+        let res = authenticate(&cfg, &cr);
+        assert_eq!(res.is_ok(), ok, "{src} {ip:?}");
+        if let Err(e) = res {
+            // nats-server logs `Bad src Ip <host>` before the auth error.
+            let want = format!("Bad src Ip {}", ip.unwrap_or_default());
+            assert_eq!(e.detail.as_deref(), Some(want.as_str()));
+        }
+    }
+}
+
+/// `times` connect windows (nats-server `validateTimes`): NOW is
+/// 2023-11-14 22:13:20 UTC.
+#[test]
+fn times_windows() {
+    let ch = Chain::new();
+    let cfg = ch.cfg(ch.account_jwt(json!({})));
+    let midnight = NOW - NOW % 86_400;
+    let try_times = |limits: Value, exp: Option<u64>| {
+        let mut c = ch.user_claims(limits);
+        if let Some(exp) = exp {
+            c["exp"] = json!(exp);
+        }
+        let t = jwt::encode(&c.to_string(), &ch.acc);
+        auth(&cfg, &ch.connect(&t, Some(&ch.user)), WS)
+    };
+    let window = |start: &str, end: &str| json!({"times": [{"start": start, "end": end}]});
+
+    // Inside: the connection expires when the window closes…
+    let id = try_times(window("22:00:00", "23:00:00"), None).unwrap();
+    assert_eq!(id.expires_at_unix, Some(midnight + 23 * 3600));
+    // …or when the JWT does, whichever comes first.
+    let id = try_times(window("22:00:00", "23:00:00"), Some(NOW + 60)).unwrap();
+    assert_eq!(id.expires_at_unix, Some(NOW + 60));
+    // A window crossing midnight ends the next day.
+    let id = try_times(window("21:00:00", "02:30:00"), None).unwrap();
+    assert_eq!(id.expires_at_unix, Some(midnight + 86_400 + 9000));
+    // In UTC explicitly; several windows, the open one counts.
+    let mut two = json!({"times": [{"start": "01:00:00", "end": "02:00:00"},
+                                    {"start": "22:13:20", "end": "22:13:21"}]});
+    two["times_location"] = json!("Etc/UTC");
+    let id = try_times(two, None).unwrap();
+    assert_eq!(id.expires_at_unix, Some(NOW + 1));
+
+    // Outside, unparsable, or in a zone the server does not know: refused
+    // (Authorization Violation, not an expiry).
+    let mut unknown = window("00:00:00", "23:59:59");
+    unknown["times_location"] = json!("Mars/Olympus");
+    for limits in [
+        window("08:00:00", "17:00:00"),
+        window("22:13:21", "23:00:00"),
+        window("10pm", "23:00:00"),
+        unknown,
+    ] {
+        let e = try_times(limits.clone(), None).unwrap_err();
+        assert!(!e.expired, "{limits}");
+        assert_eq!(
+            e.detail.as_deref(),
+            Some("Outside connect times"),
+            "{limits}"
+        );
+    }
+    // No windows (absent, null or empty): any time, no expiry.
+    for limits in [json!({}), json!({"times": null}), json!({"times": []})] {
+        let id = try_times(limits, None).unwrap();
+        assert_eq!(id.expires_at_unix, None);
     }
 }
 

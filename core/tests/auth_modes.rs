@@ -32,6 +32,7 @@ fn creds(c: &Connect, kind: ConnectionType) -> Credentials<'_> {
         cookies: Cookies::default(),
         tls: None,
         now_unix_secs: 1_700_000_000,
+        zones: &natsws_core::auth::UtcOnly,
         client_ip: None,
     }
 }

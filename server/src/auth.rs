@@ -382,3 +382,91 @@ pub fn redact_connect(json: &[u8]) -> String {
         _ => "[UNPARSABLE]".to_string(),
     }
 }
+
+/// JWT `times` windows in real time zones: the system's IANA database
+/// (`/usr/share/zoneinfo`), else the copy bundled into the binary; `""` is
+/// the server's local zone (`TZ`, else `/etc/localtime`), as Go's
+/// `time.Local` is for nats-server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemZones;
+
+impl natsws_core::auth::TimeZones for SystemZones {
+    fn local_to_unix(
+        &self,
+        zone: &str,
+        now_unix_secs: i64,
+        day_offset: i32,
+        secs_of_day: u32,
+    ) -> Option<i64> {
+        let tz = if zone.is_empty() {
+            jiff::tz::TimeZone::system()
+        } else {
+            jiff::tz::TimeZone::get(zone).ok()?
+        };
+        let today = jiff::Timestamp::from_second(now_unix_secs)
+            .ok()?
+            .to_zoned(tz.clone())
+            .date();
+        let day = today
+            .checked_add(jiff::Span::new().days(i64::from(day_offset)))
+            .ok()?;
+        let (h, m, s) = (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60);
+        let at = day.at(
+            i8::try_from(h).ok()?,
+            i8::try_from(m).ok()?,
+            i8::try_from(s).ok()?,
+            0,
+        );
+        Some(at.to_zoned(tz).ok()?.timestamp().as_second())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SystemZones;
+    use natsws_core::auth::TimeZones;
+
+    /// 2026-12-04 00:00:00 UTC (a Friday, outside DST in the north).
+    const DEC4: i64 = 1_796_342_400;
+    /// 2026-07-01 00:00:00 UTC (inside US daylight time).
+    const JUL1: i64 = 1_782_864_000;
+
+    #[test]
+    fn wall_clock_times_in_iana_zones() {
+        let z = SystemZones;
+        let nine = 9 * 3600;
+        assert_eq!(
+            z.local_to_unix("UTC", DEC4, 0, nine),
+            Some(DEC4 + nine as i64)
+        );
+        // India, UTC+5:30: 09:00 there is 03:30 UTC the same day.
+        assert_eq!(
+            z.local_to_unix("Asia/Kolkata", DEC4 + 3600, 0, nine),
+            Some(DEC4 + 3 * 3600 + 1800)
+        );
+        // New York: UTC-5 in December, UTC-4 in July.
+        let ny = "America/New_York";
+        assert_eq!(
+            z.local_to_unix(ny, DEC4 + 12 * 3600, 0, nine),
+            Some(DEC4 + 14 * 3600)
+        );
+        assert_eq!(
+            z.local_to_unix(ny, JUL1 + 12 * 3600, 0, nine),
+            Some(JUL1 + 13 * 3600)
+        );
+        // 02:00 UTC on Dec 4 is still Dec 3 in New York: day offsets count
+        // from the local date.
+        assert_eq!(
+            z.local_to_unix(ny, DEC4 + 2 * 3600, 1, nine),
+            Some(DEC4 + 14 * 3600)
+        );
+        assert_eq!(
+            z.local_to_unix(ny, DEC4 + 2 * 3600, -1, nine),
+            Some(DEC4 - 2 * 86_400 + 14 * 3600)
+        );
+        assert_eq!(z.local_to_unix("Mars/Olympus", DEC4, 0, nine), None);
+        assert_eq!(z.local_to_unix("../../etc/passwd", DEC4, 0, nine), None);
+        // The local zone always resolves.
+        assert!(z.local_to_unix("", DEC4, 0, nine).is_some());
+    }
+}

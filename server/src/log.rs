@@ -1,7 +1,7 @@
 //! Logging in nats-server's line format (spec `nats-protocol.md` §7):
 //! `[<pid>] <YYYY/MM/DD> <HH:MM:SS.uuuuuu> [<LVL>] <message>`, to stderr or a
-//! log file. Timestamps are UTC (natsws has no time-zone database; see
-//! `docs/compat.md`).
+//! log file. Timestamps are in the server's local zone (`TZ`, else
+//! `/etc/localtime`), read once at the first line, as Go's `time.Local`.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -103,10 +103,19 @@ pub fn log(level: Level, msg: std::fmt::Arguments<'_>) {
     }
 }
 
-/// `YYYY/MM/DD HH:MM:SS.uuuuuu` in UTC.
+/// `YYYY/MM/DD HH:MM:SS.uuuuuu` in the server's local zone.
 pub fn timestamp(t: SystemTime) -> String {
+    static LOCAL: OnceLock<jiff::tz::TimeZone> = OnceLock::new();
+    timestamp_in(t, LOCAL.get_or_init(jiff::tz::TimeZone::system))
+}
+
+/// `YYYY/MM/DD HH:MM:SS.uuuuuu` in `zone`.
+fn timestamp_in(t: SystemTime, zone: &jiff::tz::TimeZone) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
+    let offset = jiff::Timestamp::try_from(t)
+        .map(|ts| i64::from(zone.to_offset(ts).seconds()))
+        .unwrap_or(0);
+    let secs = (d.as_secs() as i64).saturating_add(offset).max(0) as u64;
     let (y, m, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
     format!(
@@ -171,10 +180,16 @@ mod tests {
 
     #[test]
     fn timestamps_match_go_layouts() {
+        let utc = jiff::tz::TimeZone::UTC;
         let t = UNIX_EPOCH + Duration::from_micros(1_767_366_245_123_456);
-        assert_eq!(timestamp(t), "2026/01/02 15:04:05.123456");
+        assert_eq!(timestamp_in(t, &utc), "2026/01/02 15:04:05.123456");
         assert_eq!(rfc3339(t), "2026-01-02T15:04:05.123456000Z");
-        assert_eq!(timestamp(UNIX_EPOCH), "1970/01/01 00:00:00.000000");
+        assert_eq!(timestamp_in(UNIX_EPOCH, &utc), "1970/01/01 00:00:00.000000");
+        // Local time: the wall clock of the zone, across the date line.
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        assert_eq!(timestamp_in(t, &tokyo), "2026/01/03 00:04:05.123456");
+        let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        assert_eq!(timestamp_in(t, &ny), "2026/01/02 10:04:05.123456");
         // A leap day.
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000000000Z");

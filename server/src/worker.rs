@@ -1614,6 +1614,7 @@ impl Host for LoopHost<'_> {
                 Err(natsws_core::auth::AuthError {
                     log: "User \"N/A\"".into(),
                     expired: false,
+                    detail: None,
                 })
             }),
             Some(c) => {
@@ -1642,6 +1643,7 @@ impl Host for LoopHost<'_> {
                         cookies,
                         tls: tls.as_ref(),
                         now_unix_secs: now_unix,
+                        zones: &crate::auth::SystemZones,
                         client_ip: Some(self.me.peer.ip()),
                     },
                 )
@@ -1650,6 +1652,14 @@ impl Host for LoopHost<'_> {
         let id = match res {
             Ok(id) => id,
             Err(e) => {
+                if let Some(d) = &e.detail {
+                    crate::error!(
+                        "{} - {}:{} - {d}",
+                        self.me.peer,
+                        kind_label(self.me.kind),
+                        self.me.cid
+                    );
+                }
                 crate::error!(
                     "{} - {}:{} - authentication error - {}",
                     self.me.peer,

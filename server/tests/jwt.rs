@@ -334,3 +334,124 @@ fn account_from_untrusted_operator() {
     // The trusted account still works.
     jwt_ok(&s, false, &t.user(&u, json!({})), Some(&u));
 }
+
+/// A fixed-offset zone (`Etc/GMT±N`) where it is now between 06:00 and
+/// 18:00, and the time of day there in seconds, so that windows of a few
+/// minutes around now never cross midnight (nats-server and natsws differ
+/// only there, docs/compat.md).
+fn midday_zone() -> (String, i64) {
+    zone_at_hour(12)
+}
+
+/// A fixed-offset zone (UTC-11 to UTC+12) where the hour now is `hour`,
+/// and the time of day there in seconds.
+fn zone_at_hour(hour: i64) -> (String, i64) {
+    let now = jwt::now();
+    let utc = now.rem_euclid(86_400);
+    // Local = UTC + offset; Etc/GMT-5 is UTC+5 (POSIX signs).
+    let offset_h = (hour - utc / 3600 + 48) % 24;
+    let offset_h = if offset_h > 12 {
+        offset_h - 24
+    } else {
+        offset_h
+    };
+    let name = match offset_h {
+        0 => "Etc/UTC".to_string(),
+        h if h > 0 => format!("Etc/GMT-{h}"),
+        h => format!("Etc/GMT+{}", -h),
+    };
+    let local = (now + offset_h * 3600).rem_euclid(86_400);
+    (name, local)
+}
+
+fn hms(secs_of_day: i64) -> String {
+    let s = secs_of_day.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// JWT `times` connect windows in `times_location` (nats-server
+/// `validateTimes`): inside a window the user connects; outside it, or in a
+/// zone the server does not know, it is an Authorization Violation.
+#[test]
+fn jwt_times_windows() {
+    let t = Trust::new();
+    let s = Server::start(&t.conf(""));
+    let u = KeyPair::new_user();
+    let (zone, local) = midday_zone();
+    let with = |start: i64, end: i64, zone: &str| {
+        t.user(
+            &u,
+            json!({"times": [{"start": hms(start), "end": hms(end)}], "times_location": zone}),
+        )
+    };
+    for ws in [false, true] {
+        jwt_ok(&s, ws, &with(local - 600, local + 600, &zone), Some(&u));
+        // Two windows: the second is open.
+        let two = t.user(
+            &u,
+            json!({"times": [{"start": hms(local + 600), "end": hms(local + 1200)},
+                             {"start": hms(local - 60), "end": hms(local + 60)}],
+                   "times_location": zone}),
+        );
+        jwt_ok(&s, ws, &two, Some(&u));
+        jwt_refused(&s, ws, &with(local + 600, local + 1200, &zone), Some(&u));
+        // nats-server logs the reason on its own line first.
+        s.expect_log("Outside connect times");
+        jwt_refused(&s, ws, &with(local - 1200, local - 600, &zone), Some(&u));
+        jwt_refused(
+            &s,
+            ws,
+            &with(local - 600, local + 600, "Mars/Olympus"),
+            Some(&u),
+        );
+    }
+}
+
+/// The connection closes when its window does (nats-server
+/// `setExpiration`): `-ERR 'User Authentication Expired'`, WebSocket close
+/// 1008.
+#[test]
+fn jwt_times_window_end_closes_the_connection() {
+    let t = Trust::new();
+    let s = Server::start(&t.conf(""));
+    let u = KeyPair::new_user();
+    for ws in [false, true] {
+        let (zone, local) = midday_zone();
+        let jwt = t.user(
+            &u,
+            json!({"times": [{"start": hms(local - 600), "end": hms(local + 2)}],
+                   "times_location": zone}),
+        );
+        let mut c = jwt_ok(&s, ws, &jwt, Some(&u));
+        c.expect_err_close(
+            "User Authentication Expired",
+            1008,
+            "Authentication Expired",
+        );
+    }
+}
+
+/// A window that crossed midnight, seen after midnight (here 03:xx in a
+/// window from 22:xx to 03:xx + 2 s): admitted, and closed when the window
+/// ends that morning.
+#[test]
+fn jwt_times_overnight_window_after_midnight() {
+    let t = Trust::new();
+    let s = Server::start(&t.conf(""));
+    let u = KeyPair::new_user();
+    for ws in [false, true] {
+        let (zone, local) = zone_at_hour(3);
+        assert!((3 * 3600..4 * 3600).contains(&local), "{zone} {local}");
+        let jwt = t.user(
+            &u,
+            json!({"times": [{"start": hms(local - 5 * 3600), "end": hms(local + 2)}],
+                   "times_location": zone}),
+        );
+        let mut c = jwt_ok(&s, ws, &jwt, Some(&u));
+        c.expect_err_close(
+            "User Authentication Expired",
+            1008,
+            "Authentication Expired",
+        );
+    }
+}

@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
             cookies: Cookies { jwt: cookie, ..Cookies::default() },
             tls: None,
             now_unix_secs: 1_700_000_000,
+            zones: &natsws_core::auth::UtcOnly,
             client_ip: None,
         };
         // No trusted account can exist for a fuzzed token.

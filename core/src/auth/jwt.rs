@@ -165,11 +165,14 @@ pub struct UserPermissionLimits {
     pub resp: Option<ResponsePermission>,
     /// `src` CIDRs the client IP must be in (empty = any).
     pub src: CidrList,
-    /// `times` windows (not evaluated, see the module `auth` docs).
-    pub times: Option<serde_json::Value>,
-    /// `times_location`.
+    /// `times`: connect windows (wall-clock `HH:MM:SS` ranges in
+    /// `times_location`; see [`super::times::check_times`]).
+    pub times: Option<Vec<TimeRange>>,
+    /// `times_location`: the IANA zone of `times` (`""` = the server's
+    /// local zone).
     pub times_location: String,
-    /// `locale`.
+    /// `locale` (not a field nats jwt writes; kept for older tokens, not
+    /// used).
     pub locale: String,
     /// `subs`: max subscriptions (-1 = unlimited; absent = 0 as in nats-server).
     pub subs: i64,
@@ -191,10 +194,7 @@ impl UserPermissionLimits {
             && self.subscribe.is_empty()
             && self.resp.is_none()
             && self.src.0.is_empty()
-            && self
-                .times
-                .as_ref()
-                .is_none_or(|t| t.is_null() || t.as_array().is_some_and(Vec::is_empty))
+            && self.times.as_ref().is_none_or(Vec::is_empty)
             && self.times_location.is_empty()
             && self.locale.is_empty()
             && self.subs == 0
@@ -203,6 +203,18 @@ impl UserPermissionLimits {
             && !self.bearer_token
             && self.allowed_connection_types.is_empty()
     }
+}
+
+/// One `times` connect window of a user JWT (nats jwt `TimeRange`): Go
+/// `15:04:05` wall-clock times.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct TimeRange {
+    /// `start`, `HH:MM:SS`.
+    pub start: String,
+    /// `end`, `HH:MM:SS`; before `start` for a window that crosses
+    /// midnight.
+    pub end: String,
 }
 
 /// `nats` part of a user JWT.

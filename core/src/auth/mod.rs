@@ -28,16 +28,17 @@
 //!    is compared (bcrypt or constant time).
 //! 6. Else single token, or single user + password.
 //!
-//! Not implemented (documented divergences): JWT `times`/`locale` connect
-//! windows are not evaluated (a JWT with windows is accepted at any time);
-//! account connection limits and the account-expiry timer are the caller's;
+//! JWT `times` connect windows are evaluated in their `times_location`
+//! through the caller's [`TimeZones`] ([`times`]).
+//!
+//! Not implemented (documented divergences): account connection limits and the account-expiry timer are the caller's;
 //! auth callout, custom authenticators, `proxy_required` and pinned accounts
 //! do not exist here.
 
 use alloc::borrow::ToOwned;
 use alloc::collections::BTreeMap;
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::net::IpAddr;
@@ -48,6 +49,9 @@ pub mod jwt;
 pub mod nkey;
 mod permissions;
 mod scope;
+pub mod times;
+
+pub use times::{TimeZones, UtcOnly};
 
 pub use permissions::{
     is_subset_match, Permissions, PermissionsSpec, ResponsePermission, DEFAULT_RESPONSE_EXPIRES_MS,
@@ -412,8 +416,11 @@ pub struct Credentials<'a> {
     /// `Some` only when verify_and_map applies to this listener (the
     /// websocket block's setting for websocket clients).
     pub tls: Option<&'a TlsIdentity>,
-    /// Current time, Unix seconds (JWT `exp`/`nbf`).
+    /// Current time, Unix seconds (JWT `exp`/`nbf`, `times` windows).
     pub now_unix_secs: u64,
+    /// Wall-clock conversions for JWT `times` windows ([`UtcOnly`] where
+    /// there is no time-zone database).
+    pub zones: &'a dyn TimeZones,
     /// Client IP (JWT `src`); `None` fails any JWT with `src`.
     pub client_ip: Option<IpAddr>,
 }
@@ -485,6 +492,11 @@ pub struct AuthError {
     /// `User Authentication Expired` is only sent by the expiry timer of an
     /// authenticated connection ([`Identity::expires_at_unix`]).
     pub expired: bool,
+    /// Why a user JWT that checked out was still refused, logged by
+    /// nats-server on its own line before the authentication error:
+    /// `Bad src Ip <ip>` (the client IP is outside the JWT's `src`) or
+    /// `Outside connect times` (no `times` window is open now).
+    pub detail: Option<String>,
 }
 
 impl AuthError {
@@ -492,6 +504,7 @@ impl AuthError {
         AuthError {
             log,
             expired: false,
+            detail: None,
         }
     }
 }
@@ -592,9 +605,17 @@ pub fn authenticate(cfg: &AuthConfig, creds: &Credentials<'_>) -> Result<Identit
     let fail = |p: &Presented<'_>| AuthError::new(label(cfg, p));
 
     if let Some(op) = &cfg.operator {
-        return scope::authenticate_jwt(op, creds, p.jwt, p.sig).map_err(|expired| AuthError {
+        return scope::authenticate_jwt(op, creds, p.jwt, p.sig).map_err(|f| AuthError {
             log: label(cfg, &p),
-            expired,
+            expired: f == scope::JwtFail::Expired,
+            detail: match f {
+                scope::JwtFail::Src => Some(format!(
+                    "Bad src Ip {}",
+                    creds.client_ip.map(|ip| ip.to_string()).unwrap_or_default()
+                )),
+                scope::JwtFail::Times => Some("Outside connect times".into()),
+                _ => None,
+            },
         });
     }
 

@@ -8,45 +8,58 @@ use core::net::IpAddr;
 
 use super::jwt::{self, AccountClaims, UserClaims, UserPermissionLimits};
 use super::{
-    nkey, ConnectionTypes, Credentials, Identity, Operator, Permissions, PermissionsSpec,
+    nkey, times, ConnectionTypes, Credentials, Identity, Operator, Permissions, PermissionsSpec,
     ResponsePermission,
 };
 
-/// `Err(expired)`: the flag says the failure was an expired or not yet valid
-/// user or account JWT.
+/// Why a user JWT was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum JwtFail {
+    /// Not valid, not trusted, wrong signature, revoked, type not allowed…
+    Invalid,
+    /// The user or account JWT is expired or not yet valid.
+    Expired,
+    /// The client IP is outside `src`.
+    Src,
+    /// No `times` window is open now.
+    Times,
+}
+
+/// The user JWT chain in nats-server's order of checks.
 pub(super) fn authenticate_jwt(
     op: &Operator,
     creds: &Credentials<'_>,
     token: &str,
     sig: &str,
-) -> Result<Identity, bool> {
+) -> Result<Identity, JwtFail> {
+    use JwtFail::{Expired, Invalid};
     if token.is_empty() {
-        return Err(false);
+        return Err(Invalid);
     }
-    let mut juc: UserClaims = jwt::decode_user(token).map_err(|_| false)?;
+    let mut juc: UserClaims = jwt::decode_user(token).map_err(|_| Invalid)?;
     let now = creds.now_unix_secs;
     if juc.is_expired(now) || juc.is_not_yet_valid(now) {
-        return Err(true);
+        return Err(Expired);
     }
     // Connection types come from the user's own claims (checked before a
     // scope template replaces them, as nats-server does).
     let types =
-        ConnectionTypes::from_jwt_list(&juc.nats.limits.allowed_connection_types).ok_or(false)?;
+        ConnectionTypes::from_jwt_list(&juc.nats.limits.allowed_connection_types).ok_or(Invalid)?;
     if !types.allows(creds.kind) {
-        return Err(false);
+        return Err(Invalid);
     }
     let issuer = if juc.nats.issuer_account.is_empty() {
         juc.iss.clone()
     } else {
         juc.nats.issuer_account.clone()
     };
-    let acc_jwt = op.accounts.get(&issuer).ok_or(false)?;
-    let acc: AccountClaims = jwt::decode_account(acc_jwt).map_err(|_| false)?;
+    let acc_jwt = op.accounts.get(&issuer).ok_or(Invalid)?;
+    let acc: AccountClaims = jwt::decode_account(acc_jwt).map_err(|_| Invalid)?;
     if acc.sub != issuer {
-        return Err(false);
+        return Err(Invalid);
     }
     if !op.trusted_keys.contains(&acc.iss) {
-        return Err(false);
+        return Err(Invalid);
     }
     // User issuer: the account itself or one of its signing keys.
     if juc.iss != acc.sub {
@@ -54,32 +67,39 @@ pub(super) fn authenticate_jwt(
             .signing_keys()
             .into_iter()
             .find(|k| k.key == juc.iss)
-            .ok_or(false)?;
+            .ok_or(Invalid)?;
         if let Some(template) = sk.template {
             if !juc.nats.limits.is_empty() {
-                return Err(false);
+                return Err(Invalid);
             }
-            juc.nats.limits = apply_template(template, &juc, &acc).ok_or(false)?;
+            juc.nats.limits = apply_template(template, &juc, &acc).ok_or(Invalid)?;
         }
     } else if !juc.nats.issuer_account.is_empty() && juc.nats.issuer_account != juc.iss {
-        return Err(false);
+        return Err(Invalid);
     }
     if acc.is_expired(now) {
-        return Err(true);
+        return Err(Expired);
     }
     let lim = &juc.nats.limits;
     if lim.bearer_token && acc.nats.limits.disallow_bearer {
-        return Err(false);
+        return Err(Invalid);
     }
     if !lim.bearer_token && nkey::verify_nonce(&juc.sub, creds.nonce, sig).is_err() {
-        return Err(false);
+        return Err(Invalid);
     }
     if acc.is_revoked(&juc.sub, juc.iat) {
-        return Err(false);
+        return Err(Invalid);
     }
     if !src_allows(&lim.src.0, creds.client_ip) {
-        return Err(false);
+        return Err(JwtFail::Src);
     }
+    let window_end = times::check_times(
+        lim.times.as_deref().unwrap_or_default(),
+        &lim.times_location,
+        now,
+        creds.zones,
+    )
+    .map_err(|()| JwtFail::Times)?;
     let permissions = permissions_from_jwt(lim).map(Arc::new);
     let limit = |user: i64, account: Option<i64>| -> Option<i64> {
         let u = (user >= 0).then_some(user);
@@ -92,7 +112,12 @@ pub(super) fn authenticate_jwt(
         user: juc.sub.clone(),
         account: acc.sub.clone(),
         permissions,
-        expires_at_unix: (juc.exp > 0).then_some(juc.exp as u64),
+        // The JWT's expiry or the end of the connect window, whichever
+        // comes first (nats-server `setExpiration`).
+        expires_at_unix: match ((juc.exp > 0).then_some(juc.exp as u64), window_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        },
         max_subscriptions: limit(lim.subs, acc.nats.limits.subs),
         max_payload: limit(lim.payload, acc.nats.limits.payload),
     })
