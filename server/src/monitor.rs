@@ -239,6 +239,58 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// Clock ticks per second in `/proc/<pid>/stat` (Linux `USER_HZ`, 100 on
+/// every architecture Linux supports).
+const USER_HZ: f64 = 100.0;
+
+/// User + system CPU time of the process in clock ticks, from the text of
+/// `/proc/self/stat` (fields 14 and 15; the command name in field 2 may
+/// hold spaces and parentheses, so fields are counted after its last `)`).
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace().skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The last CPU sample: when, total ticks, and the percentage it gave.
+static CPU_SAMPLE: std::sync::Mutex<Option<(std::time::Instant, u64, f64)>> =
+    std::sync::Mutex::new(None);
+
+/// `/varz` `cpu`: the process's CPU use in percent of one core (can exceed
+/// 100 with several threads busy), as nats-server reports it: over the
+/// interval since the previous sample, sampled at most once a second (a
+/// request within a second of the last sample gets the same figure). The
+/// first request gives the average since the server started. One decimal.
+fn cpu_percent(uptime: Duration) -> f64 {
+    let Some(total) = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| cpu_ticks(&s))
+    else {
+        return 0.0;
+    };
+    let now = std::time::Instant::now();
+    let mut last = CPU_SAMPLE.lock().unwrap_or_else(|e| e.into_inner());
+    let (ticks, secs) = match *last {
+        Some((at, _, pcpu)) if now.duration_since(at) < Duration::from_secs(1) => return pcpu,
+        Some((at, prev, _)) => (total.saturating_sub(prev), now.duration_since(at)),
+        None => (total, uptime),
+    };
+    let pcpu = percent(ticks, secs);
+    *last = Some((now, total, pcpu));
+    pcpu
+}
+
+/// `ticks` of CPU time over `over` wall time, in percent, one decimal.
+fn percent(ticks: u64, over: Duration) -> f64 {
+    let secs = over.as_secs_f64();
+    if secs <= 0.0 {
+        return 0.0;
+    }
+    (ticks as f64 / USER_HZ / secs * 1000.0).round() / 10.0
+}
+
 fn varz(shared: &Shared) -> Value {
     let s = &shared.settings;
     let st = &shared.stats;
@@ -315,7 +367,7 @@ fn varz(shared: &Shared) -> Value {
         "mem": rss_bytes(),
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "gomaxprocs": s.threads,
-        "cpu": 0.0,
+        "cpu": cpu_percent(uptime),
         "connections": connections,
         "total_connections": st.total_connections.load(Ordering::Relaxed),
         "routes": 0,
@@ -564,6 +616,26 @@ fn root_page() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_ticks_from_proc_stat() {
+        // A command name with spaces and parentheses; utime 250, stime 70.
+        let stat = "4242 (nat sws) (x)) S 1 4242 4242 0 -1 4194560 1500 0 0 0 250 70 0 0 20 0 \
+                    3 0 123456 1000000 500 18446744073709551615";
+        assert_eq!(cpu_ticks(stat), Some(320));
+        assert_eq!(cpu_ticks("4242 (natsws) S 1 2"), None);
+        assert_eq!(cpu_ticks("no parenthesis"), None);
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert!(cpu_ticks(&own).is_some(), "{own}");
+    }
+
+    #[test]
+    fn cpu_percent_of_one_core() {
+        assert_eq!(percent(50, Duration::from_secs(1)), 50.0);
+        assert_eq!(percent(300, Duration::from_secs(2)), 150.0);
+        assert_eq!(percent(1, Duration::from_secs(3)), 0.3);
+        assert_eq!(percent(7, Duration::ZERO), 0.0);
+    }
 
     #[test]
     fn uptime_strings_follow_nats_server() {

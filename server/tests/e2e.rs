@@ -316,6 +316,36 @@ fn monitoring_reports_connections_by_type() {
     assert_eq!(s.http_get("/nope").0, 404);
 }
 
+/// `/varz` `cpu` is the process's CPU percent (nats-server samples it once a
+/// second): after the server has parsed and delivered some megabytes it is
+/// above zero and below what the machine's cores allow.
+#[test]
+fn varz_reports_cpu_use() {
+    let s = server();
+    let mut t = Raw::connect(s.client_port);
+    t.expect(" \r\n");
+    t.send(b"CONNECT {\"verbose\":false}\r\nSUB load 1\r\nPING\r\n");
+    t.expect("PONG\r\n");
+    let payload = "x".repeat(4096);
+    let batch = format!("PUB load {}\r\n{payload}\r\n", payload.len()).repeat(256);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let cpu = loop {
+        // 1 MiB in, 1 MiB delivered back to the same connection.
+        t.send(batch.as_bytes());
+        t.send(b"PING\r\n");
+        t.expect("PONG\r\n");
+        let (st, body) = s.http_get("/varz");
+        assert_eq!(st, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let cpu = v["cpu"].as_f64().expect("cpu is a number");
+        if cpu > 0.0 {
+            break (cpu, v["cores"].as_f64().unwrap());
+        }
+        assert!(std::time::Instant::now() < deadline, "cpu stayed 0: {body}");
+    };
+    assert!(cpu.0 <= 100.0 * cpu.1 + 1.0, "{cpu:?}");
+}
+
 #[test]
 fn slow_consumer_is_closed_and_others_keep_receiving() {
     let s = Server::start(&format!("max_pending: 1048576\nmax_payload: 65536\n{BASE}"));
