@@ -470,6 +470,14 @@ impl Session {
         self.connect.as_ref()
     }
 
+    /// Whether the client takes asynchronous INFO: protocol 1, and its
+    /// first PING has been answered (nats-server's `firstPongSent`; the
+    /// `connect_info` INFO went out then). The lame duck INFO goes only to
+    /// such clients.
+    pub fn takes_async_info(&self) -> bool {
+        self.sent_connect_info
+    }
+
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed

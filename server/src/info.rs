@@ -172,6 +172,8 @@ pub struct InfoTemplates {
     info: (Vec<u8>, Vec<u8>),
     /// The same for the connect_info INFO, split again at the account.
     connect_info: (Vec<u8>, Vec<u8>, Vec<u8>),
+    /// The same for the lame duck INFO (`"ldm":true`).
+    ldm: (Vec<u8>, Vec<u8>),
 }
 
 fn split_at<'a>(json: &'a [u8], marker: &[u8]) -> (&'a [u8], &'a [u8]) {
@@ -197,6 +199,12 @@ impl InfoTemplates {
         let ip_field = format!("\"client_ip\":\"{IP_MARK}\"");
         let (h, t) = split_at(&line, ip_field.as_bytes());
         let info = (h.to_vec(), t.to_vec());
+        i.ldm = true;
+        let mut line = Vec::with_capacity(512);
+        proto::encode_info(&mut line, &i);
+        let (h, t) = split_at(&line, ip_field.as_bytes());
+        let ldm = (h.to_vec(), t.to_vec());
+        i.ldm = false;
         i.connect_info = true;
         i.remote_account = ACCOUNT_MARK.into();
         let mut line = Vec::with_capacity(512);
@@ -206,6 +214,7 @@ impl InfoTemplates {
         InfoTemplates {
             info,
             connect_info: (h.to_vec(), m.to_vec(), t.to_vec()),
+            ldm,
         }
     }
 
@@ -224,6 +233,17 @@ impl InfoTemplates {
         let mut out = Vec::with_capacity(h.len() + t.len() + 96);
         out.extend_from_slice(h);
         Self::client_fields(&mut out, cid, peer, nonce);
+        out.extend_from_slice(t);
+        out
+    }
+
+    /// The INFO sent to protocol-1 clients when lame duck mode starts:
+    /// `"ldm":true`, no nonce.
+    pub fn ldm_line(&self, cid: ConnId, peer: SocketAddr) -> Vec<u8> {
+        let (h, t) = &self.ldm;
+        let mut out = Vec::with_capacity(h.len() + t.len() + 64);
+        out.extend_from_slice(h);
+        Self::client_fields(&mut out, cid, peer, "");
         out.extend_from_slice(t);
         out
     }

@@ -3,6 +3,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use natsws_server::options::{Options, TlsConfig};
 use natsws_server::server::{self, Settings, VERSION};
 use natsws_server::tls::{TlsHolder, TlsListen};
 use natsws_server::ws::WsListenConfig;
-use natsws_server::{info, log, warn};
+use natsws_server::{error, info, log, warn};
 
 /// natsws default for `websocket { handshake_timeout }` when unset
 /// (nats-server has none; pre-auth hardening, see docs/compat.md).
@@ -194,6 +195,8 @@ fn settings(o: &Options) -> Result<Settings, String> {
         no_header_support: o.no_header_support,
         max_pending_handshakes: o.max_pending_handshakes,
         loop_spin: o.loop_spin,
+        lame_duck_duration: o.lame_duck_duration,
+        lame_duck_grace_period: o.lame_duck_grace_period,
         ..Settings::default()
     })
 }
@@ -242,6 +245,12 @@ fn run(cli: &Cli) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    // Lame duck mode runs on its own thread; SIGINT stops it, SIGTERM is
+    // ignored while it runs (nats-server), and when it has closed every
+    // client it ends this loop.
+    let ldm_stop = Arc::new(AtomicBool::new(false));
+    let mut ldm: Option<std::thread::JoinHandle<()>> = None;
+    let signals_handle = signals.handle();
     for sig in signals.forever() {
         match sig {
             signal_hook::consts::SIGINT | signal_hook::consts::SIGTERM => {
@@ -251,6 +260,9 @@ fn run(cli: &Cli) -> ExitCode {
                     "terminated"
                 };
                 info!("Trapped \"{name}\" signal");
+                if sig == signal_hook::consts::SIGTERM && ldm.is_some() {
+                    continue;
+                }
                 break;
             }
             signal_hook::consts::SIGHUP => {
@@ -260,11 +272,27 @@ fn run(cli: &Cli) -> ExitCode {
                 info!("Trapped \"user defined signal 1\" signal: log file reopening is not supported yet");
             }
             _ => {
-                warn!(
-                    "Trapped \"user defined signal 2\" signal: lame duck mode is not supported yet"
-                );
+                info!("Trapped \"user defined signal 2\" signal");
+                if ldm.is_none() {
+                    let (shared, stop) = (running.shared.clone(), ldm_stop.clone());
+                    let handle = signals_handle.clone();
+                    match std::thread::Builder::new()
+                        .name("natsws-lame-duck".into())
+                        .spawn(move || {
+                            server::lame_duck(&shared, &stop);
+                            handle.close();
+                        }) {
+                        Ok(t) => ldm = Some(t),
+                        Err(e) => error!("cannot start lame duck mode: {e}"),
+                    }
+                }
             }
         }
+    }
+    if let Some(t) = ldm {
+        ldm_stop.store(true, Ordering::Release);
+        server::stop_lame_duck(&running.shared);
+        let _ = t.join();
     }
     info!("Initiating Shutdown...");
     running.shutdown();

@@ -121,6 +121,26 @@ fn serve<S: Read + Write>(mut stream: S, shared: &Shared) -> std::io::Result<()>
         "/connz" => connz(shared, &params),
         "/subsz" | "/subscriptionsz" => subsz(shared, &params),
         "/healthz" => {
+            if shared.in_lame_duck() {
+                // The listeners are closed (nats-server
+                // `readyForConnections`).
+                let mut down = vec!["server"];
+                if shared.ws_addr.is_some() {
+                    down.push("websocket");
+                }
+                let err = format!(
+                    "failed to be ready for connections after 1ms: {}",
+                    down.join(", ")
+                );
+                crate::warn!("Healthcheck failed: {err:?}");
+                // nats-server's field order.
+                let body = format!(
+                    "{{\"status\":\"error\",\"error\":{}}}",
+                    serde_json::to_string(&err).unwrap_or_default()
+                );
+                let body = body.into_bytes();
+                return respond(&mut stream, 500, "application/json", &body);
+            }
             let body = serde_json::to_vec(&json!({"status": "ok"})).unwrap_or_default();
             return respond(&mut stream, 200, "application/json", &body);
         }

@@ -81,6 +81,12 @@ pub struct Settings {
     /// turn that had events (`loop_spin`; the window adapts below it).
     /// Default 50 µs; zero turns it off.
     pub loop_spin: Duration,
+    /// `lame_duck_duration`: lame duck mode closes the clients within this
+    /// time (default 2 min).
+    pub lame_duck_duration: Duration,
+    /// `lame_duck_grace_period`: lame duck mode waits this long before it
+    /// closes clients (default 10 s).
+    pub lame_duck_grace_period: Duration,
     /// Authentication and authorization; `None` when nothing is
     /// configured (everyone is anonymous in `$G`).
     pub auth: Option<Arc<crate::auth::ServerAuth>>,
@@ -109,6 +115,8 @@ impl Default for Settings {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_pending_handshakes: 4096,
             loop_spin: crate::options::DEFAULT_LOOP_SPIN,
+            lame_duck_duration: crate::options::DEFAULT_LAME_DUCK_DURATION,
+            lame_duck_grace_period: crate::options::DEFAULT_LAME_DUCK_GRACE_PERIOD,
             auth: None,
         }
     }
@@ -223,6 +231,8 @@ pub struct ClientMeta {
 pub const KILL_NONE: u8 = 0;
 /// Close as slow consumer (pending bytes).
 pub const KILL_SLOW: u8 = 1;
+/// Close with reason Server Shutdown (lame duck mode).
+pub const KILL_SHUTDOWN: u8 = 2;
 
 impl ConnShared {
     /// The client certificate's identity, for `verify_and_map`
@@ -240,6 +250,115 @@ impl ConnShared {
             .compare_exchange(KILL_NONE, KILL_SLOW, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
+}
+
+impl Shared {
+    /// Has the owning loop close `c` at its next turn with the reason the
+    /// `KILL_*` `code` names (a connection already marked keeps its first
+    /// code).
+    pub fn kill(&self, c: &Arc<ConnShared>, code: u8) {
+        if c.kill
+            .compare_exchange(KILL_NONE, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let l = &self.loops[c.loop_idx];
+        if !c.dirty.swap(true, Ordering::AcqRel) {
+            l.inbox.lock().expect("inbox").push(c.clone());
+        }
+        let _ = l.waker.wake();
+    }
+
+    /// Whether lame duck mode has started.
+    pub fn in_lame_duck(&self) -> bool {
+        self.lame_duck.load(Ordering::Acquire)
+    }
+}
+
+/// Lame duck mode (nats-protocol.md §5, nats-server `lameDuckMode`), run on
+/// its own thread after SIGUSR2; returns when every client has been closed
+/// (the caller then shuts the server down) or at once when `stop` is set
+/// (SIGINT meanwhile; the caller shuts down). In order:
+/// 1. logs `Entering lame duck mode, stop accepting new clients`; every
+///    loop closes its listeners (new connections are refused, `/healthz`
+///    fails) and sends an INFO with `"ldm":true` to clients that take
+///    asynchronous INFO (protocol 1, after their first PONG);
+/// 2. with no clients, returns;
+/// 3. waits `lame_duck_grace_period`, logs `Closing existing clients`;
+/// 4. closes the clients one at a time (reason Server Shutdown, WebSocket
+///    close 1001), spread over `lame_duck_duration` minus the grace period:
+///    the interval is that time over the number of clients, at most 1 s,
+///    each pause drawn at random from [interval/2, interval), so that the
+///    clients do not all reconnect at once.
+pub fn lame_duck(shared: &Shared, stop: &AtomicBool) {
+    shared.lame_duck.store(true, Ordering::Release);
+    crate::info!("Entering lame duck mode, stop accepting new clients");
+    for l in &shared.loops {
+        let _ = l.waker.wake();
+    }
+    // Wait for every loop to have closed its listeners and sent the INFO.
+    {
+        let mut acks = shared.ldm_acks.lock().expect("ldm");
+        while *acks < shared.loops.len() && !stop.load(Ordering::Acquire) {
+            acks = shared.ldm_cv.wait(acks).expect("ldm");
+        }
+    }
+    let clients: Vec<Arc<ConnShared>> = shared
+        .conns
+        .lock()
+        .expect("conns")
+        .values()
+        .cloned()
+        .collect();
+    if clients.is_empty() || stop.load(Ordering::Acquire) {
+        return;
+    }
+    let opts = &shared.settings;
+    let pause = |d: Duration| -> bool {
+        // Interruptible sleep: false when stopped.
+        let until = Instant::now() + d;
+        let mut acks = shared.ldm_acks.lock().expect("ldm");
+        loop {
+            if stop.load(Ordering::Acquire) {
+                return false;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            acks = shared.ldm_cv.wait_timeout(acks, left).expect("ldm").0;
+        }
+    };
+    if !opts.lame_duck_grace_period.is_zero() {
+        if !pause(opts.lame_duck_grace_period) {
+            return;
+        }
+        crate::info!("Closing existing clients");
+    }
+    let spread = opts
+        .lame_duck_duration
+        .saturating_sub(opts.lame_duck_grace_period)
+        .max(Duration::from_secs(1));
+    let interval =
+        (spread / clients.len() as u32).clamp(Duration::from_micros(1), Duration::from_secs(1));
+    for (i, c) in clients.iter().enumerate() {
+        shared.kill(c, KILL_SHUTDOWN);
+        if i + 1 == clients.len() {
+            break;
+        }
+        let nanos = interval.as_nanos() as u64;
+        let jitter = Duration::from_nanos(fastrand::u64(nanos / 2..nanos.max(nanos / 2 + 1)));
+        if !pause(jitter) {
+            return;
+        }
+    }
+}
+
+/// Wakes [`lame_duck`] out of its waits (after setting its `stop`).
+pub fn stop_lame_duck(shared: &Shared) {
+    let _acks = shared.ldm_acks.lock().expect("ldm");
+    shared.ldm_cv.notify_all();
 }
 
 /// A loop's mailbox for other threads.
@@ -367,6 +486,15 @@ pub struct Shared {
     pub stats: Stats,
     /// Set when shutting down.
     pub shutdown: AtomicBool,
+    /// Set when lame duck mode starts ([`lame_duck`]); each loop then
+    /// closes its listeners, sends the `"ldm":true` INFO and counts itself
+    /// in `ldm_acks`.
+    pub lame_duck: AtomicBool,
+    /// Loops that have entered lame duck mode, and the condition the lame
+    /// duck thread waits on for them (and for a stop).
+    pub ldm_acks: Mutex<usize>,
+    /// See `ldm_acks`.
+    pub ldm_cv: std::sync::Condvar,
     /// Bound client address (after port 0 resolution).
     pub client_addr: SocketAddr,
     /// Bound websocket address.
@@ -491,6 +619,9 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         epoch: Instant::now(),
         stats: Stats::default(),
         shutdown: AtomicBool::new(false),
+        lame_duck: AtomicBool::new(false),
+        ldm_acks: Mutex::new(0),
+        ldm_cv: std::sync::Condvar::new(),
     });
 
     crate::info!("Starting natsws");

@@ -25,7 +25,7 @@ use natsws_core::time::Millis;
 
 use crate::server::{
     Account, ClientMeta, ClosedConn, ConnKind, ConnShared, Outbox, Shared, CLOSED_RING, KILL_NONE,
-    KILL_SLOW,
+    KILL_SHUTDOWN, KILL_SLOW,
 };
 use crate::transport::Transport;
 use crate::ws::{WsConn, WsEvent};
@@ -237,6 +237,8 @@ pub struct Worker {
     ws_listener: Option<TcpListener>,
     next_loop: usize,
     scratch_out: Vec<u8>,
+    /// Lame duck mode has been entered by this loop.
+    in_lame_duck: bool,
 }
 
 /// The loop state a [`LoopHost`] works on during one connection's turn.
@@ -297,6 +299,7 @@ impl Worker {
             ws_listener: wl,
             next_loop: 0,
             scratch_out: Vec::new(),
+            in_lame_duck: false,
         })
     }
 
@@ -346,6 +349,9 @@ impl Worker {
             if self.shared.shutdown.load(Ordering::Acquire) {
                 self.shutdown_all();
                 return;
+            }
+            if !self.in_lame_duck && self.shared.in_lame_duck() {
+                self.enter_lame_duck();
             }
             for ev in events.iter() {
                 match ev.token() {
@@ -1156,6 +1162,11 @@ impl Worker {
             self.close(token, ClosedReason::SlowConsumerPendingBytes, false);
             return;
         }
+        if conn.shared.kill.load(Ordering::Acquire) == KILL_SHUTDOWN && conn.closing.is_none() {
+            // Lame duck mode: what is queued goes out, then the close.
+            self.close(token, ClosedReason::ServerShutdown, true);
+            return;
+        }
         conn.shared.dirty.store(false, Ordering::Release);
         // Write what is already framed; only when the socket took all of it
         // is the next batch taken from the outbox. While the socket is
@@ -1407,6 +1418,39 @@ impl Worker {
                 let _ = self.shared.loops[i].waker.wake();
             }
         }
+    }
+
+    /// Lame duck mode starts ([`crate::server::lame_duck`]): the listeners
+    /// close (loop 0 has them), and clients that take asynchronous INFO
+    /// get the INFO with `"ldm":true`.
+    fn enter_lame_duck(&mut self) {
+        self.in_lame_duck = true;
+        for mut l in [self.client_listener.take(), self.ws_listener.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        for (_, conn) in self.conns.iter() {
+            if conn.closing.is_some() || !conn.session.takes_async_info() {
+                continue;
+            }
+            let info = self
+                .shared
+                .info_templates(conn.shared.kind)
+                .ldm_line(conn.shared.cid, conn.shared.peer);
+            conn.shared
+                .out
+                .lock()
+                .expect("out")
+                .buf
+                .extend_from_slice(&info);
+            if !conn.shared.dirty.swap(true, Ordering::AcqRel) {
+                self.route.local_dirty.push(conn.shared.clone());
+            }
+        }
+        *self.shared.ldm_acks.lock().expect("ldm") += 1;
+        self.shared.ldm_cv.notify_all();
     }
 
     fn shutdown_all(&mut self) {
