@@ -40,7 +40,8 @@ impl Level {
 }
 
 struct Logger {
-    file: Option<Mutex<File>>,
+    /// The log file and its path (reopened by [`reopen`]).
+    file: Option<(Mutex<File>, std::path::PathBuf)>,
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
@@ -55,13 +56,30 @@ pub fn init(debug: bool, trace: bool, logtime: bool, file: Option<&str>) -> std:
     TRACE.store(trace, Ordering::Relaxed);
     LOGTIME.store(logtime, Ordering::Relaxed);
     let file = match file {
-        Some(path) => Some(Mutex::new(
-            OpenOptions::new().create(true).append(true).open(path)?,
-        )),
+        Some(path) => Some((Mutex::new(open(path.as_ref())?), path.into())),
         None => None,
     };
     let _ = LOGGER.set(Logger { file });
     Ok(())
+}
+
+fn open(path: &std::path::Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// SIGUSR1 (log rotation): opens the log file's path again, so that lines
+/// go to a new file once the old one was renamed. `Ok(false)` when logging
+/// goes to stderr (nothing to reopen).
+///
+/// # Errors
+/// The file cannot be opened; logging stays on the old file.
+pub fn reopen() -> std::io::Result<bool> {
+    let Some((file, path)) = LOGGER.get().and_then(|l| l.file.as_ref()) else {
+        return Ok(false);
+    };
+    let new = open(path)?;
+    *file.lock().unwrap_or_else(|e| e.into_inner()) = new;
+    Ok(true)
 }
 
 /// Whether `[DBG]` lines are printed.
@@ -91,7 +109,7 @@ pub fn log(level: Level, msg: std::fmt::Arguments<'_>) {
     line.push_str("] ");
     line.push_str(&msg.to_string());
     line.push('\n');
-    match LOGGER.get().and_then(|l| l.file.as_ref()) {
+    match LOGGER.get().and_then(|l| l.file.as_ref()).map(|f| &f.0) {
         Some(f) => {
             if let Ok(mut f) = f.lock() {
                 let _ = f.write_all(line.as_bytes());

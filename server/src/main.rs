@@ -269,7 +269,12 @@ fn run(cli: &Cli) -> ExitCode {
                 warn!("Trapped \"hangup\" signal: config reload is not supported by natsws yet");
             }
             signal_hook::consts::SIGUSR1 => {
-                info!("Trapped \"user defined signal 1\" signal: log file reopening is not supported yet");
+                info!("Trapped \"user defined signal 1\" signal");
+                match log::reopen() {
+                    Ok(true) => info!("File log re-opened"),
+                    Ok(false) => info!("File log re-open ignored, not a file logger"),
+                    Err(e) => error!("File log re-open failed: {e}"),
+                }
             }
             _ => {
                 info!("Trapped \"user defined signal 2\" signal");
