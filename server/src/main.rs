@@ -137,6 +137,7 @@ fn settings(o: &Options) -> Result<Settings, String> {
             allowed_origins: w.allowed_origins.clone(),
             ping_interval: w.ping_interval.unwrap_or(Duration::ZERO),
             upgrade: up,
+            trusted_proxies: w.trusted_proxies.clone(),
             max_message: u64::MAX,
             #[cfg(feature = "autobahn")]
             echo: false,

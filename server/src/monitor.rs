@@ -486,6 +486,11 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
                     obj.insert(k.into(), json!(val));
                 }
             }
+            if let Some(f) = c.forwarded.get().filter(|f| f.trusted) {
+                // natsws extension: the client behind trusted proxies
+                // (`ip` stays the TCP peer, as in nats-server).
+                obj.insert("client_ip".into(), json!(f.ip.to_string()));
+            }
             if let Some(t) = c.tls.get() {
                 obj.insert("tls_version".into(), json!(t.version));
                 obj.insert("tls_cipher_suite".into(), json!(t.cipher));

@@ -399,6 +399,11 @@ pub struct WebsocketOptions {
     /// natsws extension `max_request_head`: cap on the upgrade request head
     /// in bytes (answer 431 above it). 0 (unset) = the default, 8 KiB.
     pub max_request_head: usize,
+    /// natsws extension `trusted_proxies`: addresses or CIDR ranges of
+    /// reverse proxies. A connection from one of them takes its client
+    /// address from `X-Forwarded-For`, walked from the right
+    /// (`natsws_core::ws::proxy::client_ip`); empty (default) = never.
+    pub trusted_proxies: Vec<natsws_core::ws::proxy::Cidr>,
     /// `authorization`/`authentication` sub-block (§1.3).
     pub authorization: Option<WsAuthorization>,
     /// `jwt_cookie`.
@@ -1818,6 +1823,23 @@ fn parse_websocket(r: &mut Reader, m: &Map, span: &Span) -> WebsocketOptions {
                 }
             }
             "max_request_head" => r.set(&mut ws.max_request_head, int_range(e, 256, 1 << 20)),
+            "trusted_proxies" => {
+                if let Some(list) = r.ok(str_list(e)) {
+                    let mut cidrs = Vec::with_capacity(list.len());
+                    for item in &list {
+                        match natsws_core::ws::proxy::Cidr::parse(item) {
+                            Some(c) => cidrs.push(c),
+                            None => r.errors.push(Diagnostic::at(
+                                &e.key_span,
+                                format!(
+                                    "trusted_proxies: {item:?} is not an IP address or CIDR range"
+                                ),
+                            )),
+                        }
+                    }
+                    ws.trusted_proxies = cidrs;
+                }
+            }
             "handshake_timeout" => match &e.value.value {
                 Value::Integer(i) if *i >= 0 => {
                     ws.handshake_timeout = Duration::from_secs(*i as u64)

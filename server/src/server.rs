@@ -197,6 +197,51 @@ pub struct ConnShared {
     pub has_perms: AtomicBool,
     /// Delivery-time permissions (subscribe deny, response permissions).
     pub perms: Mutex<Option<crate::auth::DeliveryPerms>>,
+    /// WebSocket: the client address from `X-Forwarded-For`, set at the
+    /// upgrade.
+    pub forwarded: std::sync::OnceLock<Forwarded>,
+}
+
+/// A WebSocket client's address from `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forwarded {
+    /// The address.
+    pub ip: std::net::IpAddr,
+    /// Resolved through `trusted_proxies` (then it is the client address
+    /// for INFO, `/connz`, JWT `src` and logs); false: the first header
+    /// line as sent, shown in logs only (nats-server, websocket spec §2.9).
+    pub trusted: bool,
+}
+
+impl ConnShared {
+    /// The client's address: the one resolved through trusted proxies, else
+    /// the TCP peer's.
+    pub fn client_ip(&self) -> std::net::IpAddr {
+        match self.forwarded.get() {
+            Some(f) if f.trusted => f.ip,
+            _ => self.peer.ip(),
+        }
+    }
+
+    /// The peer as log lines show it: `<forwarded>/<ip:port>` when the
+    /// upgrade request carried an address (IPv6 in brackets), else
+    /// `<ip:port>` (websocket spec §4.6).
+    pub fn log_peer(&self) -> LogPeer<'_> {
+        LogPeer(self)
+    }
+}
+
+/// See [`ConnShared::log_peer`].
+pub struct LogPeer<'a>(&'a ConnShared);
+
+impl std::fmt::Display for LogPeer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.forwarded.get().map(|x| x.ip) {
+            Some(std::net::IpAddr::V6(ip)) => write!(f, "[{ip}]/{}", self.0.peer),
+            Some(ip) => write!(f, "{ip}/{}", self.0.peer),
+            None => write!(f, "{}", self.0.peer),
+        }
+    }
 }
 
 impl ConnShared {

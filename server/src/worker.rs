@@ -537,6 +537,7 @@ impl Worker {
             has_perms: Default::default(),
             perms: Default::default(),
             tls: Default::default(),
+            forwarded: std::sync::OnceLock::new(),
         });
         // nats-server: the first PING (for RTT) after about 2 s, or sooner
         // when the ping interval is shorter.
@@ -898,7 +899,13 @@ impl Worker {
                 .websocket
                 .as_ref()
                 .expect("ws conn implies config");
-            match ws.on_read(wcfg, data, &mut conn.inbuf, &mut conn.wbuf) {
+            match ws.on_read(
+                wcfg,
+                conn.shared.peer.ip(),
+                data,
+                &mut conn.inbuf,
+                &mut conn.wbuf,
+            ) {
                 WsEvent::Nothing => {
                     if !conn.wbuf.is_empty() {
                         route.local_dirty.push(conn.shared.clone());
@@ -906,13 +913,16 @@ impl Worker {
                     return true;
                 }
                 WsEvent::Upgraded => {
+                    if let Some(f) = ws.take_forwarded() {
+                        let _ = conn.shared.forwarded.set(f);
+                    }
                     conn.handshake_deadline = None;
                     // The NATS session starts now, not at accept.
                     conn.session.restart_timers(now);
                     let info = info_line(
                         shared,
                         conn.shared.cid,
-                        conn.shared.peer,
+                        SocketAddr::new(conn.shared.client_ip(), conn.shared.peer.port()),
                         ConnKind::WebSocket,
                         &conn.nonce,
                     );
@@ -1029,7 +1039,7 @@ impl Worker {
                 if let Some(l) = &close.log {
                     crate::error!(
                         "{} - {}:{} - {l}",
-                        conn.shared.peer,
+                        conn.shared.log_peer(),
                         kind_label(conn.shared.kind),
                         conn.shared.cid
                     );
@@ -1154,7 +1164,7 @@ impl Worker {
                 .fetch_add(1, Ordering::Relaxed);
             crate::info!(
                 "{} - {}:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                conn.shared.peer,
+                conn.shared.log_peer(),
                 kind_label(conn.shared.kind),
                 conn.shared.cid,
                 self.shared.settings.max_pending
@@ -1325,7 +1335,7 @@ impl Worker {
         conn.closing = Some(reason);
         crate::debug!(
             "{} - {}:{} - Client connection closed: {reason}",
-            conn.shared.peer,
+            conn.shared.log_peer(),
             kind_label(conn.shared.kind),
             conn.shared.cid
         );
@@ -1435,10 +1445,10 @@ impl Worker {
             if conn.closing.is_some() || !conn.session.takes_async_info() {
                 continue;
             }
-            let info = self
-                .shared
-                .info_templates(conn.shared.kind)
-                .ldm_line(conn.shared.cid, conn.shared.peer);
+            let info = self.shared.info_templates(conn.shared.kind).ldm_line(
+                conn.shared.cid,
+                SocketAddr::new(conn.shared.client_ip(), conn.shared.peer.port()),
+            );
             conn.shared
                 .out
                 .lock()
@@ -1688,7 +1698,7 @@ impl Host for LoopHost<'_> {
                         tls: tls.as_ref(),
                         now_unix_secs: now_unix,
                         zones: &crate::auth::SystemZones,
-                        client_ip: Some(self.me.peer.ip()),
+                        client_ip: Some(self.me.client_ip()),
                     },
                 )
             }
@@ -1699,14 +1709,14 @@ impl Host for LoopHost<'_> {
                 if let Some(d) = &e.detail {
                     crate::error!(
                         "{} - {}:{} - {d}",
-                        self.me.peer,
+                        self.me.log_peer(),
                         kind_label(self.me.kind),
                         self.me.cid
                     );
                 }
                 crate::error!(
                     "{} - {}:{} - authentication error - {}",
-                    self.me.peer,
+                    self.me.log_peer(),
                     kind_label(self.me.kind),
                     self.me.cid,
                     e.log
@@ -1737,7 +1747,7 @@ impl Host for LoopHost<'_> {
         });
         let connect_info = shared.info_templates(self.me.kind).connect_info_line(
             self.me.cid,
-            self.me.peer,
+            SocketAddr::new(self.me.client_ip(), self.me.peer.port()),
             &id.account,
         );
         Ok(Grant {
@@ -1757,7 +1767,7 @@ impl Host for LoopHost<'_> {
         if crate::log::trace_enabled() {
             crate::trace!(
                 "{} - {}:{} - <<- [CONNECT {}]",
-                self.me.peer,
+                self.me.log_peer(),
                 kind_label(self.me.kind),
                 self.me.cid,
                 crate::auth::redact_connect(json)

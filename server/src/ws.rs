@@ -35,6 +35,10 @@ pub struct WsListenConfig {
     pub ping_interval: Duration,
     /// The handshake settings handed to core.
     pub upgrade: UpgradeConfig,
+    /// natsws `trusted_proxies`: peers whose `X-Forwarded-For` names the
+    /// client (empty = none; then the header is only shown in logs, as
+    /// nats-server does).
+    pub trusted_proxies: Vec<natsws_core::ws::proxy::Cidr>,
     /// Limit on one uncompressed inbound WebSocket message, bytes (the
     /// NATS decoder still enforces `max_payload` per PUB).
     pub max_message: u64,
@@ -89,6 +93,9 @@ pub struct WsConn {
     /// Credential cookies captured at the upgrade (websocket spec §5.4);
     /// `None` when none of the configured cookies was sent.
     pub cookies: Option<Box<natsws_core::ws::handshake::CookieValues>>,
+    /// The client address from `X-Forwarded-For`, set at the upgrade until
+    /// the loop takes it ([`take_forwarded`](Self::take_forwarded)).
+    forwarded: Option<crate::server::Forwarded>,
     /// Test-only echo state (feature `autobahn`, [`WsListenConfig::echo`]).
     #[cfg(feature = "autobahn")]
     echo: Option<natsws_core::ws::echo::EchoConn>,
@@ -108,9 +115,16 @@ impl WsConn {
             max_message: cfg.max_message,
             max_payload,
             cookies: None,
+            forwarded: None,
             #[cfg(feature = "autobahn")]
             echo: None,
         }
+    }
+
+    /// The client address the upgrade request gave, once (see
+    /// [`crate::server::Forwarded`]).
+    pub fn take_forwarded(&mut self) -> Option<crate::server::Forwarded> {
+        self.forwarded.take()
     }
 
     /// Whether data frames may still be sent (handshake done, no close
@@ -126,6 +140,7 @@ impl WsConn {
     pub fn on_read(
         &mut self,
         cfg: &WsListenConfig,
+        peer: std::net::IpAddr,
         mut data: &mut [u8],
         nats_in: &mut Vec<u8>,
         wbuf: &mut Vec<u8>,
@@ -159,6 +174,17 @@ impl WsConn {
                     if up.cookies != Default::default() {
                         self.cookies = Some(Box::new(up.cookies.clone()));
                     }
+                    self.forwarded = if cfg.trusted_proxies.is_empty() {
+                        up.forwarded_for
+                            .map(|ip| crate::server::Forwarded { ip, trusted: false })
+                    } else {
+                        let ip = natsws_core::ws::proxy::client_ip(
+                            peer,
+                            &up.x_forwarded_for,
+                            &cfg.trusted_proxies,
+                        );
+                        (ip != peer).then_some(crate::server::Forwarded { ip, trusted: true })
+                    };
                     self.phase = Phase::Open;
                     upgraded = true;
                     data = &mut data[consumed..];

@@ -302,6 +302,10 @@ pub struct Upgrade {
     /// First `X-Forwarded-For` header line, if it is a bare IP (spec §2.9
     /// step 3; logs only).
     pub forwarded_for: Option<IpAddr>,
+    /// Every `X-Forwarded-For` header line, in order (for
+    /// [`proxy::client_ip`](super::proxy::client_ip) behind trusted
+    /// proxies; bounded by the request-head cap).
+    pub x_forwarded_for: Vec<String>,
     /// Client/MQTT kinds: `User-Agent` starts with `Mozilla/` (spec §2.9):
     /// outbound frames of at most 4096 bytes.
     pub browser: bool,
@@ -495,6 +499,9 @@ pub fn validate_request(head: &[u8], cfg: &UpgradeConfig, tls: bool) -> Result<U
         compression,
         no_masking,
         forwarded_for,
+        x_forwarded_for: header_values(headers, "X-Forwarded-For")
+            .map(utf8)
+            .collect(),
         browser: false,
         safari: false,
         cookies: CookieValues::default(),

@@ -40,6 +40,7 @@ pub mod frame;
 pub mod handshake;
 pub mod inbound;
 pub mod mask;
+pub mod proxy;
 pub mod utf8;
 
 #[doc(hidden)]

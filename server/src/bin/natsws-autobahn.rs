@@ -42,6 +42,7 @@ fn main() {
             // No NATS pings reach an echo connection; keep the session quiet.
             ping_interval: Duration::from_secs(24 * 3600),
             upgrade,
+            trusted_proxies: Vec::new(),
             max_message: natsws_core::ws::echo::MAX_MESSAGE as u64,
             tls: None,
             echo: true,
