@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 
 use super::codec::{Decoder, DecoderConfig, Event};
 use super::handshake::{RequestParser, Status, UpgradeConfig};
+use super::proxy::{client_ip, hop_address, Cidr};
 
 /// Feeds `data` to the server-role upgrade parser in two pieces split at
 /// `split`, asserting the `consumed ≤ given` invariant.
@@ -14,8 +15,22 @@ pub fn handshake(data: &[u8], split: usize) {
     for part in [&data[..split], &data[split..]] {
         match p.feed(&cfg, part) {
             Ok(Status::Partial) => assert!(p.buffered() <= cfg.max_head_bytes),
-            Ok(Status::Complete { consumed, .. }) => {
+            Ok(Status::Complete { consumed, value }) => {
                 assert!(consumed <= part.len());
+                // The X-Forwarded-For walk behind proxies trusted for
+                // every address, and for one range: always one of the
+                // peer or the header's addresses.
+                let peer = core::net::IpAddr::from([10, 0, 0, 1]);
+                for trusted in [&["0.0.0.0/0", "::/0"][..], &["10.0.0.0/8"][..]] {
+                    let t: Vec<_> = trusted.iter().filter_map(|c| Cidr::parse(c)).collect();
+                    let ip = client_ip(peer, &value.x_forwarded_for, &t);
+                    let mut hops = value.x_forwarded_for.iter().flat_map(|l| l.split(','));
+                    assert!(
+                        ip == peer || hops.any(|h| hop_address(h) == Some(ip)),
+                        "{ip} not from {:?}",
+                        value.x_forwarded_for
+                    );
+                }
                 return;
             }
             Err(_) => return,

@@ -72,9 +72,10 @@ fn unmap(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// One `X-Forwarded-For` element: an address, possibly with a port
-/// (`1.2.3.4:5678`, `[2001:db8::1]:443`), possibly quoted.
-fn parse_hop(s: &str) -> Option<IpAddr> {
+/// The address of one `X-Forwarded-For` element: an address, possibly
+/// with a port (`1.2.3.4:5678`, `[2001:db8::1]:443`), possibly quoted;
+/// `None` for anything else.
+pub fn hop_address(s: &str) -> Option<IpAddr> {
     let s = s.trim().trim_matches('"');
     if let Ok(ip) = s.parse() {
         return Some(ip);
@@ -101,7 +102,7 @@ pub fn client_ip<S: AsRef<str>>(peer: IpAddr, xff: &[S], trusted: &[Cidr]) -> Ip
     }
     let mut client = peer;
     for hop in xff.iter().rev().flat_map(|line| line.as_ref().rsplit(',')) {
-        let Some(ip) = parse_hop(hop) else {
+        let Some(ip) = hop_address(hop) else {
             break;
         };
         client = ip;
