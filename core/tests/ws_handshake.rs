@@ -1024,3 +1024,48 @@ fn client_response_checks() {
         Ok(Status::Complete { .. })
     ));
 }
+
+/// natsws `health_path`: a plain GET of that path is a load balancer's
+/// health check (200 `{"status":"ok"}`); other paths, other methods and
+/// real upgrades on that path are unchanged.
+#[test]
+fn health_path_answers_plain_gets() {
+    let mut cfg = UpgradeConfig::default();
+    let plain = [
+        ("Upgrade", None),
+        ("Connection", None),
+        ("Sec-WebSocket-Key", None),
+    ];
+    // Off by default: the usual 400.
+    let e = check(&cfg, &req_with("/healthz", "GET", &plain)).unwrap_err();
+    assert_eq!(e, Error::InvalidUpgradeHeader);
+    cfg.health_path = Some("/healthz".into());
+    let e = check(&cfg, &req_with("/healthz", "GET", &plain)).unwrap_err();
+    assert_eq!(e, Error::HealthCheck);
+    let mut out = Vec::new();
+    assert!(write_reject_response(&mut out, &e));
+    let (status, headers, body) = parse_response(&out);
+    assert_eq!(status, 200);
+    assert_eq!(body, br#"{"status":"ok"}"#);
+    assert!(headers.contains(&("Content-Type".into(), "application/json".into())));
+    assert!(headers.contains(&("Content-Length".into(), "15".into())));
+    // Query strings are not part of the path.
+    assert_eq!(
+        check(&cfg, &req_with("/healthz?probe=1", "GET", &plain)).unwrap_err(),
+        Error::HealthCheck
+    );
+    // Another path, another method: unchanged.
+    assert_eq!(
+        check(&cfg, &req_with("/", "GET", &plain)).unwrap_err(),
+        Error::InvalidUpgradeHeader
+    );
+    assert_eq!(
+        check(&cfg, &req_with("/healthz", "POST", &plain)).unwrap_err(),
+        Error::MethodNotGet
+    );
+    // A WebSocket upgrade on that path is an upgrade.
+    assert_eq!(
+        check(&cfg, &req_with("/healthz", "GET", &[])).unwrap().path,
+        "/healthz"
+    );
+}

@@ -113,6 +113,7 @@ fn settings(o: &Options) -> Result<Settings, String> {
         if w.max_request_head > 0 {
             up.max_head_bytes = w.max_request_head;
         }
+        up.health_path = w.health_path.clone();
         up.cookies = natsws_core::ws::handshake::CookieNames {
             jwt: w.jwt_cookie.clone(),
             user: w.user_cookie.clone(),

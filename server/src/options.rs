@@ -404,6 +404,11 @@ pub struct WebsocketOptions {
     /// address from `X-Forwarded-For`, walked from the right
     /// (`natsws_core::ws::proxy::client_ip`); empty (default) = never.
     pub trusted_proxies: Vec<natsws_core::ws::proxy::Cidr>,
+    /// natsws extension `health_path`: a plain `GET` of this path on the
+    /// WebSocket port (no upgrade) answers `200 {"status":"ok"}`, for load
+    /// balancers' health checks. Must start with `/`. Unset (default): 400,
+    /// as nats-server.
+    pub health_path: Option<String>,
     /// `authorization`/`authentication` sub-block (§1.3).
     pub authorization: Option<WsAuthorization>,
     /// `jwt_cookie`.
@@ -1823,6 +1828,18 @@ fn parse_websocket(r: &mut Reader, m: &Map, span: &Span) -> WebsocketOptions {
                 }
             }
             "max_request_head" => r.set(&mut ws.max_request_head, int_range(e, 256, 1 << 20)),
+            "health_path" => {
+                if let Some(p) = r.ok(str_of(e)) {
+                    if p.starts_with('/') {
+                        ws.health_path = Some(p);
+                    } else {
+                        r.errors.push(Diagnostic::at(
+                            &e.key_span,
+                            format!("health_path {p:?} must start with '/'"),
+                        ));
+                    }
+                }
+            }
             "trusted_proxies" => {
                 if let Some(list) = r.ok(str_list(e)) {
                     let mut cidrs = Vec::with_capacity(list.len());

@@ -194,7 +194,9 @@ impl WsConn {
                     }
                 }
                 Err(e) => {
-                    crate::debug!("websocket handshake error: {e}");
+                    if e != natsws_core::ws::Error::HealthCheck {
+                        crate::debug!("websocket handshake error: {e}");
+                    }
                     handshake::write_reject_response(wbuf, &e);
                     return WsEvent::Close(ClosedReason::ProtocolViolation);
                 }

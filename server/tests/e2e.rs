@@ -316,6 +316,51 @@ fn monitoring_reports_connections_by_type() {
     assert_eq!(s.http_get("/nope").0, 404);
 }
 
+/// One plain HTTP GET on `port`; returns the whole response.
+fn http_get_raw(port: u16, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: lb\r\nUser-Agent: ELB-HealthChecker/2.0\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp
+}
+
+/// natsws `websocket { health_path }`: load balancers' health checks on the
+/// WebSocket port get 200; without it (nats-server's behaviour) a plain GET
+/// is a 400, and WebSocket clients on that path are unaffected.
+#[test]
+fn websocket_port_answers_health_checks() {
+    let s = server();
+    let resp = http_get_raw(s.ws_port.unwrap(), "/healthz");
+    assert!(resp.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{resp}");
+
+    let s =
+        Server::start(&BASE.replace("no_tls: true", "no_tls: true\n  health_path: \"/healthz\""));
+    let resp = http_get_raw(s.ws_port.unwrap(), "/healthz");
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    assert!(resp.ends_with("\r\n\r\n{\"status\":\"ok\"}"), "{resp}");
+    let resp = http_get_raw(s.ws_port.unwrap(), "/other");
+    assert!(resp.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{resp}");
+    let mut w = WsRaw::connect(s.ws_port.unwrap());
+    w.expect(" \r\n");
+    w.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    w.expect("PONG\r\n");
+    let err =
+        Server::try_start(&BASE.replace("no_tls: true", "no_tls: true\n  health_path: healthz"))
+            .err()
+            .expect("must not start");
+    assert!(
+        err.contains("health_path \"healthz\" must start with '/'"),
+        "{err}"
+    );
+}
+
 /// `/varz` `cpu` is the process's CPU percent (nats-server samples it once a
 /// second): after the server has parsed and delivered some megabytes it is
 /// above zero and below what the machine's cores allow.

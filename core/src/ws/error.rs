@@ -110,6 +110,10 @@ pub enum Error {
     HostMissing,
     /// No `Upgrade: websocket` token (400).
     InvalidUpgradeHeader,
+    /// Not a failure: a `GET` of the configured `health_path` without
+    /// `Upgrade` (a load balancer's health check), answered `200
+    /// {"status":"ok"}` and closed.
+    HealthCheck,
     /// No `Connection: Upgrade` token (400).
     InvalidConnectionHeader,
     /// No or empty `Sec-WebSocket-Key` (400).
@@ -170,6 +174,7 @@ impl Error {
             | InvalidKey
             | InvalidVersion => http(400),
             OriginNotAllowed(_) => http(403),
+            HealthCheck => http(200),
             MqttNotEnabled => http(404),
             MethodNotGet => http(405),
             RequestHeadTooLarge => http(431),
@@ -236,6 +241,7 @@ impl fmt::Display for Error {
             MethodNotGet => "request method must be GET",
             HostMissing => "'Host' missing in request",
             InvalidUpgradeHeader => "invalid value for header 'Upgrade'",
+            HealthCheck => "health check",
             InvalidConnectionHeader => "invalid value for header 'Connection'",
             KeyMissing => "key missing",
             InvalidKey => "invalid websocket key",

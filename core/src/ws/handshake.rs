@@ -212,6 +212,11 @@ pub struct UpgradeConfig {
     /// Extra `(name, value)` headers for the 101 only (spec §1.2 `headers`,
     /// §2.8), names as written.
     pub headers: Vec<(String, String)>,
+    /// natsws `health_path`: a `GET` of this path without `Upgrade:
+    /// websocket` is a load balancer's health check, answered `200
+    /// {"status":"ok"}` ([`Error::HealthCheck`]) instead of 400. Default
+    /// none.
+    pub health_path: Option<String>,
 }
 
 impl Default for UpgradeConfig {
@@ -225,6 +230,7 @@ impl Default for UpgradeConfig {
             mqtt_enabled: false,
             cookies: CookieNames::default(),
             headers: Vec::new(),
+            health_path: None,
         }
     }
 }
@@ -412,7 +418,8 @@ fn utf8(v: &[u8]) -> String {
 /// / [`Error::RequestHeadTooLarge`] (too many header lines) /
 /// [`Error::MissingHostHeader`] (HTTP/1.1 without Host), then
 /// [`Error::MqttNotEnabled`], [`Error::MethodNotGet`], [`Error::HostMissing`],
-/// [`Error::InvalidUpgradeHeader`], [`Error::InvalidConnectionHeader`],
+/// [`Error::InvalidUpgradeHeader`] (or [`Error::HealthCheck`] for the
+/// configured health path), [`Error::InvalidConnectionHeader`],
 /// [`Error::KeyMissing`], [`Error::InvalidKey`], [`Error::InvalidVersion`],
 /// [`Error::OriginNotAllowed`].
 pub fn validate_request(head: &[u8], cfg: &UpgradeConfig, tls: bool) -> Result<Upgrade, Error> {
@@ -453,6 +460,10 @@ pub fn validate_request(head: &[u8], cfg: &UpgradeConfig, tls: bool) -> Result<U
     // 4. Point 3: "An |Upgrade| header field containing the value
     // "websocket", treated as an ASCII case-insensitive value."
     if !has_token(headers, "Upgrade", "websocket") {
+        // natsws: a load balancer's health check on the WebSocket port.
+        if cfg.health_path.as_deref() == Some(path) {
+            return Err(Error::HealthCheck);
+        }
         return Err(Error::InvalidUpgradeHeader);
     }
     // 5. Point 4: "A |Connection| header field that includes the token
@@ -812,6 +823,12 @@ pub fn write_reject_response(out: &mut Vec<u8>, err: &Error) -> bool {
     let Some(status) = err.http_status() else {
         return false;
     };
+    if *err == Error::HealthCheck {
+        out.extend_from_slice(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"status\":\"ok\"}",
+        );
+        return true;
+    }
     let text = status_text(status);
     let mut body = String::new();
     let net_http = matches!(
