@@ -491,6 +491,22 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
                 // (`ip` stays the TCP peer, as in nats-server).
                 obj.insert("client_ip".into(), json!(f.ip.to_string()));
             }
+            if let Some(m) = c.ws_meta.get() {
+                // natsws extension: the WebSocket upgrade request.
+                let mut w = json!({
+                    "path": m.path,
+                    "compression": m.compression,
+                    "browser": m.browser,
+                });
+                let wo = w.as_object_mut().expect("object");
+                if let Some(o) = &m.origin {
+                    wo.insert("origin".into(), json!(o));
+                }
+                if let Some(ua) = &m.user_agent {
+                    wo.insert("user_agent".into(), json!(ua));
+                }
+                obj.insert("websocket".into(), w);
+            }
             if let Some(t) = c.tls.get() {
                 obj.insert("tls_version".into(), json!(t.version));
                 obj.insert("tls_cipher_suite".into(), json!(t.cipher));

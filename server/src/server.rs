@@ -200,6 +200,24 @@ pub struct ConnShared {
     /// WebSocket: the client address from `X-Forwarded-For`, set at the
     /// upgrade.
     pub forwarded: std::sync::OnceLock<Forwarded>,
+    /// WebSocket: what the upgrade request said, for `/connz`.
+    pub ws_meta: std::sync::OnceLock<Box<WsMeta>>,
+}
+
+/// A WebSocket connection's upgrade request, as `/connz` shows it (natsws
+/// extension, user-needs §20).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsMeta {
+    /// The request path (without the query).
+    pub path: String,
+    /// `Origin`, when sent.
+    pub origin: Option<String>,
+    /// `User-Agent`, when sent.
+    pub user_agent: Option<String>,
+    /// permessage-deflate negotiated.
+    pub compression: bool,
+    /// A browser (`Mozilla/` User-Agent): outbound frames of at most 4 KiB.
+    pub browser: bool,
 }
 
 /// A WebSocket client's address from `X-Forwarded-For`.

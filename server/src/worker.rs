@@ -538,6 +538,7 @@ impl Worker {
             perms: Default::default(),
             tls: Default::default(),
             forwarded: std::sync::OnceLock::new(),
+            ws_meta: std::sync::OnceLock::new(),
         });
         // nats-server: the first PING (for RTT) after about 2 s, or sooner
         // when the ping interval is shorter.
@@ -913,8 +914,12 @@ impl Worker {
                     return true;
                 }
                 WsEvent::Upgraded => {
-                    if let Some(f) = ws.take_forwarded() {
-                        let _ = conn.shared.forwarded.set(f);
+                    if let Some(info) = ws.take_upgrade_info() {
+                        let info = *info;
+                        if let Some(f) = info.forwarded {
+                            let _ = conn.shared.forwarded.set(f);
+                        }
+                        let _ = conn.shared.ws_meta.set(Box::new(info.meta));
                     }
                     conn.handshake_deadline = None;
                     // The NATS session starts now, not at accept.

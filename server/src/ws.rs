@@ -77,6 +77,15 @@ enum Phase {
     Open,
 }
 
+/// What an upgrade request said that outlives the handshake.
+#[derive(Debug)]
+pub struct UpgradeInfo {
+    /// The client address from `X-Forwarded-For`.
+    pub forwarded: Option<crate::server::Forwarded>,
+    /// For `/connz`.
+    pub meta: crate::server::WsMeta,
+}
+
 /// Per-connection WebSocket state.
 pub struct WsConn {
     phase: Phase,
@@ -93,9 +102,9 @@ pub struct WsConn {
     /// Credential cookies captured at the upgrade (websocket spec §5.4);
     /// `None` when none of the configured cookies was sent.
     pub cookies: Option<Box<natsws_core::ws::handshake::CookieValues>>,
-    /// The client address from `X-Forwarded-For`, set at the upgrade until
-    /// the loop takes it ([`take_forwarded`](Self::take_forwarded)).
-    forwarded: Option<crate::server::Forwarded>,
+    /// What the upgrade request said, set at the upgrade until the loop
+    /// takes it ([`take_upgrade_info`](Self::take_upgrade_info)).
+    upgrade_info: Option<Box<UpgradeInfo>>,
     /// Test-only echo state (feature `autobahn`, [`WsListenConfig::echo`]).
     #[cfg(feature = "autobahn")]
     echo: Option<natsws_core::ws::echo::EchoConn>,
@@ -115,16 +124,15 @@ impl WsConn {
             max_message: cfg.max_message,
             max_payload,
             cookies: None,
-            forwarded: None,
+            upgrade_info: None,
             #[cfg(feature = "autobahn")]
             echo: None,
         }
     }
 
-    /// The client address the upgrade request gave, once (see
-    /// [`crate::server::Forwarded`]).
-    pub fn take_forwarded(&mut self) -> Option<crate::server::Forwarded> {
-        self.forwarded.take()
+    /// What the upgrade request said, once (after [`WsEvent::Upgraded`]).
+    pub fn take_upgrade_info(&mut self) -> Option<Box<UpgradeInfo>> {
+        self.upgrade_info.take()
     }
 
     /// Whether data frames may still be sent (handshake done, no close
@@ -174,7 +182,7 @@ impl WsConn {
                     if up.cookies != Default::default() {
                         self.cookies = Some(Box::new(up.cookies.clone()));
                     }
-                    self.forwarded = if cfg.trusted_proxies.is_empty() {
+                    let forwarded = if cfg.trusted_proxies.is_empty() {
                         up.forwarded_for
                             .map(|ip| crate::server::Forwarded { ip, trusted: false })
                     } else {
@@ -185,6 +193,16 @@ impl WsConn {
                         );
                         (ip != peer).then_some(crate::server::Forwarded { ip, trusted: true })
                     };
+                    self.upgrade_info = Some(Box::new(UpgradeInfo {
+                        forwarded,
+                        meta: crate::server::WsMeta {
+                            path: up.path.clone(),
+                            origin: up.origin.clone(),
+                            user_agent: up.user_agent.clone(),
+                            compression: up.compression,
+                            browser: up.browser,
+                        },
+                    }));
                     self.phase = Phase::Open;
                     upgraded = true;
                     data = &mut data[consumed..];

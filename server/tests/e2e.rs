@@ -391,6 +391,40 @@ fn varz_reports_cpu_use() {
     assert!(cpu.0 <= 100.0 * cpu.1 + 1.0, "{cpu:?}");
 }
 
+/// `/connz` shows what a WebSocket client's upgrade request said (natsws
+/// extension `websocket` object); TCP clients have none.
+#[test]
+fn connz_shows_websocket_upgrade_details() {
+    let s = server();
+    let headers = [
+        ("Origin", "https://app.example.com"),
+        ("User-Agent", "Mozilla/5.0 (X11) natsws-test"),
+    ];
+    let (mut w, _) = common::Conn::ws(s.ws_port.unwrap(), &headers);
+    w.send(b"CONNECT {\"verbose\":false,\"name\":\"page\"}\r\n");
+    w.ping();
+    let mut t = Raw::connect(s.client_port);
+    t.expect(" \r\n");
+    t.send(b"CONNECT {\"verbose\":false,\"name\":\"native\"}\r\nPING\r\n");
+    t.expect("PONG\r\n");
+    let (_, body) = s.http_get("/connz");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let conns = v["connections"].as_array().unwrap();
+    let page = conns.iter().find(|c| c["name"] == "page").unwrap();
+    assert_eq!(
+        page["websocket"],
+        serde_json::json!({
+            "path": "/",
+            "compression": false,
+            "browser": true,
+            "origin": "https://app.example.com",
+            "user_agent": "Mozilla/5.0 (X11) natsws-test",
+        })
+    );
+    let native = conns.iter().find(|c| c["name"] == "native").unwrap();
+    assert!(native.get("websocket").is_none(), "{native}");
+}
+
 #[test]
 fn slow_consumer_is_closed_and_others_keep_receiving() {
     let s = Server::start(&format!("max_pending: 1048576\nmax_payload: 65536\n{BASE}"));
