@@ -139,6 +139,12 @@ fn settings(o: &Options) -> Result<Settings, String> {
             ping_interval: w.ping_interval.unwrap_or(Duration::ZERO),
             upgrade: up,
             trusted_proxies: w.trusted_proxies.clone(),
+            upgrade_rate_limit: (w.upgrade_rate_limit > 0).then(|| {
+                Arc::new(natsws_server::ws::RateLimit::new(
+                    w.upgrade_rate_limit,
+                    std::time::Instant::now(),
+                ))
+            }),
             max_message: u64::MAX,
             #[cfg(feature = "autobahn")]
             echo: false,

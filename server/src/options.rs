@@ -404,6 +404,10 @@ pub struct WebsocketOptions {
     /// address from `X-Forwarded-For`, walked from the right
     /// (`natsws_core::ws::proxy::client_ip`); empty (default) = never.
     pub trusted_proxies: Vec<natsws_core::ws::proxy::Cidr>,
+    /// natsws extension `upgrade_rate_limit`: WebSocket upgrades accepted
+    /// per second (a burst of one second's worth); above it the request is
+    /// answered 503 with a jittered `Retry-After`. 0 (default) = no limit.
+    pub upgrade_rate_limit: u32,
     /// natsws extension `health_path`: a plain `GET` of this path on the
     /// WebSocket port (no upgrade) answers `200 {"status":"ok"}`, for load
     /// balancers' health checks. Must start with `/`. Unset (default): 400,
@@ -1828,6 +1832,7 @@ fn parse_websocket(r: &mut Reader, m: &Map, span: &Span) -> WebsocketOptions {
                 }
             }
             "max_request_head" => r.set(&mut ws.max_request_head, int_range(e, 256, 1 << 20)),
+            "upgrade_rate_limit" => r.set(&mut ws.upgrade_rate_limit, int_range(e, 0, 1_000_000)),
             "health_path" => {
                 if let Some(p) = r.ok(str_of(e)) {
                     if p.starts_with('/') {

@@ -35,6 +35,9 @@ pub struct WsListenConfig {
     pub ping_interval: Duration,
     /// The handshake settings handed to core.
     pub upgrade: UpgradeConfig,
+    /// natsws `upgrade_rate_limit`: accepted upgrades per second across the
+    /// listener; above it a request gets 503 with `Retry-After`.
+    pub upgrade_rate_limit: Option<std::sync::Arc<RateLimit>>,
     /// natsws `trusted_proxies`: peers whose `X-Forwarded-For` names the
     /// client (empty = none; then the header is only shown in logs, as
     /// nats-server does).
@@ -75,6 +78,60 @@ enum FinalClose {
 enum Phase {
     Handshake(RequestParser),
     Open,
+}
+
+/// A token bucket shared by all loops: `per_sec` tokens a second, at most
+/// `per_sec` stored (a burst of one second's worth).
+#[derive(Debug)]
+pub struct RateLimit {
+    per_sec: u32,
+    /// (tokens, when they were counted).
+    state: std::sync::Mutex<(f64, std::time::Instant)>,
+}
+
+impl RateLimit {
+    /// A full bucket of `per_sec` (≥ 1) tokens.
+    pub fn new(per_sec: u32, now: std::time::Instant) -> RateLimit {
+        let per_sec = per_sec.max(1);
+        RateLimit {
+            per_sec,
+            state: std::sync::Mutex::new((f64::from(per_sec), now)),
+        }
+    }
+
+    /// Takes a token, or says how long until the next one.
+    ///
+    /// # Errors
+    /// The time until a token is available.
+    pub fn try_acquire(&self, now: std::time::Instant) -> Result<(), Duration> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let rate = f64::from(self.per_sec);
+        let elapsed = now.saturating_duration_since(st.1).as_secs_f64();
+        st.0 = (st.0 + elapsed * rate).min(rate);
+        st.1 = now;
+        if st.0 >= 1.0 {
+            st.0 -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - st.0) / rate))
+        }
+    }
+}
+
+/// 503 for an upgrade over `upgrade_rate_limit`: `Retry-After` is a whole
+/// number of seconds, at least 1, with up to as many again of random jitter
+/// so that refused clients do not all come back at once (user-needs §16).
+fn write_throttled(out: &mut Vec<u8>, wait: Duration) {
+    let base = wait.as_secs().max(1);
+    let after = base + fastrand::u64(0..=base);
+    let body = "Service Unavailable\n";
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: {after}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
 }
 
 /// What an upgrade request said that outlives the handshake.
@@ -161,6 +218,13 @@ impl WsConn {
                     value: up,
                     consumed,
                 }) => {
+                    if let Some(limit) = &cfg.upgrade_rate_limit {
+                        if let Err(wait) = limit.try_acquire(std::time::Instant::now()) {
+                            crate::debug!("websocket upgrade refused: upgrade_rate_limit reached");
+                            write_throttled(wbuf, wait);
+                            return WsEvent::Close(ClosedReason::MaxConnectionsExceeded);
+                        }
+                    }
                     if up.kind != PathKind::Client {
                         // Leafnode and MQTT over WebSocket are not served.
                         crate::debug!("websocket upgrade for {:?} refused: not supported", up.kind);
@@ -332,5 +396,49 @@ impl WsConn {
             .unwrap_or(SendCloseCode::INTERNAL_ERROR);
         codec::write_close(wbuf, code, reason, None);
         self.state = self.state.close_sent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn rate_limit_is_a_token_bucket() {
+        let t0 = Instant::now();
+        let l = RateLimit::new(2, t0);
+        assert_eq!(l.try_acquire(t0), Ok(()));
+        assert_eq!(l.try_acquire(t0), Ok(()));
+        // Empty: the next token in half a second.
+        assert_eq!(l.try_acquire(t0), Err(Duration::from_millis(500)));
+        assert!(l.try_acquire(t0 + Duration::from_millis(400)).is_err());
+        assert_eq!(l.try_acquire(t0 + Duration::from_millis(500)), Ok(()));
+        // A long pause refills one second's worth, no more.
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(l.try_acquire(later), Ok(()));
+        assert_eq!(l.try_acquire(later), Ok(()));
+        assert!(l.try_acquire(later).is_err());
+    }
+
+    #[test]
+    fn throttled_response_says_when_to_retry() {
+        for wait in [Duration::from_millis(1), Duration::from_secs(3)] {
+            let mut out = Vec::new();
+            write_throttled(&mut out, wait);
+            let text = String::from_utf8(out).unwrap();
+            assert!(
+                text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+                "{text}"
+            );
+            let after: u64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Retry-After: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            let base = wait.as_secs().max(1);
+            assert!((base..=2 * base).contains(&after), "{after}");
+        }
     }
 }

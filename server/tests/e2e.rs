@@ -391,6 +391,40 @@ fn varz_reports_cpu_use() {
     assert!(cpu.0 <= 100.0 * cpu.1 + 1.0, "{cpu:?}");
 }
 
+/// natsws `websocket { upgrade_rate_limit }`: upgrades above the rate get
+/// 503 with a `Retry-After`, and the clients already connected are
+/// unaffected.
+#[test]
+fn upgrades_above_the_rate_limit_get_503() {
+    use std::io::{Read as _, Write as _};
+    let s = Server::start(&BASE.replace("no_tls: true", "no_tls: true\n  upgrade_rate_limit: 1"));
+    let mut first = WsRaw::connect(s.ws_port.unwrap());
+    first.expect(" \r\n");
+    // The bucket holds one upgrade a second: the next one now is refused.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", s.ws_port.unwrap())).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    let mut resp = String::new();
+    c.read_to_string(&mut resp).unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{resp}"
+    );
+    let after: u64 = resp
+        .lines()
+        .find_map(|l| l.strip_prefix("Retry-After: "))
+        .unwrap_or_else(|| panic!("{resp}"))
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&after), "{resp}");
+    first.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    first.expect("PONG\r\n");
+}
+
 /// `/connz` shows what a WebSocket client's upgrade request said (natsws
 /// extension `websocket` object); TCP clients have none.
 #[test]

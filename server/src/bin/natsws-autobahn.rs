@@ -43,6 +43,7 @@ fn main() {
             ping_interval: Duration::from_secs(24 * 3600),
             upgrade,
             trusted_proxies: Vec::new(),
+            upgrade_rate_limit: None,
             max_message: natsws_core::ws::echo::MAX_MESSAGE as u64,
             tls: None,
             echo: true,
