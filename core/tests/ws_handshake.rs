@@ -1069,3 +1069,40 @@ fn health_path_answers_plain_gets() {
         "/healthz"
     );
 }
+
+/// natsws: `allowed_origins` entries written `scheme://*.domain` allow every
+/// subdomain of `domain` (not the domain itself), with the same scheme and
+/// port rules as exact entries.
+#[test]
+fn allowed_origins_subdomain_wildcards() {
+    let mut cfg = UpgradeConfig::default();
+    cfg.set_allowed_origins(&["https://*.example.com", "http://exact.org:8080"])
+        .unwrap();
+    let try_origin = |o: &str| check(&cfg, &req(&[("Origin", Some(o))]));
+    for ok in [
+        "https://app.example.com",
+        "https://a.b.example.com",
+        "https://APP.Example.COM:443",
+        "http://exact.org:8080",
+    ] {
+        assert!(try_origin(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "https://example.com",
+        "https://badexample.com",
+        "https://example.com.evil.net",
+        "http://app.example.com",
+        "https://app.example.com:8443",
+        "http://sub.exact.org:8080",
+    ] {
+        assert!(
+            matches!(try_origin(bad), Err(Error::OriginNotAllowed(_))),
+            "{bad}"
+        );
+    }
+    // Only a leading `*.` is a wildcard.
+    let a = natsws_core::ws::handshake::AllowedOrigin::parse("https://*.example.com").unwrap();
+    assert!(a.subdomains && a.host == "example.com");
+    let b = natsws_core::ws::handshake::AllowedOrigin::parse("https://a.*.example.com");
+    assert!(b.map_or(true, |b| !b.subdomains));
+}

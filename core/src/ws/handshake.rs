@@ -137,6 +137,10 @@ pub struct AllowedOrigin {
     pub host: String,
     /// Port as written, or the scheme's default.
     pub port: String,
+    /// natsws: the entry was written `scheme://*.domain[:port]`; `host` is
+    /// then `domain`, and any subdomain of it matches (at any depth), the
+    /// domain itself does not.
+    pub subdomains: bool,
 }
 
 impl AllowedOrigin {
@@ -163,11 +167,31 @@ impl AllowedOrigin {
         }
         let (host, port) = host_and_port(u.scheme == "https", u.host)
             .map_err(|e| alloc::format!("unable to parse allowed origin: {e}"))?;
+        let (host, subdomains) = match host.strip_prefix("*.") {
+            Some(domain) if !domain.is_empty() && !domain.contains('*') => (domain.into(), true),
+            _ => (host, false),
+        };
         Ok(AllowedOrigin {
             scheme: u.scheme,
             host,
             port,
+            subdomains,
         })
+    }
+
+    /// Whether an `Origin` with this scheme, lower-cased host and port is
+    /// allowed by this entry.
+    pub fn matches(&self, scheme: &str, host: &str, port: &str) -> bool {
+        if self.scheme != scheme || self.port != port {
+            return false;
+        }
+        if self.subdomains {
+            host.len() > self.host.len() + 1
+                && host.ends_with(self.host.as_str())
+                && host.as_bytes()[host.len() - self.host.len() - 1] == b'.'
+        } else {
+            self.host == host
+        }
     }
 }
 
@@ -725,7 +749,7 @@ fn check_origin(cfg: &UpgradeConfig, tls: bool, origin: &str, host: &str) -> Res
         && !cfg
             .allowed_origins
             .iter()
-            .any(|a| a.host == oh && a.scheme == u.scheme && a.port == op)
+            .any(|a| a.matches(&u.scheme, &oh, &op))
     {
         return Err("not in the allowed list".to_string());
     }
