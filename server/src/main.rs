@@ -200,6 +200,13 @@ fn settings(o: &Options) -> Result<Settings, String> {
         ping_interval: o.ping_interval,
         ping_max: o.ping_max,
         write_deadline: o.write_deadline,
+        ws_max_pending: o
+            .websocket
+            .max_pending
+            .map_or(usize::try_from(o.max_pending).unwrap_or(usize::MAX), |v| {
+                usize::try_from(v).unwrap_or(usize::MAX)
+            }),
+        ws_write_deadline: o.websocket.write_deadline.unwrap_or(o.write_deadline),
         no_header_support: o.no_header_support,
         max_pending_handshakes: o.max_pending_handshakes,
         loop_spin: o.loop_spin,

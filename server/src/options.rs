@@ -404,6 +404,15 @@ pub struct WebsocketOptions {
     /// address from `X-Forwarded-For`, walked from the right
     /// (`natsws_core::ws::proxy::client_ip`); empty (default) = never.
     pub trusted_proxies: Vec<natsws_core::ws::proxy::Cidr>,
+    /// natsws extension `max_pending`: outbound bytes a WebSocket client may
+    /// have queued before it is closed as a slow consumer (mobile browsers
+    /// on slow links may need more than native clients). Unset = the
+    /// server's `max_pending`.
+    pub max_pending: Option<i64>,
+    /// natsws extension `write_deadline`: how long a write to a WebSocket
+    /// client may stay blocked before it is closed as a slow consumer.
+    /// Unset = the server's `write_deadline`.
+    pub write_deadline: Option<Duration>,
     /// natsws extension `upgrade_rate_limit`: WebSocket upgrades accepted
     /// per second (a burst of one second's worth); above it the request is
     /// answered 503 with a jittered `Retry-After`. 0 (default) = no limit.
@@ -1832,6 +1841,16 @@ fn parse_websocket(r: &mut Reader, m: &Map, span: &Span) -> WebsocketOptions {
                 }
             }
             "max_request_head" => r.set(&mut ws.max_request_head, int_range(e, 256, 1 << 20)),
+            "max_pending" => {
+                if let Some(v) = r.ok(int_range(e, 0, i64::MAX)) {
+                    ws.max_pending = Some(v);
+                }
+            }
+            "write_deadline" => {
+                if let Some(d) = r.duration_or_secs(e, "write_deadline") {
+                    ws.write_deadline = Some(d);
+                }
+            }
             "upgrade_rate_limit" => r.set(&mut ws.upgrade_rate_limit, int_range(e, 0, 1_000_000)),
             "health_path" => {
                 if let Some(p) = r.ok(str_of(e)) {

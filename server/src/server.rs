@@ -70,6 +70,12 @@ pub struct Settings {
     pub ping_max: u32,
     /// `write_deadline` (default 10 s).
     pub write_deadline: Duration,
+    /// `max_pending` for WebSocket clients (natsws `websocket {
+    /// max_pending }`; default the server's).
+    pub ws_max_pending: usize,
+    /// `write_deadline` for WebSocket clients (natsws `websocket {
+    /// write_deadline }`; default the server's).
+    pub ws_write_deadline: Duration,
     /// `no_header_support`.
     pub no_header_support: bool,
     /// Event-loop threads (default: one per core).
@@ -111,6 +117,8 @@ impl Default for Settings {
             ping_interval: Duration::from_secs(120),
             ping_max: 2,
             write_deadline: Duration::from_secs(10),
+            ws_max_pending: 64 * 1024 * 1024,
+            ws_write_deadline: Duration::from_secs(10),
             no_header_support: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_pending_handshakes: 4096,
@@ -312,6 +320,24 @@ impl ConnShared {
         self.kill
             .compare_exchange(KILL_NONE, KILL_SLOW, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+}
+
+impl Settings {
+    /// `max_pending` for a connection of `kind`.
+    pub fn max_pending_for(&self, kind: ConnKind) -> usize {
+        match kind {
+            ConnKind::Client => self.max_pending,
+            ConnKind::WebSocket => self.ws_max_pending,
+        }
+    }
+
+    /// `write_deadline` for a connection of `kind`.
+    pub fn write_deadline_for(&self, kind: ConnKind) -> Duration {
+        match kind {
+            ConnKind::Client => self.write_deadline,
+            ConnKind::WebSocket => self.ws_write_deadline,
+        }
     }
 }
 

@@ -1172,7 +1172,7 @@ impl Worker {
                 conn.shared.log_peer(),
                 kind_label(conn.shared.kind),
                 conn.shared.cid,
-                self.shared.settings.max_pending
+                self.shared.settings.max_pending_for(conn.shared.kind)
             );
             self.close(token, ClosedReason::SlowConsumerPendingBytes, false);
             return;
@@ -1300,8 +1300,8 @@ impl Worker {
             }
         } else {
             let since = *conn.blocked_since.get_or_insert(now);
-            if now.saturating_sub(since).0 > self.shared.settings.write_deadline.as_millis() as u64
-            {
+            let deadline = self.shared.settings.write_deadline_for(conn.shared.kind);
+            if now.saturating_sub(since).0 > deadline.as_millis() as u64 {
                 self.shared
                     .stats
                     .slow_consumers
@@ -1584,7 +1584,11 @@ impl Host for LoopHost<'_> {
         if result.plain.is_empty() && result.queues.is_empty() {
             return 0;
         }
-        let max_pending = self.shared.settings.max_pending;
+        let settings = &self.shared.settings;
+        let limits = [ConnKind::Client, ConnKind::WebSocket].map(|k| {
+            let max = settings.max_pending_for(k);
+            (max, max / 4 * 3)
+        });
         let size = (msg.payload.len() + msg.headers.map_or(0, <[u8]>::len)) as u64;
         let route = &mut *self.route;
         let rng = &mut route.rng;
@@ -1595,7 +1599,6 @@ impl Host for LoopHost<'_> {
             &mut route.removed,
             &mut route.stall,
         );
-        let stall_at = max_pending / 4 * 3;
         let my_loop = route.idx;
         let shared = self.shared;
         let acc = &*self.acc;
@@ -1621,6 +1624,8 @@ impl Host for LoopHost<'_> {
                 return;
             }
             {
+                let (max_pending, stall_at) =
+                    limits[usize::from(target.kind == ConnKind::WebSocket)];
                 let mut ob = target.out.lock().expect("out");
                 if ob.buf.len() > max_pending {
                     drop(ob);

@@ -425,6 +425,49 @@ fn upgrades_above_the_rate_limit_get_503() {
     first.expect("PONG\r\n");
 }
 
+/// natsws `websocket { max_pending }`: WebSocket subscribers have their own
+/// slow-consumer limit; a native subscriber of the same subject, under the
+/// server's larger `max_pending`, keeps its connection.
+#[test]
+fn websocket_max_pending_applies_to_websocket_clients_only() {
+    let s = Server::start(&BASE.replace("no_tls: true", "no_tls: true\n  max_pending: 65536"));
+    let mut w = WsRaw::connect(s.ws_port.unwrap());
+    w.expect(" \r\n");
+    w.send(b"CONNECT {\"verbose\":false,\"name\":\"browser\"}\r\nSUB flood 1\r\nPING\r\n");
+    w.expect("PONG\r\n");
+    let mut t = Raw::connect(s.client_port);
+    t.expect(" \r\n");
+    t.send(b"CONNECT {\"verbose\":false,\"name\":\"native\"}\r\nSUB flood 1\r\nPING\r\n");
+    t.expect("PONG\r\n");
+    // Neither subscriber reads from here on.
+    let mut p = Raw::connect(s.client_port);
+    p.expect(" \r\n");
+    p.send(b"CONNECT {\"verbose\":false}\r\n");
+    let payload = "x".repeat(1024);
+    let batch = format!("PUB flood 1024\r\n{payload}\r\n").repeat(64);
+    let mut rounds = 0;
+    loop {
+        p.send(batch.as_bytes());
+        p.send(b"PING\r\n");
+        p.expect("PONG\r\n");
+        let (_, body) = s.http_get("/varz");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["slow_consumers"].as_u64().unwrap() >= 1 {
+            break;
+        }
+        rounds += 1;
+        assert!(rounds < 4000, "no slow consumer detected");
+    }
+    let (_, body) = s.http_get("/connz?state=closed");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let closed = v["connections"].as_array().unwrap();
+    assert_eq!(closed.len(), 1, "{body}");
+    assert_eq!(closed[0]["name"], "browser");
+    assert_eq!(closed[0]["reason"], "Slow Consumer (Pending Bytes)");
+    let (_, body) = s.http_get("/connz");
+    assert!(body.contains("\"native\""), "{body}");
+}
+
 /// `/connz` shows what a WebSocket client's upgrade request said (natsws
 /// extension `websocket` object); TCP clients have none.
 #[test]
