@@ -291,6 +291,19 @@ fn masked_batch(size: usize) -> (Vec<u8>, usize) {
     (out, frames)
 }
 
+/// Rewinds `mem` and reads all of it through `rbuf` (as the server reads
+/// its socket), handing each piece read to `f`.
+fn read_pieces(mem: &mut Mem, rbuf: &mut [u8], mut f: impl FnMut(&mut [u8])) {
+    mem.rewind();
+    loop {
+        let n = io::Read::read(mem, rbuf).unwrap();
+        if n == 0 {
+            break;
+        }
+        f(&mut rbuf[..n]);
+    }
+}
+
 fn decode_cases(v: &mut Vec<Case>) {
     let rt = runtime();
     for size in SIZES {
@@ -303,23 +316,18 @@ fn decode_cases(v: &mut Vec<Case>) {
         let mut rbuf = vec![0u8; READ_BUF];
         let mut out: Vec<u8> = Vec::with_capacity(want);
         v.push(case("decode", format!("natsws/{size}"), bytes, move || {
-            mem.rewind();
             out.clear();
             let mut total = 0usize;
-            loop {
-                let n = io::Read::read(&mut mem, &mut rbuf).unwrap();
-                if n == 0 {
-                    break;
-                }
+            read_pieces(&mut mem, &mut rbuf, |piece| {
                 let mut pos = 0;
-                while pos < n {
-                    let (k, ev) = dec.decode_into(&rbuf[pos..n], &mut out).unwrap();
+                while pos < piece.len() {
+                    let (k, ev) = dec.decode_into(&piece[pos..], &mut out).unwrap();
                     if let Some(Event::Data { payload, .. }) = ev {
                         total += payload.len();
                     }
                     pos += k;
                 }
-            }
+            });
             assert_eq!(total, want);
             black_box(&out);
         }));
@@ -332,22 +340,17 @@ fn decode_cases(v: &mut Vec<Case>) {
             format!("natsws-inplace/{size}"),
             bytes,
             move || {
-                mem.rewind();
                 let mut total = 0usize;
-                loop {
-                    let n = io::Read::read(&mut mem, &mut rbuf).unwrap();
-                    if n == 0 {
-                        break;
-                    }
+                read_pieces(&mut mem, &mut rbuf, |piece| {
                     let mut pos = 0;
-                    while pos < n {
-                        let (k, ev) = dec.decode(&mut rbuf[pos..n]).unwrap();
+                    while pos < piece.len() {
+                        let (k, ev) = dec.decode(&mut piece[pos..]).unwrap();
                         if let Some(Event::Data { payload, .. }) = ev {
                             total += black_box(payload).len();
                         }
                         pos += k;
                     }
-                }
+                });
                 assert_eq!(total, want);
                 black_box(total);
             },

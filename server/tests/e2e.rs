@@ -23,6 +23,29 @@ fn server() -> Server {
     Server::start(BASE)
 }
 
+/// A WebSocket client after `CONNECT` (named `name`), the protocol lines in
+/// `then` (e.g. a `SUB`), and a PING answered.
+fn ws_client(s: &Server, name: &str, then: &str) -> WsRaw {
+    let mut w = WsRaw::connect(s.ws_port.unwrap());
+    w.expect(" \r\n");
+    w.send(
+        format!("CONNECT {{\"verbose\":false,\"name\":\"{name}\"}}\r\n{then}PING\r\n").as_bytes(),
+    );
+    w.expect("PONG\r\n");
+    w
+}
+
+/// The same over TCP.
+fn tcp_client(s: &Server, name: &str, then: &str) -> Raw {
+    let mut t = Raw::connect(s.client_port);
+    t.expect(" \r\n");
+    t.send(
+        format!("CONNECT {{\"verbose\":false,\"name\":\"{name}\"}}\r\n{then}PING\r\n").as_bytes(),
+    );
+    t.expect("PONG\r\n");
+    t
+}
+
 fn info_json(line: &str) -> serde_json::Value {
     let json = line
         .strip_prefix("INFO ")
@@ -367,10 +390,7 @@ fn websocket_port_answers_health_checks() {
 #[test]
 fn varz_reports_cpu_use() {
     let s = server();
-    let mut t = Raw::connect(s.client_port);
-    t.expect(" \r\n");
-    t.send(b"CONNECT {\"verbose\":false}\r\nSUB load 1\r\nPING\r\n");
-    t.expect("PONG\r\n");
+    let mut t = tcp_client(&s, "loader", "SUB load 1\r\n");
     let payload = "x".repeat(4096);
     let batch = format!("PUB load {}\r\n{payload}\r\n", payload.len()).repeat(256);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -431,18 +451,10 @@ fn upgrades_above_the_rate_limit_get_503() {
 #[test]
 fn websocket_max_pending_applies_to_websocket_clients_only() {
     let s = Server::start(&BASE.replace("no_tls: true", "no_tls: true\n  max_pending: 65536"));
-    let mut w = WsRaw::connect(s.ws_port.unwrap());
-    w.expect(" \r\n");
-    w.send(b"CONNECT {\"verbose\":false,\"name\":\"browser\"}\r\nSUB flood 1\r\nPING\r\n");
-    w.expect("PONG\r\n");
-    let mut t = Raw::connect(s.client_port);
-    t.expect(" \r\n");
-    t.send(b"CONNECT {\"verbose\":false,\"name\":\"native\"}\r\nSUB flood 1\r\nPING\r\n");
-    t.expect("PONG\r\n");
-    // Neither subscriber reads from here on.
-    let mut p = Raw::connect(s.client_port);
-    p.expect(" \r\n");
-    p.send(b"CONNECT {\"verbose\":false}\r\n");
+    // Neither subscriber reads after its PONG.
+    let _w = ws_client(&s, "browser", "SUB flood 1\r\n");
+    let _t = tcp_client(&s, "native", "SUB flood 1\r\n");
+    let mut p = tcp_client(&s, "publisher", "");
     let payload = "x".repeat(1024);
     let batch = format!("PUB flood 1024\r\n{payload}\r\n").repeat(64);
     let mut rounds = 0;
@@ -480,10 +492,7 @@ fn connz_shows_websocket_upgrade_details() {
     let (mut w, _) = common::Conn::ws(s.ws_port.unwrap(), &headers);
     w.send(b"CONNECT {\"verbose\":false,\"name\":\"page\"}\r\n");
     w.ping();
-    let mut t = Raw::connect(s.client_port);
-    t.expect(" \r\n");
-    t.send(b"CONNECT {\"verbose\":false,\"name\":\"native\"}\r\nPING\r\n");
-    t.expect("PONG\r\n");
+    let _t = tcp_client(&s, "native", "");
     let (_, body) = s.http_get("/connz");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let conns = v["connections"].as_array().unwrap();
