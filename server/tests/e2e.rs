@@ -46,6 +46,22 @@ fn tcp_client(s: &Server, name: &str, then: &str) -> Raw {
     t
 }
 
+/// Sends `batch` from `p` (with a PING/PONG after each, so the server has
+/// routed it) until `/varz` counts a slow consumer; at most 4000 times.
+fn publish_until_slow_consumer(s: &Server, p: &mut Raw, batch: &[u8]) {
+    for _ in 0..4000 {
+        p.send(batch);
+        p.send(b"PING\r\n");
+        p.expect("PONG\r\n");
+        let (_, body) = s.http_get("/varz");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["slow_consumers"].as_u64().unwrap() >= 1 {
+            return;
+        }
+    }
+    panic!("no slow consumer detected");
+}
+
 fn info_json(line: &str) -> serde_json::Value {
     let json = line
         .strip_prefix("INFO ")
@@ -457,19 +473,7 @@ fn websocket_max_pending_applies_to_websocket_clients_only() {
     let mut p = tcp_client(&s, "publisher", "");
     let payload = "x".repeat(1024);
     let batch = format!("PUB flood 1024\r\n{payload}\r\n").repeat(64);
-    let mut rounds = 0;
-    loop {
-        p.send(batch.as_bytes());
-        p.send(b"PING\r\n");
-        p.expect("PONG\r\n");
-        let (_, body) = s.http_get("/varz");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if v["slow_consumers"].as_u64().unwrap() >= 1 {
-            break;
-        }
-        rounds += 1;
-        assert!(rounds < 4000, "no slow consumer detected");
-    }
+    publish_until_slow_consumer(&s, &mut p, batch.as_bytes());
     let (_, body) = s.http_get("/connz?state=closed");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let closed = v["connections"].as_array().unwrap();
@@ -559,20 +563,7 @@ fn slow_consumer_is_closed_and_others_keep_receiving() {
         batch.extend_from_slice(&payload);
         batch.extend_from_slice(b"\r\n");
     }
-    // Publish (bounded) until the server reports the slow consumer.
-    let mut rounds = 0;
-    loop {
-        p.send(&batch);
-        p.send(b"PING\r\n");
-        p.expect("PONG\r\n");
-        let (_, body) = s.http_get("/varz");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if v["slow_consumers"].as_u64().unwrap() >= 1 {
-            break;
-        }
-        rounds += 1;
-        assert!(rounds < 4000, "no slow consumer detected");
-    }
+    publish_until_slow_consumer(&s, &mut p, &batch);
     p.send(b"PUB flood 4\r\nlast\r\n");
     let (good_ok, _good) = reader.join().unwrap();
     assert!(
