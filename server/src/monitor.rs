@@ -486,12 +486,12 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
                     obj.insert(k.into(), json!(val));
                 }
             }
-            if let Some(f) = c.forwarded.get().filter(|f| f.trusted) {
+            if let Some(f) = c.forwarded().filter(|f| f.trusted) {
                 // natsws extension: the client behind trusted proxies
                 // (`ip` stays the TCP peer, as in nats-server).
                 obj.insert("client_ip".into(), json!(f.ip.to_string()));
             }
-            if let Some(m) = c.ws_meta.get() {
+            if let Some(m) = c.upgrade.get() {
                 // natsws extension: the WebSocket upgrade request.
                 let mut w = json!({
                     "path": m.path,

@@ -205,17 +205,17 @@ pub struct ConnShared {
     pub has_perms: AtomicBool,
     /// Delivery-time permissions (subscribe deny, response permissions).
     pub perms: Mutex<Option<crate::auth::DeliveryPerms>>,
-    /// WebSocket: the client address from `X-Forwarded-For`, set at the
-    /// upgrade.
-    pub forwarded: std::sync::OnceLock<Forwarded>,
-    /// WebSocket: what the upgrade request said, for `/connz`.
-    pub ws_meta: std::sync::OnceLock<Box<WsMeta>>,
+    /// WebSocket: what the upgrade request said, set at the upgrade.
+    pub upgrade: std::sync::OnceLock<Box<WsUpgrade>>,
 }
 
-/// A WebSocket connection's upgrade request, as `/connz` shows it (natsws
-/// extension, user-needs §20).
+/// What a WebSocket connection's upgrade request said that outlives the
+/// handshake: the client address for INFO, JWT `src` and logs, and the
+/// details `/connz` shows (natsws extension, user-needs §20).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WsMeta {
+pub struct WsUpgrade {
+    /// The client address from `X-Forwarded-For`.
+    pub forwarded: Option<Forwarded>,
     /// The request path (without the query).
     pub path: String,
     /// `Origin`, when sent.
@@ -243,10 +243,16 @@ impl ConnShared {
     /// The client's address: the one resolved through trusted proxies, else
     /// the TCP peer's.
     pub fn client_ip(&self) -> std::net::IpAddr {
-        match self.forwarded.get() {
+        match self.forwarded() {
             Some(f) if f.trusted => f.ip,
             _ => self.peer.ip(),
         }
+    }
+
+    /// The client address from `X-Forwarded-For` (WebSocket, after the
+    /// upgrade).
+    pub fn forwarded(&self) -> Option<Forwarded> {
+        self.upgrade.get().and_then(|u| u.forwarded)
     }
 
     /// The peer as log lines show it: `<forwarded>/<ip:port>` when the
@@ -262,7 +268,7 @@ pub struct LogPeer<'a>(&'a ConnShared);
 
 impl std::fmt::Display for LogPeer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.forwarded.get().map(|x| x.ip) {
+        match self.0.forwarded().map(|x| x.ip) {
             Some(std::net::IpAddr::V6(ip)) => write!(f, "[{ip}]/{}", self.0.peer),
             Some(ip) => write!(f, "{ip}/{}", self.0.peer),
             None => write!(f, "{}", self.0.peer),
@@ -317,8 +323,14 @@ impl ConnShared {
     /// Marks the connection for closing as a slow consumer (the owner closes
     /// it at its next turn, without stalling the caller).
     pub fn mark_slow(&self) -> bool {
+        self.mark_kill(KILL_SLOW)
+    }
+
+    /// Sets the `KILL_*` `code` unless one is set already (the first code
+    /// wins); true if this call set it.
+    pub fn mark_kill(&self, code: u8) -> bool {
         self.kill
-            .compare_exchange(KILL_NONE, KILL_SLOW, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(KILL_NONE, code, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
 }
@@ -346,10 +358,7 @@ impl Shared {
     /// `KILL_*` `code` names (a connection already marked keeps its first
     /// code).
     pub fn kill(&self, c: &Arc<ConnShared>, code: u8) {
-        if c.kill
-            .compare_exchange(KILL_NONE, code, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        if !c.mark_kill(code) {
             return;
         }
         let l = &self.loops[c.loop_idx];

@@ -24,7 +24,7 @@ use natsws_core::session::{AuthFailure, ClosedReason, Grant, Host, Session, Sess
 use natsws_core::time::Millis;
 
 use crate::server::{
-    Account, ClientMeta, ClosedConn, ConnKind, ConnShared, Outbox, Shared, CLOSED_RING, KILL_NONE,
+    Account, ClientMeta, ClosedConn, ConnKind, ConnShared, Outbox, Shared, CLOSED_RING,
     KILL_SHUTDOWN, KILL_SLOW,
 };
 use crate::transport::Transport;
@@ -537,8 +537,7 @@ impl Worker {
             has_perms: Default::default(),
             perms: Default::default(),
             tls: Default::default(),
-            forwarded: std::sync::OnceLock::new(),
-            ws_meta: std::sync::OnceLock::new(),
+            upgrade: std::sync::OnceLock::new(),
         });
         // nats-server: the first PING (for RTT) after about 2 s, or sooner
         // when the ping interval is shorter.
@@ -914,12 +913,8 @@ impl Worker {
                     return true;
                 }
                 WsEvent::Upgraded => {
-                    if let Some(info) = ws.take_upgrade_info() {
-                        let info = *info;
-                        if let Some(f) = info.forwarded {
-                            let _ = conn.shared.forwarded.set(f);
-                        }
-                        let _ = conn.shared.ws_meta.set(Box::new(info.meta));
+                    if let Some(up) = ws.take_upgrade() {
+                        let _ = conn.shared.upgrade.set(up);
                     }
                     conn.handshake_deadline = None;
                     // The NATS session starts now, not at accept.
@@ -1006,15 +1001,7 @@ impl Worker {
             .in_bytes
             .fetch_add(ib - prev_b, Ordering::Relaxed);
         if !scratch_out.is_empty() {
-            conn.shared
-                .out
-                .lock()
-                .expect("out")
-                .buf
-                .extend_from_slice(scratch_out);
-            if !conn.shared.dirty.swap(true, Ordering::AcqRel) {
-                route.local_dirty.push(conn.shared.clone());
-            }
+            queue_out(&mut route.local_dirty, &conn.shared, scratch_out);
         }
         if conn.pre_auth && conn.session.connect_options().is_some() {
             conn.pre_auth = false;
@@ -1120,15 +1107,7 @@ impl Worker {
                 out.clear();
                 let res = conn.session.handle_timeout(now, &mut out);
                 if !out.is_empty() {
-                    conn.shared
-                        .out
-                        .lock()
-                        .expect("out")
-                        .buf
-                        .extend_from_slice(&out);
-                    if !conn.shared.dirty.swap(true, Ordering::AcqRel) {
-                        self.route.local_dirty.push(conn.shared.clone());
-                    }
+                    queue_out(&mut self.route.local_dirty, &conn.shared, &out);
                 }
                 self.scratch_out = out;
                 if let Err(c) = res {
@@ -1454,15 +1433,7 @@ impl Worker {
                 conn.shared.cid,
                 SocketAddr::new(conn.shared.client_ip(), conn.shared.peer.port()),
             );
-            conn.shared
-                .out
-                .lock()
-                .expect("out")
-                .buf
-                .extend_from_slice(&info);
-            if !conn.shared.dirty.swap(true, Ordering::AcqRel) {
-                self.route.local_dirty.push(conn.shared.clone());
-            }
+            queue_out(&mut self.route.local_dirty, &conn.shared, &info);
         }
         *self.shared.ldm_acks.lock().expect("ldm") += 1;
         self.shared.ldm_cv.notify_all();
@@ -1477,6 +1448,15 @@ impl Worker {
         for t in tokens {
             self.finish_close(t, ClosedReason::ServerShutdown);
         }
+    }
+}
+
+/// Appends NATS bytes to a connection of this loop's outbox and queues it
+/// for this turn's flush (once: the `dirty` flag).
+fn queue_out(local_dirty: &mut Vec<Arc<ConnShared>>, cs: &Arc<ConnShared>, bytes: &[u8]) {
+    cs.out.lock().expect("out").buf.extend_from_slice(bytes);
+    if !cs.dirty.swap(true, Ordering::AcqRel) {
+        local_dirty.push(cs.clone());
     }
 }
 
@@ -1795,9 +1775,6 @@ impl Host for LoopHost<'_> {
             .is_some_and(|p| p.use_response(subject, now))
     }
 }
-
-// Keep KILL_NONE referenced for readers of `ConnShared::kill`.
-const _: u8 = KILL_NONE;
 
 #[cfg(test)]
 mod tests {

@@ -134,15 +134,6 @@ fn write_throttled(out: &mut Vec<u8>, wait: Duration) {
     );
 }
 
-/// What an upgrade request said that outlives the handshake.
-#[derive(Debug)]
-pub struct UpgradeInfo {
-    /// The client address from `X-Forwarded-For`.
-    pub forwarded: Option<crate::server::Forwarded>,
-    /// For `/connz`.
-    pub meta: crate::server::WsMeta,
-}
-
 /// Per-connection WebSocket state.
 pub struct WsConn {
     phase: Phase,
@@ -160,8 +151,8 @@ pub struct WsConn {
     /// `None` when none of the configured cookies was sent.
     pub cookies: Option<Box<natsws_core::ws::handshake::CookieValues>>,
     /// What the upgrade request said, set at the upgrade until the loop
-    /// takes it ([`take_upgrade_info`](Self::take_upgrade_info)).
-    upgrade_info: Option<Box<UpgradeInfo>>,
+    /// takes it ([`take_upgrade`](Self::take_upgrade)).
+    upgrade: Option<Box<crate::server::WsUpgrade>>,
     /// Test-only echo state (feature `autobahn`, [`WsListenConfig::echo`]).
     #[cfg(feature = "autobahn")]
     echo: Option<natsws_core::ws::echo::EchoConn>,
@@ -181,15 +172,15 @@ impl WsConn {
             max_message: cfg.max_message,
             max_payload,
             cookies: None,
-            upgrade_info: None,
+            upgrade: None,
             #[cfg(feature = "autobahn")]
             echo: None,
         }
     }
 
     /// What the upgrade request said, once (after [`WsEvent::Upgraded`]).
-    pub fn take_upgrade_info(&mut self) -> Option<Box<UpgradeInfo>> {
-        self.upgrade_info.take()
+    pub fn take_upgrade(&mut self) -> Option<Box<crate::server::WsUpgrade>> {
+        self.upgrade.take()
     }
 
     /// Whether data frames may still be sent (handshake done, no close
@@ -257,15 +248,13 @@ impl WsConn {
                         );
                         (ip != peer).then_some(crate::server::Forwarded { ip, trusted: true })
                     };
-                    self.upgrade_info = Some(Box::new(UpgradeInfo {
+                    self.upgrade = Some(Box::new(crate::server::WsUpgrade {
                         forwarded,
-                        meta: crate::server::WsMeta {
-                            path: up.path.clone(),
-                            origin: up.origin.clone(),
-                            user_agent: up.user_agent.clone(),
-                            compression: up.compression,
-                            browser: up.browser,
-                        },
+                        path: up.path.clone(),
+                        origin: up.origin.clone(),
+                        user_agent: up.user_agent.clone(),
+                        compression: up.compression,
+                        browser: up.browser,
                     }));
                     self.phase = Phase::Open;
                     upgraded = true;
