@@ -520,6 +520,7 @@ impl Session {
         }
         let mut used = 0;
         while used < input.len() {
+            self.check_first_byte(input[used], host, out)?;
             let op = match self.decoder.decode(&input[used..]) {
                 Ok(Some((op, n))) => {
                     used += n;
@@ -546,6 +547,41 @@ impl Session {
         Ok(used)
     }
 
+    /// Before CONNECT on a connection that must authenticate, an op is
+    /// judged by its first byte, before it is parsed (nats-server `parse`,
+    /// state `OP_START`): anything but `C`/`c` is `-ERR 'Authorization
+    /// Violation'` and a close, unless a `no_auth_user` applies, which then
+    /// binds the connection first (websocket.md §5.3). So an unknown op or
+    /// an oversized `PUB` from an unauthenticated client gets the auth
+    /// error, not a parse error, and nothing else is parsed before auth.
+    fn check_first_byte(
+        &mut self,
+        first: u8,
+        host: &mut impl Host,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Close> {
+        if first == b'C' || first == b'c' {
+            return Ok(());
+        }
+        if let State::AwaitingConnect { .. } = self.state {
+            return Err(self.fail(
+                out,
+                Some("Authorization Violation"),
+                ClosedReason::AuthenticationFailure,
+            ));
+        }
+        if self.cfg.auth_check && !self.authenticated && self.connect.is_none() {
+            // No CONNECT first: bind to the no-auth user right away
+            // (websocket.md §5.3 "pre-CONNECT fast path").
+            let grant = host.authenticate(None);
+            if let Err(c) = self.apply_auth(grant, out) {
+                self.state = State::Closed;
+                return Err(c);
+            }
+        }
+        Ok(())
+    }
+
     fn fail(&mut self, out: &mut Vec<u8>, text: Option<&str>, reason: ClosedReason) -> Close {
         if let Some(t) = text {
             push_err(out, t);
@@ -568,6 +604,8 @@ impl Session {
         out: &mut Vec<u8>,
     ) -> Result<(), Close> {
         if let State::AwaitingConnect { .. } = self.state {
+            // An op starting with `C` that is not CONNECT (`CONNECTX` is a
+            // parse error before this): still no credentials.
             if !matches!(op, ClientOp::Connect(_)) {
                 return Err(self.fail(
                     out,
@@ -575,15 +613,6 @@ impl Session {
                     ClosedReason::AuthenticationFailure,
                 ));
             }
-        } else if self.cfg.auth_check
-            && !self.authenticated
-            && self.connect.is_none()
-            && !matches!(op, ClientOp::Connect(_))
-        {
-            // No CONNECT first: bind to the no-auth user right away
-            // (websocket.md §5.3 "pre-CONNECT fast path").
-            let grant = host.authenticate(None);
-            self.apply_auth(grant, out)?;
         }
         match op {
             ClientOp::Connect(json) => self.on_connect(json, now, host, out),

@@ -471,6 +471,52 @@ fn auth_required_first_op_must_be_connect() {
 }
 
 #[test]
+fn auth_required_judges_the_first_byte_before_parsing() {
+    // nats-server `parse` (OP_START): before CONNECT, an op that does not
+    // start with C/c is an authorization violation, whatever it would parse
+    // as: unknown ops, oversized PUBs, blank lines.
+    let mut w = World::new();
+    w.password = Some("s3cret");
+    let cfg = SessionConfig {
+        auth_required: true,
+        limits: Limits {
+            max_payload: 16,
+            ..Limits::default()
+        },
+        ..SessionConfig::default()
+    };
+    for (id, input) in [
+        (1, &b"FOO bar\r\n"[..]),
+        (2, b"PUB foo 999999\r\n"),
+        (3, b"\r\n"),
+        (4, b"X"),
+        (5, b"pub foo 1\r\n"),
+    ] {
+        w.connect_with(id, cfg.clone());
+        assert_eq!(
+            w.send(id, input),
+            Some(ClosedReason::AuthenticationFailure),
+            "{input:?}"
+        );
+        assert_eq!(w.take(id), "-ERR 'Authorization Violation'\r\n");
+    }
+    // An op starting with C is parsed as nats-server does.
+    w.connect_with(6, cfg.clone());
+    assert_eq!(w.send(6, b"CAT\r\n"), Some(ClosedReason::ProtocolViolation));
+    assert_eq!(w.take(6), "-ERR 'Unknown Protocol Operation'\r\n");
+    // After a good CONNECT in the same read, the rest is parsed as usual.
+    w.connect_with(7, cfg);
+    assert_eq!(
+        w.send(
+            7,
+            b"connect {\"pass\":\"s3cret\",\"verbose\":false}\r\nPUB foo 999\r\n"
+        ),
+        Some(ClosedReason::MaxPayloadExceeded)
+    );
+    assert_eq!(w.take(7), "-ERR 'Maximum Payload Violation'\r\n");
+}
+
+#[test]
 fn auth_timeout_fires_only_without_connect() {
     let mut w = World::new();
     w.password = Some("p");

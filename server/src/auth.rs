@@ -270,6 +270,7 @@ pub fn build(opts: &Options) -> Result<Option<ServerAuth>, String> {
             no_auth_user: ws.no_auth_user.clone(),
         },
         operator,
+        tls_map: tls_map(opts),
     };
     let kinds = [ConnKind::Client, ConnKind::WebSocket];
     let required = kinds.map(|k| cfg.auth_required(conn_type(k)));
@@ -282,6 +283,21 @@ pub fn build(opts: &Options) -> Result<Option<ServerAuth>, String> {
         required,
         checks,
     }))
+}
+
+/// The listeners that map client certificates to users: the client port
+/// and the websocket port (when enabled) whose `tls {}` block sets
+/// `verify_and_map` (nats-server `canTLSMap`).
+fn tls_map(opts: &Options) -> ConnectionTypes {
+    let mut set = ConnectionTypes::default();
+    if opts.tls.as_ref().is_some_and(|t| t.verify_and_map) {
+        set.insert(ConnectionType::Standard);
+    }
+    let ws = &opts.websocket;
+    if ws.port != 0 && ws.tls.as_ref().is_some_and(|t| t.verify_and_map) {
+        set.insert(ConnectionType::Websocket);
+    }
+    set
 }
 
 impl std::fmt::Debug for ServerAuth {

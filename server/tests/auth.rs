@@ -7,44 +7,9 @@
 
 mod common;
 
+use common::login::{conf, connect, login_ok, login_refused, AV};
 use common::{Conn, Server, DEADLINE};
-use serde_json::{json, Value};
-
-const AV: &str = "Authorization Violation";
-
-/// A server config: client and WebSocket listeners on ephemeral loopback
-/// ports, `top` at the top level, `ws` inside `websocket {}`.
-fn conf(top: &str, ws: &str) -> String {
-    format!(
-        "listen: \"127.0.0.1:-1\"\n{top}\nwebsocket {{\n  listen: \"127.0.0.1:-1\"\n  no_tls: true\n  {ws}\n}}\n"
-    )
-}
-
-/// `CONNECT {…}\r\nPING\r\n` with `verbose:false`, `protocol:1` and `fields`.
-fn connect(fields: Value) -> Vec<u8> {
-    let mut c = json!({"verbose": false, "pedantic": false, "protocol": 1});
-    for (k, v) in fields.as_object().unwrap() {
-        c[k] = v.clone();
-    }
-    format!("CONNECT {c}\r\nPING\r\n").into_bytes()
-}
-
-/// Connects (TCP or ws), sends CONNECT+PING with `fields`, expects PONG and
-/// returns the connection.
-fn login_ok(s: &Server, ws: bool, fields: Value) -> Conn {
-    let (mut c, _) = Conn::on(s, ws);
-    c.send(&connect(fields));
-    c.expect("PONG\r\n");
-    c
-}
-
-/// Connects, sends CONNECT+PING with `fields`, expects the auth violation
-/// and the close (ws: 1008 `Authentication Failure`).
-fn login_refused(s: &Server, ws: bool, fields: Value) {
-    let (mut c, _) = Conn::on(s, ws);
-    c.send(&connect(fields));
-    c.expect_err_close(AV, 1008, "Authentication Failure");
-}
+use serde_json::json;
 
 /// The account named in the `connect_info` INFO that follows the first
 /// PONG (CONNECT `protocol` 1).
@@ -166,6 +131,13 @@ fn first_op_must_be_connect_when_auth_required() {
         let (mut c, _) = Conn::on(&s, ws);
         c.send(b"SUB foo 1\r\n");
         c.expect_err_close(AV, 1008, "Authentication Failure");
+        // Judged by the first byte before parsing (nats-server `parse`):
+        // no parse error or payload check before authentication.
+        for op in [&b"FOO bar\r\n"[..], b"PUB foo 99999999\r\n", b"\r\n"] {
+            let (mut c, _) = Conn::on(&s, ws);
+            c.send(op);
+            c.expect_err_close(AV, 1008, "Authentication Failure");
+        }
     }
 }
 

@@ -149,6 +149,9 @@ fn unescape(s: &str) -> Vec<u8> {
     out
 }
 
+/// What `{fixtures}` in a `conf:` line stands for: `server/tests/fixtures`.
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
 fn parse_cases(text: &str) -> Vec<Case> {
     let mut cases: Vec<Case> = Vec::new();
     for (no, line) in text.lines().enumerate() {
@@ -168,7 +171,7 @@ fn parse_cases(text: &str) -> Vec<Case> {
             .last_mut()
             .unwrap_or_else(|| panic!("cases.txt:{no}: step before the first case"));
         if let Some(c) = line.strip_prefix("conf: ") {
-            case.conf.push_str(c);
+            case.conf.push_str(&c.replace("{fixtures}", FIXTURES));
             case.conf.push('\n');
             continue;
         }

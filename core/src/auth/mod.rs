@@ -24,8 +24,10 @@
 //!    connection type not allowed → fail) and `sig` must sign the nonce.
 //! 5. Else, if there are users: with a [`TlsIdentity`] (verify_and_map) the
 //!    certificate maps to a user; else `no_auth_user` when the client sent no
-//!    user/pass/token; else CONNECT `user` is looked up; then the password
-//!    is compared (bcrypt or constant time).
+//!    user/pass/token; else CONNECT `user` is looked up (a password-less
+//!    user that a `verify_and_map` listener could map is refused here, see
+//!    [`AuthConfig::tls_map`]); then the password is compared (bcrypt or
+//!    constant time).
 //! 6. Else single token, or single user + password.
 //!
 //! JWT `times` connect windows are evaluated in their `times_location`
@@ -135,6 +137,13 @@ impl ConnectionTypes {
         self.0 == 0 || self.0 & t.bit() != 0
     }
 
+    /// Whether `t` was inserted. Unlike [`ConnectionTypes::allows`], an
+    /// empty set contains nothing: for sets that name listeners (such as
+    /// [`AuthConfig::tls_map`]) rather than restrict a user.
+    pub fn contains(self, t: ConnectionType) -> bool {
+        self.0 & t.bit() != 0
+    }
+
     /// Whether no type was inserted.
     pub fn is_empty(self) -> bool {
         self.0 == 0
@@ -238,6 +247,18 @@ pub struct AuthConfig {
     pub websocket: WebsocketAuth,
     /// Operator mode (`Some` = trusted keys/operators configured).
     pub operator: Option<Operator>,
+    /// The connection types whose listener maps client certificates to
+    /// users (`verify_and_map` in its `tls {}` block, listener enabled):
+    /// [`ConnectionType::Standard`] for the client port,
+    /// [`ConnectionType::Websocket`] for the websocket port. Default: none.
+    ///
+    /// A user with no password whom one of these listeners could map (its
+    /// `allowed_connection_types` admit that listener) is a certificate-only
+    /// identity: it is never matched by name with an empty password on a
+    /// connection that did not map a certificate, only through the mapping
+    /// or as the `no_auth_user` (nats-server `canTLSMap` and
+    /// `processClientOrLeafAuthentication`, nats-protocol.md §3.1).
+    pub tls_map: ConnectionTypes,
 }
 
 fn non_empty(s: &Option<String>) -> bool {
@@ -354,6 +375,14 @@ impl AuthConfig {
             return None;
         }
         self.users.iter().find(|u| opt(&u.nkey) == key)
+    }
+
+    /// nats-server `Options.canTLSMap`: whether some listener that maps
+    /// certificates ([`AuthConfig::tls_map`]) admits this user.
+    fn can_tls_map(&self, u: &User) -> bool {
+        ALL_TYPES
+            .into_iter()
+            .any(|t| self.tls_map.contains(t) && u.connection_types.allows(t))
     }
 
     fn has_nkeys(&self) -> bool {
@@ -654,6 +683,12 @@ pub fn authenticate(cfg: &AuthConfig, creds: &Credentials<'_>) -> Result<Identit
                 None => return Err(fail(&p)),
             }
         } else {
+            // Named in CONNECT (or a cookie) on a connection that mapped no
+            // certificate: a password-less user that a mapping listener
+            // could select is a certificate-only identity, and two empty
+            // passwords must not match (nats-server
+            // `processClientOrLeafAuthentication`). The no_auth_user binding
+            // above needs no secret either way.
             if no_creds && !eff.no_auth_user.is_empty() {
                 if let Some(u) = cfg.find_user(eff.no_auth_user) {
                     if !u.connection_types.allows(kind) {
@@ -666,7 +701,15 @@ pub fn authenticate(cfg: &AuthConfig, creds: &Credentials<'_>) -> Result<Identit
                 return Err(fail(&p));
             }
             match cfg.find_user(p.user) {
-                Some(u) if u.connection_types.allows(kind) => u,
+                Some(u) if u.connection_types.allows(kind) => {
+                    if u.password.as_deref().unwrap_or("").is_empty()
+                        && opt(&u.username) != eff.no_auth_user
+                        && cfg.can_tls_map(u)
+                    {
+                        return Err(fail(&p));
+                    }
+                    u
+                }
                 _ => return Err(fail(&p)),
             }
         };

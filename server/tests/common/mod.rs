@@ -10,6 +10,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub mod jwt;
+pub mod login;
+pub mod pki;
 
 /// The server binary under test: `NATSWS_TEST_SERVER_BIN` when set (e.g.
 /// the reference nats-server, which takes the same `-c file` and logs the
