@@ -15,8 +15,9 @@ use natsws_core::auth::{
 };
 use natsws_core::time::Millis;
 
+use crate::account::GLOBAL_ACCOUNT;
+use crate::kind::ConnKind;
 use crate::options::{self, Options};
-use crate::server::{ConnKind, GLOBAL_ACCOUNT};
 
 /// Default `authorization.timeout` (nats-protocol.md §1.8): 2 s.
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -40,24 +41,17 @@ pub struct ServerAuth {
     checks: [bool; 2],
 }
 
-fn kind_index(kind: ConnKind) -> usize {
-    match kind {
-        ConnKind::Client => 0,
-        ConnKind::WebSocket => 1,
-    }
-}
-
 impl ServerAuth {
     /// Whether INFO says `auth_required` for this kind of connection (the
     /// auth timer runs and CONNECT must come first).
     pub fn required(&self, kind: ConnKind) -> bool {
-        self.required[kind_index(kind)]
+        self.required[kind.index()]
     }
 
     /// Whether CONNECTs of this kind are checked at all (also when a
     /// `no_auth_user` makes credentials optional).
     pub fn checks(&self, kind: ConnKind) -> bool {
-        self.checks[kind_index(kind)]
+        self.checks[kind.index()]
     }
 
     /// INFO `auth_required` for this kind: as [`ServerAuth::required`],
@@ -77,14 +71,6 @@ impl ServerAuth {
             ConnKind::Client => self.auth_timeout,
             ConnKind::WebSocket => self.ws_auth_timeout,
         }
-    }
-}
-
-/// The connection type of a listener kind for `allowed_connection_types`.
-pub fn conn_type(kind: ConnKind) -> ConnectionType {
-    match kind {
-        ConnKind::Client => ConnectionType::Standard,
-        ConnKind::WebSocket => ConnectionType::Websocket,
     }
 }
 
@@ -272,10 +258,12 @@ pub fn build(opts: &Options) -> Result<Option<ServerAuth>, String> {
         operator,
         tls_map: tls_map(opts),
     };
-    let kinds = [ConnKind::Client, ConnKind::WebSocket];
-    let required = kinds.map(|k| cfg.auth_required(conn_type(k)));
-    let checks = kinds
-        .map(|k| cfg.auth_required(conn_type(k)) || cfg.no_auth_identity(conn_type(k)).is_some());
+    let kinds = ConnKind::ALL;
+    let required = kinds.map(|k| cfg.auth_required(k.connection_type()));
+    let checks = kinds.map(|k| {
+        cfg.auth_required(k.connection_type())
+            || cfg.no_auth_identity(k.connection_type()).is_some()
+    });
     Ok(Some(ServerAuth {
         cfg,
         auth_timeout: Millis(timeout.as_millis() as u64),

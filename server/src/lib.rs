@@ -4,15 +4,19 @@
 #![warn(missing_docs)]
 #![recursion_limit = "256"]
 
+pub mod account;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod deflate;
 pub mod info;
+pub mod kind;
 pub mod log;
 pub mod monitor;
 pub mod options;
 pub mod server;
+pub mod settings;
+pub mod shared;
 pub mod tls;
 pub mod transport;
 pub mod worker;

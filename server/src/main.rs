@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use natsws_server::cli::{self, Action, Cli, SignalCommand, DEFAULT_CONFIG};
 use natsws_server::options::{Options, TlsConfig};
-use natsws_server::server::{self, Settings, VERSION};
+use natsws_server::server;
+use natsws_server::settings::Settings;
+use natsws_server::shared::VERSION;
 use natsws_server::tls::{TlsHolder, TlsListen};
 use natsws_server::ws::WsListenConfig;
 use natsws_server::{error, info, log, warn};
@@ -188,7 +190,7 @@ fn settings(o: &Options) -> Result<Settings, String> {
         https_tls,
         server_name: o.server_name.clone(),
         client_advertise: match &o.client_advertise {
-            Some(v) => natsws_server::info::parse_client_advertise(v, o.port)?,
+            Some(v) => natsws_server::settings::parse_client_advertise(v, o.port)?,
             None => None,
         },
         max_payload: o.max_payload,

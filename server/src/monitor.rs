@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Value};
 
 use crate::log::rfc3339;
-use crate::server::{ConnKind, Shared, VERSION};
+use crate::shared::{Shared, VERSION};
 
 /// Largest request head accepted, bytes.
 const MAX_REQUEST: usize = 16 * 1024;
@@ -423,13 +423,6 @@ fn varz(shared: &Shared) -> Value {
     v
 }
 
-fn conn_type(kind: ConnKind) -> &'static str {
-    match kind {
-        ConnKind::Client => "nats",
-        ConnKind::WebSocket => "websocket",
-    }
-}
-
 fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, String> {
     let subs = params.get("subs").is_some_and(|v| v != "0" && v != "false");
     let offset = param_int(params, "offset", 0)?.max(0) as usize;
@@ -462,7 +455,7 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
             let mut v = json!({
                 "cid": c.cid,
                 "kind": "Client",
-                "type": conn_type(c.kind),
+                "type": c.kind.connz_type(),
                 "ip": c.peer.ip().to_string(),
                 "port": c.peer.port(),
                 "start": rfc3339(c.start),
@@ -542,7 +535,7 @@ fn connz(shared: &Shared, params: &HashMap<String, String>) -> Result<Value, Str
             list.push((
                 c.cid,
                 json!({
-                    "cid": c.cid, "kind": "Client", "type": conn_type(c.kind),
+                    "cid": c.cid, "kind": "Client", "type": c.kind.connz_type(),
                     "ip": c.peer.ip().to_string(), "port": c.peer.port(),
                     "start": rfc3339(c.start), "stop": rfc3339(c.stop),
                     "reason": c.reason.as_str(),

@@ -23,9 +23,10 @@ use natsws_core::router::{self, ConnId, Message, SubRef};
 use natsws_core::session::{AuthFailure, ClosedReason, Grant, Host, Session, SessionConfig};
 use natsws_core::time::Millis;
 
-use crate::server::{
-    Account, ClientMeta, ClosedConn, ConnKind, ConnShared, Outbox, Shared, CLOSED_RING,
-    KILL_SHUTDOWN, KILL_SLOW,
+use crate::account::{Account, GLOBAL_ACCOUNT};
+use crate::kind::ConnKind;
+use crate::shared::{
+    ClientMeta, ClosedConn, ConnShared, Outbox, Shared, CLOSED_RING, KILL_SHUTDOWN, KILL_SLOW,
 };
 use crate::transport::Transport;
 use crate::ws::{WsConn, WsEvent};
@@ -575,7 +576,7 @@ impl Worker {
             connect_info: Some(shared.info_templates(kind).connect_info_line(
                 cid,
                 peer,
-                crate::server::GLOBAL_ACCOUNT,
+                GLOBAL_ACCOUNT,
             )),
             target: Some(cs.clone()),
         };
@@ -617,7 +618,7 @@ impl Worker {
         };
         crate::debug!(
             "{peer} - {}:{cid} - Client connection created",
-            kind_label(kind)
+            kind.label()
         );
         match kind {
             ConnKind::Client => match tls {
@@ -798,13 +799,13 @@ impl Worker {
                     .and_then(|c| crate::tls::spki_sha256(c));
                 pinned_ok = match key {
                     None => {
-                        crate::warn!("{peer} - {}:{cid} - Matching against pinned certificates failed as no certificate was provided", kind_label(kind));
+                        crate::warn!("{peer} - {}:{cid} - Matching against pinned certificates failed as no certificate was provided", kind.label());
                         false
                     }
                     Some(k) if !listen.pinned_certs.contains(&k) => {
                         crate::warn!(
                             "{peer} - {}:{cid} - Certificate not pinned: {k}",
-                            kind_label(kind)
+                            kind.label()
                         );
                         false
                     }
@@ -826,7 +827,7 @@ impl Worker {
                     .and_then(|c| crate::tls::PeerIdentity::from_der(c));
             }
         }
-        let label = kind_label(kind);
+        let label = kind.label();
         crate::debug!("{peer} - {label}:{cid} - TLS handshake complete");
         crate::debug!(
             "{peer} - {label}:{cid} - TLS version {}, cipher suite {}",
@@ -1032,7 +1033,7 @@ impl Worker {
                     crate::error!(
                         "{} - {}:{} - {l}",
                         conn.shared.log_peer(),
-                        kind_label(conn.shared.kind),
+                        conn.shared.kind.label(),
                         conn.shared.cid
                     );
                 }
@@ -1149,7 +1150,7 @@ impl Worker {
             crate::info!(
                 "{} - {}:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
                 conn.shared.log_peer(),
-                kind_label(conn.shared.kind),
+                conn.shared.kind.label(),
                 conn.shared.cid,
                 self.shared.settings.max_pending_for(conn.shared.kind)
             );
@@ -1320,7 +1321,7 @@ impl Worker {
         crate::debug!(
             "{} - {}:{} - Client connection closed: {reason}",
             conn.shared.log_peer(),
-            kind_label(conn.shared.kind),
+            conn.shared.kind.label(),
             conn.shared.cid
         );
         if flush {
@@ -1487,14 +1488,6 @@ impl Conn {
     }
 }
 
-/// `cid` for TCP clients, `wid` for WebSocket clients (spec §7).
-pub fn kind_label(kind: ConnKind) -> &'static str {
-    match kind {
-        ConnKind::Client => "cid",
-        ConnKind::WebSocket => "wid",
-    }
-}
-
 /// The INFO line for a new connection: auth_required and the nonce as the
 /// auth configuration says for this kind of connection.
 fn info_line(
@@ -1565,7 +1558,7 @@ impl Host for LoopHost<'_> {
             return 0;
         }
         let settings = &self.shared.settings;
-        let limits = [ConnKind::Client, ConnKind::WebSocket].map(|k| {
+        let limits = ConnKind::ALL.map(|k| {
             let max = settings.max_pending_for(k);
             (max, max / 4 * 3)
         });
@@ -1604,8 +1597,7 @@ impl Host for LoopHost<'_> {
                 return;
             }
             {
-                let (max_pending, stall_at) =
-                    limits[usize::from(target.kind == ConnKind::WebSocket)];
+                let (max_pending, stall_at) = limits[target.kind.index()];
                 let mut ob = target.out.lock().expect("out");
                 if ob.buf.len() > max_pending {
                     drop(ob);
@@ -1649,7 +1641,7 @@ impl Host for LoopHost<'_> {
         let Some(auth) = shared.settings.auth.as_deref() else {
             return Ok(Grant::default());
         };
-        let kind = crate::auth::conn_type(self.me.kind);
+        let kind = self.me.kind.connection_type();
         let now_unix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -1700,14 +1692,14 @@ impl Host for LoopHost<'_> {
                     crate::error!(
                         "{} - {}:{} - {d}",
                         self.me.log_peer(),
-                        kind_label(self.me.kind),
+                        self.me.kind.label(),
                         self.me.cid
                     );
                 }
                 crate::error!(
                     "{} - {}:{} - authentication error - {}",
                     self.me.log_peer(),
-                    kind_label(self.me.kind),
+                    self.me.kind.label(),
                     self.me.cid,
                     e.log
                 );
@@ -1758,7 +1750,7 @@ impl Host for LoopHost<'_> {
             crate::trace!(
                 "{} - {}:{} - <<- [CONNECT {}]",
                 self.me.log_peer(),
-                kind_label(self.me.kind),
+                self.me.kind.label(),
                 self.me.cid,
                 crate::auth::redact_connect(json)
             );

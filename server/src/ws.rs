@@ -152,7 +152,7 @@ pub struct WsConn {
     pub cookies: Option<Box<natsws_core::ws::handshake::CookieValues>>,
     /// What the upgrade request said, set at the upgrade until the loop
     /// takes it ([`take_upgrade`](Self::take_upgrade)).
-    upgrade: Option<Box<crate::server::WsUpgrade>>,
+    upgrade: Option<Box<WsUpgrade>>,
     /// Test-only echo state (feature `autobahn`, [`WsListenConfig::echo`]).
     #[cfg(feature = "autobahn")]
     echo: Option<natsws_core::ws::echo::EchoConn>,
@@ -179,7 +179,7 @@ impl WsConn {
     }
 
     /// What the upgrade request said, once (after [`WsEvent::Upgraded`]).
-    pub fn take_upgrade(&mut self) -> Option<Box<crate::server::WsUpgrade>> {
+    pub fn take_upgrade(&mut self) -> Option<Box<WsUpgrade>> {
         self.upgrade.take()
     }
 
@@ -238,17 +238,16 @@ impl WsConn {
                         self.cookies = Some(Box::new(up.cookies.clone()));
                     }
                     let forwarded = if cfg.trusted_proxies.is_empty() {
-                        up.forwarded_for
-                            .map(|ip| crate::server::Forwarded { ip, trusted: false })
+                        up.forwarded_for.map(|ip| Forwarded { ip, trusted: false })
                     } else {
                         let ip = natsws_core::ws::proxy::client_ip(
                             peer,
                             &up.x_forwarded_for,
                             &cfg.trusted_proxies,
                         );
-                        (ip != peer).then_some(crate::server::Forwarded { ip, trusted: true })
+                        (ip != peer).then_some(Forwarded { ip, trusted: true })
                     };
-                    self.upgrade = Some(Box::new(crate::server::WsUpgrade {
+                    self.upgrade = Some(Box::new(WsUpgrade {
                         forwarded,
                         path: up.path.clone(),
                         origin: up.origin.clone(),
@@ -430,4 +429,34 @@ mod tests {
             assert!((base..=2 * base).contains(&after), "{after}");
         }
     }
+}
+
+/// What a WebSocket connection's upgrade request said that outlives the
+/// handshake: the client address for INFO, JWT `src` and logs, and the
+/// details `/connz` shows (natsws extension, user-needs §20).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsUpgrade {
+    /// The client address from `X-Forwarded-For`.
+    pub forwarded: Option<Forwarded>,
+    /// The request path (without the query).
+    pub path: String,
+    /// `Origin`, when sent.
+    pub origin: Option<String>,
+    /// `User-Agent`, when sent.
+    pub user_agent: Option<String>,
+    /// permessage-deflate negotiated.
+    pub compression: bool,
+    /// A browser (`Mozilla/` User-Agent): outbound frames of at most 4 KiB.
+    pub browser: bool,
+}
+
+/// A WebSocket client's address from `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forwarded {
+    /// The address.
+    pub ip: std::net::IpAddr,
+    /// Resolved through `trusted_proxies` (then it is the client address
+    /// for INFO, `/connz`, JWT `src` and logs); false: the first header
+    /// line as sent, shown in logs only (nats-server, websocket spec §2.9).
+    pub trusted: bool,
 }

@@ -10,7 +10,8 @@
 use std::time::Duration;
 
 use natsws_core::ws::handshake::UpgradeConfig;
-use natsws_server::server::{self, Settings};
+use natsws_server::server;
+use natsws_server::settings::Settings;
 use natsws_server::ws::WsListenConfig;
 
 fn main() {

@@ -1,0 +1,72 @@
+//! Accounts: isolated subject spaces, each one `Mutex<Router>`
+//! (nats-protocol.md §3.6).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use natsws_core::router::Router;
+
+/// One account: an isolated subject space (spec `nats-protocol.md` §3.6).
+pub struct Account {
+    /// Account name (`$G` for the global account; the account public key in
+    /// operator mode).
+    pub name: String,
+    /// Its subscriptions.
+    pub router: Mutex<Router>,
+}
+
+/// The name of the default (global) account.
+pub const GLOBAL_ACCOUNT: &str = "$G";
+
+/// Every account, created on first use. Lock order: `Accounts::map` →
+/// nothing (never held while a router is locked).
+pub struct Accounts {
+    global: Arc<Account>,
+    map: Mutex<HashMap<String, Arc<Account>>>,
+}
+
+impl Accounts {
+    pub(crate) fn new() -> Self {
+        let global = Arc::new(Account {
+            name: GLOBAL_ACCOUNT.to_string(),
+            router: Mutex::new(Router::new()),
+        });
+        let mut map = HashMap::new();
+        map.insert(GLOBAL_ACCOUNT.to_string(), global.clone());
+        Accounts {
+            global,
+            map: Mutex::new(map),
+        }
+    }
+
+    /// The global account `$G`.
+    pub fn global(&self) -> &Arc<Account> {
+        &self.global
+    }
+
+    /// The account named `name`, created empty on first use.
+    pub fn get(&self, name: &str) -> Arc<Account> {
+        if name == GLOBAL_ACCOUNT {
+            return self.global.clone();
+        }
+        let mut map = self.map.lock().expect("accounts");
+        map.entry(name.to_string())
+            .or_insert_with(|| {
+                Arc::new(Account {
+                    name: name.to_string(),
+                    router: Mutex::new(Router::new()),
+                })
+            })
+            .clone()
+    }
+
+    /// Every account, `$G` first then by name.
+    pub fn all(&self) -> Vec<Arc<Account>> {
+        let map = self.map.lock().expect("accounts");
+        let mut v: Vec<_> = map.values().cloned().collect();
+        v.sort_by(|a, b| {
+            (a.name != GLOBAL_ACCOUNT, &a.name).cmp(&(b.name != GLOBAL_ACCOUNT, &b.name))
+        });
+        v
+    }
+}
