@@ -17,13 +17,8 @@ use natsws_core::time::Millis;
 
 use crate::account::GLOBAL_ACCOUNT;
 use crate::kind::ConnKind;
-use crate::options::{self, Options};
-
-/// Default `authorization.timeout` (nats-protocol.md §1.8): 2 s.
-pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Default `tls.timeout` (nats-protocol.md §4.3): 2 s.
-const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::options::{self, Options, DEFAULT_AUTH_TIMEOUT};
+use crate::tls::DEFAULT_TLS_TIMEOUT;
 
 /// Authentication settings of a running server.
 pub struct ServerAuth {

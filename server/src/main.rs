@@ -1,24 +1,16 @@
 //! The `natsws` command: nats-server's command line (spec
 //! `nats-protocol.md` §5) over the natsws server.
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use natsws_server::cli::{self, Action, Cli, SignalCommand, DEFAULT_CONFIG};
-use natsws_server::options::{Options, TlsConfig};
+use natsws_server::options::Options;
 use natsws_server::server;
 use natsws_server::settings::Settings;
 use natsws_server::shared::VERSION;
-use natsws_server::tls::{TlsHolder, TlsListen};
-use natsws_server::ws::WsListenConfig;
 use natsws_server::{error, info, log, warn};
-
-/// natsws default for `websocket { handshake_timeout }` when unset
-/// (nats-server has none; pre-auth hardening, see docs/compat.md).
-const DEFAULT_WS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("natsws: {msg}");
@@ -48,13 +40,15 @@ fn main() -> ExitCode {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS
         }
-        Action::TestConfig(path) => match load(&cli).and_then(|o| settings(&o).map(|_| ())) {
-            Ok(_) => {
-                eprintln!("natsws: configuration file {} is valid", path.display());
-                ExitCode::SUCCESS
+        Action::TestConfig(path) => {
+            match load(&cli).and_then(|o| Settings::from_options(&o).map(|_| ())) {
+                Ok(_) => {
+                    eprintln!("natsws: configuration file {} is valid", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
             }
-            Err(e) => fail(e),
-        },
+        }
         Action::Signal(cmd, target) => signal(cmd, target.as_deref()),
         Action::Run => run(&cli),
     }
@@ -80,144 +74,6 @@ fn load(cli: &Cli) -> Result<Options, String> {
     Ok(opts)
 }
 
-fn resolve(host: &str, port: i32) -> Result<SocketAddr, String> {
-    // -1 asks for a random free port, as in nats-server.
-    let port = if port < 0 { 0 } else { port as u16 };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("cannot resolve {host}"))
-}
-
-/// A `tls { … }` block's error as nats-server reports it: at the block's
-/// position.
-fn tls_error(t: &TlsConfig, e: String) -> String {
-    match &t.span {
-        Some(s) => format!("{s}: {e}"),
-        None => e,
-    }
-}
-
-/// Resolves typed options into the runtime settings of the server.
-fn settings(o: &Options) -> Result<Settings, String> {
-    let tls = match &o.tls {
-        Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
-        None => None,
-    };
-    let websocket = if o.websocket.enabled() {
-        let w = &o.websocket;
-        let mut up = natsws_core::ws::handshake::UpgradeConfig::default();
-        up.same_origin = w.same_origin;
-        up.compression = w.compression;
-        up.headers = w.headers.clone();
-        if w.max_request_head > 0 {
-            up.max_head_bytes = w.max_request_head;
-        }
-        up.health_path = w.health_path.clone();
-        up.cookies = natsws_core::ws::handshake::CookieNames {
-            jwt: w.jwt_cookie.clone(),
-            user: w.user_cookie.clone(),
-            pass: w.pass_cookie.clone(),
-            token: w.token_cookie.clone(),
-        };
-        up.set_allowed_origins(&w.allowed_origins)?;
-        Some(WsListenConfig {
-            addr: resolve(w.bind_host(), w.port)?,
-            no_tls: w.no_tls,
-            tls: match &w.tls {
-                Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
-                None => None,
-            },
-            handshake_timeout: if w.handshake_timeout.is_zero() {
-                DEFAULT_WS_HANDSHAKE_TIMEOUT
-            } else {
-                w.handshake_timeout
-            },
-            compression: w.compression,
-            same_origin: w.same_origin,
-            allowed_origins: w.allowed_origins.clone(),
-            ping_interval: w.ping_interval.unwrap_or(Duration::ZERO),
-            upgrade: up,
-            trusted_proxies: w.trusted_proxies.clone(),
-            upgrade_rate_limit: (w.upgrade_rate_limit > 0).then(|| {
-                Arc::new(natsws_server::ws::RateLimit::new(
-                    w.upgrade_rate_limit,
-                    std::time::Instant::now(),
-                ))
-            }),
-            max_message: u64::MAX,
-            #[cfg(feature = "autobahn")]
-            echo: false,
-        })
-    } else {
-        None
-    };
-    if o.http_port != 0 && o.https_port != 0 {
-        return Err(format!(
-            "Can't start monitoring: can't specify both HTTP ({}) and HTTPs ({}) ports",
-            o.http_port, o.https_port
-        ));
-    }
-    let mut https_tls = None;
-    let monitor_port = if o.https_port != 0 {
-        let Some(t) = &o.tls else {
-            return Err("Can't start monitoring: TLS cert and key required for HTTPS".into());
-        };
-        https_tls = Some(Arc::new(
-            TlsHolder::new(t, false).map_err(|e| tls_error(t, e))?,
-        ));
-        o.https_port
-    } else {
-        o.http_port
-    };
-    let http_addr = if monitor_port != 0 {
-        Some(resolve(
-            o.http_host.as_deref().unwrap_or(&o.host),
-            monitor_port,
-        )?)
-    } else {
-        None
-    };
-    let auth = natsws_server::auth::build(o)?.map(std::sync::Arc::new);
-    Ok(Settings {
-        auth,
-        client_addr: resolve(&o.host, o.port)?,
-        websocket,
-        http_addr,
-        tls,
-        https_tls,
-        server_name: o.server_name.clone(),
-        client_advertise: match &o.client_advertise {
-            Some(v) => natsws_server::settings::parse_client_advertise(v, o.port)?,
-            None => None,
-        },
-        max_payload: o.max_payload,
-        max_control_line: o.max_control_line,
-        max_pending: usize::try_from(o.max_pending).unwrap_or(usize::MAX),
-        max_subscriptions: o.max_subscriptions as usize,
-        max_sub_tokens: usize::from(o.max_sub_tokens),
-        max_connections: usize::try_from(o.max_connections).unwrap_or(0),
-        ping_interval: o.ping_interval,
-        ping_max: o.ping_max,
-        write_deadline: o.write_deadline,
-        ws_max_pending: o
-            .websocket
-            .max_pending
-            .map_or(usize::try_from(o.max_pending).unwrap_or(usize::MAX), |v| {
-                usize::try_from(v).unwrap_or(usize::MAX)
-            }),
-        ws_write_deadline: o.websocket.write_deadline.unwrap_or(o.write_deadline),
-        no_header_support: o.no_header_support,
-        max_pending_handshakes: o.max_pending_handshakes,
-        loop_spin: o.loop_spin,
-        lame_duck_duration: o.lame_duck_duration,
-        lame_duck_grace_period: o.lame_duck_grace_period,
-        ..Settings::default()
-    })
-}
-
 fn run(cli: &Cli) -> ExitCode {
     let opts = match load(cli) {
         Ok(o) => o,
@@ -236,7 +92,7 @@ fn run(cli: &Cli) -> ExitCode {
     for w in opts.startup_warnings() {
         warn!("{w}");
     }
-    let settings = match settings(&opts) {
+    let settings = match Settings::from_options(&opts) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };

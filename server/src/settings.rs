@@ -1,12 +1,18 @@
 //! Resolved runtime settings: what the loops, the listeners and the
 //! monitor read. Built from [`crate::options::Options`] by `main.rs`.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::kind::ConnKind;
+use crate::options::{self, Options, TlsConfig};
+use crate::tls::{TlsHolder, TlsListen};
 use crate::ws::WsListenConfig;
+
+/// natsws default for `websocket { handshake_timeout }` when unset
+/// (nats-server has none; pre-auth hardening, see docs/compat.md).
+pub const DEFAULT_WS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Resolved runtime settings (from the config file and the command line).
 /// Units: bytes, and `Duration`s.
@@ -75,6 +81,9 @@ pub struct Settings {
     pub auth: Option<Arc<crate::auth::ServerAuth>>,
 }
 
+/// [`options::DEFAULT_MAX_PENDING`] in bytes as a `usize`.
+const DEFAULT_MAX_PENDING: usize = options::DEFAULT_MAX_PENDING as usize;
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -85,23 +94,23 @@ impl Default for Settings {
             https_tls: None,
             server_name: None,
             client_advertise: None,
-            max_payload: 1024 * 1024,
-            max_control_line: 4096,
-            max_pending: 64 * 1024 * 1024,
+            max_payload: options::DEFAULT_MAX_PAYLOAD,
+            max_control_line: options::DEFAULT_MAX_CONTROL_LINE,
+            max_pending: DEFAULT_MAX_PENDING,
             max_subscriptions: 0,
             max_sub_tokens: 0,
-            max_connections: 65536,
-            ping_interval: Duration::from_secs(120),
-            ping_max: 2,
-            write_deadline: Duration::from_secs(10),
-            ws_max_pending: 64 * 1024 * 1024,
-            ws_write_deadline: Duration::from_secs(10),
+            max_connections: options::DEFAULT_MAX_CONNECTIONS as usize,
+            ping_interval: options::DEFAULT_PING_INTERVAL,
+            ping_max: options::DEFAULT_PING_MAX,
+            write_deadline: options::DEFAULT_WRITE_DEADLINE,
+            ws_max_pending: DEFAULT_MAX_PENDING,
+            ws_write_deadline: options::DEFAULT_WRITE_DEADLINE,
             no_header_support: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_pending_handshakes: 4096,
-            loop_spin: crate::options::DEFAULT_LOOP_SPIN,
-            lame_duck_duration: crate::options::DEFAULT_LAME_DUCK_DURATION,
-            lame_duck_grace_period: crate::options::DEFAULT_LAME_DUCK_GRACE_PERIOD,
+            loop_spin: options::DEFAULT_LOOP_SPIN,
+            lame_duck_duration: options::DEFAULT_LAME_DUCK_DURATION,
+            lame_duck_grace_period: options::DEFAULT_LAME_DUCK_GRACE_PERIOD,
             auth: None,
         }
     }
@@ -228,4 +237,159 @@ fn split_host_port(hp: &str) -> Result<(String, Option<&str>), &'static str> {
         return Err("unexpected ']' in address");
     }
     Ok((host.to_string(), Some(&hp[i + 1..])))
+}
+
+fn resolve(host: &str, port: i32) -> Result<SocketAddr, String> {
+    // -1 asks for a random free port, as in nats-server.
+    let port = if port < 0 { 0 } else { port as u16 };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {host}"))
+}
+
+/// A `tls { … }` block's error as nats-server reports it: at the block's
+/// position.
+fn tls_error(t: &TlsConfig, e: String) -> String {
+    match &t.span {
+        Some(s) => format!("{s}: {e}"),
+        None => e,
+    }
+}
+
+impl Settings {
+    /// Resolves typed options into the runtime settings of the server:
+    /// listener addresses (host names resolved, port -1 → 0), TLS
+    /// configurations loaded from their files, the WebSocket upgrade
+    /// policy, the monitor, authentication, and the limits (defaults from
+    /// [`Settings::default`] where an option has none).
+    ///
+    /// # Errors
+    /// The startup error text nats-server gives: a TLS file that cannot be
+    /// read (at the block's position), an unresolvable host, both
+    /// `http_port` and `https_port`, `https_port` without `tls`, a bad
+    /// `client_advertise`, an invalid permission subject or operator JWT.
+    pub fn from_options(o: &Options) -> Result<Settings, String> {
+        build(o)
+    }
+}
+
+/// [`Settings::from_options`].
+fn build(o: &Options) -> Result<Settings, String> {
+    let tls = match &o.tls {
+        Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
+        None => None,
+    };
+    let websocket = if o.websocket.enabled() {
+        let w = &o.websocket;
+        let mut up = natsws_core::ws::handshake::UpgradeConfig::default();
+        up.same_origin = w.same_origin;
+        up.compression = w.compression;
+        up.headers = w.headers.clone();
+        if w.max_request_head > 0 {
+            up.max_head_bytes = w.max_request_head;
+        }
+        up.health_path = w.health_path.clone();
+        up.cookies = natsws_core::ws::handshake::CookieNames {
+            jwt: w.jwt_cookie.clone(),
+            user: w.user_cookie.clone(),
+            pass: w.pass_cookie.clone(),
+            token: w.token_cookie.clone(),
+        };
+        up.set_allowed_origins(&w.allowed_origins)?;
+        Some(WsListenConfig {
+            addr: resolve(w.bind_host(), w.port)?,
+            no_tls: w.no_tls,
+            tls: match &w.tls {
+                Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
+                None => None,
+            },
+            handshake_timeout: if w.handshake_timeout.is_zero() {
+                DEFAULT_WS_HANDSHAKE_TIMEOUT
+            } else {
+                w.handshake_timeout
+            },
+            compression: w.compression,
+            same_origin: w.same_origin,
+            allowed_origins: w.allowed_origins.clone(),
+            ping_interval: w.ping_interval.unwrap_or(Duration::ZERO),
+            upgrade: up,
+            trusted_proxies: w.trusted_proxies.clone(),
+            upgrade_rate_limit: (w.upgrade_rate_limit > 0).then(|| {
+                Arc::new(crate::ws::RateLimit::new(
+                    w.upgrade_rate_limit,
+                    std::time::Instant::now(),
+                ))
+            }),
+            max_message: u64::MAX,
+            #[cfg(feature = "autobahn")]
+            echo: false,
+        })
+    } else {
+        None
+    };
+    if o.http_port != 0 && o.https_port != 0 {
+        return Err(format!(
+            "Can't start monitoring: can't specify both HTTP ({}) and HTTPs ({}) ports",
+            o.http_port, o.https_port
+        ));
+    }
+    let mut https_tls = None;
+    let monitor_port = if o.https_port != 0 {
+        let Some(t) = &o.tls else {
+            return Err("Can't start monitoring: TLS cert and key required for HTTPS".into());
+        };
+        https_tls = Some(Arc::new(
+            TlsHolder::new(t, false).map_err(|e| tls_error(t, e))?,
+        ));
+        o.https_port
+    } else {
+        o.http_port
+    };
+    let http_addr = if monitor_port != 0 {
+        Some(resolve(
+            o.http_host.as_deref().unwrap_or(&o.host),
+            monitor_port,
+        )?)
+    } else {
+        None
+    };
+    let auth = crate::auth::build(o)?.map(std::sync::Arc::new);
+    Ok(Settings {
+        auth,
+        client_addr: resolve(&o.host, o.port)?,
+        websocket,
+        http_addr,
+        tls,
+        https_tls,
+        server_name: o.server_name.clone(),
+        client_advertise: match &o.client_advertise {
+            Some(v) => crate::settings::parse_client_advertise(v, o.port)?,
+            None => None,
+        },
+        max_payload: o.max_payload,
+        max_control_line: o.max_control_line,
+        max_pending: usize::try_from(o.max_pending).unwrap_or(usize::MAX),
+        max_subscriptions: o.max_subscriptions as usize,
+        max_sub_tokens: usize::from(o.max_sub_tokens),
+        max_connections: usize::try_from(o.max_connections).unwrap_or(0),
+        ping_interval: o.ping_interval,
+        ping_max: o.ping_max,
+        write_deadline: o.write_deadline,
+        ws_max_pending: o
+            .websocket
+            .max_pending
+            .map_or(usize::try_from(o.max_pending).unwrap_or(usize::MAX), |v| {
+                usize::try_from(v).unwrap_or(usize::MAX)
+            }),
+        ws_write_deadline: o.websocket.write_deadline.unwrap_or(o.write_deadline),
+        no_header_support: o.no_header_support,
+        max_pending_handshakes: o.max_pending_handshakes,
+        loop_spin: o.loop_spin,
+        lame_duck_duration: o.lame_duck_duration,
+        lame_duck_grace_period: o.lame_duck_grace_period,
+        ..Settings::default()
+    })
 }

@@ -68,7 +68,7 @@ pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// empty final stored block so the inflater ends cleanly (spec §0, §3.5).
 pub const INFLATE_TAIL: [u8; 9] = [0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff];
 /// Default `max_payload` of nats-server, in bytes (spec §0).
-pub const DEFAULT_MAX_PAYLOAD: usize = 1_048_576;
+pub const DEFAULT_MAX_PAYLOAD: usize = crate::proto::Limits::DEFAULT_MAX_PAYLOAD;
 /// Cap on the compressed size of one inbound message: 8 × max_payload, at
 /// most 64 MiB (spec §0, §3.5).
 pub const MAX_COMPRESSED_CAP: u64 = 64 * 1024 * 1024;

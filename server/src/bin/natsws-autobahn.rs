@@ -7,12 +7,9 @@
 //!
 //! Usage: `natsws-autobahn <port> [--compress]`. Listens on 127.0.0.1.
 
-use std::time::Duration;
-
-use natsws_core::ws::handshake::UpgradeConfig;
+use natsws_server::options::Options;
 use natsws_server::server;
 use natsws_server::settings::Settings;
-use natsws_server::ws::WsListenConfig;
 
 fn main() {
     let mut port = 9001u16;
@@ -29,33 +26,27 @@ fn main() {
             },
         }
     }
-    let mut upgrade = UpgradeConfig::default();
-    upgrade.compression = compress;
-    let settings = Settings {
-        client_addr: "127.0.0.1:0".parse().expect("literal"),
-        websocket: Some(WsListenConfig {
-            addr: ([127, 0, 0, 1], port).into(),
-            no_tls: true,
-            handshake_timeout: Duration::from_secs(10),
-            compression: compress,
-            same_origin: false,
-            allowed_origins: Vec::new(),
-            // No NATS pings reach an echo connection; keep the session quiet.
-            ping_interval: Duration::from_secs(24 * 3600),
-            upgrade,
-            trusted_proxies: Vec::new(),
-            upgrade_rate_limit: None,
-            max_message: natsws_core::ws::echo::MAX_MESSAGE as u64,
-            tls: None,
-            echo: true,
-        }),
-        // Autobahn's largest messages are 16 MiB; the outbound queue must
-        // hold an echo of one.
-        max_pending: 256 * 1024 * 1024,
-        max_payload: 64 * 1024 * 1024,
-        ping_interval: Duration::from_secs(24 * 3600),
-        ..Settings::default()
+    // Autobahn's largest messages are 16 MiB; the outbound queue must hold
+    // an echo of one. No NATS pings reach an echo connection.
+    let conf = format!(
+        "host: 127.0.0.1\nport: -1\nmax_pending: 256MB\nmax_payload: 64MB\n\
+         ping_interval: \"24h\"\n\
+         websocket {{ host: 127.0.0.1, port: {port}, no_tls: true, compression: {compress}, ping_interval: \"24h\" }}\n"
+    );
+    let settings = Options::from_config_str(&conf, "<natsws-autobahn>")
+        .map_err(|e| e.to_string())
+        .and_then(|o| Settings::from_options(&o));
+    let mut settings = match settings {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("natsws-autobahn: {e}");
+            std::process::exit(2);
+        }
     };
+    if let Some(ws) = settings.websocket.as_mut() {
+        ws.echo = true;
+        ws.max_message = natsws_core::ws::echo::MAX_MESSAGE as u64;
+    }
     let running = match server::start(settings) {
         Ok(r) => r,
         Err(e) => {
