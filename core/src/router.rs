@@ -18,25 +18,69 @@
 //! because the thread delivering a message is not the thread owning the
 //! subscriber's connection: [`Subscription::claim`] says whether a delivery
 //! may go out and whether it is the last one.
+//!
+//! Each subscription carries a target of the embedding server's type `T`
+//! (natsws: the subscriber's sink, a connection's outbound queue or an
+//! internal handler), so a delivery reaches its subscriber without a lookup
+//! or a downcast. Everything that publishes into or subscribes in a subject
+//! space goes through [`SubjectSpace`], whatever its origin: a client, a
+//! leaf, or an internal publisher with no socket ([`Origin`]).
 
 use alloc::{boxed::Box, sync::Arc, vec::Vec};
 use core::{
-    any::Any,
     fmt,
     ops::Deref,
     sync::atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
-use crate::proto;
 use crate::subject::{Filter, Sublist, SublistResult};
-
-/// An opaque, shareable handle that the embedding server attaches to each
-/// subscription (for natsws: the target connection's outbound queue).
-pub type Target = Arc<dyn Any + Send + Sync>;
 
 /// Identifies a connection within one server process (nats-server's `cid`:
 /// starts at 1, never reused while the process lives).
 pub type ConnId = u64;
+
+/// Where a published message comes from: which connection, or an internal
+/// publisher with no socket (system events, imports). `echo: false` and
+/// loop detection compare subscribers against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A connection (its `cid`).
+    Conn(ConnId),
+    /// An internal publisher; it owns no subscription, so `echo` never
+    /// suppresses anything for it.
+    Internal,
+}
+
+impl Origin {
+    /// Whether `sub`'s connection is this origin (an internal origin owns
+    /// none).
+    fn owns<T>(self, sub: &Subscription<T>) -> bool {
+        self == Origin::Conn(sub.conn)
+    }
+}
+
+/// The subject space as a session, or any other origin, sees it: add and
+/// remove subscriptions, publish. Implemented by the server over an
+/// account's [`Router`] and its subscribers' sinks, and by test worlds.
+pub trait SubjectSpace {
+    /// What a subscription delivers to (see [`Subscription::target`]).
+    type Target: Clone;
+    /// Adds a new subscription to the subject space.
+    fn subscribe(&mut self, sub: &SubRef<Self::Target>);
+    /// Removes a subscription from the subject space.
+    fn unsubscribe(&mut self, sub: &SubRef<Self::Target>);
+    /// Routes one message from `origin`. Deliveries to the origin's own
+    /// subscriptions (only when `echo`) must be appended to `self_out`, so
+    /// they keep their order relative to the origin's own replies. Returns
+    /// how many subscriptions received it (`no_responders` needs the count).
+    fn publish(
+        &mut self,
+        origin: Origin,
+        echo: bool,
+        msg: &Message<'_>,
+        self_out: &mut Vec<u8>,
+    ) -> usize;
+}
 
 /// One message being routed, borrowed from the publisher's input buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +108,9 @@ pub enum Claim {
     Skip,
 }
 
-/// One subscription (`SUB <subject> [queue] <sid>`) of one connection.
-pub struct Subscription {
+/// One subscription (`SUB <subject> [queue] <sid>`) of one connection,
+/// delivering to a target of the server's type `T`.
+pub struct Subscription<T = ()> {
     /// The connection that owns it.
     pub conn: ConnId,
     /// The subscription id chosen by the client (opaque bytes).
@@ -78,10 +123,10 @@ pub struct Subscription {
     /// CONNECT and the server supports them). Decides `HMSG` versus `MSG`
     /// with the header block stripped (spec §1.3).
     pub headers: bool,
-    /// An opaque handle on the owning connection's outbound queue, set by
-    /// the server so that a delivery needs no lookup (see
-    /// [`crate::session::SessionConfig::target`]).
-    pub target: Option<Target>,
+    /// Where deliveries go, set by the server so that a delivery needs no
+    /// lookup (see [`crate::session::SessionConfig::target`]); `None` in
+    /// worlds that deliver by connection id.
+    pub target: Option<T>,
     /// Auto-unsubscribe limit; 0 means none.
     max_msgs: AtomicU64,
     /// Messages delivered so far (or claimed for delivery).
@@ -89,7 +134,7 @@ pub struct Subscription {
     closed: AtomicBool,
 }
 
-impl fmt::Debug for Subscription {
+impl<T> fmt::Debug for Subscription<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscription")
             .field("conn", &self.conn)
@@ -102,7 +147,7 @@ impl fmt::Debug for Subscription {
     }
 }
 
-impl Subscription {
+impl<T> Subscription<T> {
     /// A new open subscription with no auto-unsubscribe limit.
     pub fn new(
         conn: ConnId,
@@ -124,9 +169,9 @@ impl Subscription {
         }
     }
 
-    /// Attaches the server's delivery handle (see [`Target`]).
+    /// Attaches the server's delivery target.
     #[must_use]
-    pub fn with_target(mut self, target: Option<Target>) -> Self {
+    pub fn with_target(mut self, target: Option<T>) -> Self {
         self.target = target;
         self
     }
@@ -184,54 +229,53 @@ impl Subscription {
             }
         }
     }
-
-    /// Appends this delivery of `msg` as the subscriber sees it: `HMSG` when
-    /// the message has headers and the subscriber negotiated them, `MSG`
-    /// otherwise (with any header block stripped, spec §1.3).
-    pub fn encode_delivery(&self, msg: &Message<'_>, out: &mut Vec<u8>) {
-        match msg.headers {
-            Some(h) if self.headers => {
-                proto::encode_hmsg(out, msg.subject, &self.sid, msg.reply, h, msg.payload)
-            }
-            _ => proto::encode_msg(out, msg.subject, &self.sid, msg.reply, msg.payload),
-        }
-    }
 }
 
 /// A shared handle on a [`Subscription`]. Equality is identity (pointer
 /// equality), so two `SUB`s with the same subject are two subscriptions.
-#[derive(Clone, Debug)]
-pub struct SubRef(pub Arc<Subscription>);
+#[derive(Debug)]
+pub struct SubRef<T = ()>(pub Arc<Subscription<T>>);
 
-impl SubRef {
+impl<T> SubRef<T> {
     /// Wraps a new subscription.
-    pub fn new(sub: Subscription) -> Self {
+    pub fn new(sub: Subscription<T>) -> Self {
         SubRef(Arc::new(sub))
     }
 }
 
-impl PartialEq for SubRef {
+impl<T> Clone for SubRef<T> {
+    fn clone(&self) -> Self {
+        SubRef(self.0.clone())
+    }
+}
+
+impl<T> PartialEq for SubRef<T> {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
-impl Eq for SubRef {}
+impl<T> Eq for SubRef<T> {}
 
-impl Deref for SubRef {
-    type Target = Subscription;
-    fn deref(&self) -> &Subscription {
+impl<T> Deref for SubRef<T> {
+    type Target = Subscription<T>;
+    fn deref(&self) -> &Subscription<T> {
         &self.0
     }
 }
 
 /// The subject space of one account: a [`Sublist`] of [`SubRef`]s.
-#[derive(Default)]
-pub struct Router {
-    sublist: Sublist<SubRef>,
+pub struct Router<T = ()> {
+    sublist: Sublist<SubRef<T>>,
 }
 
-impl fmt::Debug for Router {
+impl<T> Default for Router<T> {
+    fn default() -> Self {
+        Router::new()
+    }
+}
+
+impl<T> fmt::Debug for Router<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Router")
             .field("subscriptions", &self.sublist.len())
@@ -239,7 +283,7 @@ impl fmt::Debug for Router {
     }
 }
 
-impl Router {
+impl<T> Router<T> {
     /// An empty subject space.
     pub fn new() -> Self {
         Router {
@@ -248,20 +292,20 @@ impl Router {
     }
 
     /// Adds a subscription.
-    pub fn insert(&mut self, sub: &SubRef) {
+    pub fn insert(&mut self, sub: &SubRef<T>) {
         self.sublist
             .insert(&sub.filter, sub.queue.as_deref(), sub.clone());
     }
 
     /// Removes a subscription; `false` when it was not there (already
     /// removed, for example by reaching its auto-unsubscribe limit).
-    pub fn remove(&mut self, sub: &SubRef) -> bool {
+    pub fn remove(&mut self, sub: &SubRef<T>) -> bool {
         self.sublist.remove(&sub.filter, sub.queue.as_deref(), sub)
     }
 
     /// The subscriptions whose filter matches `subject` (cached by the
     /// sublist until the next insert or remove).
-    pub fn matches(&mut self, subject: &[u8]) -> Arc<SublistResult<SubRef>> {
+    pub fn matches(&mut self, subject: &[u8]) -> Arc<SublistResult<SubRef<T>>> {
         self.sublist.match_subject(subject)
     }
 
@@ -276,7 +320,7 @@ impl Router {
     }
 
     /// The sublist, for monitoring (`/subsz`).
-    pub fn sublist(&self) -> &Sublist<SubRef> {
+    pub fn sublist(&self) -> &Sublist<SubRef<T>> {
         &self.sublist
     }
 }
@@ -286,20 +330,21 @@ impl Router {
 /// one member per queue group. `last` is true when the delivery reached the
 /// subscription's auto-unsubscribe limit; the caller must then remove it from
 /// the router. `rand(n)` returns a number in `0..n` (the queue start index).
-/// Returns the number of deliveries made.
+/// Returns the number of deliveries made. With `echo` false the origin's
+/// own subscriptions are skipped.
 ///
 /// Source rule: spec `nats-protocol.md` §2.2 (plain: every match; queue: one
 /// member per group, random start, walk until one accepts; echo).
-pub fn select(
-    result: &SublistResult<SubRef>,
-    publisher: ConnId,
+pub fn select<T>(
+    result: &SublistResult<SubRef<T>>,
+    origin: Origin,
     echo: bool,
     rand: &mut impl FnMut(u32) -> u32,
-    mut deliver: impl FnMut(&SubRef, bool),
+    mut deliver: impl FnMut(&SubRef<T>, bool),
 ) -> usize {
     let mut count = 0;
     for sub in &result.plain {
-        if !echo && sub.conn == publisher {
+        if !echo && origin.owns(sub) {
             continue;
         }
         match sub.claim() {
@@ -321,7 +366,7 @@ pub fn select(
         };
         for i in 0..n {
             let sub = &group.members[(start + i) % n];
-            if !echo && sub.conn == publisher {
+            if !echo && origin.owns(sub) {
                 continue;
             }
             match sub.claim() {
@@ -361,7 +406,7 @@ mod tests {
         let res = router.matches(subject.as_bytes());
         let mut out = vec![];
         let mut r = |n: u32| seed % n;
-        select(&res, publisher, echo, &mut r, |s, last| {
+        select(&res, Origin::Conn(publisher), echo, &mut r, |s, last| {
             out.push((s.conn, s.sid.to_vec(), last))
         });
         out.sort();
@@ -461,32 +506,5 @@ mod tests {
                 vec![(2, b"1".to_vec(), false)]
             );
         }
-    }
-
-    #[test]
-    fn delivery_encoding_follows_subscriber_header_support() {
-        let msg = Message {
-            subject: b"foo",
-            reply: Some(b"r"),
-            headers: Some(b"NATS/1.0\r\nA: b\r\n\r\n"),
-            payload: b"hello",
-        };
-        let with = sub(1, "7", "foo", None);
-        let mut out = vec![];
-        with.encode_delivery(&msg, &mut out);
-        assert_eq!(
-            out,
-            b"HMSG foo 7 r 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\n".to_vec()
-        );
-        let without = SubRef::new(Subscription::new(
-            1,
-            b"7",
-            Filter::try_from("foo").unwrap(),
-            None,
-            false,
-        ));
-        out.clear();
-        without.encode_delivery(&msg, &mut out);
-        assert_eq!(out, b"MSG foo 7 r 5\r\nhello\r\n".to_vec());
     }
 }

@@ -35,7 +35,7 @@ use alloc::{collections::BTreeMap, string::String, sync::Arc, vec::Vec};
 use core::fmt;
 
 use crate::proto::{self, ClientDecoder, ClientOp, Connect, Limits};
-use crate::router::{ConnId, Message, SubRef, Subscription, Target};
+use crate::router::{ConnId, Message, Origin, SubRef, SubjectSpace, Subscription};
 use crate::subject::{self, Filter};
 use crate::time::Millis;
 
@@ -238,23 +238,11 @@ impl fmt::Debug for Grant {
 /// cleared (nats-server keeps 128 per client).
 const PERM_CACHE_MAX: usize = 128;
 
-/// What a [`Session`] needs from the server around it.
-pub trait Host {
-    /// Adds a new subscription to the subject space.
-    fn subscribe(&mut self, sub: &SubRef);
-    /// Removes a subscription from the subject space.
-    fn unsubscribe(&mut self, sub: &SubRef);
-    /// Routes one message published by `publisher`. Deliveries to the
-    /// publisher's own subscriptions must be appended to `self_out`, so they
-    /// keep their order relative to the session's own replies. Returns how
-    /// many subscriptions received it.
-    fn publish(
-        &mut self,
-        publisher: ConnId,
-        echo: bool,
-        msg: &Message<'_>,
-        self_out: &mut Vec<u8>,
-    ) -> usize;
+/// What a client [`Session`] needs from the server around it: the subject
+/// space (the [`SubjectSpace`] it extends, which every connection kind and
+/// internal publishers share) and the client-only policy: authentication,
+/// response permissions, the CONNECT trace.
+pub trait Host: SubjectSpace {
     /// Checks the credentials of a CONNECT, or with `None` binds a client
     /// whose first operation is not CONNECT to the `no_auth_user` (spec
     /// `websocket.md` §5.3). Called only when [`SessionConfig::auth_check`]
@@ -278,7 +266,7 @@ pub trait Host {
 
 /// Settings of one session. Units: bytes and milliseconds.
 #[derive(Clone)]
-pub struct SessionConfig {
+pub struct SessionConfig<T = ()> {
     /// The connection id (`cid`).
     pub conn: ConnId,
     /// Control-line and payload limits (defaults 4096 B and 1 MiB).
@@ -315,10 +303,10 @@ pub struct SessionConfig {
     pub connect_info: Option<Vec<u8>>,
     /// The handle attached to every subscription this session makes (the
     /// server's outbound queue for this connection). `None` in tests.
-    pub target: Option<Target>,
+    pub target: Option<T>,
 }
 
-impl Default for SessionConfig {
+impl<T> Default for SessionConfig<T> {
     fn default() -> Self {
         SessionConfig {
             conn: 1,
@@ -353,8 +341,8 @@ const RESERVED_REPLY_PREFIXES: [&[u8]; 3] = [b"_R_.", b"$JS.ACK.", b"_GR_."];
 
 /// The per-connection state machine. See the module docs for the calling
 /// protocol.
-pub struct Session {
-    cfg: SessionConfig,
+pub struct Session<T = ()> {
+    cfg: SessionConfig<T>,
     state: State,
     decoder: ClientDecoder,
     // CONNECT options (defaults verbose/pedantic/echo true, spec §1.4).
@@ -365,7 +353,7 @@ pub struct Session {
     no_responders: bool,
     protocol: i64,
     connect: Option<Connect>,
-    subs: BTreeMap<Vec<u8>, SubRef>,
+    subs: BTreeMap<Vec<u8>, SubRef<T>>,
     // Ping state (spec §1.8).
     next_ping: Millis,
     pings_out: u32,
@@ -385,7 +373,7 @@ pub struct Session {
     perm_cache: BTreeMap<Vec<u8>, bool>,
 }
 
-impl fmt::Debug for Session {
+impl<T> fmt::Debug for Session<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("conn", &self.cfg.conn)
@@ -399,11 +387,11 @@ fn push_err(out: &mut Vec<u8>, text: &str) {
     proto::encode_err(out, text);
 }
 
-impl Session {
+impl<T: Clone> Session<T> {
     /// A new session, created when the connection was accepted (after the
     /// INFO went out, which the caller writes). `now` starts the auth timer
     /// (when auth is required) and the first-PING timer.
-    pub fn new(cfg: SessionConfig, now: Millis) -> Session {
+    pub fn new(cfg: SessionConfig<T>, now: Millis) -> Session<T> {
         let state = if cfg.auth_required {
             State::AwaitingConnect {
                 deadline: now.saturating_add(cfg.auth_timeout),
@@ -489,7 +477,7 @@ impl Session {
     }
 
     /// Open subscriptions of this connection.
-    pub fn subscriptions(&self) -> impl Iterator<Item = &SubRef> {
+    pub fn subscriptions(&self) -> impl Iterator<Item = &SubRef<T>> {
         self.subs.values().filter(|s| !s.is_closed())
     }
 
@@ -512,7 +500,7 @@ impl Session {
         &mut self,
         input: &[u8],
         now: Millis,
-        host: &mut impl Host,
+        host: &mut impl Host<Target = T>,
         out: &mut Vec<u8>,
     ) -> Result<usize, Close> {
         if self.state == State::Closed {
@@ -557,7 +545,7 @@ impl Session {
     fn check_first_byte(
         &mut self,
         first: u8,
-        host: &mut impl Host,
+        host: &mut impl Host<Target = T>,
         out: &mut Vec<u8>,
     ) -> Result<(), Close> {
         if first == b'C' || first == b'c' {
@@ -600,7 +588,7 @@ impl Session {
         &mut self,
         op: ClientOp<'_>,
         now: Millis,
-        host: &mut impl Host,
+        host: &mut impl Host<Target = T>,
         out: &mut Vec<u8>,
     ) -> Result<(), Close> {
         if let State::AwaitingConnect { .. } = self.state {
@@ -695,7 +683,7 @@ impl Session {
         &mut self,
         json: &[u8],
         now: Millis,
-        host: &mut impl Host,
+        host: &mut impl Host<Target = T>,
         out: &mut Vec<u8>,
     ) -> Result<(), Close> {
         host.on_connect(json);
@@ -803,7 +791,7 @@ impl Session {
 
     /// Whether the granted permissions allow publishing to `subject`, with
     /// a bounded per-session cache (allocates only on a miss).
-    fn publish_allowed(&mut self, subject: &[u8], host: &mut impl Host) -> bool {
+    fn publish_allowed(&mut self, subject: &[u8], host: &mut impl Host<Target = T>) -> bool {
         let Some(p) = &self.grant.permits else {
             return true;
         };
@@ -827,7 +815,7 @@ impl Session {
         reply: Option<&[u8]>,
         headers: Option<&[u8]>,
         payload: &[u8],
-        host: &mut impl Host,
+        host: &mut impl Host<Target = T>,
         out: &mut Vec<u8>,
     ) {
         self.in_msgs += 1;
@@ -856,7 +844,7 @@ impl Session {
             headers,
             payload,
         };
-        let delivered = host.publish(self.cfg.conn, self.echo, &msg, out);
+        let delivered = host.publish(Origin::Conn(self.cfg.conn), self.echo, &msg, out);
         if delivered == 0 && self.no_responders {
             if let Some(r) = reply {
                 self.send_no_responders(subject, r, out);
@@ -883,7 +871,7 @@ impl Session {
         subject: &[u8],
         queue: Option<&[u8]>,
         sid: &[u8],
-        host: &mut impl Host,
+        host: &mut impl Host<Target = T>,
         out: &mut Vec<u8>,
     ) {
         if queue == Some(b"_sys_".as_slice())
@@ -938,7 +926,7 @@ impl Session {
         self.ok(out);
     }
 
-    fn on_unsub(&mut self, sid: &[u8], max_msgs: Option<u64>, host: &mut impl Host) {
+    fn on_unsub(&mut self, sid: &[u8], max_msgs: Option<u64>, host: &mut impl Host<Target = T>) {
         let Some(sub) = self.subs.get(sid) else {
             return;
         };
@@ -957,7 +945,7 @@ impl Session {
         }
     }
 
-    fn drop_subscriptions(&mut self, host: &mut impl Host) {
+    fn drop_subscriptions(&mut self, host: &mut impl Host<Target = T>) {
         for (_, sub) in core::mem::take(&mut self.subs) {
             if !sub.is_closed() {
                 sub.close();
@@ -1021,7 +1009,7 @@ impl Session {
 
     /// Ends the session: removes every subscription from the subject space.
     /// Idempotent.
-    pub fn close(&mut self, host: &mut impl Host) {
+    pub fn close(&mut self, host: &mut impl Host<Target = T>) {
         self.drop_subscriptions(host);
         self.state = State::Closed;
     }
@@ -1029,6 +1017,19 @@ impl Session {
 
 /// `-ERR 'Permissions Violation for <what> "<subject>"[ using queue "<q>"]'`
 /// with Go `%q` quoting (spec §1.9).
+/// Appends one delivery of `msg` to `sub` as a NATS client sees it:
+/// `HMSG` when the message has headers and the subscriber negotiated them,
+/// `MSG` otherwise (with any header block stripped, spec
+/// `nats-protocol.md` §1.3).
+pub fn encode_delivery<T>(sub: &Subscription<T>, msg: &Message<'_>, out: &mut Vec<u8>) {
+    match msg.headers {
+        Some(h) if sub.headers => {
+            proto::encode_hmsg(out, msg.subject, &sub.sid, msg.reply, h, msg.payload)
+        }
+        _ => proto::encode_msg(out, msg.subject, &sub.sid, msg.reply, msg.payload),
+    }
+}
+
 fn push_permission_violation(out: &mut Vec<u8>, what: &str, subject: &[u8], queue: Option<&[u8]>) {
     let mut text = String::from("Permissions Violation for ");
     text.push_str(what);

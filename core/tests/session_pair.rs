@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use natsws_core::proto::{Connect, Limits};
-use natsws_core::router::{self, ConnId, Message, Router, SubRef};
+use natsws_core::router::{self, ConnId, Message, Origin, Router, SubRef, SubjectSpace};
 use std::sync::Arc;
 
 use natsws_core::session::{
-    AuthFailure, ClosedReason, Grant, Host, Permits, Session, SessionConfig,
+    encode_delivery, AuthFailure, ClosedReason, Grant, Host, Permits, Session, SessionConfig,
 };
 use natsws_core::time::Millis;
 
@@ -55,7 +55,8 @@ impl Permits for PrefixPermits {
     }
 }
 
-impl Host for WorldHost<'_> {
+impl SubjectSpace for WorldHost<'_> {
+    type Target = ();
     fn subscribe(&mut self, sub: &SubRef) {
         self.router.insert(sub);
     }
@@ -64,7 +65,7 @@ impl Host for WorldHost<'_> {
     }
     fn publish(
         &mut self,
-        publisher: ConnId,
+        origin: Origin,
         echo: bool,
         msg: &Message<'_>,
         self_out: &mut Vec<u8>,
@@ -77,11 +78,11 @@ impl Host for WorldHost<'_> {
             (*seed >> 8) % n
         };
         let out = &mut *self.out;
-        let n = router::select(&res, publisher, echo, &mut rand, |sub, last| {
-            if sub.conn == publisher {
-                sub.encode_delivery(msg, self_out);
+        let n = router::select(&res, origin, echo, &mut rand, |sub, last| {
+            if origin == Origin::Conn(sub.conn) {
+                encode_delivery(sub, msg, self_out);
             } else {
-                sub.encode_delivery(msg, out.entry(sub.conn).or_default());
+                encode_delivery(sub, msg, out.entry(sub.conn).or_default());
             }
             if last {
                 done.push(sub.clone());
@@ -92,6 +93,9 @@ impl Host for WorldHost<'_> {
         }
         n
     }
+}
+
+impl Host for WorldHost<'_> {
     fn authenticate(&mut self, connect: Option<&Connect>) -> Result<Grant, AuthFailure> {
         match (self.password, connect.map(|c| c.pass.as_str())) {
             (Some(want), Some(got)) if want == got => Ok(self.grant.clone()),
@@ -993,4 +997,28 @@ fn no_auth_user_binds_a_client_that_skips_connect() {
         Some(ClosedReason::AuthenticationFailure)
     );
     assert_eq!(w.take(2), "-ERR 'Authorization Violation'\r\n");
+}
+
+#[test]
+fn delivery_encoding_follows_subscriber_header_support() {
+    use natsws_core::router::Subscription;
+    use natsws_core::subject::Filter;
+    let msg = Message {
+        subject: b"foo",
+        reply: Some(b"r"),
+        headers: Some(b"NATS/1.0\r\nA: b\r\n\r\n"),
+        payload: b"hello",
+    };
+    let sub = |headers| -> Subscription {
+        Subscription::new(1, b"7", Filter::try_from("foo").unwrap(), None, headers)
+    };
+    let mut out = vec![];
+    encode_delivery(&sub(true), &msg, &mut out);
+    assert_eq!(
+        out,
+        b"HMSG foo 7 r 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\n".to_vec()
+    );
+    out.clear();
+    encode_delivery(&sub(false), &msg, &mut out);
+    assert_eq!(out, b"MSG foo 7 r 5\r\nhello\r\n".to_vec());
 }

@@ -6,17 +6,19 @@ use std::sync::{Arc, Mutex};
 
 use natsws_core::router::Router;
 
+use crate::sink::Sink;
+
 /// One account: an isolated subject space (spec `nats-protocol.md` §3.6).
 pub struct Account {
     /// Account name (`$G` for the global account; the account public key in
     /// operator mode).
     pub name: String,
     /// Its subscriptions.
-    pub router: Mutex<Router>,
+    pub router: Mutex<Router<Sink>>,
 }
 
-/// The name of the default (global) account.
-pub const GLOBAL_ACCOUNT: &str = "$G";
+/// The name of the default (global) account: `$G`.
+pub use natsws_core::auth::GLOBAL_ACCOUNT;
 
 /// Every account, created on first use. Lock order: `Accounts::map` →
 /// nothing (never held while a router is locked).

@@ -15,7 +15,6 @@ use natsws_core::auth::{
 };
 use natsws_core::time::Millis;
 
-use crate::account::GLOBAL_ACCOUNT;
 use crate::kind::ConnKind;
 use crate::options::{self, Options, DEFAULT_AUTH_TIMEOUT};
 use crate::tls::DEFAULT_TLS_TIMEOUT;
@@ -201,7 +200,7 @@ pub fn build(opts: &Options) -> Result<Option<ServerAuth>, String> {
     let mut users = Vec::new();
     if let Some(a) = a {
         for u in &a.users {
-            users.push(user(u, GLOBAL_ACCOUNT, default.as_ref())?);
+            users.push(user(u, auth::GLOBAL_ACCOUNT, default.as_ref())?);
         }
     }
     for acc in &opts.accounts {

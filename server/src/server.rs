@@ -6,15 +6,14 @@
 //! the listeners and hands accepted sockets to the loops round-robin. The
 //! state they share is in [`crate::shared`].
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener as StdListener};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use crate::account::Accounts;
 use crate::settings::Settings;
-use crate::shared::{ConnShared, LoopHandle, Shared, Stats, KILL_SHUTDOWN, VERSION};
+use crate::shared::{Addrs, LoopHandle, Shared, VERSION};
+use crate::sink::{ConnShared, KILL_SHUTDOWN};
 use crate::worker::Worker;
 
 /// Lame duck mode (nats-protocol.md §5, nats-server `lameDuckMode`), run on
@@ -176,28 +175,17 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
     }
     let id = server_id();
     let name = settings.server_name.clone().unwrap_or_else(|| id.clone());
-    let shared = Arc::new(Shared {
-        client_addr: client.local_addr()?,
-        ws_addr: ws.as_ref().map(|l| l.local_addr()).transpose()?,
-        http_addr: http.as_ref().map(|l| l.local_addr()).transpose()?,
+    let shared = Arc::new(Shared::new(
         settings,
-        accounts: Accounts::new(),
-        info_templates: std::sync::OnceLock::new(),
-        next_cid: AtomicU64::new(1),
-        conns: Mutex::new(HashMap::new()),
-        closed: Mutex::new(std::collections::VecDeque::new()),
-        pre_auth: AtomicUsize::new(0),
         loops,
-        server_id: id,
-        server_name: name,
-        start: SystemTime::now(),
-        epoch: Instant::now(),
-        stats: Stats::default(),
-        shutdown: AtomicBool::new(false),
-        lame_duck: AtomicBool::new(false),
-        ldm_acks: Mutex::new(0),
-        ldm_cv: std::sync::Condvar::new(),
-    });
+        Addrs {
+            client: client.local_addr()?,
+            ws: ws.as_ref().map(|l| l.local_addr()).transpose()?,
+            http: http.as_ref().map(|l| l.local_addr()).transpose()?,
+        },
+        id,
+        name,
+    ));
 
     crate::info!("Starting natsws");
     crate::info!("  Version:  {VERSION}");

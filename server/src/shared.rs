@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -24,7 +24,7 @@ use natsws_core::time::Millis;
 use crate::account::Accounts;
 use crate::kind::ConnKind;
 use crate::settings::Settings;
-use crate::ws::{Forwarded, WsUpgrade};
+use crate::sink::{ClientMeta, ConnShared};
 
 pub use crate::info::VERSION;
 
@@ -45,153 +45,6 @@ pub struct Stats {
     pub slow_consumers: AtomicU64,
     /// Sockets closed at accept by the `max_pending_handshakes` cap.
     pub pre_auth_rejected: AtomicU64,
-}
-
-/// A connection's outbound queue, filled by any thread.
-#[derive(Debug, Default)]
-pub struct Outbox {
-    /// NATS bytes waiting to be framed and written.
-    pub buf: Vec<u8>,
-}
-
-/// The part of a connection that other threads touch.
-#[derive(Debug)]
-pub struct ConnShared {
-    /// Connection id.
-    pub cid: ConnId,
-    /// Owning loop.
-    pub loop_idx: usize,
-    /// Slab key in the owning loop.
-    pub token: usize,
-    /// Listener kind.
-    pub kind: ConnKind,
-    /// Peer address.
-    pub peer: SocketAddr,
-    /// When it was accepted.
-    pub start: SystemTime,
-    /// Outbound NATS bytes.
-    pub out: Mutex<Outbox>,
-    /// Queued on its loop for a flush.
-    pub dirty: AtomicBool,
-    /// Set by another thread to make the owner close it (a `KILL_*` code).
-    pub kill: AtomicU8,
-    /// Messages delivered to it.
-    pub out_msgs: AtomicU64,
-    /// Payload bytes delivered to it.
-    pub out_bytes: AtomicU64,
-    /// Messages it published.
-    pub in_msgs: AtomicU64,
-    /// Payload bytes it published.
-    pub in_bytes: AtomicU64,
-    /// Open subscriptions.
-    pub subs: AtomicUsize,
-    /// Client name/lang/version from CONNECT, for monitoring.
-    pub client: Mutex<ClientMeta>,
-    /// What TLS negotiated, set once the handshake completes (TLS
-    /// listeners only).
-    pub tls: std::sync::OnceLock<crate::tls::TlsInfo>,
-    /// Set when `perms` holds permissions that deliveries must consult.
-    pub has_perms: AtomicBool,
-    /// Delivery-time permissions (subscribe deny, response permissions).
-    pub perms: Mutex<Option<crate::auth::DeliveryPerms>>,
-    /// WebSocket: what the upgrade request said, set at the upgrade.
-    pub upgrade: std::sync::OnceLock<Box<WsUpgrade>>,
-}
-
-impl ConnShared {
-    /// The client's address: the one resolved through trusted proxies, else
-    /// the TCP peer's.
-    pub fn client_ip(&self) -> std::net::IpAddr {
-        match self.forwarded() {
-            Some(f) if f.trusted => f.ip,
-            _ => self.peer.ip(),
-        }
-    }
-
-    /// The client address from `X-Forwarded-For` (WebSocket, after the
-    /// upgrade).
-    pub fn forwarded(&self) -> Option<Forwarded> {
-        self.upgrade.get().and_then(|u| u.forwarded)
-    }
-
-    /// The peer as log lines show it: `<forwarded>/<ip:port>` when the
-    /// upgrade request carried an address (IPv6 in brackets), else
-    /// `<ip:port>` (websocket spec §4.6).
-    pub fn log_peer(&self) -> LogPeer<'_> {
-        LogPeer(self)
-    }
-}
-
-/// See [`ConnShared::log_peer`].
-pub struct LogPeer<'a>(&'a ConnShared);
-
-impl std::fmt::Display for LogPeer<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.forwarded().map(|x| x.ip) {
-            Some(std::net::IpAddr::V6(ip)) => write!(f, "[{ip}]/{}", self.0.peer),
-            Some(ip) => write!(f, "{ip}/{}", self.0.peer),
-            None => write!(f, "{}", self.0.peer),
-        }
-    }
-}
-
-impl ConnShared {
-    /// Whether a message may be delivered to this connection (subscribe
-    /// deny patterns), recording its reply subject for `allow_responses`.
-    /// Cheap when the connection has no permissions.
-    pub fn may_deliver(&self, subject: &[u8], reply: Option<&[u8]>, shared: &Shared) -> bool {
-        if !self.has_perms.load(Ordering::Acquire) {
-            return true;
-        }
-        match self.perms.lock().expect("perms").as_mut() {
-            Some(p) => p.on_deliver(subject, reply, shared.now()),
-            None => true,
-        }
-    }
-}
-
-/// CONNECT details kept for monitoring.
-#[derive(Debug, Default, Clone)]
-pub struct ClientMeta {
-    /// `name`.
-    pub name: String,
-    /// `lang`.
-    pub lang: String,
-    /// `version`.
-    pub version: String,
-    /// Last RTT measured.
-    pub rtt: Option<Millis>,
-}
-
-/// No kill requested.
-pub const KILL_NONE: u8 = 0;
-/// Close as slow consumer (pending bytes).
-pub const KILL_SLOW: u8 = 1;
-/// Close with reason Server Shutdown (lame duck mode).
-pub const KILL_SHUTDOWN: u8 = 2;
-
-impl ConnShared {
-    /// The client certificate's identity, for `verify_and_map`
-    /// authentication: set when the listener's `tls` block has
-    /// `verify_and_map` and the TLS handshake completed (before any
-    /// CONNECT is read).
-    pub fn tls_peer(&self) -> Option<&crate::tls::PeerIdentity> {
-        self.tls.get().and_then(|t| t.peer.as_ref())
-    }
-
-    /// Marks the connection for closing as a slow consumer (the owner closes
-    /// it at its next turn, without stalling the caller).
-    pub fn mark_slow(&self) -> bool {
-        self.mark_kill(KILL_SLOW)
-    }
-
-    /// Sets the `KILL_*` `code` unless one is set already (the first code
-    /// wins); true if this call set it.
-    pub fn mark_kill(&self, code: u8) -> bool {
-        self.kill
-            .compare_exchange(KILL_NONE, code, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
 }
 
 impl Shared {
@@ -292,7 +145,52 @@ pub struct Shared {
     pub http_addr: Option<SocketAddr>,
 }
 
+/// The bound listener addresses (after port 0 was resolved).
+#[derive(Debug, Clone, Copy)]
+pub struct Addrs {
+    /// Client port.
+    pub client: SocketAddr,
+    /// Websocket port, if enabled.
+    pub ws: Option<SocketAddr>,
+    /// Monitoring port, if enabled.
+    pub http: Option<SocketAddr>,
+}
+
 impl Shared {
+    /// The state of a server starting now with `settings`, the loops'
+    /// mailboxes, its bound addresses, id and name; the global account
+    /// exists, nothing is connected.
+    pub fn new(
+        settings: Settings,
+        loops: Vec<LoopHandle>,
+        addrs: Addrs,
+        server_id: String,
+        server_name: String,
+    ) -> Shared {
+        Shared {
+            client_addr: addrs.client,
+            ws_addr: addrs.ws,
+            http_addr: addrs.http,
+            settings,
+            accounts: Accounts::new(),
+            info_templates: std::sync::OnceLock::new(),
+            next_cid: AtomicU64::new(1),
+            conns: Mutex::new(HashMap::new()),
+            closed: Mutex::new(std::collections::VecDeque::new()),
+            pre_auth: AtomicUsize::new(0),
+            loops,
+            server_id,
+            server_name,
+            start: SystemTime::now(),
+            epoch: Instant::now(),
+            stats: Stats::default(),
+            shutdown: AtomicBool::new(false),
+            lame_duck: AtomicBool::new(false),
+            ldm_acks: Mutex::new(0),
+            ldm_cv: std::sync::Condvar::new(),
+        }
+    }
+
     /// The INFO templates of a listener kind.
     pub fn info_templates(&self, kind: ConnKind) -> &crate::info::InfoTemplates {
         let t = self.info_templates.get_or_init(|| {

@@ -19,15 +19,15 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use natsws_core::proto::{Connect, Limits};
-use natsws_core::router::{self, ConnId, Message, SubRef};
+use natsws_core::router::{ConnId, Message, Origin, SubRef, SubjectSpace};
 use natsws_core::session::{AuthFailure, ClosedReason, Grant, Host, Session, SessionConfig};
 use natsws_core::time::Millis;
 
 use crate::account::{Account, GLOBAL_ACCOUNT};
+use crate::deliver::{self, Turn};
 use crate::kind::ConnKind;
-use crate::shared::{
-    ClientMeta, ClosedConn, ConnShared, Outbox, Shared, CLOSED_RING, KILL_SHUTDOWN, KILL_SLOW,
-};
+use crate::shared::{ClosedConn, Shared, CLOSED_RING};
+use crate::sink::{ClientMeta, ConnShared, Sink, KILL_SHUTDOWN, KILL_SLOW};
 use crate::transport::Transport;
 use crate::ws::{WsConn, WsEvent};
 
@@ -185,7 +185,7 @@ struct Conn {
     nonce: Box<str>,
     /// The socket, plain or TLS (see [`Transport`]).
     sock: Transport,
-    session: Session,
+    session: Session<Sink>,
     ws: Option<WsConn>,
     /// NATS bytes not yet consumed by the session.
     inbuf: Vec<u8>,
@@ -231,8 +231,8 @@ pub struct Worker {
     conns: Slab<Conn>,
     timers: BinaryHeap<Reverse<(Millis, usize, ConnId)>>,
     rbuf: Vec<u8>,
-    /// What a connection's turn touches besides itself (see [`Route`]).
-    route: Route,
+    /// What a connection's turn touches besides itself (see [`Turn`]).
+    turn: Turn,
     readable: Vec<usize>,
     client_listener: Option<TcpListener>,
     ws_listener: Option<TcpListener>,
@@ -240,23 +240,6 @@ pub struct Worker {
     scratch_out: Vec<u8>,
     /// Lame duck mode has been entered by this loop.
     in_lame_duck: bool,
-}
-
-/// The loop state a [`LoopHost`] works on during one connection's turn.
-struct Route {
-    /// This loop's index.
-    idx: usize,
-    /// Connections of this loop made dirty during this turn.
-    local_dirty: Vec<Arc<ConnShared>>,
-    /// Which other loops to wake at the end of this turn.
-    wake: Vec<bool>,
-    /// Queue-member choice.
-    rng: fastrand::Rng,
-    /// Subscriptions that reached their auto-unsubscribe limit.
-    removed: Vec<(Arc<Account>, SubRef)>,
-    /// Set during a turn when a delivery found its target's queue above
-    /// three quarters of `max_pending`: the publisher's reads then pause.
-    stall: bool,
 }
 
 impl Worker {
@@ -287,14 +270,7 @@ impl Worker {
             conns: Slab::new(),
             timers: BinaryHeap::new(),
             rbuf: vec![0; READ_BUF],
-            route: Route {
-                idx,
-                local_dirty: Vec::new(),
-                wake: vec![false; n],
-                rng: fastrand::Rng::new(),
-                removed: Vec::new(),
-                stall: false,
-            },
+            turn: Turn::new(idx, n),
             readable: Vec::new(),
             client_listener: cl,
             ws_listener: wl,
@@ -365,7 +341,7 @@ impl Worker {
                         }
                         if ev.is_writable() {
                             if let Some(c) = self.conns.get(t) {
-                                self.route.local_dirty.push(c.shared.clone());
+                                self.turn.local_dirty.push(c.shared.clone());
                             }
                         }
                     }
@@ -442,7 +418,7 @@ impl Worker {
                     }
                     let target = self.next_loop % self.shared.loops.len();
                     self.next_loop += 1;
-                    if target == self.route.idx {
+                    if target == self.turn.idx {
                         self.add_conn(sock, peer, kind);
                     } else {
                         let h = &self.shared.loops[target];
@@ -465,7 +441,7 @@ impl Worker {
 
     fn take_accepted(&mut self) {
         let list = std::mem::take(
-            &mut *self.shared.loops[self.route.idx]
+            &mut *self.shared.loops[self.turn.idx]
                 .accepted
                 .lock()
                 .expect("lock"),
@@ -476,11 +452,11 @@ impl Worker {
     }
 
     fn take_inbox(&mut self) {
-        let mut inbox = self.shared.loops[self.route.idx]
+        let mut inbox = self.shared.loops[self.turn.idx]
             .inbox
             .lock()
             .expect("inbox");
-        self.route.local_dirty.append(&mut inbox);
+        self.turn.local_dirty.append(&mut inbox);
     }
 
     fn add_conn(&mut self, sock: TcpStream, peer: SocketAddr, kind: ConnKind) {
@@ -519,27 +495,7 @@ impl Worker {
             return;
         }
         let now = shared.now();
-        let cs = Arc::new(ConnShared {
-            cid,
-            loop_idx: self.route.idx,
-            token,
-            kind,
-            peer,
-            start: std::time::SystemTime::now(),
-            out: std::sync::Mutex::new(Outbox::default()),
-            dirty: Default::default(),
-            kill: Default::default(),
-            out_msgs: Default::default(),
-            out_bytes: Default::default(),
-            in_msgs: Default::default(),
-            in_bytes: Default::default(),
-            subs: Default::default(),
-            client: Default::default(),
-            has_perms: Default::default(),
-            perms: Default::default(),
-            tls: Default::default(),
-            upgrade: std::sync::OnceLock::new(),
-        });
+        let cs = Arc::new(ConnShared::new(cid, self.turn.idx, token, kind, peer));
         // nats-server: the first PING (for RTT) after about 2 s, or sooner
         // when the ping interval is shorter.
         let auth = s.auth.as_deref();
@@ -578,10 +534,10 @@ impl Worker {
                 peer,
                 GLOBAL_ACCOUNT,
             )),
-            target: Some(cs.clone()),
+            target: Some(Sink::Conn(cs.clone())),
         };
         let mut cfg = cfg;
-        cfg.first_ping = Millis((2000 + self.route.rng.u64(0..400)).min(cfg.ping_interval.0));
+        cfg.first_ping = Millis((2000 + self.turn.rng.u64(0..400)).min(cfg.ping_interval.0));
         let session = Session::new(cfg, now);
         let mut conn = Conn {
             shared: cs.clone(),
@@ -664,7 +620,7 @@ impl Worker {
         }
         entry.insert(conn);
         arm(&mut self.timers, &mut self.conns[token], token);
-        self.route.local_dirty.push(cs);
+        self.turn.local_dirty.push(cs);
     }
 
     fn read_conn(&mut self, token: usize) {
@@ -722,7 +678,7 @@ impl Worker {
                     if !alive {
                         return;
                     }
-                    if std::mem::take(&mut self.route.stall) {
+                    if std::mem::take(&mut self.turn.stall) {
                         // Fast producer: let its subscribers drain before
                         // reading more from it, instead of closing them as
                         // slow consumers.
@@ -765,7 +721,7 @@ impl Worker {
         }
         if conn.sock.has_pending() {
             // TLS records (handshake, alerts) the socket did not take.
-            self.route.local_dirty.push(conn.shared.clone());
+            self.turn.local_dirty.push(conn.shared.clone());
         }
     }
 
@@ -851,7 +807,7 @@ impl Worker {
             if too_many {
                 natsws_core::proto::encode_err(&mut conn.wbuf, "maximum connections exceeded");
             }
-            self.route.local_dirty.push(conn.shared.clone());
+            self.turn.local_dirty.push(conn.shared.clone());
         }
         arm(&mut self.timers, conn, token);
         if too_many {
@@ -885,7 +841,7 @@ impl Worker {
             conns,
             rbuf,
             shared,
-            route,
+            turn,
             scratch_out,
             ..
         } = self;
@@ -909,7 +865,7 @@ impl Worker {
             ) {
                 WsEvent::Nothing => {
                     if !conn.wbuf.is_empty() {
-                        route.local_dirty.push(conn.shared.clone());
+                        turn.local_dirty.push(conn.shared.clone());
                     }
                     return true;
                 }
@@ -945,7 +901,7 @@ impl Worker {
                     ws.frame_out(&out, &mut conn.wbuf);
                     out.clear();
                     conn.spare = out;
-                    route.local_dirty.push(conn.shared.clone());
+                    turn.local_dirty.push(conn.shared.clone());
                     if too_many {
                         conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
                         return false;
@@ -971,14 +927,14 @@ impl Worker {
         };
         if input.is_empty() {
             if let Some(reason) = close_after {
-                route.local_dirty.push(conn.shared.clone());
+                turn.local_dirty.push(conn.shared.clone());
                 self.close(token, reason, true);
                 return false;
             }
             return true;
         }
         scratch_out.clear();
-        let mut host = LoopHost::new(shared, route, &conn.shared, &mut conn.account);
+        let mut host = LoopHost::new(shared, turn, &conn.shared, &mut conn.account);
         host.nonce = &conn.nonce;
         host.cookies = conn.ws.as_ref().and_then(|w| w.cookies.as_deref());
         let res = conn
@@ -987,9 +943,7 @@ impl Worker {
         let (om, ob) = (host.out_msgs, host.out_bytes);
         shared.stats.out_msgs.fetch_add(om, Ordering::Relaxed);
         shared.stats.out_bytes.fetch_add(ob, Ordering::Relaxed);
-        for (acc, s) in route.removed.drain(..) {
-            acc.router.lock().expect("router").remove(&s);
-        }
+        turn.remove_exhausted();
         let (im, ib) = conn.session.in_counts();
         let prev_m = conn.shared.in_msgs.swap(im, Ordering::Relaxed);
         let prev_b = conn.shared.in_bytes.swap(ib, Ordering::Relaxed);
@@ -1002,7 +956,7 @@ impl Worker {
             .in_bytes
             .fetch_add(ib - prev_b, Ordering::Relaxed);
         if !scratch_out.is_empty() {
-            queue_out(&mut route.local_dirty, &conn.shared, scratch_out);
+            turn.queue_out(&conn.shared, scratch_out);
         }
         if conn.pre_auth && conn.session.connect_options().is_some() {
             conn.pre_auth = false;
@@ -1108,7 +1062,7 @@ impl Worker {
                 out.clear();
                 let res = conn.session.handle_timeout(now, &mut out);
                 if !out.is_empty() {
-                    queue_out(&mut self.route.local_dirty, &conn.shared, &out);
+                    self.turn.queue_out(&conn.shared, &out);
                 }
                 self.scratch_out = out;
                 if let Err(c) = res {
@@ -1122,10 +1076,10 @@ impl Worker {
 
     fn flush_dirty(&mut self) {
         let mut i = 0;
-        while i < self.route.local_dirty.len() {
-            let cs = self.route.local_dirty[i].clone();
+        while i < self.turn.local_dirty.len() {
+            let cs = self.turn.local_dirty[i].clone();
             i += 1;
-            if cs.loop_idx != self.route.idx {
+            if cs.loop_idx != self.turn.idx {
                 continue;
             }
             let Some(conn) = self.conns.get(cs.token) else {
@@ -1136,7 +1090,7 @@ impl Worker {
             }
             self.flush(cs.token);
         }
-        self.route.local_dirty.clear();
+        self.turn.local_dirty.clear();
     }
 
     fn flush(&mut self, token: usize) {
@@ -1306,7 +1260,7 @@ impl Worker {
         let Worker {
             conns,
             shared,
-            route,
+            turn,
             ..
         } = self;
         let Some(conn) = conns.get_mut(token) else {
@@ -1315,7 +1269,7 @@ impl Worker {
         if conn.closing.is_some() {
             return;
         }
-        let mut host = LoopHost::new(shared, route, &conn.shared, &mut conn.account);
+        let mut host = LoopHost::new(shared, turn, &conn.shared, &mut conn.account);
         conn.session.close(&mut host);
         conn.closing = Some(reason);
         crate::debug!(
@@ -1337,7 +1291,7 @@ impl Worker {
                 None => conn.wbuf.extend_from_slice(&pending),
             }
             let cs = conn.shared.clone();
-            route.local_dirty.push(cs);
+            turn.local_dirty.push(cs);
         } else {
             self.finish_close(token, reason);
         }
@@ -1373,13 +1327,11 @@ impl Worker {
         let mut conn = self.conns.remove(token);
         if conn.closing.is_none() {
             // Not yet released (write error path).
-            let Worker { shared, route, .. } = self;
-            let mut host = LoopHost::new(shared, route, &conn.shared, &mut conn.account);
+            let Worker { shared, turn, .. } = self;
+            let mut host = LoopHost::new(shared, turn, &conn.shared, &mut conn.account);
             conn.session.close(&mut host);
         }
-        for (acc, s) in self.route.removed.drain(..) {
-            acc.router.lock().expect("router").remove(&s);
-        }
+        self.turn.remove_exhausted();
         let _ = self.poll.registry().deregister(&mut conn.sock);
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
         if conn.pre_auth {
@@ -1407,7 +1359,7 @@ impl Worker {
     }
 
     fn wake_others(&mut self) {
-        for (i, w) in self.route.wake.iter_mut().enumerate() {
+        for (i, w) in self.turn.wake.iter_mut().enumerate() {
             if *w {
                 *w = false;
                 let _ = self.shared.loops[i].waker.wake();
@@ -1434,7 +1386,7 @@ impl Worker {
                 conn.shared.cid,
                 SocketAddr::new(conn.shared.client_ip(), conn.shared.peer.port()),
             );
-            queue_out(&mut self.route.local_dirty, &conn.shared, &info);
+            self.turn.queue_out(&conn.shared, &info);
         }
         *self.shared.ldm_acks.lock().expect("ldm") += 1;
         self.shared.ldm_cv.notify_all();
@@ -1449,15 +1401,6 @@ impl Worker {
         for t in tokens {
             self.finish_close(t, ClosedReason::ServerShutdown);
         }
-    }
-}
-
-/// Appends NATS bytes to a connection of this loop's outbox and queues it
-/// for this turn's flush (once: the `dirty` flag).
-fn queue_out(local_dirty: &mut Vec<Arc<ConnShared>>, cs: &Arc<ConnShared>, bytes: &[u8]) {
-    cs.out.lock().expect("out").buf.extend_from_slice(bytes);
-    if !cs.dirty.swap(true, Ordering::AcqRel) {
-        local_dirty.push(cs.clone());
     }
 }
 
@@ -1503,7 +1446,7 @@ fn info_line(
 /// The server side of [`Host`] for one connection's turn on one loop.
 struct LoopHost<'a> {
     shared: &'a Shared,
-    route: &'a mut Route,
+    turn: &'a mut Turn,
     me: &'a Arc<ConnShared>,
     /// The connection's account (replaced when authentication binds it).
     acc: &'a mut Arc<Account>,
@@ -1518,13 +1461,13 @@ struct LoopHost<'a> {
 impl<'a> LoopHost<'a> {
     fn new(
         shared: &'a Shared,
-        route: &'a mut Route,
+        turn: &'a mut Turn,
         me: &'a Arc<ConnShared>,
         acc: &'a mut Arc<Account>,
     ) -> Self {
         LoopHost {
             shared,
-            route,
+            turn,
             me,
             acc,
             nonce: "",
@@ -1535,107 +1478,43 @@ impl<'a> LoopHost<'a> {
     }
 }
 
-impl Host for LoopHost<'_> {
-    fn subscribe(&mut self, sub: &SubRef) {
-        self.acc.router.lock().expect("router").insert(sub);
+impl SubjectSpace for LoopHost<'_> {
+    type Target = Sink;
+
+    fn subscribe(&mut self, sub: &SubRef<Sink>) {
+        deliver::subscribe(self.acc, sub);
         self.me.subs.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn unsubscribe(&mut self, sub: &SubRef) {
-        self.acc.router.lock().expect("router").remove(sub);
+    fn unsubscribe(&mut self, sub: &SubRef<Sink>) {
+        deliver::unsubscribe(self.acc, sub);
         self.me.subs.fetch_sub(1, Ordering::Relaxed);
     }
 
     fn publish(
         &mut self,
-        publisher: ConnId,
+        origin: Origin,
         echo: bool,
         msg: &Message<'_>,
         self_out: &mut Vec<u8>,
     ) -> usize {
-        let result = self.acc.router.lock().expect("router").matches(msg.subject);
-        if result.plain.is_empty() && result.queues.is_empty() {
-            return 0;
-        }
-        let settings = &self.shared.settings;
-        let limits = ConnKind::ALL.map(|k| {
-            let max = settings.max_pending_for(k);
-            (max, max / 4 * 3)
-        });
-        let size = (msg.payload.len() + msg.headers.map_or(0, <[u8]>::len)) as u64;
-        let route = &mut *self.route;
-        let rng = &mut route.rng;
-        let mut rand = |n: u32| rng.u32(0..n);
-        let (local_dirty, wake, removed, stall) = (
-            &mut route.local_dirty,
-            &mut route.wake,
-            &mut route.removed,
-            &mut route.stall,
+        let p = deliver::publish(
+            self.shared,
+            self.acc,
+            origin,
+            echo,
+            msg,
+            self.turn,
+            self_out,
         );
-        let my_loop = route.idx;
-        let shared = self.shared;
-        let acc = &*self.acc;
-        let n = router::select(&result, publisher, echo, &mut rand, |sub, last| {
-            if last {
-                removed.push((acc.clone(), sub.clone()));
-            }
-            let Some(target) = sub
-                .target
-                .as_ref()
-                .and_then(|t| t.downcast_ref::<ConnShared>())
-            else {
-                if sub.conn == publisher {
-                    sub.encode_delivery(msg, self_out);
-                }
-                return;
-            };
-            if !target.may_deliver(msg.subject, msg.reply, shared) {
-                return;
-            }
-            if sub.conn == publisher {
-                sub.encode_delivery(msg, self_out);
-                return;
-            }
-            {
-                let (max_pending, stall_at) = limits[target.kind.index()];
-                let mut ob = target.out.lock().expect("out");
-                if ob.buf.len() > max_pending {
-                    drop(ob);
-                    target.mark_slow();
-                } else {
-                    sub.encode_delivery(msg, &mut ob.buf);
-                    if ob.buf.len() > stall_at {
-                        *stall = true;
-                    }
-                }
-            }
-            target.out_msgs.fetch_add(1, Ordering::Relaxed);
-            target.out_bytes.fetch_add(size, Ordering::Relaxed);
-            // Read first: the flag lives on a line the target's loop also
-            // writes, so skip the read-modify-write when already dirty.
-            if !target.dirty.load(Ordering::Acquire) && !target.dirty.swap(true, Ordering::AcqRel) {
-                let arc = sub
-                    .target
-                    .clone()
-                    .and_then(|t| t.downcast::<ConnShared>().ok())
-                    .expect("checked");
-                if target.loop_idx == my_loop {
-                    local_dirty.push(arc);
-                } else {
-                    shared.loops[target.loop_idx]
-                        .inbox
-                        .lock()
-                        .expect("inbox")
-                        .push(arc);
-                    wake[target.loop_idx] = true;
-                }
-            }
-        });
-        self.out_msgs += n as u64;
-        self.out_bytes += n as u64 * size;
-        n
+        let n = p.deliveries as u64;
+        self.out_msgs += n;
+        self.out_bytes += n * p.size;
+        p.deliveries
     }
+}
 
+impl Host for LoopHost<'_> {
     fn authenticate(&mut self, connect: Option<&Connect>) -> Result<Grant, AuthFailure> {
         let shared = self.shared;
         let Some(auth) = shared.settings.auth.as_deref() else {

@@ -7,8 +7,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use natsws_core::proto::{Connect, Limits};
-use natsws_core::router::{self, ConnId, Message, Router, SubRef};
-use natsws_core::session::{AuthFailure, Grant, Host, Session, SessionConfig};
+use natsws_core::router::{self, Message, Origin, Router, SubRef, SubjectSpace};
+use natsws_core::session::{encode_delivery, AuthFailure, Grant, Host, Session, SessionConfig};
 use natsws_core::time::Millis;
 
 struct H<'a> {
@@ -16,22 +16,23 @@ struct H<'a> {
     other: &'a mut Vec<u8>,
 }
 
-impl Host for H<'_> {
+impl SubjectSpace for H<'_> {
+    type Target = ();
     fn subscribe(&mut self, sub: &SubRef) {
         self.router.insert(sub);
     }
     fn unsubscribe(&mut self, sub: &SubRef) {
         self.router.remove(sub);
     }
-    fn publish(&mut self, p: ConnId, echo: bool, msg: &Message<'_>, out: &mut Vec<u8>) -> usize {
+    fn publish(&mut self, p: Origin, echo: bool, msg: &Message<'_>, out: &mut Vec<u8>) -> usize {
         let res = self.router.matches(msg.subject);
         let mut done = Vec::new();
         let other = &mut *self.other;
         let n = router::select(&res, p, echo, &mut |n| n / 2, |s, last| {
-            if s.conn == p {
-                s.encode_delivery(msg, out);
+            if p == Origin::Conn(s.conn) {
+                encode_delivery(s, msg, out);
             } else {
-                s.encode_delivery(msg, other);
+                encode_delivery(s, msg, other);
             }
             if last {
                 done.push(s.clone());
@@ -42,6 +43,9 @@ impl Host for H<'_> {
         }
         n
     }
+}
+
+impl Host for H<'_> {
     fn authenticate(&mut self, c: Option<&Connect>) -> Result<Grant, AuthFailure> {
         match c {
             // No CONNECT first: the no-auth binding, with a small limit.

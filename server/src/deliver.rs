@@ -1,0 +1,415 @@
+//! The delivery engine: publish into an account from any origin (a
+//! connection's read turn, or an internal publisher with no socket), and
+//! add or remove subscriptions.
+//!
+//! One publish: match in the account's router (cached), pick the receivers
+//! (`router::select`: every plain subscription, one member per queue group,
+//! `echo`, auto-unsubscribe), then for each receiver's [`Sink`]:
+//! - a connection: delivery-time permissions (subscribe deny, response
+//!   permissions), then the MSG/HMSG rendered into its outbox under its own
+//!   lock, unless the outbox is over the kind's `max_pending` (the
+//!   connection is marked a slow consumer instead); above three quarters of
+//!   it the publisher's reads pause ([`Turn::stall`]); the connection is
+//!   queued for a flush once (its `dirty` flag) on its own loop, and another
+//!   loop is woken once per turn;
+//! - the origin's own subscriptions (echo) go to `self_out`, so they keep
+//!   their order with the origin's own replies;
+//! - an internal handler is called at once.
+//!
+//! Subscriptions that reached their auto-unsubscribe limit are removed from
+//! their router after the turn ([`Turn::remove_exhausted`]), never while the
+//! router is locked for the match.
+//!
+//! Source rules: spec `nats-protocol.md` §2.2 (routing), §1.7 (slow
+//! consumers); nats-server `processMsgResults` / `deliverMsg`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use natsws_core::router::{self, Message, Origin, SubRef};
+use natsws_core::session::encode_delivery;
+
+use crate::account::Account;
+use crate::kind::ConnKind;
+use crate::shared::Shared;
+use crate::sink::{ConnShared, Sink};
+
+/// One event loop's scratch state for a turn: the connections it made dirty,
+/// the loops to wake, exhausted subscriptions, the queue-member choice, and
+/// whether the publisher must pause.
+pub struct Turn {
+    /// This loop's index.
+    pub idx: usize,
+    /// Connections of this loop made dirty during this turn.
+    pub local_dirty: Vec<Arc<ConnShared>>,
+    /// Which other loops to wake at the end of this turn.
+    pub wake: Vec<bool>,
+    /// Queue-member choice.
+    pub rng: fastrand::Rng,
+    /// Subscriptions that reached their auto-unsubscribe limit.
+    pub removed: Vec<(Arc<Account>, SubRef<Sink>)>,
+    /// Set during a turn when a delivery found its target's queue above
+    /// three quarters of `max_pending`: the publisher's reads then pause.
+    pub stall: bool,
+}
+
+impl Turn {
+    /// The turn state of loop `idx` of `loops`.
+    pub fn new(idx: usize, loops: usize) -> Turn {
+        Turn {
+            idx,
+            local_dirty: Vec::new(),
+            wake: vec![false; loops],
+            rng: fastrand::Rng::new(),
+            removed: Vec::new(),
+            stall: false,
+        }
+    }
+
+    /// Removes the subscriptions that reached their auto-unsubscribe limit
+    /// during this turn from their routers.
+    pub fn remove_exhausted(&mut self) {
+        for (acc, s) in self.removed.drain(..) {
+            acc.router.lock().expect("router").remove(&s);
+        }
+    }
+
+    /// Appends NATS bytes to a connection of this loop's outbox and queues
+    /// it for this turn's flush (once: the `dirty` flag).
+    pub fn queue_out(&mut self, cs: &Arc<ConnShared>, bytes: &[u8]) {
+        cs.out.lock().expect("out").buf.extend_from_slice(bytes);
+        if !cs.dirty.swap(true, Ordering::AcqRel) {
+            self.local_dirty.push(cs.clone());
+        }
+    }
+
+    /// Queues `target` for a flush on its loop, once: on this loop's dirty
+    /// list, or on its own loop's inbox with a wake at the end of the turn.
+    fn mark_dirty(&mut self, shared: &Shared, target: &Arc<ConnShared>) {
+        // Read first: the flag lives on a line the target's loop also
+        // writes, so skip the read-modify-write when already dirty.
+        if target.dirty.load(Ordering::Acquire) || target.dirty.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if target.loop_idx == self.idx {
+            self.local_dirty.push(target.clone());
+        } else {
+            shared.loops[target.loop_idx]
+                .inbox
+                .lock()
+                .expect("inbox")
+                .push(target.clone());
+            self.wake[target.loop_idx] = true;
+        }
+    }
+}
+
+/// Adds a subscription to its account.
+pub fn subscribe(acc: &Account, sub: &SubRef<Sink>) {
+    acc.router.lock().expect("router").insert(sub);
+}
+
+/// Removes a subscription from its account.
+pub fn unsubscribe(acc: &Account, sub: &SubRef<Sink>) {
+    acc.router.lock().expect("router").remove(sub);
+}
+
+/// What one publish did: receivers reached, and the payload bytes of one
+/// copy (for the out counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Subscriptions that received the message.
+    pub deliveries: usize,
+    /// Header plus payload bytes of the message.
+    pub size: u64,
+}
+
+/// Publishes `msg` into `acc` from `origin` (see the module docs). The
+/// origin's own subscriptions receive it only with `echo`, in `self_out`.
+pub fn publish(
+    shared: &Shared,
+    acc: &Arc<Account>,
+    origin: Origin,
+    echo: bool,
+    msg: &Message<'_>,
+    turn: &mut Turn,
+    self_out: &mut Vec<u8>,
+) -> Published {
+    let size = (msg.payload.len() + msg.headers.map_or(0, <[u8]>::len)) as u64;
+    let result = acc.router.lock().expect("router").matches(msg.subject);
+    if result.plain.is_empty() && result.queues.is_empty() {
+        return Published {
+            deliveries: 0,
+            size,
+        };
+    }
+    let settings = &shared.settings;
+    let limits = ConnKind::ALL.map(|k| {
+        let max = settings.max_pending_for(k);
+        (max, max / 4 * 3)
+    });
+    let mut rng = std::mem::replace(&mut turn.rng, fastrand::Rng::with_seed(0));
+    let mut rand = |n: u32| rng.u32(0..n);
+    let deliveries = router::select(&result, origin, echo, &mut rand, |sub, last| {
+        if last {
+            turn.removed.push((acc.clone(), sub.clone()));
+        }
+        let own = origin == Origin::Conn(sub.conn);
+        let target = match &sub.target {
+            Some(Sink::Conn(c)) => c,
+            Some(Sink::Internal(h)) => return h.deliver(sub, msg),
+            None => {
+                if own {
+                    encode_delivery(sub, msg, self_out);
+                }
+                return;
+            }
+        };
+        if !target.may_deliver(msg.subject, msg.reply, || shared.now()) {
+            return;
+        }
+        if own {
+            encode_delivery(sub, msg, self_out);
+            return;
+        }
+        {
+            let (max_pending, stall_at) = limits[target.kind.index()];
+            let mut ob = target.out.lock().expect("out");
+            if ob.buf.len() > max_pending {
+                drop(ob);
+                target.mark_slow();
+            } else {
+                encode_delivery(sub, msg, &mut ob.buf);
+                if ob.buf.len() > stall_at {
+                    turn.stall = true;
+                }
+            }
+        }
+        target.out_msgs.fetch_add(1, Ordering::Relaxed);
+        target.out_bytes.fetch_add(size, Ordering::Relaxed);
+        turn.mark_dirty(shared, target);
+    });
+    turn.rng = rng;
+    Published { deliveries, size }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+    use crate::shared::Addrs;
+    use crate::sink::Handler;
+    use natsws_core::router::Subscription;
+    use natsws_core::subject::Filter;
+    use std::sync::Mutex;
+
+    /// An internal subscriber that records what it was given.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Delivery>>);
+
+    /// (sid, subject, payload) of one delivery.
+    type Delivery = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+    impl Handler for Recorder {
+        fn deliver(&self, sub: &Subscription<Sink>, msg: &Message<'_>) {
+            self.0.lock().unwrap().push((
+                sub.sid.to_vec(),
+                msg.subject.to_vec(),
+                msg.payload.to_vec(),
+            ));
+        }
+    }
+
+    fn shared() -> Shared {
+        let addr = "127.0.0.1:4222".parse().unwrap();
+        Shared::new(
+            Settings::default(),
+            Vec::new(),
+            Addrs {
+                client: addr,
+                ws: None,
+                http: None,
+            },
+            "NTEST".into(),
+            "test".into(),
+        )
+    }
+
+    fn sub(conn: u64, sid: &str, filter: &str, queue: Option<&str>, sink: Sink) -> SubRef<Sink> {
+        SubRef::new(
+            Subscription::new(
+                conn,
+                sid.as_bytes(),
+                Filter::try_from(filter).unwrap(),
+                queue.map(str::as_bytes),
+                true,
+            )
+            .with_target(Some(sink)),
+        )
+    }
+
+    fn msg<'a>(subject: &'a [u8], payload: &'a [u8]) -> Message<'a> {
+        Message {
+            subject,
+            reply: None,
+            headers: None,
+            payload,
+        }
+    }
+
+    #[test]
+    fn internal_publisher_reaches_internal_and_connection_subscribers() {
+        let shared = shared();
+        let acc = shared.accounts.global().clone();
+        let rec = Arc::new(Recorder::default());
+        let conn = Arc::new(ConnShared::new(
+            7,
+            0,
+            0,
+            ConnKind::WebSocket,
+            "127.0.0.1:5000".parse().unwrap(),
+        ));
+        subscribe(
+            &acc,
+            &sub(0, "i1", "sys.>", None, Sink::Internal(rec.clone())),
+        );
+        subscribe(&acc, &sub(7, "c1", "sys.*", None, Sink::Conn(conn.clone())));
+        // A queue group of two internal members: exactly one gets each message.
+        subscribe(
+            &acc,
+            &sub(0, "q1", "sys.a", Some("g"), Sink::Internal(rec.clone())),
+        );
+        subscribe(
+            &acc,
+            &sub(0, "q2", "sys.a", Some("g"), Sink::Internal(rec.clone())),
+        );
+        let mut turn = Turn::new(0, 1);
+        let mut self_out = Vec::new();
+        let p = publish(
+            &shared,
+            &acc,
+            Origin::Internal,
+            false,
+            &msg(b"sys.a", b"hi"),
+            &mut turn,
+            &mut self_out,
+        );
+        assert_eq!(
+            p,
+            Published {
+                deliveries: 3,
+                size: 2
+            }
+        );
+        assert!(
+            self_out.is_empty(),
+            "an internal origin owns no subscription"
+        );
+        let got = std::mem::take(&mut *rec.0.lock().unwrap());
+        assert_eq!(got.len(), 2);
+        assert!(got.contains(&(b"i1".to_vec(), b"sys.a".to_vec(), b"hi".to_vec())));
+        assert!(got.iter().any(|(sid, ..)| sid == b"q1" || sid == b"q2"));
+        // The connection got its MSG rendered into its outbox and is queued
+        // for this loop's flush.
+        assert_eq!(conn.out.lock().unwrap().buf, b"MSG sys.a c1 2\r\nhi\r\n");
+        assert_eq!(turn.local_dirty.len(), 1);
+        assert_eq!(conn.out_msgs.load(Ordering::Relaxed), 1);
+        // No match: nothing delivered.
+        let p = publish(
+            &shared,
+            &acc,
+            Origin::Internal,
+            false,
+            &msg(b"other", b"x"),
+            &mut turn,
+            &mut self_out,
+        );
+        assert_eq!(p.deliveries, 0);
+    }
+
+    #[test]
+    fn connection_origin_gets_its_own_echo_in_self_out_only_with_echo() {
+        let shared = shared();
+        let acc = shared.accounts.global().clone();
+        let me = Arc::new(ConnShared::new(
+            3,
+            0,
+            0,
+            ConnKind::Client,
+            "127.0.0.1:5001".parse().unwrap(),
+        ));
+        subscribe(&acc, &sub(3, "1", "foo", None, Sink::Conn(me.clone())));
+        let mut turn = Turn::new(0, 1);
+        let mut self_out = Vec::new();
+        let m = msg(b"foo", b"x");
+        assert_eq!(
+            publish(
+                &shared,
+                &acc,
+                Origin::Conn(3),
+                false,
+                &m,
+                &mut turn,
+                &mut self_out
+            )
+            .deliveries,
+            0
+        );
+        assert_eq!(
+            publish(
+                &shared,
+                &acc,
+                Origin::Conn(3),
+                true,
+                &m,
+                &mut turn,
+                &mut self_out
+            )
+            .deliveries,
+            1
+        );
+        assert_eq!(self_out, b"MSG foo 1 1\r\nx\r\n");
+        assert!(me.out.lock().unwrap().buf.is_empty());
+    }
+
+    #[test]
+    fn auto_unsubscribe_removes_after_the_turn() {
+        let shared = shared();
+        let acc = shared.accounts.global().clone();
+        let rec = Arc::new(Recorder::default());
+        let s = sub(0, "1", "foo", None, Sink::Internal(rec.clone()));
+        s.set_max_msgs(1);
+        subscribe(&acc, &s);
+        let mut turn = Turn::new(0, 1);
+        let m = msg(b"foo", b"x");
+        assert_eq!(
+            publish(
+                &shared,
+                &acc,
+                Origin::Internal,
+                false,
+                &m,
+                &mut turn,
+                &mut Vec::new()
+            )
+            .deliveries,
+            1
+        );
+        assert_eq!(acc.router.lock().unwrap().len(), 1);
+        turn.remove_exhausted();
+        assert!(acc.router.lock().unwrap().is_empty());
+        assert_eq!(
+            publish(
+                &shared,
+                &acc,
+                Origin::Internal,
+                false,
+                &m,
+                &mut turn,
+                &mut Vec::new()
+            )
+            .deliveries,
+            0
+        );
+    }
+}

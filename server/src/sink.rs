@@ -1,0 +1,235 @@
+//! Where deliveries go: a subscription's [`Sink`] is either a connection
+//! (its [`ConnShared`], the part of a connection that other threads touch,
+//! with its [`Outbox`]) or an internal subscriber with no socket
+//! ([`Handler`], nats-server's `sub.icb`).
+//!
+//! This sits below [`crate::account`] (whose routers hold `SubRef<Sink>`)
+//! and [`crate::shared`] (whose `Shared` holds the accounts), so that the
+//! delivery engine ([`crate::deliver`]) can reach a subscriber without a
+//! downcast and without an import circle.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use natsws_core::router::{ConnId, Message, Subscription};
+use natsws_core::time::Millis;
+
+use crate::kind::ConnKind;
+use crate::ws::{Forwarded, WsUpgrade};
+
+/// Where a subscription's deliveries go.
+#[derive(Clone)]
+pub enum Sink {
+    /// A connection: the delivery is rendered at once (MSG/HMSG) into its
+    /// outbox and the connection is queued for its loop's flush.
+    Conn(Arc<ConnShared>),
+    /// An internal subscriber: called on the publisher's thread, during the
+    /// publish (nats-server's `sub.icb`).
+    Internal(Arc<dyn Handler>),
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sink::Conn(c) => write!(f, "Conn({})", c.cid),
+            Sink::Internal(_) => f.write_str("Internal"),
+        }
+    }
+}
+
+/// An internal subscriber (system account handlers, imports): sees each
+/// message delivered to its subscription. Called on the publisher's
+/// thread with no lock held; it must not block. It may publish (through
+/// [`crate::deliver::publish`] with an internal origin), but a handler that
+/// publishes to a subject it is subscribed to recurses.
+pub trait Handler: Send + Sync {
+    /// One delivery of `msg` to `sub`.
+    fn deliver(&self, sub: &Subscription<Sink>, msg: &Message<'_>);
+}
+
+/// A connection's outbound queue, filled by any thread.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// NATS bytes waiting to be framed and written.
+    pub buf: Vec<u8>,
+}
+
+/// The part of a connection that other threads touch.
+#[derive(Debug)]
+pub struct ConnShared {
+    /// Connection id.
+    pub cid: ConnId,
+    /// Owning loop.
+    pub loop_idx: usize,
+    /// Slab key in the owning loop.
+    pub token: usize,
+    /// Listener kind.
+    pub kind: ConnKind,
+    /// Peer address.
+    pub peer: SocketAddr,
+    /// When it was accepted.
+    pub start: SystemTime,
+    /// Outbound NATS bytes.
+    pub out: Mutex<Outbox>,
+    /// Queued on its loop for a flush.
+    pub dirty: AtomicBool,
+    /// Set by another thread to make the owner close it (a `KILL_*` code).
+    pub kill: AtomicU8,
+    /// Messages delivered to it.
+    pub out_msgs: AtomicU64,
+    /// Payload bytes delivered to it.
+    pub out_bytes: AtomicU64,
+    /// Messages it published.
+    pub in_msgs: AtomicU64,
+    /// Payload bytes it published.
+    pub in_bytes: AtomicU64,
+    /// Open subscriptions.
+    pub subs: AtomicUsize,
+    /// Client name/lang/version from CONNECT, for monitoring.
+    pub client: Mutex<ClientMeta>,
+    /// What TLS negotiated, set once the handshake completes (TLS
+    /// listeners only).
+    pub tls: std::sync::OnceLock<crate::tls::TlsInfo>,
+    /// Set when `perms` holds permissions that deliveries must consult.
+    pub has_perms: AtomicBool,
+    /// Delivery-time permissions (subscribe deny, response permissions).
+    pub perms: Mutex<Option<crate::auth::DeliveryPerms>>,
+    /// WebSocket: what the upgrade request said, set at the upgrade.
+    pub upgrade: std::sync::OnceLock<Box<WsUpgrade>>,
+}
+
+impl ConnShared {
+    /// A new connection's shared part: empty outbox, zero counters, no
+    /// permissions, accepted now.
+    pub fn new(
+        cid: ConnId,
+        loop_idx: usize,
+        token: usize,
+        kind: ConnKind,
+        peer: SocketAddr,
+    ) -> ConnShared {
+        ConnShared {
+            cid,
+            loop_idx,
+            token,
+            kind,
+            peer,
+            start: SystemTime::now(),
+            out: Mutex::new(Outbox::default()),
+            dirty: AtomicBool::new(false),
+            kill: AtomicU8::new(KILL_NONE),
+            out_msgs: AtomicU64::new(0),
+            out_bytes: AtomicU64::new(0),
+            in_msgs: AtomicU64::new(0),
+            in_bytes: AtomicU64::new(0),
+            subs: AtomicUsize::new(0),
+            client: Mutex::default(),
+            tls: std::sync::OnceLock::new(),
+            has_perms: AtomicBool::new(false),
+            perms: Mutex::new(None),
+            upgrade: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The client's address: the one resolved through trusted proxies, else
+    /// the TCP peer's.
+    pub fn client_ip(&self) -> std::net::IpAddr {
+        match self.forwarded() {
+            Some(f) if f.trusted => f.ip,
+            _ => self.peer.ip(),
+        }
+    }
+
+    /// The client address from `X-Forwarded-For` (WebSocket, after the
+    /// upgrade).
+    pub fn forwarded(&self) -> Option<Forwarded> {
+        self.upgrade.get().and_then(|u| u.forwarded)
+    }
+
+    /// The peer as log lines show it: `<forwarded>/<ip:port>` when the
+    /// upgrade request carried an address (IPv6 in brackets), else
+    /// `<ip:port>` (websocket spec §4.6).
+    pub fn log_peer(&self) -> LogPeer<'_> {
+        LogPeer(self)
+    }
+}
+
+/// See [`ConnShared::log_peer`].
+pub struct LogPeer<'a>(&'a ConnShared);
+
+impl std::fmt::Display for LogPeer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.forwarded().map(|x| x.ip) {
+            Some(std::net::IpAddr::V6(ip)) => write!(f, "[{ip}]/{}", self.0.peer),
+            Some(ip) => write!(f, "{ip}/{}", self.0.peer),
+            None => write!(f, "{}", self.0.peer),
+        }
+    }
+}
+
+impl ConnShared {
+    /// Whether a message may be delivered to this connection (subscribe
+    /// deny patterns), recording its reply subject for `allow_responses`.
+    /// Cheap when the connection has no permissions.
+    /// `now` reads the server clock (reply expiry), only when needed.
+    pub fn may_deliver(
+        &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        now: impl FnOnce() -> Millis,
+    ) -> bool {
+        if !self.has_perms.load(Ordering::Acquire) {
+            return true;
+        }
+        match self.perms.lock().expect("perms").as_mut() {
+            Some(p) => p.on_deliver(subject, reply, now()),
+            None => true,
+        }
+    }
+}
+
+/// CONNECT details kept for monitoring.
+#[derive(Debug, Default, Clone)]
+pub struct ClientMeta {
+    /// `name`.
+    pub name: String,
+    /// `lang`.
+    pub lang: String,
+    /// `version`.
+    pub version: String,
+    /// Last RTT measured.
+    pub rtt: Option<Millis>,
+}
+
+/// No kill requested.
+pub const KILL_NONE: u8 = 0;
+/// Close as slow consumer (pending bytes).
+pub const KILL_SLOW: u8 = 1;
+/// Close with reason Server Shutdown (lame duck mode).
+pub const KILL_SHUTDOWN: u8 = 2;
+
+impl ConnShared {
+    /// The client certificate's identity, for `verify_and_map`
+    /// authentication: set when the listener's `tls` block has
+    /// `verify_and_map` and the TLS handshake completed (before any
+    /// CONNECT is read).
+    pub fn tls_peer(&self) -> Option<&crate::tls::PeerIdentity> {
+        self.tls.get().and_then(|t| t.peer.as_ref())
+    }
+
+    /// Marks the connection for closing as a slow consumer (the owner closes
+    /// it at its next turn, without stalling the caller).
+    pub fn mark_slow(&self) -> bool {
+        self.mark_kill(KILL_SLOW)
+    }
+
+    /// Sets the `KILL_*` `code` unless one is set already (the first code
+    /// wins); true if this call set it.
+    pub fn mark_kill(&self, code: u8) -> bool {
+        self.kill
+            .compare_exchange(KILL_NONE, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
