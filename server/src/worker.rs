@@ -946,7 +946,8 @@ impl Worker {
                     conn.spare = out;
                     route.local_dirty.push(conn.shared.clone());
                     if too_many {
-                        conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+                        // INFO, -ERR, then the close frame (1008).
+                        self.close(token, ClosedReason::MaxConnectionsExceeded, true);
                         return false;
                     }
                 }
