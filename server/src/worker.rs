@@ -946,7 +946,6 @@ impl Worker {
                     conn.spare = out;
                     route.local_dirty.push(conn.shared.clone());
                     if too_many {
-                        // INFO, -ERR, then the close frame (1008).
                         self.close(token, ClosedReason::MaxConnectionsExceeded, true);
                         return false;
                     }
