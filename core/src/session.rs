@@ -114,8 +114,10 @@ impl ClosedReason {
     /// `nats-protocol.md` §8, `websocket.md` §3.9): 1000 client closed; 1008
     /// auth, limits and slow consumers; 1002 parse and protocol errors; 1009
     /// max payload; 1001 read/write errors, stale and shutdown; 1011
-    /// otherwise. (The reference sends 1015 on TLS failures; 1015 may never
-    /// go on the wire, RFC 6455 §7.4.1, so this returns 1011 there.)
+    /// otherwise, e.g. `No Responders Requires Headers` (nats-server's
+    /// `wsEnqueueCloseMessage`, whose default case is 1011). (The reference
+    /// sends 1015 on TLS failures; 1015 may never go on the wire, RFC 6455
+    /// §7.4.1, so this returns 1011 there.)
     pub fn ws_close_code(self) -> u16 {
         match self {
             ClosedReason::ClientClosed => 1000,
@@ -129,14 +131,14 @@ impl ClosedReason {
             | ClosedReason::MaxControlLineExceeded => 1008,
             ClosedReason::ParseError
             | ClosedReason::ProtocolViolation
-            | ClosedReason::BadClientProtocolVersion
-            | ClosedReason::NoRespondersRequiresHeaders => 1002,
+            | ClosedReason::BadClientProtocolVersion => 1002,
             ClosedReason::MaxPayloadExceeded => 1009,
             ClosedReason::ReadError
             | ClosedReason::WriteError
             | ClosedReason::StaleConnection
             | ClosedReason::ServerShutdown => 1001,
-            ClosedReason::TlsHandshakeFailure => 1011,
+            // Not in nats-server's list: its default, 1011.
+            ClosedReason::TlsHandshakeFailure | ClosedReason::NoRespondersRequiresHeaders => 1011,
         }
     }
 

@@ -4,8 +4,8 @@
 
 use natsws_core::ws::handshake::{
     accept_key, validate_request, write_accept_response, write_client_request,
-    write_reject_response, AllowedOrigin, ClientRequest, CookieNames, PathKind, RequestParser,
-    ResponseParser, Status, Upgrade, UpgradeConfig,
+    write_reject_response, write_reject_response_in, AllowedOrigin, ClientRequest, CookieNames,
+    PathKind, RequestParser, ResponseParser, Status, Upgrade, UpgradeConfig,
 };
 use natsws_core::ws::{Error, Reaction};
 use proptest::prelude::*;
@@ -477,8 +477,9 @@ fn b22_upgrade_validation_errors() {
 
 #[test]
 fn b22_buffered_data_before_handshake_is_left_over() {
-    // The parser reports the bytes after the head; Go would drop such a
-    // client (Error::DataBeforeHandshake, no response).
+    // The parser reports the bytes after the head; the server then drops
+    // the client as nats-server does (Error::DataBeforeHandshake, no
+    // response; server/tests/ws_upgrade_compat.rs).
     let cfg = UpgradeConfig::default();
     let mut bytes = req(&[]);
     let head = bytes.len();
@@ -1105,4 +1106,121 @@ fn allowed_origins_subdomain_wildcards() {
     assert!(a.subdomains && a.host == "example.com");
     let b = natsws_core::ws::handshake::AllowedOrigin::parse("https://a.*.example.com");
     assert!(b.map_or(true, |b| !b.subdomains));
+}
+
+// ---- net/http's Host rules and the response version (issue 13 part 4;
+// the bytes were probed from nats-server 2.15.1)
+
+const UPGRADE: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+
+fn request(version: &str, target: &str, hosts: &[&str]) -> Vec<u8> {
+    let mut r = format!("GET {target} HTTP/{version}\r\n");
+    for h in hosts {
+        r.push_str(&format!("Host: {h}\r\n"));
+    }
+    r.push_str(UPGRADE);
+    r.push_str("\r\n");
+    r.into_bytes()
+}
+
+fn reject(err: &Error, http10: bool) -> String {
+    let mut out = Vec::new();
+    assert!(write_reject_response_in(&mut out, err, http10));
+    String::from_utf8(out).unwrap()
+}
+
+/// net/http `httpguts.ValidHostHeader`: only RFC 3986 host/port bytes.
+#[test]
+fn malformed_host_header_is_net_http_400() {
+    let def = UpgradeConfig::default();
+    for host in [
+        "exa mple", "a/b", "a@b", "a\"b", "a{b", "a}b", "a|b", "a\\b", "a?b", "a#b", "a<b", "a>b",
+        "a^b", "a`b", "a\tb", "é",
+    ] {
+        for version in ["1.1", "1.0"] {
+            let err = check(&def, &request(version, "/", &[host])).unwrap_err();
+            assert_eq!(err, Error::MalformedHostHeader, "{host:?} HTTP/{version}");
+        }
+    }
+    // The Host header is checked even when the target names a host.
+    let err = check(&def, &request("1.1", "http://example.com/", &["a b"])).unwrap_err();
+    assert_eq!(err, Error::MalformedHostHeader);
+    assert_eq!(err.http_status(), Some(400));
+    assert_eq!(err.to_string(), "malformed Host header");
+    // Always HTTP/1.1, reason in the status line, body = the same text.
+    let want = "HTTP/1.1 400 Bad Request: malformed Host header\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request: malformed Host header";
+    assert_eq!(reject(&err, false), want);
+    assert_eq!(reject(&err, true), want);
+    for host in ["[::1]:8080", "a!$&'()*+,;=_~%b", "A-Z.0:9", "  localhost  "] {
+        assert!(
+            check(&def, &request("1.1", "/", &[host])).is_ok(),
+            "{host:?}"
+        );
+    }
+}
+
+#[test]
+fn net_http_errors_exact_bytes() {
+    let def = UpgradeConfig::default();
+    // HTTP/1.1 without Host, also with an absolute-form target; CONNECT is
+    // exempt (and then refused by the handler: 405).
+    for target in ["/", "http://example.com/"] {
+        let err = check(&def, &request("1.1", target, &[])).unwrap_err();
+        assert_eq!(err, Error::MissingHostHeader, "{target}");
+        assert_eq!(
+            reject(&err, false),
+            "HTTP/1.1 400 Bad Request: missing required Host header\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request: missing required Host header"
+        );
+    }
+    let connect = format!("CONNECT / HTTP/1.1\r\n{UPGRADE}\r\n");
+    assert_eq!(
+        check(&def, connect.as_bytes()).unwrap_err(),
+        Error::MethodNotGet
+    );
+    // Two Host lines, any version, equal or not: a bare 400.
+    for version in ["1.1", "1.0"] {
+        for hosts in [["a", "b"], ["a", "a"]] {
+            let err = check(&def, &request(version, "/", &hosts)).unwrap_err();
+            assert_eq!(err, Error::MalformedRequest, "HTTP/{version} {hosts:?}");
+        }
+    }
+    assert_eq!(
+        reject(&Error::MalformedRequest, true),
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request"
+    );
+    assert_eq!(
+        reject(&Error::HttpVersionNotSupported, false),
+        "HTTP/1.1 505 HTTP Version Not Supported: unsupported protocol version\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n505 HTTP Version Not Supported: unsupported protocol version"
+    );
+    assert_eq!(
+        reject(&Error::RequestHeadTooLarge, false),
+        "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large"
+    );
+}
+
+/// The handler's errors answer in the request's version; HTTP/1.0 needs
+/// no `Connection: close`.
+#[test]
+fn handler_errors_answer_in_the_request_version() {
+    let def = UpgradeConfig::default();
+    let mut p = RequestParser::new(false);
+    let err = p.feed(&def, &request("1.0", "/", &[])).unwrap_err();
+    assert_eq!(err, Error::HostMissing);
+    assert!(p.is_http10());
+    assert_eq!(
+        reject(&err, p.is_http10()),
+        "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 12\r\n\r\nBad Request\n"
+    );
+    assert_eq!(
+        reject(&Error::MethodNotGet, false),
+        "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 19\r\nConnection: close\r\n\r\nMethod Not Allowed\n"
+    );
+    let mut p = RequestParser::new(false);
+    assert!(p.feed(&def, &request("1.1", "/", &[""])).is_err());
+    assert!(!p.is_http10());
+    // HTTP/1.0 with Host, or with an absolute-form target instead.
+    assert!(check(&def, &request("1.0", "/", &["localhost"])).is_ok());
+    let up = check(&def, &request("1.0", "http://example.com/x", &[])).unwrap();
+    assert_eq!((up.host.as_str(), up.path.as_str()), ("example.com", "/x"));
 }

@@ -903,7 +903,7 @@ impl Worker {
                     conn.spare = out;
                     turn.local_dirty.push(conn.shared.clone());
                     if too_many {
-                        conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+                        self.close(token, ClosedReason::MaxConnectionsExceeded, true);
                         return false;
                     }
                 }

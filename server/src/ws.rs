@@ -205,6 +205,16 @@ impl WsConn {
         if let Phase::Handshake(parser) = &mut self.phase {
             match parser.feed(&cfg.upgrade, data) {
                 Ok(Status::Partial) => return WsEvent::Nothing,
+                Ok(Status::Complete { consumed, .. }) if consumed < data.len() => {
+                    // nats-server's wsUpgrade: bytes buffered after the
+                    // request head (`Buffered() > 0`) drop the connection
+                    // without a response (websocket spec §2.3 step 13).
+                    crate::debug!(
+                        "websocket handshake error: {}",
+                        natsws_core::ws::Error::DataBeforeHandshake
+                    );
+                    return WsEvent::Close(ClosedReason::ProtocolViolation);
+                }
                 Ok(Status::Complete {
                     value: up,
                     consumed,
@@ -267,7 +277,7 @@ impl WsConn {
                     if e != natsws_core::ws::Error::HealthCheck {
                         crate::debug!("websocket handshake error: {e}");
                     }
-                    handshake::write_reject_response(wbuf, &e);
+                    handshake::write_reject_response_in(wbuf, &e, parser.is_http10());
                     return WsEvent::Close(ClosedReason::ProtocolViolation);
                 }
             }

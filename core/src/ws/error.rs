@@ -102,6 +102,9 @@ pub enum Error {
     RequestHeadTooLarge,
     /// HTTP/1.1 without a `Host` header (400, net/http).
     MissingHostHeader,
+    /// A `Host` value with a byte net/http's `httpguts.ValidHostHeader`
+    /// refuses, e.g. a space (400, net/http).
+    MalformedHostHeader,
     /// `/mqtt` path while MQTT is not enabled (404).
     MqttNotEnabled,
     /// Method other than `GET` (405).
@@ -167,6 +170,7 @@ impl Error {
             ApiMisuse(_) => close(CloseCode::INTERNAL_ERROR),
             MalformedRequest
             | MissingHostHeader
+            | MalformedHostHeader
             | HostMissing
             | InvalidUpgradeHeader
             | InvalidConnectionHeader
@@ -237,6 +241,7 @@ impl fmt::Display for Error {
             HttpVersionNotSupported => "HTTP version not supported",
             RequestHeadTooLarge => "request header fields too large",
             MissingHostHeader => "missing required Host header",
+            MalformedHostHeader => "malformed Host header",
             MqttNotEnabled => "mqtt websocket endpoint not enabled",
             MethodNotGet => "request method must be GET",
             HostMissing => "'Host' missing in request",

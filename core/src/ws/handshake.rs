@@ -24,12 +24,13 @@
 //! Client role (wasm package, tests): [`write_client_request`] and
 //! [`ResponseParser`] (spec §6.2 steps 3–4).
 //!
-//! Pipelined bytes: nats-server drops a client that sends frames before it
-//! has seen the 101 (spec §2.3 step 13). This parser instead reports where
-//! the head ended, and the bytes after it are the start of the frame stream
-//! (a compatible superset, chosen consciously per the spec's IMPL note); a
-//! server that wants Go's behaviour returns [`Error::DataBeforeHandshake`]
-//! when `consumed < bytes.len()`.
+//! Pipelined bytes: nats-server drops a client that sends anything after
+//! the request head before it has seen the 101 (spec §2.3 step 13; its
+//! `wsUpgrade` checks the HTTP reader's `Buffered() > 0` after the
+//! hijack). This parser reports where the head ended; natsws's server
+//! drops the connection without a response ([`Error::DataBeforeHandshake`])
+//! when bytes follow the head in the read that completed it
+//! (`consumed < bytes.len()`), as nats-server does.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -357,13 +358,25 @@ pub struct Upgrade {
 pub struct RequestParser {
     head: Option<HeadBuf>,
     tls: bool,
+    http10: bool,
 }
 
 impl RequestParser {
     /// A parser for a connection; `tls` tells whether it came over TLS (for
     /// the same-origin check, spec §2.5 step 5).
     pub fn new(tls: bool) -> Self {
-        RequestParser { head: None, tls }
+        RequestParser {
+            head: None,
+            tls,
+            http10: false,
+        }
+    }
+
+    /// Whether the complete request head said `HTTP/1.0`: error responses
+    /// from nats-server's handler answer in the request's version
+    /// ([`write_reject_response_in`]).
+    pub fn is_http10(&self) -> bool {
+        self.http10
     }
 
     /// Bytes buffered so far (never above the configured cap).
@@ -385,11 +398,21 @@ impl RequestParser {
         match head.feed(bytes)? {
             None => Ok(Status::Partial),
             Some(consumed) => {
+                self.http10 = request_minor_version(&head.buf) == Some(0);
                 let value = validate_request(&head.buf, cfg, self.tls)?;
                 Ok(Status::Complete { value, consumed })
             }
         }
     }
+}
+
+/// The request line's HTTP minor version (httparse reads it before the
+/// headers, so no header storage is needed).
+fn request_minor_version(head: &[u8]) -> Option<u8> {
+    let mut no_headers = [];
+    let mut req = httparse::Request::new(&mut no_headers);
+    let _ = req.parse(head);
+    req.version
 }
 
 fn header_values<'h>(
@@ -440,7 +463,9 @@ fn utf8(v: &[u8]) -> String {
 /// # Errors
 /// In order: [`Error::MalformedRequest`] / [`Error::HttpVersionNotSupported`]
 /// / [`Error::RequestHeadTooLarge`] (too many header lines) /
-/// [`Error::MissingHostHeader`] (HTTP/1.1 without Host), then
+/// [`Error::MissingHostHeader`] (HTTP/1.1 without a Host header) /
+/// [`Error::MalformedHostHeader`] (more than one Host line is
+/// [`Error::MalformedRequest`]), then
 /// [`Error::MqttNotEnabled`], [`Error::MethodNotGet`], [`Error::HostMissing`],
 /// [`Error::InvalidUpgradeHeader`] (or [`Error::HealthCheck`] for the
 /// configured health path), [`Error::InvalidConnectionHeader`],
@@ -462,10 +487,20 @@ pub fn validate_request(head: &[u8], cfg: &UpgradeConfig, tls: bool) -> Result<U
     // Absolute-form targets carry the host (RFC 7230 §5.3.2); origin-form
     // ones are a path.
     let (url_host, path) = split_target(target);
-    let host_hdr = first_value(headers, "Host");
-    // [net/http] HTTP/1.1 requests must carry Host.
-    if req.version == Some(1) && host_hdr.is_none() && url_host.is_none() {
+    let mut hosts = header_values(headers, "Host");
+    let host_hdr = hosts.next();
+    // [net/http] `readRequest`: more than one Host line is a plain 400.
+    if hosts.next().is_some() {
+        return Err(Error::MalformedRequest);
+    }
+    // [net/http] HTTP/1.1 requests must carry a Host header, even with an
+    // absolute-form target (only `CONNECT` is exempt).
+    if req.version == Some(1) && host_hdr.is_none() && method != "CONNECT" {
         return Err(Error::MissingHostHeader);
+    }
+    // [net/http] `httpguts.ValidHostHeader`, any HTTP version.
+    if host_hdr.is_some_and(|h| !h.iter().all(|&b| is_host_byte(b))) {
+        return Err(Error::MalformedHostHeader);
     }
     let kind = PathKind::from_path(path);
     // 1. MQTT endpoint disabled (before the method check, spec §9.2).
@@ -629,6 +664,14 @@ fn read_cookies(headers: &[httparse::Header<'_>], names: &CookieNames) -> Cookie
         }
     }
     out
+}
+
+/// A byte Go's `httpguts.ValidHostHeader` accepts in a `Host` value: the
+/// characters of RFC 3986's host and port (unreserved, sub-delims, `%`,
+/// `:`, `[`, `]`); not space, tab, `/`, `?`, `#`, `@`, `"`, `<`, `>`, `\`,
+/// `^`, `` ` ``, `{`, `|`, `}`, controls or non-ASCII.
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(&b)
 }
 
 /// RFC 7230 `tchar`.
@@ -834,16 +877,28 @@ pub fn status_text(status: u16) -> &'static str {
     }
 }
 
-/// Appends the HTTP error response for a handshake error (spec §2.4): the
-/// status line with the standard phrase, `Content-Type: text/plain;
-/// charset=utf-8`, `Sec-Websocket-Version: 13`, `X-Content-Type-Options:
-/// nosniff`, `Content-Length`, `Connection: close`, and the body
-/// `<StatusText>\n` (the specific reason is for the log only). Errors that
-/// net/http answers before the handler (malformed head, missing Host, 431,
-/// 505) get net/http's form: body `<code> <StatusText>[: detail]`, without
-/// the WebSocket headers. Writes nothing and returns false if the error has
-/// no HTTP reaction.
+/// Appends the HTTP error response for a handshake error to an HTTP/1.1
+/// request: [`write_reject_response_in`] with `http10` false.
 pub fn write_reject_response(out: &mut Vec<u8>, err: &Error) -> bool {
+    write_reject_response_in(out, err, false)
+}
+
+/// Appends the HTTP error response for a handshake error (spec §2.4).
+/// Writes nothing and returns false if the error has no HTTP reaction.
+///
+/// - Errors nats-server's handler answers (`wsReturnHTTPError`, through
+///   net/http's `http.Error`): the status line in the request's version
+///   (`HTTP/1.0` when `http10`), `Content-Type: text/plain; charset=utf-8`,
+///   `Sec-Websocket-Version: 13`, `X-Content-Type-Options: nosniff`,
+///   `Content-Length`, `Connection: close` (HTTP/1.1 only: an HTTP/1.0
+///   response ends with the connection anyway), and the body
+///   `<StatusText>\n` (the specific reason is for the log only).
+/// - Errors net/http answers before the handler (malformed head, missing or
+///   malformed `Host`, 431, 505): net/http's `conn.serve` bytes exactly,
+///   always `HTTP/1.1`: `HTTP/1.1 <e>\r\nContent-Type: text/plain;
+///   charset=utf-8\r\nConnection: close\r\n\r\n<e>` with `<e>` =
+///   `<code> <StatusText>[: detail]`.
+pub fn write_reject_response_in(out: &mut Vec<u8>, err: &Error, http10: bool) -> bool {
     let Some(status) = err.http_status() else {
         return false;
     };
@@ -854,35 +909,33 @@ pub fn write_reject_response(out: &mut Vec<u8>, err: &Error) -> bool {
         return true;
     }
     let text = status_text(status);
-    let mut body = String::new();
-    let net_http = matches!(
-        err,
-        Error::MalformedRequest
-            | Error::MissingHostHeader
-            | Error::RequestHeadTooLarge
-            | Error::HttpVersionNotSupported
-    );
+    let detail = match err {
+        Error::MalformedRequest | Error::RequestHeadTooLarge => Some(""),
+        Error::MissingHostHeader => Some(": missing required Host header"),
+        Error::MalformedHostHeader => Some(": malformed Host header"),
+        Error::HttpVersionNotSupported => Some(": unsupported protocol version"),
+        _ => None,
+    };
     let mut head = String::new();
-    let _ = write!(head, "HTTP/1.1 {status} {text}\r\n");
-    head.push_str("Content-Type: text/plain; charset=utf-8\r\n");
-    if net_http {
-        let _ = write!(body, "{status} {text}");
-        match err {
-            Error::MissingHostHeader => body.push_str(": missing required Host header"),
-            Error::HttpVersionNotSupported => body.push_str(": unsupported protocol version"),
-            _ => {}
-        }
-    } else {
-        head.push_str("Sec-Websocket-Version: 13\r\nX-Content-Type-Options: nosniff\r\n");
-        let _ = writeln!(body, "{text}");
+    if let Some(detail) = detail {
+        let e = alloc::format!("{status} {text}{detail}");
+        let _ = write!(
+            head,
+            "HTTP/1.1 {e}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{e}"
+        );
+        out.extend_from_slice(head.as_bytes());
+        return true;
     }
+    let version = if http10 { "1.0" } else { "1.1" };
     let _ = write!(
         head,
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
+        "HTTP/{version} {status} {text}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Sec-Websocket-Version: 13\r\nX-Content-Type-Options: nosniff\r\n\
+         Content-Length: {}\r\n{}\r\n{text}\n",
+        text.len() + 1,
+        if http10 { "" } else { "Connection: close\r\n" },
     );
     out.extend_from_slice(head.as_bytes());
-    out.extend_from_slice(body.as_bytes());
     true
 }
 
