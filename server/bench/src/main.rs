@@ -7,6 +7,14 @@
 //! receiver and each run ends with a PING/PONG flush; any loss fails the
 //! run. Only loopback targets are accepted. Every run is bounded by
 //! `--timeout`. See docs/benchmarks.md and scripts/bench-compare.
+//!
+//! The package is deliberately independent of `natsws-core` and
+//! `natsws-server`: its parser and WebSocket codec are a second,
+//! separately written implementation, so the bench is an oracle that cannot
+//! share a bug with the server it measures. Keep it that way; do not replace
+//! its codec with the core's to remove the duplication. It lives in
+//! `server/bench/` as its own package (not published), outside the
+//! workspace's default members.
 
 mod conn;
 mod hist;
