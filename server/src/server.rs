@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::net::Worker;
 use crate::settings::Settings;
 use crate::shared::{Addrs, LoopHandle, Shared, VERSION};
 use crate::sink::{ConnShared, KILL_SHUTDOWN};
-use crate::worker::Worker;
 
 /// Lame duck mode (nats-protocol.md §5, nats-server `lameDuckMode`), run on
 /// its own thread after SIGUSR2; returns when every client has been closed
@@ -165,7 +165,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
     let mut loops = Vec::with_capacity(threads);
     for _ in 0..threads {
         let poll = mio::Poll::new()?;
-        let waker = mio::Waker::new(poll.registry(), crate::worker::WAKER)?;
+        let waker = mio::Waker::new(poll.registry(), crate::net::WAKER)?;
         polls.push(poll);
         loops.push(LoopHandle {
             waker,

@@ -117,6 +117,16 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The TLS configuration of the listener a connection of `kind` came
+    /// from: the top-level `tls` for the client port, the websocket block's
+    /// for the websocket port; `None` for plaintext.
+    pub fn tls_for(&self, kind: ConnKind) -> Option<&TlsListen> {
+        match kind {
+            ConnKind::Client => self.tls.as_ref(),
+            ConnKind::WebSocket => self.websocket.as_ref().and_then(|w| w.tls.as_ref()),
+        }
+    }
+
     /// `max_pending` for a connection of `kind`.
     pub fn max_pending_for(&self, kind: ConnKind) -> usize {
         match kind {

@@ -191,6 +191,22 @@ impl Shared {
         }
     }
 
+    /// Counts a connection as open (`/connz`, `max_connections`). True when
+    /// the server already had `max_connections` open: nats-server then
+    /// answers `-ERR 'maximum connections exceeded'` and closes it (spec
+    /// `nats-protocol.md` §1.8).
+    pub fn admit(&self, cs: &Arc<ConnShared>) -> bool {
+        let mut conns = self.conns.lock().expect("conns");
+        let n = conns.len();
+        conns.insert(cs.cid, cs.clone());
+        n >= self.settings.max_connections
+    }
+
+    /// Whether more connections are open than `max_connections` allows.
+    pub fn over_max_connections(&self) -> bool {
+        self.conns.lock().expect("conns").len() > self.settings.max_connections
+    }
+
     /// The INFO templates of a listener kind.
     pub fn info_templates(&self, kind: ConnKind) -> &crate::info::InfoTemplates {
         let t = self.info_templates.get_or_init(|| {

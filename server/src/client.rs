@@ -1,0 +1,283 @@
+//! The NATS client kind on the event loop: [`ClientHost`] is what a core
+//! client session ([`natsws_core::session::Session`]) calls during one
+//! connection's turn: the subject space (through [`crate::deliver`]) and the
+//! client policy (authentication and account binding, response
+//! permissions, the CONNECT trace), plus the INFO line a client gets.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use natsws_core::proto::{Connect, Limits};
+use natsws_core::router::{ConnId, Message, Origin, SubRef, SubjectSpace};
+use natsws_core::session::{AuthFailure, Grant, Host, SessionConfig};
+use natsws_core::time::Millis;
+
+use crate::account::{Account, GLOBAL_ACCOUNT};
+use crate::deliver::{self, Turn};
+use crate::kind::ConnKind;
+use crate::shared::Shared;
+use crate::sink::{ConnShared, Sink};
+
+/// The INFO line for a new connection: auth_required and the nonce as the
+/// auth configuration says for this kind of connection.
+pub(crate) fn info_line(
+    shared: &Shared,
+    cid: ConnId,
+    peer: SocketAddr,
+    kind: ConnKind,
+    nonce: &str,
+) -> Vec<u8> {
+    shared.info_templates(kind).info_line(cid, peer, nonce)
+}
+
+/// The server side of [`Host`] for one connection's turn on one loop.
+pub(crate) struct ClientHost<'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) turn: &'a mut Turn,
+    pub(crate) me: &'a Arc<ConnShared>,
+    /// The connection's account (replaced when authentication binds it).
+    pub(crate) acc: &'a mut Arc<Account>,
+    /// The nonce sent in INFO ("" when none).
+    pub(crate) nonce: &'a str,
+    /// Credential cookies of a WebSocket connection.
+    pub(crate) cookies: Option<&'a natsws_core::ws::handshake::CookieValues>,
+    pub(crate) out_msgs: u64,
+    pub(crate) out_bytes: u64,
+}
+
+impl<'a> ClientHost<'a> {
+    pub(crate) fn new(
+        shared: &'a Shared,
+        turn: &'a mut Turn,
+        me: &'a Arc<ConnShared>,
+        acc: &'a mut Arc<Account>,
+    ) -> Self {
+        ClientHost {
+            shared,
+            turn,
+            me,
+            acc,
+            nonce: "",
+            cookies: None,
+            out_msgs: 0,
+            out_bytes: 0,
+        }
+    }
+}
+
+impl SubjectSpace for ClientHost<'_> {
+    type Target = Sink;
+
+    fn subscribe(&mut self, sub: &SubRef<Sink>) {
+        deliver::subscribe(self.acc, sub);
+        self.me.subs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn unsubscribe(&mut self, sub: &SubRef<Sink>) {
+        deliver::unsubscribe(self.acc, sub);
+        self.me.subs.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn publish(
+        &mut self,
+        origin: Origin,
+        echo: bool,
+        msg: &Message<'_>,
+        self_out: &mut Vec<u8>,
+    ) -> usize {
+        let p = deliver::publish(
+            self.shared,
+            self.acc,
+            origin,
+            echo,
+            msg,
+            self.turn,
+            self_out,
+        );
+        let n = p.deliveries as u64;
+        self.out_msgs += n;
+        self.out_bytes += n * p.size;
+        p.deliveries
+    }
+}
+
+impl Host for ClientHost<'_> {
+    fn authenticate(&mut self, connect: Option<&Connect>) -> Result<Grant, AuthFailure> {
+        let shared = self.shared;
+        let Some(auth) = shared.settings.auth.as_deref() else {
+            return Ok(Grant::default());
+        };
+        let kind = self.me.kind.connection_type();
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let res = match connect {
+            None => auth.cfg.no_auth_identity(kind).unwrap_or_else(|| {
+                Err(natsws_core::auth::AuthError {
+                    log: "User \"N/A\"".into(),
+                    expired: false,
+                    detail: None,
+                })
+            }),
+            Some(c) => {
+                // verify_and_map: the certificate's identity (set only when
+                // the listener's tls block maps certificates to users).
+                let tls = self.me.tls_peer().map(|p| natsws_core::auth::TlsIdentity {
+                    subject_dn: p.subject_dn.clone(),
+                    emails: p.emails.clone(),
+                    dns_names: p.dns_names.clone(),
+                    uris: p.uris.clone(),
+                });
+                let cookies =
+                    self.cookies
+                        .map_or_else(Default::default, |v| natsws_core::auth::Cookies {
+                            jwt: v.jwt.as_deref(),
+                            user: v.user.as_deref(),
+                            pass: v.pass.as_deref(),
+                            token: v.token.as_deref(),
+                        });
+                natsws_core::auth::authenticate(
+                    &auth.cfg,
+                    &natsws_core::auth::Credentials {
+                        connect: c,
+                        kind,
+                        nonce: self.nonce.as_bytes(),
+                        cookies,
+                        tls: tls.as_ref(),
+                        now_unix_secs: now_unix,
+                        zones: &crate::auth::SystemZones,
+                        client_ip: Some(self.me.client_ip()),
+                    },
+                )
+            }
+        };
+        let id = match res {
+            Ok(id) => id,
+            Err(e) => {
+                if let Some(d) = &e.detail {
+                    crate::error!(
+                        "{} - {}:{} - {d}",
+                        self.me.log_peer(),
+                        self.me.kind.label(),
+                        self.me.cid
+                    );
+                }
+                crate::error!(
+                    "{} - {}:{} - authentication error - {}",
+                    self.me.log_peer(),
+                    self.me.kind.label(),
+                    self.me.cid,
+                    e.log
+                );
+                // An already expired JWT is an Authorization Violation at
+                // CONNECT, as in nats-server; `User Authentication Expired`
+                // comes only from the expiry timer of a live connection.
+                return Err(AuthFailure::Violation);
+            }
+        };
+        if id.account != self.acc.name {
+            *self.acc = shared.accounts.get(&id.account);
+        }
+        {
+            let mut dp = self.me.perms.lock().expect("perms");
+            *dp = id
+                .permissions
+                .clone()
+                .map(|perms| crate::auth::DeliveryPerms {
+                    perms,
+                    replies: Default::default(),
+                });
+            self.me.has_perms.store(dp.is_some(), Ordering::Release);
+        }
+        let now = shared.now();
+        let expires_at = id.expires_at_unix.map(|exp| {
+            now.saturating_add(Millis(exp.saturating_sub(now_unix).saturating_mul(1000)))
+        });
+        let connect_info = shared.info_templates(self.me.kind).connect_info_line(
+            self.me.cid,
+            SocketAddr::new(self.me.client_ip(), self.me.peer.port()),
+            &id.account,
+        );
+        Ok(Grant {
+            permits: id
+                .permissions
+                .map(|p| p as Arc<dyn natsws_core::session::Permits>),
+            // JWT limits: negative (-1) = unlimited, and natsws also takes a
+            // missing or 0 limit as unlimited (docs/compat.md).
+            max_subscriptions: id.max_subscriptions.filter(|&n| n > 0).map(|n| n as usize),
+            max_payload: id.max_payload.filter(|&n| n > 0).map(|n| n as usize),
+            expires_at,
+            connect_info: Some(connect_info),
+        })
+    }
+
+    fn on_connect(&mut self, json: &[u8]) {
+        if crate::log::trace_enabled() {
+            crate::trace!(
+                "{} - {}:{} - <<- [CONNECT {}]",
+                self.me.log_peer(),
+                self.me.kind.label(),
+                self.me.cid,
+                crate::auth::redact_connect(json)
+            );
+        }
+    }
+
+    fn response_permitted(&mut self, subject: &[u8]) -> bool {
+        let now = self.shared.now();
+        self.me
+            .perms
+            .lock()
+            .expect("perms")
+            .as_mut()
+            .is_some_and(|p| p.use_response(subject, now))
+    }
+}
+
+/// The client session's settings for a new connection: limits, auth
+/// (required, checked, timeout, per kind), ping interval (the websocket
+/// block's `ping_interval` for WebSocket clients), the connect_info INFO
+/// and the connection's sink. The first PING (for RTT) goes out after
+/// about 2 s, jittered by up to 400 ms, or sooner when the ping interval
+/// is shorter (nats-server).
+pub(crate) fn session_config(
+    shared: &Shared,
+    cs: &Arc<ConnShared>,
+    rng: &mut fastrand::Rng,
+) -> SessionConfig<Sink> {
+    let s = &shared.settings;
+    let kind = cs.kind;
+    let (auth_required, auth_check, auth_timeout) = match s.auth.as_deref() {
+        Some(a) => (a.required(kind), a.checks(kind), a.timeout(kind)),
+        None => (false, false, Millis(2000)),
+    };
+    let ping_interval = match (kind, &s.websocket) {
+        (ConnKind::WebSocket, Some(w)) if w.ping_interval > Duration::ZERO => w.ping_interval,
+        _ => s.ping_interval,
+    };
+    let ping_interval = Millis(ping_interval.as_millis() as u64);
+    SessionConfig {
+        conn: cs.cid,
+        limits: Limits {
+            max_control_line: s.max_control_line,
+            max_payload: s.max_payload,
+        },
+        max_subscriptions: s.max_subscriptions,
+        max_sub_tokens: s.max_sub_tokens,
+        auth_required,
+        auth_check,
+        auth_timeout,
+        first_ping: Millis((2000 + rng.u64(0..400)).min(ping_interval.0)),
+        ping_interval,
+        ping_max: s.ping_max,
+        headers_supported: !s.no_header_support,
+        connect_info: Some(shared.info_templates(kind).connect_info_line(
+            cs.cid,
+            cs.peer,
+            GLOBAL_ACCOUNT,
+        )),
+        target: Some(Sink::Conn(cs.clone())),
+    }
+}

@@ -1,0 +1,69 @@
+//! A connection's deadlines and their timer-heap entries.
+
+use super::*;
+
+/// Puts the connection's next deadline in the heap, once per change.
+pub(super) fn arm(
+    timers: &mut BinaryHeap<Reverse<(Millis, usize, ConnId)>>,
+    conn: &mut Conn,
+    token: usize,
+) {
+    let next = conn.next_deadline();
+    if next != conn.timer_at {
+        conn.timer_at = next;
+        if let Some(t) = next {
+            timers.push(Reverse((t, token, conn.shared.cid)));
+        }
+    }
+}
+
+impl Conn {
+    /// A connection just accepted: nothing read or written, no deadline.
+    pub(super) fn new(
+        shared: Arc<ConnShared>,
+        account: Arc<Account>,
+        nonce: Box<str>,
+        sock: Transport,
+        session: Session<Sink>,
+    ) -> Conn {
+        Conn {
+            shared,
+            account,
+            nonce,
+            sock,
+            session,
+            ws: None,
+            inbuf: Vec::new(),
+            wbuf: Vec::new(),
+            wpos: 0,
+            spare: Vec::new(),
+            vec: None,
+            last_batch: 0,
+            closing: None,
+            pre_auth: true,
+            more_to_read: false,
+            write_interest: false,
+            blocked_since: None,
+            handshake_deadline: None,
+            draining: None,
+            timer_at: None,
+            stalled_until: None,
+        }
+    }
+
+    /// The earliest of: the lingering-close deadline, the handshake
+    /// deadline or the session's timer, and the end of a stall.
+    pub(super) fn next_deadline(&self) -> Option<Millis> {
+        if self.draining.is_some() {
+            return self.draining;
+        }
+        let t = match (self.handshake_deadline, self.session.poll_timeout()) {
+            (Some(h), _) => Some(h),
+            (None, t) => t,
+        };
+        match (t, self.stalled_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The I/O shell: event-loop threads, each a `mio::Poll`, a slab of
+//! connections and a timer heap; it knows connections and transports
+//! (TCP, TLS, the WebSocket overlay), not the protocol they carry, which is
+//! the client session's ([`crate::client`]).
+//!
+//! Per wake-up: accept (loop 0), read every readable connection until
+//! `WouldBlock` (processing each read at once, so a connection never holds
+//! more than one partial op plus one read), fire due timers, then flush every
+//! dirty connection once: framing (WebSocket) and compression happen there,
+//! over the whole batch, and each connection gets one `write` per wake-up.
+//!
+//! Files: `event_loop` (the loop, timers, lame duck, shutdown), `accept`
+//! (listeners, new connections, TLS handshakes), `read` (reads and the
+//! WebSocket/session step), `write` (flush, vectored frames in `frames`,
+//! close, lingering close), `conn` (deadlines).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use natsws_core::router::ConnId;
+use natsws_core::session::{ClosedReason, Session};
+use natsws_core::time::Millis;
+
+use crate::account::Account;
+use crate::deliver::Turn;
+use crate::kind::ConnKind;
+use crate::shared::{ClosedConn, Shared, CLOSED_RING};
+use crate::sink::{ClientMeta, ConnShared, Sink, KILL_SHUTDOWN, KILL_SLOW};
+use crate::transport::Transport;
+use crate::ws::{WsConn, WsEvent};
+
+mod accept;
+mod conn;
+mod event_loop;
+mod frames;
+mod read;
+mod write;
+
+use conn::arm;
+use frames::{Frames, VECTORED_MIN, VECTORED_SLICES};
+use write::oversized;
+
+/// Token of the loop's waker.
+pub const WAKER: Token = Token(usize::MAX - 1);
+const CLIENT_LISTENER: Token = Token(usize::MAX - 2);
+const WS_LISTENER: Token = Token(usize::MAX - 3);
+
+/// Size of the per-loop read buffer (the largest single read), bytes.
+const READ_BUF: usize = 64 * 1024;
+/// Reads per connection per wake-up before yielding to others (fairness).
+const MAX_READS_PER_TURN: usize = 16;
+/// How long a closing connection's input is drained before the socket is
+/// dropped (lingering close), ms.
+const LINGER: Millis = Millis(2000);
+/// How long a publisher's reads pause when one of its deliveries found the
+/// target's queue over three quarters of `max_pending` (nats-server's fast
+/// producer stall: 2–5 ms), ms.
+const STALL: Millis = Millis(3);
+
+struct Conn {
+    shared: Arc<ConnShared>,
+    /// The account this connection publishes and subscribes in.
+    account: Arc<Account>,
+    /// The nonce sent in INFO (nkeys/JWT), empty when none.
+    nonce: Box<str>,
+    /// The socket, plain or TLS (see [`Transport`]).
+    sock: Transport,
+    session: Session<Sink>,
+    ws: Option<WsConn>,
+    /// NATS bytes not yet consumed by the session.
+    inbuf: Vec<u8>,
+    /// Bytes ready for the socket (framed for WebSocket).
+    wbuf: Vec<u8>,
+    wpos: usize,
+    /// Spare buffer swapped with the outbox at flush time.
+    spare: Vec<u8>,
+    /// WebSocket output in flight as vectored writes (see [`Frames`]): all
+    /// of `spare`, cut into frames. It precedes anything in `wbuf`.
+    vec: Option<Frames>,
+    /// The largest batch taken from the outbox since the socket last took
+    /// everything (for the buffer shrink).
+    last_batch: usize,
+    /// Close once `wbuf` is written.
+    closing: Option<ClosedReason>,
+    /// Whether the session has passed CONNECT/auth (pre-auth accounting).
+    pre_auth: bool,
+    /// Still readable (stopped early for fairness).
+    more_to_read: bool,
+    write_interest: bool,
+    /// When a pending write started blocking (write deadline).
+    blocked_since: Option<Millis>,
+    /// Handshake deadline: WebSocket (TLS and HTTP upgrade), or the TLS
+    /// handshake of a client-port connection.
+    handshake_deadline: Option<Millis>,
+    /// Lingering close: the last bytes are written and our side is shut
+    /// down; the peer's remaining input is read and discarded until EOF or
+    /// this deadline, so closing with unread input does not reset the
+    /// connection and destroy the `-ERR` or close frame in flight.
+    draining: Option<Millis>,
+    /// The deadline currently in the timer heap (older heap entries for
+    /// this connection are stale and skipped).
+    timer_at: Option<Millis>,
+    /// Fast-producer stall: reads resume at this time (see [`STALL`]).
+    stalled_until: Option<Millis>,
+}
+
+/// One event loop.
+pub struct Worker {
+    poll: Poll,
+    shared: Arc<Shared>,
+    conns: Slab<Conn>,
+    timers: BinaryHeap<Reverse<(Millis, usize, ConnId)>>,
+    rbuf: Vec<u8>,
+    /// What a connection's turn touches besides itself (see [`Turn`]).
+    turn: Turn,
+    readable: Vec<usize>,
+    client_listener: Option<TcpListener>,
+    ws_listener: Option<TcpListener>,
+    next_loop: usize,
+    scratch_out: Vec<u8>,
+    /// Lame duck mode has been entered by this loop.
+    in_lame_duck: bool,
+}

@@ -1,0 +1,328 @@
+//! Reads: socket → (TLS) → WebSocket overlay → the client session.
+
+use super::*;
+use crate::client::{info_line, ClientHost};
+
+impl Worker {
+    pub(super) fn read_conn(&mut self, token: usize) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if let Some(reason) = conn.closing {
+            if conn.draining.is_some() {
+                self.drain(token, reason);
+            }
+            return;
+        }
+        if let Some(until) = conn.stalled_until {
+            if self.shared.now() < until {
+                // The stall timer reads it again.
+                return;
+            }
+            conn.stalled_until = None;
+        }
+        conn.more_to_read = false;
+        let mut reads = 0;
+        // The largest single read of this turn (for the buffer shrink).
+        let mut largest = 0usize;
+        loop {
+            if reads == MAX_READS_PER_TURN {
+                self.readable.push(token);
+                break;
+            }
+            reads += 1;
+            let conn = &mut self.conns[token];
+            let res = conn.sock.read(&mut self.rbuf);
+            if conn.sock.take_handshake_done() && !self.tls_ready(token) {
+                return;
+            }
+            // A TLS handshake that ends in EOF or an error.
+            let handshaking = self.conns[token].sock.is_handshaking();
+            match res {
+                Ok(0) if handshaking => {
+                    self.tls_failed(token, "EOF");
+                    return;
+                }
+                Ok(0) => {
+                    self.close(token, ClosedReason::ClientClosed, false);
+                    return;
+                }
+                Ok(n) => {
+                    largest = largest.max(n);
+                    let alive = self.process(token, n);
+                    // As nats-server's read loop: deliver what this read
+                    // produced before reading more, so one fast publisher
+                    // cannot pile a whole turn's worth of data on its
+                    // subscribers' queues.
+                    self.flush_dirty();
+                    self.wake_others();
+                    if !alive {
+                        return;
+                    }
+                    if std::mem::take(&mut self.turn.stall) {
+                        // Fast producer: let its subscribers drain before
+                        // reading more from it, instead of closing them as
+                        // slow consumers.
+                        let now = self.shared.now();
+                        let conn = &mut self.conns[token];
+                        conn.stalled_until = Some(now.saturating_add(STALL));
+                        arm(&mut self.timers, conn, token);
+                        return;
+                    }
+                    // A short read on plain TCP emptied the socket: more
+                    // data raises a new edge (mio's epoll is
+                    // edge-triggered, and every arrival signals), so the
+                    // read that would only say WouldBlock is skipped. TLS
+                    // keeps reading: rustls may hold decrypted bytes.
+                    if n < self.rbuf.len() && !self.conns[token].sock.is_tls() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if handshaking => {
+                    self.tls_failed(token, &e.to_string());
+                    return;
+                }
+                Err(_) => {
+                    self.close(token, ClosedReason::ReadError, false);
+                    return;
+                }
+            }
+        }
+        let conn = &mut self.conns[token];
+        if conn.inbuf.is_empty() && oversized(&conn.inbuf, largest) {
+            conn.inbuf = Vec::new();
+        }
+        // What was read may have moved the connection's deadlines (the
+        // WebSocket upgrade ends the handshake deadline and starts the
+        // session's auth and ping timers): keep the timer heap in step.
+        if conn.closing.is_none() {
+            arm(&mut self.timers, conn, token);
+        }
+        if conn.sock.has_pending() {
+            // TLS records (handshake, alerts) the socket did not take.
+            self.turn.local_dirty.push(conn.shared.clone());
+        }
+    }
+
+    /// Handles `n` fresh bytes in `rbuf`: the WebSocket overlay first
+    /// (handshake, frames, inflate), then the client session. Returns false
+    /// if the connection closed.
+    pub(super) fn process(&mut self, token: usize, n: usize) -> bool {
+        let now = self.shared.now();
+        let mut close_after = None;
+        if self.conns[token].ws.is_some() {
+            match self.ws_read(token, n, now) {
+                WsStep::Stop(alive) => return alive,
+                WsStep::Input(reason) => close_after = reason,
+            }
+        }
+        self.client_input(token, n, close_after, now)
+    }
+
+    /// The WebSocket overlay's step: un-frames `rbuf[..n]` into `inbuf`.
+    fn ws_read(&mut self, token: usize, n: usize, now: Millis) -> WsStep {
+        let Worker {
+            conns,
+            rbuf,
+            shared,
+            turn,
+            ..
+        } = self;
+        let conn = &mut conns[token];
+        let ws = conn.ws.as_mut().expect("checked by the caller");
+        let wcfg = shared
+            .settings
+            .websocket
+            .as_ref()
+            .expect("ws conn implies config");
+        let event = ws.on_read(
+            wcfg,
+            conn.shared.peer.ip(),
+            &mut rbuf[..n],
+            &mut conn.inbuf,
+            &mut conn.wbuf,
+        );
+        match event {
+            WsEvent::Nothing => {
+                if !conn.wbuf.is_empty() {
+                    turn.local_dirty.push(conn.shared.clone());
+                }
+                WsStep::Stop(true)
+            }
+            WsEvent::Upgraded => {
+                if let Some(up) = ws.take_upgrade() {
+                    let _ = conn.shared.upgrade.set(up);
+                }
+                if self.upgraded(token, now) {
+                    WsStep::Input(None)
+                } else {
+                    WsStep::Stop(false)
+                }
+            }
+            WsEvent::Data => WsStep::Input(None),
+            // Deliver what came before the bad frame, then close.
+            WsEvent::Close(reason) => WsStep::Input(Some(reason)),
+        }
+    }
+
+    /// The upgrade completed: the NATS session starts now (not at accept),
+    /// the INFO goes out framed, and the connection counts towards
+    /// `max_connections` from here on. False if it closed (over the limit).
+    fn upgraded(&mut self, token: usize, now: Millis) -> bool {
+        let Worker {
+            conns,
+            shared,
+            turn,
+            ..
+        } = self;
+        let conn = &mut conns[token];
+        conn.handshake_deadline = None;
+        conn.session.restart_timers(now);
+        let info = info_line(
+            shared,
+            conn.shared.cid,
+            SocketAddr::new(conn.shared.client_ip(), conn.shared.peer.port()),
+            ConnKind::WebSocket,
+            &conn.nonce,
+        );
+        // Nothing was sent before the upgrade, so no vectored batch holds
+        // `spare`.
+        debug_assert!(conn.vec.is_none());
+        let mut out = std::mem::take(&mut conn.spare);
+        out.clear();
+        out.extend_from_slice(&info);
+        let too_many = shared.admit(&conn.shared);
+        if too_many {
+            super::accept::push_max_connections(&mut out);
+        }
+        let ws = conn.ws.as_mut().expect("upgraded");
+        ws.frame_out(&out, &mut conn.wbuf);
+        out.clear();
+        conn.spare = out;
+        turn.local_dirty.push(conn.shared.clone());
+        if too_many {
+            self.close(token, ClosedReason::MaxConnectionsExceeded, true);
+            return false;
+        }
+        true
+    }
+
+    /// The client session's step: the bytes not yet consumed plus the new
+    /// ones (`rbuf[..n]` for TCP; `inbuf` holds them for WebSocket). Then
+    /// `close_after` (a bad WebSocket frame after good data) closes.
+    fn client_input(
+        &mut self,
+        token: usize,
+        n: usize,
+        close_after: Option<ClosedReason>,
+        now: Millis,
+    ) -> bool {
+        let Worker {
+            conns,
+            rbuf,
+            shared,
+            turn,
+            scratch_out,
+            ..
+        } = self;
+        let conn = &mut conns[token];
+        let nats: &[u8] = if conn.ws.is_some() { &[] } else { &rbuf[..n] };
+        // Present unconsumed bytes plus the new ones, without copying when
+        // nothing was left over.
+        let input: &[u8] = if conn.ws.is_some() || !conn.inbuf.is_empty() {
+            if conn.ws.is_none() {
+                conn.inbuf.extend_from_slice(nats);
+            }
+            &conn.inbuf
+        } else {
+            nats
+        };
+        if input.is_empty() {
+            if let Some(reason) = close_after {
+                turn.local_dirty.push(conn.shared.clone());
+                self.close(token, reason, true);
+                return false;
+            }
+            return true;
+        }
+        scratch_out.clear();
+        let mut host = ClientHost::new(shared, turn, &conn.shared, &mut conn.account);
+        host.nonce = &conn.nonce;
+        host.cookies = conn.ws.as_ref().and_then(|w| w.cookies.as_deref());
+        let res = conn
+            .session
+            .handle_input(input, now, &mut host, scratch_out);
+        let (om, ob) = (host.out_msgs, host.out_bytes);
+        shared.stats.out_msgs.fetch_add(om, Ordering::Relaxed);
+        shared.stats.out_bytes.fetch_add(ob, Ordering::Relaxed);
+        turn.remove_exhausted();
+        record_input(shared, conn);
+        if !scratch_out.is_empty() {
+            turn.queue_out(&conn.shared, scratch_out);
+        }
+        match res {
+            Ok(used) => {
+                let is_inbuf = conn.ws.is_some() || !conn.inbuf.is_empty();
+                if is_inbuf {
+                    conn.inbuf.drain(..used);
+                } else if used < nats.len() {
+                    conn.inbuf.extend_from_slice(&nats[used..]);
+                }
+                arm(&mut self.timers, conn, token);
+                if let Some(reason) = close_after {
+                    self.close(token, reason, true);
+                    return false;
+                }
+                true
+            }
+            Err(close) => {
+                if let Some(l) = &close.log {
+                    crate::error!(
+                        "{} - {}:{} - {l}",
+                        conn.shared.log_peer(),
+                        conn.shared.kind.label(),
+                        conn.shared.cid
+                    );
+                }
+                self.close(token, close.reason, true);
+                false
+            }
+        }
+    }
+}
+
+/// What the WebSocket overlay's step leaves to do.
+enum WsStep {
+    /// Nothing for the session; the connection is alive (true) or closed.
+    Stop(bool),
+    /// Run the session over `inbuf`, then close with this reason, if any.
+    Input(Option<ClosedReason>),
+}
+
+/// Moves the session's input counters to the connection and the server,
+/// and, the first time CONNECT has passed, ends its pre-auth accounting and
+/// keeps its name, lang and version for `/connz`.
+fn record_input(shared: &Shared, conn: &mut Conn) {
+    let (im, ib) = conn.session.in_counts();
+    let prev_m = conn.shared.in_msgs.swap(im, Ordering::Relaxed);
+    let prev_b = conn.shared.in_bytes.swap(ib, Ordering::Relaxed);
+    shared
+        .stats
+        .in_msgs
+        .fetch_add(im - prev_m, Ordering::Relaxed);
+    shared
+        .stats
+        .in_bytes
+        .fetch_add(ib - prev_b, Ordering::Relaxed);
+    if conn.pre_auth && conn.session.connect_options().is_some() {
+        conn.pre_auth = false;
+        shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
+        let c = conn.session.connect_options().expect("checked");
+        let mut meta = conn.shared.client.lock().expect("meta");
+        meta.name = c.name.clone();
+        meta.lang = c.lang.clone();
+        meta.version = c.version.clone();
+    }
+}

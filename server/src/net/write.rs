@@ -1,0 +1,323 @@
+//! Writes: the outbox batch framed (WebSocket) and written, vectored for
+//! large plain batches; closing, the lingering close, the closed ring.
+
+use super::*;
+use crate::client::ClientHost;
+
+/// A connection's buffers above this capacity are released once the
+/// traffic that grew them has stopped (see [`oversized`]).
+const SHRINK_ABOVE: usize = 64 * 1024;
+
+/// Whether `buf` should be released: above [`SHRINK_ABOVE`] and more than
+/// four times what the connection just used (`used` bytes: its largest
+/// read, or its largest outbound batch). A connection under steady large
+/// traffic keeps its buffers (releasing them after every turn made each
+/// turn fault fresh pages in again: 7% of the server's time at 16 KiB
+/// messages); one whose traffic became small or stopped gives them back
+/// at its next small read or write (at the latest, the ping interval's
+/// PING/PONG).
+pub(super) fn oversized(buf: &Vec<u8>, used: usize) -> bool {
+    buf.capacity() > SHRINK_ABOVE && buf.capacity() / 4 > used
+}
+
+impl Conn {
+    /// Writes what is already framed; only when the socket took all of it
+    /// is the next batch taken from the outbox (framed for WebSocket:
+    /// vectored plain frames for large batches, else copied into `wbuf`).
+    /// While the socket is blocked, new deliveries stay in the outbox, where
+    /// `max_pending` bounds them (slow consumer), so memory per connection
+    /// is bounded. `Err` when the socket failed.
+    fn write_out(&mut self) -> Result<(), ()> {
+        loop {
+            while let Some(frames) = self.vec.as_mut() {
+                let mut slices = [io::IoSlice::new(&[]); VECTORED_SLICES];
+                let k = frames.slices(&self.spare, &mut slices);
+                match self.sock.write_vectored(&slices[..k]) {
+                    Some(Ok(0)) => break,
+                    Some(Ok(n)) => {
+                        frames.sent += n;
+                        if frames.sent >= frames.total(self.spare.len()) {
+                            self.vec = None;
+                            self.spare.clear();
+                        }
+                    }
+                    Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Some(Err(_)) | None => return Err(()),
+                }
+            }
+            if self.vec.is_some() {
+                break;
+            }
+            while self.wpos < self.wbuf.len() {
+                match self.sock.write(&self.wbuf[self.wpos..]) {
+                    Ok(0) => break,
+                    Ok(n) => self.wpos += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Err(()),
+                }
+            }
+            if self.wpos < self.wbuf.len() {
+                break;
+            }
+            self.wbuf.clear();
+            self.wpos = 0;
+            if self.closing.is_some() {
+                break;
+            }
+            {
+                let mut ob = self.shared.out.lock().expect("out");
+                if ob.buf.is_empty() {
+                    break;
+                }
+                self.spare.clear();
+                std::mem::swap(&mut ob.buf, &mut self.spare);
+            }
+            self.last_batch = self.last_batch.max(self.spare.len());
+            match self.ws.as_mut() {
+                Some(ws) => {
+                    // A large batch that goes out as plain frames: headers
+                    // and NATS bytes in vectored writes, without copying the
+                    // bytes behind the headers.
+                    if self.spare.len() >= VECTORED_MIN && !self.sock.is_tls() {
+                        if let Some(size) = ws.plain_frame_size(self.spare.len()) {
+                            self.vec = Some(Frames::new(self.spare.len(), size));
+                            continue;
+                        }
+                    }
+                    ws.frame_out(&self.spare, &mut self.wbuf);
+                }
+                None => std::mem::swap(&mut self.wbuf, &mut self.spare),
+            }
+            self.spare.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Worker {
+    /// Writes a dirty connection: a kill requested by another thread
+    /// first (slow consumer, lame duck), else the framed bytes and the
+    /// outbox ([`Conn::write_out`]), the TLS records, then what follows a
+    /// write ([`Worker::after_write`]).
+    pub(super) fn flush(&mut self, token: usize) {
+        if self.kill_requested(token) {
+            return;
+        }
+        let now = self.shared.now();
+        let conn = &mut self.conns[token];
+        conn.shared.dirty.store(false, Ordering::Release);
+        // TLS: records (and raw bytes) the socket has not taken yet.
+        let drained = conn
+            .write_out()
+            .and_then(|()| conn.sock.flush_pending().map_err(|_| ()));
+        match drained {
+            Ok(drained) => self.after_write(token, drained, now),
+            Err(()) => self.close_on_write_error(token),
+        }
+    }
+
+    /// Acts on a kill another thread asked for; true when the connection
+    /// is closing because of it.
+    fn kill_requested(&mut self, token: usize) -> bool {
+        let conn = &self.conns[token];
+        if conn.closing.is_some() {
+            return false;
+        }
+        match conn.shared.kill.load(Ordering::Acquire) {
+            KILL_SLOW => {
+                self.shared
+                    .stats
+                    .slow_consumers
+                    .fetch_add(1, Ordering::Relaxed);
+                crate::info!(
+                    "{} - {}:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                    conn.shared.log_peer(),
+                    conn.shared.kind.label(),
+                    conn.shared.cid,
+                    self.shared.settings.max_pending_for(conn.shared.kind)
+                );
+                self.close(token, ClosedReason::SlowConsumerPendingBytes, false);
+                true
+            }
+            KILL_SHUTDOWN => {
+                // Lame duck mode: what is queued goes out, then the close.
+                self.close(token, ClosedReason::ServerShutdown, true);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A write failed: the connection ends with the reason it was already
+    /// closing for, else Write Error.
+    fn close_on_write_error(&mut self, token: usize) {
+        let reason = self.conns[token]
+            .closing
+            .unwrap_or(ClosedReason::WriteError);
+        self.finish_close(token, reason);
+    }
+
+    /// After a write: everything out (`drained`: TLS too) releases oversized
+    /// buffers, drops write interest and moves a closing connection to its
+    /// lingering close; otherwise the write deadline is checked and write
+    /// interest requested.
+    fn after_write(&mut self, token: usize, drained: bool, now: Millis) {
+        let conn = &mut self.conns[token];
+        if conn.wpos == conn.wbuf.len() && drained && conn.vec.is_none() {
+            conn.wbuf.clear();
+            conn.wpos = 0;
+            conn.blocked_since = None;
+            let batch = std::mem::take(&mut conn.last_batch);
+            if oversized(&conn.wbuf, batch) {
+                conn.wbuf = Vec::new();
+            }
+            if oversized(&conn.spare, batch) {
+                conn.spare = Vec::new();
+            }
+            if conn.write_interest {
+                conn.write_interest = false;
+                let _ = self.poll.registry().reregister(
+                    &mut conn.sock,
+                    Token(token),
+                    Interest::READABLE,
+                );
+            }
+            if let Some(reason) = conn.closing {
+                if conn.draining.is_none() && !self.shared.shutdown.load(Ordering::Acquire) {
+                    let _ = conn.sock.shutdown(std::net::Shutdown::Write);
+                    conn.draining = Some(now.saturating_add(LINGER));
+                    arm(&mut self.timers, conn, token);
+                    // Whatever is already queued is read (and dropped) now.
+                    self.readable.push(token);
+                } else if conn.draining.is_none() {
+                    self.finish_close(token, reason);
+                }
+            }
+        } else {
+            let since = *conn.blocked_since.get_or_insert(now);
+            let deadline = self.shared.settings.write_deadline_for(conn.shared.kind);
+            if now.saturating_sub(since).0 > deadline.as_millis() as u64 {
+                self.shared
+                    .stats
+                    .slow_consumers
+                    .fetch_add(1, Ordering::Relaxed);
+                self.finish_close(token, ClosedReason::SlowConsumerWriteDeadline);
+                return;
+            }
+            if !conn.write_interest {
+                conn.write_interest = true;
+                let _ = self.poll.registry().reregister(
+                    &mut conn.sock,
+                    Token(token),
+                    Interest::READABLE | Interest::WRITABLE,
+                );
+            }
+        }
+    }
+
+    /// Starts closing: releases subscriptions at once; when `flush` is set,
+    /// writes what is queued (the `-ERR`, a WebSocket close frame) first.
+    pub(super) fn close(&mut self, token: usize, reason: ClosedReason, flush: bool) {
+        let Worker {
+            conns,
+            shared,
+            turn,
+            ..
+        } = self;
+        let Some(conn) = conns.get_mut(token) else {
+            return;
+        };
+        if conn.closing.is_some() {
+            return;
+        }
+        let mut host = ClientHost::new(shared, turn, &conn.shared, &mut conn.account);
+        conn.session.close(&mut host);
+        conn.closing = Some(reason);
+        crate::debug!(
+            "{} - {}:{} - Client connection closed: {reason}",
+            conn.shared.log_peer(),
+            conn.shared.kind.label(),
+            conn.shared.cid
+        );
+        if flush {
+            // Move the session's last words to the wire, then close.
+            let pending = std::mem::take(&mut conn.shared.out.lock().expect("out").buf);
+            match conn.ws.as_mut() {
+                Some(ws) => {
+                    if ws.is_open() {
+                        ws.frame_out(&pending, &mut conn.wbuf);
+                        ws.close_frame(reason.ws_close_code(), reason.as_str(), &mut conn.wbuf);
+                    }
+                }
+                None => conn.wbuf.extend_from_slice(&pending),
+            }
+            let cs = conn.shared.clone();
+            turn.local_dirty.push(cs);
+        } else {
+            self.finish_close(token, reason);
+        }
+    }
+
+    /// Reads and discards a lingering connection's input; finishes the close
+    /// on EOF or error.
+    pub(super) fn drain(&mut self, token: usize, reason: ClosedReason) {
+        let conn = &mut self.conns[token];
+        for _ in 0..MAX_READS_PER_TURN {
+            match conn.sock.read_discard(&mut self.rbuf) {
+                Ok(0) => {
+                    self.finish_close(token, reason);
+                    return;
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.finish_close(token, reason);
+                    return;
+                }
+            }
+        }
+        // Still more to discard: come back next turn (fairness).
+        self.readable.push(token);
+    }
+
+    pub(super) fn finish_close(&mut self, token: usize, reason: ClosedReason) {
+        if !self.conns.contains(token) {
+            return;
+        }
+        let mut conn = self.conns.remove(token);
+        if conn.closing.is_none() {
+            // Not yet released (write error path).
+            let Worker { shared, turn, .. } = self;
+            let mut host = ClientHost::new(shared, turn, &conn.shared, &mut conn.account);
+            conn.session.close(&mut host);
+        }
+        self.turn.remove_exhausted();
+        let _ = self.poll.registry().deregister(&mut conn.sock);
+        let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+        if conn.pre_auth {
+            self.shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
+        }
+        let cs = &conn.shared;
+        self.shared.conns.lock().expect("conns").remove(&cs.cid);
+        let mut closed = self.shared.closed.lock().expect("closed");
+        if closed.len() == CLOSED_RING {
+            closed.pop_front();
+        }
+        closed.push_back(ClosedConn {
+            cid: cs.cid,
+            kind: cs.kind,
+            peer: cs.peer,
+            start: cs.start,
+            stop: std::time::SystemTime::now(),
+            reason,
+            client: cs
+                .client
+                .lock()
+                .map(|m| m.clone())
+                .unwrap_or_else(|_| ClientMeta::default()),
+        });
+    }
+}
