@@ -7,7 +7,6 @@
 pub mod account;
 pub mod auth;
 pub mod cli;
-pub mod client;
 pub mod config;
 pub mod deflate;
 pub mod deliver;
@@ -18,6 +17,7 @@ pub mod monitor;
 pub mod net;
 pub mod options;
 pub mod server;
+pub mod session;
 pub mod settings;
 pub mod shared;
 pub mod sink;

@@ -79,6 +79,10 @@ pub struct Settings {
     /// Authentication and authorization; `None` when nothing is
     /// configured (everyone is anonymous in `$G`).
     pub auth: Option<Arc<crate::auth::ServerAuth>>,
+    /// Test-only (feature `autobahn`): WebSocket connections are the
+    /// Autobahn echo instead of NATS clients (`natsws-autobahn`).
+    #[cfg(feature = "autobahn")]
+    pub autobahn_echo: bool,
 }
 
 /// [`options::DEFAULT_MAX_PENDING`] in bytes as a `usize`.
@@ -112,6 +116,8 @@ impl Default for Settings {
             lame_duck_duration: options::DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: options::DEFAULT_LAME_DUCK_GRACE_PERIOD,
             auth: None,
+            #[cfg(feature = "autobahn")]
+            autobahn_echo: false,
         }
     }
 }
@@ -334,8 +340,6 @@ fn build(o: &Options) -> Result<Settings, String> {
                 ))
             }),
             max_message: u64::MAX,
-            #[cfg(feature = "autobahn")]
-            echo: false,
         })
     } else {
         None

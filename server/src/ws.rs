@@ -45,11 +45,6 @@ pub struct WsListenConfig {
     /// Limit on one uncompressed inbound WebSocket message, bytes (the
     /// NATS decoder still enforces `max_payload` per PUB).
     pub max_message: u64,
-    /// Test-only (feature `autobahn`): upgraded connections echo WebSocket
-    /// messages instead of speaking NATS, for the Autobahn testsuite run
-    /// against the server's own transport and event loop.
-    #[cfg(feature = "autobahn")]
-    pub echo: bool,
 }
 
 /// What a read produced.
@@ -153,14 +148,17 @@ pub struct WsConn {
     /// What the upgrade request said, set at the upgrade until the loop
     /// takes it ([`take_upgrade`](Self::take_upgrade)).
     upgrade: Option<Box<WsUpgrade>>,
-    /// Test-only echo state (feature `autobahn`, [`WsListenConfig::echo`]).
-    #[cfg(feature = "autobahn")]
-    echo: Option<natsws_core::ws::echo::EchoConn>,
+    /// The application reads and writes WebSocket frames itself (see
+    /// [`WsConn::new`]).
+    pass_through: bool,
 }
 
 impl WsConn {
-    /// A connection awaiting its upgrade request.
-    pub fn new(cfg: &WsListenConfig, max_payload: usize) -> WsConn {
+    /// A connection awaiting its upgrade request. With `pass_through`, the
+    /// application speaks WebSocket frames itself: after the upgrade,
+    /// inbound bytes go to it unparsed and nothing is framed on the way
+    /// out (the Autobahn echo, `crate::session::Proto::frames_itself`).
+    pub fn new(cfg: &WsListenConfig, max_payload: usize, pass_through: bool) -> WsConn {
         WsConn {
             phase: Phase::Handshake(RequestParser::new(cfg.tls.is_some())),
             inbound: Inbound::new(DecoderConfig::server(), max_payload),
@@ -173,8 +171,7 @@ impl WsConn {
             max_payload,
             cookies: None,
             upgrade: None,
-            #[cfg(feature = "autobahn")]
-            echo: None,
+            pass_through,
         }
     }
 
@@ -263,15 +260,12 @@ impl WsConn {
                         origin: up.origin.clone(),
                         user_agent: up.user_agent.clone(),
                         compression: up.compression,
+                        no_masking: up.no_masking,
                         browser: up.browser,
                     }));
                     self.phase = Phase::Open;
                     upgraded = true;
                     data = &mut data[consumed..];
-                    #[cfg(feature = "autobahn")]
-                    if cfg.echo {
-                        self.echo = Some(natsws_core::ws::echo::EchoConn::new(&up));
-                    }
                 }
                 Err(e) => {
                     if e != natsws_core::ws::Error::HealthCheck {
@@ -282,17 +276,14 @@ impl WsConn {
                 }
             }
         }
-        #[cfg(feature = "autobahn")]
-        if let Some(echo) = self.echo.as_mut() {
-            if echo.process(data, wbuf) {
-                // The echo wrote the close frame (reply or error).
-                self.state = self.state.close_sent();
-                return WsEvent::Close(ClosedReason::ClientClosed);
-            }
+        if self.pass_through {
+            nats_in.extend_from_slice(data);
             return if upgraded {
                 WsEvent::Upgraded
-            } else {
+            } else if data.is_empty() {
                 WsEvent::Nothing
+            } else {
+                WsEvent::Data
             };
         }
         let before = nats_in.len();
@@ -328,9 +319,7 @@ impl WsConn {
         if nats.is_empty() || !self.is_open() {
             return;
         }
-        // Echo connections speak no NATS (test-only, feature `autobahn`).
-        #[cfg(feature = "autobahn")]
-        if self.echo.is_some() {
+        if self.pass_through {
             return;
         }
         if self.compression {
@@ -354,8 +343,7 @@ impl WsConn {
     /// headers and bytes with vectored writes instead of copying the bytes
     /// behind the headers. `None`: use `frame_out`.
     pub fn plain_frame_size(&self, len: usize) -> Option<usize> {
-        #[cfg(feature = "autobahn")]
-        if self.echo.is_some() {
+        if self.pass_through {
             return None;
         }
         if len == 0 || !self.is_open() || self.compression {
@@ -367,6 +355,12 @@ impl WsConn {
                 .filter(|&m| m > 0)
                 .map_or(len, |m| m.min(len)),
         )
+    }
+
+    /// Records that the application (pass-through) has sent its own close
+    /// frame: no other is sent.
+    pub fn mark_close_sent(&mut self) {
+        self.state = self.state.close_sent();
     }
 
     /// Appends the close frame, once: the echo of the peer's close or the
@@ -456,6 +450,8 @@ pub struct WsUpgrade {
     pub user_agent: Option<String>,
     /// permessage-deflate negotiated.
     pub compression: bool,
+    /// `Nats-No-Masking` negotiated: the client sends unmasked frames.
+    pub no_masking: bool,
     /// A browser (`Mozilla/` User-Agent): outbound frames of at most 4 KiB.
     pub browser: bool,
 }

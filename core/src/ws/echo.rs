@@ -43,9 +43,15 @@ impl EchoConn {
     /// Echo state for an accepted upgrade (masking and compression as
     /// negotiated).
     pub fn new(upgrade: &Upgrade) -> Self {
+        Self::for_peer(upgrade.compression, upgrade.no_masking)
+    }
+
+    /// Echo state for a peer that negotiated permessage-deflate
+    /// (`compression`) and `Nats-No-Masking` (`no_masking`).
+    pub fn for_peer(compression: bool, no_masking: bool) -> Self {
         let mut dcfg = DecoderConfig::server();
-        dcfg.compression = upgrade.compression;
-        dcfg.no_masking = upgrade.no_masking;
+        dcfg.compression = compression;
+        dcfg.no_masking = no_masking;
         dcfg.validate_utf8 = true;
         dcfg.max_message = MAX_MESSAGE as u64;
         dcfg.max_compressed_message = MAX_MESSAGE as u64;
@@ -53,7 +59,7 @@ impl EchoConn {
             dec: Decoder::new(dcfg),
             msg: Vec::new(),
             text: false,
-            compress: upgrade.compression,
+            compress: compression,
             #[cfg(feature = "deflate")]
             inflater: super::deflate::Inflater::new(),
             #[cfg(feature = "deflate")]

@@ -43,8 +43,8 @@ fn main() {
             std::process::exit(2);
         }
     };
+    settings.autobahn_echo = true;
     if let Some(ws) = settings.websocket.as_mut() {
-        ws.echo = true;
         ws.max_message = natsws_core::ws::echo::MAX_MESSAGE as u64;
     }
     let running = match server::start(settings) {

@@ -2,7 +2,7 @@
 //! connection's state and INFO, `max_connections`, TLS handshakes.
 
 use super::*;
-use crate::client::info_line;
+use crate::session::client::info_line;
 
 impl Worker {
     pub(super) fn accept(&mut self, kind: ConnKind) {
@@ -118,13 +118,13 @@ impl Worker {
         let nonce = auth
             .filter(|a| a.cfg.needs_nonce())
             .map(|_| crate::auth::new_nonce());
-        let cfg = crate::client::session_config(shared, &cs, &mut self.turn.rng);
+        let proto = Proto::open(shared, &cs, &mut self.turn.rng, now);
         let mut conn = Conn::new(
             cs.clone(),
             shared.accounts.global().clone(),
             nonce.unwrap_or_default().into(),
             sock,
-            Session::new(cfg, now),
+            proto,
         );
         shared.pre_auth.fetch_add(1, Ordering::Relaxed);
         // A WebSocket connection counts (max_connections, /varz, /connz)
@@ -286,7 +286,7 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
         (ConnKind::WebSocket, _) => {
             // The upgrade answers max_connections, as nats-server does.
             let w = s.websocket.as_ref().expect("ws listener implies config");
-            conn.ws = Some(WsConn::new(w, s.max_payload));
+            conn.ws = Some(WsConn::new(w, s.max_payload, conn.proto.frames_itself()));
             let deadline = now.saturating_add(Millis(w.handshake_timeout.as_millis() as u64));
             conn.handshake_deadline = Some(deadline);
         }

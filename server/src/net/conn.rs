@@ -24,14 +24,14 @@ impl Conn {
         account: Arc<Account>,
         nonce: Box<str>,
         sock: Transport,
-        session: Session<Sink>,
+        proto: Proto,
     ) -> Conn {
         Conn {
             shared,
             account,
             nonce,
             sock,
-            session,
+            proto,
             ws: None,
             inbuf: Vec::new(),
             wbuf: Vec::new(),
@@ -57,7 +57,7 @@ impl Conn {
         if self.draining.is_some() {
             return self.draining;
         }
-        let t = match (self.handshake_deadline, self.session.poll_timeout()) {
+        let t = match (self.handshake_deadline, self.proto.poll_timeout()) {
             (Some(h), _) => Some(h),
             (None, t) => t,
         };

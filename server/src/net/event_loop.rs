@@ -227,13 +227,13 @@ impl Worker {
                 }
                 continue;
             }
-            if conn.session.poll_timeout().is_some_and(|t| t <= now)
+            if conn.proto.poll_timeout().is_some_and(|t| t <= now)
                 && conn.ws.as_ref().is_none_or(|w| w.is_open())
                 && !conn.sock.is_handshaking()
             {
                 let mut out = std::mem::take(&mut self.scratch_out);
                 out.clear();
-                let res = conn.session.handle_timeout(now, &mut out);
+                let res = conn.proto.handle_timeout(now, &mut out);
                 if !out.is_empty() {
                     self.turn.queue_out(&conn.shared, &out);
                 }
@@ -287,7 +287,7 @@ impl Worker {
             let _ = self.poll.registry().deregister(&mut l);
         }
         for (_, conn) in self.conns.iter() {
-            if conn.closing.is_some() || !conn.session.takes_async_info() {
+            if conn.closing.is_some() || !conn.proto.takes_async_info() {
                 continue;
             }
             let info = self.shared.info_templates(conn.shared.kind).ldm_line(

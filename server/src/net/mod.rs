@@ -1,7 +1,7 @@
 //! The I/O shell: event-loop threads, each a `mio::Poll`, a slab of
 //! connections and a timer heap; it knows connections and transports
 //! (TCP, TLS, the WebSocket overlay), not the protocol they carry, which is
-//! the client session's ([`crate::client`]).
+//! the protocol's ([`crate::session::Proto`]).
 //!
 //! Per wake-up: accept (loop 0), read every readable connection until
 //! `WouldBlock` (processing each read at once, so a connection never holds
@@ -27,14 +27,15 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use natsws_core::router::ConnId;
-use natsws_core::session::{ClosedReason, Session};
+use natsws_core::session::ClosedReason;
 use natsws_core::time::Millis;
 
 use crate::account::Account;
 use crate::deliver::Turn;
 use crate::kind::ConnKind;
+use crate::session::Proto;
 use crate::shared::{ClosedConn, Shared, CLOSED_RING};
-use crate::sink::{ClientMeta, ConnShared, Sink, KILL_SHUTDOWN, KILL_SLOW};
+use crate::sink::{ClientMeta, ConnShared, KILL_SHUTDOWN, KILL_SLOW};
 use crate::transport::Transport;
 use crate::ws::{WsConn, WsEvent};
 
@@ -74,7 +75,7 @@ struct Conn {
     nonce: Box<str>,
     /// The socket, plain or TLS (see [`Transport`]).
     sock: Transport,
-    session: Session<Sink>,
+    proto: Proto,
     ws: Option<WsConn>,
     /// NATS bytes not yet consumed by the session.
     inbuf: Vec<u8>,

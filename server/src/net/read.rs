@@ -1,7 +1,8 @@
 //! Reads: socket → (TLS) → WebSocket overlay → the client session.
 
 use super::*;
-use crate::client::{info_line, ClientHost};
+use crate::session::client::info_line;
+use crate::session::Cx;
 
 impl Worker {
     pub(super) fn read_conn(&mut self, token: usize) {
@@ -118,7 +119,7 @@ impl Worker {
                 WsStep::Input(reason) => close_after = reason,
             }
         }
-        self.client_input(token, n, close_after, now)
+        self.proto_input(token, n, close_after, now)
     }
 
     /// The WebSocket overlay's step: un-frames `rbuf[..n]` into `inbuf`.
@@ -179,7 +180,7 @@ impl Worker {
         } = self;
         let conn = &mut conns[token];
         conn.handshake_deadline = None;
-        conn.session.restart_timers(now);
+        conn.proto.upgraded(now);
         let info = info_line(
             shared,
             conn.shared.cid,
@@ -209,10 +210,10 @@ impl Worker {
         true
     }
 
-    /// The client session's step: the bytes not yet consumed plus the new
+    /// The protocol's step (see [`crate::session::Proto`]): the bytes not yet consumed plus the new
     /// ones (`rbuf[..n]` for TCP; `inbuf` holds them for WebSocket). Then
     /// `close_after` (a bad WebSocket frame after good data) closes.
-    fn client_input(
+    fn proto_input(
         &mut self,
         token: usize,
         n: usize,
@@ -228,16 +229,16 @@ impl Worker {
             ..
         } = self;
         let conn = &mut conns[token];
-        let nats: &[u8] = if conn.ws.is_some() { &[] } else { &rbuf[..n] };
         // Present unconsumed bytes plus the new ones, without copying when
-        // nothing was left over.
-        let input: &[u8] = if conn.ws.is_some() || !conn.inbuf.is_empty() {
-            if conn.ws.is_none() {
-                conn.inbuf.extend_from_slice(nats);
-            }
-            &conn.inbuf
+        // nothing was left over (TCP); WebSocket input is always in inbuf.
+        let from_inbuf = conn.ws.is_some() || !conn.inbuf.is_empty();
+        if from_inbuf && conn.ws.is_none() {
+            conn.inbuf.extend_from_slice(&rbuf[..n]);
+        }
+        let input: &mut [u8] = if from_inbuf {
+            &mut conn.inbuf[..]
         } else {
-            nats
+            &mut rbuf[..n]
         };
         if input.is_empty() {
             if let Some(reason) = close_after {
@@ -248,27 +249,30 @@ impl Worker {
             return true;
         }
         scratch_out.clear();
-        let mut host = ClientHost::new(shared, turn, &conn.shared, &mut conn.account);
-        host.nonce = &conn.nonce;
-        host.cookies = conn.ws.as_ref().and_then(|w| w.cookies.as_deref());
+        let mut cx = Cx {
+            shared,
+            turn,
+            me: &conn.shared,
+            account: &mut conn.account,
+            nonce: &conn.nonce,
+            cookies: conn.ws.as_ref().and_then(|w| w.cookies.as_deref()),
+        };
         let res = conn
-            .session
-            .handle_input(input, now, &mut host, scratch_out);
-        let (om, ob) = (host.out_msgs, host.out_bytes);
-        shared.stats.out_msgs.fetch_add(om, Ordering::Relaxed);
-        shared.stats.out_bytes.fetch_add(ob, Ordering::Relaxed);
-        turn.remove_exhausted();
+            .proto
+            .input(&mut cx, input, now, scratch_out, &mut conn.wbuf);
         record_input(shared, conn);
         if !scratch_out.is_empty() {
             turn.queue_out(&conn.shared, scratch_out);
         }
+        if conn.proto.frames_itself() && !conn.wbuf.is_empty() {
+            turn.local_dirty.push(conn.shared.clone());
+        }
         match res {
             Ok(used) => {
-                let is_inbuf = conn.ws.is_some() || !conn.inbuf.is_empty();
-                if is_inbuf {
+                if from_inbuf {
                     conn.inbuf.drain(..used);
-                } else if used < nats.len() {
-                    conn.inbuf.extend_from_slice(&nats[used..]);
+                } else if used < n {
+                    conn.inbuf.extend_from_slice(&rbuf[used..n]);
                 }
                 arm(&mut self.timers, conn, token);
                 if let Some(reason) = close_after {
@@ -285,6 +289,12 @@ impl Worker {
                         conn.shared.kind.label(),
                         conn.shared.cid
                     );
+                }
+                if conn.proto.frames_itself() {
+                    // It sent its own close frame.
+                    if let Some(ws) = conn.ws.as_mut() {
+                        ws.mark_close_sent();
+                    }
                 }
                 self.close(token, close.reason, true);
                 false
@@ -305,7 +315,7 @@ enum WsStep {
 /// and, the first time CONNECT has passed, ends its pre-auth accounting and
 /// keeps its name, lang and version for `/connz`.
 fn record_input(shared: &Shared, conn: &mut Conn) {
-    let (im, ib) = conn.session.in_counts();
+    let (im, ib) = conn.proto.in_counts();
     let prev_m = conn.shared.in_msgs.swap(im, Ordering::Relaxed);
     let prev_b = conn.shared.in_bytes.swap(ib, Ordering::Relaxed);
     shared
@@ -316,10 +326,10 @@ fn record_input(shared: &Shared, conn: &mut Conn) {
         .stats
         .in_bytes
         .fetch_add(ib - prev_b, Ordering::Relaxed);
-    if conn.pre_auth && conn.session.connect_options().is_some() {
+    if conn.pre_auth && conn.proto.connect_options().is_some() {
         conn.pre_auth = false;
         shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
-        let c = conn.session.connect_options().expect("checked");
+        let c = conn.proto.connect_options().expect("checked");
         let mut meta = conn.shared.client.lock().expect("meta");
         meta.name = c.name.clone();
         meta.lang = c.lang.clone();

@@ -2,7 +2,7 @@
 //! large plain batches; closing, the lingering close, the closed ring.
 
 use super::*;
-use crate::client::ClientHost;
+use crate::session::Cx;
 
 /// A connection's buffers above this capacity are released once the
 /// traffic that grew them has stopped (see [`oversized`]).
@@ -232,8 +232,14 @@ impl Worker {
         if conn.closing.is_some() {
             return;
         }
-        let mut host = ClientHost::new(shared, turn, &conn.shared, &mut conn.account);
-        conn.session.close(&mut host);
+        conn.proto.close(&mut Cx {
+            shared,
+            turn,
+            me: &conn.shared,
+            account: &mut conn.account,
+            nonce: &conn.nonce,
+            cookies: None,
+        });
         conn.closing = Some(reason);
         crate::debug!(
             "{} - {}:{} - Client connection closed: {reason}",
@@ -291,8 +297,14 @@ impl Worker {
         if conn.closing.is_none() {
             // Not yet released (write error path).
             let Worker { shared, turn, .. } = self;
-            let mut host = ClientHost::new(shared, turn, &conn.shared, &mut conn.account);
-            conn.session.close(&mut host);
+            conn.proto.close(&mut Cx {
+                shared,
+                turn,
+                me: &conn.shared,
+                account: &mut conn.account,
+                nonce: &conn.nonce,
+                cookies: None,
+            });
         }
         self.turn.remove_exhausted();
         let _ = self.poll.registry().deregister(&mut conn.sock);
