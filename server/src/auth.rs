@@ -54,16 +54,16 @@ impl ServerAuth {
     /// state; TestWSNoAuthUser).
     pub fn info_auth_required(&self, kind: ConnKind) -> bool {
         match kind {
-            ConnKind::Client => self.required(kind),
-            ConnKind::WebSocket => self.checks(kind),
+            ConnKind::CLIENT => self.required(kind),
+            ConnKind::WEBSOCKET => self.checks(kind),
         }
     }
 
     /// The auth timer of this kind of connection.
     pub fn timeout(&self, kind: ConnKind) -> Millis {
         match kind {
-            ConnKind::Client => self.auth_timeout,
-            ConnKind::WebSocket => self.ws_auth_timeout,
+            ConnKind::CLIENT => self.auth_timeout,
+            ConnKind::WEBSOCKET => self.ws_auth_timeout,
         }
     }
 }

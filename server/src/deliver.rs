@@ -266,7 +266,7 @@ mod tests {
             7,
             0,
             0,
-            ConnKind::WebSocket,
+            ConnKind::WEBSOCKET,
             "127.0.0.1:5000".parse().unwrap(),
         ));
         subscribe(
@@ -335,7 +335,7 @@ mod tests {
             3,
             0,
             0,
-            ConnKind::Client,
+            ConnKind::CLIENT,
             "127.0.0.1:5001".parse().unwrap(),
         ));
         subscribe(&acc, &sub(3, "1", "foo", None, Sink::Conn(me.clone())));

@@ -1,53 +1,84 @@
-//! Connection kinds: which listener a connection came from, and the one
-//! table of what each kind is called in logs, `/connz` and authorization.
+//! Connection kinds: what a connection speaks ([`Kind`]) over which
+//! transport ([`Transport`]), and the one table of what each pair is
+//! called in logs, `/connz` and authorization, and which limits apply.
+//! WebSocket is a transport of any kind, as in nats-server (`c.ws != nil`);
+//! leafnodes and MQTT add kinds, not transports.
 
 use natsws_core::auth::ConnectionType;
 
-/// Which listener a connection came from.
+/// What a connection speaks (nats-server's client kinds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnKind {
-    /// The client port (plain NATS over TCP).
+pub enum Kind {
+    /// A NATS client.
     Client,
-    /// The websocket listener.
-    WebSocket,
+}
+
+/// How a connection's bytes travel (TLS or not is the listener's business).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain TCP (or TLS over it).
+    Tcp,
+    /// WebSocket (over TCP or TLS).
+    Ws,
+}
+
+/// A listener's connections: a kind over a transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnKind {
+    /// What it speaks.
+    pub kind: Kind,
+    /// How.
+    pub transport: Transport,
 }
 
 impl ConnKind {
-    /// Every kind, in [`ConnKind::index`] order.
-    pub const ALL: [ConnKind; 2] = [ConnKind::Client, ConnKind::WebSocket];
+    /// NATS clients on the client port.
+    pub const CLIENT: ConnKind = ConnKind {
+        kind: Kind::Client,
+        transport: Transport::Tcp,
+    };
+    /// NATS clients on the websocket port.
+    pub const WEBSOCKET: ConnKind = ConnKind {
+        kind: Kind::Client,
+        transport: Transport::Ws,
+    };
+    /// Every listener's kind, in [`ConnKind::index`] order.
+    pub const ALL: [ConnKind; 2] = [ConnKind::CLIENT, ConnKind::WEBSOCKET];
+
+    /// Whether it travels over WebSocket.
+    pub fn is_ws(self) -> bool {
+        self.transport == Transport::Ws
+    }
+
+    /// The table: (log id label, `/connz` type, `allowed_connection_types`
+    /// name, per-kind array index).
+    fn row(self) -> (&'static str, &'static str, ConnectionType, usize) {
+        match (self.kind, self.transport) {
+            (Kind::Client, Transport::Tcp) => ("cid", "nats", ConnectionType::Standard, 0),
+            (Kind::Client, Transport::Ws) => ("wid", "websocket", ConnectionType::Websocket, 1),
+        }
+    }
 
     /// The id label in log prefixes (nats-server `cid` for clients, `wid`
     /// for WebSocket clients): `127.0.0.1:5000 - wid:7 - `.
     pub fn label(self) -> &'static str {
-        match self {
-            ConnKind::Client => "cid",
-            ConnKind::WebSocket => "wid",
-        }
+        self.row().0
     }
 
     /// The `/connz` `type` (nats-server `clientType`-based strings): `nats`
     /// or `websocket`.
     pub fn connz_type(self) -> &'static str {
-        match self {
-            ConnKind::Client => "nats",
-            ConnKind::WebSocket => "websocket",
-        }
+        self.row().1
     }
 
     /// The `allowed_connection_types` name this kind is checked against
     /// (nats-protocol.md §3.8): `STANDARD` or `WEBSOCKET`.
     pub fn connection_type(self) -> ConnectionType {
-        match self {
-            ConnKind::Client => ConnectionType::Standard,
-            ConnKind::WebSocket => ConnectionType::Websocket,
-        }
+        self.row().2
     }
 
     /// Position in per-kind arrays (`[T; 2]`, in [`ConnKind::ALL`] order).
     pub fn index(self) -> usize {
-        match self {
-            ConnKind::Client => 0,
-            ConnKind::WebSocket => 1,
-        }
+        self.row().3
     }
 }

@@ -128,24 +128,24 @@ impl Settings {
     /// for the websocket port; `None` for plaintext.
     pub fn tls_for(&self, kind: ConnKind) -> Option<&TlsListen> {
         match kind {
-            ConnKind::Client => self.tls.as_ref(),
-            ConnKind::WebSocket => self.websocket.as_ref().and_then(|w| w.tls.as_ref()),
+            ConnKind::CLIENT => self.tls.as_ref(),
+            ConnKind::WEBSOCKET => self.websocket.as_ref().and_then(|w| w.tls.as_ref()),
         }
     }
 
     /// `max_pending` for a connection of `kind`.
     pub fn max_pending_for(&self, kind: ConnKind) -> usize {
         match kind {
-            ConnKind::Client => self.max_pending,
-            ConnKind::WebSocket => self.ws_max_pending,
+            ConnKind::CLIENT => self.max_pending,
+            ConnKind::WEBSOCKET => self.ws_max_pending,
         }
     }
 
     /// `write_deadline` for a connection of `kind`.
     pub fn write_deadline_for(&self, kind: ConnKind) -> Duration {
         match kind {
-            ConnKind::Client => self.write_deadline,
-            ConnKind::WebSocket => self.ws_write_deadline,
+            ConnKind::CLIENT => self.write_deadline,
+            ConnKind::WEBSOCKET => self.ws_write_deadline,
         }
     }
 }

@@ -8,8 +8,8 @@ impl Worker {
     pub(super) fn accept(&mut self, kind: ConnKind) {
         loop {
             let l = match kind {
-                ConnKind::Client => self.client_listener.as_ref(),
-                ConnKind::WebSocket => self.ws_listener.as_ref(),
+                ConnKind::CLIENT => self.client_listener.as_ref(),
+                ConnKind::WEBSOCKET => self.ws_listener.as_ref(),
             };
             let Some(l) = l else { return };
             match l.accept() {
@@ -88,7 +88,7 @@ impl Worker {
         let mut sock = match tls {
             None => Transport::Plain(sock),
             Some(t) => {
-                match Transport::tls(sock, t.holder.current(), kind == ConnKind::WebSocket) {
+                match Transport::tls(sock, t.holder.current(), kind == ConnKind::WEBSOCKET) {
                     Ok(t) => t,
                     Err((_, e)) => {
                         crate::error!("{peer} - TLS setup error: {e}");
@@ -130,7 +130,7 @@ impl Worker {
         // A WebSocket connection counts (max_connections, /varz, /connz)
         // only from its upgrade on, as in nats-server: sockets still in the
         // handshake must not lock clients out.
-        let too_many = kind == ConnKind::Client && shared.admit(&cs);
+        let too_many = kind == ConnKind::CLIENT && shared.admit(&cs);
         crate::debug!(
             "{peer} - {}:{cid} - Client connection created",
             kind.label()
@@ -205,7 +205,7 @@ impl Worker {
             self.tls_failed(token, "certificate not pinned");
             return false;
         }
-        if kind != ConnKind::Client {
+        if kind != ConnKind::CLIENT {
             return true;
         }
         conn.handshake_deadline = None;
@@ -235,8 +235,8 @@ impl Worker {
         let conn = &self.conns[token];
         let (cid, peer) = (conn.shared.cid, conn.shared.peer);
         match conn.shared.kind {
-            ConnKind::Client => crate::error!("{peer} - cid:{cid} - TLS handshake error: {why}"),
-            ConnKind::WebSocket => {
+            ConnKind::CLIENT => crate::error!("{peer} - cid:{cid} - TLS handshake error: {why}"),
+            ConnKind::WEBSOCKET => {
                 crate::error!("websocket: TLS handshake error from {peer}: {why}")
             }
         }
@@ -258,7 +258,7 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
     let (kind, cid, peer) = (conn.shared.kind, conn.shared.cid, conn.shared.peer);
     let s = &shared.settings;
     match (kind, s.tls_for(kind)) {
-        (ConnKind::Client, None) => {
+        (ConnKind::CLIENT, None) => {
             conn.wbuf
                 .extend_from_slice(&info_line(shared, cid, peer, kind, &conn.nonce));
             if too_many {
@@ -266,7 +266,7 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
                 conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
             }
         }
-        (ConnKind::Client, Some(t)) => {
+        (ConnKind::CLIENT, Some(t)) => {
             // INFO in plaintext, then the client starts TLS; with
             // handshake_first, INFO follows the handshake.
             crate::debug!("{peer} - cid:{cid} - Starting TLS client connection handshake");
@@ -283,7 +283,7 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
             conn.handshake_deadline =
                 Some(now.saturating_add(Millis(t.timeout.as_millis() as u64)));
         }
-        (ConnKind::WebSocket, _) => {
+        (ConnKind::WEBSOCKET, _) => {
             // The upgrade answers max_connections, as nats-server does.
             let w = s.websocket.as_ref().expect("ws listener implies config");
             conn.ws = Some(WsConn::new(w, s.max_payload, conn.proto.frames_itself()));

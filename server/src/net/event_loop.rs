@@ -115,8 +115,8 @@ impl Worker {
             for ev in events.iter() {
                 match ev.token() {
                     WAKER => {}
-                    CLIENT_LISTENER => self.accept(ConnKind::Client),
-                    WS_LISTENER => self.accept(ConnKind::WebSocket),
+                    CLIENT_LISTENER => self.accept(ConnKind::CLIENT),
+                    WS_LISTENER => self.accept(ConnKind::WEBSOCKET),
                     Token(t) => {
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                             self.readable.push(t);
@@ -197,7 +197,7 @@ impl Worker {
             }
             if conn.handshake_deadline.is_some_and(|d| d <= now) {
                 let peer = conn.shared.peer;
-                if conn.shared.kind == ConnKind::Client {
+                if conn.shared.kind == ConnKind::CLIENT {
                     // nats-server: `TLS handshake timeout` (debug for
                     // clients), `-ERR 'Secure Connection - TLS Required'`.
                     // The -ERR goes out in plaintext only to a peer that

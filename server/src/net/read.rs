@@ -185,7 +185,7 @@ impl Worker {
             shared,
             conn.shared.cid,
             SocketAddr::new(conn.shared.client_ip(), conn.shared.peer.port()),
-            ConnKind::WebSocket,
+            ConnKind::WEBSOCKET,
             &conn.nonce,
         );
         // Nothing was sent before the upgrade, so no vectored batch holds

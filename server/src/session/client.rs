@@ -254,7 +254,7 @@ pub(crate) fn session_config(
         None => (false, false, Millis(2000)),
     };
     let ping_interval = match (kind, &s.websocket) {
-        (ConnKind::WebSocket, Some(w)) if w.ping_interval > Duration::ZERO => w.ping_interval,
+        (ConnKind::WEBSOCKET, Some(w)) if w.ping_interval > Duration::ZERO => w.ping_interval,
         _ => s.ping_interval,
     };
     let ping_interval = Millis(ping_interval.as_millis() as u64);
