@@ -18,7 +18,7 @@ pub struct Account {
 }
 
 /// The name of the default (global) account: `$G`.
-pub use natsws_core::auth::GLOBAL_ACCOUNT;
+pub(crate) use natsws_core::auth::GLOBAL_ACCOUNT;
 
 /// Every account, created on first use. Lock order: `Accounts::map` →
 /// nothing (never held while a router is locked).

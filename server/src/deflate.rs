@@ -14,13 +14,13 @@ thread_local! {
 
 /// Runs `f` with this thread's inflater (shared by every connection of
 /// the loop; it is reset per message).
-pub fn with_inflater<R>(f: impl FnOnce(&mut Inflater) -> R) -> R {
+pub(crate) fn with_inflater<R>(f: impl FnOnce(&mut Inflater) -> R) -> R {
     INFLATER.with(|i| f(&mut i.borrow_mut()))
 }
 
 /// Frames an outbound batch with compression negotiated: small batches
 /// (≤ 64 bytes) uncompressed, larger ones as one compressed message
 /// (websocket spec §3.8 mode 3).
-pub fn frame_compressed(payload: &[u8], out: &mut Vec<u8>, framing: Framing) {
+pub(crate) fn frame_compressed(payload: &[u8], out: &mut Vec<u8>, framing: Framing) {
     DEFLATER.with(|d| d.borrow_mut().frame_batch(payload, out, framing, None));
 }

@@ -37,7 +37,7 @@ use crate::sink::{ConnShared, Sink};
 /// One event loop's scratch state for a turn: the connections it made dirty,
 /// the loops to wake, exhausted subscriptions, the queue-member choice, and
 /// whether the publisher must pause.
-pub struct Turn {
+pub(crate) struct Turn {
     /// This loop's index.
     pub idx: usize,
     /// Connections of this loop made dirty during this turn.
@@ -55,7 +55,7 @@ pub struct Turn {
 
 impl Turn {
     /// The turn state of loop `idx` of `loops`.
-    pub fn new(idx: usize, loops: usize) -> Turn {
+    pub(crate) fn new(idx: usize, loops: usize) -> Turn {
         Turn {
             idx,
             local_dirty: Vec::new(),
@@ -68,7 +68,7 @@ impl Turn {
 
     /// Removes the subscriptions that reached their auto-unsubscribe limit
     /// during this turn from their routers.
-    pub fn remove_exhausted(&mut self) {
+    pub(crate) fn remove_exhausted(&mut self) {
         for (acc, s) in self.removed.drain(..) {
             acc.router.lock().expect("router").remove(&s);
         }
@@ -76,7 +76,7 @@ impl Turn {
 
     /// Appends NATS bytes to a connection of this loop's outbox and queues
     /// it for this turn's flush (once: the `dirty` flag).
-    pub fn queue_out(&mut self, cs: &Arc<ConnShared>, bytes: &[u8]) {
+    pub(crate) fn queue_out(&mut self, cs: &Arc<ConnShared>, bytes: &[u8]) {
         cs.out.lock().expect("out").buf.extend_from_slice(bytes);
         if !cs.dirty.swap(true, Ordering::AcqRel) {
             self.local_dirty.push(cs.clone());
@@ -105,19 +105,19 @@ impl Turn {
 }
 
 /// Adds a subscription to its account.
-pub fn subscribe(acc: &Account, sub: &SubRef<Sink>) {
+pub(crate) fn subscribe(acc: &Account, sub: &SubRef<Sink>) {
     acc.router.lock().expect("router").insert(sub);
 }
 
 /// Removes a subscription from its account.
-pub fn unsubscribe(acc: &Account, sub: &SubRef<Sink>) {
+pub(crate) fn unsubscribe(acc: &Account, sub: &SubRef<Sink>) {
     acc.router.lock().expect("router").remove(sub);
 }
 
 /// What one publish did: receivers reached, and the payload bytes of one
 /// copy (for the out counters).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Published {
+pub(crate) struct Published {
     /// Subscriptions that received the message.
     pub deliveries: usize,
     /// Header plus payload bytes of the message.
@@ -126,7 +126,7 @@ pub struct Published {
 
 /// Publishes `msg` into `acc` from `origin` (see the module docs). The
 /// origin's own subscriptions receive it only with `echo`, in `self_out`.
-pub fn publish(
+pub(crate) fn publish(
     shared: &Shared,
     acc: &Arc<Account>,
     origin: Origin,

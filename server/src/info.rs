@@ -31,7 +31,7 @@ pub struct InfoInputs<'a> {
 /// The INFO a client gets on connect: the listener's host and port (the
 /// websocket listener's for WebSocket clients; `client_advertise` instead for
 /// TCP clients), this connection's id and IP.
-pub fn info(inputs: &InfoInputs<'_>, cid: ConnId, peer: SocketAddr, kind: ConnKind) -> Info {
+pub(crate) fn info(inputs: &InfoInputs<'_>, cid: ConnId, peer: SocketAddr, kind: ConnKind) -> Info {
     let s = inputs.settings;
     let addr = match kind {
         ConnKind::CLIENT => inputs.client_addr,

@@ -4,23 +4,26 @@
 #![warn(missing_docs)]
 #![recursion_limit = "256"]
 
-pub mod account;
+pub(crate) mod account;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod deflate;
-pub mod deliver;
-pub mod info;
+pub(crate) mod deflate;
+pub(crate) mod deliver;
+pub(crate) mod info;
 pub mod kind;
 pub mod log;
 pub mod monitor;
-pub mod net;
+pub(crate) mod net;
 pub mod options;
 pub mod server;
-pub mod session;
+pub(crate) mod session;
 pub mod settings;
-pub mod shared;
-pub mod sink;
+pub(crate) mod shared;
+pub(crate) mod sink;
 pub mod tls;
-pub mod transport;
+pub(crate) mod transport;
 pub mod ws;
+
+/// The version natsws reports in INFO, `/varz` and `--version`.
+pub use info::VERSION;

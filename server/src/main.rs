@@ -9,7 +9,7 @@ use natsws_server::cli::{self, Action, Cli, SignalCommand, DEFAULT_CONFIG};
 use natsws_server::options::Options;
 use natsws_server::server;
 use natsws_server::settings::Settings;
-use natsws_server::shared::VERSION;
+use natsws_server::VERSION;
 use natsws_server::{error, info, log, warn};
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {

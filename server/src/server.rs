@@ -4,7 +4,7 @@
 //! Threading (see `../shared/ARCHITECTURE.md`): `threads` event-loop threads,
 //! each with its own `mio::Poll` and a slab of connections. Loop 0 also owns
 //! the listeners and hands accepted sockets to the loops round-robin. The
-//! state they share is in [`crate::shared`].
+//! state they share is in `crate::shared`.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::sync::atomic::{AtomicBool, Ordering};

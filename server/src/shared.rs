@@ -26,7 +26,7 @@ use crate::kind::ConnKind;
 use crate::settings::Settings;
 use crate::sink::{ClientMeta, ConnShared};
 
-pub use crate::info::VERSION;
+pub(crate) use crate::info::VERSION;
 
 /// Server-wide counters (`/varz`).
 #[derive(Debug, Default)]
@@ -229,4 +229,4 @@ impl Shared {
 }
 
 /// How many closed connections `/connz?state=closed` remembers.
-pub const CLOSED_RING: usize = 10_000;
+pub(crate) const CLOSED_RING: usize = 10_000;

@@ -204,11 +204,11 @@ pub struct ClientMeta {
 }
 
 /// No kill requested.
-pub const KILL_NONE: u8 = 0;
+pub(crate) const KILL_NONE: u8 = 0;
 /// Close as slow consumer (pending bytes).
-pub const KILL_SLOW: u8 = 1;
+pub(crate) const KILL_SLOW: u8 = 1;
 /// Close with reason Server Shutdown (lame duck mode).
-pub const KILL_SHUTDOWN: u8 = 2;
+pub(crate) const KILL_SHUTDOWN: u8 = 2;
 
 impl ConnShared {
     /// The client certificate's identity, for `verify_and_map`

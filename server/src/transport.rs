@@ -22,11 +22,11 @@ use rustls::{ServerConfig, ServerConnection};
 
 /// Go net/http's answer to a plaintext HTTP request on a TLS port (written
 /// on the raw connection, then closed).
-pub const HTTP_ON_TLS_RESPONSE: &[u8] =
+pub(crate) const HTTP_ON_TLS_RESPONSE: &[u8] =
     b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
 /// Go net/http's log reason for [`HTTP_ON_TLS_RESPONSE`].
-pub const HTTP_ON_TLS_REASON: &str = "client sent an HTTP request to an HTTPS server";
+pub(crate) const HTTP_ON_TLS_REASON: &str = "client sent an HTTP request to an HTTPS server";
 
 /// Go crypto/tls's error when the first bytes are not a TLS record.
 const NOT_TLS: &str = "tls: first record does not look like a TLS handshake";
@@ -35,7 +35,7 @@ const NOT_TLS: &str = "tls: first record does not look like a TLS handshake";
 const HTTP_STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
 
 /// A TLS session over a socket.
-pub struct TlsStream {
+pub(crate) struct TlsStream {
     sock: TcpStream,
     tls: ServerConnection,
     /// Plaintext bytes to write before any TLS record.
@@ -55,7 +55,7 @@ pub struct TlsStream {
 }
 
 /// A connection's socket.
-pub enum Transport {
+pub(crate) enum Transport {
     /// Plain TCP.
     Plain(TcpStream),
     /// TCP carrying TLS.
@@ -89,7 +89,7 @@ impl Transport {
     ///
     /// # Errors
     /// rustls refused the configuration.
-    pub fn tls(
+    pub(crate) fn tls(
         sock: TcpStream,
         config: Arc<ServerConfig>,
         http_check: bool,
@@ -111,7 +111,7 @@ impl Transport {
     }
 
     /// The TCP socket.
-    pub fn tcp(&self) -> &TcpStream {
+    pub(crate) fn tcp(&self) -> &TcpStream {
         match self {
             Transport::Plain(s) => s,
             Transport::Tls(t) => &t.sock,
@@ -119,12 +119,12 @@ impl Transport {
     }
 
     /// True for a TLS connection.
-    pub fn is_tls(&self) -> bool {
+    pub(crate) fn is_tls(&self) -> bool {
         matches!(self, Transport::Tls(_))
     }
 
     /// True while a TLS handshake is in progress.
-    pub fn is_handshaking(&self) -> bool {
+    pub(crate) fn is_handshaking(&self) -> bool {
         match self {
             Transport::Plain(_) => false,
             Transport::Tls(t) => t.tls.is_handshaking(),
@@ -132,7 +132,7 @@ impl Transport {
     }
 
     /// True once the peer sent anything.
-    pub fn received_any(&self) -> bool {
+    pub(crate) fn received_any(&self) -> bool {
         match self {
             Transport::Plain(_) => true,
             Transport::Tls(t) => t.received,
@@ -140,7 +140,7 @@ impl Transport {
     }
 
     /// True once, right after the TLS handshake completed.
-    pub fn take_handshake_done(&mut self) -> bool {
+    pub(crate) fn take_handshake_done(&mut self) -> bool {
         match self {
             Transport::Plain(_) => false,
             Transport::Tls(t) => std::mem::take(&mut t.done_unreported),
@@ -148,7 +148,7 @@ impl Transport {
     }
 
     /// The rustls session (negotiated version, cipher, peer certificates).
-    pub fn session(&self) -> Option<&ServerConnection> {
+    pub(crate) fn session(&self) -> Option<&ServerConnection> {
         match self {
             Transport::Plain(_) => None,
             Transport::Tls(t) => Some(&t.tls),
@@ -157,7 +157,7 @@ impl Transport {
 
     /// Queues bytes to write before any TLS record (plain: appended to the
     /// next writes through [`Transport::flush_pending`]).
-    pub fn queue_raw(&mut self, b: &[u8]) {
+    pub(crate) fn queue_raw(&mut self, b: &[u8]) {
         match self {
             Transport::Plain(_) => {}
             Transport::Tls(t) => t.raw.extend_from_slice(b),
@@ -169,7 +169,7 @@ impl Transport {
     /// # Errors
     /// Socket errors; TLS errors as `InvalidData` with Go's wording where
     /// known (the alert owed to the peer is queued: flush before closing).
-    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Plain(s) => s.read(buf),
             Transport::Tls(t) => t.read(buf),
@@ -180,7 +180,7 @@ impl Transport {
     ///
     /// # Errors
     /// Socket errors.
-    pub fn read_discard(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn read_discard(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Plain(s) => s.read(buf),
             Transport::Tls(t) => t.sock.read(buf),
@@ -195,7 +195,7 @@ impl Transport {
     ///
     /// # Errors
     /// Socket errors.
-    pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+    pub(crate) fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         match self {
             Transport::Plain(s) => s.write(data),
             Transport::Tls(t) => {
@@ -216,7 +216,7 @@ impl Transport {
     ///
     /// # Errors
     /// Socket errors.
-    pub fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> Option<io::Result<usize>> {
+    pub(crate) fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> Option<io::Result<usize>> {
         match self {
             Transport::Plain(s) => Some(s.write_vectored(bufs)),
             Transport::Tls(_) => None,
@@ -228,7 +228,7 @@ impl Transport {
     ///
     /// # Errors
     /// Socket errors.
-    pub fn flush_pending(&mut self) -> io::Result<bool> {
+    pub(crate) fn flush_pending(&mut self) -> io::Result<bool> {
         match self {
             Transport::Plain(_) => Ok(true),
             Transport::Tls(t) => t.push(),
@@ -236,7 +236,7 @@ impl Transport {
     }
 
     /// True when queued bytes wait for the socket.
-    pub fn has_pending(&self) -> bool {
+    pub(crate) fn has_pending(&self) -> bool {
         match self {
             Transport::Plain(_) => false,
             Transport::Tls(t) => t.raw_pos < t.raw.len() || t.tls.wants_write(),
@@ -248,7 +248,7 @@ impl Transport {
     ///
     /// # Errors
     /// Socket errors.
-    pub fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
+    pub(crate) fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
         match self {
             Transport::Plain(s) => s.shutdown(how),
             Transport::Tls(t) => {

@@ -51,7 +51,7 @@ use frames::{Frames, VECTORED_MIN, VECTORED_SLICES};
 use write::oversized;
 
 /// Token of the loop's waker.
-pub const WAKER: Token = Token(usize::MAX - 1);
+pub(crate) const WAKER: Token = Token(usize::MAX - 1);
 const CLIENT_LISTENER: Token = Token(usize::MAX - 2);
 const WS_LISTENER: Token = Token(usize::MAX - 3);
 
@@ -115,7 +115,7 @@ struct Conn {
 }
 
 /// One event loop.
-pub struct Worker {
+pub(crate) struct Worker {
     poll: Poll,
     shared: Arc<Shared>,
     conns: Slab<Conn>,
