@@ -41,7 +41,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Action::TestConfig(path) => {
-            match load(&cli).and_then(|o| Settings::from_options(&o).map(|_| ())) {
+            match load(&cli).and_then(|o| {
+                Settings::from_options(&o)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }) {
                 Ok(_) => {
                     eprintln!("natsws: configuration file {} is valid", path.display());
                     ExitCode::SUCCESS

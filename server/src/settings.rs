@@ -255,23 +255,95 @@ fn split_host_port(hp: &str) -> Result<(String, Option<&str>), &'static str> {
     Ok((host.to_string(), Some(&hp[i + 1..])))
 }
 
-fn resolve(host: &str, port: i32) -> Result<SocketAddr, String> {
+/// Why options could not become settings. `Display` is the startup error
+/// line (nats-server's text where it has one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// A `tls {}` block whose certificate, key or CA could not be loaded;
+    /// `at` is the block's position (`file:line:col`), as nats-server
+    /// reports it.
+    Tls {
+        /// The block's position, when known.
+        at: Option<String>,
+        /// What failed.
+        reason: String,
+    },
+    /// A listen host that does not resolve.
+    Resolve {
+        /// The host as configured.
+        host: String,
+        /// The resolver's error, if it gave one.
+        reason: Option<String>,
+    },
+    /// Both `http_port` and `https_port` are set.
+    MonitorPorts {
+        /// `http_port`.
+        http: i32,
+        /// `https_port`.
+        https: i32,
+    },
+    /// `https_port` without a top-level `tls` block.
+    HttpsWithoutTls,
+    /// `client_advertise` does not parse (nats-server's text).
+    ClientAdvertise(String),
+    /// A `websocket { allowed_origins }` entry does not parse.
+    AllowedOrigins(String),
+    /// Authorization, accounts or operator configuration (an invalid
+    /// permission subject, an unreadable or invalid operator JWT).
+    Auth(String),
+}
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SettingsError::Tls {
+                at: Some(at),
+                reason,
+            } => write!(f, "{at}: {reason}"),
+            SettingsError::Tls { at: None, reason } => f.write_str(reason),
+            SettingsError::Resolve {
+                host,
+                reason: Some(r),
+            } => write!(f, "cannot resolve {host}: {r}"),
+            SettingsError::Resolve { host, reason: None } => write!(f, "cannot resolve {host}"),
+            SettingsError::MonitorPorts { http, https } => write!(
+                f,
+                "Can't start monitoring: can't specify both HTTP ({http}) and HTTPs ({https}) ports"
+            ),
+            SettingsError::HttpsWithoutTls => {
+                f.write_str("Can't start monitoring: TLS cert and key required for HTTPS")
+            }
+            SettingsError::ClientAdvertise(e)
+            | SettingsError::AllowedOrigins(e)
+            | SettingsError::Auth(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+fn resolve(host: &str, port: i32) -> Result<SocketAddr, SettingsError> {
     // -1 asks for a random free port, as in nats-server.
     let port = if port < 0 { 0 } else { port as u16 };
     let host = host.trim_start_matches('[').trim_end_matches(']');
+    let fail = |reason| SettingsError::Resolve {
+        host: host.to_string(),
+        reason,
+    };
     (host, port)
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .map_err(|e| fail(Some(e.to_string())))?
         .next()
-        .ok_or_else(|| format!("cannot resolve {host}"))
+        .ok_or_else(|| fail(None))
 }
 
 /// A `tls { … }` block's error as nats-server reports it: at the block's
 /// position.
-fn tls_error(t: &TlsConfig, e: String) -> String {
-    match &t.span {
-        Some(s) => format!("{s}: {e}"),
-        None => e,
+fn tls_error(t: &TlsConfig, reason: String) -> SettingsError {
+    SettingsError::Tls {
+        at: t.span.as_ref().map(ToString::to_string),
+        reason,
     }
 }
 
@@ -287,13 +359,13 @@ impl Settings {
     /// read (at the block's position), an unresolvable host, both
     /// `http_port` and `https_port`, `https_port` without `tls`, a bad
     /// `client_advertise`, an invalid permission subject or operator JWT.
-    pub fn from_options(o: &Options) -> Result<Settings, String> {
+    pub fn from_options(o: &Options) -> Result<Settings, SettingsError> {
         build(o)
     }
 }
 
 /// [`Settings::from_options`].
-fn build(o: &Options) -> Result<Settings, String> {
+fn build(o: &Options) -> Result<Settings, SettingsError> {
     let tls = match &o.tls {
         Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
         None => None,
@@ -314,7 +386,8 @@ fn build(o: &Options) -> Result<Settings, String> {
             pass: w.pass_cookie.clone(),
             token: w.token_cookie.clone(),
         };
-        up.set_allowed_origins(&w.allowed_origins)?;
+        up.set_allowed_origins(&w.allowed_origins)
+            .map_err(SettingsError::AllowedOrigins)?;
         Some(WsListenConfig {
             addr: resolve(w.bind_host(), w.port)?,
             no_tls: w.no_tls,
@@ -345,15 +418,15 @@ fn build(o: &Options) -> Result<Settings, String> {
         None
     };
     if o.http_port != 0 && o.https_port != 0 {
-        return Err(format!(
-            "Can't start monitoring: can't specify both HTTP ({}) and HTTPs ({}) ports",
-            o.http_port, o.https_port
-        ));
+        return Err(SettingsError::MonitorPorts {
+            http: o.http_port,
+            https: o.https_port,
+        });
     }
     let mut https_tls = None;
     let monitor_port = if o.https_port != 0 {
         let Some(t) = &o.tls else {
-            return Err("Can't start monitoring: TLS cert and key required for HTTPS".into());
+            return Err(SettingsError::HttpsWithoutTls);
         };
         https_tls = Some(Arc::new(
             TlsHolder::new(t, false).map_err(|e| tls_error(t, e))?,
@@ -370,7 +443,9 @@ fn build(o: &Options) -> Result<Settings, String> {
     } else {
         None
     };
-    let auth = crate::auth::build(o)?.map(std::sync::Arc::new);
+    let auth = crate::auth::build(o)
+        .map_err(SettingsError::Auth)?
+        .map(std::sync::Arc::new);
     Ok(Settings {
         auth,
         client_addr: resolve(&o.host, o.port)?,
@@ -380,7 +455,7 @@ fn build(o: &Options) -> Result<Settings, String> {
         https_tls,
         server_name: o.server_name.clone(),
         client_advertise: match &o.client_advertise {
-            Some(v) => crate::settings::parse_client_advertise(v, o.port)?,
+            Some(v) => parse_client_advertise(v, o.port).map_err(SettingsError::ClientAdvertise)?,
             None => None,
         },
         max_payload: o.max_payload,

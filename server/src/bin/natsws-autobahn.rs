@@ -35,7 +35,7 @@ fn main() {
     );
     let settings = Options::from_config_str(&conf, "<natsws-autobahn>")
         .map_err(|e| e.to_string())
-        .and_then(|o| Settings::from_options(&o));
+        .and_then(|o| Settings::from_options(&o).map_err(|e| e.to_string()));
     let mut settings = match settings {
         Ok(s) => s,
         Err(e) => {
