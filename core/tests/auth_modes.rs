@@ -3,39 +3,20 @@
 //! bcrypt, TLS mapping, connection types, log labels.
 #![cfg(feature = "auth")]
 
+mod auth_common;
+
 use std::sync::Arc;
 
+use auth_common::{conn, creds, types};
 use natsws_core::auth::{
     authenticate, compare_passwords, ct_eq, is_bcrypt, nkey, AuthConfig, AuthError, ConnectionType,
-    ConnectionTypes, Cookies, Credentials, Identity, Permissions, PermissionsSpec, TlsIdentity,
-    User, WebsocketAuth,
+    ConnectionTypes, Cookies, Identity, Permissions, PermissionsSpec, TlsIdentity, User,
+    WebsocketAuth,
 };
 use natsws_core::proto::Connect;
 
 const WS: ConnectionType = ConnectionType::Websocket;
 const TCP: ConnectionType = ConnectionType::Standard;
-
-fn conn(user: &str, pass: &str, token: &str) -> Connect {
-    Connect {
-        user: user.into(),
-        pass: pass.into(),
-        auth_token: token.into(),
-        ..Connect::default()
-    }
-}
-
-fn creds(c: &Connect, kind: ConnectionType) -> Credentials<'_> {
-    Credentials {
-        connect: c,
-        kind,
-        nonce: b"",
-        cookies: Cookies::default(),
-        tls: None,
-        now_unix_secs: 1_700_000_000,
-        zones: &natsws_core::auth::UtcOnly,
-        client_ip: None,
-    }
-}
 
 fn auth(cfg: &AuthConfig, c: &Connect, kind: ConnectionType) -> Result<Identity, AuthError> {
     authenticate(cfg, &creds(c, kind))
@@ -48,10 +29,6 @@ fn user(name: &str, pass: &str, account: &str) -> User {
         account: account.into(),
         ..User::default()
     }
-}
-
-fn types(list: &[ConnectionType]) -> ConnectionTypes {
-    list.iter().copied().collect()
 }
 
 fn single(u: Option<&str>, p: Option<&str>, t: Option<&str>) -> AuthConfig {

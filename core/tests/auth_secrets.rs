@@ -5,9 +5,12 @@
 //! a user can be matched, then a property over random configs.
 #![cfg(feature = "auth")]
 
+mod auth_common;
+
+use auth_common::{conn, creds, types};
 use natsws_core::auth::{
-    authenticate, AuthConfig, AuthError, ConnectionType, ConnectionTypes, Cookies, Credentials,
-    Identity, TlsIdentity, User, WebsocketAuth,
+    authenticate, AuthConfig, AuthError, ConnectionType, ConnectionTypes, Cookies, Identity,
+    TlsIdentity, User, WebsocketAuth,
 };
 use natsws_core::proto::Connect;
 
@@ -16,28 +19,6 @@ const TCP: ConnectionType = ConnectionType::Standard;
 /// A bcrypt hash (cost 4) whose password no test sends.
 const BCRYPT: &str = "$2a$04$abcdefghijklmnopqrstuu5Zf/0Xp0M9U/8Wsy3R3cQZHZ5eV2wVe";
 const CERT_USER: &str = "CN=app,OU=web,O=example";
-
-fn conn(user: &str, pass: &str, token: &str) -> Connect {
-    Connect {
-        user: user.into(),
-        pass: pass.into(),
-        auth_token: token.into(),
-        ..Connect::default()
-    }
-}
-
-fn creds(c: &Connect, kind: ConnectionType) -> Credentials<'_> {
-    Credentials {
-        connect: c,
-        kind,
-        nonce: b"nonce-from-info",
-        cookies: Cookies::default(),
-        tls: None,
-        now_unix_secs: 1_700_000_000,
-        zones: &natsws_core::auth::UtcOnly,
-        client_ip: None,
-    }
-}
 
 fn auth(cfg: &AuthConfig, c: &Connect, kind: ConnectionType) -> Result<Identity, AuthError> {
     authenticate(cfg, &creds(c, kind))
@@ -49,10 +30,6 @@ fn user(name: &str, pass: Option<&str>) -> User {
         password: pass.map(Into::into),
         ..User::default()
     }
-}
-
-fn types(list: &[ConnectionType]) -> ConnectionTypes {
-    list.iter().copied().collect()
 }
 
 /// The config: a certificate user without password and a TCP user,

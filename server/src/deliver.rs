@@ -248,6 +248,20 @@ mod tests {
         )
     }
 
+    /// Deliveries of `m` published from an internal origin.
+    fn internal(shared: &Shared, acc: &Arc<Account>, m: &Message<'_>, turn: &mut Turn) -> usize {
+        publish(
+            shared,
+            acc,
+            Origin::Internal,
+            false,
+            m,
+            turn,
+            &mut Vec::new(),
+        )
+        .deliveries
+    }
+
     fn msg<'a>(subject: &'a [u8], payload: &'a [u8]) -> Message<'a> {
         Message {
             subject,
@@ -382,34 +396,10 @@ mod tests {
         subscribe(&acc, &s);
         let mut turn = Turn::new(0, 1);
         let m = msg(b"foo", b"x");
-        assert_eq!(
-            publish(
-                &shared,
-                &acc,
-                Origin::Internal,
-                false,
-                &m,
-                &mut turn,
-                &mut Vec::new()
-            )
-            .deliveries,
-            1
-        );
+        assert_eq!(internal(&shared, &acc, &m, &mut turn), 1);
         assert_eq!(acc.router.lock().unwrap().len(), 1);
         turn.remove_exhausted();
         assert!(acc.router.lock().unwrap().is_empty());
-        assert_eq!(
-            publish(
-                &shared,
-                &acc,
-                Origin::Internal,
-                false,
-                &m,
-                &mut turn,
-                &mut Vec::new()
-            )
-            .deliveries,
-            0
-        );
+        assert_eq!(internal(&shared, &acc, &m, &mut turn), 0);
     }
 }

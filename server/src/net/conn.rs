@@ -18,6 +18,19 @@ pub(super) fn arm(
 }
 
 impl Conn {
+    /// The connection ended: its protocol lets go of what it holds in the
+    /// subject space ([`Proto::close`]).
+    pub(super) fn release(&mut self, shared: &Shared, turn: &mut Turn) {
+        self.proto.close(&mut crate::session::Cx {
+            shared,
+            turn,
+            me: &self.shared,
+            account: &mut self.account,
+            nonce: &self.nonce,
+            cookies: None,
+        });
+    }
+
     /// A connection just accepted: nothing read or written, no deadline.
     pub(super) fn new(
         shared: Arc<ConnShared>,

@@ -2,7 +2,6 @@
 //! large plain batches; closing, the lingering close, the closed ring.
 
 use super::*;
-use crate::session::Cx;
 
 /// A connection's buffers above this capacity are released once the
 /// traffic that grew them has stopped (see [`oversized`]).
@@ -232,14 +231,7 @@ impl Worker {
         if conn.closing.is_some() {
             return;
         }
-        conn.proto.close(&mut Cx {
-            shared,
-            turn,
-            me: &conn.shared,
-            account: &mut conn.account,
-            nonce: &conn.nonce,
-            cookies: None,
-        });
+        conn.release(shared, turn);
         conn.closing = Some(reason);
         crate::debug!(
             "{} - {}:{} - Client connection closed: {reason}",
@@ -297,14 +289,7 @@ impl Worker {
         if conn.closing.is_none() {
             // Not yet released (write error path).
             let Worker { shared, turn, .. } = self;
-            conn.proto.close(&mut Cx {
-                shared,
-                turn,
-                me: &conn.shared,
-                account: &mut conn.account,
-                nonce: &conn.nonce,
-                cookies: None,
-            });
+            conn.release(shared, turn);
         }
         self.turn.remove_exhausted();
         let _ = self.poll.registry().deregister(&mut conn.sock);
