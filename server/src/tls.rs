@@ -282,43 +282,32 @@ pub struct TlsInfo {
 }
 
 /// The identity in a client's leaf certificate, for `verify_and_map`
-/// (spec `nats-protocol.md` §3.1, websocket spec §5.7): nats-server maps a
-/// certificate to a user by its email addresses, DNS names, URIs, then its
-/// subject DN.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PeerIdentity {
-    /// Subject DN as Go's `pkix.Name.String()` (RFC 2253 order: most
-    /// specific first, e.g. `CN=alice,OU=NATS.io,O=Synadia`).
-    pub subject_dn: String,
-    /// `rfc822Name` SANs.
-    pub emails: Vec<String>,
-    /// `dNSName` SANs.
-    pub dns_names: Vec<String>,
-    /// `uniformResourceIdentifier` SANs.
-    pub uris: Vec<String>,
-}
+/// (spec `nats-protocol.md` §3.1, websocket spec §5.7): core's
+/// [`TlsIdentity`](natsws_core::auth::TlsIdentity), which authentication
+/// takes as it is. nats-server maps a certificate to a user by its email
+/// addresses, DNS names, URIs, then its subject DN (`pkix.Name.String()`,
+/// RFC 2253 order: most specific first, e.g. `CN=alice,OU=NATS.io,O=Synadia`).
+pub type PeerIdentity = natsws_core::auth::TlsIdentity;
 
-impl PeerIdentity {
-    /// Parses a DER certificate. `None` if it cannot be parsed.
-    pub fn from_der(der: &[u8]) -> Option<PeerIdentity> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-        let mut id = PeerIdentity {
-            subject_dn: go_dn(cert.subject()),
-            ..PeerIdentity::default()
-        };
-        if let Ok(Some(san)) = cert.subject_alternative_name() {
-            use x509_parser::extensions::GeneralName;
-            for n in &san.value.general_names {
-                match n {
-                    GeneralName::RFC822Name(s) => id.emails.push((*s).to_string()),
-                    GeneralName::DNSName(s) => id.dns_names.push((*s).to_string()),
-                    GeneralName::URI(s) => id.uris.push((*s).to_string()),
-                    _ => {}
-                }
+/// Parses a DER certificate's identity. `None` if it cannot be parsed.
+pub fn peer_identity(der: &[u8]) -> Option<PeerIdentity> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let mut id = PeerIdentity {
+        subject_dn: go_dn(cert.subject()),
+        ..PeerIdentity::default()
+    };
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        use x509_parser::extensions::GeneralName;
+        for n in &san.value.general_names {
+            match n {
+                GeneralName::RFC822Name(s) => id.emails.push((*s).to_string()),
+                GeneralName::DNSName(s) => id.dns_names.push((*s).to_string()),
+                GeneralName::URI(s) => id.uris.push((*s).to_string()),
+                _ => {}
             }
         }
-        Some(id)
     }
+    Some(id)
 }
 
 /// Go's short names for the attributes `pkix.Name` parses, in the order

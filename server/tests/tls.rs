@@ -554,7 +554,7 @@ fn bad_certificate_files_fail_startup() {
 fn peer_identity_of_client_certificate() {
     // What verify_and_map authentication gets (Go's pkix.Name.String()).
     let pki = Pki::new();
-    let id = natsws_server::tls::PeerIdentity::from_der(&pki.client_chain[0]).unwrap();
+    let id = natsws_server::tls::peer_identity(&pki.client_chain[0]).unwrap();
     assert_eq!(id.subject_dn, "CN=alice,OU=NATS.io,O=Synadia");
     assert_eq!(id.emails, vec!["alice@example.com".to_string()]);
     assert!(id.dns_names.is_empty());
@@ -673,7 +673,7 @@ fn peer_identity_dn_in_go_order_with_other_attributes_last() {
     p.subject_alt_names
         .push(SanType::URI("nats://bob".try_into().unwrap()));
     let cert = p.self_signed(&key).unwrap();
-    let id = natsws_server::tls::PeerIdentity::from_der(cert.der()).unwrap();
+    let id = natsws_server::tls::peer_identity(cert.der()).unwrap();
     assert_eq!(
         id.subject_dn,
         "CN=bob\\, jr,O=Synadia,C=US,1.2.840.113549.1.9.1=#0c03784079"

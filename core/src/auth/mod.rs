@@ -410,6 +410,18 @@ pub struct Cookies<'a> {
     pub token: Option<&'a str>,
 }
 
+impl<'a> From<&'a crate::ws::handshake::CookieValues> for Cookies<'a> {
+    /// The cookies the upgrade captured, as authentication takes them.
+    fn from(v: &'a crate::ws::handshake::CookieValues) -> Self {
+        Cookies {
+            jwt: v.jwt.as_deref(),
+            user: v.user.as_deref(),
+            pass: v.pass.as_deref(),
+            token: v.token.as_deref(),
+        }
+    }
+}
+
 /// Client certificate identity for `verify_and_map` (websocket.md §5.7).
 ///
 /// Mapping order (nats-server `checkClientTLSCertSubject`): each email SAN,
@@ -419,7 +431,7 @@ pub struct Cookies<'a> {
 /// `allowed_connection_types` exclude the connection are skipped.
 /// Simplification: nats-server's extra variant with the `DC=` components
 /// appended is not tried.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsIdentity {
     /// The subject DN in RFC 2253 form, e.g. `CN=alice,OU=NATS`.
     pub subject_dn: String,

@@ -190,7 +190,7 @@ impl Worker {
                 info.peer = s
                     .peer_certificates()
                     .and_then(|c| c.first())
-                    .and_then(|c| crate::tls::PeerIdentity::from_der(c));
+                    .and_then(|c| crate::tls::peer_identity(c));
             }
         }
         let label = kind.label();

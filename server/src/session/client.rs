@@ -124,20 +124,8 @@ impl Host for ClientHost<'_> {
             Some(c) => {
                 // verify_and_map: the certificate's identity (set only when
                 // the listener's tls block maps certificates to users).
-                let tls = self.me.tls_peer().map(|p| natsws_core::auth::TlsIdentity {
-                    subject_dn: p.subject_dn.clone(),
-                    emails: p.emails.clone(),
-                    dns_names: p.dns_names.clone(),
-                    uris: p.uris.clone(),
-                });
-                let cookies =
-                    self.cookies
-                        .map_or_else(Default::default, |v| natsws_core::auth::Cookies {
-                            jwt: v.jwt.as_deref(),
-                            user: v.user.as_deref(),
-                            pass: v.pass.as_deref(),
-                            token: v.token.as_deref(),
-                        });
+                let tls = self.me.tls_peer();
+                let cookies = self.cookies.map_or_else(Default::default, Into::into);
                 natsws_core::auth::authenticate(
                     &auth.cfg,
                     &natsws_core::auth::Credentials {
@@ -145,7 +133,7 @@ impl Host for ClientHost<'_> {
                         kind,
                         nonce: self.nonce.as_bytes(),
                         cookies,
-                        tls: tls.as_ref(),
+                        tls,
                         now_unix_secs: now_unix,
                         zones: &crate::auth::SystemZones,
                         client_ip: Some(self.me.client_ip()),
