@@ -8,7 +8,6 @@ pub(crate) mod account;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub(crate) mod deflate;
 pub(crate) mod deliver;
 pub(crate) mod info;
 pub mod kind;

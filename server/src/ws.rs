@@ -3,11 +3,13 @@
 //! byte stream (websocket spec §4.1), control frames, permessage-deflate,
 //! and framing of each outbound batch at flush time (spec §3.8).
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use natsws_core::session::ClosedReason;
 use natsws_core::ws::codec::{self, CloseState, Framing};
+use natsws_core::ws::deflate::{Deflater, Inflater};
 use natsws_core::ws::handshake::{self, PathKind, RequestParser, Status, UpgradeConfig};
 use natsws_core::ws::inbound::{CloseReply, Inbound, ReadStatus};
 use natsws_core::ws::{DecoderConfig, SendCloseCode};
@@ -287,9 +289,8 @@ impl WsConn {
             };
         }
         let before = nats_in.len();
-        let res = crate::deflate::with_inflater(|inflater| {
-            self.inbound.read(data, nats_in, wbuf, None, Some(inflater))
-        });
+        let res =
+            with_inflater(|inflater| self.inbound.read(data, nats_in, wbuf, None, Some(inflater)));
         match res {
             Ok(ReadStatus::Open) => {}
             Ok(ReadStatus::Closed(reply)) => {
@@ -329,7 +330,7 @@ impl WsConn {
             } else {
                 self.framing
             };
-            crate::deflate::frame_compressed(nats, wbuf, framing);
+            frame_compressed(nats, wbuf, framing);
             return;
         }
         codec::frame_batch(nats, wbuf, self.framing, None);
@@ -465,4 +466,25 @@ pub struct Forwarded {
     /// for INFO, `/connz`, JWT `src` and logs); false: the first header
     /// line as sent, shown in logs only (nats-server, websocket spec §2.9).
     pub trusted: bool,
+}
+
+// permessage-deflate for the event loops: one reusable compressor and
+// decompressor per thread (not per connection), from
+// `natsws_core::ws::deflate` (user-needs §2: bounded compressor memory).
+thread_local! {
+    static INFLATER: RefCell<Inflater> = RefCell::new(Inflater::new());
+    static DEFLATER: RefCell<Deflater> = RefCell::new(Deflater::new());
+}
+
+/// Runs `f` with this thread's inflater (shared by every connection of
+/// the loop; it is reset per message).
+pub(crate) fn with_inflater<R>(f: impl FnOnce(&mut Inflater) -> R) -> R {
+    INFLATER.with(|i| f(&mut i.borrow_mut()))
+}
+
+/// Frames an outbound batch with compression negotiated: small batches
+/// (≤ 64 bytes) uncompressed, larger ones as one compressed message
+/// (websocket spec §3.8 mode 3).
+pub(crate) fn frame_compressed(payload: &[u8], out: &mut Vec<u8>, framing: Framing) {
+    DEFLATER.with(|d| d.borrow_mut().frame_batch(payload, out, framing, None));
 }
