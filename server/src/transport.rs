@@ -32,7 +32,7 @@ pub const HTTP_ON_TLS_REASON: &str = "client sent an HTTP request to an HTTPS se
 const NOT_TLS: &str = "tls: first record does not look like a TLS handshake";
 
 /// The first five bytes Go's `tlsRecordHeaderLooksLikeHTTP` recognises.
-const HTTP_STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
+pub(crate) const HTTP_STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
 
 /// A TLS session over a socket.
 pub struct TlsStream {
