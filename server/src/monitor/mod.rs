@@ -164,7 +164,7 @@ fn route(shared: &Shared, path: &str, params: &Params) -> Response {
         "/healthz" => healthz::healthz(shared),
         "/routez" => Response::json(Ok(leafz::routez(shared))),
         "/leafz" => Response::json(Ok(leafz::leafz(shared))),
-        "/accountz" => Response::json(Ok(accountz::accountz(shared))),
+        "/accountz" => Response::json(accountz::accountz(shared, params)),
         _ => Response {
             status: 404,
             ctype: "text/plain; charset=utf-8",
