@@ -79,6 +79,10 @@ pub struct Settings {
     /// Authentication and authorization; `None` when nothing is
     /// configured (everyone is anonymous in `$G`).
     pub auth: Option<Arc<crate::auth::ServerAuth>>,
+    /// The names of the configured `accounts` (§3.6), registered at startup
+    /// besides `$G` as nats-server's `configureAccounts` does, so that
+    /// `/accountz` lists them before anyone logs in. Default: none.
+    pub accounts: Vec<String>,
     /// Test-only (feature `autobahn`): WebSocket connections are the
     /// Autobahn echo instead of NATS clients (`natsws-autobahn`).
     #[cfg(feature = "autobahn")]
@@ -116,6 +120,7 @@ impl Default for Settings {
             lame_duck_duration: options::DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: options::DEFAULT_LAME_DUCK_GRACE_PERIOD,
             auth: None,
+            accounts: Vec::new(),
             #[cfg(feature = "autobahn")]
             autobahn_echo: false,
         }
@@ -479,6 +484,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         loop_spin: o.loop_spin,
         lame_duck_duration: o.lame_duck_duration,
         lame_duck_grace_period: o.lame_duck_grace_period,
+        accounts: o.accounts.iter().map(|a| a.name.clone()).collect(),
         ..Settings::default()
     })
 }

@@ -158,8 +158,9 @@ pub struct Addrs {
 
 impl Shared {
     /// The state of a server starting now with `settings`, the loops'
-    /// mailboxes, its bound addresses, id and name; the global account
-    /// exists, nothing is connected.
+    /// mailboxes, its bound addresses, id and name; the global account and
+    /// the configured ones ([`Settings::accounts`]) exist, nothing is
+    /// connected.
     pub fn new(
         settings: Settings,
         loops: Vec<LoopHandle>,
@@ -167,12 +168,16 @@ impl Shared {
         server_id: String,
         server_name: String,
     ) -> Shared {
+        let accounts = Accounts::new();
+        for name in &settings.accounts {
+            accounts.get(name);
+        }
         Shared {
             client_addr: addrs.client,
             ws_addr: addrs.ws,
             http_addr: addrs.http,
             settings,
-            accounts: Accounts::new(),
+            accounts,
             info_templates: std::sync::OnceLock::new(),
             next_cid: AtomicU64::new(1),
             conns: Mutex::new(HashMap::new()),

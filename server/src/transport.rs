@@ -32,7 +32,7 @@ pub(crate) const HTTP_ON_TLS_REASON: &str = "client sent an HTTP request to an H
 const NOT_TLS: &str = "tls: first record does not look like a TLS handshake";
 
 /// The first five bytes Go's `tlsRecordHeaderLooksLikeHTTP` recognises.
-const HTTP_STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
+pub(crate) const HTTP_STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
 
 /// A TLS session over a socket.
 pub(crate) struct TlsStream {

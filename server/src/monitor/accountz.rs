@@ -1,0 +1,55 @@
+//! `/accountz` (nats-server `Server.Accountz`): the names of the accounts,
+//! or with `?acc=<name>` that account's detail.
+//!
+//! natsws has no system account, so `system_account` (omitempty in
+//! nats-server) is never present and `$SYS` is never listed.
+
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+
+use super::Params;
+use crate::account::Account;
+use crate::log::rfc3339;
+use crate::shared::Shared;
+
+/// `account_detail` (nats-server `AccountInfo`), the part natsws knows:
+/// `account_name`, `jetstream_enabled` (false), `leafnode_connections` (0)
+/// and `subscriptions` (the account's subscription count). natsws does not
+/// track `update_time`, `expired`, `complete` or `client_connections` per
+/// account and has no imports, exports, mappings, name tag or JWT to show,
+/// so those are absent.
+fn detail(acc: &Account) -> Value {
+    json!({
+        "account_name": acc.name,
+        "jetstream_enabled": false,
+        "leafnode_connections": 0,
+        "subscriptions": acc.router.lock().map_or(0, |r| r.len()),
+    })
+}
+
+/// The `/accountz` object: `server_id`, `now`, and either `accounts` (every
+/// account's name: `$G`, the configured accounts, and in operator mode the
+/// accounts used so far) or, for `acc`, `account_detail`. An unknown `acc`
+/// is nats-server's error `Account <name> does not exist` (a 400).
+pub(super) fn accountz(shared: &Shared, params: &Params) -> Result<Value, String> {
+    let mut v = json!({
+        "server_id": shared.server_id,
+        "now": rfc3339(SystemTime::now()),
+    });
+    let accounts = shared.accounts.all();
+    match params.get("acc").filter(|a| !a.is_empty()) {
+        None => {
+            let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+            v["accounts"] = json!(names);
+        }
+        Some(name) => {
+            let acc = accounts
+                .iter()
+                .find(|a| a.name == *name)
+                .ok_or_else(|| format!("Account {name} does not exist"))?;
+            v["account_detail"] = detail(acc);
+        }
+    }
+    Ok(v)
+}

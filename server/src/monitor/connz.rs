@@ -1,0 +1,204 @@
+//! `/connz` (nats-server `Server.Connz`): open and recently closed client
+//! connections, by cid, paged with `offset`/`limit`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+
+use super::{param_int, uptime_string, Params};
+use crate::account::Account;
+use crate::log::rfc3339;
+use crate::shared::{ClosedConn, Shared};
+use crate::sink::ConnShared;
+
+/// The query of a `/connz` request.
+struct Query<'a> {
+    /// `subs`: list each connection's subscriptions.
+    subs: bool,
+    /// `offset` (default 0).
+    offset: usize,
+    /// `limit` (default 1024; 1 with `cid`).
+    limit: usize,
+    /// `cid`: only this connection.
+    cid: Option<u64>,
+    /// `state`: `open` (default), `closed`, `any` or `all`.
+    state: &'a str,
+}
+
+impl<'a> Query<'a> {
+    /// Reads the query, with nats-server's error texts.
+    fn parse(params: &'a Params) -> Result<Query<'a>, String> {
+        let subs = params.get("subs").is_some_and(|v| v != "0" && v != "false");
+        let offset = param_int(params, "offset", 0)?.max(0) as usize;
+        let mut limit = param_int(params, "limit", 1024)?.max(0) as usize;
+        let cid = match params.get("cid") {
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                format!("Error decoding uint64 for 'cid': strconv.ParseUint: parsing \"{v}\": invalid syntax")
+            })?),
+            None => None,
+        };
+        if cid.is_some() {
+            limit = 1;
+        }
+        let state = params.get("state").map_or("open", String::as_str);
+        Ok(Query {
+            subs,
+            offset,
+            limit,
+            cid,
+            state,
+        })
+    }
+
+    /// Whether connection `cid` passes the `cid` filter.
+    fn wants(&self, cid: u64) -> bool {
+        self.cid.is_none_or(|x| x == cid)
+    }
+}
+
+/// The subjects connection `cid` subscribes to, across `accounts`.
+fn subscriptions_of(cid: u64, accounts: &[Arc<Account>]) -> Vec<String> {
+    let mut list = Vec::new();
+    for acc in accounts {
+        if let Ok(r) = acc.router.lock() {
+            r.sublist().for_each(|_, _, s| {
+                if s.conn == cid {
+                    list.push(String::from_utf8_lossy(s.filter.as_bytes()).into_owned());
+                }
+            });
+        }
+    }
+    list
+}
+
+/// The natsws extensions of an open connection: `client_ip` behind
+/// trusted proxies and the `websocket` upgrade request.
+fn extensions(c: &ConnShared, obj: &mut serde_json::Map<String, Value>) {
+    if let Some(f) = c.forwarded().filter(|f| f.trusted) {
+        // natsws extension: the client behind trusted proxies
+        // (`ip` stays the TCP peer, as in nats-server).
+        obj.insert("client_ip".into(), json!(f.ip.to_string()));
+    }
+    if let Some(m) = c.upgrade.get() {
+        // natsws extension: the WebSocket upgrade request.
+        let mut w = json!({
+            "path": m.path,
+            "compression": m.compression,
+            "browser": m.browser,
+        });
+        let wo = w.as_object_mut().expect("object");
+        if let Some(o) = &m.origin {
+            wo.insert("origin".into(), json!(o));
+        }
+        if let Some(ua) = &m.user_agent {
+            wo.insert("user_agent".into(), json!(ua));
+        }
+        obj.insert("websocket".into(), w);
+    }
+}
+
+/// One open connection's object.
+fn open_conn(c: &ConnShared, now: SystemTime, subs: bool, accounts: &[Arc<Account>]) -> Value {
+    let meta = c.client.lock().map(|m| m.clone()).unwrap_or_default();
+    let pending = c.out.lock().map_or(0, |o| o.buf.len());
+    let mut v = json!({
+        "cid": c.cid,
+        "kind": "Client",
+        "type": c.kind.connz_type(),
+        "ip": c.peer.ip().to_string(),
+        "port": c.peer.port(),
+        "start": rfc3339(c.start),
+        "last_activity": rfc3339(now),
+        "uptime": uptime_string(now.duration_since(c.start).unwrap_or_default()),
+        "idle": "0s",
+        "pending_bytes": pending,
+        "in_msgs": c.in_msgs.load(Ordering::Relaxed),
+        "out_msgs": c.out_msgs.load(Ordering::Relaxed),
+        "in_bytes": c.in_bytes.load(Ordering::Relaxed),
+        "out_bytes": c.out_bytes.load(Ordering::Relaxed),
+        "subscriptions": c.subs.load(Ordering::Relaxed),
+    });
+    let obj = v.as_object_mut().expect("object");
+    for (k, val) in [
+        ("name", &meta.name),
+        ("lang", &meta.lang),
+        ("version", &meta.version),
+    ] {
+        if !val.is_empty() {
+            obj.insert(k.into(), json!(val));
+        }
+    }
+    extensions(c, obj);
+    if let Some(t) = c.tls.get() {
+        obj.insert("tls_version".into(), json!(t.version));
+        obj.insert("tls_cipher_suite".into(), json!(t.cipher));
+    }
+    if subs {
+        obj.insert(
+            "subscriptions_list".into(),
+            json!(subscriptions_of(c.cid, accounts)),
+        );
+    }
+    v
+}
+
+/// One closed connection's object.
+fn closed_conn(c: &ClosedConn) -> Value {
+    json!({
+        "cid": c.cid, "kind": "Client", "type": c.kind.connz_type(),
+        "ip": c.peer.ip().to_string(), "port": c.peer.port(),
+        "start": rfc3339(c.start), "stop": rfc3339(c.stop),
+        "reason": c.reason.as_str(),
+        "uptime": uptime_string(c.stop.duration_since(c.start).unwrap_or_default()),
+        "name": c.client.name, "lang": c.client.lang, "version": c.client.version,
+    })
+}
+
+/// The `/connz` object for the query `params`.
+pub(super) fn connz(shared: &Shared, params: &Params) -> Result<Value, String> {
+    let q = Query::parse(params)?;
+    let now = SystemTime::now();
+    let mut list: Vec<(u64, Value)> = Vec::new();
+    if matches!(q.state, "open" | "any" | "all") {
+        let conns: Vec<_> = shared
+            .conns
+            .lock()
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default();
+        let accounts = shared.accounts.all();
+        for c in conns.iter().filter(|c| q.wants(c.cid)) {
+            list.push((c.cid, open_conn(c, now, q.subs, &accounts)));
+        }
+    }
+    if matches!(q.state, "closed" | "any" | "all") {
+        let closed: Vec<_> = shared
+            .closed
+            .lock()
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default();
+        for c in closed.iter().filter(|c| q.wants(c.cid)) {
+            list.push((c.cid, closed_conn(c)));
+        }
+    } else if !matches!(q.state, "open") {
+        return Err(format!("Error decoding state for {}", q.state));
+    }
+    list.sort_by_key(|(cid, _)| *cid);
+    let total = list.len();
+    let page: Vec<Value> = list
+        .into_iter()
+        .skip(q.offset)
+        .take(q.limit)
+        .map(|(_, v)| v)
+        .collect();
+    Ok(json!({
+        "server_id": shared.server_id,
+        "now": rfc3339(now),
+        "num_connections": page.len(),
+        "total": total,
+        "offset": q.offset,
+        "limit": q.limit,
+        "connections": page,
+    }))
+}

@@ -1,0 +1,78 @@
+//! `/subsz` and `/subscriptionsz` (nats-server `Server.Subsz`): the
+//! subscription count and, with `subs`, the subscriptions of every
+//! account, paged with `offset`/`limit` and filtered by `test`.
+
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+
+use super::{param_bool, param_int, Params};
+use crate::log::rfc3339;
+use crate::shared::Shared;
+
+/// The `/subsz` object for the query `params`.
+pub(super) fn subsz(shared: &Shared, params: &Params) -> Result<Value, String> {
+    let subs = param_bool(params, "subs")?;
+    let offset = param_int(params, "offset", 0)?.max(0) as usize;
+    let limit = param_int(params, "limit", 1024)?.max(0) as usize;
+    let test = params.get("test");
+    if let Some(t) = test {
+        if natsws_core::subject::validate_subject(t.as_bytes()).is_err() {
+            return Err(format!(
+                "invalid test subject, must be valid publish subject: {t}"
+            ));
+        }
+    }
+    let mut list = Vec::new();
+    let mut num_subscriptions = 0;
+    for acc in shared.accounts.all() {
+        let router = acc
+            .router
+            .lock()
+            .map_err(|_| "internal error".to_string())?;
+        num_subscriptions += router.len();
+        if !subs {
+            continue;
+        }
+        router.sublist().for_each(|_, _, s| {
+            if test.is_some_and(|t| !s.filter.matches(t.as_bytes())) {
+                return;
+            }
+            let mut v = json!({
+                "account": acc.name,
+                "subject": String::from_utf8_lossy(s.filter.as_bytes()),
+                "sid": String::from_utf8_lossy(&s.sid),
+                "msgs": s.delivered(),
+                "cid": s.conn,
+            });
+            if let Some(q) = &s.queue {
+                v["qgroup"] = json!(String::from_utf8_lossy(q));
+            }
+            if s.max_msgs() > 0 {
+                v["max"] = json!(s.max_msgs());
+            }
+            list.push(v);
+        });
+    }
+    let total = list.len();
+    let page: Vec<Value> = list.into_iter().skip(offset).take(limit).collect();
+    let mut v = json!({
+        "server_id": shared.server_id,
+        "now": rfc3339(SystemTime::now()),
+        "num_subscriptions": num_subscriptions,
+        "num_cache": 0,
+        "num_inserts": 0,
+        "num_removes": 0,
+        "num_matches": 0,
+        "cache_hit_rate": 0.0,
+        "max_fanout": 0,
+        "avg_fanout": 0.0,
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+    });
+    if subs {
+        v["subscriptions_list"] = json!(page);
+    }
+    Ok(v)
+}
