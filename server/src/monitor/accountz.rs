@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Value};
 
-use super::Params;
+use super::{Error, Params};
 use crate::account::Account;
 use crate::log::rfc3339;
 use crate::shared::Shared;
@@ -32,7 +32,7 @@ fn detail(acc: &Account) -> Value {
 /// account's name: `$G`, the configured accounts, and in operator mode the
 /// accounts used so far) or, for `acc`, `account_detail`. An unknown `acc`
 /// is nats-server's error `Account <name> does not exist` (a 400).
-pub(super) fn accountz(shared: &Shared, params: &Params) -> Result<Value, String> {
+pub(super) fn accountz(shared: &Shared, params: &Params) -> Result<Value, Error> {
     let mut v = json!({
         "server_id": shared.server_id,
         "now": rfc3339(SystemTime::now()),
@@ -47,7 +47,7 @@ pub(super) fn accountz(shared: &Shared, params: &Params) -> Result<Value, String
             let acc = accounts
                 .iter()
                 .find(|a| a.name == *name)
-                .ok_or_else(|| format!("Account {name} does not exist"))?;
+                .ok_or_else(|| Error::NoAccount(name.clone()))?;
             v["account_detail"] = detail(acc);
         }
     }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Value};
 
-use super::{param_int, uptime_string, Params};
+use super::{param_int, uptime_string, Error, Params};
 use crate::account::Account;
 use crate::log::rfc3339;
 use crate::shared::{ClosedConn, Shared};
@@ -29,13 +29,14 @@ struct Query<'a> {
 
 impl<'a> Query<'a> {
     /// Reads the query, with nats-server's error texts.
-    fn parse(params: &'a Params) -> Result<Query<'a>, String> {
+    fn parse(params: &'a Params) -> Result<Query<'a>, Error> {
         let subs = params.get("subs").is_some_and(|v| v != "0" && v != "false");
         let offset = param_int(params, "offset", 0)?.max(0) as usize;
         let mut limit = param_int(params, "limit", 1024)?.max(0) as usize;
         let cid = match params.get("cid") {
-            Some(v) => Some(v.parse::<u64>().map_err(|_| {
-                format!("Error decoding uint64 for 'cid': strconv.ParseUint: parsing \"{v}\": invalid syntax")
+            Some(v) => Some(v.parse::<u64>().map_err(|_| Error::Uint {
+                key: "cid".into(),
+                value: v.clone(),
             })?),
             None => None,
         };
@@ -157,7 +158,7 @@ fn closed_conn(c: &ClosedConn) -> Value {
 }
 
 /// The `/connz` object for the query `params`.
-pub(super) fn connz(shared: &Shared, params: &Params) -> Result<Value, String> {
+pub(super) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
     let q = Query::parse(params)?;
     let now = SystemTime::now();
     let mut list: Vec<(u64, Value)> = Vec::new();
@@ -182,7 +183,7 @@ pub(super) fn connz(shared: &Shared, params: &Params) -> Result<Value, String> {
             list.push((c.cid, closed_conn(c)));
         }
     } else if !matches!(q.state, "open") {
-        return Err(format!("Error decoding state for {}", q.state));
+        return Err(Error::State(q.state.to_string()));
     }
     list.sort_by_key(|(cid, _)| *cid);
     let total = list.len();

@@ -30,8 +30,68 @@ const MAX_REQUEST: usize = 16 * 1024;
 /// Query parameters of a request, `key → value` (no percent-decoding).
 type Params = HashMap<String, String>;
 
+/// Why an endpoint answers 400: its `Display` is the body, nats-server's
+/// text for the same request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Error {
+    /// A parameter that is not a Go `strconv.ParseBool` boolean.
+    Bool {
+        /// Parameter name.
+        key: String,
+        /// What was sent.
+        value: String,
+    },
+    /// A parameter that is not a Go `strconv.Atoi` int.
+    Int {
+        /// Parameter name.
+        key: String,
+        /// What was sent.
+        value: String,
+    },
+    /// A parameter that is not a Go `strconv.ParseUint` uint64.
+    Uint {
+        /// Parameter name.
+        key: String,
+        /// What was sent.
+        value: String,
+    },
+    /// `/connz` `state` other than `open`, `closed`, `any`, `all`.
+    State(String),
+    /// `/subsz` `test` that is not a valid publish subject.
+    TestSubject(String),
+    /// `/accountz` `acc` naming no account.
+    NoAccount(String),
+    /// A poisoned lock.
+    Internal,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::Bool { key, value } => write!(
+                f,
+                "Error decoding boolean for '{key}': strconv.ParseBool: parsing \"{value}\": invalid syntax"
+            ),
+            Error::Int { key, value } => write!(
+                f,
+                "Error decoding int for '{key}': strconv.Atoi: parsing \"{value}\": invalid syntax"
+            ),
+            Error::Uint { key, value } => write!(
+                f,
+                "Error decoding uint64 for '{key}': strconv.ParseUint: parsing \"{value}\": invalid syntax"
+            ),
+            Error::State(state) => write!(f, "Error decoding state for {state}"),
+            Error::TestSubject(t) => {
+                write!(f, "invalid test subject, must be valid publish subject: {t}")
+            }
+            Error::NoAccount(name) => write!(f, "Account {name} does not exist"),
+            Error::Internal => f.write_str("internal error"),
+        }
+    }
+}
+
 /// Starts the monitoring thread on a bound listener.
-pub fn spawn(listener: TcpListener, shared: Arc<Shared>) -> std::io::Result<()> {
+pub(crate) fn spawn(listener: TcpListener, shared: Arc<Shared>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("natsws-monitor".into())
         .spawn(move || {
@@ -108,17 +168,17 @@ struct Response {
 impl Response {
     /// A JSON endpoint's result: the pretty-printed object (200), or the
     /// error text as plain text (400), as nats-server's handlers answer.
-    fn json(result: Result<Value, String>) -> Response {
+    fn json(result: Result<Value, Error>) -> Response {
         match result {
             Ok(v) => Response {
                 status: 200,
                 ctype: "application/json",
                 body: serde_json::to_vec_pretty(&v).unwrap_or_default(),
             },
-            Err(msg) => Response {
+            Err(e) => Response {
                 status: 400,
                 ctype: "text/plain; charset=utf-8",
-                body: msg.into_bytes(),
+                body: e.to_string().into_bytes(),
             },
         }
     }
@@ -199,28 +259,32 @@ fn parse_query(q: &str) -> Params {
         .collect()
 }
 
-fn param_bool(params: &Params, key: &str) -> Result<bool, String> {
+/// `key` as a Go boolean (absent or empty: false).
+fn param_bool(params: &Params, key: &str) -> Result<bool, Error> {
     match params.get(key).map(String::as_str) {
         None | Some("") => Ok(false),
         Some("1" | "true" | "t" | "TRUE" | "True" | "T") => Ok(true),
         Some("0" | "false" | "f" | "FALSE" | "False" | "F") => Ok(false),
-        Some(v) => Err(format!(
-            "Error decoding boolean for '{key}': strconv.ParseBool: parsing \"{v}\": invalid syntax"
-        )),
+        Some(v) => Err(Error::Bool {
+            key: key.to_string(),
+            value: v.to_string(),
+        }),
     }
 }
 
-fn param_int(params: &Params, key: &str, default: i64) -> Result<i64, String> {
+/// `key` as an integer, `default` when absent.
+fn param_int(params: &Params, key: &str, default: i64) -> Result<i64, Error> {
     match params.get(key) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| {
-            format!("Error decoding int for '{key}': strconv.Atoi: parsing \"{v}\": invalid syntax")
+        Some(v) => v.parse().map_err(|_| Error::Int {
+            key: key.to_string(),
+            value: v.clone(),
         }),
     }
 }
 
 /// `[Ny][Nd][Nh][Nm]Ns`, as nats-server prints uptimes.
-pub fn uptime_string(d: Duration) -> String {
+pub(crate) fn uptime_string(d: Duration) -> String {
     let mut s = d.as_secs();
     let years = s / (365 * 86_400);
     s %= 365 * 86_400;
@@ -276,8 +340,36 @@ mod tests {
         let mut p = HashMap::new();
         p.insert("subs".to_string(), "maybe".to_string());
         assert_eq!(
-            param_bool(&p, "subs").unwrap_err(),
+            param_bool(&p, "subs").unwrap_err().to_string(),
             "Error decoding boolean for 'subs': strconv.ParseBool: parsing \"maybe\": invalid syntax"
         );
+    }
+
+    #[test]
+    fn error_texts_are_nats_servers() {
+        let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let (key, value) = kv("limit", "x");
+        assert_eq!(
+            Error::Int { key, value }.to_string(),
+            "Error decoding int for 'limit': strconv.Atoi: parsing \"x\": invalid syntax"
+        );
+        let (key, value) = kv("cid", "-1");
+        assert_eq!(
+            Error::Uint { key, value }.to_string(),
+            "Error decoding uint64 for 'cid': strconv.ParseUint: parsing \"-1\": invalid syntax"
+        );
+        assert_eq!(
+            Error::State("gone".into()).to_string(),
+            "Error decoding state for gone"
+        );
+        assert_eq!(
+            Error::TestSubject("a.*".into()).to_string(),
+            "invalid test subject, must be valid publish subject: a.*"
+        );
+        assert_eq!(
+            Error::NoAccount("X".into()).to_string(),
+            "Account X does not exist"
+        );
+        assert_eq!(Error::Internal.to_string(), "internal error");
     }
 }

@@ -6,30 +6,25 @@ use std::time::SystemTime;
 
 use serde_json::{json, Value};
 
-use super::{param_bool, param_int, Params};
+use super::{param_bool, param_int, Error, Params};
 use crate::log::rfc3339;
 use crate::shared::Shared;
 
 /// The `/subsz` object for the query `params`.
-pub(super) fn subsz(shared: &Shared, params: &Params) -> Result<Value, String> {
+pub(super) fn subsz(shared: &Shared, params: &Params) -> Result<Value, Error> {
     let subs = param_bool(params, "subs")?;
     let offset = param_int(params, "offset", 0)?.max(0) as usize;
     let limit = param_int(params, "limit", 1024)?.max(0) as usize;
     let test = params.get("test");
     if let Some(t) = test {
         if natsws_core::subject::validate_subject(t.as_bytes()).is_err() {
-            return Err(format!(
-                "invalid test subject, must be valid publish subject: {t}"
-            ));
+            return Err(Error::TestSubject(t.clone()));
         }
     }
     let mut list = Vec::new();
     let mut num_subscriptions = 0;
     for acc in shared.accounts.all() {
-        let router = acc
-            .router
-            .lock()
-            .map_err(|_| "internal error".to_string())?;
+        let router = acc.router.lock().map_err(|_| Error::Internal)?;
         num_subscriptions += router.len();
         if !subs {
             continue;
