@@ -12,7 +12,7 @@ pub(crate) mod deliver;
 pub(crate) mod info;
 pub mod kind;
 pub mod log;
-pub mod monitor;
+pub(crate) mod monitor;
 pub(crate) mod net;
 pub mod options;
 pub mod server;
