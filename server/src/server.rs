@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::net::Worker;
 use crate::settings::Settings;
 use crate::shared::{Addrs, LoopHandle, Shared, VERSION};
-use crate::sink::{ConnShared, KILL_SHUTDOWN};
+use crate::sink::{ConnShared, Kill};
 
 /// Lame duck mode (nats-protocol.md §5, nats-server `lameDuckMode`), run on
 /// its own thread after SIGUSR2; returns when every client has been closed
@@ -83,7 +83,7 @@ pub fn lame_duck(shared: &Shared, stop: &AtomicBool) {
     let interval =
         (spread / clients.len() as u32).clamp(Duration::from_micros(1), Duration::from_secs(1));
     for (i, c) in clients.iter().enumerate() {
-        shared.kill(c, KILL_SHUTDOWN);
+        shared.kill(c, Kill::Shutdown);
         if i + 1 == clients.len() {
             break;
         }

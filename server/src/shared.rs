@@ -24,7 +24,7 @@ use natsws_core::time::Millis;
 use crate::account::Accounts;
 use crate::kind::ConnKind;
 use crate::settings::Settings;
-use crate::sink::{ClientMeta, ConnShared};
+use crate::sink::{ClientMeta, ConnShared, Kill};
 
 pub(crate) use crate::info::VERSION;
 
@@ -49,9 +49,9 @@ pub struct Stats {
 
 impl Shared {
     /// Has the owning loop close `c` at its next turn with the reason the
-    /// `KILL_*` `code` names (a connection already marked keeps its first
+    /// [`Kill`] `code` names (a connection already marked keeps its first
     /// code).
-    pub fn kill(&self, c: &Arc<ConnShared>, code: u8) {
+    pub(crate) fn kill(&self, c: &Arc<ConnShared>, code: Kill) {
         if !c.mark_kill(code) {
             return;
         }

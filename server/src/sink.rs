@@ -75,7 +75,7 @@ pub struct ConnShared {
     pub out: Mutex<Outbox>,
     /// Queued on its loop for a flush.
     pub dirty: AtomicBool,
-    /// Set by another thread to make the owner close it (a `KILL_*` code).
+    /// Set by another thread to make the owner close it (a [`Kill`]).
     pub kill: AtomicU8,
     /// Messages delivered to it.
     pub out_msgs: AtomicU64,
@@ -119,7 +119,7 @@ impl ConnShared {
             start: SystemTime::now(),
             out: Mutex::new(Outbox::default()),
             dirty: AtomicBool::new(false),
-            kill: AtomicU8::new(KILL_NONE),
+            kill: AtomicU8::new(Kill::None as u8),
             out_msgs: AtomicU64::new(0),
             out_bytes: AtomicU64::new(0),
             in_msgs: AtomicU64::new(0),
@@ -203,12 +203,28 @@ pub struct ClientMeta {
     pub rtt: Option<Millis>,
 }
 
-/// No kill requested.
-pub(crate) const KILL_NONE: u8 = 0;
-/// Close as slow consumer (pending bytes).
-pub(crate) const KILL_SLOW: u8 = 1;
-/// Close with reason Server Shutdown (lame duck mode).
-pub(crate) const KILL_SHUTDOWN: u8 = 2;
+/// Why another thread asks a connection's loop to close it
+/// ([`ConnShared::mark_kill`]); kept in an `AtomicU8`.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kill {
+    /// No kill requested.
+    None = 0,
+    /// Close as a slow consumer (pending bytes over `max_pending`).
+    SlowConsumer = 1,
+    /// Close with reason Server Shutdown (lame duck mode).
+    Shutdown = 2,
+}
+
+impl Kill {
+    fn from_u8(v: u8) -> Kill {
+        match v {
+            1 => Kill::SlowConsumer,
+            2 => Kill::Shutdown,
+            _ => Kill::None,
+        }
+    }
+}
 
 impl ConnShared {
     /// The client certificate's identity, for `verify_and_map`
@@ -222,14 +238,24 @@ impl ConnShared {
     /// Marks the connection for closing as a slow consumer (the owner closes
     /// it at its next turn, without stalling the caller).
     pub fn mark_slow(&self) -> bool {
-        self.mark_kill(KILL_SLOW)
+        self.mark_kill(Kill::SlowConsumer)
     }
 
-    /// Sets the `KILL_*` `code` unless one is set already (the first code
+    /// Sets the kill `code` unless one is set already (the first code
     /// wins); true if this call set it.
-    pub fn mark_kill(&self, code: u8) -> bool {
+    pub(crate) fn mark_kill(&self, code: Kill) -> bool {
         self.kill
-            .compare_exchange(KILL_NONE, code, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                Kill::None as u8,
+                code as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok()
+    }
+
+    /// The kill another thread asked for, if any.
+    pub(crate) fn kill_requested(&self) -> Kill {
+        Kill::from_u8(self.kill.load(Ordering::Acquire))
     }
 }

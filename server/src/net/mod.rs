@@ -35,7 +35,7 @@ use crate::deliver::Turn;
 use crate::kind::ConnKind;
 use crate::session::Proto;
 use crate::shared::{ClosedConn, Shared, CLOSED_RING};
-use crate::sink::{ClientMeta, ConnShared, KILL_SHUTDOWN, KILL_SLOW};
+use crate::sink::{ClientMeta, ConnShared, Kill};
 use crate::transport::Transport;
 use crate::ws::{WsConn, WsEvent};
 

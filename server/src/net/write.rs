@@ -124,8 +124,8 @@ impl Worker {
         if conn.closing.is_some() {
             return false;
         }
-        match conn.shared.kill.load(Ordering::Acquire) {
-            KILL_SLOW => {
+        match conn.shared.kill_requested() {
+            Kill::SlowConsumer => {
                 self.shared
                     .stats
                     .slow_consumers
@@ -140,12 +140,12 @@ impl Worker {
                 self.close(token, ClosedReason::SlowConsumerPendingBytes, false);
                 true
             }
-            KILL_SHUTDOWN => {
+            Kill::Shutdown => {
                 // Lame duck mode: what is queued goes out, then the close.
                 self.close(token, ClosedReason::ServerShutdown, true);
                 true
             }
-            _ => false,
+            Kill::None => false,
         }
     }
 
