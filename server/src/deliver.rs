@@ -31,6 +31,7 @@ use natsws_core::session::encode_delivery;
 
 use crate::account::Account;
 use crate::kind::ConnKind;
+use crate::settings::Settings;
 use crate::shared::Shared;
 use crate::sink::{ConnShared, Sink};
 
@@ -51,18 +52,35 @@ pub(crate) struct Turn {
     /// Set during a turn when a delivery found its target's queue above
     /// three quarters of `max_pending`: the publisher's reads then pause.
     pub stall: bool,
+    /// The settings this loop works with, taken again when a reload swaps
+    /// them ([`Turn::refresh`]).
+    pub settings: Arc<Settings>,
+    /// Their generation ([`crate::settings::SettingsHolder::generation`]).
+    settings_gen: u64,
 }
 
 impl Turn {
-    /// The turn state of loop `idx` of `loops`.
-    pub(crate) fn new(idx: usize, loops: usize) -> Turn {
+    /// The turn state of loop `idx` of the server's loops.
+    pub(crate) fn new(idx: usize, shared: &Shared) -> Turn {
         Turn {
             idx,
             local_dirty: Vec::new(),
-            wake: vec![false; loops],
+            wake: vec![false; shared.loops.len()],
             rng: fastrand::Rng::new(),
             removed: Vec::new(),
             stall: false,
+            settings: shared.settings(),
+            settings_gen: shared.settings_holder.generation(),
+        }
+    }
+
+    /// At the start of a turn: takes the settings again if a reload swapped
+    /// them (one atomic load when it did not).
+    pub(crate) fn refresh(&mut self, shared: &Shared) {
+        let gen = shared.settings_holder.generation();
+        if gen != self.settings_gen {
+            self.settings = shared.settings();
+            self.settings_gen = gen;
         }
     }
 
@@ -143,7 +161,7 @@ pub(crate) fn publish(
             size,
         };
     }
-    let settings = &shared.settings;
+    let settings = &turn.settings;
     let limits = ConnKind::ALL.map(|k| {
         let max = settings.max_pending_for(k);
         (max, max / 4 * 3)
@@ -297,7 +315,7 @@ mod tests {
             &acc,
             &sub(0, "q2", "sys.a", Some("g"), Sink::Internal(rec.clone())),
         );
-        let mut turn = Turn::new(0, 1);
+        let mut turn = Turn::new(0, &shared);
         let mut self_out = Vec::new();
         let p = publish(
             &shared,
@@ -353,7 +371,7 @@ mod tests {
             "127.0.0.1:5001".parse().unwrap(),
         ));
         subscribe(&acc, &sub(3, "1", "foo", None, Sink::Conn(me.clone())));
-        let mut turn = Turn::new(0, 1);
+        let mut turn = Turn::new(0, &shared);
         let mut self_out = Vec::new();
         let m = msg(b"foo", b"x");
         assert_eq!(
@@ -394,12 +412,31 @@ mod tests {
         let s = sub(0, "1", "foo", None, Sink::Internal(rec.clone()));
         s.set_max_msgs(1);
         subscribe(&acc, &s);
-        let mut turn = Turn::new(0, 1);
+        let mut turn = Turn::new(0, &shared);
         let m = msg(b"foo", b"x");
         assert_eq!(internal(&shared, &acc, &m, &mut turn), 1);
         assert_eq!(acc.router.lock().unwrap().len(), 1);
         turn.remove_exhausted();
         assert!(acc.router.lock().unwrap().is_empty());
         assert_eq!(internal(&shared, &acc, &m, &mut turn), 0);
+    }
+
+    #[test]
+    fn a_swapped_settings_reach_the_turn_at_its_next_refresh() {
+        let shared = shared();
+        let mut turn = Turn::new(0, &shared);
+        let before = turn.settings.max_pending;
+        turn.refresh(&shared);
+        assert!(Arc::ptr_eq(&turn.settings, &shared.settings()));
+        let old = shared.settings_holder.swap(Settings {
+            max_pending: before / 2,
+            ..Settings::default()
+        });
+        assert_eq!(old.max_pending, before);
+        // Whoever took the old settings keeps them until it refreshes.
+        assert_eq!(turn.settings.max_pending, before);
+        turn.refresh(&shared);
+        assert_eq!(turn.settings.max_pending, before / 2);
+        assert_eq!(shared.settings_holder.generation(), 1);
     }
 }

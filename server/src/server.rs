@@ -54,7 +54,8 @@ pub fn lame_duck(shared: &Shared, stop: &AtomicBool) {
     if clients.is_empty() || stop.load(Ordering::Acquire) {
         return;
     }
-    let opts = &shared.settings;
+    let settings = shared.settings();
+    let opts = &*settings;
     let pause = |d: Duration| -> bool {
         // Interruptible sleep: false when stopped.
         let until = Instant::now() + d;
@@ -192,7 +193,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
     crate::info!("  Name:     {}", shared.server_name);
     crate::info!("  ID:       {}", shared.server_id);
     if let Some(h) = http {
-        let scheme = if shared.settings.https_tls.is_some() {
+        let scheme = if shared.settings().https_tls.is_some() {
             "https"
         } else {
             "http"
@@ -203,7 +204,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         );
         crate::monitor::spawn(h, shared.clone())?;
     }
-    if let (Some(a), Some(w)) = (shared.ws_addr, &shared.settings.websocket) {
+    if let (Some(a), Some(w)) = (shared.ws_addr, &shared.settings().websocket) {
         if w.tls.is_some() {
             crate::info!("Listening for websocket clients on wss://{a}");
         } else {
@@ -212,7 +213,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         }
     }
     crate::info!("Listening for client connections on {}", shared.client_addr);
-    if shared.settings.tls.is_some() {
+    if shared.settings().tls.is_some() {
         crate::info!("TLS required for client connections");
     }
 

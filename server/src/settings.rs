@@ -488,3 +488,47 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         ..Settings::default()
     })
 }
+
+/// The settings in force, swappable by a config reload (the
+/// [`crate::tls::TlsHolder`] pattern): readers take an `Arc` and keep it
+/// (an event loop per turn, through its generation; a connection at accept;
+/// a monitor request); [`SettingsHolder::swap`] replaces it for later
+/// readers, and whoever holds the old one keeps what it took.
+#[derive(Debug)]
+pub struct SettingsHolder {
+    current: std::sync::Mutex<Arc<Settings>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl SettingsHolder {
+    /// Holds `settings` as generation 0.
+    pub fn new(settings: Settings) -> SettingsHolder {
+        SettingsHolder {
+            current: std::sync::Mutex::new(Arc::new(settings)),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The settings in force now.
+    pub fn current(&self) -> Arc<Settings> {
+        self.current.lock().expect("settings").clone()
+    }
+
+    /// How many times the settings were swapped: a reader that kept an
+    /// `Arc` compares this to know when to take the new one (one atomic
+    /// load, no lock).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Puts `settings` in force for later readers; returns the previous.
+    pub fn swap(&self, settings: Settings) -> Arc<Settings> {
+        let old = std::mem::replace(
+            &mut *self.current.lock().expect("settings"),
+            Arc::new(settings),
+        );
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        old
+    }
+}

@@ -23,7 +23,7 @@ use natsws_core::time::Millis;
 
 use crate::account::Accounts;
 use crate::kind::ConnKind;
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsHolder};
 use crate::sink::{ClientMeta, ConnShared, Kill};
 
 pub(crate) use crate::info::VERSION;
@@ -99,8 +99,8 @@ pub struct ClosedConn {
 
 /// State shared by every thread.
 pub struct Shared {
-    /// Settings in force.
-    pub settings: Settings,
+    /// Settings in force (see [`Shared::settings`]).
+    pub settings_holder: SettingsHolder,
     /// The accounts, each an isolated subject space (`$G` by default).
     pub accounts: Accounts,
     /// Pre-rendered INFO lines per listener kind (client, websocket),
@@ -176,7 +176,7 @@ impl Shared {
             client_addr: addrs.client,
             ws_addr: addrs.ws,
             http_addr: addrs.http,
-            settings,
+            settings_holder: SettingsHolder::new(settings),
             accounts,
             info_templates: std::sync::OnceLock::new(),
             next_cid: AtomicU64::new(1),
@@ -196,6 +196,13 @@ impl Shared {
         }
     }
 
+    /// The settings in force now (a lock and an `Arc` clone: not for a
+    /// per-message path, where the loop's [`crate::deliver::Turn::settings`]
+    /// is read instead).
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings_holder.current()
+    }
+
     /// Counts a connection as open (`/connz`, `max_connections`). True when
     /// the server already had `max_connections` open: nats-server then
     /// answers `-ERR 'maximum connections exceeded'` and closes it (spec
@@ -204,19 +211,20 @@ impl Shared {
         let mut conns = self.conns.lock().expect("conns");
         let n = conns.len();
         conns.insert(cs.cid, cs.clone());
-        n >= self.settings.max_connections
+        n >= self.settings().max_connections
     }
 
     /// Whether more connections are open than `max_connections` allows.
     pub fn over_max_connections(&self) -> bool {
-        self.conns.lock().expect("conns").len() > self.settings.max_connections
+        self.conns.lock().expect("conns").len() > self.settings().max_connections
     }
 
     /// The INFO templates of a listener kind.
     pub fn info_templates(&self, kind: ConnKind) -> &crate::info::InfoTemplates {
         let t = self.info_templates.get_or_init(|| {
+            let settings = self.settings();
             let inputs = crate::info::InfoInputs {
-                settings: &self.settings,
+                settings: &settings,
                 server_id: &self.server_id,
                 server_name: &self.server_name,
                 client_addr: self.client_addr,

@@ -103,7 +103,7 @@ pub(crate) fn spawn(listener: TcpListener, shared: Arc<Shared>) -> std::io::Resu
                 let shared = shared.clone();
                 let _ = std::thread::Builder::new()
                     .name("natsws-http".into())
-                    .spawn(move || match shared.settings.https_tls.clone() {
+                    .spawn(move || match shared.settings().https_tls.clone() {
                         None => {
                             if stream
                                 .set_read_timeout(Some(Duration::from_secs(5)))

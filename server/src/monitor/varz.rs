@@ -78,7 +78,7 @@ fn percent(ticks: u64, over: Duration) -> f64 {
 /// (empty when there is no WebSocket listener).
 fn websocket(shared: &Shared) -> Value {
     let mut ws = serde_json::Map::new();
-    if let (Some(w), Some(a)) = (&shared.settings.websocket, shared.ws_addr) {
+    if let (Some(w), Some(a)) = (&shared.settings().websocket, shared.ws_addr) {
         ws.insert("host".into(), json!(a.ip().to_string()));
         ws.insert("port".into(), json!(a.port()));
         ws.insert(
@@ -111,7 +111,7 @@ fn websocket(shared: &Shared) -> Value {
 
 /// Client-port TLS (omitempty fields, §6.2), added to `v`.
 fn client_tls(shared: &Shared, v: &mut Value) {
-    if let (Some(t), Value::Object(m)) = (&shared.settings.tls, v) {
+    if let (Some(t), Value::Object(m)) = (&shared.settings().tls, v) {
         m.insert("tls_required".into(), json!(true));
         if t.verify {
             m.insert("tls_verify".into(), json!(true));
@@ -122,7 +122,8 @@ fn client_tls(shared: &Shared, v: &mut Value) {
 
 /// The `/varz` object.
 pub(super) fn varz(shared: &Shared) -> Value {
-    let s = &shared.settings;
+    let settings = shared.settings();
+    let s = &*settings;
     let st = &shared.stats;
     let now = SystemTime::now();
     let uptime = now.duration_since(shared.start).unwrap_or_default();

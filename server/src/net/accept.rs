@@ -14,7 +14,7 @@ impl Worker {
             let Some(l) = l else { return };
             match l.accept() {
                 Ok((sock, peer)) => {
-                    let cap = self.shared.settings.max_pending_handshakes;
+                    let cap = self.turn.settings.max_pending_handshakes;
                     if cap > 0 && self.shared.pre_auth.load(Ordering::Relaxed) >= cap {
                         // Pre-auth hardening: too many connections still in
                         // a handshake or awaiting CONNECT. Dropping the
@@ -82,7 +82,8 @@ impl Worker {
     /// the `max_connections` check.
     pub(super) fn add_conn(&mut self, sock: TcpStream, peer: SocketAddr, kind: ConnKind) {
         let shared = &self.shared;
-        let s = &shared.settings;
+        let settings = shared.settings();
+        let s = &*settings;
         let _ = sock.set_nodelay(true);
         let tls = s.tls_for(kind);
         let mut sock = match tls {
@@ -150,7 +151,8 @@ impl Worker {
         let conn = &mut self.conns[token];
         let kind = conn.shared.kind;
         let (cid, peer) = (conn.shared.cid, conn.shared.peer);
-        let Some(listen) = shared.settings.tls_for(kind) else {
+        let settings = shared.settings();
+        let Some(listen) = settings.tls_for(kind) else {
             return true;
         };
         let mut info = crate::tls::TlsInfo::default();
@@ -256,7 +258,8 @@ pub(super) fn push_max_connections(out: &mut Vec<u8>) {
 /// handshake deadlines.
 fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
     let (kind, cid, peer) = (conn.shared.kind, conn.shared.cid, conn.shared.peer);
-    let s = &shared.settings;
+    let settings = shared.settings();
+    let s = &*settings;
     match (kind, s.tls_for(kind)) {
         (ConnKind::CLIENT, None) => {
             conn.wbuf

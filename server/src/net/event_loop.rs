@@ -45,14 +45,14 @@ impl Worker {
                 wl = Some(w);
             }
         }
-        let n = shared.loops.len();
+        let turn = Turn::new(idx, &shared);
         Ok(Worker {
             poll,
             shared,
             conns: Slab::new(),
             timers: BinaryHeap::new(),
             rbuf: vec![0; READ_BUF],
-            turn: Turn::new(idx, n),
+            turn,
             readable: Vec::new(),
             client_listener: cl,
             ws_listener: wl,
@@ -65,7 +65,7 @@ impl Worker {
     /// Runs until shutdown.
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        let max_spin = self.shared.settings.loop_spin;
+        let max_spin = self.turn.settings.loop_spin;
         // The current spin budget, adapted as KVM's halt polling adapts its
         // window: back to `max_spin` when the next event came within it (a
         // full spin would have caught it), a quarter less when it came
@@ -105,6 +105,8 @@ impl Worker {
                 }
             }
             busy = !events.is_empty();
+            // A reload's new settings apply from the next turn on.
+            self.turn.refresh(&self.shared);
             if self.shared.shutdown.load(Ordering::Acquire) {
                 self.shutdown_all();
                 return;

@@ -125,15 +125,11 @@ impl Worker {
     /// The WebSocket overlay's step: un-frames `rbuf[..n]` into `inbuf`.
     fn ws_read(&mut self, token: usize, n: usize, now: Millis) -> WsStep {
         let Worker {
-            conns,
-            rbuf,
-            shared,
-            turn,
-            ..
+            conns, rbuf, turn, ..
         } = self;
         let conn = &mut conns[token];
         let ws = conn.ws.as_mut().expect("checked by the caller");
-        let wcfg = shared
+        let wcfg = turn
             .settings
             .websocket
             .as_ref()

@@ -135,7 +135,7 @@ impl Worker {
                     conn.shared.log_peer(),
                     conn.shared.kind.label(),
                     conn.shared.cid,
-                    self.shared.settings.max_pending_for(conn.shared.kind)
+                    self.turn.settings.max_pending_for(conn.shared.kind)
                 );
                 self.close(token, ClosedReason::SlowConsumerPendingBytes, false);
                 true
@@ -196,7 +196,7 @@ impl Worker {
             }
         } else {
             let since = *conn.blocked_since.get_or_insert(now);
-            let deadline = self.shared.settings.write_deadline_for(conn.shared.kind);
+            let deadline = self.turn.settings.write_deadline_for(conn.shared.kind);
             if now.saturating_sub(since).0 > deadline.as_millis() as u64 {
                 self.shared
                     .stats

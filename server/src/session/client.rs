@@ -106,7 +106,8 @@ impl SubjectSpace for ClientHost<'_> {
 impl Host for ClientHost<'_> {
     fn authenticate(&mut self, connect: Option<&Connect>) -> Result<Grant, AuthFailure> {
         let shared = self.shared;
-        let Some(auth) = shared.settings.auth.as_deref() else {
+        let settings = self.turn.settings.clone();
+        let Some(auth) = settings.auth.as_deref() else {
             return Ok(Grant::default());
         };
         let kind = self.me.kind.connection_type();
@@ -235,7 +236,8 @@ pub(crate) fn session_config(
     cs: &Arc<ConnShared>,
     rng: &mut fastrand::Rng,
 ) -> SessionConfig<Sink> {
-    let s = &shared.settings;
+    let settings = shared.settings();
+    let s = &*settings;
     let kind = cs.kind;
     let (auth_required, auth_check, auth_timeout) = match s.auth.as_deref() {
         Some(a) => (a.required(kind), a.checks(kind), a.timeout(kind)),

@@ -89,7 +89,7 @@ impl Proto {
         now: Millis,
     ) -> Proto {
         #[cfg(feature = "autobahn")]
-        if shared.settings.autobahn_echo && cs.kind == crate::kind::ConnKind::WEBSOCKET {
+        if shared.settings().autobahn_echo && cs.kind == crate::kind::ConnKind::WEBSOCKET {
             return Proto::Echo(echo::Echo::default());
         }
         Proto::Client(Session::new(client::session_config(shared, cs, rng), now))
