@@ -21,7 +21,6 @@ pub mod settings;
 pub(crate) mod shared;
 pub(crate) mod sink;
 pub mod tls;
-pub(crate) mod transport;
 pub mod ws;
 
 /// The version natsws reports in INFO, `/varz` and `--version`.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::net::Worker;
+use crate::net::EventLoop;
 use crate::settings::Settings;
 use crate::shared::{Addrs, LoopHandle, Shared, VERSION};
 use crate::sink::{ConnShared, Kill};
@@ -222,14 +222,14 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
     for (idx, poll) in polls.into_iter().enumerate() {
         let shared = shared.clone();
         let l = if idx == 0 { listeners.take() } else { None };
-        let worker = Worker::new(idx, poll, shared, l)?;
+        let event_loop = EventLoop::new(idx, poll, shared, l)?;
         handles.push(
             std::thread::Builder::new()
                 .name(format!("natsws-loop-{idx}"))
                 .spawn(move || {
                     // A bug must not leave the server running without this
                     // loop's connections: fail fast, as nats-server does.
-                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.run()))
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| event_loop.run()))
                         .is_err()
                     {
                         crate::log::log(

@@ -134,11 +134,11 @@ fn serve_tls(mut stream: TcpStream, tls: &crate::tls::TlsHolder, shared: &Shared
         .unwrap_or_default();
     let mut head = [0u8; 5];
     let n = stream.peek(&mut head).unwrap_or(0);
-    if n == 5 && crate::transport::HTTP_STARTS.contains(&&head) {
-        let _ = stream.write_all(crate::transport::HTTP_ON_TLS_RESPONSE);
+    if n == 5 && crate::net::transport::HTTP_STARTS.contains(&&head) {
+        let _ = stream.write_all(crate::net::transport::HTTP_ON_TLS_RESPONSE);
         crate::error!(
             "monitoring: TLS handshake error from {peer}: {}",
-            crate::transport::HTTP_ON_TLS_REASON
+            crate::net::transport::HTTP_ON_TLS_REASON
         );
         return;
     }

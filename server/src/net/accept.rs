@@ -4,7 +4,7 @@
 use super::*;
 use crate::session::client::info_line;
 
-impl Worker {
+impl EventLoop {
     pub(super) fn accept(&mut self, kind: ConnKind) {
         loop {
             let l = match kind {

@@ -24,14 +24,14 @@ fn adapt_spin(spin: Duration, max: Duration, gap: Duration, event: bool) -> Dura
     }
 }
 
-impl Worker {
+impl EventLoop {
     /// A loop; loop 0 gets the listeners.
     pub(crate) fn new(
         idx: usize,
         poll: Poll,
         shared: Arc<Shared>,
         listeners: Option<(StdListener, Option<StdListener>)>,
-    ) -> io::Result<Worker> {
+    ) -> io::Result<EventLoop> {
         let (mut cl, mut wl) = (None, None);
         if let Some((c, w)) = listeners {
             let mut c = TcpListener::from_std(c);
@@ -46,7 +46,7 @@ impl Worker {
             }
         }
         let turn = Turn::new(idx, &shared);
-        Ok(Worker {
+        Ok(EventLoop {
             poll,
             shared,
             conns: Slab::new(),

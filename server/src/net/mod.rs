@@ -36,14 +36,15 @@ use crate::kind::ConnKind;
 use crate::session::Proto;
 use crate::shared::{ClosedConn, Shared, CLOSED_RING};
 use crate::sink::{ClientMeta, ConnShared, Kill};
-use crate::transport::Transport;
 use crate::ws::{WsConn, WsEvent};
+use transport::Transport;
 
 mod accept;
 mod conn;
 mod event_loop;
 mod frames;
 mod read;
+pub(crate) mod transport;
 mod write;
 
 use conn::arm;
@@ -115,7 +116,7 @@ struct Conn {
 }
 
 /// One event loop.
-pub(crate) struct Worker {
+pub(crate) struct EventLoop {
     poll: Poll,
     shared: Arc<Shared>,
     conns: Slab<Conn>,

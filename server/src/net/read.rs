@@ -4,7 +4,7 @@ use super::*;
 use crate::session::client::info_line;
 use crate::session::Cx;
 
-impl Worker {
+impl EventLoop {
     pub(super) fn read_conn(&mut self, token: usize) {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
@@ -124,7 +124,7 @@ impl Worker {
 
     /// The WebSocket overlay's step: un-frames `rbuf[..n]` into `inbuf`.
     fn ws_read(&mut self, token: usize, n: usize, now: Millis) -> WsStep {
-        let Worker {
+        let EventLoop {
             conns, rbuf, turn, ..
         } = self;
         let conn = &mut conns[token];
@@ -168,7 +168,7 @@ impl Worker {
     /// the INFO goes out framed, and the connection counts towards
     /// `max_connections` from here on. False if it closed (over the limit).
     fn upgraded(&mut self, token: usize, now: Millis) -> bool {
-        let Worker {
+        let EventLoop {
             conns,
             shared,
             turn,
@@ -216,7 +216,7 @@ impl Worker {
         close_after: Option<ClosedReason>,
         now: Millis,
     ) -> bool {
-        let Worker {
+        let EventLoop {
             conns,
             rbuf,
             shared,

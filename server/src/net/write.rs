@@ -95,11 +95,11 @@ impl Conn {
     }
 }
 
-impl Worker {
+impl EventLoop {
     /// Writes a dirty connection: a kill requested by another thread
     /// first (slow consumer, lame duck), else the framed bytes and the
     /// outbox ([`Conn::write_out`]), the TLS records, then what follows a
-    /// write ([`Worker::after_write`]).
+    /// write ([`EventLoop::after_write`]).
     pub(super) fn flush(&mut self, token: usize) {
         if self.kill_requested(token) {
             return;
@@ -219,7 +219,7 @@ impl Worker {
     /// Starts closing: releases subscriptions at once; when `flush` is set,
     /// writes what is queued (the `-ERR`, a WebSocket close frame) first.
     pub(super) fn close(&mut self, token: usize, reason: ClosedReason, flush: bool) {
-        let Worker {
+        let EventLoop {
             conns,
             shared,
             turn,
@@ -288,7 +288,7 @@ impl Worker {
         let mut conn = self.conns.remove(token);
         if conn.closing.is_none() {
             // Not yet released (write error path).
-            let Worker { shared, turn, .. } = self;
+            let EventLoop { shared, turn, .. } = self;
             conn.release(shared, turn);
         }
         self.turn.remove_exhausted();
