@@ -10,6 +10,10 @@ use crate::options::{self, Options, TlsConfig};
 use crate::tls::{TlsHolder, TlsListen};
 use crate::ws::WsListenConfig;
 
+/// natsws default for `websocket { keepalive }`: a ping frame after 20 s of
+/// outbound silence, below the common proxy idle cutoffs (60–100 s).
+pub const DEFAULT_WS_KEEPALIVE: Duration = Duration::from_secs(20);
+
 /// natsws default for `websocket { handshake_timeout }` when unset
 /// (nats-server has none; pre-auth hardening, see docs/compat.md).
 pub const DEFAULT_WS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -409,6 +413,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
             same_origin: w.same_origin,
             allowed_origins: w.allowed_origins.clone(),
             ping_interval: w.ping_interval.unwrap_or(Duration::ZERO),
+            keepalive: w.keepalive.unwrap_or(DEFAULT_WS_KEEPALIVE),
             upgrade: up,
             trusted_proxies: w.trusted_proxies.clone(),
             upgrade_rate_limit: (w.upgrade_rate_limit > 0).then(|| {

@@ -35,6 +35,10 @@ pub struct WsListenConfig {
     pub allowed_origins: Vec<String>,
     /// `ping_interval` override for WebSocket clients; zero = the global one.
     pub ping_interval: Duration,
+    /// natsws `keepalive`: a ping frame after this much outbound silence,
+    /// and a close as stale after `ping_max` of these windows without a
+    /// byte from the peer; zero = off (default 20 s).
+    pub keepalive: Duration,
     /// The handshake settings handed to core.
     pub upgrade: UpgradeConfig,
     /// natsws `upgrade_rate_limit`: accepted upgrades per second across the
@@ -356,6 +360,16 @@ impl WsConn {
                 .filter(|&m| m > 0)
                 .map_or(len, |m| m.min(len)),
         )
+    }
+
+    /// Appends a ping frame (empty payload) for the keepalive, when data
+    /// frames may still be sent (spec operations.md §6.4; RFC 6455 §5.5.2:
+    /// the peer answers with a pong, browsers do so on their own).
+    pub fn ping(&mut self, wbuf: &mut Vec<u8>) -> bool {
+        if !self.is_open() {
+            return false;
+        }
+        codec::write_ping(wbuf, &[], None).is_ok()
     }
 
     /// Records that the application (pass-through) has sent its own close

@@ -61,6 +61,9 @@ impl Conn {
             draining: None,
             timer_at: None,
             stalled_until: None,
+            keepalive: None,
+            last_in: Millis(0),
+            last_out: Millis(0),
         }
     }
 
@@ -74,9 +77,29 @@ impl Conn {
             (Some(h), _) => Some(h),
             (None, t) => t,
         };
-        match (t, self.stalled_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let t = min_deadline(t, self.stalled_until);
+        min_deadline(t, self.keepalive_deadline())
+    }
+
+    /// The next keepalive event of an open WebSocket connection: the ping
+    /// after `keepalive` of outbound silence, or the stale close after
+    /// `ping_max` windows without input (spec operations.md §6.4).
+    pub(super) fn keepalive_deadline(&self) -> Option<Millis> {
+        let (window, max) = self.keepalive?;
+        if !self.ws.as_ref().is_some_and(|w| w.is_open()) || self.handshake_deadline.is_some() {
+            return None;
         }
+        let ping = self.last_out.saturating_add(window);
+        let stale = self
+            .last_in
+            .saturating_add(Millis(window.0.saturating_mul(u64::from(max.max(1)))));
+        Some(ping.min(stale))
+    }
+}
+
+fn min_deadline(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

@@ -172,6 +172,40 @@ impl EventLoop {
             .map(|Reverse((at, _, _))| Duration::from_millis(at.saturating_sub(now).0))
     }
 
+    /// The WebSocket keepalive is due (spec operations.md §6.4): after
+    /// `ping_max` windows without a byte from the peer, `-ERR 'Stale
+    /// Connection'` and a close 1001; else a ping frame after a window of
+    /// outbound silence. True when the connection is closing.
+    fn keepalive(&mut self, token: usize, now: Millis) -> bool {
+        let conn = &mut self.conns[token];
+        let Some((window, max)) = conn.keepalive else {
+            return false;
+        };
+        let stale_after = Millis(window.0.saturating_mul(u64::from(max.max(1))));
+        if now.saturating_sub(conn.last_in) >= stale_after {
+            crate::debug!(
+                "{} - {}:{} - Stale Client Connection - Closing",
+                conn.shared.log_peer(),
+                conn.shared.kind.label(),
+                conn.shared.cid
+            );
+            let mut err = Vec::new();
+            natsws_core::proto::encode_err(&mut err, "Stale Connection");
+            self.turn.queue_out(&conn.shared, &err);
+            self.close(token, ClosedReason::StaleConnection, true);
+            return true;
+        }
+        if now.saturating_sub(conn.last_out) >= window {
+            if let Some(ws) = conn.ws.as_mut() {
+                if ws.ping(&mut conn.wbuf) {
+                    conn.last_out = now;
+                    self.turn.local_dirty.push(conn.shared.clone());
+                }
+            }
+        }
+        false
+    }
+
     pub(super) fn fire_timers(&mut self) {
         let now = self.shared.now();
         while let Some(Reverse((at, token, cid))) = self.timers.peek().copied() {
@@ -229,6 +263,10 @@ impl EventLoop {
                 }
                 continue;
             }
+            if conn.keepalive_deadline().is_some_and(|t| t <= now) && self.keepalive(token, now) {
+                continue;
+            }
+            let conn = &mut self.conns[token];
             if conn.proto.poll_timeout().is_some_and(|t| t <= now)
                 && conn.ws.as_ref().is_none_or(|w| w.is_open())
                 && !conn.sock.is_handshaking()

@@ -113,6 +113,13 @@ struct Conn {
     timer_at: Option<Millis>,
     /// Fast-producer stall: reads resume at this time (see [`STALL`]).
     stalled_until: Option<Millis>,
+    /// WebSocket keepalive: (window, windows without input before the
+    /// connection is stale); `None` for TCP or when `keepalive` is zero.
+    keepalive: Option<(Millis, u32)>,
+    /// When a byte last came from the peer.
+    last_in: Millis,
+    /// When the connection last had something to send.
+    last_out: Millis,
 }
 
 /// One event loop.

@@ -112,6 +112,7 @@ impl EventLoop {
     /// if the connection closed.
     pub(super) fn process(&mut self, token: usize, n: usize) -> bool {
         let now = self.shared.now();
+        self.conns[token].last_in = now;
         let mut close_after = None;
         if self.conns[token].ws.is_some() {
             match self.ws_read(token, n, now) {
@@ -176,6 +177,7 @@ impl EventLoop {
         } = self;
         let conn = &mut conns[token];
         conn.handshake_deadline = None;
+        conn.last_out = now;
         conn.proto.upgraded(now);
         let info = info_line(
             shared,

@@ -107,6 +107,7 @@ impl EventLoop {
         let now = self.shared.now();
         let conn = &mut self.conns[token];
         conn.shared.dirty.store(false, Ordering::Release);
+        conn.last_out = now;
         // TLS: records (and raw bytes) the socket has not taken yet.
         let drained = conn
             .write_out()

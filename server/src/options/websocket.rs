@@ -80,6 +80,11 @@ pub struct WebsocketOptions {
     pub headers: Vec<(String, String)>,
     /// `ping_interval`; `None` = the global `ping_interval`.
     pub ping_interval: Option<Duration>,
+    /// natsws `keepalive`: a WebSocket ping frame after this much outbound
+    /// silence, so proxies with idle cutoffs keep the connection (spec
+    /// operations.md §6.4); `None` = the default 20 s, zero = off (the
+    /// reference's behaviour).
+    pub keepalive: Option<Duration>,
 }
 
 impl WebsocketOptions {
@@ -315,6 +320,7 @@ impl WebsocketOptions {
             }
             "handshake_timeout" => parse_handshake_timeout(r, e, &mut self.handshake_timeout),
             "ping_interval" => self.ping_interval = r.duration_or_secs(e, "ping_interval"),
+            "keepalive" => self.keepalive = r.duration_or_secs(e, "keepalive"),
             _ => return false,
         }
         true

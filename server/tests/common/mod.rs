@@ -325,6 +325,10 @@ pub struct WsRaw {
     dec: Decoder,
     pub close: Option<(Option<u16>, String)>,
     pub pongs: Vec<Vec<u8>>,
+    /// Ping frames received from the server.
+    pub pings: usize,
+    /// Pongs sent back ([`WsRaw::answer_pings_for`]).
+    pongs_sent: usize,
     pub compression: bool,
     pending: Vec<u8>,
     compressed: Vec<u8>,
@@ -391,6 +395,8 @@ impl WsRaw {
                         dec: Decoder::new(cfg),
                         close: None,
                         pongs: Vec::new(),
+                        pings: 0,
+                        pongs_sent: 0,
                         compression: value.compression,
                         pending: Vec::new(),
                         compressed: Vec::new(),
@@ -431,7 +437,7 @@ impl WsRaw {
                         self.buf.extend_from_slice(payload);
                     }
                 }
-                Some(Event::Ping(_)) => {}
+                Some(Event::Ping(_)) => self.pings += 1,
                 Some(Event::Pong(p)) => self.pongs.push(p.to_vec()),
                 Some(Event::Close { code, reason }) => {
                     self.close = Some((code.map(|c| c.0), reason.to_string()));
@@ -541,6 +547,47 @@ impl WsRaw {
             }
         }
         self.close.clone()
+    }
+
+    /// For `d`, reads what comes and answers each ping frame with a pong,
+    /// as a browser does. False if the connection ended (EOF, reset or a
+    /// close frame) meanwhile.
+    pub fn answer_pings_for(&mut self, d: Duration) -> bool {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            if !self.answer_pings() {
+                return false;
+            }
+            let mut chunk = vec![0u8; 65536];
+            match self.sock.read(&mut chunk) {
+                Ok(0) => return false,
+                Ok(n) => self.feed(&mut chunk[..n], &mut Vec::new()),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return false,
+            }
+            if self.close.is_some() {
+                return false;
+            }
+        }
+        self.answer_pings()
+    }
+
+    /// Sends a pong for every ping frame not yet answered; false if the
+    /// socket refused it.
+    fn answer_pings(&mut self) -> bool {
+        while self.pongs_sent < self.pings {
+            let mut out = Vec::new();
+            codec::write_pong(&mut out, &[], Some([5, 6, 7, 8])).unwrap();
+            if self.sock.write_all(&out).is_err() {
+                return false;
+            }
+            self.pongs_sent += 1;
+        }
+        true
     }
 
     /// Reads until a close frame arrives; returns (code, reason).
