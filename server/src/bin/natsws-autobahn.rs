@@ -27,11 +27,12 @@ fn main() {
         }
     }
     // Autobahn's largest messages are 16 MiB; the outbound queue must hold
-    // an echo of one. No NATS pings reach an echo connection.
+    // an echo of one. No NATS pings and no keepalive pings reach an echo
+    // connection (Autobahn expects only echoes).
     let conf = format!(
         "host: 127.0.0.1\nport: -1\nmax_pending: 256MB\nmax_payload: 64MB\n\
          ping_interval: \"24h\"\n\
-         websocket {{ host: 127.0.0.1, port: {port}, no_tls: true, compression: {compress}, ping_interval: \"24h\" }}\n"
+         websocket {{ host: 127.0.0.1, port: {port}, no_tls: true, compression: {compress}, ping_interval: \"24h\", keepalive: 0 }}\n"
     );
     let settings = Options::from_config_str(&conf, "<natsws-autobahn>")
         .map_err(|e| e.to_string())
