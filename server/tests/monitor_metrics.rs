@@ -169,8 +169,34 @@ fn metrics_count_a_known_traffic_pattern() {
     }
 }
 
+#[test]
+fn metrics_prefix_and_server_name_label() {
+    if is_reference() {
+        return;
+    }
+    let s = Server::start(&format!(
+        "{CONF}server_name: edge1\nmetrics {{ prefix: nats, use_internal_server_name: true }}\n"
+    ));
+    let (mut c, _) = Conn::tcp(s.client_port);
+    c.send(b"CONNECT {\"verbose\":false}\r\nPUB a 1\r\nx\r\n");
+    c.ping();
+    let (_, body) = scrape(&s);
+    // The official Helm chart's names (`-prefix=nats`), labelled by name.
+    for (series, want) in [
+        ("nats_varz_in_msgs{server_id=\"edge1\"}", "1"),
+        ("nats_varz_connections{server_id=\"edge1\"}", "1"),
+        ("nats_connz_in_msgs{server_id=\"edge1\"}", "1"),
+        ("nats_healthz_status{server_id=\"edge1\"}", "0"),
+        ("natsws_connections{server_id=\"edge1\",type=\"nats\"}", "1"),
+    ] {
+        assert_eq!(sample(&body, series), Some(want), "{series}:\n{body}");
+    }
+    assert!(!body.contains("gnatsd_"), "{body}");
+}
+
 /// promtool's lint findings the exporter's own names cause (kept so that
 /// dashboards match): counters without `_total`, gauges ending in it.
+/// Checked with the default namespace.
 const EXPORTER_LINT: [&str; 7] = [
     "gnatsd_connz_in_bytes counter metrics should have \"_total\" suffix",
     "gnatsd_connz_in_msgs counter metrics should have \"_total\" suffix",

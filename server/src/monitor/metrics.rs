@@ -8,8 +8,9 @@
 //! `/routez`, `/leafz` and `/healthz` answer (their functions are called
 //! here), so the JSON and the metrics never disagree. The label
 //! `server_id` on every series is the server's id (the exporter's
-//! `-use_internal_server_id`); the namespace is the exporter's default
-//! `gnatsd`.
+//! `-use_internal_server_id`), or its name with `metrics {
+//! use_internal_server_name: true }`; the namespace is the exporter's
+//! default `gnatsd`, or `metrics { prefix }` (Helm dashboards: `nats`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,7 +23,8 @@ use crate::kind::ConnKind;
 use crate::shared::Shared;
 
 /// The exporter's default namespace (its `CoreSystem`, kept by the
-/// exporter for old dashboards; its `-prefix` would replace it).
+/// exporter for old dashboards; `metrics { prefix }` replaces it, as the
+/// exporter's `-prefix` does).
 const NAMESPACE: &str = "gnatsd";
 
 /// The `Content-Type` of the 0.0.4 text format.
@@ -80,8 +82,10 @@ struct Family {
 }
 
 /// The families of one scrape, by name (so the output is sorted and each
-/// name appears once), every sample labelled `server_id`.
+/// name appears once), every sample labelled `server_id`; `ns` is the
+/// namespace of the exporter's names.
 struct Exposition {
+    ns: String,
     server_id: String,
     families: BTreeMap<String, Family>,
 }
@@ -123,7 +127,7 @@ impl Exposition {
             match v {
                 Value::Object(inner) => self.flatten(endpoint, &key, inner),
                 Value::Number(n) => {
-                    let name = format!("{NAMESPACE}_{endpoint}_{key}");
+                    let name = format!("{}_{endpoint}_{key}", self.ns);
                     self.add(name, &key, Type::Gauge, Vec::new(), number(n));
                 }
                 Value::String(s) if STRING_KEYS.contains(&key.as_str()) => {
@@ -137,7 +141,7 @@ impl Exposition {
     /// A kept string: epoch milliseconds when it is an RFC 3339 time, else
     /// a label gauge with `value="<string>"` and value 1.
     fn string_leaf(&mut self, endpoint: &str, key: &str, s: &str) {
-        let name = format!("{NAMESPACE}_{endpoint}_{key}");
+        let name = format!("{}_{endpoint}_{key}", self.ns);
         match s.parse::<jiff::Timestamp>() {
             Ok(t) => {
                 let ms = t.as_millisecond().to_string();
@@ -158,7 +162,13 @@ impl Exposition {
     fn connz(&mut self, v: &Value) {
         for key in ["num_connections", "total", "offset", "limit"] {
             let n = v[key].as_u64().unwrap_or(0);
-            self.add(connz_name(key), key, Type::Gauge, Vec::new(), n.to_string());
+            self.add(
+                format!("{}_connz_{key}", self.ns),
+                key,
+                Type::Gauge,
+                Vec::new(),
+                n.to_string(),
+            );
         }
         let conns = v["connections"].as_array().map_or(&[][..], Vec::as_slice);
         for (key, kind) in [
@@ -170,7 +180,13 @@ impl Exposition {
             ("out_msgs", Type::Counter),
         ] {
             let sum: u64 = conns.iter().filter_map(|c| c[key].as_u64()).sum();
-            self.add(connz_name(key), key, kind, Vec::new(), sum.to_string());
+            self.add(
+                format!("{}_connz_{key}", self.ns),
+                key,
+                kind,
+                Vec::new(),
+                sum.to_string(),
+            );
         }
     }
 
@@ -185,10 +201,10 @@ impl Exposition {
             (false, Some(e)) => e.to_string(),
             (false, None) => v["status"].as_str().unwrap_or("error").to_string(),
         };
-        let name = format!("{NAMESPACE}_healthz_status");
+        let name = format!("{}_healthz_status", self.ns);
         let status = if ok { "0" } else { "1" };
         self.add(name, "status", Type::Gauge, Vec::new(), status.into());
-        let name = format!("{NAMESPACE}_healthz_status_value");
+        let name = format!("{}_healthz_status_value", self.ns);
         let labels = vec![("value", text)];
         self.add(name, "status_value", Type::Gauge, labels, "1".into());
     }
@@ -198,7 +214,7 @@ impl Exposition {
     /// there are no per-leaf series).
     fn leafz(&mut self, v: &Value) {
         let n = v["leafnodes"].as_u64().unwrap_or(0);
-        let name = format!("{NAMESPACE}_leafz_conn_nodes_total");
+        let name = format!("{}_leafz_conn_nodes_total", self.ns);
         self.add(
             name,
             "conn_nodes_total",
@@ -266,11 +282,6 @@ impl Exposition {
     }
 }
 
-/// `gnatsd_connz_<key>`.
-fn connz_name(key: &str) -> String {
-    format!("{NAMESPACE}_connz_{key}")
-}
-
 /// The exporter's flattened key: `<prefix>_<key>` with `/` as `_`,
 /// leading and trailing `_` trimmed and `__` collapsed. Any other
 /// character a metric name cannot hold also becomes `_` (the exporter
@@ -312,8 +323,15 @@ fn escape_label(s: &str) -> String {
 /// The `/metrics` answer: every family of one scrape, text format 0.0.4.
 pub(super) fn metrics(shared: &Shared) -> Response {
     let none = Params::new();
+    let settings = shared.settings();
+    let m = &settings.metrics;
     let mut exp = Exposition {
-        server_id: shared.server_id.clone(),
+        ns: m.prefix.clone().unwrap_or_else(|| NAMESPACE.to_string()),
+        server_id: if m.use_internal_server_name {
+            shared.server_name.clone()
+        } else {
+            shared.server_id.clone()
+        },
         families: BTreeMap::new(),
     };
     exp.generic("varz", &varz::varz(shared));
@@ -341,6 +359,7 @@ mod tests {
 
     fn exposition() -> Exposition {
         Exposition {
+            ns: NAMESPACE.into(),
             server_id: "N\"1".into(),
             families: BTreeMap::new(),
         }
