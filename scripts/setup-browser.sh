@@ -7,14 +7,5 @@ if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
   exit 0
 fi
 
-SUDO=
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
-    echo "setup-browser: need root (or sudo) to apt-get install chromium chromium-driver" >&2
-    exit 1
-  fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+bash "$(dirname "$0")/apt-install.sh" chromium chromium-driver
 /usr/bin/chromium --version

@@ -31,3 +31,6 @@ fi
 step "chromium and chromedriver (Debian packages)"
 bash scripts/setup-browser.sh
 # npm dependencies are installed by scripts/test-playwright.sh (npm ci when the lock changed).
+
+step "promtool (Debian's prometheus package; the /metrics tests parse with it)"
+bash scripts/setup-promtool.sh

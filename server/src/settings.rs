@@ -87,6 +87,9 @@ pub struct Settings {
     /// besides `$G` as nats-server's `configureAccounts` does, so that
     /// `/accountz` lists them before anyone logs in. Default: none.
     pub accounts: Vec<String>,
+    /// natsws `metrics { … }`: the namespace and `server_id` label value
+    /// of `/metrics` (default `gnatsd` and the server id).
+    pub metrics: options::MetricsOptions,
     /// Test-only (feature `autobahn`): WebSocket connections are the
     /// Autobahn echo instead of NATS clients (`natsws-autobahn`).
     #[cfg(feature = "autobahn")]
@@ -125,6 +128,7 @@ impl Default for Settings {
             lame_duck_grace_period: options::DEFAULT_LAME_DUCK_GRACE_PERIOD,
             auth: None,
             accounts: Vec::new(),
+            metrics: options::MetricsOptions::default(),
             #[cfg(feature = "autobahn")]
             autobahn_echo: false,
         }
@@ -490,6 +494,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         lame_duck_duration: o.lame_duck_duration,
         lame_duck_grace_period: o.lame_duck_grace_period,
         accounts: o.accounts.iter().map(|a| a.name.clone()).collect(),
+        metrics: o.metrics.clone(),
         ..Settings::default()
     })
 }

@@ -1,7 +1,8 @@
 //! HTTP monitoring (spec `nats-protocol.md` §6): `/`, `/varz`, `/connz`,
 //! `/subsz` (`/subscriptionsz`), `/healthz`, `/routez`, `/leafz`,
-//! `/accountz`. A small blocking HTTP/1.1 server on its own thread: requests
-//! are rare and short, so it stays out of the event loops.
+//! `/accountz`, and the natsws extension `/metrics` (Prometheus text,
+//! spec `operations.md` §4). A small blocking HTTP/1.1 server on its own
+//! thread: requests are rare and short, so it stays out of the event loops.
 //!
 //! This file holds the thread, the request parsing, the route table and
 //! the query helpers; each endpoint builds its JSON in its own file.
@@ -10,6 +11,7 @@ mod accountz;
 mod connz;
 mod healthz;
 mod leafz;
+mod metrics;
 mod subsz;
 mod varz;
 
@@ -225,6 +227,7 @@ fn route(shared: &Shared, path: &str, params: &Params) -> Response {
         "/routez" => Response::json(Ok(leafz::routez(shared))),
         "/leafz" => Response::json(Ok(leafz::leafz(shared))),
         "/accountz" => Response::json(accountz::accountz(shared, params)),
+        "/metrics" => metrics::metrics(shared),
         _ => Response {
             status: 404,
             ctype: "text/plain; charset=utf-8",
@@ -316,6 +319,7 @@ fn root_page() -> String {
          <li><a href=\"./routez\">Routes /routez</a></li>\n\
          <li><a href=\"./leafz\">LeafNodes /leafz</a></li>\n\
          <li><a href=\"./healthz\">Health Probe /healthz</a></li>\n\
+         <li><a href=\"./metrics\">Prometheus /metrics</a></li>\n\
          </ul>\n</body></html>\n"
     )
 }

@@ -27,6 +27,7 @@
 //!   operator mode;
 //! * `tls.rs`: `tls { … }`;
 //! * `websocket.rs`: `websocket { … }` and its validation;
+//! * `metrics.rs`: natsws `metrics { … }` (`/metrics` names);
 //! * `unsupported.rs`: what is parsed only to be refused
 //!   ([`Options::unsupported`]).
 
@@ -36,6 +37,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{self, ConfigError, Diagnostic, Document, Entry, Node, Span};
 
 mod auth;
+mod metrics;
 mod read;
 mod tls;
 mod top;
@@ -46,11 +48,13 @@ pub use auth::{
     is_bcrypt, Account, Authorization, ConnectionType, Permissions, ResponsePermission,
     SubjectPermission, User,
 };
+pub use metrics::MetricsOptions;
 pub use read::{go_dur, parse_go_duration};
 pub use tls::TlsConfig;
 pub use unsupported::{BlockInfo, Unsupported};
 pub use websocket::{WebsocketOptions, WsAuthorization};
 
+use metrics::parse_metrics;
 use read::{map_of, Reader};
 use tls::parse_tls;
 use websocket::parse_websocket;
@@ -188,6 +192,8 @@ pub struct Options {
     pub jetstream: Option<Spanned<bool>>,
     /// `websocket`/`ws { … }` (websocket.md §1).
     pub websocket: WebsocketOptions,
+    /// natsws `metrics { … }`: the names `/metrics` gives.
+    pub metrics: MetricsOptions,
     /// Other nats-server keys natsws does not implement (name as written,
     /// position); they make [`Options::unsupported`] non-empty.
     pub other_features: Vec<Spanned<String>>,
@@ -254,6 +260,7 @@ impl Default for Options {
             mqtt: None,
             jetstream: None,
             websocket: WebsocketOptions::default(),
+            metrics: MetricsOptions::default(),
             other_features: Vec::new(),
             operators: Vec::new(),
             trusted_keys: Vec::new(),
@@ -326,8 +333,8 @@ impl Options {
         }
     }
 
-    /// The implemented blocks with a file of their own: `tls` and
-    /// `websocket`/`ws`. `false` when `key` is neither.
+    /// The implemented blocks with a file of their own: `tls`,
+    /// `websocket`/`ws` and `metrics`. `false` when `key` is none of them.
     fn apply_block_key(&mut self, r: &mut Reader, e: &Entry, key: &str) -> bool {
         match key {
             "tls" => {
@@ -338,6 +345,11 @@ impl Options {
             "websocket" | "ws" => {
                 if let Some(m) = r.ok(map_of(e, "websocket")) {
                     self.websocket = parse_websocket(r, m, &e.key_span);
+                }
+            }
+            "metrics" => {
+                if let Some(m) = r.ok(map_of(e, "metrics")) {
+                    self.metrics = parse_metrics(r, m);
                 }
             }
             _ => return false,

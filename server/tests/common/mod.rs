@@ -185,6 +185,13 @@ impl Server {
 
     /// GET a monitoring path; returns (status, body).
     pub fn http_get(&self, path: &str) -> (u16, String) {
+        let (status, _, body) = self.http_get_head(path);
+        (status, body)
+    }
+
+    /// GET a monitoring path; returns (status, response head, body), the
+    /// head being the status line and headers as sent.
+    pub fn http_get_head(&self, path: &str) -> (u16, String, String) {
         let port = self.http_port.expect("monitoring port");
         let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect http");
         s.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -196,12 +203,8 @@ impl Server {
         let mut resp = String::new();
         s.read_to_string(&mut resp).expect("read http");
         let status = resp[9..12].parse().expect("status");
-        let body = resp
-            .split_once("\r\n\r\n")
-            .map(|x| x.1)
-            .unwrap_or("")
-            .to_string();
-        (status, body)
+        let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+        (status, head.to_string(), body.to_string())
     }
 
     pub fn kill(&mut self) {
