@@ -121,6 +121,10 @@ pub struct Cli {
     /// Print the embedded default configuration and exit.
     #[arg(long = "generate-config")]
     pub generate_config: bool,
+    /// GET `<url>` (plain HTTP) and exit 0 on status 200, 1 otherwise,
+    /// within 2 s: a container health check with no shell or curl.
+    #[arg(long = "healthcheck", value_name = "URL")]
+    pub healthcheck: Option<String>,
     /// `version` or `help` (other words are rejected).
     #[arg(value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -160,6 +164,7 @@ const LONG_FLAGS: &[&str] = &[
     "version",
     "help",
     "generate-config",
+    "healthcheck",
 ];
 
 /// Signal commands for `--signal` (§5).
@@ -191,6 +196,9 @@ pub enum Action {
     Help,
     /// `--generate-config`: print [`DEFAULT_CONFIG`] and exit 0.
     GenerateConfig,
+    /// `--healthcheck <url>`: GET it and exit 0 on 200, 1 otherwise
+    /// ([`crate::healthcheck::check`]).
+    Healthcheck(String),
     /// `-t`: load + validate the config file and exit (0 when valid).
     TestConfig(PathBuf),
     /// `--signal`: send the signal to `target` (pid, pid file or `prefix*`;
@@ -241,6 +249,9 @@ impl Cli {
         }
         if self.generate_config {
             return Ok(Action::GenerateConfig);
+        }
+        if let Some(url) = &self.healthcheck {
+            return Ok(Action::Healthcheck(url.clone()));
         }
         if let Some(sig) = &self.signal {
             let (cmd, target) = match sig.split_once('=') {

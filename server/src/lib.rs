@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub(crate) mod deliver;
+pub mod healthcheck;
 pub(crate) mod info;
 pub mod kind;
 pub mod log;

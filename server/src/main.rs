@@ -54,6 +54,10 @@ fn main() -> ExitCode {
             }
         }
         Action::Signal(cmd, target) => signal(cmd, target.as_deref()),
+        Action::Healthcheck(url) => match natsws_server::healthcheck::check(&url) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
         Action::Run => run(&cli),
     }
 }
