@@ -46,7 +46,7 @@ pub use auth::{
     is_bcrypt, Account, Authorization, ConnectionType, Permissions, ResponsePermission,
     SubjectPermission, User,
 };
-pub use read::{go_dur, parse_go_duration};
+pub use read::{go_dur, parse_go_duration, DurationError};
 pub use tls::TlsConfig;
 pub use unsupported::{BlockInfo, Unsupported};
 pub use websocket::{WebsocketOptions, WsAuthorization};
