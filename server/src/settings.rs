@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::kind::ConnKind;
 use crate::options::{self, Options, TlsConfig};
-use crate::tls::{TlsHolder, TlsListen};
+use crate::tls::{TlsError, TlsHolder, TlsListen};
 use crate::ws::WsListenConfig;
 
 /// natsws default for `websocket { handshake_timeout }` when unset
@@ -337,7 +337,7 @@ fn split_host_port(hp: &str) -> Result<(String, Option<&str>), &'static str> {
 
 /// Why options could not become settings. `Display` is the startup error
 /// line (nats-server's text where it has one).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum SettingsError {
     /// A `tls {}` block whose certificate, key or CA could not be loaded;
@@ -347,7 +347,7 @@ pub enum SettingsError {
         /// The block's position, when known.
         at: Option<String>,
         /// What failed.
-        reason: String,
+        reason: TlsError,
     },
     /// A listen host that does not resolve.
     Resolve {
@@ -381,7 +381,7 @@ impl std::fmt::Display for SettingsError {
                 at: Some(at),
                 reason,
             } => write!(f, "{at}: {reason}"),
-            SettingsError::Tls { at: None, reason } => f.write_str(reason),
+            SettingsError::Tls { at: None, reason } => write!(f, "{reason}"),
             SettingsError::Resolve {
                 host,
                 reason: Some(r),
@@ -403,6 +403,7 @@ impl std::fmt::Display for SettingsError {
 impl std::error::Error for SettingsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            SettingsError::Tls { reason, .. } => Some(reason),
             SettingsError::ClientAdvertise(e) => Some(e),
             _ => None,
         }
@@ -426,7 +427,7 @@ fn resolve(host: &str, port: i32) -> Result<SocketAddr, SettingsError> {
 
 /// A `tls { … }` block's error as nats-server reports it: at the block's
 /// position.
-fn tls_error(t: &TlsConfig, reason: String) -> SettingsError {
+fn tls_error(t: &TlsConfig, reason: TlsError) -> SettingsError {
     SettingsError::Tls {
         at: t.span.as_ref().map(ToString::to_string),
         reason,
