@@ -371,7 +371,7 @@ pub enum SettingsError {
     AllowedOrigins(String),
     /// Authorization, accounts or operator configuration (an invalid
     /// permission subject, an unreadable or invalid operator JWT).
-    Auth(String),
+    Auth(crate::auth::AuthConfigError),
 }
 
 impl std::fmt::Display for SettingsError {
@@ -395,7 +395,8 @@ impl std::fmt::Display for SettingsError {
                 f.write_str("Can't start monitoring: TLS cert and key required for HTTPS")
             }
             SettingsError::ClientAdvertise(e) => write!(f, "{e}"),
-            SettingsError::AllowedOrigins(e) | SettingsError::Auth(e) => f.write_str(e),
+            SettingsError::AllowedOrigins(e) => f.write_str(e),
+            SettingsError::Auth(e) => write!(f, "{e}"),
         }
     }
 }
@@ -405,6 +406,7 @@ impl std::error::Error for SettingsError {
         match self {
             SettingsError::Tls { reason, .. } => Some(reason),
             SettingsError::ClientAdvertise(e) => Some(e),
+            SettingsError::Auth(e) => Some(e),
             _ => None,
         }
     }
