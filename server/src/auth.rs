@@ -103,8 +103,62 @@ fn perms_spec(p: &options::Permissions) -> PermissionsSpec {
     }
 }
 
-fn compile(p: &options::Permissions) -> Result<Arc<Permissions>, String> {
-    Permissions::compile(&perms_spec(p)).map(Arc::new)
+/// Why the authorization, accounts or operator configuration could not be
+/// built. `Display` is the startup error line.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AuthConfigError {
+    /// A `permissions` (or `default_permissions`) block with an invalid
+    /// subject: core's text, `subject "x" is not a valid subject` (core's
+    /// `Permissions::compile` reports it as a string).
+    Permissions(String),
+    /// An `operator` entry naming a file that cannot be read: `error
+    /// parsing operator JWT: <I/O error>`.
+    OperatorRead(std::io::Error),
+    /// An `operator` file with no line starting `eyJ`: `error parsing
+    /// operator JWT: no JWT found in "<path>"`.
+    OperatorNoJwt(String),
+    /// An operator JWT that fails verification (bad encoding or
+    /// signature, not self-signed): `error parsing operator JWT: <why>`.
+    OperatorVerify(auth::jwt::Error),
+    /// An operator JWT whose claims are not JSON of the expected shape:
+    /// `error parsing operator JWT: <serde_json error>`.
+    OperatorClaims(serde_json::Error),
+    /// A valid JWT that is not an operator's (`nats.type` not `operator`,
+    /// or a subject not an `O…` key): `error parsing operator JWT: not an
+    /// operator JWT`.
+    NotOperator,
+}
+
+impl std::fmt::Display for AuthConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const OP: &str = "error parsing operator JWT";
+        match self {
+            AuthConfigError::Permissions(e) => f.write_str(e),
+            AuthConfigError::OperatorRead(e) => write!(f, "{OP}: {e}"),
+            AuthConfigError::OperatorNoJwt(entry) => write!(f, "{OP}: no JWT found in {entry:?}"),
+            AuthConfigError::OperatorVerify(e) => write!(f, "{OP}: {e}"),
+            AuthConfigError::OperatorClaims(e) => write!(f, "{OP}: {e}"),
+            AuthConfigError::NotOperator => write!(f, "{OP}: not an operator JWT"),
+        }
+    }
+}
+
+impl std::error::Error for AuthConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AuthConfigError::OperatorRead(e) => Some(e),
+            AuthConfigError::OperatorVerify(e) => Some(e),
+            AuthConfigError::OperatorClaims(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn compile(p: &options::Permissions) -> Result<Arc<Permissions>, AuthConfigError> {
+    Permissions::compile(&perms_spec(p))
+        .map(Arc::new)
+        .map_err(AuthConfigError::Permissions)
 }
 
 fn conn_types(list: &[ConnectionType]) -> ConnectionTypes {
@@ -119,7 +173,7 @@ fn user(
     u: &options::User,
     account: &str,
     default: Option<&Arc<Permissions>>,
-) -> Result<User, String> {
+) -> Result<User, AuthConfigError> {
     let permissions = match &u.permissions {
         Some(p) => Some(compile(p)?),
         None => default.cloned(),
@@ -136,22 +190,21 @@ fn user(
 
 /// Reads an `operator` entry: an inline JWT (`eyJ…`) or a file holding one
 /// (surrounding whitespace and `-----BEGIN…` armour lines are ignored).
-fn read_operator_jwt(entry: &str) -> Result<String, String> {
+fn read_operator_jwt(entry: &str) -> Result<String, AuthConfigError> {
     if entry.starts_with("eyJ") {
         return Ok(entry.to_string());
     }
-    let text =
-        std::fs::read_to_string(entry).map_err(|e| format!("error parsing operator JWT: {e}"))?;
+    let text = std::fs::read_to_string(entry).map_err(AuthConfigError::OperatorRead)?;
     text.lines()
         .map(str::trim)
         .find(|l| l.starts_with("eyJ"))
         .map(str::to_string)
-        .ok_or_else(|| format!("error parsing operator JWT: no JWT found in {entry:?}"))
+        .ok_or_else(|| AuthConfigError::OperatorNoJwt(entry.to_string()))
 }
 
 /// Verifies a self-signed operator JWT (`iss` = `sub`, an `O…` key,
 /// `nats.type` `operator`) and returns its subject and signing keys.
-fn decode_operator(jwt: &str) -> Result<(String, Vec<String>), String> {
+fn decode_operator(jwt: &str) -> Result<(String, Vec<String>), AuthConfigError> {
     #[derive(serde::Deserialize, Default)]
     #[serde(default)]
     struct OpNats {
@@ -165,11 +218,11 @@ fn decode_operator(jwt: &str) -> Result<(String, Vec<String>), String> {
         sub: String,
         nats: OpNats,
     }
-    let v = auth::jwt::verify(jwt).map_err(|e| format!("error parsing operator JWT: {e}"))?;
-    let c: OpClaims = serde_json::from_slice(&v.claims_json)
-        .map_err(|e| format!("error parsing operator JWT: {e}"))?;
+    let v = auth::jwt::verify(jwt).map_err(AuthConfigError::OperatorVerify)?;
+    let c: OpClaims =
+        serde_json::from_slice(&v.claims_json).map_err(AuthConfigError::OperatorClaims)?;
     if c.nats.kind != "operator" || !c.sub.starts_with('O') {
-        return Err("error parsing operator JWT: not an operator JWT".to_string());
+        return Err(AuthConfigError::NotOperator);
     }
     Ok((c.sub, c.nats.signing_keys))
 }
@@ -177,9 +230,10 @@ fn decode_operator(jwt: &str) -> Result<(String, Vec<String>), String> {
 /// Builds the auth configuration, or `None` when nothing is configured
 /// (every connection is then anonymous in `$G`, and no check runs).
 ///
-/// Errors: the startup error text (an invalid permission subject, an
-/// unreadable or invalid operator JWT).
-pub fn build(opts: &Options) -> Result<Option<ServerAuth>, String> {
+/// # Errors
+/// An [`AuthConfigError`]: an invalid permission subject, an unreadable or
+/// invalid operator JWT.
+pub fn build(opts: &Options) -> Result<Option<ServerAuth>, AuthConfigError> {
     let a = opts.authorization.as_ref();
     let ws = &opts.websocket;
     let wsa = ws.authorization.as_ref();

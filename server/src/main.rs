@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use natsws_server::cli::{self, Action, Cli, SignalCommand, DEFAULT_CONFIG};
-use natsws_server::options::Options;
+use natsws_server::config::ConfigError;
+use natsws_server::options::{Options, Unsupported};
 use natsws_server::server;
-use natsws_server::settings::Settings;
+use natsws_server::settings::{Settings, SettingsError};
 use natsws_server::VERSION;
 use natsws_server::{error, info, log, warn};
 
@@ -44,7 +45,7 @@ fn main() -> ExitCode {
             match load(&cli).and_then(|o| {
                 Settings::from_options(&o)
                     .map(|_| ())
-                    .map_err(|e| e.to_string())
+                    .map_err(LoadError::Settings)
             }) {
                 Ok(_) => {
                     eprintln!("natsws: configuration file {} is valid", path.display());
@@ -62,22 +63,55 @@ fn main() -> ExitCode {
     }
 }
 
+/// Why the configuration was refused at startup (or by `-t`). `Display` is
+/// what follows `natsws: ` on stderr.
+#[derive(Debug)]
+enum LoadError {
+    /// The config file, the embedded default or a command-line flag is
+    /// invalid (parse or validation errors, one per line).
+    Config(ConfigError),
+    /// Features configured that natsws does not enforce yet, one per line.
+    Unsupported(Vec<Unsupported>),
+    /// `-t`: valid options that cannot become settings (TLS files, hosts,
+    /// `client_advertise`, auth).
+    Settings(SettingsError),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Config(e) => write!(f, "{e}"),
+            LoadError::Unsupported(list) => {
+                for (i, u) in list.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("\n")?;
+                    }
+                    write!(f, "{u}")?;
+                }
+                Ok(())
+            }
+            LoadError::Settings(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
 /// Options from `-c` (or the embedded default), command-line overrides,
 /// validation, and the refusal of configured-but-unsupported features.
-fn load(cli: &Cli) -> Result<Options, String> {
+fn load(cli: &Cli) -> Result<Options, LoadError> {
     let opts = if cli.config.is_some() {
-        cli::load(cli).map_err(|e| e.to_string())?
+        cli::load(cli).map_err(LoadError::Config)?
     } else {
         let mut o = Options::from_config_str(DEFAULT_CONFIG, "<default config>")
-            .map_err(|e| e.to_string())?;
+            .map_err(LoadError::Config)?;
         cli.apply(&mut o);
-        o.validate().map_err(|e| e.to_string())?;
+        o.validate().map_err(LoadError::Config)?;
         o
     };
     let unsupported = opts.unsupported();
     if !unsupported.is_empty() {
-        let lines: Vec<String> = unsupported.iter().map(ToString::to_string).collect();
-        return Err(lines.join("\n"));
+        return Err(LoadError::Unsupported(unsupported));
     }
     Ok(opts)
 }

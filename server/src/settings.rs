@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::kind::ConnKind;
 use crate::options::{self, Options, TlsConfig};
-use crate::tls::{TlsHolder, TlsListen};
+use crate::tls::{TlsError, TlsHolder, TlsListen};
 use crate::ws::WsListenConfig;
 
 /// natsws default for `websocket { keepalive }`: a ping frame after 20 s of
@@ -174,6 +174,67 @@ pub struct Advertise {
     pub port: Option<u16>,
 }
 
+/// A `client_advertise` value that does not parse. `Display` is
+/// nats-server's startup error: `Error setting server INFO with
+/// ClientAdvertise value of <value>, err=<reason>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAdvertiseError {
+    /// The configured value.
+    pub value: String,
+    /// Why it was refused.
+    pub reason: AdvertiseReason,
+}
+
+/// Why a `client_advertise` value was refused (the `err=` part).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdvertiseReason {
+    /// Go's `net.SplitHostPort` refused `address` (the value, or the value
+    /// with the listen port appended when it had none), e.g. `too many
+    /// colons in address`: `address <address>: <why>`.
+    Address {
+        /// The address as split.
+        address: String,
+        /// Go's `AddrError` text.
+        why: &'static str,
+    },
+    /// The port is not an integer: `strconv.Atoi: parsing "<port>":
+    /// invalid syntax` (or `value out of range`).
+    Atoi {
+        /// The port text, trimmed.
+        port: String,
+        /// `invalid syntax` or `value out of range`.
+        why: &'static str,
+    },
+    /// An integer port outside 0–65535 other than -1 (natsws only; see
+    /// docs/compat.md): `port <n> out of range 0-65535`.
+    PortRange(i64),
+}
+
+impl std::fmt::Display for AdvertiseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdvertiseReason::Address { address, why } => write!(f, "address {address}: {why}"),
+            AdvertiseReason::Atoi { port, why } => {
+                write!(f, "strconv.Atoi: parsing {port:?}: {why}")
+            }
+            AdvertiseReason::PortRange(n) => write!(f, "port {n} out of range 0-65535"),
+        }
+    }
+}
+
+impl std::fmt::Display for ClientAdvertiseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Error setting server INFO with ClientAdvertise value of {}, err={}",
+            self.value, self.reason
+        )
+    }
+}
+
+impl std::error::Error for ClientAdvertiseError {}
+
 /// Parses `client_advertise` as nats-server's `parseHostPort` with Go's
 /// `net.SplitHostPort` and `strconv.Atoi`: `host:port`, `[v6]:port`, or a
 /// bare host (then the listen port); port 0 and -1 mean the listen port;
@@ -186,22 +247,35 @@ pub struct Advertise {
 /// ClientAdvertise value of a:b, err=strconv.Atoi: parsing "b": invalid
 /// syntax`. A port outside 0–65535 (other than -1), which nats-server puts in
 /// INFO as is, is refused too (docs/compat.md).
-pub fn parse_client_advertise(value: &str, listen_port: i32) -> Result<Option<Advertise>, String> {
+pub fn parse_client_advertise(
+    value: &str,
+    listen_port: i32,
+) -> Result<Option<Advertise>, ClientAdvertiseError> {
     if value.is_empty() {
         return Ok(None);
     }
-    let fail = |why: String| {
-        format!("Error setting server INFO with ClientAdvertise value of {value}, err={why}")
+    let fail = |reason| ClientAdvertiseError {
+        value: value.to_string(),
+        reason,
     };
     let (host, port) = match split_host_port(value) {
         Ok(hp) => hp,
         Err(why) if why == MISSING_PORT => {
             let with_port = format!("{value}:{listen_port}");
-            let (h, _) = split_host_port(&with_port)
-                .map_err(|why| fail(format!("address {with_port}: {why}")))?;
+            let (h, _) = split_host_port(&with_port).map_err(|why| {
+                fail(AdvertiseReason::Address {
+                    address: with_port.clone(),
+                    why,
+                })
+            })?;
             (h.to_string(), None)
         }
-        Err(why) => return Err(fail(format!("address {value}: {why}"))),
+        Err(why) => {
+            return Err(fail(AdvertiseReason::Address {
+                address: value.to_string(),
+                why,
+            }))
+        }
     };
     let port = match port {
         None => None,
@@ -214,13 +288,14 @@ pub fn parse_client_advertise(value: &str, listen_port: i32) -> Result<Option<Ad
                     }
                     _ => "invalid syntax",
                 };
-                fail(format!("strconv.Atoi: parsing {p:?}: {why}"))
+                fail(AdvertiseReason::Atoi {
+                    port: p.to_string(),
+                    why,
+                })
             })?;
             match n {
                 0 | -1 => None,
-                n => Some(
-                    u16::try_from(n).map_err(|_| fail(format!("port {n} out of range 0-65535")))?,
-                ),
+                n => Some(u16::try_from(n).map_err(|_| fail(AdvertiseReason::PortRange(n)))?),
             }
         }
     };
@@ -270,7 +345,7 @@ fn split_host_port(hp: &str) -> Result<(String, Option<&str>), &'static str> {
 
 /// Why options could not become settings. `Display` is the startup error
 /// line (nats-server's text where it has one).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum SettingsError {
     /// A `tls {}` block whose certificate, key or CA could not be loaded;
@@ -280,7 +355,7 @@ pub enum SettingsError {
         /// The block's position, when known.
         at: Option<String>,
         /// What failed.
-        reason: String,
+        reason: TlsError,
     },
     /// A listen host that does not resolve.
     Resolve {
@@ -299,12 +374,12 @@ pub enum SettingsError {
     /// `https_port` without a top-level `tls` block.
     HttpsWithoutTls,
     /// `client_advertise` does not parse (nats-server's text).
-    ClientAdvertise(String),
+    ClientAdvertise(ClientAdvertiseError),
     /// A `websocket { allowed_origins }` entry does not parse.
     AllowedOrigins(String),
     /// Authorization, accounts or operator configuration (an invalid
     /// permission subject, an unreadable or invalid operator JWT).
-    Auth(String),
+    Auth(crate::auth::AuthConfigError),
 }
 
 impl std::fmt::Display for SettingsError {
@@ -314,7 +389,7 @@ impl std::fmt::Display for SettingsError {
                 at: Some(at),
                 reason,
             } => write!(f, "{at}: {reason}"),
-            SettingsError::Tls { at: None, reason } => f.write_str(reason),
+            SettingsError::Tls { at: None, reason } => write!(f, "{reason}"),
             SettingsError::Resolve {
                 host,
                 reason: Some(r),
@@ -327,14 +402,23 @@ impl std::fmt::Display for SettingsError {
             SettingsError::HttpsWithoutTls => {
                 f.write_str("Can't start monitoring: TLS cert and key required for HTTPS")
             }
-            SettingsError::ClientAdvertise(e)
-            | SettingsError::AllowedOrigins(e)
-            | SettingsError::Auth(e) => f.write_str(e),
+            SettingsError::ClientAdvertise(e) => write!(f, "{e}"),
+            SettingsError::AllowedOrigins(e) => f.write_str(e),
+            SettingsError::Auth(e) => write!(f, "{e}"),
         }
     }
 }
 
-impl std::error::Error for SettingsError {}
+impl std::error::Error for SettingsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SettingsError::Tls { reason, .. } => Some(reason),
+            SettingsError::ClientAdvertise(e) => Some(e),
+            SettingsError::Auth(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 fn resolve(host: &str, port: i32) -> Result<SocketAddr, SettingsError> {
     // -1 asks for a random free port, as in nats-server.
@@ -353,7 +437,7 @@ fn resolve(host: &str, port: i32) -> Result<SocketAddr, SettingsError> {
 
 /// A `tls { … }` block's error as nats-server reports it: at the block's
 /// position.
-fn tls_error(t: &TlsConfig, reason: String) -> SettingsError {
+fn tls_error(t: &TlsConfig, reason: TlsError) -> SettingsError {
     SettingsError::Tls {
         at: t.span.as_ref().map(ToString::to_string),
         reason,

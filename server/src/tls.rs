@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,8 +47,8 @@ impl TlsHolder {
     /// for client certificates (the https monitor).
     ///
     /// # Errors
-    /// The nats-server text of the first problem (see [`server_config`]).
-    pub fn new(cfg: &TlsConfig, client_auth: bool) -> Result<TlsHolder, String> {
+    /// The first problem (see [`server_config`]).
+    pub fn new(cfg: &TlsConfig, client_auth: bool) -> Result<TlsHolder, TlsError> {
         Ok(TlsHolder {
             config: Mutex::new(server_config(cfg, client_auth)?),
             client_auth,
@@ -65,7 +65,7 @@ impl TlsHolder {
     ///
     /// # Errors
     /// As [`TlsHolder::new`].
-    pub fn reload(&self, cfg: &TlsConfig) -> Result<(), String> {
+    pub fn reload(&self, cfg: &TlsConfig) -> Result<(), TlsError> {
         let new = server_config(cfg, self.client_auth)?;
         *self.config.lock().expect("tls config") = new;
         Ok(())
@@ -99,7 +99,7 @@ impl TlsListen {
     ///
     /// # Errors
     /// As [`server_config`].
-    pub fn new(cfg: &TlsConfig) -> Result<TlsListen, String> {
+    pub fn new(cfg: &TlsConfig) -> Result<TlsListen, TlsError> {
         Ok(TlsListen {
             holder: Arc::new(TlsHolder::new(cfg, true)?),
             verify: cfg.verify || cfg.verify_and_map,
@@ -118,26 +118,182 @@ impl TlsListen {
     }
 }
 
-/// Go's wording of an I/O error on `path` (`open <path>: no such file or
-/// directory`).
-fn go_open_error(path: &Path, e: &io::Error) -> String {
-    let what = match e.kind() {
-        io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        io::ErrorKind::IsADirectory => "is a directory".to_string(),
-        _ => {
-            let s = e.to_string();
-            match s.find(" (os error") {
-                Some(i) => s[..i].to_lowercase(),
-                None => s,
-            }
-        }
-    };
-    format!("open {}: {what}", path.display())
+/// Why a `tls { … }` block (or the `--tls…` flags) could not become a
+/// rustls configuration. `Display` is nats-server's `GenTLSConfig` text.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// `--tls` (command line) without `--tlscert`, or nothing to serve:
+    /// `TLS Server certificate must be present and valid`.
+    CertRequired,
+    /// `--tlscert` without `--tlskey`: `TLS Server private key must be
+    /// present and valid`.
+    KeyRequired,
+    /// A block with `cert_file` but no `key_file`: `missing 'key_file' in
+    /// TLS configuration`.
+    MissingKeyFile,
+    /// A block with `key_file` but no `cert_file`: `missing 'cert_file' in
+    /// TLS configuration`.
+    MissingCertFile,
+    /// `cert_file`/`key_file` unreadable, not PEM, or not a matching pair:
+    /// `error parsing X509 certificate/key pair: <cause>`.
+    KeyPair(KeyPairError),
+    /// `cert_file` holds PEM that is not an X.509 certificate: `error
+    /// parsing certificate: x509: malformed certificate`.
+    MalformedCertificate,
+    /// `ca_file` cannot be read: `open <path>: <reason>`.
+    CaFile(OpenError),
+    /// `ca_file` holds no usable certificate: `failed to parse root ca
+    /// certificate`.
+    RootCa,
+    /// `min_version` `1.0` or `1.1`: `unsupported minimum TLS version: <v>`.
+    UnsupportedMinVersion(String),
+    /// Any other unknown `min_version`: `error parsing tls config: unknown
+    /// version: <v>`.
+    UnknownVersion(String),
+    /// rustls refused the protocol versions: `error parsing tls config:
+    /// <rustls error>`.
+    Protocol(rustls::Error),
+    /// rustls refused the client-certificate verifier built from
+    /// `ca_file`: `error parsing tls config: <rustls error>`.
+    Verifier(rustls::server::VerifierBuilderError),
+    /// `verify`/`verify_and_map` without `ca_file`: `verify requires
+    /// ca_file in TLS configuration` (natsws: no system trust store for
+    /// client certificates).
+    VerifyWithoutCa,
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| go_open_error(path, &e))
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::CertRequired => {
+                f.write_str("TLS Server certificate must be present and valid")
+            }
+            TlsError::KeyRequired => {
+                f.write_str("TLS Server private key must be present and valid")
+            }
+            TlsError::MissingKeyFile => f.write_str("missing 'key_file' in TLS configuration"),
+            TlsError::MissingCertFile => f.write_str("missing 'cert_file' in TLS configuration"),
+            TlsError::KeyPair(e) => write!(f, "error parsing X509 certificate/key pair: {e}"),
+            TlsError::MalformedCertificate => {
+                f.write_str("error parsing certificate: x509: malformed certificate")
+            }
+            TlsError::CaFile(e) => write!(f, "{e}"),
+            TlsError::RootCa => f.write_str("failed to parse root ca certificate"),
+            TlsError::UnsupportedMinVersion(v) => write!(f, "unsupported minimum TLS version: {v}"),
+            TlsError::UnknownVersion(v) => {
+                write!(f, "error parsing tls config: unknown version: {v}")
+            }
+            TlsError::Protocol(e) => write!(f, "error parsing tls config: {e}"),
+            TlsError::Verifier(e) => write!(f, "error parsing tls config: {e}"),
+            TlsError::VerifyWithoutCa => {
+                f.write_str("verify requires ca_file in TLS configuration")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TlsError::KeyPair(e) => Some(e),
+            TlsError::CaFile(e) => Some(e),
+            TlsError::Protocol(e) => Some(e),
+            TlsError::Verifier(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Why `cert_file` and `key_file` are not a usable pair (the cause in
+/// `error parsing X509 certificate/key pair: <cause>`), in Go's `tls`
+/// package wording.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum KeyPairError {
+    /// `cert_file` or `key_file` cannot be read: `open <path>: <reason>`.
+    Open(OpenError),
+    /// `cert_file` holds no PEM certificate: `tls: failed to find any PEM
+    /// data in certificate input`.
+    NoCertificatePem,
+    /// `key_file` holds no PEM private key: `tls: failed to find any PEM
+    /// data in key input`.
+    NoKeyPem,
+    /// The key is not the certificate's: `tls: private key does not match
+    /// public key`.
+    KeyMismatch,
+    /// rustls refused the pair for another reason (its text).
+    Rustls(rustls::Error),
+}
+
+impl fmt::Display for KeyPairError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyPairError::Open(e) => write!(f, "{e}"),
+            KeyPairError::NoCertificatePem => {
+                f.write_str("tls: failed to find any PEM data in certificate input")
+            }
+            KeyPairError::NoKeyPem => f.write_str("tls: failed to find any PEM data in key input"),
+            KeyPairError::KeyMismatch => f.write_str("tls: private key does not match public key"),
+            KeyPairError::Rustls(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyPairError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            KeyPairError::Open(e) => Some(e),
+            KeyPairError::Rustls(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A TLS file (`cert_file`, `key_file`, `ca_file`) that cannot be read.
+/// `Display` is Go's wording: `open <path>: no such file or directory`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenError {
+    /// The file as configured.
+    pub path: PathBuf,
+    /// Go's text of the I/O error (`no such file or directory`,
+    /// `permission denied`, `is a directory`, else the system's text in
+    /// lower case).
+    pub reason: String,
+}
+
+impl OpenError {
+    /// Go's wording of an I/O error on `path`.
+    fn new(path: &Path, e: &io::Error) -> OpenError {
+        let reason = match e.kind() {
+            io::ErrorKind::NotFound => "no such file or directory".to_string(),
+            io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            io::ErrorKind::IsADirectory => "is a directory".to_string(),
+            _ => {
+                let s = e.to_string();
+                match s.find(" (os error") {
+                    Some(i) => s[..i].to_lowercase(),
+                    None => s,
+                }
+            }
+        };
+        OpenError {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "open {}: {}", self.path.display(), self.reason)
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+fn read(path: &Path) -> Result<Vec<u8>, OpenError> {
+    std::fs::read(path).map_err(|e| OpenError::new(path, &e))
 }
 
 /// Builds a rustls server configuration from a `tls { … }` block: the
@@ -147,98 +303,108 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 /// against `ca_file`.
 ///
 /// # Errors
-/// * `missing 'cert_file' in TLS configuration` / `missing 'key_file' …`;
-/// * `error parsing X509 certificate/key pair: <cause>` (unreadable file,
-///   `tls: failed to find any PEM data in certificate input`, `… key
-///   input`, `tls: private key does not match public key`);
-/// * `open <ca_file>: …`, `failed to parse root ca certificate`;
-/// * `unsupported minimum TLS version: <v>`, `error parsing tls config:
-///   unknown version: <v>`;
-/// * `verify requires ca_file in TLS configuration` (natsws: no system
-///   trust store for client certificates).
-pub fn server_config(cfg: &TlsConfig, client_auth: bool) -> Result<Arc<ServerConfig>, String> {
+/// The first problem, as a [`TlsError`] (its variants list the texts).
+pub fn server_config(cfg: &TlsConfig, client_auth: bool) -> Result<Arc<ServerConfig>, TlsError> {
     let (cert_file, key_file) = match (&cfg.cert_file, &cfg.key_file) {
         (Some(c), Some(k)) => (c, k),
         // From the command line (`--tls…` flags, no block position).
-        (None, _) if cfg.span.is_none() => {
-            return Err("TLS Server certificate must be present and valid".into());
-        }
-        (Some(_), None) if cfg.span.is_none() => {
-            return Err("TLS Server private key must be present and valid".into());
-        }
-        (Some(_), None) => return Err("missing 'key_file' in TLS configuration".into()),
-        (None, Some(_)) => return Err("missing 'cert_file' in TLS configuration".into()),
-        (None, None) => {
-            return Err("TLS Server certificate must be present and valid".into());
-        }
+        (None, _) if cfg.span.is_none() => return Err(TlsError::CertRequired),
+        (Some(_), None) if cfg.span.is_none() => return Err(TlsError::KeyRequired),
+        (Some(_), None) => return Err(TlsError::MissingKeyFile),
+        (None, Some(_)) => return Err(TlsError::MissingCertFile),
+        (None, None) => return Err(TlsError::CertRequired),
     };
-    let pair = |m: String| format!("error parsing X509 certificate/key pair: {m}");
-    let cert_pem = read(cert_file).map_err(pair)?;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
-        .collect::<Result<_, _>>()
-        .map_err(|_| pair("tls: failed to find any PEM data in certificate input".into()))?;
-    if certs.is_empty() {
-        return Err(pair(
-            "tls: failed to find any PEM data in certificate input".into(),
-        ));
-    }
-    let key_pem = read(key_file).map_err(pair)?;
-    let key = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|_| pair("tls: failed to find any PEM data in key input".into()))?;
-    if x509_parser::parse_x509_certificate(&certs[0]).is_err() {
-        return Err("error parsing certificate: x509: malformed certificate".into());
-    }
-
-    let versions: &[&'static rustls::SupportedProtocolVersion] =
-        match cfg.min_version.as_deref().map(str::trim) {
-            None | Some("") | Some("1.2") => &[&rustls::version::TLS13, &rustls::version::TLS12],
-            Some("1.3") => &[&rustls::version::TLS13],
-            Some(v @ ("1.0" | "1.1")) => {
-                return Err(format!("unsupported minimum TLS version: {v}"));
-            }
-            Some(v) => return Err(format!("error parsing tls config: unknown version: {v}")),
-        };
+    let (certs, key) = load_pair(cert_file, key_file)?;
+    let versions = protocol_versions(cfg.min_version.as_deref())?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
-        .map_err(|e| format!("error parsing tls config: {e}"))?;
+        .map_err(TlsError::Protocol)?;
 
     let verify = client_auth && (cfg.verify || cfg.verify_and_map);
-    let mut roots = RootCertStore::empty();
-    if let Some(ca) = &cfg.ca_file {
-        let pem = read(ca)?;
-        let mut any = false;
-        for c in CertificateDer::pem_slice_iter(&pem) {
-            let c = c.map_err(|_| "failed to parse root ca certificate".to_string())?;
-            roots
-                .add(c)
-                .map_err(|_| "failed to parse root ca certificate".to_string())?;
-            any = true;
-        }
-        if !any {
-            return Err("failed to parse root ca certificate".into());
-        }
-    }
+    let roots = match &cfg.ca_file {
+        Some(ca) => load_roots(ca)?,
+        None => RootCertStore::empty(),
+    };
     let builder = if verify {
         if roots.is_empty() {
-            return Err("verify requires ca_file in TLS configuration".into());
+            return Err(TlsError::VerifyWithoutCa);
         }
         let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
-            .map_err(|e| format!("error parsing tls config: {e}"))?;
+            .map_err(TlsError::Verifier)?;
         builder.with_client_cert_verifier(v)
     } else {
         builder.with_no_client_auth()
     };
-    let mut config = builder.with_single_cert(certs, key).map_err(|e| match e {
-        rustls::Error::InconsistentKeys(_) => {
-            pair("tls: private key does not match public key".into())
-        }
-        e => pair(e.to_string()),
-    })?;
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => KeyPairError::KeyMismatch,
+            e => KeyPairError::Rustls(e),
+        })
+        .map_err(TlsError::KeyPair)?;
     // HTTP/1.1 only (no h2), as nats-server's websocket and monitor servers.
     config.alpn_protocols.clear();
     Ok(Arc::new(config))
+}
+
+/// The certificate chain and private key of `cert_file`/`key_file`.
+fn load_pair(
+    cert_file: &Path,
+    key_file: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let cert_pem = read(cert_file)
+        .map_err(KeyPairError::Open)
+        .map_err(TlsError::KeyPair)?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|_| TlsError::KeyPair(KeyPairError::NoCertificatePem))?;
+    if certs.is_empty() {
+        return Err(TlsError::KeyPair(KeyPairError::NoCertificatePem));
+    }
+    let key_pem = read(key_file)
+        .map_err(KeyPairError::Open)
+        .map_err(TlsError::KeyPair)?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|_| TlsError::KeyPair(KeyPairError::NoKeyPem))?;
+    if x509_parser::parse_x509_certificate(&certs[0]).is_err() {
+        return Err(TlsError::MalformedCertificate);
+    }
+    Ok((certs, key))
+}
+
+/// TLS 1.3 and 1.2 (the default, `min_version: "1.2"`).
+static TLS_1_2_UP: [&rustls::SupportedProtocolVersion; 2] =
+    [&rustls::version::TLS13, &rustls::version::TLS12];
+/// TLS 1.3 only (`min_version: "1.3"`).
+static TLS_1_3_UP: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+
+/// The protocol versions a `min_version` allows (TLS 1.2 and 1.3 by
+/// default, `1.3` for 1.3 only).
+fn protocol_versions(
+    min_version: Option<&str>,
+) -> Result<&'static [&'static rustls::SupportedProtocolVersion], TlsError> {
+    match min_version.map(str::trim) {
+        None | Some("") | Some("1.2") => Ok(&TLS_1_2_UP),
+        Some("1.3") => Ok(&TLS_1_3_UP),
+        Some(v @ ("1.0" | "1.1")) => Err(TlsError::UnsupportedMinVersion(v.to_string())),
+        Some(v) => Err(TlsError::UnknownVersion(v.to_string())),
+    }
+}
+
+/// The trust anchors of `ca_file`: every PEM certificate in it.
+fn load_roots(ca: &Path) -> Result<RootCertStore, TlsError> {
+    let pem = read(ca).map_err(TlsError::CaFile)?;
+    let mut roots = RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(&pem) {
+        let c = c.map_err(|_| TlsError::RootCa)?;
+        roots.add(c).map_err(|_| TlsError::RootCa)?;
+    }
+    if roots.is_empty() {
+        return Err(TlsError::RootCa);
+    }
+    Ok(roots)
 }
 
 /// Lower-case hex SHA-256 of a DER certificate's SubjectPublicKeyInfo (the
@@ -435,7 +601,7 @@ mod tests {
             ..TlsConfig::default()
         };
         assert_eq!(
-            server_config(&cfg, true).unwrap_err(),
+            server_config(&cfg, true).unwrap_err().to_string(),
             "error parsing X509 certificate/key pair: open /nonexistent/c.pem: no such file or directory"
         );
     }

@@ -49,7 +49,7 @@ pub use auth::{
     SubjectPermission, User,
 };
 pub use metrics::MetricsOptions;
-pub use read::{go_dur, parse_go_duration};
+pub use read::{go_dur, parse_go_duration, DurationError};
 pub use tls::TlsConfig;
 pub use unsupported::{BlockInfo, Unsupported};
 pub use websocket::{WebsocketOptions, WsAuthorization};

@@ -95,10 +95,53 @@ pub(super) fn str_list(e: &Entry) -> Result<Vec<String>, Diagnostic> {
     }
 }
 
+/// A duration option that does not parse. `Display` is Go's
+/// `time.ParseDuration` text (the reader prefixes `error parsing <field>: `
+/// where nats-server does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DurationError {
+    /// Not a duration at all (empty, no number, too large): `time: invalid
+    /// duration "<s>"`.
+    Invalid(String),
+    /// A number without a unit (`"5"`): `time: missing unit in duration
+    /// "<s>"`.
+    MissingUnit(String),
+    /// A unit Go does not know (`"5d"`): `time: unknown unit "<unit>" in
+    /// duration "<s>"`.
+    UnknownUnit {
+        /// The unit as written.
+        unit: String,
+        /// The whole value.
+        input: String,
+    },
+    /// A negative duration (natsws; no option accepts one): `negative
+    /// duration "<s>" is not allowed`.
+    Negative(String),
+}
+
+impl std::fmt::Display for DurationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DurationError::Invalid(s) => write!(f, "time: invalid duration \"{s}\""),
+            DurationError::MissingUnit(s) => write!(f, "time: missing unit in duration \"{s}\""),
+            DurationError::UnknownUnit { unit, input } => {
+                write!(f, "time: unknown unit \"{unit}\" in duration \"{input}\"")
+            }
+            DurationError::Negative(s) => write!(f, "negative duration \"{s}\" is not allowed"),
+        }
+    }
+}
+
+impl std::error::Error for DurationError {}
+
 /// Go `time.ParseDuration`. Units: ns, us/µs/μs, ms, s, m, h. Negative
 /// durations are rejected (no option accepts them).
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let invalid = || format!("time: invalid duration \"{s}\"");
+///
+/// # Errors
+/// A [`DurationError`] with Go's text.
+pub fn parse_go_duration(s: &str) -> Result<Duration, DurationError> {
+    let invalid = || DurationError::Invalid(s.to_string());
     let mut rest = s;
     let mut neg = false;
     if let Some(r) = rest.strip_prefix('-') {
@@ -136,13 +179,18 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
             "s" => 1e9,
             "m" => 60e9,
             "h" => 3600e9,
-            "" => return Err(format!("time: missing unit in duration \"{s}\"")),
-            u => return Err(format!("time: unknown unit \"{u}\" in duration \"{s}\"")),
+            "" => return Err(DurationError::MissingUnit(s.to_string())),
+            u => {
+                return Err(DurationError::UnknownUnit {
+                    unit: u.to_string(),
+                    input: s.to_string(),
+                })
+            }
         };
         total += value * nanos_per;
     }
     if neg && total > 0.0 {
-        return Err(format!("negative duration \"{s}\" is not allowed"));
+        return Err(DurationError::Negative(s.to_string()));
     }
     if total > u64::MAX as f64 {
         return Err(invalid());
@@ -349,15 +397,15 @@ mod tests {
         assert_eq!(ok("3µs"), Duration::from_micros(3));
         assert_eq!(ok("7ns"), Duration::from_nanos(7));
         assert_eq!(
-            parse_go_duration("").unwrap_err(),
+            parse_go_duration("").unwrap_err().to_string(),
             "time: invalid duration \"\""
         );
         assert_eq!(
-            parse_go_duration("5").unwrap_err(),
+            parse_go_duration("5").unwrap_err().to_string(),
             "time: missing unit in duration \"5\""
         );
         assert_eq!(
-            parse_go_duration("5d").unwrap_err(),
+            parse_go_duration("5d").unwrap_err().to_string(),
             "time: unknown unit \"d\" in duration \"5d\""
         );
         assert!(parse_go_duration("-1s").is_err());

@@ -127,7 +127,7 @@ impl Options {
             return Err(ConfigError::bare("websocket requires TLS configuration"));
         }
         for o in &ws.allowed_origins {
-            check_origin(o).map_err(ConfigError::bare)?;
+            check_origin(o).map_err(|e| ConfigError::bare(e.to_string()))?;
         }
         if let Some(name) = &ws.no_auth_user {
             self.check_no_auth_user(name)?;
@@ -180,10 +180,56 @@ impl Options {
     }
 }
 
+/// A `websocket { allowed_origins }` entry that is refused. `Display` is
+/// nats-server's config error text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub(super) enum OriginError {
+    /// Not a URI by Go's `url.ParseRequestURI` (no scheme, a bad scheme, a
+    /// non-numeric port): `unable to parse allowed origin: parse "<o>":
+    /// <why>`.
+    Parse {
+        /// The entry as configured.
+        origin: String,
+        /// Go's `url.Error` reason (`missing protocol scheme`, `invalid
+        /// URI for request`, `invalid port ":x" after host`).
+        why: String,
+    },
+    /// A scheme other than http/https: `unable to parse allowed origin
+    /// "<o>": allowed origins must be absolute URLs with http or https
+    /// scheme`.
+    Scheme(String),
+    /// No host (`http://`): `unable to parse allowed origin "<o>": host is
+    /// required`.
+    NoHost(String),
+}
+
+impl std::fmt::Display for OriginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OriginError::Parse { origin, why } => {
+                write!(f, "unable to parse allowed origin: parse \"{origin}\": {why}")
+            }
+            OriginError::Scheme(o) => write!(
+                f,
+                "unable to parse allowed origin \"{o}\": allowed origins must be absolute URLs with http or https scheme"
+            ),
+            OriginError::NoHost(o) => {
+                write!(f, "unable to parse allowed origin \"{o}\": host is required")
+            }
+        }
+    }
+}
+
+impl std::error::Error for OriginError {}
+
 /// Allowed-origin check (websocket.md §1.4 step 3), modelled on Go
 /// `url.ParseRequestURI` for the shapes origins take.
-fn check_origin(o: &str) -> Result<(), String> {
-    let parse_err = |why: &str| format!("unable to parse allowed origin: parse \"{o}\": {why}");
+fn check_origin(o: &str) -> Result<(), OriginError> {
+    let parse_err = |why: &str| OriginError::Parse {
+        origin: o.to_string(),
+        why: why.to_string(),
+    };
     let Some(colon) = o.find(':') else {
         return Err(parse_err("invalid URI for request"));
     };
@@ -221,17 +267,13 @@ fn check_origin(o: &str) -> Result<(), String> {
     }
     let lower = scheme.to_ascii_lowercase();
     if lower != "http" && lower != "https" {
-        return Err(format!(
-            "unable to parse allowed origin \"{o}\": allowed origins must be absolute URLs with http or https scheme"
-        ));
+        return Err(OriginError::Scheme(o.to_string()));
     }
     let host = authority
         .map(|a| a.rsplit_once('@').map_or(a, |(_, h)| h))
         .unwrap_or("");
     if host.is_empty() {
-        return Err(format!(
-            "unable to parse allowed origin \"{o}\": host is required"
-        ));
+        return Err(OriginError::NoHost(o.to_string()));
     }
     Ok(())
 }
@@ -416,7 +458,7 @@ fn parse_handshake_timeout(r: &mut Reader, e: &Entry, slot: &mut Duration) {
         Value::Integer(i) if *i >= 0 => *slot = Duration::from_secs(*i as u64),
         Value::String(s) => match parse_go_duration(s) {
             Ok(d) => *slot = d,
-            Err(err) => r.errors.push(Diagnostic::at(&e.key_span, err)),
+            Err(err) => r.errors.push(Diagnostic::at(&e.key_span, err.to_string())),
         },
         v => r.errors.push(Diagnostic::at(
             &e.key_span,
@@ -486,12 +528,15 @@ mod tests {
         assert!(check_origin("HTTP://a").is_ok());
         assert!(check_origin("ws://a")
             .unwrap_err()
+            .to_string()
             .contains("http or https scheme"));
         assert!(check_origin("http://")
             .unwrap_err()
+            .to_string()
             .contains("host is required"));
         assert!(check_origin("://a")
             .unwrap_err()
+            .to_string()
             .contains("missing protocol scheme"));
     }
 }
