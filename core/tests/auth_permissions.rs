@@ -247,7 +247,10 @@ fn invalid_entries_are_config_errors() {
             ..PermissionsSpec::default()
         })
         .unwrap_err();
-        assert!(e.contains("is not a valid subject"), "{bad:?}: {e}");
+        assert!(
+            e.to_string().contains("is not a valid subject"),
+            "{bad:?}: {e}"
+        );
         assert!(Permissions::compile(&PermissionsSpec {
             publish_deny: v(&[bad]),
             ..PermissionsSpec::default()

@@ -350,19 +350,21 @@ fn allowed_origin_parse_errors() {
     let a = AllowedOrigin::parse("http://host.com:8080/path").unwrap();
     assert_eq!((a.host.as_str(), a.port.as_str()), ("host.com", "8080"));
     assert_eq!(
-        AllowedOrigin::parse("foo").unwrap_err(),
+        AllowedOrigin::parse("foo").unwrap_err().to_string(),
         "unable to parse allowed origin: parse \"foo\": invalid URI for request"
     );
     assert_eq!(
-        AllowedOrigin::parse("http://this:is:bad:url").unwrap_err(),
+        AllowedOrigin::parse("http://this:is:bad:url").unwrap_err().to_string(),
         "unable to parse allowed origin: parse \"http://this:is:bad:url\": invalid port \":url\" after host"
     );
     assert_eq!(
-        AllowedOrigin::parse("ftp://host.com").unwrap_err(),
+        AllowedOrigin::parse("ftp://host.com").unwrap_err().to_string(),
         "unable to parse allowed origin \"ftp://host.com\": allowed origins must be absolute URLs with http or https scheme"
     );
     assert_eq!(
-        AllowedOrigin::parse("http:///path").unwrap_err(),
+        AllowedOrigin::parse("http:///path")
+            .unwrap_err()
+            .to_string(),
         "unable to parse allowed origin \"http:///path\": host is required"
     );
 }

@@ -109,9 +109,8 @@ fn perms_spec(p: &options::Permissions) -> PermissionsSpec {
 #[non_exhaustive]
 pub enum AuthConfigError {
     /// A `permissions` (or `default_permissions`) block with an invalid
-    /// subject: core's text, `subject "x" is not a valid subject` (core's
-    /// `Permissions::compile` reports it as a string).
-    Permissions(String),
+    /// subject: `subject "x" is not a valid subject`.
+    Permissions(auth::InvalidPermissionSubject),
     /// An `operator` entry naming a file that cannot be read: `error
     /// parsing operator JWT: <I/O error>`.
     OperatorRead(std::io::Error),
@@ -134,7 +133,7 @@ impl std::fmt::Display for AuthConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         const OP: &str = "error parsing operator JWT";
         match self {
-            AuthConfigError::Permissions(e) => f.write_str(e),
+            AuthConfigError::Permissions(e) => e.fmt(f),
             AuthConfigError::OperatorRead(e) => write!(f, "{OP}: {e}"),
             AuthConfigError::OperatorNoJwt(entry) => write!(f, "{OP}: no JWT found in {entry:?}"),
             AuthConfigError::OperatorVerify(e) => write!(f, "{OP}: {e}"),

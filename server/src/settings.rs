@@ -376,7 +376,7 @@ pub enum SettingsError {
     /// `client_advertise` does not parse (nats-server's text).
     ClientAdvertise(ClientAdvertiseError),
     /// A `websocket { allowed_origins }` entry does not parse.
-    AllowedOrigins(String),
+    AllowedOrigins(natsws_core::ws::handshake::AllowedOriginError),
     /// Authorization, accounts or operator configuration (an invalid
     /// permission subject, an unreadable or invalid operator JWT).
     Auth(crate::auth::AuthConfigError),
@@ -403,7 +403,7 @@ impl std::fmt::Display for SettingsError {
                 f.write_str("Can't start monitoring: TLS cert and key required for HTTPS")
             }
             SettingsError::ClientAdvertise(e) => write!(f, "{e}"),
-            SettingsError::AllowedOrigins(e) => f.write_str(e),
+            SettingsError::AllowedOrigins(e) => e.fmt(f),
             SettingsError::Auth(e) => write!(f, "{e}"),
         }
     }

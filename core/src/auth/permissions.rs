@@ -24,9 +24,9 @@
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
 
 use crate::subject::validate_filter;
 
@@ -221,8 +221,26 @@ fn split_subject_queue(entry: &str) -> Option<(&str, Option<&str>)> {
     Some((s, q))
 }
 
-fn invalid(s: &str) -> String {
-    format!("subject {s:?} is not a valid subject")
+/// A permission entry that is neither a valid subject (or filter) nor
+/// `"<subject> <queue>"` with a valid subject (nats-server
+/// `checkPermSubjectArray`). `Display`: `subject "x" is not a valid
+/// subject`, the config error text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidPermissionSubject {
+    /// The entry (or its subject part) as configured.
+    pub subject: String,
+}
+
+impl fmt::Display for InvalidPermissionSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "subject {:?} is not a valid subject", self.subject)
+    }
+}
+
+impl core::error::Error for InvalidPermissionSubject {}
+
+fn invalid(s: &str) -> InvalidPermissionSubject {
+    InvalidPermissionSubject { subject: s.into() }
 }
 
 impl Permissions {
@@ -232,10 +250,10 @@ impl Permissions {
     /// list empty (deny all) and zero `max`/`expires_ms` become the defaults.
     ///
     /// # Errors
-    /// The config error text `subject "x" is not a valid subject` for an
-    /// entry that is neither a valid subject/filter nor `"<subject> <queue>"`
-    /// with a valid subject (nats-server `checkPermSubjectArray`).
-    pub fn compile(spec: &PermissionsSpec) -> Result<Permissions, String> {
+    /// [`InvalidPermissionSubject`] for an entry that is neither a valid
+    /// subject/filter nor `"<subject> <queue>"` with a valid subject
+    /// (nats-server `checkPermSubjectArray`).
+    pub fn compile(spec: &PermissionsSpec) -> Result<Permissions, InvalidPermissionSubject> {
         Self::build(spec, true)
     }
 
@@ -247,7 +265,10 @@ impl Permissions {
         Self::build(spec, false).unwrap_or_default()
     }
 
-    fn build(spec: &PermissionsSpec, strict: bool) -> Result<Permissions, String> {
+    fn build(
+        spec: &PermissionsSpec,
+        strict: bool,
+    ) -> Result<Permissions, InvalidPermissionSubject> {
         let mut p = Permissions::default();
         let mut pub_allow = spec.publish_allow.clone();
         let resp = spec.allow_responses.map(|r| ResponsePermission {
@@ -288,7 +309,10 @@ impl Permissions {
         Ok(p)
     }
 
-    fn check_entry(entry: &str, strict: bool) -> Result<Option<(&str, Option<&str>)>, String> {
+    fn check_entry(
+        entry: &str,
+        strict: bool,
+    ) -> Result<Option<(&str, Option<&str>)>, InvalidPermissionSubject> {
         match split_subject_queue(entry) {
             Some((s, q)) if validate_filter(s.as_bytes()).is_ok() => Ok(Some((s, q))),
             Some((s, Some(_))) if strict => Err(invalid(s)),
@@ -297,7 +321,7 @@ impl Permissions {
         }
     }
 
-    fn pub_list(list: &[String], strict: bool) -> Result<SubjectList, String> {
+    fn pub_list(list: &[String], strict: bool) -> Result<SubjectList, InvalidPermissionSubject> {
         let mut out = SubjectList::default();
         for e in list {
             // A queue-qualified publish entry passes the config check but
@@ -309,7 +333,7 @@ impl Permissions {
         Ok(out)
     }
 
-    fn sub_list(list: &[String], strict: bool) -> Result<SubList, String> {
+    fn sub_list(list: &[String], strict: bool) -> Result<SubList, InvalidPermissionSubject> {
         let mut out = SubList::default();
         for e in list {
             match Self::check_entry(e, strict)? {

@@ -34,7 +34,7 @@
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::fmt::Write as _;
+use core::fmt::{self, Write as _};
 use core::net::IpAddr;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -149,25 +149,18 @@ impl AllowedOrigin {
     /// validation does (spec §1.4 step 3).
     ///
     /// # Errors
-    /// The exact texts of spec §1.4: `unable to parse allowed origin: <err>`,
-    /// `unable to parse allowed origin "<o>": allowed origins must be absolute
-    /// URLs with http or https scheme`, `unable to parse allowed origin "<o>":
-    /// host is required`.
-    pub fn parse(origin: &str) -> Result<AllowedOrigin, String> {
-        let u = parse_request_uri(origin)
-            .map_err(|e| alloc::format!("unable to parse allowed origin: {e}"))?;
+    /// [`AllowedOriginError`], whose `Display` is the exact text of spec
+    /// §1.4.
+    pub fn parse(origin: &str) -> Result<AllowedOrigin, AllowedOriginError> {
+        let u = parse_request_uri(origin).map_err(AllowedOriginError::Url)?;
         if u.scheme != "http" && u.scheme != "https" {
-            return Err(alloc::format!(
-                "unable to parse allowed origin \"{origin}\": allowed origins must be absolute URLs with http or https scheme"
-            ));
+            return Err(AllowedOriginError::NotHttp(origin.into()));
         }
         if u.host.is_empty() {
-            return Err(alloc::format!(
-                "unable to parse allowed origin \"{origin}\": host is required"
-            ));
+            return Err(AllowedOriginError::NoHost(origin.into()));
         }
-        let (host, port) = host_and_port(u.scheme == "https", u.host)
-            .map_err(|e| alloc::format!("unable to parse allowed origin: {e}"))?;
+        let (host, port) =
+            host_and_port(u.scheme == "https", u.host).map_err(AllowedOriginError::Url)?;
         let (host, subdomains) = match host.strip_prefix("*.") {
             Some(domain) if !domain.is_empty() && !domain.contains('*') => (domain.into(), true),
             _ => (host, false),
@@ -195,6 +188,38 @@ impl AllowedOrigin {
         }
     }
 }
+
+/// Why an `allowed_origins` entry was refused (spec §1.4, nats-server
+/// `wsSetOriginOptions`). `Display` is the reference's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AllowedOriginError {
+    /// Not a URL Go's `url.ParseRequestURI` takes, or a bad host:port:
+    /// `unable to parse allowed origin: <Go's error>`.
+    Url(String),
+    /// Not `http` or `https`: `unable to parse allowed origin "<o>":
+    /// allowed origins must be absolute URLs with http or https scheme`.
+    NotHttp(String),
+    /// No host: `unable to parse allowed origin "<o>": host is required`.
+    NoHost(String),
+}
+
+impl fmt::Display for AllowedOriginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllowedOriginError::Url(e) => write!(f, "unable to parse allowed origin: {e}"),
+            AllowedOriginError::NotHttp(o) => write!(
+                f,
+                "unable to parse allowed origin \"{o}\": allowed origins must be absolute URLs with http or https scheme"
+            ),
+            AllowedOriginError::NoHost(o) => {
+                write!(f, "unable to parse allowed origin \"{o}\": host is required")
+            }
+        }
+    }
+}
+
+impl core::error::Error for AllowedOriginError {}
 
 /// Names of the cookies whose values stand in for empty CONNECT fields
 /// (spec §1.2, §5.4). Matched case-sensitively.
@@ -266,7 +291,10 @@ impl UpgradeConfig {
     ///
     /// # Errors
     /// The first [`AllowedOrigin::parse`] error.
-    pub fn set_allowed_origins<S: AsRef<str>>(&mut self, origins: &[S]) -> Result<(), String> {
+    pub fn set_allowed_origins<S: AsRef<str>>(
+        &mut self,
+        origins: &[S],
+    ) -> Result<(), AllowedOriginError> {
         self.allowed_origins = origins
             .iter()
             .map(|o| AllowedOrigin::parse(o.as_ref()))
