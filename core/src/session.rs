@@ -85,6 +85,38 @@ pub enum ClosedReason {
 }
 
 impl ClosedReason {
+    /// Every reason, in [`ClosedReason::index`] order (for per-reason
+    /// counters).
+    pub const ALL: [ClosedReason; 19] = [
+        ClosedReason::ClientClosed,
+        ClosedReason::AuthenticationTimeout,
+        ClosedReason::AuthenticationFailure,
+        ClosedReason::TlsHandshakeFailure,
+        ClosedReason::SlowConsumerPendingBytes,
+        ClosedReason::SlowConsumerWriteDeadline,
+        ClosedReason::WriteError,
+        ClosedReason::ReadError,
+        ClosedReason::ParseError,
+        ClosedReason::StaleConnection,
+        ClosedReason::ProtocolViolation,
+        ClosedReason::BadClientProtocolVersion,
+        ClosedReason::MaxConnectionsExceeded,
+        ClosedReason::MaxPayloadExceeded,
+        ClosedReason::MaxControlLineExceeded,
+        ClosedReason::MaxSubscriptionsExceeded,
+        ClosedReason::ServerShutdown,
+        ClosedReason::AuthenticationExpired,
+        ClosedReason::NoRespondersRequiresHeaders,
+    ];
+
+    /// Position in [`ClosedReason::ALL`].
+    pub fn index(self) -> usize {
+        ClosedReason::ALL
+            .iter()
+            .position(|r| *r == self)
+            .unwrap_or(0)
+    }
+
     /// The nats-server `ClosedState` string.
     pub fn as_str(self) -> &'static str {
         match self {

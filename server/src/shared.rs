@@ -45,6 +45,13 @@ pub struct Stats {
     pub slow_consumers: AtomicU64,
     /// Sockets closed at accept by the `max_pending_handshakes` cap.
     pub pre_auth_rejected: AtomicU64,
+    /// Connections closed, by reason ([`ClosedReason::index`]).
+    pub closed: [AtomicU64; ClosedReason::ALL.len()],
+    /// WebSocket keepalive ping frames sent.
+    pub ws_pings: AtomicU64,
+    /// WebSocket upgrades that failed (refused request, timeout, data
+    /// before the 101, rate limit).
+    pub ws_handshake_failures: AtomicU64,
 }
 
 impl Shared {

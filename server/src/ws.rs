@@ -186,6 +186,11 @@ impl WsConn {
         self.upgrade.take()
     }
 
+    /// Whether the upgrade completed (the 101 went out).
+    pub fn upgraded(&self) -> bool {
+        matches!(self.phase, Phase::Open)
+    }
+
     /// Whether data frames may still be sent (handshake done, no close
     /// frame sent).
     pub fn is_open(&self) -> bool {

@@ -265,3 +265,65 @@ fn metrics_pass_promtool_check() {
         );
     }
 }
+
+/// Scrapes until `series` has the value `want` (closes are counted when the
+/// owning loop finishes them, after the client saw the close).
+fn await_sample(s: &Server, series: &str, want: &str) {
+    let until = std::time::Instant::now() + common::DEADLINE;
+    loop {
+        let (_, body) = scrape(s);
+        if sample(&body, series) == Some(want) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "{series} never reached {want}:\n{body}"
+        );
+    }
+}
+
+#[test]
+fn metrics_count_closes_by_reason_handshake_failures_and_keepalive_pings() {
+    if is_reference() {
+        return;
+    }
+    let s = Server::start(
+        "port: -1\nhttp_port: -1\nauthorization { user: a, password: b }\n\
+         websocket { port: -1, no_tls: true, keepalive: \"1s\" }\n",
+    );
+    let id = server_id(&s);
+    let closed = |reason: &str| {
+        format!("natsws_closed_connections_total{{server_id=\"{id}\",reason=\"{reason}\"}}")
+    };
+    let (_, body) = scrape(&s);
+    assert_eq!(sample(&body, &closed("Authentication Failure")), Some("0"));
+    // A refused login.
+    let (mut c, _) = Conn::tcp(s.client_port);
+    c.send(b"CONNECT {\"user\":\"a\",\"pass\":\"x\"}\r\n");
+    c.expect_err_close("Authorization Violation", 1008, "Authentication Failure");
+    await_sample(&s, &closed("Authentication Failure"), "1");
+    // A refused upgrade (no Upgrade header).
+    let mut raw = common::Raw::connect(s.ws_port.unwrap());
+    raw.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert!(raw.read_to_close().starts_with("HTTP/1.1 400"));
+    await_sample(
+        &s,
+        &format!("natsws_ws_handshake_failures_total{{server_id=\"{id}\"}}"),
+        "1",
+    );
+    // A keepalive ping frame to an idle WebSocket client.
+    let mut ws = common::WsRaw::connect(s.ws_port.unwrap());
+    ws.expect("\r\n");
+    ws.send(b"CONNECT {\"user\":\"a\",\"pass\":\"b\",\"verbose\":false}\r\nPING\r\n");
+    ws.expect("PONG\r\n");
+    ws.read_until("a ping frame", |w| w.pings >= 1);
+    let (_, body) = scrape(&s);
+    let pings = sample(
+        &body,
+        &format!("natsws_ws_pings_total{{server_id=\"{id}\"}}"),
+    );
+    assert!(
+        pings.is_some_and(|n| n.parse::<u64>().unwrap() >= 1),
+        "{body}"
+    );
+}

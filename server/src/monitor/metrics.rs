@@ -232,6 +232,12 @@ impl Exposition {
     ///   slow consumers since start;
     /// * `natsws_pre_auth_rejected_total` (counter): sockets closed at
     ///   accept by the `max_pending_handshakes` cap since start.
+    /// * `natsws_ws_pings_total` (counter): WebSocket keepalive ping
+    ///   frames sent;
+    /// * `natsws_ws_handshake_failures_total` (counter): WebSocket upgrades
+    ///   refused or timed out;
+    /// * `natsws_closed_connections_total{reason}` (counter): connections
+    ///   closed, by the `/connz` closed reason (every reason, from 0).
     fn natsws(&mut self, shared: &Shared) {
         let mut open = [0u64; ConnKind::ALL.len()];
         if let Ok(conns) = shared.conns.lock() {
@@ -257,9 +263,33 @@ impl Exposition {
                 "sockets closed at accept by max_pending_handshakes",
                 &st.pre_auth_rejected,
             ),
+            (
+                "natsws_ws_pings_total",
+                "WebSocket keepalive ping frames sent",
+                &st.ws_pings,
+            ),
+            (
+                "natsws_ws_handshake_failures_total",
+                "WebSocket upgrades that failed (refused, timed out, rate limited)",
+                &st.ws_handshake_failures,
+            ),
         ] {
             let n = n.load(Ordering::Relaxed).to_string();
             self.add(name.into(), help, Type::Counter, Vec::new(), n);
+        }
+        for reason in natsws_core::session::ClosedReason::ALL {
+            let labels = vec![("reason", reason.as_str().to_string())];
+            let n = st.closed[reason.index()]
+                .load(Ordering::Relaxed)
+                .to_string();
+            let help = "connections closed, by reason (the /connz closed reasons)";
+            self.add(
+                "natsws_closed_connections_total".into(),
+                help,
+                Type::Counter,
+                labels,
+                n,
+            );
         }
     }
 

@@ -198,6 +198,7 @@ impl EventLoop {
         if now.saturating_sub(conn.last_out) >= window {
             if let Some(ws) = conn.ws.as_mut() {
                 if ws.ping(&mut conn.wbuf) {
+                    self.shared.stats.ws_pings.fetch_add(1, Ordering::Relaxed);
                     conn.last_out = now;
                     self.turn.local_dirty.push(conn.shared.clone());
                 }
@@ -246,6 +247,10 @@ impl EventLoop {
                     }
                     self.close(token, ClosedReason::TlsHandshakeFailure, true);
                 } else if conn.sock.is_handshaking() {
+                    self.shared
+                        .stats
+                        .ws_handshake_failures
+                        .fetch_add(1, Ordering::Relaxed);
                     // Go's HTTP server: the read deadline ends the handshake.
                     let local = conn
                         .sock
@@ -259,6 +264,10 @@ impl EventLoop {
                     self.close(token, ClosedReason::TlsHandshakeFailure, false);
                 } else {
                     crate::debug!("{peer} - wid:{cid} - websocket handshake timeout");
+                    self.shared
+                        .stats
+                        .ws_handshake_failures
+                        .fetch_add(1, Ordering::Relaxed);
                     self.close(token, ClosedReason::ReadError, false);
                 }
                 continue;

@@ -126,7 +126,11 @@ impl EventLoop {
     /// The WebSocket overlay's step: un-frames `rbuf[..n]` into `inbuf`.
     fn ws_read(&mut self, token: usize, n: usize, now: Millis) -> WsStep {
         let EventLoop {
-            conns, rbuf, turn, ..
+            conns,
+            rbuf,
+            turn,
+            shared,
+            ..
         } = self;
         let conn = &mut conns[token];
         let ws = conn.ws.as_mut().expect("checked by the caller");
@@ -160,8 +164,16 @@ impl EventLoop {
                 }
             }
             WsEvent::Data => WsStep::Input(None),
-            // Deliver what came before the bad frame, then close.
-            WsEvent::Close(reason) => WsStep::Input(Some(reason)),
+            WsEvent::Close(reason) => {
+                if !ws.upgraded() {
+                    shared
+                        .stats
+                        .ws_handshake_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                // Deliver what came before the bad frame, then close.
+                WsStep::Input(Some(reason))
+            }
         }
     }
 
