@@ -37,6 +37,7 @@ extern crate std;
 #[cfg(feature = "auth")]
 pub mod auth;
 pub mod proto;
+pub mod proxy_protocol;
 pub mod router;
 pub mod session;
 pub mod subject;
