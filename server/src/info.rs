@@ -152,6 +152,22 @@ impl InfoTemplates {
         out
     }
 
+    /// The INFO for a new client-port connection under `proxy_protocol`:
+    /// no `client_ip` (it would be the proxy's address; nats-server
+    /// `generateClientInfoJSON(info, false)`).
+    pub fn info_line_without_ip(&self, cid: ConnId, nonce: &str) -> Vec<u8> {
+        use std::io::Write as _;
+        let (h, t) = &self.info;
+        let mut out = Vec::with_capacity(h.len() + t.len() + 64);
+        out.extend_from_slice(h);
+        let _ = write!(out, "\"client_id\":{cid}");
+        if !nonce.is_empty() {
+            let _ = write!(out, ",\"nonce\":\"{nonce}\"");
+        }
+        out.extend_from_slice(t);
+        out
+    }
+
     /// The INFO sent to protocol-1 clients when lame duck mode starts:
     /// `"ldm":true`, no nonce.
     pub fn ldm_line(&self, cid: ConnId, peer: SocketAddr) -> Vec<u8> {

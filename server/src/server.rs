@@ -213,6 +213,9 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         }
     }
     crate::info!("Listening for client connections on {}", shared.client_addr);
+    if shared.settings().proxy_protocol {
+        crate::info!("PROXY protocol enabled for client connections");
+    }
     if shared.settings().tls.is_some() {
         crate::info!("TLS required for client connections");
     }

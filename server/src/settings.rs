@@ -65,6 +65,10 @@ pub struct Settings {
     pub ws_write_deadline: Duration,
     /// `no_header_support`.
     pub no_header_support: bool,
+    /// `proxy_protocol`: client-port connections may start with a PROXY
+    /// protocol header (v1 or v2) naming the real client; INFO then goes
+    /// out without `client_ip`. Default false.
+    pub proxy_protocol: bool,
     /// Event-loop threads (default: one per core).
     pub threads: usize,
     /// Pre-auth cap: connections still in handshake or awaiting CONNECT
@@ -121,6 +125,7 @@ impl Default for Settings {
             ws_max_pending: DEFAULT_MAX_PENDING,
             ws_write_deadline: options::DEFAULT_WRITE_DEADLINE,
             no_header_support: false,
+            proxy_protocol: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_pending_handshakes: 4096,
             loop_spin: options::DEFAULT_LOOP_SPIN,
@@ -373,6 +378,10 @@ pub enum SettingsError {
     },
     /// `https_port` without a top-level `tls` block.
     HttpsWithoutTls,
+    /// `proxy_protocol` together with a `tls` block on the client port: the
+    /// PROXY header comes before the TLS handshake, which natsws does not
+    /// read yet (docs/compat.md).
+    ProxyProtocolWithTls,
     /// `client_advertise` does not parse (nats-server's text).
     ClientAdvertise(ClientAdvertiseError),
     /// A `websocket { allowed_origins }` entry does not parse.
@@ -398,6 +407,9 @@ impl std::fmt::Display for SettingsError {
             SettingsError::MonitorPorts { http, https } => write!(
                 f,
                 "Can't start monitoring: can't specify both HTTP ({http}) and HTTPs ({https}) ports"
+            ),
+            SettingsError::ProxyProtocolWithTls => f.write_str(
+                "proxy_protocol with tls on the client port is not supported by natsws yet",
             ),
             SettingsError::HttpsWithoutTls => {
                 f.write_str("Can't start monitoring: TLS cert and key required for HTTPS")
@@ -515,6 +527,9 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
     } else {
         None
     };
+    if o.proxy_protocol && o.tls.is_some() {
+        return Err(SettingsError::ProxyProtocolWithTls);
+    }
     if o.http_port != 0 && o.https_port != 0 {
         return Err(SettingsError::MonitorPorts {
             http: o.http_port,
@@ -573,6 +588,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
             }),
         ws_write_deadline: o.websocket.write_deadline.unwrap_or(o.write_deadline),
         no_header_support: o.no_header_support,
+        proxy_protocol: o.proxy_protocol,
         max_pending_handshakes: o.max_pending_handshakes,
         loop_spin: o.loop_spin,
         lame_duck_duration: o.lame_duck_duration,

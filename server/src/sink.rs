@@ -98,6 +98,11 @@ pub struct ConnShared {
     pub perms: Mutex<Option<crate::auth::DeliveryPerms>>,
     /// WebSocket: what the upgrade request said, set at the upgrade.
     pub upgrade: std::sync::OnceLock<Box<WsUpgrade>>,
+    /// The client's address from a PROXY protocol header (`proxy_protocol`),
+    /// set once the header was read: it stands for the socket's peer
+    /// everywhere (logs, `/connz`, INFO `client_ip`, JWT `src`), as in
+    /// nats-server.
+    pub proxied: std::sync::OnceLock<SocketAddr>,
 }
 
 impl ConnShared {
@@ -130,6 +135,7 @@ impl ConnShared {
             has_perms: AtomicBool::new(false),
             perms: Mutex::new(None),
             upgrade: std::sync::OnceLock::new(),
+            proxied: std::sync::OnceLock::new(),
         }
     }
 
@@ -138,8 +144,20 @@ impl ConnShared {
     pub fn client_ip(&self) -> std::net::IpAddr {
         match self.forwarded() {
             Some(f) if f.trusted => f.ip,
-            _ => self.peer.ip(),
+            _ => self.peer_addr().ip(),
         }
+    }
+
+    /// The peer as nats-server's `host:port`: the PROXY protocol's client
+    /// address when one was given, else the socket's peer.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.proxied.get().copied().unwrap_or(self.peer)
+    }
+
+    /// The client's address and port for INFO `client_ip` and its logs:
+    /// [`ConnShared::client_ip`] with the peer's port.
+    pub fn client_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.client_ip(), self.peer_addr().port())
     }
 
     /// The client address from `X-Forwarded-For` (WebSocket, after the
@@ -164,7 +182,7 @@ impl std::fmt::Display for LogPeer<'_> {
         match self.0.forwarded().map(|x| x.ip) {
             Some(std::net::IpAddr::V6(ip)) => write!(f, "[{ip}]/{}", self.0.peer),
             Some(ip) => write!(f, "{ip}/{}", self.0.peer),
-            None => write!(f, "{}", self.0.peer),
+            None => write!(f, "{}", self.0.peer_addr()),
         }
     }
 }

@@ -262,8 +262,18 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
     let s = &*settings;
     match (kind, s.tls_for(kind)) {
         (ConnKind::CLIENT, None) => {
-            conn.wbuf
-                .extend_from_slice(&info_line(shared, cid, peer, kind, &conn.nonce));
+            if s.proxy_protocol {
+                // The peer is the proxy: no client_ip until the header
+                // names the client (nats-server).
+                conn.proxy_pending = true;
+                let info = shared
+                    .info_templates(kind)
+                    .info_line_without_ip(cid, &conn.nonce);
+                conn.wbuf.extend_from_slice(&info);
+            } else {
+                conn.wbuf
+                    .extend_from_slice(&info_line(shared, cid, peer, kind, &conn.nonce));
+            }
             if too_many {
                 push_max_connections(&mut conn.wbuf);
                 conn.closing = Some(ClosedReason::MaxConnectionsExceeded);

@@ -64,6 +64,7 @@ impl Conn {
             keepalive: None,
             last_in: Millis(0),
             last_out: Millis(0),
+            proxy_pending: false,
         }
     }
 

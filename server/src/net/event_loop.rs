@@ -339,10 +339,10 @@ impl EventLoop {
             if conn.closing.is_some() || !conn.proto.takes_async_info() {
                 continue;
             }
-            let info = self.shared.info_templates(conn.shared.kind).ldm_line(
-                conn.shared.cid,
-                SocketAddr::new(conn.shared.client_ip(), conn.shared.peer.port()),
-            );
+            let info = self
+                .shared
+                .info_templates(conn.shared.kind)
+                .ldm_line(conn.shared.cid, conn.shared.client_addr());
             self.turn.queue_out(&conn.shared, &info);
         }
         *self.shared.ldm_acks.lock().expect("ldm") += 1;

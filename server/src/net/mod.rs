@@ -120,6 +120,9 @@ struct Conn {
     last_in: Millis,
     /// When the connection last had something to send.
     last_out: Millis,
+    /// `proxy_protocol`: the connection may still start with a PROXY
+    /// header (read before anything reaches the protocol).
+    proxy_pending: bool,
 }
 
 /// One event loop.

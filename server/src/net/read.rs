@@ -3,6 +3,7 @@
 use super::*;
 use crate::session::client::info_line;
 use crate::session::Cx;
+use natsws_core::proxy_protocol::{Header, Parsed};
 
 impl EventLoop {
     pub(super) fn read_conn(&mut self, token: usize) {
@@ -194,7 +195,7 @@ impl EventLoop {
         let info = info_line(
             shared,
             conn.shared.cid,
-            SocketAddr::new(conn.shared.client_ip(), conn.shared.peer.port()),
+            conn.shared.client_addr(),
             ConnKind::WEBSOCKET,
             &conn.nonce,
         );
@@ -230,6 +231,15 @@ impl EventLoop {
         close_after: Option<ClosedReason>,
         now: Millis,
     ) -> bool {
+        let mut n = n;
+        if self.conns[token].proxy_pending {
+            match self.proxy_header(token, n) {
+                ProxyStep::Wait => return true,
+                ProxyStep::Closed => return false,
+                // The bytes are in inbuf now.
+                ProxyStep::Done => n = 0,
+            }
+        }
         let EventLoop {
             conns,
             rbuf,
@@ -310,6 +320,49 @@ impl EventLoop {
                 false
             }
         }
+    }
+}
+
+/// What reading a PROXY protocol header left to do.
+enum ProxyStep {
+    /// A header may be under way: wait for more bytes.
+    Wait,
+    /// Header read (or none sent): the client's bytes are in `inbuf`.
+    Done,
+    /// A malformed header closed the connection.
+    Closed,
+}
+
+impl EventLoop {
+    /// `proxy_protocol` on the client port (operations spec §5.1, nats-server
+    /// `readProxyProtoHeader`): the first bytes may be a PROXY v1/v2 header;
+    /// its client address replaces the peer's everywhere. No header: the
+    /// bytes are the client's. A malformed header is logged (WRN) and the
+    /// connection closed without an `-ERR`.
+    fn proxy_header(&mut self, token: usize, n: usize) -> ProxyStep {
+        let conn = &mut self.conns[token];
+        conn.inbuf.extend_from_slice(&self.rbuf[..n]);
+        match natsws_core::proxy_protocol::parse(&conn.inbuf) {
+            Ok(Parsed::Incomplete) => return ProxyStep::Wait,
+            Ok(Parsed::NotProxy) => {}
+            Ok(Parsed::Header { header, len }) => {
+                if let Header::Proxied { src, .. } = header {
+                    let _ = conn.shared.proxied.set(src);
+                }
+                conn.inbuf.drain(..len);
+            }
+            Err(e) => {
+                crate::warn!(
+                    "Error reading PROXY protocol header from {}: {e}",
+                    conn.shared.peer
+                );
+                conn.inbuf.clear();
+                self.close(token, ClosedReason::ProtocolViolation, true);
+                return ProxyStep::Closed;
+            }
+        }
+        conn.proxy_pending = false;
+        ProxyStep::Done
     }
 }
 

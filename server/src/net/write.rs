@@ -308,7 +308,7 @@ impl EventLoop {
         closed.push_back(ClosedConn {
             cid: cs.cid,
             kind: cs.kind,
-            peer: cs.peer,
+            peer: cs.peer_addr(),
             start: cs.start,
             stop: std::time::SystemTime::now(),
             reason,

@@ -172,6 +172,10 @@ pub struct Options {
     pub ports_file_dir: Option<PathBuf>,
     /// `no_header_support`: INFO `headers:false`.
     pub no_header_support: bool,
+    /// `proxy_protocol`: client-port connections may start with a PROXY
+    /// protocol header naming the real client (nats-server 2.14+,
+    /// operations spec §5.1). Default false.
+    pub proxy_protocol: bool,
     /// `no_auth_user` (§3.7).
     pub no_auth_user: Option<Spanned<String>>,
     /// `authorization { … }` (§4.4).
@@ -250,6 +254,7 @@ impl Default for Options {
             pid_file: None,
             ports_file_dir: None,
             no_header_support: false,
+            proxy_protocol: false,
             no_auth_user: None,
             authorization: None,
             accounts: Vec::new(),

@@ -154,6 +154,7 @@ impl Options {
                 }
             }
             "no_header_support" => r.set(&mut self.no_header_support, bool_of(e)),
+            "proxy_protocol" => r.set(&mut self.proxy_protocol, bool_of(e)),
             _ => return false,
         }
         true

@@ -64,7 +64,6 @@ const OTHER_NATS_KEYS: &[&str] = &[
     "allow_non_tls",
     "ocsp",
     "ocsp_cache",
-    "proxy_protocol",
     "proxies",
     "no_system_account",
     "no_system",

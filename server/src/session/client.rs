@@ -186,7 +186,7 @@ impl Host for ClientHost<'_> {
         });
         let connect_info = shared.info_templates(self.me.kind).connect_info_line(
             self.me.cid,
-            SocketAddr::new(self.me.client_ip(), self.me.peer.port()),
+            self.me.client_addr(),
             &id.account,
         );
         Ok(Grant {

@@ -1,0 +1,111 @@
+//! `proxy_protocol: true` on the client port (operations spec §5.1,
+//! nats-server 2.14+ `client_proxyproto.go`): INFO without `client_ip`; a
+//! PROXY v1/v2 header names the client, whose address then shows in
+//! `/connz`; clients without a header still work; a malformed header is
+//! logged and the connection closed without `-ERR`.
+//!
+//! Every test here passes against nats-server 2.15.1
+//! (`NATSWS_TEST_SERVER_BIN=<nats-server> cargo test -p natsws-server --test proxy_protocol`).
+
+mod common;
+
+use common::{parse_info, Raw, Server};
+
+const CONF: &str = "host: 127.0.0.1\nport: -1\nhttp_port: -1\nproxy_protocol: true\n";
+
+/// Connects, reads INFO, returns it with the connection.
+fn connect(s: &Server) -> (Raw, serde_json::Value) {
+    let mut c = Raw::connect(s.client_port);
+    let info = parse_info(&c.expect("\r\n"));
+    (c, info)
+}
+
+/// The `/connz` entry of the only open connection: (ip, port).
+fn connz_addr(s: &Server) -> (String, u64) {
+    let (status, body) = s.http_get("/connz");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let c = &v["connections"][0];
+    (
+        c["ip"].as_str().unwrap().to_string(),
+        c["port"].as_u64().unwrap(),
+    )
+}
+
+fn v2_inet(src: [u8; 4], sport: u16) -> Vec<u8> {
+    let mut h = natsws_core::proxy_protocol::V2_SIGNATURE.to_vec();
+    h.extend_from_slice(&[0x21, 0x11, 0, 12]);
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&[127, 0, 0, 1]);
+    h.extend_from_slice(&sport.to_be_bytes());
+    h.extend_from_slice(&4222u16.to_be_bytes());
+    h
+}
+
+#[test]
+fn startup_log_and_info_without_client_ip() {
+    let s = Server::start(CONF);
+    assert!(
+        s.startup_log
+            .iter()
+            .any(|l| l.contains("PROXY protocol enabled for client connections")),
+        "{:?}",
+        s.startup_log
+    );
+    let (_, info) = connect(&s);
+    assert!(info.get("client_ip").is_none(), "{info}");
+    assert!(info.get("client_id").is_some(), "{info}");
+}
+
+#[test]
+fn v1_header_names_the_client_in_connz() {
+    let s = Server::start(CONF);
+    let (mut c, _) = connect(&s);
+    c.send(b"PROXY TCP4 192.0.2.7 127.0.0.1 56324 4222\r\nCONNECT {\"verbose\":false}\r\nPING\r\n");
+    c.expect("PONG\r\n");
+    assert_eq!(connz_addr(&s), ("192.0.2.7".to_string(), 56324));
+}
+
+#[test]
+fn v2_header_in_pieces_names_the_client() {
+    let s = Server::start(CONF);
+    let (mut c, _) = connect(&s);
+    let h = v2_inet([198, 51, 100, 9], 40000);
+    // The header split over two writes, the client's bytes after it.
+    c.send(&h[..7]);
+    let mut rest = h[7..].to_vec();
+    rest.extend_from_slice(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    c.send(&rest);
+    c.expect("PONG\r\n");
+    assert_eq!(connz_addr(&s), ("198.51.100.9".to_string(), 40000));
+}
+
+#[test]
+fn clients_without_a_header_and_local_headers_keep_the_socket_address() {
+    let s = Server::start(CONF);
+    let (mut c, _) = connect(&s);
+    c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    c.expect("PONG\r\n");
+    assert_eq!(connz_addr(&s).0, "127.0.0.1");
+    drop(c);
+    let s = Server::start(CONF);
+    let (mut c, _) = connect(&s);
+    c.send(b"PROXY UNKNOWN\r\nCONNECT {\"verbose\":false}\r\nPING\r\n");
+    c.expect("PONG\r\n");
+    assert_eq!(connz_addr(&s).0, "127.0.0.1");
+}
+
+#[test]
+fn a_malformed_header_closes_without_err() {
+    let s = Server::start(CONF);
+    for bad in [
+        &b"PROXY TCP4 192.0.2.7 127.0.0.1 70000 4222\r\n"[..],
+        b"PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n",
+    ] {
+        let (mut c, _) = connect(&s);
+        c.send(bad);
+        let rest = c.read_to_close();
+        assert!(!rest.contains("-ERR"), "{rest:?}");
+    }
+    s.expect_log("Error reading PROXY protocol header from 127.0.0.1:");
+}
