@@ -13,15 +13,7 @@ mod common;
 
 use common::{is_reference, Raw, Server, WsRaw};
 
-const WS: &str = r#"
-host: 127.0.0.1
-port: -1
-websocket {
-  host: 127.0.0.1
-  port: -1
-  no_tls: true
-}
-"#;
+const WS: &str = common::WS_CONF;
 
 /// What the server does after the client's input.
 #[derive(Debug, Clone, Copy)]

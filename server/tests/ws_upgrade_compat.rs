@@ -17,15 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::{find, Server, DEADLINE};
 
-const CONF: &str = r#"
-host: 127.0.0.1
-port: -1
-websocket {
-  host: 127.0.0.1
-  port: -1
-  no_tls: true
-}
-"#;
+const CONF: &str = common::WS_CONF;
 
 /// The upgrade headers besides the request line and Host.
 const UPGRADE: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n\

@@ -29,6 +29,18 @@ pub fn is_reference() -> bool {
     std::env::var_os("NATSWS_TEST_SERVER_BIN").is_some_and(|p| !p.is_empty())
 }
 
+/// A client port and a plaintext WebSocket port on ephemeral loopback
+/// ports, everything else default.
+pub const WS_CONF: &str = r#"
+host: 127.0.0.1
+port: -1
+websocket {
+  host: 127.0.0.1
+  port: -1
+  no_tls: true
+}
+"#;
+
 /// How long any single expectation may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
