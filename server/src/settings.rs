@@ -69,6 +69,9 @@ pub struct Settings {
     /// protocol header (v1 or v2) naming the real client; INFO then goes
     /// out without `client_ip`. Default false.
     pub proxy_protocol: bool,
+    /// Top-level `trusted_proxies`: with `proxy_protocol`, the peers that
+    /// may send a PROXY header; empty = any (nats-server's behaviour).
+    pub trusted_proxies: Vec<natsws_core::ws::proxy::Cidr>,
     /// Event-loop threads (default: one per core).
     pub threads: usize,
     /// Pre-auth cap: connections still in handshake or awaiting CONNECT
@@ -126,6 +129,7 @@ impl Default for Settings {
             ws_write_deadline: options::DEFAULT_WRITE_DEADLINE,
             no_header_support: false,
             proxy_protocol: false,
+            trusted_proxies: Vec::new(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_pending_handshakes: 4096,
             loop_spin: options::DEFAULT_LOOP_SPIN,
@@ -589,6 +593,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         ws_write_deadline: o.websocket.write_deadline.unwrap_or(o.write_deadline),
         no_header_support: o.no_header_support,
         proxy_protocol: o.proxy_protocol,
+        trusted_proxies: o.trusted_proxies.clone(),
         max_pending_handshakes: o.max_pending_handshakes,
         loop_spin: o.loop_spin,
         lame_duck_duration: o.lame_duck_duration,

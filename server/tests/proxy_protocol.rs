@@ -109,3 +109,29 @@ fn a_malformed_header_closes_without_err() {
     }
     s.expect_log("Error reading PROXY protocol header from 127.0.0.1:");
 }
+
+/// natsws `trusted_proxies` (operations spec §5.4, natsws only): a PROXY
+/// header is taken only from listed peers; from any other peer it closes
+/// the connection (the HAProxy spec's rule: never trust an unknown sender).
+#[test]
+fn trusted_proxies_limit_who_may_send_a_header() {
+    if common::is_reference() {
+        return;
+    }
+    let s = Server::start(&format!("{CONF}trusted_proxies: [\"10.0.0.0/8\"]\n"));
+    let (mut c, _) = connect(&s);
+    c.send(b"PROXY TCP4 192.0.2.7 127.0.0.1 56324 4222\r\nPING\r\n");
+    let rest = c.read_to_close();
+    assert!(!rest.contains("PONG"), "{rest:?}");
+    s.expect_log("PROXY header from a peer not in trusted_proxies");
+    // Direct clients from anywhere are still served.
+    let (mut c, _) = connect(&s);
+    c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    c.expect("PONG\r\n");
+    drop(c);
+    let s = Server::start(&format!("{CONF}trusted_proxies: [\"127.0.0.1\"]\n"));
+    let (mut c, _) = connect(&s);
+    c.send(b"PROXY TCP4 192.0.2.7 127.0.0.1 56324 4222\r\nCONNECT {\"verbose\":false}\r\nPING\r\n");
+    c.expect("PONG\r\n");
+    assert_eq!(connz_addr(&s), ("192.0.2.7".to_string(), 56324));
+}

@@ -3,6 +3,7 @@
 use super::*;
 use crate::session::client::info_line;
 use crate::session::Cx;
+use crate::settings::Settings;
 use natsws_core::proxy_protocol::{Header, Parsed};
 
 impl EventLoop {
@@ -345,15 +346,19 @@ impl EventLoop {
         match natsws_core::proxy_protocol::parse(&conn.inbuf) {
             Ok(Parsed::Incomplete) => return ProxyStep::Wait,
             Ok(Parsed::NotProxy) => {}
-            Ok(Parsed::Header { header, len }) => {
+            Ok(Parsed::Header { header, len }) if trusted(&self.turn.settings, conn) => {
                 if let Header::Proxied { src, .. } = header {
                     let _ = conn.shared.proxied.set(src);
                 }
                 conn.inbuf.drain(..len);
             }
-            Err(e) => {
+            res => {
+                let why = match res {
+                    Err(e) => e.to_string(),
+                    _ => "PROXY header from a peer not in trusted_proxies".to_string(),
+                };
                 crate::warn!(
-                    "Error reading PROXY protocol header from {}: {e}",
+                    "Error reading PROXY protocol header from {}: {why}",
                     conn.shared.peer
                 );
                 conn.inbuf.clear();
@@ -364,6 +369,14 @@ impl EventLoop {
         conn.proxy_pending = false;
         ProxyStep::Done
     }
+}
+
+/// Whether the socket's peer may send a PROXY header: any peer without
+/// `trusted_proxies` (nats-server), else only the listed ones (operations
+/// spec §5.2: never trust a header from an unknown peer).
+fn trusted(settings: &Settings, conn: &Conn) -> bool {
+    let list = &settings.trusted_proxies;
+    list.is_empty() || list.iter().any(|c| c.contains(conn.shared.peer.ip()))
 }
 
 /// What the WebSocket overlay's step leaves to do.

@@ -176,6 +176,11 @@ pub struct Options {
     /// protocol header naming the real client (nats-server 2.14+,
     /// operations spec §5.1). Default false.
     pub proxy_protocol: bool,
+    /// natsws top-level `trusted_proxies` (IPs or CIDR ranges): with
+    /// `proxy_protocol`, only peers in the list may send a PROXY header
+    /// (operations spec §5.2/§5.4); empty (default) = any peer, as
+    /// nats-server.
+    pub trusted_proxies: Vec<natsws_core::ws::proxy::Cidr>,
     /// `no_auth_user` (§3.7).
     pub no_auth_user: Option<Spanned<String>>,
     /// `authorization { … }` (§4.4).
@@ -255,6 +260,7 @@ impl Default for Options {
             ports_file_dir: None,
             no_header_support: false,
             proxy_protocol: false,
+            trusted_proxies: Vec::new(),
             no_auth_user: None,
             authorization: None,
             accounts: Vec::new(),

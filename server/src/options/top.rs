@@ -155,6 +155,11 @@ impl Options {
             }
             "no_header_support" => r.set(&mut self.no_header_support, bool_of(e)),
             "proxy_protocol" => r.set(&mut self.proxy_protocol, bool_of(e)),
+            "trusted_proxies" => {
+                if let Some(cidrs) = super::websocket::parse_trusted_proxies(r, e) {
+                    self.trusted_proxies = cidrs;
+                }
+            }
             _ => return false,
         }
         true

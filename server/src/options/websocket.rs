@@ -437,7 +437,7 @@ fn parse_allowed_origins(r: &mut Reader, e: &Entry, out: &mut Vec<String>) {
 
 /// `trusted_proxies`: addresses or CIDR ranges. `None` when the value is
 /// not a string list; a bad item is an error and is left out.
-fn parse_trusted_proxies(r: &mut Reader, e: &Entry) -> Option<Vec<Cidr>> {
+pub(super) fn parse_trusted_proxies(r: &mut Reader, e: &Entry) -> Option<Vec<Cidr>> {
     let list = r.ok(str_list(e))?;
     let mut cidrs = Vec::with_capacity(list.len());
     for item in &list {
