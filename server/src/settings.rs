@@ -382,7 +382,7 @@ pub enum SettingsError {
     },
     /// `https_port` without a top-level `tls` block.
     HttpsWithoutTls,
-    /// `proxy_protocol` together with a `tls` block on the client port: the
+    /// `proxy_protocol` together with a `tls` block on the same listener: the
     /// PROXY header comes before the TLS handshake, which natsws does not
     /// read yet (docs/compat.md).
     ProxyProtocolWithTls,
@@ -413,7 +413,7 @@ impl std::fmt::Display for SettingsError {
                 "Can't start monitoring: can't specify both HTTP ({http}) and HTTPs ({https}) ports"
             ),
             SettingsError::ProxyProtocolWithTls => f.write_str(
-                "proxy_protocol with tls on the client port is not supported by natsws yet",
+                "proxy_protocol with tls on the same listener is not supported by natsws yet",
             ),
             SettingsError::HttpsWithoutTls => {
                 f.write_str("Can't start monitoring: TLS cert and key required for HTTPS")
@@ -518,6 +518,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
             allowed_origins: w.allowed_origins.clone(),
             ping_interval: w.ping_interval.unwrap_or(Duration::ZERO),
             keepalive: w.keepalive.unwrap_or(DEFAULT_WS_KEEPALIVE),
+            proxy_protocol: w.proxy_protocol,
             upgrade: up,
             trusted_proxies: w.trusted_proxies.clone(),
             upgrade_rate_limit: (w.upgrade_rate_limit > 0).then(|| {
@@ -531,7 +532,9 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
     } else {
         None
     };
-    if o.proxy_protocol && o.tls.is_some() {
+    if (o.proxy_protocol && o.tls.is_some())
+        || (o.websocket.proxy_protocol && o.websocket.tls.is_some())
+    {
         return Err(SettingsError::ProxyProtocolWithTls);
     }
     if o.http_port != 0 && o.https_port != 0 {

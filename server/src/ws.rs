@@ -35,6 +35,8 @@ pub struct WsListenConfig {
     pub allowed_origins: Vec<String>,
     /// `ping_interval` override for WebSocket clients; zero = the global one.
     pub ping_interval: Duration,
+    /// natsws `proxy_protocol`: a PROXY header may precede the HTTP request.
+    pub proxy_protocol: bool,
     /// natsws `keepalive`: a ping frame after this much outbound silence,
     /// and a close as stale after `ping_max` of these windows without a
     /// byte from the peer; zero = off (default 20 s).

@@ -135,3 +135,34 @@ fn trusted_proxies_limit_who_may_send_a_header() {
     c.expect("PONG\r\n");
     assert_eq!(connz_addr(&s), ("192.0.2.7".to_string(), 56324));
 }
+
+/// natsws `websocket { proxy_protocol: true }` (operations spec §5.4,
+/// nats-server issue #7924; natsws only): the header precedes the HTTP
+/// request, and the client's address is the one INFO and /connz show.
+#[test]
+fn websocket_port_takes_a_header_before_the_upgrade() {
+    if common::is_reference() {
+        return;
+    }
+    let s = Server::start(
+        "host: 127.0.0.1\nport: -1\nhttp_port: -1\n\
+         websocket { host: 127.0.0.1, port: -1, no_tls: true, proxy_protocol: true }\n",
+    );
+    let ws = s.ws_port.unwrap();
+    let mut c = common::WsRaw::connect_after(
+        ws,
+        false,
+        &[],
+        b"PROXY TCP4 203.0.113.5 127.0.0.1 51000 8080\r\n",
+    )
+    .expect("upgrade");
+    let info = parse_info(&c.expect("\r\n"));
+    assert_eq!(info["client_ip"], "203.0.113.5", "{info}");
+    c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    c.expect("PONG\r\n");
+    assert_eq!(connz_addr(&s), ("203.0.113.5".to_string(), 51000));
+    // Without a header the upgrade works as before.
+    let mut d = common::WsRaw::connect(ws);
+    let info = parse_info(&d.expect("\r\n"));
+    assert_eq!(info["client_ip"], "127.0.0.1", "{info}");
+}

@@ -115,6 +115,16 @@ impl EventLoop {
     pub(super) fn process(&mut self, token: usize, n: usize) -> bool {
         let now = self.shared.now();
         self.conns[token].last_in = now;
+        let mut n = n;
+        if self.conns[token].proxy_pending {
+            match self.proxy_header(token, n) {
+                ProxyStep::Wait => return true,
+                ProxyStep::Closed => return false,
+                // What followed the header is back in rbuf[..m].
+                ProxyStep::Done(0) => return true,
+                ProxyStep::Done(m) => n = m,
+            }
+        }
         let mut close_after = None;
         if self.conns[token].ws.is_some() {
             match self.ws_read(token, n, now) {
@@ -232,15 +242,6 @@ impl EventLoop {
         close_after: Option<ClosedReason>,
         now: Millis,
     ) -> bool {
-        let mut n = n;
-        if self.conns[token].proxy_pending {
-            match self.proxy_header(token, n) {
-                ProxyStep::Wait => return true,
-                ProxyStep::Closed => return false,
-                // The bytes are in inbuf now.
-                ProxyStep::Done => n = 0,
-            }
-        }
         let EventLoop {
             conns,
             rbuf,
@@ -328,8 +329,9 @@ impl EventLoop {
 enum ProxyStep {
     /// A header may be under way: wait for more bytes.
     Wait,
-    /// Header read (or none sent): the client's bytes are in `inbuf`.
-    Done,
+    /// Header read (or none sent): the client's first bytes, this many,
+    /// are in `rbuf` as if just read.
+    Done(usize),
     /// A malformed header closed the connection.
     Closed,
 }
@@ -342,6 +344,7 @@ impl EventLoop {
     /// connection closed without an `-ERR`.
     fn proxy_header(&mut self, token: usize, n: usize) -> ProxyStep {
         let conn = &mut self.conns[token];
+        // Staged in inbuf (empty until the protocol starts) across reads.
         conn.inbuf.extend_from_slice(&self.rbuf[..n]);
         match natsws_core::proxy_protocol::parse(&conn.inbuf) {
             Ok(Parsed::Incomplete) => return ProxyStep::Wait,
@@ -367,7 +370,16 @@ impl EventLoop {
             }
         }
         conn.proxy_pending = false;
-        ProxyStep::Done
+        // What is left goes back where a read puts its bytes. It is at most
+        // the last read plus 5 staged bytes (a header ends in the read that
+        // completes it; NotProxy is decided by the sixth byte).
+        let m = conn.inbuf.len();
+        if self.rbuf.len() < m {
+            self.rbuf.resize(m, 0);
+        }
+        self.rbuf[..m].copy_from_slice(&conn.inbuf);
+        conn.inbuf.clear();
+        ProxyStep::Done(m)
     }
 }
 
@@ -375,7 +387,10 @@ impl EventLoop {
 /// `trusted_proxies` (nats-server), else only the listed ones (operations
 /// spec §5.2: never trust a header from an unknown peer).
 fn trusted(settings: &Settings, conn: &Conn) -> bool {
-    let list = &settings.trusted_proxies;
+    let list = match (&conn.ws, &settings.websocket) {
+        (Some(_), Some(w)) => &w.trusted_proxies,
+        _ => &settings.trusted_proxies,
+    };
     list.is_empty() || list.iter().any(|c| c.contains(conn.shared.peer.ip()))
 }
 

@@ -85,6 +85,10 @@ pub struct WebsocketOptions {
     /// operations.md §6.4); `None` = the default 20 s, zero = off (the
     /// reference's behaviour).
     pub keepalive: Option<Duration>,
+    /// natsws `proxy_protocol`: connections to the websocket port may start
+    /// with a PROXY protocol header, before the HTTP request (operations
+    /// spec §5.4, nats-server issue #7924). Default false.
+    pub proxy_protocol: bool,
 }
 
 impl WebsocketOptions {
@@ -363,6 +367,7 @@ impl WebsocketOptions {
             "handshake_timeout" => parse_handshake_timeout(r, e, &mut self.handshake_timeout),
             "ping_interval" => self.ping_interval = r.duration_or_secs(e, "ping_interval"),
             "keepalive" => self.keepalive = r.duration_or_secs(e, "keepalive"),
+            "proxy_protocol" => r.set(&mut self.proxy_protocol, bool_of(e)),
             _ => return false,
         }
         true

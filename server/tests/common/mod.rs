@@ -363,6 +363,17 @@ impl WsRaw {
         compression: bool,
         headers: &[(&str, &str)],
     ) -> Result<WsRaw, Refused> {
+        Self::connect_after(port, compression, headers, b"")
+    }
+
+    /// As [`WsRaw::connect_with`], with `prefix` (e.g. a PROXY protocol
+    /// header) written before the upgrade request.
+    pub fn connect_after(
+        port: u16,
+        compression: bool,
+        headers: &[(&str, &str)],
+        prefix: &[u8],
+    ) -> Result<WsRaw, Refused> {
         let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -379,7 +390,9 @@ impl WsRaw {
             },
             &mut req,
         );
-        sock.write_all(&req).unwrap();
+        let mut first = prefix.to_vec();
+        first.extend_from_slice(&req);
+        sock.write_all(&first).unwrap();
         let until = Instant::now() + DEADLINE;
         let mut seen = Vec::new();
         loop {
