@@ -64,6 +64,16 @@ fn v1_header_names_the_client_in_connz() {
     c.send(b"PROXY TCP4 192.0.2.7 127.0.0.1 56324 4222\r\nCONNECT {\"verbose\":false}\r\nPING\r\n");
     c.expect("PONG\r\n");
     assert_eq!(connz_addr(&s), ("192.0.2.7".to_string(), 56324));
+    if !common::is_reference() {
+        // natsws extension: the proxy's own address.
+        let (_, body) = s.http_get("/connz");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let proxy = v["connections"][0]["proxy_ip"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(proxy.starts_with("127.0.0.1:"), "{proxy}");
+    }
 }
 
 #[test]

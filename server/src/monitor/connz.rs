@@ -122,6 +122,10 @@ fn open_conn(c: &ConnShared, now: SystemTime, subs: bool, accounts: &[Arc<Accoun
         "subscriptions": c.subs.load(Ordering::Relaxed),
     });
     let obj = v.as_object_mut().expect("object");
+    if c.proxied.get().is_some() {
+        // natsws extension: the PROXY protocol sender (the socket's peer).
+        obj.insert("proxy_ip".into(), json!(c.peer.to_string()));
+    }
     for (k, val) in [
         ("name", &meta.name),
         ("lang", &meta.lang),
