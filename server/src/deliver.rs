@@ -57,11 +57,23 @@ pub(crate) struct Turn {
     pub settings: Arc<Settings>,
     /// Their generation ([`crate::settings::SettingsHolder::generation`]).
     settings_gen: u64,
+    /// Per kind ([`ConnKind::index`]): `max_pending`, and the three quarters
+    /// of it above which the publisher stalls; derived from `settings`.
+    limits: [(usize, usize); ConnKind::ALL.len()],
+}
+
+/// [`Turn::limits`] for `settings`.
+fn limits_of(settings: &Settings) -> [(usize, usize); ConnKind::ALL.len()] {
+    ConnKind::ALL.map(|k| {
+        let max = settings.max_pending_for(k);
+        (max, max / 4 * 3)
+    })
 }
 
 impl Turn {
     /// The turn state of loop `idx` of the server's loops.
     pub(crate) fn new(idx: usize, shared: &Shared) -> Turn {
+        let settings = shared.settings();
         Turn {
             idx,
             local_dirty: Vec::new(),
@@ -69,7 +81,8 @@ impl Turn {
             rng: fastrand::Rng::new(),
             removed: Vec::new(),
             stall: false,
-            settings: shared.settings(),
+            limits: limits_of(&settings),
+            settings,
             settings_gen: shared.settings_holder.generation(),
         }
     }
@@ -80,6 +93,7 @@ impl Turn {
         let gen = shared.settings_holder.generation();
         if gen != self.settings_gen {
             self.settings = shared.settings();
+            self.limits = limits_of(&self.settings);
             self.settings_gen = gen;
         }
     }
@@ -100,25 +114,32 @@ impl Turn {
             self.local_dirty.push(cs.clone());
         }
     }
+}
 
-    /// Queues `target` for a flush on its loop, once: on this loop's dirty
-    /// list, or on its own loop's inbox with a wake at the end of the turn.
-    fn mark_dirty(&mut self, shared: &Shared, target: &Arc<ConnShared>) {
-        // Read first: the flag lives on a line the target's loop also
-        // writes, so skip the read-modify-write when already dirty.
-        if target.dirty.load(Ordering::Acquire) || target.dirty.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        if target.loop_idx == self.idx {
-            self.local_dirty.push(target.clone());
-        } else {
-            shared.loops[target.loop_idx]
-                .inbox
-                .lock()
-                .expect("inbox")
-                .push(target.clone());
-            self.wake[target.loop_idx] = true;
-        }
+/// Queues `target` for a flush on its loop, once: on loop `idx`'s dirty
+/// list when it is this loop's, else on its own loop's inbox with a wake at
+/// the end of the turn.
+fn mark_dirty(
+    shared: &Shared,
+    idx: usize,
+    local_dirty: &mut Vec<Arc<ConnShared>>,
+    wake: &mut [bool],
+    target: &Arc<ConnShared>,
+) {
+    // Read first: the flag lives on a line the target's loop also writes,
+    // so skip the read-modify-write when already dirty.
+    if target.dirty.load(Ordering::Acquire) || target.dirty.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    if target.loop_idx == idx {
+        local_dirty.push(target.clone());
+    } else {
+        shared.loops[target.loop_idx]
+            .inbox
+            .lock()
+            .expect("inbox")
+            .push(target.clone());
+        wake[target.loop_idx] = true;
     }
 }
 
@@ -161,16 +182,20 @@ pub(crate) fn publish(
             size,
         };
     }
-    let settings = &turn.settings;
-    let limits = ConnKind::ALL.map(|k| {
-        let max = settings.max_pending_for(k);
-        (max, max / 4 * 3)
-    });
-    let mut rng = std::mem::replace(&mut turn.rng, fastrand::Rng::with_seed(0));
+    let Turn {
+        idx,
+        local_dirty,
+        wake,
+        rng,
+        removed,
+        stall,
+        limits,
+        ..
+    } = turn;
     let mut rand = |n: u32| rng.u32(0..n);
     let deliveries = router::select(&result, origin, echo, &mut rand, |sub, last| {
         if last {
-            turn.removed.push((acc.clone(), sub.clone()));
+            removed.push((acc.clone(), sub.clone()));
         }
         let own = origin == Origin::Conn(sub.conn);
         let target = match &sub.target {
@@ -199,15 +224,14 @@ pub(crate) fn publish(
             } else {
                 encode_delivery(sub, msg, &mut ob.buf);
                 if ob.buf.len() > stall_at {
-                    turn.stall = true;
+                    *stall = true;
                 }
             }
         }
         target.out_msgs.fetch_add(1, Ordering::Relaxed);
         target.out_bytes.fetch_add(size, Ordering::Relaxed);
-        turn.mark_dirty(shared, target);
+        mark_dirty(shared, *idx, local_dirty, wake, target);
     });
-    turn.rng = rng;
     Published { deliveries, size }
 }
 

@@ -189,11 +189,7 @@ fn endless_request_head_is_cut() {
         match sock.read(&mut buf) {
             Ok(0) => break true,
             Ok(n) => resp.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if common::is_timeout(&e) => {}
             Err(_) => break true,
         }
         if !resp.is_empty() && resp.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -202,11 +198,7 @@ fn endless_request_head_is_cut() {
         if sent < 4 << 20 {
             match sock.write(&chunk) {
                 Ok(n) => sent += n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+                Err(e) if common::is_timeout(&e) => {}
                 Err(_) => break true,
             }
         }
@@ -278,11 +270,7 @@ fn idle_handshakes_do_not_starve_clients() {
             match t.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+                Err(e) if common::is_timeout(&e) => {}
                 Err(_) => break,
             }
         }

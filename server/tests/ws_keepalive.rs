@@ -94,12 +94,7 @@ fn idle_cutting_proxy(upstream: u16, idle: Duration) -> u16 {
                                 break;
                             }
                         }
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                            ) =>
-                        {
+                        Err(e) if common::is_timeout(&e) => {
                             if last.lock().unwrap().elapsed() >= idle {
                                 break;
                             }

@@ -101,11 +101,7 @@ fn exchange(s: &Server, parts: &[&[u8]]) -> Reply {
         match sock.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if common::is_timeout(&e) => {}
             // Reset: the server dropped the connection.
             Err(_) => break,
         }

@@ -41,6 +41,15 @@ websocket {
 }
 "#;
 
+/// Whether a read with a timeout only timed out (`WouldBlock` or
+/// `TimedOut`, depending on the platform): read again.
+pub fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
 /// How long any single expectation may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -284,11 +293,7 @@ impl Raw {
                     String::from_utf8_lossy(&self.buf)
                 ),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+                Err(e) if is_timeout(&e) => {}
                 Err(e) => panic!("read error {e} waiting for {needle:?}"),
             }
         }
@@ -303,11 +308,7 @@ impl Raw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+                Err(e) if is_timeout(&e) => {}
                 Err(_) => break,
             }
         }
@@ -401,14 +402,7 @@ impl WsRaw {
             let n = match sock.read(&mut chunk) {
                 Ok(0) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
                 Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue
-                }
+                Err(e) if is_timeout(&e) => continue,
                 Err(_) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
             };
             seen.extend_from_slice(&chunk[..n]);
@@ -530,11 +524,7 @@ impl WsRaw {
                     break;
                 }
                 Ok(n) => self.feed(&mut chunk[..n], &mut frames),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+                Err(e) if is_timeout(&e) => {}
                 Err(e) => panic!("read error {e} waiting for {what}"),
             }
         }
@@ -566,11 +556,7 @@ impl WsRaw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => self.feed(&mut chunk[..n], &mut frames),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+                Err(e) if is_timeout(&e) => {}
                 Err(_) => break,
             }
         }
@@ -590,11 +576,7 @@ impl WsRaw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => return false,
                 Ok(n) => self.feed(&mut chunk[..n], &mut Vec::new()),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+                Err(e) if is_timeout(&e) => {}
                 Err(_) => return false,
             }
             if self.close.is_some() {
