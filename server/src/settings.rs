@@ -94,6 +94,11 @@ pub struct Settings {
     /// besides `$G` as nats-server's `configureAccounts` does, so that
     /// `/accountz` lists them before anyone logs in. Default: none.
     pub accounts: Vec<String>,
+    /// Each configured account's exports, imports and mappings (operations
+    /// spec §3), installed on the accounts at start (`crate::imports`).
+    pub account_links: Vec<(String, crate::options::AccountLinks)>,
+    /// The top-level `mappings`: the global account's.
+    pub mappings: Vec<crate::options::MappingOpt>,
     /// natsws `metrics { … }`: the namespace and `server_id` label value
     /// of `/metrics` (default `gnatsd` and the server id).
     pub metrics: options::MetricsOptions,
@@ -136,6 +141,8 @@ impl Default for Settings {
             lame_duck_duration: options::DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: options::DEFAULT_LAME_DUCK_GRACE_PERIOD,
             auth: None,
+            account_links: Vec::new(),
+            mappings: Vec::new(),
             accounts: Vec::new(),
             metrics: options::MetricsOptions::default(),
             #[cfg(feature = "autobahn")]
@@ -568,6 +575,13 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         .map(std::sync::Arc::new);
     Ok(Settings {
         auth,
+        account_links: o
+            .accounts
+            .iter()
+            .filter(|a| !a.links.is_empty())
+            .map(|a| (a.name.clone(), a.links.clone()))
+            .collect(),
+        mappings: o.mappings.clone(),
         client_addr: resolve(&o.host, o.port)?,
         websocket,
         http_addr,
