@@ -23,9 +23,12 @@
 //!    the importer (prefix, `to`, or the same subject; the reply passes
 //!    unchanged).
 //!
-//! Cross-account deliveries have an internal origin. A chain (an account
-//! re-exporting what it imports) follows the links of each account on it,
-//! up to [`MAX_HOPS`] accounts deep.
+//! Cross-account deliveries have an internal origin. A stream-import
+//! delivery reaches the importer's subscriptions only (as in nats-server,
+//! where importers are shadow subscriptions in the exporter: an imported
+//! stream re-exported goes no further). Service requests and responses
+//! follow the links of each account they enter (a service re-exported by
+//! its importer chains), up to [`MAX_HOPS`] accounts deep.
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -456,16 +459,11 @@ fn hop(
                 subject: st.dest.apply(m.subject, &mut buf),
                 ..m
             };
-            n += hop(
-                now,
-                &st.to,
-                Origin::Internal,
-                false,
-                &fwd,
-                depth + 1,
-                false,
-                local,
-            );
+            // Delivered to the importer's subscriptions only: nats-server
+            // matches stream importers as shadow subscriptions in the
+            // exporter, so the importer's own links do not apply (a
+            // re-export of an imported stream carries nothing further).
+            n += local(&st.to, Origin::Internal, false, &fwd);
         }
     }
     n

@@ -23,6 +23,8 @@ accounts {
       {service: "svc.echo"}
       {service: "svc.multi", response_type: stream}
       {service: "req.*"}
+      {service: "tok.*.x", account_token_position: 2}
+      {stream: "map.*.*"}
     ]
   }
   B: {
@@ -35,11 +37,18 @@ accounts {
       {service: {account: A, subject: "svc.echo"}, to: "echo"}
       {service: {account: A, subject: "svc.multi"}}
       {service: {account: A, subject: "req.*"}}
+      {service: {account: A, subject: "tok.B.x"}}
+      {stream: {account: A, subject: "map.*.*"}, to: "mapped.$2.$1"}
     ]
+    exports: [{stream: "from_a.>"}, {service: "svc.echo"}]
   }
   C: {
     users: [{user: c, password: c}]
-    imports: [{stream: {account: A, subject: "priv.>"}}]
+    imports: [
+      {stream: {account: A, subject: "priv.>"}}
+      {stream: {account: B, subject: "from_a.>"}, prefix: "via_b"}
+      {service: {account: B, subject: "svc.echo"}}
+    ]
   }
 }
 "#;
@@ -86,6 +95,51 @@ fn stream_import_delivers_with_prefix_and_to_one_way() {
         b.ping();
         assert_eq!(drain(&mut a), "", "ws={ws}");
     }
+}
+
+#[test]
+fn stream_import_to_with_wildcards_and_no_re_export_chain() {
+    let s = server();
+    let mut a = login(&s, false, "a");
+    let mut b = login(&s, true, "b");
+    let mut c = login(&s, false, "c");
+    b.send(b"SUB mapped.> 1\r\n");
+    c.send(b"SUB via_b.> 1\r\nSUB from_a.> 2\r\n");
+    b.ping();
+    c.ping();
+    a.send(b"PUB map.p.q 1\r\n1\r\nPUB events.e 1\r\n2\r\n");
+    a.ping();
+    assert_eq!(drain(&mut b), "MSG mapped.q.p 1 1\r\n1\r\n");
+    // B re-exports what it imports from A, but an imported stream goes no
+    // further: C's import from B gets nothing of A's (nats-server 2.15.1).
+    assert_eq!(drain(&mut c), "");
+    b.send(b"PUB from_a.own 1\r\n3\r\n");
+    b.ping();
+    assert_eq!(drain(&mut c), "MSG via_b.from_a.own 1 1\r\n3\r\n");
+}
+
+#[test]
+fn account_token_position_pins_the_importer_name() {
+    let s = server();
+    let mut a = login(&s, false, "a");
+    let mut b = login(&s, false, "b");
+    a.send(b"SUB tok.*.x 1\r\n");
+    a.ping();
+    b.send(b"PUB tok.B.x 1\r\nt\r\n");
+    b.ping();
+    // No reply: forwarded as is, with the requester's account in the
+    // header (nats-server adds its RTT there too).
+    let got = drain(&mut a);
+    assert!(got.starts_with("HMSG tok.B.x 1 "), "{got:?}");
+    assert!(
+        got.contains("\r\nNATS/1.0\r\nNats-Request-Info: {\"acc\":\"B\""),
+        "{got:?}"
+    );
+    assert!(got.ends_with("}\r\n\r\nt\r\n"), "{got:?}");
+    refused(
+        r#"accounts { A: { exports: [{service: "tok.*.x", account_token_position: 2}] }, B: { imports: [{service: {account: A, subject: "tok.C.x"}}] } }"#,
+        r#"Error adding service import "tok.C.x": service import not authorized"#,
+    );
 }
 
 #[test]
@@ -139,6 +193,27 @@ fn service_import_routes_request_and_singleton_reply() {
         a.ping();
         assert_eq!(drain(&mut b), "MSG _INBOX.b 9 2\r\nr1\r\n", "ws={ws}");
     }
+}
+
+#[test]
+fn a_re_exported_service_chains_request_and_reply() {
+    let s = server();
+    let mut a = login(&s, false, "a");
+    let mut c = login(&s, true, "c");
+    a.send(b"SUB svc.echo 1\r\n");
+    a.ping();
+    // C → B (its import of A's service) → A, and the reply back.
+    c.send(b"SUB _INBOX.c 2\r\nPUB svc.echo _INBOX.c 2\r\nhi\r\n");
+    c.ping();
+    let req = a.expect("\r\nhi\r\n");
+    assert!(req.contains("MSG svc.echo 1 _R_."), "{req}");
+    // The first account that asked is named.
+    assert!(req.contains("Nats-Request-Info: {\"acc\":\"C\""), "{req}");
+    let line = req.lines().find(|l| l.starts_with("HMSG ")).expect("HMSG");
+    let reply = line.split(' ').nth(3).unwrap();
+    a.send(format!("PUB {reply} 2\r\nok\r\n").as_bytes());
+    a.ping();
+    assert_eq!(drain(&mut c), "MSG _INBOX.c 2 2\r\nok\r\n");
 }
 
 #[test]
@@ -273,6 +348,17 @@ fn misconfigurations_refuse_to_start_with_the_reference_texts() {
         r#"accounts { A: { exports: [{service: "a", response_threshold: "soon"}] } }"#,
         r#"Expected response threshold to be a parseable time duration, got "soon""#,
     );
+    refused(
+        r#"accounts { A: { exports: [{stream: "a"}] }, B: { imports: [{stream: {account: A, subject: "a"}, prefix: "p"}, {stream: {account: A, subject: "a"}, prefix: "q"}] } }"#,
+        r#"Error adding stream import "a": stream import already exists"#,
+    );
+    if !common::is_reference() {
+        // nats-server has a system account by default; natsws has none.
+        refused(
+            r#"accounts { A: { exports: [{service: "a", latency: "lat.a"}] } }"#,
+            r#"Error adding service latency sampling for "a": system account not setup"#,
+        );
+    }
     refused(
         r#"accounts { A: { exports: {stream: "a"} } }"#,
         "Exports should be an array, got map[string]interface {}",

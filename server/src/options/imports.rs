@@ -729,11 +729,19 @@ impl Options {
                             errs.push(format!("\"{n}\" account not defined for {kind} export"));
                         }
                     }
+                    if ex.latency.is_some() {
+                        // natsws has no system account (yet): nats-server's
+                        // text for `no_system_account: true`.
+                        errs.push(format!(
+                            "Error adding service latency sampling for \"{}\": system account not setup",
+                            ex.subject
+                        ));
+                    }
                 }
             }
         }
         for a in &self.accounts {
-            for si in &a.links.stream_imports {
+            for (i, si) in a.links.stream_imports.iter().enumerate() {
                 let Some(exp) = self.accounts.iter().find(|x| x.name == si.account) else {
                     errs.push(format!(
                         "\"{}\" account not defined for stream import",
@@ -742,8 +750,13 @@ impl Options {
                     continue;
                 };
                 let fail = |e: &str| format!("Error adding stream import \"{}\": {e}", si.subject);
+                let dup = a.links.stream_imports[..i]
+                    .iter()
+                    .any(|d| d.account == si.account && d.subject == si.subject);
                 if !export_approved(&exp.links.stream_exports, &a.name, &si.subject) {
                     errs.push(fail("stream import not authorized"));
+                } else if dup {
+                    errs.push(fail("stream import already exists"));
                 } else if si
                     .prefix
                     .as_deref()
