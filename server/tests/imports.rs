@@ -295,7 +295,8 @@ fn refused(accounts: &str, text: &str) {
 fn misconfigurations_refuse_to_start_with_the_reference_texts() {
     refused(
         r#"accounts { A: { exports: [{stream: "priv.>", accounts: [C]}] }, B: { imports: [{stream: {account: A, subject: "priv.>"}}] }, C: {} }"#,
-        r#"Error adding stream import "priv.>": stream import not authorized"#,
+        // At the `accounts` key, line 2 of the file, as nats-server does.
+        r#"natsws.conf:2:1: Error adding stream import "priv.>": stream import not authorized"#,
     );
     refused(
         r#"accounts { A: { exports: [{service: "svc.a"}] }, B: { imports: [{service: {account: A, subject: "svc.b"}}] } }"#,
