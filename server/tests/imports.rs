@@ -361,6 +361,10 @@ fn misconfigurations_refuse_to_start_with_the_reference_texts() {
         );
     }
     refused(
+        r#"accounts { A: { exports: [{service: "svc"}], imports: [{service: {account: B, subject: "svc"}}] }, B: { exports: [{service: "svc"}], imports: [{service: {account: A, subject: "svc"}}] } }"#,
+        r#"Error adding service import "svc": import forms a cycle"#,
+    );
+    refused(
         r#"accounts { A: { exports: {stream: "a"} } }"#,
         "Exports should be an array, got map[string]interface {}",
     );
