@@ -46,6 +46,11 @@ use crate::options::{tokenize, AccountLinks, ResponseType};
 /// configuration checks do not catch).
 pub(crate) const MAX_HOPS: usize = 8;
 
+/// Response mappings one exporter keeps at most: above it the oldest
+/// request loses its mapping (its late response is dropped), so requests
+/// nobody answers cannot grow memory without bound within a threshold.
+pub(crate) const MAX_RESPONSE_MAPPINGS: usize = 1 << 20;
+
 /// Where a cross-account delivery lands.
 #[derive(Debug)]
 enum Dest {
@@ -178,6 +183,12 @@ impl Responses {
     fn register(&self, route: &ServiceRoute, reply: &[u8], now: Millis) -> Vec<u8> {
         let mut t = self.table.lock().expect("responses");
         t.sweep(now);
+        while t.map.len() >= MAX_RESPONSE_MAPPINGS {
+            let Some((_, k)) = t.order.pop_front() else {
+                break;
+            };
+            t.map.remove(&k);
+        }
         let key = loop {
             let mut k = self.prefix.to_vec();
             push_base62(&mut k, 6);
