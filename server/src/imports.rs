@@ -441,15 +441,16 @@ fn hop(
         let mut buf = Vec::new();
         let subject = sr.dest.apply(m.subject, &mut buf);
         let reply = m.reply.map(|r| sr.responses.register(sr, r, now));
-        let headers = request_info(m.headers, &acc.name);
+        // A client's request names its account; an internal publisher has
+        // no client info, and a request forwarded again keeps the first.
+        let headers = match origin {
+            Origin::Conn(_) => request_info(m.headers, &acc.name),
+            Origin::Internal => None,
+        };
         let fwd = Message {
             subject,
             reply: reply.as_deref(),
-            headers: Some(
-                headers
-                    .as_deref()
-                    .unwrap_or_else(|| m.headers.unwrap_or_default()),
-            ),
+            headers: headers.as_deref().or(m.headers),
             ..m
         };
         n += hop(
