@@ -373,3 +373,46 @@ fn misconfigurations_refuse_to_start_with_the_reference_texts() {
         "Imports should be an array, got string",
     );
 }
+
+/// Mappings apply before the links: a mapped publish reaches stream
+/// importers and service exporters on its mapped subject.
+#[test]
+fn mappings_apply_before_exports_and_imports() {
+    let s = Server::start(&conf(
+        r#"
+accounts {
+  A: {
+    users: [{user: a, password: a}]
+    mappings { "raw.*": "events.$1" }
+    exports: [{stream: "events.>"}, {service: "svc.echo"}]
+  }
+  B: {
+    users: [{user: b, password: b}]
+    mappings { "ask": "svc.echo" }
+    imports: [
+      {stream: {account: A, subject: "events.>"}, prefix: "from_a"}
+      {service: {account: A, subject: "svc.echo"}}
+    ]
+  }
+}
+"#,
+        "",
+    ));
+    let mut a = login(&s, true, "a");
+    let mut b = login(&s, false, "b");
+    a.send(b"SUB svc.echo 1\r\n");
+    a.ping();
+    b.send(b"SUB from_a.> 1\r\nSUB _INBOX.x 2\r\n");
+    b.ping();
+    a.send(b"PUB raw.r 1\r\nm\r\n");
+    a.ping();
+    assert_eq!(drain(&mut b), "MSG from_a.events.r 1 1\r\nm\r\n");
+    b.send(b"PUB ask _INBOX.x 1\r\nq\r\n");
+    b.ping();
+    let req = a.expect("\r\nq\r\n");
+    assert!(req.contains("MSG svc.echo 1 _R_."), "{req}");
+    let reply = reply_of(&req);
+    a.send(format!("PUB {reply} 1\r\nr\r\n").as_bytes());
+    a.ping();
+    assert_eq!(drain(&mut b), "MSG _INBOX.x 2 1\r\nr\r\n");
+}
