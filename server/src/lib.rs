@@ -16,6 +16,7 @@ pub mod log;
 pub(crate) mod monitor;
 pub(crate) mod net;
 pub mod options;
+pub mod reload;
 pub mod server;
 pub(crate) mod session;
 pub mod settings;
