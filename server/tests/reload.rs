@@ -584,3 +584,41 @@ fn sighup_without_config_file_fails_with_the_reference_text() {
     let _ = child.wait();
     let _ = parse_info;
 }
+
+#[test]
+fn signal_reload_with_a_pid_reloads() {
+    if is_reference() {
+        return; // the natsws binary sends the signal; nats-server's own -sl is its test
+    }
+    let base = "listen: 127.0.0.1:-1\n";
+    let s = Server::start(&format!("{base}max_payload: 1024\n"));
+    std::fs::write(s.conf_path(), format!("{base}max_payload: 2048\n")).unwrap();
+    let st = Command::new(common::server_bin())
+        .args(["--signal", &format!("reload={}", s.pid())])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    s.expect_log("Reloaded: max_payload = 2048");
+    assert_eq!(tcp_info(&s)["max_payload"], 2048);
+}
+
+#[test]
+fn removing_the_last_user_of_no_auth_user_is_refused() {
+    let conf = |extra: &str| {
+        format!(
+            "listen: 127.0.0.1:-1\n{extra}authorization {{ users = [ {{ user: a, password: pw }} ] }}\n"
+        )
+    };
+    let s = Server::start(&conf("no_auth_user: a\n"));
+    // Dropping no_auth_user while its user still exists is refused.
+    let line = reload_refused(&s, &conf(""));
+    assert!(
+        line.ends_with("config reload not supported for NoAuthUser: old=a, new="),
+        "{line}"
+    );
+    // A client without credentials is still bound to `a`.
+    let mut c = Raw::connect(s.client_port);
+    c.expect("\r\n");
+    c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    c.expect("PONG\r\n");
+}
