@@ -232,6 +232,9 @@ pub(crate) enum Kill {
     SlowConsumer = 1,
     /// Close with reason Server Shutdown (lame duck mode).
     Shutdown = 2,
+    /// `-ERR 'maximum connections exceeded'` and close: a reload lowered
+    /// `max_connections` below the clients connected.
+    MaxConnections = 3,
 }
 
 impl Kill {
@@ -239,6 +242,7 @@ impl Kill {
         match v {
             1 => Kill::SlowConsumer,
             2 => Kill::Shutdown,
+            3 => Kill::MaxConnections,
             _ => Kill::None,
         }
     }

@@ -622,3 +622,44 @@ fn removing_the_last_user_of_no_auth_user_is_refused() {
     c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
     c.expect("PONG\r\n");
 }
+
+#[test]
+fn lowered_max_connections_closes_the_surplus() {
+    let base = "listen: 127.0.0.1:-1\n";
+    let s = Server::start(base);
+    let mut conns: Vec<Raw> = (0..3).map(|_| connect(&s, "")).collect();
+    std::fs::write(s.conf_path(), format!("{base}max_connections: 1\n")).unwrap();
+    hangup(&s);
+    s.expect_log("Closed 2 connections to fall within max_connections");
+    s.expect_log("Reloaded: max_connections = 1");
+    // Read every connection until two have ended.
+    let until = Instant::now() + DEADLINE;
+    let mut ended = [false; 3];
+    while ended.iter().filter(|e| **e).count() < 2 {
+        assert!(Instant::now() < until, "ended: {ended:?}");
+        for (c, e) in conns.iter_mut().zip(ended.iter_mut()) {
+            if *e {
+                continue;
+            }
+            let mut chunk = [0u8; 1024];
+            match c.sock.read(&mut chunk) {
+                Ok(0) => *e = true,
+                Ok(n) => c.buf.extend_from_slice(&chunk[..n]),
+                Err(err) if is_timeout(&err) => {}
+                Err(_) => *e = true,
+            }
+        }
+    }
+    for (c, e) in conns.iter_mut().zip(ended) {
+        let got = String::from_utf8_lossy(&c.buf).into_owned();
+        if e {
+            assert!(
+                got.contains("-ERR 'maximum connections exceeded'\r\n"),
+                "{got}"
+            );
+        } else {
+            c.send(b"PING\r\n");
+            c.expect("PONG\r\n");
+        }
+    }
+}

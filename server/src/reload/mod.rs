@@ -172,6 +172,12 @@ fn reload_inner(shared: &Shared) -> Result<ReloadOutcome, ReloadError> {
     }
     shared.settings_holder.swap(settings);
     shared.refresh_info_templates();
+    if new.max_connections != src.options.max_connections && new.max_connections > 0 {
+        let closed = enforce_max_connections(shared, new.max_connections as usize);
+        if closed > 0 {
+            crate::info!("Closed {closed} connections to fall within max_connections");
+        }
+    }
     for line in &changes.lines {
         crate::info!("{line}");
     }
@@ -184,6 +190,21 @@ fn reload_inner(shared: &Shared) -> Result<ReloadOutcome, ReloadError> {
     Ok(ReloadOutcome {
         changes: changes.lines,
     })
+}
+
+/// Closes connections (any, as nats-server's map order) until at most
+/// `max` are open, each with `-ERR 'maximum connections exceeded'`;
+/// returns how many.
+fn enforce_max_connections(shared: &Shared, max: usize) -> usize {
+    let surplus: Vec<_> = {
+        let conns = shared.conns.lock().expect("conns");
+        let n = conns.len().saturating_sub(max);
+        conns.values().take(n).cloned().collect()
+    };
+    for c in &surplus {
+        shared.kill(c, crate::sink::Kill::MaxConnections);
+    }
+    surplus.len()
 }
 
 /// What the new settings must take from the running ones: the bound
