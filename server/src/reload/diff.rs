@@ -502,3 +502,126 @@ fn natsws_lines(old: &Options, new: &Options, c: &mut Changes) -> Result<(), Ref
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(conf: &str) -> Options {
+        Options::from_config_str(conf, "test.conf").expect("conf")
+    }
+
+    fn bound() -> Bound {
+        Bound {
+            client: "127.0.0.1:4222".parse().unwrap(),
+            ws: Some("127.0.0.1:8080".parse().unwrap()),
+        }
+    }
+
+    fn run(old: &str, new: &str) -> Result<Changes, Refused> {
+        diff(&opts(old), &opts(new), bound(), false)
+    }
+
+    #[test]
+    fn first_refused_field_in_reference_order_wins() {
+        let e = run(
+            "host: a\nport: 4222\n",
+            "host: b\nport: 4223\nmax_payload: 10\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config reload not supported for Host: old=a, new=b"
+        );
+        let e = run("port: 4222\n", "port: 4223\nserver_name: x\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config reload not supported for ServerName: old=, new=x"
+        );
+    }
+
+    #[test]
+    fn random_port_and_the_bound_port_are_no_change() {
+        let c = run("port: -1\n", "port: -1\n").unwrap();
+        assert_eq!(
+            c.lines,
+            ["Reloaded: authorization users", "Reloaded: accounts"]
+        );
+        // The file names the port chosen at start: unchanged too.
+        assert!(run("port: -1\n", "port: 4222\n").is_ok());
+        let e = run("port: -1\n", "port: 4300\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config reload not supported for Port: old=4222, new=4300"
+        );
+    }
+
+    #[test]
+    fn reloadable_options_give_one_line_each() {
+        let c = run(
+            "max_payload: 100\nping_interval: \"2m\"\ndebug: false\n",
+            "max_payload: 200\nping_interval: \"30s\"\ndebug: true\nwrite_deadline: \"3s\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.lines,
+            [
+                "Reloaded: debug = true",
+                "Reloaded: authorization users",
+                "Reloaded: accounts",
+                "Reloaded: ping_interval = 30s",
+                "Reloaded: max_payload = 200",
+                "Reloaded: write_deadline = 3s",
+            ]
+        );
+        assert!(c.logger);
+    }
+
+    #[test]
+    fn websocket_listener_is_refused_and_the_rest_reloads() {
+        let ws = |extra: &str| format!("websocket {{ port: 8080, no_tls: true{extra} }}\n");
+        let c = run(&ws(""), &ws(", compression: true")).unwrap();
+        assert!(c.lines.contains(&"Reloaded: websocket options".to_string()));
+        let e = run(&ws(""), &ws(", no_tls: false, same_origin: true")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("config reload not supported for Websocket: old={"),
+            "{e}"
+        );
+        let e = run(
+            "websocket { port: 8080, no_tls: true }\n",
+            "websocket { port: 9090, no_tls: true }\n",
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            Refused::NotSupported {
+                field: "Websocket",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn no_auth_user_may_only_go_with_its_user() {
+        let users =
+            |u: &str| format!("authorization {{ users = [ {{ user: {u}, password: p }} ] }}\n");
+        let with = format!("no_auth_user: a\n{}", users("a"));
+        let e = run(&with, &users("a")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config reload not supported for NoAuthUser: old=a, new="
+        );
+        assert!(run(&with, &users("b")).is_ok());
+    }
+
+    #[test]
+    fn moving_to_a_resolver_has_its_own_text() {
+        assert_eq!(
+            Refused::Resolver.to_string(),
+            "config reload does not support moving to or from an account resolver"
+        );
+        let e = operator(&opts(""), &opts("resolver: MEMORY\n")).unwrap_err();
+        assert_eq!(e, Refused::Resolver);
+    }
+}
