@@ -235,6 +235,9 @@ pub(crate) enum Kill {
     /// `-ERR 'maximum connections exceeded'` and close: a reload lowered
     /// `max_connections` below the clients connected.
     MaxConnections = 3,
+    /// Closed with reason TLS Handshake Failure: a reload changed
+    /// `pinned_certs` and the client's certificate is no longer in it.
+    PinnedCert = 4,
 }
 
 impl Kill {
@@ -243,6 +246,7 @@ impl Kill {
             1 => Kill::SlowConsumer,
             2 => Kill::Shutdown,
             3 => Kill::MaxConnections,
+            4 => Kill::PinnedCert,
             _ => Kill::None,
         }
     }

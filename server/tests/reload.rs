@@ -663,3 +663,49 @@ fn lowered_max_connections_closes_the_surplus() {
         }
     }
 }
+
+#[test]
+fn changed_pinned_certs_close_clients_no_longer_pinned() {
+    if is_reference() {
+        // nats-server 2.15.1 re-checks open clients against the old set
+        // (recheckPinnedCerts), so it never closes them (docs/compat.md).
+        return;
+    }
+    let pki = Pki::new();
+    let key = natsws_server::tls::spki_sha256(&pki.client_chain[0]).unwrap();
+    let other = "0".repeat(64);
+    let conf = |pinned: &str| {
+        format!(
+            "listen: 127.0.0.1:-1\ntls {{\n  {}\n}}\n",
+            pki.block(&format!("verify: true\n  pinned_certs: [{pinned}]"))
+        )
+    };
+    let s = Server::start(&conf(&format!("\"{key}\"")));
+    let mut t = client_tls(s.client_port, pki.client_config(Some(true))).unwrap();
+    t.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .unwrap();
+    tls_read_until(&mut t, "PONG\r\n");
+    // Still pinned: kept.
+    reload(&s, &conf(&format!("\"{key}\", \"{other}\"")));
+    t.write_all(b"PING\r\n").unwrap();
+    tls_read_until(&mut t, "PONG\r\n");
+    // No longer pinned: closed.
+    std::fs::write(s.conf_path(), conf(&format!("\"{other}\""))).unwrap();
+    hangup(&s);
+    s.expect_log("Disconnect 1 clients due to pinned certs reload");
+    let until = Instant::now() + DEADLINE;
+    let mut chunk = [0u8; 1024];
+    loop {
+        assert!(Instant::now() < until, "still open");
+        match t.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => break,
+        }
+    }
+    // A new handshake with that certificate is refused as at start.
+    let mut t = client_tls(s.client_port, pki.client_config(Some(true))).unwrap();
+    let _ = t.write_all(b"CONNECT {}\r\nPING\r\n");
+    s.expect_log(&format!("Certificate not pinned: {key}"));
+}

@@ -155,6 +155,10 @@ impl EventLoop {
                 self.close(token, ClosedReason::MaxConnectionsExceeded, true);
                 true
             }
+            Kill::PinnedCert => {
+                self.close(token, ClosedReason::TlsHandshakeFailure, true);
+                true
+            }
             Kill::None => false,
         }
     }

@@ -170,8 +170,12 @@ fn reload_inner(shared: &Shared) -> Result<ReloadOutcome, ReloadError> {
             }
         }
     }
-    shared.settings_holder.swap(settings);
+    let old_settings = shared.settings_holder.swap(settings);
     shared.refresh_info_templates();
+    let unpinned = recheck_pinned_certs(shared, &old_settings);
+    if unpinned > 0 {
+        crate::info!("Disconnect {unpinned} clients due to pinned certs reload");
+    }
     if new.max_connections != src.options.max_connections && new.max_connections > 0 {
         let closed = enforce_max_connections(shared, new.max_connections as usize);
         if closed > 0 {
@@ -205,6 +209,45 @@ fn enforce_max_connections(shared: &Shared, max: usize) -> usize {
         shared.kill(c, crate::sink::Kill::MaxConnections);
     }
     surplus.len()
+}
+
+/// Closes the TLS clients whose certificate is not in a changed, non-empty
+/// `pinned_certs` of their listener (nats-server `recheckPinnedCerts`,
+/// which checks against the old set by mistake; natsws uses the new one,
+/// docs/compat.md); returns how many.
+fn recheck_pinned_certs(shared: &Shared, old: &Settings) -> usize {
+    let new = shared.settings();
+    let pinned = |s: &Settings, k| s.tls_for(k).map(|t| t.pinned_certs.clone());
+    let mut closed = 0;
+    for kind in crate::kind::ConnKind::ALL {
+        let Some(set) = pinned(&new, kind).filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        if pinned(old, kind).as_ref() == Some(&set) {
+            continue;
+        }
+        let conns: Vec<_> = shared
+            .conns
+            .lock()
+            .expect("conns")
+            .values()
+            .filter(|c| c.kind == kind)
+            .cloned()
+            .collect();
+        for c in conns {
+            let ok = c
+                .tls
+                .get()
+                .and_then(|t| t.spki.as_ref())
+                .is_some_and(|k| set.contains(k));
+            // A connection still in its handshake is checked at its end.
+            if !ok && c.tls.get().is_some() {
+                shared.kill(&c, crate::sink::Kill::PinnedCert);
+                closed += 1;
+            }
+        }
+    }
+    closed
 }
 
 /// What the new settings must take from the running ones: the bound
