@@ -709,3 +709,58 @@ fn changed_pinned_certs_close_clients_no_longer_pinned() {
     let _ = t.write_all(b"CONNECT {}\r\nPING\r\n");
     s.expect_log(&format!("Certificate not pinned: {key}"));
 }
+
+#[test]
+fn debug_turned_on_by_reload_logs_debug_lines() {
+    let base = "listen: 127.0.0.1:-1\n";
+    let s = Server::start(base);
+    assert!(!s.startup_log.iter().any(|l| l.contains("[DBG]")));
+    reload(&s, &format!("{base}debug: true\n"));
+    let mut c = connect(&s, "");
+    c.send(b"XYZ\r\n");
+    c.read_to_close();
+    s.expect_log("[DBG]");
+}
+
+#[test]
+fn no_auth_user_dropped_with_its_user_revokes_its_connections() {
+    let conf = |extra: &str, users: &str| {
+        format!("listen: 127.0.0.1:-1\n{extra}authorization {{ users = [ {users} ] }}\n")
+    };
+    let s = Server::start(&conf(
+        "no_auth_user: a\n",
+        "{ user: a, password: pw }, { user: b, password: pw }",
+    ));
+    let mut anon = connect(&s, "");
+    let mut b = connect(&s, &user("b"));
+    reload(&s, &conf("", "{ user: b, password: pw }"));
+    // Bound to `a`, which is gone: closed as a removed user, no -ERR.
+    let got = anon.read_to_close();
+    assert!(!got.contains("-ERR"), "{got}");
+    b.send(b"PING\r\n");
+    b.expect("PONG\r\n");
+}
+
+#[test]
+fn tls_enabled_by_reload_applies_to_new_connections_only() {
+    let pki = Pki::new();
+    let base = "listen: 127.0.0.1:-1\n";
+    let s = Server::start(base);
+    let mut plain = connect(&s, "");
+    assert!(tcp_info(&s).get("tls_required").is_none_or(|v| v == false));
+    std::fs::write(
+        s.conf_path(),
+        format!("{base}tls {{\n  {}\n}}\n", pki.block("")),
+    )
+    .unwrap();
+    hangup(&s);
+    s.expect_log("Reloaded: tls = enabled");
+    s.expect_log("Reloaded server configuration");
+    assert_eq!(tcp_info(&s)["tls_required"], true);
+    let mut t = client_tls(s.client_port, pki.client_config(None)).unwrap();
+    t.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .unwrap();
+    tls_read_until(&mut t, "PONG\r\n");
+    plain.send(b"PING\r\n");
+    plain.expect("PONG\r\n");
+}

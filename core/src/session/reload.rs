@@ -32,12 +32,6 @@ impl<T: Clone> Session<T> {
         self.state == State::Connected
     }
 
-    /// Whether the grant came from [`Host::authenticate`] (credentials or
-    /// the no-auth user were checked), rather than the default "no auth".
-    pub fn is_authenticated(&self) -> bool {
-        self.authenticated
-    }
-
     /// Applies reloaded server limits and ping settings. The PING already
     /// scheduled is brought forward when the new interval is shorter.
     pub fn reconfigure(&mut self, r: Reconfigure, now: Millis) {
@@ -110,11 +104,5 @@ impl<T: Clone> Session<T> {
     /// [`Session::close`] as for any other end.
     pub fn revoke(&mut self, err: Option<&str>, reason: ClosedReason, out: &mut Vec<u8>) -> Close {
         self.fail(out, err, reason)
-    }
-
-    /// The current grant's subscribe check, for callers deciding what a
-    /// reload does (`None` = everything allowed).
-    pub fn permits(&self) -> Option<&Arc<dyn Permits>> {
-        self.grant.permits.as_ref()
     }
 }

@@ -60,7 +60,7 @@ impl Proto {
                 if auth_same || !s.is_connected() {
                     return Ok(());
                 }
-                reauthorize(s, cx, out)
+                reauthorize(s, cx, old, out)
             }
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => Ok(()),
@@ -87,31 +87,47 @@ fn reconfig(s: &Settings, kind: ConnKind) -> Reconfigure {
     }
 }
 
-/// The account the new configuration gives the user or nkey a CONNECT
-/// named, `Some(None)` when it names one the configuration no longer has,
-/// `None` when it named none (token, no credentials: not "moved").
-fn named_account(c: &Connect, s: &Settings) -> Option<Option<String>> {
-    let nkey = Some(c.nkey.as_str()).filter(|k| !k.is_empty());
-    let user = Some(c.user.as_str()).filter(|u| !u.is_empty());
-    if nkey.is_none() && user.is_none() {
+/// The user (or nkey) a connection was bound to: the one its CONNECT
+/// named, else the `no_auth_user` of the old configuration when it sent no
+/// credentials at all (nats-server copies that user into the client's
+/// options). `None`: token, JWT or no authentication.
+fn bound_user<'a>(
+    c: Option<&'a Connect>,
+    old: &'a Settings,
+    kind: ConnKind,
+) -> Option<(Option<&'a str>, Option<&'a str>)> {
+    let some = |v: &'a String| Some(v.as_str()).filter(|v| !v.is_empty());
+    let nkey = c.and_then(|c| some(&c.nkey));
+    let user = c.and_then(|c| some(&c.user));
+    if nkey.is_some() || user.is_some() {
+        return Some((nkey, user));
+    }
+    if c.is_some_and(|c| !c.auth_token.is_empty() || !c.jwt.is_empty()) {
         return None;
     }
-    let Some(auth) = s.auth.as_deref() else {
-        return Some(None);
-    };
-    let cfg = &auth.cfg;
+    let na = old
+        .auth
+        .as_deref()
+        .and_then(|a| a.cfg.no_auth_user_for(kind.connection_type()))?;
+    Some((None, Some(na)))
+}
+
+/// The account the new configuration gives a bound user or nkey,
+/// `None` when it no longer has it.
+fn named_account(nkey: Option<&str>, user: Option<&str>, s: &Settings) -> Option<String> {
+    let cfg = &s.auth.as_deref()?.cfg;
     let found = cfg.users.iter().find(|u| match nkey {
         Some(k) => u.nkey.as_deref() == Some(k),
         None => u.username.as_deref() == user,
     });
     if let Some(u) = found {
-        return Some(Some(u.account.clone()));
+        return Some(u.account.clone());
     }
     // Single-user `authorization { user, password }` (or the websocket
     // block's): the global account.
     let single = nkey.is_none()
         && (cfg.username.as_deref() == user || cfg.websocket.username.as_deref() == user);
-    Some(single.then(|| natsws_core::auth::GLOBAL_ACCOUNT.to_string()))
+    single.then(|| natsws_core::auth::GLOBAL_ACCOUNT.to_string())
 }
 
 /// nats-server's `getAuthUser`: how the removal log line names the user.
@@ -134,21 +150,27 @@ fn auth_user(c: Option<&Connect>) -> String {
 }
 
 /// Steps 2–4 of the module docs.
-fn reauthorize(s: &mut Session<Sink>, cx: &mut Cx<'_>, out: &mut Vec<u8>) -> Result<(), Close> {
+fn reauthorize(
+    s: &mut Session<Sink>,
+    cx: &mut Cx<'_>,
+    old: &Settings,
+    out: &mut Vec<u8>,
+) -> Result<(), Close> {
     let connect = s.connect_options().cloned();
-    let moved = connect
-        .as_ref()
-        .and_then(|c| named_account(c, &cx.turn.settings))
-        .is_some_and(|acc| acc.as_deref() != Some(cx.account.name.as_str()));
+    let moved = bound_user(connect.as_ref(), old, cx.me.kind).is_some_and(|(nkey, user)| {
+        named_account(nkey, user, &cx.turn.settings).as_deref() != Some(cx.account.name.as_str())
+    });
     if moved {
         return Err(s.revoke(None, ClosedReason::ClientClosed, out));
     }
     let before = cx.account.clone();
     let mut host = cx.client_host();
-    let grant = match (host.turn.settings.auth.is_some(), s.is_authenticated()) {
-        // No authorization any more: everything allowed.
-        (false, _) => Ok(Default::default()),
-        _ => host.authenticate(connect.as_ref()),
+    // As at CONNECT: only a listener whose auth is configured checks.
+    let checks = (host.turn.settings.auth.as_deref()).is_some_and(|a| a.checks(host.me.kind));
+    let grant = if checks {
+        host.authenticate(connect.as_ref())
+    } else {
+        Ok(Default::default())
     };
     let grant = match grant {
         Ok(g) => g,
@@ -166,7 +188,7 @@ fn reauthorize(s: &mut Session<Sink>, cx: &mut Cx<'_>, out: &mut Vec<u8>) -> Res
         *host.acc = before;
         return Err(s.revoke(None, ClosedReason::ClientClosed, out));
     }
-    if host.turn.settings.auth.is_none() {
+    if !checks {
         *host.me.perms.lock().expect("perms") = None;
         host.me.has_perms.store(false, Ordering::Release);
     }
