@@ -674,3 +674,81 @@ fn shutdown_event_reaches_system_subscribers() {
     assert_eq!(m.subject, format!("$SYS.SERVER.{id}.SHUTDOWN"));
     assert_eq!(server_keys(&m.json()), set(SERVER_KEYS));
 }
+
+#[test]
+fn lame_duck_event_reaches_system_subscribers() {
+    let s = Server::start(&format!(
+        "{CONF}\nlame_duck_duration: \"30s\"\nlame_duck_grace_period: \"10s\"\n"
+    ));
+    let mut sys = Nc::connect(&s, "sys", "sys");
+    let id = sys.info["server_id"].as_str().unwrap().to_string();
+    sys.sub("$SYS.SERVER.*.LAMEDUCK");
+    let status = std::process::Command::new("kill")
+        .arg("-USR2")
+        .arg(s.pid().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let m = sys.next(Duration::from_secs(5)).expect("LAMEDUCK event");
+    assert_eq!(m.subject, format!("$SYS.SERVER.{id}.LAMEDUCK"));
+    assert_eq!(server_keys(&m.json()), set(SERVER_KEYS));
+}
+
+#[test]
+fn websocket_clients_are_reported_as_websocket() {
+    let s = Server::start(&format!(
+        "{CONF}\nwebsocket {{\n  port: -1\n  no_tls: true\n}}\n"
+    ));
+    let mut sys = Nc::connect(&s, "sys", "sys");
+    sys.sub("$SYS.ACCOUNT.APP.CONNECT");
+    let mut ws = common::WsRaw::connect(s.ws_port.expect("websocket port"));
+    ws.expect("INFO");
+    ws.send(b"CONNECT {\"user\":\"app\",\"pass\":\"app\",\"verbose\":false}\r\nPING\r\n");
+    ws.expect("PONG");
+    let m = sys.next(Duration::from_secs(5)).expect("connect event");
+    let v = m.json();
+    assert_eq!(v["client"]["client_type"], "websocket");
+    assert_eq!(v["client"]["acc"], "APP");
+}
+
+#[test]
+fn account_services_from_the_system_account() {
+    let s = Server::start(CONF);
+    let mut sys = Nc::connect(&s, "sys", "sys");
+    let id = sys.info["server_id"].as_str().unwrap().to_string();
+    let v = sys.ask(&format!("$SYS.REQ.SERVER.{id}.STATSZ"), "");
+    assert_eq!(keys(&v), set(&["server", "statsz"]));
+    // APP has no connections yet: STATZ and CONNS stay silent.
+    assert!(sys.request("$SYS.REQ.ACCOUNT.APP.STATZ", "").is_none());
+    let v = sys.ask("$SYS.REQ.ACCOUNT.APP.STATZ", r#"{"include_unused":true}"#);
+    assert_eq!(v["data"]["account_statz"][0]["conns"], 0);
+    let _app = Nc::connect(&s, "app", "app");
+    let v = sys.ask("$SYS.REQ.ACCOUNT.APP.STATZ", "");
+    let stat = &v["data"]["account_statz"][0];
+    assert_eq!(stat["acc"], "APP");
+    assert_eq!(stat["conns"], 1);
+    assert_eq!(
+        keys(stat),
+        set(&[
+            "acc",
+            "name",
+            "conns",
+            "leafnodes",
+            "total_conns",
+            "num_subscriptions",
+            "sent",
+            "received",
+            "slow_consumers"
+        ])
+    );
+    let v = sys.ask("$SYS.REQ.ACCOUNT.APP.SUBSZ", r#"{"subscriptions":true}"#);
+    assert_eq!(keys(&v), set(&["server", "data"]));
+    assert!(v["data"]["subscriptions_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["account"] == "APP"));
+    // The requester's own account through PING.
+    let v = sys.ask("$SYS.REQ.ACCOUNT.PING.STATZ", "");
+    assert_eq!(v["data"]["account_statz"][0]["acc"], "SYS");
+}

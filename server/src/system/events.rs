@@ -105,10 +105,23 @@ pub(crate) fn publish(
     p.deliveries
 }
 
-/// Publishes the JSON `v` on `subject` into the system account, if any.
-pub(crate) fn publish_sys(shared: &Shared, subject: &str, v: &Value) {
-    if let Some(sys) = system_account(shared) {
-        let body = serde_json::to_vec(v).unwrap_or_default();
+/// Publishes what `build` makes on `subject` into the system account, if
+/// there is one and somebody subscribes to `subject` there (one cached
+/// sublist match): the JSON is not built for nobody.
+pub(crate) fn emit(shared: &Shared, subject: &str, build: impl FnOnce() -> Value) {
+    let Some(sys) = system_account(shared) else {
+        return;
+    };
+    let interest = sys
+        .router
+        .lock()
+        .map(|mut r| {
+            let m = r.matches(subject.as_bytes());
+            !m.plain.is_empty() || !m.queues.is_empty()
+        })
+        .unwrap_or(false);
+    if interest {
+        let body = serde_json::to_vec(&build()).unwrap_or_default();
         publish(shared, &sys, subject.as_bytes(), None, &body);
     }
 }
@@ -178,12 +191,13 @@ pub(crate) fn client_connect(shared: &Shared, cs: &ConnShared, acc: &Arc<Account
     shared.sys.ensure_imports(&acc.name);
     shared.sys.count_conn(&acc.name, 1);
     account_conns(shared, acc);
-    let meta = cs.client.lock().map(|m| m.clone()).unwrap_or_default();
-    let now = SystemTime::now();
-    let mut m = typed(shared, CONNECT_TYPE, now);
-    m.insert("client".into(), client_info(cs, &meta, &acc.name, None));
     let subject = format!("$SYS.ACCOUNT.{}.CONNECT", acc.name);
-    publish_sys(shared, &subject, &Value::Object(m));
+    emit(shared, &subject, || {
+        let meta = cs.client.lock().map(|m| m.clone()).unwrap_or_default();
+        let mut m = typed(shared, CONNECT_TYPE, SystemTime::now());
+        m.insert("client".into(), client_info(cs, &meta, &acc.name, None));
+        Value::Object(m)
+    });
 }
 
 /// A client connection closed with `reason` (nats-server
@@ -203,10 +217,11 @@ pub(crate) fn client_disconnect(
     if shared.settings().system_account.is_none() {
         return;
     }
-    let meta = cs.client.lock().map(|m| m.clone()).unwrap_or_default();
+    let meta = || cs.client.lock().map(|m| m.clone()).unwrap_or_default();
     let now = SystemTime::now();
     let ordering = std::sync::atomic::Ordering::Relaxed;
     let event = |shared: &Shared| {
+        let meta = meta();
         let mut m = typed(shared, DISCONNECT_TYPE, now);
         m.insert(
             "client".into(),
@@ -225,14 +240,14 @@ pub(crate) fn client_disconnect(
     };
     if reason == ClosedReason::AuthenticationFailure {
         let subject = format!("$SYS.SERVER.{}.CLIENT.AUTH.ERR", shared.server_id);
-        publish_sys(shared, &subject, &event(shared));
+        emit(shared, &subject, || event(shared));
     }
     if counted {
         shared.sys.count_conn(&acc.name, -1);
         account_conns(shared, acc);
     }
     let subject = format!("$SYS.ACCOUNT.{}.DISCONNECT", acc.name);
-    publish_sys(shared, &subject, &event(shared));
+    emit(shared, &subject, || event(shared));
 }
 
 /// The `AccountNumConns` object of `acc` (nats-server
@@ -266,15 +281,20 @@ pub(crate) fn account_stat(shared: &Shared, acc: &Account) -> Map<String, Value>
 /// `$SYS.SERVER.ACCOUNT.<acc>.CONNS` (the old subject) and
 /// `$SYS.ACCOUNT.<acc>.SERVER.CONNS`, with the same event id.
 pub(crate) fn account_conns(shared: &Shared, acc: &Account) {
-    let now = SystemTime::now();
-    let mut m = typed(shared, CONNS_TYPE, now);
-    m.extend(account_stat(shared, acc));
+    let mut event: Option<Map<String, Value>> = None;
     for subject in [
         format!("$SYS.SERVER.ACCOUNT.{}.CONNS", acc.name),
         format!("$SYS.ACCOUNT.{}.SERVER.CONNS", acc.name),
     ] {
-        m.insert("server".into(), server_info(shared));
-        publish_sys(shared, &subject, &Value::Object(m.clone()));
+        emit(shared, &subject, || {
+            let m = event.get_or_insert_with(|| {
+                let mut m = typed(shared, CONNS_TYPE, SystemTime::now());
+                m.extend(account_stat(shared, acc));
+                m
+            });
+            m.insert("server".into(), server_info(shared));
+            Value::Object(m.clone())
+        });
     }
 }
 
@@ -282,5 +302,5 @@ pub(crate) fn account_conns(shared: &Shared, acc: &Account) {
 /// `ServerInfo` (nats-server `sendShutdownEvent`, `sendLDMShutdownEventLocked`).
 pub(crate) fn server_event(shared: &Shared, what: &str) {
     let subject = format!("$SYS.SERVER.{}.{what}", shared.server_id);
-    publish_sys(shared, &subject, &server_info(shared));
+    emit(shared, &subject, || server_info(shared));
 }

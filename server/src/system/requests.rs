@@ -354,7 +354,7 @@ pub(crate) fn statsz(shared: &Shared) -> Value {
 /// Publishes the statsz message on `$SYS.SERVER.<id>.STATSZ`.
 pub(crate) fn broadcast_statsz(shared: &Shared) {
     let subject = format!("$SYS.SERVER.{}.STATSZ", shared.server_id);
-    events::publish_sys(shared, &subject, &statsz(shared));
+    events::emit(shared, &subject, || statsz(shared));
 }
 
 /// `HEALTHZ` `data` (nats-server `HealthStatus`): ok, or unavailable once
