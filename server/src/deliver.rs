@@ -203,7 +203,7 @@ pub(crate) fn publish(
         let own = origin == Origin::Conn(sub.conn);
         let target = match &sub.target {
             Some(Sink::Conn(c)) => c,
-            Some(Sink::Internal(h)) => return h.deliver(sub, msg),
+            Some(Sink::Internal(h)) => return h.deliver_from(origin, sub, msg),
             None => {
                 if own {
                     encode_delivery(sub, msg, self_out);

@@ -22,6 +22,7 @@ pub(crate) mod session;
 pub mod settings;
 pub(crate) mod shared;
 pub(crate) mod sink;
+pub(crate) mod system;
 pub mod tls;
 pub mod ws;
 

@@ -314,6 +314,13 @@ impl EventLoop {
         let cs = &conn.shared;
         self.shared.conns.lock().expect("conns").remove(&cs.cid);
         self.shared.stats.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
+        crate::system::events::client_disconnect(
+            &self.shared,
+            cs,
+            &conn.account,
+            reason,
+            !conn.pre_auth,
+        );
         let mut closed = self.shared.closed.lock().expect("closed");
         if closed.len() == CLOSED_RING {
             closed.pop_front();
