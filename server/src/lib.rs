@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub(crate) mod deliver;
 pub mod healthcheck;
+pub(crate) mod imports;
 pub(crate) mod info;
 pub mod kind;
 pub mod log;
