@@ -764,3 +764,43 @@ fn tls_enabled_by_reload_applies_to_new_connections_only() {
     plain.send(b"PING\r\n");
     plain.expect("PONG\r\n");
 }
+
+/// Waits until the file at `path` holds `needle` (the server writes a file,
+/// not a pipe: the test reads it again every 10 ms; only its content
+/// decides).
+fn wait_for_file_line(path: &std::path::Path, needle: &str) -> String {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            Instant::now() < until,
+            "{} never got {needle:?}:\n{text}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn log_file_set_by_reload_takes_the_following_lines() {
+    let dir = common::TempDir::new();
+    let log = dir.0.join("reloaded.log");
+    let base = "listen: 127.0.0.1:-1\n";
+    let s = Server::start(base);
+    std::fs::write(
+        s.conf_path(),
+        format!("{base}log_file: {:?}\n", log.display().to_string()),
+    )
+    .unwrap();
+    hangup(&s);
+    s.expect_log(&format!("Reloaded: log_file = {}", log.display()));
+    let text = wait_for_file_line(&log, "Reloaded server configuration");
+    assert!(!text.contains("Server is ready"), "{text}");
+    // And back to stderr.
+    std::fs::write(s.conf_path(), base).unwrap();
+    hangup(&s);
+    s.expect_log("Reloaded server configuration");
+}

@@ -71,6 +71,8 @@ pub struct Changes {
     pub logger: bool,
     /// `pid_file` changed: write the new file.
     pub pid_file: bool,
+    /// `log_file` changed: log to the new file (or stderr).
+    pub log_file: bool,
 }
 
 fn refuse(field: &'static str, old: impl ToString, new: impl ToString) -> Refused {
@@ -316,13 +318,10 @@ fn files_and_tls(
             .push(format!("Reloaded: ports_file_dir = {}", opt_str(&p)));
     }
     if old.log_file != new.log_file {
-        // natsws opens its log file once (docs/compat.md).
-        let s = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        return Err(refuse(
-            "LogFile",
-            opt_str(&s(&old.log_file)),
-            opt_str(&s(&new.log_file)),
-        ));
+        let p = new.log_file.as_ref().map(|p| p.display().to_string());
+        c.lines
+            .push(format!("Reloaded: log_file = {}", opt_str(&p)));
+        c.log_file = true;
     }
     tls_lines(old, new, tls_files_changed, c);
     if old.write_deadline != new.write_deadline {
