@@ -804,3 +804,36 @@ fn log_file_set_by_reload_takes_the_following_lines() {
     hangup(&s);
     s.expect_log("Reloaded server configuration");
 }
+
+#[test]
+fn each_changed_option_logs_the_reference_line() {
+    let base = "listen: 127.0.0.1:-1\n";
+    let auth = |t: &str| {
+        format!("authorization {{ timeout: {t}, users = [ {{ user: a, password: pw }} ] }}\n")
+    };
+    let s = Server::start(&format!("{base}{}", auth("2")));
+    let new = format!(
+        "{base}{}write_deadline: \"3s\"\nping_interval: \"30s\"\nping_max: 5\n\
+         max_control_line: 2048\nclient_advertise: \"example.com:4333\"\n",
+        auth("1")
+    );
+    std::fs::write(s.conf_path(), new).unwrap();
+    hangup(&s);
+    // In nats-server's order (its Options field order).
+    for line in [
+        "Reload: client_advertise = example.com:4333",
+        "Reloaded: authorization users",
+        "Reloaded: accounts",
+        "Reloaded: ping_interval = 30s",
+        "Reloaded: ping_max = 5",
+        "Reloaded: authorization timeout = 1",
+        "Reloaded: max_control_line = 2048",
+        "Reloaded: write_deadline = 3s",
+        "Reloaded server configuration",
+    ] {
+        s.expect_log(line);
+    }
+    let info = tcp_info(&s);
+    assert_eq!(info["host"], "example.com");
+    assert_eq!(info["port"], 4333);
+}

@@ -263,6 +263,14 @@ fn limits_and_auth(old: &Options, new: &Options, c: &mut Changes) -> Result<(), 
     if old.https_port != new.https_port && new.https_port != -1 {
         return Err(refuse("HTTPSPort", old.https_port, new.https_port));
     }
+    // AuthTimeout comes after HTTPSPort in nats-server's field order.
+    let timeout = |o: &Options| o.authorization.as_ref().and_then(|a| a.timeout);
+    if timeout(old) != timeout(new) {
+        let t = timeout(new).unwrap_or(crate::options::DEFAULT_AUTH_TIMEOUT);
+        let secs = t.as_secs_f64();
+        c.lines
+            .push(format!("Reloaded: authorization timeout = {secs}"));
+    }
     if old.max_control_line != new.max_control_line {
         c.lines.push(format!(
             "Reloaded: max_control_line = {}",
@@ -359,22 +367,15 @@ fn user_exists(o: &Options, name: &str) -> bool {
         .any(|u| u.user.as_deref() == Some(name) || u.nkey.as_deref() == Some(name))
 }
 
-/// The single-user, token and timeout lines of `authorization {}`.
+/// The single-user and token lines of `authorization {}`.
 fn auth_lines(old: &Options, new: &Options, c: &mut Changes) {
     let (o, n) = (old.authorization.as_ref(), new.authorization.as_ref());
     let get = |a: Option<&crate::options::Authorization>| {
-        a.map(|a| {
-            (
-                a.user.clone(),
-                a.password.clone(),
-                a.token.clone(),
-                a.timeout,
-            )
-        })
-        .unwrap_or_default()
+        a.map(|a| (a.user.clone(), a.password.clone(), a.token.clone()))
+            .unwrap_or_default()
     };
-    let (ou, op, ot, oto) = get(o);
-    let (nu, np, nt, nto) = get(n);
+    let (ou, op, ot) = get(o);
+    let (nu, np, nt) = get(n);
     if ou != nu {
         c.lines.push("Reloaded: authorization username".into());
     }
@@ -383,13 +384,6 @@ fn auth_lines(old: &Options, new: &Options, c: &mut Changes) {
     }
     if ot != nt {
         c.lines.push("Reloaded: authorization token".into());
-    }
-    if oto != nto {
-        let secs = nto
-            .unwrap_or(crate::options::DEFAULT_AUTH_TIMEOUT)
-            .as_secs_f64();
-        c.lines
-            .push(format!("Reloaded: authorization timeout = {secs}"));
     }
 }
 
