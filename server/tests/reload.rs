@@ -837,3 +837,26 @@ fn each_changed_option_logs_the_reference_line() {
     assert_eq!(info["host"], "example.com");
     assert_eq!(info["port"], 4333);
 }
+
+#[test]
+fn single_user_client_survives_a_reload_that_keeps_its_credentials() {
+    if is_reference() {
+        // nats-server 2.15.1 closes it on every reload: the single user is
+        // not in its users map, so the client counts as moved
+        // (docs/compat.md; operations spec §8 item 6).
+        return;
+    }
+    let conf = "listen: 127.0.0.1:-1\nauthorization { user: a, password: pw }\n";
+    let s = Server::start(conf);
+    let mut a = connect(&s, &user("a"));
+    reload(&s, &format!("{conf}max_payload: 2048\n"));
+    a.send(b"PING\r\n");
+    a.expect("PONG\r\n");
+    // A changed password still revokes it.
+    reload(
+        &s,
+        "listen: 127.0.0.1:-1\nauthorization { user: a, password: other }\n",
+    );
+    let got = a.read_to_close();
+    assert!(got.contains("-ERR 'Authorization Violation'"), "{got}");
+}
