@@ -175,7 +175,7 @@ pub fn diff(
     if old.server_tags != new.server_tags {
         c.lines.push("Reloaded: tags".into());
     }
-    natsws_lines(old, new, &mut c)?;
+    natsws_lines(old, new, &mut c);
     Ok(c)
 }
 
@@ -473,7 +473,7 @@ fn operator(old: &Options, new: &Options) -> Result<(), Refused> {
 }
 
 /// natsws's own top-level keys.
-fn natsws_lines(old: &Options, new: &Options, c: &mut Changes) -> Result<(), Refused> {
+fn natsws_lines(old: &Options, new: &Options, c: &mut Changes) {
     if old.max_pending_handshakes != new.max_pending_handshakes {
         let n = new.max_pending_handshakes;
         c.lines
@@ -486,14 +486,9 @@ fn natsws_lines(old: &Options, new: &Options, c: &mut Changes) -> Result<(), Ref
         c.lines.push("Reloaded: metrics".into());
     }
     if old.loop_spin != new.loop_spin {
-        // Each loop reads it once, at start.
-        return Err(refuse(
-            "LoopSpin",
-            go_dur(old.loop_spin),
-            go_dur(new.loop_spin),
-        ));
+        c.lines
+            .push(format!("Reloaded: loop_spin = {}", go_dur(new.loop_spin)));
     }
-    Ok(())
 }
 
 #[cfg(test)]
