@@ -860,3 +860,34 @@ fn single_user_client_survives_a_reload_that_keeps_its_credentials() {
     let got = a.read_to_close();
     assert!(got.contains("-ERR 'Authorization Violation'"), "{got}");
 }
+
+#[test]
+fn jwt_client_survives_an_unrelated_reload() {
+    use common::jwt;
+    use nkeys::KeyPair;
+    // nats-server issue #8606 (fixed in 2.14.2): nkey/JWT clients were
+    // closed by every reload.
+    let (op, acc) = (KeyPair::new_operator(), KeyPair::new_account());
+    let conf = |extra: &str| {
+        format!(
+            "listen: \"127.0.0.1:-1\"\noperator: \"{}\"\nresolver: MEMORY\n\
+             resolver_preload: {{\n  {}: \"{}\"\n}}\n{extra}",
+            jwt::operator(&op, None),
+            acc.public_key(),
+            jwt::account(&op, &acc, "A", &[])
+        )
+    };
+    let s = Server::start(&conf(""));
+    let u = KeyPair::new_user();
+    let ujwt = jwt::user(&acc, &u, jwt::User::default());
+    let (mut c, info) = Conn::tcp(s.client_port);
+    let sig = jwt::sign_nonce(&u, info["nonce"].as_str().unwrap());
+    c.send(
+        format!("CONNECT {{\"verbose\":false,\"jwt\":\"{ujwt}\",\"sig\":\"{sig}\"}}\r\nPING\r\n")
+            .as_bytes(),
+    );
+    c.expect("PONG\r\n");
+    reload(&s, &conf("max_payload: 2048\n"));
+    c.ping();
+    assert_eq!(tcp_info(&s)["max_payload"], 2048);
+}
