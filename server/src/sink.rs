@@ -248,6 +248,8 @@ pub(crate) enum Kill {
     SlowConsumer = 1,
     /// Close with reason Server Shutdown (lame duck mode).
     Shutdown = 2,
+    /// Close with reason Kicked (`$SYS.REQ.SERVER.<id>.KICK`).
+    Kicked = 3,
 }
 
 impl Kill {
@@ -255,6 +257,7 @@ impl Kill {
         match v {
             1 => Kill::SlowConsumer,
             2 => Kill::Shutdown,
+            3 => Kill::Kicked,
             _ => Kill::None,
         }
     }

@@ -752,3 +752,33 @@ fn account_services_from_the_system_account() {
     let v = sys.ask("$SYS.REQ.ACCOUNT.PING.STATZ", "");
     assert_eq!(v["data"]["account_statz"][0]["acc"], "SYS");
 }
+
+#[test]
+fn kick_closes_a_client_with_reason_kicked() {
+    let s = Server::start(CONF);
+    let mut sys = Nc::connect(&s, "sys", "sys");
+    let id = sys.info["server_id"].as_str().unwrap().to_string();
+    let mut app = Nc::connect(&s, "app", "app");
+    let cid = app.info["client_id"].as_u64().unwrap();
+    let subject = format!("$SYS.REQ.SERVER.{id}.KICK");
+    let v = sys.ask(&subject, &format!("{{\"cid\":{cid}}}"));
+    assert_eq!(keys(&v), set(&["server"]));
+    let rest = app.raw.read_to_close();
+    assert!(!rest.contains("-ERR"), "{rest}");
+    let v = sys.ask(&subject, r#"{"cid":999999}"#);
+    assert_eq!(
+        v["error"],
+        serde_json::json!({"code": 500, "description": "no such client or leafnode id"})
+    );
+    // Not a kick request: not answered.
+    assert!(sys.request(&subject, "nope").is_none());
+    // The closed list is updated as the socket closes: poll it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let v = http_json(&s, &format!("/connz?state=closed&cid={cid}"));
+        if v["connections"][0]["reason"] == "Kicked" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+    }
+}
