@@ -221,8 +221,8 @@ impl Handler for Req {
         };
         let Some(reply) = msg.reply else {
             // A PING without a reply subject: the STATSZ broadcast
-            // (nats-server `statszReq`).
-            if self.ep == Endpoint::Statsz {
+            // (nats-server `statszReq`), at most one a second.
+            if self.ep == Endpoint::Statsz && shared.sys.statsz_allowed(std::time::Instant::now()) {
                 broadcast_statsz(&shared);
             }
             return;
