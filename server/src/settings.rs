@@ -98,6 +98,11 @@ pub struct Settings {
     /// else the internal `$SYS`; `None` with `no_system_account`. Default:
     /// `$SYS`.
     pub system_account: Option<String>,
+    /// Each configured account's exports, imports and mappings (operations
+    /// spec §3), installed on the accounts at start (`crate::imports`).
+    pub account_links: Vec<(String, crate::options::AccountLinks)>,
+    /// The top-level `mappings`: the global account's.
+    pub mappings: Vec<crate::options::MappingOpt>,
     /// natsws `metrics { … }`: the namespace and `server_id` label value
     /// of `/metrics` (default `gnatsd` and the server id).
     pub metrics: options::MetricsOptions,
@@ -140,6 +145,8 @@ impl Default for Settings {
             lame_duck_duration: options::DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: options::DEFAULT_LAME_DUCK_GRACE_PERIOD,
             auth: None,
+            account_links: Vec::new(),
+            mappings: Vec::new(),
             accounts: Vec::new(),
             system_account: Some(DEFAULT_SYSTEM_ACCOUNT.to_string()),
             metrics: options::MetricsOptions::default(),
@@ -606,6 +613,13 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
     let system_account = system_account(o)?;
     Ok(Settings {
         auth,
+        account_links: o
+            .accounts
+            .iter()
+            .filter(|a| !a.links.is_empty())
+            .map(|a| (a.name.clone(), a.links.clone()))
+            .collect(),
+        mappings: o.mappings.clone(),
         client_addr: resolve(&o.host, o.port)?,
         websocket,
         http_addr,

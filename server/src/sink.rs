@@ -248,8 +248,14 @@ pub(crate) enum Kill {
     SlowConsumer = 1,
     /// Close with reason Server Shutdown (lame duck mode).
     Shutdown = 2,
+    /// `-ERR 'maximum connections exceeded'` and close: a reload lowered
+    /// `max_connections` below the clients connected.
+    MaxConnections = 3,
+    /// Closed with reason TLS Handshake Failure: a reload changed
+    /// `pinned_certs` and the client's certificate is no longer in it.
+    PinnedCert = 4,
     /// Close with reason Kicked (`$SYS.REQ.SERVER.<id>.KICK`).
-    Kicked = 3,
+    Kicked = 5,
 }
 
 impl Kill {
@@ -257,7 +263,9 @@ impl Kill {
         match v {
             1 => Kill::SlowConsumer,
             2 => Kill::Shutdown,
-            3 => Kill::Kicked,
+            3 => Kill::MaxConnections,
+            4 => Kill::PinnedCert,
+            5 => Kill::Kicked,
             _ => Kill::None,
         }
     }

@@ -782,3 +782,33 @@ fn kick_closes_a_client_with_reason_kicked() {
         assert!(Instant::now() < deadline, "{v}");
     }
 }
+
+#[test]
+fn reload_request_reloads_the_config_file() {
+    let s = Server::start(CONF);
+    let mut sys = Nc::connect(&s, "sys", "sys");
+    let id = sys.info["server_id"].as_str().unwrap().to_string();
+    let subject = format!("$SYS.REQ.SERVER.{id}.RELOAD");
+    // A reloadable change: a new APP user can log in afterwards.
+    let added = CONF.replace(
+        "{user: app2, password: app2}",
+        "{user: app2, password: app2}, {user: app3, password: app3}",
+    );
+    std::fs::write(s.conf_path(), &added).unwrap();
+    let v = sys.ask(&subject, "");
+    assert_eq!(keys(&v), set(&["server"]), "{v}");
+    let _app3 = Nc::connect(&s, "app3", "app3");
+    // A filter that does not match: no reload, no answer.
+    assert!(sys
+        .request(&subject, r#"{"server_name":"other"}"#)
+        .is_none());
+    // A refused change: 500 with the reload error text.
+    std::fs::write(s.conf_path(), format!("{added}\nserver_name: renamed\n")).unwrap();
+    let v = sys.ask(&subject, "");
+    assert_eq!(v["error"]["code"], 500, "{v}");
+    let text = v["error"]["description"].as_str().unwrap();
+    assert!(
+        text.starts_with("config reload not supported for ServerName"),
+        "{text}"
+    );
+}

@@ -152,6 +152,19 @@ impl EventLoop {
                 self.close(token, ClosedReason::Kicked, true);
                 true
             }
+            Kill::MaxConnections => {
+                // A reload lowered max_connections (nats-server
+                // `maxConnExceeded`).
+                let mut err = Vec::new();
+                natsws_core::proto::encode_err(&mut err, "maximum connections exceeded");
+                self.turn.queue_out(&conn.shared.clone(), &err);
+                self.close(token, ClosedReason::MaxConnectionsExceeded, true);
+                true
+            }
+            Kill::PinnedCert => {
+                self.close(token, ClosedReason::TlsHandshakeFailure, true);
+                true
+            }
             Kill::None => false,
         }
     }

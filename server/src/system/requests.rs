@@ -62,6 +62,8 @@ enum Endpoint {
     UserInfo,
     /// `<id>.KICK`: close the client `{"cid":N}` (reason `Kicked`).
     Kick,
+    /// `<id>.RELOAD`: reload the configuration file.
+    Reload,
 }
 
 /// Which account an answer is about.
@@ -156,6 +158,8 @@ pub(crate) fn register(shared: &Arc<Shared>) {
     }
     let kick = format!("$SYS.REQ.SERVER.{id}.KICK");
     add(shared, &sys, &kick, Endpoint::Kick, Scope::Server);
+    let reload = format!("$SYS.REQ.SERVER.{id}.RELOAD");
+    add(shared, &sys, &reload, Endpoint::Reload, Scope::Server);
     for (name, ep) in ACCOUNT_ENDPOINTS {
         let s = format!("$SYS.REQ.ACCOUNT.*.{name}");
         add(shared, &sys, &s, *ep, Scope::Token);
@@ -227,6 +231,9 @@ impl Handler for Req {
             }
             return;
         };
+        if self.ep == Endpoint::Reload {
+            return reload(&shared, &acc, reply, msg.payload);
+        }
         let scope = match self.scope {
             Scope::Server => None,
             Scope::Token => {
@@ -267,6 +274,7 @@ fn answer(
         Endpoint::Jsz => Opts::Filter("JszEventOptions"),
         Endpoint::Conns | Endpoint::UserInfo => Opts::Filter("EventFilterOptions"),
         Endpoint::Kick => return kick(shared, payload),
+        Endpoint::Reload => return None,
     };
     let body = match sysreq::parse(payload, opts) {
         Ok(b) => b,
@@ -309,7 +317,7 @@ fn answer(
         Endpoint::Jsz => Ok(jsz(shared)),
         Endpoint::Statz => return account_statz(shared, scope?, &body),
         Endpoint::UserInfo => Ok(user_info(shared, origin)?),
-        Endpoint::Kick => return None,
+        Endpoint::Kick | Endpoint::Reload => return None,
     };
     Some(envelope(shared, data))
 }
@@ -367,6 +375,41 @@ fn kick(shared: &Shared, payload: &[u8]) -> Option<Vec<u8>> {
             shared,
             Err((500, "no such client or leafnode id".into())),
         )),
+    }
+}
+
+/// `<id>.RELOAD` (spec §1.1, nats-server `reloadConfig`): the event
+/// filter applies; the reload runs on its own thread (it may close
+/// connections, this handler runs on a loop's), then the answer is the
+/// bare `{"server"}` envelope, or a 500 with the reload's error text.
+fn reload(shared: &Arc<Shared>, acc: &Arc<Account>, reply: &[u8], payload: &[u8]) {
+    match sysreq::parse(payload, Opts::Filter("EventFilterOptions")) {
+        Ok(b) if b.filtered_out(&shared.server_name, &shared.client_addr.ip().to_string()) => {
+            return
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let body = envelope(shared, Err((400, e.to_string())));
+            publish(shared, acc, reply, None, &body);
+            return;
+        }
+    }
+    let (shared, acc, reply) = (shared.clone(), acc.clone(), reply.to_vec());
+    let spawned = std::thread::Builder::new()
+        .name("natsws-reload".into())
+        .spawn(move || {
+            let body = match crate::reload::reload(&shared) {
+                Ok(_) => {
+                    let mut m = Map::new();
+                    m.insert("server".into(), server_info(&shared));
+                    to_vec(&Value::Object(m))
+                }
+                Err(e) => envelope(&shared, Err((500, e.to_string()))),
+            };
+            publish(&shared, &acc, &reply, None, &body);
+        });
+    if let Err(e) = spawned {
+        crate::error!("$SYS reload request: {e}");
     }
 }
 
