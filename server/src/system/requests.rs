@@ -134,7 +134,8 @@ fn add(shared: &Arc<Shared>, acc: &Arc<Account>, subject: &str, ep: Endpoint, sc
 /// [`super::state::SysState::ensure_imports`]). Nothing without a system
 /// account.
 pub(crate) fn register(shared: &Arc<Shared>) {
-    let Some(sys) = events::system_account(shared) else {
+    events::install(shared);
+    let Some(sys) = events::system_account(shared).cloned() else {
         return;
     };
     let id = shared.server_id.clone();
@@ -175,8 +176,12 @@ pub(crate) fn register(shared: &Arc<Shared>) {
     let weak = Arc::downgrade(shared);
     let hook = move |name: &str| {
         let Some(shared) = weak.upgrade() else { return };
-        if !done.lock().expect("imports").insert(name.to_string()) {
-            return;
+        {
+            let mut done = done.lock().expect("imports");
+            if done.contains(name) {
+                return;
+            }
+            done.insert(name.to_string());
         }
         let acc = shared.accounts.get(name);
         imports(&shared, &acc);
@@ -533,7 +538,7 @@ fn user_info(shared: &Shared, origin: Origin) -> Option<Value> {
 /// every 30 s the `SERVER.CONNS` of each account with connections
 /// (`eventsHBInterval`).
 pub(crate) fn spawn_heartbeat(shared: &Arc<Shared>) -> std::io::Result<()> {
-    if shared.settings().system_account.is_none() {
+    if events::system_account(shared).is_none() {
         return Ok(());
     }
     let weak = Arc::downgrade(shared);

@@ -38,6 +38,8 @@ pub struct SysState {
     stop_cv: Condvar,
     /// Installed by the request layer at start.
     pub(crate) import_hook: OnceLock<ImportHook>,
+    /// The system account, set once at start when there is one.
+    pub(crate) account: OnceLock<std::sync::Arc<crate::account::Account>>,
     /// When a requested STATSZ broadcast last went out.
     last_statsz: Mutex<Option<std::time::Instant>>,
 }
