@@ -254,6 +254,8 @@ pub(crate) enum Kill {
     /// Closed with reason TLS Handshake Failure: a reload changed
     /// `pinned_certs` and the client's certificate is no longer in it.
     PinnedCert = 4,
+    /// Close with reason Kicked (`$SYS.REQ.SERVER.<id>.KICK`).
+    Kicked = 5,
 }
 
 impl Kill {
@@ -263,6 +265,7 @@ impl Kill {
             2 => Kill::Shutdown,
             3 => Kill::MaxConnections,
             4 => Kill::PinnedCert,
+            5 => Kill::Kicked,
             _ => Kill::None,
         }
     }

@@ -752,3 +752,63 @@ fn account_services_from_the_system_account() {
     let v = sys.ask("$SYS.REQ.ACCOUNT.PING.STATZ", "");
     assert_eq!(v["data"]["account_statz"][0]["acc"], "SYS");
 }
+
+#[test]
+fn kick_closes_a_client_with_reason_kicked() {
+    let s = Server::start(CONF);
+    let mut sys = Nc::connect(&s, "sys", "sys");
+    let id = sys.info["server_id"].as_str().unwrap().to_string();
+    let mut app = Nc::connect(&s, "app", "app");
+    let cid = app.info["client_id"].as_u64().unwrap();
+    let subject = format!("$SYS.REQ.SERVER.{id}.KICK");
+    let v = sys.ask(&subject, &format!("{{\"cid\":{cid}}}"));
+    assert_eq!(keys(&v), set(&["server"]));
+    let rest = app.raw.read_to_close();
+    assert!(!rest.contains("-ERR"), "{rest}");
+    let v = sys.ask(&subject, r#"{"cid":999999}"#);
+    assert_eq!(
+        v["error"],
+        serde_json::json!({"code": 500, "description": "no such client or leafnode id"})
+    );
+    // Not a kick request: not answered.
+    assert!(sys.request(&subject, "nope").is_none());
+    // The closed list is updated as the socket closes: poll it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let v = http_json(&s, &format!("/connz?state=closed&cid={cid}"));
+        if v["connections"][0]["reason"] == "Kicked" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+    }
+}
+
+#[test]
+fn reload_request_reloads_the_config_file() {
+    let s = Server::start(CONF);
+    let mut sys = Nc::connect(&s, "sys", "sys");
+    let id = sys.info["server_id"].as_str().unwrap().to_string();
+    let subject = format!("$SYS.REQ.SERVER.{id}.RELOAD");
+    // A reloadable change: a new APP user can log in afterwards.
+    let added = CONF.replace(
+        "{user: app2, password: app2}",
+        "{user: app2, password: app2}, {user: app3, password: app3}",
+    );
+    std::fs::write(s.conf_path(), &added).unwrap();
+    let v = sys.ask(&subject, "");
+    assert_eq!(keys(&v), set(&["server"]), "{v}");
+    let _app3 = Nc::connect(&s, "app3", "app3");
+    // A filter that does not match: no reload, no answer.
+    assert!(sys
+        .request(&subject, r#"{"server_name":"other"}"#)
+        .is_none());
+    // A refused change: 500 with the reload error text.
+    std::fs::write(s.conf_path(), format!("{added}\nserver_name: renamed\n")).unwrap();
+    let v = sys.ask(&subject, "");
+    assert_eq!(v["error"]["code"], 500, "{v}");
+    let text = v["error"]["description"].as_str().unwrap();
+    assert!(
+        text.starts_with("config reload not supported for ServerName"),
+        "{text}"
+    );
+}

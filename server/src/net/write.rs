@@ -146,6 +146,12 @@ impl EventLoop {
                 self.close(token, ClosedReason::ServerShutdown, true);
                 true
             }
+            Kill::Kicked => {
+                // An operator's KICK: what is queued goes out, then the
+                // close (no -ERR, as nats-server).
+                self.close(token, ClosedReason::Kicked, true);
+                true
+            }
             Kill::MaxConnections => {
                 // A reload lowered max_connections (nats-server
                 // `maxConnExceeded`).

@@ -31,13 +31,18 @@ const DISCONNECT_TYPE: &str = "io.nats.server.advisory.v1.client_disconnect";
 /// `type` of an account connections event (`AccountNumConnsMsgType`).
 const CONNS_TYPE: &str = "io.nats.server.advisory.v1.account_connections";
 
-/// The system account, when the server has one.
-pub(crate) fn system_account(shared: &Shared) -> Option<Arc<Account>> {
-    let settings = shared.settings();
-    settings
-        .system_account
-        .as_deref()
-        .map(|n| shared.accounts.get(n))
+/// The system account, when the server has one (set once at start by
+/// [`install`]).
+pub(crate) fn system_account(shared: &Shared) -> Option<&Arc<Account>> {
+    shared.sys.account.get()
+}
+
+/// Records the system account named by the settings, if any (at start,
+/// before any connection).
+pub(crate) fn install(shared: &Shared) {
+    if let Some(name) = shared.settings().system_account.as_deref() {
+        let _ = shared.sys.account.set(shared.accounts.get(name));
+    }
 }
 
 /// `ServerInfo` (spec §2.2, nats-server `ServerInfo`): `name`, `host` (the
@@ -122,7 +127,7 @@ pub(crate) fn emit(shared: &Shared, subject: &str, build: impl FnOnce() -> Value
         .unwrap_or(false);
     if interest {
         let body = serde_json::to_vec(&build()).unwrap_or_default();
-        publish(shared, &sys, subject.as_bytes(), None, &body);
+        publish(shared, sys, subject.as_bytes(), None, &body);
     }
 }
 
@@ -185,7 +190,7 @@ fn msg_bytes(msgs: u64, bytes: u64) -> Value {
 /// `accountConnectEvent`): its account's counts (`SERVER.CONNS`) first,
 /// then `$SYS.ACCOUNT.<acc>.CONNECT`, as nats-server orders them.
 pub(crate) fn client_connect(shared: &Shared, cs: &ConnShared, acc: &Arc<Account>) {
-    if shared.settings().system_account.is_none() {
+    if system_account(shared).is_none() {
         return;
     }
     shared.sys.ensure_imports(&acc.name);
@@ -214,7 +219,7 @@ pub(crate) fn client_disconnect(
     reason: ClosedReason,
     counted: bool,
 ) {
-    if shared.settings().system_account.is_none() {
+    if system_account(shared).is_none() {
         return;
     }
     let meta = || cs.client.lock().map(|m| m.clone()).unwrap_or_default();

@@ -19,7 +19,9 @@ use natsws_core::router::{Message, Origin, SubRef, Subscription};
 use natsws_core::subject::Filter;
 use serde_json::{json, Map, Value};
 
-use super::body::{self, Body, Opts};
+use natsws_core::sysreq::{self, Body, Opts};
+
+use super::body;
 use super::events::{self, publish, server_info};
 use crate::account::Account;
 use crate::log::rfc3339;
@@ -58,6 +60,10 @@ enum Endpoint {
     Conns,
     /// `USER.INFO`: about the requesting connection.
     UserInfo,
+    /// `<id>.KICK`: close the client `{"cid":N}` (reason `Kicked`).
+    Kick,
+    /// `<id>.RELOAD`: reload the configuration file.
+    Reload,
 }
 
 /// Which account an answer is about.
@@ -128,7 +134,8 @@ fn add(shared: &Arc<Shared>, acc: &Arc<Account>, subject: &str, ep: Endpoint, sc
 /// [`super::state::SysState::ensure_imports`]). Nothing without a system
 /// account.
 pub(crate) fn register(shared: &Arc<Shared>) {
-    let Some(sys) = events::system_account(shared) else {
+    events::install(shared);
+    let Some(sys) = events::system_account(shared).cloned() else {
         return;
     };
     let id = shared.server_id.clone();
@@ -150,6 +157,10 @@ pub(crate) fn register(shared: &Arc<Shared>) {
             Scope::Server,
         );
     }
+    let kick = format!("$SYS.REQ.SERVER.{id}.KICK");
+    add(shared, &sys, &kick, Endpoint::Kick, Scope::Server);
+    let reload = format!("$SYS.REQ.SERVER.{id}.RELOAD");
+    add(shared, &sys, &reload, Endpoint::Reload, Scope::Server);
     for (name, ep) in ACCOUNT_ENDPOINTS {
         let s = format!("$SYS.REQ.ACCOUNT.*.{name}");
         add(shared, &sys, &s, *ep, Scope::Token);
@@ -165,8 +176,12 @@ pub(crate) fn register(shared: &Arc<Shared>) {
     let weak = Arc::downgrade(shared);
     let hook = move |name: &str| {
         let Some(shared) = weak.upgrade() else { return };
-        if !done.lock().expect("imports").insert(name.to_string()) {
-            return;
+        {
+            let mut done = done.lock().expect("imports");
+            if done.contains(name) {
+                return;
+            }
+            done.insert(name.to_string());
         }
         let acc = shared.accounts.get(name);
         imports(&shared, &acc);
@@ -215,12 +230,15 @@ impl Handler for Req {
         };
         let Some(reply) = msg.reply else {
             // A PING without a reply subject: the STATSZ broadcast
-            // (nats-server `statszReq`).
-            if self.ep == Endpoint::Statsz {
+            // (nats-server `statszReq`), at most one a second.
+            if self.ep == Endpoint::Statsz && shared.sys.statsz_allowed(std::time::Instant::now()) {
                 broadcast_statsz(&shared);
             }
             return;
         };
+        if self.ep == Endpoint::Reload {
+            return reload(&shared, &acc, reply, msg.payload);
+        }
         let scope = match self.scope {
             Scope::Server => None,
             Scope::Token => {
@@ -260,8 +278,10 @@ fn answer(
         Endpoint::Leafz => Opts::Filter("LeafzEventOptions"),
         Endpoint::Jsz => Opts::Filter("JszEventOptions"),
         Endpoint::Conns | Endpoint::UserInfo => Opts::Filter("EventFilterOptions"),
+        Endpoint::Kick => return kick(shared, payload),
+        Endpoint::Reload => return None,
     };
-    let body = match body::parse(payload, opts) {
+    let body = match sysreq::parse(payload, opts) {
         Ok(b) => b,
         Err(e) => return Some(envelope(shared, Err((400, e.to_string())))),
     };
@@ -280,20 +300,20 @@ fn answer(
         Endpoint::Conns => return account_conns_answer(shared, scope?),
         Endpoint::Varz => Ok(monitor::varz::varz(shared)),
         Endpoint::Connz => {
-            let mut p = body.connz_params();
+            let mut p = body::connz_params(&body);
             if let Some(acc) = scope {
                 p.insert("acc".into(), acc.into());
             }
             monitor::connz::connz(shared, &p).map_err(|e| (400, e.to_string()))
         }
         Endpoint::Subsz => {
-            let mut p = body.subsz_params();
+            let mut p = body::subsz_params(&body);
             if let Some(acc) = scope {
                 p.insert("acc".into(), acc.into());
             }
             monitor::subsz::subsz(shared, &p).map_err(|e| (400, e.to_string()))
         }
-        Endpoint::Accountz => monitor::accountz::accountz(shared, &body.accountz_params())
+        Endpoint::Accountz => monitor::accountz::accountz(shared, &body::accountz_params(&body))
             .map_err(|e| (400, e.to_string())),
         Endpoint::Healthz => Ok(healthz(shared)),
         Endpoint::Routez => Ok(monitor::leafz::routez(shared)),
@@ -302,6 +322,7 @@ fn answer(
         Endpoint::Jsz => Ok(jsz(shared)),
         Endpoint::Statz => return account_statz(shared, scope?, &body),
         Endpoint::UserInfo => Ok(user_info(shared, origin)?),
+        Endpoint::Kick | Endpoint::Reload => return None,
     };
     Some(envelope(shared, data))
 }
@@ -323,6 +344,78 @@ fn envelope(shared: &Shared, data: Result<Value, (u16, String)>) -> Vec<u8> {
         ),
     };
     to_vec(&Value::Object(m))
+}
+
+/// `<id>.KICK` (nats-server `kickClient`): the body must be
+/// `{"cid":N}` (anything else is logged and not answered); the event filter
+/// applies; the client with that id is closed with reason `Kicked` and the
+/// answer is the bare `{"server"}` envelope, or the 500 `no such client or
+/// leafnode id`.
+fn kick(shared: &Shared, payload: &[u8]) -> Option<Vec<u8>> {
+    let cid = serde_json::from_slice::<Value>(payload)
+        .ok()
+        .filter(Value::is_object)
+        .map(|v| v.get("cid").map_or(Some(0), Value::as_u64));
+    let Some(Some(cid)) = cid else {
+        crate::error!("Error unmarshalling kick client request");
+        return None;
+    };
+    let body = sysreq::parse(payload, Opts::Filter("EventFilterOptions"));
+    match body {
+        Ok(b) if b.filtered_out(&shared.server_name, &shared.client_addr.ip().to_string()) => {
+            return None
+        }
+        Ok(_) => {}
+        Err(e) => return Some(envelope(shared, Err((400, e.to_string())))),
+    }
+    let conn = shared.conns.lock().ok()?.get(&cid).cloned();
+    match conn {
+        Some(c) => {
+            shared.kill(&c, crate::sink::Kill::Kicked);
+            let mut m = Map::new();
+            m.insert("server".into(), server_info(shared));
+            Some(to_vec(&Value::Object(m)))
+        }
+        None => Some(envelope(
+            shared,
+            Err((500, "no such client or leafnode id".into())),
+        )),
+    }
+}
+
+/// `<id>.RELOAD` (spec §1.1, nats-server `reloadConfig`): the event
+/// filter applies; the reload runs on its own thread (it may close
+/// connections, this handler runs on a loop's), then the answer is the
+/// bare `{"server"}` envelope, or a 500 with the reload's error text.
+fn reload(shared: &Arc<Shared>, acc: &Arc<Account>, reply: &[u8], payload: &[u8]) {
+    match sysreq::parse(payload, Opts::Filter("EventFilterOptions")) {
+        Ok(b) if b.filtered_out(&shared.server_name, &shared.client_addr.ip().to_string()) => {
+            return
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let body = envelope(shared, Err((400, e.to_string())));
+            publish(shared, acc, reply, None, &body);
+            return;
+        }
+    }
+    let (shared, acc, reply) = (shared.clone(), acc.clone(), reply.to_vec());
+    let spawned = std::thread::Builder::new()
+        .name("natsws-reload".into())
+        .spawn(move || {
+            let body = match crate::reload::reload(&shared) {
+                Ok(_) => {
+                    let mut m = Map::new();
+                    m.insert("server".into(), server_info(&shared));
+                    to_vec(&Value::Object(m))
+                }
+                Err(e) => envelope(&shared, Err((500, e.to_string()))),
+            };
+            publish(&shared, &acc, &reply, None, &body);
+        });
+    if let Err(e) = spawned {
+        crate::error!("$SYS reload request: {e}");
+    }
 }
 
 /// The statsz message (`{"server","statsz"}`, spec §2.2) from the `/varz`
@@ -396,7 +489,7 @@ fn jsz(shared: &Shared) -> Value {
 /// account `acc`; silent when it has no connections unless
 /// `include_unused` (nats-server `statzReq`).
 fn account_statz(shared: &Shared, acc: &str, body: &Body) -> Option<Vec<u8>> {
-    if shared.sys.conns_of(acc).conns == 0 && !body.include_unused() {
+    if shared.sys.conns_of(acc).conns == 0 && !body.flag("include_unused") {
         return None;
     }
     let account = shared.accounts.all().into_iter().find(|a| a.name == acc)?;
@@ -445,7 +538,7 @@ fn user_info(shared: &Shared, origin: Origin) -> Option<Value> {
 /// every 30 s the `SERVER.CONNS` of each account with connections
 /// (`eventsHBInterval`).
 pub(crate) fn spawn_heartbeat(shared: &Arc<Shared>) -> std::io::Result<()> {
-    if shared.settings().system_account.is_none() {
+    if events::system_account(shared).is_none() {
         return Ok(());
     }
     let weak = Arc::downgrade(shared);

@@ -38,6 +38,10 @@ pub struct SysState {
     stop_cv: Condvar,
     /// Installed by the request layer at start.
     pub(crate) import_hook: OnceLock<ImportHook>,
+    /// The system account, set once at start when there is one.
+    pub(crate) account: OnceLock<std::sync::Arc<crate::account::Account>>,
+    /// When a requested STATSZ broadcast last went out.
+    last_statsz: Mutex<Option<std::time::Instant>>,
 }
 
 impl SysState {
@@ -81,6 +85,19 @@ impl SysState {
         }
     }
 
+    /// Whether a requested STATSZ broadcast may go out now: at most one a
+    /// second (nats-server `statszRateLimit`); records it when it may.
+    pub fn statsz_allowed(&self, now: std::time::Instant) -> bool {
+        let mut last = self.last_statsz.lock().unwrap_or_else(|e| e.into_inner());
+        match *last {
+            Some(t) if now.duration_since(t) < std::time::Duration::from_secs(1) => false,
+            _ => {
+                *last = Some(now);
+                true
+            }
+        }
+    }
+
     /// Stops the heartbeat thread.
     pub fn stop(&self) {
         *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
@@ -114,6 +131,10 @@ mod tests {
         assert_eq!(s.conns_of("A").conns, 2);
         assert_eq!(s.next_seq(), 1);
         assert_eq!(s.next_seq(), 2);
+        let t = std::time::Instant::now();
+        assert!(s.statsz_allowed(t));
+        assert!(!s.statsz_allowed(t + std::time::Duration::from_millis(999)));
+        assert!(s.statsz_allowed(t + std::time::Duration::from_secs(1)));
         s.stop();
         assert!(s.wait_stop(std::time::Duration::from_secs(5)));
     }
