@@ -88,14 +88,17 @@ impl Turn {
     }
 
     /// At the start of a turn: takes the settings again if a reload swapped
-    /// them (one atomic load when it did not).
-    pub(crate) fn refresh(&mut self, shared: &Shared) {
+    /// them (one atomic load when it did not); returns the settings replaced,
+    /// so that the loop can re-evaluate its connections.
+    pub(crate) fn refresh(&mut self, shared: &Shared) -> Option<Arc<Settings>> {
         let gen = shared.settings_holder.generation();
-        if gen != self.settings_gen {
-            self.settings = shared.settings();
-            self.limits = limits_of(&self.settings);
-            self.settings_gen = gen;
+        if gen == self.settings_gen {
+            return None;
         }
+        let old = std::mem::replace(&mut self.settings, shared.settings());
+        self.limits = limits_of(&self.settings);
+        self.settings_gen = gen;
+        Some(old)
     }
 
     /// Removes the subscriptions that reached their auto-unsubscribe limit
@@ -222,7 +225,7 @@ fn publish_local(
         let own = origin == Origin::Conn(sub.conn);
         let target = match &sub.target {
             Some(Sink::Conn(c)) => c,
-            Some(Sink::Internal(h)) => return h.deliver(sub, msg),
+            Some(Sink::Internal(h)) => return h.deliver_from(origin, sub, msg),
             None => {
                 if own {
                     encode_delivery(sub, msg, self_out);

@@ -17,11 +17,13 @@ pub mod log;
 pub(crate) mod monitor;
 pub(crate) mod net;
 pub mod options;
+pub mod reload;
 pub mod server;
 pub(crate) mod session;
 pub mod settings;
 pub(crate) mod shared;
 pub(crate) mod sink;
+pub(crate) mod system;
 pub mod tls;
 pub mod ws;
 

@@ -160,6 +160,11 @@ impl Options {
                 }
             }
             "system_account" | "system" => self.system_account = r.ok(str_of(e)),
+            "no_system_account" | "no_system" | "no_sys_acc" => {
+                if let Some(b) = r.ok(bool_of(e)) {
+                    self.no_system_account = b;
+                }
+            }
             _ => return false,
         }
         true

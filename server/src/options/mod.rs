@@ -227,9 +227,13 @@ pub struct Options {
     pub resolver: Option<Spanned<String>>,
     /// `resolver_preload`: account public key → account JWT.
     pub resolver_preload: Vec<(String, String)>,
-    /// `system_account`/`system` (recorded; natsws has no system account
-    /// services).
+    /// `system_account`/`system`: the account whose users reach the `$SYS`
+    /// services and events (operations spec §2.1). Unset: the internal
+    /// `$SYS` account, unless `no_system_account`.
     pub system_account: Option<String>,
+    /// `no_system_account`/`no_system`/`no_sys_acc`: no system account, no
+    /// events, no `$SYS` services (default false).
+    pub no_system_account: bool,
     /// Config warnings (`… should be converted to a duration`, …).
     pub warnings: Vec<Diagnostic>,
 }
@@ -291,6 +295,7 @@ impl Default for Options {
             resolver: None,
             resolver_preload: Vec::new(),
             system_account: None,
+            no_system_account: false,
             warnings: Vec::new(),
         }
     }
