@@ -248,6 +248,19 @@ pub(crate) struct Links {
     responses: Option<Arc<Responses>>,
 }
 
+/// Installs the links of `settings` (its `account_links` and top-level
+/// `mappings`) on the accounts, at start and after each reload: accounts
+/// that lost theirs are cleared; an exporter keeps its response table
+/// (prefix and pending requests) across a reload.
+pub(crate) fn install_settings(accounts: &Accounts, settings: &crate::settings::Settings) {
+    let global: Vec<Mapping> = settings
+        .mappings
+        .iter()
+        .filter_map(|m| m.build().ok())
+        .collect();
+    install(accounts, &settings.account_links, &global);
+}
+
 /// Builds and installs every account's links: `links` per account name,
 /// `global` the top-level mappings. Accounts named here are created.
 /// Configuration checks ran before ([`crate::options::Options`]); an
@@ -262,7 +275,8 @@ pub(crate) fn install(accounts: &Accounts, links: &[(String, AccountLinks)], glo
         let me = entry(&mut built, name);
         me.mappings = l.mappings.iter().filter_map(|m| m.build().ok()).collect();
         if !l.service_exports.is_empty() {
-            me.responses = Some(Arc::new(Responses::new()));
+            let kept = links_of(&accounts.get(name)).and_then(|old| old.responses.clone());
+            me.responses = Some(kept.unwrap_or_else(|| Arc::new(Responses::new())));
         }
     }
     for (name, l) in links {
@@ -323,6 +337,14 @@ pub(crate) fn install(accounts: &Accounts, links: &[(String, AccountLinks)], glo
             accounts
                 .get(&name)
                 .set_links(Arc::new(l) as Arc<dyn Any + Send + Sync>);
+        } else {
+            accounts.get(&name).clear_links();
+        }
+    }
+    for acc in accounts.all() {
+        let configured = acc.name == GLOBAL_ACCOUNT || links.iter().any(|(n, _)| *n == acc.name);
+        if !configured && acc.has_links() {
+            acc.clear_links();
         }
     }
 }

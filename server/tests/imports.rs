@@ -353,11 +353,15 @@ fn misconfigurations_refuse_to_start_with_the_reference_texts() {
         r#"accounts { A: { exports: [{stream: "a"}] }, B: { imports: [{stream: {account: A, subject: "a"}, prefix: "p"}, {stream: {account: A, subject: "a"}, prefix: "q"}] } }"#,
         r#"Error adding stream import "a": stream import already exists"#,
     );
+    refused(
+        r#"no_system_account: true, accounts { A: { exports: [{service: "a", latency: "lat.a"}] } }"#,
+        r#"Error adding service latency sampling for "a": system account not setup"#,
+    );
     if !common::is_reference() {
-        // nats-server has a system account by default; natsws has none.
+        // nats-server tracks it through its system account; natsws does not.
         refused(
             r#"accounts { A: { exports: [{service: "a", latency: "lat.a"}] } }"#,
-            r#"Error adding service latency sampling for "a": system account not setup"#,
+            r#"Error adding service latency sampling for "a": service latency tracking is not supported by natsws yet"#,
         );
     }
     refused(

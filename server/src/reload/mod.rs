@@ -193,6 +193,8 @@ fn reload_inner(shared: &Shared) -> Result<ReloadOutcome, ReloadError> {
         }
     }
     let old_settings = shared.settings_holder.swap(settings);
+    // Exports, imports and mappings (operations spec §3.4: reloadable).
+    crate::imports::install_settings(&shared.accounts, &shared.settings());
     shared.refresh_info_templates();
     let unpinned = recheck_pinned_certs(shared, &old_settings);
     if unpinned > 0 {
