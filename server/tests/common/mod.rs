@@ -50,6 +50,11 @@ pub fn is_timeout(e: &std::io::Error) -> bool {
     )
 }
 
+/// Whether a read was interrupted by a signal (`EINTR`): read again.
+pub fn is_interrupted(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Interrupted
+}
+
 /// How long any single expectation may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -299,7 +304,7 @@ impl Raw {
                     String::from_utf8_lossy(&self.buf)
                 ),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(e) => panic!("read error {e} waiting for {needle:?}"),
             }
         }
@@ -314,7 +319,7 @@ impl Raw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(_) => break,
             }
         }
@@ -408,7 +413,7 @@ impl WsRaw {
             let n = match sock.read(&mut chunk) {
                 Ok(0) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
                 Ok(n) => n,
-                Err(e) if is_timeout(&e) => continue,
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => continue,
                 Err(_) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
             };
             seen.extend_from_slice(&chunk[..n]);
@@ -530,7 +535,7 @@ impl WsRaw {
                     break;
                 }
                 Ok(n) => self.feed(&mut chunk[..n], &mut frames),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(e) => panic!("read error {e} waiting for {what}"),
             }
         }
@@ -562,7 +567,7 @@ impl WsRaw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => self.feed(&mut chunk[..n], &mut frames),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(_) => break,
             }
         }
@@ -582,7 +587,7 @@ impl WsRaw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => return false,
                 Ok(n) => self.feed(&mut chunk[..n], &mut Vec::new()),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(_) => return false,
             }
             if self.close.is_some() {
