@@ -15,6 +15,8 @@ pub struct Account {
     pub name: String,
     /// Its subscriptions.
     pub router: Mutex<Router<Sink>>,
+    /// Its leafnode links and the interest they were shown.
+    pub leafs: crate::leaf_interest::LeafLinks,
 }
 
 /// The name of the default (global) account: `$G`.
@@ -32,6 +34,7 @@ impl Accounts {
         let global = Arc::new(Account {
             name: GLOBAL_ACCOUNT.to_string(),
             router: Mutex::new(Router::new()),
+            leafs: Default::default(),
         });
         let mut map = HashMap::new();
         map.insert(GLOBAL_ACCOUNT.to_string(), global.clone());
@@ -57,6 +60,7 @@ impl Accounts {
                 Arc::new(Account {
                     name: name.to_string(),
                     router: Mutex::new(Router::new()),
+                    leafs: Default::default(),
                 })
             })
             .clone()

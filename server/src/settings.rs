@@ -26,6 +26,9 @@ pub struct Settings {
     pub client_addr: SocketAddr,
     /// The WebSocket listener, if configured with a port.
     pub websocket: Option<WsListenConfig>,
+    /// `leafnodes { … }` as configured (spec `leafnode.md` §2); `None`
+    /// when absent.
+    pub leafnodes: Option<Arc<options::leaf::LeafnodeOptions>>,
     /// Monitoring listen address (`http_port`, or `https_port` when
     /// [`Settings::https_tls`] is set).
     pub http_addr: Option<SocketAddr>,
@@ -111,6 +114,7 @@ impl Default for Settings {
         Settings {
             client_addr: "0.0.0.0:4222".parse().expect("literal"),
             websocket: None,
+            leafnodes: None,
             http_addr: None,
             tls: None,
             https_tls: None,
@@ -152,22 +156,23 @@ impl Settings {
         match kind {
             ConnKind::CLIENT => self.tls.as_ref(),
             ConnKind::WEBSOCKET => self.websocket.as_ref().and_then(|w| w.tls.as_ref()),
+            _ => None,
         }
     }
 
     /// `max_pending` for a connection of `kind`.
     pub fn max_pending_for(&self, kind: ConnKind) -> usize {
         match kind {
-            ConnKind::CLIENT => self.max_pending,
             ConnKind::WEBSOCKET => self.ws_max_pending,
+            _ => self.max_pending,
         }
     }
 
     /// `write_deadline` for a connection of `kind`.
     pub fn write_deadline_for(&self, kind: ConnKind) -> Duration {
         match kind {
-            ConnKind::CLIENT => self.write_deadline,
             ConnKind::WEBSOCKET => self.ws_write_deadline,
+            _ => self.write_deadline,
         }
     }
 }
@@ -570,6 +575,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         auth,
         client_addr: resolve(&o.host, o.port)?,
         websocket,
+        leafnodes: o.leaf.clone().map(Arc::new),
         http_addr,
         tls,
         https_tls,

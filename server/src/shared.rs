@@ -83,6 +83,14 @@ pub struct LoopHandle {
     pub inbox: Mutex<Vec<Arc<ConnShared>>>,
     /// Newly accepted sockets for this loop.
     pub accepted: Mutex<Vec<(mio::net::TcpStream, SocketAddr, ConnKind)>>,
+    /// Leafnode sockets a remote's dialer connected, for this loop.
+    pub(crate) solicited: Mutex<
+        Vec<(
+            mio::net::TcpStream,
+            SocketAddr,
+            Arc<crate::leaf_remote::Remote>,
+        )>,
+    >,
 }
 
 /// A closed connection remembered for `/connz?state=closed`.
@@ -112,7 +120,7 @@ pub struct Shared {
     pub accounts: Accounts,
     /// Pre-rendered INFO lines per listener kind (client, websocket),
     /// built on first use.
-    pub info_templates: std::sync::OnceLock<[crate::info::InfoTemplates; 2]>,
+    pub info_templates: std::sync::OnceLock<[crate::info::InfoTemplates; ConnKind::ALL.len()]>,
     /// Next connection id.
     pub next_cid: AtomicU64,
     /// Open connections, for monitoring and `max_connections`.
@@ -148,6 +156,10 @@ pub struct Shared {
     pub client_addr: SocketAddr,
     /// Bound websocket address.
     pub ws_addr: Option<SocketAddr>,
+    /// The `leafnodes` listener's address, once bound.
+    pub leaf_addr: std::sync::OnceLock<SocketAddr>,
+    /// The bound `leafnodes` listener until loop 0 takes it.
+    pub leaf_listener: Mutex<Option<std::net::TcpListener>>,
     /// Bound monitoring address.
     pub http_addr: Option<SocketAddr>,
 }
@@ -182,6 +194,8 @@ impl Shared {
         Shared {
             client_addr: addrs.client,
             ws_addr: addrs.ws,
+            leaf_addr: std::sync::OnceLock::new(),
+            leaf_listener: Mutex::new(None),
             http_addr: addrs.http,
             settings_holder: SettingsHolder::new(settings),
             accounts,

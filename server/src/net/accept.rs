@@ -10,6 +10,7 @@ impl EventLoop {
             let l = match kind {
                 ConnKind::CLIENT => self.client_listener.as_ref(),
                 ConnKind::WEBSOCKET => self.ws_listener.as_ref(),
+                _ => self.leaf_listener.as_ref(),
             };
             let Some(l) = l else { return };
             match l.accept() {
@@ -237,10 +238,10 @@ impl EventLoop {
         let conn = &self.conns[token];
         let (cid, peer) = (conn.shared.cid, conn.shared.peer);
         match conn.shared.kind {
-            ConnKind::CLIENT => crate::error!("{peer} - cid:{cid} - TLS handshake error: {why}"),
             ConnKind::WEBSOCKET => {
                 crate::error!("websocket: TLS handshake error from {peer}: {why}")
             }
+            k => crate::error!("{peer} - {}:{cid} - TLS handshake error: {why}", k.label()),
         }
         self.close(token, ClosedReason::TlsHandshakeFailure, true);
     }
@@ -307,5 +308,7 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
             let deadline = now.saturating_add(Millis(w.handshake_timeout.as_millis() as u64));
             conn.handshake_deadline = Some(deadline);
         }
+        // A leafnode's protocol greets (crate::session::leaf).
+        _ => {}
     }
 }

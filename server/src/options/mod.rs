@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{self, ConfigError, Diagnostic, Document, Entry, Node, Span};
 
 mod auth;
+pub mod leaf;
 mod metrics;
 mod read;
 mod tls;
@@ -193,8 +194,11 @@ pub struct Options {
     pub cluster: Option<BlockInfo>,
     /// `gateway { … }`.
     pub gateway: Option<BlockInfo>,
-    /// `leafnodes`/`leaf { … }`.
+    /// `leafnodes`/`leaf { … }` when refused as a whole (unused since
+    /// leafnodes are served: see [`Options::leaf`]).
     pub leafnodes: Option<BlockInfo>,
+    /// `leafnodes`/`leaf { … }` (spec `leafnode.md` §2).
+    pub leaf: Option<leaf::LeafnodeOptions>,
     /// `mqtt { … }`.
     pub mqtt: Option<BlockInfo>,
     /// `jetstream` (bool, `enabled`/`disabled` or map).
@@ -268,6 +272,7 @@ impl Default for Options {
             cluster: None,
             gateway: None,
             leafnodes: None,
+            leaf: None,
             mqtt: None,
             jetstream: None,
             websocket: WebsocketOptions::default(),

@@ -89,7 +89,7 @@ impl Options {
         match key {
             "cluster" => self.cluster = parse_block(r, e, "cluster"),
             "gateway" => self.gateway = parse_block(r, e, "gateway"),
-            "leafnodes" | "leaf" => self.leafnodes = parse_block(r, e, "leafnodes"),
+            "leafnodes" | "leaf" => self.leaf = super::leaf::parse(r, e),
             "mqtt" => self.mqtt = parse_block(r, e, "mqtt"),
             "jetstream" => {
                 let enabled = match &e.value.value {
@@ -161,6 +161,11 @@ impl Options {
         ] {
             if let Some(b) = b {
                 add(name, Some(&b.span));
+            }
+        }
+        if let Some(l) = &self.leaf {
+            for (name, span) in &l.unsupported {
+                add(name, Some(span));
             }
         }
         if let Some(js) = &self.jetstream {

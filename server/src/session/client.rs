@@ -71,12 +71,12 @@ impl SubjectSpace for ClientHost<'_> {
     type Target = Sink;
 
     fn subscribe(&mut self, sub: &SubRef<Sink>) {
-        deliver::subscribe(self.acc, sub);
+        deliver::interest(self.shared, self.turn, self.acc, sub, true);
         self.me.subs.fetch_add(1, Ordering::Relaxed);
     }
 
     fn unsubscribe(&mut self, sub: &SubRef<Sink>) {
-        deliver::unsubscribe(self.acc, sub);
+        deliver::interest(self.shared, self.turn, self.acc, sub, false);
         self.me.subs.fetch_sub(1, Ordering::Relaxed);
     }
 

@@ -1,0 +1,214 @@
+//! The interest an account shows its leafnode links (spec `leafnode.md`
+//! §3.8, §4.2): each link keeps a map `key → count` of what it has told
+//! its peer (nats-server's `smap`), key = `subject` or `subject queue`.
+//! Every subscription change in the account updates the map of every link
+//! that may see it and renders `LS+`/`LS-` into the link's outbox:
+//! a plain key sends `LS+` at 0 → 1 and `LS-` at 1 → 0; a queue key sends
+//! `LS+ <subject> <queue> <weight>` on every change and `LS-` at 0.
+//!
+//! Which subscriptions a link sees: never its own; a subscription of
+//! another leaf only when this side plays the hub on the link, or when this
+//! server is the hub of that other leaf (daisy chains); local ones always.
+//!
+//! Callers hold the account's router lock across a change and its
+//! rendering (lock order: `router` → `LeafLinks::links` → `LeafLink::smap`
+//! → `ConnShared::out`), so the interest dump of a new link and concurrent
+//! changes never count a subscription twice.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use natsws_core::proto::leaf::{encode_ls_minus, encode_ls_plus};
+use natsws_core::router::{Router, SubRef};
+
+use crate::sink::{ConnShared, Sink};
+
+/// One leafnode link of an account.
+#[derive(Debug)]
+pub struct LeafLink {
+    /// The link's connection.
+    pub conn: Arc<ConnShared>,
+    /// Whether this side plays the hub on the link (accepted, or solicited
+    /// with `hub: true`).
+    pub hub: bool,
+    /// Subject filters never advertised to the peer (`deny_imports`).
+    pub deny_imports: Vec<natsws_core::subject::Filter>,
+    /// What the peer has been told: key → count.
+    smap: Mutex<HashMap<Box<[u8]>, u32>>,
+}
+
+impl LeafLink {
+    /// A link with nothing advertised yet.
+    pub fn new(
+        conn: Arc<ConnShared>,
+        hub: bool,
+        deny_imports: Vec<natsws_core::subject::Filter>,
+    ) -> LeafLink {
+        LeafLink {
+            conn,
+            hub,
+            deny_imports,
+            smap: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The number of keys advertised to the peer.
+    pub fn advertised(&self) -> usize {
+        self.smap.lock().expect("smap").len()
+    }
+}
+
+/// The leaf links of one account, and its loop-detection subject.
+#[derive(Debug, Default)]
+pub struct LeafLinks {
+    links: Mutex<Vec<Arc<LeafLink>>>,
+    any: AtomicBool,
+    lds: OnceLock<String>,
+}
+
+/// Whether `link` advertises `sub` (see the module docs).
+fn sees(link: &LeafLink, links: &[Arc<LeafLink>], sub: &SubRef<Sink>) -> bool {
+    if sub.conn == link.conn.cid {
+        return false;
+    }
+    if link
+        .deny_imports
+        .iter()
+        .any(|d| d.matches(sub.filter.as_bytes()))
+    {
+        return false;
+    }
+    match &sub.target {
+        Some(Sink::Conn(c)) if c.kind.is_leaf() => {
+            link.hub || links.iter().any(|l| l.conn.cid == c.cid && l.hub)
+        }
+        _ => true,
+    }
+}
+
+/// Appends the key of `sub` (`subject` or `subject queue`) to `key`.
+fn key_of(sub: &SubRef<Sink>, key: &mut Vec<u8>) {
+    key.clear();
+    key.extend_from_slice(sub.filter.as_bytes());
+    if let Some(q) = &sub.queue {
+        key.push(b' ');
+        key.extend_from_slice(q);
+    }
+}
+
+/// Updates `smap` for one subscription change and renders the op owed to
+/// the peer into `out`, if any.
+fn apply(smap: &mut HashMap<Box<[u8]>, u32>, sub: &SubRef<Sink>, added: bool, out: &mut Vec<u8>) {
+    let mut key = Vec::new();
+    key_of(sub, &mut key);
+    let subject = sub.filter.as_bytes();
+    let queue = sub.queue.as_deref();
+    let n = if added {
+        let c = smap.entry(key.into_boxed_slice()).or_insert(0);
+        *c += 1;
+        *c
+    } else {
+        match smap.get_mut(key.as_slice()) {
+            Some(c) if *c > 1 => {
+                *c -= 1;
+                *c
+            }
+            Some(_) => {
+                smap.remove(key.as_slice());
+                0
+            }
+            None => return,
+        }
+    };
+    match (queue, n) {
+        (None, 1) if added => encode_ls_plus(out, subject, None),
+        (None, 0) => encode_ls_minus(out, subject, None),
+        (None, _) => {}
+        (Some(q), 0) => encode_ls_minus(out, subject, Some(q)),
+        (Some(q), w) => encode_ls_plus(out, subject, Some((q, w))),
+    }
+}
+
+impl LeafLinks {
+    /// Whether the account has any leaf link (one atomic load).
+    pub fn active(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
+    /// The account's loop-detection subject `$LDS.<nuid>`, made on first
+    /// use (spec §4.5).
+    pub fn lds(&self) -> &str {
+        self.lds
+            .get_or_init(|| format!("$LDS.{}", crate::auth::new_nonce()))
+    }
+
+    /// The links, for monitoring.
+    pub fn all(&self) -> Vec<Arc<LeafLink>> {
+        self.links.lock().expect("links").clone()
+    }
+
+    /// Registers `link` and renders its interest dump into `out` (spec
+    /// §3.8): one `LS+` per key of every subscription the link sees, then
+    /// `LS+ $LDS.<id>`. `router` is the account's, locked by the caller.
+    pub fn register(&self, router: &Router<Sink>, link: Arc<LeafLink>, out: &mut Vec<u8>) {
+        let mut links = self.links.lock().expect("links");
+        links.push(link.clone());
+        self.any.store(true, Ordering::Release);
+        let mut smap = link.smap.lock().expect("smap");
+        let mut counts: HashMap<Box<[u8]>, (SubRef<Sink>, u32)> = HashMap::new();
+        let mut key = Vec::new();
+        router.sublist().for_each(|_, _, sub| {
+            if sees(&link, &links, sub) {
+                key_of(sub, &mut key);
+                counts
+                    .entry(key.as_slice().into())
+                    .or_insert_with(|| (sub.clone(), 0))
+                    .1 += 1;
+            }
+        });
+        for (k, (sub, n)) in counts {
+            let q = sub.queue.as_deref().map(|q| (q, n));
+            encode_ls_plus(out, sub.filter.as_bytes(), q);
+            smap.insert(k, n);
+        }
+        encode_ls_plus(out, self.lds().as_bytes(), None);
+    }
+
+    /// Removes the link of connection `cid`.
+    pub fn unregister(&self, cid: u64) {
+        let mut links = self.links.lock().expect("links");
+        links.retain(|l| l.conn.cid != cid);
+        self.any.store(!links.is_empty(), Ordering::Release);
+    }
+
+    /// A subscription was added (or removed) in the account: each link
+    /// that sees it updates its map and gets the `LS+`/`LS-` owed in its
+    /// outbox; `dirty` is called for each connection written to (queue it
+    /// for a flush). Call with the account's router locked.
+    pub fn changed(
+        &self,
+        sub: &SubRef<Sink>,
+        added: bool,
+        mut dirty: impl FnMut(&Arc<ConnShared>),
+    ) {
+        let links = self.links.lock().expect("links");
+        let mut buf = Vec::new();
+        for link in links.iter() {
+            if !sees(link, &links, sub) {
+                continue;
+            }
+            buf.clear();
+            apply(&mut link.smap.lock().expect("smap"), sub, added, &mut buf);
+            if !buf.is_empty() {
+                link.conn
+                    .out
+                    .lock()
+                    .expect("out")
+                    .buf
+                    .extend_from_slice(&buf);
+                dirty(&link.conn);
+            }
+        }
+    }
+}

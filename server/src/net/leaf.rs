@@ -1,0 +1,301 @@
+//! Leafnode connections on the loop (spec `leafnode.md` §3.1, §3.12): the
+//! `leafnodes` listener's accepted links, and the dialers of the `remotes`
+//! (one thread each: dial, hand the socket to a loop, wait for the link to
+//! close, wait `reconnect` (plus jitter after a failed dial, or the delay
+//! a loop imposes), dial the next URL).
+
+use std::net::{TcpListener as StdListener, TcpStream as StdStream, ToSocketAddrs};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::*;
+use crate::session::leaf::{Leaf, Remote, RemoteUrl};
+
+/// Binds the `leafnodes` listener if one is configured, records its
+/// address and logs `Listening for leafnode connections on <addr>`.
+pub(crate) fn bind_listener(shared: &Shared) -> io::Result<()> {
+    let settings = shared.settings();
+    let Some(l) = settings.leafnodes.as_ref().filter(|l| l.listens()) else {
+        return Ok(());
+    };
+    let host = l.host.clone().unwrap_or_else(|| "0.0.0.0".into());
+    let port = l.port.unwrap_or(0).max(0) as u16;
+    let listener = StdListener::bind((host.as_str(), port))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let _ = shared.leaf_addr.set(addr);
+    *shared.leaf_listener.lock().expect("leaf listener") = Some(listener);
+    crate::info!("Listening for leafnode connections on {addr}");
+    Ok(())
+}
+
+/// Starts one dialer thread per enabled remote.
+pub(crate) fn start_remotes(shared: &Arc<Shared>) {
+    let settings = shared.settings();
+    let Some(l) = settings.leafnodes.as_ref() else {
+        return;
+    };
+    for cfg in l.remotes.iter().filter(|r| !r.disabled) {
+        let remote = Arc::new(Remote {
+            cfg: cfg.clone(),
+            current: Mutex::new(None),
+            closed: Mutex::new(None),
+            cv: std::sync::Condvar::new(),
+        });
+        let shared = shared.clone();
+        let reconnect = l.reconnect;
+        let dial_timeout = cfg.dial_timeout.unwrap_or(l.dial_timeout);
+        let _ = std::thread::Builder::new()
+            .name("natsws-leaf-dialer".into())
+            .spawn(move || dialer(&shared, &remote, reconnect, dial_timeout));
+    }
+}
+
+/// Sleeps `d` unless the server shuts down first (false then).
+fn pause(shared: &Shared, remote: &Remote, d: Duration) -> bool {
+    let until = std::time::Instant::now() + d;
+    let mut g = remote.closed.lock().expect("remote");
+    loop {
+        if shared.shutdown.load(Ordering::Acquire) {
+            return false;
+        }
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        g = remote
+            .cv
+            .wait_timeout(g, left.min(Duration::from_millis(200)))
+            .expect("remote")
+            .0;
+    }
+}
+
+/// The dial loop of one remote (spec §3.12).
+fn dialer(shared: &Arc<Shared>, remote: &Arc<Remote>, reconnect: Duration, dial_timeout: Duration) {
+    let mut urls: Vec<RemoteUrl> = remote
+        .cfg
+        .urls
+        .iter()
+        .filter_map(|u| RemoteUrl::parse(u))
+        .collect();
+    if urls.is_empty() {
+        return;
+    }
+    if !remote.cfg.no_randomize {
+        fastrand::shuffle(&mut urls);
+    }
+    let mut attempt = 0u64;
+    let mut connected_once = false;
+    loop {
+        if shared.shutdown.load(Ordering::Acquire) {
+            return;
+        }
+        let url = urls[0].clone();
+        attempt += 1;
+        crate::debug!(
+            "Trying to connect as leafnode to remote server on \"{}\"",
+            url.host_port
+        );
+        match dial(&url.host_port, dial_timeout) {
+            Ok((sock, peer)) => {
+                attempt = 0;
+                connected_once = true;
+                *remote.current.lock().expect("remote") = Some(url);
+                *remote.closed.lock().expect("remote") = None;
+                let idx = fastrand::usize(..shared.loops.len());
+                let h = &shared.loops[idx];
+                h.solicited
+                    .lock()
+                    .expect("solicited")
+                    .push((sock, peer, remote.clone()));
+                let _ = h.waker.wake();
+                // Wait for the link to end.
+                let delay = {
+                    let mut g = remote.closed.lock().expect("remote");
+                    loop {
+                        if shared.shutdown.load(Ordering::Acquire) {
+                            return;
+                        }
+                        if let Some(d) = g.take() {
+                            break d;
+                        }
+                        g = remote
+                            .cv
+                            .wait_timeout(g, Duration::from_millis(500))
+                            .expect("remote")
+                            .0;
+                    }
+                };
+                if !pause(shared, remote, delay.unwrap_or(reconnect)) {
+                    return;
+                }
+            }
+            Err(e) => {
+                // First failure, then every 3600th before the first
+                // success; every one after a disconnect (spec §1).
+                if attempt == 1 || connected_once || attempt % 3600 == 0 {
+                    crate::error!(
+                        "Error trying to connect as leafnode to remote server \"{}\" (attempt {attempt}): {e}",
+                        url.host_port
+                    );
+                }
+                urls.rotate_left(1);
+                let jitter =
+                    Duration::from_millis(fastrand::u64(0..reconnect.as_millis().max(1) as u64));
+                if !pause(shared, remote, reconnect + jitter) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Dials `host_port` (one resolved address at random) within `timeout`,
+/// as a non-blocking mio stream.
+fn dial(host_port: &str, timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {
+    let addrs: Vec<SocketAddr> = host_port.to_socket_addrs()?.collect();
+    let Some(addr) = (!addrs.is_empty()).then(|| addrs[fastrand::usize(..addrs.len())]) else {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "no address"));
+    };
+    let s = StdStream::connect_timeout(&addr, timeout)?;
+    s.set_nonblocking(true)?;
+    let _ = s.set_nodelay(true);
+    Ok((TcpStream::from_std(s), addr))
+}
+
+impl EventLoop {
+    /// Loop 0 takes the `leafnodes` listener bound at start.
+    pub(super) fn take_leaf_listener(&mut self) -> io::Result<()> {
+        if let Some(l) = self
+            .shared
+            .leaf_listener
+            .lock()
+            .expect("leaf listener")
+            .take()
+        {
+            let mut l = TcpListener::from_std(l);
+            self.poll
+                .registry()
+                .register(&mut l, LEAF_LISTENER, Interest::READABLE)?;
+            self.leaf_listener = Some(l);
+        }
+        Ok(())
+    }
+
+    /// Takes the sockets the dialers handed to this loop.
+    pub(super) fn take_solicited(&mut self) {
+        let list = std::mem::take(
+            &mut *self.shared.loops[self.turn.idx]
+                .solicited
+                .lock()
+                .expect("solicited"),
+        );
+        for (sock, peer, remote) in list {
+            self.add_leaf(sock, peer, Some(remote));
+        }
+    }
+
+    /// A leafnode connection: accepted (`remote` None: it gets the leaf
+    /// INFO now) or solicited (it waits for the hub's INFO).
+    pub(super) fn add_leaf(
+        &mut self,
+        mut sock: TcpStream,
+        peer: SocketAddr,
+        remote: Option<Arc<Remote>>,
+    ) {
+        let shared = &self.shared;
+        let settings = shared.settings();
+        let entry = self.conns.vacant_entry();
+        let token = entry.key();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut sock, Token(token), Interest::READABLE)
+        {
+            crate::error!("register: {e}");
+            if let Some(r) = remote {
+                r.notify_closed(None);
+            }
+            return;
+        }
+        let cid = shared.next_cid.fetch_add(1, Ordering::Relaxed);
+        shared
+            .stats
+            .total_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let now = shared.now();
+        let cs = Arc::new(ConnShared::new(
+            cid,
+            self.turn.idx,
+            token,
+            ConnKind::LEAF,
+            peer,
+        ));
+        let account = match &remote {
+            Some(r) => shared.accounts.get(&r.cfg.account),
+            None => shared.accounts.global().clone(),
+        };
+        let accepted = remote.is_none();
+        let (proto, nonce) = match remote {
+            Some(r) => (Leaf::solicit(&settings, r, now), String::new()),
+            None => (Leaf::accept(&settings, now), crate::auth::new_nonce()),
+        };
+        let mut conn = Conn::new(
+            cs.clone(),
+            account,
+            nonce.clone().into(),
+            Transport::Plain(sock),
+            Proto::Leaf(Box::new(proto)),
+        );
+        // Leafs are not clients: no pre-auth accounting.
+        conn.pre_auth = false;
+        shared.conns.lock().expect("conns").insert(cid, cs.clone());
+        if accepted {
+            conn.wbuf
+                .extend_from_slice(&crate::session::leaf_info(shared, cid, &nonce));
+        }
+        entry.insert(conn);
+        arm(&mut self.timers, &mut self.conns[token], token);
+        self.turn.local_dirty.push(cs);
+    }
+
+    /// Accepts on the `leafnodes` listener.
+    pub(super) fn accept_leaf(&mut self) {
+        loop {
+            let Some(l) = self.leaf_listener.as_ref() else {
+                return;
+            };
+            match l.accept() {
+                Ok((sock, peer)) => {
+                    let _ = sock.set_nodelay(true);
+                    self.add_leaf(sock, peer, None);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    crate::error!("error accepting leafnode connection: {e}");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The close line of a leafnode connection (spec §6.4):
+/// `Leafnode connection closed: <reason> - Remote: <name>`.
+pub(super) fn log_closed(cs: &ConnShared, reason: ClosedReason) {
+    let name = cs.client.lock().map(|m| m.name.clone()).unwrap_or_default();
+    let remote = if name.is_empty() {
+        String::new()
+    } else {
+        format!(" - Remote: {name}")
+    };
+    crate::info!(
+        "{} - {}:{} - Leafnode connection closed: {}{remote}",
+        cs.log_peer(),
+        cs.kind.label(),
+        cs.cid,
+        reason.as_str()
+    );
+}
