@@ -212,3 +212,50 @@ impl LeafLinks {
         }
     }
 }
+
+/// `default_js_domain` (spec `leafnode.md` §4.10): the subject a client's
+/// publish on a plain JetStream API subject is mapped to when its account
+/// has a domain `d` — `$JS.API.<x>` → `$JS.<d>.API.<x>`, `$KV.<x>` →
+/// `$JS.<d>.API.$KV.<x>`, `$OBJ.<x>` → `$JS.<d>.API.$OBJ.<x>` (the
+/// reverse of the hub's domain mappings, so the request crosses the
+/// link and the hub's JetStream answers). `None`: not mapped (an empty
+/// domain means no mapping, as in nats-server).
+pub(crate) fn js_domain_subject(subject: &[u8], domain: &str) -> Option<Vec<u8>> {
+    if domain.is_empty() {
+        return None;
+    }
+    let rest = if let Some(r) = subject.strip_prefix(b"$JS.API.") {
+        r
+    } else if subject.starts_with(b"$KV.") || subject.starts_with(b"$OBJ.") {
+        subject
+    } else {
+        return None;
+    };
+    let mut out = Vec::with_capacity(rest.len() + domain.len() + 9);
+    out.extend_from_slice(b"$JS.");
+    out.extend_from_slice(domain.as_bytes());
+    out.extend_from_slice(b".API.");
+    out.extend_from_slice(rest);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::js_domain_subject;
+
+    #[test]
+    fn plain_js_subjects_map_to_the_domain() {
+        let m =
+            |s: &str| js_domain_subject(s.as_bytes(), "HUB").map(|v| String::from_utf8(v).unwrap());
+        assert_eq!(m("$JS.API.INFO").as_deref(), Some("$JS.HUB.API.INFO"));
+        assert_eq!(
+            m("$JS.API.STREAM.CREATE.S").as_deref(),
+            Some("$JS.HUB.API.STREAM.CREATE.S")
+        );
+        assert_eq!(m("$KV.cfg.k").as_deref(), Some("$JS.HUB.API.$KV.cfg.k"));
+        assert_eq!(m("$OBJ.b.c").as_deref(), Some("$JS.HUB.API.$OBJ.b.c"));
+        assert_eq!(m("$JS.HUB.API.INFO"), None);
+        assert_eq!(m("foo"), None);
+        assert_eq!(js_domain_subject(b"$JS.API.INFO", ""), None);
+    }
+}

@@ -29,6 +29,9 @@ pub struct Settings {
     /// `leafnodes { … }` as configured (spec `leafnode.md` §2); `None`
     /// when absent.
     pub leafnodes: Option<Arc<options::leaf::LeafnodeOptions>>,
+    /// `default_js_domain`: account name → JetStream domain its plain
+    /// JetStream API subjects are mapped to (spec `leafnode.md` §4.10).
+    pub default_js_domain: Vec<(String, String)>,
     /// Monitoring listen address (`http_port`, or `https_port` when
     /// [`Settings::https_tls`] is set).
     pub http_addr: Option<SocketAddr>,
@@ -115,6 +118,7 @@ impl Default for Settings {
             client_addr: "0.0.0.0:4222".parse().expect("literal"),
             websocket: None,
             leafnodes: None,
+            default_js_domain: Vec::new(),
             http_addr: None,
             tls: None,
             https_tls: None,
@@ -576,6 +580,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         client_addr: resolve(&o.host, o.port)?,
         websocket,
         leafnodes: o.leaf.clone().map(Arc::new),
+        default_js_domain: o.default_js_domain.clone(),
         http_addr,
         tls,
         https_tls,

@@ -278,3 +278,36 @@ fn parse_remotes(
     }
     out
 }
+
+/// Parses `default_js_domain { <account>: <domain> }`; a domain must be a
+/// string (`default_js_domain contains account "<a>" with invalid domain
+/// name "<d>"` for one with blanks or dots, as nats-server).
+pub(super) fn parse_js_domains(r: &mut Reader, e: &Entry) -> Vec<(String, String)> {
+    let Some(m) = r.ok(map_of(e, "default_js_domain")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for k in &m.entries {
+        let Some(d) = r.ok(str_of(k)) else {
+            continue;
+        };
+        if d.contains(['.', ' ', '*', '>']) {
+            r.errors.push(Diagnostic::at(
+                &k.key_span,
+                format!(
+                    "default_js_domain contains account \"{}\" with invalid domain name \"{d}\"",
+                    k.key
+                ),
+            ));
+            continue;
+        }
+        out.push((k.key.clone(), d));
+    }
+    if !out.is_empty() {
+        r.warnings.push(Diagnostic::at(
+            &e.key_span,
+            "The option `default_js_domain` is a temporary backwards compatibility measure and will be removed".to_string(),
+        ));
+    }
+    out
+}

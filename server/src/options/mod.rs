@@ -199,6 +199,9 @@ pub struct Options {
     pub leafnodes: Option<BlockInfo>,
     /// `leafnodes`/`leaf { … }` (spec `leafnode.md` §2).
     pub leaf: Option<leaf::LeafnodeOptions>,
+    /// `default_js_domain { <account>: <domain> }` (spec `leafnode.md`
+    /// §4.10): account name → JetStream domain of its leaf hub.
+    pub default_js_domain: Vec<(String, String)>,
     /// `mqtt { … }`.
     pub mqtt: Option<BlockInfo>,
     /// `jetstream` (bool, `enabled`/`disabled` or map).
@@ -273,6 +276,7 @@ impl Default for Options {
             gateway: None,
             leafnodes: None,
             leaf: None,
+            default_js_domain: Vec::new(),
             mqtt: None,
             jetstream: None,
             websocket: WebsocketOptions::default(),

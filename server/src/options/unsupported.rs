@@ -75,7 +75,6 @@ const OTHER_NATS_KEYS: &[&str] = &[
     "default_sentinel",
     "store_dir",
     "storedir",
-    "default_js_domain",
     "connect_error_reports",
     "reconnect_error_reports",
     "server_metadata",
@@ -118,6 +117,7 @@ impl Options {
                     });
                 }
             }
+            "default_js_domain" => self.default_js_domain = super::leaf::parse_js_domains(r, e),
             k if OTHER_NATS_KEYS.contains(&k) => self.other_features.push(Spanned {
                 value: e.key.clone(),
                 span: e.key_span.clone(),

@@ -87,6 +87,26 @@ impl SubjectSpace for ClientHost<'_> {
         msg: &Message<'_>,
         self_out: &mut Vec<u8>,
     ) -> usize {
+        // default_js_domain (leafnode.md §4.10): only `$…` subjects pay
+        // for the lookup.
+        let mapped = if msg.subject.first() == Some(&b'$') {
+            self.turn
+                .settings
+                .default_js_domain
+                .iter()
+                .find(|(a, _)| *a == self.acc.name)
+                .and_then(|(_, d)| crate::leaf_interest::js_domain_subject(msg.subject, d))
+        } else {
+            None
+        };
+        let mapped_msg;
+        let msg = match &mapped {
+            Some(s) => {
+                mapped_msg = Message { subject: s, ..*msg };
+                &mapped_msg
+            }
+            None => msg,
+        };
         let p = deliver::publish(
             self.shared,
             self.acc,
