@@ -376,3 +376,94 @@ fn accepted_raw_leaf_sees_interest_dump_and_lmsg_forms() {
     c.send(b"PUB bar rep 3\r\nabc\r\n");
     r.expect("LMSG bar rep 3\r\nabc\r\n");
 }
+
+/// `/leafz` once it lists `n` links (the accepting side registers a link
+/// when it has processed CONNECT, after its log line).
+fn leafz_with(s: &Server, n: u64) -> serde_json::Value {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let (code, body) = s.http_get("/leafz");
+        assert_eq!(code, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["leafnodes"] == n {
+            return v;
+        }
+        assert!(Instant::now() < until, "{v}");
+        // Wait for the next log line (or 100 ms) before asking again.
+        let _ = s.log.recv_timeout(Duration::from_millis(100));
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn leafz_varz_and_connz_on_both_sides() {
+    let h = Server::start(
+        "server_name: HUBT\nhost: 127.0.0.1\nport: -1\nhttp_port: -1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let l = reference_leaf(h.leaf_port.unwrap(), "");
+    l.expect_log("Leafnode connection created for account: $G");
+    h.expect_log("Leafnode connection created");
+    let v = leafz_with(&h, 1);
+    let leaf = &v["leafs"][0];
+    assert_eq!(leaf["name"], "RLEAF");
+    assert_eq!(leaf["is_spoke"], false);
+    assert_eq!(leaf["account"], "$G");
+    assert_eq!(leaf["ip"], "127.0.0.1");
+    let (_, body) = h.http_get("/varz");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["leafnodes"], 1);
+    assert_eq!(v["leaf"]["port"], h.leaf_port.unwrap());
+    let (_, body) = h.http_get("/leafz?acc=OTHER");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["leafnodes"], 0);
+
+    // The soliciting side: the server under test as the leaf of a hub.
+    let hub = hub(0);
+    let s = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nhttp_port: -1\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ] }}\n",
+        hub.leaf_port.unwrap()
+    ));
+    s.expect_log("Leafnode connection created for account: $G");
+    let v = leafz_with(&s, 1);
+    assert_eq!(v["leafs"][0]["name"], "HUB");
+    assert_eq!(v["leafs"][0]["is_spoke"], true);
+    assert_eq!(v["leafs"][0]["port"], hub.leaf_port.unwrap());
+    let (_, body) = s.http_get("/varz");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["leafnodes"], 1);
+    assert_eq!(v["leaf"]["remotes"][0]["local_account"], "$G");
+    assert_eq!(
+        v["leaf"]["remotes"][0]["urls"][0],
+        format!("127.0.0.1:{}", hub.leaf_port.unwrap())
+    );
+}
+
+#[test]
+fn two_servers_soliciting_each_other_detect_the_loop() {
+    let (pa, pb) = (free_port(), free_port());
+    let conf = |name: &str, mine: u16, other: u16| {
+        format!(
+            "server_name: {name}\nhost: 127.0.0.1\nport: -1\nleafnodes {{ host: 127.0.0.1, port: {mine}, remotes [ {{ url: \"nats-leaf://127.0.0.1:{other}\" }} ] }}\n"
+        )
+    };
+    let a = Server::start(&conf("A", pa, pb));
+    let b = Server::start(&conf("B", pb, pa));
+    let want = "Loop detected for leafnode account=\"$G\". Delaying attempt to reconnect for 30s";
+    // One of the two detects it; the other hears the -ERR.
+    let until = Instant::now() + DEADLINE;
+    let mut seen = false;
+    while !seen && Instant::now() < until {
+        for s in [&a, &b] {
+            while let Ok(line) = s.log.recv_timeout(Duration::from_millis(50)) {
+                if line.contains(want) {
+                    seen = true;
+                }
+            }
+        }
+    }
+    assert!(seen, "no loop detected");
+}

@@ -106,7 +106,7 @@ fn open_conn(c: &ConnShared, now: SystemTime, subs: bool, accounts: &[Arc<Accoun
     let pending = c.out.lock().map_or(0, |o| o.buf.len());
     let mut v = json!({
         "cid": c.cid,
-        "kind": "Client",
+        "kind": if c.kind.is_leaf() { "Leafnode" } else { "Client" },
         "type": c.kind.connz_type(),
         "ip": c.peer_addr().ip().to_string(),
         "port": c.peer_addr().port(),
@@ -152,7 +152,7 @@ fn open_conn(c: &ConnShared, now: SystemTime, subs: bool, accounts: &[Arc<Accoun
 /// One closed connection's object.
 fn closed_conn(c: &ClosedConn) -> Value {
     json!({
-        "cid": c.cid, "kind": "Client", "type": c.kind.connz_type(),
+        "cid": c.cid, "kind": if c.kind.is_leaf() { "Leafnode" } else { "Client" }, "type": c.kind.connz_type(),
         "ip": c.peer.ip().to_string(), "port": c.peer.port(),
         "start": rfc3339(c.start), "stop": rfc3339(c.stop),
         "reason": c.reason.as_str(),
