@@ -467,3 +467,32 @@ fn two_servers_soliciting_each_other_detect_the_loop() {
     }
     assert!(seen, "no loop detected");
 }
+
+#[test]
+fn deny_imports_and_deny_exports_filter_the_link_and_keep_it_up() {
+    let h = hub(0);
+    let l = leaf_of(
+        h.leaf_port.unwrap(),
+        r#", deny_exports: ["internal.>"], deny_imports: ["admin.>"]"#,
+    );
+    let mut on_hub = client(h.client_port);
+    let mut on_leaf = client(l.client_port);
+    // deny_exports: a leaf publish to internal.x does not reach the hub,
+    // public.x does (sent after it on the same link, so it arrives later).
+    on_hub.send(b"SUB internal.* 1\r\nSUB public.* 2\r\nPING\r\n");
+    on_hub.expect("PONG\r\n");
+    await_interest(&mut on_leaf, &mut on_hub, "public.a");
+    on_leaf.send(b"PUB internal.x 6\r\nsecret\r\nPUB public.x 4\r\nopen\r\n");
+    let got = on_hub.expect("MSG public.x 2 4\r\nopen\r\n");
+    assert!(!got.contains("secret"), "{got}");
+    // deny_imports: a hub publish to admin.x does not reach the leaf.
+    on_leaf.send(b"SUB admin.* 3\r\nSUB news.* 4\r\nPING\r\n");
+    on_leaf.expect("PONG\r\n");
+    await_interest(&mut on_hub, &mut on_leaf, "news.a");
+    on_hub.send(b"PUB admin.x 4\r\nroot\r\nPUB news.x 2\r\nok\r\n");
+    let got = on_leaf.expect("MSG news.x 4 2\r\nok\r\n");
+    assert!(!got.contains("root"), "{got}");
+    // The link stayed up: no close line.
+    on_hub.send(b"PUB news.y 2\r\nok\r\n");
+    on_leaf.expect("MSG news.y 4 2\r\nok\r\n");
+}

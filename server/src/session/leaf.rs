@@ -81,6 +81,9 @@ pub(crate) struct Leaf {
     pub(crate) remote_name: String,
     /// Delay owed to the dialer when this connection closes.
     delay: Option<Duration>,
+    /// `deny_imports`: messages on these subjects from the peer are
+    /// dropped (spec §4.6).
+    deny_imports: Vec<Filter>,
     in_msgs: u64,
     in_bytes: u64,
 }
@@ -128,6 +131,7 @@ impl Leaf {
             link: None,
             remote_name: String::new(),
             delay: None,
+            deny_imports: Vec::new(),
             in_msgs: 0,
             in_bytes: 0,
         }
@@ -270,6 +274,9 @@ impl Leaf {
             ) => {
                 self.in_msgs += 1;
                 self.in_bytes += (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
+                if self.deny_imports.iter().any(|d| d.matches(subject)) {
+                    return Ok(());
+                }
                 let msg = Message {
                     subject,
                     reply,
@@ -392,6 +399,26 @@ impl Leaf {
                 .collect(),
             Role::Accept => Vec::new(),
         };
+        // deny_exports: never delivered to the peer (spec §4.6), through
+        // the connection's delivery permissions.
+        if let Role::Solicit(r) = &self.role {
+            if !r.cfg.deny_exports.is_empty() {
+                let spec = natsws_core::auth::PermissionsSpec {
+                    subscribe_deny: r.cfg.deny_exports.clone(),
+                    ..Default::default()
+                };
+                if let Ok(p) = natsws_core::auth::Permissions::compile(&spec) {
+                    *cx.me.perms.lock().expect("perms") = Some(crate::auth::DeliveryPerms {
+                        perms: Arc::new(p),
+                        replies: Default::default(),
+                    });
+                    cx.me
+                        .has_perms
+                        .store(true, std::sync::atomic::Ordering::Release);
+                }
+            }
+        }
+        self.deny_imports = deny.clone();
         let link = Arc::new(LeafLink::new(cx.me.clone(), hub, deny));
         {
             let router = cx.account.router.lock().expect("router");
