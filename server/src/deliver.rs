@@ -214,12 +214,15 @@ pub(crate) fn publish(
     turn: &mut Turn,
     self_out: &mut Vec<u8>,
 ) -> Published {
-    publish_to_queues(shared, acc, origin, echo, msg, turn, self_out, None)
+    publish_to_queues(shared, acc, origin, echo, msg, turn, self_out, None, None)
 }
 
 /// [`publish`], with `queues` from a leafnode message (spec leafnode.md
 /// §4.3): `Some`: queue subscribers receive it only in the groups named
 /// (none for an untargeted `LMSG`); `None`: every group, as for a client.
+/// `shown`: the message as subscribers see it when it differs from the
+/// one routed (a JetStream `…@<subject>` reply split, §4.4): routed on
+/// `msg.subject`, delivered with `shown`'s subject and reply.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn publish_to_queues(
     shared: &Shared,
@@ -230,9 +233,13 @@ pub(crate) fn publish_to_queues(
     turn: &mut Turn,
     self_out: &mut Vec<u8>,
     queues: Option<Queues<'_>>,
+    shown: Option<&Message<'_>>,
 ) -> Published {
     let size = (msg.payload.len() + msg.headers.map_or(0, <[u8]>::len)) as u64;
     let result = acc.router.lock().expect("router").matches(msg.subject);
+    // Leaf links get the message as routed (the next hop splits it).
+    let routed = msg;
+    let msg = shown.unwrap_or(msg);
     if result.plain.is_empty() && result.queues.is_empty() {
         return Published {
             deliveries: 0,
@@ -302,8 +309,8 @@ pub(crate) fn publish_to_queues(
                 };
                 encode_lmsg(
                     &mut ob.buf,
-                    msg.subject,
-                    msg.reply,
+                    routed.subject,
+                    routed.reply,
                     qs,
                     msg.headers,
                     msg.payload,

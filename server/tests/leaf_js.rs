@@ -103,3 +103,41 @@ fn without_a_domain_mapping_a_bad_domain_finds_no_responders() {
     c.expect("HMSG _INBOX.n.1 1 ");
     c.expect("NATS/1.0 503");
 }
+
+#[test]
+fn pull_consumer_deliveries_are_shown_with_the_stream_subject() {
+    let store = TempDir::new();
+    let hub = Server::start_reference(&format!(
+        "server_name: HUB\nhost: 127.0.0.1\nport: -1\njetstream {{ store_dir: \"{}\", domain: HUB }}\nleafnodes {{ host: 127.0.0.1, port: -1 }}\n",
+        store.0.display()
+    ));
+    let leaf = Server::start(&format!(
+        "server_name: EDGE\nhost: 127.0.0.1\nport: -1\ndefault_js_domain: {{ \"$G\": HUB }}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ] }}\n",
+        hub.leaf_port.unwrap()
+    ));
+    leaf.expect_log("Leafnode connection created for account: $G");
+    let mut c = client(leaf.client_port);
+    c.send(b"SUB _INBOX.p.* 1\r\n");
+    let created = request(
+        &mut c,
+        "$JS.API.STREAM.CREATE.S",
+        "_INBOX.p.1",
+        r#"{"name":"S","subjects":["jsd.>"],"storage":"memory","num_replicas":1}"#,
+    );
+    assert!(!created.contains("\"error\""), "{created}");
+    let ack = request(&mut c, "jsd.m", "_INBOX.p.2", "hello");
+    assert!(ack.contains("\"seq\":1"), "{ack}");
+    let dur = request(
+        &mut c,
+        "$JS.API.CONSUMER.DURABLE.CREATE.S.dur",
+        "_INBOX.p.3",
+        r#"{"stream_name":"S","config":{"durable_name":"dur","ack_policy":"explicit"}}"#,
+    );
+    assert!(!dur.contains("\"error\""), "{dur}");
+    // Fetch one: the hub sends `LMSG _INBOX.p.4 $JS.ACK.…@jsd.m`; the
+    // client sees the stream subject and the plain ack reply.
+    c.send(b"PUB $JS.API.CONSUMER.MSG.NEXT.S.dur _INBOX.p.4 11\r\n{\"batch\":1}\r\n");
+    let got = c.expect("\r\nhello\r\n");
+    assert!(got.contains("MSG jsd.m 1 $JS.ACK.S.dur.1.1.1."), "{got}");
+    assert!(!got.contains('@'), "{got}");
+}

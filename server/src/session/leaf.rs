@@ -283,6 +283,23 @@ impl Leaf {
                     headers,
                     payload,
                 };
+                // A JetStream delivery routed on the inbox but shown with
+                // the stream subject: `<ack reply>@<subject>` (§4.4,
+                // nats-server jsAckDeliverIdx).
+                let split = reply
+                    .filter(|r| r.starts_with(b"$JS.ACK."))
+                    .and_then(|r| {
+                        r.iter()
+                            .rposition(|&b| b == b'@')
+                            .map(|i| (&r[..i], &r[i + 1..]))
+                    })
+                    .filter(|(_, s)| !s.is_empty());
+                let shown = split.map(|(ack, real)| Message {
+                    subject: real,
+                    reply: Some(ack),
+                    headers,
+                    payload,
+                });
                 let mut self_out = Vec::new();
                 deliver::publish_to_queues(
                     cx.shared,
@@ -293,6 +310,7 @@ impl Leaf {
                     cx.turn,
                     &mut self_out,
                     Some(queues),
+                    shown.as_ref(),
                 );
             }
             (_, LeafOp::Info(_)) => {}
