@@ -159,6 +159,11 @@ pub struct WsConn {
     /// The application reads and writes WebSocket frames itself (see
     /// [`WsConn::new`]).
     pass_through: bool,
+    /// Whether an upgrade on a `…/leafnode` path is accepted (leafnodes
+    /// configured); otherwise it is answered 404.
+    pub leaf_ok: bool,
+    /// The upgrade was for a leafnode (`…/leafnode` path).
+    leaf: bool,
 }
 
 impl WsConn {
@@ -180,7 +185,15 @@ impl WsConn {
             cookies: None,
             upgrade: None,
             pass_through,
+            leaf_ok: false,
+            leaf: false,
         }
+    }
+
+    /// Whether the upgrade was a leafnode's (`…/leafnode` path, spec
+    /// `leafnode.md` §5.1).
+    pub fn is_leaf(&self) -> bool {
+        self.leaf
     }
 
     /// What the upgrade request said, once (after [`WsEvent::Upgraded`]).
@@ -236,8 +249,10 @@ impl WsConn {
                             return WsEvent::Close(ClosedReason::MaxConnectionsExceeded);
                         }
                     }
-                    if up.kind != PathKind::Client {
-                        // Leafnode and MQTT over WebSocket are not served.
+                    self.leaf = up.kind == PathKind::Leafnode && self.leaf_ok;
+                    if up.kind != PathKind::Client && !self.leaf {
+                        // MQTT over WebSocket is not served, nor leafnodes
+                        // when none are configured.
                         crate::debug!("websocket upgrade for {:?} refused: not supported", up.kind);
                         wbuf.extend_from_slice(
                             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\nConnection: close\r\nContent-Length: 10\r\n\r\nNot Found\n",

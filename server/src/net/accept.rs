@@ -300,7 +300,9 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
         (ConnKind::WEBSOCKET, _) => {
             // The upgrade answers max_connections, as nats-server does.
             let w = s.websocket.as_ref().expect("ws listener implies config");
-            conn.ws = Some(WsConn::new(w, s.max_payload, conn.proto.frames_itself()));
+            let mut ws = WsConn::new(w, s.max_payload, conn.proto.frames_itself());
+            ws.leaf_ok = s.leafnodes.is_some();
+            conn.ws = Some(ws);
             conn.proxy_pending = w.proxy_protocol;
             if !w.keepalive.is_zero() {
                 conn.keepalive = Some((Millis(w.keepalive.as_millis() as u64), s.ping_max));

@@ -260,6 +260,51 @@ impl EventLoop {
         self.turn.local_dirty.push(cs);
     }
 
+    /// A WebSocket upgrade on a `…/leafnode` path completed (spec
+    /// `leafnode.md` §5.1): the connection becomes an accepted leaf
+    /// (`lid_ws`): a new shared part of kind `LEAF_WS`, the leaf protocol,
+    /// and the leaf INFO, framed. Always true (it stays open).
+    pub(super) fn leaf_upgraded(&mut self, token: usize, now: Millis) -> bool {
+        let shared = &self.shared;
+        let settings = shared.settings();
+        let conn = &mut self.conns[token];
+        let old = conn.shared.clone();
+        let cs = Arc::new(ConnShared::new(
+            old.cid,
+            old.loop_idx,
+            old.token,
+            ConnKind::LEAF_WS,
+            old.peer,
+        ));
+        if let Some(up) = old.upgrade.get() {
+            let _ = cs.upgrade.set(up.clone());
+        }
+        if let Some(p) = old.proxied.get() {
+            let _ = cs.proxied.set(*p);
+        }
+        conn.shared = cs.clone();
+        conn.handshake_deadline = None;
+        conn.last_out = now;
+        if conn.pre_auth {
+            conn.pre_auth = false;
+            shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
+        }
+        let nonce = crate::auth::new_nonce();
+        conn.nonce = nonce.clone().into();
+        conn.proto = Proto::Leaf(Box::new(Leaf::accept(&settings, now)));
+        shared
+            .conns
+            .lock()
+            .expect("conns")
+            .insert(cs.cid, cs.clone());
+        let info = crate::session::leaf_info(shared, cs.cid, &nonce);
+        let ws = conn.ws.as_mut().expect("upgraded");
+        ws.frame_out(&info, &mut conn.wbuf);
+        self.turn.local_dirty.push(cs);
+        arm(&mut self.timers, &mut self.conns[token], token);
+        true
+    }
+
     /// Accepts on the `leafnodes` listener.
     pub(super) fn accept_leaf(&mut self) {
         loop {

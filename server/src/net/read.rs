@@ -199,6 +199,9 @@ impl EventLoop {
             turn,
             ..
         } = self;
+        if conns[token].ws.as_ref().is_some_and(|w| w.is_leaf()) {
+            return self.leaf_upgraded(token, now);
+        }
         let conn = &mut conns[token];
         conn.handshake_deadline = None;
         conn.last_out = now;
