@@ -259,3 +259,175 @@ mod tests {
         assert_eq!(js_domain_subject(b"$JS.API.INFO", ""), None);
     }
 }
+
+#[cfg(test)]
+mod props {
+    //! Interest bookkeeping: after any sequence of subscribe/unsubscribe
+    //! (local clients and other leafs, plain and queue) and any reconnect
+    //! of the link, the peer's view rebuilt from the LS+/LS- the link sent
+    //! equals the truth in the account.
+    use super::*;
+    use crate::kind::ConnKind;
+    use natsws_core::proto::leaf::{LeafDecoder, LeafOp};
+    use natsws_core::proto::Limits;
+    use natsws_core::router::Subscription;
+    use natsws_core::subject::Filter;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Toggle(usize),
+        Reconnect,
+    }
+
+    const SUBJECTS: [&str; 3] = ["a", "b.*", "c.>"];
+    const QUEUES: [Option<&str>; 3] = [None, Some("q1"), Some("q2")];
+
+    fn conn(cid: u64, kind: ConnKind) -> Arc<ConnShared> {
+        Arc::new(ConnShared::new(
+            cid,
+            0,
+            0,
+            kind,
+            "127.0.0.1:1".parse().unwrap(),
+        ))
+    }
+
+    /// The peer's view: key → weight (plain keys weigh 1).
+    fn replay(bytes: &[u8], view: &mut BTreeMap<String, u32>) {
+        let mut dec = LeafDecoder::new(Limits::default());
+        let mut at = 0;
+        while let Some((op, n)) = dec.decode(&bytes[at..]).unwrap() {
+            at += n;
+            match op {
+                LeafOp::Sub { subject, queue } => {
+                    let s = String::from_utf8_lossy(subject).into_owned();
+                    if s.starts_with("$LDS.") {
+                        continue;
+                    }
+                    match queue {
+                        Some((q, w)) => {
+                            view.insert(format!("{s} {}", String::from_utf8_lossy(q)), w);
+                        }
+                        None => {
+                            view.insert(s, 1);
+                        }
+                    }
+                }
+                LeafOp::Unsub { subject, queue } => {
+                    let mut k = String::from_utf8_lossy(subject).into_owned();
+                    if let Some(q) = queue {
+                        k = format!("{k} {}", String::from_utf8_lossy(q));
+                    }
+                    view.remove(&k);
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(at, bytes.len());
+    }
+
+    /// Registers a link of `c` and replays its dump into `view`.
+    fn link(
+        links: &LeafLinks,
+        router: &Router<Sink>,
+        c: &Arc<ConnShared>,
+        hub: bool,
+        view: &mut BTreeMap<String, u32>,
+    ) {
+        let mut out = Vec::new();
+        links.register(
+            router,
+            Arc::new(LeafLink::new(c.clone(), hub, Vec::new())),
+            &mut out,
+        );
+        replay(&out, view);
+    }
+
+    proptest! {
+        #[test]
+        fn the_peers_view_equals_the_truth(
+            ops in proptest::collection::vec(
+                prop_oneof![
+                    8 => (0usize..18).prop_map(Op::Toggle),
+                    1 => Just(Op::Reconnect),
+                ],
+                1..60,
+            ),
+            hub in any::<bool>(),
+        ) {
+            let links = LeafLinks::default();
+            let mut router: Router<Sink> = Router::new();
+            let client = conn(1, ConnKind::CLIENT);
+            // Another leaf this server is the hub for (its interest is
+            // always shown) and one it is the spoke of (shown only when
+            // our link plays the hub).
+            let other_hub = conn(2, ConnKind::LEAF);
+            let other_spoke = conn(3, ConnKind::LEAF);
+            let mut ignore = BTreeMap::new();
+            link(&links, &router, &other_hub, true, &mut ignore);
+            link(&links, &router, &other_spoke, false, &mut ignore);
+            // 18 possible subscriptions: 3 subjects × 3 queues × 2 owners
+            // (the client, or one of the other leafs).
+            let owner_of = |i: usize| match i / 9 {
+                0 => &client,
+                _ if i % 2 == 0 => &other_hub,
+                _ => &other_spoke,
+            };
+            let subs: Vec<SubRef<Sink>> = (0..18)
+                .map(|i| {
+                    let owner = owner_of(i);
+                    let f = Filter::try_from(SUBJECTS[i % 3]).unwrap();
+                    let q = QUEUES[(i / 3) % 3].map(str::as_bytes);
+                    SubRef::new(
+                        Subscription::new(owner.cid, format!("{i}").as_bytes(), f, q, true)
+                            .with_target(Some(Sink::Conn(owner.clone()))),
+                    )
+                })
+                .collect();
+            let mut on = [false; 18];
+            let mut cid = 100;
+            let mut me = conn(cid, ConnKind::LEAF);
+            let mut view = BTreeMap::new();
+            link(&links, &router, &me, hub, &mut view);
+            for op in ops {
+                match op {
+                    Op::Toggle(i) => {
+                        on[i] = !on[i];
+                        if on[i] {
+                            router.insert(&subs[i]);
+                        } else {
+                            router.remove(&subs[i]);
+                        }
+                        links.changed(&subs[i], on[i], |_| {});
+                        let bytes = std::mem::take(&mut me.out.lock().unwrap().buf);
+                        replay(&bytes, &mut view);
+                    }
+                    Op::Reconnect => {
+                        links.unregister(me.cid);
+                        cid += 1;
+                        me = conn(cid, ConnKind::LEAF);
+                        view.clear();
+                        link(&links, &router, &me, hub, &mut view);
+                    }
+                }
+            }
+            let mut truth = BTreeMap::new();
+            for i in 0..18 {
+                let owner = owner_of(i);
+                let shown = on[i] && (owner.kind == ConnKind::CLIENT || owner.cid == other_hub.cid || hub);
+                if !shown {
+                    continue;
+                }
+                match QUEUES[(i / 3) % 3] {
+                    Some(q) => *truth.entry(format!("{} {q}", SUBJECTS[i % 3])).or_insert(0) += 1,
+                    None => {
+                        truth.insert(SUBJECTS[i % 3].to_string(), 1);
+                    }
+                }
+            }
+            prop_assert_eq!(view, truth);
+        }
+    }
+}
