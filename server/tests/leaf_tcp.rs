@@ -496,3 +496,29 @@ fn deny_imports_and_deny_exports_filter_the_link_and_keep_it_up() {
     on_hub.send(b"PUB news.y 2\r\nok\r\n");
     on_leaf.expect("MSG news.y 4 2\r\nok\r\n");
 }
+
+#[test]
+fn accepted_leaf_authenticates_as_a_global_user_allowed_leafnode() {
+    let h = Server::start(
+        "server_name: HUBT\nhost: 127.0.0.1\nport: -1\naccounts { A: { users: [ { user: lu, password: lp, allowed_connection_types: [\"LEAFNODE\"] }, { user: app, password: p } ] }, B: { users: [ { user: std, password: sp, allowed_connection_types: [\"STANDARD\"] } ] } }\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let port = h.leaf_port.unwrap();
+    // A user not allowed LEAFNODE is refused.
+    let mut raw = Raw::connect(port);
+    raw.expect("\r\n");
+    raw.send(b"CONNECT {\"user\":\"std\",\"pass\":\"sp\"}\r\n");
+    assert!(raw
+        .read_to_close()
+        .contains("-ERR 'Authorization Violation'\r\n"));
+    // The leaf user binds the link to account A.
+    let l = reference_leaf(port, "lu:lp@");
+    l.expect_log("Leafnode connection created for account: $G");
+    let mut in_a = Raw::connect(h.client_port);
+    in_a.expect("\r\n");
+    in_a.send(
+        b"CONNECT {\"verbose\":false,\"user\":\"app\",\"pass\":\"p\"}\r\nSUB x 1\r\nPING\r\n",
+    );
+    in_a.expect("PONG\r\n");
+    let mut on_leaf = client(l.client_port);
+    await_interest(&mut on_leaf, &mut in_a, "x");
+}

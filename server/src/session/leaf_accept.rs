@@ -61,7 +61,7 @@ pub(super) fn connect(
     };
     let user = v["user"].as_str().unwrap_or_default();
     let pass = v["pass"].as_str().unwrap_or_default();
-    let account = match bind(cx, user, pass) {
+    let account = match bind(cx, user, pass, json) {
         Some(a) => a,
         None => {
             natsws_core::proto::encode_err(out, "Authorization Violation");
@@ -121,14 +121,22 @@ pub(super) fn connect(
 
 /// The account a leaf with these credentials binds to (spec §3.6), or
 /// `None`: not authorized. `leafnodes.authorization` `user` or `users`
-/// decide when set; otherwise the leaf binds to its `account` (or `$G`).
-fn bind(cx: &Cx<'_>, user: &str, pass: &str) -> Option<String> {
+/// decide when set; otherwise the server's client authentication runs
+/// (users, nkeys, tokens, JWTs, `no_auth_user`) with the connection type
+/// `LEAFNODE` or `LEAFNODE_WS`; with no auth at all the leaf binds to
+/// `authorization.account` (or `$G`).
+fn bind(cx: &Cx<'_>, user: &str, pass: &str, json: &[u8]) -> Option<String> {
     let settings = cx.shared.settings();
     let global = crate::account::GLOBAL_ACCOUNT.to_string();
     let Some(l) = settings.leafnodes.as_ref() else {
         return Some(global);
     };
     let a = &l.authorization;
+    if a.user.is_none() && a.users.is_empty() {
+        if let Some(auth) = settings.auth.as_deref() {
+            return global_user(cx, auth, json);
+        }
+    }
     if let Some(u) = &a.user {
         let ok = u == user && password_ok(a.password.as_deref().unwrap_or(""), pass);
         return ok.then(|| a.account.clone().unwrap_or(global));
@@ -147,4 +155,29 @@ fn bind(cx: &Cx<'_>, user: &str, pass: &str) -> Option<String> {
 /// (nats-server `comparePasswords`).
 fn password_ok(configured: &str, sent: &str) -> bool {
     natsws_core::auth::compare_passwords(configured, sent)
+}
+
+/// The server's client authentication for a leaf (spec §3.6 branch 4):
+/// the account of the user the CONNECT names.
+fn global_user(cx: &Cx<'_>, auth: &crate::auth::ServerAuth, json: &[u8]) -> Option<String> {
+    let connect = natsws_core::proto::Connect::from_json(json).ok()?;
+    let kind = cx.me.kind.connection_type();
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let id = natsws_core::auth::authenticate(
+        &auth.cfg,
+        &natsws_core::auth::Credentials {
+            connect: &connect,
+            kind,
+            nonce: cx.nonce.as_bytes(),
+            cookies: Default::default(),
+            tls: None,
+            now_unix_secs: now_unix,
+            zones: &crate::auth::SystemZones,
+            client_ip: Some(cx.me.client_ip()),
+        },
+    )
+    .ok()?;
+    Some(id.account)
 }
