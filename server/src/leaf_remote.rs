@@ -20,6 +20,56 @@ pub(crate) struct Remote {
     pub closed: Mutex<Option<Option<Duration>>>,
     /// Signals `closed`.
     pub cv: Condvar,
+    /// A WebSocket link the dialer upgraded: (bytes read after the 101,
+    /// whether to mask), taken by the loop with the socket.
+    pub ws_handoff: Mutex<Option<(Vec<u8>, bool)>>,
+}
+
+/// The upgrade request of a `ws://` remote (spec §5.2): `GET
+/// <path>/leafnode`, with `Nats-No-Masking: true` when `no_masking`.
+/// Returns the request and its `Sec-WebSocket-Key`.
+pub(crate) fn ws_request(url: &RemoteUrl, no_masking: bool) -> (Vec<u8>, String) {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD.encode(fastrand::u128(..).to_be_bytes());
+    let path = format!("{}/leafnode", url.path.trim_end_matches('/'));
+    let mut req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: natsws\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n",
+        url.host_port
+    );
+    if no_masking {
+        req.push_str("Nats-No-Masking: true\r\n");
+    }
+    req.push_str("\r\n");
+    (req.into_bytes(), key)
+}
+
+/// Checks the upgrade response head (spec §5.2): `101`, `Upgrade:
+/// websocket`, `Connection: upgrade`, the accept key. Ok: how long the
+/// head is and whether the server agreed to unmasked frames.
+pub(crate) fn ws_response(buf: &[u8], key: &str) -> Result<Option<(usize, bool)>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("malformed HTTP response: {e}")),
+    };
+    let get = |name: &str| {
+        resp.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+    };
+    let accept = natsws_core::ws::handshake::accept_key(key.as_bytes());
+    let ok = resp.code == Some(101)
+        && get("Upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+        && get("Connection").is_some_and(|v| v.eq_ignore_ascii_case("upgrade"))
+        && get("Sec-WebSocket-Accept").as_deref() == Some(accept.as_str());
+    if !ok {
+        return Err("invalid websocket connection".into());
+    }
+    let no_masking = get("Nats-No-Masking").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    Ok(Some((len, no_masking)))
 }
 
 /// A parsed remote URL (`nats-leaf://user:pass@host:port`).
@@ -31,14 +81,23 @@ pub(crate) struct RemoteUrl {
     pub user: Option<String>,
     /// Userinfo password.
     pub pass: Option<String>,
+    /// A `ws://` URL: the link runs over WebSocket (spec §5.2).
+    pub ws: bool,
+    /// The URL's path (`/` when none), joined with `leafnode` for the
+    /// upgrade request.
+    pub path: String,
 }
 
 impl RemoteUrl {
     /// Parses `scheme://[user[:pass]@]host[:port][/path]`; any scheme not
     /// starting with `ws` is plain TCP (spec §2.3).
     pub(crate) fn parse(url: &str) -> Option<RemoteUrl> {
-        let rest = url.split_once("://").map_or(url, |(_, r)| r);
-        let rest = rest.split('/').next()?;
+        let (scheme, rest) = url.split_once("://").unwrap_or(("nats", url));
+        let ws = scheme.to_ascii_lowercase().starts_with("ws");
+        let (rest, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].to_string()),
+            None => (rest, "/".to_string()),
+        };
         let (userinfo, hp) = match rest.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
             None => (None, rest),
@@ -66,6 +125,8 @@ impl RemoteUrl {
             host_port,
             user,
             pass,
+            ws,
+            path,
         })
     }
 }

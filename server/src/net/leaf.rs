@@ -41,6 +41,7 @@ pub(crate) fn start_remotes(shared: &Arc<Shared>) {
             current: Mutex::new(None),
             closed: Mutex::new(None),
             cv: std::sync::Condvar::new(),
+            ws_handoff: Mutex::new(None),
         });
         let shared = shared.clone();
         let reconnect = l.reconnect;
@@ -97,7 +98,24 @@ fn dialer(shared: &Arc<Shared>, remote: &Arc<Remote>, reconnect: Duration, dial_
             "Trying to connect as leafnode to remote server on \"{}\"",
             url.host_port
         );
-        match dial(&url.host_port, dial_timeout) {
+        let dialed = dial(&url.host_port, dial_timeout).and_then(|(s, peer)| {
+            if url.ws {
+                let h = ws_upgrade(
+                    &s,
+                    &url,
+                    remote.cfg.ws_no_masking,
+                    remote.cfg.first_info_timeout,
+                )
+                .map_err(|e| {
+                    crate::error!("Error soliciting websocket connection: {e}");
+                    io::Error::other(e)
+                })?;
+                *remote.ws_handoff.lock().expect("remote") = Some(h);
+            }
+            s.set_nonblocking(true)?;
+            Ok((TcpStream::from_std(s), peer))
+        });
+        match dialed {
             Ok((sock, peer)) => {
                 attempt = 0;
                 connected_once = true;
@@ -151,17 +169,53 @@ fn dialer(shared: &Arc<Shared>, remote: &Arc<Remote>, reconnect: Duration, dial_
     }
 }
 
-/// Dials `host_port` (one resolved address at random) within `timeout`,
-/// as a non-blocking mio stream.
-fn dial(host_port: &str, timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {
+/// Dials `host_port` (one resolved address at random) within `timeout`.
+fn dial(host_port: &str, timeout: Duration) -> io::Result<(StdStream, SocketAddr)> {
     let addrs: Vec<SocketAddr> = host_port.to_socket_addrs()?.collect();
     let Some(addr) = (!addrs.is_empty()).then(|| addrs[fastrand::usize(..addrs.len())]) else {
         return Err(io::Error::new(io::ErrorKind::NotFound, "no address"));
     };
     let s = StdStream::connect_timeout(&addr, timeout)?;
-    s.set_nonblocking(true)?;
     let _ = s.set_nodelay(true);
-    Ok((TcpStream::from_std(s), addr))
+    Ok((s, addr))
+}
+
+/// The WebSocket upgrade of a `ws://` remote, blocking within `timeout`
+/// (spec §5.2: the whole exchange has the `first_info_timeout`). Returns
+/// the bytes read after the response head and whether to mask.
+fn ws_upgrade(
+    s: &StdStream,
+    url: &RemoteUrl,
+    no_masking: bool,
+    timeout: Duration,
+) -> Result<(Vec<u8>, bool), String> {
+    use std::io::{Read, Write};
+    let (req, key) = crate::leaf_remote::ws_request(url, no_masking);
+    let mut s = s;
+    let until = std::time::Instant::now() + timeout;
+    s.set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    s.write_all(&req).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err("i/o timeout".into());
+        }
+        s.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
+        let mut chunk = [0u8; 4096];
+        let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("EOF".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > 16 * 1024 {
+            return Err("response head too long".into());
+        }
+        if let Some((len, agreed)) = crate::leaf_remote::ws_response(&buf, &key)? {
+            return Ok((buf.split_off(len), !(no_masking && agreed)));
+        }
+    }
 }
 
 impl EventLoop {
@@ -225,13 +279,15 @@ impl EventLoop {
             .total_connections
             .fetch_add(1, Ordering::Relaxed);
         let now = shared.now();
-        let cs = Arc::new(ConnShared::new(
-            cid,
-            self.turn.idx,
-            token,
-            ConnKind::LEAF,
-            peer,
-        ));
+        let handoff = remote
+            .as_ref()
+            .and_then(|r| r.ws_handoff.lock().expect("remote").take());
+        let kind = if handoff.is_some() {
+            ConnKind::LEAF_WS
+        } else {
+            ConnKind::LEAF
+        };
+        let cs = Arc::new(ConnShared::new(cid, self.turn.idx, token, kind, peer));
         let account = match &remote {
             Some(r) => shared.accounts.get(&r.cfg.account),
             None => shared.accounts.global().clone(),
@@ -255,9 +311,23 @@ impl EventLoop {
             conn.wbuf
                 .extend_from_slice(&crate::session::leaf_info(shared, cid, &nonce));
         }
+        let mut early = Vec::new();
+        if let Some((rest, mask)) = handoff {
+            conn.ws = Some(WsConn::client(settings.max_payload, mask));
+            early = rest;
+        }
         entry.insert(conn);
         arm(&mut self.timers, &mut self.conns[token], token);
         self.turn.local_dirty.push(cs);
+        if !early.is_empty() {
+            // The INFO may have come with the 101.
+            let n = early.len();
+            if self.rbuf.len() < n {
+                self.rbuf.resize(n, 0);
+            }
+            self.rbuf[..n].copy_from_slice(&early);
+            self.process(token, n);
+        }
     }
 
     /// A WebSocket upgrade on a `…/leafnode` path completed (spec

@@ -89,6 +89,9 @@ pub struct RemoteLeaf {
     pub disabled: bool,
     /// `ignore_discovered_servers`.
     pub ignore_discovered_servers: bool,
+    /// `ws_no_masking`/`websocket_no_masking`: ask the hub to accept
+    /// unmasked frames (`Nats-No-Masking: true`).
+    pub ws_no_masking: bool,
 }
 
 impl LeafnodeOptions {
@@ -222,6 +225,7 @@ fn parse_remotes(
             dial_timeout: None,
             disabled: false,
             ignore_discovered_servers: false,
+            ws_no_masking: false,
         };
         for k in &m.entries {
             match k.key.to_ascii_lowercase().as_str() {
@@ -252,6 +256,9 @@ fn parse_remotes(
                     rl.ignore_discovered_servers = r.ok(bool_of(k)).unwrap_or(false)
                 }
                 "compression" => {}
+                "ws_no_masking" | "websocket_no_masking" => {
+                    rl.ws_no_masking = r.ok(bool_of(k)).unwrap_or(false)
+                }
                 "credentials"
                 | "creds"
                 | "nkey"
@@ -261,8 +268,6 @@ fn parse_remotes(
                 | "ws_compress"
                 | "websocket_compression"
                 | "websocket_compress"
-                | "ws_no_masking"
-                | "websocket_no_masking"
                 | "isolate_leafnode_interest"
                 | "isolate"
                 | "request_isolation"
@@ -273,6 +278,13 @@ fn parse_remotes(
                 }
                 _ => r.unknown(k),
             }
+        }
+        if rl
+            .urls
+            .iter()
+            .any(|u| u.to_ascii_lowercase().starts_with("wss://"))
+        {
+            unsupported.push(("leafnodes.remotes.url (wss://)".into(), it.span.clone()));
         }
         out.push(rl);
     }
