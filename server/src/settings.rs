@@ -29,6 +29,8 @@ pub struct Settings {
     /// `leafnodes { … }` as configured (spec `leafnode.md` §2); `None`
     /// when absent.
     pub leafnodes: Option<Arc<options::leaf::LeafnodeOptions>>,
+    /// The `leafnodes` listener's TLS (`leafnodes { tls { … } }`).
+    pub leaf_tls: Option<TlsListen>,
     /// `default_js_domain`: account name → JetStream domain its plain
     /// JetStream API subjects are mapped to (spec `leafnode.md` §4.10).
     pub default_js_domain: Vec<(String, String)>,
@@ -118,6 +120,7 @@ impl Default for Settings {
             client_addr: "0.0.0.0:4222".parse().expect("literal"),
             websocket: None,
             leafnodes: None,
+            leaf_tls: None,
             default_js_domain: Vec::new(),
             http_addr: None,
             tls: None,
@@ -160,6 +163,7 @@ impl Settings {
         match kind {
             ConnKind::CLIENT => self.tls.as_ref(),
             ConnKind::WEBSOCKET => self.websocket.as_ref().and_then(|w| w.tls.as_ref()),
+            ConnKind::LEAF => self.leaf_tls.as_ref(),
             _ => None,
         }
     }
@@ -580,6 +584,10 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         client_addr: resolve(&o.host, o.port)?,
         websocket,
         leafnodes: o.leaf.clone().map(Arc::new),
+        leaf_tls: match o.leaf.as_ref().and_then(|l| l.tls.as_ref()) {
+            Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
+            None => None,
+        },
         default_js_domain: o.default_js_domain.clone(),
         http_addr,
         tls,

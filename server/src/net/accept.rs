@@ -208,6 +208,9 @@ impl EventLoop {
             self.tls_failed(token, "certificate not pinned");
             return false;
         }
+        if kind.is_leaf() {
+            return self.leaf_tls_ready(token);
+        }
         if kind != ConnKind::CLIENT {
             return true;
         }

@@ -297,19 +297,42 @@ impl EventLoop {
             Some(r) => (Leaf::solicit(&settings, r, now), String::new()),
             None => (Leaf::accept(&settings, now), crate::auth::new_nonce()),
         };
+        // The listener's TLS (spec §3.10): INFO in plaintext, then the
+        // handshake; with handshake_first, INFO after it.
+        let tls = settings.tls_for(ConnKind::LEAF).filter(|_| accepted);
+        let transport = match tls {
+            None => Transport::Plain(sock),
+            Some(t) => match Transport::tls(sock, t.holder.current(), false) {
+                Ok(t) => t,
+                Err((_, e)) => {
+                    crate::error!("{peer} - lid:{cid} - TLS setup error: {e}");
+                    return;
+                }
+            },
+        };
         let mut conn = Conn::new(
             cs.clone(),
             account,
             nonce.clone().into(),
-            Transport::Plain(sock),
+            transport,
             Proto::Leaf(Box::new(proto)),
         );
         // Leafs are not clients: no pre-auth accounting.
         conn.pre_auth = false;
         shared.conns.lock().expect("conns").insert(cid, cs.clone());
-        if accepted {
-            conn.wbuf
-                .extend_from_slice(&crate::session::leaf_info(shared, cid, &nonce));
+        match tls {
+            Some(t) => {
+                if !t.handshake_first {
+                    conn.sock
+                        .queue_raw(&crate::session::leaf_info(shared, cid, &nonce));
+                }
+                conn.handshake_deadline =
+                    Some(now.saturating_add(Millis(t.timeout.as_millis() as u64)));
+            }
+            None if accepted => conn
+                .wbuf
+                .extend_from_slice(&crate::session::leaf_info(shared, cid, &nonce)),
+            None => {}
         }
         let mut early = Vec::new();
         if let Some((rest, mask)) = handoff {
@@ -372,6 +395,25 @@ impl EventLoop {
         ws.frame_out(&info, &mut conn.wbuf);
         self.turn.local_dirty.push(cs);
         arm(&mut self.timers, &mut self.conns[token], token);
+        true
+    }
+
+    /// The TLS handshake of an accepted leaf completed: the deadline ends;
+    /// with `handshake_first` the INFO goes out now. True: still open.
+    pub(super) fn leaf_tls_ready(&mut self, token: usize) -> bool {
+        let settings = self.shared.settings();
+        let conn = &mut self.conns[token];
+        conn.handshake_deadline = None;
+        if settings
+            .leaf_tls
+            .as_ref()
+            .is_some_and(|t| t.handshake_first)
+        {
+            let info = crate::session::leaf_info(&self.shared, conn.shared.cid, &conn.nonce);
+            conn.wbuf.extend_from_slice(&info);
+            self.turn.local_dirty.push(conn.shared.clone());
+        }
+        arm(&mut self.timers, conn, token);
         true
     }
 

@@ -38,6 +38,8 @@ pub struct LeafnodeOptions {
     pub dial_timeout: Duration,
     /// Keys parsed but not implemented (refused at start).
     pub unsupported: Vec<(String, Span)>,
+    /// The listener's `tls { … }` (spec §2.4).
+    pub tls: Option<super::TlsConfig>,
 }
 
 /// `leafnodes.authorization { … }` (spec §2.2).
@@ -113,6 +115,7 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
         reconnect: DEFAULT_LEAF_RECONNECT,
         dial_timeout: DEFAULT_DIAL_TIMEOUT,
         unsupported: Vec::new(),
+        tls: None,
     };
     for k in &m.entries {
         match k.key.to_ascii_lowercase().as_str() {
@@ -143,8 +146,12 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
             // natsws never compresses a leaf link (spec §3.11: it stays in
             // clear text with nats-server peers); the mode is accepted.
             "compression" | "no_advertise" | "advertise" | "leafnode_advertise" => {}
-            "tls"
-            | "min_version"
+            "tls" => {
+                if let Some(m) = r.ok(map_of(k, "tls")) {
+                    o.tls = Some(super::tls::parse_tls(r, m, &k.key_span));
+                }
+            }
+            "min_version"
             | "minimum_version"
             | "isolate_leafnode_interest"
             | "isolate"

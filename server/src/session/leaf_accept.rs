@@ -39,6 +39,13 @@ pub(crate) fn info_line(shared: &Shared, cid: ConnId, nonce: &str) -> Vec<u8> {
         "info_on_connect": true,
         "leafnode_urls": [format!("{host}:{}", addr.port())],
     });
+    let mut v = v;
+    if let Some(t) = &s.leaf_tls {
+        v["tls_required"] = true.into();
+        if t.verify {
+            v["tls_verify"] = true.into();
+        }
+    }
     let mut out = b"INFO ".to_vec();
     out.extend_from_slice(v.to_string().as_bytes());
     out.extend_from_slice(b"\r\n");
