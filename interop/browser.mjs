@@ -80,12 +80,17 @@ export async function launch(engine) {
 }
 
 /**
- * Firefox reports a WebSocket that the server (or the page) closes before the close
- * handshake completes as a page error, "The connection to ws://… was interrupted while the
- * page was loading.", although no script threw: the clients see an ordinary close. Not a
- * scenario failure (docs/interop.md, Firefox notes).
+ * Firefox reports two WebSocket events as page errors although no script threw and the
+ * clients see an ordinary close or connect failure: a socket closed before the close
+ * handshake completes ("The connection to ws://… was interrupted while the page was
+ * loading.") and a refused connect, e.g. reconnect attempts while the server restarts
+ * ("Firefox can’t establish a connection to the server at ws://…."). Not scenario failures
+ * (docs/interop.md, notes); any other page error is.
  */
-const FIREFOX_WS_NOISE = /^Error: The connection to wss?:\/\/\S+ was interrupted while the page was loading\.$/;
+const FIREFOX_WS_NOISE = new RegExp([
+  '^Error: The connection to wss?://\\S+ was interrupted while the page was loading\\.$',
+  '^Error: Firefox can.t establish a connection to the server at wss?://\\S+\\.$',
+].join('|'));
 
 /**
  * Runs `ids` with client `lib` ('nats.ws' | 'nats-core') in a fresh browser context of

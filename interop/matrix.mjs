@@ -25,6 +25,7 @@ process.env.NATSWS_PW_LOG_DIR ||= path.join(here, '.tmp', 'logs');
 const { NatsServer } = await import('../playwright/lib/server.mjs');
 fs.rmSync(process.env.NATSWS_PW_LOG_DIR, { recursive: true, force: true }); // this run's logs only
 const { buildInteropPage, launch, runInBrowser } = await import('./browser.mjs');
+const { observeWire } = await import('./wire.mjs');
 
 const TABLE = JSON.parse(fs.readFileSync(path.join(here, 'scenarios.json'), 'utf8')).scenarios;
 
@@ -207,6 +208,16 @@ async function runServer(server, pki, pageDir, browsers) {
       console.log(`[${server.name}] ${row.id}: ${ids.length - bad.length}/${ids.length} passed in ${((Date.now() - r0) / 1000).toFixed(1)} s`
         + bad.map(([id, c]) => `\n    FAIL ${id}: ${c.detail}`).join(''));
     }
+    if (server === args.servers[0]) {
+      for (const [engine, b] of Object.entries(browsers)) {
+        try {
+          wire[engine] = await observeWire(b.browser, `${control.url}/interop.html`, servers.compression.ports.ws);
+        } catch (e) {
+          wire[engine] = { error: String(e) };
+          problems.push(`${server.name} wire observation in ${engine}: ${e}`);
+        }
+      }
+    }
   } finally {
     await control.close();
     await Promise.all(Object.values(servers).map((s) => s.dispose()));
@@ -247,6 +258,17 @@ function render(all, meta) {
   }
   lines.push('', '## Scenarios', '');
   for (const s of scenarios) lines.push(`- **${s.title}** (\`${s.id}\`): ${s.what}${s.only ? ` n/a elsewhere: ${s.na}.` : ''}`);
+  if (Object.keys(wire).length) {
+    lines.push('', `## Browser wire facts (observed against ${test})`, '');
+    lines.push('A raw page WebSocket through a recording proxy to a `compression: true` listener sends CONNECT, a');
+    lines.push('5-byte PUB and a 200 KiB PUB of random bytes (interop/wire.mjs).', '');
+    lines.push('| engine | offered extension | accepted | request headers of note | small PUB RSV1 | 200 KiB PUB frames | largest frame | 200 KiB RSV1 |');
+    lines.push('|---|---|---|---|---|---|---|---|');
+    for (const [engine, w] of Object.entries(wire)) {
+      if (w.error) { lines.push(`| ${engine} | observation failed: ${w.error} |||||||`); continue; }
+      lines.push(`| ${engine} | \`${w.offered}\` | \`${w.accepted}\` | ${w.extraHeaders} | ${w.smallRsv1} | ${w.bigFrames} | ${w.bigLargest} | ${w.bigRsv1} |`);
+    }
+  }
   const notes = path.join(here, 'notes.md');
   if (fs.existsSync(notes)) lines.push('', fs.readFileSync(notes, 'utf8').trim());
   return `${lines.join('\n')}\n`;
@@ -258,6 +280,9 @@ const pki = makePki(tmp);
 const pageDir = path.join(tmp, 'page');
 await buildInteropPage(pageDir);
 const browsers = {};
+/** Wire facts per browser engine (wire.mjs), observed against the server under test. */
+const wire = {};
+const problems = [];
 const meta = { versions: {}, browsers: {} };
 const all = {};
 let failed = 0;
@@ -277,7 +302,6 @@ try {
 }
 
 // Verdict: every cell of every server passes or is n/a, and the server under test equals the reference.
-const problems = [];
 for (const server of args.servers) {
   for (const row of rows) {
     for (const s of scenarios) {
