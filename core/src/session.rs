@@ -39,6 +39,9 @@ use crate::router::{ConnId, Message, Origin, SubRef, SubjectSpace, Subscription}
 use crate::subject::{self, Filter};
 use crate::time::Millis;
 
+mod reload;
+pub use reload::Reconfigure;
+
 /// Why a connection closed: nats-server's `ClosedState` strings as shown by
 /// `/connz?state=closed` (spec `nats-protocol.md` §1.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -106,7 +106,9 @@ impl EventLoop {
             }
             busy = !events.is_empty();
             // A reload's new settings apply from the next turn on.
-            self.turn.refresh(&self.shared);
+            if let Some(old) = self.turn.refresh(&self.shared) {
+                self.reconfigure_conns(&old);
+            }
             if self.shared.shutdown.load(Ordering::Acquire) {
                 self.shutdown_all();
                 return;

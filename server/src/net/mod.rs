@@ -44,6 +44,7 @@ mod conn;
 mod event_loop;
 mod frames;
 mod read;
+mod reload;
 pub(crate) mod transport;
 mod write;
 

@@ -25,6 +25,7 @@
 pub(crate) mod client;
 #[cfg(feature = "autobahn")]
 mod echo;
+mod reload;
 
 use std::sync::Arc;
 
