@@ -1,6 +1,7 @@
 // The browser driver of the interop matrix: the page bundle and one thin driver for both
 // engines through puppeteer-core (Chromium over CDP, Firefox over WebDriver BiDi). The
 // scenario bodies are interop/scenarios.mjs, bundled into the page as the global `interop`.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,25 +32,42 @@ const chromiumArgs = [
 ];
 
 /**
- * Launches `engine` ('chromium' | 'firefox') headless with a fresh profile. Firefox gets a
- * private HOME and MOZ_DISABLE_NONLOCAL_CONNECTIONS=1 so it makes no look-ups of its own.
- * Both accept the test certificate (acceptInsecureCerts) for wss://.
- * Resolves with { browser, version, dispose() }.
+ * Adds the PEM certificate `caFile` as a trusted CA ("C,,") to a new NSS database in `dir`
+ * with NSS's certutil (Debian libnss3-tools). Firefox reads the one in its profile, Chromium
+ * on Linux the one in $HOME/.pki/nssdb. Returns false when certutil is not installed.
  */
-export async function launch(engine) {
+function trustCa(dir, caFile) {
+  try {
+    execFileSync('certutil', ['-N', '-d', `sql:${dir}`, '--empty-password'], { stdio: 'ignore' });
+    execFileSync('certutil', ['-A', '-d', `sql:${dir}`, '-t', 'C,,', '-n', 'natsws-interop-ca', '-i', caFile], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Launches `engine` ('chromium' | 'firefox') headless with a fresh profile and a private
+ * HOME; Firefox also with MOZ_DISABLE_NONLOCAL_CONNECTIONS=1 so it makes no look-ups of its
+ * own. The test CA `caFile` is put in the engine's NSS database, so wss:// is checked as for
+ * any site; without certutil the engine accepts any certificate instead (acceptInsecureCerts).
+ * Resolves with { browser, version, tlsTrust: 'CA in NSS db' | 'acceptInsecureCerts', dispose() }.
+ */
+export async function launch(engine, caFile) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `natsws-interop-${engine}-`));
+  const home = path.join(tmp, 'home');
+  const profile = path.join(tmp, 'profile');
+  fs.mkdirSync(profile);
+  fs.mkdirSync(path.join(home, '.pki', 'nssdb'), { recursive: true });
+  const trusted = trustCa(engine === 'firefox' ? profile : path.join(home, '.pki', 'nssdb'), caFile);
   let browser;
   if (engine === 'firefox') {
-    const home = path.join(tmp, 'home');
-    const profile = path.join(tmp, 'profile');
-    fs.mkdirSync(home);
-    fs.mkdirSync(profile);
     browser = await puppeteer.launch({
       browser: 'firefox',
       executablePath: process.env.NATSWS_FIREFOX || '/usr/bin/firefox-esr',
       headless: true,
       userDataDir: profile,
-      acceptInsecureCerts: true,
+      acceptInsecureCerts: !trusted,
       env: { ...process.env, HOME: home, MOZ_DISABLE_NONLOCAL_CONNECTIONS: '1' },
       extraPrefsFirefox: {
         'network.dns.disableIPv6': true,
@@ -63,8 +81,9 @@ export async function launch(engine) {
       browser: 'chrome',
       executablePath: process.env.NATSWS_CHROMIUM || '/usr/bin/chromium',
       headless: true,
-      userDataDir: path.join(tmp, 'profile'),
-      acceptInsecureCerts: true,
+      userDataDir: profile,
+      acceptInsecureCerts: !trusted,
+      env: { ...process.env, HOME: home },
       args: chromiumArgs,
     });
   }
@@ -72,6 +91,7 @@ export async function launch(engine) {
   return {
     browser,
     version,
+    tlsTrust: trusted ? 'CA in NSS db' : 'acceptInsecureCerts',
     async dispose() {
       await browser.close().catch(() => {});
       fs.rmSync(tmp, { recursive: true, force: true });

@@ -292,8 +292,8 @@ let failed = 0;
 let passed = 0;
 try {
   for (const engine of new Set(rows.filter((r) => r.engine).map((r) => r.engine))) {
-    browsers[engine] = await launch(engine);
-    meta.browsers[engine] = browsers[engine].version;
+    browsers[engine] = await launch(engine, pki.ca);
+    meta.browsers[engine] = `${browsers[engine].version}, TLS trust: ${browsers[engine].tlsTrust}`;
   }
   for (const server of args.servers) {
     meta.versions[server.name] = versionOf(server.bin);
