@@ -430,7 +430,13 @@ fn hop(
             }
         }
     }
-    let mut n = local(acc, origin, echo, &m);
+    // The message as it arrived (by reference: the delivery engine tells it
+    // from the copies links make) unless a mapping rewrote it.
+    let mut n = if mapped.is_empty() {
+        local(acc, origin, echo, msg)
+    } else {
+        local(acc, origin, echo, &m)
+    };
     if depth + 1 >= MAX_HOPS {
         return n;
     }
