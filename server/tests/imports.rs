@@ -422,3 +422,51 @@ accounts {
     a.ping();
     assert_eq!(drain(&mut b), "MSG _INBOX.x 2 1\r\nr\r\n");
 }
+
+/// `share: true`: the exporter sees the requester's client details in
+/// `Nats-Request-Info`; without it only the account (and RTT).
+#[test]
+fn shared_service_import_passes_client_info() {
+    let s = Server::start(&conf(
+        r#"
+accounts {
+  A: { users: [{user: a, password: a}], exports: [{service: "svc.s"}, {service: "svc.p"}] }
+  B: {
+    users: [{user: b, password: b}]
+    imports: [
+      {service: {account: A, subject: "svc.s"}, share: true}
+      {service: {account: A, subject: "svc.p"}}
+    ]
+  }
+}
+"#,
+        "",
+    ));
+    let mut a = login(&s, false, "a");
+    a.send(b"SUB svc.* 1\r\n");
+    a.ping();
+    let (mut b, _) = Conn::on(&s, true);
+    b.send(&connect(json!({
+        "user": "b", "pass": "b", "headers": true, "name": "bee", "lang": "rust"
+    })));
+    b.expect("PONG\r\n");
+    b.send(b"PUB svc.s _INBOX.s 1\r\ns\r\nPUB svc.p _INBOX.p 1\r\np\r\n");
+    b.ping();
+    let shared = a.expect("\r\ns\r\n");
+    for field in [
+        r#""acc":"B""#,
+        r#""user":"b""#,
+        r#""name":"bee""#,
+        r#""lang":"rust""#,
+        r#""kind":"Client""#,
+        r#""client_type":"websocket""#,
+    ] {
+        assert!(shared.contains(field), "{field} in {shared:?}");
+    }
+    let private = a.expect("\r\np\r\n");
+    assert!(
+        private.contains(r#"Nats-Request-Info: {"acc":"B""#),
+        "{private:?}"
+    );
+    assert!(!private.contains(r#""user""#), "{private:?}");
+}
