@@ -46,6 +46,11 @@ use crate::options::{tokenize, AccountLinks, ResponseType};
 /// configuration checks do not catch).
 pub(crate) const MAX_HOPS: usize = 8;
 
+/// Response mappings one exporter keeps at most: above it the oldest
+/// request loses its mapping (its late response is dropped), so requests
+/// nobody answers cannot grow memory without bound within a threshold.
+pub(crate) const MAX_RESPONSE_MAPPINGS: usize = 1 << 20;
+
 /// Where a cross-account delivery lands.
 #[derive(Debug)]
 enum Dest {
@@ -178,6 +183,12 @@ impl Responses {
     fn register(&self, route: &ServiceRoute, reply: &[u8], now: Millis) -> Vec<u8> {
         let mut t = self.table.lock().expect("responses");
         t.sweep(now);
+        while t.map.len() >= MAX_RESPONSE_MAPPINGS {
+            let Some((_, k)) = t.order.pop_front() else {
+                break;
+            };
+            t.map.remove(&k);
+        }
         let key = loop {
             let mut k = self.prefix.to_vec();
             push_base62(&mut k, 6);
@@ -430,15 +441,16 @@ fn hop(
         let mut buf = Vec::new();
         let subject = sr.dest.apply(m.subject, &mut buf);
         let reply = m.reply.map(|r| sr.responses.register(sr, r, now));
-        let headers = request_info(m.headers, &acc.name);
+        // A client's request names its account; an internal publisher has
+        // no client info, and a request forwarded again keeps the first.
+        let headers = match origin {
+            Origin::Conn(_) => request_info(m.headers, &acc.name),
+            Origin::Internal => None,
+        };
         let fwd = Message {
             subject,
             reply: reply.as_deref(),
-            headers: Some(
-                headers
-                    .as_deref()
-                    .unwrap_or_else(|| m.headers.unwrap_or_default()),
-            ),
+            headers: headers.as_deref().or(m.headers),
             ..m
         };
         n += hop(

@@ -295,7 +295,8 @@ fn refused(accounts: &str, text: &str) {
 fn misconfigurations_refuse_to_start_with_the_reference_texts() {
     refused(
         r#"accounts { A: { exports: [{stream: "priv.>", accounts: [C]}] }, B: { imports: [{stream: {account: A, subject: "priv.>"}}] }, C: {} }"#,
-        r#"Error adding stream import "priv.>": stream import not authorized"#,
+        // At the `accounts` key, line 2 of the file, as nats-server does.
+        r#"natsws.conf:2:1: Error adding stream import "priv.>": stream import not authorized"#,
     );
     refused(
         r#"accounts { A: { exports: [{service: "svc.a"}] }, B: { imports: [{service: {account: A, subject: "svc.b"}}] } }"#,
@@ -359,6 +360,10 @@ fn misconfigurations_refuse_to_start_with_the_reference_texts() {
             r#"Error adding service latency sampling for "a": system account not setup"#,
         );
     }
+    refused(
+        r#"accounts { A: { exports: [{service: "svc"}], imports: [{service: {account: B, subject: "svc"}}] }, B: { exports: [{service: "svc"}], imports: [{service: {account: A, subject: "svc"}}] } }"#,
+        r#"Error adding service import "svc": import forms a cycle"#,
+    );
     refused(
         r#"accounts { A: { exports: {stream: "a"} } }"#,
         "Exports should be an array, got map[string]interface {}",

@@ -16,6 +16,7 @@ mappings {
   "part.*": "part.{{partition(3,1)}}.{{wildcard(1)}}"
   "fn.*": "fn.{{splitFromLeft(1,2)}}.{{SliceFromRight(1,2)}}"
   "rest.*.>": "rest2.$1.>"
+  "lr.*": "lr.{{left(1,2)}}.{{right(1,2)}}"
   "w": [{destination: "w.a", weight: 50%}, {destination: "w.b", weight: 50}]
   "split30": [{destination: "split30.moved", weight: 30}]
 }
@@ -45,10 +46,12 @@ fn global_mappings_rewrite_published_subjects() {
         let mut sub = client(&s, ws, None);
         let mut publ = client(&s, !ws, None);
         sub.send(b"SUB orders.> 1\r\nSUB swapped.> 2\r\nSUB part.> 3\r\nSUB fn.> 4\r\nSUB rest2.> 5\r\nSUB rest.> 6\r\n");
+        sub.send(b"SUB lr.> 8\r\n");
         sub.ping();
         publ.send(b"PUB orders.17 1\r\na\r\nPUB swap.x.y 1\r\nb\r\n");
         publ.send(b"PUB part.k1 1\r\nc\r\nPUB part.k3 1\r\nd\r\nPUB part.order-42 1\r\ne\r\n");
         publ.send(b"PUB fn.abcde 1\r\nf\r\nPUB rest.q.r.s 1\r\ng\r\n");
+        publ.send(b"PUB lr.abcde 1\r\ni\r\n");
         publ.ping();
         assert_eq!(
             drain(&mut sub),
@@ -58,7 +61,8 @@ fn global_mappings_rewrite_published_subjects() {
              MSG part.2.k3 3 1\r\nd\r\n\
              MSG part.2.order-42 3 1\r\ne\r\n\
              MSG fn.ab.cde.a.bc.de 4 1\r\nf\r\n\
-             MSG rest2.q.r.s 5 1\r\ng\r\n",
+             MSG rest2.q.r.s 5 1\r\ng\r\n\
+             MSG lr.ab.de 8 1\r\ni\r\n",
             "ws={ws}"
         );
     }

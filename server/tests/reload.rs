@@ -764,3 +764,130 @@ fn tls_enabled_by_reload_applies_to_new_connections_only() {
     plain.send(b"PING\r\n");
     plain.expect("PONG\r\n");
 }
+
+/// Waits until the file at `path` holds `needle` (the server writes a file,
+/// not a pipe: the test reads it again every 10 ms; only its content
+/// decides).
+fn wait_for_file_line(path: &std::path::Path, needle: &str) -> String {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            Instant::now() < until,
+            "{} never got {needle:?}:\n{text}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn log_file_set_by_reload_takes_the_following_lines() {
+    let dir = common::TempDir::new();
+    let log = dir.0.join("reloaded.log");
+    let base = "listen: 127.0.0.1:-1\n";
+    let s = Server::start(base);
+    std::fs::write(
+        s.conf_path(),
+        format!("{base}log_file: {:?}\n", log.display().to_string()),
+    )
+    .unwrap();
+    hangup(&s);
+    s.expect_log(&format!("Reloaded: log_file = {}", log.display()));
+    let text = wait_for_file_line(&log, "Reloaded server configuration");
+    assert!(!text.contains("Server is ready"), "{text}");
+    // And back to stderr.
+    std::fs::write(s.conf_path(), base).unwrap();
+    hangup(&s);
+    s.expect_log("Reloaded server configuration");
+}
+
+#[test]
+fn each_changed_option_logs_the_reference_line() {
+    let base = "listen: 127.0.0.1:-1\n";
+    let auth = |t: &str| {
+        format!("authorization {{ timeout: {t}, users = [ {{ user: a, password: pw }} ] }}\n")
+    };
+    let s = Server::start(&format!("{base}{}", auth("2")));
+    let new = format!(
+        "{base}{}write_deadline: \"3s\"\nping_interval: \"30s\"\nping_max: 5\n\
+         max_control_line: 2048\nclient_advertise: \"example.com:4333\"\n",
+        auth("1")
+    );
+    std::fs::write(s.conf_path(), new).unwrap();
+    hangup(&s);
+    // In nats-server's order (its Options field order).
+    for line in [
+        "Reload: client_advertise = example.com:4333",
+        "Reloaded: authorization users",
+        "Reloaded: accounts",
+        "Reloaded: ping_interval = 30s",
+        "Reloaded: ping_max = 5",
+        "Reloaded: authorization timeout = 1",
+        "Reloaded: max_control_line = 2048",
+        "Reloaded: write_deadline = 3s",
+        "Reloaded server configuration",
+    ] {
+        s.expect_log(line);
+    }
+    let info = tcp_info(&s);
+    assert_eq!(info["host"], "example.com");
+    assert_eq!(info["port"], 4333);
+}
+
+#[test]
+fn single_user_client_survives_a_reload_that_keeps_its_credentials() {
+    if is_reference() {
+        // nats-server 2.15.1 closes it on every reload: the single user is
+        // not in its users map, so the client counts as moved
+        // (docs/compat.md; operations spec §8 item 6).
+        return;
+    }
+    let conf = "listen: 127.0.0.1:-1\nauthorization { user: a, password: pw }\n";
+    let s = Server::start(conf);
+    let mut a = connect(&s, &user("a"));
+    reload(&s, &format!("{conf}max_payload: 2048\n"));
+    a.send(b"PING\r\n");
+    a.expect("PONG\r\n");
+    // A changed password still revokes it.
+    reload(
+        &s,
+        "listen: 127.0.0.1:-1\nauthorization { user: a, password: other }\n",
+    );
+    let got = a.read_to_close();
+    assert!(got.contains("-ERR 'Authorization Violation'"), "{got}");
+}
+
+#[test]
+fn jwt_client_survives_an_unrelated_reload() {
+    use common::jwt;
+    use nkeys::KeyPair;
+    // nats-server issue #8606 (fixed in 2.14.2): nkey/JWT clients were
+    // closed by every reload.
+    let (op, acc) = (KeyPair::new_operator(), KeyPair::new_account());
+    let conf = |extra: &str| {
+        format!(
+            "listen: \"127.0.0.1:-1\"\noperator: \"{}\"\nresolver: MEMORY\n\
+             resolver_preload: {{\n  {}: \"{}\"\n}}\n{extra}",
+            jwt::operator(&op, None),
+            acc.public_key(),
+            jwt::account(&op, &acc, "A", &[])
+        )
+    };
+    let s = Server::start(&conf(""));
+    let u = KeyPair::new_user();
+    let ujwt = jwt::user(&acc, &u, jwt::User::default());
+    let (mut c, info) = Conn::tcp(s.client_port);
+    let sig = jwt::sign_nonce(&u, info["nonce"].as_str().unwrap());
+    c.send(
+        format!("CONNECT {{\"verbose\":false,\"jwt\":\"{ujwt}\",\"sig\":\"{sig}\"}}\r\nPING\r\n")
+            .as_bytes(),
+    );
+    c.expect("PONG\r\n");
+    reload(&s, &conf("max_payload: 2048\n"));
+    c.ping();
+    assert_eq!(tcp_info(&s)["max_payload"], 2048);
+}

@@ -841,6 +841,10 @@ mod tests {
         assert_eq!(map("*", "{{partition(3)}}", "gamma"), "0");
         assert_eq!(map("*", "{{partition(3)}}", "alpha"), "2");
         assert_eq!(map("*", "{{partition(0,1)}}", "alpha"), "0");
+        // A literal source: the whole subject is hashed (nats-server: only
+        // when its random map order tried a wildcard mapping first).
+        assert_eq!(map("pl", "pl.{{partition(3)}}", "pl"), "pl.2");
+        assert_eq!(map("pw.*", "pw.{{partition(3)}}", "pw.k1"), "pw.2");
         assert_eq!(map("*", "{{split(1,-)}}", "-a--b-c-"), "a.b.c");
         assert_eq!(map("*", "{{splitFromLeft(1,2)}}", "abcde"), "ab.cde");
         assert_eq!(map("*", "{{SplitFromRight(1,2)}}", "abcde"), "abc.de");

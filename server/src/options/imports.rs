@@ -775,6 +775,8 @@ impl Options {
                 }
             }
         }
+        // Service imports added so far: (importer, exporter, local, remote).
+        let mut added: Vec<(&str, &str, &str, &str)> = Vec::new();
         for a in &self.accounts {
             for si in &a.links.service_imports {
                 let Some(exp) = self.accounts.iter().find(|x| x.name == si.account) else {
@@ -799,6 +801,12 @@ impl Options {
                             si.to, si.subject
                         )));
                     }
+                } else if let Err(e) =
+                    service_cycle(&added, &si.account, &si.to, &mut vec![&a.name])
+                {
+                    errs.push(fail(e));
+                } else {
+                    added.push((&a.name, &si.account, &si.to, &si.subject));
                 }
             }
         }
@@ -806,6 +814,51 @@ impl Options {
             err(r, &at, e);
         }
     }
+}
+
+/// nats-server `checkServiceImportsForCycles`: whether following the
+/// service imports of `dest` that `from` may reach leads back to an
+/// account in `visited`; `added` holds (importer, exporter, local subject,
+/// exported subject) of the imports accepted so far.
+fn service_cycle<'a>(
+    added: &[(&'a str, &'a str, &'a str, &'a str)],
+    dest: &'a str,
+    from: &'a str,
+    visited: &mut Vec<&'a str>,
+) -> Result<(), &'static str> {
+    if visited.len() >= 1024 {
+        return Err("search cycle depth exhausted");
+    }
+    for &(imp, exp, local, remote) in added {
+        if imp != dest || !collide(from, remote) {
+            continue;
+        }
+        if visited.contains(&exp) {
+            return Err("import forms a cycle");
+        }
+        visited.push(dest);
+        let f = if subset_match(local, from) {
+            local
+        } else {
+            from
+        };
+        service_cycle(added, exp, f, visited)?;
+    }
+    Ok(())
+}
+
+/// nats-server `SubjectsCollide`: whether two filters can match one
+/// subject.
+fn collide(a: &str, b: &str) -> bool {
+    let (ta, tb): (Vec<&str>, Vec<&str>) = (a.split('.').collect(), b.split('.').collect());
+    for i in 0..ta.len().max(tb.len()) {
+        match (ta.get(i), tb.get(i)) {
+            (Some(&">"), Some(_)) | (Some(_), Some(&">")) => return true,
+            (Some(x), Some(y)) if *x == "*" || *y == "*" || x == y => continue,
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// nats-server `transformTokenize`: each `*` of `subject` becomes `$n`.
@@ -828,6 +881,16 @@ pub fn tokenize(subject: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collisions() {
+        assert!(collide("a.*", "a.b"));
+        assert!(collide("a.>", "a.b.c"));
+        assert!(collide("*.b", "a.*"));
+        assert!(!collide("a.b", "a.c"));
+        assert!(!collide("a.*", "a.b.c"));
+        assert!(!collide("a.>", "a"));
+    }
 
     #[test]
     fn subset() {

@@ -71,6 +71,8 @@ pub struct Changes {
     pub logger: bool,
     /// `pid_file` changed: write the new file.
     pub pid_file: bool,
+    /// `log_file` changed: log to the new file (or stderr).
+    pub log_file: bool,
 }
 
 fn refuse(field: &'static str, old: impl ToString, new: impl ToString) -> Refused {
@@ -173,7 +175,7 @@ pub fn diff(
     if old.server_tags != new.server_tags {
         c.lines.push("Reloaded: tags".into());
     }
-    natsws_lines(old, new, &mut c)?;
+    natsws_lines(old, new, &mut c);
     Ok(c)
 }
 
@@ -261,6 +263,14 @@ fn limits_and_auth(old: &Options, new: &Options, c: &mut Changes) -> Result<(), 
     if old.https_port != new.https_port && new.https_port != -1 {
         return Err(refuse("HTTPSPort", old.https_port, new.https_port));
     }
+    // AuthTimeout comes after HTTPSPort in nats-server's field order.
+    let timeout = |o: &Options| o.authorization.as_ref().and_then(|a| a.timeout);
+    if timeout(old) != timeout(new) {
+        let t = timeout(new).unwrap_or(crate::options::DEFAULT_AUTH_TIMEOUT);
+        let secs = t.as_secs_f64();
+        c.lines
+            .push(format!("Reloaded: authorization timeout = {secs}"));
+    }
     if old.max_control_line != new.max_control_line {
         c.lines.push(format!(
             "Reloaded: max_control_line = {}",
@@ -316,13 +326,10 @@ fn files_and_tls(
             .push(format!("Reloaded: ports_file_dir = {}", opt_str(&p)));
     }
     if old.log_file != new.log_file {
-        // natsws opens its log file once (docs/compat.md).
-        let s = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        return Err(refuse(
-            "LogFile",
-            opt_str(&s(&old.log_file)),
-            opt_str(&s(&new.log_file)),
-        ));
+        let p = new.log_file.as_ref().map(|p| p.display().to_string());
+        c.lines
+            .push(format!("Reloaded: log_file = {}", opt_str(&p)));
+        c.log_file = true;
     }
     tls_lines(old, new, tls_files_changed, c);
     if old.write_deadline != new.write_deadline {
@@ -360,22 +367,15 @@ fn user_exists(o: &Options, name: &str) -> bool {
         .any(|u| u.user.as_deref() == Some(name) || u.nkey.as_deref() == Some(name))
 }
 
-/// The single-user, token and timeout lines of `authorization {}`.
+/// The single-user and token lines of `authorization {}`.
 fn auth_lines(old: &Options, new: &Options, c: &mut Changes) {
     let (o, n) = (old.authorization.as_ref(), new.authorization.as_ref());
     let get = |a: Option<&crate::options::Authorization>| {
-        a.map(|a| {
-            (
-                a.user.clone(),
-                a.password.clone(),
-                a.token.clone(),
-                a.timeout,
-            )
-        })
-        .unwrap_or_default()
+        a.map(|a| (a.user.clone(), a.password.clone(), a.token.clone()))
+            .unwrap_or_default()
     };
-    let (ou, op, ot, oto) = get(o);
-    let (nu, np, nt, nto) = get(n);
+    let (ou, op, ot) = get(o);
+    let (nu, np, nt) = get(n);
     if ou != nu {
         c.lines.push("Reloaded: authorization username".into());
     }
@@ -384,13 +384,6 @@ fn auth_lines(old: &Options, new: &Options, c: &mut Changes) {
     }
     if ot != nt {
         c.lines.push("Reloaded: authorization token".into());
-    }
-    if oto != nto {
-        let secs = nto
-            .unwrap_or(crate::options::DEFAULT_AUTH_TIMEOUT)
-            .as_secs_f64();
-        c.lines
-            .push(format!("Reloaded: authorization timeout = {secs}"));
     }
 }
 
@@ -480,7 +473,7 @@ fn operator(old: &Options, new: &Options) -> Result<(), Refused> {
 }
 
 /// natsws's own top-level keys.
-fn natsws_lines(old: &Options, new: &Options, c: &mut Changes) -> Result<(), Refused> {
+fn natsws_lines(old: &Options, new: &Options, c: &mut Changes) {
     if old.max_pending_handshakes != new.max_pending_handshakes {
         let n = new.max_pending_handshakes;
         c.lines
@@ -493,14 +486,9 @@ fn natsws_lines(old: &Options, new: &Options, c: &mut Changes) -> Result<(), Ref
         c.lines.push("Reloaded: metrics".into());
     }
     if old.loop_spin != new.loop_spin {
-        // Each loop reads it once, at start.
-        return Err(refuse(
-            "LoopSpin",
-            go_dur(old.loop_spin),
-            go_dur(new.loop_spin),
-        ));
+        c.lines
+            .push(format!("Reloaded: loop_spin = {}", go_dur(new.loop_spin)));
     }
-    Ok(())
 }
 
 #[cfg(test)]

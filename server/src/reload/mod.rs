@@ -59,6 +59,14 @@ pub enum ReloadError {
     Refused(diff::Refused),
     /// The options cannot become settings (TLS files, hosts, auth).
     Settings(SettingsError),
+    /// The new `log_file` cannot be opened: `cannot open log file <path>:
+    /// <error>`.
+    LogFile {
+        /// The configured path.
+        path: std::path::PathBuf,
+        /// Why it could not be opened.
+        source: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for ReloadError {
@@ -74,6 +82,9 @@ impl std::fmt::Display for ReloadError {
             }
             ReloadError::Refused(e) => write!(f, "{e}"),
             ReloadError::Settings(e) => write!(f, "{e}"),
+            ReloadError::LogFile { path, source } => {
+                write!(f, "cannot open log file {}: {source}", path.display())
+            }
         }
     }
 }
@@ -84,6 +95,7 @@ impl std::error::Error for ReloadError {
             ReloadError::Config(e) => Some(e),
             ReloadError::Refused(e) => Some(e),
             ReloadError::Settings(e) => Some(e),
+            ReloadError::LogFile { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -153,6 +165,16 @@ fn reload_inner(shared: &Shared) -> Result<ReloadOutcome, ReloadError> {
     let changes = diff::diff(&src.options, &new, bound, tls_files != src.tls_files)
         .map_err(ReloadError::Refused)?;
     let mut settings = Settings::from_options(&new).map_err(ReloadError::Settings)?;
+    let log_file = match (&new.log_file, changes.log_file) {
+        (Some(path), true) => match crate::log::open(path) {
+            Ok(f) => Some((f, path.clone())),
+            Err(source) => {
+                let path = path.clone();
+                return Err(ReloadError::LogFile { path, source });
+            }
+        },
+        _ => None,
+    };
     let old = shared.settings();
     let same_rate = src.options.websocket.upgrade_rate_limit == new.websocket.upgrade_rate_limit;
     keep_runtime(&old, &mut settings, same_rate);
@@ -161,7 +183,7 @@ fn reload_inner(shared: &Shared) -> Result<ReloadOutcome, ReloadError> {
         shared.accounts.get(name);
     }
     if changes.logger {
-        let _ = crate::log::init(new.debug, new.trace || new.trace_verbose, new.logtime, None);
+        crate::log::set_levels(new.debug, new.trace || new.trace_verbose, new.logtime);
     }
     if changes.pid_file {
         if let Some(pid) = &new.pid_file {
@@ -184,6 +206,11 @@ fn reload_inner(shared: &Shared) -> Result<ReloadOutcome, ReloadError> {
     }
     for line in &changes.lines {
         crate::info!("{line}");
+    }
+    // The logger is reconfigured after the option lines (nats-server), so
+    // the final line already goes to the new file.
+    if changes.log_file {
+        crate::log::set_file(log_file);
     }
     // Each loop re-evaluates its connections at its next turn.
     for l in &shared.loops {

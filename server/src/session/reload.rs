@@ -62,6 +62,9 @@ impl Proto {
                 }
                 reauthorize(s, cx, old, out)
             }
+            // A leaf's link settings are read at its next (re)connect;
+            // its authorization is not re-checked on reload yet.
+            Proto::Leaf(_) => Ok(()),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => Ok(()),
         }
@@ -140,8 +143,9 @@ fn auth_user(c: Option<&Connect>) -> String {
         format!("Nkey {k:?}")
     } else if let Some(u) = some(&c.user) {
         format!("User {u:?}")
-    } else if some(&c.jwt).is_some() {
-        "JWT User".into()
+    } else if let Some(jwt) = some(&c.jwt) {
+        let key = natsws_core::auth::jwt::peek_subject(&jwt).unwrap_or_default();
+        format!("JWT User {key:?}")
     } else if some(&c.auth_token).is_some() {
         "Token \"[REDACTED]\"".into()
     } else {
