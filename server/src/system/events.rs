@@ -211,7 +211,7 @@ pub(crate) fn client_connect(shared: &Shared, cs: &ConnShared, acc: &Arc<Account
 /// it failed to authenticate, then, if it had passed CONNECT (`counted`),
 /// its account's new counts, then `$SYS.ACCOUNT.<acc>.DISCONNECT`. Every
 /// client connection gets a disconnect event, also one that never sent
-/// CONNECT (attributed to `$G`).
+/// CONNECT (attributed to `$G`); leafnode connections get none.
 pub(crate) fn client_disconnect(
     shared: &Shared,
     cs: &ConnShared,
@@ -219,7 +219,9 @@ pub(crate) fn client_disconnect(
     reason: ClosedReason,
     counted: bool,
 ) {
-    if system_account(shared).is_none() {
+    // Leafnode connections are not clients: nats-server sends these only
+    // from `saveClosedClient`.
+    if system_account(shared).is_none() || cs.kind.is_leaf() {
         return;
     }
     let meta = || cs.client.lock().map(|m| m.clone()).unwrap_or_default();
