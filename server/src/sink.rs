@@ -112,6 +112,10 @@ pub struct ConnShared {
     /// everywhere (logs, `/connz`, INFO `client_ip`, JWT `src`), as in
     /// nats-server.
     pub proxied: std::sync::OnceLock<SocketAddr>,
+    /// Set once the client takes asynchronous INFO (protocol 1 and its
+    /// first PING answered: nats-server's `firstPongSent`), for
+    /// `$SYS.REQ.SERVER.<id>.LDM`.
+    pub async_info: AtomicBool,
 }
 
 impl ConnShared {
@@ -145,6 +149,7 @@ impl ConnShared {
             perms: Mutex::new(None),
             upgrade: std::sync::OnceLock::new(),
             proxied: std::sync::OnceLock::new(),
+            async_info: AtomicBool::new(false),
         }
     }
 

@@ -828,3 +828,66 @@ fn reload_request_reloads_the_config_file() {
         "{text}"
     );
 }
+
+/// `$SYS.REQ.SERVER.<id>.LDM` (nats-server `ldmClient`): the client with
+/// that id gets an INFO with `"ldm":true` and stays connected; clients that
+/// do not take asynchronous INFO (protocol 0, or no PONG sent yet) and
+/// unknown ids get the reference's 500 texts; a body that is not a request
+/// is not answered.
+#[test]
+fn ldm_request_sends_that_client_a_lame_duck_info() {
+    let s = Server::start(CONF);
+    let mut sys = Nc::connect(&s, "sys", "sys");
+    let id = sys.info["server_id"].as_str().unwrap().to_string();
+    let mut app = Nc::connect(&s, "app", "app");
+    let cid = app.info["client_id"].as_u64().unwrap();
+    let subject = format!("$SYS.REQ.SERVER.{id}.LDM");
+    let v = sys.ask(&subject, &format!("{{\"cid\":{cid}}}"));
+    assert_eq!(keys(&v), set(&["server"]), "{v}");
+    let head = app.raw.expect("\"ldm\":true");
+    let tail = app.raw.expect("\r\n");
+    let start = head.rfind("INFO ").expect("an INFO line");
+    let info = parse_info(&format!("{}{tail}", &head[start..]));
+    assert_eq!(info["ldm"], true, "{info}");
+    assert_eq!(info["client_id"].as_u64(), Some(cid), "{info}");
+    // Still connected and served; the server still accepts others.
+    app.raw.send(b"PING\r\n");
+    app.raw.expect("PONG\r\n");
+    let _other = Nc::connect(&s, "app2", "app2");
+    // A protocol-0 client does not take asynchronous INFO.
+    let mut old = Raw::connect(s.client_port);
+    let old_info = parse_info(&old.expect("\r\n"));
+    old.send(
+        b"CONNECT {\"user\":\"app\",\"pass\":\"app\",\"verbose\":false,\"protocol\":0}\r\nPING\r\n",
+    );
+    old.expect("PONG\r\n");
+    let old_cid = old_info["client_id"].as_u64().unwrap();
+    let v = sys.ask(&subject, &format!("{{\"cid\":{old_cid}}}"));
+    assert_eq!(
+        v["error"],
+        serde_json::json!({"code": 500, "description":
+            "client does not support Lame Duck Mode or is not ready to receive the notification"}),
+        "{v}"
+    );
+    let v = sys.ask(&subject, r#"{"cid":999999}"#);
+    assert_eq!(
+        v["error"],
+        serde_json::json!({"code": 500, "description": "no such client id"})
+    );
+    // A filter that does not match: nothing sent, no answer.
+    assert!(sys
+        .request(
+            &subject,
+            &format!("{{\"cid\":{cid},\"server_name\":\"other\"}}")
+        )
+        .is_none());
+    // Not an LDM request: not answered.
+    assert!(sys.request(&subject, "nope").is_none());
+    // The others got nothing.
+    old.send(b"PING\r\n");
+    let rest = old.expect("PONG\r\n");
+    assert!(!rest.contains("ldm"), "{rest}");
+    app.raw.send(b"PING\r\n");
+    let rest = app.raw.expect("PONG\r\n");
+    assert!(!rest.contains("ldm"), "{rest}");
+}

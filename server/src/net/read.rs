@@ -424,6 +424,9 @@ fn record_input(shared: &Shared, conn: &mut Conn) {
         .stats
         .in_bytes
         .fetch_add(ib - prev_b, Ordering::Relaxed);
+    if !conn.shared.async_info.load(Ordering::Relaxed) && conn.proto.takes_async_info() {
+        conn.shared.async_info.store(true, Ordering::Release);
+    }
     if conn.pre_auth && conn.proto.connect_options().is_some() {
         conn.pre_auth = false;
         shared.pre_auth.fetch_sub(1, Ordering::Relaxed);

@@ -10,5 +10,6 @@
 
 mod body;
 pub(crate) mod events;
+mod ldm;
 pub(crate) mod requests;
 pub(crate) mod state;

@@ -62,6 +62,8 @@ enum Endpoint {
     UserInfo,
     /// `<id>.KICK`: close the client `{"cid":N}` (reason `Kicked`).
     Kick,
+    /// `<id>.LDM`: a lame duck INFO to the client `{"cid":N}`.
+    Ldm,
     /// `<id>.RELOAD`: reload the configuration file.
     Reload,
 }
@@ -159,6 +161,8 @@ pub(crate) fn register(shared: &Arc<Shared>) {
     }
     let kick = format!("$SYS.REQ.SERVER.{id}.KICK");
     add(shared, &sys, &kick, Endpoint::Kick, Scope::Server);
+    let ldm = format!("$SYS.REQ.SERVER.{id}.LDM");
+    add(shared, &sys, &ldm, Endpoint::Ldm, Scope::Server);
     let reload = format!("$SYS.REQ.SERVER.{id}.RELOAD");
     add(shared, &sys, &reload, Endpoint::Reload, Scope::Server);
     for (name, ep) in ACCOUNT_ENDPOINTS {
@@ -282,6 +286,7 @@ fn answer(
         Endpoint::Jsz => Opts::Filter("JszEventOptions"),
         Endpoint::Conns | Endpoint::UserInfo => Opts::Filter("EventFilterOptions"),
         Endpoint::Kick => return kick(shared, payload),
+        Endpoint::Ldm => return super::ldm::ldm(shared, payload),
         Endpoint::Reload => return None,
     };
     let body = match sysreq::parse(payload, opts) {
@@ -325,18 +330,18 @@ fn answer(
         Endpoint::Jsz => Ok(jsz(shared)),
         Endpoint::Statz => return account_statz(shared, scope, &body),
         Endpoint::UserInfo => Ok(user_info(shared, origin)?),
-        Endpoint::Kick | Endpoint::Reload => return None,
+        Endpoint::Kick | Endpoint::Ldm | Endpoint::Reload => return None,
     };
     Some(envelope(shared, data))
 }
 
-fn to_vec(v: &Value) -> Vec<u8> {
+pub(super) fn to_vec(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
 /// `ServerAPIResponse`: `{"server", "data"}` or `{"server", "error":
 /// {"code", "description"}}` (spec §2.2).
-fn envelope(shared: &Shared, data: Result<Value, (u16, String)>) -> Vec<u8> {
+pub(super) fn envelope(shared: &Shared, data: Result<Value, (u16, String)>) -> Vec<u8> {
     let mut m = Map::new();
     m.insert("server".into(), server_info(shared));
     match data {
