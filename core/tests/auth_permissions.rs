@@ -364,3 +364,41 @@ proptest! {
         let _ = is_subset_match(&subject, queue.as_deref().unwrap_or(b""));
     }
 }
+
+#[test]
+fn public_lists_show_the_compiled_entries() {
+    use natsws_core::auth::PublicPermissions;
+    let p = perms(
+        Some(&["b", "a.>", "a"]),
+        &["x.*"],
+        Some(&["s.>", "q.* grp"]),
+        &[],
+    );
+    assert_eq!(
+        p.public(),
+        PublicPermissions {
+            publish_allow: Some(v(&["a", "b", "a.>"])),
+            publish_deny: Some(v(&["x.*"])),
+            subscribe_allow: Some(v(&["s.>", "q.* grp"])),
+            subscribe_deny: None,
+            responses: None,
+        }
+    );
+    // allow_responses without a publish allow list: an empty one, and the
+    // defaults applied.
+    let p = Permissions::compile(&PermissionsSpec {
+        allow_responses: Some(ResponsePermission {
+            max: 0,
+            expires_ms: 0,
+        }),
+        ..PermissionsSpec::default()
+    })
+    .unwrap();
+    let public = p.public();
+    assert_eq!(public.publish_allow, Some(Vec::new()));
+    assert_eq!(public.responses, Some(ResponsePermission::default()));
+    assert_eq!(
+        Permissions::default().public(),
+        PublicPermissions::default()
+    );
+}

@@ -240,6 +240,9 @@ pub struct ClientMeta {
     /// The account the connection is bound to, set once CONNECT passed
     /// (empty before).
     pub account: String,
+    /// When the user's credentials expire (JWT `exp`), in Unix seconds;
+    /// `None` when they do not.
+    pub expires_unix: Option<u64>,
 }
 
 /// Why another thread asks a connection's loop to close it

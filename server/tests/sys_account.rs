@@ -891,3 +891,69 @@ fn ldm_request_sends_that_client_a_lame_duck_info() {
     let rest = app.raw.expect("PONG\r\n");
     assert!(!rest.contains("ldm"), "{rest}");
 }
+
+/// `$SYS.REQ.USER.INFO` shows the requester's permissions as nats-server's
+/// `publicPermissions` (`publish`/`subscribe` with `allow`/`deny`,
+/// `"<subject> <queue>"` entries, `responses` `{max, ttl}` with the ttl in
+/// nanoseconds); a user without permissions gets none, and nobody gets
+/// `expires` without expiring credentials. List order is not the
+/// configuration's on nats-server (its sublist's): compared as sets.
+#[test]
+fn user_info_shows_permissions() {
+    let conf = CONF.replace(
+        "{user: app2, password: app2}",
+        r#"{user: app2, password: app2}, {user: perm, password: perm, permissions: {
+            publish: { allow: ["foo", "bar.>", "$SYS.REQ.USER.INFO"], deny: ["bar.x"] }
+            subscribe: { allow: ["_INBOX.>", "q.* grp"], deny: ["secret", "s.* g"] }
+            allow_responses: { max: 3, expires: "1m" }
+        }}, {user: subonly, password: subonly, permissions: { subscribe: { deny: ["x"] } }}"#,
+    );
+    let s = Server::start(&conf);
+    let strings = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("not a list: {v}"))
+            .iter()
+            .map(|e| e.as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut perm = Nc::connect(&s, "perm", "perm");
+    let v = perm.ask("$SYS.REQ.USER.INFO", "");
+    let d = &v["data"];
+    assert_eq!(
+        keys(d),
+        set(&["user", "account", "account_name", "permissions"]),
+        "{v}"
+    );
+    let p = &d["permissions"];
+    assert_eq!(keys(p), set(&["publish", "subscribe", "responses"]), "{p}");
+    assert_eq!(
+        strings(&p["publish"]["allow"]),
+        set(&["foo", "bar.>", "$SYS.REQ.USER.INFO"])
+    );
+    assert_eq!(strings(&p["publish"]["deny"]), set(&["bar.x"]));
+    assert_eq!(
+        strings(&p["subscribe"]["allow"]),
+        set(&["_INBOX.>", "q.* grp"])
+    );
+    assert_eq!(strings(&p["subscribe"]["deny"]), set(&["secret", "s.* g"]));
+    assert_eq!(
+        p["responses"],
+        serde_json::json!({"max": 3, "ttl": 60_000_000_000u64})
+    );
+    // Only a subscribe deny list: publish is an empty object, no responses.
+    let mut sub_only = Nc::connect(&s, "subonly", "subonly");
+    let v = sub_only.ask("$SYS.REQ.USER.INFO", "");
+    assert_eq!(
+        v["data"]["permissions"],
+        serde_json::json!({"publish": {}, "subscribe": {"deny": ["x"]}}),
+        "{v}"
+    );
+    // No permissions: no key.
+    let mut app = Nc::connect(&s, "app", "app");
+    let v = app.ask("$SYS.REQ.USER.INFO", "");
+    assert_eq!(
+        keys(&v["data"]),
+        set(&["user", "account", "account_name"]),
+        "{v}"
+    );
+}

@@ -56,8 +56,8 @@ pub mod times;
 pub use times::{TimeZones, UtcOnly};
 
 pub use permissions::{
-    is_subset_match, InvalidPermissionSubject, Permissions, PermissionsSpec, ResponsePermission,
-    DEFAULT_RESPONSE_EXPIRES_MS, DEFAULT_RESPONSE_MAX, SYS_QUEUE,
+    is_subset_match, InvalidPermissionSubject, Permissions, PermissionsSpec, PublicPermissions,
+    ResponsePermission, DEFAULT_RESPONSE_EXPIRES_MS, DEFAULT_RESPONSE_MAX, SYS_QUEUE,
 };
 
 /// The default (global) account name.

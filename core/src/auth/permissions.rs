@@ -125,6 +125,13 @@ impl SubjectList {
     fn is_empty(&self) -> bool {
         self.literals.is_empty() && self.wildcards.is_empty()
     }
+
+    /// The entries as text: literals (sorted), then wildcards (in order).
+    fn entries(&self, out: &mut Vec<String>) {
+        for e in self.literals.iter().chain(self.wildcards.iter()) {
+            out.push(String::from_utf8_lossy(e).into_owned());
+        }
+    }
 }
 
 /// A queue-qualified entry: `(subject pattern, queue pattern)`.
@@ -243,7 +250,58 @@ fn invalid(s: &str) -> InvalidPermissionSubject {
     InvalidPermissionSubject { subject: s.into() }
 }
 
+/// A user's permissions as nats-server shows them (`publicPermissions`,
+/// in `$SYS.REQ.USER.INFO`): each list holds the subjects of the compiled
+/// list (`"<subject> <queue>"` for queue-qualified subscribe entries);
+/// `None` where the list is not set. Order: literal subjects sorted, then
+/// wildcard ones in configuration order (nats-server's order is its
+/// sublist's, not the configuration's either).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublicPermissions {
+    /// Publish allow list (`Some(empty)` when `allow_responses` closed it).
+    pub publish_allow: Option<Vec<String>>,
+    /// Publish deny list.
+    pub publish_deny: Option<Vec<String>>,
+    /// Subscribe allow list.
+    pub subscribe_allow: Option<Vec<String>>,
+    /// Subscribe deny list.
+    pub subscribe_deny: Option<Vec<String>>,
+    /// `allow_responses`, with the defaults applied.
+    pub responses: Option<ResponsePermission>,
+}
+
 impl Permissions {
+    /// The compiled lists as text (see [`PublicPermissions`]).
+    pub fn public(&self) -> PublicPermissions {
+        fn plain(l: &Option<SubjectList>) -> Option<Vec<String>> {
+            l.as_ref().map(|l| {
+                let mut v = Vec::new();
+                l.entries(&mut v);
+                v
+            })
+        }
+        fn queued(l: &Option<SubList>) -> Option<Vec<String>> {
+            l.as_ref().map(|l| {
+                let mut v = Vec::new();
+                l.plain.entries(&mut v);
+                for (s, q) in &l.queued {
+                    let mut e = String::from_utf8_lossy(s).into_owned();
+                    e.push(' ');
+                    e.push_str(&String::from_utf8_lossy(q));
+                    v.push(e);
+                }
+                v
+            })
+        }
+        PublicPermissions {
+            publish_allow: plain(&self.pub_allow),
+            publish_deny: plain(&self.pub_deny),
+            subscribe_allow: queued(&self.sub_allow),
+            subscribe_deny: queued(&self.sub_deny),
+            responses: self.resp,
+        }
+    }
+
     /// Compiles a [`PermissionsSpec`] the way nats-server applies a user's
     /// permissions (`validateResponsePermissions` + `setPermissions`):
     /// `allow_responses` without a publish allow list makes the publish allow

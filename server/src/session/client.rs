@@ -198,7 +198,11 @@ impl Host for ClientHost<'_> {
         if id.account != self.acc.name {
             *self.acc = shared.accounts.get(&id.account);
         }
-        self.me.client.lock().expect("meta").user = id.user.clone();
+        {
+            let mut meta = self.me.client.lock().expect("meta");
+            meta.user = id.user.clone();
+            meta.expires_unix = id.expires_at_unix;
+        }
         {
             let mut dp = self.me.perms.lock().expect("perms");
             *dp = id

@@ -63,6 +63,40 @@ pub(crate) fn accountz_params(b: &Body) -> Params {
     p
 }
 
+/// A user's permissions in `$SYS.REQ.USER.INFO` (nats-server
+/// `publicPermissions` marshalled as `Permissions`): `publish` and
+/// `subscribe` always (`{}` when a list is not set; `allow` and `deny`
+/// omitted when empty), `responses` `{"max","ttl"}` (ttl in nanoseconds, a
+/// Go Duration; `-1` for a response permission that never expires) only
+/// with `allow_responses`.
+pub(crate) fn public_permissions(p: &natsws_core::auth::PublicPermissions) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    fn lists(allow: &Option<Vec<String>>, deny: &Option<Vec<String>>) -> Value {
+        let mut m = Map::new();
+        for (key, l) in [("allow", allow), ("deny", deny)] {
+            if let Some(l) = l.as_ref().filter(|l| !l.is_empty()) {
+                m.insert(key.into(), json!(l));
+            }
+        }
+        Value::Object(m)
+    }
+    let mut m = Map::new();
+    m.insert("publish".into(), lists(&p.publish_allow, &p.publish_deny));
+    m.insert(
+        "subscribe".into(),
+        lists(&p.subscribe_allow, &p.subscribe_deny),
+    );
+    if let Some(r) = p.responses {
+        let ttl = if r.expires_ms == natsws_core::auth::ResponsePermission::NO_EXPIRY {
+            -1
+        } else {
+            i64::try_from(r.expires_ms.saturating_mul(1_000_000)).unwrap_or(i64::MAX)
+        };
+        m.insert("responses".into(), json!({"max": r.max, "ttl": ttl}));
+    }
+    Value::Object(m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

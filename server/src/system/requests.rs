@@ -559,6 +559,21 @@ fn user_info(shared: &Shared, origin: Origin) -> Option<Value> {
     }
     m.insert("account".into(), json!(meta.account));
     m.insert("account_name".into(), json!(meta.account));
+    let perms = cs.perms.lock().ok()?.as_ref().map(|d| d.perms.clone());
+    if let Some(p) = perms {
+        m.insert("permissions".into(), body::public_permissions(&p.public()));
+    }
+    if let Some(exp) = meta.expires_unix {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        // nats-server `claimExpiration`: time left, whole seconds, in
+        // nanoseconds (a Go Duration); omitted when zero.
+        let left = exp.saturating_sub(now);
+        if left > 0 {
+            m.insert("expires".into(), json!(left.saturating_mul(1_000_000_000)));
+        }
+    }
     Some(Value::Object(m))
 }
 
