@@ -447,3 +447,54 @@ fn window_ends_in_two_seconds(hour: i64, opened_secs_ago: i64) {
 fn jwt_times_overnight_window_after_midnight() {
     window_ends_in_two_seconds(3, 5 * 3600);
 }
+
+/// `$SYS.REQ.USER.INFO` (served by the default system account, operations
+/// spec §2.6) tells a JWT user when its credentials expire: `expires` is
+/// the time left in whole seconds, as a Go Duration (nanoseconds), and its
+/// JWT `pub`/`sub` lists appear as `permissions`.
+#[test]
+fn user_info_shows_jwt_expiry_and_permissions() {
+    let t = Trust::new();
+    let sys = KeyPair::new_account();
+    let sys_jwt = jwt::account(&t.op, &sys, "SYS", &[]);
+    let op = jwt::operator(&t.op, Some(&sys.public_key()));
+    let conf = t.conf_with(&op, "").replace(
+        "resolver_preload: {",
+        &format!(
+            "resolver_preload: {{\n  {}: \"{sys_jwt}\"",
+            sys.public_key()
+        ),
+    );
+    let s = Server::start(&conf);
+    let kp = KeyPair::new_user();
+    let user = jwt::user(
+        &t.acc,
+        &kp,
+        User {
+            nats: json!({"pub": {"deny": ["secret"]}}),
+            exp: Some(jwt::now() + 3600),
+            ..User::default()
+        },
+    );
+    let mut c = jwt_ok(&s, false, &user, Some(&kp));
+    c.send(b"SUB _INBOX.ui 1\r\nPUB $SYS.REQ.USER.INFO _INBOX.ui 0\r\n\r\n");
+    c.expect("MSG _INBOX.ui 1 ");
+    let len_line = c.expect("\r\n");
+    let len: usize = len_line.trim().parse().unwrap();
+    let mut body = c.expect("\r\n");
+    while body.len() < len + 2 {
+        body.push_str(&c.expect("\r\n"));
+    }
+    let v: Value = serde_json::from_str(body.trim_end()).unwrap();
+    let d = &v["data"];
+    let expires = d["expires"].as_u64().unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(expires % 1_000_000_000, 0, "{v}");
+    let secs = expires / 1_000_000_000;
+    assert!((3590..=3600).contains(&secs), "{v}");
+    assert_eq!(d["user"], json!(kp.public_key()), "{v}");
+    assert_eq!(
+        d["permissions"],
+        json!({"publish": {"deny": ["secret"]}, "subscribe": {}}),
+        "{v}"
+    );
+}
