@@ -14,18 +14,27 @@ use crate::log::rfc3339;
 use crate::shared::Shared;
 
 /// `account_detail` (nats-server `AccountInfo`), the part natsws knows:
-/// `account_name`, `jetstream_enabled` (false), `leafnode_connections` (0)
-/// and `subscriptions` (the account's subscription count). natsws does not
-/// track `update_time`, `expired`, `complete` or `client_connections` per
-/// account and has no imports, exports, mappings, name tag or JWT to show,
-/// so those are absent.
-fn detail(acc: &Account) -> Value {
-    json!({
+/// `account_name`, `is_system` (only when true), `jetstream_enabled`
+/// (false), `leafnode_connections` (0), `subscriptions` (the account's
+/// subscription count), `name_tag` (the name), and the configured
+/// `exports`, `imports` (with the automatic `$SYS` ones) and `mappings`
+/// ([`super::account_links`]). natsws does not track `update_time`,
+/// `expired`, `complete`, `client_connections` or `sublist_stats` per
+/// account, so those are absent.
+fn detail(shared: &Shared, acc: &Account) -> Value {
+    let settings = shared.settings();
+    let mut v = json!({
         "account_name": acc.name,
         "jetstream_enabled": false,
         "leafnode_connections": 0,
         "subscriptions": acc.router.lock().map_or(0, |r| r.len()),
-    })
+        "name_tag": acc.name,
+    });
+    if settings.system_account.as_deref() == Some(acc.name.as_str()) {
+        v["is_system"] = json!(true);
+    }
+    super::account_links::add(&mut v, &settings, &acc.name);
+    v
 }
 
 /// The `/accountz` object: `server_id`, `now`, and either `accounts` (every
@@ -51,7 +60,7 @@ pub(crate) fn accountz(shared: &Shared, params: &Params) -> Result<Value, Error>
                 .iter()
                 .find(|a| a.name == *name)
                 .ok_or_else(|| Error::NoAccount(name.clone()))?;
-            v["account_detail"] = detail(acc);
+            v["account_detail"] = detail(shared, acc);
         }
     }
     Ok(v)

@@ -7,6 +7,7 @@
 //! This file holds the thread, the request parsing, the route table and
 //! the query helpers; each endpoint builds its JSON in its own file.
 
+mod account_links;
 pub(crate) mod accountz;
 pub(crate) mod connz;
 mod healthz;
