@@ -12,6 +12,7 @@ pub(crate) mod deliver;
 pub mod healthcheck;
 pub(crate) mod imports;
 pub(crate) mod info;
+pub(crate) mod jwt_links;
 pub mod kind;
 pub(crate) mod leaf_interest;
 pub(crate) mod leaf_remote;

@@ -631,6 +631,11 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
             .iter()
             .filter(|a| !a.links.is_empty())
             .map(|a| (a.name.clone(), a.links.clone()))
+            .chain(if o.operator_mode() {
+                crate::jwt_links::from_preload(&o.resolver_preload)
+            } else {
+                Vec::new()
+            })
             .collect(),
         mappings: o.mappings.clone(),
         client_addr: resolve(&o.host, o.port)?,

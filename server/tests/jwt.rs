@@ -498,3 +498,101 @@ fn user_info_shows_jwt_expiry_and_permissions() {
         "{v}"
     );
 }
+
+/// An account JWT with extra `nats` claims (exports, imports).
+fn account_with(op: &KeyPair, acc: &KeyPair, name: &str, extra: Value) -> String {
+    let mut nats = json!({
+        "limits": {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+                   "wildcards": true, "conn": -1, "leaf": -1},
+        "default_permissions": {"pub": {}, "sub": {}},
+        "type": "account",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        nats[k] = v.clone();
+    }
+    jwt::encode(op, &acc.public_key(), name, None, nats)
+}
+
+/// Reads one MSG on `subject` (any sid): returns its reply and payload.
+fn read_msg(c: &mut Conn, subject: &str) -> (Option<String>, String) {
+    c.expect(&format!("MSG {subject} "));
+    let line = c.expect("\r\n");
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    let len: usize = parts.last().unwrap().parse().unwrap();
+    let reply = (parts.len() == 3).then(|| parts[1].to_string());
+    let mut body = String::new();
+    while body.len() < len + 2 {
+        body.push_str(&c.expect("\r\n"));
+    }
+    (reply, body[..len].to_string())
+}
+
+/// Operator mode (spec §3.5): the account JWTs' `exports` and `imports`
+/// claims link the accounts as an `accounts {}` block would: a stream
+/// import with `local_subject`, one with the deprecated `to` (a prefix), a
+/// service import with `local_subject`; an import of a private
+/// (`token_req`) export without an activation token, and of a subject not
+/// exported, deliver nothing.
+#[test]
+fn account_jwt_exports_and_imports_link_accounts() {
+    let op = KeyPair::new_operator();
+    let (a, b) = (KeyPair::new_account(), KeyPair::new_account());
+    let (ap, bp) = (a.public_key(), b.public_key());
+    let a_jwt = account_with(
+        &op,
+        &a,
+        "A",
+        json!({"exports": [
+            {"subject": "s.>", "type": "stream"},
+            {"subject": "svc.*", "type": "service"},
+            {"subject": "priv.>", "type": "stream", "token_req": true},
+        ]}),
+    );
+    let b_jwt = account_with(
+        &op,
+        &b,
+        "B",
+        json!({"imports": [
+            {"subject": "s.one", "account": ap, "type": "stream", "local_subject": "mine.one"},
+            {"subject": "s.two", "account": ap, "type": "stream", "to": "pre"},
+            {"subject": "svc.x", "account": ap, "type": "service", "local_subject": "ask"},
+            {"subject": "priv.x", "account": ap, "type": "stream"},
+            {"subject": "nope", "account": ap, "type": "stream"},
+        ]}),
+    );
+    let conf = format!(
+        "listen: \"127.0.0.1:-1\"\noperator: \"{}\"\nresolver: MEMORY\nresolver_preload: {{\n  {ap}: \"{a_jwt}\"\n  {bp}: \"{b_jwt}\"\n}}\n",
+        jwt::operator(&op, None)
+    );
+    let s = Server::start(&conf);
+    let login = |acc: &KeyPair| {
+        let kp = KeyPair::new_user();
+        let u = jwt::user(acc, &kp, User::default());
+        jwt_ok(&s, false, &u, Some(&kp))
+    };
+    let mut ca = login(&a);
+    let mut cb = login(&b);
+    cb.send(b"SUB mine.one 1\r\nSUB pre.s.two 2\r\nSUB priv.x 3\r\nSUB nope 4\r\nSUB s.one 5\r\n");
+    cb.ping();
+    ca.send(b"SUB svc.x 9\r\n");
+    ca.ping();
+    // Streams: the unlinked subjects first, so nothing before the linked
+    // ones means they were not delivered.
+    ca.send(b"PUB priv.x 1\r\np\r\nPUB nope 1\r\nn\r\nPUB s.one 1\r\n1\r\nPUB s.two 1\r\n2\r\n");
+    ca.ping();
+    let got = read_msg(&mut cb, "mine.one");
+    assert_eq!(got, (None, "1".to_string()));
+    let got = read_msg(&mut cb, "pre.s.two");
+    assert_eq!(got, (None, "2".to_string()));
+    let rest = cb.ping();
+    assert!(!rest.contains("MSG"), "{rest}");
+    // Service: B's request on its local subject reaches A's responder on
+    // the exported one, and the answer comes back.
+    cb.send(b"SUB _INBOX.r 7\r\nPUB ask _INBOX.r 2\r\nhi\r\n");
+    let (reply, body) = read_msg(&mut ca, "svc.x");
+    assert_eq!(body, "hi");
+    let reply = reply.expect("a reply subject");
+    ca.send(format!("PUB {reply} 3\r\nyes\r\n").as_bytes());
+    let (_, body) = read_msg(&mut cb, "_INBOX.r");
+    assert_eq!(body, "yes");
+}
