@@ -957,3 +957,30 @@ fn user_info_shows_permissions() {
         "{v}"
     );
 }
+
+/// The LDM request reaches a WebSocket client the same way (the INFO goes
+/// out in a WebSocket frame).
+#[test]
+fn ldm_request_reaches_a_websocket_client() {
+    let s = Server::start(&format!(
+        "{CONF}\nwebsocket {{\n  port: -1\n  no_tls: true\n}}\n"
+    ));
+    let mut sys = Nc::connect(&s, "sys", "sys");
+    let id = sys.info["server_id"].as_str().unwrap().to_string();
+    let mut ws = common::WsRaw::connect(s.ws_port.expect("websocket port"));
+    ws.expect("INFO");
+    let info = parse_info(&format!("INFO{}", ws.expect("\r\n")));
+    let cid = info["client_id"].as_u64().unwrap();
+    ws.send(
+        b"CONNECT {\"user\":\"app\",\"pass\":\"app\",\"verbose\":false,\"protocol\":1}\r\nPING\r\n",
+    );
+    ws.expect("PONG");
+    let v = sys.ask(
+        &format!("$SYS.REQ.SERVER.{id}.LDM"),
+        &format!("{{\"cid\":{cid}}}"),
+    );
+    assert_eq!(keys(&v), set(&["server"]), "{v}");
+    ws.expect("\"ldm\":true");
+    ws.send(b"PING\r\n");
+    ws.expect("PONG");
+}
