@@ -984,3 +984,36 @@ fn ldm_request_reaches_a_websocket_client() {
     ws.send(b"PING\r\n");
     ws.expect("PONG");
 }
+
+/// After a reload that changes a user's permissions, `USER.INFO` on its
+/// open connection shows the new ones.
+#[test]
+fn user_info_follows_reloaded_permissions() {
+    let with = |deny: &str| {
+        CONF.replace(
+            "{user: app2, password: app2}",
+            &format!(
+                "{{user: app2, password: app2, permissions: {{publish: {{deny: [\"{deny}\"]}}}}}}"
+            ),
+        )
+    };
+    let s = Server::start(&with("old.>"));
+    let mut sys = Nc::connect(&s, "sys", "sys");
+    let id = sys.info["server_id"].as_str().unwrap().to_string();
+    let mut app = Nc::connect(&s, "app2", "app2");
+    let v = app.ask("$SYS.REQ.USER.INFO", "");
+    assert_eq!(
+        v["data"]["permissions"],
+        serde_json::json!({"publish": {"deny": ["old.>"]}, "subscribe": {}}),
+        "{v}"
+    );
+    std::fs::write(s.conf_path(), with("new.>")).unwrap();
+    let v = sys.ask(&format!("$SYS.REQ.SERVER.{id}.RELOAD"), "");
+    assert_eq!(keys(&v), set(&["server"]), "{v}");
+    let v = app.ask("$SYS.REQ.USER.INFO", "");
+    assert_eq!(
+        v["data"]["permissions"],
+        serde_json::json!({"publish": {"deny": ["new.>"]}, "subscribe": {}}),
+        "{v}"
+    );
+}
