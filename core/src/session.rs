@@ -82,12 +82,15 @@ pub enum ClosedReason {
     AuthenticationExpired,
     /// `no_responders` without `headers` in CONNECT.
     NoRespondersRequiresHeaders,
+    /// An MQTT session taken over by a newer connection with the same
+    /// client id (nats-server `DuplicateClientID`).
+    DuplicateClientId,
 }
 
 impl ClosedReason {
     /// Every reason, in [`ClosedReason::index`] order (for per-reason
     /// counters).
-    pub const ALL: [ClosedReason; 19] = [
+    pub const ALL: [ClosedReason; 20] = [
         ClosedReason::ClientClosed,
         ClosedReason::AuthenticationTimeout,
         ClosedReason::AuthenticationFailure,
@@ -107,6 +110,7 @@ impl ClosedReason {
         ClosedReason::ServerShutdown,
         ClosedReason::AuthenticationExpired,
         ClosedReason::NoRespondersRequiresHeaders,
+        ClosedReason::DuplicateClientId,
     ];
 
     /// Position in [`ClosedReason::ALL`].
@@ -139,6 +143,7 @@ impl ClosedReason {
             ClosedReason::ServerShutdown => "Server Shutdown",
             ClosedReason::AuthenticationExpired => "Authentication Expired",
             ClosedReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
+            ClosedReason::DuplicateClientId => "Duplicate Client ID",
         }
     }
 
@@ -168,7 +173,8 @@ impl ClosedReason {
             ClosedReason::ReadError
             | ClosedReason::WriteError
             | ClosedReason::StaleConnection
-            | ClosedReason::ServerShutdown => 1001,
+            | ClosedReason::ServerShutdown
+            | ClosedReason::DuplicateClientId => 1001,
             // Not in nats-server's list: its default, 1011.
             ClosedReason::TlsHandshakeFailure | ClosedReason::NoRespondersRequiresHeaders => 1011,
         }

@@ -11,6 +11,8 @@ use natsws_core::auth::ConnectionType;
 pub enum Kind {
     /// A NATS client.
     Client,
+    /// An MQTT 3.1.1 client (nats-server's client kind with `c.mqtt`).
+    Mqtt,
 }
 
 /// How a connection's bytes travel (TLS or not is the listener's business).
@@ -42,8 +44,23 @@ impl ConnKind {
         kind: Kind::Client,
         transport: Transport::Ws,
     };
+    /// MQTT clients on the MQTT port.
+    pub const MQTT: ConnKind = ConnKind {
+        kind: Kind::Mqtt,
+        transport: Transport::Tcp,
+    };
+    /// MQTT clients on the websocket port (path ending in `/mqtt`).
+    pub const MQTT_WS: ConnKind = ConnKind {
+        kind: Kind::Mqtt,
+        transport: Transport::Ws,
+    };
     /// Every listener's kind, in [`ConnKind::index`] order.
-    pub const ALL: [ConnKind; 2] = [ConnKind::CLIENT, ConnKind::WEBSOCKET];
+    pub const ALL: [ConnKind; 4] = [
+        ConnKind::CLIENT,
+        ConnKind::WEBSOCKET,
+        ConnKind::MQTT,
+        ConnKind::MQTT_WS,
+    ];
 
     /// Whether it travels over WebSocket.
     pub fn is_ws(self) -> bool {
@@ -56,6 +73,8 @@ impl ConnKind {
         match (self.kind, self.transport) {
             (Kind::Client, Transport::Tcp) => ("cid", "nats", ConnectionType::Standard, 0),
             (Kind::Client, Transport::Ws) => ("wid", "websocket", ConnectionType::Websocket, 1),
+            (Kind::Mqtt, Transport::Tcp) => ("mid", "mqtt", ConnectionType::Mqtt, 2),
+            (Kind::Mqtt, Transport::Ws) => ("mid_ws", "mqtt", ConnectionType::MqttWs, 3),
         }
     }
 
@@ -77,7 +96,8 @@ impl ConnKind {
         self.row().2
     }
 
-    /// Position in per-kind arrays (`[T; 2]`, in [`ConnKind::ALL`] order).
+    /// Position in per-kind arrays (`[T; ConnKind::ALL.len()]`, in
+    /// [`ConnKind::ALL`] order).
     pub fn index(self) -> usize {
         self.row().3
     }

@@ -14,6 +14,7 @@ pub(crate) mod info;
 pub mod kind;
 pub mod log;
 pub(crate) mod monitor;
+pub(crate) mod mqtt;
 pub(crate) mod net;
 pub mod options;
 pub mod server;

@@ -157,6 +157,14 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         }
         None => None,
     };
+    let mqtt = match &settings.mqtt {
+        Some(m) => {
+            let l = bind(m.addr, "mqtt")?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        }
+        None => None,
+    };
     let http = match settings.http_addr {
         Some(a) => Some(bind(a, "monitoring")?),
         None => None,
@@ -183,6 +191,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
             client: client.local_addr()?,
             ws: ws.as_ref().map(|l| l.local_addr()).transpose()?,
             http: http.as_ref().map(|l| l.local_addr()).transpose()?,
+            mqtt: mqtt.as_ref().map(|l| l.local_addr()).transpose()?,
         },
         id,
         name,
@@ -212,6 +221,15 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
             crate::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
         }
     }
+    if let Some(a) = shared.mqtt_addr {
+        let tls = shared
+            .settings()
+            .mqtt
+            .as_ref()
+            .is_some_and(|m| m.tls.is_some());
+        let scheme = if tls { "tls" } else { "mqtt" };
+        crate::info!("Listening for MQTT clients on {scheme}://{a}");
+    }
     crate::info!("Listening for client connections on {}", shared.client_addr);
     if shared.settings().proxy_protocol {
         crate::info!("PROXY protocol enabled for client connections");
@@ -221,7 +239,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
     }
 
     let mut handles = Vec::new();
-    let mut listeners = Some((client, ws));
+    let mut listeners = Some((client, ws, mqtt));
     for (idx, poll) in polls.into_iter().enumerate() {
         let shared = shared.clone();
         let l = if idx == 0 { listeners.take() } else { None };

@@ -112,7 +112,7 @@ pub struct Shared {
     pub accounts: Accounts,
     /// Pre-rendered INFO lines per listener kind (client, websocket),
     /// built on first use.
-    pub info_templates: std::sync::OnceLock<[crate::info::InfoTemplates; 2]>,
+    pub info_templates: std::sync::OnceLock<[crate::info::InfoTemplates; ConnKind::ALL.len()]>,
     /// Next connection id.
     pub next_cid: AtomicU64,
     /// Open connections, for monitoring and `max_connections`.
@@ -150,6 +150,10 @@ pub struct Shared {
     pub ws_addr: Option<SocketAddr>,
     /// Bound monitoring address.
     pub http_addr: Option<SocketAddr>,
+    /// Bound MQTT address.
+    pub mqtt_addr: Option<SocketAddr>,
+    /// MQTT sessions and retained messages.
+    pub(crate) mqtt: crate::mqtt::Registry,
 }
 
 /// The bound listener addresses (after port 0 was resolved).
@@ -161,6 +165,8 @@ pub struct Addrs {
     pub ws: Option<SocketAddr>,
     /// Monitoring port, if enabled.
     pub http: Option<SocketAddr>,
+    /// MQTT port, if enabled.
+    pub mqtt: Option<SocketAddr>,
 }
 
 impl Shared {
@@ -183,6 +189,8 @@ impl Shared {
             client_addr: addrs.client,
             ws_addr: addrs.ws,
             http_addr: addrs.http,
+            mqtt_addr: addrs.mqtt,
+            mqtt: crate::mqtt::Registry::default(),
             settings_holder: SettingsHolder::new(settings),
             accounts,
             info_templates: std::sync::OnceLock::new(),

@@ -28,6 +28,20 @@ pub enum Sink {
     /// An internal subscriber: called on the publisher's thread, during the
     /// publish (nats-server's `sub.icb`).
     Internal(Arc<dyn Handler>),
+    /// A session of a protocol that numbers its messages (MQTT QoS 1/2):
+    /// the delivery is queued as a record and rendered at flush by the
+    /// owning connection's protocol, which assigns the packet identifiers
+    /// when the message is written, not when it is routed.
+    Numbered(Arc<dyn Numbered>),
+}
+
+/// A delivery target rendered at flush (see [`Sink::Numbered`]).
+pub trait Numbered: Send + Sync {
+    /// Queues one delivery of `msg` to `sub` (on the publisher's thread,
+    /// no router lock held; must not block). Returns the connection to
+    /// queue for a flush, if the session has one now; `None` when the
+    /// delivery was dropped or kept for an offline session.
+    fn push(&self, sub: &Subscription<Sink>, msg: &Message<'_>) -> Option<Arc<ConnShared>>;
 }
 
 impl std::fmt::Debug for Sink {
@@ -35,6 +49,7 @@ impl std::fmt::Debug for Sink {
         match self {
             Sink::Conn(c) => write!(f, "Conn({})", c.cid),
             Sink::Internal(_) => f.write_str("Internal"),
+            Sink::Numbered(_) => f.write_str("Numbered"),
         }
     }
 }
@@ -219,6 +234,8 @@ pub struct ClientMeta {
     pub version: String,
     /// Last RTT measured.
     pub rtt: Option<Millis>,
+    /// MQTT client id (`/connz` `mqtt_client`), set at CONNECT.
+    pub mqtt_client: String,
 }
 
 /// Why another thread asks a connection's loop to close it
@@ -232,6 +249,9 @@ pub(crate) enum Kill {
     SlowConsumer = 1,
     /// Close with reason Server Shutdown (lame duck mode).
     Shutdown = 2,
+    /// Close with reason Duplicate Client ID (an MQTT session taken over
+    /// by a newer connection).
+    Takeover = 3,
 }
 
 impl Kill {
@@ -239,6 +259,7 @@ impl Kill {
         match v {
             1 => Kill::SlowConsumer,
             2 => Kill::Shutdown,
+            3 => Kill::Takeover,
             _ => Kill::None,
         }
     }

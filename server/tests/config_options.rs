@@ -309,10 +309,10 @@ fn unsupported_features_listed_never_ignored() {
         "tls { cert_file: c, key_file: k }\ncluster { port: 6222 }\nleafnodes { port: 7422 }\nmqtt { port: 1883 }\njetstream: enabled\nsystem_account: SYS\ngateway { name: g }\n",
     );
     let names: Vec<String> = o.unsupported().into_iter().map(|u| u.feature).collect();
-    assert_eq!(
-        names,
-        vec!["cluster", "gateway", "leafnodes", "mqtt", "jetstream",]
-    );
+    // mqtt is served; jetstream is accepted with a warning (its store_dir
+    // holds the MQTT store).
+    assert_eq!(names, vec!["cluster", "gateway", "leafnodes"]);
+    assert_eq!(o.mqtt.as_ref().unwrap().port, 1883);
     // system_account is accepted (recorded; no system account services).
     assert_eq!(o.system_account.as_deref(), Some("SYS"));
     assert_eq!(o.cluster.as_ref().unwrap().port, Some(6222));

@@ -130,6 +130,7 @@ fn open_conn(c: &ConnShared, now: SystemTime, subs: bool, accounts: &[Arc<Accoun
         ("name", &meta.name),
         ("lang", &meta.lang),
         ("version", &meta.version),
+        ("mqtt_client", &meta.mqtt_client),
     ] {
         if !val.is_empty() {
             obj.insert(k.into(), json!(val));
@@ -151,14 +152,18 @@ fn open_conn(c: &ConnShared, now: SystemTime, subs: bool, accounts: &[Arc<Accoun
 
 /// One closed connection's object.
 fn closed_conn(c: &ClosedConn) -> Value {
-    json!({
+    let mut v = json!({
         "cid": c.cid, "kind": "Client", "type": c.kind.connz_type(),
         "ip": c.peer.ip().to_string(), "port": c.peer.port(),
         "start": rfc3339(c.start), "stop": rfc3339(c.stop),
         "reason": c.reason.as_str(),
         "uptime": uptime_string(c.stop.duration_since(c.start).unwrap_or_default()),
         "name": c.client.name, "lang": c.client.lang, "version": c.client.version,
-    })
+    });
+    if !c.client.mqtt_client.is_empty() {
+        v["mqtt_client"] = json!(c.client.mqtt_client);
+    }
+    v
 }
 
 /// The `/connz` object for the query `params`.

@@ -2,6 +2,7 @@
 //! connection's state and INFO, `max_connections`, TLS handshakes.
 
 use super::*;
+use crate::kind::Kind;
 use crate::session::client::info_line;
 
 impl EventLoop {
@@ -10,6 +11,8 @@ impl EventLoop {
             let l = match kind {
                 ConnKind::CLIENT => self.client_listener.as_ref(),
                 ConnKind::WEBSOCKET => self.ws_listener.as_ref(),
+                ConnKind::MQTT => self.mqtt_listener.as_ref(),
+                _ => None,
             };
             let Some(l) = l else { return };
             match l.accept() {
@@ -131,7 +134,7 @@ impl EventLoop {
         // A WebSocket connection counts (max_connections, /varz, /connz)
         // only from its upgrade on, as in nats-server: sockets still in the
         // handshake must not lock clients out.
-        let too_many = kind == ConnKind::CLIENT && shared.admit(&cs);
+        let too_many = (kind == ConnKind::CLIENT || kind == ConnKind::MQTT) && shared.admit(&cs);
         crate::debug!(
             "{peer} - {}:{cid} - Client connection created",
             kind.label()
@@ -207,6 +210,11 @@ impl EventLoop {
             self.tls_failed(token, "certificate not pinned");
             return false;
         }
+        if kind == ConnKind::MQTT {
+            conn.handshake_deadline = None;
+            arm(&mut self.timers, conn, token);
+            return true;
+        }
         if kind != ConnKind::CLIENT {
             return true;
         }
@@ -241,6 +249,7 @@ impl EventLoop {
             ConnKind::WEBSOCKET => {
                 crate::error!("websocket: TLS handshake error from {peer}: {why}")
             }
+            k => crate::error!("{peer} - {}:{cid} - TLS handshake error: {why}", k.label()),
         }
         self.close(token, ClosedReason::TlsHandshakeFailure, true);
     }
@@ -296,7 +305,23 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
             conn.handshake_deadline =
                 Some(now.saturating_add(Millis(t.timeout.as_millis() as u64)));
         }
-        (ConnKind::WEBSOCKET, _) => {
+        (
+            ConnKind {
+                kind: Kind::Mqtt, ..
+            },
+            tls,
+        ) => {
+            // MQTT sends nothing first; over max_connections the socket is
+            // closed silently (nats-server maxConnExceeded before CONNECT).
+            if too_many {
+                conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+            }
+            if let Some(t) = tls {
+                conn.handshake_deadline =
+                    Some(now.saturating_add(Millis(t.timeout.as_millis() as u64)));
+            }
+        }
+        (_, _) => {
             // The upgrade answers max_connections, as nats-server does.
             let w = s.websocket.as_ref().expect("ws listener implies config");
             conn.ws = Some(WsConn::new(w, s.max_payload, conn.proto.frames_itself()));

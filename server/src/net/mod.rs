@@ -55,6 +55,7 @@ use write::oversized;
 pub(crate) const WAKER: Token = Token(usize::MAX - 1);
 const CLIENT_LISTENER: Token = Token(usize::MAX - 2);
 const WS_LISTENER: Token = Token(usize::MAX - 3);
+const MQTT_LISTENER: Token = Token(usize::MAX - 4);
 
 /// Size of the per-loop read buffer (the largest single read), bytes.
 const READ_BUF: usize = 64 * 1024;
@@ -137,6 +138,7 @@ pub(crate) struct EventLoop {
     readable: Vec<usize>,
     client_listener: Option<TcpListener>,
     ws_listener: Option<TcpListener>,
+    mqtt_listener: Option<TcpListener>,
     next_loop: usize,
     scratch_out: Vec<u8>,
     /// Lame duck mode has been entered by this loop.

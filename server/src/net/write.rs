@@ -107,6 +107,10 @@ impl EventLoop {
         let now = self.shared.now();
         let conn = &mut self.conns[token];
         conn.shared.dirty.store(false, Ordering::Release);
+        if conn.proto.render(&conn.shared, now) {
+            // Rendering may have started redelivery timers (MQTT QoS 1/2).
+            arm(&mut self.timers, conn, token);
+        }
         conn.last_out = now;
         // TLS: records (and raw bytes) the socket has not taken yet.
         let drained = conn
@@ -139,6 +143,10 @@ impl EventLoop {
                     self.turn.settings.max_pending_for(conn.shared.kind)
                 );
                 self.close(token, ClosedReason::SlowConsumerPendingBytes, false);
+                true
+            }
+            Kill::Takeover => {
+                self.close(token, ClosedReason::DuplicateClientId, false);
                 true
             }
             Kill::Shutdown => {

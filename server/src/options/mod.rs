@@ -38,6 +38,7 @@ use crate::config::{self, ConfigError, Diagnostic, Document, Entry, Node, Span};
 
 mod auth;
 mod metrics;
+mod mqtt;
 mod read;
 mod tls;
 mod top;
@@ -49,6 +50,7 @@ pub use auth::{
     SubjectPermission, User,
 };
 pub use metrics::MetricsOptions;
+pub use mqtt::{MqttOptions, MqttStore};
 pub use read::{go_dur, parse_go_duration, DurationError};
 pub use tls::TlsConfig;
 pub use unsupported::{BlockInfo, Unsupported};
@@ -196,7 +198,10 @@ pub struct Options {
     /// `leafnodes`/`leaf { … }`.
     pub leafnodes: Option<BlockInfo>,
     /// `mqtt { … }`.
-    pub mqtt: Option<BlockInfo>,
+    pub mqtt: Option<MqttOptions>,
+    /// `jetstream { store_dir }`: the default directory of the MQTT store
+    /// (natsws has no JetStream; spec mqtt.md §7.6).
+    pub jetstream_store_dir: Option<String>,
     /// `jetstream` (bool, `enabled`/`disabled` or map).
     pub jetstream: Option<Spanned<bool>>,
     /// `websocket`/`ws { … }` (websocket.md §1).
@@ -269,6 +274,7 @@ impl Default for Options {
             gateway: None,
             leafnodes: None,
             mqtt: None,
+            jetstream_store_dir: None,
             jetstream: None,
             websocket: WebsocketOptions::default(),
             metrics: MetricsOptions::default(),
@@ -437,6 +443,7 @@ impl Options {
         if let Some(nau) = &self.no_auth_user {
             self.check_no_auth_user(&nau.value)?;
         }
+        self.validate_mqtt()?;
         self.validate_websocket()
     }
 

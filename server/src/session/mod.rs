@@ -25,6 +25,7 @@
 pub(crate) mod client;
 #[cfg(feature = "autobahn")]
 mod echo;
+mod mqtt;
 
 use std::sync::Arc;
 
@@ -45,6 +46,8 @@ use client::ClientHost;
 pub(crate) enum Proto {
     /// A NATS client, over TCP or WebSocket.
     Client(Session<Sink>),
+    /// An MQTT 3.1.1 client, over TCP or WebSocket (`/mqtt`).
+    Mqtt(Box<mqtt::MqttConn>),
     /// Test-only (feature `autobahn`): echoes WebSocket messages, for the
     /// Autobahn testsuite run against the server's own transport and loop.
     #[cfg(feature = "autobahn")]
@@ -92,7 +95,21 @@ impl Proto {
         if shared.settings().autobahn_echo && cs.kind == crate::kind::ConnKind::WEBSOCKET {
             return Proto::Echo(echo::Echo::default());
         }
+        if cs.kind.kind == crate::kind::Kind::Mqtt {
+            return Proto::Mqtt(Box::new(mqtt::MqttConn::new(shared, cs, now)));
+        }
         Proto::Client(Session::new(client::session_config(shared, cs, rng), now))
+    }
+
+    /// Before the loop writes the connection: a protocol that numbers its
+    /// messages renders what was routed to it since the last flush into
+    /// the outbox (MQTT: PUBLISH packets with their identifiers).
+    /// True when it rendered something (its timers may have changed).
+    pub(crate) fn render(&mut self, me: &Arc<ConnShared>, now: Millis) -> bool {
+        match self {
+            Proto::Mqtt(m) => m.render(me, now),
+            _ => false,
+        }
     }
 
     /// Whether the protocol reads and writes WebSocket frames itself: the
@@ -100,7 +117,7 @@ impl Proto {
     /// nothing on the way out.
     pub(crate) fn frames_itself(&self) -> bool {
         match self {
-            Proto::Client(_) => false,
+            Proto::Client(_) | Proto::Mqtt(_) => false,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => true,
         }
@@ -110,6 +127,7 @@ impl Proto {
     pub(crate) fn upgraded(&mut self, now: Millis) {
         match self {
             Proto::Client(s) => s.restart_timers(now),
+            Proto::Mqtt(m) => m.upgraded(now),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => {}
         }
@@ -141,6 +159,11 @@ impl Proto {
                 cx.turn.remove_exhausted();
                 res
             }
+            Proto::Mqtt(m) => {
+                let res = m.input(cx, input, now, out);
+                cx.turn.remove_exhausted();
+                res
+            }
             #[cfg(feature = "autobahn")]
             Proto::Echo(e) => e.input(cx.me, input, wbuf),
         }
@@ -150,6 +173,7 @@ impl Proto {
     pub(crate) fn poll_timeout(&self) -> Option<Millis> {
         match self {
             Proto::Client(s) => s.poll_timeout(),
+            Proto::Mqtt(m) => m.poll_timeout(),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => None,
         }
@@ -160,6 +184,7 @@ impl Proto {
     pub(crate) fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
         match self {
             Proto::Client(s) => s.handle_timeout(now, out),
+            Proto::Mqtt(m) => m.handle_timeout(now, out),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => Ok(()),
         }
@@ -170,6 +195,7 @@ impl Proto {
     pub(crate) fn close(&mut self, cx: &mut Cx<'_>) {
         match self {
             Proto::Client(s) => s.close(&mut cx.client_host()),
+            Proto::Mqtt(m) => m.close(cx),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => {}
         }
@@ -180,6 +206,7 @@ impl Proto {
     pub(crate) fn takes_async_info(&self) -> bool {
         match self {
             Proto::Client(s) => s.takes_async_info(),
+            Proto::Mqtt(_) => false,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => false,
         }
@@ -189,6 +216,7 @@ impl Proto {
     pub(crate) fn in_counts(&self) -> (u64, u64) {
         match self {
             Proto::Client(s) => s.in_counts(),
+            Proto::Mqtt(m) => m.in_counts(),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => (0, 0),
         }
@@ -199,6 +227,7 @@ impl Proto {
     pub(crate) fn connect_options(&self) -> Option<&Connect> {
         match self {
             Proto::Client(s) => s.connect_options(),
+            Proto::Mqtt(m) => m.connect_options(),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => None,
         }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod jwt;
 pub mod login;
+pub mod mqtt;
 pub mod pki;
 
 /// The server binary under test: `NATSWS_TEST_SERVER_BIN` when set (e.g.
@@ -58,6 +59,8 @@ pub struct Server {
     child: Child,
     pub client_port: u16,
     pub ws_port: Option<u16>,
+    /// The MQTT port (`Listening for MQTT clients on …`).
+    pub mqtt_port: Option<u16>,
     pub http_port: Option<u16>,
     /// The `https_port` monitor (`Starting https monitor on …`).
     pub https_port: Option<u16>,
@@ -138,6 +141,7 @@ impl Server {
         });
         let (mut client_port, mut ws_port, mut http_port) = (None, None, None);
         let mut https_port = None;
+        let mut mqtt_port = None;
         let until = Instant::now() + DEADLINE;
         let mut seen = Vec::new();
         loop {
@@ -152,6 +156,8 @@ impl Server {
                 client_port = port_of(&line);
             } else if line.contains("Listening for websocket clients on") {
                 ws_port = port_of(&line);
+            } else if line.contains("Listening for MQTT clients on") {
+                mqtt_port = port_of(&line);
             } else if line.contains("Starting http monitor on") {
                 http_port = port_of(&line);
             } else if line.contains("Starting https monitor on") {
@@ -164,6 +170,7 @@ impl Server {
             child,
             client_port: client_port.expect("client port logged"),
             ws_port,
+            mqtt_port,
             http_port,
             https_port,
             log: rx,
