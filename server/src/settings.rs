@@ -497,6 +497,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
             up.max_head_bytes = w.max_request_head;
         }
         up.health_path = w.health_path.clone();
+        up.mqtt_enabled = o.mqtt.as_ref().is_some_and(|m| m.port != 0);
         up.cookies = natsws_core::ws::handshake::CookieNames {
             jwt: w.jwt_cookie.clone(),
             user: w.user_cookie.clone(),

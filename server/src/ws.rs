@@ -236,8 +236,8 @@ impl WsConn {
                             return WsEvent::Close(ClosedReason::MaxConnectionsExceeded);
                         }
                     }
-                    if up.kind != PathKind::Client {
-                        // Leafnode and MQTT over WebSocket are not served.
+                    if up.kind == PathKind::Leafnode {
+                        // Leafnodes over WebSocket are not served.
                         crate::debug!("websocket upgrade for {:?} refused: not supported", up.kind);
                         wbuf.extend_from_slice(
                             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\nConnection: close\r\nContent-Length: 10\r\n\r\nNot Found\n",

@@ -382,6 +382,17 @@ impl WsRaw {
         headers: &[(&str, &str)],
         prefix: &[u8],
     ) -> Result<WsRaw, Refused> {
+        Self::connect_at(port, "/", compression, headers, prefix)
+    }
+
+    /// As [`WsRaw::connect_after`], upgrading on `path` (e.g. `/mqtt`).
+    pub fn connect_at(
+        port: u16,
+        path: &str,
+        compression: bool,
+        headers: &[(&str, &str)],
+        prefix: &[u8],
+    ) -> Result<WsRaw, Refused> {
         let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -390,7 +401,7 @@ impl WsRaw {
         let mut parser = write_client_request(
             &ClientRequest {
                 host: &host,
-                path: "/",
+                path,
                 key: *b"0123456789abcdef",
                 compression,
                 no_masking: false,
