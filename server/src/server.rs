@@ -196,6 +196,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         id,
         name,
     ));
+    crate::session::mqtt_store::open(&shared)?;
 
     crate::info!("Starting natsws");
     crate::info!("  Version:  {VERSION}");

@@ -572,7 +572,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         .map_err(SettingsError::Auth)?
         .map(std::sync::Arc::new);
     let mqtt = match &o.mqtt {
-        Some(m) if m.port != 0 => Some(mqtt_settings(m)?),
+        Some(m) if m.port != 0 => Some(mqtt_settings(m, o.jetstream_store_dir.as_deref())?),
         _ => None,
     };
     Ok(Settings {
@@ -646,6 +646,10 @@ pub struct MqttSettings {
     pub max_ack_pending_set: Option<u16>,
     /// `/varz` `mqtt`: `authorization.timeout` when set, seconds.
     pub auth_timeout: Option<f64>,
+    /// The durable store's directory (`store: file`; the default when
+    /// `mqtt { store_dir }` or `jetstream { store_dir }` is set); `None`:
+    /// state in memory.
+    pub store_dir: Option<std::path::PathBuf>,
 }
 
 /// Default `mqtt { ack_wait }`.
@@ -653,7 +657,17 @@ pub const DEFAULT_MQTT_ACK_WAIT: Duration = Duration::from_secs(30);
 /// Default `mqtt { max_ack_pending }`.
 pub const DEFAULT_MQTT_MAX_ACK_PENDING: u16 = 1024;
 
-fn mqtt_settings(m: &options::MqttOptions) -> Result<MqttSettings, SettingsError> {
+fn mqtt_settings(
+    m: &options::MqttOptions,
+    js_store_dir: Option<&str>,
+) -> Result<MqttSettings, SettingsError> {
+    let dir = m.store_dir.as_deref().or(js_store_dir);
+    let store_dir = match (m.store, dir) {
+        (Some(options::MqttStore::Memory), _) => None,
+        (_, Some(d)) => Some(std::path::PathBuf::from(d)),
+        (Some(options::MqttStore::File), None) => Some(std::path::PathBuf::from(".")),
+        (None, None) => None,
+    };
     let host = if m.host.is_empty() {
         "0.0.0.0"
     } else {
@@ -676,6 +690,7 @@ fn mqtt_settings(m: &options::MqttOptions) -> Result<MqttSettings, SettingsError
         ack_wait_set: m.ack_wait,
         max_ack_pending_set: m.max_ack_pending,
         auth_timeout: m.auth_timeout.map(|d| d.as_secs_f64()),
+        store_dir,
     })
 }
 

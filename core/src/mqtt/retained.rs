@@ -35,6 +35,11 @@ impl<V> Retained<V> {
         self.by_subject.remove(subject)
     }
 
+    /// The message of `subject`, if one is retained.
+    pub fn get(&self, subject: &[u8]) -> Option<&V> {
+        self.by_subject.get(subject)
+    }
+
     /// Number of retained messages.
     pub fn len(&self) -> usize {
         self.by_subject.len()

@@ -183,6 +183,25 @@ impl<M> Outbound<M> {
         }
     }
 
+    /// Puts back a delivery read from a durable store (in send order, as
+    /// it was written), sent at `now` for the `ack_wait` clock; the
+    /// identifier counter continues after it.
+    pub fn restore(&mut self, id: u16, qos: u8, stage: Stage, msg: M, now: Millis) {
+        self.last_id = id;
+        self.inflight.push_back(Inflight {
+            id,
+            qos,
+            stage,
+            sent_at: now,
+            msg,
+        });
+    }
+
+    /// The last identifier given out (0: none yet).
+    pub fn last_id(&self) -> u16 {
+        self.last_id
+    }
+
     /// Forgets everything (a clean session); identifiers restart at 1.
     pub fn clear(&mut self) {
         self.inflight.clear();

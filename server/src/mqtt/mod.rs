@@ -7,8 +7,11 @@
 //! This sits below [`crate::shared`] (which holds the [`Registry`]); the
 //! connection side, `crate::session::mqtt`, drives it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+pub(crate) mod store;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use natsws_core::mqtt::retained::Retained;
 use natsws_core::mqtt::session::Outbound;
@@ -20,6 +23,9 @@ use crate::sink::{ConnShared, Numbered, Sink};
 
 /// (account, client id).
 pub(crate) type SessionKey = (Box<str>, Box<str>);
+
+/// (account, NATS subject) of a retained message.
+pub(crate) type RetainedKey = (Box<str>, Box<[u8]>);
 
 /// A message kept for (re)delivery: the MQTT topic and the payload, in one
 /// allocation.
@@ -119,27 +125,57 @@ pub(crate) struct Inner {
     pub resend_all: bool,
 }
 
+/// What the durable store must write at the next commit.
+#[derive(Default)]
+pub(crate) struct Dirty {
+    /// Anything marked since the last commit.
+    flag: AtomicBool,
+    /// Sessions to write (or delete).
+    sessions: Mutex<HashSet<SessionKey>>,
+    /// (account, subject) of retained messages to write (or delete).
+    retained: Mutex<HashSet<RetainedKey>>,
+}
+
+impl Dirty {
+    fn session(&self, key: &SessionKey) {
+        self.sessions.lock().expect("dirty").insert(key.clone());
+        self.flag.store(true, Ordering::Release);
+    }
+}
+
 /// One session (see the module docs).
 pub(crate) struct MqttSession {
     /// (account, client id).
     pub key: SessionKey,
     /// The id its NATS subscriptions carry (unique per session).
     pub sub_conn: ConnId,
+    /// The durable store's dirty set (`None`: memory store).
+    dirty: Option<Arc<Dirty>>,
     /// Its state.
     pub inner: Mutex<Inner>,
 }
 
 impl MqttSession {
+    /// Marks the session for the next durable commit (persistent sessions
+    /// with a file store only; `clean`: its state's flag).
+    pub(crate) fn mark(&self, clean: bool) {
+        if let (Some(d), false) = (&self.dirty, clean) {
+            d.session(&self.key);
+        }
+    }
+
     fn new(
         key: SessionKey,
         sub_conn: ConnId,
         clean: bool,
         max_inflight: usize,
         ack_wait: Millis,
+        dirty: Option<Arc<Dirty>>,
     ) -> MqttSession {
         MqttSession {
             key,
             sub_conn,
+            dirty,
             inner: Mutex::new(Inner {
                 conn: None,
                 clean,
@@ -215,6 +251,9 @@ impl Numbered for MqttSession {
             }
         }
         push_record(&mut inner.records, qos, msg.subject, msg.payload);
+        if qos > 0 {
+            self.mark(inner.clean);
+        }
         conn
     }
 }
@@ -226,6 +265,10 @@ pub(crate) struct Registry {
     retained: Mutex<HashMap<Box<str>, Retained<RetainedMsg>>>,
     jail: Mutex<HashMap<SessionKey, Millis>>,
     next_sub_conn: std::sync::atomic::AtomicU64,
+    /// The durable store, when `store: file`.
+    store: OnceLock<store::FileStore>,
+    /// What it must write next.
+    dirty: OnceLock<Arc<Dirty>>,
 }
 
 /// What [`Registry::attach`] found.
@@ -290,6 +333,9 @@ impl Registry {
             }
             drop(inner);
             map.remove(&key);
+            if let Some(d) = self.dirty.get() {
+                d.session(&key);
+            }
         }
         let id = u64::MAX
             - self
@@ -301,6 +347,7 @@ impl Registry {
             clean,
             max_inflight,
             ack_wait,
+            self.dirty.get().cloned(),
         ));
         s.inner.lock().expect("mqtt session").conn = Some(conn.clone());
         map.insert(key, s.clone());
@@ -346,6 +393,13 @@ impl Registry {
         payload: &[u8],
         qos: u8,
     ) {
+        if let Some(d) = self.dirty.get() {
+            d.retained
+                .lock()
+                .expect("dirty")
+                .insert((account.into(), subject.into()));
+            d.flag.store(true, Ordering::Release);
+        }
         let mut r = self.retained.lock().expect("retained");
         let idx = r.entry(account.into()).or_default();
         if payload.is_empty() {
@@ -382,4 +436,179 @@ impl Registry {
 /// Whether a converted filter is reserved (re-exported for the session).
 pub(crate) fn reserved(subject: &[u8]) -> bool {
     is_reserved_filter(subject)
+}
+
+impl Inner {
+    /// The durable snapshot of this state.
+    fn snapshot(&self) -> store::Snapshot {
+        store::Snapshot {
+            subs: self.subs.iter().map(|(f, e)| (f.clone(), e.qos)).collect(),
+            inflight: self
+                .out
+                .inflight()
+                .map(|f| {
+                    let rel = f.stage == natsws_core::mqtt::session::Stage::Pubrel;
+                    (f.id, f.qos, rel, f.msg.clone())
+                })
+                .collect(),
+            pending: self.pending.iter().cloned().collect(),
+            records: self.records.clone(),
+            qos2_in: self
+                .qos2_in
+                .iter()
+                .map(|(id, s)| (*id, s.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl Registry {
+    /// Opens the durable store in `dir` (`store: file`); sessions and
+    /// retained messages are written from then on.
+    pub(crate) fn open_store(&self, dir: &std::path::Path) -> Result<(), store::StoreError> {
+        let fs = store::FileStore::open(dir)?;
+        let _ = self.store.set(fs);
+        let _ = self.dirty.set(Arc::new(Dirty::default()));
+        Ok(())
+    }
+
+    /// Writes what was marked since the last commit, in one transaction:
+    /// called by each event loop once per turn before it writes the
+    /// acknowledgements of that turn. A failed commit is logged; the state
+    /// stays marked for the next turn.
+    pub(crate) fn commit(&self) {
+        let (Some(fs), Some(d)) = (self.store.get(), self.dirty.get()) else {
+            return;
+        };
+        if !d.flag.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let keys: Vec<SessionKey> = d.sessions.lock().expect("dirty").drain().collect();
+        let rets: Vec<RetainedKey> = d.retained.lock().expect("dirty").drain().collect();
+        let mut writes = Vec::with_capacity(keys.len() + rets.len());
+        {
+            let map = self.sessions.lock().expect("sessions");
+            for k in &keys {
+                let row = store::key(&k.0, k.1.as_bytes());
+                let snap = map.get(k).and_then(|s| {
+                    let inner = s.inner.lock().expect("mqtt session");
+                    (!inner.clean).then(|| inner.snapshot().encode())
+                });
+                writes.push(store::Write::Session(row, snap));
+            }
+        }
+        {
+            let r = self.retained.lock().expect("retained");
+            for (acc, subject) in &rets {
+                let m = r.get(acc).and_then(|idx| idx.get(subject)).cloned();
+                writes.push(store::Write::Retained(store::key(acc, subject), m));
+            }
+        }
+        if let Err(e) = fs.commit(&writes) {
+            crate::error!("{e}");
+            d.sessions.lock().expect("dirty").extend(keys);
+            d.retained.lock().expect("dirty").extend(rets);
+            d.flag.store(true, Ordering::Release);
+        }
+    }
+
+    /// At start: the stored retained messages and persistent sessions
+    /// (offline; their filters subscribed again through `subscribe`, given
+    /// the account name and the subscription). Returns the session count.
+    pub(crate) fn restore(
+        &self,
+        max_inflight: usize,
+        ack_wait: Millis,
+        now: Millis,
+        mut subscribe: impl FnMut(&str, &SubRef<Sink>),
+    ) -> Result<usize, store::StoreError> {
+        let Some(fs) = self.store.get() else {
+            return Ok(0);
+        };
+        for (acc, subject, m) in fs.retained()? {
+            self.retained
+                .lock()
+                .expect("retained")
+                .entry(acc.into())
+                .or_default()
+                .set(&subject, m);
+        }
+        let sessions = fs.sessions()?;
+        let n = sessions.len();
+        let mut map = self.sessions.lock().expect("sessions");
+        for (acc, id, snap) in sessions {
+            let key: SessionKey = (acc.as_str().into(), id.as_str().into());
+            let sub_conn = u64::MAX - self.next_sub_conn.fetch_add(1, Ordering::Relaxed);
+            let s = Arc::new(MqttSession::new(
+                key.clone(),
+                sub_conn,
+                false,
+                max_inflight,
+                ack_wait,
+                self.dirty.get().cloned(),
+            ));
+            {
+                let mut inner = s.inner.lock().expect("mqtt session");
+                for (id, qos, rel, m) in snap.inflight {
+                    let stage = if rel {
+                        natsws_core::mqtt::session::Stage::Pubrel
+                    } else {
+                        natsws_core::mqtt::session::Stage::Publish
+                    };
+                    inner.out.restore(id, qos, stage, m, now);
+                }
+                inner.pending = snap.pending.into();
+                inner.records = snap.records;
+                inner.qos2_in = snap.qos2_in.into_iter().collect();
+                for (filter, qos) in snap.subs {
+                    let subs = filter_subs(&s, &filter);
+                    for sub in &subs {
+                        subscribe(&acc, sub);
+                    }
+                    let reserved = subs.first().is_some_and(|x| reserved(x.filter.as_bytes()));
+                    inner.subs.insert(
+                        filter,
+                        SubEntry {
+                            qos,
+                            reserved,
+                            subs,
+                        },
+                    );
+                }
+            }
+            map.insert(key, s);
+        }
+        Ok(n)
+    }
+}
+
+/// The NATS subscriptions of MQTT `filter` for session `s`: the converted
+/// filter and its `#` parent-level twin (spec §3.2); none when the filter
+/// has no valid subject.
+pub(crate) fn filter_subs(s: &Arc<MqttSession>, filter: &[u8]) -> Vec<SubRef<Sink>> {
+    use natsws_core::mqtt::topic;
+    use natsws_core::subject::Filter;
+    let mut subject = Vec::new();
+    if topic::filter_to_subject(filter, &mut subject).is_err() {
+        return Vec::new();
+    }
+    let Ok(f) = Filter::try_from(subject) else {
+        return Vec::new();
+    };
+    let mut subjects = vec![f.clone()];
+    if let Some(t) = topic::parent_level_twin(f.as_bytes()) {
+        if let Ok(t) = Filter::try_from(t) {
+            subjects.push(t);
+        }
+    }
+    let target = Sink::Numbered(s.clone());
+    subjects
+        .into_iter()
+        .map(|f| {
+            SubRef::new(
+                Subscription::new(s.sub_conn, filter, f, None, false)
+                    .with_target(Some(target.clone())),
+            )
+        })
+        .collect()
 }

@@ -305,6 +305,9 @@ impl EventLoop {
     }
 
     pub(super) fn flush_dirty(&mut self) {
+        // Group commit: what this turn changed in durable MQTT state is
+        // written before the acknowledgements that depend on it go out.
+        self.shared.mqtt.commit();
         let mut i = 0;
         while i < self.turn.local_dirty.len() {
             let cs = self.turn.local_dirty[i].clone();

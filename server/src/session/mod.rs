@@ -26,6 +26,7 @@ pub(crate) mod client;
 #[cfg(feature = "autobahn")]
 mod echo;
 mod mqtt;
+pub(crate) mod mqtt_store;
 
 use std::sync::Arc;
 

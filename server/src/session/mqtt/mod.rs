@@ -243,6 +243,7 @@ impl MqttConn {
         };
         let mut inner = s.inner.lock().expect("mqtt session");
         f(&mut inner, self);
+        s.mark(inner.clean);
     }
 
     /// CONNECT after the codec's checks (mqtt spec §2.3 rows 21–23, §4.5).
@@ -331,6 +332,7 @@ impl MqttConn {
             }
             self.fill(&mut inner, out, now);
         }
+        at.session.mark(c.clean);
         self.session = Some(at.session);
         self.keep_alive = (c.keep_alive > 0).then(|| Millis(u64::from(c.keep_alive) * 1500));
         self.connect_deadline = None;

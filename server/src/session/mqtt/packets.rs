@@ -95,6 +95,7 @@ impl MqttConn {
                                 retain: p.retain,
                             },
                         );
+                        s.mark(inner.clean);
                     }
                 }
                 codec::encode_ack(out, codec::kind::PUBREC, p.id);
@@ -114,10 +115,12 @@ impl MqttConn {
     /// PUBREL: the staged QoS 2 message is delivered once, then PUBCOMP
     /// (also for an unknown identifier, mqtt spec §2.5).
     pub(super) fn on_pubrel(&mut self, cx: &mut Cx<'_>, id: u16, out: &mut Vec<u8>) {
-        let staged = self
-            .session
-            .as_ref()
-            .and_then(|s| s.inner.lock().expect("mqtt session").qos2_in.remove(&id));
+        let staged = self.session.as_ref().and_then(|s| {
+            let mut inner = s.inner.lock().expect("mqtt session");
+            let m = inner.qos2_in.remove(&id);
+            s.mark(inner.clean);
+            m
+        });
         if let Some(m) = staged {
             self.publish(cx, &m.subject, m.msg.topic(), m.msg.payload(), 2, m.retain);
         }
@@ -210,8 +213,10 @@ impl MqttConn {
             }
             granted.push((f, code));
         }
-        encode_suback(out, id, &codes);
         let mut inner = session.inner.lock().expect("mqtt session");
+        // SUBACK of a persistent session goes out after this turn's commit.
+        session.mark(inner.clean);
+        encode_suback(out, id, &codes);
         for (f, qos) in granted {
             let mut subjects = vec![f.as_bytes().to_vec()];
             if let Some(t) = topic::parent_level_twin(f.as_bytes()) {
@@ -252,6 +257,7 @@ impl MqttConn {
                     cx.me.subs.fetch_sub(e.subs.len(), Ordering::Relaxed);
                 }
             }
+            session.mark(inner.clean);
         }
         codec::encode_ack(out, codec::kind::UNSUBACK, id);
     }
@@ -285,6 +291,7 @@ impl MqttConn {
                 now,
             );
         }
+        session.mark(inner.clean);
         drop(inner);
         self.recs = recs;
         self.scratch = topic_buf;
