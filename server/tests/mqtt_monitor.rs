@@ -92,3 +92,59 @@ fn connz_shows_mqtt_clients_open_and_closed() {
         std::thread::yield_now();
     }
 }
+
+/// `DELETE path` on the monitoring port: (status, body).
+fn http_delete(s: &common::Server, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", s.http_port.unwrap())).unwrap();
+    t.set_read_timeout(Some(common::DEADLINE)).unwrap();
+    write!(t, "DELETE {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut r = String::new();
+    let _ = t.read_to_string(&mut r);
+    let status = r
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = r
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn mqttz_lists_sessions_and_deletes_an_offline_one() {
+    if common::is_reference() {
+        return; // natsws extension
+    }
+    let (s, _d, port) = start("", "http_port: -1");
+    let (mut a, _) = Mqtt::connect(port, "stuck", false);
+    assert_eq!(a.subscribe(1, &[("x/#", 1)]), [1]);
+    a.send(&[0xe0, 0]);
+    a.read_to_close();
+    let (_b, _) = Mqtt::connect(port, "live", true);
+    let v = json(&s, "/mqttz");
+    assert_eq!(v["store"], "file");
+    let sessions = v["sessions"].as_array().unwrap();
+    let stuck = sessions.iter().find(|x| x["client_id"] == "stuck").unwrap();
+    assert_eq!(stuck["connected"], false);
+    assert_eq!(stuck["subscriptions"][0]["filter"], "x/#");
+    assert!(sessions
+        .iter()
+        .any(|x| x["client_id"] == "live" && x["connected"] == true));
+    assert_eq!(http_delete(&s, "/mqttz?client_id=live").0, 409);
+    assert_eq!(http_delete(&s, "/mqttz?client_id=nope").0, 404);
+    assert_eq!(http_delete(&s, "/mqttz").0, 400);
+    let (code, body) = http_delete(&s, "/mqttz?client_id=stuck");
+    assert_eq!(code, 200, "{body}");
+    let v = json(&s, "/mqttz");
+    assert!(!v["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["client_id"] == "stuck"));
+    // The session is gone: a persistent CONNECT starts afresh.
+    let (_c, ack) = Mqtt::connect(port, "stuck", false);
+    assert_eq!(ack, (0, 0));
+}

@@ -612,3 +612,101 @@ pub(crate) fn filter_subs(s: &Arc<MqttSession>, filter: &[u8]) -> Vec<SubRef<Sin
         })
         .collect()
 }
+
+/// One session as `/mqttz` shows it.
+pub(crate) struct SessionInfo {
+    /// Account name.
+    pub account: String,
+    /// Client id.
+    pub client_id: String,
+    /// Connected now.
+    pub connected: bool,
+    /// Clean session.
+    pub clean: bool,
+    /// (filter, granted QoS).
+    pub subs: Vec<(String, u8)>,
+    /// QoS 1/2 deliveries in flight.
+    pub inflight: usize,
+    /// Deliveries waiting for the window.
+    pub pending: usize,
+    /// Bytes routed and not yet rendered (offline queue).
+    pub queued_bytes: usize,
+    /// QoS 2 messages received and not released.
+    pub qos2_in: usize,
+}
+
+/// Why a session could not be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeleteError {
+    /// No such session.
+    NotFound,
+    /// A connection holds it now.
+    Connected,
+}
+
+impl Registry {
+    /// Every session, connected or not, by account and client id.
+    pub(crate) fn list(&self) -> Vec<SessionInfo> {
+        let map = self.sessions.lock().expect("sessions");
+        let mut out: Vec<SessionInfo> = map
+            .values()
+            .map(|s| {
+                let i = s.inner.lock().expect("mqtt session");
+                SessionInfo {
+                    account: s.key.0.to_string(),
+                    client_id: s.key.1.to_string(),
+                    connected: i.conn.is_some(),
+                    clean: i.clean,
+                    subs: i
+                        .subs
+                        .iter()
+                        .map(|(f, e)| (String::from_utf8_lossy(f).into_owned(), e.qos))
+                        .collect(),
+                    inflight: i.out.len(),
+                    pending: i.pending.len(),
+                    queued_bytes: i.records.len(),
+                    qos2_in: i.qos2_in.len(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.account, &a.client_id).cmp(&(&b.account, &b.client_id)));
+        out
+    }
+
+    /// Retained messages held, all accounts.
+    pub(crate) fn retained_count(&self) -> usize {
+        self.retained
+            .lock()
+            .expect("retained")
+            .values()
+            .map(Retained::len)
+            .sum()
+    }
+
+    /// Whether the durable store is open.
+    pub(crate) fn durable(&self) -> bool {
+        self.store.get().is_some()
+    }
+
+    /// Deletes an offline session (the admin tool nats-server lacks, spec
+    /// §8): its subscriptions are returned for the router, and the store
+    /// forgets it at the next commit.
+    pub(crate) fn delete(&self, key: &SessionKey) -> Result<Vec<SubRef<Sink>>, DeleteError> {
+        let mut map = self.sessions.lock().expect("sessions");
+        let s = map.get(key).cloned().ok_or(DeleteError::NotFound)?;
+        let mut inner = s.inner.lock().expect("mqtt session");
+        if inner.conn.is_some() {
+            return Err(DeleteError::Connected);
+        }
+        let mut subs = Vec::new();
+        for (_, e) in std::mem::take(&mut inner.subs) {
+            subs.extend(e.subs);
+        }
+        drop(inner);
+        map.remove(key);
+        if let Some(d) = self.dirty.get() {
+            d.session(key);
+        }
+        Ok(subs)
+    }
+}
