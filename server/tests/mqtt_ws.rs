@@ -85,3 +85,44 @@ fn mqtt_path_without_mqtt_listener_is_404() {
     // "mqtt websocket endpoint not enabled" text is only logged).
     assert!(resp.ends_with("\r\n\r\nNot Found\n"), "{resp}");
 }
+
+/// The 101 response head to an upgrade on `/mqtt` offering `protocol`.
+fn upgrade_head(port: u16, protocol: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    t.set_read_timeout(Some(common::DEADLINE)).unwrap();
+    let offer = protocol.map_or(String::new(), |p| {
+        format!("Sec-WebSocket-Protocol: {p}\r\n")
+    });
+    write!(
+        t,
+        "GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(t.read(&mut b).unwrap(), 1, "response head");
+        head.push(b[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+#[test]
+fn subprotocol_is_answered_only_when_offered() {
+    let dir = TempDir::new();
+    let s = Server::start(&conf(&dir, "", WS));
+    let port = s.ws_port.unwrap();
+    let h = upgrade_head(port, Some("mqtt"));
+    assert!(h.starts_with("HTTP/1.1 101"), "{h}");
+    assert!(h.contains("Sec-Websocket-Protocol: mqtt\r\n"), "{h}");
+    let h = upgrade_head(port, None);
+    // nats-server answers `mqtt` even when nothing was offered (a browser
+    // that offered nothing then fails the connection); natsws answers
+    // nothing (docs/compat.md).
+    assert_eq!(
+        h.contains("Sec-Websocket-Protocol"),
+        common::is_reference(),
+        "{h}"
+    );
+}
