@@ -384,3 +384,28 @@ fn users_auth_gives_0x05_for_bad_credentials() {
     let (_m, ack) = Mqtt::connect(port, "a4", true);
     assert_eq!(ack, (0, 5), "no credentials");
 }
+
+#[test]
+fn a_subscriber_that_does_not_read_is_closed_as_a_slow_consumer() {
+    let (s, _d, port) = start("", "max_payload: 4096\nmax_pending: 65536\nhttp_port: -1");
+    let (mut sub, _) = Mqtt::connect(port, "slow", true);
+    assert_eq!(sub.subscribe(1, &[("flood", 0)]), [0]);
+    let (mut publ, _) = Mqtt::connect(port, "fast", true);
+    let payload = vec![b'x'; 4000];
+    let until = std::time::Instant::now() + common::DEADLINE;
+    loop {
+        for _ in 0..64 {
+            publ.publish(0, false, "flood", 0, &payload);
+        }
+        publ.send(&[0xc0, 0]);
+        assert_eq!(publ.read().b0, 0xd0);
+        let (_, body) = s.http_get("/connz?state=closed");
+        if body.contains("Slow Consumer") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "never closed as a slow consumer"
+        );
+    }
+}

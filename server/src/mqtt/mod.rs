@@ -151,6 +151,8 @@ pub(crate) struct MqttSession {
     pub sub_conn: ConnId,
     /// The durable store's dirty set (`None`: memory store).
     dirty: Option<Arc<Dirty>>,
+    /// `max_pending` of the connection kind (slow consumer bound).
+    max_pending: usize,
     /// Its state.
     pub inner: Mutex<Inner>,
 }
@@ -162,6 +164,13 @@ impl MqttSession {
         if let (Some(d), false) = (&self.dirty, clean) {
             d.session(&self.key);
         }
+    }
+
+    fn with_max_pending(mut self, n: usize) -> MqttSession {
+        if n > 0 {
+            self.max_pending = n;
+        }
+        self
     }
 
     fn new(
@@ -176,6 +185,7 @@ impl MqttSession {
             key,
             sub_conn,
             dirty,
+            max_pending: usize::MAX,
             inner: Mutex::new(Inner {
                 conn: None,
                 clean,
@@ -249,6 +259,13 @@ impl Numbered for MqttSession {
             if !c.may_deliver(msg.subject, None, Millis::default) {
                 return None;
             }
+            // Slow consumer: what waits for this connection (routed, and
+            // rendered but not written) is bounded by its max_pending.
+            let queued = inner.records.len() + c.out.lock().expect("out").buf.len();
+            if queued > self.max_pending {
+                c.mark_slow();
+                return None;
+            }
         }
         push_record(&mut inner.records, qos, msg.subject, msg.payload);
         if qos > 0 {
@@ -267,6 +284,8 @@ pub(crate) struct Registry {
     next_sub_conn: std::sync::atomic::AtomicU64,
     /// The durable store, when `store: file`.
     store: OnceLock<store::FileStore>,
+    /// `max_pending` of MQTT connections (set at start).
+    pub(crate) max_pending: std::sync::atomic::AtomicUsize,
     /// What it must write next.
     dirty: OnceLock<Arc<Dirty>>,
 }
@@ -341,14 +360,17 @@ impl Registry {
             - self
                 .next_sub_conn
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let s = Arc::new(MqttSession::new(
-            key.clone(),
-            id,
-            clean,
-            max_inflight,
-            ack_wait,
-            self.dirty.get().cloned(),
-        ));
+        let s = Arc::new(
+            MqttSession::new(
+                key.clone(),
+                id,
+                clean,
+                max_inflight,
+                ack_wait,
+                self.dirty.get().cloned(),
+            )
+            .with_max_pending(self.max_pending.load(Ordering::Relaxed)),
+        );
         s.inner.lock().expect("mqtt session").conn = Some(conn.clone());
         map.insert(key, s.clone());
         Attached {
@@ -539,14 +561,17 @@ impl Registry {
         for (acc, id, snap) in sessions {
             let key: SessionKey = (acc.as_str().into(), id.as_str().into());
             let sub_conn = u64::MAX - self.next_sub_conn.fetch_add(1, Ordering::Relaxed);
-            let s = Arc::new(MqttSession::new(
-                key.clone(),
-                sub_conn,
-                false,
-                max_inflight,
-                ack_wait,
-                self.dirty.get().cloned(),
-            ));
+            let s = Arc::new(
+                MqttSession::new(
+                    key.clone(),
+                    sub_conn,
+                    false,
+                    max_inflight,
+                    ack_wait,
+                    self.dirty.get().cloned(),
+                )
+                .with_max_pending(self.max_pending.load(Ordering::Relaxed)),
+            );
             {
                 let mut inner = s.inner.lock().expect("mqtt session");
                 for (id, qos, rel, m) in snap.inflight {

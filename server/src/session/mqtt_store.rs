@@ -16,6 +16,10 @@ pub(crate) fn open(shared: &Arc<Shared>) -> std::io::Result<()> {
     let Some(m) = settings.mqtt.as_ref() else {
         return Ok(());
     };
+    shared.mqtt.max_pending.store(
+        settings.max_pending_for(crate::kind::ConnKind::MQTT),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let Some(dir) = &m.store_dir else {
         return Ok(());
     };

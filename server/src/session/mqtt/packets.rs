@@ -270,7 +270,9 @@ impl MqttConn {
             return false;
         };
         let mut inner = session.inner.lock().expect("mqtt session");
-        if inner.records.is_empty() {
+        // Taken over: the new owner renders what is queued.
+        let owner = inner.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, me));
+        if inner.records.is_empty() || !owner {
             return false;
         }
         self.recs.clear();
