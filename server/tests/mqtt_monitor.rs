@@ -62,6 +62,9 @@ fn connz_shows_mqtt_clients_open_and_closed() {
         .cloned()
         .expect("the MQTT connection");
     assert_eq!(c["type"], "mqtt");
+    let only = json(&s, "/connz?mqtt_client=dev-7");
+    assert_eq!(only["connections"].as_array().unwrap().len(), 1);
+    assert_eq!(only["connections"][0]["mqtt_client"], "dev-7");
     assert_eq!(c["kind"], "Client");
     assert!(c.get("name").is_none() && c.get("lang").is_none());
     m.send(&[0xe0, 0]);

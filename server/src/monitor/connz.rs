@@ -25,6 +25,8 @@ struct Query<'a> {
     cid: Option<u64>,
     /// `state`: `open` (default), `closed`, `any` or `all`.
     state: &'a str,
+    /// `mqtt_client`: only connections of this MQTT client id.
+    mqtt_client: Option<&'a str>,
 }
 
 impl<'a> Query<'a> {
@@ -50,12 +52,19 @@ impl<'a> Query<'a> {
             limit,
             cid,
             state,
+            mqtt_client: params.get("mqtt_client").map(String::as_str),
         })
     }
 
     /// Whether connection `cid` passes the `cid` filter.
     fn wants(&self, cid: u64) -> bool {
         self.cid.is_none_or(|x| x == cid)
+    }
+
+    /// Whether a connection with MQTT client id `id` ("" for none) passes
+    /// the `mqtt_client` filter (mqtt spec §5).
+    fn wants_mqtt(&self, id: &str) -> bool {
+        self.mqtt_client.is_none_or(|x| x == id)
     }
 }
 
@@ -178,7 +187,16 @@ pub(super) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .map(|c| c.values().cloned().collect())
             .unwrap_or_default();
         let accounts = shared.accounts.all();
-        for c in conns.iter().filter(|c| q.wants(c.cid)) {
+        let mqtt_id = |c: &ConnShared| {
+            c.client
+                .lock()
+                .map(|m| m.mqtt_client.clone())
+                .unwrap_or_default()
+        };
+        for c in conns
+            .iter()
+            .filter(|c| q.wants(c.cid) && q.wants_mqtt(&mqtt_id(c)))
+        {
             list.push((c.cid, open_conn(c, now, q.subs, &accounts)));
         }
     }
@@ -188,7 +206,10 @@ pub(super) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .lock()
             .map(|c| c.iter().cloned().collect())
             .unwrap_or_default();
-        for c in closed.iter().filter(|c| q.wants(c.cid)) {
+        for c in closed
+            .iter()
+            .filter(|c| q.wants(c.cid) && q.wants_mqtt(&c.client.mqtt_client))
+        {
             list.push((c.cid, closed_conn(c)));
         }
     } else if !matches!(q.state, "open") {
