@@ -409,3 +409,42 @@ fn a_subscriber_that_does_not_read_is_closed_as_a_slow_consumer() {
         );
     }
 }
+
+#[test]
+fn reject_qos2_publish_and_downgrade_qos2_subscribe() {
+    let (_s, _d, port) = start(
+        "reject_qos2_publish: true\n  downgrade_qos2_subscribe: true",
+        "",
+    );
+    let (mut m, _) = Mqtt::connect(port, "q2", true);
+    assert_eq!(m.subscribe(1, &[("a", 2), ("b", 1)]), [1, 1]);
+    m.publish(2, false, "a", 1, b"x");
+    assert!(m.read_to_close().0.is_empty(), "a QoS 2 PUBLISH closes");
+    // A QoS 2 will: CONNACK 0x10 (nats-server's non-standard code).
+    let (mut w, ack) =
+        Mqtt::connect_with(port, "w", true, 0, Some(("w", b"m", 2, false)), None, None);
+    assert_eq!(ack, (0, 0x10));
+    w.read_to_close();
+}
+
+#[test]
+fn permissions_apply_to_the_mapped_subjects() {
+    let (s, _d, port) = start(
+        "",
+        "authorization { users: [ {user: u, password: p, permissions: { publish: { deny: \"secret.>\" }, subscribe: { deny: \"hidden.>\" } } } ] }",
+    );
+    let mut n = Raw::connect(s.client_port);
+    n.expect("\r\n");
+    n.send(b"CONNECT {\"verbose\":false,\"headers\":true,\"user\":\"u\",\"pass\":\"p\"}\r\nSUB secret.> 1\r\nPING\r\n");
+    n.expect("PONG\r\n");
+    let (mut m, ack) = Mqtt::connect_with(port, "perm", true, 0, None, Some("u"), Some("p"));
+    assert_eq!(ack, (0, 0));
+    assert_eq!(m.subscribe(1, &[("hidden/x", 0), ("open/x", 1)]), [0x80, 1]);
+    // A denied publish is dropped silently; QoS 1 still gets its PUBACK.
+    m.publish(1, false, "secret/a", 3, b"leak");
+    let p = m.read();
+    assert_eq!((p.b0, p.id()), (0x40, 3));
+    n.send(b"PING\r\n");
+    let got = n.expect("PONG\r\n");
+    assert!(!got.contains("leak"), "{got:?}");
+}
