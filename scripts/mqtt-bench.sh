@@ -13,7 +13,7 @@ NATSWS="${NATSWS:-target/release/natsws}"
 NATS_SERVER="${NATS_SERVER:-$(command -v nats-server || echo /root/.pyenv/versions/3.11.7/bin/nats-server)}"
 tmp=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-python3 -c "print('x'*$SIZE)" > "$tmp/line"; yes "$(cat "$tmp/line")" | head -n "$N" > "$tmp/lines"
+python3 -c "import sys; sys.stdout.write(('x'*$SIZE+'\\n')*$N)" > "$tmp/lines"
 run() { # name port
   local name=$1 p=$2
   mosquitto_sub -h 127.0.0.1 -p "$p" -i bsub -q "$QOS" -t bench/t -C "$N" > /dev/null & local sub=$!
