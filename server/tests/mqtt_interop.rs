@@ -145,3 +145,75 @@ fn mosquitto_clients_interoperate_with_rumqttc() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "mq/kept retained\n");
 }
+
+#[test]
+fn mosquitto_over_tls() {
+    if !have("mosquitto_pub") || !have("mosquitto_sub") {
+        eprintln!("skipped: mosquitto clients not installed");
+        return;
+    }
+    let pki = common::pki::Pki::new();
+    let (s, _d, port) = start(&format!("tls {{ {} }}", pki.block("")), "");
+    let mut n = Raw::connect(s.client_port);
+    n.expect("\r\n");
+    n.send(b"CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB tls.> 1\r\nPING\r\n");
+    n.expect("PONG\r\n");
+    let ca = pki.path("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let p = port.to_string();
+    let st = Command::new("mosquitto_pub")
+        .args([
+            "--cafile",
+            ca,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &p,
+            "-i",
+            "tpub",
+            "-q",
+            "1",
+            "-r",
+            "-t",
+            "tls/a",
+            "-m",
+            "secure",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let got = n.expect("secure\r\n");
+    assert!(
+        got.contains("HMSG tls.a 1 25 31\r\nNATS/1.0\r\nNmqtt-Pub:1"),
+        "{got:?}"
+    );
+    let out = Command::new("mosquitto_sub")
+        .args([
+            "--cafile",
+            ca,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &p,
+            "-i",
+            "tsub",
+            "-t",
+            "tls/#",
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "-v",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tls/a secure\n");
+    // A plaintext CONNECT on the TLS port gets no CONNACK.
+    let mut m = common::mqtt::Mqtt::open(port);
+    let mut v = Vec::new();
+    natsws_core::mqtt::codec::client::connect(&mut v, b"plain", true, 0, None, None, None);
+    m.send(&v);
+    let (bytes, _) = m.read_to_close();
+    assert!(!bytes.starts_with(&[0x20, 2]), "{bytes:x?}");
+}
