@@ -868,13 +868,13 @@ fn jwt_client_survives_an_unrelated_reload() {
     // nats-server issue #8606 (fixed in 2.14.2): nkey/JWT clients were
     // closed by every reload.
     let (op, acc) = (KeyPair::new_operator(), KeyPair::new_account());
+    // Minted once: a JWT minted again differs (iat, jti).
+    let (op_jwt, acc_jwt) = (jwt::operator(&op, None), jwt::account(&op, &acc, "A", &[]));
     let conf = |extra: &str| {
         format!(
-            "listen: \"127.0.0.1:-1\"\noperator: \"{}\"\nresolver: MEMORY\n\
-             resolver_preload: {{\n  {}: \"{}\"\n}}\n{extra}",
-            jwt::operator(&op, None),
+            "listen: \"127.0.0.1:-1\"\noperator: \"{op_jwt}\"\nresolver: MEMORY\n\
+             resolver_preload: {{\n  {}: \"{acc_jwt}\"\n}}\n{extra}",
             acc.public_key(),
-            jwt::account(&op, &acc, "A", &[])
         )
     };
     let s = Server::start(&conf(""));
@@ -890,4 +890,28 @@ fn jwt_client_survives_an_unrelated_reload() {
     reload(&s, &conf("max_payload: 2048\n"));
     c.ping();
     assert_eq!(tcp_info(&s)["max_payload"], 2048);
+}
+
+#[test]
+fn missing_certificate_refuses_the_reload_and_keeps_the_old_one() {
+    let pki = Pki::new();
+    let conf =
+        |block: &str| format!("listen: 127.0.0.1:-1\nmax_payload: 1024\ntls {{\n  {block}\n}}\n");
+    let s = Server::start(&conf(&pki.block("")));
+    let missing = pki.path("missing.pem").display().to_string();
+    let broken = format!(
+        "cert_file: \"{missing}\"\n  key_file: \"{}\"\n",
+        pki.path("server-key.pem").display()
+    );
+    let line = reload_refused(
+        &s,
+        &conf(&broken).replace("max_payload: 1024", "max_payload: 2048"),
+    );
+    assert!(line.contains("missing.pem"), "{line}");
+    // The old certificate and settings still serve new connections.
+    let mut t = client_tls(s.client_port, pki.client_config(None)).unwrap();
+    t.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .unwrap();
+    tls_read_until(&mut t, "PONG\r\n");
+    assert_eq!(tcp_info(&s)["max_payload"], 1024);
 }
