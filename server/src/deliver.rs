@@ -178,12 +178,34 @@ pub(crate) fn publish(
     self_out: &mut Vec<u8>,
 ) -> Published {
     let size = (msg.payload.len() + msg.headers.map_or(0, <[u8]>::len)) as u64;
+    if acc.has_links() {
+        // Exports, imports, mappings: each account on the way is a local
+        // publish (crate::imports).
+        let deliveries =
+            crate::imports::route(shared.now(), acc, origin, echo, msg, &mut |a, o, e, m| {
+                publish_local(shared, a, o, e, m, size, turn, self_out)
+            });
+        return Published { deliveries, size };
+    }
+    let deliveries = publish_local(shared, acc, origin, echo, msg, size, turn, self_out);
+    Published { deliveries, size }
+}
+
+/// [`publish`] into one account, without its links.
+#[allow(clippy::too_many_arguments)]
+fn publish_local(
+    shared: &Shared,
+    acc: &Arc<Account>,
+    origin: Origin,
+    echo: bool,
+    msg: &Message<'_>,
+    size: u64,
+    turn: &mut Turn,
+    self_out: &mut Vec<u8>,
+) -> usize {
     let result = acc.router.lock().expect("router").matches(msg.subject);
     if result.plain.is_empty() && result.queues.is_empty() {
-        return Published {
-            deliveries: 0,
-            size,
-        };
+        return 0;
     }
     let Turn {
         idx,
@@ -203,7 +225,7 @@ pub(crate) fn publish(
         let own = origin == Origin::Conn(sub.conn);
         let target = match &sub.target {
             Some(Sink::Conn(c)) => c,
-            Some(Sink::Internal(h)) => return h.deliver(sub, msg),
+            Some(Sink::Internal(h)) => return h.deliver_from(origin, sub, msg),
             None => {
                 if own {
                     encode_delivery(sub, msg, self_out);
@@ -235,7 +257,7 @@ pub(crate) fn publish(
         target.out_bytes.fetch_add(size, Ordering::Relaxed);
         mark_dirty(shared, *idx, local_dirty, wake, target);
     });
-    Published { deliveries, size }
+    deliveries
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub(crate) mod deliver;
 pub mod healthcheck;
+pub(crate) mod imports;
 pub(crate) mod info;
 pub mod kind;
 pub mod log;
@@ -22,6 +23,7 @@ pub(crate) mod session;
 pub mod settings;
 pub(crate) mod shared;
 pub(crate) mod sink;
+pub(crate) mod system;
 pub mod tls;
 pub mod ws;
 

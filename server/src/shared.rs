@@ -154,6 +154,8 @@ pub struct Shared {
     pub ws_addr: Option<SocketAddr>,
     /// Bound monitoring address.
     pub http_addr: Option<SocketAddr>,
+    /// The system account's state (operations spec §2).
+    pub sys: crate::system::state::SysState,
 }
 
 /// The bound listener addresses (after port 0 was resolved).
@@ -183,6 +185,9 @@ impl Shared {
         for name in &settings.accounts {
             accounts.get(name);
         }
+        if let Some(name) = &settings.system_account {
+            accounts.get(name);
+        }
         Shared {
             client_addr: addrs.client,
             ws_addr: addrs.ws,
@@ -205,6 +210,7 @@ impl Shared {
             lame_duck: AtomicBool::new(false),
             ldm_acks: Mutex::new(0),
             ldm_cv: std::sync::Condvar::new(),
+            sys: Default::default(),
         }
     }
 

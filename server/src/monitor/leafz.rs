@@ -9,7 +9,7 @@ use crate::log::rfc3339;
 use crate::shared::Shared;
 
 /// The `/routez` object (nats-server `Server.Routez`) with no routes.
-pub(super) fn routez(shared: &Shared) -> Value {
+pub(crate) fn routez(shared: &Shared) -> Value {
     json!({
         "server_id": shared.server_id, "server_name": shared.server_name,
         "now": rfc3339(SystemTime::now()), "num_routes": 0, "routes": []
@@ -17,7 +17,7 @@ pub(super) fn routez(shared: &Shared) -> Value {
 }
 
 /// The `/leafz` object (nats-server `Server.Leafz`) with no leafnodes.
-pub(super) fn leafz(shared: &Shared) -> Value {
+pub(crate) fn leafz(shared: &Shared) -> Value {
     json!({
         "server_id": shared.server_id, "now": rfc3339(SystemTime::now()),
         "leafnodes": 0, "leafs": []

@@ -121,7 +121,7 @@ fn client_tls(shared: &Shared, v: &mut Value) {
 }
 
 /// The `/varz` object.
-pub(super) fn varz(shared: &Shared) -> Value {
+pub(crate) fn varz(shared: &Shared) -> Value {
     let settings = shared.settings();
     let s = &*settings;
     let st = &shared.stats;
