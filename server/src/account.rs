@@ -54,6 +54,13 @@ impl Account {
         *self.links.write().expect("links") = Some(links);
         self.has_links.store(true, Ordering::Release);
     }
+
+    /// Drops the account's links (a reload removed its exports, imports
+    /// and mappings).
+    pub(crate) fn clear_links(&self) {
+        self.has_links.store(false, Ordering::Release);
+        *self.links.write().expect("links") = None;
+    }
 }
 
 /// The name of the default (global) account: `$G`.

@@ -323,6 +323,9 @@ pub(crate) fn install(accounts: &Accounts, links: &[(String, AccountLinks)], glo
             accounts
                 .get(&name)
                 .set_links(Arc::new(l) as Arc<dyn Any + Send + Sync>);
+        } else {
+            // A reload may have taken its last link away.
+            accounts.get(&name).clear_links();
         }
     }
 }

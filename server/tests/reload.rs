@@ -915,3 +915,32 @@ fn missing_certificate_refuses_the_reload_and_keeps_the_old_one() {
     tls_read_until(&mut t, "PONG\r\n");
     assert_eq!(tcp_info(&s)["max_payload"], 1024);
 }
+
+#[test]
+fn stream_import_added_by_reload_reaches_an_open_subscription() {
+    let conf = |imports: &str| {
+        format!(
+            "listen: 127.0.0.1:-1\naccounts {{\n  A: {{ users: [{{ user: a, password: pw }}], \
+             exports: [{{ stream: \"events.>\" }}] }}\n  B: {{ users: [{{ user: b, password: pw }}]{imports} }}\n}}\n"
+        )
+    };
+    let with = ", imports: [{ stream: { account: A, subject: \"events.>\" } }]";
+    let s = Server::start(&conf(""));
+    let mut a = connect(&s, &user("a"));
+    let mut b = connect(&s, &user("b"));
+    b.send(b"SUB events.> 1\r\nPING\r\n");
+    b.expect("PONG\r\n");
+    let publish = |a: &mut Raw, n: u8| {
+        a.send(format!("PUB events.{n} 1\r\n{n}\r\nPING\r\n").as_bytes());
+        a.expect("PONG\r\n");
+    };
+    publish(&mut a, 1);
+    reload(&s, &conf(with));
+    publish(&mut a, 2);
+    // And gone again after the next reload.
+    reload(&s, &conf(""));
+    publish(&mut a, 3);
+    b.send(b"PING\r\n");
+    let got = b.expect("PONG\r\n");
+    assert_eq!(got, "MSG events.2 1 1\r\n2\r\nPONG\r\n");
+}

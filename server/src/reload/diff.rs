@@ -218,12 +218,18 @@ fn limits_and_auth(old: &Options, new: &Options, c: &mut Changes) -> Result<(), 
             return Err(refuse("NoAuthUser", opt_str(&old_na), opt_str(&new_na)));
         }
     }
-    if old.system_account != new.system_account {
+    // Only dropping an explicit default `$SYS` passes (nats-server).
+    let sys_dropped = old.system_account.as_deref() == Some("$SYS") && new.system_account.is_none();
+    if old.system_account != new.system_account && !sys_dropped {
         return Err(refuse(
             "SystemAccount",
             opt_str(&old.system_account),
             opt_str(&new.system_account),
         ));
+    }
+    if old.no_system_account != new.no_system_account {
+        let (o, n) = (old.no_system_account, new.no_system_account);
+        return Err(refuse("NoSystemAccount", o, n));
     }
     auth_lines(old, new, c);
     if old.proxy_protocol != new.proxy_protocol {
@@ -611,5 +617,20 @@ mod tests {
         );
         let e = operator(&opts(""), &opts("resolver: MEMORY\n")).unwrap_err();
         assert_eq!(e, Refused::Resolver);
+    }
+
+    #[test]
+    fn system_account_changes() {
+        assert!(run("system_account: \"$SYS\"\n", "").is_ok());
+        let e = run("", "system_account: SYS2\naccounts { SYS2: {} }\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config reload not supported for SystemAccount: old=, new=SYS2"
+        );
+        let e = run("", "no_system_account: true\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config reload not supported for NoSystemAccount: old=false, new=true"
+        );
     }
 }
