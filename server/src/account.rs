@@ -23,6 +23,8 @@ pub struct Account {
     links: RwLock<Option<Arc<dyn Any + Send + Sync>>>,
     /// Whether `links` is set: the one check a publish without links pays.
     has_links: AtomicBool,
+    /// Its leafnode links and the interest they were shown.
+    pub leafs: crate::leaf_interest::LeafLinks,
 }
 
 impl Account {
@@ -33,6 +35,7 @@ impl Account {
             router: Mutex::new(Router::new()),
             links: RwLock::new(None),
             has_links: AtomicBool::new(false),
+            leafs: Default::default(),
         }
     }
 

@@ -29,10 +29,10 @@ pub struct ServerAuth {
     /// `authorization.timeout` when set), ms.
     pub ws_auth_timeout: Millis,
     /// [`ServerAuth::required`] per kind (client, websocket), decided once.
-    required: [bool; 2],
+    required: [bool; ConnKind::ALL.len()],
     /// [`ServerAuth::checks`] per kind, decided once (finding the no-auth
     /// user builds an identity: not something to do per connection).
-    checks: [bool; 2],
+    checks: [bool; ConnKind::ALL.len()],
 }
 
 impl ServerAuth {
@@ -54,16 +54,18 @@ impl ServerAuth {
     /// state; TestWSNoAuthUser).
     pub fn info_auth_required(&self, kind: ConnKind) -> bool {
         match kind {
-            ConnKind::CLIENT => self.required(kind),
             ConnKind::WEBSOCKET => self.checks(kind),
+            // Leafnode INFO always says auth_required (spec leafnode.md §3.2).
+            _ if kind.is_leaf() => true,
+            _ => self.required(kind),
         }
     }
 
     /// The auth timer of this kind of connection.
     pub fn timeout(&self, kind: ConnKind) -> Millis {
         match kind {
-            ConnKind::CLIENT => self.auth_timeout,
             ConnKind::WEBSOCKET => self.ws_auth_timeout,
+            _ => self.auth_timeout,
         }
     }
 }

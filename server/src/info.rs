@@ -34,19 +34,19 @@ pub struct InfoInputs<'a> {
 pub(crate) fn info(inputs: &InfoInputs<'_>, cid: ConnId, peer: SocketAddr, kind: ConnKind) -> Info {
     let s = inputs.settings;
     let addr = match kind {
-        ConnKind::CLIENT => inputs.client_addr,
         ConnKind::WEBSOCKET => inputs.ws_addr.unwrap_or(inputs.client_addr),
+        _ => inputs.client_addr,
     };
     // Client port: tls_required with a `tls` block. Websocket (§4.3):
     // tls_required and tls_available both follow the websocket listener's
     // TLS; tls_verify is the client port's (nats-server quirk).
     let client_verify = s.tls.as_ref().is_some_and(|t| t.verify);
     let (tls_required, tls_available) = match kind {
-        ConnKind::CLIENT => (s.tls.is_some(), false),
         ConnKind::WEBSOCKET => {
             let t = s.websocket.as_ref().is_some_and(|w| w.tls.is_some());
             (t, t)
         }
+        _ => (s.tls.is_some(), false),
     };
     let (host, port) = match (&s.client_advertise, kind) {
         (Some(a), ConnKind::CLIENT) => (a.host.clone(), a.port.unwrap_or(addr.port())),

@@ -11,6 +11,9 @@ use natsws_core::auth::ConnectionType;
 pub enum Kind {
     /// A NATS client.
     Client,
+    /// A leafnode connection to another server (spec `leafnode.md`),
+    /// accepted or solicited.
+    Leaf,
 }
 
 /// How a connection's bytes travel (TLS or not is the listener's business).
@@ -42,8 +45,28 @@ impl ConnKind {
         kind: Kind::Client,
         transport: Transport::Ws,
     };
+    /// Leafnode connections over TCP (the `leafnodes` port, or solicited).
+    pub const LEAF: ConnKind = ConnKind {
+        kind: Kind::Leaf,
+        transport: Transport::Tcp,
+    };
+    /// Leafnode connections over WebSocket (`/leafnode` path).
+    pub const LEAF_WS: ConnKind = ConnKind {
+        kind: Kind::Leaf,
+        transport: Transport::Ws,
+    };
     /// Every listener's kind, in [`ConnKind::index`] order.
-    pub const ALL: [ConnKind; 2] = [ConnKind::CLIENT, ConnKind::WEBSOCKET];
+    pub const ALL: [ConnKind; 4] = [
+        ConnKind::CLIENT,
+        ConnKind::WEBSOCKET,
+        ConnKind::LEAF,
+        ConnKind::LEAF_WS,
+    ];
+
+    /// Whether it is a leafnode connection.
+    pub fn is_leaf(self) -> bool {
+        self.kind == Kind::Leaf
+    }
 
     /// Whether it travels over WebSocket.
     pub fn is_ws(self) -> bool {
@@ -56,6 +79,8 @@ impl ConnKind {
         match (self.kind, self.transport) {
             (Kind::Client, Transport::Tcp) => ("cid", "nats", ConnectionType::Standard, 0),
             (Kind::Client, Transport::Ws) => ("wid", "websocket", ConnectionType::Websocket, 1),
+            (Kind::Leaf, Transport::Tcp) => ("lid", "leafnode", ConnectionType::Leafnode, 2),
+            (Kind::Leaf, Transport::Ws) => ("lid_ws", "leafnode", ConnectionType::LeafnodeWs, 3),
         }
     }
 
@@ -77,7 +102,7 @@ impl ConnKind {
         self.row().2
     }
 
-    /// Position in per-kind arrays (`[T; 2]`, in [`ConnKind::ALL`] order).
+    /// Position in per-kind arrays (`[T; 4]`, in [`ConnKind::ALL`] order).
     pub fn index(self) -> usize {
         self.row().3
     }

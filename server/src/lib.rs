@@ -13,6 +13,8 @@ pub mod healthcheck;
 pub(crate) mod imports;
 pub(crate) mod info;
 pub mod kind;
+pub(crate) mod leaf_interest;
+pub(crate) mod leaf_remote;
 pub mod log;
 pub(crate) mod monitor;
 pub(crate) mod net;

@@ -176,6 +176,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
             waker,
             inbox: Mutex::new(Vec::new()),
             accepted: Mutex::new(Vec::new()),
+            solicited: Mutex::new(Vec::new()),
         });
     }
     let id = server_id();
@@ -224,6 +225,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         }
     }
     crate::info!("Listening for client connections on {}", shared.client_addr);
+    crate::net::bind_leaf_listener(&shared)?;
     if shared.settings().proxy_protocol {
         crate::info!("PROXY protocol enabled for client connections");
     }
@@ -255,6 +257,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
                 })?,
         );
     }
+    crate::net::start_remotes(&shared);
     crate::info!("Server is ready");
     Ok(Running {
         shared,

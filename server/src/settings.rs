@@ -26,6 +26,14 @@ pub struct Settings {
     pub client_addr: SocketAddr,
     /// The WebSocket listener, if configured with a port.
     pub websocket: Option<WsListenConfig>,
+    /// `leafnodes { … }` as configured (spec `leafnode.md` §2); `None`
+    /// when absent.
+    pub leafnodes: Option<Arc<options::leaf::LeafnodeOptions>>,
+    /// The `leafnodes` listener's TLS (`leafnodes { tls { … } }`).
+    pub leaf_tls: Option<TlsListen>,
+    /// `default_js_domain`: account name → JetStream domain its plain
+    /// JetStream API subjects are mapped to (spec `leafnode.md` §4.10).
+    pub default_js_domain: Vec<(String, String)>,
     /// Monitoring listen address (`http_port`, or `https_port` when
     /// [`Settings::https_tls`] is set).
     pub http_addr: Option<SocketAddr>,
@@ -120,6 +128,9 @@ impl Default for Settings {
         Settings {
             client_addr: "0.0.0.0:4222".parse().expect("literal"),
             websocket: None,
+            leafnodes: None,
+            leaf_tls: None,
+            default_js_domain: Vec::new(),
             http_addr: None,
             tls: None,
             https_tls: None,
@@ -164,22 +175,24 @@ impl Settings {
         match kind {
             ConnKind::CLIENT => self.tls.as_ref(),
             ConnKind::WEBSOCKET => self.websocket.as_ref().and_then(|w| w.tls.as_ref()),
+            ConnKind::LEAF => self.leaf_tls.as_ref(),
+            _ => None,
         }
     }
 
     /// `max_pending` for a connection of `kind`.
     pub fn max_pending_for(&self, kind: ConnKind) -> usize {
         match kind {
-            ConnKind::CLIENT => self.max_pending,
             ConnKind::WEBSOCKET => self.ws_max_pending,
+            _ => self.max_pending,
         }
     }
 
     /// `write_deadline` for a connection of `kind`.
     pub fn write_deadline_for(&self, kind: ConnKind) -> Duration {
         match kind {
-            ConnKind::CLIENT => self.write_deadline,
             ConnKind::WEBSOCKET => self.ws_write_deadline,
+            _ => self.write_deadline,
         }
     }
 }
@@ -622,6 +635,12 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         mappings: o.mappings.clone(),
         client_addr: resolve(&o.host, o.port)?,
         websocket,
+        leafnodes: o.leaf.clone().map(Arc::new),
+        leaf_tls: match o.leaf.as_ref().and_then(|l| l.tls.as_ref()) {
+            Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
+            None => None,
+        },
+        default_js_domain: o.default_js_domain.clone(),
         http_addr,
         tls,
         https_tls,

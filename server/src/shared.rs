@@ -83,6 +83,14 @@ pub struct LoopHandle {
     pub inbox: Mutex<Vec<Arc<ConnShared>>>,
     /// Newly accepted sockets for this loop.
     pub accepted: Mutex<Vec<(mio::net::TcpStream, SocketAddr, ConnKind)>>,
+    /// Leafnode sockets a remote's dialer connected, for this loop.
+    pub(crate) solicited: Mutex<
+        Vec<(
+            mio::net::TcpStream,
+            SocketAddr,
+            Arc<crate::leaf_remote::Remote>,
+        )>,
+    >,
 }
 
 /// A closed connection remembered for `/connz?state=closed`.
@@ -113,7 +121,7 @@ pub struct Shared {
     /// Pre-rendered INFO lines per listener kind (client, websocket),
     /// built on first use and again after a reload
     /// ([`Shared::refresh_info_templates`]).
-    pub info_templates: Mutex<Option<Arc<[crate::info::InfoTemplates; 2]>>>,
+    pub info_templates: Mutex<Option<Arc<[crate::info::InfoTemplates; ConnKind::ALL.len()]>>>,
     /// Configuration reload: its source and last outcome
     /// (`crate::reload`).
     pub reload: crate::reload::state::ReloadState,
@@ -152,6 +160,10 @@ pub struct Shared {
     pub client_addr: SocketAddr,
     /// Bound websocket address.
     pub ws_addr: Option<SocketAddr>,
+    /// The `leafnodes` listener's address, once bound.
+    pub leaf_addr: std::sync::OnceLock<SocketAddr>,
+    /// The bound `leafnodes` listener until loop 0 takes it.
+    pub leaf_listener: Mutex<Option<std::net::TcpListener>>,
     /// Bound monitoring address.
     pub http_addr: Option<SocketAddr>,
     /// The system account's state (operations spec §2).
@@ -191,6 +203,8 @@ impl Shared {
         Shared {
             client_addr: addrs.client,
             ws_addr: addrs.ws,
+            leaf_addr: std::sync::OnceLock::new(),
+            leaf_listener: Mutex::new(None),
             http_addr: addrs.http,
             settings_holder: SettingsHolder::new(settings),
             accounts,
@@ -275,7 +289,7 @@ impl Shared {
 
 /// One listener kind's INFO templates ([`Shared::info_templates`]).
 pub struct InfoFor {
-    all: Arc<[crate::info::InfoTemplates; 2]>,
+    all: Arc<[crate::info::InfoTemplates; ConnKind::ALL.len()]>,
     idx: usize,
 }
 

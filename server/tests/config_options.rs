@@ -309,9 +309,16 @@ fn unsupported_features_listed_never_ignored() {
         "tls { cert_file: c, key_file: k }\ncluster { port: 6222 }\nleafnodes { port: 7422 }\nmqtt { port: 1883 }\njetstream: enabled\nsystem_account: SYS\ngateway { name: g }\n",
     );
     let names: Vec<String> = o.unsupported().into_iter().map(|u| u.feature).collect();
-    assert_eq!(
-        names,
-        vec!["cluster", "gateway", "leafnodes", "mqtt", "jetstream",]
+    assert_eq!(names, vec!["cluster", "gateway", "mqtt", "jetstream",]);
+    // leafnodes are served; keys natsws does not implement yet are listed.
+    assert_eq!(o.leaf.as_ref().unwrap().port, Some(7422));
+    let l = opts("leafnodes { port: 7422, min_version: \"2.8.0\" }\n");
+    let names: Vec<String> = l.unsupported().into_iter().map(|u| u.feature).collect();
+    assert_eq!(names, vec!["leafnodes.min_version"]);
+    assert!(opts_err("leafnodes { port: 7422, bogus: 1 }\n").contains("unknown field \"bogus\""));
+    assert!(
+        opts_err("leafnodes { remotes [ { url: \"nats://h\", bogus: 1 } ] }\n")
+            .contains("unknown field \"bogus\"")
     );
     // system_account is accepted (recorded; no system account services).
     assert_eq!(o.system_account.as_deref(), Some("SYS"));

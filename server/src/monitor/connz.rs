@@ -132,7 +132,7 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
     let pending = c.out.lock().map_or(0, |o| o.buf.len());
     let mut v = json!({
         "cid": c.cid,
-        "kind": "Client",
+        "kind": if c.kind.is_leaf() { "Leafnode" } else { "Client" },
         "type": c.kind.connz_type(),
         "ip": c.peer_addr().ip().to_string(),
         "port": c.peer_addr().port(),
@@ -181,7 +181,7 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
 /// One closed connection's object.
 fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
     let mut v = json!({
-        "cid": c.cid, "kind": "Client", "type": c.kind.connz_type(),
+        "cid": c.cid, "kind": if c.kind.is_leaf() { "Leafnode" } else { "Client" }, "type": c.kind.connz_type(),
         "ip": c.peer.ip().to_string(), "port": c.peer.port(),
         "start": rfc3339(c.start), "stop": rfc3339(c.stop),
         "reason": c.reason.as_str(),

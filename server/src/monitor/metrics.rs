@@ -382,7 +382,7 @@ pub(super) fn metrics(shared: &Shared) -> Response {
         exp.generic("subsz", &v);
     }
     exp.generic("routez", &leafz::routez(shared));
-    exp.leafz(&leafz::leafz(shared));
+    exp.leafz(&leafz::leafz(shared, None, false));
     exp.healthz(&healthz::healthz(shared).body);
     exp.natsws(shared);
     Response {

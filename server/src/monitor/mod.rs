@@ -225,7 +225,10 @@ fn route(shared: &Shared, path: &str, params: &Params) -> Response {
         "/subsz" | "/subscriptionsz" => Response::json(subsz::subsz(shared, params)),
         "/healthz" => healthz::healthz(shared),
         "/routez" => Response::json(Ok(leafz::routez(shared))),
-        "/leafz" => Response::json(Ok(leafz::leafz(shared))),
+        "/leafz" => Response::json(
+            param_bool(params, "subs")
+                .map(|subs| leafz::leafz(shared, params.get("acc").map(String::as_str), subs)),
+        ),
         "/accountz" => Response::json(accountz::accountz(shared, params)),
         "/metrics" => metrics::metrics(shared),
         _ => Response {

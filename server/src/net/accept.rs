@@ -10,6 +10,7 @@ impl EventLoop {
             let l = match kind {
                 ConnKind::CLIENT => self.client_listener.as_ref(),
                 ConnKind::WEBSOCKET => self.ws_listener.as_ref(),
+                _ => self.leaf_listener.as_ref(),
             };
             let Some(l) = l else { return };
             match l.accept() {
@@ -208,6 +209,9 @@ impl EventLoop {
             self.tls_failed(token, "certificate not pinned");
             return false;
         }
+        if kind.is_leaf() {
+            return self.leaf_tls_ready(token);
+        }
         if kind != ConnKind::CLIENT {
             return true;
         }
@@ -238,10 +242,10 @@ impl EventLoop {
         let conn = &self.conns[token];
         let (cid, peer) = (conn.shared.cid, conn.shared.peer);
         match conn.shared.kind {
-            ConnKind::CLIENT => crate::error!("{peer} - cid:{cid} - TLS handshake error: {why}"),
             ConnKind::WEBSOCKET => {
                 crate::error!("websocket: TLS handshake error from {peer}: {why}")
             }
+            k => crate::error!("{peer} - {}:{cid} - TLS handshake error: {why}", k.label()),
         }
         self.close(token, ClosedReason::TlsHandshakeFailure, true);
     }
@@ -300,7 +304,9 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
         (ConnKind::WEBSOCKET, _) => {
             // The upgrade answers max_connections, as nats-server does.
             let w = s.websocket.as_ref().expect("ws listener implies config");
-            conn.ws = Some(WsConn::new(w, s.max_payload, conn.proto.frames_itself()));
+            let mut ws = WsConn::new(w, s.max_payload, conn.proto.frames_itself());
+            ws.leaf_ok = s.leafnodes.is_some();
+            conn.ws = Some(ws);
             conn.proxy_pending = w.proxy_protocol;
             if !w.keepalive.is_zero() {
                 conn.keepalive = Some((Millis(w.keepalive.as_millis() as u64), s.ping_max));
@@ -308,5 +314,7 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
             let deadline = now.saturating_add(Millis(w.handshake_timeout.as_millis() as u64));
             conn.handshake_deadline = Some(deadline);
         }
+        // A leafnode's protocol greets (crate::session::leaf).
+        _ => {}
     }
 }

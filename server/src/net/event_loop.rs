@@ -46,7 +46,7 @@ impl EventLoop {
             }
         }
         let turn = Turn::new(idx, &shared);
-        Ok(EventLoop {
+        let mut el = EventLoop {
             poll,
             shared,
             conns: Slab::new(),
@@ -56,10 +56,15 @@ impl EventLoop {
             readable: Vec::new(),
             client_listener: cl,
             ws_listener: wl,
+            leaf_listener: None,
             next_loop: 0,
             scratch_out: Vec::new(),
             in_lame_duck: false,
-        })
+        };
+        if idx == 0 {
+            el.take_leaf_listener()?;
+        }
+        Ok(el)
     }
 
     /// Runs until shutdown.
@@ -123,6 +128,7 @@ impl EventLoop {
                     WAKER => {}
                     CLIENT_LISTENER => self.accept(ConnKind::CLIENT),
                     WS_LISTENER => self.accept(ConnKind::WEBSOCKET),
+                    LEAF_LISTENER => self.accept_leaf(),
                     Token(t) => {
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                             self.readable.push(t);
@@ -136,6 +142,7 @@ impl EventLoop {
                 }
             }
             self.take_accepted();
+            self.take_solicited();
             self.take_inbox();
             let readable = std::mem::take(&mut self.readable);
             for t in readable {

@@ -318,6 +318,9 @@ impl EventLoop {
             self.shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
         }
         let cs = &conn.shared;
+        if cs.kind.is_leaf() {
+            leaf::log_closed(cs, reason);
+        }
         self.shared.conns.lock().expect("conns").remove(&cs.cid);
         self.shared.stats.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
         crate::system::events::client_disconnect(

@@ -38,6 +38,7 @@ use crate::config::{self, ConfigError, Diagnostic, Document, Entry, Node, Span};
 
 mod auth;
 mod imports;
+pub mod leaf;
 mod metrics;
 mod read;
 mod tls;
@@ -204,8 +205,14 @@ pub struct Options {
     pub cluster: Option<BlockInfo>,
     /// `gateway { … }`.
     pub gateway: Option<BlockInfo>,
-    /// `leafnodes`/`leaf { … }`.
+    /// `leafnodes`/`leaf { … }` when refused as a whole (unused since
+    /// leafnodes are served: see [`Options::leaf`]).
     pub leafnodes: Option<BlockInfo>,
+    /// `leafnodes`/`leaf { … }` (spec `leafnode.md` §2).
+    pub leaf: Option<leaf::LeafnodeOptions>,
+    /// `default_js_domain { <account>: <domain> }` (spec `leafnode.md`
+    /// §4.10): account name → JetStream domain of its leaf hub.
+    pub default_js_domain: Vec<(String, String)>,
     /// `mqtt { … }`.
     pub mqtt: Option<BlockInfo>,
     /// `jetstream` (bool, `enabled`/`disabled` or map).
@@ -285,6 +292,8 @@ impl Default for Options {
             cluster: None,
             gateway: None,
             leafnodes: None,
+            leaf: None,
+            default_js_domain: Vec::new(),
             mqtt: None,
             jetstream: None,
             websocket: WebsocketOptions::default(),

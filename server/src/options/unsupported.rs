@@ -70,7 +70,6 @@ const OTHER_NATS_KEYS: &[&str] = &[
     "default_sentinel",
     "store_dir",
     "storedir",
-    "default_js_domain",
     "connect_error_reports",
     "reconnect_error_reports",
     "server_metadata",
@@ -84,7 +83,7 @@ impl Options {
         match key {
             "cluster" => self.cluster = parse_block(r, e, "cluster"),
             "gateway" => self.gateway = parse_block(r, e, "gateway"),
-            "leafnodes" | "leaf" => self.leafnodes = parse_block(r, e, "leafnodes"),
+            "leafnodes" | "leaf" => self.leaf = super::leaf::parse(r, e),
             "mqtt" => self.mqtt = parse_block(r, e, "mqtt"),
             "jetstream" => {
                 let enabled = match &e.value.value {
@@ -113,6 +112,7 @@ impl Options {
                     });
                 }
             }
+            "default_js_domain" => self.default_js_domain = super::leaf::parse_js_domains(r, e),
             k if OTHER_NATS_KEYS.contains(&k) => self.other_features.push(Spanned {
                 value: e.key.clone(),
                 span: e.key_span.clone(),
@@ -151,6 +151,11 @@ impl Options {
         ] {
             if let Some(b) = b {
                 add(name, Some(&b.span));
+            }
+        }
+        if let Some(l) = &self.leaf {
+            for (name, span) in &l.unsupported {
+                add(name, Some(span));
             }
         }
         if let Some(js) = &self.jetstream {

@@ -71,12 +71,12 @@ impl SubjectSpace for ClientHost<'_> {
     type Target = Sink;
 
     fn subscribe(&mut self, sub: &SubRef<Sink>) {
-        deliver::subscribe(self.acc, sub);
+        deliver::interest(self.shared, self.turn, self.acc, sub, true);
         self.me.subs.fetch_add(1, Ordering::Relaxed);
     }
 
     fn unsubscribe(&mut self, sub: &SubRef<Sink>) {
-        deliver::unsubscribe(self.acc, sub);
+        deliver::interest(self.shared, self.turn, self.acc, sub, false);
         self.me.subs.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -87,6 +87,26 @@ impl SubjectSpace for ClientHost<'_> {
         msg: &Message<'_>,
         self_out: &mut Vec<u8>,
     ) -> usize {
+        // default_js_domain (leafnode.md §4.10): only `$…` subjects pay
+        // for the lookup.
+        let mapped = if msg.subject.first() == Some(&b'$') {
+            self.turn
+                .settings
+                .default_js_domain
+                .iter()
+                .find(|(a, _)| *a == self.acc.name)
+                .and_then(|(_, d)| crate::leaf_interest::js_domain_subject(msg.subject, d))
+        } else {
+            None
+        };
+        let mapped_msg;
+        let msg = match &mapped {
+            Some(s) => {
+                mapped_msg = Message { subject: s, ..*msg };
+                &mapped_msg
+            }
+            None => msg,
+        };
         let p = deliver::publish(
             self.shared,
             self.acc,

@@ -23,6 +23,9 @@
 //! frames itself and has sent its own).
 
 pub(crate) mod client;
+pub(crate) mod leaf;
+mod leaf_accept;
+pub(crate) use leaf_accept::info_line as leaf_info;
 #[cfg(feature = "autobahn")]
 mod echo;
 mod reload;
@@ -46,6 +49,8 @@ use client::ClientHost;
 pub(crate) enum Proto {
     /// A NATS client, over TCP or WebSocket.
     Client(Session<Sink>),
+    /// A leafnode link (spec `leafnode.md`), accepted or solicited.
+    Leaf(Box<leaf::Leaf>),
     /// Test-only (feature `autobahn`): echoes WebSocket messages, for the
     /// Autobahn testsuite run against the server's own transport and loop.
     #[cfg(feature = "autobahn")]
@@ -101,7 +106,7 @@ impl Proto {
     /// nothing on the way out.
     pub(crate) fn frames_itself(&self) -> bool {
         match self {
-            Proto::Client(_) => false,
+            Proto::Client(_) | Proto::Leaf(_) => false,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => true,
         }
@@ -111,6 +116,7 @@ impl Proto {
     pub(crate) fn upgraded(&mut self, now: Millis) {
         match self {
             Proto::Client(s) => s.restart_timers(now),
+            Proto::Leaf(_) => {}
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => {}
         }
@@ -142,6 +148,11 @@ impl Proto {
                 cx.turn.remove_exhausted();
                 res
             }
+            Proto::Leaf(l) => {
+                let res = l.input(cx, input, now, out);
+                cx.turn.remove_exhausted();
+                res
+            }
             #[cfg(feature = "autobahn")]
             Proto::Echo(e) => e.input(cx.me, input, wbuf),
         }
@@ -151,6 +162,7 @@ impl Proto {
     pub(crate) fn poll_timeout(&self) -> Option<Millis> {
         match self {
             Proto::Client(s) => s.poll_timeout(),
+            Proto::Leaf(l) => l.poll_timeout(),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => None,
         }
@@ -161,6 +173,7 @@ impl Proto {
     pub(crate) fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
         match self {
             Proto::Client(s) => s.handle_timeout(now, out),
+            Proto::Leaf(l) => l.handle_timeout(now, out),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => Ok(()),
         }
@@ -171,6 +184,7 @@ impl Proto {
     pub(crate) fn close(&mut self, cx: &mut Cx<'_>) {
         match self {
             Proto::Client(s) => s.close(&mut cx.client_host()),
+            Proto::Leaf(l) => l.close(cx),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => {}
         }
@@ -181,6 +195,7 @@ impl Proto {
     pub(crate) fn takes_async_info(&self) -> bool {
         match self {
             Proto::Client(s) => s.takes_async_info(),
+            Proto::Leaf(_) => false,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => false,
         }
@@ -190,6 +205,7 @@ impl Proto {
     pub(crate) fn in_counts(&self) -> (u64, u64) {
         match self {
             Proto::Client(s) => s.in_counts(),
+            Proto::Leaf(l) => l.in_counts(),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => (0, 0),
         }
@@ -200,6 +216,7 @@ impl Proto {
     pub(crate) fn connect_options(&self) -> Option<&Connect> {
         match self {
             Proto::Client(s) => s.connect_options(),
+            Proto::Leaf(_) => None,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => None,
         }

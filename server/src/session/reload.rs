@@ -62,6 +62,9 @@ impl Proto {
                 }
                 reauthorize(s, cx, old, out)
             }
+            // A leaf's link settings are read at its next (re)connect;
+            // its authorization is not re-checked on reload yet.
+            Proto::Leaf(_) => Ok(()),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => Ok(()),
         }

@@ -317,7 +317,7 @@ fn answer(
             .map_err(|e| (400, e.to_string())),
         Endpoint::Healthz => Ok(healthz(shared)),
         Endpoint::Routez => Ok(monitor::leafz::routez(shared)),
-        Endpoint::Leafz => Ok(monitor::leafz::leafz(shared)),
+        Endpoint::Leafz => Ok(monitor::leafz::leafz(shared, None, false)),
         Endpoint::Gatewayz => Ok(gatewayz(shared)),
         Endpoint::Jsz => Ok(jsz(shared)),
         Endpoint::Statz => return account_statz(shared, scope?, &body),

@@ -23,6 +23,15 @@ pub fn server_bin() -> std::path::PathBuf {
     }
 }
 
+/// The reference nats-server 2.15.1: `NATSWS_REFERENCE_BIN`, else the
+/// pip-installed binary.
+pub fn reference_bin() -> std::path::PathBuf {
+    match std::env::var_os("NATSWS_REFERENCE_BIN") {
+        Some(p) if !p.is_empty() => p.into(),
+        _ => "/root/.pyenv/versions/3.11.7/bin/nats-server".into(),
+    }
+}
+
 /// True when the tests run against another binary (the reference
 /// nats-server) through `NATSWS_TEST_SERVER_BIN`.
 pub fn is_reference() -> bool {
@@ -61,6 +70,8 @@ pub struct Server {
     pub http_port: Option<u16>,
     /// The `https_port` monitor (`Starting https monitor on …`).
     pub https_port: Option<u16>,
+    /// The `leafnodes` listener (`Listening for leafnode connections on …`).
+    pub leaf_port: Option<u16>,
     pub log: mpsc::Receiver<String>,
     /// The log lines written up to "Server is ready".
     pub startup_log: Vec<String>,
@@ -112,10 +123,26 @@ impl Server {
     }
 
     pub fn try_start_args(conf: &str, args: &[&str]) -> Result<Server, String> {
+        Self::try_start_bin(&server_bin(), conf, args)
+    }
+
+    /// Starts the reference nats-server (the peer of interop tests, e.g.
+    /// a leafnode hub), whatever binary is under test.
+    pub fn start_reference(conf: &str) -> Server {
+        Self::try_start_bin(&reference_bin(), conf, &[])
+            .unwrap_or_else(|out| panic!("nats-server did not start: {out}"))
+    }
+
+    /// Starts `bin` with `conf` and `args`.
+    pub fn try_start_bin(
+        bin: &std::path::Path,
+        conf: &str,
+        args: &[&str],
+    ) -> Result<Server, String> {
         let dir = TempDir::new();
         let path = dir.0.join("natsws.conf");
         std::fs::write(&path, conf).expect("write conf");
-        let mut child = Command::new(server_bin())
+        let mut child = Command::new(bin)
             .arg("-c")
             .arg(&path)
             .args(args)
@@ -138,6 +165,7 @@ impl Server {
         });
         let (mut client_port, mut ws_port, mut http_port) = (None, None, None);
         let mut https_port = None;
+        let mut leaf_port = None;
         let until = Instant::now() + DEADLINE;
         let mut seen = Vec::new();
         loop {
@@ -154,6 +182,8 @@ impl Server {
                 ws_port = port_of(&line);
             } else if line.contains("Starting http monitor on") {
                 http_port = port_of(&line);
+            } else if line.contains("Listening for leafnode connections on") {
+                leaf_port = port_of(&line);
             } else if line.contains("Starting https monitor on") {
                 https_port = port_of(&line);
             } else if line.contains("Server is ready") {
@@ -166,6 +196,7 @@ impl Server {
             ws_port,
             http_port,
             https_port,
+            leaf_port,
             log: rx,
             startup_log: seen,
             _dir: dir,
