@@ -944,3 +944,23 @@ fn stream_import_added_by_reload_reaches_an_open_subscription() {
     let got = b.expect("PONG\r\n");
     assert_eq!(got, "MSG events.2 1 1\r\n2\r\nPONG\r\n");
 }
+
+#[test]
+fn leafnode_listener_change_is_refused_with_the_leafnode_field() {
+    let conf = |leaf: &str| {
+        format!("listen: 127.0.0.1:-1\nmax_payload: 1024\nleafnodes {{ listen: \"127.0.0.1:{leaf}\" }}\n")
+    };
+    let s = Server::start(&conf("-1"));
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = free.local_addr().unwrap().port();
+    drop(free);
+    let line = reload_refused(&s, &conf(&p.to_string()).replace("1024", "2048"));
+    assert!(
+        line.contains(
+            "Failed to reload server configuration: config reload not supported for LeafNode: field \"Port\": old="
+        ),
+        "{line}"
+    );
+    assert!(line.ends_with(&format!("new={p}")), "{line}");
+    assert_eq!(tcp_info(&s)["max_payload"], 1024);
+}

@@ -29,6 +29,13 @@ pub enum Refused {
     /// `resolver` set on one side only: `config reload does not support
     /// moving to or from an account resolver`.
     Resolver,
+    /// A `leafnodes {}` change other than TLS: `config reload not supported
+    /// for LeafNode: <detail>`, `detail` naming the first field as
+    /// `field "<Name>": old=<old>, new=<new>`.
+    LeafNode {
+        /// What changed.
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for Refused {
@@ -42,6 +49,9 @@ impl std::fmt::Display for Refused {
             }
             Refused::Resolver => {
                 f.write_str("config reload does not support moving to or from an account resolver")
+            }
+            Refused::LeafNode { detail } => {
+                write!(f, "config reload not supported for LeafNode: {detail}")
             }
         }
     }
@@ -299,6 +309,7 @@ fn limits_and_auth(old: &Options, new: &Options, c: &mut Changes) -> Result<(), 
             return Err(refuse(field, format!("{o:?}"), format!("{n:?}")));
         }
     }
+    leafnode(old, new)?;
     if old.jetstream.as_ref().map(|j| j.value) != new.jetstream.as_ref().map(|j| j.value) {
         let v = |j: &Option<crate::options::Spanned<bool>>| j.as_ref().is_some_and(|j| j.value);
         return Err(refuse("JetStream", v(&old.jetstream), v(&new.jetstream)));
@@ -361,6 +372,85 @@ fn files_and_tls(
         let d = go_dur(new.lame_duck_grace_period);
         c.lines
             .push(format!("Reloaded: lame_duck_grace_period = {d}"));
+    }
+    Ok(())
+}
+
+/// The `leafnodes {}` block (nats-server `getLeafNodeOptionsChanges`):
+/// only its TLS content reloads (new handshakes); any other change is
+/// refused as `config reload not supported for LeafNode: field "<Name>":
+/// old=<old>, new=<new>` (a leaf's links are set up at start).
+fn leafnode(old: &Options, new: &Options) -> Result<(), Refused> {
+    use crate::options::leaf::LeafnodeOptions;
+    let leaf = |field: &str, o: String, n: String| Refused::LeafNode {
+        detail: format!("field {field:?}: old={o}, new={n}"),
+    };
+    let (o, n) = match (&old.leaf, &new.leaf) {
+        (None, None) => return Ok(()),
+        (Some(o), Some(n)) => (o, n),
+        (o, n) => {
+            let port = |l: &Option<LeafnodeOptions>| l.as_ref().and_then(|l| l.port).unwrap_or(0);
+            return Err(leaf("Port", port(o).to_string(), port(n).to_string()));
+        }
+    };
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    if o.host != n.host {
+        return Err(leaf("Host", text(&o.host), text(&n.host)));
+    }
+    let (op, np) = (o.port.unwrap_or(0), n.port.unwrap_or(0));
+    if op != np && np != -1 {
+        return Err(leaf("Port", op.to_string(), np.to_string()));
+    }
+    let (oa, na) = (&o.authorization, &n.authorization);
+    if oa.users != na.users {
+        return Err(leaf(
+            "Users",
+            format!("{:?}", oa.users.len()),
+            format!("{:?}", na.users.len()),
+        ));
+    }
+    for (field, ov, nv) in [
+        ("Username", &oa.user, &na.user),
+        ("Password", &oa.password, &na.password),
+        ("Account", &oa.account, &na.account),
+    ] {
+        if ov != nv {
+            let secret = |v: &Option<String>| {
+                if field == "Password" && v.is_some() {
+                    "[REDACTED]".into()
+                } else {
+                    text(v)
+                }
+            };
+            return Err(leaf(field, secret(ov), secret(nv)));
+        }
+    }
+    if oa.timeout != na.timeout {
+        let secs = |t: Option<std::time::Duration>| t.map_or(0.0, |d| d.as_secs_f64()).to_string();
+        return Err(leaf("AuthTimeout", secs(oa.timeout), secs(na.timeout)));
+    }
+    if o.reconnect != n.reconnect {
+        return Err(leaf(
+            "ReconnectInterval",
+            go_dur(o.reconnect),
+            go_dur(n.reconnect),
+        ));
+    }
+    if o.remotes != n.remotes {
+        let urls = |l: &LeafnodeOptions| {
+            format!(
+                "{:?}",
+                l.remotes.iter().map(|r| r.urls.clone()).collect::<Vec<_>>()
+            )
+        };
+        return Err(leaf("Remotes", urls(o), urls(n)));
+    }
+    if o.dial_timeout != n.dial_timeout {
+        return Err(leaf(
+            "DialTimeout",
+            go_dur(o.dial_timeout),
+            go_dur(n.dial_timeout),
+        ));
     }
     Ok(())
 }
