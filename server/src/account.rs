@@ -58,8 +58,7 @@ impl Account {
         self.has_links.store(true, Ordering::Release);
     }
 
-    /// Drops the account's links (a reload removed its exports, imports
-    /// and mappings).
+    /// Removes the account's links (a reload that dropped them).
     pub(crate) fn clear_links(&self) {
         self.has_links.store(false, Ordering::Release);
         *self.links.write().expect("links") = None;

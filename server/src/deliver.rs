@@ -244,15 +244,22 @@ pub(crate) fn publish_to_queues(
         // publish (crate::imports).
         // The leaf view (queue filter, `shown`) applies to the message as
         // it arrived, not to the copies an import or mapping makes.
-        let deliveries =
-            crate::imports::route(shared.now(), acc, origin, echo, msg, &mut |a, o, e, m| {
+        let deliveries = crate::imports::route(
+            shared.now(),
+            acc,
+            origin,
+            echo,
+            msg,
+            &|cid| shared.conns.lock().ok()?.get(&cid).cloned(),
+            &mut |a, o, e, m| {
                 let arrived = core::ptr::eq(m, msg);
                 let view = LeafView {
                     queues: if arrived { queues } else { None },
                     shown: if arrived { shown } else { None },
                 };
                 publish_local(shared, a, o, e, m, size, turn, self_out, view)
-            });
+            },
+        );
         return Published { deliveries, size };
     }
     let view = LeafView { queues, shown };

@@ -34,13 +34,14 @@ use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use natsws_core::router::{Message, Origin};
+use natsws_core::router::{ConnId, Message, Origin};
 use natsws_core::subject::filter_matches;
 use natsws_core::subject::transform::{Mapped, Mapping, Transform};
 use natsws_core::time::Millis;
 
 use crate::account::{Account, Accounts, GLOBAL_ACCOUNT};
 use crate::options::{tokenize, AccountLinks, ResponseType};
+use crate::sink::ConnShared;
 
 /// How many accounts one message may cross (a guard against loops the
 /// configuration checks do not catch).
@@ -119,6 +120,8 @@ struct ServiceRoute {
     threshold: u64,
     /// The importing account (where responses go back to).
     requester: Arc<Account>,
+    /// `share`: the requester's client details go along.
+    share: bool,
 }
 
 /// A forwarded request waiting for its response.
@@ -248,6 +251,19 @@ pub(crate) struct Links {
     responses: Option<Arc<Responses>>,
 }
 
+/// Installs the links of `settings` (its `account_links` and top-level
+/// `mappings`) on the accounts, at start and after each reload: accounts
+/// that lost theirs are cleared; an exporter keeps its response table
+/// (prefix and pending requests) across a reload.
+pub(crate) fn install_settings(accounts: &Accounts, settings: &crate::settings::Settings) {
+    let global: Vec<Mapping> = settings
+        .mappings
+        .iter()
+        .filter_map(|m| m.build().ok())
+        .collect();
+    install(accounts, &settings.account_links, &global);
+}
+
 /// Builds and installs every account's links: `links` per account name,
 /// `global` the top-level mappings. Accounts named here are created.
 /// Configuration checks ran before ([`crate::options::Options`]); an
@@ -262,7 +278,8 @@ pub(crate) fn install(accounts: &Accounts, links: &[(String, AccountLinks)], glo
         let me = entry(&mut built, name);
         me.mappings = l.mappings.iter().filter_map(|m| m.build().ok()).collect();
         if !l.service_exports.is_empty() {
-            me.responses = Some(Arc::new(Responses::new()));
+            let kept = links_of(&accounts.get(name)).and_then(|old| old.responses.clone());
+            me.responses = Some(kept.unwrap_or_else(|| Arc::new(Responses::new())));
         }
     }
     for (name, l) in links {
@@ -310,6 +327,7 @@ pub(crate) fn install(accounts: &Accounts, links: &[(String, AccountLinks)], glo
                 response_type: export.response_type,
                 threshold: export.response_threshold.as_millis() as u64,
                 requester: importer.clone(),
+                share: si.share,
             };
             entry(&mut built, name).services.push(route);
         }
@@ -324,8 +342,13 @@ pub(crate) fn install(accounts: &Accounts, links: &[(String, AccountLinks)], glo
                 .get(&name)
                 .set_links(Arc::new(l) as Arc<dyn Any + Send + Sync>);
         } else {
-            // A reload may have taken its last link away.
             accounts.get(&name).clear_links();
+        }
+    }
+    for acc in accounts.all() {
+        let configured = acc.name == GLOBAL_ACCOUNT || links.iter().any(|(n, _)| *n == acc.name);
+        if !configured && acc.has_links() {
+            acc.clear_links();
         }
     }
 }
@@ -334,6 +357,11 @@ pub(crate) fn install(accounts: &Accounts, links: &[(String, AccountLinks)], glo
 pub(crate) fn links_of(acc: &Account) -> Option<Arc<Links>> {
     acc.links()?.downcast::<Links>().ok()
 }
+
+/// The client connection of a connection id, for the `Nats-Request-Info`
+/// header of a service request (looked up only when a service import
+/// forwards a client's request).
+pub(crate) type Requester<'r> = dyn Fn(ConnId) -> Option<Arc<ConnShared>> + 'r;
 
 /// The delivery engine's local publish: delivers one message to the
 /// subscriptions of one account and returns how many it reached.
@@ -348,21 +376,20 @@ pub(crate) fn route(
     origin: Origin,
     echo: bool,
     msg: &Message<'_>,
+    requester: &Requester<'_>,
     local: &mut Local<'_>,
 ) -> usize {
-    hop(now, acc, origin, echo, msg, 0, true, local)
+    hop(now, acc, origin, echo, msg, 0, true, requester, local)
 }
 
 /// The name of the header that tells a service who asked (nats-server
 /// `ClientInfoHdr`).
 const REQUEST_INFO: &[u8] = b"Nats-Request-Info";
 
-/// The request's header block with `Nats-Request-Info: {"acc":"<importer>"}`
-/// added (nats-server `processServiceImport` with `getClientInfo(false)`),
-/// or None when the block has one already (a request forwarded again
-/// keeps the first).
-fn request_info(headers: Option<&[u8]>, account: &str) -> Option<Vec<u8>> {
-    let info = serde_json::json!({ "acc": account }).to_string();
+/// The request's header block with `Nats-Request-Info: <info>` added
+/// (nats-server `processServiceImport`), or None when the block has one
+/// already (a request forwarded again keeps the first).
+fn request_info(headers: Option<&[u8]>, info: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(headers.map_or(12, <[u8]>::len) + info.len() + 24);
     match headers {
         Some(h) if h.len() >= 4 && h.ends_with(b"\r\n\r\n") => {
@@ -385,6 +412,39 @@ fn request_info(headers: Option<&[u8]>, account: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The requester's `ClientInfo` JSON (nats-server `getClientInfo`): the
+/// account and the RTT (ns) always; with `share` also its address, id,
+/// user, name, lang, version, kind and client type (omitted when empty).
+fn client_info(cs: Option<&ConnShared>, account: &str, share: bool) -> String {
+    let mut m = serde_json::Map::new();
+    let meta = cs.and_then(|c| c.client.lock().ok().map(|g| g.clone()));
+    if let (true, Some(c)) = (share, cs) {
+        m.insert("host".into(), c.client_ip().to_string().into());
+        m.insert("id".into(), c.cid.into());
+    }
+    m.insert("acc".into(), account.into());
+    if let (true, Some(meta)) = (share, &meta) {
+        for (k, v) in [
+            ("user", &meta.user),
+            ("name", &meta.name),
+            ("lang", &meta.lang),
+            ("ver", &meta.version),
+        ] {
+            if !v.is_empty() {
+                m.insert(k.into(), v.as_str().into());
+            }
+        }
+    }
+    if let Some(rtt) = meta.as_ref().and_then(|m| m.rtt) {
+        m.insert("rtt".into(), rtt.0.saturating_mul(1_000_000).into());
+    }
+    if let (true, Some(c)) = (share, cs) {
+        m.insert("kind".into(), "Client".into());
+        m.insert("client_type".into(), c.kind.connz_type().into());
+    }
+    serde_json::Value::Object(m).to_string()
+}
+
 /// One account of a route: `depth` accounts crossed so far; `map`: apply
 /// the account's mappings.
 #[allow(clippy::too_many_arguments)]
@@ -396,6 +456,7 @@ fn hop(
     msg: &Message<'_>,
     depth: usize,
     map: bool,
+    requester: &Requester<'_>,
     local: &mut Local<'_>,
 ) -> usize {
     let Some(l) = links_of(acc) else {
@@ -411,7 +472,13 @@ fn hop(
             }
         }
     }
-    let mut n = local(acc, origin, echo, &m);
+    // The message as it arrived (by reference: the delivery engine tells it
+    // from the copies links make) unless a mapping rewrote it.
+    let mut n = if mapped.is_empty() {
+        local(acc, origin, echo, msg)
+    } else {
+        local(acc, origin, echo, &m)
+    };
     if depth + 1 >= MAX_HOPS {
         return n;
     }
@@ -430,6 +497,7 @@ fn hop(
                     &fwd,
                     depth + 1,
                     false,
+                    requester,
                     local,
                 );
             }
@@ -447,7 +515,10 @@ fn hop(
         // A client's request names its account; an internal publisher has
         // no client info, and a request forwarded again keeps the first.
         let headers = match origin {
-            Origin::Conn(_) => request_info(m.headers, &acc.name),
+            Origin::Conn(cid) => {
+                let info = client_info(requester(cid).as_deref(), &acc.name, sr.share);
+                request_info(m.headers, &info)
+            }
             Origin::Internal => None,
         };
         let fwd = Message {
@@ -464,6 +535,7 @@ fn hop(
             &fwd,
             depth + 1,
             true,
+            requester,
             local,
         );
     }
@@ -497,6 +569,7 @@ mod tests {
             response_type: rt,
             threshold,
             requester: acc.clone(),
+            share: false,
         }
     }
 

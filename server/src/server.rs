@@ -192,11 +192,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         id,
         name,
     ));
-    {
-        let s = shared.settings();
-        let global: Vec<_> = s.mappings.iter().filter_map(|m| m.build().ok()).collect();
-        crate::imports::install(&shared.accounts, &s.account_links, &global);
-    }
+    crate::imports::install_settings(&shared.accounts, &shared.settings());
 
     crate::system::requests::register(&shared);
     crate::system::requests::spawn_heartbeat(&shared)?;

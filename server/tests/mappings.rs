@@ -190,3 +190,61 @@ fn bad_mappings_refuse_to_start_with_the_reference_texts() {
         "invalid mapping destination: not enough arguments passed to the function in {{wildcard()}}",
     );
 }
+
+/// Rewrites the config file and reloads it with SIGHUP; returns once the
+/// server logged that the reload took effect.
+fn reload(s: &Server, conf: &str) {
+    std::fs::write(s.conf_path(), conf).unwrap();
+    let ok = std::process::Command::new("kill")
+        .args(["-HUP", &s.pid().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -HUP");
+    s.expect_log("Reloaded server configuration");
+}
+
+#[test]
+fn mappings_and_imports_follow_a_reload() {
+    let accounts = |mapping: &str, import: &str| {
+        conf(
+            &format!(
+                r#"
+mappings {{ "x": "{mapping}" }}
+authorization {{ users: [{{user: g, password: g}}] }}
+accounts {{
+  A: {{ users: [{{user: a, password: a}}], exports: [{{stream: "ev.>"}}] }}
+  B: {{ users: [{{user: b, password: b}}], imports: [{import}] }}
+}}
+"#
+            ),
+            "",
+        )
+    };
+    let imp = r#"{stream: {account: A, subject: "ev.>"}, prefix: "p"}"#;
+    let s = Server::start(&accounts("y", imp));
+    let mut g = client(&s, false, Some("g"));
+    let mut a = client(&s, false, Some("a"));
+    let mut b = client(&s, true, Some("b"));
+    g.send(b"SUB y 1\r\nSUB z 2\r\n");
+    b.send(b"SUB p.> 1\r\nSUB q.> 2\r\n");
+    g.ping();
+    b.ping();
+    g.send(b"PUB x 1\r\n1\r\n");
+    a.send(b"PUB ev.1 1\r\n1\r\n");
+    a.ping();
+    assert_eq!(drain(&mut g), "MSG y 1 1\r\n1\r\n");
+    assert_eq!(drain(&mut b), "MSG p.ev.1 1 1\r\n1\r\n");
+    reload(
+        &s,
+        &accounts(
+            "z",
+            r#"{stream: {account: A, subject: "ev.>"}, prefix: "q"}"#,
+        ),
+    );
+    g.send(b"PUB x 1\r\n2\r\n");
+    a.send(b"PUB ev.2 1\r\n2\r\n");
+    a.ping();
+    assert_eq!(drain(&mut g), "MSG z 2 1\r\n2\r\n");
+    assert_eq!(drain(&mut b), "MSG q.ev.2 2 1\r\n2\r\n");
+}

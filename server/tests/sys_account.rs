@@ -486,7 +486,12 @@ fn connect_disconnect_and_auth_error_events() {
             "$SYS.ACCOUNT.APP.DISCONNECT"
         ]
     );
-    assert_eq!(got[1].json()["conns"], 0);
+    let conns = got[1].json();
+    assert_eq!(conns["conns"], 0);
+    // From the server's side: APP's clients published one 5-byte message.
+    assert_eq!(conns["received"]["msgs"], 1);
+    assert_eq!(conns["received"]["bytes"], 5);
+    assert_eq!(conns["sent"]["msgs"], 0);
     let d = got[2].json();
     assert_eq!(d["type"], "io.nats.server.advisory.v1.client_disconnect");
     assert_eq!(
@@ -748,9 +753,20 @@ fn account_services_from_the_system_account() {
         .unwrap()
         .iter()
         .all(|s| s["account"] == "APP"));
-    // The requester's own account through PING.
+    // From the system account, an account PING covers every account with
+    // connections, or those listed.
     let v = sys.ask("$SYS.REQ.ACCOUNT.PING.STATZ", "");
-    assert_eq!(v["data"]["account_statz"][0]["acc"], "SYS");
+    let accs: BTreeSet<String> = v["data"]["account_statz"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["acc"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(accs, set(&["APP", "SYS"]));
+    let v = sys.ask("$SYS.REQ.ACCOUNT.PING.STATZ", r#"{"accounts":["APP"]}"#);
+    let list = v["data"]["account_statz"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["acc"], "APP");
 }
 
 #[test]

@@ -730,10 +730,15 @@ impl Options {
                         }
                     }
                     if ex.latency.is_some() {
-                        // natsws has no system account (yet): nats-server's
-                        // text for `no_system_account: true`.
+                        // nats-server's text with `no_system_account`;
+                        // otherwise natsws does not track latency yet.
+                        let why = if self.no_system_account {
+                            "system account not setup"
+                        } else {
+                            "service latency tracking is not supported by natsws yet"
+                        };
                         errs.push(format!(
-                            "Error adding service latency sampling for \"{}\": system account not setup",
+                            "Error adding service latency sampling for \"{}\": {why}",
                             ex.subject
                         ));
                     }

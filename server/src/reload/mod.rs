@@ -193,8 +193,9 @@ fn reload_inner(shared: &Shared) -> Result<ReloadOutcome, ReloadError> {
         }
     }
     let old_settings = shared.settings_holder.swap(settings);
+    // Exports, imports and mappings (operations spec §3.4: reloadable).
+    crate::imports::install_settings(&shared.accounts, &shared.settings());
     shared.refresh_info_templates();
-    relink_accounts(shared, &old_settings);
     let unpinned = recheck_pinned_certs(shared, &old_settings);
     if unpinned > 0 {
         crate::info!("Disconnect {unpinned} clients due to pinned certs reload");
@@ -237,28 +238,6 @@ fn enforce_max_connections(shared: &Shared, max: usize) -> usize {
         shared.kill(c, crate::sink::Kill::MaxConnections);
     }
     surplus.len()
-}
-
-/// Installs the new exports, imports and mappings when a reload changed
-/// them (spec §1.5 step 4): accounts that no longer have any lose their
-/// links; the others get the new ones, so open subscriptions start or stop
-/// receiving imported streams at once (imports are routed at publish
-/// time). Response mappings of pending service requests start afresh.
-fn relink_accounts(shared: &Shared, old: &Settings) {
-    let new = shared.settings();
-    if old.account_links == new.account_links && old.mappings == new.mappings {
-        return;
-    }
-    // `install` replaces (or clears) the links of `$G` and of every account
-    // the new configuration names; the others lose theirs here.
-    for acc in shared.accounts.all() {
-        let named = new.account_links.iter().any(|(n, _)| *n == acc.name);
-        if !named && acc.name != crate::account::GLOBAL_ACCOUNT {
-            acc.clear_links();
-        }
-    }
-    let global: Vec<_> = new.mappings.iter().filter_map(|m| m.build().ok()).collect();
-    crate::imports::install(&shared.accounts, &new.account_links, &global);
 }
 
 /// Closes the TLS clients whose certificate is not in a changed, non-empty

@@ -211,7 +211,7 @@ pub(crate) fn client_connect(shared: &Shared, cs: &ConnShared, acc: &Arc<Account
 /// it failed to authenticate, then, if it had passed CONNECT (`counted`),
 /// its account's new counts, then `$SYS.ACCOUNT.<acc>.DISCONNECT`. Every
 /// client connection gets a disconnect event, also one that never sent
-/// CONNECT (attributed to `$G`).
+/// CONNECT (attributed to `$G`); leafnode connections get none.
 pub(crate) fn client_disconnect(
     shared: &Shared,
     cs: &ConnShared,
@@ -219,7 +219,9 @@ pub(crate) fn client_disconnect(
     reason: ClosedReason,
     counted: bool,
 ) {
-    if system_account(shared).is_none() {
+    // Leafnode connections are not clients: nats-server sends these only
+    // from `saveClosedClient`.
+    if system_account(shared).is_none() || cs.kind.is_leaf() {
         return;
     }
     let meta = || cs.client.lock().map(|m| m.clone()).unwrap_or_default();
@@ -247,6 +249,15 @@ pub(crate) fn client_disconnect(
         let subject = format!("$SYS.SERVER.{}.CLIENT.AUTH.ERR", shared.server_id);
         emit(shared, &subject, || event(shared));
     }
+    shared.sys.add_closed(
+        &acc.name,
+        [
+            cs.in_msgs.load(ordering),
+            cs.in_bytes.load(ordering),
+            cs.out_msgs.load(ordering),
+            cs.out_bytes.load(ordering),
+        ],
+    );
     if counted {
         shared.sys.count_conn(&acc.name, -1);
         account_conns(shared, acc);
@@ -257,18 +268,38 @@ pub(crate) fn client_disconnect(
 
 /// The `AccountNumConns` object of `acc` (nats-server
 /// `statzReq`/`sendAccConnsUpdate`): `acc`, `name`, `conns`, `leafnodes`
-/// (0), `total_conns`, `num_subscriptions`, `sent`/`received` (zero: natsws
-/// keeps no per-account message counters; see docs/compat.md) and
-/// `slow_consumers` (0).
+/// (0), `total_conns`, `num_subscriptions`, `sent` (delivered to the
+/// account's clients) and `received` (published by them) over its closed
+/// and open connections, with zero `gateways`/`routes`/`leafs`, and
+/// `slow_consumers` (0). Walks the open connections: built only for a
+/// listener or a request, never per message.
 pub(crate) fn account_stat(shared: &Shared, acc: &Account) -> Map<String, Value> {
-    let conns = shared.sys.conns_of(&acc.name).conns;
+    let figures = shared.sys.conns_of(&acc.name);
+    let conns = figures.conns;
     let subs = acc.router.lock().map_or(0, |r| r.len());
-    let zero = json!({
-        "msgs": 0, "bytes": 0,
-        "gateways": {"msgs": 0, "bytes": 0},
-        "routes": {"msgs": 0, "bytes": 0},
-        "leafs": {"msgs": 0, "bytes": 0},
-    });
+    let (mut rin, mut rout) = (figures.closed_in, figures.closed_out);
+    let open: Vec<_> = shared
+        .conns
+        .lock()
+        .map(|c| c.values().cloned().collect())
+        .unwrap_or_default();
+    let ordering = std::sync::atomic::Ordering::Relaxed;
+    for c in open {
+        if c.client.lock().is_ok_and(|m| m.account == acc.name) {
+            rin.0 += c.in_msgs.load(ordering);
+            rin.1 += c.in_bytes.load(ordering);
+            rout.0 += c.out_msgs.load(ordering);
+            rout.1 += c.out_bytes.load(ordering);
+        }
+    }
+    let stats = |(msgs, bytes): (u64, u64)| {
+        json!({
+            "msgs": msgs, "bytes": bytes,
+            "gateways": {"msgs": 0, "bytes": 0},
+            "routes": {"msgs": 0, "bytes": 0},
+            "leafs": {"msgs": 0, "bytes": 0},
+        })
+    };
     let mut m = Map::new();
     m.insert("acc".into(), json!(acc.name));
     m.insert("name".into(), json!(acc.name));
@@ -276,8 +307,8 @@ pub(crate) fn account_stat(shared: &Shared, acc: &Account) -> Map<String, Value>
     m.insert("leafnodes".into(), json!(0));
     m.insert("total_conns".into(), json!(conns));
     m.insert("num_subscriptions".into(), json!(subs));
-    m.insert("sent".into(), zero.clone());
-    m.insert("received".into(), zero);
+    m.insert("sent".into(), stats(rout));
+    m.insert("received".into(), stats(rin));
     m.insert("slow_consumers".into(), json!(0));
     m
 }

@@ -244,6 +244,9 @@ impl Handler for Req {
             Scope::Token => {
                 let token = msg.subject.split(|&b| b == b'.').nth(3).unwrap_or_default();
                 match token {
+                    // In the system account, an account PING for STATZ
+                    // is about every account (nats-server `statzReq`).
+                    b"PING" if self.ep == Endpoint::Statz => None,
                     b"PING" => Some(acc.name.clone()),
                     t => Some(String::from_utf8_lossy(t).into_owned()),
                 }
@@ -320,7 +323,7 @@ fn answer(
         Endpoint::Leafz => Ok(monitor::leafz::leafz(shared, None, false)),
         Endpoint::Gatewayz => Ok(gatewayz(shared)),
         Endpoint::Jsz => Ok(jsz(shared)),
-        Endpoint::Statz => return account_statz(shared, scope?, &body),
+        Endpoint::Statz => return account_statz(shared, scope, &body),
         Endpoint::UserInfo => Ok(user_info(shared, origin)?),
         Endpoint::Kick | Endpoint::Reload => return None,
     };
@@ -486,17 +489,39 @@ fn jsz(shared: &Shared) -> Value {
 }
 
 /// Account `STATZ`: `{"server_id","now","account_statz":[…]}` for
-/// account `acc`; silent when it has no connections unless
-/// `include_unused` (nats-server `statzReq`).
-fn account_statz(shared: &Shared, acc: &str, body: &Body) -> Option<Vec<u8>> {
-    if shared.sys.conns_of(acc).conns == 0 && !body.flag("include_unused") {
+/// account `acc`, or with `None` for the accounts the body's `accounts`
+/// lists, else every account; accounts without connections are skipped
+/// unless `include_unused`, and an empty list is not answered (nats-server
+/// `statzReq`).
+fn account_statz(shared: &Shared, acc: Option<&str>, body: &Body) -> Option<Vec<u8>> {
+    let listed: Option<Vec<String>> = body.json.get("accounts").and_then(|v| {
+        let names: Vec<String> = v
+            .as_array()?
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect();
+        (!names.is_empty()).then_some(names)
+    });
+    let unused = body.flag("include_unused");
+    let stats: Vec<Value> = shared
+        .accounts
+        .all()
+        .iter()
+        .filter(|a| match (acc, &listed) {
+            (Some(only), _) => a.name == only,
+            (None, Some(names)) => names.contains(&a.name),
+            (None, None) => true,
+        })
+        .filter(|a| unused || shared.sys.conns_of(&a.name).conns > 0)
+        .map(|a| Value::Object(events::account_stat(shared, a)))
+        .collect();
+    if stats.is_empty() {
         return None;
     }
-    let account = shared.accounts.all().into_iter().find(|a| a.name == acc)?;
     let data = json!({
         "server_id": shared.server_id,
         "now": rfc3339(SystemTime::now()),
-        "account_statz": [Value::Object(events::account_stat(shared, &account))],
+        "account_statz": stats,
     });
     Some(envelope(shared, Ok(data)))
 }

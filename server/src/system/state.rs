@@ -21,6 +21,12 @@ pub(crate) type ImportHook = Box<dyn Fn(&str) + Send + Sync>;
 pub struct AccountConns {
     /// Client connections bound to the account now.
     pub conns: usize,
+    /// Messages and payload bytes the account's closed connections
+    /// published (`received` from the server's side).
+    pub closed_in: (u64, u64),
+    /// Messages and payload bytes delivered to the account's closed
+    /// connections (`sent`).
+    pub closed_out: (u64, u64),
 }
 
 /// See the module docs. `Default`: sequence 0, no account counted, not
@@ -51,16 +57,24 @@ impl SysState {
     }
 
     /// Adds `delta` (±1) to the connections of account `name`; returns the
-    /// new figures.
+    /// new figures. (An account's entry stays once made: it holds the
+    /// totals of its closed connections; one per account used.)
     pub fn count_conn(&self, name: &str, delta: isize) -> AccountConns {
         let mut map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
         let e = map.entry(name.to_string()).or_default();
         e.conns = e.conns.saturating_add_signed(delta);
-        let out = *e;
-        if e.conns == 0 {
-            map.remove(name);
-        }
-        out
+        *e
+    }
+
+    /// Adds a closed connection's counters (`in_msgs`, `in_bytes`,
+    /// `out_msgs`, `out_bytes`) to account `name`'s totals.
+    pub fn add_closed(&self, name: &str, counts: [u64; 4]) {
+        let mut map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let e = map.entry(name.to_string()).or_default();
+        e.closed_in.0 += counts[0];
+        e.closed_in.1 += counts[1];
+        e.closed_out.0 += counts[2];
+        e.closed_out.1 += counts[3];
     }
 
     /// The connections of account `name` now.
@@ -69,10 +83,14 @@ impl SysState {
         map.get(name).copied().unwrap_or_default()
     }
 
-    /// The names of the accounts with connections, sorted.
+    /// The names of the accounts with connections now, sorted.
     pub fn active_accounts(&self) -> Vec<String> {
         let map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<String> = map.keys().cloned().collect();
+        let mut v: Vec<String> = map
+            .iter()
+            .filter(|(_, c)| c.conns > 0)
+            .map(|(k, _)| k.clone())
+            .collect();
         v.sort();
         v
     }
@@ -120,7 +138,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_go_up_and_down_and_empty_accounts_drop_out() {
+    fn counts_go_up_and_down_and_accounts_without_connections_are_inactive() {
         let s = SysState::default();
         assert_eq!(s.count_conn("A", 1).conns, 1);
         assert_eq!(s.count_conn("A", 1).conns, 2);
@@ -128,6 +146,9 @@ mod tests {
         assert_eq!(s.active_accounts(), vec!["A".to_string(), "B".to_string()]);
         assert_eq!(s.count_conn("B", -1).conns, 0);
         assert_eq!(s.active_accounts(), vec!["A".to_string()]);
+        s.add_closed("B", [1, 5, 2, 7]);
+        let b = s.conns_of("B");
+        assert_eq!((b.closed_in, b.closed_out), ((1, 5), (2, 7)));
         assert_eq!(s.conns_of("A").conns, 2);
         assert_eq!(s.next_seq(), 1);
         assert_eq!(s.next_seq(), 2);

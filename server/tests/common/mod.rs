@@ -59,6 +59,11 @@ pub fn is_timeout(e: &std::io::Error) -> bool {
     )
 }
 
+/// Whether a read was interrupted by a signal (`EINTR`): read again.
+pub fn is_interrupted(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Interrupted
+}
+
 /// How long any single expectation may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -330,7 +335,7 @@ impl Raw {
                     String::from_utf8_lossy(&self.buf)
                 ),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(e) => panic!("read error {e} waiting for {needle:?}"),
             }
         }
@@ -345,7 +350,7 @@ impl Raw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(_) => break,
             }
         }
@@ -439,7 +444,7 @@ impl WsRaw {
             let n = match sock.read(&mut chunk) {
                 Ok(0) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
                 Ok(n) => n,
-                Err(e) if is_timeout(&e) => continue,
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => continue,
                 Err(_) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
             };
             seen.extend_from_slice(&chunk[..n]);
@@ -561,7 +566,7 @@ impl WsRaw {
                     break;
                 }
                 Ok(n) => self.feed(&mut chunk[..n], &mut frames),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(e) => panic!("read error {e} waiting for {what}"),
             }
         }
@@ -593,7 +598,7 @@ impl WsRaw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => self.feed(&mut chunk[..n], &mut frames),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(_) => break,
             }
         }
@@ -613,7 +618,7 @@ impl WsRaw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => return false,
                 Ok(n) => self.feed(&mut chunk[..n], &mut Vec::new()),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(_) => return false,
             }
             if self.close.is_some() {
