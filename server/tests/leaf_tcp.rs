@@ -522,3 +522,30 @@ fn accepted_leaf_authenticates_as_a_global_user_allowed_leafnode() {
     let mut on_leaf = client(l.client_port);
     await_interest(&mut on_leaf, &mut in_a, "x");
 }
+
+#[test]
+fn hub_true_on_the_remote_swaps_the_roles() {
+    // The server under test solicits with hub: true: it plays the hub
+    // (is_spoke false) and the nats-server it dials plays the spoke.
+    let h = Server::start_reference(
+        "server_name: HUB\nhost: 127.0.0.1\nport: -1\nhttp_port: -1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let l = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nhttp_port: -1\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\", hub: true }} ] }}\n",
+        h.leaf_port.unwrap()
+    ));
+    l.expect_log("Leafnode connection created for account: $G");
+    assert_eq!(leafz_with(&l, 1)["leafs"][0]["is_spoke"], false);
+    assert_eq!(leafz_with(&h, 1)["leafs"][0]["is_spoke"], true);
+    // And the other way round: a nats-server leaf with hub: true into the
+    // server under test.
+    let hub2 = Server::start(
+        "server_name: HUBT\nhost: 127.0.0.1\nport: -1\nhttp_port: -1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let l2 = Server::start_reference(&format!(
+        "server_name: RLEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\", hub: true }} ] }}\n",
+        hub2.leaf_port.unwrap()
+    ));
+    l2.expect_log("Leafnode connection created for account: $G");
+    assert_eq!(leafz_with(&hub2, 1)["leafs"][0]["is_spoke"], true);
+}

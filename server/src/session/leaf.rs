@@ -84,6 +84,8 @@ pub(crate) struct Leaf {
     /// `deny_imports`: messages on these subjects from the peer are
     /// dropped (spec §4.6).
     deny_imports: Vec<Filter>,
+    /// Accepting side: the soliciting leaf said `"is_hub":true`.
+    pub(super) peer_is_hub: bool,
     in_msgs: u64,
     in_bytes: u64,
 }
@@ -132,6 +134,7 @@ impl Leaf {
             remote_name: String::new(),
             delay: None,
             deny_imports: Vec::new(),
+            peer_is_hub: false,
             in_msgs: 0,
             in_bytes: 0,
         }
@@ -406,7 +409,8 @@ impl Leaf {
     pub(super) fn finish(&mut self, cx: &mut Cx<'_>, now: Millis) {
         let hub = match &self.role {
             Role::Solicit(r) => r.cfg.hub,
-            Role::Accept => true,
+            // A leaf that said `is_hub` takes the hub role (§4.7).
+            Role::Accept => !self.peer_is_hub,
         };
         let deny: Vec<Filter> = match &self.role {
             Role::Solicit(r) => r
