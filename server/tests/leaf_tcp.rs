@@ -549,3 +549,29 @@ fn hub_true_on_the_remote_swaps_the_roles() {
     l2.expect_log("Leafnode connection created for account: $G");
     assert_eq!(leafz_with(&hub2, 1)["leafs"][0]["is_spoke"], true);
 }
+
+#[test]
+fn a_message_over_the_hubs_max_payload_is_refused_alone() {
+    if common::is_reference() {
+        // nats-server sends it; the hub closes the link (spec §4.1).
+        return;
+    }
+    let h = Server::start_reference(
+        "server_name: HUB\nhost: 127.0.0.1\nport: -1\nmax_payload: 1024\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let l = leaf_of(h.leaf_port.unwrap(), "");
+    let mut on_hub = client(h.client_port);
+    let mut on_leaf = client(l.client_port);
+    on_hub.send(b"SUB big 1\r\nPING\r\n");
+    on_hub.expect("PONG\r\n");
+    await_interest(&mut on_leaf, &mut on_hub, "big");
+    let payload = vec![b'b'; 2000];
+    let mut m = format!("PUB big {}\r\n", payload.len()).into_bytes();
+    m.extend_from_slice(&payload);
+    m.extend_from_slice(b"\r\nPUB big 5\r\nsmall\r\n");
+    on_leaf.send(&m);
+    // The small one crosses on the same link; the large one never did.
+    let got = on_hub.expect("MSG big 1 5\r\nsmall\r\n");
+    assert!(!got.contains("bbbb"), "{got}");
+    l.expect_log("Not sending a message on \"big\" to the leafnode: 2000 bytes is over its max_payload of 1024");
+}

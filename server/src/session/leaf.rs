@@ -351,6 +351,11 @@ impl Leaf {
             );
             return Err(close(ClosedReason::ProtocolViolation, None));
         }
+        if let Some(mp) = v["max_payload"].as_u64() {
+            cx.me
+                .peer_max_payload
+                .store(mp as usize, std::sync::atomic::Ordering::Relaxed);
+        }
         self.remote_name = v["server_name"]
             .as_str()
             .or(v["server_id"].as_str())
