@@ -39,6 +39,9 @@ use crate::router::{ConnId, Message, Origin, SubRef, SubjectSpace, Subscription}
 use crate::subject::{self, Filter};
 use crate::time::Millis;
 
+mod reload;
+pub use reload::Reconfigure;
+
 /// Why a connection closed: nats-server's `ClosedState` strings as shown by
 /// `/connz?state=closed` (spec `nats-protocol.md` §1.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,12 +85,14 @@ pub enum ClosedReason {
     AuthenticationExpired,
     /// `no_responders` without `headers` in CONNECT.
     NoRespondersRequiresHeaders,
+    /// Closed by an operator's `$SYS.REQ.SERVER.<id>.KICK` request.
+    Kicked,
 }
 
 impl ClosedReason {
     /// Every reason, in [`ClosedReason::index`] order (for per-reason
     /// counters).
-    pub const ALL: [ClosedReason; 19] = [
+    pub const ALL: [ClosedReason; 20] = [
         ClosedReason::ClientClosed,
         ClosedReason::AuthenticationTimeout,
         ClosedReason::AuthenticationFailure,
@@ -107,6 +112,7 @@ impl ClosedReason {
         ClosedReason::ServerShutdown,
         ClosedReason::AuthenticationExpired,
         ClosedReason::NoRespondersRequiresHeaders,
+        ClosedReason::Kicked,
     ];
 
     /// Position in [`ClosedReason::ALL`].
@@ -139,6 +145,7 @@ impl ClosedReason {
             ClosedReason::ServerShutdown => "Server Shutdown",
             ClosedReason::AuthenticationExpired => "Authentication Expired",
             ClosedReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
+            ClosedReason::Kicked => "Kicked",
         }
     }
 
@@ -170,7 +177,9 @@ impl ClosedReason {
             | ClosedReason::StaleConnection
             | ClosedReason::ServerShutdown => 1001,
             // Not in nats-server's list: its default, 1011.
-            ClosedReason::TlsHandshakeFailure | ClosedReason::NoRespondersRequiresHeaders => 1011,
+            ClosedReason::TlsHandshakeFailure
+            | ClosedReason::NoRespondersRequiresHeaders
+            | ClosedReason::Kicked => 1011,
         }
     }
 

@@ -93,14 +93,17 @@ impl Turn {
     }
 
     /// At the start of a turn: takes the settings again if a reload swapped
-    /// them (one atomic load when it did not).
-    pub(crate) fn refresh(&mut self, shared: &Shared) {
+    /// them (one atomic load when it did not); returns the settings replaced,
+    /// so that the loop can re-evaluate its connections.
+    pub(crate) fn refresh(&mut self, shared: &Shared) -> Option<Arc<Settings>> {
         let gen = shared.settings_holder.generation();
-        if gen != self.settings_gen {
-            self.settings = shared.settings();
-            self.limits = limits_of(&self.settings);
-            self.settings_gen = gen;
+        if gen == self.settings_gen {
+            return None;
         }
+        let old = std::mem::replace(&mut self.settings, shared.settings());
+        self.limits = limits_of(&self.settings);
+        self.settings_gen = gen;
+        Some(old)
     }
 
     /// Removes the subscriptions that reached their auto-unsubscribe limit
@@ -254,15 +257,55 @@ pub(crate) fn publish_to_queues(
     shown: Option<&Message<'_>>,
 ) -> Published {
     let size = (msg.payload.len() + msg.headers.map_or(0, <[u8]>::len)) as u64;
+    if acc.has_links() {
+        // Exports, imports, mappings: each account on the way is a local
+        // publish (crate::imports).
+        // The leaf view (queue filter, `shown`) applies to the message as
+        // it arrived, not to the copies an import or mapping makes.
+        let deliveries =
+            crate::imports::route(shared.now(), acc, origin, echo, msg, &mut |a, o, e, m| {
+                let arrived = core::ptr::eq(m, msg);
+                let view = LeafView {
+                    queues: if arrived { queues } else { None },
+                    shown: if arrived { shown } else { None },
+                };
+                publish_local(shared, a, o, e, m, size, turn, self_out, view)
+            });
+        return Published { deliveries, size };
+    }
+    let view = LeafView { queues, shown };
+    let deliveries = publish_local(shared, acc, origin, echo, msg, size, turn, self_out, view);
+    Published { deliveries, size }
+}
+
+/// How a message that came from a leafnode is seen (see
+/// [`publish_to_queues`]): `None`s for any other origin.
+#[derive(Clone, Copy)]
+struct LeafView<'q, 'm> {
+    queues: Option<Queues<'q>>,
+    shown: Option<&'m Message<'m>>,
+}
+
+/// [`publish`] into one account, without its links.
+#[allow(clippy::too_many_arguments)]
+fn publish_local(
+    shared: &Shared,
+    acc: &Arc<Account>,
+    origin: Origin,
+    echo: bool,
+    msg: &Message<'_>,
+    size: u64,
+    turn: &mut Turn,
+    self_out: &mut Vec<u8>,
+    view: LeafView<'_, '_>,
+) -> usize {
+    let LeafView { queues, shown } = view;
     let result = acc.router.lock().expect("router").matches(msg.subject);
     // Leaf links get the message as routed (the next hop splits it).
     let routed = msg;
     let msg = shown.unwrap_or(msg);
     if result.plain.is_empty() && result.queues.is_empty() {
-        return Published {
-            deliveries: 0,
-            size,
-        };
+        return 0;
     }
     let Turn {
         idx,
@@ -289,7 +332,7 @@ pub(crate) fn publish_to_queues(
         let own = origin == Origin::Conn(sub.conn);
         let target = match &sub.target {
             Some(Sink::Conn(c)) => c,
-            Some(Sink::Internal(h)) => return h.deliver(sub, msg),
+            Some(Sink::Internal(h)) => return h.deliver_from(origin, sub, msg),
             None => {
                 if own {
                     encode_delivery(sub, msg, self_out);
@@ -350,7 +393,7 @@ pub(crate) fn publish_to_queues(
         target.out_bytes.fetch_add(size, Ordering::Relaxed);
         mark_dirty(shared, *idx, local_dirty, wake, target);
     });
-    Published { deliveries, size }
+    deliveries
 }
 
 #[cfg(test)]

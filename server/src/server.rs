@@ -34,6 +34,7 @@ use crate::sink::{ConnShared, Kill};
 pub fn lame_duck(shared: &Shared, stop: &AtomicBool) {
     shared.lame_duck.store(true, Ordering::Release);
     crate::info!("Entering lame duck mode, stop accepting new clients");
+    crate::system::events::server_event(shared, "LAMEDUCK");
     for l in &shared.loops {
         let _ = l.waker.wake();
     }
@@ -113,6 +114,9 @@ impl Running {
     /// Asks every loop to close its connections (WebSocket: close frame 1001)
     /// and exit, then waits for them.
     pub fn shutdown(self) {
+        // Before any client is closed, so that system subscribers get it.
+        crate::system::events::server_event(&self.shared, "SHUTDOWN");
+        self.shared.sys.stop();
         self.shared.shutdown.store(true, Ordering::Release);
         for l in &self.shared.loops {
             let _ = l.waker.wake();
@@ -188,7 +192,14 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         id,
         name,
     ));
+    {
+        let s = shared.settings();
+        let global: Vec<_> = s.mappings.iter().filter_map(|m| m.build().ok()).collect();
+        crate::imports::install(&shared.accounts, &s.account_links, &global);
+    }
 
+    crate::system::requests::register(&shared);
+    crate::system::requests::spawn_heartbeat(&shared)?;
     crate::info!("Starting natsws");
     crate::info!("  Version:  {VERSION}");
     crate::info!("  Name:     {}", shared.server_name);

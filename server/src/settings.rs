@@ -102,6 +102,15 @@ pub struct Settings {
     /// besides `$G` as nats-server's `configureAccounts` does, so that
     /// `/accountz` lists them before anyone logs in. Default: none.
     pub accounts: Vec<String>,
+    /// The system account's name (operations spec §2.1): `system_account`,
+    /// else the internal `$SYS`; `None` with `no_system_account`. Default:
+    /// `$SYS`.
+    pub system_account: Option<String>,
+    /// Each configured account's exports, imports and mappings (operations
+    /// spec §3), installed on the accounts at start (`crate::imports`).
+    pub account_links: Vec<(String, crate::options::AccountLinks)>,
+    /// The top-level `mappings`: the global account's.
+    pub mappings: Vec<crate::options::MappingOpt>,
     /// natsws `metrics { … }`: the namespace and `server_id` label value
     /// of `/metrics` (default `gnatsd` and the server id).
     pub metrics: options::MetricsOptions,
@@ -147,7 +156,10 @@ impl Default for Settings {
             lame_duck_duration: options::DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: options::DEFAULT_LAME_DUCK_GRACE_PERIOD,
             auth: None,
+            account_links: Vec::new(),
+            mappings: Vec::new(),
             accounts: Vec::new(),
+            system_account: Some(DEFAULT_SYSTEM_ACCOUNT.to_string()),
             metrics: options::MetricsOptions::default(),
             #[cfg(feature = "autobahn")]
             autobahn_echo: false,
@@ -406,6 +418,10 @@ pub enum SettingsError {
     /// Authorization, accounts or operator configuration (an invalid
     /// permission subject, an unreadable or invalid operator JWT).
     Auth(crate::auth::AuthConfigError),
+    /// `system_account` names an account that is not configured (config
+    /// mode): nats-server's `error resolving system account: account
+    /// missing` (`configureAccounts`).
+    SystemAccountMissing,
 }
 
 impl std::fmt::Display for SettingsError {
@@ -434,6 +450,9 @@ impl std::fmt::Display for SettingsError {
             SettingsError::ClientAdvertise(e) => write!(f, "{e}"),
             SettingsError::AllowedOrigins(e) => e.fmt(f),
             SettingsError::Auth(e) => write!(f, "{e}"),
+            SettingsError::SystemAccountMissing => {
+                f.write_str("error resolving system account: account missing")
+            }
         }
     }
 }
@@ -487,6 +506,31 @@ impl Settings {
     /// `client_advertise`, an invalid permission subject or operator JWT.
     pub fn from_options(o: &Options) -> Result<Settings, SettingsError> {
         build(o)
+    }
+}
+
+/// The internal system account's name (nats-server
+/// `DEFAULT_SYSTEM_ACCOUNT`).
+pub const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
+
+/// [`Settings::system_account`] from `system_account` and
+/// `no_system_account` (nats-server `Server.Start`: a configured name wins
+/// over `no_system_account`). In config mode the name must be a configured
+/// account or `$SYS`; in operator mode it is an account public key.
+fn system_account(o: &Options) -> Result<Option<String>, SettingsError> {
+    match &o.system_account {
+        Some(name) => {
+            let known = name == DEFAULT_SYSTEM_ACCOUNT
+                || !o.operators.is_empty()
+                || o.accounts.iter().any(|a| &a.name == name);
+            if known {
+                Ok(Some(name.clone()))
+            } else {
+                Err(SettingsError::SystemAccountMissing)
+            }
+        }
+        None if o.no_system_account => Ok(None),
+        None => Ok(Some(DEFAULT_SYSTEM_ACCOUNT.to_string())),
     }
 }
 
@@ -579,8 +623,16 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
     let auth = crate::auth::build(o)
         .map_err(SettingsError::Auth)?
         .map(std::sync::Arc::new);
+    let system_account = system_account(o)?;
     Ok(Settings {
         auth,
+        account_links: o
+            .accounts
+            .iter()
+            .filter(|a| !a.links.is_empty())
+            .map(|a| (a.name.clone(), a.links.clone()))
+            .collect(),
+        mappings: o.mappings.clone(),
         client_addr: resolve(&o.host, o.port)?,
         websocket,
         leafnodes: o.leaf.clone().map(Arc::new),
@@ -621,6 +673,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         lame_duck_duration: o.lame_duck_duration,
         lame_duck_grace_period: o.lame_duck_grace_period,
         accounts: o.accounts.iter().map(|a| a.name.clone()).collect(),
+        system_account,
         metrics: o.metrics.clone(),
         ..Settings::default()
     })

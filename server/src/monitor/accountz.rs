@@ -1,8 +1,8 @@
 //! `/accountz` (nats-server `Server.Accountz`): the names of the accounts,
 //! or with `?acc=<name>` that account's detail.
 //!
-//! natsws has no system account, so `system_account` (omitempty in
-//! nats-server) is never present and `$SYS` is never listed.
+//! `system_account` names the system account (omitted with
+//! `no_system_account`), which is listed like any other.
 
 use std::time::SystemTime;
 
@@ -32,11 +32,14 @@ fn detail(acc: &Account) -> Value {
 /// account's name: `$G`, the configured accounts, and in operator mode the
 /// accounts used so far) or, for `acc`, `account_detail`. An unknown `acc`
 /// is nats-server's error `Account <name> does not exist` (a 400).
-pub(super) fn accountz(shared: &Shared, params: &Params) -> Result<Value, Error> {
+pub(crate) fn accountz(shared: &Shared, params: &Params) -> Result<Value, Error> {
     let mut v = json!({
         "server_id": shared.server_id,
         "now": rfc3339(SystemTime::now()),
     });
+    if let Some(sys) = &shared.settings().system_account {
+        v["system_account"] = json!(sys);
+    }
     let accounts = shared.accounts.all();
     match params.get("acc").filter(|a| !a.is_empty()) {
         None => {

@@ -11,7 +11,7 @@ use crate::log::rfc3339;
 use crate::shared::Shared;
 
 /// The `/routez` object (nats-server `Server.Routez`) with no routes.
-pub(super) fn routez(shared: &Shared) -> Value {
+pub(crate) fn routez(shared: &Shared) -> Value {
     json!({
         "server_id": shared.server_id, "server_name": shared.server_name,
         "now": rfc3339(SystemTime::now()), "num_routes": 0, "routes": []
@@ -22,7 +22,7 @@ pub(super) fn routez(shared: &Shared) -> Value {
 /// §6.1): one entry per open leafnode link; `acc` filters by the local
 /// account, `subs=1` adds each link's `subscriptions_list` (the peer's
 /// interest, as subjects or `subject queue`).
-pub(super) fn leafz(shared: &Shared, acc: Option<&str>, subs: bool) -> Value {
+pub(crate) fn leafz(shared: &Shared, acc: Option<&str>, subs: bool) -> Value {
     let mut leafs = Vec::new();
     for a in shared.accounts.all() {
         if acc.is_some_and(|x| x != a.name) {

@@ -7,13 +7,13 @@
 //! This file holds the thread, the request parsing, the route table and
 //! the query helpers; each endpoint builds its JSON in its own file.
 
-mod accountz;
-mod connz;
+pub(crate) mod accountz;
+pub(crate) mod connz;
 mod healthz;
-mod leafz;
+pub(crate) mod leafz;
 mod metrics;
-mod subsz;
-mod varz;
+pub(crate) mod subsz;
+pub(crate) mod varz;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -30,7 +30,7 @@ use crate::shared::{Shared, VERSION};
 const MAX_REQUEST: usize = 16 * 1024;
 
 /// Query parameters of a request, `key → value` (no percent-decoding).
-type Params = HashMap<String, String>;
+pub(crate) type Params = HashMap<String, String>;
 
 /// Why an endpoint answers 400: its `Display` is the body, nats-server's
 /// text for the same request.

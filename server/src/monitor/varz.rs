@@ -121,7 +121,7 @@ fn client_tls(shared: &Shared, v: &mut Value) {
 }
 
 /// The `/varz` object.
-pub(super) fn varz(shared: &Shared) -> Value {
+pub(crate) fn varz(shared: &Shared) -> Value {
     let settings = shared.settings();
     let s = &*settings;
     let st = &shared.stats;
@@ -195,6 +195,11 @@ pub(super) fn varz(shared: &Shared) -> Value {
         "stale_connection_stats": {"clients": 0, "routes": 0, "gateways": 0, "leafs": 0},
     });
     client_tls(shared, &mut v);
+    v["config_load_time"] = json!(rfc3339(shared.reload.load_time()));
+    if let Some(e) = shared.reload.last_error() {
+        // natsws: why the last reload was refused (absent after a good one).
+        v["natsws_last_reload_error"] = json!(e);
+    }
     v
 }
 

@@ -159,13 +159,14 @@ impl EventLoop {
         let mut info = crate::tls::TlsInfo::default();
         let mut pinned_ok = true;
         if let Some(s) = conn.sock.session() {
+            let key = s
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| crate::tls::spki_sha256(c));
+            info.spki.clone_from(&key);
             if !listen.pinned_certs.is_empty() {
                 // nats-server's matchesPinnedCert (enforced for websocket
                 // too: see docs/compat.md).
-                let key = s
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .and_then(|c| crate::tls::spki_sha256(c));
                 pinned_ok = match key {
                     None => {
                         crate::warn!("{peer} - {}:{cid} - Matching against pinned certificates failed as no certificate was provided", kind.label());

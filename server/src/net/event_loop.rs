@@ -70,7 +70,7 @@ impl EventLoop {
     /// Runs until shutdown.
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        let max_spin = self.turn.settings.loop_spin;
+        let mut max_spin = self.turn.settings.loop_spin;
         // The current spin budget, adapted as KVM's halt polling adapts its
         // window: back to `max_spin` when the next event came within it (a
         // full spin would have caught it), a quarter less when it came
@@ -111,7 +111,11 @@ impl EventLoop {
             }
             busy = !events.is_empty();
             // A reload's new settings apply from the next turn on.
-            self.turn.refresh(&self.shared);
+            if let Some(old) = self.turn.refresh(&self.shared) {
+                max_spin = self.turn.settings.loop_spin;
+                spin = spin.min(max_spin);
+                self.reconfigure_conns(&old);
+            }
             if self.shared.shutdown.load(Ordering::Acquire) {
                 self.shutdown_all();
                 return;

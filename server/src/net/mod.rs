@@ -45,6 +45,7 @@ mod event_loop;
 mod frames;
 mod leaf;
 mod read;
+mod reload;
 pub(crate) mod transport;
 mod write;
 

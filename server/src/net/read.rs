@@ -432,5 +432,8 @@ fn record_input(shared: &Shared, conn: &mut Conn) {
         meta.name = c.name.clone();
         meta.lang = c.lang.clone();
         meta.version = c.version.clone();
+        meta.account = conn.account.name.clone();
+        drop(meta);
+        crate::system::events::client_connect(shared, &conn.shared, &conn.account);
     }
 }

@@ -65,11 +65,6 @@ const OTHER_NATS_KEYS: &[&str] = &[
     "ocsp",
     "ocsp_cache",
     "proxies",
-    "no_system_account",
-    "no_system",
-    "no_sys_acc",
-    "mappings",
-    "maps",
     "resolver_tls",
     "resolver_pinned_accounts",
     "default_sentinel",
@@ -140,11 +135,6 @@ impl Options {
         if let Some(a) = &self.authorization {
             if a.auth_callout {
                 add("authorization.auth_callout", Some(&a.span));
-            }
-        }
-        for a in &self.accounts {
-            if let Some(sp) = &a.imports_exports {
-                add("accounts imports/exports", Some(sp));
             }
         }
         if let Some(r) = &self.resolver {

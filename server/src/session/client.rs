@@ -180,6 +180,15 @@ impl Host for ClientHost<'_> {
                     self.me.cid,
                     e.log
                 );
+                if let Some(c) = connect {
+                    // What the failed CONNECT said, for the auth error
+                    // event (nats-server `getRawAuthUser`, `c.opts`).
+                    let mut meta = self.me.client.lock().expect("meta");
+                    meta.user = c.user.clone();
+                    meta.name = c.name.clone();
+                    meta.lang = c.lang.clone();
+                    meta.version = c.version.clone();
+                }
                 // An already expired JWT is an Authorization Violation at
                 // CONNECT, as in nats-server; `User Authentication Expired`
                 // comes only from the expiry timer of a live connection.
@@ -189,6 +198,7 @@ impl Host for ClientHost<'_> {
         if id.account != self.acc.name {
             *self.acc = shared.accounts.get(&id.account);
         }
+        self.me.client.lock().expect("meta").user = id.user.clone();
         {
             let mut dp = self.me.perms.lock().expect("perms");
             *dp = id

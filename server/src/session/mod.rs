@@ -28,6 +28,7 @@ mod leaf_accept;
 pub(crate) use leaf_accept::info_line as leaf_info;
 #[cfg(feature = "autobahn")]
 mod echo;
+mod reload;
 
 use std::sync::Arc;
 

@@ -203,6 +203,12 @@ impl Server {
         })
     }
 
+    /// The config file the server was started with: a test rewrites it,
+    /// then sends SIGHUP to reload it.
+    pub fn conf_path(&self) -> std::path::PathBuf {
+        self._dir.0.join("natsws.conf")
+    }
+
     pub fn nats_url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.client_port)
     }
