@@ -86,6 +86,8 @@ pub(crate) struct Leaf {
     deny_imports: Vec<Filter>,
     /// Accepting side: the soliciting leaf said `"is_hub":true`.
     pub(super) peer_is_hub: bool,
+    /// The peer's JetStream domain (INFO or CONNECT `domain`).
+    pub(super) remote_domain: String,
     in_msgs: u64,
     in_bytes: u64,
 }
@@ -135,6 +137,7 @@ impl Leaf {
             delay: None,
             deny_imports: Vec::new(),
             peer_is_hub: false,
+            remote_domain: String::new(),
             in_msgs: 0,
             in_bytes: 0,
         }
@@ -356,6 +359,7 @@ impl Leaf {
                 .peer_max_payload
                 .store(mp as usize, std::sync::atomic::Ordering::Relaxed);
         }
+        self.remote_domain = v["domain"].as_str().unwrap_or_default().to_string();
         self.remote_name = v["server_name"]
             .as_str()
             .or(v["server_id"].as_str())
@@ -472,6 +476,12 @@ impl Leaf {
             Role::Accept => "Leafnode connection created ".to_string(),
         };
         log_conn(cx, crate::log::Level::Info, &text);
+        // natsws has no JetStream, so its domain is "" (§4.10, §6.4).
+        let js = format!(
+            "JetStream using domains: local \"\", remote \"{}\"",
+            self.remote_domain
+        );
+        log_conn(cx, crate::log::Level::Info, &js);
     }
 
     /// `LS+`: the peer's interest becomes a subscription of this
