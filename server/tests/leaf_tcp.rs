@@ -575,3 +575,50 @@ fn a_message_over_the_hubs_max_payload_is_refused_alone() {
     assert!(!got.contains("bbbb"), "{got}");
     l.expect_log("Not sending a message on \"big\" to the leafnode: 2000 bytes is over its max_payload of 1024");
 }
+
+#[test]
+fn several_urls_fail_over_to_the_live_one() {
+    let h = hub(0);
+    let dead = free_port();
+    let l = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"100ms\", remotes [ {{ urls: [\"nats-leaf://127.0.0.1:{dead}\", \"nats-leaf://127.0.0.1:{}\"], no_randomize: true }} ] }}\n",
+        h.leaf_port.unwrap()
+    ));
+    l.expect_log(&format!(
+        "Error trying to connect as leafnode to remote server \"127.0.0.1:{dead}\" (attempt 1)"
+    ));
+    l.expect_log("Leafnode connection created for account: $G");
+}
+
+#[test]
+fn a_hub_that_sends_no_info_is_dropped_after_first_info_timeout() {
+    // A listener that accepts and never speaks.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let _l = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"100ms\", remotes [ {{ url: \"nats-leaf://127.0.0.1:{port}\", first_info_timeout: \"300ms\" }} ] }}\n"
+    ));
+    let (mut first, _) = silent.accept().unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // The leaf says nothing before INFO and closes after the timeout...
+    let started = Instant::now();
+    let mut b = [0u8; 16];
+    assert_eq!(first.read(&mut b).unwrap_or(0), 0);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // ...then dials again (polled with a deadline: no hang if it does not).
+    silent.set_nonblocking(true).unwrap();
+    let until = Instant::now() + DEADLINE;
+    loop {
+        match silent.accept() {
+            Ok(_) => break,
+            Err(_) => {
+                assert!(Instant::now() < until, "no second dial");
+                // Wait on the first socket's (closed) read as a pause.
+                let _ = first.read(&mut b);
+                std::thread::yield_now();
+            }
+        }
+    }
+}
