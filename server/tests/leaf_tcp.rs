@@ -417,6 +417,9 @@ fn leafz_varz_and_connz_on_both_sides() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["leafnodes"], 1);
     assert_eq!(v["leaf"]["port"], h.leaf_port.unwrap());
+    let (_, body) = h.http_get("/accountz?acc=$G");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["account_detail"]["leafnode_connections"], 1, "{v}");
     let (_, body) = h.http_get("/leafz?acc=OTHER");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["leafnodes"], 0);
