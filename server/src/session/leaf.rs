@@ -88,6 +88,8 @@ pub(crate) struct Leaf {
     pub(super) peer_is_hub: bool,
     /// The peer's JetStream domain (INFO or CONNECT `domain`).
     pub(super) remote_domain: String,
+    /// When the last PING went out (RTT for `/leafz`).
+    ping_sent_at: Option<Millis>,
     in_msgs: u64,
     in_bytes: u64,
 }
@@ -138,6 +140,7 @@ impl Leaf {
             deny_imports: Vec::new(),
             peer_is_hub: false,
             remote_domain: String::new(),
+            ping_sent_at: None,
             in_msgs: 0,
             in_bytes: 0,
         }
@@ -178,6 +181,7 @@ impl Leaf {
                 return Err(close(ClosedReason::StaleConnection, None));
             }
             self.pings_out += 1;
+            self.ping_sent_at = Some(now);
             out.extend_from_slice(natsws_core::proto::PING);
             self.next_ping = Some(now.saturating_add(self.ping_interval));
         }
@@ -225,7 +229,12 @@ impl Leaf {
     ) -> Result<(), Close> {
         match (self.phase, op) {
             (_, LeafOp::Ping) => out.extend_from_slice(natsws_core::proto::PONG),
-            (_, LeafOp::Pong) => self.pings_out = 0,
+            (_, LeafOp::Pong) => {
+                self.pings_out = 0;
+                if let Some(t) = self.ping_sent_at.take() {
+                    cx.me.client.lock().expect("meta").rtt = Some(now.saturating_sub(t));
+                }
+            }
             (_, LeafOp::Ok) => {}
             (_, LeafOp::Err(t)) => {
                 let t = String::from_utf8_lossy(t);
