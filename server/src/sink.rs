@@ -112,6 +112,10 @@ pub struct ConnShared {
     /// everywhere (logs, `/connz`, INFO `client_ip`, JWT `src`), as in
     /// nats-server.
     pub proxied: std::sync::OnceLock<SocketAddr>,
+    /// Leafnode links: the peer's `max_payload` from its INFO (0 =
+    /// unknown). A message over it is not sent (leafnode.md §9: refused
+    /// on its own instead of killing the link).
+    pub peer_max_payload: AtomicUsize,
 }
 
 impl ConnShared {
@@ -145,6 +149,7 @@ impl ConnShared {
             perms: Mutex::new(None),
             upgrade: std::sync::OnceLock::new(),
             proxied: std::sync::OnceLock::new(),
+            peer_max_payload: AtomicUsize::new(0),
         }
     }
 

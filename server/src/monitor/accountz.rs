@@ -14,7 +14,8 @@ use crate::log::rfc3339;
 use crate::shared::Shared;
 
 /// `account_detail` (nats-server `AccountInfo`), the part natsws knows:
-/// `account_name`, `jetstream_enabled` (false), `leafnode_connections` (0)
+/// `account_name`, `jetstream_enabled` (false), `leafnode_connections` (its
+/// open leafnode links)
 /// and `subscriptions` (the account's subscription count). natsws does not
 /// track `update_time`, `expired`, `complete` or `client_connections` per
 /// account and has no imports, exports, mappings, name tag or JWT to show,
@@ -23,7 +24,7 @@ fn detail(acc: &Account) -> Value {
     json!({
         "account_name": acc.name,
         "jetstream_enabled": false,
-        "leafnode_connections": 0,
+        "leafnode_connections": acc.leafs.all().len(),
         "subscriptions": acc.router.lock().map_or(0, |r| r.len()),
     })
 }
