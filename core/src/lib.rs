@@ -42,5 +42,6 @@ pub mod proxy_protocol;
 pub mod router;
 pub mod session;
 pub mod subject;
+pub mod sysreq;
 pub mod time;
 pub mod ws;

@@ -39,6 +39,9 @@ use crate::router::{ConnId, Message, Origin, SubRef, SubjectSpace, Subscription}
 use crate::subject::{self, Filter};
 use crate::time::Millis;
 
+mod reload;
+pub use reload::Reconfigure;
+
 /// Why a connection closed: nats-server's `ClosedState` strings as shown by
 /// `/connz?state=closed` (spec `nats-protocol.md` §1.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,12 +88,14 @@ pub enum ClosedReason {
     /// An MQTT session taken over by a newer connection with the same
     /// client id (nats-server `DuplicateClientID`).
     DuplicateClientId,
+    /// Closed by an operator's `$SYS.REQ.SERVER.<id>.KICK` request.
+    Kicked,
 }
 
 impl ClosedReason {
     /// Every reason, in [`ClosedReason::index`] order (for per-reason
     /// counters).
-    pub const ALL: [ClosedReason; 20] = [
+    pub const ALL: [ClosedReason; 21] = [
         ClosedReason::ClientClosed,
         ClosedReason::AuthenticationTimeout,
         ClosedReason::AuthenticationFailure,
@@ -111,6 +116,7 @@ impl ClosedReason {
         ClosedReason::AuthenticationExpired,
         ClosedReason::NoRespondersRequiresHeaders,
         ClosedReason::DuplicateClientId,
+        ClosedReason::Kicked,
     ];
 
     /// Position in [`ClosedReason::ALL`].
@@ -144,6 +150,7 @@ impl ClosedReason {
             ClosedReason::AuthenticationExpired => "Authentication Expired",
             ClosedReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             ClosedReason::DuplicateClientId => "Duplicate Client ID",
+            ClosedReason::Kicked => "Kicked",
         }
     }
 
@@ -176,7 +183,9 @@ impl ClosedReason {
             | ClosedReason::ServerShutdown
             | ClosedReason::DuplicateClientId => 1001,
             // Not in nats-server's list: its default, 1011.
-            ClosedReason::TlsHandshakeFailure | ClosedReason::NoRespondersRequiresHeaders => 1011,
+            ClosedReason::TlsHandshakeFailure
+            | ClosedReason::NoRespondersRequiresHeaders
+            | ClosedReason::Kicked => 1011,
         }
     }
 

@@ -1022,3 +1022,136 @@ fn delivery_encoding_follows_subscriber_header_support() {
     encode_delivery(&sub(false), &msg, &mut out);
     assert_eq!(out, b"MSG foo 7 r 5\r\nhello\r\n".to_vec());
 }
+
+// Configuration reload (operations spec §1.3, §1.5): what an open session
+// takes from a reload.
+
+impl World {
+    /// A reload replaced connection `id`'s permissions; returns the sids
+    /// removed.
+    fn replace_permits(&mut self, id: ConnId, permits: Option<Arc<dyn Permits>>) -> Vec<String> {
+        let session = self.sessions.get_mut(&id).expect("session");
+        let mut own = Vec::new();
+        let mut host = WorldHost {
+            router: &mut self.router,
+            out: &mut self.out,
+            seed: &mut self.seed,
+            password: self.password,
+            grant: &self.grant,
+            replies: &mut self.replies,
+        };
+        let mut removed = Vec::new();
+        session.replace_permits(permits, &mut host, &mut own, |sub| {
+            removed.push(String::from_utf8_lossy(&sub.sid).into_owned());
+        });
+        self.out.entry(id).or_default().extend_from_slice(&own);
+        removed
+    }
+}
+
+#[test]
+fn reload_permissions_remove_denied_subscriptions_with_the_reference_err() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.send(1, QUIET);
+    w.send(2, QUIET);
+    w.send(1, b"SUB news.> 1\r\nSUB other 2\r\nSUB q grp 3\r\nPING\r\n");
+    assert_eq!(w.take(1), "PONG\r\n");
+    let narrow = PrefixPermits {
+        pub_prefix: b"",
+        subs: vec![(b"other", None)],
+    };
+    let removed = w.replace_permits(1, Some(Arc::new(narrow)));
+    assert_eq!(removed, ["1", "3"]);
+    assert_eq!(
+        w.take(1),
+        "-ERR 'Permissions Violation for Subscription to \"news.>\" (sid \"1\")'\r\n\
+         -ERR 'Permissions Violation for Subscription to \"q\" using queue \"grp\" (sid \"3\")'\r\n"
+    );
+    // The removed subscriptions get nothing; the kept one still does, and
+    // a new SUB is checked against the new permissions.
+    w.send(
+        2,
+        b"PUB news.a 1\r\nx\r\nPUB q 1\r\ny\r\nPUB other 1\r\nz\r\n",
+    );
+    w.send(1, b"SUB news.b 4\r\nPING\r\n");
+    assert_eq!(
+        w.take(1),
+        "MSG other 2 1\r\nz\r\n-ERR 'Permissions Violation for Subscription to \"news.b\"'\r\nPONG\r\n"
+    );
+    // Back to everything allowed: nothing removed, new SUBs pass.
+    assert!(w.replace_permits(1, None).is_empty());
+    w.send(1, b"SUB news.c 5\r\nPING\r\n");
+    assert_eq!(w.take(1), "PONG\r\n");
+    assert!(w.closed.is_empty());
+}
+
+#[test]
+fn reload_publish_permissions_apply_past_the_cache() {
+    let mut w = World::new();
+    w.connect(1);
+    w.send(1, QUIET);
+    let only_a = PrefixPermits {
+        pub_prefix: b"a",
+        subs: vec![(b"b", None)],
+    };
+    w.replace_permits(1, Some(Arc::new(only_a)));
+    w.send(1, b"SUB b 1\r\nPUB b 1\r\nx\r\nPING\r\n");
+    assert_eq!(
+        w.take(1),
+        "-ERR 'Permissions Violation for Publish to \"b\"'\r\nPONG\r\n"
+    );
+    // The denial was cached; the new permissions must not see it.
+    let a_and_b = PrefixPermits {
+        pub_prefix: b"",
+        subs: vec![(b"b", None)],
+    };
+    assert!(w.replace_permits(1, Some(Arc::new(a_and_b))).is_empty());
+    w.send(1, b"PUB b 1\r\nx\r\nPING\r\n");
+    assert_eq!(w.take(1), "MSG b 1 1\r\nx\r\nPONG\r\n");
+}
+
+#[test]
+fn reload_limits_apply_to_the_open_session() {
+    let mut w = World::new();
+    let cfg = SessionConfig {
+        limits: Limits {
+            max_control_line: 4096,
+            max_payload: 4,
+        },
+        ..SessionConfig::default()
+    };
+    w.connect_with(1, cfg);
+    w.send(1, QUIET);
+    let s = w.sessions.get_mut(&1).unwrap();
+    assert!(s.is_connected());
+    s.reconfigure(
+        natsws_core::session::Reconfigure {
+            limits: Limits {
+                max_control_line: 4096,
+                max_payload: 8,
+            },
+            max_subscriptions: 1,
+            ping_interval: Millis(1000),
+            ping_max: 2,
+        },
+        Millis(0),
+    );
+    w.send(1, b"SUB a 1\r\nSUB b 2\r\nPUB a 6\r\n123456\r\nPING\r\n");
+    assert_eq!(
+        w.take(1),
+        "-ERR 'maximum subscriptions exceeded'\r\nMSG a 1 6\r\n123456\r\nPONG\r\n"
+    );
+    // The shorter ping interval brings the next PING forward.
+    let s = &w.sessions[&1];
+    assert!(
+        s.poll_timeout().unwrap() <= Millis(1000),
+        "{:?}",
+        s.poll_timeout()
+    );
+    assert_eq!(
+        w.send(1, b"PUB a 9\r\n123456789\r\n"),
+        Some(ClosedReason::MaxPayloadExceeded)
+    );
+}

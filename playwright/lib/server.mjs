@@ -112,7 +112,7 @@ export class NatsServer {
     this.proc = proc;
     fs.mkdirSync(logDir, { recursive: true });
     const logFile = fs.createWriteStream(path.join(logDir, `${this.name}-${process.pid}.log`), { flags: 'a' });
-    proc.on('exit', () => logFile.end());
+    proc.on('close', () => logFile.end()); // after the last stdout/stderr data, unlike 'exit'
     const keep = (d) => {
       logFile.write(d);
       this.log.push(d.toString());

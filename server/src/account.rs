@@ -1,8 +1,10 @@
 //! Accounts: isolated subject spaces, each one `Mutex<Router>`
 //! (nats-protocol.md §3.6).
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use natsws_core::router::Router;
 
@@ -15,6 +17,52 @@ pub struct Account {
     pub name: String,
     /// Its subscriptions.
     pub router: Mutex<Router<Sink>>,
+    /// Its exports, imports and mappings (`crate::imports::Links`),
+    /// type-erased so this floor does not depend on the module that reads
+    /// them; set at start.
+    links: RwLock<Option<Arc<dyn Any + Send + Sync>>>,
+    /// Whether `links` is set: the one check a publish without links pays.
+    has_links: AtomicBool,
+    /// Its leafnode links and the interest they were shown.
+    pub leafs: crate::leaf_interest::LeafLinks,
+}
+
+impl Account {
+    /// An empty account named `name`.
+    fn new(name: &str) -> Account {
+        Account {
+            name: name.to_string(),
+            router: Mutex::new(Router::new()),
+            links: RwLock::new(None),
+            has_links: AtomicBool::new(false),
+            leafs: Default::default(),
+        }
+    }
+
+    /// Whether the account has links (one atomic load).
+    pub(crate) fn has_links(&self) -> bool {
+        self.has_links.load(Ordering::Acquire)
+    }
+
+    /// The account's links, if set.
+    pub(crate) fn links(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        if !self.has_links() {
+            return None;
+        }
+        self.links.read().expect("links").clone()
+    }
+
+    /// Sets the account's links.
+    pub(crate) fn set_links(&self, links: Arc<dyn Any + Send + Sync>) {
+        *self.links.write().expect("links") = Some(links);
+        self.has_links.store(true, Ordering::Release);
+    }
+
+    /// Removes the account's links (a reload that dropped them).
+    pub(crate) fn clear_links(&self) {
+        self.has_links.store(false, Ordering::Release);
+        *self.links.write().expect("links") = None;
+    }
 }
 
 /// The name of the default (global) account: `$G`.
@@ -29,10 +77,7 @@ pub struct Accounts {
 
 impl Accounts {
     pub(crate) fn new() -> Self {
-        let global = Arc::new(Account {
-            name: GLOBAL_ACCOUNT.to_string(),
-            router: Mutex::new(Router::new()),
-        });
+        let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
         let mut map = HashMap::new();
         map.insert(GLOBAL_ACCOUNT.to_string(), global.clone());
         Accounts {
@@ -53,12 +98,7 @@ impl Accounts {
         }
         let mut map = self.map.lock().expect("accounts");
         map.entry(name.to_string())
-            .or_insert_with(|| {
-                Arc::new(Account {
-                    name: name.to_string(),
-                    router: Mutex::new(Router::new()),
-                })
-            })
+            .or_insert_with(|| Arc::new(Account::new(name)))
             .clone()
     }
 

@@ -58,6 +58,8 @@ impl ServerAuth {
     pub fn info_auth_required(&self, kind: ConnKind) -> bool {
         match kind {
             ConnKind::WEBSOCKET => self.checks(kind),
+            // Leafnode INFO always says auth_required (spec leafnode.md §3.2).
+            _ if kind.is_leaf() => true,
             _ => self.required(kind),
         }
     }

@@ -26,6 +26,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use natsws_core::proto::leaf::{encode_lmsg, Queues};
 use natsws_core::router::{self, Message, Origin, SubRef};
 use natsws_core::session::encode_delivery;
 
@@ -55,6 +56,9 @@ pub(crate) struct Turn {
     /// The settings this loop works with, taken again when a reload swaps
     /// them ([`Turn::refresh`]).
     pub settings: Arc<Settings>,
+    /// Leaf links already given the message of the current publish (each
+    /// link gets a message once).
+    pub leaf_sent: Vec<natsws_core::router::ConnId>,
     /// Their generation ([`crate::settings::SettingsHolder::generation`]).
     settings_gen: u64,
     /// Per kind ([`ConnKind::index`]): `max_pending`, and the three quarters
@@ -81,6 +85,7 @@ impl Turn {
             rng: fastrand::Rng::new(),
             removed: Vec::new(),
             stall: false,
+            leaf_sent: Vec::new(),
             limits: limits_of(&settings),
             settings,
             settings_gen: shared.settings_holder.generation(),
@@ -88,14 +93,17 @@ impl Turn {
     }
 
     /// At the start of a turn: takes the settings again if a reload swapped
-    /// them (one atomic load when it did not).
-    pub(crate) fn refresh(&mut self, shared: &Shared) {
+    /// them (one atomic load when it did not); returns the settings replaced,
+    /// so that the loop can re-evaluate its connections.
+    pub(crate) fn refresh(&mut self, shared: &Shared) -> Option<Arc<Settings>> {
         let gen = shared.settings_holder.generation();
-        if gen != self.settings_gen {
-            self.settings = shared.settings();
-            self.limits = limits_of(&self.settings);
-            self.settings_gen = gen;
+        if gen == self.settings_gen {
+            return None;
         }
+        let old = std::mem::replace(&mut self.settings, shared.settings());
+        self.limits = limits_of(&self.settings);
+        self.settings_gen = gen;
+        Some(old)
     }
 
     /// Removes the subscriptions that reached their auto-unsubscribe limit
@@ -143,14 +151,67 @@ fn mark_dirty(
     }
 }
 
-/// Adds a subscription to its account.
+/// Whether `msg` is larger than the leafnode peer's `max_payload`: then
+/// it is not sent, with a warning naming the subject (nats-server sends
+/// it and the peer closes the link, leafnode.md §4.1, §9).
+fn over_peer_max(target: &ConnShared, msg: &Message<'_>, size: u64) -> bool {
+    let max = target.peer_max_payload.load(Ordering::Relaxed);
+    if max == 0 || size <= max as u64 {
+        return false;
+    }
+    crate::warn!(
+        "{} - {}:{} - Not sending a message on \"{}\" to the leafnode: {size} bytes is over its max_payload of {max}",
+        target.log_peer(),
+        target.kind.label(),
+        target.cid,
+        String::from_utf8_lossy(msg.subject)
+    );
+    true
+}
+
+/// Adds a subscription to its account (internal subscribers; a
+/// connection's turn uses [`interest`], which also tells leafnode links).
+#[allow(dead_code)]
 pub(crate) fn subscribe(acc: &Account, sub: &SubRef<Sink>) {
     acc.router.lock().expect("router").insert(sub);
 }
 
-/// Removes a subscription from its account.
+/// Removes a subscription from its account (see [`subscribe`]).
+#[allow(dead_code)]
 pub(crate) fn unsubscribe(acc: &Account, sub: &SubRef<Sink>) {
     acc.router.lock().expect("router").remove(sub);
+}
+
+/// Adds (`added`) or removes a subscription from a connection's turn: as
+/// [`subscribe`]/[`unsubscribe`], and the account's leafnode links are
+/// told (`LS+`/`LS-`, [`crate::leaf_interest`]) under the same router lock.
+/// Returns whether the router changed.
+pub(crate) fn interest(
+    shared: &Shared,
+    turn: &mut Turn,
+    acc: &Account,
+    sub: &SubRef<Sink>,
+    added: bool,
+) -> bool {
+    let mut router = acc.router.lock().expect("router");
+    let changed = if added {
+        router.insert(sub);
+        true
+    } else {
+        router.remove(sub)
+    };
+    if changed && acc.leafs.active() {
+        let Turn {
+            idx,
+            local_dirty,
+            wake,
+            ..
+        } = turn;
+        acc.leafs.changed(sub, added, |c| {
+            mark_dirty(shared, *idx, local_dirty, wake, c);
+        });
+    }
+    changed
 }
 
 /// What one publish did: receivers reached, and the payload bytes of one
@@ -174,13 +235,84 @@ pub(crate) fn publish(
     turn: &mut Turn,
     self_out: &mut Vec<u8>,
 ) -> Published {
+    publish_to_queues(shared, acc, origin, echo, msg, turn, self_out, None, None)
+}
+
+/// [`publish`], with `queues` from a leafnode message (spec leafnode.md
+/// §4.3): `Some`: queue subscribers receive it only in the groups named
+/// (none for an untargeted `LMSG`); `None`: every group, as for a client.
+/// `shown`: the message as subscribers see it when it differs from the
+/// one routed (a JetStream `…@<subject>` reply split, §4.4): routed on
+/// `msg.subject`, delivered with `shown`'s subject and reply.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn publish_to_queues(
+    shared: &Shared,
+    acc: &Arc<Account>,
+    origin: Origin,
+    echo: bool,
+    msg: &Message<'_>,
+    turn: &mut Turn,
+    self_out: &mut Vec<u8>,
+    queues: Option<Queues<'_>>,
+    shown: Option<&Message<'_>>,
+) -> Published {
     let size = (msg.payload.len() + msg.headers.map_or(0, <[u8]>::len)) as u64;
+    if acc.has_links() {
+        // Exports, imports, mappings: each account on the way is a local
+        // publish (crate::imports).
+        // The leaf view (queue filter, `shown`) applies to the message as
+        // it arrived, not to the copies an import or mapping makes.
+        let deliveries = crate::imports::route(
+            shared.now(),
+            acc,
+            origin,
+            echo,
+            msg,
+            &|cid| shared.conns.lock().ok()?.get(&cid).cloned(),
+            &mut |a, o, e, m| {
+                let arrived = core::ptr::eq(m, msg);
+                let view = LeafView {
+                    queues: if arrived { queues } else { None },
+                    shown: if arrived { shown } else { None },
+                };
+                publish_local(shared, a, o, e, m, size, turn, self_out, view)
+            },
+        );
+        return Published { deliveries, size };
+    }
+    let view = LeafView { queues, shown };
+    let deliveries = publish_local(shared, acc, origin, echo, msg, size, turn, self_out, view);
+    Published { deliveries, size }
+}
+
+/// How a message that came from a leafnode is seen (see
+/// [`publish_to_queues`]): `None`s for any other origin.
+#[derive(Clone, Copy)]
+struct LeafView<'q, 'm> {
+    queues: Option<Queues<'q>>,
+    shown: Option<&'m Message<'m>>,
+}
+
+/// [`publish`] into one account, without its links.
+#[allow(clippy::too_many_arguments)]
+fn publish_local(
+    shared: &Shared,
+    acc: &Arc<Account>,
+    origin: Origin,
+    echo: bool,
+    msg: &Message<'_>,
+    size: u64,
+    turn: &mut Turn,
+    self_out: &mut Vec<u8>,
+    view: LeafView<'_, '_>,
+) -> usize {
+    let LeafView { queues, shown } = view;
     let result = acc.router.lock().expect("router").matches(msg.subject);
+    // Leaf links get the message as routed (the next hop splits it).
+    let routed = msg;
+    let msg = shown.unwrap_or(msg);
     if result.plain.is_empty() && result.queues.is_empty() {
-        return Published {
-            deliveries: 0,
-            size,
-        };
+        return 0;
     }
     let Turn {
         idx,
@@ -190,17 +322,24 @@ pub(crate) fn publish(
         removed,
         stall,
         limits,
+        leaf_sent,
         ..
     } = turn;
     let mut rand = |n: u32| rng.u32(0..n);
+    leaf_sent.clear();
     let deliveries = router::select(&result, origin, echo, &mut rand, |sub, last| {
+        if let (Some(q), Some(f)) = (&sub.queue, queues) {
+            if !f.contains(q) {
+                return;
+            }
+        }
         if last {
             removed.push((acc.clone(), sub.clone()));
         }
         let own = origin == Origin::Conn(sub.conn);
         let target = match &sub.target {
             Some(Sink::Conn(c)) => c,
-            Some(Sink::Internal(h)) => return h.deliver(sub, msg),
+            Some(Sink::Internal(h)) => return h.deliver_from(origin, sub, msg),
             Some(Sink::Numbered(n)) => {
                 if let Some(c) = n.push(sub, msg) {
                     c.out_msgs.fetch_add(1, Ordering::Relaxed);
@@ -223,12 +362,41 @@ pub(crate) fn publish(
             encode_delivery(sub, msg, self_out);
             return;
         }
+        let leaf = target.kind.is_leaf();
+        if leaf && over_peer_max(target, msg, size) {
+            return;
+        }
+        if leaf {
+            // Once per link (spec leafnode.md §4.3), and an untargeted
+            // leaf message is for no queue group.
+            if leaf_sent.contains(&target.cid) {
+                return;
+            }
+            leaf_sent.push(target.cid);
+        }
         {
             let (max_pending, stall_at) = limits[target.kind.index()];
             let mut ob = target.out.lock().expect("out");
             if ob.buf.len() > max_pending {
                 drop(ob);
                 target.mark_slow();
+            } else if leaf {
+                let q = sub.queue.as_deref();
+                let qs: &[&[u8]] = match &q {
+                    Some(q) => core::slice::from_ref(q),
+                    None => &[],
+                };
+                encode_lmsg(
+                    &mut ob.buf,
+                    routed.subject,
+                    routed.reply,
+                    qs,
+                    msg.headers,
+                    msg.payload,
+                );
+                if ob.buf.len() > stall_at {
+                    *stall = true;
+                }
             } else {
                 encode_delivery(sub, msg, &mut ob.buf);
                 if ob.buf.len() > stall_at {
@@ -240,7 +408,7 @@ pub(crate) fn publish(
         target.out_bytes.fetch_add(size, Ordering::Relaxed);
         mark_dirty(shared, *idx, local_dirty, wake, target);
     });
-    Published { deliveries, size }
+    deliveries
 }
 
 #[cfg(test)]

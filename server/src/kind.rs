@@ -11,6 +11,9 @@ use natsws_core::auth::ConnectionType;
 pub enum Kind {
     /// A NATS client.
     Client,
+    /// A leafnode connection to another server (spec `leafnode.md`),
+    /// accepted or solicited.
+    Leaf,
     /// An MQTT 3.1.1 client (nats-server's client kind with `c.mqtt`).
     Mqtt,
 }
@@ -44,6 +47,16 @@ impl ConnKind {
         kind: Kind::Client,
         transport: Transport::Ws,
     };
+    /// Leafnode connections over TCP (the `leafnodes` port, or solicited).
+    pub const LEAF: ConnKind = ConnKind {
+        kind: Kind::Leaf,
+        transport: Transport::Tcp,
+    };
+    /// Leafnode connections over WebSocket (`/leafnode` path).
+    pub const LEAF_WS: ConnKind = ConnKind {
+        kind: Kind::Leaf,
+        transport: Transport::Ws,
+    };
     /// MQTT clients on the MQTT port.
     pub const MQTT: ConnKind = ConnKind {
         kind: Kind::Mqtt,
@@ -55,12 +68,19 @@ impl ConnKind {
         transport: Transport::Ws,
     };
     /// Every listener's kind, in [`ConnKind::index`] order.
-    pub const ALL: [ConnKind; 4] = [
+    pub const ALL: [ConnKind; 6] = [
         ConnKind::CLIENT,
         ConnKind::WEBSOCKET,
+        ConnKind::LEAF,
+        ConnKind::LEAF_WS,
         ConnKind::MQTT,
         ConnKind::MQTT_WS,
     ];
+
+    /// Whether it is a leafnode connection.
+    pub fn is_leaf(self) -> bool {
+        self.kind == Kind::Leaf
+    }
 
     /// Whether it travels over WebSocket.
     pub fn is_ws(self) -> bool {
@@ -73,8 +93,10 @@ impl ConnKind {
         match (self.kind, self.transport) {
             (Kind::Client, Transport::Tcp) => ("cid", "nats", ConnectionType::Standard, 0),
             (Kind::Client, Transport::Ws) => ("wid", "websocket", ConnectionType::Websocket, 1),
-            (Kind::Mqtt, Transport::Tcp) => ("mid", "mqtt", ConnectionType::Mqtt, 2),
-            (Kind::Mqtt, Transport::Ws) => ("mid_ws", "mqtt", ConnectionType::MqttWs, 3),
+            (Kind::Leaf, Transport::Tcp) => ("lid", "leafnode", ConnectionType::Leafnode, 2),
+            (Kind::Leaf, Transport::Ws) => ("lid_ws", "leafnode", ConnectionType::LeafnodeWs, 3),
+            (Kind::Mqtt, Transport::Tcp) => ("mid", "mqtt", ConnectionType::Mqtt, 4),
+            (Kind::Mqtt, Transport::Ws) => ("mid_ws", "mqtt", ConnectionType::MqttWs, 5),
         }
     }
 

@@ -5,6 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -39,32 +40,52 @@ impl Level {
     }
 }
 
-struct Logger {
-    /// The log file and its path (reopened by [`reopen`]).
-    file: Option<(Mutex<File>, std::path::PathBuf)>,
-}
-
-static LOGGER: OnceLock<Logger> = OnceLock::new();
+/// The log file and its path (reopened by [`reopen`], replaced by
+/// [`set_file`]); `None` = stderr.
+static FILE: Mutex<Option<(File, PathBuf)>> = Mutex::new(None);
+/// Set once [`init`] has run: later calls only change the levels.
+static INITIALIZED: OnceLock<()> = OnceLock::new();
 static DEBUG: AtomicBool = AtomicBool::new(false);
 static TRACE: AtomicBool = AtomicBool::new(false);
 static LOGTIME: AtomicBool = AtomicBool::new(true);
 
+fn file() -> std::sync::MutexGuard<'static, Option<(File, PathBuf)>> {
+    FILE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Configures the logger once: debug and trace levels, timestamps, and an
 /// optional log file (appended to). Later calls only change the levels.
 pub fn init(debug: bool, trace: bool, logtime: bool, file: Option<&str>) -> std::io::Result<()> {
-    DEBUG.store(debug, Ordering::Relaxed);
-    TRACE.store(trace, Ordering::Relaxed);
-    LOGTIME.store(logtime, Ordering::Relaxed);
-    let file = match file {
-        Some(path) => Some((Mutex::new(open(path.as_ref())?), path.into())),
-        None => None,
-    };
-    let _ = LOGGER.set(Logger { file });
+    set_levels(debug, trace, logtime);
+    if INITIALIZED.get().is_none() {
+        if let Some(path) = file {
+            let f = open(path.as_ref())?;
+            *self::file() = Some((f, path.into()));
+        }
+        let _ = INITIALIZED.set(());
+    }
     Ok(())
 }
 
-fn open(path: &std::path::Path) -> std::io::Result<File> {
+/// Changes the levels and the timestamp setting (a configuration reload).
+pub fn set_levels(debug: bool, trace: bool, logtime: bool) {
+    DEBUG.store(debug, Ordering::Relaxed);
+    TRACE.store(trace, Ordering::Relaxed);
+    LOGTIME.store(logtime, Ordering::Relaxed);
+}
+
+/// Opens `path` for appending, as the log file does.
+///
+/// # Errors
+/// The file cannot be created or opened.
+pub fn open(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Sends later lines to `file` (opened with [`open`]) at `path`, or to
+/// stderr with `None` (a configuration reload that changed `log_file`).
+pub fn set_file(file: Option<(File, PathBuf)>) {
+    *self::file() = file;
 }
 
 /// SIGUSR1 (log rotation): opens the log file's path again, so that lines
@@ -74,11 +95,11 @@ fn open(path: &std::path::Path) -> std::io::Result<File> {
 /// # Errors
 /// The file cannot be opened; logging stays on the old file.
 pub fn reopen() -> std::io::Result<bool> {
-    let Some((file, path)) = LOGGER.get().and_then(|l| l.file.as_ref()) else {
+    let mut guard = file();
+    let Some((f, path)) = guard.as_mut() else {
         return Ok(false);
     };
-    let new = open(path)?;
-    *file.lock().unwrap_or_else(|e| e.into_inner()) = new;
+    *f = open(path)?;
     Ok(true)
 }
 
@@ -109,11 +130,9 @@ pub fn log(level: Level, msg: std::fmt::Arguments<'_>) {
     line.push_str("] ");
     line.push_str(&msg.to_string());
     line.push('\n');
-    match LOGGER.get().and_then(|l| l.file.as_ref()).map(|f| &f.0) {
-        Some(f) => {
-            if let Ok(mut f) = f.lock() {
-                let _ = f.write_all(line.as_bytes());
-            }
+    match file().as_mut() {
+        Some((f, _)) => {
+            let _ = f.write_all(line.as_bytes());
         }
         None => {
             let _ = std::io::stderr().write_all(line.as_bytes());

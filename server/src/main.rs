@@ -160,6 +160,7 @@ fn run(cli: &Cli) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    natsws_server::reload::install(&running.shared, cli, &opts);
     // Lame duck mode runs on its own thread; SIGINT stops it, SIGTERM is
     // ignored while it runs (nats-server), and when it has closed every
     // client it ends this loop.
@@ -180,9 +181,7 @@ fn run(cli: &Cli) -> ExitCode {
                 }
                 break;
             }
-            signal_hook::consts::SIGHUP => {
-                warn!("Trapped \"hangup\" signal: config reload is not supported by natsws yet");
-            }
+            signal_hook::consts::SIGHUP => natsws_server::reload::on_hangup(&running.shared),
             signal_hook::consts::SIGUSR1 => {
                 info!("Trapped \"user defined signal 1\" signal");
                 match log::reopen() {

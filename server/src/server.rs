@@ -34,6 +34,7 @@ use crate::sink::{ConnShared, Kill};
 pub fn lame_duck(shared: &Shared, stop: &AtomicBool) {
     shared.lame_duck.store(true, Ordering::Release);
     crate::info!("Entering lame duck mode, stop accepting new clients");
+    crate::system::events::server_event(shared, "LAMEDUCK");
     for l in &shared.loops {
         let _ = l.waker.wake();
     }
@@ -113,6 +114,9 @@ impl Running {
     /// Asks every loop to close its connections (WebSocket: close frame 1001)
     /// and exit, then waits for them.
     pub fn shutdown(self) {
+        // Before any client is closed, so that system subscribers get it.
+        crate::system::events::server_event(&self.shared, "SHUTDOWN");
+        self.shared.sys.stop();
         self.shared.shutdown.store(true, Ordering::Release);
         for l in &self.shared.loops {
             let _ = l.waker.wake();
@@ -180,6 +184,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
             waker,
             inbox: Mutex::new(Vec::new()),
             accepted: Mutex::new(Vec::new()),
+            solicited: Mutex::new(Vec::new()),
         });
     }
     let id = server_id();
@@ -197,7 +202,10 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         name,
     ));
     crate::session::mqtt_store::open(&shared)?;
+    crate::imports::install_settings(&shared.accounts, &shared.settings());
 
+    crate::system::requests::register(&shared);
+    crate::system::requests::spawn_heartbeat(&shared)?;
     crate::info!("Starting natsws");
     crate::info!("  Version:  {VERSION}");
     crate::info!("  Name:     {}", shared.server_name);
@@ -232,6 +240,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         crate::info!("Listening for MQTT clients on {scheme}://{a}");
     }
     crate::info!("Listening for client connections on {}", shared.client_addr);
+    crate::net::bind_leaf_listener(&shared)?;
     if shared.settings().proxy_protocol {
         crate::info!("PROXY protocol enabled for client connections");
     }
@@ -263,6 +272,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
                 })?,
         );
     }
+    crate::net::start_remotes(&shared);
     crate::info!("Server is ready");
     Ok(Running {
         shared,

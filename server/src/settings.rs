@@ -28,6 +28,14 @@ pub struct Settings {
     pub websocket: Option<WsListenConfig>,
     /// The MQTT listener and its tuning, if `mqtt {}` has a port.
     pub mqtt: Option<MqttSettings>,
+    /// `leafnodes { … }` as configured (spec `leafnode.md` §2); `None`
+    /// when absent.
+    pub leafnodes: Option<Arc<options::leaf::LeafnodeOptions>>,
+    /// The `leafnodes` listener's TLS (`leafnodes { tls { … } }`).
+    pub leaf_tls: Option<TlsListen>,
+    /// `default_js_domain`: account name → JetStream domain its plain
+    /// JetStream API subjects are mapped to (spec `leafnode.md` §4.10).
+    pub default_js_domain: Vec<(String, String)>,
     /// Monitoring listen address (`http_port`, or `https_port` when
     /// [`Settings::https_tls`] is set).
     pub http_addr: Option<SocketAddr>,
@@ -96,6 +104,15 @@ pub struct Settings {
     /// besides `$G` as nats-server's `configureAccounts` does, so that
     /// `/accountz` lists them before anyone logs in. Default: none.
     pub accounts: Vec<String>,
+    /// The system account's name (operations spec §2.1): `system_account`,
+    /// else the internal `$SYS`; `None` with `no_system_account`. Default:
+    /// `$SYS`.
+    pub system_account: Option<String>,
+    /// Each configured account's exports, imports and mappings (operations
+    /// spec §3), installed on the accounts at start (`crate::imports`).
+    pub account_links: Vec<(String, crate::options::AccountLinks)>,
+    /// The top-level `mappings`: the global account's.
+    pub mappings: Vec<crate::options::MappingOpt>,
     /// natsws `metrics { … }`: the namespace and `server_id` label value
     /// of `/metrics` (default `gnatsd` and the server id).
     pub metrics: options::MetricsOptions,
@@ -114,6 +131,9 @@ impl Default for Settings {
             client_addr: "0.0.0.0:4222".parse().expect("literal"),
             websocket: None,
             mqtt: None,
+            leafnodes: None,
+            leaf_tls: None,
+            default_js_domain: Vec::new(),
             http_addr: None,
             tls: None,
             https_tls: None,
@@ -139,7 +159,10 @@ impl Default for Settings {
             lame_duck_duration: options::DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: options::DEFAULT_LAME_DUCK_GRACE_PERIOD,
             auth: None,
+            account_links: Vec::new(),
+            mappings: Vec::new(),
             accounts: Vec::new(),
+            system_account: Some(DEFAULT_SYSTEM_ACCOUNT.to_string()),
             metrics: options::MetricsOptions::default(),
             #[cfg(feature = "autobahn")]
             autobahn_echo: false,
@@ -154,8 +177,12 @@ impl Settings {
     pub fn tls_for(&self, kind: ConnKind) -> Option<&TlsListen> {
         match kind {
             ConnKind::CLIENT => self.tls.as_ref(),
+            ConnKind::WEBSOCKET | ConnKind::MQTT_WS => {
+                self.websocket.as_ref().and_then(|w| w.tls.as_ref())
+            }
             ConnKind::MQTT => self.mqtt.as_ref().and_then(|m| m.tls.as_ref()),
-            _ => self.websocket.as_ref().and_then(|w| w.tls.as_ref()),
+            ConnKind::LEAF => self.leaf_tls.as_ref(),
+            _ => None,
         }
     }
 
@@ -397,6 +424,10 @@ pub enum SettingsError {
     /// Authorization, accounts or operator configuration (an invalid
     /// permission subject, an unreadable or invalid operator JWT).
     Auth(crate::auth::AuthConfigError),
+    /// `system_account` names an account that is not configured (config
+    /// mode): nats-server's `error resolving system account: account
+    /// missing` (`configureAccounts`).
+    SystemAccountMissing,
 }
 
 impl std::fmt::Display for SettingsError {
@@ -425,6 +456,9 @@ impl std::fmt::Display for SettingsError {
             SettingsError::ClientAdvertise(e) => write!(f, "{e}"),
             SettingsError::AllowedOrigins(e) => e.fmt(f),
             SettingsError::Auth(e) => write!(f, "{e}"),
+            SettingsError::SystemAccountMissing => {
+                f.write_str("error resolving system account: account missing")
+            }
         }
     }
 }
@@ -478,6 +512,31 @@ impl Settings {
     /// `client_advertise`, an invalid permission subject or operator JWT.
     pub fn from_options(o: &Options) -> Result<Settings, SettingsError> {
         build(o)
+    }
+}
+
+/// The internal system account's name (nats-server
+/// `DEFAULT_SYSTEM_ACCOUNT`).
+pub const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
+
+/// [`Settings::system_account`] from `system_account` and
+/// `no_system_account` (nats-server `Server.Start`: a configured name wins
+/// over `no_system_account`). In config mode the name must be a configured
+/// account or `$SYS`; in operator mode it is an account public key.
+fn system_account(o: &Options) -> Result<Option<String>, SettingsError> {
+    match &o.system_account {
+        Some(name) => {
+            let known = name == DEFAULT_SYSTEM_ACCOUNT
+                || !o.operators.is_empty()
+                || o.accounts.iter().any(|a| &a.name == name);
+            if known {
+                Ok(Some(name.clone()))
+            } else {
+                Err(SettingsError::SystemAccountMissing)
+            }
+        }
+        None if o.no_system_account => Ok(None),
+        None => Ok(Some(DEFAULT_SYSTEM_ACCOUNT.to_string())),
     }
 }
 
@@ -575,11 +634,25 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         Some(m) if m.port != 0 => Some(mqtt_settings(m, o.jetstream_store_dir.as_deref())?),
         _ => None,
     };
+    let system_account = system_account(o)?;
     Ok(Settings {
         auth,
+        account_links: o
+            .accounts
+            .iter()
+            .filter(|a| !a.links.is_empty())
+            .map(|a| (a.name.clone(), a.links.clone()))
+            .collect(),
+        mappings: o.mappings.clone(),
         client_addr: resolve(&o.host, o.port)?,
         websocket,
         mqtt,
+        leafnodes: o.leaf.clone().map(Arc::new),
+        leaf_tls: match o.leaf.as_ref().and_then(|l| l.tls.as_ref()) {
+            Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
+            None => None,
+        },
+        default_js_domain: o.default_js_domain.clone(),
         http_addr,
         tls,
         https_tls,
@@ -612,6 +685,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         lame_duck_duration: o.lame_duck_duration,
         lame_duck_grace_period: o.lame_duck_grace_period,
         accounts: o.accounts.iter().map(|a| a.name.clone()).collect(),
+        system_account,
         metrics: o.metrics.clone(),
         ..Settings::default()
     })

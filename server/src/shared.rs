@@ -83,6 +83,14 @@ pub struct LoopHandle {
     pub inbox: Mutex<Vec<Arc<ConnShared>>>,
     /// Newly accepted sockets for this loop.
     pub accepted: Mutex<Vec<(mio::net::TcpStream, SocketAddr, ConnKind)>>,
+    /// Leafnode sockets a remote's dialer connected, for this loop.
+    pub(crate) solicited: Mutex<
+        Vec<(
+            mio::net::TcpStream,
+            SocketAddr,
+            Arc<crate::leaf_remote::Remote>,
+        )>,
+    >,
 }
 
 /// A closed connection remembered for `/connz?state=closed`.
@@ -111,8 +119,12 @@ pub struct Shared {
     /// The accounts, each an isolated subject space (`$G` by default).
     pub accounts: Accounts,
     /// Pre-rendered INFO lines per listener kind (client, websocket),
-    /// built on first use.
-    pub info_templates: std::sync::OnceLock<[crate::info::InfoTemplates; ConnKind::ALL.len()]>,
+    /// built on first use and again after a reload
+    /// ([`Shared::refresh_info_templates`]).
+    pub info_templates: Mutex<Option<Arc<[crate::info::InfoTemplates; ConnKind::ALL.len()]>>>,
+    /// Configuration reload: its source and last outcome
+    /// (`crate::reload`).
+    pub reload: crate::reload::state::ReloadState,
     /// Next connection id.
     pub next_cid: AtomicU64,
     /// Open connections, for monitoring and `max_connections`.
@@ -148,12 +160,18 @@ pub struct Shared {
     pub client_addr: SocketAddr,
     /// Bound websocket address.
     pub ws_addr: Option<SocketAddr>,
+    /// The `leafnodes` listener's address, once bound.
+    pub leaf_addr: std::sync::OnceLock<SocketAddr>,
+    /// The bound `leafnodes` listener until loop 0 takes it.
+    pub leaf_listener: Mutex<Option<std::net::TcpListener>>,
     /// Bound monitoring address.
     pub http_addr: Option<SocketAddr>,
     /// Bound MQTT address.
     pub mqtt_addr: Option<SocketAddr>,
     /// MQTT sessions and retained messages.
     pub(crate) mqtt: crate::mqtt::Registry,
+    /// The system account's state (operations spec §2).
+    pub sys: crate::system::state::SysState,
 }
 
 /// The bound listener addresses (after port 0 was resolved).
@@ -185,15 +203,21 @@ impl Shared {
         for name in &settings.accounts {
             accounts.get(name);
         }
+        if let Some(name) = &settings.system_account {
+            accounts.get(name);
+        }
         Shared {
             client_addr: addrs.client,
             ws_addr: addrs.ws,
+            leaf_addr: std::sync::OnceLock::new(),
+            leaf_listener: Mutex::new(None),
             http_addr: addrs.http,
             mqtt_addr: addrs.mqtt,
             mqtt: crate::mqtt::Registry::default(),
             settings_holder: SettingsHolder::new(settings),
             accounts,
-            info_templates: std::sync::OnceLock::new(),
+            info_templates: Mutex::new(None),
+            reload: crate::reload::state::ReloadState::default(),
             next_cid: AtomicU64::new(1),
             conns: Mutex::new(HashMap::new()),
             closed: Mutex::new(std::collections::VecDeque::new()),
@@ -208,6 +232,7 @@ impl Shared {
             lame_duck: AtomicBool::new(false),
             ldm_acks: Mutex::new(0),
             ldm_cv: std::sync::Condvar::new(),
+            sys: Default::default(),
         }
     }
 
@@ -234,25 +259,52 @@ impl Shared {
         self.conns.lock().expect("conns").len() > self.settings().max_connections
     }
 
-    /// The INFO templates of a listener kind.
-    pub fn info_templates(&self, kind: ConnKind) -> &crate::info::InfoTemplates {
-        let t = self.info_templates.get_or_init(|| {
-            let settings = self.settings();
-            let inputs = crate::info::InfoInputs {
-                settings: &settings,
-                server_id: &self.server_id,
-                server_name: &self.server_name,
-                client_addr: self.client_addr,
-                ws_addr: self.ws_addr,
-            };
-            ConnKind::ALL.map(|k| crate::info::InfoTemplates::new(&inputs, k))
-        });
-        &t[kind.index()]
+    /// The INFO templates of a listener kind, as the settings in force
+    /// say (a lock and an `Arc` clone: once per connection, not per
+    /// message).
+    pub fn info_templates(&self, kind: ConnKind) -> InfoFor {
+        let mut cache = self.info_templates.lock().expect("info");
+        let all = cache
+            .get_or_insert_with(|| {
+                let settings = self.settings();
+                let inputs = crate::info::InfoInputs {
+                    settings: &settings,
+                    server_id: &self.server_id,
+                    server_name: &self.server_name,
+                    client_addr: self.client_addr,
+                    ws_addr: self.ws_addr,
+                };
+                Arc::new(ConnKind::ALL.map(|k| crate::info::InfoTemplates::new(&inputs, k)))
+            })
+            .clone();
+        InfoFor {
+            all,
+            idx: kind.index(),
+        }
+    }
+
+    /// Drops the INFO templates so that the next connection gets them
+    /// built from the settings in force (after a reload swapped them).
+    pub fn refresh_info_templates(&self) {
+        *self.info_templates.lock().expect("info") = None;
     }
 
     /// Milliseconds since start, the clock handed to core.
     pub fn now(&self) -> Millis {
         Millis(self.epoch.elapsed().as_millis() as u64)
+    }
+}
+
+/// One listener kind's INFO templates ([`Shared::info_templates`]).
+pub struct InfoFor {
+    all: Arc<[crate::info::InfoTemplates; ConnKind::ALL.len()]>,
+    idx: usize,
+}
+
+impl std::ops::Deref for InfoFor {
+    type Target = crate::info::InfoTemplates;
+    fn deref(&self) -> &crate::info::InfoTemplates {
+        &self.all[self.idx]
     }
 }
 

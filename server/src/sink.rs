@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use natsws_core::router::{ConnId, Message, Subscription};
+use natsws_core::router::{ConnId, Message, Origin, Subscription};
 use natsws_core::time::Millis;
 
 use crate::kind::ConnKind;
@@ -62,6 +62,15 @@ impl std::fmt::Debug for Sink {
 pub trait Handler: Send + Sync {
     /// One delivery of `msg` to `sub`.
     fn deliver(&self, sub: &Subscription<Sink>, msg: &Message<'_>);
+
+    /// One delivery of `msg`, published by `origin`, to `sub`: what the
+    /// delivery engine calls. By default [`Handler::deliver`]; a handler
+    /// that answers about the requesting connection (`$SYS.REQ.USER.INFO`,
+    /// nats-server's shared client info) overrides it.
+    fn deliver_from(&self, origin: Origin, sub: &Subscription<Sink>, msg: &Message<'_>) {
+        let _ = origin;
+        self.deliver(sub, msg);
+    }
 }
 
 /// A connection's outbound queue, filled by any thread.
@@ -118,6 +127,10 @@ pub struct ConnShared {
     /// everywhere (logs, `/connz`, INFO `client_ip`, JWT `src`), as in
     /// nats-server.
     pub proxied: std::sync::OnceLock<SocketAddr>,
+    /// Leafnode links: the peer's `max_payload` from its INFO (0 =
+    /// unknown). A message over it is not sent (leafnode.md §9: refused
+    /// on its own instead of killing the link).
+    pub peer_max_payload: AtomicUsize,
 }
 
 impl ConnShared {
@@ -151,6 +164,7 @@ impl ConnShared {
             perms: Mutex::new(None),
             upgrade: std::sync::OnceLock::new(),
             proxied: std::sync::OnceLock::new(),
+            peer_max_payload: AtomicUsize::new(0),
         }
     }
 
@@ -236,6 +250,13 @@ pub struct ClientMeta {
     pub rtt: Option<Millis>,
     /// MQTT client id (`/connz` `mqtt_client`), set at CONNECT.
     pub mqtt_client: String,
+    /// The authenticated user (nats-server `getRawAuthUser`: user name,
+    /// nkey or JWT user key; empty without one), for `$SYS` events and
+    /// `$SYS.REQ.USER.INFO`.
+    pub user: String,
+    /// The account the connection is bound to, set once CONNECT passed
+    /// (empty before).
+    pub account: String,
 }
 
 /// Why another thread asks a connection's loop to close it
@@ -249,9 +270,17 @@ pub(crate) enum Kill {
     SlowConsumer = 1,
     /// Close with reason Server Shutdown (lame duck mode).
     Shutdown = 2,
+    /// `-ERR 'maximum connections exceeded'` and close: a reload lowered
+    /// `max_connections` below the clients connected.
+    MaxConnections = 3,
+    /// Closed with reason TLS Handshake Failure: a reload changed
+    /// `pinned_certs` and the client's certificate is no longer in it.
+    PinnedCert = 4,
+    /// Close with reason Kicked (`$SYS.REQ.SERVER.<id>.KICK`).
+    Kicked = 5,
     /// Close with reason Duplicate Client ID (an MQTT session taken over
     /// by a newer connection).
-    Takeover = 3,
+    Takeover = 6,
 }
 
 impl Kill {
@@ -259,7 +288,10 @@ impl Kill {
         match v {
             1 => Kill::SlowConsumer,
             2 => Kill::Shutdown,
-            3 => Kill::Takeover,
+            3 => Kill::MaxConnections,
+            4 => Kill::PinnedCert,
+            5 => Kill::Kicked,
+            6 => Kill::Takeover,
             _ => Kill::None,
         }
     }

@@ -445,6 +445,10 @@ pub struct TlsInfo {
     /// The client certificate's identity, when the listener has
     /// `verify_and_map` and the client presented one.
     pub peer: Option<PeerIdentity>,
+    /// Lower-case hex SHA-256 of the client certificate's
+    /// SubjectPublicKeyInfo (the `pinned_certs` key), when it presented one;
+    /// a reload that changes `pinned_certs` checks open connections with it.
+    pub spki: Option<String>,
 }
 
 /// The identity in a client's leaf certificate, for `verify_and_map`

@@ -159,6 +159,15 @@ pub struct WsConn {
     /// The application reads and writes WebSocket frames itself (see
     /// [`WsConn::new`]).
     pass_through: bool,
+    /// Whether an upgrade on a `…/leafnode` path is accepted (leafnodes
+    /// configured); otherwise it is answered 404.
+    pub leaf_ok: bool,
+    /// The upgrade was for a leafnode (`…/leafnode` path).
+    leaf: bool,
+    /// Client side (a solicited leafnode, spec `leafnode.md` §5.2): the
+    /// handshake was done by the dialer; frames from the server are
+    /// unmasked; ours are masked when this is set.
+    client: Option<bool>,
 }
 
 impl WsConn {
@@ -180,7 +189,44 @@ impl WsConn {
             cookies: None,
             upgrade: None,
             pass_through,
+            leaf_ok: false,
+            leaf: false,
+            client: None,
         }
+    }
+
+    /// The client side of a connection whose upgrade the dialer completed
+    /// (a `ws://` leafnode remote): open, reading unmasked frames, masking
+    /// its own unless `mask` is false (`Nats-No-Masking` agreed).
+    pub fn client(max_payload: usize, mask: bool) -> WsConn {
+        WsConn {
+            phase: Phase::Open,
+            inbound: Inbound::new(DecoderConfig::client(), max_payload),
+            framing: Framing::SINGLE,
+            compression: false,
+            safari: false,
+            state: CloseState::Open,
+            final_close: None,
+            max_message: u64::MAX,
+            max_payload,
+            cookies: None,
+            upgrade: None,
+            pass_through: false,
+            leaf_ok: false,
+            leaf: true,
+            client: Some(mask),
+        }
+    }
+
+    /// Whether this is the client side ([`WsConn::client`]).
+    pub fn is_client(&self) -> bool {
+        self.client.is_some()
+    }
+
+    /// Whether the upgrade was a leafnode's (`…/leafnode` path, spec
+    /// `leafnode.md` §5.1).
+    pub fn is_leaf(&self) -> bool {
+        self.leaf
     }
 
     /// What the upgrade request said, once (after [`WsEvent::Upgraded`]).
@@ -236,8 +282,10 @@ impl WsConn {
                             return WsEvent::Close(ClosedReason::MaxConnectionsExceeded);
                         }
                     }
-                    if up.kind == PathKind::Leafnode {
-                        // Leafnodes over WebSocket are not served.
+                    self.leaf = up.kind == PathKind::Leafnode && self.leaf_ok;
+                    if up.kind == PathKind::Leafnode && !self.leaf {
+                        // Leafnodes over WebSocket are not served when none
+                        // are configured.
                         crate::debug!("websocket upgrade for {:?} refused: not supported", up.kind);
                         wbuf.extend_from_slice(
                             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\nConnection: close\r\nContent-Length: 10\r\n\r\nNot Found\n",
@@ -289,6 +337,27 @@ impl WsConn {
                 }
             }
         }
+        self.read_frames(data, nats_in, wbuf, upgraded)
+    }
+
+    /// [`WsConn::on_read`] of an open client-side connection: frames only.
+    pub fn on_read_client(
+        &mut self,
+        data: &mut [u8],
+        nats_in: &mut Vec<u8>,
+        wbuf: &mut Vec<u8>,
+    ) -> WsEvent {
+        self.read_frames(data, nats_in, wbuf, false)
+    }
+
+    /// The frames after the handshake: un-framed into `nats_in`.
+    fn read_frames(
+        &mut self,
+        data: &mut [u8],
+        nats_in: &mut Vec<u8>,
+        wbuf: &mut Vec<u8>,
+        upgraded: bool,
+    ) -> WsEvent {
         if self.pass_through {
             nats_in.extend_from_slice(data);
             return if upgraded {
@@ -344,7 +413,12 @@ impl WsConn {
             frame_compressed(nats, wbuf, framing);
             return;
         }
-        codec::frame_batch(nats, wbuf, self.framing, None);
+        let mut key = || fastrand::u32(..).to_be_bytes();
+        let mask: Option<&mut dyn FnMut() -> [u8; 4]> = match self.client {
+            Some(true) => Some(&mut key),
+            _ => None,
+        };
+        codec::frame_batch(nats, wbuf, self.framing, mask);
     }
 
     /// How [`frame_out`](Self::frame_out) would cut `len` NATS bytes when
@@ -355,7 +429,7 @@ impl WsConn {
     /// headers and bytes with vectored writes instead of copying the bytes
     /// behind the headers. `None`: use `frame_out`.
     pub fn plain_frame_size(&self, len: usize) -> Option<usize> {
-        if self.pass_through {
+        if self.pass_through || self.client == Some(true) {
             return None;
         }
         if len == 0 || !self.is_open() || self.compression {

@@ -311,8 +311,18 @@ fn unsupported_features_listed_never_ignored() {
     let names: Vec<String> = o.unsupported().into_iter().map(|u| u.feature).collect();
     // mqtt is served; jetstream is accepted with a warning (its store_dir
     // holds the MQTT store).
-    assert_eq!(names, vec!["cluster", "gateway", "leafnodes"]);
+    assert_eq!(names, vec!["cluster", "gateway"]);
     assert_eq!(o.mqtt.as_ref().unwrap().port, 1883);
+    // leafnodes are served; keys natsws does not implement yet are listed.
+    assert_eq!(o.leaf.as_ref().unwrap().port, Some(7422));
+    let l = opts("leafnodes { port: 7422, min_version: \"2.8.0\" }\n");
+    let names: Vec<String> = l.unsupported().into_iter().map(|u| u.feature).collect();
+    assert_eq!(names, vec!["leafnodes.min_version"]);
+    assert!(opts_err("leafnodes { port: 7422, bogus: 1 }\n").contains("unknown field \"bogus\""));
+    assert!(
+        opts_err("leafnodes { remotes [ { url: \"nats://h\", bogus: 1 } ] }\n")
+            .contains("unknown field \"bogus\"")
+    );
     // system_account is accepted (recorded; no system account services).
     assert_eq!(o.system_account.as_deref(), Some("SYS"));
     assert_eq!(o.cluster.as_ref().unwrap().port, Some(6222));

@@ -1,28 +1,23 @@
 //! `/accountz` against the real binary: the list of accounts and the
 //! `?acc=` detail, in the shape nats-server 2.15.1 gives. Passes against
-//! both servers (`NATSWS_TEST_SERVER_BIN`); nats-server gets
+//! both servers (`NATSWS_TEST_SERVER_BIN`); both get
 //! `no_system_account: true` where the comparison is about everything but
-//! the system account, which natsws does not have (docs/compat.md).
+//! the system account (whose automatic imports count as subscriptions).
 
 mod common;
 
 use std::collections::BTreeSet;
 
-use common::{is_reference, Raw, Server};
+use common::{Raw, Server};
 use serde_json::Value;
 
 /// Two configured accounts: `A` with a user, `B` with none.
 const ACCOUNTS: &str = "port: -1\nhttp_port: -1\n\
     accounts {\n  A { users: [{user: a, password: a}] }\n  B {}\n}\n";
 
-/// [`ACCOUNTS`], and for nats-server no system account, so that both
-/// servers have the same accounts.
+/// [`ACCOUNTS`] without a system account.
 fn start() -> Server {
-    if is_reference() {
-        Server::start(&format!("{ACCOUNTS}no_system_account: true\n"))
-    } else {
-        Server::start(ACCOUNTS)
-    }
+    Server::start(&format!("{ACCOUNTS}no_system_account: true\n"))
 }
 
 /// GETs `path`, expects 200 and parses the JSON body.
@@ -58,19 +53,18 @@ fn accountz_lists_configured_accounts() {
     assert_eq!(names(&v), want);
 }
 
-/// The deliberate difference: nats-server creates `$SYS` by default and
-/// names it; natsws has no system account and omits the key.
+/// Both servers create `$SYS` by default and name it.
 #[test]
 fn accountz_system_account() {
     let s = Server::start(ACCOUNTS);
     let v = get_json(&s, "/accountz");
-    if is_reference() {
-        assert_eq!(v["system_account"], "$SYS");
-        assert!(names(&v).contains("$SYS"), "{v}");
-    } else {
-        assert!(v.get("system_account").is_none(), "{v}");
-        assert!(!names(&v).contains("$SYS"), "{v}");
-    }
+    assert_eq!(v["system_account"], "$SYS");
+    assert!(names(&v).contains("$SYS"), "{v}");
+    // A configured system account is named instead.
+    let s = Server::start(&format!("{ACCOUNTS}system_account: B\n"));
+    let v = get_json(&s, "/accountz");
+    assert_eq!(v["system_account"], "B");
+    assert!(!names(&v).contains("$SYS"), "{v}");
 }
 
 #[test]

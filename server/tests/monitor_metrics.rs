@@ -127,7 +127,8 @@ fn metrics_count_a_known_traffic_pattern() {
         return;
     }
     const N: usize = 5;
-    let s = Server::start(CONF);
+    // Without a system account: its internal subscriptions would count.
+    let s = Server::start(&format!("{CONF}\nno_system_account: true\n"));
     let id = server_id(&s);
     let (mut sub, _) = Conn::tcp(s.client_port);
     sub.send(b"CONNECT {\"verbose\":false}\r\nSUB m.x 1\r\n");

@@ -297,6 +297,13 @@ impl AuthConfig {
                 && self.mqtt.is_override())
     }
 
+    /// The `no_auth_user` a client of `kind` that sends no credentials is
+    /// bound to (the websocket block's for websocket clients when it
+    /// overrides), if any.
+    pub fn no_auth_user_for(&self, kind: ConnectionType) -> Option<&str> {
+        Some(self.effective(kind).no_auth_user).filter(|n| !n.is_empty())
+    }
+
     fn effective(&self, kind: ConnectionType) -> Effective<'_> {
         if self.ws_override(kind) {
             let ws = if kind == ConnectionType::Websocket {

@@ -66,6 +66,7 @@ pub mod fuzzing;
 mod gojson;
 pub mod headers;
 mod info;
+pub mod leaf;
 
 pub use connect::Connect;
 pub use decoder::{ClientDecoder, ServerDecoder};

@@ -36,6 +36,7 @@ use core::fmt;
 
 mod cache;
 mod sublist;
+pub mod transform;
 
 pub use sublist::{CacheStats, QueueMatch, Sublist, SublistResult, DEFAULT_CACHE_CAPACITY};
 

@@ -1,8 +1,8 @@
 //! `/accountz` (nats-server `Server.Accountz`): the names of the accounts,
 //! or with `?acc=<name>` that account's detail.
 //!
-//! natsws has no system account, so `system_account` (omitempty in
-//! nats-server) is never present and `$SYS` is never listed.
+//! `system_account` names the system account (omitted with
+//! `no_system_account`), which is listed like any other.
 
 use std::time::SystemTime;
 
@@ -14,7 +14,8 @@ use crate::log::rfc3339;
 use crate::shared::Shared;
 
 /// `account_detail` (nats-server `AccountInfo`), the part natsws knows:
-/// `account_name`, `jetstream_enabled` (false), `leafnode_connections` (0)
+/// `account_name`, `jetstream_enabled` (false), `leafnode_connections` (its
+/// open leafnode links)
 /// and `subscriptions` (the account's subscription count). natsws does not
 /// track `update_time`, `expired`, `complete` or `client_connections` per
 /// account and has no imports, exports, mappings, name tag or JWT to show,
@@ -23,7 +24,7 @@ fn detail(acc: &Account) -> Value {
     json!({
         "account_name": acc.name,
         "jetstream_enabled": false,
-        "leafnode_connections": 0,
+        "leafnode_connections": acc.leafs.all().len(),
         "subscriptions": acc.router.lock().map_or(0, |r| r.len()),
     })
 }
@@ -32,11 +33,14 @@ fn detail(acc: &Account) -> Value {
 /// account's name: `$G`, the configured accounts, and in operator mode the
 /// accounts used so far) or, for `acc`, `account_detail`. An unknown `acc`
 /// is nats-server's error `Account <name> does not exist` (a 400).
-pub(super) fn accountz(shared: &Shared, params: &Params) -> Result<Value, Error> {
+pub(crate) fn accountz(shared: &Shared, params: &Params) -> Result<Value, Error> {
     let mut v = json!({
         "server_id": shared.server_id,
         "now": rfc3339(SystemTime::now()),
     });
+    if let Some(sys) = &shared.settings().system_account {
+        v["system_account"] = json!(sys);
+    }
     let accounts = shared.accounts.all();
     match params.get("acc").filter(|a| !a.is_empty()) {
         None => {

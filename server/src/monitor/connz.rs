@@ -25,6 +25,11 @@ struct Query<'a> {
     cid: Option<u64>,
     /// `state`: `open` (default), `closed`, `any` or `all`.
     state: &'a str,
+    /// `acc`: only connections bound to this account (also how the
+    /// account-scoped `$SYS` requests narrow it).
+    acc: Option<&'a str>,
+    /// `auth`: add `authorized_user`, `account` and `name_tag`.
+    auth: bool,
     /// `mqtt_client`: only connections of this MQTT client id.
     mqtt_client: Option<&'a str>,
 }
@@ -46,6 +51,11 @@ impl<'a> Query<'a> {
             limit = 1;
         }
         let state = params.get("state").map_or("open", String::as_str);
+        let acc = params
+            .get("acc")
+            .map(String::as_str)
+            .filter(|a| !a.is_empty());
+        let auth = super::param_bool(params, "auth")?;
         Ok(Query {
             subs,
             offset,
@@ -53,18 +63,33 @@ impl<'a> Query<'a> {
             cid,
             state,
             mqtt_client: params.get("mqtt_client").map(String::as_str),
+            acc,
+            auth,
         })
     }
 
-    /// Whether connection `cid` passes the `cid` filter.
-    fn wants(&self, cid: u64) -> bool {
-        self.cid.is_none_or(|x| x == cid)
+    /// Whether connection `cid` of account `acc` passes the `cid` and
+    /// `acc` filters.
+    fn wants(&self, cid: u64, acc: &str) -> bool {
+        self.cid.is_none_or(|x| x == cid) && self.acc.is_none_or(|a| a == acc)
     }
 
     /// Whether a connection with MQTT client id `id` ("" for none) passes
     /// the `mqtt_client` filter (mqtt spec §5).
     fn wants_mqtt(&self, id: &str) -> bool {
         self.mqtt_client.is_none_or(|x| x == id)
+    }
+}
+
+/// With `auth`: the user and account of a connection (nats-server
+/// `ConnInfo.AuthorizedUser`, `Account`, `NameTag`).
+fn add_auth(meta: &crate::sink::ClientMeta, obj: &mut serde_json::Map<String, Value>) {
+    if !meta.user.is_empty() {
+        obj.insert("authorized_user".into(), json!(meta.user));
+    }
+    if !meta.account.is_empty() {
+        obj.insert("account".into(), json!(meta.account));
+        obj.insert("name_tag".into(), json!(meta.account));
     }
 }
 
@@ -110,12 +135,13 @@ fn extensions(c: &ConnShared, obj: &mut serde_json::Map<String, Value>) {
 }
 
 /// One open connection's object.
-fn open_conn(c: &ConnShared, now: SystemTime, subs: bool, accounts: &[Arc<Account>]) -> Value {
+fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Account>]) -> Value {
+    let subs = q.subs;
     let meta = c.client.lock().map(|m| m.clone()).unwrap_or_default();
     let pending = c.out.lock().map_or(0, |o| o.buf.len());
     let mut v = json!({
         "cid": c.cid,
-        "kind": "Client",
+        "kind": if c.kind.is_leaf() { "Leafnode" } else { "Client" },
         "type": c.kind.connz_type(),
         "ip": c.peer_addr().ip().to_string(),
         "port": c.peer_addr().port(),
@@ -146,6 +172,9 @@ fn open_conn(c: &ConnShared, now: SystemTime, subs: bool, accounts: &[Arc<Accoun
         }
     }
     extensions(c, obj);
+    if q.auth {
+        add_auth(&meta, obj);
+    }
     if let Some(t) = c.tls.get() {
         obj.insert("tls_version".into(), json!(t.version));
         obj.insert("tls_cipher_suite".into(), json!(t.cipher));
@@ -160,9 +189,9 @@ fn open_conn(c: &ConnShared, now: SystemTime, subs: bool, accounts: &[Arc<Accoun
 }
 
 /// One closed connection's object.
-fn closed_conn(c: &ClosedConn) -> Value {
+fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
     let mut v = json!({
-        "cid": c.cid, "kind": "Client", "type": c.kind.connz_type(),
+        "cid": c.cid, "kind": if c.kind.is_leaf() { "Leafnode" } else { "Client" }, "type": c.kind.connz_type(),
         "ip": c.peer.ip().to_string(), "port": c.peer.port(),
         "start": rfc3339(c.start), "stop": rfc3339(c.stop),
         "reason": c.reason.as_str(),
@@ -172,11 +201,16 @@ fn closed_conn(c: &ClosedConn) -> Value {
     if !c.client.mqtt_client.is_empty() {
         v["mqtt_client"] = json!(c.client.mqtt_client);
     }
+    if auth {
+        if let Some(obj) = v.as_object_mut() {
+            add_auth(&c.client, obj);
+        }
+    }
     v
 }
 
 /// The `/connz` object for the query `params`.
-pub(super) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
+pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
     let q = Query::parse(params)?;
     let now = SystemTime::now();
     let mut list: Vec<(u64, Value)> = Vec::new();
@@ -187,17 +221,15 @@ pub(super) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .map(|c| c.values().cloned().collect())
             .unwrap_or_default();
         let accounts = shared.accounts.all();
-        let mqtt_id = |c: &ConnShared| {
-            c.client
+        for c in conns.iter() {
+            let (acc, mqtt_id) = c
+                .client
                 .lock()
-                .map(|m| m.mqtt_client.clone())
-                .unwrap_or_default()
-        };
-        for c in conns
-            .iter()
-            .filter(|c| q.wants(c.cid) && q.wants_mqtt(&mqtt_id(c)))
-        {
-            list.push((c.cid, open_conn(c, now, q.subs, &accounts)));
+                .map(|m| (m.account.clone(), m.mqtt_client.clone()))
+                .unwrap_or_default();
+            if q.wants(c.cid, &acc) && q.wants_mqtt(&mqtt_id) {
+                list.push((c.cid, open_conn(c, now, &q, &accounts)));
+            }
         }
     }
     if matches!(q.state, "closed" | "any" | "all") {
@@ -208,9 +240,9 @@ pub(super) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .unwrap_or_default();
         for c in closed
             .iter()
-            .filter(|c| q.wants(c.cid) && q.wants_mqtt(&c.client.mqtt_client))
+            .filter(|c| q.wants(c.cid, &c.client.account) && q.wants_mqtt(&c.client.mqtt_client))
         {
-            list.push((c.cid, closed_conn(c)));
+            list.push((c.cid, closed_conn(c, q.auth)));
         }
     } else if !matches!(q.state, "open") {
         return Err(Error::State(q.state.to_string()));

@@ -236,6 +236,9 @@ impl Exposition {
     ///   frames sent;
     /// * `natsws_ws_handshake_failures_total` (counter): WebSocket upgrades
     ///   refused or timed out;
+    /// * `natsws_config_reloads_total{result="ok"|"error"}` (counter):
+    ///   configuration reloads that took effect, and those refused or
+    ///   failed (operations spec §1.8).
     /// * `natsws_closed_connections_total{reason}` (counter): connections
     ///   closed, by the `/connz` closed reason (every reason, from 0).
     fn natsws(&mut self, shared: &Shared) {
@@ -276,6 +279,13 @@ impl Exposition {
         ] {
             let n = n.load(Ordering::Relaxed).to_string();
             self.add(name.into(), help, Type::Counter, Vec::new(), n);
+        }
+        for (result, n) in [("ok", &shared.reload.ok), ("error", &shared.reload.failed)] {
+            let labels = vec![("result", result.to_string())];
+            let n = n.load(Ordering::Relaxed).to_string();
+            let help = "configuration reloads, by result (error: refused or failed)";
+            let name = "natsws_config_reloads_total".into();
+            self.add(name, help, Type::Counter, labels, n);
         }
         for reason in natsws_core::session::ClosedReason::ALL {
             let labels = vec![("reason", reason.as_str().to_string())];
@@ -372,7 +382,7 @@ pub(super) fn metrics(shared: &Shared) -> Response {
         exp.generic("subsz", &v);
     }
     exp.generic("routez", &leafz::routez(shared));
-    exp.leafz(&leafz::leafz(shared));
+    exp.leafz(&leafz::leafz(shared, None, false));
     exp.healthz(&healthz::healthz(shared).body);
     exp.natsws(shared);
     Response {

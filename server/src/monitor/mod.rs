@@ -7,14 +7,14 @@
 //! This file holds the thread, the request parsing, the route table and
 //! the query helpers; each endpoint builds its JSON in its own file.
 
-mod accountz;
-mod connz;
+pub(crate) mod accountz;
+pub(crate) mod connz;
 mod healthz;
-mod leafz;
+pub(crate) mod leafz;
 mod metrics;
 mod mqttz;
-mod subsz;
-mod varz;
+pub(crate) mod subsz;
+pub(crate) mod varz;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -31,7 +31,7 @@ use crate::shared::{Shared, VERSION};
 const MAX_REQUEST: usize = 16 * 1024;
 
 /// Query parameters of a request, `key → value` (no percent-decoding).
-type Params = HashMap<String, String>;
+pub(crate) type Params = HashMap<String, String>;
 
 /// Why an endpoint answers 400: its `Display` is the body, nats-server's
 /// text for the same request.
@@ -233,7 +233,10 @@ fn route(shared: &Shared, path: &str, params: &Params) -> Response {
         "/subsz" | "/subscriptionsz" => Response::json(subsz::subsz(shared, params)),
         "/healthz" => healthz::healthz(shared),
         "/routez" => Response::json(Ok(leafz::routez(shared))),
-        "/leafz" => Response::json(Ok(leafz::leafz(shared))),
+        "/leafz" => Response::json(
+            param_bool(params, "subs")
+                .map(|subs| leafz::leafz(shared, params.get("acc").map(String::as_str), subs)),
+        ),
         "/accountz" => Response::json(accountz::accountz(shared, params)),
         "/metrics" => metrics::metrics(shared),
         "/mqttz" => Response::json(Ok(mqttz::mqttz(shared))),

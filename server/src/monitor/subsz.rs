@@ -11,7 +11,7 @@ use crate::log::rfc3339;
 use crate::shared::Shared;
 
 /// The `/subsz` object for the query `params`.
-pub(super) fn subsz(shared: &Shared, params: &Params) -> Result<Value, Error> {
+pub(crate) fn subsz(shared: &Shared, params: &Params) -> Result<Value, Error> {
     let subs = param_bool(params, "subs")?;
     let offset = param_int(params, "offset", 0)?.max(0) as usize;
     let limit = param_int(params, "limit", 1024)?.max(0) as usize;
@@ -23,7 +23,11 @@ pub(super) fn subsz(shared: &Shared, params: &Params) -> Result<Value, Error> {
     }
     let mut list = Vec::new();
     let mut num_subscriptions = 0;
+    let only = params.get("acc").filter(|a| !a.is_empty());
     for acc in shared.accounts.all() {
+        if only.is_some_and(|a| *a != acc.name) {
+            continue;
+        }
         let router = acc.router.lock().map_err(|_| Error::Internal)?;
         num_subscriptions += router.len();
         if !subs {

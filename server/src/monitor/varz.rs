@@ -155,7 +155,7 @@ fn client_tls(shared: &Shared, v: &mut Value) {
 }
 
 /// The `/varz` object.
-pub(super) fn varz(shared: &Shared) -> Value {
+pub(crate) fn varz(shared: &Shared) -> Value {
     let settings = shared.settings();
     let s = &*settings;
     let st = &shared.stats;
@@ -191,7 +191,7 @@ pub(super) fn varz(shared: &Shared) -> Value {
         "max_pending": s.max_pending,
         "cluster": {},
         "gateway": {},
-        "leaf": {},
+        "leaf": super::leafz::varz_leaf(shared),
         "mqtt": mqtt(shared),
         "websocket": websocket(shared),
         "jetstream": {},
@@ -208,7 +208,7 @@ pub(super) fn varz(shared: &Shared) -> Value {
         "total_connections": st.total_connections.load(Ordering::Relaxed),
         "routes": 0,
         "remotes": 0,
-        "leafnodes": 0,
+        "leafnodes": super::leafz::count(shared),
         "in_msgs": st.in_msgs.load(Ordering::Relaxed),
         "out_msgs": st.out_msgs.load(Ordering::Relaxed),
         "in_bytes": st.in_bytes.load(Ordering::Relaxed),
@@ -229,6 +229,11 @@ pub(super) fn varz(shared: &Shared) -> Value {
         "stale_connection_stats": {"clients": 0, "routes": 0, "gateways": 0, "leafs": 0},
     });
     client_tls(shared, &mut v);
+    v["config_load_time"] = json!(rfc3339(shared.reload.load_time()));
+    if let Some(e) = shared.reload.last_error() {
+        // natsws: why the last reload was refused (absent after a good one).
+        v["natsws_last_reload_error"] = json!(e);
+    }
     v
 }
 

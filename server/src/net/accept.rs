@@ -12,7 +12,7 @@ impl EventLoop {
                 ConnKind::CLIENT => self.client_listener.as_ref(),
                 ConnKind::WEBSOCKET => self.ws_listener.as_ref(),
                 ConnKind::MQTT => self.mqtt_listener.as_ref(),
-                _ => None,
+                _ => self.leaf_listener.as_ref(),
             };
             let Some(l) = l else { return };
             match l.accept() {
@@ -161,13 +161,14 @@ impl EventLoop {
         let mut info = crate::tls::TlsInfo::default();
         let mut pinned_ok = true;
         if let Some(s) = conn.sock.session() {
+            let key = s
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| crate::tls::spki_sha256(c));
+            info.spki.clone_from(&key);
             if !listen.pinned_certs.is_empty() {
                 // nats-server's matchesPinnedCert (enforced for websocket
                 // too: see docs/compat.md).
-                let key = s
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .and_then(|c| crate::tls::spki_sha256(c));
                 pinned_ok = match key {
                     None => {
                         crate::warn!("{peer} - {}:{cid} - Matching against pinned certificates failed as no certificate was provided", kind.label());
@@ -210,6 +211,9 @@ impl EventLoop {
             self.tls_failed(token, "certificate not pinned");
             return false;
         }
+        if kind.is_leaf() {
+            return self.leaf_tls_ready(token);
+        }
         if kind == ConnKind::MQTT {
             conn.handshake_deadline = None;
             arm(&mut self.timers, conn, token);
@@ -245,7 +249,6 @@ impl EventLoop {
         let conn = &self.conns[token];
         let (cid, peer) = (conn.shared.cid, conn.shared.peer);
         match conn.shared.kind {
-            ConnKind::CLIENT => crate::error!("{peer} - cid:{cid} - TLS handshake error: {why}"),
             ConnKind::WEBSOCKET => {
                 crate::error!("websocket: TLS handshake error from {peer}: {why}")
             }
@@ -321,10 +324,12 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
                     Some(now.saturating_add(Millis(t.timeout.as_millis() as u64)));
             }
         }
-        (_, _) => {
+        (ConnKind::WEBSOCKET, _) => {
             // The upgrade answers max_connections, as nats-server does.
             let w = s.websocket.as_ref().expect("ws listener implies config");
-            conn.ws = Some(WsConn::new(w, s.max_payload, conn.proto.frames_itself()));
+            let mut ws = WsConn::new(w, s.max_payload, conn.proto.frames_itself());
+            ws.leaf_ok = s.leafnodes.is_some();
+            conn.ws = Some(ws);
             conn.proxy_pending = w.proxy_protocol;
             if !w.keepalive.is_zero() {
                 conn.keepalive = Some((Millis(w.keepalive.as_millis() as u64), s.ping_max));
@@ -332,5 +337,7 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
             let deadline = now.saturating_add(Millis(w.handshake_timeout.as_millis() as u64));
             conn.handshake_deadline = Some(deadline);
         }
+        // A leafnode's protocol greets (crate::session::leaf).
+        _ => {}
     }
 }

@@ -52,7 +52,7 @@ impl EventLoop {
             }
         }
         let turn = Turn::new(idx, &shared);
-        Ok(EventLoop {
+        let mut el = EventLoop {
             poll,
             shared,
             conns: Slab::new(),
@@ -63,16 +63,21 @@ impl EventLoop {
             client_listener: cl,
             ws_listener: wl,
             mqtt_listener: ml,
+            leaf_listener: None,
             next_loop: 0,
             scratch_out: Vec::new(),
             in_lame_duck: false,
-        })
+        };
+        if idx == 0 {
+            el.take_leaf_listener()?;
+        }
+        Ok(el)
     }
 
     /// Runs until shutdown.
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        let max_spin = self.turn.settings.loop_spin;
+        let mut max_spin = self.turn.settings.loop_spin;
         // The current spin budget, adapted as KVM's halt polling adapts its
         // window: back to `max_spin` when the next event came within it (a
         // full spin would have caught it), a quarter less when it came
@@ -113,7 +118,11 @@ impl EventLoop {
             }
             busy = !events.is_empty();
             // A reload's new settings apply from the next turn on.
-            self.turn.refresh(&self.shared);
+            if let Some(old) = self.turn.refresh(&self.shared) {
+                max_spin = self.turn.settings.loop_spin;
+                spin = spin.min(max_spin);
+                self.reconfigure_conns(&old);
+            }
             if self.shared.shutdown.load(Ordering::Acquire) {
                 self.shutdown_all();
                 return;
@@ -127,6 +136,7 @@ impl EventLoop {
                     CLIENT_LISTENER => self.accept(ConnKind::CLIENT),
                     WS_LISTENER => self.accept(ConnKind::WEBSOCKET),
                     MQTT_LISTENER => self.accept(ConnKind::MQTT),
+                    LEAF_LISTENER => self.accept_leaf(),
                     Token(t) => {
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                             self.readable.push(t);
@@ -140,6 +150,7 @@ impl EventLoop {
                 }
             }
             self.take_accepted();
+            self.take_solicited();
             self.take_inbox();
             let readable = std::mem::take(&mut self.readable);
             for t in readable {

@@ -43,7 +43,9 @@ mod accept;
 mod conn;
 mod event_loop;
 mod frames;
+mod leaf;
 mod read;
+mod reload;
 pub(crate) mod transport;
 mod write;
 
@@ -55,7 +57,9 @@ use write::oversized;
 pub(crate) const WAKER: Token = Token(usize::MAX - 1);
 const CLIENT_LISTENER: Token = Token(usize::MAX - 2);
 const WS_LISTENER: Token = Token(usize::MAX - 3);
-const MQTT_LISTENER: Token = Token(usize::MAX - 4);
+const LEAF_LISTENER: Token = Token(usize::MAX - 4);
+const MQTT_LISTENER: Token = Token(usize::MAX - 5);
+pub(crate) use leaf::{bind_listener as bind_leaf_listener, start_remotes};
 
 /// Size of the per-loop read buffer (the largest single read), bytes.
 const READ_BUF: usize = 64 * 1024;
@@ -139,6 +143,8 @@ pub(crate) struct EventLoop {
     client_listener: Option<TcpListener>,
     ws_listener: Option<TcpListener>,
     mqtt_listener: Option<TcpListener>,
+    /// The `leafnodes` listener (loop 0).
+    leaf_listener: Option<TcpListener>,
     next_loop: usize,
     scratch_out: Vec<u8>,
     /// Lame duck mode has been entered by this loop.

@@ -146,18 +146,22 @@ impl EventLoop {
         } = self;
         let conn = &mut conns[token];
         let ws = conn.ws.as_mut().expect("checked by the caller");
-        let wcfg = turn
-            .settings
-            .websocket
-            .as_ref()
-            .expect("ws conn implies config");
-        let event = ws.on_read(
-            wcfg,
-            conn.shared.peer.ip(),
-            &mut rbuf[..n],
-            &mut conn.inbuf,
-            &mut conn.wbuf,
-        );
+        let event = if ws.is_client() {
+            ws.on_read_client(&mut rbuf[..n], &mut conn.inbuf, &mut conn.wbuf)
+        } else {
+            let wcfg = turn
+                .settings
+                .websocket
+                .as_ref()
+                .expect("ws conn implies config");
+            ws.on_read(
+                wcfg,
+                conn.shared.peer.ip(),
+                &mut rbuf[..n],
+                &mut conn.inbuf,
+                &mut conn.wbuf,
+            )
+        };
         match event {
             WsEvent::Nothing => {
                 if !conn.wbuf.is_empty() {
@@ -199,6 +203,9 @@ impl EventLoop {
             turn,
             ..
         } = self;
+        if conns[token].ws.as_ref().is_some_and(|w| w.is_leaf()) {
+            return self.leaf_upgraded(token, now);
+        }
         let conn = &mut conns[token];
         conn.handshake_deadline = None;
         conn.last_out = now;
@@ -431,6 +438,9 @@ fn record_input(shared: &Shared, conn: &mut Conn) {
         meta.name = c.name.clone();
         meta.lang = c.lang.clone();
         meta.version = c.version.clone();
+        meta.account = conn.account.name.clone();
+        drop(meta);
+        crate::system::events::client_connect(shared, &conn.shared, &conn.account);
     }
 }
 

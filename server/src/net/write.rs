@@ -154,6 +154,27 @@ impl EventLoop {
                 self.close(token, ClosedReason::ServerShutdown, true);
                 true
             }
+            Kill::Kicked => {
+                // An operator's KICK: what is queued goes out, then the
+                // close (no -ERR, as nats-server).
+                self.close(token, ClosedReason::Kicked, true);
+                true
+            }
+            Kill::MaxConnections => {
+                // A reload lowered max_connections (nats-server
+                // `maxConnExceeded`); an MQTT client has no `-ERR`.
+                if conn.shared.kind.kind == crate::kind::Kind::Client {
+                    let mut err = Vec::new();
+                    natsws_core::proto::encode_err(&mut err, "maximum connections exceeded");
+                    self.turn.queue_out(&conn.shared.clone(), &err);
+                }
+                self.close(token, ClosedReason::MaxConnectionsExceeded, true);
+                true
+            }
+            Kill::PinnedCert => {
+                self.close(token, ClosedReason::TlsHandshakeFailure, true);
+                true
+            }
             Kill::None => false,
         }
     }
@@ -307,8 +328,18 @@ impl EventLoop {
             self.shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
         }
         let cs = &conn.shared;
+        if cs.kind.is_leaf() {
+            leaf::log_closed(cs, reason);
+        }
         self.shared.conns.lock().expect("conns").remove(&cs.cid);
         self.shared.stats.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
+        crate::system::events::client_disconnect(
+            &self.shared,
+            cs,
+            &conn.account,
+            reason,
+            !conn.pre_auth,
+        );
         let mut closed = self.shared.closed.lock().expect("closed");
         if closed.len() == CLOSED_RING {
             closed.pop_front();

@@ -82,9 +82,8 @@ pub struct ResponsePermission {
 }
 
 /// One account of `accounts` (§3.6): an isolated subject space for its
-/// users. Imports/exports are parsed only to be refused (see
-/// [`Options::unsupported`]); `jetstream`, `mappings`, `limits` and
-/// `msg_trace` are accepted and not interpreted.
+/// users, with its exports, imports and mappings (operations spec §3);
+/// `jetstream`, `limits` and `msg_trace` are accepted and not interpreted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Account {
     /// Account name.
@@ -97,8 +96,8 @@ pub struct Account {
     pub users: Vec<User>,
     /// `default_permissions` for this account's users without their own.
     pub default_permissions: Option<Permissions>,
-    /// Where `imports`/`exports` was configured, if it was.
-    pub imports_exports: Option<Span>,
+    /// `exports`, `imports` and `mappings`/`maps`.
+    pub links: super::AccountLinks,
 }
 
 impl Options {
@@ -120,7 +119,10 @@ impl Options {
                     self.authorization = Some(parse_authorization(r, m, &e.key_span));
                 }
             }
-            "accounts" => self.accounts = parse_accounts(r, e),
+            "accounts" => {
+                self.accounts = parse_accounts(r, e);
+                self.accounts_span = Some(e.key_span.clone());
+            }
             "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators" => {
                 if let Some(list) = r.ok(str_list(e)) {
                     self.operators.extend(list.into_iter().map(|value| Spanned {
@@ -158,6 +160,11 @@ impl Options {
                 }
             }
             "system_account" | "system" => self.system_account = r.ok(str_of(e)),
+            "no_system_account" | "no_system" | "no_sys_acc" => {
+                if let Some(b) = r.ok(bool_of(e)) {
+                    self.no_system_account = b;
+                }
+            }
             _ => return false,
         }
         true
@@ -392,7 +399,7 @@ fn parse_accounts(r: &mut Reader, e: &Entry) -> Vec<Account> {
                         nkey: None,
                         users: Vec::new(),
                         default_permissions: None,
-                        imports_exports: None,
+                        links: Default::default(),
                     }),
                     v => r.errors.push(Diagnostic::at(
                         &n.span,
@@ -412,7 +419,7 @@ fn parse_accounts(r: &mut Reader, e: &Entry) -> Vec<Account> {
                     nkey: None,
                     users: Vec::new(),
                     default_permissions: None,
-                    imports_exports: None,
+                    links: Default::default(),
                 };
                 match &a.value.value {
                     Value::Map(am) => {
@@ -423,11 +430,12 @@ fn parse_accounts(r: &mut Reader, e: &Entry) -> Vec<Account> {
                                 "default_permissions" | "default_permission" => {
                                     acc.default_permissions = parse_permissions(r, k)
                                 }
-                                "imports" | "exports" => {
-                                    acc.imports_exports = Some(k.key_span.clone())
+                                "imports" => super::imports::parse_imports(r, k, &mut acc.links),
+                                "exports" => super::imports::parse_exports(r, k, &mut acc.links),
+                                "mappings" | "maps" => {
+                                    acc.links.mappings = super::imports::parse_mappings(r, k)
                                 }
-                                "jetstream" | "mappings" | "maps" | "limits" | "msg_trace"
-                                | "trace_dest" => {}
+                                "jetstream" | "limits" | "msg_trace" | "trace_dest" => {}
                                 _ => r.unknown(k),
                             }
                         }

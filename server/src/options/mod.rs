@@ -37,6 +37,8 @@ use std::path::{Path, PathBuf};
 use crate::config::{self, ConfigError, Diagnostic, Document, Entry, Node, Span};
 
 mod auth;
+mod imports;
+pub mod leaf;
 mod metrics;
 mod mqtt;
 mod read;
@@ -48,6 +50,11 @@ mod websocket;
 pub use auth::{
     is_bcrypt, Account, Authorization, ConnectionType, Permissions, ResponsePermission,
     SubjectPermission, User,
+};
+pub use imports::{export_approved, subset_match, tokenize};
+pub use imports::{
+    AccountLinks, Export, MapDest, MappingOpt, ResponseType, ServiceImport, StreamImport,
+    DEFAULT_RESPONSE_THRESHOLD,
 };
 pub use metrics::MetricsOptions;
 pub use mqtt::{MqttOptions, MqttStore};
@@ -189,14 +196,25 @@ pub struct Options {
     pub authorization: Option<Authorization>,
     /// `accounts` (§3.6).
     pub accounts: Vec<Account>,
+    /// Where the `accounts` key is (cross-account errors point there).
+    pub accounts_span: Option<Span>,
+    /// Top-level `mappings`/`maps`: the global account's (operations
+    /// spec §3.4).
+    pub mappings: Vec<MappingOpt>,
     /// Client-port `tls { … }` (§4.3).
     pub tls: Option<TlsConfig>,
     /// `cluster { … }`.
     pub cluster: Option<BlockInfo>,
     /// `gateway { … }`.
     pub gateway: Option<BlockInfo>,
-    /// `leafnodes`/`leaf { … }`.
+    /// `leafnodes`/`leaf { … }` when refused as a whole (unused since
+    /// leafnodes are served: see [`Options::leaf`]).
     pub leafnodes: Option<BlockInfo>,
+    /// `leafnodes`/`leaf { … }` (spec `leafnode.md` §2).
+    pub leaf: Option<leaf::LeafnodeOptions>,
+    /// `default_js_domain { <account>: <domain> }` (spec `leafnode.md`
+    /// §4.10): account name → JetStream domain of its leaf hub.
+    pub default_js_domain: Vec<(String, String)>,
     /// `mqtt { … }`.
     pub mqtt: Option<MqttOptions>,
     /// `jetstream { store_dir }`: the default directory of the MQTT store
@@ -221,9 +239,13 @@ pub struct Options {
     pub resolver: Option<Spanned<String>>,
     /// `resolver_preload`: account public key → account JWT.
     pub resolver_preload: Vec<(String, String)>,
-    /// `system_account`/`system` (recorded; natsws has no system account
-    /// services).
+    /// `system_account`/`system`: the account whose users reach the `$SYS`
+    /// services and events (operations spec §2.1). Unset: the internal
+    /// `$SYS` account, unless `no_system_account`.
     pub system_account: Option<String>,
+    /// `no_system_account`/`no_system`/`no_sys_acc`: no system account, no
+    /// events, no `$SYS` services (default false).
+    pub no_system_account: bool,
     /// Config warnings (`… should be converted to a duration`, …).
     pub warnings: Vec<Diagnostic>,
 }
@@ -269,10 +291,14 @@ impl Default for Options {
             no_auth_user: None,
             authorization: None,
             accounts: Vec::new(),
+            accounts_span: None,
+            mappings: Vec::new(),
             tls: None,
             cluster: None,
             gateway: None,
             leafnodes: None,
+            leaf: None,
+            default_js_domain: Vec::new(),
             mqtt: None,
             jetstream_store_dir: None,
             jetstream: None,
@@ -284,6 +310,7 @@ impl Default for Options {
             resolver: None,
             resolver_preload: Vec::new(),
             system_account: None,
+            no_system_account: false,
             warnings: Vec::new(),
         }
     }
@@ -326,6 +353,9 @@ impl Options {
             o.apply_top(&mut r, e);
         }
         if r.errors.is_empty() {
+            o.check_links(&mut r);
+        }
+        if r.errors.is_empty() {
             o.warnings = r.warnings;
             Ok(o)
         } else {
@@ -343,6 +373,7 @@ impl Options {
             || self.apply_log_key(r, e, key)
             || self.apply_limit_key(r, e, key)
             || self.apply_auth_key(r, e, key)
+            || self.apply_mappings_key(r, e, key)
             || self.apply_block_key(r, e, key)
             || self.apply_unsupported_key(r, e, key);
         if !known {

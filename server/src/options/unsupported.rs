@@ -65,17 +65,11 @@ const OTHER_NATS_KEYS: &[&str] = &[
     "ocsp",
     "ocsp_cache",
     "proxies",
-    "no_system_account",
-    "no_system",
-    "no_sys_acc",
-    "mappings",
-    "maps",
     "resolver_tls",
     "resolver_pinned_accounts",
     "default_sentinel",
     "store_dir",
     "storedir",
-    "default_js_domain",
     "connect_error_reports",
     "reconnect_error_reports",
     "server_metadata",
@@ -89,7 +83,7 @@ impl Options {
         match key {
             "cluster" => self.cluster = parse_block(r, e, "cluster"),
             "gateway" => self.gateway = parse_block(r, e, "gateway"),
-            "leafnodes" | "leaf" => self.leafnodes = parse_block(r, e, "leafnodes"),
+            "leafnodes" | "leaf" => self.leaf = super::leaf::parse(r, e),
             "mqtt" => self.mqtt = super::mqtt::parse_mqtt(r, e),
             "jetstream" => {
                 let enabled = match &e.value.value {
@@ -129,6 +123,7 @@ impl Options {
                     });
                 }
             }
+            "default_js_domain" => self.default_js_domain = super::leaf::parse_js_domains(r, e),
             k if OTHER_NATS_KEYS.contains(&k) => self.other_features.push(Spanned {
                 value: e.key.clone(),
                 span: e.key_span.clone(),
@@ -153,11 +148,6 @@ impl Options {
                 add("authorization.auth_callout", Some(&a.span));
             }
         }
-        for a in &self.accounts {
-            if let Some(sp) = &a.imports_exports {
-                add("accounts imports/exports", Some(sp));
-            }
-        }
         if let Some(r) = &self.resolver {
             let t = r.value.trim().to_ascii_uppercase();
             if t != "MEMORY" && t != "MEM" {
@@ -171,6 +161,11 @@ impl Options {
         ] {
             if let Some(b) = b {
                 add(name, Some(&b.span));
+            }
+        }
+        if let Some(l) = &self.leaf {
+            for (name, span) in &l.unsupported {
+                add(name, Some(span));
             }
         }
         for f in &self.other_features {

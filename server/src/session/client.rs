@@ -71,12 +71,12 @@ impl SubjectSpace for ClientHost<'_> {
     type Target = Sink;
 
     fn subscribe(&mut self, sub: &SubRef<Sink>) {
-        deliver::subscribe(self.acc, sub);
+        deliver::interest(self.shared, self.turn, self.acc, sub, true);
         self.me.subs.fetch_add(1, Ordering::Relaxed);
     }
 
     fn unsubscribe(&mut self, sub: &SubRef<Sink>) {
-        deliver::unsubscribe(self.acc, sub);
+        deliver::interest(self.shared, self.turn, self.acc, sub, false);
         self.me.subs.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -87,6 +87,26 @@ impl SubjectSpace for ClientHost<'_> {
         msg: &Message<'_>,
         self_out: &mut Vec<u8>,
     ) -> usize {
+        // default_js_domain (leafnode.md §4.10): only `$…` subjects pay
+        // for the lookup.
+        let mapped = if msg.subject.first() == Some(&b'$') {
+            self.turn
+                .settings
+                .default_js_domain
+                .iter()
+                .find(|(a, _)| *a == self.acc.name)
+                .and_then(|(_, d)| crate::leaf_interest::js_domain_subject(msg.subject, d))
+        } else {
+            None
+        };
+        let mapped_msg;
+        let msg = match &mapped {
+            Some(s) => {
+                mapped_msg = Message { subject: s, ..*msg };
+                &mapped_msg
+            }
+            None => msg,
+        };
         let p = deliver::publish(
             self.shared,
             self.acc,
@@ -96,6 +116,13 @@ impl SubjectSpace for ClientHost<'_> {
             self.turn,
             self_out,
         );
+        if p.deliveries == 0
+            && mapped.is_none()
+            && msg.subject.starts_with(b"$JS.API.")
+            && self.acc.leafs.active()
+        {
+            crate::leaf_interest::js_hint(&self.acc.name, &self.acc.leafs);
+        }
         let n = p.deliveries as u64;
         self.out_msgs += n;
         self.out_bytes += n * p.size;
@@ -160,6 +187,15 @@ impl Host for ClientHost<'_> {
                     self.me.cid,
                     e.log
                 );
+                if let Some(c) = connect {
+                    // What the failed CONNECT said, for the auth error
+                    // event (nats-server `getRawAuthUser`, `c.opts`).
+                    let mut meta = self.me.client.lock().expect("meta");
+                    meta.user = c.user.clone();
+                    meta.name = c.name.clone();
+                    meta.lang = c.lang.clone();
+                    meta.version = c.version.clone();
+                }
                 // An already expired JWT is an Authorization Violation at
                 // CONNECT, as in nats-server; `User Authentication Expired`
                 // comes only from the expiry timer of a live connection.
@@ -169,6 +205,7 @@ impl Host for ClientHost<'_> {
         if id.account != self.acc.name {
             *self.acc = shared.accounts.get(&id.account);
         }
+        self.me.client.lock().expect("meta").user = id.user.clone();
         {
             let mut dp = self.me.perms.lock().expect("perms");
             *dp = id

@@ -23,10 +23,14 @@
 //! frames itself and has sent its own).
 
 pub(crate) mod client;
+pub(crate) mod leaf;
+mod leaf_accept;
+pub(crate) use leaf_accept::info_line as leaf_info;
 #[cfg(feature = "autobahn")]
 mod echo;
 mod mqtt;
 pub(crate) mod mqtt_store;
+mod reload;
 
 use std::sync::Arc;
 
@@ -49,6 +53,8 @@ pub(crate) enum Proto {
     Client(Session<Sink>),
     /// An MQTT 3.1.1 client, over TCP or WebSocket (`/mqtt`).
     Mqtt(Box<mqtt::MqttConn>),
+    /// A leafnode link (spec `leafnode.md`), accepted or solicited.
+    Leaf(Box<leaf::Leaf>),
     /// Test-only (feature `autobahn`): echoes WebSocket messages, for the
     /// Autobahn testsuite run against the server's own transport and loop.
     #[cfg(feature = "autobahn")]
@@ -118,7 +124,7 @@ impl Proto {
     /// nothing on the way out.
     pub(crate) fn frames_itself(&self) -> bool {
         match self {
-            Proto::Client(_) | Proto::Mqtt(_) => false,
+            Proto::Client(_) | Proto::Mqtt(_) | Proto::Leaf(_) => false,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => true,
         }
@@ -129,6 +135,7 @@ impl Proto {
         match self {
             Proto::Client(s) => s.restart_timers(now),
             Proto::Mqtt(m) => m.upgraded(now),
+            Proto::Leaf(_) => {}
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => {}
         }
@@ -165,6 +172,11 @@ impl Proto {
                 cx.turn.remove_exhausted();
                 res
             }
+            Proto::Leaf(l) => {
+                let res = l.input(cx, input, now, out);
+                cx.turn.remove_exhausted();
+                res
+            }
             #[cfg(feature = "autobahn")]
             Proto::Echo(e) => e.input(cx.me, input, wbuf),
         }
@@ -175,6 +187,7 @@ impl Proto {
         match self {
             Proto::Client(s) => s.poll_timeout(),
             Proto::Mqtt(m) => m.poll_timeout(),
+            Proto::Leaf(l) => l.poll_timeout(),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => None,
         }
@@ -186,6 +199,7 @@ impl Proto {
         match self {
             Proto::Client(s) => s.handle_timeout(now, out),
             Proto::Mqtt(m) => m.handle_timeout(now, out),
+            Proto::Leaf(l) => l.handle_timeout(now, out),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => Ok(()),
         }
@@ -197,6 +211,7 @@ impl Proto {
         match self {
             Proto::Client(s) => s.close(&mut cx.client_host()),
             Proto::Mqtt(m) => m.close(cx),
+            Proto::Leaf(l) => l.close(cx),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => {}
         }
@@ -208,6 +223,7 @@ impl Proto {
         match self {
             Proto::Client(s) => s.takes_async_info(),
             Proto::Mqtt(_) => false,
+            Proto::Leaf(_) => false,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => false,
         }
@@ -218,6 +234,7 @@ impl Proto {
         match self {
             Proto::Client(s) => s.in_counts(),
             Proto::Mqtt(m) => m.in_counts(),
+            Proto::Leaf(l) => l.in_counts(),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => (0, 0),
         }
@@ -229,6 +246,7 @@ impl Proto {
         match self {
             Proto::Client(s) => s.connect_options(),
             Proto::Mqtt(m) => m.connect_options(),
+            Proto::Leaf(_) => None,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => None,
         }

@@ -24,6 +24,15 @@ pub fn server_bin() -> std::path::PathBuf {
     }
 }
 
+/// The reference nats-server 2.15.1: `NATSWS_REFERENCE_BIN`, else the
+/// pip-installed binary.
+pub fn reference_bin() -> std::path::PathBuf {
+    match std::env::var_os("NATSWS_REFERENCE_BIN") {
+        Some(p) if !p.is_empty() => p.into(),
+        _ => "/root/.pyenv/versions/3.11.7/bin/nats-server".into(),
+    }
+}
+
 /// True when the tests run against another binary (the reference
 /// nats-server) through `NATSWS_TEST_SERVER_BIN`.
 pub fn is_reference() -> bool {
@@ -51,6 +60,11 @@ pub fn is_timeout(e: &std::io::Error) -> bool {
     )
 }
 
+/// Whether a read was interrupted by a signal (`EINTR`): read again.
+pub fn is_interrupted(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Interrupted
+}
+
 /// How long any single expectation may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -64,6 +78,8 @@ pub struct Server {
     pub http_port: Option<u16>,
     /// The `https_port` monitor (`Starting https monitor on …`).
     pub https_port: Option<u16>,
+    /// The `leafnodes` listener (`Listening for leafnode connections on …`).
+    pub leaf_port: Option<u16>,
     pub log: mpsc::Receiver<String>,
     /// The log lines written up to "Server is ready".
     pub startup_log: Vec<String>,
@@ -115,10 +131,26 @@ impl Server {
     }
 
     pub fn try_start_args(conf: &str, args: &[&str]) -> Result<Server, String> {
+        Self::try_start_bin(&server_bin(), conf, args)
+    }
+
+    /// Starts the reference nats-server (the peer of interop tests, e.g.
+    /// a leafnode hub), whatever binary is under test.
+    pub fn start_reference(conf: &str) -> Server {
+        Self::try_start_bin(&reference_bin(), conf, &[])
+            .unwrap_or_else(|out| panic!("nats-server did not start: {out}"))
+    }
+
+    /// Starts `bin` with `conf` and `args`.
+    pub fn try_start_bin(
+        bin: &std::path::Path,
+        conf: &str,
+        args: &[&str],
+    ) -> Result<Server, String> {
         let dir = TempDir::new();
         let path = dir.0.join("natsws.conf");
         std::fs::write(&path, conf).expect("write conf");
-        let mut child = Command::new(server_bin())
+        let mut child = Command::new(bin)
             .arg("-c")
             .arg(&path)
             .args(args)
@@ -142,6 +174,7 @@ impl Server {
         let (mut client_port, mut ws_port, mut http_port) = (None, None, None);
         let mut https_port = None;
         let mut mqtt_port = None;
+        let mut leaf_port = None;
         let until = Instant::now() + DEADLINE;
         let mut seen = Vec::new();
         loop {
@@ -160,6 +193,8 @@ impl Server {
                 mqtt_port = port_of(&line);
             } else if line.contains("Starting http monitor on") {
                 http_port = port_of(&line);
+            } else if line.contains("Listening for leafnode connections on") {
+                leaf_port = port_of(&line);
             } else if line.contains("Starting https monitor on") {
                 https_port = port_of(&line);
             } else if line.contains("Server is ready") {
@@ -173,10 +208,17 @@ impl Server {
             mqtt_port,
             http_port,
             https_port,
+            leaf_port,
             log: rx,
             startup_log: seen,
             _dir: dir,
         })
+    }
+
+    /// The config file the server was started with: a test rewrites it,
+    /// then sends SIGHUP to reload it.
+    pub fn conf_path(&self) -> std::path::PathBuf {
+        self._dir.0.join("natsws.conf")
     }
 
     pub fn nats_url(&self) -> String {
@@ -300,7 +342,7 @@ impl Raw {
                     String::from_utf8_lossy(&self.buf)
                 ),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(e) => panic!("read error {e} waiting for {needle:?}"),
             }
         }
@@ -315,7 +357,7 @@ impl Raw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(_) => break,
             }
         }
@@ -420,7 +462,7 @@ impl WsRaw {
             let n = match sock.read(&mut chunk) {
                 Ok(0) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
                 Ok(n) => n,
-                Err(e) if is_timeout(&e) => continue,
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => continue,
                 Err(_) => return Err(Refused(String::from_utf8_lossy(&seen).into_owned())),
             };
             seen.extend_from_slice(&chunk[..n]);
@@ -542,7 +584,7 @@ impl WsRaw {
                     break;
                 }
                 Ok(n) => self.feed(&mut chunk[..n], &mut frames),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(e) => panic!("read error {e} waiting for {what}"),
             }
         }
@@ -574,7 +616,7 @@ impl WsRaw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => self.feed(&mut chunk[..n], &mut frames),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(_) => break,
             }
         }
@@ -594,7 +636,7 @@ impl WsRaw {
             match self.sock.read(&mut chunk) {
                 Ok(0) => return false,
                 Ok(n) => self.feed(&mut chunk[..n], &mut Vec::new()),
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || is_interrupted(&e) => {}
                 Err(_) => return false,
             }
             if self.close.is_some() {

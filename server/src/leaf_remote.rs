@@ -1,0 +1,141 @@
+//! A `remotes` entry's dialing state (spec `leafnode.md` §2.3, §3.12),
+//! shared by its dialer thread (`crate::net`) and the link it made
+//! (`crate::session::leaf`).
+
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use crate::options::leaf::RemoteLeaf;
+
+/// One `remotes` entry's dialing state, shared by its dialer thread
+/// (`crate::net`) and the connection it made.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    /// The configuration.
+    pub cfg: RemoteLeaf,
+    /// The URL being used: (`host:port`, user, password).
+    pub current: Mutex<Option<RemoteUrl>>,
+    /// Set when the connection closed, with a delay owed before the next
+    /// dial (a loop: 30 s); the dialer waits on `cv`.
+    pub closed: Mutex<Option<Option<Duration>>>,
+    /// Signals `closed`.
+    pub cv: Condvar,
+    /// A WebSocket link the dialer upgraded: (bytes read after the 101,
+    /// whether to mask), taken by the loop with the socket.
+    pub ws_handoff: Mutex<Option<(Vec<u8>, bool)>>,
+}
+
+/// The upgrade request of a `ws://` remote (spec §5.2): `GET
+/// <path>/leafnode`, with `Nats-No-Masking: true` when `no_masking`.
+/// Returns the request and its `Sec-WebSocket-Key`.
+pub(crate) fn ws_request(url: &RemoteUrl, no_masking: bool) -> (Vec<u8>, String) {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD.encode(fastrand::u128(..).to_be_bytes());
+    let path = format!("{}/leafnode", url.path.trim_end_matches('/'));
+    let mut req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: natsws\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n",
+        url.host_port
+    );
+    if no_masking {
+        req.push_str("Nats-No-Masking: true\r\n");
+    }
+    req.push_str("\r\n");
+    (req.into_bytes(), key)
+}
+
+/// Checks the upgrade response head (spec §5.2): `101`, `Upgrade:
+/// websocket`, `Connection: upgrade`, the accept key. Ok: how long the
+/// head is and whether the server agreed to unmasked frames.
+pub(crate) fn ws_response(buf: &[u8], key: &str) -> Result<Option<(usize, bool)>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("malformed HTTP response: {e}")),
+    };
+    let get = |name: &str| {
+        resp.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+    };
+    let accept = natsws_core::ws::handshake::accept_key(key.as_bytes());
+    let ok = resp.code == Some(101)
+        && get("Upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+        && get("Connection").is_some_and(|v| v.eq_ignore_ascii_case("upgrade"))
+        && get("Sec-WebSocket-Accept").as_deref() == Some(accept.as_str());
+    if !ok {
+        return Err("invalid websocket connection".into());
+    }
+    let no_masking = get("Nats-No-Masking").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    Ok(Some((len, no_masking)))
+}
+
+/// A parsed remote URL (`nats-leaf://user:pass@host:port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RemoteUrl {
+    /// `host:port` (port 7422 when none).
+    pub host_port: String,
+    /// Userinfo user.
+    pub user: Option<String>,
+    /// Userinfo password.
+    pub pass: Option<String>,
+    /// A `ws://` URL: the link runs over WebSocket (spec §5.2).
+    pub ws: bool,
+    /// The URL's path (`/` when none), joined with `leafnode` for the
+    /// upgrade request.
+    pub path: String,
+}
+
+impl RemoteUrl {
+    /// Parses `scheme://[user[:pass]@]host[:port][/path]`; any scheme not
+    /// starting with `ws` is plain TCP (spec §2.3).
+    pub(crate) fn parse(url: &str) -> Option<RemoteUrl> {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("nats", url));
+        let ws = scheme.to_ascii_lowercase().starts_with("ws");
+        let (rest, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].to_string()),
+            None => (rest, "/".to_string()),
+        };
+        let (userinfo, hp) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, rest),
+        };
+        if hp.is_empty() {
+            return None;
+        }
+        let has_port = match hp.rfind(':') {
+            Some(i) => !hp.ends_with(']') && hp[i + 1..].parse::<u16>().is_ok(),
+            None => false,
+        };
+        let host_port = if has_port {
+            hp.to_string()
+        } else {
+            format!("{hp}:{}", crate::options::leaf::DEFAULT_LEAF_PORT)
+        };
+        let (user, pass) = match userinfo {
+            Some(u) => match u.split_once(':') {
+                Some((a, b)) => (Some(a.to_string()), Some(b.to_string())),
+                None => (Some(u.to_string()), None),
+            },
+            None => (None, None),
+        };
+        Some(RemoteUrl {
+            host_port,
+            user,
+            pass,
+            ws,
+            path,
+        })
+    }
+}
+
+impl Remote {
+    /// The connection ended; the dialer may go on after `delay` (or the
+    /// `reconnect` interval).
+    pub(crate) fn notify_closed(&self, delay: Option<Duration>) {
+        *self.closed.lock().expect("remote") = Some(delay);
+        self.cv.notify_all();
+    }
+}

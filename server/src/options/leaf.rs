@@ -1,0 +1,332 @@
+//! The `leafnodes`/`leaf { … }` block (spec `leafnode.md` §2): the
+//! accepting listener with its `authorization`, and the `remotes` this
+//! server solicits. Unknown keys are errors, as in nats-server
+//! (`opts.go: parseLeafNodes`, `parseLeafAuthorization`,
+//! `parseRemoteLeafNodes`); keys natsws does not implement yet are refused
+//! at start through [`LeafnodeOptions::unsupported`].
+
+use std::time::Duration;
+
+use super::read::{bool_of, map_of, parse_listen, port_of, str_list, str_of, Reader};
+use crate::config::{Diagnostic, Entry, Span, Value};
+
+/// nats-server `DEFAULT_LEAF_NODE_RECONNECT`: 1 s.
+pub const DEFAULT_LEAF_RECONNECT: Duration = Duration::from_secs(1);
+/// nats-server `DEFAULT_LEAFNODE_INFO_WAIT`: 1 s.
+pub const DEFAULT_FIRST_INFO_TIMEOUT: Duration = Duration::from_secs(1);
+/// nats-server `DEFAULT_ROUTE_DIAL`: 1 s.
+pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default leafnode port for remote URLs without one: 7422.
+pub const DEFAULT_LEAF_PORT: u16 = 7422;
+
+/// `leafnodes { … }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeafnodeOptions {
+    /// Position of the block's key.
+    pub span: Span,
+    /// `host`/`net`/`listen` host (default `0.0.0.0`).
+    pub host: Option<String>,
+    /// `port`/`listen` port; `None`/0 = no listener, -1 = random.
+    pub port: Option<i32>,
+    /// `authorization { … }` of the listener.
+    pub authorization: LeafAuthorization,
+    /// `remotes [ … ]`.
+    pub remotes: Vec<RemoteLeaf>,
+    /// `reconnect`/`reconnect_delay`/`reconnect_interval` (default 1 s).
+    pub reconnect: Duration,
+    /// Server-wide `dial_timeout` (default 1 s).
+    pub dial_timeout: Duration,
+    /// Keys parsed but not implemented (refused at start).
+    pub unsupported: Vec<(String, Span)>,
+    /// The listener's `tls { … }` (spec §2.4).
+    pub tls: Option<super::TlsConfig>,
+}
+
+/// `leafnodes.authorization { … }` (spec §2.2).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LeafAuthorization {
+    /// Single `user`.
+    pub user: Option<String>,
+    /// Its `password` (plain or bcrypt).
+    pub password: Option<String>,
+    /// Account the single user (or an unauthenticated leaf) binds to.
+    pub account: Option<String>,
+    /// `users`: (user, password, account).
+    pub users: Vec<LeafUser>,
+    /// `timeout` (default 2 s).
+    pub timeout: Option<Duration>,
+}
+
+/// One `leafnodes.authorization.users` entry.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LeafUser {
+    /// `user`.
+    pub user: String,
+    /// `password`.
+    pub password: String,
+    /// `account` (default `$G`).
+    pub account: Option<String>,
+}
+
+/// One `remotes` entry (spec §2.3).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteLeaf {
+    /// `url`/`urls` as written.
+    pub urls: Vec<String>,
+    /// `account`/`local`: the local account bound to the link (`$G`).
+    pub account: String,
+    /// `no_randomize`/`dont_randomize`.
+    pub no_randomize: bool,
+    /// `hub`.
+    pub hub: bool,
+    /// `deny_imports`.
+    pub deny_imports: Vec<String>,
+    /// `deny_exports`.
+    pub deny_exports: Vec<String>,
+    /// `first_info_timeout` (default 1 s).
+    pub first_info_timeout: Duration,
+    /// `dial_timeout` (default: the block's).
+    pub dial_timeout: Option<Duration>,
+    /// `disabled`.
+    pub disabled: bool,
+    /// `ignore_discovered_servers`.
+    pub ignore_discovered_servers: bool,
+    /// `ws_no_masking`/`websocket_no_masking`: ask the hub to accept
+    /// unmasked frames (`Nats-No-Masking: true`).
+    pub ws_no_masking: bool,
+}
+
+impl LeafnodeOptions {
+    /// Whether a listener is configured (`port` non-zero).
+    pub fn listens(&self) -> bool {
+        self.port.is_some_and(|p| p != 0)
+    }
+}
+
+/// Parses `leafnodes { … }`.
+pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
+    let m = r.ok(map_of(e, "leafnodes"))?;
+    let mut o = LeafnodeOptions {
+        span: e.key_span.clone(),
+        host: None,
+        port: None,
+        authorization: LeafAuthorization::default(),
+        remotes: Vec::new(),
+        reconnect: DEFAULT_LEAF_RECONNECT,
+        dial_timeout: DEFAULT_DIAL_TIMEOUT,
+        unsupported: Vec::new(),
+        tls: None,
+    };
+    for k in &m.entries {
+        match k.key.to_ascii_lowercase().as_str() {
+            "listen" => {
+                if let Some((h, p)) = r.ok(parse_listen(k)) {
+                    o.host = h.or(o.host.take());
+                    o.port = Some(p);
+                }
+            }
+            "host" | "net" => o.host = r.ok(str_of(k)),
+            "port" => o.port = r.ok(port_of(k)),
+            "authorization" => {
+                if let Some(a) = parse_auth(r, k) {
+                    o.authorization = a;
+                }
+            }
+            "remotes" => o.remotes = parse_remotes(r, k, &mut o.unsupported),
+            "reconnect" | "reconnect_delay" | "reconnect_interval" => {
+                if let Some(d) = r.duration_or_secs(k, "reconnect") {
+                    o.reconnect = d;
+                }
+            }
+            "dial_timeout" => {
+                if let Some(d) = r.duration_or_secs(k, "dial_timeout") {
+                    o.dial_timeout = d;
+                }
+            }
+            // natsws never compresses a leaf link (spec §3.11: it stays in
+            // clear text with nats-server peers); the mode is accepted.
+            "compression" | "no_advertise" | "advertise" | "leafnode_advertise" => {}
+            "tls" => {
+                if let Some(m) = r.ok(map_of(k, "tls")) {
+                    o.tls = Some(super::tls::parse_tls(r, m, &k.key_span));
+                }
+            }
+            "min_version"
+            | "minimum_version"
+            | "isolate_leafnode_interest"
+            | "isolate"
+            | "write_deadline"
+            | "write_timeout" => o
+                .unsupported
+                .push((format!("leafnodes.{}", k.key), k.key_span.clone())),
+            _ => r.unknown(k),
+        }
+    }
+    Some(o)
+}
+
+fn parse_auth(r: &mut Reader, e: &Entry) -> Option<LeafAuthorization> {
+    let m = r.ok(map_of(e, "authorization"))?;
+    let mut a = LeafAuthorization::default();
+    for k in &m.entries {
+        match k.key.to_ascii_lowercase().as_str() {
+            "user" | "username" => a.user = r.ok(str_of(k)),
+            "pass" | "password" => a.password = r.ok(str_of(k)),
+            "account" => a.account = r.ok(str_of(k)),
+            "timeout" => a.timeout = r.seconds(k, "leafnode authorization timeout"),
+            "users" => {
+                let Value::Array(items) = &k.value.value else {
+                    r.errors.push(Diagnostic::at(
+                        &k.key_span,
+                        "Expected users field to be an array".to_string(),
+                    ));
+                    continue;
+                };
+                for it in items {
+                    let Value::Map(um) = &it.value else {
+                        continue;
+                    };
+                    let mut u = LeafUser::default();
+                    for f in &um.entries {
+                        match f.key.to_ascii_lowercase().as_str() {
+                            "user" | "username" => u.user = r.ok(str_of(f)).unwrap_or_default(),
+                            "pass" | "password" => u.password = r.ok(str_of(f)).unwrap_or_default(),
+                            "account" => u.account = r.ok(str_of(f)),
+                            _ => r.unknown(f),
+                        }
+                    }
+                    a.users.push(u);
+                }
+            }
+            _ => r.unknown(k),
+        }
+    }
+    Some(a)
+}
+
+fn parse_remotes(
+    r: &mut Reader,
+    e: &Entry,
+    unsupported: &mut Vec<(String, Span)>,
+) -> Vec<RemoteLeaf> {
+    let Value::Array(items) = &e.value.value else {
+        r.errors.push(Diagnostic::at(
+            &e.key_span,
+            "Expected remotes field to be an array".to_string(),
+        ));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for it in items {
+        let Value::Map(m) = &it.value else {
+            continue;
+        };
+        let mut rl = RemoteLeaf {
+            urls: Vec::new(),
+            account: crate::account::GLOBAL_ACCOUNT.to_string(),
+            no_randomize: false,
+            hub: false,
+            deny_imports: Vec::new(),
+            deny_exports: Vec::new(),
+            first_info_timeout: DEFAULT_FIRST_INFO_TIMEOUT,
+            dial_timeout: None,
+            disabled: false,
+            ignore_discovered_servers: false,
+            ws_no_masking: false,
+        };
+        for k in &m.entries {
+            match k.key.to_ascii_lowercase().as_str() {
+                "url" | "urls" => rl.urls = r.ok(str_list(k)).unwrap_or_default(),
+                "account" | "local" => {
+                    if let Some(a) = r.ok(str_of(k)).filter(|a| !a.is_empty()) {
+                        rl.account = a;
+                    }
+                }
+                "no_randomize" | "dont_randomize" => {
+                    rl.no_randomize = r.ok(bool_of(k)).unwrap_or(false)
+                }
+                "hub" => rl.hub = r.ok(bool_of(k)).unwrap_or(false),
+                "deny_imports" | "deny_import" => {
+                    rl.deny_imports = r.ok(str_list(k)).unwrap_or_default()
+                }
+                "deny_exports" | "deny_export" => {
+                    rl.deny_exports = r.ok(str_list(k)).unwrap_or_default()
+                }
+                "first_info_timeout" => {
+                    if let Some(d) = r.duration_or_secs(k, "first_info_timeout") {
+                        rl.first_info_timeout = d;
+                    }
+                }
+                "dial_timeout" => rl.dial_timeout = r.duration_or_secs(k, "dial_timeout"),
+                "disabled" => rl.disabled = r.ok(bool_of(k)).unwrap_or(false),
+                "ignore_discovered_servers" => {
+                    rl.ignore_discovered_servers = r.ok(bool_of(k)).unwrap_or(false)
+                }
+                "compression" => {}
+                "ws_no_masking" | "websocket_no_masking" => {
+                    rl.ws_no_masking = r.ok(bool_of(k)).unwrap_or(false)
+                }
+                "credentials"
+                | "creds"
+                | "nkey"
+                | "seed"
+                | "tls"
+                | "ws_compression"
+                | "ws_compress"
+                | "websocket_compression"
+                | "websocket_compress"
+                | "isolate_leafnode_interest"
+                | "isolate"
+                | "request_isolation"
+                | "jetstream_cluster_migrate"
+                | "js_cluster_migrate"
+                | "proxy" => {
+                    unsupported.push((format!("leafnodes.remotes.{}", k.key), k.key_span.clone()))
+                }
+                _ => r.unknown(k),
+            }
+        }
+        if rl
+            .urls
+            .iter()
+            .any(|u| u.to_ascii_lowercase().starts_with("wss://"))
+        {
+            unsupported.push(("leafnodes.remotes.url (wss://)".into(), it.span.clone()));
+        }
+        out.push(rl);
+    }
+    out
+}
+
+/// Parses `default_js_domain { <account>: <domain> }`; a domain must be a
+/// string (`default_js_domain contains account "<a>" with invalid domain
+/// name "<d>"` for one with blanks or dots, as nats-server).
+pub(super) fn parse_js_domains(r: &mut Reader, e: &Entry) -> Vec<(String, String)> {
+    let Some(m) = r.ok(map_of(e, "default_js_domain")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for k in &m.entries {
+        let Some(d) = r.ok(str_of(k)) else {
+            continue;
+        };
+        if d.contains(['.', ' ', '*', '>']) {
+            r.errors.push(Diagnostic::at(
+                &k.key_span,
+                format!(
+                    "default_js_domain contains account \"{}\" with invalid domain name \"{d}\"",
+                    k.key
+                ),
+            ));
+            continue;
+        }
+        out.push((k.key.clone(), d));
+    }
+    if !out.is_empty() {
+        r.warnings.push(Diagnostic::at(
+            &e.key_span,
+            "The option `default_js_domain` is a temporary backwards compatibility measure and will be removed".to_string(),
+        ));
+    }
+    out
+}

@@ -1,0 +1,577 @@
+//! The leafnode kind on the event loop (spec `leafnode.md` §3–§4): one
+//! link to another server, accepted on the `leafnodes` port or solicited
+//! from a `remotes` entry ([`Remote`]).
+//!
+//! Handshake (§3.1): the accepting side sends INFO (with `nonce`,
+//! `info_on_connect`, `leafnode_urls`), the soliciting side answers CONNECT,
+//! the accepting side answers an INFO with `connect_info` and both send
+//! their interest dump ([`crate::leaf_interest`]). natsws never negotiates
+//! S2 compression: it sends no pre-CONNECT INFO and no `compress_mode`, and
+//! its INFO has no `compression`, which nats-server reads as "not
+//! supported" (§3.11).
+//!
+//! After it: `LS+`/`LS-` become subscriptions of this connection in the
+//! bound account (key = subject [queue]), `LMSG`/`HMSG` are published with
+//! this connection as the origin (never echoed back; queue groups only as
+//! named, §4.3), `PING`/`PONG` keep the link alive (§3.9), and an `LS+` of
+//! the account's own `$LDS.` subject is a loop (§4.5).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use natsws_core::proto::leaf::{LeafDecoder, LeafError, LeafOp};
+use natsws_core::proto::Limits;
+use natsws_core::router::{Message, Origin, SubRef, Subscription};
+use natsws_core::session::{Close, ClosedReason};
+use natsws_core::subject::Filter;
+use natsws_core::time::Millis;
+
+use super::Cx;
+use crate::deliver;
+use crate::leaf_interest::LeafLink;
+pub(crate) use crate::leaf_remote::{Remote, RemoteUrl};
+use crate::sink::Sink;
+
+/// How long the soliciting side waits for the `connect_info` INFO after
+/// CONNECT (nats-server `connectProcessTimeout`).
+const CONNECT_FINISH: Millis = Millis(2000);
+/// The first PING of a link: 1 s (+ up to 20 %, nats-server
+/// `firstPingInterval`).
+const FIRST_PING: Millis = Millis(1000);
+/// How long a soliciting side waits before redialing after a loop (§4.5).
+pub(crate) const LOOP_DELAY: Duration = Duration::from_secs(30);
+
+/// Which side of the link this is.
+#[derive(Debug)]
+enum Role {
+    /// We dialed it.
+    Solicit(Arc<Remote>),
+    /// It dialed our `leafnodes` port.
+    Accept,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Soliciting: waiting for the hub's first INFO.
+    AwaitInfo,
+    /// Soliciting: CONNECT sent, waiting for the `connect_info` INFO.
+    AwaitConnectInfo,
+    /// Accepting: waiting for CONNECT.
+    AwaitConnect,
+    /// Handshake done.
+    Open,
+}
+
+/// A leafnode connection's protocol state.
+pub(crate) struct Leaf {
+    dec: LeafDecoder,
+    role: Role,
+    phase: Phase,
+    /// First-INFO, connect-finish or auth deadline.
+    deadline: Option<Millis>,
+    next_ping: Option<Millis>,
+    pings_out: u32,
+    ping_interval: Millis,
+    ping_max: u32,
+    /// The peer's interest: key (`subject` or `subject queue`) → sub.
+    subs: HashMap<Box<[u8]>, SubRef<Sink>>,
+    link: Option<Arc<LeafLink>>,
+    /// The peer's server name.
+    pub(crate) remote_name: String,
+    /// Delay owed to the dialer when this connection closes.
+    delay: Option<Duration>,
+    /// `deny_imports`: messages on these subjects from the peer are
+    /// dropped (spec §4.6).
+    deny_imports: Vec<Filter>,
+    /// Accepting side: the soliciting leaf said `"is_hub":true`.
+    pub(super) peer_is_hub: bool,
+    /// The peer's JetStream domain (INFO or CONNECT `domain`).
+    pub(super) remote_domain: String,
+    /// When the last PING went out (RTT for `/leafz`).
+    ping_sent_at: Option<Millis>,
+    in_msgs: u64,
+    in_bytes: u64,
+}
+
+impl Leaf {
+    /// A solicited connection to `remote`: waits for INFO for the remote's
+    /// `first_info_timeout`.
+    pub(crate) fn solicit(
+        cx_settings: &crate::settings::Settings,
+        remote: Arc<Remote>,
+        now: Millis,
+    ) -> Leaf {
+        let t = Millis(remote.cfg.first_info_timeout.as_millis() as u64);
+        let mut l = Leaf::new(cx_settings, Role::Solicit(remote), Phase::AwaitInfo);
+        l.deadline = Some(now.saturating_add(t));
+        l
+    }
+
+    /// An accepted connection: waits for CONNECT for the auth timeout.
+    pub(crate) fn accept(settings: &crate::settings::Settings, now: Millis) -> Leaf {
+        let t = settings
+            .leafnodes
+            .as_ref()
+            .and_then(|l| l.authorization.timeout)
+            .unwrap_or(Duration::from_secs(2));
+        let mut l = Leaf::new(settings, Role::Accept, Phase::AwaitConnect);
+        l.deadline = Some(now.saturating_add(Millis(t.as_millis() as u64)));
+        l
+    }
+
+    fn new(s: &crate::settings::Settings, role: Role, phase: Phase) -> Leaf {
+        Leaf {
+            dec: LeafDecoder::new(Limits {
+                max_control_line: s.max_control_line,
+                max_payload: s.max_payload,
+            }),
+            role,
+            phase,
+            deadline: None,
+            next_ping: None,
+            pings_out: 0,
+            ping_interval: Millis(s.ping_interval.as_millis() as u64),
+            ping_max: s.ping_max,
+            subs: HashMap::new(),
+            link: None,
+            remote_name: String::new(),
+            delay: None,
+            deny_imports: Vec::new(),
+            peer_is_hub: false,
+            remote_domain: String::new(),
+            ping_sent_at: None,
+            in_msgs: 0,
+            in_bytes: 0,
+        }
+    }
+
+    /// Messages and payload bytes received.
+    pub(crate) fn in_counts(&self) -> (u64, u64) {
+        (self.in_msgs, self.in_bytes)
+    }
+
+    /// When [`Leaf::handle_timeout`] is due.
+    pub(crate) fn poll_timeout(&self) -> Option<Millis> {
+        match (self.deadline, self.next_ping) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Handshake deadlines and the keep-alive (spec §3.3, §3.5, §3.9).
+    pub(crate) fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
+        if self.deadline.is_some_and(|d| d <= now) {
+            self.deadline = None;
+            return Err(match self.phase {
+                Phase::AwaitConnect => {
+                    natsws_core::proto::encode_err(out, "Authentication Timeout");
+                    close(ClosedReason::AuthenticationTimeout, None)
+                }
+                Phase::AwaitConnectInfo => {
+                    natsws_core::proto::encode_err(out, "Stale Leaf Node Connection - Closing");
+                    close(ClosedReason::StaleConnection, None)
+                }
+                _ => close(ClosedReason::ReadError, None),
+            });
+        }
+        if self.next_ping.is_some_and(|t| t <= now) {
+            if self.pings_out >= self.ping_max {
+                natsws_core::proto::encode_err(out, "Stale Connection");
+                return Err(close(ClosedReason::StaleConnection, None));
+            }
+            self.pings_out += 1;
+            self.ping_sent_at = Some(now);
+            out.extend_from_slice(natsws_core::proto::PING);
+            self.next_ping = Some(now.saturating_add(self.ping_interval));
+        }
+        Ok(())
+    }
+
+    /// Consumes what it can of `input`; replies go to `out`.
+    pub(crate) fn input(
+        &mut self,
+        cx: &mut Cx<'_>,
+        input: &[u8],
+        now: Millis,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, Close> {
+        let mut used = 0;
+        loop {
+            let (op, n) = match self.dec.decode(&input[used..]) {
+                Ok(Some(x)) => x,
+                Ok(None) => return Ok(used),
+                Err(e) => return Err(self.decode_error(&e, out)),
+            };
+            used += n;
+            self.op(cx, op, now, out)?;
+        }
+    }
+
+    fn decode_error(&mut self, e: &LeafError, out: &mut Vec<u8>) -> Close {
+        if let Some(t) = e.err_text() {
+            natsws_core::proto::encode_err(out, t);
+        }
+        let reason = match e {
+            LeafError::MaxControlLineExceeded => ClosedReason::MaxControlLineExceeded,
+            LeafError::MaxPayloadExceeded { .. } => ClosedReason::MaxPayloadExceeded,
+            _ => ClosedReason::ProtocolViolation,
+        };
+        close(reason, Some(e.to_string()))
+    }
+
+    fn op(
+        &mut self,
+        cx: &mut Cx<'_>,
+        op: LeafOp<'_>,
+        now: Millis,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Close> {
+        match (self.phase, op) {
+            (_, LeafOp::Ping) => out.extend_from_slice(natsws_core::proto::PONG),
+            (_, LeafOp::Pong) => {
+                self.pings_out = 0;
+                if let Some(t) = self.ping_sent_at.take() {
+                    cx.me.client.lock().expect("meta").rtt = Some(now.saturating_sub(t));
+                }
+            }
+            (_, LeafOp::Ok) => {}
+            (_, LeafOp::Err(t)) => {
+                let t = String::from_utf8_lossy(t);
+                log_conn(
+                    cx,
+                    crate::log::Level::Error,
+                    &format!("Leafnode Error '{t}'"),
+                );
+                if t.starts_with("Loop detected") {
+                    self.delay = Some(LOOP_DELAY);
+                }
+            }
+            (Phase::AwaitInfo, LeafOp::Info(json)) => self.first_info(cx, json, now, out)?,
+            (Phase::AwaitConnectInfo, LeafOp::Info(json)) => {
+                let v: serde_json::Value = serde_json::from_slice(json).unwrap_or_default();
+                if v["connect_info"].as_bool() == Some(true) {
+                    self.finish(cx, now);
+                }
+            }
+            (Phase::AwaitConnect, LeafOp::Connect(json)) => {
+                super::leaf_accept::connect(self, cx, json, now, out)?
+            }
+            (Phase::AwaitConnect, _) => {
+                natsws_core::proto::encode_err(out, "Authorization Violation");
+                return Err(close(ClosedReason::AuthenticationFailure, None));
+            }
+            (Phase::Open, LeafOp::Sub { subject, queue }) => {
+                self.ls_plus(cx, subject, queue, out)?
+            }
+            (Phase::Open, LeafOp::Unsub { subject, queue }) => {
+                let mut key = subject.to_vec();
+                if let Some(q) = queue {
+                    key.push(b' ');
+                    key.extend_from_slice(q);
+                }
+                if let Some(sub) = self.subs.remove(key.as_slice()) {
+                    deliver::interest(cx.shared, cx.turn, cx.account, &sub, false);
+                    cx.me
+                        .subs
+                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            (
+                Phase::Open,
+                LeafOp::Msg {
+                    subject,
+                    reply,
+                    queues,
+                    headers,
+                    payload,
+                },
+            ) => {
+                self.in_msgs += 1;
+                self.in_bytes += (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
+                if self.deny_imports.iter().any(|d| d.matches(subject)) {
+                    return Ok(());
+                }
+                let msg = Message {
+                    subject,
+                    reply,
+                    headers,
+                    payload,
+                };
+                // A JetStream delivery routed on the inbox but shown with
+                // the stream subject: `<ack reply>@<subject>` (§4.4,
+                // nats-server jsAckDeliverIdx).
+                let split = reply
+                    .filter(|r| r.starts_with(b"$JS.ACK."))
+                    .and_then(|r| {
+                        r.iter()
+                            .rposition(|&b| b == b'@')
+                            .map(|i| (&r[..i], &r[i + 1..]))
+                    })
+                    .filter(|(_, s)| !s.is_empty());
+                let shown = split.map(|(ack, real)| Message {
+                    subject: real,
+                    reply: Some(ack),
+                    headers,
+                    payload,
+                });
+                let mut self_out = Vec::new();
+                deliver::publish_to_queues(
+                    cx.shared,
+                    cx.account,
+                    Origin::Conn(cx.me.cid),
+                    false,
+                    &msg,
+                    cx.turn,
+                    &mut self_out,
+                    Some(queues),
+                    shown.as_ref(),
+                );
+            }
+            (_, LeafOp::Info(_)) => {}
+            (_, _) => {
+                natsws_core::proto::encode_err(out, "Authorization Violation");
+                return Err(close(ClosedReason::ProtocolViolation, None));
+            }
+        }
+        Ok(())
+    }
+
+    /// Soliciting: the hub's first INFO (spec §3.3): check the port,
+    /// send CONNECT (§3.4).
+    fn first_info(
+        &mut self,
+        cx: &mut Cx<'_>,
+        json: &[u8],
+        now: Millis,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Close> {
+        let Role::Solicit(remote) = &self.role else {
+            return Ok(());
+        };
+        let v: serde_json::Value = serde_json::from_slice(json).map_err(|_| {
+            close(
+                ClosedReason::ProtocolViolation,
+                Some("invalid INFO json".into()),
+            )
+        })?;
+        if v["client_id"].as_u64().unwrap_or(0) == 0 || v.get("leafnode_urls").is_none() {
+            log_conn(
+                cx,
+                crate::log::Level::Error,
+                "attempted to connect to wrong port",
+            );
+            return Err(close(ClosedReason::ProtocolViolation, None));
+        }
+        if let Some(mp) = v["max_payload"].as_u64() {
+            cx.me
+                .peer_max_payload
+                .store(mp as usize, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.remote_domain = v["domain"].as_str().unwrap_or_default().to_string();
+        self.remote_name = v["server_name"]
+            .as_str()
+            .or(v["server_id"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let name = cx.shared.server_name.clone();
+        let mut c = serde_json::json!({
+            "version": crate::info::VERSION,
+            "server_id": cx.shared.server_id,
+            "name": name,
+            "cluster": name,
+            "headers": true,
+            "remote_account": remote.cfg.account,
+            "protocol": 3,
+        });
+        if remote.cfg.hub {
+            c["is_hub"] = true.into();
+        }
+        if !remote.cfg.deny_imports.is_empty() {
+            c["deny_pub"] = remote.cfg.deny_imports.clone().into();
+        }
+        if let Some(u) = remote.current.lock().expect("remote").clone() {
+            if let Some(user) = u.user {
+                match u.pass {
+                    Some(p) => {
+                        c["user"] = user.into();
+                        c["pass"] = p.into();
+                    }
+                    None => {
+                        c["user"] = user.clone().into();
+                        c["auth_token"] = user.into();
+                    }
+                }
+            }
+        }
+        out.extend_from_slice(b"CONNECT ");
+        out.extend_from_slice(c.to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        crate::debug!(
+            "{} - {}:{} - Remote leafnode connect msg sent",
+            cx.me.log_peer(),
+            cx.me.kind.label(),
+            cx.me.cid
+        );
+        if v["info_on_connect"].as_bool() == Some(true) {
+            self.phase = Phase::AwaitConnectInfo;
+            self.deadline = Some(now.saturating_add(CONNECT_FINISH));
+        } else {
+            self.finish(cx, now);
+        }
+        Ok(())
+    }
+
+    /// The handshake is done: registers the link with the bound account,
+    /// sends the interest dump, starts the keep-alive.
+    pub(super) fn finish(&mut self, cx: &mut Cx<'_>, now: Millis) {
+        let hub = match &self.role {
+            Role::Solicit(r) => r.cfg.hub,
+            // A leaf that said `is_hub` takes the hub role (§4.7).
+            Role::Accept => !self.peer_is_hub,
+        };
+        let deny: Vec<Filter> = match &self.role {
+            Role::Solicit(r) => r
+                .cfg
+                .deny_imports
+                .iter()
+                .filter_map(|d| Filter::try_from(d.as_str()).ok())
+                .collect(),
+            Role::Accept => Vec::new(),
+        };
+        // deny_exports: never delivered to the peer (spec §4.6), through
+        // the connection's delivery permissions.
+        if let Role::Solicit(r) = &self.role {
+            if !r.cfg.deny_exports.is_empty() {
+                let spec = natsws_core::auth::PermissionsSpec {
+                    subscribe_deny: r.cfg.deny_exports.clone(),
+                    ..Default::default()
+                };
+                if let Ok(p) = natsws_core::auth::Permissions::compile(&spec) {
+                    *cx.me.perms.lock().expect("perms") = Some(crate::auth::DeliveryPerms {
+                        perms: Arc::new(p),
+                        replies: Default::default(),
+                    });
+                    cx.me
+                        .has_perms
+                        .store(true, std::sync::atomic::Ordering::Release);
+                }
+            }
+        }
+        self.deny_imports = deny.clone();
+        let link = Arc::new(LeafLink::new(cx.me.clone(), hub, deny));
+        {
+            let router = cx.account.router.lock().expect("router");
+            let mut ob = cx.me.out.lock().expect("out");
+            cx.account
+                .leafs
+                .register(&router, link.clone(), &mut ob.buf);
+        }
+        cx.turn.queue_out(cx.me, &[]);
+        self.link = Some(link);
+        self.phase = Phase::Open;
+        self.deadline = None;
+        let jitter = fastrand::u64(0..=FIRST_PING.0 / 5);
+        self.next_ping = Some(now.saturating_add(Millis(FIRST_PING.0 + jitter)));
+        {
+            let mut meta = cx.me.client.lock().expect("meta");
+            meta.name = self.remote_name.clone();
+        }
+        let text = match &self.role {
+            Role::Solicit(_) => format!(
+                "Leafnode connection created for account: {} ",
+                cx.account.name
+            ),
+            Role::Accept => "Leafnode connection created ".to_string(),
+        };
+        log_conn(cx, crate::log::Level::Info, &text);
+        // natsws has no JetStream, so its domain is "" (§4.10, §6.4).
+        let js = format!(
+            "JetStream using domains: local \"\", remote \"{}\"",
+            self.remote_domain
+        );
+        log_conn(cx, crate::log::Level::Info, &js);
+    }
+
+    /// `LS+`: the peer's interest becomes a subscription of this
+    /// connection; our own `$LDS` subject coming back is a loop (§4.5).
+    fn ls_plus(
+        &mut self,
+        cx: &mut Cx<'_>,
+        subject: &[u8],
+        queue: Option<(&[u8], u32)>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Close> {
+        if subject == cx.account.leafs.lds().as_bytes() {
+            let text = format!(
+                "Loop detected for leafnode account=\"{}\". Delaying attempt to reconnect for 30s",
+                cx.account.name
+            );
+            log_conn(cx, crate::log::Level::Error, &text);
+            natsws_core::proto::encode_err(out, &text);
+            self.delay = Some(LOOP_DELAY);
+            return Err(close(ClosedReason::ProtocolViolation, None));
+        }
+        let mut key = subject.to_vec();
+        if let Some((q, _)) = queue {
+            key.push(b' ');
+            key.extend_from_slice(q);
+        }
+        if self.subs.contains_key(key.as_slice()) {
+            // A repeated LS+ (a queue weight update) changes nothing here.
+            return Ok(());
+        }
+        let Ok(filter) = Filter::try_from(subject) else {
+            // nats-server keeps invalid subjects out of the sublist too.
+            return Ok(());
+        };
+        let sub = SubRef::new(
+            Subscription::new(cx.me.cid, &key, filter, queue.map(|q| q.0), true)
+                .with_target(Some(Sink::Conn(cx.me.clone()))),
+        );
+        deliver::interest(cx.shared, cx.turn, cx.account, &sub, true);
+        cx.me
+            .subs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.subs.insert(key.into_boxed_slice(), sub);
+        Ok(())
+    }
+
+    /// The connection ended: its interest leaves the account, the link is
+    /// unregistered, the dialer is told.
+    pub(crate) fn close(&mut self, cx: &mut Cx<'_>) {
+        if self.link.take().is_some() {
+            cx.account.leafs.unregister(cx.me.cid);
+        }
+        for (_, sub) in self.subs.drain() {
+            deliver::interest(cx.shared, cx.turn, cx.account, &sub, false);
+        }
+        if let Role::Solicit(r) = &self.role {
+            r.notify_closed(self.delay);
+        }
+    }
+
+    /// Sets the bound account's name-independent state after CONNECT
+    /// (accepting side).
+    pub(super) fn set_remote_name(&mut self, name: String) {
+        self.remote_name = name;
+    }
+}
+
+/// A close with an optional log line.
+pub(super) fn close(reason: ClosedReason, log: Option<String>) -> Close {
+    Close { reason, log }
+}
+
+/// Logs `text` with the connection's prefix (`<peer> - lid:<cid> - `).
+pub(super) fn log_conn(cx: &Cx<'_>, level: crate::log::Level, text: &str) {
+    crate::log::log(
+        level,
+        format_args!(
+            "{} - {}:{} - {text}",
+            cx.me.log_peer(),
+            cx.me.kind.label(),
+            cx.me.cid
+        ),
+    );
+}

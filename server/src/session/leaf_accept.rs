@@ -1,0 +1,192 @@
+//! The accepting side of a leafnode link (spec `leafnode.md` §3.2, §3.5,
+//! §3.6, §3.7): the INFO sent on accept, CONNECT checks, authentication and
+//! account binding, and the `connect_info` INFO answer.
+
+use natsws_core::router::ConnId;
+use natsws_core::session::{Close, ClosedReason};
+use natsws_core::time::Millis;
+
+use super::leaf::{close, log_conn, Leaf};
+use super::Cx;
+use crate::shared::Shared;
+
+/// The INFO a leaf gets on accept (spec §3.2): `auth_required` always,
+/// a nonce, `info_on_connect`, and a non-empty `leafnode_urls` (nats-server
+/// leafs refuse a server without one as the wrong port). No `compression`:
+/// nats-server peers then stay in clear text (§3.11).
+pub(crate) fn info_line(shared: &Shared, cid: ConnId, nonce: &str) -> Vec<u8> {
+    let s = shared.settings();
+    let addr = shared
+        .leaf_addr
+        .get()
+        .copied()
+        .unwrap_or(shared.client_addr);
+    let host = addr.ip().to_string();
+    let v = serde_json::json!({
+        "server_id": shared.server_id,
+        "server_name": shared.server_name,
+        "version": crate::info::VERSION,
+        "proto": 3,
+        "go": concat!("natsws ", env!("CARGO_PKG_VERSION")),
+        "host": host,
+        "port": addr.port(),
+        "headers": !s.no_header_support,
+        "auth_required": true,
+        "max_payload": s.max_payload,
+        "ip": format!("{host}:{}", addr.port()),
+        "client_id": cid,
+        "nonce": nonce,
+        "info_on_connect": true,
+        "leafnode_urls": [format!("{host}:{}", addr.port())],
+    });
+    let mut v = v;
+    if let Some(t) = &s.leaf_tls {
+        v["tls_required"] = true.into();
+        if t.verify {
+            v["tls_verify"] = true.into();
+        }
+    }
+    let mut out = b"INFO ".to_vec();
+    out.extend_from_slice(v.to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// CONNECT from a soliciting leaf (spec §3.5 in nats-server's order):
+/// authentication and binding (§3.6), the wrong-port check, then the
+/// `connect_info` INFO, the registration and the interest dump.
+pub(super) fn connect(
+    leaf: &mut Leaf,
+    cx: &mut Cx<'_>,
+    json: &[u8],
+    now: Millis,
+    out: &mut Vec<u8>,
+) -> Result<(), Close> {
+    let v: serde_json::Value = match serde_json::from_slice(json) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        _ => return Err(close(ClosedReason::ProtocolViolation, None)),
+    };
+    let user = v["user"].as_str().unwrap_or_default();
+    let pass = v["pass"].as_str().unwrap_or_default();
+    let account = match bind(cx, user, pass, json) {
+        Some(a) => a,
+        None => {
+            natsws_core::proto::encode_err(out, "Authorization Violation");
+            let text = if user.is_empty() {
+                "authentication error".to_string()
+            } else {
+                format!("authentication error - User \"{user}\"")
+            };
+            log_conn(cx, crate::log::Level::Error, &text);
+            return Err(close(ClosedReason::AuthenticationFailure, None));
+        }
+    };
+    if v.get("lang").is_some() {
+        natsws_core::proto::encode_err(out, "attempted to connect to leaf node port");
+        return Err(close(ClosedReason::ProtocolViolation, None));
+    }
+    let cluster = v["cluster"].as_str().unwrap_or_default();
+    if cluster.contains(' ') {
+        natsws_core::proto::encode_err(out, "cluster name cannot contain spaces");
+        return Err(close(ClosedReason::ProtocolViolation, None));
+    }
+    if !cluster.is_empty() && cluster == cx.shared.server_name {
+        natsws_core::proto::encode_err(out, "remote leafnode has same cluster name");
+        return Err(close(ClosedReason::ProtocolViolation, None));
+    }
+    if account != cx.account.name {
+        *cx.account = cx.shared.accounts.get(&account);
+    }
+    let name = v["name"]
+        .as_str()
+        .or(v["server_id"].as_str())
+        .unwrap_or_default();
+    leaf.set_remote_name(name.to_string());
+    leaf.peer_is_hub = v["is_hub"].as_bool() == Some(true);
+    leaf.remote_domain = v["domain"].as_str().unwrap_or_default().to_string();
+    {
+        let mut meta = cx.me.client.lock().expect("meta");
+        meta.version = v["version"].as_str().unwrap_or_default().to_string();
+    }
+    // The connect_info INFO: the listener INFO plus the bound account.
+    let mut info: serde_json::Value = {
+        let line = info_line(cx.shared, cx.me.cid, "");
+        serde_json::from_slice(&line[5..line.len() - 2]).unwrap_or_default()
+    };
+    if let Some(m) = info.as_object_mut() {
+        m.remove("nonce");
+        m.insert("connect_info".into(), true.into());
+        m.insert("remote_account".into(), account.clone().into());
+    }
+    out.extend_from_slice(b"INFO ");
+    out.extend_from_slice(info.to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    // The INFO must precede the dump, which goes straight to the outbox.
+    cx.turn.queue_out(cx.me, out);
+    out.clear();
+    leaf.finish(cx, now);
+    Ok(())
+}
+
+/// The account a leaf with these credentials binds to (spec §3.6), or
+/// `None`: not authorized. `leafnodes.authorization` `user` or `users`
+/// decide when set; otherwise the server's client authentication runs
+/// (users, nkeys, tokens, JWTs, `no_auth_user`) with the connection type
+/// `LEAFNODE` or `LEAFNODE_WS`; with no auth at all the leaf binds to
+/// `authorization.account` (or `$G`).
+fn bind(cx: &Cx<'_>, user: &str, pass: &str, json: &[u8]) -> Option<String> {
+    let settings = cx.shared.settings();
+    let global = crate::account::GLOBAL_ACCOUNT.to_string();
+    let Some(l) = settings.leafnodes.as_ref() else {
+        return Some(global);
+    };
+    let a = &l.authorization;
+    if a.user.is_none() && a.users.is_empty() {
+        if let Some(auth) = settings.auth.as_deref() {
+            return global_user(cx, auth, json);
+        }
+    }
+    if let Some(u) = &a.user {
+        let ok = u == user && password_ok(a.password.as_deref().unwrap_or(""), pass);
+        return ok.then(|| a.account.clone().unwrap_or(global));
+    }
+    if !a.users.is_empty() {
+        return a
+            .users
+            .iter()
+            .find(|u| u.user == user && password_ok(&u.password, pass))
+            .map(|u| u.account.clone().unwrap_or(global));
+    }
+    Some(a.account.clone().unwrap_or(global))
+}
+
+/// A configured password (plain, or a bcrypt hash) against the one sent
+/// (nats-server `comparePasswords`).
+fn password_ok(configured: &str, sent: &str) -> bool {
+    natsws_core::auth::compare_passwords(configured, sent)
+}
+
+/// The server's client authentication for a leaf (spec §3.6 branch 4):
+/// the account of the user the CONNECT names.
+fn global_user(cx: &Cx<'_>, auth: &crate::auth::ServerAuth, json: &[u8]) -> Option<String> {
+    let connect = natsws_core::proto::Connect::from_json(json).ok()?;
+    let kind = cx.me.kind.connection_type();
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let id = natsws_core::auth::authenticate(
+        &auth.cfg,
+        &natsws_core::auth::Credentials {
+            connect: &connect,
+            kind,
+            nonce: cx.nonce.as_bytes(),
+            cookies: Default::default(),
+            tls: None,
+            now_unix_secs: now_unix,
+            zones: &crate::auth::SystemZones,
+            client_ip: Some(cx.me.client_ip()),
+        },
+    )
+    .ok()?;
+    Some(id.account)
+}
