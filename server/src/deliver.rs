@@ -151,6 +151,24 @@ fn mark_dirty(
     }
 }
 
+/// Whether `msg` is larger than the leafnode peer's `max_payload`: then
+/// it is not sent, with a warning naming the subject (nats-server sends
+/// it and the peer closes the link, leafnode.md §4.1, §9).
+fn over_peer_max(target: &ConnShared, msg: &Message<'_>, size: u64) -> bool {
+    let max = target.peer_max_payload.load(Ordering::Relaxed);
+    if max == 0 || size <= max as u64 {
+        return false;
+    }
+    crate::warn!(
+        "{} - {}:{} - Not sending a message on \"{}\" to the leafnode: {size} bytes is over its max_payload of {max}",
+        target.log_peer(),
+        target.kind.label(),
+        target.cid,
+        String::from_utf8_lossy(msg.subject)
+    );
+    true
+}
+
 /// Adds a subscription to its account (internal subscribers; a
 /// connection's turn uses [`interest`], which also tells leafnode links).
 #[allow(dead_code)]
@@ -322,6 +340,14 @@ fn publish_local(
         let target = match &sub.target {
             Some(Sink::Conn(c)) => c,
             Some(Sink::Internal(h)) => return h.deliver_from(origin, sub, msg),
+            Some(Sink::Numbered(n)) => {
+                if let Some(c) = n.push(sub, msg) {
+                    c.out_msgs.fetch_add(1, Ordering::Relaxed);
+                    c.out_bytes.fetch_add(size, Ordering::Relaxed);
+                    mark_dirty(shared, *idx, local_dirty, wake, &c);
+                }
+                return;
+            }
             None => {
                 if own {
                     encode_delivery(sub, msg, self_out);
@@ -337,6 +363,9 @@ fn publish_local(
             return;
         }
         let leaf = target.kind.is_leaf();
+        if leaf && over_peer_max(target, msg, size) {
+            return;
+        }
         if leaf {
             // Once per link (spec leafnode.md §4.3), and an untargeted
             // leaf message is for no queue group.
@@ -417,6 +446,7 @@ mod tests {
             Addrs {
                 client: addr,
                 ws: None,
+                mqtt: None,
                 http: None,
             },
             "NTEST".into(),

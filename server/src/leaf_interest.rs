@@ -65,6 +65,8 @@ pub struct LeafLinks {
     links: Mutex<Vec<Arc<LeafLink>>>,
     any: AtomicBool,
     lds: OnceLock<String>,
+    /// The `$JS.API` hint was logged ([`js_hint`]).
+    js_hinted: AtomicBool,
 }
 
 /// Whether `link` advertises `sub` (see the module docs).
@@ -211,6 +213,21 @@ impl LeafLinks {
             }
         }
     }
+}
+
+/// A client of account `name` (with leaf links `links`) published a plain `$JS.API`
+/// request that reached nobody and no `default_js_domain` maps it: logs,
+/// once per account, how to reach the hub's JetStream (leafnode.md §4.10,
+/// §9: the classic 503 confusion).
+pub(crate) fn js_hint(name: &str, links: &LeafLinks) {
+    if links.js_hinted.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    crate::warn!(
+        "A $JS.API request in account \"{}\" found no JetStream: natsws has none; to use the JetStream of a leafnode hub, set `default_js_domain: {{ \"{}\": <hub domain> }}` or have clients use the hub's domain ($JS.<domain>.API)",
+        name,
+        name
+    );
 }
 
 /// `default_js_domain` (spec `leafnode.md` §4.10): the subject a client's
@@ -372,7 +389,7 @@ mod props {
             // (the client, or one of the other leafs).
             let owner_of = |i: usize| match i / 9 {
                 0 => &client,
-                _ if i % 2 == 0 => &other_hub,
+                _ if i.is_multiple_of(2) => &other_hub,
                 _ => &other_spoke,
             };
             let subs: Vec<SubRef<Sink>> = (0..18)

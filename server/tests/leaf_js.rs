@@ -141,3 +141,38 @@ fn pull_consumer_deliveries_are_shown_with_the_stream_subject() {
     assert!(got.contains("MSG jsd.m 1 $JS.ACK.S.dur.1.1.1."), "{got}");
     assert!(!got.contains('@'), "{got}");
 }
+
+#[test]
+fn logs_name_the_domains_and_hint_at_default_js_domain() {
+    let store = TempDir::new();
+    let hub = Server::start_reference(&format!(
+        "server_name: HUB\nhost: 127.0.0.1\nport: -1\njetstream {{ store_dir: \"{}\", domain: HUB }}\nleafnodes {{ host: 127.0.0.1, port: -1 }}\n",
+        store.0.display()
+    ));
+    let leaf = Server::start(&format!(
+        "server_name: EDGE\nhost: 127.0.0.1\nport: -1\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ] }}\n",
+        hub.leaf_port.unwrap()
+    ));
+    leaf.expect_log("JetStream using domains: local \"\", remote \"HUB\"");
+    if common::is_reference() {
+        return;
+    }
+    // natsws: a plain $JS.API request that finds nobody (a hub without
+    // JetStream) gets a hint. (With the JetStream hub above, natsws, which
+    // does not deny $JS.API on its side, reaches it: docs/compat.md.)
+    let mut c = client(leaf.client_port);
+    c.send(b"SUB _INBOX.h.* 1\r\nPUB $JS.API.INFO _INBOX.h.0 0\r\n\r\n");
+    c.expect("account_info_response");
+    let plain = Server::start_reference(
+        "server_name: PLAIN\nhost: 127.0.0.1\nport: -1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let leaf = Server::start(&format!(
+        "server_name: EDGE2\nhost: 127.0.0.1\nport: -1\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ] }}\n",
+        plain.leaf_port.unwrap()
+    ));
+    leaf.expect_log("JetStream using domains: local \"\", remote \"\"");
+    let mut c = client(leaf.client_port);
+    c.send(b"SUB _INBOX.h.* 1\r\nPUB $JS.API.INFO _INBOX.h.1 0\r\n\r\n");
+    c.expect("NATS/1.0 503");
+    leaf.expect_log("set `default_js_domain: { \"$G\": <hub domain> }`");
+}

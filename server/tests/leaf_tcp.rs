@@ -417,6 +417,9 @@ fn leafz_varz_and_connz_on_both_sides() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["leafnodes"], 1);
     assert_eq!(v["leaf"]["port"], h.leaf_port.unwrap());
+    let (_, body) = h.http_get("/accountz?acc=$G");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["account_detail"]["leafnode_connections"], 1, "{v}");
     let (_, body) = h.http_get("/leafz?acc=OTHER");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["leafnodes"], 0);
@@ -521,4 +524,104 @@ fn accepted_leaf_authenticates_as_a_global_user_allowed_leafnode() {
     in_a.expect("PONG\r\n");
     let mut on_leaf = client(l.client_port);
     await_interest(&mut on_leaf, &mut in_a, "x");
+}
+
+#[test]
+fn hub_true_on_the_remote_swaps_the_roles() {
+    // The server under test solicits with hub: true: it plays the hub
+    // (is_spoke false) and the nats-server it dials plays the spoke.
+    let h = Server::start_reference(
+        "server_name: HUB\nhost: 127.0.0.1\nport: -1\nhttp_port: -1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let l = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nhttp_port: -1\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\", hub: true }} ] }}\n",
+        h.leaf_port.unwrap()
+    ));
+    l.expect_log("Leafnode connection created for account: $G");
+    assert_eq!(leafz_with(&l, 1)["leafs"][0]["is_spoke"], false);
+    assert_eq!(leafz_with(&h, 1)["leafs"][0]["is_spoke"], true);
+    // And the other way round: a nats-server leaf with hub: true into the
+    // server under test.
+    let hub2 = Server::start(
+        "server_name: HUBT\nhost: 127.0.0.1\nport: -1\nhttp_port: -1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let l2 = Server::start_reference(&format!(
+        "server_name: RLEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\", hub: true }} ] }}\n",
+        hub2.leaf_port.unwrap()
+    ));
+    l2.expect_log("Leafnode connection created for account: $G");
+    assert_eq!(leafz_with(&hub2, 1)["leafs"][0]["is_spoke"], true);
+}
+
+#[test]
+fn a_message_over_the_hubs_max_payload_is_refused_alone() {
+    if common::is_reference() {
+        // nats-server sends it; the hub closes the link (spec §4.1).
+        return;
+    }
+    let h = Server::start_reference(
+        "server_name: HUB\nhost: 127.0.0.1\nport: -1\nmax_payload: 1024\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let l = leaf_of(h.leaf_port.unwrap(), "");
+    let mut on_hub = client(h.client_port);
+    let mut on_leaf = client(l.client_port);
+    on_hub.send(b"SUB big 1\r\nPING\r\n");
+    on_hub.expect("PONG\r\n");
+    await_interest(&mut on_leaf, &mut on_hub, "big");
+    let payload = vec![b'b'; 2000];
+    let mut m = format!("PUB big {}\r\n", payload.len()).into_bytes();
+    m.extend_from_slice(&payload);
+    m.extend_from_slice(b"\r\nPUB big 5\r\nsmall\r\n");
+    on_leaf.send(&m);
+    // The small one crosses on the same link; the large one never did.
+    let got = on_hub.expect("MSG big 1 5\r\nsmall\r\n");
+    assert!(!got.contains("bbbb"), "{got}");
+    l.expect_log("Not sending a message on \"big\" to the leafnode: 2000 bytes is over its max_payload of 1024");
+}
+
+#[test]
+fn several_urls_fail_over_to_the_live_one() {
+    let h = hub(0);
+    let dead = free_port();
+    let l = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"100ms\", remotes [ {{ urls: [\"nats-leaf://127.0.0.1:{dead}\", \"nats-leaf://127.0.0.1:{}\"], no_randomize: true }} ] }}\n",
+        h.leaf_port.unwrap()
+    ));
+    l.expect_log(&format!(
+        "Error trying to connect as leafnode to remote server \"127.0.0.1:{dead}\" (attempt 1)"
+    ));
+    l.expect_log("Leafnode connection created for account: $G");
+}
+
+#[test]
+fn a_hub_that_sends_no_info_is_dropped_after_first_info_timeout() {
+    // A listener that accepts and never speaks.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let _l = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"100ms\", remotes [ {{ url: \"nats-leaf://127.0.0.1:{port}\", first_info_timeout: \"300ms\" }} ] }}\n"
+    ));
+    let (mut first, _) = silent.accept().unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // The leaf says nothing before INFO and closes after the timeout...
+    let started = Instant::now();
+    let mut b = [0u8; 16];
+    assert_eq!(first.read(&mut b).unwrap_or(0), 0);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // ...then dials again (polled with a deadline: no hang if it does not).
+    silent.set_nonblocking(true).unwrap();
+    let until = Instant::now() + DEADLINE;
+    loop {
+        match silent.accept() {
+            Ok(_) => break,
+            Err(_) => {
+                assert!(Instant::now() < until, "no second dial");
+                // Wait on the first socket's (closed) read as a pause.
+                let _ = first.read(&mut b);
+                std::thread::yield_now();
+            }
+        }
+    }
 }

@@ -868,13 +868,13 @@ fn jwt_client_survives_an_unrelated_reload() {
     // nats-server issue #8606 (fixed in 2.14.2): nkey/JWT clients were
     // closed by every reload.
     let (op, acc) = (KeyPair::new_operator(), KeyPair::new_account());
+    // Minted once: a JWT minted again differs (iat, jti).
+    let (op_jwt, acc_jwt) = (jwt::operator(&op, None), jwt::account(&op, &acc, "A", &[]));
     let conf = |extra: &str| {
         format!(
-            "listen: \"127.0.0.1:-1\"\noperator: \"{}\"\nresolver: MEMORY\n\
-             resolver_preload: {{\n  {}: \"{}\"\n}}\n{extra}",
-            jwt::operator(&op, None),
+            "listen: \"127.0.0.1:-1\"\noperator: \"{op_jwt}\"\nresolver: MEMORY\n\
+             resolver_preload: {{\n  {}: \"{acc_jwt}\"\n}}\n{extra}",
             acc.public_key(),
-            jwt::account(&op, &acc, "A", &[])
         )
     };
     let s = Server::start(&conf(""));
@@ -890,4 +890,77 @@ fn jwt_client_survives_an_unrelated_reload() {
     reload(&s, &conf("max_payload: 2048\n"));
     c.ping();
     assert_eq!(tcp_info(&s)["max_payload"], 2048);
+}
+
+#[test]
+fn missing_certificate_refuses_the_reload_and_keeps_the_old_one() {
+    let pki = Pki::new();
+    let conf =
+        |block: &str| format!("listen: 127.0.0.1:-1\nmax_payload: 1024\ntls {{\n  {block}\n}}\n");
+    let s = Server::start(&conf(&pki.block("")));
+    let missing = pki.path("missing.pem").display().to_string();
+    let broken = format!(
+        "cert_file: \"{missing}\"\n  key_file: \"{}\"\n",
+        pki.path("server-key.pem").display()
+    );
+    let line = reload_refused(
+        &s,
+        &conf(&broken).replace("max_payload: 1024", "max_payload: 2048"),
+    );
+    assert!(line.contains("missing.pem"), "{line}");
+    // The old certificate and settings still serve new connections.
+    let mut t = client_tls(s.client_port, pki.client_config(None)).unwrap();
+    t.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .unwrap();
+    tls_read_until(&mut t, "PONG\r\n");
+    assert_eq!(tcp_info(&s)["max_payload"], 1024);
+}
+
+#[test]
+fn stream_import_added_by_reload_reaches_an_open_subscription() {
+    let conf = |imports: &str| {
+        format!(
+            "listen: 127.0.0.1:-1\naccounts {{\n  A: {{ users: [{{ user: a, password: pw }}], \
+             exports: [{{ stream: \"events.>\" }}] }}\n  B: {{ users: [{{ user: b, password: pw }}]{imports} }}\n}}\n"
+        )
+    };
+    let with = ", imports: [{ stream: { account: A, subject: \"events.>\" } }]";
+    let s = Server::start(&conf(""));
+    let mut a = connect(&s, &user("a"));
+    let mut b = connect(&s, &user("b"));
+    b.send(b"SUB events.> 1\r\nPING\r\n");
+    b.expect("PONG\r\n");
+    let publish = |a: &mut Raw, n: u8| {
+        a.send(format!("PUB events.{n} 1\r\n{n}\r\nPING\r\n").as_bytes());
+        a.expect("PONG\r\n");
+    };
+    publish(&mut a, 1);
+    reload(&s, &conf(with));
+    publish(&mut a, 2);
+    // And gone again after the next reload.
+    reload(&s, &conf(""));
+    publish(&mut a, 3);
+    b.send(b"PING\r\n");
+    let got = b.expect("PONG\r\n");
+    assert_eq!(got, "MSG events.2 1 1\r\n2\r\nPONG\r\n");
+}
+
+#[test]
+fn leafnode_listener_change_is_refused_with_the_leafnode_field() {
+    let conf = |leaf: &str| {
+        format!("listen: 127.0.0.1:-1\nmax_payload: 1024\nleafnodes {{ listen: \"127.0.0.1:{leaf}\" }}\n")
+    };
+    let s = Server::start(&conf("-1"));
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = free.local_addr().unwrap().port();
+    drop(free);
+    let line = reload_refused(&s, &conf(&p.to_string()).replace("1024", "2048"));
+    assert!(
+        line.contains(
+            "Failed to reload server configuration: config reload not supported for LeafNode: field \"Port\": old="
+        ),
+        "{line}"
+    );
+    assert!(line.ends_with(&format!("new={p}")), "{line}");
+    assert_eq!(tcp_info(&s)["max_payload"], 1024);
 }

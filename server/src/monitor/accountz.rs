@@ -15,7 +15,7 @@ use crate::shared::Shared;
 
 /// `account_detail` (nats-server `AccountInfo`), the part natsws knows:
 /// `account_name`, `is_system` (only when true), `jetstream_enabled`
-/// (false), `leafnode_connections` (0), `subscriptions` (the account's
+/// (false), `leafnode_connections` (its open leafnode links), `subscriptions` (the account's
 /// subscription count), `name_tag` (the name), and the configured
 /// `exports`, `imports` (with the automatic `$SYS` ones) and `mappings`
 /// ([`super::account_links`]). natsws does not track `update_time`,
@@ -26,7 +26,7 @@ fn detail(shared: &Shared, acc: &Account) -> Value {
     let mut v = json!({
         "account_name": acc.name,
         "jetstream_enabled": false,
-        "leafnode_connections": 0,
+        "leafnode_connections": acc.leafs.all().len(),
         "subscriptions": acc.router.lock().map_or(0, |r| r.len()),
         "name_tag": acc.name,
     });

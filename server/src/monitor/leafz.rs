@@ -30,7 +30,16 @@ pub(crate) fn leafz(shared: &Shared, acc: Option<&str>, subs: bool) -> Value {
         }
         for link in a.leafs.all() {
             let c = &link.conn;
-            let name = c.client.lock().map(|m| m.name.clone()).unwrap_or_default();
+            let (name, rtt) = c
+                .client
+                .lock()
+                .map(|m| (m.name.clone(), m.rtt))
+                .unwrap_or_default();
+            // Go's duration text at millisecond resolution.
+            let rtt = match rtt {
+                Some(r) if r.0 > 0 => format!("{}ms", r.0),
+                _ => "0s".to_string(),
+            };
             let mut v = json!({
                 "id": c.cid,
                 "name": name,
@@ -38,7 +47,7 @@ pub(crate) fn leafz(shared: &Shared, acc: Option<&str>, subs: bool) -> Value {
                 "account": a.name,
                 "ip": c.peer_addr().ip().to_string(),
                 "port": c.peer_addr().port(),
-                "rtt": "0s",
+                "rtt": rtt,
                 "in_msgs": c.in_msgs.load(Ordering::Relaxed),
                 "out_msgs": c.out_msgs.load(Ordering::Relaxed),
                 "in_bytes": c.in_bytes.load(Ordering::Relaxed),

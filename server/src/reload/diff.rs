@@ -29,6 +29,13 @@ pub enum Refused {
     /// `resolver` set on one side only: `config reload does not support
     /// moving to or from an account resolver`.
     Resolver,
+    /// A `leafnodes {}` change other than TLS: `config reload not supported
+    /// for LeafNode: <detail>`, `detail` naming the first field as
+    /// `field "<Name>": old=<old>, new=<new>`.
+    LeafNode {
+        /// What changed.
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for Refused {
@@ -42,6 +49,9 @@ impl std::fmt::Display for Refused {
             }
             Refused::Resolver => {
                 f.write_str("config reload does not support moving to or from an account resolver")
+            }
+            Refused::LeafNode { detail } => {
+                write!(f, "config reload not supported for LeafNode: {detail}")
             }
         }
     }
@@ -57,6 +67,8 @@ pub struct Bound {
     pub client: SocketAddr,
     /// The WebSocket listener.
     pub ws: Option<SocketAddr>,
+    /// The MQTT listener.
+    pub mqtt: Option<SocketAddr>,
 }
 
 /// The changes a reload applies, in the order nats-server logs them: one
@@ -170,6 +182,7 @@ pub fn diff(
     }
     limits_and_auth(old, new, &mut c)?;
     websocket(old, new, bound, &mut c)?;
+    mqtt(old, new, bound, &mut c)?;
     files_and_tls(old, new, tls_files_changed, &mut c)?;
     operator(old, new)?;
     if old.server_tags != new.server_tags {
@@ -218,12 +231,18 @@ fn limits_and_auth(old: &Options, new: &Options, c: &mut Changes) -> Result<(), 
             return Err(refuse("NoAuthUser", opt_str(&old_na), opt_str(&new_na)));
         }
     }
-    if old.system_account != new.system_account {
+    // Only dropping an explicit default `$SYS` passes (nats-server).
+    let sys_dropped = old.system_account.as_deref() == Some("$SYS") && new.system_account.is_none();
+    if old.system_account != new.system_account && !sys_dropped {
         return Err(refuse(
             "SystemAccount",
             opt_str(&old.system_account),
             opt_str(&new.system_account),
         ));
+    }
+    if old.no_system_account != new.no_system_account {
+        let (o, n) = (old.no_system_account, new.no_system_account);
+        return Err(refuse("NoSystemAccount", o, n));
     }
     auth_lines(old, new, c);
     if old.proxy_protocol != new.proxy_protocol {
@@ -293,6 +312,7 @@ fn limits_and_auth(old: &Options, new: &Options, c: &mut Changes) -> Result<(), 
             return Err(refuse(field, format!("{o:?}"), format!("{n:?}")));
         }
     }
+    leafnode(old, new)?;
     if old.jetstream.as_ref().map(|j| j.value) != new.jetstream.as_ref().map(|j| j.value) {
         let v = |j: &Option<crate::options::Spanned<bool>>| j.as_ref().is_some_and(|j| j.value);
         return Err(refuse("JetStream", v(&old.jetstream), v(&new.jetstream)));
@@ -355,6 +375,85 @@ fn files_and_tls(
         let d = go_dur(new.lame_duck_grace_period);
         c.lines
             .push(format!("Reloaded: lame_duck_grace_period = {d}"));
+    }
+    Ok(())
+}
+
+/// The `leafnodes {}` block (nats-server `getLeafNodeOptionsChanges`):
+/// only its TLS content reloads (new handshakes); any other change is
+/// refused as `config reload not supported for LeafNode: field "<Name>":
+/// old=<old>, new=<new>` (a leaf's links are set up at start).
+fn leafnode(old: &Options, new: &Options) -> Result<(), Refused> {
+    use crate::options::leaf::LeafnodeOptions;
+    let leaf = |field: &str, o: String, n: String| Refused::LeafNode {
+        detail: format!("field {field:?}: old={o}, new={n}"),
+    };
+    let (o, n) = match (&old.leaf, &new.leaf) {
+        (None, None) => return Ok(()),
+        (Some(o), Some(n)) => (o, n),
+        (o, n) => {
+            let port = |l: &Option<LeafnodeOptions>| l.as_ref().and_then(|l| l.port).unwrap_or(0);
+            return Err(leaf("Port", port(o).to_string(), port(n).to_string()));
+        }
+    };
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    if o.host != n.host {
+        return Err(leaf("Host", text(&o.host), text(&n.host)));
+    }
+    let (op, np) = (o.port.unwrap_or(0), n.port.unwrap_or(0));
+    if op != np && np != -1 {
+        return Err(leaf("Port", op.to_string(), np.to_string()));
+    }
+    let (oa, na) = (&o.authorization, &n.authorization);
+    if oa.users != na.users {
+        return Err(leaf(
+            "Users",
+            format!("{:?}", oa.users.len()),
+            format!("{:?}", na.users.len()),
+        ));
+    }
+    for (field, ov, nv) in [
+        ("Username", &oa.user, &na.user),
+        ("Password", &oa.password, &na.password),
+        ("Account", &oa.account, &na.account),
+    ] {
+        if ov != nv {
+            let secret = |v: &Option<String>| {
+                if field == "Password" && v.is_some() {
+                    "[REDACTED]".into()
+                } else {
+                    text(v)
+                }
+            };
+            return Err(leaf(field, secret(ov), secret(nv)));
+        }
+    }
+    if oa.timeout != na.timeout {
+        let secs = |t: Option<std::time::Duration>| t.map_or(0.0, |d| d.as_secs_f64()).to_string();
+        return Err(leaf("AuthTimeout", secs(oa.timeout), secs(na.timeout)));
+    }
+    if o.reconnect != n.reconnect {
+        return Err(leaf(
+            "ReconnectInterval",
+            go_dur(o.reconnect),
+            go_dur(n.reconnect),
+        ));
+    }
+    if o.remotes != n.remotes {
+        let urls = |l: &LeafnodeOptions| {
+            format!(
+                "{:?}",
+                l.remotes.iter().map(|r| r.urls.clone()).collect::<Vec<_>>()
+            )
+        };
+        return Err(leaf("Remotes", urls(o), urls(n)));
+    }
+    if o.dial_timeout != n.dial_timeout {
+        return Err(leaf(
+            "DialTimeout",
+            go_dur(o.dial_timeout),
+            go_dur(n.dial_timeout),
+        ));
     }
     Ok(())
 }
@@ -442,6 +541,64 @@ fn websocket(old: &Options, new: &Options, bound: Bound, c: &mut Changes) -> Res
     Ok(())
 }
 
+/// The `mqtt {}` block (nats-server `diffOptions`, case `mqtt`): `ack_wait`
+/// and `max_ack_pending` reload (one `Reloaded: MQTT …` line each, for MQTT
+/// connections made after the reload) and so does its `tls {}`; any other
+/// change, the listener's host and port first, is refused as
+/// `config reload not supported for MQTT: old={host:… port:…}, new={…}`
+/// (nats-server prints its whole `MQTTOpts` there).
+fn mqtt(old: &Options, new: &Options, bound: Bound, c: &mut Changes) -> Result<(), Refused> {
+    // An empty host is the top-level one (nats-server
+    // `setBaselineOptions`).
+    let listener = |o: &Options| {
+        o.mqtt.as_ref().map_or((String::new(), 0), |m| {
+            let h = if m.host.is_empty() { &o.host } else { &m.host };
+            (h.clone(), m.port)
+        })
+    };
+    let rest = |m: &Option<crate::options::MqttOptions>| {
+        m.clone().map(|mut m| {
+            m.tls = None;
+            m.ack_wait = None;
+            m.max_ack_pending = None;
+            m
+        })
+    };
+    let ((oh, op), (nh, np)) = (listener(old), listener(new));
+    let bound_port = bound.mqtt.map_or(i64::from(op), |a| i64::from(a.port()));
+    let port_same = np == op || i64::from(np) == bound_port;
+    let (mut ro, rn) = (rest(&old.mqtt), rest(&new.mqtt));
+    if let (Some(o), Some(n)) = (ro.as_mut(), rn.as_ref()) {
+        // The port is compared above (a random port's bound value is no
+        // change), and the block's position is no change.
+        o.port = n.port;
+        o.span = n.span.clone();
+    }
+    if oh != nh || !port_same || ro != rn {
+        return Err(refuse(
+            "MQTT",
+            format!("{{host:{oh} port:{bound_port}}}"),
+            format!("{{host:{nh} port:{np}}}"),
+        ));
+    }
+    let (Some(o), Some(n)) = (&old.mqtt, &new.mqtt) else {
+        return Ok(());
+    };
+    if o.ack_wait != n.ack_wait {
+        let d = n.ack_wait.unwrap_or(crate::settings::DEFAULT_MQTT_ACK_WAIT);
+        c.lines
+            .push(format!("Reloaded: MQTT ack_wait = {}", go_dur(d)));
+    }
+    if o.max_ack_pending != n.max_ack_pending {
+        let m = n
+            .max_ack_pending
+            .unwrap_or(crate::settings::DEFAULT_MQTT_MAX_ACK_PENDING);
+        c.lines
+            .push(format!("Reloaded: MQTT max_ack_pending = {m}"));
+    }
+    Ok(())
+}
+
 /// Operator mode and the account resolver.
 fn operator(old: &Options, new: &Options) -> Result<(), Refused> {
     if old.trusted_keys != new.trusted_keys {
@@ -503,6 +660,7 @@ mod tests {
         Bound {
             client: "127.0.0.1:4222".parse().unwrap(),
             ws: Some("127.0.0.1:8080".parse().unwrap()),
+            mqtt: Some("127.0.0.1:1883".parse().unwrap()),
         }
     }
 
@@ -591,6 +749,40 @@ mod tests {
     }
 
     #[test]
+    fn mqtt_listener_is_refused_and_ack_settings_reload() {
+        let m = |extra: &str| format!("mqtt {{ port: 1883{extra} }}\n");
+        let c = run(&m(""), &m(", ack_wait: \"1m\", max_ack_pending: 10")).unwrap();
+        assert!(
+            c.lines
+                .contains(&"Reloaded: MQTT ack_wait = 1m0s".to_string()),
+            "{c:?}"
+        );
+        assert!(
+            c.lines
+                .contains(&"Reloaded: MQTT max_ack_pending = 10".to_string()),
+            "{c:?}"
+        );
+        let e = run(&m(""), "mqtt { port: 1884 }\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config reload not supported for MQTT: old={host:0.0.0.0 port:1883}, new={host:0.0.0.0 port:1884}"
+        );
+        let e = run(&m(""), "mqtt { host: 127.0.0.1, port: 1883 }\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("config reload not supported for MQTT: "),
+            "{e}"
+        );
+        // Adding, removing or changing another key is refused too.
+        assert!(run("", &m("")).is_err());
+        assert!(run(&m(""), "").is_err());
+        assert!(run(&m(""), &m(", reject_qos2_publish: true")).is_err());
+        // A random port: the bound one in the new file is no change.
+        assert!(run("mqtt { port: -1 }\n", &m("")).is_ok());
+        assert!(run("mqtt { port: -1 }\n", "mqtt { port: -1 }\n").is_ok());
+    }
+
+    #[test]
     fn no_auth_user_may_only_go_with_its_user() {
         let users =
             |u: &str| format!("authorization {{ users = [ {{ user: {u}, password: p }} ] }}\n");
@@ -611,5 +803,20 @@ mod tests {
         );
         let e = operator(&opts(""), &opts("resolver: MEMORY\n")).unwrap_err();
         assert_eq!(e, Refused::Resolver);
+    }
+
+    #[test]
+    fn system_account_changes() {
+        assert!(run("system_account: \"$SYS\"\n", "").is_ok());
+        let e = run("", "system_account: SYS2\naccounts { SYS2: {} }\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config reload not supported for SystemAccount: old=, new=SYS2"
+        );
+        let e = run("", "no_system_account: true\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config reload not supported for NoSystemAccount: old=false, new=true"
+        );
     }
 }

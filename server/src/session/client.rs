@@ -116,6 +116,13 @@ impl SubjectSpace for ClientHost<'_> {
             self.turn,
             self_out,
         );
+        if p.deliveries == 0
+            && mapped.is_none()
+            && msg.subject.starts_with(b"$JS.API.")
+            && self.acc.leafs.active()
+        {
+            crate::leaf_interest::js_hint(&self.acc.name, &self.acc.leafs);
+        }
         let n = p.deliveries as u64;
         self.out_msgs += n;
         self.out_bytes += n * p.size;

@@ -84,6 +84,12 @@ pub(crate) struct Leaf {
     /// `deny_imports`: messages on these subjects from the peer are
     /// dropped (spec §4.6).
     deny_imports: Vec<Filter>,
+    /// Accepting side: the soliciting leaf said `"is_hub":true`.
+    pub(super) peer_is_hub: bool,
+    /// The peer's JetStream domain (INFO or CONNECT `domain`).
+    pub(super) remote_domain: String,
+    /// When the last PING went out (RTT for `/leafz`).
+    ping_sent_at: Option<Millis>,
     in_msgs: u64,
     in_bytes: u64,
 }
@@ -132,6 +138,9 @@ impl Leaf {
             remote_name: String::new(),
             delay: None,
             deny_imports: Vec::new(),
+            peer_is_hub: false,
+            remote_domain: String::new(),
+            ping_sent_at: None,
             in_msgs: 0,
             in_bytes: 0,
         }
@@ -172,6 +181,7 @@ impl Leaf {
                 return Err(close(ClosedReason::StaleConnection, None));
             }
             self.pings_out += 1;
+            self.ping_sent_at = Some(now);
             out.extend_from_slice(natsws_core::proto::PING);
             self.next_ping = Some(now.saturating_add(self.ping_interval));
         }
@@ -219,7 +229,12 @@ impl Leaf {
     ) -> Result<(), Close> {
         match (self.phase, op) {
             (_, LeafOp::Ping) => out.extend_from_slice(natsws_core::proto::PONG),
-            (_, LeafOp::Pong) => self.pings_out = 0,
+            (_, LeafOp::Pong) => {
+                self.pings_out = 0;
+                if let Some(t) = self.ping_sent_at.take() {
+                    cx.me.client.lock().expect("meta").rtt = Some(now.saturating_sub(t));
+                }
+            }
             (_, LeafOp::Ok) => {}
             (_, LeafOp::Err(t)) => {
                 let t = String::from_utf8_lossy(t);
@@ -348,6 +363,12 @@ impl Leaf {
             );
             return Err(close(ClosedReason::ProtocolViolation, None));
         }
+        if let Some(mp) = v["max_payload"].as_u64() {
+            cx.me
+                .peer_max_payload
+                .store(mp as usize, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.remote_domain = v["domain"].as_str().unwrap_or_default().to_string();
         self.remote_name = v["server_name"]
             .as_str()
             .or(v["server_id"].as_str())
@@ -406,7 +427,8 @@ impl Leaf {
     pub(super) fn finish(&mut self, cx: &mut Cx<'_>, now: Millis) {
         let hub = match &self.role {
             Role::Solicit(r) => r.cfg.hub,
-            Role::Accept => true,
+            // A leaf that said `is_hub` takes the hub role (§4.7).
+            Role::Accept => !self.peer_is_hub,
         };
         let deny: Vec<Filter> = match &self.role {
             Role::Solicit(r) => r
@@ -463,6 +485,12 @@ impl Leaf {
             Role::Accept => "Leafnode connection created ".to_string(),
         };
         log_conn(cx, crate::log::Level::Info, &text);
+        // natsws has no JetStream, so its domain is "" (§4.10, §6.4).
+        let js = format!(
+            "JetStream using domains: local \"\", remote \"{}\"",
+            self.remote_domain
+        );
+        log_conn(cx, crate::log::Level::Info, &js);
     }
 
     /// `LS+`: the peer's interest becomes a subscription of this

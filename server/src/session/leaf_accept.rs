@@ -102,6 +102,8 @@ pub(super) fn connect(
         .or(v["server_id"].as_str())
         .unwrap_or_default();
     leaf.set_remote_name(name.to_string());
+    leaf.peer_is_hub = v["is_hub"].as_bool() == Some(true);
+    leaf.remote_domain = v["domain"].as_str().unwrap_or_default().to_string();
     {
         let mut meta = cx.me.client.lock().expect("meta");
         meta.version = v["version"].as_str().unwrap_or_default().to_string();

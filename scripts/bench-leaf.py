@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""bench-leaf: messages/s across a leafnode link over TCP (rough figures).
+
+Setups (the other side is always nats-server):
+  leaf  — the candidate solicits a nats-server hub; publisher on the
+          candidate, subscriber on the hub;
+  hub   — a nats-server leaf solicits the candidate; publisher on the leaf,
+          subscriber on the candidate.
+Each is run with the candidate = natsws and the candidate = nats-server,
+for 128 B and 16 KiB payloads; the figure is delivered messages per second
+(first publish to last byte at the subscriber), the best of --rounds.
+
+Usage: scripts/bench-leaf.py [--natsws target/release/natsws]
+                             [--nats-server PATH] [--rounds 3]
+Loopback only; every wait is bounded.
+"""
+import argparse, os, re, socket, subprocess, sys, tempfile, time
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+def start(bin_, conf):
+    d = tempfile.mkdtemp(prefix="bench-leaf-")
+    path = os.path.join(d, "s.conf")
+    open(path, "w").write(conf)
+    p = subprocess.Popen([bin_, "-c", path], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        line = p.stderr.readline()
+        if "Server is ready" in line:
+            return p
+    p.kill(); raise SystemExit(f"{bin_} did not start")
+
+def wait_log(p, needle, t=10):
+    deadline = time.time() + t
+    while time.time() < deadline:
+        if needle in p.stderr.readline():
+            return
+    raise SystemExit(f"no log line {needle!r}")
+
+def client(port):
+    s = socket.create_connection(("127.0.0.1", port)); s.settimeout(10)
+    buf = b""
+    while b"\r\n" not in buf: buf += s.recv(4096)
+    s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nPING\r\n')
+    buf = b""
+    while b"PONG\r\n" not in buf: buf += s.recv(4096)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+def run_once(pub_port, sub_port, size, n):
+    sub = client(sub_port); pub = client(pub_port)
+    sub.sendall(b"SUB bench 1\r\nSUB probe 2\r\nPING\r\n")
+    buf = b""
+    while b"PONG\r\n" not in buf: buf += sub.recv(65536)
+    # Interest crossed when a probe arrives (SUB probe follows SUB bench).
+    sub.settimeout(0.1); got = b""; deadline = time.time() + 10
+    while b"MSG probe" not in got:
+        if time.time() > deadline: raise SystemExit("interest never crossed")
+        pub.sendall(b"PUB probe 1\r\nx\r\n")
+        try: got += sub.recv(65536)
+        except socket.timeout: pass
+    # Drain the probes.
+    pub.sendall(b"PING\r\n")
+    try:
+        while True: sub.recv(65536)
+    except socket.timeout: pass
+    sub.settimeout(30)
+    payload = b"a" * size
+    one = b"PUB bench %d\r\n" % size + payload + b"\r\n"
+    per = max(1, 65536 // len(one))
+    batch = one * per
+    expect = n * len(b"MSG bench 1 %d\r\n" % size + payload + b"\r\n")
+    import threading
+    def publish():
+        left = n
+        while left > 0:
+            k = min(per, left)
+            pub.sendall(batch if k == per else one * k)
+            left -= k
+    t0 = time.time()
+    th = threading.Thread(target=publish); th.start()
+    got = 0
+    while got < expect:
+        b = sub.recv(1 << 20)
+        if not b: raise SystemExit("subscriber closed")
+        got += len(b)
+    dt = time.time() - t0
+    th.join(); sub.close(); pub.close()
+    return n / dt
+
+def setup(kind, cand_bin, ref_bin):
+    hub_leaf = free_port()
+    if kind == "leaf":
+        hub = start(ref_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ host: 127.0.0.1, port: {hub_leaf} }}\n")
+        leaf = start(cand_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{hub_leaf}\" }} ] }}\n")
+    else:
+        hub = start(cand_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ host: 127.0.0.1, port: {hub_leaf} }}\n")
+        leaf = start(ref_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{hub_leaf}\" }} ] }}\n")
+    wait_log(leaf, "Leafnode connection created")
+    return hub, leaf
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--natsws", default="target/release/natsws")
+    ap.add_argument("--nats-server", default="/root/.pyenv/versions/3.11.7/bin/nats-server")
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    rows = []
+    for kind in ("leaf", "hub"):
+        for size, n in ((128, 500_000), (16384, 20_000)):
+            res = {}
+            for name, b in (("natsws", a.natsws), ("nats-server", a.nats_server)):
+                best = 0.0
+                for _ in range(a.rounds):
+                    hub, leaf = setup(kind, b, a.nats_server)
+                    try:
+                        hp = int(re.search(r"port: (\d+)", open(hub.args[2]).read()).group(1))
+                        lp = int(re.search(r"port: (\d+)", open(leaf.args[2]).read()).group(1))
+                        # Publisher on the leaf side for "hub", on the candidate leaf for "leaf".
+                        best = max(best, run_once(lp, hp, size, n))
+                    finally:
+                        hub.kill(); leaf.kill(); hub.wait(); leaf.wait()
+                res[name] = best
+            rows.append((kind, size, res["natsws"], res["nats-server"]))
+    print("| candidate as | payload | natsws msgs/s | nats-server msgs/s | ratio |")
+    print("|---|---|---|---|---|")
+    for kind, size, x, y in rows:
+        print(f"| {kind} of nats-server | {size} B | {x:,.0f} | {y:,.0f} | {x / y:.2f}x |")
+
+if __name__ == "__main__":
+    main()
