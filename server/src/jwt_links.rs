@@ -14,7 +14,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::Value;
 
 use crate::config::Span;
@@ -23,14 +22,16 @@ use crate::options::{
     DEFAULT_RESPONSE_THRESHOLD,
 };
 
-/// The claims (`nats` object) of a JWT, unverified: the preloaded JWTs
-/// are checked when the account is used for authentication.
-fn claims(jwt: &str) -> Option<Value> {
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
+/// The claims (`nats` object) of account `key`'s JWT: its signature
+/// verified (`natsws_core::auth::jwt::verify`) and its `sub` the key it is
+/// preloaded under; else `None` (the account gets no links). Whether the
+/// issuer is trusted is checked when the account is used.
+fn claims(key: &str, jwt: &str) -> Option<Value> {
+    let verified = natsws_core::auth::jwt::verify(jwt).ok()?;
+    let v: Value = serde_json::from_slice(&verified.claims_json).ok()?;
+    if v.get("sub").and_then(Value::as_str) != Some(key) {
+        return None;
+    }
     v.get("nats").cloned()
 }
 
@@ -86,7 +87,7 @@ fn export(e: &Value, account: &str) -> Option<(bool, Export)> {
 pub(crate) fn from_preload(preload: &[(String, String)]) -> Vec<(String, AccountLinks)> {
     let claims: Vec<(&str, Value)> = preload
         .iter()
-        .filter_map(|(k, jwt)| Some((k.as_str(), claims(jwt)?)))
+        .filter_map(|(k, jwt)| Some((k.as_str(), claims(k, jwt)?)))
         .collect();
     let mut out: Vec<(String, AccountLinks)> = Vec::new();
     for (name, c) in &claims {
