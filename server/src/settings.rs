@@ -598,6 +598,9 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
     };
     if (o.proxy_protocol && o.tls.is_some())
         || (o.websocket.proxy_protocol && o.websocket.tls.is_some())
+        || o.mqtt
+            .as_ref()
+            .is_some_and(|m| m.proxy_protocol && m.tls.is_some())
     {
         return Err(SettingsError::ProxyProtocolWithTls);
     }
@@ -719,6 +722,9 @@ pub struct MqttSettings {
     /// `mqtt { store_dir }` or `jetstream { store_dir }` is set); `None`:
     /// state in memory.
     pub store_dir: Option<std::path::PathBuf>,
+    /// natsws `mqtt { proxy_protocol }`: connections may start with a PROXY
+    /// header (operations spec §5.4).
+    pub proxy_protocol: bool,
 }
 
 /// Default `mqtt { ack_wait }`.
@@ -760,6 +766,7 @@ fn mqtt_settings(
         max_ack_pending_set: m.max_ack_pending,
         auth_timeout: m.auth_timeout.map(|d| d.as_secs_f64()),
         store_dir,
+        proxy_protocol: m.proxy_protocol,
     })
 }
 

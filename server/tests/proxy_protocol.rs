@@ -176,3 +176,40 @@ fn websocket_port_takes_a_header_before_the_upgrade() {
     let info = parse_info(&d.expect("\r\n"));
     assert_eq!(info["client_ip"], "127.0.0.1", "{info}");
 }
+
+#[test]
+fn mqtt_port_takes_a_header_before_connect() {
+    // natsws extension `mqtt { proxy_protocol }` (operations spec §5.4).
+    if common::is_reference() {
+        return;
+    }
+    use std::io::{Read, Write};
+    let s = Server::start(
+        "host: 127.0.0.1\nport: -1\nhttp_port: -1\n\
+         mqtt { host: 127.0.0.1, port: -1, proxy_protocol: true }\n",
+    );
+    let port = s.mqtt_port.expect("mqtt port");
+    // CONNECT: protocol "MQTT" level 4, clean session, keep-alive 60 s,
+    // client id "pp1".
+    let connect: &[u8] = &[
+        0x10, 15, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60, 0, 3, b'p', b'p', b'1',
+    ];
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    t.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    t.write_all(b"PROXY TCP4 203.0.113.9 127.0.0.1 52000 1883\r\n")
+        .unwrap();
+    t.write_all(connect).unwrap();
+    let mut connack = [0u8; 4];
+    t.read_exact(&mut connack).unwrap();
+    assert_eq!(connack, [0x20, 2, 0, 0], "CONNACK accepted");
+    assert_eq!(connz_addr(&s), ("203.0.113.9".to_string(), 52000));
+    // A malformed header closes the connection without a CONNACK.
+    let mut bad = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    bad.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    bad.write_all(b"PROXY TCP4 nonsense\r\n").unwrap();
+    let mut buf = [0u8; 8];
+    let n = bad.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without a reply: {:?}", &buf[..n]);
+}

@@ -316,6 +316,11 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
         ) => {
             // MQTT sends nothing first; over max_connections the socket is
             // closed silently (nats-server maxConnExceeded before CONNECT).
+            // On the MQTT port (not /mqtt: the websocket listener's own
+            // proxy step ran), a PROXY header may come first.
+            if !kind.is_ws() {
+                conn.proxy_pending = s.mqtt.as_ref().is_some_and(|m| m.proxy_protocol);
+            }
             if too_many {
                 conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
             }

@@ -57,6 +57,10 @@ pub struct MqttOptions {
     pub connect_timeout: Option<Duration>,
     /// natsws: `takeover_jail` (default 1 s).
     pub takeover_jail: Option<Duration>,
+    /// natsws `proxy_protocol` (operations spec §5.4): connections to the
+    /// MQTT port may start with a PROXY v1/v2 header, from the top-level
+    /// `trusted_proxies` only when that list is set. Default false.
+    pub proxy_protocol: bool,
 }
 
 impl MqttOptions {
@@ -79,6 +83,7 @@ impl MqttOptions {
             store_dir: None,
             connect_timeout: None,
             takeover_jail: None,
+            proxy_protocol: false,
         }
     }
 }
@@ -150,6 +155,7 @@ pub(super) fn parse_mqtt(r: &mut Reader, e: &Entry) -> Option<MqttOptions> {
             "store_dir" => o.store_dir = r.ok(str_of(k)),
             "connect_timeout" => o.connect_timeout = r.duration_str(k, "connect_timeout"),
             "takeover_jail" => o.takeover_jail = r.duration_str(k, "takeover_jail"),
+            "proxy_protocol" => r.set(&mut o.proxy_protocol, bool_of(k)),
             _ => r.unknown(k),
         }
     }
