@@ -54,6 +54,15 @@ pub struct Stats {
     pub ws_handshake_failures: AtomicU64,
 }
 
+impl Stats {
+    /// Counts `msgs` deliveries of `bytes` payload bytes in all to
+    /// `out_msgs`/`out_bytes`.
+    pub fn count_out(&self, msgs: u64, bytes: u64) {
+        self.out_msgs.fetch_add(msgs, Ordering::Relaxed);
+        self.out_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
 impl Shared {
     /// Has the owning loop close `c` at its next turn with the reason the
     /// [`Kill`] `code` names (a connection already marked keeps its first

@@ -20,7 +20,8 @@ fn push_usize(out: &mut Vec<u8>, n: usize) {
     push_u64(out, n as u64);
 }
 
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+/// Appends `n` in decimal (no allocation).
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {

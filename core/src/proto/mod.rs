@@ -59,7 +59,7 @@
 
 mod connect;
 mod decoder;
-mod encode;
+pub(crate) mod encode;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -461,7 +461,7 @@ impl Transform {
                         }
                     }
                     let bucket = if *n == 0 { 0 } else { h.0 % (*n as u32) };
-                    push_int(out, u64::from(bucket));
+                    crate::proto::encode::push_u64(out, u64::from(bucket));
                 }
                 Part::SplitFromLeft(p, n) | Part::SplitFromRight(p, n) => {
                     let t = tok(*p);
@@ -528,7 +528,10 @@ impl Transform {
                 Part::Split(p, d) => split(tok(*p), d, out),
                 Part::Random(n) => {
                     let n = n.unsigned_abs();
-                    push_int(out, u64::from(if n == 0 { 0 } else { rand(n) }));
+                    crate::proto::encode::push_u64(
+                        out,
+                        u64::from(if n == 0 { 0 } else { rand(n) }),
+                    );
                 }
             }
             if i < last {
@@ -592,22 +595,6 @@ impl Fnv1a {
             self.0 = self.0.wrapping_mul(0x0100_0193);
         }
     }
-}
-
-/// Appends `n` in decimal.
-fn push_int(out: &mut Vec<u8>, n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
 }
 
 /// One weighted destination of a mapping as configured.

@@ -157,13 +157,7 @@ impl Proto {
                 let mut host = cx.client_host();
                 let res = s.handle_input(input, now, &mut host, out);
                 let (om, ob) = (host.out_msgs, host.out_bytes);
-                let stats = &cx.shared.stats;
-                stats
-                    .out_msgs
-                    .fetch_add(om, std::sync::atomic::Ordering::Relaxed);
-                stats
-                    .out_bytes
-                    .fetch_add(ob, std::sync::atomic::Ordering::Relaxed);
+                cx.shared.stats.count_out(om, ob);
                 cx.turn.remove_exhausted();
                 res
             }

@@ -100,13 +100,7 @@ pub(crate) fn publish(
     }
     turn.remove_exhausted();
     let n = p.deliveries as u64;
-    let stats = &shared.stats;
-    stats
-        .out_msgs
-        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-    stats
-        .out_bytes
-        .fetch_add(n * p.size, std::sync::atomic::Ordering::Relaxed);
+    shared.stats.count_out(n, n * p.size);
     p.deliveries
 }
 

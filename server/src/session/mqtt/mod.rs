@@ -368,14 +368,8 @@ impl MqttConn {
             cx.turn,
             &mut self_out,
         );
-        let stats = &cx.shared.stats;
         let n = p.deliveries as u64;
-        stats
-            .out_msgs
-            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        stats
-            .out_bytes
-            .fetch_add(n * p.size, std::sync::atomic::Ordering::Relaxed);
+        cx.shared.stats.count_out(n, n * p.size);
         if retain {
             cx.shared
                 .mqtt
