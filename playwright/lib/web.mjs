@@ -7,14 +7,19 @@ import { build } from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pageDir = path.resolve(here, '..', 'page');
+const repoRoot = path.resolve(here, '..', '..');
 
-/** Writes index.html, helpers.js, nats-ws.js (global `natsws`) and nats-core.js (global `natsCore`) into `outDir`. */
+/**
+ * Writes index.html, helpers.js, nats-ws.js (global `natsws`), nats-core.js (global `natsCore`)
+ * and mqtt.js (mqtt.js's browser bundle, global `mqtt`; loaded only by the MQTT tests) into `outDir`.
+ */
 export async function buildPage(outDir) {
   fs.mkdirSync(outDir, { recursive: true });
   const common = { bundle: true, format: 'iife', platform: 'browser', target: 'es2020', logLevel: 'warning', external: ['crypto'] };
   await build({ ...common, entryPoints: [path.join(pageDir, 'nats-ws-entry.mjs')], globalName: 'natsws', outfile: path.join(outDir, 'nats-ws.js') });
   await build({ ...common, entryPoints: [path.join(pageDir, 'nats-core-entry.mjs')], globalName: 'natsCore', outfile: path.join(outDir, 'nats-core.js') });
   for (const f of ['index.html', 'helpers.js']) fs.copyFileSync(path.join(pageDir, f), path.join(outDir, f));
+  fs.copyFileSync(path.join(repoRoot, 'node_modules', 'mqtt', 'dist', 'mqtt.min.js'), path.join(outDir, 'mqtt.js'));
 }
 
 const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
