@@ -459,6 +459,12 @@ impl Leaf {
             }
         }
         self.deny_imports = deny.clone();
+        // The peer's name is set before the link is registered, so a
+        // `/leafz` that lists the link also shows its name.
+        {
+            let mut meta = cx.me.client.lock().expect("meta");
+            meta.name = self.remote_name.clone();
+        }
         let link = Arc::new(LeafLink::new(cx.me.clone(), hub, deny));
         {
             let router = cx.account.router.lock().expect("router");
@@ -473,10 +479,6 @@ impl Leaf {
         self.deadline = None;
         let jitter = fastrand::u64(0..=FIRST_PING.0 / 5);
         self.next_ping = Some(now.saturating_add(Millis(FIRST_PING.0 + jitter)));
-        {
-            let mut meta = cx.me.client.lock().expect("meta");
-            meta.name = self.remote_name.clone();
-        }
         let text = match &self.role {
             Role::Solicit(_) => format!(
                 "Leafnode connection created for account: {} ",
