@@ -404,6 +404,9 @@ impl Leaf {
                 }
             }
         }
+        if let Some(seed) = &remote.cfg.nkey_seed {
+            sign_nonce(&mut c, seed, v["nonce"].as_str().unwrap_or_default());
+        }
         out.extend_from_slice(b"CONNECT ");
         out.extend_from_slice(c.to_string().as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -576,4 +579,22 @@ pub(super) fn log_conn(cx: &Cx<'_>, level: crate::log::Level, text: &str) {
             cx.me.cid
         ),
     );
+}
+
+/// Adds `nkey` (the seed's public key) and `sig` (the ed25519 signature of
+/// `nonce`, base64url without padding) to a soliciting CONNECT (spec §3.6,
+/// nats-server `sendLeafConnect`). The seed was checked when the config was
+/// read; one that fails here adds nothing and the hub refuses the link.
+fn sign_nonce(c: &mut serde_json::Value, seed: &str, nonce: &str) {
+    use base64::Engine as _;
+    let Ok(kp) = nkeys::KeyPair::from_seed(seed) else {
+        return;
+    };
+    let Ok(sig) = kp.sign(nonce.as_bytes()) else {
+        return;
+    };
+    c["nkey"] = kp.public_key().into();
+    c["sig"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sig)
+        .into();
 }
