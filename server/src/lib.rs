@@ -13,6 +13,7 @@ pub mod healthcheck;
 pub(crate) mod imports;
 pub(crate) mod info;
 pub mod kind;
+pub(crate) mod leaf_creds;
 pub(crate) mod leaf_interest;
 pub(crate) mod leaf_remote;
 pub mod log;

@@ -105,6 +105,11 @@ pub struct RemoteLeaf {
     /// not a seed is refused: `Remote leafnode nkey is not a valid seed:
     /// "<v>"`.
     pub nkey_seed: Option<String>,
+    /// `credentials`/`creds`: path of a user JWT + seed file; read on
+    /// every connect, its JWT and the seed's signature of the nonce go in
+    /// CONNECT (`jwt`, `sig`). With `nkey` too: `Remote leafnode can not
+    /// have both creds and nkey defined`.
+    pub credentials: Option<String>,
 }
 
 impl LeafnodeOptions {
@@ -257,6 +262,7 @@ fn parse_remotes(
             ignore_discovered_servers: false,
             ws_no_masking: false,
             nkey_seed: None,
+            credentials: None,
         };
         for k in &m.entries {
             match k.key.to_ascii_lowercase().as_str() {
@@ -295,6 +301,7 @@ fn parse_remotes(
                         }
                     }
                 }
+                "credentials" | "creds" => rl.credentials = r.ok(str_of(k)),
                 "ignore_discovered_servers" => {
                     rl.ignore_discovered_servers = r.ok(bool_of(k)).unwrap_or(false)
                 }
@@ -302,9 +309,7 @@ fn parse_remotes(
                 "ws_no_masking" | "websocket_no_masking" => {
                     rl.ws_no_masking = r.ok(bool_of(k)).unwrap_or(false)
                 }
-                "credentials"
-                | "creds"
-                | "tls"
+                "tls"
                 | "ws_compression"
                 | "ws_compress"
                 | "websocket_compression"
@@ -319,6 +324,12 @@ fn parse_remotes(
                 }
                 _ => r.unknown(k),
             }
+        }
+        if rl.credentials.is_some() && rl.nkey_seed.is_some() {
+            r.errors.push(Diagnostic::at(
+                &it.span,
+                "Remote leafnode can not have both creds and nkey defined".to_string(),
+            ));
         }
         if rl
             .urls

@@ -404,8 +404,23 @@ impl Leaf {
                 }
             }
         }
-        if let Some(seed) = &remote.cfg.nkey_seed {
-            sign_nonce(&mut c, seed, v["nonce"].as_str().unwrap_or_default());
+        let nonce = v["nonce"].as_str().unwrap_or_default();
+        if let Some(path) = &remote.cfg.credentials {
+            match crate::leaf_creds::read(path) {
+                Ok(creds) => {
+                    c["jwt"] = creds.jwt.into();
+                    sign_with(&mut c, &creds.key, nonce);
+                }
+                Err(e) => {
+                    log_conn(cx, crate::log::Level::Error, &e.to_string());
+                    return Err(close(ClosedReason::ProtocolViolation, None));
+                }
+            }
+        } else if let Some(seed) = &remote.cfg.nkey_seed {
+            if let Ok(kp) = nkeys::KeyPair::from_seed(seed) {
+                sign_with(&mut c, &kp, nonce);
+                c["nkey"] = kp.public_key().into();
+            }
         }
         out.extend_from_slice(b"CONNECT ");
         out.extend_from_slice(c.to_string().as_bytes());
@@ -581,20 +596,14 @@ pub(super) fn log_conn(cx: &Cx<'_>, level: crate::log::Level, text: &str) {
     );
 }
 
-/// Adds `nkey` (the seed's public key) and `sig` (the ed25519 signature of
-/// `nonce`, base64url without padding) to a soliciting CONNECT (spec §3.6,
-/// nats-server `sendLeafConnect`). The seed was checked when the config was
-/// read; one that fails here adds nothing and the hub refuses the link.
-fn sign_nonce(c: &mut serde_json::Value, seed: &str, nonce: &str) {
+/// Adds `sig`, the ed25519 signature of `nonce` by `kp` (base64url
+/// without padding), to a soliciting CONNECT (spec §3.6, nats-server
+/// `sendLeafConnect`).
+fn sign_with(c: &mut serde_json::Value, kp: &nkeys::KeyPair, nonce: &str) {
     use base64::Engine as _;
-    let Ok(kp) = nkeys::KeyPair::from_seed(seed) else {
-        return;
-    };
-    let Ok(sig) = kp.sign(nonce.as_bytes()) else {
-        return;
-    };
-    c["nkey"] = kp.public_key().into();
-    c["sig"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sig)
-        .into();
+    if let Ok(sig) = kp.sign(nonce.as_bytes()) {
+        c["sig"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sig)
+            .into();
+    }
 }
