@@ -328,7 +328,13 @@ impl Leaf {
                     shown.as_ref(),
                 );
             }
-            (_, LeafOp::Info(_)) => {}
+            (_, LeafOp::Info(json)) => {
+                if let Role::Solicit(r) = &self.role {
+                    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(json) {
+                        r.learn_urls(&v);
+                    }
+                }
+            }
             (_, _) => {
                 natsws_core::proto::encode_err(out, "Authorization Violation");
                 return Err(close(ClosedReason::ProtocolViolation, None));
@@ -368,6 +374,7 @@ impl Leaf {
                 .peer_max_payload
                 .store(mp as usize, std::sync::atomic::Ordering::Relaxed);
         }
+        remote.learn_urls(&v);
         self.remote_domain = v["domain"].as_str().unwrap_or_default().to_string();
         self.remote_name = v["server_name"]
             .as_str()
