@@ -88,6 +88,10 @@ pub(crate) struct Leaf {
     pub(super) peer_is_hub: bool,
     /// The peer's JetStream domain (INFO or CONNECT `domain`).
     pub(super) remote_domain: String,
+    /// Soliciting side: the hub's `export` from its `connect_info` INFO
+    /// (the hub user's publish permissions: what this side may send),
+    /// as (allow, deny); applied with `deny_exports` (spec §4.6 IMPL).
+    hub_export: (Vec<String>, Vec<String>),
     /// When the last PING went out (RTT for `/leafz`).
     ping_sent_at: Option<Millis>,
     in_msgs: u64,
@@ -140,6 +144,7 @@ impl Leaf {
             deny_imports: Vec::new(),
             peer_is_hub: false,
             remote_domain: String::new(),
+            hub_export: (Vec::new(), Vec::new()),
             ping_sent_at: None,
             in_msgs: 0,
             in_bytes: 0,
@@ -251,6 +256,17 @@ impl Leaf {
             (Phase::AwaitConnectInfo, LeafOp::Info(json)) => {
                 let v: serde_json::Value = serde_json::from_slice(json).unwrap_or_default();
                 if v["connect_info"].as_bool() == Some(true) {
+                    let list = |k: &str| -> Vec<String> {
+                        v["export"][k]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|x| x.as_str().map(str::to_string))
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    };
+                    self.hub_export = (list("allow"), list("deny"));
                     self.finish(cx, now);
                 }
             }
@@ -464,12 +480,16 @@ impl Leaf {
                 .collect(),
             Role::Accept => Vec::new(),
         };
-        // deny_exports: never delivered to the peer (spec §4.6), through
-        // the connection's delivery permissions.
+        // deny_exports and the hub's `export`: never delivered to the
+        // peer (spec §4.6), through the connection's delivery permissions.
         if let Role::Solicit(r) = &self.role {
-            if !r.cfg.deny_exports.is_empty() {
+            let (allow, hub_deny) = &self.hub_export;
+            let mut deny = r.cfg.deny_exports.clone();
+            deny.extend(hub_deny.iter().cloned());
+            if !deny.is_empty() || !allow.is_empty() {
                 let spec = natsws_core::auth::PermissionsSpec {
-                    subscribe_deny: r.cfg.deny_exports.clone(),
+                    subscribe_allow: (!allow.is_empty()).then(|| allow.clone()),
+                    subscribe_deny: deny,
                     ..Default::default()
                 };
                 if let Ok(p) = natsws_core::auth::Permissions::compile(&spec) {
