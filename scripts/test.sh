@@ -28,7 +28,7 @@ step "browser interop: playwright (nats.ws and nats-core in Chromium against nat
 bash scripts/test-playwright.sh
 
 if [ -x scripts/test-wasm.sh ]; then
-  step "wasm package and web-tests (Node and Chromium)"
+  step "wasm package and web-tests (Node, Chromium and Firefox)"
   bash scripts/test-wasm.sh
 fi
 

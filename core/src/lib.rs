@@ -36,6 +36,7 @@ extern crate std;
 
 #[cfg(feature = "auth")]
 pub mod auth;
+pub mod mqtt;
 pub mod proto;
 pub mod proxy_protocol;
 pub mod router;

@@ -85,6 +85,9 @@ pub enum ClosedReason {
     AuthenticationExpired,
     /// `no_responders` without `headers` in CONNECT.
     NoRespondersRequiresHeaders,
+    /// An MQTT session taken over by a newer connection with the same
+    /// client id (nats-server `DuplicateClientID`).
+    DuplicateClientId,
     /// Closed by an operator's `$SYS.REQ.SERVER.<id>.KICK` request.
     Kicked,
 }
@@ -92,7 +95,7 @@ pub enum ClosedReason {
 impl ClosedReason {
     /// Every reason, in [`ClosedReason::index`] order (for per-reason
     /// counters).
-    pub const ALL: [ClosedReason; 20] = [
+    pub const ALL: [ClosedReason; 21] = [
         ClosedReason::ClientClosed,
         ClosedReason::AuthenticationTimeout,
         ClosedReason::AuthenticationFailure,
@@ -112,6 +115,7 @@ impl ClosedReason {
         ClosedReason::ServerShutdown,
         ClosedReason::AuthenticationExpired,
         ClosedReason::NoRespondersRequiresHeaders,
+        ClosedReason::DuplicateClientId,
         ClosedReason::Kicked,
     ];
 
@@ -145,6 +149,7 @@ impl ClosedReason {
             ClosedReason::ServerShutdown => "Server Shutdown",
             ClosedReason::AuthenticationExpired => "Authentication Expired",
             ClosedReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
+            ClosedReason::DuplicateClientId => "Duplicate Client ID",
             ClosedReason::Kicked => "Kicked",
         }
     }
@@ -175,7 +180,8 @@ impl ClosedReason {
             ClosedReason::ReadError
             | ClosedReason::WriteError
             | ClosedReason::StaleConnection
-            | ClosedReason::ServerShutdown => 1001,
+            | ClosedReason::ServerShutdown
+            | ClosedReason::DuplicateClientId => 1001,
             // Not in nats-server's list: its default, 1011.
             ClosedReason::TlsHandshakeFailure
             | ClosedReason::NoRespondersRequiresHeaders

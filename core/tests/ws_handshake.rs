@@ -100,6 +100,7 @@ fn accept_response_with_all_options_in_order() {
                     Some("permessage-deflate; client_max_window_bits"),
                 ),
                 ("Nats-No-Masking", Some("true")),
+                ("Sec-WebSocket-Protocol", Some("mqtt")),
             ],
         ),
     )
@@ -727,7 +728,24 @@ fn b29_mqtt_only_when_enabled() {
     assert_eq!(up.kind, PathKind::Mqtt);
     let mut out = Vec::new();
     write_accept_response(&mut out, &up, &cfg);
-    assert!(String::from_utf8_lossy(&out).contains("Sec-Websocket-Protocol: mqtt\r\n"));
+    // natsws (mqtt spec §1.3 IMPL, docs/compat.md): nothing offered,
+    // nothing answered (nats-server always answers `mqtt`).
+    assert!(!String::from_utf8_lossy(&out).contains("Sec-Websocket-Protocol"));
+    for (offer, answer) in [
+        ("mqtt", "mqtt"),
+        ("mqttv3.1", "mqttv3.1"),
+        ("x, mqtt", "mqtt"),
+    ] {
+        let up = check(
+            &cfg,
+            &req_with("/mqtt", "GET", &[("Sec-WebSocket-Protocol", Some(offer))]),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_accept_response(&mut out, &up, &cfg);
+        let want = format!("Sec-Websocket-Protocol: {answer}\r\n");
+        assert!(String::from_utf8_lossy(&out).contains(&want), "{offer}");
+    }
     assert_eq!(check(&cfg, &req(&[])).unwrap().kind, PathKind::Client);
 }
 

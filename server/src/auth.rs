@@ -28,6 +28,9 @@ pub struct ServerAuth {
     /// Time allowed for CONNECT on the websocket port (the websocket
     /// `authorization.timeout` when set), ms.
     pub ws_auth_timeout: Millis,
+    /// Time allowed for an MQTT CONNECT when auth is required (the mqtt
+    /// block's `authorization.timeout` when set), ms.
+    pub mqtt_auth_timeout: Millis,
     /// [`ServerAuth::required`] per kind (client, websocket), decided once.
     required: [bool; ConnKind::ALL.len()],
     /// [`ServerAuth::checks`] per kind, decided once (finding the no-auth
@@ -65,6 +68,10 @@ impl ServerAuth {
     pub fn timeout(&self, kind: ConnKind) -> Millis {
         match kind {
             ConnKind::WEBSOCKET => self.ws_auth_timeout,
+            ConnKind {
+                kind: crate::kind::Kind::Mqtt,
+                ..
+            } => self.mqtt_auth_timeout,
             _ => self.auth_timeout,
         }
     }
@@ -244,7 +251,11 @@ pub fn build(opts: &Options) -> Result<Option<ServerAuth>, AuthConfigError> {
         || opts.no_auth_user.is_some()
         || opts.operator_mode()
         || ws.no_auth_user.is_some()
-        || wsa.is_some_and(|w| w.user.is_some() || w.token.is_some() || w.password.is_some());
+        || wsa.is_some_and(|w| w.user.is_some() || w.token.is_some() || w.password.is_some())
+        || opts
+            .mqtt
+            .as_ref()
+            .is_some_and(|m| m.username.is_some() || m.token.is_some() || m.no_auth_user.is_some());
     if !any {
         return Ok(None);
     }
@@ -304,6 +315,12 @@ pub fn build(opts: &Options) -> Result<Option<ServerAuth>, AuthConfigError> {
             token: wsa.and_then(|w| w.token.clone()),
             no_auth_user: ws.no_auth_user.clone(),
         },
+        mqtt: WebsocketAuth {
+            username: opts.mqtt.as_ref().and_then(|m| m.username.clone()),
+            password: opts.mqtt.as_ref().and_then(|m| m.password.clone()),
+            token: opts.mqtt.as_ref().and_then(|m| m.token.clone()),
+            no_auth_user: opts.mqtt.as_ref().and_then(|m| m.no_auth_user.clone()),
+        },
         operator,
         tls_map: tls_map(opts),
     };
@@ -317,6 +334,13 @@ pub fn build(opts: &Options) -> Result<Option<ServerAuth>, AuthConfigError> {
         cfg,
         auth_timeout: Millis(timeout.as_millis() as u64),
         ws_auth_timeout: Millis(ws_timeout.as_millis() as u64),
+        mqtt_auth_timeout: Millis(
+            opts.mqtt
+                .as_ref()
+                .and_then(|m| m.auth_timeout)
+                .unwrap_or(timeout)
+                .as_millis() as u64,
+        ),
         required,
         checks,
     }))

@@ -340,6 +340,14 @@ fn publish_local(
         let target = match &sub.target {
             Some(Sink::Conn(c)) => c,
             Some(Sink::Internal(h)) => return h.deliver_from(origin, sub, msg),
+            Some(Sink::Numbered(n)) => {
+                if let Some(c) = n.push(sub, msg) {
+                    c.out_msgs.fetch_add(1, Ordering::Relaxed);
+                    c.out_bytes.fetch_add(size, Ordering::Relaxed);
+                    mark_dirty(shared, *idx, local_dirty, wake, &c);
+                }
+                return;
+            }
             None => {
                 if own {
                     encode_delivery(sub, msg, self_out);
@@ -438,6 +446,7 @@ mod tests {
             Addrs {
                 client: addr,
                 ws: None,
+                mqtt: None,
                 http: None,
             },
             "NTEST".into(),

@@ -14,6 +14,8 @@ pub enum Kind {
     /// A leafnode connection to another server (spec `leafnode.md`),
     /// accepted or solicited.
     Leaf,
+    /// An MQTT 3.1.1 client (nats-server's client kind with `c.mqtt`).
+    Mqtt,
 }
 
 /// How a connection's bytes travel (TLS or not is the listener's business).
@@ -55,12 +57,24 @@ impl ConnKind {
         kind: Kind::Leaf,
         transport: Transport::Ws,
     };
+    /// MQTT clients on the MQTT port.
+    pub const MQTT: ConnKind = ConnKind {
+        kind: Kind::Mqtt,
+        transport: Transport::Tcp,
+    };
+    /// MQTT clients on the websocket port (path ending in `/mqtt`).
+    pub const MQTT_WS: ConnKind = ConnKind {
+        kind: Kind::Mqtt,
+        transport: Transport::Ws,
+    };
     /// Every listener's kind, in [`ConnKind::index`] order.
-    pub const ALL: [ConnKind; 4] = [
+    pub const ALL: [ConnKind; 6] = [
         ConnKind::CLIENT,
         ConnKind::WEBSOCKET,
         ConnKind::LEAF,
         ConnKind::LEAF_WS,
+        ConnKind::MQTT,
+        ConnKind::MQTT_WS,
     ];
 
     /// Whether it is a leafnode connection.
@@ -81,6 +95,8 @@ impl ConnKind {
             (Kind::Client, Transport::Ws) => ("wid", "websocket", ConnectionType::Websocket, 1),
             (Kind::Leaf, Transport::Tcp) => ("lid", "leafnode", ConnectionType::Leafnode, 2),
             (Kind::Leaf, Transport::Ws) => ("lid_ws", "leafnode", ConnectionType::LeafnodeWs, 3),
+            (Kind::Mqtt, Transport::Tcp) => ("mid", "mqtt", ConnectionType::Mqtt, 4),
+            (Kind::Mqtt, Transport::Ws) => ("mid_ws", "mqtt", ConnectionType::MqttWs, 5),
         }
     }
 
@@ -102,7 +118,8 @@ impl ConnKind {
         self.row().2
     }
 
-    /// Position in per-kind arrays (`[T; 4]`, in [`ConnKind::ALL`] order).
+    /// Position in per-kind arrays (`[T; ConnKind::ALL.len()]`, in
+    /// [`ConnKind::ALL`] order).
     pub fn index(self) -> usize {
         self.row().3
     }

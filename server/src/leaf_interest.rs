@@ -389,7 +389,7 @@ mod props {
             // (the client, or one of the other leafs).
             let owner_of = |i: usize| match i / 9 {
                 0 => &client,
-                _ if i % 2 == 0 => &other_hub,
+                _ if i.is_multiple_of(2) => &other_hub,
                 _ => &other_spoke,
             };
             let subs: Vec<SubRef<Sink>> = (0..18)

@@ -18,6 +18,7 @@ pub(crate) mod leaf_interest;
 pub(crate) mod leaf_remote;
 pub mod log;
 pub(crate) mod monitor;
+pub(crate) mod mqtt;
 pub(crate) mod net;
 pub mod options;
 pub mod reload;

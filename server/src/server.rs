@@ -161,6 +161,14 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         }
         None => None,
     };
+    let mqtt = match &settings.mqtt {
+        Some(m) => {
+            let l = bind(m.addr, "mqtt")?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        }
+        None => None,
+    };
     let http = match settings.http_addr {
         Some(a) => Some(bind(a, "monitoring")?),
         None => None,
@@ -188,10 +196,12 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
             client: client.local_addr()?,
             ws: ws.as_ref().map(|l| l.local_addr()).transpose()?,
             http: http.as_ref().map(|l| l.local_addr()).transpose()?,
+            mqtt: mqtt.as_ref().map(|l| l.local_addr()).transpose()?,
         },
         id,
         name,
     ));
+    crate::session::mqtt_store::open(&shared)?;
     crate::imports::install_settings(&shared.accounts, &shared.settings());
 
     crate::system::requests::register(&shared);
@@ -220,6 +230,15 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
             crate::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
         }
     }
+    if let Some(a) = shared.mqtt_addr {
+        let tls = shared
+            .settings()
+            .mqtt
+            .as_ref()
+            .is_some_and(|m| m.tls.is_some());
+        let scheme = if tls { "tls" } else { "mqtt" };
+        crate::info!("Listening for MQTT clients on {scheme}://{a}");
+    }
     crate::info!("Listening for client connections on {}", shared.client_addr);
     crate::net::bind_leaf_listener(&shared)?;
     if shared.settings().proxy_protocol {
@@ -230,7 +249,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
     }
 
     let mut handles = Vec::new();
-    let mut listeners = Some((client, ws));
+    let mut listeners = Some((client, ws, mqtt));
     for (idx, poll) in polls.into_iter().enumerate() {
         let shared = shared.clone();
         let l = if idx == 0 { listeners.take() } else { None };

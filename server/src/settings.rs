@@ -26,6 +26,8 @@ pub struct Settings {
     pub client_addr: SocketAddr,
     /// The WebSocket listener, if configured with a port.
     pub websocket: Option<WsListenConfig>,
+    /// The MQTT listener and its tuning, if `mqtt {}` has a port.
+    pub mqtt: Option<MqttSettings>,
     /// `leafnodes { … }` as configured (spec `leafnode.md` §2); `None`
     /// when absent.
     pub leafnodes: Option<Arc<options::leaf::LeafnodeOptions>>,
@@ -128,6 +130,7 @@ impl Default for Settings {
         Settings {
             client_addr: "0.0.0.0:4222".parse().expect("literal"),
             websocket: None,
+            mqtt: None,
             leafnodes: None,
             leaf_tls: None,
             default_js_domain: Vec::new(),
@@ -174,7 +177,10 @@ impl Settings {
     pub fn tls_for(&self, kind: ConnKind) -> Option<&TlsListen> {
         match kind {
             ConnKind::CLIENT => self.tls.as_ref(),
-            ConnKind::WEBSOCKET => self.websocket.as_ref().and_then(|w| w.tls.as_ref()),
+            ConnKind::WEBSOCKET | ConnKind::MQTT_WS => {
+                self.websocket.as_ref().and_then(|w| w.tls.as_ref())
+            }
+            ConnKind::MQTT => self.mqtt.as_ref().and_then(|m| m.tls.as_ref()),
             ConnKind::LEAF => self.leaf_tls.as_ref(),
             _ => None,
         }
@@ -183,7 +189,7 @@ impl Settings {
     /// `max_pending` for a connection of `kind`.
     pub fn max_pending_for(&self, kind: ConnKind) -> usize {
         match kind {
-            ConnKind::WEBSOCKET => self.ws_max_pending,
+            ConnKind::WEBSOCKET | ConnKind::MQTT_WS => self.ws_max_pending,
             _ => self.max_pending,
         }
     }
@@ -191,7 +197,7 @@ impl Settings {
     /// `write_deadline` for a connection of `kind`.
     pub fn write_deadline_for(&self, kind: ConnKind) -> Duration {
         match kind {
-            ConnKind::WEBSOCKET => self.ws_write_deadline,
+            ConnKind::WEBSOCKET | ConnKind::MQTT_WS => self.ws_write_deadline,
             _ => self.write_deadline,
         }
     }
@@ -550,6 +556,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
             up.max_head_bytes = w.max_request_head;
         }
         up.health_path = w.health_path.clone();
+        up.mqtt_enabled = o.mqtt.as_ref().is_some_and(|m| m.port != 0);
         up.cookies = natsws_core::ws::handshake::CookieNames {
             jwt: w.jwt_cookie.clone(),
             user: w.user_cookie.clone(),
@@ -623,6 +630,10 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
     let auth = crate::auth::build(o)
         .map_err(SettingsError::Auth)?
         .map(std::sync::Arc::new);
+    let mqtt = match &o.mqtt {
+        Some(m) if m.port != 0 => Some(mqtt_settings(m, o.jetstream_store_dir.as_deref())?),
+        _ => None,
+    };
     let system_account = system_account(o)?;
     Ok(Settings {
         auth,
@@ -635,6 +646,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         mappings: o.mappings.clone(),
         client_addr: resolve(&o.host, o.port)?,
         websocket,
+        mqtt,
         leafnodes: o.leaf.clone().map(Arc::new),
         leaf_tls: match o.leaf.as_ref().and_then(|l| l.tls.as_ref()) {
             Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
@@ -676,6 +688,83 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         system_account,
         metrics: o.metrics.clone(),
         ..Settings::default()
+    })
+}
+
+/// The MQTT listener and its tuning (mqtt spec §1.1, §7.6).
+#[derive(Debug, Clone)]
+pub struct MqttSettings {
+    /// Listen address (`0.0.0.0` when only a port is given).
+    pub addr: SocketAddr,
+    /// `tls {}` of the block.
+    pub tls: Option<TlsListen>,
+    /// `ack_wait` (default 30 s).
+    pub ack_wait: Duration,
+    /// `max_ack_pending` (default 1024).
+    pub max_ack_pending: u16,
+    /// `reject_qos2_publish`.
+    pub reject_qos2_publish: bool,
+    /// `downgrade_qos2_subscribe`.
+    pub downgrade_qos2_subscribe: bool,
+    /// natsws `connect_timeout` (default 10 s).
+    pub connect_timeout: Duration,
+    /// natsws `takeover_jail` (default 1 s).
+    pub takeover_jail: Duration,
+    /// `/varz` `mqtt`: the configured host (empty when none).
+    pub host: String,
+    /// `/varz` `mqtt`: `no_auth_user`.
+    pub no_auth_user: String,
+    /// `/varz` `mqtt`: `ack_wait` when set.
+    pub ack_wait_set: Option<Duration>,
+    /// `/varz` `mqtt`: `max_ack_pending` when set.
+    pub max_ack_pending_set: Option<u16>,
+    /// `/varz` `mqtt`: `authorization.timeout` when set, seconds.
+    pub auth_timeout: Option<f64>,
+    /// The durable store's directory (`store: file`; the default when
+    /// `mqtt { store_dir }` or `jetstream { store_dir }` is set); `None`:
+    /// state in memory.
+    pub store_dir: Option<std::path::PathBuf>,
+}
+
+/// Default `mqtt { ack_wait }`.
+pub const DEFAULT_MQTT_ACK_WAIT: Duration = Duration::from_secs(30);
+/// Default `mqtt { max_ack_pending }`.
+pub const DEFAULT_MQTT_MAX_ACK_PENDING: u16 = 1024;
+
+fn mqtt_settings(
+    m: &options::MqttOptions,
+    js_store_dir: Option<&str>,
+) -> Result<MqttSettings, SettingsError> {
+    let dir = m.store_dir.as_deref().or(js_store_dir);
+    let store_dir = match (m.store, dir) {
+        (Some(options::MqttStore::Memory), _) => None,
+        (_, Some(d)) => Some(std::path::PathBuf::from(d)),
+        (Some(options::MqttStore::File), None) => Some(std::path::PathBuf::from(".")),
+        (None, None) => None,
+    };
+    let host = if m.host.is_empty() {
+        "0.0.0.0"
+    } else {
+        &m.host
+    };
+    Ok(MqttSettings {
+        addr: resolve(host, m.port)?,
+        tls: match &m.tls {
+            Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
+            None => None,
+        },
+        ack_wait: m.ack_wait.unwrap_or(DEFAULT_MQTT_ACK_WAIT),
+        max_ack_pending: m.max_ack_pending.unwrap_or(DEFAULT_MQTT_MAX_ACK_PENDING),
+        reject_qos2_publish: m.reject_qos2_publish,
+        downgrade_qos2_subscribe: m.downgrade_qos2_subscribe,
+        connect_timeout: m.connect_timeout.unwrap_or(Duration::from_secs(10)),
+        takeover_jail: m.takeover_jail.unwrap_or(Duration::from_secs(1)),
+        host: m.host.clone(),
+        no_auth_user: m.no_auth_user.clone().unwrap_or_default(),
+        ack_wait_set: m.ack_wait,
+        max_ack_pending_set: m.max_ack_pending,
+        auth_timeout: m.auth_timeout.map(|d| d.as_secs_f64()),
+        store_dir,
     })
 }
 

@@ -166,6 +166,10 @@ pub struct Shared {
     pub leaf_listener: Mutex<Option<std::net::TcpListener>>,
     /// Bound monitoring address.
     pub http_addr: Option<SocketAddr>,
+    /// Bound MQTT address.
+    pub mqtt_addr: Option<SocketAddr>,
+    /// MQTT sessions and retained messages.
+    pub(crate) mqtt: crate::mqtt::Registry,
     /// The system account's state (operations spec §2).
     pub sys: crate::system::state::SysState,
 }
@@ -179,6 +183,8 @@ pub struct Addrs {
     pub ws: Option<SocketAddr>,
     /// Monitoring port, if enabled.
     pub http: Option<SocketAddr>,
+    /// MQTT port, if enabled.
+    pub mqtt: Option<SocketAddr>,
 }
 
 impl Shared {
@@ -206,6 +212,8 @@ impl Shared {
             leaf_addr: std::sync::OnceLock::new(),
             leaf_listener: Mutex::new(None),
             http_addr: addrs.http,
+            mqtt_addr: addrs.mqtt,
+            mqtt: crate::mqtt::Registry::default(),
             settings_holder: SettingsHolder::new(settings),
             accounts,
             info_templates: Mutex::new(None),

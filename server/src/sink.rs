@@ -28,6 +28,20 @@ pub enum Sink {
     /// An internal subscriber: called on the publisher's thread, during the
     /// publish (nats-server's `sub.icb`).
     Internal(Arc<dyn Handler>),
+    /// A session of a protocol that numbers its messages (MQTT QoS 1/2):
+    /// the delivery is queued as a record and rendered at flush by the
+    /// owning connection's protocol, which assigns the packet identifiers
+    /// when the message is written, not when it is routed.
+    Numbered(Arc<dyn Numbered>),
+}
+
+/// A delivery target rendered at flush (see [`Sink::Numbered`]).
+pub trait Numbered: Send + Sync {
+    /// Queues one delivery of `msg` to `sub` (on the publisher's thread,
+    /// no router lock held; must not block). Returns the connection to
+    /// queue for a flush, if the session has one now; `None` when the
+    /// delivery was dropped or kept for an offline session.
+    fn push(&self, sub: &Subscription<Sink>, msg: &Message<'_>) -> Option<Arc<ConnShared>>;
 }
 
 impl std::fmt::Debug for Sink {
@@ -35,6 +49,7 @@ impl std::fmt::Debug for Sink {
         match self {
             Sink::Conn(c) => write!(f, "Conn({})", c.cid),
             Sink::Internal(_) => f.write_str("Internal"),
+            Sink::Numbered(_) => f.write_str("Numbered"),
         }
     }
 }
@@ -233,6 +248,8 @@ pub struct ClientMeta {
     pub version: String,
     /// Last RTT measured.
     pub rtt: Option<Millis>,
+    /// MQTT client id (`/connz` `mqtt_client`), set at CONNECT.
+    pub mqtt_client: String,
     /// The authenticated user (nats-server `getRawAuthUser`: user name,
     /// nkey or JWT user key; empty without one), for `$SYS` events and
     /// `$SYS.REQ.USER.INFO`.
@@ -261,6 +278,9 @@ pub(crate) enum Kill {
     PinnedCert = 4,
     /// Close with reason Kicked (`$SYS.REQ.SERVER.<id>.KICK`).
     Kicked = 5,
+    /// Close with reason Duplicate Client ID (an MQTT session taken over
+    /// by a newer connection).
+    Takeover = 6,
 }
 
 impl Kill {
@@ -271,6 +291,7 @@ impl Kill {
             3 => Kill::MaxConnections,
             4 => Kill::PinnedCert,
             5 => Kill::Kicked,
+            6 => Kill::Takeover,
             _ => Kill::None,
         }
     }

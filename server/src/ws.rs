@@ -283,9 +283,9 @@ impl WsConn {
                         }
                     }
                     self.leaf = up.kind == PathKind::Leafnode && self.leaf_ok;
-                    if up.kind != PathKind::Client && !self.leaf {
-                        // MQTT over WebSocket is not served, nor leafnodes
-                        // when none are configured.
+                    if up.kind == PathKind::Leafnode && !self.leaf {
+                        // Leafnodes over WebSocket are not served when none
+                        // are configured.
                         crate::debug!("websocket upgrade for {:?} refused: not supported", up.kind);
                         wbuf.extend_from_slice(
                             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\nConnection: close\r\nContent-Length: 10\r\n\r\nNot Found\n",

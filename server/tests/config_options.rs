@@ -309,7 +309,10 @@ fn unsupported_features_listed_never_ignored() {
         "tls { cert_file: c, key_file: k }\ncluster { port: 6222 }\nleafnodes { port: 7422 }\nmqtt { port: 1883 }\njetstream: enabled\nsystem_account: SYS\ngateway { name: g }\n",
     );
     let names: Vec<String> = o.unsupported().into_iter().map(|u| u.feature).collect();
-    assert_eq!(names, vec!["cluster", "gateway", "mqtt", "jetstream",]);
+    // mqtt is served; jetstream is accepted with a warning (its store_dir
+    // holds the MQTT store).
+    assert_eq!(names, vec!["cluster", "gateway"]);
+    assert_eq!(o.mqtt.as_ref().unwrap().port, 1883);
     // leafnodes are served; keys natsws does not implement yet are listed.
     assert_eq!(o.leaf.as_ref().unwrap().port, Some(7422));
     let l = opts("leafnodes { port: 7422, min_version: \"2.8.0\" }\n");

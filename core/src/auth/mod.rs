@@ -245,6 +245,11 @@ pub struct AuthConfig {
     pub no_auth_user: Option<String>,
     /// The websocket block's auth settings.
     pub websocket: WebsocketAuth,
+    /// The mqtt block's auth settings (`mqtt { authorization {…},
+    /// no_auth_user }`, mqtt spec §2.9): the same override rule as the
+    /// websocket block's, for [`ConnectionType::Mqtt`] and
+    /// [`ConnectionType::MqttWs`].
+    pub mqtt: WebsocketAuth,
     /// Operator mode (`Some` = trusted keys/operators configured).
     pub operator: Option<Operator>,
     /// The connection types whose listener maps client certificates to
@@ -287,7 +292,9 @@ impl AuthConfig {
     }
 
     fn ws_override(&self, kind: ConnectionType) -> bool {
-        kind == ConnectionType::Websocket && self.websocket.is_override()
+        (kind == ConnectionType::Websocket && self.websocket.is_override())
+            || (matches!(kind, ConnectionType::Mqtt | ConnectionType::MqttWs)
+                && self.mqtt.is_override())
     }
 
     /// The `no_auth_user` a client of `kind` that sends no credentials is
@@ -299,7 +306,11 @@ impl AuthConfig {
 
     fn effective(&self, kind: ConnectionType) -> Effective<'_> {
         if self.ws_override(kind) {
-            let ws = &self.websocket;
+            let ws = if kind == ConnectionType::Websocket {
+                &self.websocket
+            } else {
+                &self.mqtt
+            };
             Effective {
                 username: opt(&ws.username),
                 password: opt(&ws.password),

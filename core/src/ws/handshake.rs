@@ -377,6 +377,11 @@ pub struct Upgrade {
     pub origin: Option<String>,
     /// `User-Agent` if present.
     pub user_agent: Option<String>,
+    /// MQTT kind: the subprotocol answered (mqtt spec §1.3 IMPL): `mqtt`
+    /// when offered, else `mqttv3.1` when offered, else none (RFC 6455
+    /// §4.2.2: only an offered protocol may be selected; nats-server always
+    /// answers `mqtt`, which browsers that offered nothing reject).
+    pub mqtt_protocol: Option<&'static str>,
 }
 
 // ------------------------------------------------------------------- parser
@@ -605,7 +610,18 @@ pub fn validate_request(head: &[u8], cfg: &UpgradeConfig, tls: bool) -> Result<U
         cookies: CookieValues::default(),
         origin: origin.map(utf8),
         user_agent,
+        mqtt_protocol: None,
     };
+    if kind == PathKind::Mqtt {
+        let offered = |name: &str| has_token(headers, "Sec-WebSocket-Protocol", name);
+        up.mqtt_protocol = if offered("mqtt") {
+            Some("mqtt")
+        } else if offered("mqttv3.1") {
+            Some("mqttv3.1")
+        } else {
+            None
+        };
+    }
     if kind != PathKind::Leafnode {
         if let Some(ua) = &up.user_agent {
             if ua.starts_with("Mozilla/") {
@@ -879,8 +895,10 @@ pub fn write_accept_response(out: &mut Vec<u8>, up: &Upgrade, cfg: &UpgradeConfi
     if up.no_masking {
         out.extend_from_slice(b"Nats-No-Masking: true\r\n");
     }
-    if up.kind == PathKind::Mqtt {
-        out.extend_from_slice(b"Sec-Websocket-Protocol: mqtt\r\n");
+    if let Some(p) = up.mqtt_protocol {
+        out.extend_from_slice(b"Sec-Websocket-Protocol: ");
+        out.extend_from_slice(p.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     for (k, v) in &cfg.headers {
         out.extend_from_slice(k.as_bytes());

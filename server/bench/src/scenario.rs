@@ -88,7 +88,7 @@ pub(crate) fn json_payload(size: usize) -> Vec<u8> {
             i % 17,
             18 + (i * 7) % 9,
             (i * 3) % 10,
-            i % 5 != 0,
+            !i.is_multiple_of(5),
             i % 3,
             i % 11
         );

@@ -30,6 +30,8 @@ struct Query<'a> {
     acc: Option<&'a str>,
     /// `auth`: add `authorized_user`, `account` and `name_tag`.
     auth: bool,
+    /// `mqtt_client`: only connections of this MQTT client id.
+    mqtt_client: Option<&'a str>,
 }
 
 impl<'a> Query<'a> {
@@ -60,6 +62,7 @@ impl<'a> Query<'a> {
             limit,
             cid,
             state,
+            mqtt_client: params.get("mqtt_client").map(String::as_str),
             acc,
             auth,
         })
@@ -69,6 +72,12 @@ impl<'a> Query<'a> {
     /// `acc` filters.
     fn wants(&self, cid: u64, acc: &str) -> bool {
         self.cid.is_none_or(|x| x == cid) && self.acc.is_none_or(|a| a == acc)
+    }
+
+    /// Whether a connection with MQTT client id `id` ("" for none) passes
+    /// the `mqtt_client` filter (mqtt spec §5).
+    fn wants_mqtt(&self, id: &str) -> bool {
+        self.mqtt_client.is_none_or(|x| x == id)
     }
 }
 
@@ -156,6 +165,7 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
         ("name", &meta.name),
         ("lang", &meta.lang),
         ("version", &meta.version),
+        ("mqtt_client", &meta.mqtt_client),
     ] {
         if !val.is_empty() {
             obj.insert(k.into(), json!(val));
@@ -188,6 +198,9 @@ fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
         "uptime": uptime_string(c.stop.duration_since(c.start).unwrap_or_default()),
         "name": c.client.name, "lang": c.client.lang, "version": c.client.version,
     });
+    if !c.client.mqtt_client.is_empty() {
+        v["mqtt_client"] = json!(c.client.mqtt_client);
+    }
     if auth {
         if let Some(obj) = v.as_object_mut() {
             add_auth(&c.client, obj);
@@ -209,12 +222,12 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .unwrap_or_default();
         let accounts = shared.accounts.all();
         for c in conns.iter() {
-            let acc = c
+            let (acc, mqtt_id) = c
                 .client
                 .lock()
-                .map(|m| m.account.clone())
+                .map(|m| (m.account.clone(), m.mqtt_client.clone()))
                 .unwrap_or_default();
-            if q.wants(c.cid, &acc) {
+            if q.wants(c.cid, &acc) && q.wants_mqtt(&mqtt_id) {
                 list.push((c.cid, open_conn(c, now, &q, &accounts)));
             }
         }
@@ -225,7 +238,10 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .lock()
             .map(|c| c.iter().cloned().collect())
             .unwrap_or_default();
-        for c in closed.iter().filter(|c| q.wants(c.cid, &c.client.account)) {
+        for c in closed
+            .iter()
+            .filter(|c| q.wants(c.cid, &c.client.account) && q.wants_mqtt(&c.client.mqtt_client))
+        {
             list.push((c.cid, closed_conn(c, q.auth)));
         }
     } else if !matches!(q.state, "open") {

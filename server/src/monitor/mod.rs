@@ -12,6 +12,7 @@ pub(crate) mod connz;
 mod healthz;
 pub(crate) mod leafz;
 mod metrics;
+mod mqttz;
 pub(crate) mod subsz;
 pub(crate) mod varz;
 
@@ -190,7 +191,7 @@ impl Response {
 fn serve<S: Read + Write>(mut stream: S, shared: &Shared) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
-    let (path, query) = loop {
+    let (method, path, query) = loop {
         let n = stream.read(&mut chunk)?;
         if n == 0 {
             return Ok(());
@@ -202,13 +203,20 @@ fn serve<S: Read + Write>(mut stream: S, shared: &Shared) -> std::io::Result<()>
             Ok(httparse::Status::Complete(_)) => {
                 let target = req.path.unwrap_or("/");
                 let (p, q) = target.split_once('?').unwrap_or((target, ""));
-                break (p.to_string(), q.to_string());
+                let m = req.method.unwrap_or("GET").to_string();
+                break (m, p.to_string(), q.to_string());
             }
             Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST => continue,
             _ => return respond(&mut stream, 400, "text/plain", b"bad request"),
         }
     };
-    let r = route(shared, &path, &parse_query(&query));
+    let params = parse_query(&query);
+    if method == "DELETE" && path == "/mqttz" {
+        let (status, v) = mqttz::delete(shared, &params);
+        let body = serde_json::to_vec_pretty(&v).unwrap_or_default();
+        return respond(&mut stream, status, "application/json", &body);
+    }
+    let r = route(shared, &path, &params);
     respond(&mut stream, r.status, r.ctype, &r.body)
 }
 
@@ -231,6 +239,7 @@ fn route(shared: &Shared, path: &str, params: &Params) -> Response {
         ),
         "/accountz" => Response::json(accountz::accountz(shared, params)),
         "/metrics" => metrics::metrics(shared),
+        "/mqttz" => Response::json(Ok(mqttz::mqttz(shared))),
         _ => Response {
             status: 404,
             ctype: "text/plain; charset=utf-8",
@@ -244,6 +253,7 @@ fn respond<S: Write>(stream: &mut S, status: u16, ctype: &str, body: &[u8]) -> s
         200 => "OK",
         400 => "Bad Request",
         404 => "Not Found",
+        409 => "Conflict",
         _ => "Error",
     };
     let head = format!(

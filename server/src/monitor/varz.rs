@@ -74,6 +74,40 @@ fn percent(ticks: u64, over: Duration) -> f64 {
     (ticks as f64 / USER_HZ / secs * 1000.0).round() / 10.0
 }
 
+/// The `mqtt` object (mqtt spec §5): `{}` without an MQTT listener, else
+/// the bound listener and the omitempty options nats-server shows.
+fn mqtt(shared: &Shared) -> Value {
+    let mut m = serde_json::Map::new();
+    if let (Some(o), Some(a)) = (&shared.settings().mqtt, shared.mqtt_addr) {
+        m.insert("host".into(), json!(a.ip().to_string()));
+        m.insert("port".into(), json!(a.port()));
+        if !o.no_auth_user.is_empty() {
+            m.insert("no_auth_user".into(), json!(o.no_auth_user));
+        }
+        if let Some(t) = o.auth_timeout {
+            m.insert("auth_timeout".into(), json!(t));
+        }
+        if o.tls.as_ref().is_some_and(|t| t.verify_and_map) {
+            m.insert("tls_map".into(), json!(true));
+        }
+        let tls_timeout = o.tls.as_ref().map_or(2.0, |t| t.timeout.as_secs_f64());
+        // Go prints a whole float64 without a fraction.
+        let tls_timeout = if tls_timeout.fract() == 0.0 {
+            json!(tls_timeout as u64)
+        } else {
+            json!(tls_timeout)
+        };
+        m.insert("tls_timeout".into(), tls_timeout);
+        if let Some(w) = o.ack_wait_set {
+            m.insert("ack_wait".into(), json!(w.as_nanos() as u64));
+        }
+        if let Some(n) = o.max_ack_pending_set.filter(|&n| n > 0) {
+            m.insert("max_ack_pending".into(), json!(n));
+        }
+    }
+    Value::Object(m)
+}
+
 /// The `websocket` object: the bound listener and its omitempty options
 /// (empty when there is no WebSocket listener).
 fn websocket(shared: &Shared) -> Value {
@@ -158,7 +192,7 @@ pub(crate) fn varz(shared: &Shared) -> Value {
         "cluster": {},
         "gateway": {},
         "leaf": super::leafz::varz_leaf(shared),
-        "mqtt": {},
+        "mqtt": mqtt(shared),
         "websocket": websocket(shared),
         "jetstream": {},
         "tls_timeout": 2.0,

@@ -2,6 +2,7 @@
 //! connection's state and INFO, `max_connections`, TLS handshakes.
 
 use super::*;
+use crate::kind::Kind;
 use crate::session::client::info_line;
 
 impl EventLoop {
@@ -10,6 +11,7 @@ impl EventLoop {
             let l = match kind {
                 ConnKind::CLIENT => self.client_listener.as_ref(),
                 ConnKind::WEBSOCKET => self.ws_listener.as_ref(),
+                ConnKind::MQTT => self.mqtt_listener.as_ref(),
                 _ => self.leaf_listener.as_ref(),
             };
             let Some(l) = l else { return };
@@ -132,7 +134,7 @@ impl EventLoop {
         // A WebSocket connection counts (max_connections, /varz, /connz)
         // only from its upgrade on, as in nats-server: sockets still in the
         // handshake must not lock clients out.
-        let too_many = kind == ConnKind::CLIENT && shared.admit(&cs);
+        let too_many = (kind == ConnKind::CLIENT || kind == ConnKind::MQTT) && shared.admit(&cs);
         crate::debug!(
             "{peer} - {}:{cid} - Client connection created",
             kind.label()
@@ -211,6 +213,11 @@ impl EventLoop {
         }
         if kind.is_leaf() {
             return self.leaf_tls_ready(token);
+        }
+        if kind == ConnKind::MQTT {
+            conn.handshake_deadline = None;
+            arm(&mut self.timers, conn, token);
+            return true;
         }
         if kind != ConnKind::CLIENT {
             return true;
@@ -300,6 +307,22 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
             }
             conn.handshake_deadline =
                 Some(now.saturating_add(Millis(t.timeout.as_millis() as u64)));
+        }
+        (
+            ConnKind {
+                kind: Kind::Mqtt, ..
+            },
+            tls,
+        ) => {
+            // MQTT sends nothing first; over max_connections the socket is
+            // closed silently (nats-server maxConnExceeded before CONNECT).
+            if too_many {
+                conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+            }
+            if let Some(t) = tls {
+                conn.handshake_deadline =
+                    Some(now.saturating_add(Millis(t.timeout.as_millis() as u64)));
+            }
         }
         (ConnKind::WEBSOCKET, _) => {
             // The upgrade answers max_connections, as nats-server does.

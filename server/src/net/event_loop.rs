@@ -30,10 +30,16 @@ impl EventLoop {
         idx: usize,
         poll: Poll,
         shared: Arc<Shared>,
-        listeners: Option<(StdListener, Option<StdListener>)>,
+        listeners: Option<(StdListener, Option<StdListener>, Option<StdListener>)>,
     ) -> io::Result<EventLoop> {
-        let (mut cl, mut wl) = (None, None);
-        if let Some((c, w)) = listeners {
+        let (mut cl, mut wl, mut ml) = (None, None, None);
+        if let Some((c, w, m)) = listeners {
+            if let Some(m) = m {
+                let mut m = TcpListener::from_std(m);
+                poll.registry()
+                    .register(&mut m, MQTT_LISTENER, Interest::READABLE)?;
+                ml = Some(m);
+            }
             let mut c = TcpListener::from_std(c);
             poll.registry()
                 .register(&mut c, CLIENT_LISTENER, Interest::READABLE)?;
@@ -56,6 +62,7 @@ impl EventLoop {
             readable: Vec::new(),
             client_listener: cl,
             ws_listener: wl,
+            mqtt_listener: ml,
             leaf_listener: None,
             next_loop: 0,
             scratch_out: Vec::new(),
@@ -128,6 +135,7 @@ impl EventLoop {
                     WAKER => {}
                     CLIENT_LISTENER => self.accept(ConnKind::CLIENT),
                     WS_LISTENER => self.accept(ConnKind::WEBSOCKET),
+                    MQTT_LISTENER => self.accept(ConnKind::MQTT),
                     LEAF_LISTENER => self.accept_leaf(),
                     Token(t) => {
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
@@ -308,6 +316,9 @@ impl EventLoop {
     }
 
     pub(super) fn flush_dirty(&mut self) {
+        // Group commit: what this turn changed in durable MQTT state is
+        // written before the acknowledgements that depend on it go out.
+        self.shared.mqtt.commit();
         let mut i = 0;
         while i < self.turn.local_dirty.len() {
             let cs = self.turn.local_dirty[i].clone();
@@ -340,9 +351,13 @@ impl EventLoop {
     /// get the INFO with `"ldm":true`.
     pub(super) fn enter_lame_duck(&mut self) {
         self.in_lame_duck = true;
-        for mut l in [self.client_listener.take(), self.ws_listener.take()]
-            .into_iter()
-            .flatten()
+        for mut l in [
+            self.client_listener.take(),
+            self.ws_listener.take(),
+            self.mqtt_listener.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             let _ = self.poll.registry().deregister(&mut l);
         }

@@ -154,7 +154,7 @@ fn dialer(shared: &Arc<Shared>, remote: &Arc<Remote>, reconnect: Duration, dial_
             Err(e) => {
                 // First failure, then every 3600th before the first
                 // success; every one after a disconnect (spec §1).
-                if attempt == 1 || connected_once || attempt % 3600 == 0 {
+                if attempt == 1 || connected_once || attempt.is_multiple_of(3600) {
                     crate::error!(
                         "Error trying to connect as leafnode to remote server \"{}\" (attempt {attempt}): {e}",
                         url.host_port

@@ -58,6 +58,7 @@ pub(crate) const WAKER: Token = Token(usize::MAX - 1);
 const CLIENT_LISTENER: Token = Token(usize::MAX - 2);
 const WS_LISTENER: Token = Token(usize::MAX - 3);
 const LEAF_LISTENER: Token = Token(usize::MAX - 4);
+const MQTT_LISTENER: Token = Token(usize::MAX - 5);
 pub(crate) use leaf::{bind_listener as bind_leaf_listener, start_remotes};
 
 /// Size of the per-loop read buffer (the largest single read), bytes.
@@ -141,6 +142,7 @@ pub(crate) struct EventLoop {
     readable: Vec<usize>,
     client_listener: Option<TcpListener>,
     ws_listener: Option<TcpListener>,
+    mqtt_listener: Option<TcpListener>,
     /// The `leafnodes` listener (loop 0).
     leaf_listener: Option<TcpListener>,
     next_loop: usize,

@@ -209,6 +209,12 @@ impl EventLoop {
         let conn = &mut conns[token];
         conn.handshake_deadline = None;
         conn.last_out = now;
+        if conn.shared.upgrade.get().is_some_and(|u| {
+            natsws_core::ws::handshake::PathKind::from_path(&u.path)
+                == natsws_core::ws::handshake::PathKind::Mqtt
+        }) {
+            return self.upgraded_mqtt(token, now);
+        }
         conn.proto.upgraded(now);
         let info = info_line(
             shared,
@@ -435,5 +441,49 @@ fn record_input(shared: &Shared, conn: &mut Conn) {
         meta.account = conn.account.name.clone();
         drop(meta);
         crate::system::events::client_connect(shared, &conn.shared, &conn.account);
+    }
+}
+
+impl EventLoop {
+    /// A WebSocket upgrade on a path ending in `/mqtt` (mqtt spec §1.3):
+    /// the connection becomes an `MQTT_WS` client (its shared part is made
+    /// again with that kind, keeping what TLS and the upgrade recorded),
+    /// sends nothing first, and counts towards `max_connections` from
+    /// here (over it: closed silently, as before CONNECT on the MQTT port).
+    fn upgraded_mqtt(&mut self, token: usize, now: Millis) -> bool {
+        let EventLoop {
+            conns,
+            shared,
+            turn,
+            ..
+        } = self;
+        let conn = &mut conns[token];
+        let old = &conn.shared;
+        let cs = ConnShared::new(
+            old.cid,
+            old.loop_idx,
+            old.token,
+            ConnKind::MQTT_WS,
+            old.peer,
+        );
+        if let Some(t) = old.tls.get() {
+            let _ = cs.tls.set(t.clone());
+        }
+        if let Some(u) = old.upgrade.get() {
+            let _ = cs.upgrade.set(u.clone());
+        }
+        if let Some(p) = old.proxied.get() {
+            let _ = cs.proxied.set(*p);
+        }
+        let cs = Arc::new(cs);
+        conn.shared = cs.clone();
+        conn.proto = Proto::open(shared, &cs, &mut turn.rng, now);
+        conn.proto.upgraded(now);
+        turn.local_dirty.push(cs.clone());
+        if shared.admit(&cs) {
+            self.close(token, ClosedReason::MaxConnectionsExceeded, false);
+            return false;
+        }
+        true
     }
 }

@@ -107,6 +107,10 @@ impl EventLoop {
         let now = self.shared.now();
         let conn = &mut self.conns[token];
         conn.shared.dirty.store(false, Ordering::Release);
+        if conn.proto.render(&conn.shared, now) {
+            // Rendering may have started redelivery timers (MQTT QoS 1/2).
+            arm(&mut self.timers, conn, token);
+        }
         conn.last_out = now;
         // TLS: records (and raw bytes) the socket has not taken yet.
         let drained = conn
@@ -141,6 +145,10 @@ impl EventLoop {
                 self.close(token, ClosedReason::SlowConsumerPendingBytes, false);
                 true
             }
+            Kill::Takeover => {
+                self.close(token, ClosedReason::DuplicateClientId, false);
+                true
+            }
             Kill::Shutdown => {
                 // Lame duck mode: what is queued goes out, then the close.
                 self.close(token, ClosedReason::ServerShutdown, true);
@@ -154,10 +162,12 @@ impl EventLoop {
             }
             Kill::MaxConnections => {
                 // A reload lowered max_connections (nats-server
-                // `maxConnExceeded`).
-                let mut err = Vec::new();
-                natsws_core::proto::encode_err(&mut err, "maximum connections exceeded");
-                self.turn.queue_out(&conn.shared.clone(), &err);
+                // `maxConnExceeded`); an MQTT client has no `-ERR`.
+                if conn.shared.kind.kind == crate::kind::Kind::Client {
+                    let mut err = Vec::new();
+                    natsws_core::proto::encode_err(&mut err, "maximum connections exceeded");
+                    self.turn.queue_out(&conn.shared.clone(), &err);
+                }
                 self.close(token, ClosedReason::MaxConnectionsExceeded, true);
                 true
             }

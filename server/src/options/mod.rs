@@ -40,6 +40,7 @@ mod auth;
 mod imports;
 pub mod leaf;
 mod metrics;
+mod mqtt;
 mod read;
 mod tls;
 mod top;
@@ -56,6 +57,7 @@ pub use imports::{
     DEFAULT_RESPONSE_THRESHOLD,
 };
 pub use metrics::MetricsOptions;
+pub use mqtt::{MqttOptions, MqttStore};
 pub use read::{go_dur, parse_go_duration, DurationError};
 pub use tls::TlsConfig;
 pub use unsupported::{BlockInfo, Unsupported};
@@ -214,7 +216,10 @@ pub struct Options {
     /// §4.10): account name → JetStream domain of its leaf hub.
     pub default_js_domain: Vec<(String, String)>,
     /// `mqtt { … }`.
-    pub mqtt: Option<BlockInfo>,
+    pub mqtt: Option<MqttOptions>,
+    /// `jetstream { store_dir }`: the default directory of the MQTT store
+    /// (natsws has no JetStream; spec mqtt.md §7.6).
+    pub jetstream_store_dir: Option<String>,
     /// `jetstream` (bool, `enabled`/`disabled` or map).
     pub jetstream: Option<Spanned<bool>>,
     /// `websocket`/`ws { … }` (websocket.md §1).
@@ -295,6 +300,7 @@ impl Default for Options {
             leaf: None,
             default_js_domain: Vec::new(),
             mqtt: None,
+            jetstream_store_dir: None,
             jetstream: None,
             websocket: WebsocketOptions::default(),
             metrics: MetricsOptions::default(),
@@ -468,6 +474,7 @@ impl Options {
         if let Some(nau) = &self.no_auth_user {
             self.check_no_auth_user(&nau.value)?;
         }
+        self.validate_mqtt()?;
         self.validate_websocket()
     }
 

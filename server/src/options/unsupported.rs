@@ -1,5 +1,5 @@
-//! What natsws parses but does not implement: the `cluster`, `gateway`,
-//! `leafnodes` and `mqtt` blocks, `jetstream`, and the other nats-server
+//! What natsws parses but does not implement: the `cluster`, `gateway`
+//! and `leafnodes` blocks, and the other nats-server
 //! keys in `OTHER_NATS_KEYS`. They are recorded with their position and
 //! listed by [`Options::unsupported`]; the server refuses to start while
 //! that list is non-empty, so nothing is silently ignored.
@@ -84,7 +84,7 @@ impl Options {
             "cluster" => self.cluster = parse_block(r, e, "cluster"),
             "gateway" => self.gateway = parse_block(r, e, "gateway"),
             "leafnodes" | "leaf" => self.leaf = super::leaf::parse(r, e),
-            "mqtt" => self.mqtt = parse_block(r, e, "mqtt"),
+            "mqtt" => self.mqtt = super::mqtt::parse_mqtt(r, e),
             "jetstream" => {
                 let enabled = match &e.value.value {
                     Value::Bool(b) => Some(*b),
@@ -105,6 +105,17 @@ impl Options {
                         None
                     }
                 };
+                if let Value::Map(m) = &e.value.value {
+                    if let Some(d) = m.get_ci("store_dir").or_else(|| m.get_ci("storedir")) {
+                        self.jetstream_store_dir = r.ok(str_of(d));
+                    }
+                }
+                if enabled == Some(true) {
+                    r.warnings.push(Diagnostic::at(
+                        &e.key_span,
+                        "JetStream is not supported; ignoring jetstream block (MQTT state is kept by natsws)",
+                    ));
+                }
                 if let Some(b) = enabled {
                     self.jetstream = Some(Spanned {
                         value: b,
@@ -147,7 +158,6 @@ impl Options {
             ("cluster", &self.cluster),
             ("gateway", &self.gateway),
             ("leafnodes", &self.leafnodes),
-            ("mqtt", &self.mqtt),
         ] {
             if let Some(b) = b {
                 add(name, Some(&b.span));
@@ -156,11 +166,6 @@ impl Options {
         if let Some(l) = &self.leaf {
             for (name, span) in &l.unsupported {
                 add(name, Some(span));
-            }
-        }
-        if let Some(js) = &self.jetstream {
-            if js.value {
-                add("jetstream", Some(&js.span));
             }
         }
         for f in &self.other_features {

@@ -67,6 +67,8 @@ pub struct Bound {
     pub client: SocketAddr,
     /// The WebSocket listener.
     pub ws: Option<SocketAddr>,
+    /// The MQTT listener.
+    pub mqtt: Option<SocketAddr>,
 }
 
 /// The changes a reload applies, in the order nats-server logs them: one
@@ -180,6 +182,7 @@ pub fn diff(
     }
     limits_and_auth(old, new, &mut c)?;
     websocket(old, new, bound, &mut c)?;
+    mqtt(old, new, bound, &mut c)?;
     files_and_tls(old, new, tls_files_changed, &mut c)?;
     operator(old, new)?;
     if old.server_tags != new.server_tags {
@@ -538,6 +541,64 @@ fn websocket(old: &Options, new: &Options, bound: Bound, c: &mut Changes) -> Res
     Ok(())
 }
 
+/// The `mqtt {}` block (nats-server `diffOptions`, case `mqtt`): `ack_wait`
+/// and `max_ack_pending` reload (one `Reloaded: MQTT …` line each, for MQTT
+/// connections made after the reload) and so does its `tls {}`; any other
+/// change, the listener's host and port first, is refused as
+/// `config reload not supported for MQTT: old={host:… port:…}, new={…}`
+/// (nats-server prints its whole `MQTTOpts` there).
+fn mqtt(old: &Options, new: &Options, bound: Bound, c: &mut Changes) -> Result<(), Refused> {
+    // An empty host is the top-level one (nats-server
+    // `setBaselineOptions`).
+    let listener = |o: &Options| {
+        o.mqtt.as_ref().map_or((String::new(), 0), |m| {
+            let h = if m.host.is_empty() { &o.host } else { &m.host };
+            (h.clone(), m.port)
+        })
+    };
+    let rest = |m: &Option<crate::options::MqttOptions>| {
+        m.clone().map(|mut m| {
+            m.tls = None;
+            m.ack_wait = None;
+            m.max_ack_pending = None;
+            m
+        })
+    };
+    let ((oh, op), (nh, np)) = (listener(old), listener(new));
+    let bound_port = bound.mqtt.map_or(i64::from(op), |a| i64::from(a.port()));
+    let port_same = np == op || i64::from(np) == bound_port;
+    let (mut ro, rn) = (rest(&old.mqtt), rest(&new.mqtt));
+    if let (Some(o), Some(n)) = (ro.as_mut(), rn.as_ref()) {
+        // The port is compared above (a random port's bound value is no
+        // change), and the block's position is no change.
+        o.port = n.port;
+        o.span = n.span.clone();
+    }
+    if oh != nh || !port_same || ro != rn {
+        return Err(refuse(
+            "MQTT",
+            format!("{{host:{oh} port:{bound_port}}}"),
+            format!("{{host:{nh} port:{np}}}"),
+        ));
+    }
+    let (Some(o), Some(n)) = (&old.mqtt, &new.mqtt) else {
+        return Ok(());
+    };
+    if o.ack_wait != n.ack_wait {
+        let d = n.ack_wait.unwrap_or(crate::settings::DEFAULT_MQTT_ACK_WAIT);
+        c.lines
+            .push(format!("Reloaded: MQTT ack_wait = {}", go_dur(d)));
+    }
+    if o.max_ack_pending != n.max_ack_pending {
+        let m = n
+            .max_ack_pending
+            .unwrap_or(crate::settings::DEFAULT_MQTT_MAX_ACK_PENDING);
+        c.lines
+            .push(format!("Reloaded: MQTT max_ack_pending = {m}"));
+    }
+    Ok(())
+}
+
 /// Operator mode and the account resolver.
 fn operator(old: &Options, new: &Options) -> Result<(), Refused> {
     if old.trusted_keys != new.trusted_keys {
@@ -599,6 +660,7 @@ mod tests {
         Bound {
             client: "127.0.0.1:4222".parse().unwrap(),
             ws: Some("127.0.0.1:8080".parse().unwrap()),
+            mqtt: Some("127.0.0.1:1883".parse().unwrap()),
         }
     }
 
@@ -684,6 +746,40 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn mqtt_listener_is_refused_and_ack_settings_reload() {
+        let m = |extra: &str| format!("mqtt {{ port: 1883{extra} }}\n");
+        let c = run(&m(""), &m(", ack_wait: \"1m\", max_ack_pending: 10")).unwrap();
+        assert!(
+            c.lines
+                .contains(&"Reloaded: MQTT ack_wait = 1m0s".to_string()),
+            "{c:?}"
+        );
+        assert!(
+            c.lines
+                .contains(&"Reloaded: MQTT max_ack_pending = 10".to_string()),
+            "{c:?}"
+        );
+        let e = run(&m(""), "mqtt { port: 1884 }\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config reload not supported for MQTT: old={host:0.0.0.0 port:1883}, new={host:0.0.0.0 port:1884}"
+        );
+        let e = run(&m(""), "mqtt { host: 127.0.0.1, port: 1883 }\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("config reload not supported for MQTT: "),
+            "{e}"
+        );
+        // Adding, removing or changing another key is refused too.
+        assert!(run("", &m("")).is_err());
+        assert!(run(&m(""), "").is_err());
+        assert!(run(&m(""), &m(", reject_qos2_publish: true")).is_err());
+        // A random port: the bound one in the new file is no change.
+        assert!(run("mqtt { port: -1 }\n", &m("")).is_ok());
+        assert!(run("mqtt { port: -1 }\n", "mqtt { port: -1 }\n").is_ok());
     }
 
     #[test]

@@ -161,6 +161,7 @@ fn reload_inner(shared: &Shared) -> Result<ReloadOutcome, ReloadError> {
     let bound = diff::Bound {
         client: shared.client_addr,
         ws: shared.ws_addr,
+        mqtt: shared.mqtt_addr,
     };
     let changes = diff::diff(&src.options, &new, bound, tls_files != src.tls_files)
         .map_err(ReloadError::Refused)?;

@@ -28,6 +28,8 @@ mod leaf_accept;
 pub(crate) use leaf_accept::info_line as leaf_info;
 #[cfg(feature = "autobahn")]
 mod echo;
+mod mqtt;
+pub(crate) mod mqtt_store;
 mod reload;
 
 use std::sync::Arc;
@@ -49,6 +51,8 @@ use client::ClientHost;
 pub(crate) enum Proto {
     /// A NATS client, over TCP or WebSocket.
     Client(Session<Sink>),
+    /// An MQTT 3.1.1 client, over TCP or WebSocket (`/mqtt`).
+    Mqtt(Box<mqtt::MqttConn>),
     /// A leafnode link (spec `leafnode.md`), accepted or solicited.
     Leaf(Box<leaf::Leaf>),
     /// Test-only (feature `autobahn`): echoes WebSocket messages, for the
@@ -98,7 +102,21 @@ impl Proto {
         if shared.settings().autobahn_echo && cs.kind == crate::kind::ConnKind::WEBSOCKET {
             return Proto::Echo(echo::Echo::default());
         }
+        if cs.kind.kind == crate::kind::Kind::Mqtt {
+            return Proto::Mqtt(Box::new(mqtt::MqttConn::new(shared, cs, now)));
+        }
         Proto::Client(Session::new(client::session_config(shared, cs, rng), now))
+    }
+
+    /// Before the loop writes the connection: a protocol that numbers its
+    /// messages renders what was routed to it since the last flush into
+    /// the outbox (MQTT: PUBLISH packets with their identifiers).
+    /// True when it rendered something (its timers may have changed).
+    pub(crate) fn render(&mut self, me: &Arc<ConnShared>, now: Millis) -> bool {
+        match self {
+            Proto::Mqtt(m) => m.render(me, now),
+            _ => false,
+        }
     }
 
     /// Whether the protocol reads and writes WebSocket frames itself: the
@@ -106,7 +124,7 @@ impl Proto {
     /// nothing on the way out.
     pub(crate) fn frames_itself(&self) -> bool {
         match self {
-            Proto::Client(_) | Proto::Leaf(_) => false,
+            Proto::Client(_) | Proto::Mqtt(_) | Proto::Leaf(_) => false,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => true,
         }
@@ -116,6 +134,7 @@ impl Proto {
     pub(crate) fn upgraded(&mut self, now: Millis) {
         match self {
             Proto::Client(s) => s.restart_timers(now),
+            Proto::Mqtt(m) => m.upgraded(now),
             Proto::Leaf(_) => {}
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => {}
@@ -148,6 +167,11 @@ impl Proto {
                 cx.turn.remove_exhausted();
                 res
             }
+            Proto::Mqtt(m) => {
+                let res = m.input(cx, input, now, out);
+                cx.turn.remove_exhausted();
+                res
+            }
             Proto::Leaf(l) => {
                 let res = l.input(cx, input, now, out);
                 cx.turn.remove_exhausted();
@@ -162,6 +186,7 @@ impl Proto {
     pub(crate) fn poll_timeout(&self) -> Option<Millis> {
         match self {
             Proto::Client(s) => s.poll_timeout(),
+            Proto::Mqtt(m) => m.poll_timeout(),
             Proto::Leaf(l) => l.poll_timeout(),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => None,
@@ -173,6 +198,7 @@ impl Proto {
     pub(crate) fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
         match self {
             Proto::Client(s) => s.handle_timeout(now, out),
+            Proto::Mqtt(m) => m.handle_timeout(now, out),
             Proto::Leaf(l) => l.handle_timeout(now, out),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => Ok(()),
@@ -184,6 +210,7 @@ impl Proto {
     pub(crate) fn close(&mut self, cx: &mut Cx<'_>) {
         match self {
             Proto::Client(s) => s.close(&mut cx.client_host()),
+            Proto::Mqtt(m) => m.close(cx),
             Proto::Leaf(l) => l.close(cx),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => {}
@@ -195,6 +222,7 @@ impl Proto {
     pub(crate) fn takes_async_info(&self) -> bool {
         match self {
             Proto::Client(s) => s.takes_async_info(),
+            Proto::Mqtt(_) => false,
             Proto::Leaf(_) => false,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => false,
@@ -205,6 +233,7 @@ impl Proto {
     pub(crate) fn in_counts(&self) -> (u64, u64) {
         match self {
             Proto::Client(s) => s.in_counts(),
+            Proto::Mqtt(m) => m.in_counts(),
             Proto::Leaf(l) => l.in_counts(),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => (0, 0),
@@ -216,6 +245,7 @@ impl Proto {
     pub(crate) fn connect_options(&self) -> Option<&Connect> {
         match self {
             Proto::Client(s) => s.connect_options(),
+            Proto::Mqtt(m) => m.connect_options(),
             Proto::Leaf(_) => None,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => None,

@@ -65,6 +65,10 @@ impl Proto {
             // A leaf's link settings are read at its next (re)connect;
             // its authorization is not re-checked on reload yet.
             Proto::Leaf(_) => Ok(()),
+            // An MQTT client keeps the user, account and permissions of its
+            // CONNECT until it reconnects: its authorization is not
+            // re-checked on reload yet (see docs/compat.md, MQTT).
+            Proto::Mqtt(_) => Ok(()),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => Ok(()),
         }

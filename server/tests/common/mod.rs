@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod jwt;
 pub mod login;
+pub mod mqtt;
 pub mod pki;
 
 /// The server binary under test: `NATSWS_TEST_SERVER_BIN` when set (e.g.
@@ -72,6 +73,8 @@ pub struct Server {
     child: Child,
     pub client_port: u16,
     pub ws_port: Option<u16>,
+    /// The MQTT port (`Listening for MQTT clients on …`).
+    pub mqtt_port: Option<u16>,
     pub http_port: Option<u16>,
     /// The `https_port` monitor (`Starting https monitor on …`).
     pub https_port: Option<u16>,
@@ -170,6 +173,7 @@ impl Server {
         });
         let (mut client_port, mut ws_port, mut http_port) = (None, None, None);
         let mut https_port = None;
+        let mut mqtt_port = None;
         let mut leaf_port = None;
         let until = Instant::now() + DEADLINE;
         let mut seen = Vec::new();
@@ -185,6 +189,8 @@ impl Server {
                 client_port = port_of(&line);
             } else if line.contains("Listening for websocket clients on") {
                 ws_port = port_of(&line);
+            } else if line.contains("Listening for MQTT clients on") {
+                mqtt_port = port_of(&line);
             } else if line.contains("Starting http monitor on") {
                 http_port = port_of(&line);
             } else if line.contains("Listening for leafnode connections on") {
@@ -199,6 +205,7 @@ impl Server {
             child,
             client_port: client_port.expect("client port logged"),
             ws_port,
+            mqtt_port,
             http_port,
             https_port,
             leaf_port,
@@ -417,6 +424,17 @@ impl WsRaw {
         headers: &[(&str, &str)],
         prefix: &[u8],
     ) -> Result<WsRaw, Refused> {
+        Self::connect_at(port, "/", compression, headers, prefix)
+    }
+
+    /// As [`WsRaw::connect_after`], upgrading on `path` (e.g. `/mqtt`).
+    pub fn connect_at(
+        port: u16,
+        path: &str,
+        compression: bool,
+        headers: &[(&str, &str)],
+        prefix: &[u8],
+    ) -> Result<WsRaw, Refused> {
         let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -425,7 +443,7 @@ impl WsRaw {
         let mut parser = write_client_request(
             &ClientRequest {
                 host: &host,
-                path: "/",
+                path,
                 key: *b"0123456789abcdef",
                 compression,
                 no_masking: false,

@@ -1,0 +1,737 @@
+//! MQTT session state kept by natsws itself (no JetStream; mqtt spec §4,
+//! §7.2): the sessions of every account by client id, each a
+//! [`Sink::Numbered`](crate::sink::Sink::Numbered) target whose deliveries
+//! are queued as records and numbered at flush by the connection that owns
+//! the session now; the retained messages per account; the takeover jail.
+//!
+//! This sits below [`crate::shared`] (which holds the [`Registry`]); the
+//! connection side, `crate::session::mqtt`, drives it.
+
+pub(crate) mod store;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use natsws_core::mqtt::retained::Retained;
+use natsws_core::mqtt::session::Outbound;
+use natsws_core::mqtt::topic::is_reserved_filter;
+use natsws_core::router::{ConnId, Message, SubRef, Subscription};
+use natsws_core::time::Millis;
+
+use crate::sink::{ConnShared, Numbered, Sink};
+
+/// (account, client id).
+pub(crate) type SessionKey = (Box<str>, Box<str>);
+
+/// (account, NATS subject) of a retained message.
+pub(crate) type RetainedKey = (Box<str>, Box<[u8]>);
+
+/// A message kept for (re)delivery: the MQTT topic and the payload, in one
+/// allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OutMsg {
+    bytes: Box<[u8]>,
+    topic_len: usize,
+}
+
+impl OutMsg {
+    /// A message on `topic` with `payload`.
+    pub(crate) fn new(topic: &[u8], payload: &[u8]) -> OutMsg {
+        let mut v = Vec::with_capacity(topic.len() + payload.len());
+        v.extend_from_slice(topic);
+        v.extend_from_slice(payload);
+        OutMsg {
+            bytes: v.into_boxed_slice(),
+            topic_len: topic.len(),
+        }
+    }
+    /// The MQTT topic.
+    pub(crate) fn topic(&self) -> &[u8] {
+        &self.bytes[..self.topic_len]
+    }
+    /// The payload.
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.bytes[self.topic_len..]
+    }
+}
+
+/// A retained message (spec §4.6).
+#[derive(Debug, Clone)]
+pub(crate) struct RetainedMsg {
+    /// Topic and payload.
+    pub msg: OutMsg,
+    /// Stored QoS.
+    pub qos: u8,
+}
+
+/// A QoS 2 PUBLISH received and not yet released (spec §4.3).
+#[derive(Debug, Clone)]
+pub(crate) struct Staged {
+    /// NATS subject.
+    pub subject: Box<[u8]>,
+    /// Topic and payload.
+    pub msg: OutMsg,
+    /// RETAIN flag.
+    pub retain: bool,
+}
+
+/// A will captured at CONNECT (spec §4.7).
+#[derive(Debug, Clone)]
+pub(crate) struct WillMsg {
+    /// The connection that set it (a takeover clears it).
+    pub owner: ConnId,
+    /// Topic and message.
+    pub msg: OutMsg,
+    /// Will QoS.
+    pub qos: u8,
+    /// Will retain.
+    pub retain: bool,
+}
+
+/// One MQTT filter of a session.
+#[derive(Debug, Clone)]
+pub(crate) struct SubEntry {
+    /// Granted QoS.
+    pub qos: u8,
+    /// Converted NATS filter is reserved (`$` rule, spec §3.4).
+    pub reserved: bool,
+    /// Its NATS subscriptions (the filter, and the `#` parent-level twin).
+    pub subs: Vec<SubRef<Sink>>,
+}
+
+/// The mutable state of a session.
+pub(crate) struct Inner {
+    /// The connection that owns it now.
+    pub conn: Option<Arc<ConnShared>>,
+    /// Clean session: dropped when its connection ends.
+    pub clean: bool,
+    /// Deliveries routed since the owner's last flush (or while offline):
+    /// records of `qos u8, subject len u16, subject, payload len u32,
+    /// payload`.
+    pub records: Vec<u8>,
+    /// Filters → subscriptions.
+    pub subs: BTreeMap<Box<[u8]>, SubEntry>,
+    /// QoS 1/2 deliveries in flight.
+    pub out: Outbound<OutMsg>,
+    /// QoS 1/2 deliveries waiting for room in the window: (QoS, message).
+    pub pending: VecDeque<(u8, OutMsg)>,
+    /// Inbound QoS 2 messages awaiting PUBREL, by packet identifier.
+    pub qos2_in: BTreeMap<u16, Staged>,
+    /// The will of the owning connection.
+    pub will: Option<WillMsg>,
+    /// Resumed with unacknowledged deliveries: resend them all after the
+    /// CONNACK ([MQTT-4.4.0-1]).
+    pub resend_all: bool,
+}
+
+/// What the durable store must write at the next commit.
+#[derive(Default)]
+pub(crate) struct Dirty {
+    /// Anything marked since the last commit.
+    flag: AtomicBool,
+    /// Sessions to write (or delete).
+    sessions: Mutex<HashSet<SessionKey>>,
+    /// (account, subject) of retained messages to write (or delete).
+    retained: Mutex<HashSet<RetainedKey>>,
+}
+
+impl Dirty {
+    fn session(&self, key: &SessionKey) {
+        self.sessions.lock().expect("dirty").insert(key.clone());
+        self.flag.store(true, Ordering::Release);
+    }
+}
+
+/// One session (see the module docs).
+pub(crate) struct MqttSession {
+    /// (account, client id).
+    pub key: SessionKey,
+    /// The id its NATS subscriptions carry (unique per session).
+    pub sub_conn: ConnId,
+    /// The durable store's dirty set (`None`: memory store).
+    dirty: Option<Arc<Dirty>>,
+    /// `max_pending` of the connection kind (slow consumer bound).
+    max_pending: usize,
+    /// Its state.
+    pub inner: Mutex<Inner>,
+}
+
+impl MqttSession {
+    /// Marks the session for the next durable commit (persistent sessions
+    /// with a file store only; `clean`: its state's flag).
+    pub(crate) fn mark(&self, clean: bool) {
+        if let (Some(d), false) = (&self.dirty, clean) {
+            d.session(&self.key);
+        }
+    }
+
+    fn with_max_pending(mut self, n: usize) -> MqttSession {
+        if n > 0 {
+            self.max_pending = n;
+        }
+        self
+    }
+
+    fn new(
+        key: SessionKey,
+        sub_conn: ConnId,
+        clean: bool,
+        max_inflight: usize,
+        ack_wait: Millis,
+        dirty: Option<Arc<Dirty>>,
+    ) -> MqttSession {
+        MqttSession {
+            key,
+            sub_conn,
+            dirty,
+            max_pending: usize::MAX,
+            inner: Mutex::new(Inner {
+                conn: None,
+                clean,
+                records: Vec::new(),
+                subs: BTreeMap::new(),
+                out: Outbound::new(max_inflight, ack_wait),
+                pending: VecDeque::new(),
+                qos2_in: BTreeMap::new(),
+                will: None,
+                resend_all: false,
+            }),
+        }
+    }
+}
+
+/// The QoS of a message from its `Nmqtt-Pub` header (MQTT publishes),
+/// else 0 (NATS messages).
+fn publish_qos(headers: Option<&[u8]>) -> u8 {
+    let Some(h) = headers else { return 0 };
+    const KEY: &[u8] = b"\r\nNmqtt-Pub:";
+    match h.windows(KEY.len()).position(|w| w == KEY) {
+        Some(i) => match h.get(i + KEY.len()) {
+            Some(b'1') => 1,
+            Some(b'2') => 2,
+            _ => 0,
+        },
+        None => 0,
+    }
+}
+
+/// Appends one delivery record.
+pub(crate) fn push_record(records: &mut Vec<u8>, qos: u8, subject: &[u8], payload: &[u8]) {
+    records.push(qos);
+    records.extend_from_slice(&(subject.len() as u16).to_be_bytes());
+    records.extend_from_slice(subject);
+    records.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    records.extend_from_slice(payload);
+}
+
+/// Reads the records of [`Inner::records`]: (QoS, subject, payload).
+pub(crate) fn records(mut b: &[u8]) -> impl Iterator<Item = (u8, &[u8], &[u8])> {
+    std::iter::from_fn(move || {
+        if b.len() < 3 {
+            return None;
+        }
+        let qos = b[0];
+        let sl = usize::from(u16::from_be_bytes([b[1], b[2]]));
+        let subject = &b[3..3 + sl];
+        let r = &b[3 + sl..];
+        let pl = u32::from_be_bytes([r[0], r[1], r[2], r[3]]) as usize;
+        let payload = &r[4..4 + pl];
+        b = &r[4 + pl..];
+        Some((qos, subject, payload))
+    })
+}
+
+impl Numbered for MqttSession {
+    fn push(&self, sub: &Subscription<Sink>, msg: &Message<'_>) -> Option<Arc<ConnShared>> {
+        let mut inner = self.inner.lock().expect("mqtt session");
+        let entry = inner.subs.get(&*sub.sid)?;
+        if entry.reserved && msg.subject.first() == Some(&b'$') {
+            return None;
+        }
+        let qos = entry.qos.min(publish_qos(msg.headers));
+        let conn = inner.conn.clone();
+        if conn.is_none() && qos == 0 {
+            // QoS 0 is not kept for offline sessions (spec §4.5.1).
+            return None;
+        }
+        if let Some(c) = &conn {
+            if !c.may_deliver(msg.subject, None, Millis::default) {
+                return None;
+            }
+            // Slow consumer: what waits for this connection (routed, and
+            // rendered but not written) is bounded by its max_pending.
+            let queued = inner.records.len() + c.out.lock().expect("out").buf.len();
+            if queued > self.max_pending {
+                c.mark_slow();
+                return None;
+            }
+        }
+        push_record(&mut inner.records, qos, msg.subject, msg.payload);
+        if qos > 0 {
+            self.mark(inner.clean);
+        }
+        conn
+    }
+}
+
+/// Sessions, retained messages and the takeover jail of the server.
+#[derive(Default)]
+pub(crate) struct Registry {
+    sessions: Mutex<HashMap<SessionKey, Arc<MqttSession>>>,
+    retained: Mutex<HashMap<Box<str>, Retained<RetainedMsg>>>,
+    jail: Mutex<HashMap<SessionKey, Millis>>,
+    next_sub_conn: std::sync::atomic::AtomicU64,
+    /// The durable store, when `store: file`.
+    store: OnceLock<store::FileStore>,
+    /// `max_pending` of MQTT connections (set at start).
+    pub(crate) max_pending: std::sync::atomic::AtomicUsize,
+    /// What it must write next.
+    dirty: OnceLock<Arc<Dirty>>,
+}
+
+/// What [`Registry::attach`] found.
+pub(crate) struct Attached {
+    /// The session now owned by the caller.
+    pub session: Arc<MqttSession>,
+    /// CONNACK session present.
+    pub present: bool,
+    /// The connection it took the session from, to close.
+    pub taken_from: Option<Arc<ConnShared>>,
+    /// Subscriptions of a discarded session, to remove from the router.
+    pub dropped: Vec<SubRef<Sink>>,
+}
+
+impl Registry {
+    /// Whether a CONNECT for `key` at `now` falls within `jail` of the
+    /// last takeover of that id (spec §4.5.4).
+    pub(crate) fn jailed(&self, key: &SessionKey, now: Millis, jail: Millis) -> bool {
+        let mut j = self.jail.lock().expect("jail");
+        j.retain(|_, t| t.saturating_add(jail) > now);
+        j.contains_key(key)
+    }
+
+    /// Binds the session of `key` to `conn` (spec §4.5.2–§4.5.3): a clean
+    /// CONNECT discards a stored session; a persistent one resumes it; a
+    /// connected owner is taken over (its will dropped, the jail armed).
+    pub(crate) fn attach(
+        &self,
+        key: SessionKey,
+        conn: &Arc<ConnShared>,
+        clean: bool,
+        max_inflight: usize,
+        ack_wait: Millis,
+        now: Millis,
+    ) -> Attached {
+        let mut map = self.sessions.lock().expect("sessions");
+        let mut dropped = Vec::new();
+        let mut taken_from = None;
+        if let Some(s) = map.get(&key).cloned() {
+            let mut inner = s.inner.lock().expect("mqtt session");
+            if let Some(old) = inner.conn.take() {
+                if old.cid != conn.cid {
+                    inner.will = None;
+                    taken_from = Some(old);
+                    self.jail.lock().expect("jail").insert(key.clone(), now);
+                }
+            }
+            if !clean && !inner.clean {
+                inner.conn = Some(conn.clone());
+                inner.out.ack_wait = ack_wait;
+                inner.resend_all = !inner.out.is_empty();
+                drop(inner);
+                return Attached {
+                    session: s,
+                    present: true,
+                    taken_from,
+                    dropped,
+                };
+            }
+            for (_, e) in std::mem::take(&mut inner.subs) {
+                dropped.extend(e.subs);
+            }
+            drop(inner);
+            map.remove(&key);
+            if let Some(d) = self.dirty.get() {
+                d.session(&key);
+            }
+        }
+        let id = u64::MAX
+            - self
+                .next_sub_conn
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let s = Arc::new(
+            MqttSession::new(
+                key.clone(),
+                id,
+                clean,
+                max_inflight,
+                ack_wait,
+                self.dirty.get().cloned(),
+            )
+            .with_max_pending(self.max_pending.load(Ordering::Relaxed)),
+        );
+        s.inner.lock().expect("mqtt session").conn = Some(conn.clone());
+        map.insert(key, s.clone());
+        Attached {
+            session: s,
+            present: false,
+            taken_from,
+            dropped,
+        }
+    }
+
+    /// `conn` ended: the session is released; a clean one is removed and
+    /// its subscriptions returned for the router. Nothing happens when
+    /// another connection owns the session now.
+    pub(crate) fn detach(&self, s: &Arc<MqttSession>, conn: ConnId) -> Vec<SubRef<Sink>> {
+        let mut map = self.sessions.lock().expect("sessions");
+        let mut inner = s.inner.lock().expect("mqtt session");
+        if inner.conn.as_ref().is_none_or(|c| c.cid != conn) {
+            return Vec::new();
+        }
+        inner.conn = None;
+        inner.will = None;
+        if !inner.clean {
+            return Vec::new();
+        }
+        if map.get(&s.key).is_some_and(|x| Arc::ptr_eq(x, s)) {
+            map.remove(&s.key);
+        }
+        let mut subs = Vec::new();
+        for (_, e) in std::mem::take(&mut inner.subs) {
+            subs.extend(e.subs);
+        }
+        subs
+    }
+
+    /// Stores or clears (empty payload) the retained message of `subject`
+    /// in `account` (spec §4.6).
+    pub(crate) fn retain(
+        &self,
+        account: &str,
+        subject: &[u8],
+        topic: &[u8],
+        payload: &[u8],
+        qos: u8,
+    ) {
+        if let Some(d) = self.dirty.get() {
+            d.retained
+                .lock()
+                .expect("dirty")
+                .insert((account.into(), subject.into()));
+            d.flag.store(true, Ordering::Release);
+        }
+        let mut r = self.retained.lock().expect("retained");
+        let idx = r.entry(account.into()).or_default();
+        if payload.is_empty() {
+            idx.clear(subject);
+        } else {
+            idx.set(
+                subject,
+                RetainedMsg {
+                    msg: OutMsg::new(topic, payload),
+                    qos,
+                },
+            );
+        }
+    }
+
+    /// The retained messages of `account` matching the NATS `filter`, in
+    /// subject order: (subject, message).
+    pub(crate) fn retained_matching(
+        &self,
+        account: &str,
+        filter: &[u8],
+    ) -> Vec<(Box<[u8]>, RetainedMsg)> {
+        let r = self.retained.lock().expect("retained");
+        match r.get(account) {
+            Some(idx) => idx
+                .matching(filter)
+                .map(|(s, m)| (Box::from(s), m.clone()))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Whether a converted filter is reserved (re-exported for the session).
+pub(crate) fn reserved(subject: &[u8]) -> bool {
+    is_reserved_filter(subject)
+}
+
+impl Inner {
+    /// The durable snapshot of this state.
+    fn snapshot(&self) -> store::Snapshot {
+        store::Snapshot {
+            subs: self.subs.iter().map(|(f, e)| (f.clone(), e.qos)).collect(),
+            inflight: self
+                .out
+                .inflight()
+                .map(|f| {
+                    let rel = f.stage == natsws_core::mqtt::session::Stage::Pubrel;
+                    (f.id, f.qos, rel, f.msg.clone())
+                })
+                .collect(),
+            pending: self.pending.iter().cloned().collect(),
+            records: self.records.clone(),
+            qos2_in: self
+                .qos2_in
+                .iter()
+                .map(|(id, s)| (*id, s.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl Registry {
+    /// Opens the durable store in `dir` (`store: file`); sessions and
+    /// retained messages are written from then on.
+    pub(crate) fn open_store(&self, dir: &std::path::Path) -> Result<(), store::StoreError> {
+        let fs = store::FileStore::open(dir)?;
+        let _ = self.store.set(fs);
+        let _ = self.dirty.set(Arc::new(Dirty::default()));
+        Ok(())
+    }
+
+    /// Writes what was marked since the last commit, in one transaction:
+    /// called by each event loop once per turn before it writes the
+    /// acknowledgements of that turn. A failed commit is logged; the state
+    /// stays marked for the next turn.
+    pub(crate) fn commit(&self) {
+        let (Some(fs), Some(d)) = (self.store.get(), self.dirty.get()) else {
+            return;
+        };
+        if !d.flag.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let keys: Vec<SessionKey> = d.sessions.lock().expect("dirty").drain().collect();
+        let rets: Vec<RetainedKey> = d.retained.lock().expect("dirty").drain().collect();
+        let mut writes = Vec::with_capacity(keys.len() + rets.len());
+        {
+            let map = self.sessions.lock().expect("sessions");
+            for k in &keys {
+                let row = store::key(&k.0, k.1.as_bytes());
+                let snap = map.get(k).and_then(|s| {
+                    let inner = s.inner.lock().expect("mqtt session");
+                    (!inner.clean).then(|| inner.snapshot().encode())
+                });
+                writes.push(store::Write::Session(row, snap));
+            }
+        }
+        {
+            let r = self.retained.lock().expect("retained");
+            for (acc, subject) in &rets {
+                let m = r.get(acc).and_then(|idx| idx.get(subject)).cloned();
+                writes.push(store::Write::Retained(store::key(acc, subject), m));
+            }
+        }
+        if let Err(e) = fs.commit(&writes) {
+            crate::error!("{e}");
+            d.sessions.lock().expect("dirty").extend(keys);
+            d.retained.lock().expect("dirty").extend(rets);
+            d.flag.store(true, Ordering::Release);
+        }
+    }
+
+    /// At start: the stored retained messages and persistent sessions
+    /// (offline; their filters subscribed again through `subscribe`, given
+    /// the account name and the subscription). Returns the session count.
+    pub(crate) fn restore(
+        &self,
+        max_inflight: usize,
+        ack_wait: Millis,
+        now: Millis,
+        mut subscribe: impl FnMut(&str, &SubRef<Sink>),
+    ) -> Result<usize, store::StoreError> {
+        let Some(fs) = self.store.get() else {
+            return Ok(0);
+        };
+        for (acc, subject, m) in fs.retained()? {
+            self.retained
+                .lock()
+                .expect("retained")
+                .entry(acc.into())
+                .or_default()
+                .set(&subject, m);
+        }
+        let sessions = fs.sessions()?;
+        let n = sessions.len();
+        let mut map = self.sessions.lock().expect("sessions");
+        for (acc, id, snap) in sessions {
+            let key: SessionKey = (acc.as_str().into(), id.as_str().into());
+            let sub_conn = u64::MAX - self.next_sub_conn.fetch_add(1, Ordering::Relaxed);
+            let s = Arc::new(
+                MqttSession::new(
+                    key.clone(),
+                    sub_conn,
+                    false,
+                    max_inflight,
+                    ack_wait,
+                    self.dirty.get().cloned(),
+                )
+                .with_max_pending(self.max_pending.load(Ordering::Relaxed)),
+            );
+            {
+                let mut inner = s.inner.lock().expect("mqtt session");
+                for (id, qos, rel, m) in snap.inflight {
+                    let stage = if rel {
+                        natsws_core::mqtt::session::Stage::Pubrel
+                    } else {
+                        natsws_core::mqtt::session::Stage::Publish
+                    };
+                    inner.out.restore(id, qos, stage, m, now);
+                }
+                inner.pending = snap.pending.into();
+                inner.records = snap.records;
+                inner.qos2_in = snap.qos2_in.into_iter().collect();
+                for (filter, qos) in snap.subs {
+                    let subs = filter_subs(&s, &filter);
+                    for sub in &subs {
+                        subscribe(&acc, sub);
+                    }
+                    let reserved = subs.first().is_some_and(|x| reserved(x.filter.as_bytes()));
+                    inner.subs.insert(
+                        filter,
+                        SubEntry {
+                            qos,
+                            reserved,
+                            subs,
+                        },
+                    );
+                }
+            }
+            map.insert(key, s);
+        }
+        Ok(n)
+    }
+}
+
+/// The NATS subscriptions of MQTT `filter` for session `s`: the converted
+/// filter and its `#` parent-level twin (spec §3.2); none when the filter
+/// has no valid subject.
+pub(crate) fn filter_subs(s: &Arc<MqttSession>, filter: &[u8]) -> Vec<SubRef<Sink>> {
+    use natsws_core::mqtt::topic;
+    use natsws_core::subject::Filter;
+    let mut subject = Vec::new();
+    if topic::filter_to_subject(filter, &mut subject).is_err() {
+        return Vec::new();
+    }
+    let Ok(f) = Filter::try_from(subject) else {
+        return Vec::new();
+    };
+    let mut subjects = vec![f.clone()];
+    if let Some(t) = topic::parent_level_twin(f.as_bytes()) {
+        if let Ok(t) = Filter::try_from(t) {
+            subjects.push(t);
+        }
+    }
+    let target = Sink::Numbered(s.clone());
+    subjects
+        .into_iter()
+        .map(|f| {
+            SubRef::new(
+                Subscription::new(s.sub_conn, filter, f, None, false)
+                    .with_target(Some(target.clone())),
+            )
+        })
+        .collect()
+}
+
+/// One session as `/mqttz` shows it.
+pub(crate) struct SessionInfo {
+    /// Account name.
+    pub account: String,
+    /// Client id.
+    pub client_id: String,
+    /// Connected now.
+    pub connected: bool,
+    /// Clean session.
+    pub clean: bool,
+    /// (filter, granted QoS).
+    pub subs: Vec<(String, u8)>,
+    /// QoS 1/2 deliveries in flight.
+    pub inflight: usize,
+    /// Deliveries waiting for the window.
+    pub pending: usize,
+    /// Bytes routed and not yet rendered (offline queue).
+    pub queued_bytes: usize,
+    /// QoS 2 messages received and not released.
+    pub qos2_in: usize,
+}
+
+/// Why a session could not be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeleteError {
+    /// No such session.
+    NotFound,
+    /// A connection holds it now.
+    Connected,
+}
+
+impl Registry {
+    /// Every session, connected or not, by account and client id.
+    pub(crate) fn list(&self) -> Vec<SessionInfo> {
+        let map = self.sessions.lock().expect("sessions");
+        let mut out: Vec<SessionInfo> = map
+            .values()
+            .map(|s| {
+                let i = s.inner.lock().expect("mqtt session");
+                SessionInfo {
+                    account: s.key.0.to_string(),
+                    client_id: s.key.1.to_string(),
+                    connected: i.conn.is_some(),
+                    clean: i.clean,
+                    subs: i
+                        .subs
+                        .iter()
+                        .map(|(f, e)| (String::from_utf8_lossy(f).into_owned(), e.qos))
+                        .collect(),
+                    inflight: i.out.len(),
+                    pending: i.pending.len(),
+                    queued_bytes: i.records.len(),
+                    qos2_in: i.qos2_in.len(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.account, &a.client_id).cmp(&(&b.account, &b.client_id)));
+        out
+    }
+
+    /// Retained messages held, all accounts.
+    pub(crate) fn retained_count(&self) -> usize {
+        self.retained
+            .lock()
+            .expect("retained")
+            .values()
+            .map(Retained::len)
+            .sum()
+    }
+
+    /// Whether the durable store is open.
+    pub(crate) fn durable(&self) -> bool {
+        self.store.get().is_some()
+    }
+
+    /// Deletes an offline session (the admin tool nats-server lacks, spec
+    /// §8): its subscriptions are returned for the router, and the store
+    /// forgets it at the next commit.
+    pub(crate) fn delete(&self, key: &SessionKey) -> Result<Vec<SubRef<Sink>>, DeleteError> {
+        let mut map = self.sessions.lock().expect("sessions");
+        let s = map.get(key).cloned().ok_or(DeleteError::NotFound)?;
+        let mut inner = s.inner.lock().expect("mqtt session");
+        if inner.conn.is_some() {
+            return Err(DeleteError::Connected);
+        }
+        let mut subs = Vec::new();
+        for (_, e) in std::mem::take(&mut inner.subs) {
+            subs.extend(e.subs);
+        }
+        drop(inner);
+        map.remove(key);
+        if let Some(d) = self.dirty.get() {
+            d.session(key);
+        }
+        Ok(subs)
+    }
+}

@@ -1,0 +1,438 @@
+//! The MQTT 3.1.1 kind on the event loop (mqtt spec §2–§4): core's packet
+//! decoder, the CONNECT decision (authentication through the client's
+//! [`ClientHost`](super::client::ClientHost), session attach and takeover),
+//! PUBLISH in at QoS 0/1/2 into the subject space with the `Nmqtt-Pub`
+//! header, SUBSCRIBE/UNSUBSCRIBE on converted subjects, retained messages,
+//! wills, keep-alive and `ack_wait` redelivery.
+//!
+//! Deliveries to this connection's session arrive as records
+//! ([`crate::mqtt::MqttSession`] is a [`crate::sink::Sink::Numbered`]) and
+//! are rendered into PUBLISH packets by [`MqttConn::render`] when the loop
+//! flushes the connection: that is where packet identifiers are assigned.
+
+mod packets;
+
+use std::sync::Arc;
+
+use natsws_core::mqtt::codec::{self, encode_connack, rc, Decoder, Limits, Packet, Reaction};
+use natsws_core::proto::Connect;
+use natsws_core::router::{ConnId, Message, Origin};
+use natsws_core::session::{Close, ClosedReason, Permits};
+use natsws_core::time::Millis;
+
+use super::Cx;
+use crate::deliver;
+use crate::mqtt::{MqttSession, OutMsg};
+use crate::shared::Shared;
+use crate::sink::{ConnShared, Kill};
+
+/// The `Nmqtt-Pub` header block of an MQTT publish, by QoS (mqtt spec
+/// §3.6).
+const NMQTT_PUB: [&[u8]; 3] = [
+    b"NATS/1.0\r\nNmqtt-Pub:0\r\n\r\n",
+    b"NATS/1.0\r\nNmqtt-Pub:1\r\n\r\n",
+    b"NATS/1.0\r\nNmqtt-Pub:2\r\n\r\n",
+];
+
+/// One MQTT connection's protocol state.
+pub(crate) struct MqttConn {
+    dec: Decoder,
+    cid: ConnId,
+    /// The session it owns once CONNECT succeeded.
+    session: Option<Arc<MqttSession>>,
+    /// The account name the session lives in.
+    account: Box<str>,
+    /// 1.5 × keep-alive, ms (`None`: no limit).
+    keep_alive: Option<Millis>,
+    /// When bytes last arrived.
+    last_in: Millis,
+    /// Close when no CONNECT arrived by then.
+    connect_deadline: Option<Millis>,
+    /// The CONNECT as NATS fields, once accepted (monitoring, pre-auth).
+    connect: Option<Connect>,
+    /// A DISCONNECT was received: no will.
+    disconnected: bool,
+    /// Publish/subscribe permissions of the bound user.
+    permits: Option<Arc<dyn Permits>>,
+    in_msgs: u64,
+    in_bytes: u64,
+    /// Scratch: a converted subject or topic.
+    scratch: Vec<u8>,
+    /// Scratch: records taken at flush, and rendered packets.
+    recs: Vec<u8>,
+    rendered: Vec<u8>,
+    /// `downgrade_qos2_subscribe`.
+    downgrade_qos2: bool,
+    /// `max_ack_pending`.
+    max_inflight: usize,
+    /// `ack_wait`.
+    ack_wait: Millis,
+    /// `takeover_jail`.
+    jail: Millis,
+}
+
+/// A close with a log line.
+fn close(reason: ClosedReason, log: impl Into<Option<String>>) -> Close {
+    Close {
+        reason,
+        log: log.into(),
+    }
+}
+
+fn millis(d: std::time::Duration) -> Millis {
+    Millis(d.as_millis() as u64)
+}
+
+impl MqttConn {
+    /// A connection accepted at `now` (or upgraded, for `/mqtt`).
+    pub(crate) fn new(shared: &Shared, cs: &ConnShared, now: Millis) -> MqttConn {
+        let settings = shared.settings();
+        let m = settings.mqtt.as_ref();
+        let mut deadline = m.map_or(Millis(10_000), |m| millis(m.connect_timeout));
+        if let Some(a) = settings.auth.as_deref() {
+            if a.required(cs.kind) {
+                deadline = deadline.min(a.timeout(cs.kind));
+            }
+        }
+        MqttConn {
+            dec: Decoder::new(Limits {
+                max_payload: settings.max_payload,
+                reject_qos2_publish: m.is_some_and(|m| m.reject_qos2_publish),
+            }),
+            cid: cs.cid,
+            session: None,
+            account: Box::from(""),
+            keep_alive: None,
+            last_in: now,
+            connect_deadline: Some(now.saturating_add(deadline)),
+            connect: None,
+            disconnected: false,
+            permits: None,
+            in_msgs: 0,
+            in_bytes: 0,
+            scratch: Vec::new(),
+            recs: Vec::new(),
+            rendered: Vec::new(),
+            downgrade_qos2: m.is_some_and(|m| m.downgrade_qos2_subscribe),
+            max_inflight: usize::from(
+                m.map_or(crate::settings::DEFAULT_MQTT_MAX_ACK_PENDING, |m| {
+                    m.max_ack_pending
+                }),
+            ),
+            ack_wait: millis(m.map_or(crate::settings::DEFAULT_MQTT_ACK_WAIT, |m| m.ack_wait)),
+            jail: millis(m.map_or(std::time::Duration::from_secs(1), |m| m.takeover_jail)),
+        }
+    }
+
+    /// The WebSocket upgrade completed at `now`: the CONNECT deadline
+    /// starts again.
+    pub(crate) fn upgraded(&mut self, now: Millis) {
+        self.last_in = now;
+    }
+
+    /// Messages and payload bytes received.
+    pub(crate) fn in_counts(&self) -> (u64, u64) {
+        (self.in_msgs, self.in_bytes)
+    }
+
+    /// The accepted CONNECT, as NATS fields.
+    pub(crate) fn connect_options(&self) -> Option<&Connect> {
+        self.connect.as_ref()
+    }
+
+    /// Decodes and handles every complete packet of `input`.
+    pub(crate) fn input(
+        &mut self,
+        cx: &mut Cx<'_>,
+        input: &[u8],
+        now: Millis,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, Close> {
+        self.last_in = now;
+        let mut used = 0;
+        loop {
+            match self.dec.decode(&input[used..]) {
+                Ok(None) => return Ok(used),
+                Ok(Some((p, n))) => {
+                    used += n;
+                    self.packet(cx, p, now, out)?;
+                }
+                Err(e) => {
+                    if let Reaction::Connack(code) = e.reaction() {
+                        encode_connack(out, false, code);
+                    }
+                    let reason = if e.is_max_payload() {
+                        ClosedReason::MaxPayloadExceeded
+                    } else {
+                        ClosedReason::ProtocolViolation
+                    };
+                    return Err(close(reason, e.to_string()));
+                }
+            }
+        }
+    }
+
+    fn packet(
+        &mut self,
+        cx: &mut Cx<'_>,
+        p: Packet<'_>,
+        now: Millis,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Close> {
+        match p {
+            Packet::Connect(c) => self.on_connect(cx, &c, now, out),
+            Packet::Publish(p) => {
+                self.on_publish(cx, &p, out);
+                Ok(())
+            }
+            Packet::Puback(id) => {
+                self.with_session(|s, me| {
+                    s.out.puback(id);
+                    me.fill(s, out, now);
+                });
+                Ok(())
+            }
+            Packet::Pubrec(id) => {
+                self.with_session(|s, _| {
+                    if s.out.pubrec(id, now) {
+                        codec::encode_ack(out, codec::kind::PUBREL, id);
+                    }
+                });
+                Ok(())
+            }
+            Packet::Pubcomp(id) => {
+                self.with_session(|s, me| {
+                    s.out.pubcomp(id);
+                    me.fill(s, out, now);
+                });
+                Ok(())
+            }
+            Packet::Pubrel(id) => {
+                self.on_pubrel(cx, id, out);
+                Ok(())
+            }
+            Packet::Subscribe { id, filters } => {
+                self.on_subscribe(cx, id, filters, now, out);
+                Ok(())
+            }
+            Packet::Unsubscribe { id, filters } => {
+                self.on_unsubscribe(cx, id, filters, out);
+                Ok(())
+            }
+            Packet::Pingreq => {
+                codec::encode_pingresp(out);
+                Ok(())
+            }
+            Packet::Disconnect => {
+                self.disconnected = true;
+                if let Some(s) = &self.session {
+                    let mut inner = s.inner.lock().expect("mqtt session");
+                    if inner.will.as_ref().is_some_and(|w| w.owner == self.cid) {
+                        inner.will = None;
+                    }
+                }
+                Err(close(ClosedReason::ClientClosed, None))
+            }
+        }
+    }
+
+    /// Runs `f` on the session's state (nothing before CONNECT).
+    fn with_session(&mut self, f: impl FnOnce(&mut crate::mqtt::Inner, &mut Self)) {
+        let Some(s) = self.session.clone() else {
+            return;
+        };
+        let mut inner = s.inner.lock().expect("mqtt session");
+        f(&mut inner, self);
+        s.mark(inner.clean);
+    }
+
+    /// CONNECT after the codec's checks (mqtt spec §2.3 rows 21–23, §4.5).
+    fn on_connect(
+        &mut self,
+        cx: &mut Cx<'_>,
+        c: &codec::Connect<'_>,
+        now: Millis,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Close> {
+        let nats = Connect {
+            user: c.user.unwrap_or_default().to_string(),
+            pass: c
+                .password
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default(),
+            auth_token: c
+                .password
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default(),
+            ..Connect::default()
+        };
+        if cx.shared.settings().auth.is_some() {
+            let mut host = cx.client_host();
+            match natsws_core::session::Host::authenticate(&mut host, Some(&nats)) {
+                Ok(grant) => self.permits = grant.permits,
+                Err(_) => {
+                    encode_connack(out, false, rc::NOT_AUTHORIZED);
+                    return Err(close(ClosedReason::AuthenticationFailure, None));
+                }
+            }
+        }
+        let client_id: Box<str> = if c.client_id.is_empty() {
+            let mut rng = fastrand::Rng::new();
+            (0..22)
+                .map(|_| rng.alphanumeric())
+                .collect::<String>()
+                .into()
+        } else {
+            c.client_id.into()
+        };
+        self.account = cx.account.name.as_str().into();
+        let key = (self.account.clone(), client_id.clone());
+        if cx.shared.mqtt.jailed(&key, now, self.jail) {
+            return Err(close(
+                ClosedReason::DuplicateClientId,
+                format!("Replaced client connection with client ID {client_id:?} too often (within {} ms): closed", self.jail.0),
+            ));
+        }
+        let at = cx
+            .shared
+            .mqtt
+            .attach(key, cx.me, c.clean, self.max_inflight, self.ack_wait, now);
+        if let Some(old) = &at.taken_from {
+            crate::warn!(
+                "{} - {}:{} - Replacing old client {}:{} since both have the same client ID {client_id:?}",
+                cx.me.log_peer(),
+                cx.me.kind.label(),
+                cx.me.cid,
+                old.kind.label(),
+                old.cid
+            );
+            cx.shared.kill(old, Kill::Takeover);
+        }
+        for s in &at.dropped {
+            deliver::unsubscribe(cx.account, s);
+        }
+        cx.me.client.lock().expect("meta").mqtt_client = client_id.to_string();
+        encode_connack(out, at.present, rc::ACCEPTED);
+        {
+            let mut inner = at.session.inner.lock().expect("mqtt session");
+            if let Some(w) = &c.will {
+                inner.will = Some(crate::mqtt::WillMsg {
+                    owner: self.cid,
+                    msg: OutMsg::new(w.topic.as_bytes(), w.message),
+                    qos: w.qos,
+                    retain: w.retain,
+                });
+            }
+            let subs: usize = inner.subs.values().map(|e| e.subs.len()).sum();
+            cx.me
+                .subs
+                .fetch_add(subs, std::sync::atomic::Ordering::Relaxed);
+            if std::mem::take(&mut inner.resend_all) {
+                inner.out.redeliver(now, true, |r| packets::resend(out, r));
+            }
+            self.fill(&mut inner, out, now);
+        }
+        at.session.mark(c.clean);
+        self.session = Some(at.session);
+        self.keep_alive = (c.keep_alive > 0).then(|| Millis(u64::from(c.keep_alive) * 1500));
+        self.connect_deadline = None;
+        self.connect = Some(nats);
+        Ok(())
+    }
+
+    /// Publishes an MQTT message into the account (mqtt spec §3.6), and
+    /// stores or clears it as retained.
+    #[allow(clippy::too_many_arguments)]
+    fn publish(
+        &mut self,
+        cx: &mut Cx<'_>,
+        subject: &[u8],
+        topic: &[u8],
+        payload: &[u8],
+        qos: u8,
+        retain: bool,
+    ) {
+        let msg = Message {
+            subject,
+            reply: None,
+            headers: Some(NMQTT_PUB[usize::from(qos.min(2))]),
+            payload,
+        };
+        let mut self_out = Vec::new();
+        let p = deliver::publish(
+            cx.shared,
+            cx.account,
+            Origin::Conn(self.cid),
+            true,
+            &msg,
+            cx.turn,
+            &mut self_out,
+        );
+        let stats = &cx.shared.stats;
+        let n = p.deliveries as u64;
+        stats
+            .out_msgs
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        stats
+            .out_bytes
+            .fetch_add(n * p.size, std::sync::atomic::Ordering::Relaxed);
+        if retain {
+            cx.shared
+                .mqtt
+                .retain(&self.account, subject, topic, payload, qos);
+        }
+    }
+
+    /// Whether the bound user may publish to `subject` (a denied publish is
+    /// dropped silently and logged, mqtt spec §2.4).
+    fn may_publish(&self, cx: &Cx<'_>, subject: &[u8]) -> bool {
+        let ok = self.permits.as_ref().is_none_or(|p| p.can_publish(subject));
+        if !ok {
+            crate::error!(
+                "{} - {}:{} - Permissions Violation for Publish to \"{}\"",
+                cx.me.log_peer(),
+                cx.me.kind.label(),
+                cx.me.cid,
+                String::from_utf8_lossy(subject)
+            );
+        }
+        ok
+    }
+
+    /// The connection ended: the will (unless DISCONNECT or a takeover),
+    /// then the session is released (a clean one removed).
+    pub(crate) fn close(&mut self, cx: &mut Cx<'_>) {
+        let Some(s) = self.session.take() else {
+            return;
+        };
+        let will = {
+            let mut inner = s.inner.lock().expect("mqtt session");
+            match &inner.will {
+                Some(w) if w.owner == self.cid && !self.disconnected => inner.will.take(),
+                _ => None,
+            }
+        };
+        if let Some(w) = will {
+            self.scratch.clear();
+            let mut subject = std::mem::take(&mut self.scratch);
+            if natsws_core::mqtt::topic::topic_to_subject(w.msg.topic(), &mut subject).is_ok()
+                && self.may_publish(cx, &subject)
+            {
+                self.publish(
+                    cx,
+                    &subject,
+                    w.msg.topic(),
+                    w.msg.payload(),
+                    w.qos,
+                    w.retain,
+                );
+            }
+            self.scratch = subject;
+        }
+        let subs = cx.shared.mqtt.detach(&s, self.cid);
+        for sub in &subs {
+            deliver::unsubscribe(cx.account, sub);
+        }
+        cx.turn.remove_exhausted();
+    }
+}

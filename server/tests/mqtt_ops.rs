@@ -1,0 +1,119 @@
+//! MQTT next to the operations features (issue #17 merged with main): the
+//! system account's client events for MQTT clients (`client_type`
+//! `mqtt`), and what a configuration reload does with the `mqtt {}`
+//! block (nats-server `diffOptions`, case `mqtt`). Runs against natsws
+//! and, with `NATSWS_TEST_SERVER_BIN`, against nats-server 2.15.1.
+#![allow(missing_docs)]
+
+mod common;
+
+use std::process::Command;
+
+use common::mqtt::{conf, Mqtt};
+use common::{Raw, Server, TempDir};
+use serde_json::Value;
+
+const ACCOUNTS: &str = r#"
+accounts {
+  SYS { users: [{user: sys, password: sys}] }
+  APP { jetstream: enabled, users: [{user: app, password: app}] }
+}
+system_account: SYS
+"#;
+
+/// A NATS client of the system account subscribed to `subjects` (sids
+/// 1, 2, …), past its PONG.
+fn sys_sub(s: &Server, subjects: &[&str]) -> Raw {
+    let mut n = Raw::connect(s.client_port);
+    n.expect("\r\n");
+    let mut cmd = String::from("CONNECT {\"user\":\"sys\",\"pass\":\"sys\",\"verbose\":false}\r\n");
+    for (i, sub) in subjects.iter().enumerate() {
+        cmd.push_str(&format!("SUB {sub} {}\r\n", i + 1));
+    }
+    cmd.push_str("PING\r\n");
+    n.send(cmd.as_bytes());
+    n.expect("PONG\r\n");
+    n
+}
+
+/// The JSON payload of the next message on `subject` (an event body is
+/// one JSON object, so it ends with `}` and CRLF).
+fn event(n: &mut Raw, subject: &str) -> Value {
+    n.expect(&format!("MSG {subject} "));
+    n.expect("\r\n");
+    let body = n.expect("}\r\n");
+    serde_json::from_str(body.trim_end()).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+#[test]
+fn mqtt_clients_get_connect_and_disconnect_events() {
+    let dir = TempDir::new();
+    let s = Server::start(&conf(&dir, "", ACCOUNTS));
+    let port = s.mqtt_port.expect("MQTT port");
+    let mut sys = sys_sub(
+        &s,
+        &["$SYS.ACCOUNT.APP.CONNECT", "$SYS.ACCOUNT.APP.DISCONNECT"],
+    );
+    let (mut m, ack) = Mqtt::connect_with(port, "ev1", true, 0, None, Some("app"), Some("app"));
+    assert_eq!(ack, (0, 0));
+    let v = event(&mut sys, "$SYS.ACCOUNT.APP.CONNECT");
+    assert_eq!(v["type"], "io.nats.server.advisory.v1.client_connect");
+    let c = &v["client"];
+    assert_eq!(c["client_type"], "mqtt", "{v}");
+    assert_eq!(c["kind"], "Client", "{v}");
+    assert_eq!(c["acc"], "APP", "{v}");
+    assert_eq!(c["user"], "app", "{v}");
+    // DISCONNECT packet: a client-closed disconnect event.
+    m.send(&[0xe0, 0]);
+    let _ = m.read_to_close();
+    let v = event(&mut sys, "$SYS.ACCOUNT.APP.DISCONNECT");
+    assert_eq!(v["type"], "io.nats.server.advisory.v1.client_disconnect");
+    assert_eq!(v["client"]["client_type"], "mqtt", "{v}");
+    assert_eq!(v["client"]["acc"], "APP", "{v}");
+    assert_eq!(v["reason"], "Client Closed", "{v}");
+}
+
+fn hangup(s: &Server) {
+    let ok = Command::new("kill")
+        .args(["-HUP", &s.pid().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -HUP");
+}
+
+/// A port nothing listens on now (bound and released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn reload_refuses_a_new_mqtt_listener_and_reloads_ack_settings() {
+    let dir = TempDir::new();
+    let s = Server::start(&conf(&dir, "", ""));
+    let port = s.mqtt_port.expect("MQTT port");
+    // ack_wait and max_ack_pending reload, one line each.
+    std::fs::write(
+        s.conf_path(),
+        conf(&dir, "ack_wait: \"1m\"\nmax_ack_pending: 10", ""),
+    )
+    .unwrap();
+    hangup(&s);
+    s.expect_log("Reloaded: MQTT ack_wait = 1m0s");
+    s.expect_log("Reloaded: MQTT max_ack_pending = 10");
+    s.expect_log("Reloaded server configuration");
+    // Another port: refused, the listener stays.
+    let other = free_port();
+    let moved = conf(&dir, "", "").replace("port: -1\n  \n}", &format!("port: {other}\n  \n}}"));
+    assert!(moved.contains(&format!("port: {other}")), "{moved}");
+    std::fs::write(s.conf_path(), moved).unwrap();
+    hangup(&s);
+    let line = s.expect_log("Failed to reload server configuration: ");
+    assert!(
+        line.contains("config reload not supported for MQTT: old="),
+        "{line}"
+    );
+    let (_m, ack) = Mqtt::connect(port, "still", true);
+    assert_eq!(ack, (0, 0));
+}
