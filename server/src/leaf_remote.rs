@@ -23,6 +23,9 @@ pub(crate) struct Remote {
     /// A WebSocket link the dialer upgraded: (bytes read after the 101,
     /// whether to mask), taken by the loop with the socket.
     pub ws_handoff: Mutex<Option<(Vec<u8>, bool)>>,
+    /// The hub's `leafnode_urls` (`host:port`), from its latest INFO;
+    /// empty with `ignore_discovered_servers` (spec §3.12).
+    pub discovered: Mutex<Vec<String>>,
 }
 
 /// The upgrade request of a `ws://` remote (spec §5.2): `GET
@@ -132,6 +135,49 @@ impl RemoteUrl {
 }
 
 impl Remote {
+    /// Records the `leafnode_urls` of a hub INFO `v` (any INFO: the first
+    /// and the updates a cluster sends when its members change), unless
+    /// the remote has `ignore_discovered_servers`.
+    pub(crate) fn learn_urls(&self, v: &serde_json::Value) {
+        if self.cfg.ignore_discovered_servers {
+            return;
+        }
+        let Some(list) = v["leafnode_urls"].as_array() else {
+            return;
+        };
+        let urls: Vec<String> = list
+            .iter()
+            .filter_map(|u| u.as_str())
+            .filter(|u| !u.is_empty())
+            .map(str::to_string)
+            .collect();
+        *self.discovered.lock().expect("remote") = urls;
+    }
+
+    /// Adds the discovered `host:port`s not already in `urls` at their
+    /// end (nats-server `updateLeafNodeURLs`): TCP only (a `ws://`
+    /// remote's list stays as configured), with the userinfo of the
+    /// first configured URL that has one (spec §3.6).
+    pub(crate) fn merge_discovered(&self, urls: &mut Vec<RemoteUrl>) {
+        if urls.iter().any(|u| u.ws) {
+            return;
+        }
+        let found = self.discovered.lock().expect("remote").clone();
+        let creds = urls.iter().find(|u| u.user.is_some()).cloned();
+        for hp in found {
+            if urls.iter().any(|u| u.host_port == hp) {
+                continue;
+            }
+            if let Some(mut u) = RemoteUrl::parse(&format!("nats-leaf://{hp}")) {
+                if let Some(c) = &creds {
+                    u.user = c.user.clone();
+                    u.pass = c.pass.clone();
+                }
+                urls.push(u);
+            }
+        }
+    }
+
     /// The connection ended; the dialer may go on after `delay` (or the
     /// `reconnect` interval).
     pub(crate) fn notify_closed(&self, delay: Option<Duration>) {

@@ -14,6 +14,7 @@ pub(crate) mod imports;
 pub(crate) mod info;
 pub(crate) mod jwt_links;
 pub mod kind;
+pub(crate) mod leaf_creds;
 pub(crate) mod leaf_interest;
 pub(crate) mod leaf_remote;
 pub mod log;

@@ -272,8 +272,10 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
                 })?,
         );
     }
-    crate::net::start_remotes(&shared);
     crate::info!("Server is ready");
+    // The leafnode dialers start after `Server is ready`, so their first
+    // log lines (a failed dial, the link created) always follow it.
+    crate::net::start_remotes(&shared);
     Ok(Running {
         shared,
         threads: handles,

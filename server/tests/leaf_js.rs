@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::{find, Raw, Server, TempDir, DEADLINE};
 
@@ -19,28 +19,50 @@ fn client(port: u16) -> Raw {
     c
 }
 
-/// Sends a request (`subject`, `body`) with reply `inbox` until an answer
-/// that is not a 503 comes back; returns the answer's payload.
+/// Sends a request (`subject`, `body`) with reply `inbox` and waits for
+/// its answer; a no-responders status (`NATS/1.0 503`: the hub's interest
+/// has not reached the leaf yet) sends it again. Returns the answer from
+/// the inbox on (the header line and the body). The inbox's interest must
+/// already be at the hub (`await_inbox`), so an answer is never dropped
+/// and a request is resent only after a definite 503, never on a timer.
 fn request(c: &mut Raw, subject: &str, inbox: &str, body: &str) -> String {
     let until = Instant::now() + DEADLINE;
+    let key = format!(" {inbox} ");
     loop {
         c.send(format!("PUB {subject} {inbox} {}\r\n{body}\r\n", body.len()).as_bytes());
+        c.expect(&key);
+        // The answer was written before the PONG to a later PING.
+        c.send(b"PING\r\n");
+        let rest = format!("{key}{}", c.expect("PONG\r\n"));
+        let status = rest.split("\r\n").nth(1).unwrap_or("");
+        if !status.starts_with("NATS/1.0 503") {
+            return rest;
+        }
+        assert!(Instant::now() < until, "no responders for {subject}");
+    }
+}
+
+/// Subscribes the leaf's client `c` to `<prefix>.*` and waits until the
+/// interest has crossed to the hub: a hub client's probe to `<prefix>.0`
+/// arrives (each probe is followed by a PING round trip on both sides).
+fn await_inbox(c: &mut Raw, hub_port: u16, prefix: &str) {
+    c.send(format!("SUB {prefix}.* 1\r\nPING\r\n").as_bytes());
+    c.expect("PONG\r\n");
+    let mut h = client(hub_port);
+    let until = Instant::now() + DEADLINE;
+    let needle = format!("MSG {prefix}.0 1 5\r\nprobe\r\n");
+    loop {
+        h.send(format!("PUB {prefix}.0 5\r\nprobe\r\nPING\r\n").as_bytes());
+        h.expect("PONG\r\n");
         c.send(b"PING\r\n");
         let got = c.expect("PONG\r\n");
-        // Wait for the answer (or a 503).
-        let mut answer = got;
-        let t = Instant::now() + Duration::from_secs(2);
-        while !answer.contains(&format!(" {inbox} ")) && Instant::now() < t {
-            c.send(b"PING\r\n");
-            answer.push_str(&c.expect("PONG\r\n"));
+        if got.contains(&needle) {
+            break;
         }
-        if let Some(i) = answer.find(&format!(" {inbox} ")) {
-            let rest = &answer[i..];
-            if !rest.contains("503") {
-                return rest.to_string();
-            }
-        }
-        assert!(Instant::now() < until, "no answer to {subject}");
+        assert!(
+            Instant::now() < until,
+            "interest in {prefix}.* never crossed"
+        );
     }
 }
 
@@ -55,9 +77,11 @@ fn leaf_clients_use_the_hubs_jetstream_and_kv_through_default_js_domain() {
         "server_name: EDGE\nhost: 127.0.0.1\nport: -1\ndefault_js_domain: {{ \"$G\": HUB }}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ] }}\n",
         hub.leaf_port.unwrap()
     ));
-    leaf.expect_log("Leafnode connection created for account: $G");
+    // The hub's log (started earlier, so its lines follow its own ready
+    // line): a nats-server leaf may log its link before `Server is ready`.
+    hub.expect_log("Leafnode connection created");
     let mut c = client(leaf.client_port);
-    c.send(b"SUB _INBOX.js.* 1\r\n");
+    await_inbox(&mut c, hub.client_port, "_INBOX.js");
     // Plain $JS.API.INFO reaches the hub's JetStream.
     let info = request(&mut c, "$JS.API.INFO", "_INBOX.js.1", "");
     assert!(
@@ -96,7 +120,9 @@ fn without_a_domain_mapping_a_bad_domain_finds_no_responders() {
         "server_name: EDGE\nhost: 127.0.0.1\nport: -1\ndefault_js_domain: {{ \"$G\": OTHER }}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ] }}\n",
         hub.leaf_port.unwrap()
     ));
-    leaf.expect_log("Leafnode connection created for account: $G");
+    // The hub's log (started earlier, so its lines follow its own ready
+    // line): a nats-server leaf may log its link before `Server is ready`.
+    hub.expect_log("Leafnode connection created");
     let mut c = client(leaf.client_port);
     // The domain the leaf maps to is not the hub's: nobody answers.
     c.send(b"SUB _INBOX.n.* 1\r\nPUB $JS.API.INFO _INBOX.n.1 0\r\n\r\n");
@@ -115,9 +141,11 @@ fn pull_consumer_deliveries_are_shown_with_the_stream_subject() {
         "server_name: EDGE\nhost: 127.0.0.1\nport: -1\ndefault_js_domain: {{ \"$G\": HUB }}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ] }}\n",
         hub.leaf_port.unwrap()
     ));
-    leaf.expect_log("Leafnode connection created for account: $G");
+    // The hub's log (started earlier, so its lines follow its own ready
+    // line): a nats-server leaf may log its link before `Server is ready`.
+    hub.expect_log("Leafnode connection created");
     let mut c = client(leaf.client_port);
-    c.send(b"SUB _INBOX.p.* 1\r\n");
+    await_inbox(&mut c, hub.client_port, "_INBOX.p");
     let created = request(
         &mut c,
         "$JS.API.STREAM.CREATE.S",
@@ -161,8 +189,9 @@ fn logs_name_the_domains_and_hint_at_default_js_domain() {
     // JetStream) gets a hint. (With the JetStream hub above, natsws, which
     // does not deny $JS.API on its side, reaches it: docs/compat.md.)
     let mut c = client(leaf.client_port);
-    c.send(b"SUB _INBOX.h.* 1\r\nPUB $JS.API.INFO _INBOX.h.0 0\r\n\r\n");
-    c.expect("account_info_response");
+    await_inbox(&mut c, hub.client_port, "_INBOX.h");
+    let info = request(&mut c, "$JS.API.INFO", "_INBOX.h.1", "");
+    assert!(info.contains("account_info_response"), "{info}");
     let plain = Server::start_reference(
         "server_name: PLAIN\nhost: 127.0.0.1\nport: -1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
     );
@@ -172,7 +201,7 @@ fn logs_name_the_domains_and_hint_at_default_js_domain() {
     ));
     leaf.expect_log("JetStream using domains: local \"\", remote \"\"");
     let mut c = client(leaf.client_port);
-    c.send(b"SUB _INBOX.h.* 1\r\nPUB $JS.API.INFO _INBOX.h.1 0\r\n\r\n");
+    c.send(b"SUB _INBOX.h.* 1\r\nPUB $JS.API.INFO _INBOX.h.2 0\r\n\r\n");
     c.expect("NATS/1.0 503");
     leaf.expect_log("set `default_js_domain: { \"$G\": <hub domain> }`");
 }

@@ -42,6 +42,7 @@ pub(crate) fn start_remotes(shared: &Arc<Shared>) {
             closed: Mutex::new(None),
             cv: std::sync::Condvar::new(),
             ws_handoff: Mutex::new(None),
+            discovered: Mutex::new(Vec::new()),
         });
         let shared = shared.clone();
         let reconnect = l.reconnect;
@@ -92,6 +93,7 @@ fn dialer(shared: &Arc<Shared>, remote: &Arc<Remote>, reconnect: Duration, dial_
         if shared.shutdown.load(Ordering::Acquire) {
             return;
         }
+        remote.merge_discovered(&mut urls);
         let url = urls[0].clone();
         attempt += 1;
         crate::debug!(

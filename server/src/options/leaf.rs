@@ -49,6 +49,11 @@ pub struct LeafAuthorization {
     pub user: Option<String>,
     /// Its `password` (plain or bcrypt).
     pub password: Option<String>,
+    /// Single `nkey`: a user public key (`U…`); the leaf must send it as
+    /// `nkey` with `sig`, its signature of this server's INFO nonce (spec
+    /// §2.2, §3.6). Not a user public key: `Not a valid public nkey for
+    /// leafnode authorization`.
+    pub nkey: Option<String>,
     /// Account the single user (or an unauthenticated leaf) binds to.
     pub account: Option<String>,
     /// `users`: (user, password, account).
@@ -94,6 +99,17 @@ pub struct RemoteLeaf {
     /// `ws_no_masking`/`websocket_no_masking`: ask the hub to accept
     /// unmasked frames (`Nats-No-Masking: true`).
     pub ws_no_masking: bool,
+    /// `nkey`/`seed`: a user seed (`SU…`); the CONNECT then carries its
+    /// public key as `nkey` and the signature of the hub's INFO nonce as
+    /// `sig` (spec §3.6, nats-server `sendLeafConnect`). A value that is
+    /// not a seed is refused: `Remote leafnode nkey is not a valid seed:
+    /// "<v>"`.
+    pub nkey_seed: Option<String>,
+    /// `credentials`/`creds`: path of a user JWT + seed file; read on
+    /// every connect, its JWT and the seed's signature of the nonce go in
+    /// CONNECT (`jwt`, `sig`). With `nkey` too: `Remote leafnode can not
+    /// have both creds and nkey defined`.
+    pub credentials: Option<String>,
 }
 
 impl LeafnodeOptions {
@@ -173,6 +189,18 @@ fn parse_auth(r: &mut Reader, e: &Entry) -> Option<LeafAuthorization> {
             "user" | "username" => a.user = r.ok(str_of(k)),
             "pass" | "password" => a.password = r.ok(str_of(k)),
             "account" => a.account = r.ok(str_of(k)),
+            "nkey" => {
+                if let Some(v) = r.ok(str_of(k)) {
+                    if v.starts_with('U') && nkeys::KeyPair::from_public_key(&v).is_ok() {
+                        a.nkey = Some(v);
+                    } else {
+                        r.errors.push(Diagnostic::at(
+                            &k.key_span,
+                            "Not a valid public nkey for leafnode authorization".to_string(),
+                        ));
+                    }
+                }
+            }
             "timeout" => a.timeout = r.seconds(k, "leafnode authorization timeout"),
             "users" => {
                 let Value::Array(items) = &k.value.value else {
@@ -233,6 +261,8 @@ fn parse_remotes(
             disabled: false,
             ignore_discovered_servers: false,
             ws_no_masking: false,
+            nkey_seed: None,
+            credentials: None,
         };
         for k in &m.entries {
             match k.key.to_ascii_lowercase().as_str() {
@@ -259,6 +289,19 @@ fn parse_remotes(
                 }
                 "dial_timeout" => rl.dial_timeout = r.duration_or_secs(k, "dial_timeout"),
                 "disabled" => rl.disabled = r.ok(bool_of(k)).unwrap_or(false),
+                "nkey" | "seed" => {
+                    if let Some(v) = r.ok(str_of(k)) {
+                        if nkeys::KeyPair::from_seed(&v).is_ok() {
+                            rl.nkey_seed = Some(v);
+                        } else {
+                            r.errors.push(Diagnostic::at(
+                                &k.key_span,
+                                format!("Remote leafnode nkey is not a valid seed: {v:?}"),
+                            ));
+                        }
+                    }
+                }
+                "credentials" | "creds" => rl.credentials = r.ok(str_of(k)),
                 "ignore_discovered_servers" => {
                     rl.ignore_discovered_servers = r.ok(bool_of(k)).unwrap_or(false)
                 }
@@ -266,11 +309,7 @@ fn parse_remotes(
                 "ws_no_masking" | "websocket_no_masking" => {
                     rl.ws_no_masking = r.ok(bool_of(k)).unwrap_or(false)
                 }
-                "credentials"
-                | "creds"
-                | "nkey"
-                | "seed"
-                | "tls"
+                "tls"
                 | "ws_compression"
                 | "ws_compress"
                 | "websocket_compression"
@@ -285,6 +324,12 @@ fn parse_remotes(
                 }
                 _ => r.unknown(k),
             }
+        }
+        if rl.credentials.is_some() && rl.nkey_seed.is_some() {
+            r.errors.push(Diagnostic::at(
+                &it.span,
+                "Remote leafnode can not have both creds and nkey defined".to_string(),
+            ));
         }
         if rl
             .urls

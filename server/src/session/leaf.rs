@@ -88,6 +88,10 @@ pub(crate) struct Leaf {
     pub(super) peer_is_hub: bool,
     /// The peer's JetStream domain (INFO or CONNECT `domain`).
     pub(super) remote_domain: String,
+    /// Soliciting side: the hub's `export` from its `connect_info` INFO
+    /// (the hub user's publish permissions: what this side may send),
+    /// as (allow, deny); applied with `deny_exports` (spec §4.6 IMPL).
+    hub_export: (Vec<String>, Vec<String>),
     /// When the last PING went out (RTT for `/leafz`).
     ping_sent_at: Option<Millis>,
     in_msgs: u64,
@@ -140,6 +144,7 @@ impl Leaf {
             deny_imports: Vec::new(),
             peer_is_hub: false,
             remote_domain: String::new(),
+            hub_export: (Vec::new(), Vec::new()),
             ping_sent_at: None,
             in_msgs: 0,
             in_bytes: 0,
@@ -251,6 +256,17 @@ impl Leaf {
             (Phase::AwaitConnectInfo, LeafOp::Info(json)) => {
                 let v: serde_json::Value = serde_json::from_slice(json).unwrap_or_default();
                 if v["connect_info"].as_bool() == Some(true) {
+                    let list = |k: &str| -> Vec<String> {
+                        v["export"][k]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|x| x.as_str().map(str::to_string))
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    };
+                    self.hub_export = (list("allow"), list("deny"));
                     self.finish(cx, now);
                 }
             }
@@ -328,7 +344,13 @@ impl Leaf {
                     shown.as_ref(),
                 );
             }
-            (_, LeafOp::Info(_)) => {}
+            (_, LeafOp::Info(json)) => {
+                if let Role::Solicit(r) = &self.role {
+                    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(json) {
+                        r.learn_urls(&v);
+                    }
+                }
+            }
             (_, _) => {
                 natsws_core::proto::encode_err(out, "Authorization Violation");
                 return Err(close(ClosedReason::ProtocolViolation, None));
@@ -368,6 +390,7 @@ impl Leaf {
                 .peer_max_payload
                 .store(mp as usize, std::sync::atomic::Ordering::Relaxed);
         }
+        remote.learn_urls(&v);
         self.remote_domain = v["domain"].as_str().unwrap_or_default().to_string();
         self.remote_name = v["server_name"]
             .as_str()
@@ -402,6 +425,24 @@ impl Leaf {
                         c["auth_token"] = user.into();
                     }
                 }
+            }
+        }
+        let nonce = v["nonce"].as_str().unwrap_or_default();
+        if let Some(path) = &remote.cfg.credentials {
+            match crate::leaf_creds::read(path) {
+                Ok(creds) => {
+                    c["jwt"] = creds.jwt.into();
+                    sign_with(&mut c, &creds.key, nonce);
+                }
+                Err(e) => {
+                    log_conn(cx, crate::log::Level::Error, &e.to_string());
+                    return Err(close(ClosedReason::ProtocolViolation, None));
+                }
+            }
+        } else if let Some(seed) = &remote.cfg.nkey_seed {
+            if let Ok(kp) = nkeys::KeyPair::from_seed(seed) {
+                sign_with(&mut c, &kp, nonce);
+                c["nkey"] = kp.public_key().into();
             }
         }
         out.extend_from_slice(b"CONNECT ");
@@ -439,12 +480,16 @@ impl Leaf {
                 .collect(),
             Role::Accept => Vec::new(),
         };
-        // deny_exports: never delivered to the peer (spec §4.6), through
-        // the connection's delivery permissions.
+        // deny_exports and the hub's `export`: never delivered to the
+        // peer (spec §4.6), through the connection's delivery permissions.
         if let Role::Solicit(r) = &self.role {
-            if !r.cfg.deny_exports.is_empty() {
+            let (allow, hub_deny) = &self.hub_export;
+            let mut deny = r.cfg.deny_exports.clone();
+            deny.extend(hub_deny.iter().cloned());
+            if !deny.is_empty() || !allow.is_empty() {
                 let spec = natsws_core::auth::PermissionsSpec {
-                    subscribe_deny: r.cfg.deny_exports.clone(),
+                    subscribe_allow: (!allow.is_empty()).then(|| allow.clone()),
+                    subscribe_deny: deny,
                     ..Default::default()
                 };
                 if let Ok(p) = natsws_core::auth::Permissions::compile(&spec) {
@@ -459,6 +504,12 @@ impl Leaf {
             }
         }
         self.deny_imports = deny.clone();
+        // The peer's name is set before the link is registered, so a
+        // `/leafz` that lists the link also shows its name.
+        {
+            let mut meta = cx.me.client.lock().expect("meta");
+            meta.name = self.remote_name.clone();
+        }
         let link = Arc::new(LeafLink::new(cx.me.clone(), hub, deny));
         {
             let router = cx.account.router.lock().expect("router");
@@ -473,10 +524,6 @@ impl Leaf {
         self.deadline = None;
         let jitter = fastrand::u64(0..=FIRST_PING.0 / 5);
         self.next_ping = Some(now.saturating_add(Millis(FIRST_PING.0 + jitter)));
-        {
-            let mut meta = cx.me.client.lock().expect("meta");
-            meta.name = self.remote_name.clone();
-        }
         let text = match &self.role {
             Role::Solicit(_) => format!(
                 "Leafnode connection created for account: {} ",
@@ -574,4 +621,16 @@ pub(super) fn log_conn(cx: &Cx<'_>, level: crate::log::Level, text: &str) {
             cx.me.cid
         ),
     );
+}
+
+/// Adds `sig`, the ed25519 signature of `nonce` by `kp` (base64url
+/// without padding), to a soliciting CONNECT (spec §3.6, nats-server
+/// `sendLeafConnect`).
+fn sign_with(c: &mut serde_json::Value, kp: &nkeys::KeyPair, nonce: &str) {
+    use base64::Engine as _;
+    if let Ok(sig) = kp.sign(nonce.as_bytes()) {
+        c["sig"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sig)
+            .into();
+    }
 }

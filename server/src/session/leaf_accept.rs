@@ -141,13 +141,17 @@ fn bind(cx: &Cx<'_>, user: &str, pass: &str, json: &[u8]) -> Option<String> {
         return Some(global);
     };
     let a = &l.authorization;
-    if a.user.is_none() && a.users.is_empty() {
+    if a.user.is_none() && a.nkey.is_none() && a.users.is_empty() {
         if let Some(auth) = settings.auth.as_deref() {
             return global_user(cx, auth, json);
         }
     }
     if let Some(u) = &a.user {
         let ok = u == user && password_ok(a.password.as_deref().unwrap_or(""), pass);
+        return ok.then(|| a.account.clone().unwrap_or(global));
+    }
+    if let Some(nk) = &a.nkey {
+        let ok = nkey_signed(json, nk, cx.nonce.as_bytes());
         return ok.then(|| a.account.clone().unwrap_or(global));
     }
     if !a.users.is_empty() {
@@ -158,6 +162,29 @@ fn bind(cx: &Cx<'_>, user: &str, pass: &str, json: &[u8]) -> Option<String> {
             .map(|u| u.account.clone().unwrap_or(global));
     }
     Some(a.account.clone().unwrap_or(global))
+}
+
+/// Whether the CONNECT `json` names the public key `nkey` and its `sig`
+/// (base64url, standard base64 also accepted) verifies over `nonce` (spec
+/// §3.6 branch 2, nats-server `isLeafNodeAuthorized`).
+fn nkey_signed(json: &[u8], nkey: &str, nonce: &[u8]) -> bool {
+    use base64::Engine as _;
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(json) else {
+        return false;
+    };
+    let (Some(sent), Some(sig)) = (v["nkey"].as_str(), v["sig"].as_str()) else {
+        return false;
+    };
+    if sent != nkey {
+        return false;
+    }
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(sig));
+    let Ok(sig) = sig else {
+        return false;
+    };
+    nkeys::KeyPair::from_public_key(nkey).is_ok_and(|kp| kp.verify(nonce, &sig).is_ok())
 }
 
 /// A configured password (plain, or a bcrypt hash) against the one sent

@@ -160,6 +160,7 @@ impl Server {
             .expect("spawn natsws");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
+        let early = tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
@@ -201,6 +202,14 @@ impl Server {
                 break;
             }
         }
+        // A leafnode link may be logged before `Server is ready` (nats-server
+        // solicits its remotes first): keep those lines for `expect_log`.
+        for l in &seen {
+            if l.contains("Leafnode connection") || l.contains("JetStream using domains") {
+                let _ = early.send(l.clone());
+            }
+        }
+        drop(early);
         Ok(Server {
             child,
             client_port: client_port.expect("client port logged"),
