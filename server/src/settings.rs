@@ -601,6 +601,9 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         || o.mqtt
             .as_ref()
             .is_some_and(|m| m.proxy_protocol && m.tls.is_some())
+        || o.leaf
+            .as_ref()
+            .is_some_and(|l| l.proxy_protocol && l.tls.is_some())
     {
         return Err(SettingsError::ProxyProtocolWithTls);
     }

@@ -213,3 +213,33 @@ fn mqtt_port_takes_a_header_before_connect() {
     let n = bad.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "closed without a reply: {:?}", &buf[..n]);
 }
+
+#[test]
+fn leafnode_port_takes_a_header_before_connect() {
+    // natsws extension `leafnodes { proxy_protocol }` (operations spec §5.4).
+    if common::is_reference() {
+        return;
+    }
+    use std::io::Write;
+    let s = Server::start(
+        "host: 127.0.0.1\nport: -1\nhttp_port: -1\n\
+         leafnodes { host: 127.0.0.1, port: -1, proxy_protocol: true }\n",
+    );
+    let port = s.leaf_port.expect("leaf port");
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    t.write_all(
+        b"PROXY TCP4 198.51.100.7 127.0.0.1 53000 7422\r\nCONNECT {\"name\":\"EDGE\"}\r\nPING\r\n",
+    )
+    .unwrap();
+    let mut r = Raw {
+        sock: t,
+        buf: Vec::new(),
+    };
+    r.expect("PONG\r\n");
+    let (status, body) = s.http_get("/leafz");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let leaf = &v["leafs"][0];
+    assert_eq!(leaf["ip"], "198.51.100.7", "{v}");
+    assert_eq!(leaf["port"], 53000, "{v}");
+}

@@ -321,6 +321,15 @@ impl EventLoop {
         );
         // Leafs are not clients: no pre-auth accounting.
         conn.pre_auth = false;
+        // natsws `leafnodes { proxy_protocol }` (operations spec §5.4): an
+        // accepted link may start with a PROXY header (never with TLS:
+        // refused at start).
+        conn.proxy_pending = accepted
+            && tls.is_none()
+            && settings
+                .leafnodes
+                .as_ref()
+                .is_some_and(|l| l.proxy_protocol);
         shared.conns.lock().expect("conns").insert(cid, cs.clone());
         match tls {
             Some(t) => {

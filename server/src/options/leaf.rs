@@ -40,6 +40,11 @@ pub struct LeafnodeOptions {
     pub unsupported: Vec<(String, Span)>,
     /// The listener's `tls { … }` (spec §2.4).
     pub tls: Option<super::TlsConfig>,
+    /// natsws `proxy_protocol` (operations spec §5.4): links accepted on
+    /// the leafnode port may start with a PROXY v1/v2 header, from the
+    /// top-level `trusted_proxies` only when that list is set. Default
+    /// false; refused with `tls`.
+    pub proxy_protocol: bool,
 }
 
 /// `leafnodes.authorization { … }` (spec §2.2).
@@ -132,6 +137,7 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
         dial_timeout: DEFAULT_DIAL_TIMEOUT,
         unsupported: Vec::new(),
         tls: None,
+        proxy_protocol: false,
     };
     for k in &m.entries {
         match k.key.to_ascii_lowercase().as_str() {
@@ -167,6 +173,7 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
                     o.tls = Some(super::tls::parse_tls(r, m, &k.key_span));
                 }
             }
+            "proxy_protocol" => r.set(&mut o.proxy_protocol, bool_of(k)),
             "min_version"
             | "minimum_version"
             | "isolate_leafnode_interest"

@@ -416,6 +416,7 @@ fn leafnode(old: &Options, new: &Options) -> Result<(), Refused> {
         ("Username", &oa.user, &na.user),
         ("Password", &oa.password, &na.password),
         ("Account", &oa.account, &na.account),
+        ("Nkey", &oa.nkey, &na.nkey),
     ] {
         if ov != nv {
             let secret = |v: &Option<String>| {
@@ -453,6 +454,14 @@ fn leafnode(old: &Options, new: &Options) -> Result<(), Refused> {
             "DialTimeout",
             go_dur(o.dial_timeout),
             go_dur(n.dial_timeout),
+        ));
+    }
+    // natsws's own key, named as a Go field would be.
+    if o.proxy_protocol != n.proxy_protocol {
+        return Err(leaf(
+            "ProxyProtocol",
+            o.proxy_protocol.to_string(),
+            n.proxy_protocol.to_string(),
         ));
     }
     Ok(())
