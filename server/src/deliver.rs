@@ -169,17 +169,33 @@ fn over_peer_max(target: &ConnShared, msg: &Message<'_>, size: u64) -> bool {
     true
 }
 
-/// Adds a subscription to its account (internal subscribers; a
-/// connection's turn uses [`interest`], which also tells leafnode links).
-#[allow(dead_code)]
-pub(crate) fn subscribe(acc: &Account, sub: &SubRef<Sink>) {
-    acc.router.lock().expect("router").insert(sub);
+/// Adds a subscription from outside a connection's read turn (internal
+/// subscribers, MQTT sessions, the monitor): as [`interest`], and the
+/// leafnode links told are woken at once rather than at a turn's end.
+pub(crate) fn subscribe(shared: &Shared, acc: &Account, sub: &SubRef<Sink>) {
+    let mut router = acc.router.lock().expect("router");
+    router.insert(sub);
+    if acc.leafs.active() {
+        acc.leafs.changed(sub, true, |c| wake_now(shared, c));
+    }
 }
 
 /// Removes a subscription from its account (see [`subscribe`]).
-#[allow(dead_code)]
-pub(crate) fn unsubscribe(acc: &Account, sub: &SubRef<Sink>) {
-    acc.router.lock().expect("router").remove(sub);
+pub(crate) fn unsubscribe(shared: &Shared, acc: &Account, sub: &SubRef<Sink>) {
+    let mut router = acc.router.lock().expect("router");
+    if router.remove(sub) && acc.leafs.active() {
+        acc.leafs.changed(sub, false, |c| wake_now(shared, c));
+    }
+}
+
+/// [`mark_dirty`] outside a turn: the target's loop is woken now.
+fn wake_now(shared: &Shared, target: &Arc<ConnShared>) {
+    if target.dirty.load(Ordering::Acquire) || target.dirty.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let l = &shared.loops[target.loop_idx];
+    l.inbox.lock().expect("inbox").push(target.clone());
+    let _ = l.waker.wake();
 }
 
 /// Adds (`added`) or removes a subscription from a connection's turn: as

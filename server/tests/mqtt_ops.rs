@@ -117,3 +117,68 @@ fn reload_refuses_a_new_mqtt_listener_and_reloads_ack_settings() {
     let (_m, ack) = Mqtt::connect(port, "still", true);
     assert_eq!(ack, (0, 0));
 }
+
+/// An MQTT subscription on a server that is a leaf of a nats-server hub
+/// reaches across the link (its interest goes out as LS+ like a NATS
+/// client's): a publish on the hub arrives as an MQTT PUBLISH; after the
+/// UNSUBSCRIBE the interest is withdrawn (LS-), so later hub publishes no
+/// longer arrive.
+#[test]
+fn mqtt_subscription_on_a_leaf_gets_messages_published_on_the_hub() {
+    let hub = Server::start_reference(
+        "server_name: HUB\nhost: 127.0.0.1\nport: -1\nhttp_port: -1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let hub_leaf = hub.leaf_port.expect("hub leaf port");
+    let dir = TempDir::new();
+    let leaf = Server::start(&conf(
+        &dir,
+        "",
+        &format!(
+            "leafnodes {{ reconnect: \"250ms\", remotes [ {{ url: \"nats-leaf://127.0.0.1:{hub_leaf}\" }} ] }}"
+        ),
+    ));
+    leaf.expect_log("Leafnode connection created");
+    let port = leaf.mqtt_port.expect("MQTT port");
+    let (mut m, (_, rc)) = Mqtt::connect(port, "edge-sensor", true);
+    assert_eq!(rc, 0);
+    m.subscribe(1, &[("alerts/#", 0)]);
+    let mut on_hub = Raw::connect(hub.client_port);
+    on_hub.expect("\r\n");
+    on_hub.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    on_hub.expect("PONG\r\n");
+    // Publish until the interest has crossed the link.
+    let until = std::time::Instant::now() + common::DEADLINE;
+    let got = loop {
+        on_hub.send(b"PUB alerts.fire 3\r\nhot\r\n");
+        if let Some(p) = m.try_read(std::time::Duration::from_millis(200)) {
+            break p;
+        }
+        assert!(std::time::Instant::now() < until, "interest never crossed");
+    };
+    let (_, qos, _, topic, _, payload) = got.publish();
+    assert_eq!(
+        (qos, topic.as_str(), payload.as_slice()),
+        (0, "alerts/fire", &b"hot"[..])
+    );
+    // Drain the probes, then withdraw the interest.
+    while m.try_read(std::time::Duration::from_millis(300)).is_some() {}
+    m.send(&[
+        0xa2, 12, 0, 2, 0, 8, b'a', b'l', b'e', b'r', b't', b's', b'/', b'#',
+    ]);
+    let unsuback = m.read();
+    assert_eq!(unsuback.kind(), 11, "{unsuback:?}");
+    // The hub's view: no interest in alerts.> from the leaf any more.
+    let until = std::time::Instant::now() + common::DEADLINE;
+    loop {
+        let (status, body) = hub.http_get("/leafz?subs=1");
+        if status == 200 && !body.contains("alerts.>") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "LS- never arrived: {body}"
+        );
+        on_hub.send(b"PING\r\n");
+        on_hub.expect("PONG\r\n");
+    }
+}

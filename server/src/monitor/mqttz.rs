@@ -59,7 +59,7 @@ pub(super) fn delete(shared: &Shared, params: &Params) -> (u16, Value) {
         Ok(subs) => {
             let acc = shared.accounts.get(account);
             for s in &subs {
-                crate::deliver::unsubscribe(&acc, s);
+                crate::deliver::unsubscribe(shared, &acc, s);
             }
             shared.mqtt.commit();
             (

@@ -32,7 +32,7 @@ pub(crate) fn open(shared: &Arc<Shared>) -> std::io::Result<()> {
             Millis(m.ack_wait.as_millis() as u64),
             shared.now(),
             |acc, sub| {
-                crate::deliver::subscribe(&shared.accounts.get(acc), sub);
+                crate::deliver::subscribe(shared, &shared.accounts.get(acc), sub);
             },
         )
         .map_err(fail)?;

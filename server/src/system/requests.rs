@@ -128,7 +128,7 @@ fn add(shared: &Arc<Shared>, acc: &Arc<Account>, subject: &str, ep: Endpoint, sc
         Subscription::new(0, subject.as_bytes(), filter, None, false)
             .with_target(Some(Sink::Internal(Arc::new(handler)))),
     );
-    crate::deliver::subscribe(acc, &sub);
+    crate::deliver::subscribe(shared, acc, &sub);
 }
 
 /// Registers the system account's services and the automatic imports of

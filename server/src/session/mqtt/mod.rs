@@ -309,7 +309,7 @@ impl MqttConn {
             cx.shared.kill(old, Kill::Takeover);
         }
         for s in &at.dropped {
-            deliver::unsubscribe(cx.account, s);
+            deliver::unsubscribe(cx.shared, cx.account, s);
         }
         cx.me.client.lock().expect("meta").mqtt_client = client_id.to_string();
         encode_connack(out, at.present, rc::ACCEPTED);
@@ -425,7 +425,7 @@ impl MqttConn {
         }
         let subs = cx.shared.mqtt.detach(&s, self.cid);
         for sub in &subs {
-            deliver::unsubscribe(cx.account, sub);
+            deliver::unsubscribe(cx.shared, cx.account, sub);
         }
         cx.turn.remove_exhausted();
     }

@@ -199,7 +199,7 @@ impl MqttConn {
                     })
                     .collect();
                 for s in &subs {
-                    deliver::subscribe(cx.account, s);
+                    deliver::subscribe(cx.shared, cx.account, s);
                 }
                 cx.me.subs.fetch_add(subs.len(), Ordering::Relaxed);
                 inner.subs.insert(
@@ -252,7 +252,7 @@ impl MqttConn {
             for (filter, _) in filters.iter() {
                 if let Some(e) = inner.subs.remove(filter.as_bytes()) {
                     for s in &e.subs {
-                        deliver::unsubscribe(cx.account, s);
+                        deliver::unsubscribe(cx.shared, cx.account, s);
                     }
                     cx.me.subs.fetch_sub(e.subs.len(), Ordering::Relaxed);
                 }
