@@ -519,16 +519,23 @@ mod tests {
             "127.0.0.1:5000".parse().unwrap(),
         ));
         subscribe(
+            &shared,
             &acc,
             &sub(0, "i1", "sys.>", None, Sink::Internal(rec.clone())),
         );
-        subscribe(&acc, &sub(7, "c1", "sys.*", None, Sink::Conn(conn.clone())));
+        subscribe(
+            &shared,
+            &acc,
+            &sub(7, "c1", "sys.*", None, Sink::Conn(conn.clone())),
+        );
         // A queue group of two internal members: exactly one gets each message.
         subscribe(
+            &shared,
             &acc,
             &sub(0, "q1", "sys.a", Some("g"), Sink::Internal(rec.clone())),
         );
         subscribe(
+            &shared,
             &acc,
             &sub(0, "q2", "sys.a", Some("g"), Sink::Internal(rec.clone())),
         );
@@ -587,7 +594,11 @@ mod tests {
             ConnKind::CLIENT,
             "127.0.0.1:5001".parse().unwrap(),
         ));
-        subscribe(&acc, &sub(3, "1", "foo", None, Sink::Conn(me.clone())));
+        subscribe(
+            &shared,
+            &acc,
+            &sub(3, "1", "foo", None, Sink::Conn(me.clone())),
+        );
         let mut turn = Turn::new(0, &shared);
         let mut self_out = Vec::new();
         let m = msg(b"foo", b"x");
@@ -628,7 +639,7 @@ mod tests {
         let rec = Arc::new(Recorder::default());
         let s = sub(0, "1", "foo", None, Sink::Internal(rec.clone()));
         s.set_max_msgs(1);
-        subscribe(&acc, &s);
+        subscribe(&shared, &acc, &s);
         let mut turn = Turn::new(0, &shared);
         let m = msg(b"foo", b"x");
         assert_eq!(internal(&shared, &acc, &m, &mut turn), 1);
