@@ -182,3 +182,40 @@ fn mqtt_subscription_on_a_leaf_gets_messages_published_on_the_hub() {
         on_hub.expect("PONG\r\n");
     }
 }
+
+/// natsws bounds what an offline persistent session queues: at most
+/// `max_pending` bytes (here 4 KiB), later messages dropped with one
+/// warning; on reconnect the queued ones arrive, in order, and the session
+/// works again. (nats-server keeps them in a JetStream stream.)
+#[test]
+fn an_offline_session_queues_at_most_max_pending_bytes() {
+    if common::is_reference() {
+        return;
+    }
+    let (s, _dir, port) = common::mqtt::start("", "max_pending: 4096\nmax_payload: 1024\n");
+    let (mut sub, _) = Mqtt::connect(port, "sleeper", false);
+    sub.subscribe(1, &[("q/t", 1)]);
+    sub.send(&[0xe0, 0]); // DISCONNECT: the session stays, offline
+    let (mut publ, _) = Mqtt::connect(port, "pub", true);
+    let payload = [b'x'; 100];
+    for id in 1..=100u16 {
+        publ.publish(1, false, "q/t", id, &payload);
+        let ack = publ.read();
+        assert_eq!((ack.kind(), ack.id()), (4, id), "PUBACK");
+    }
+    s.expect_log("later messages are dropped until it reconnects");
+    let (mut back, (present, rc)) = Mqtt::connect(port, "sleeper", false);
+    assert_eq!((present, rc), (1, 0));
+    let mut got = 0usize;
+    while let Some(p) = back.try_read(std::time::Duration::from_millis(500)) {
+        let (_, qos, _, topic, id, body) = p.publish();
+        assert_eq!((qos, topic.as_str(), body.len()), (1, "q/t", 100));
+        back.ack(4, id);
+        got += 1;
+    }
+    assert!(got > 0 && got < 100, "{got} of 100 kept");
+    // Still subscribed: a new message arrives.
+    publ.publish(1, false, "q/t", 200, b"fresh");
+    let p = back.read();
+    assert_eq!(p.publish().5, b"fresh".to_vec());
+}

@@ -267,7 +267,22 @@ impl Numbered for MqttSession {
                 return None;
             }
         }
+        // An offline session keeps at most max_pending bytes of queued
+        // messages; later ones are dropped (warned once per fill) so an
+        // abandoned persistent session cannot grow without bound.
+        let offline_full = conn.is_none() && inner.records.len() > self.max_pending;
+        if offline_full {
+            return None;
+        }
         push_record(&mut inner.records, qos, msg.subject, msg.payload);
+        if conn.is_none() && inner.records.len() > self.max_pending {
+            crate::warn!(
+                "MQTT session {:?} of account {:?} is offline with {} bytes queued (max_pending): later messages are dropped until it reconnects",
+                self.key.1,
+                self.key.0,
+                inner.records.len()
+            );
+        }
         if qos > 0 {
             self.mark(inner.clean);
         }
