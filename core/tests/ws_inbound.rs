@@ -268,3 +268,30 @@ fn compressed_text_validated_after_inflate_when_enabled() {
     let (_, _, st) = run(cfg, 0, &[&cframe(0xc2, &bad)], &mut inf);
     assert_eq!(st, Ok(ReadStatus::Open));
 }
+
+#[test]
+fn binary_only_refuses_a_text_message_with_1003_and_keeps_none_of_it() {
+    let mut ws = Inbound::new(DecoderConfig::server(), 0);
+    ws.set_binary_only(true);
+    let (mut nats, mut control) = (Vec::new(), Vec::new());
+    // A binary message passes.
+    let st = ws.read(&cframe(0x82, b"bin"), &mut nats, &mut control, None, None);
+    assert!(matches!(st, Ok(ReadStatus::Open)));
+    assert_eq!(nats, b"bin");
+    // A text message (here fragmented: its first frame decides) is refused.
+    let mut text = cframe(0x01, b"te");
+    text.extend(cframe(0x80, b"xt"));
+    let st = ws.read(&text, &mut nats, &mut control, None, None);
+    assert_eq!(st, Err(Error::TextNotAllowed));
+    assert_eq!(
+        Error::TextNotAllowed.close_code(),
+        Some(CloseCode::UNSUPPORTED_DATA)
+    );
+    assert_eq!(nats, b"bin", "no byte of the text message");
+    // Off (the default, NATS): text is taken like binary.
+    let mut ws = Inbound::new(DecoderConfig::server(), 0);
+    let mut nats = Vec::new();
+    let st = ws.read(&cframe(0x81, b"txt"), &mut nats, &mut control, None, None);
+    assert!(matches!(st, Ok(ReadStatus::Open)));
+    assert_eq!(nats, b"txt");
+}

@@ -234,6 +234,13 @@ impl WsConn {
         self.upgrade.take()
     }
 
+    /// From now on takes binary messages only: a text message closes the
+    /// connection with 1003 (MQTT over WebSocket, [MQTT-6.0.0-1], mqtt
+    /// spec §1.3 IMPL).
+    pub fn binary_only(&mut self) {
+        self.inbound.set_binary_only(true);
+    }
+
     /// Whether the upgrade completed (the 101 went out).
     pub fn upgraded(&self) -> bool {
         matches!(self.phase, Phase::Open)

@@ -126,3 +126,38 @@ fn subprotocol_is_answered_only_when_offered() {
         "{h}"
     );
 }
+
+/// natsws closes an MQTT-over-WebSocket connection that sends a text
+/// message with close code 1003 ([MQTT-6.0.0-1], mqtt spec §1.3 IMPL);
+/// nats-server accepts it like a binary one (docs/compat.md).
+#[test]
+fn a_text_frame_on_mqtt_closes_with_1003() {
+    use std::io::Write;
+    if common::is_reference() {
+        return;
+    }
+    let dir = TempDir::new();
+    let s = Server::start(&conf(&dir, "", WS));
+    let mut w =
+        WsRaw::connect_at(s.ws_port.expect("ws port"), "/mqtt", false, &[], b"").expect("upgrade");
+    let mut v = Vec::new();
+    client::connect(&mut v, b"texter", true, 30, None, None, None);
+    let mut out = Vec::new();
+    natsws_core::ws::codec::write_frame(
+        &mut out,
+        natsws_core::ws::frame::OpCode::TEXT,
+        true,
+        false,
+        &v,
+        Some([1, 2, 3, 4]),
+    )
+    .unwrap();
+    w.sock.write_all(&out).unwrap();
+    let (code, _) = w.expect_close();
+    assert_eq!(code, Some(1003));
+    assert!(
+        w.buf.is_empty(),
+        "no CONNACK before the close: {:x?}",
+        w.buf
+    );
+}

@@ -138,6 +138,12 @@ pub enum Error {
     /// no-context-takeover parameters.
     CompressionNegotiation,
 
+    // ---- data the application does not take: close 1003 ----
+    /// A text message on a connection that takes binary messages only
+    /// ([`Inbound::set_binary_only`](super::inbound::Inbound::set_binary_only):
+    /// MQTT over WebSocket, [MQTT-6.0.0-1], mqtt spec §1.3 IMPL).
+    TextNotAllowed,
+
     // ---- our side ----
     /// The caller used the API wrongly (a bug on our side); close 1011.
     ApiMisuse(&'static str),
@@ -167,6 +173,7 @@ impl Error {
                 close(CloseCode::INVALID_PAYLOAD_DATA)
             }
             MaxPayloadExceeded | MessageTooBig { .. } => close(CloseCode::MESSAGE_TOO_BIG),
+            TextNotAllowed => close(CloseCode::UNSUPPORTED_DATA),
             ApiMisuse(_) => close(CloseCode::INTERNAL_ERROR),
             MalformedRequest
             | MissingHostHeader
@@ -255,6 +262,7 @@ impl fmt::Display for Error {
             DataBeforeHandshake => "client sent data before handshake is complete",
             InvalidWebsocketConnection => "invalid websocket connection",
             CompressionNegotiation => "compression negotiation error",
+            TextNotAllowed => "text frames are not allowed: binary messages only",
             ApiMisuse(what) => return write!(f, "api misuse: {what}"),
         };
         f.write_str(s)

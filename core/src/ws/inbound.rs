@@ -75,6 +75,8 @@ pub struct Inbound {
     /// [`DecoderConfig::max_compressed_message`].
     pending: Vec<u8>,
     max_payload: usize,
+    /// Refuse text messages ([`Inbound::set_binary_only`]).
+    binary_only: bool,
 }
 
 /// Above this many bytes the compressed-message buffer is released after use.
@@ -92,7 +94,15 @@ impl Inbound {
             } else {
                 max_payload
             },
+            binary_only: false,
         }
+    }
+
+    /// Takes binary messages only: a text message is
+    /// [`Error::TextNotAllowed`] (close 1003) and none of its bytes reach
+    /// the application. Default off (NATS takes both, as nats-server).
+    pub fn set_binary_only(&mut self, on: bool) {
+        self.binary_only = on;
     }
 
     /// The frame decoder.
@@ -138,6 +148,10 @@ impl Inbound {
             let (n, ev) = self.dec.decode_into(&input[pos..], nats)?;
             pos += n;
             let Some(ev) = ev else { break };
+            if self.binary_only && matches!(ev, Event::Data { text: true, .. }) {
+                nats.truncate(before);
+                return Err(Error::TextNotAllowed);
+            }
             match ev {
                 Event::Data {
                     compressed: false, ..

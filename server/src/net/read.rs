@@ -480,6 +480,9 @@ impl EventLoop {
         }
         let cs = Arc::new(cs);
         conn.shared = cs.clone();
+        if let Some(ws) = conn.ws.as_mut() {
+            ws.binary_only();
+        }
         conn.proto = Proto::open(shared, &cs, &mut turn.rng, now);
         conn.proto.upgraded(now);
         turn.local_dirty.push(cs.clone());
