@@ -68,6 +68,10 @@ pub fn is_interrupted(e: &std::io::Error) -> bool {
 /// How long any single expectation may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
+/// What the stderr reader sends when the server's stderr ends (the process
+/// exited): a start that fails returns at once instead of at the deadline.
+const EOF: &str = "\u{0}natsws-test: stderr closed";
+
 /// A running natsws process; killed on drop.
 pub struct Server {
     child: Child,
@@ -168,9 +172,11 @@ impl Server {
                     eprintln!("{line}");
                 }
                 if tx.send(line).is_err() {
-                    break;
+                    return;
                 }
             }
+            // The process ended: `early` keeps the channel open, so say it.
+            let _ = tx.send(EOF.to_string());
         });
         let (mut client_port, mut ws_port, mut http_port) = (None, None, None);
         let mut https_port = None;
@@ -180,10 +186,13 @@ impl Server {
         let mut seen = Vec::new();
         loop {
             let left = until.saturating_duration_since(Instant::now());
-            let Ok(line) = rx.recv_timeout(left) else {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(seen.join("\n"));
+            let line = match rx.recv_timeout(left) {
+                Ok(line) if line != EOF => line,
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(seen.join("\n"));
+                }
             };
             seen.push(line.clone());
             if line.contains("Listening for client connections on") {
@@ -245,6 +254,7 @@ impl Server {
             let left = until.saturating_duration_since(Instant::now());
             match self.log.recv_timeout(left) {
                 Ok(l) if l.contains(needle) => return l,
+                Ok(l) if l == EOF => panic!("the server exited before logging {needle:?}"),
                 Ok(_) => continue,
                 Err(_) => panic!("no log line containing {needle:?}"),
             }
@@ -257,6 +267,9 @@ impl Server {
         self.kill();
         let mut out = Vec::new();
         while let Ok(l) = self.log.recv_timeout(DEADLINE) {
+            if l == EOF {
+                break;
+            }
             out.push(l);
         }
         out
