@@ -49,13 +49,14 @@ fn push_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-/// CONNECT (§3.1) with protocol level 4, clean session, keep-alive 0 (off)
-/// and `client_id`.
-fn connect_packet(client_id: &str) -> Vec<u8> {
+/// CONNECT (§3.1) with protocol level 4, keep-alive 0 (off), `client_id`,
+/// and the clean-session flag `clean` (false: a persistent session, kept in
+/// the server's store).
+fn connect_packet(client_id: &str, clean: bool) -> Vec<u8> {
     let mut body = Vec::with_capacity(12 + client_id.len());
     push_str(&mut body, b"MQTT");
     body.push(4);
-    body.push(0x02);
+    body.push(if clean { 0x02 } else { 0 });
     body.extend_from_slice(&0u16.to_be_bytes());
     push_str(&mut body, client_id.as_bytes());
     let mut p = vec![0x10];
@@ -226,8 +227,12 @@ impl Writer {
 }
 
 /// Opens a connection: TCP (+ WebSocket upgrade with subprotocol `mqtt`),
-/// CONNECT, CONNACK with return code 0.
-pub(crate) async fn connect(target: &Target, client_id: &str) -> Result<(Reader, Writer), Error> {
+/// CONNECT (clean session when `clean`), CONNACK with return code 0.
+pub(crate) async fn connect(
+    target: &Target,
+    client_id: &str,
+    clean: bool,
+) -> Result<(Reader, Writer), Error> {
     let mut stream = TcpStream::connect(target.addr).await?;
     stream.set_nodelay(true)?;
     let mut rng = fastrand::Rng::new();
@@ -276,7 +281,7 @@ pub(crate) async fn connect(target: &Target, client_id: &str) -> Result<(Reader,
         wbuf: Vec::new(),
         wire_out: 0,
     };
-    w.send(&connect_packet(client_id)).await?;
+    w.send(&connect_packet(client_id, clean)).await?;
     if !leftover.is_empty() {
         // The server speaks only after CONNECT (§3.1).
         return Err(Error::Other("server data before CONNECT".into()));
@@ -316,6 +321,9 @@ pub(crate) struct MqttCfg {
     pub(crate) window: u64,
     /// Subscriber connections opened at once.
     pub(crate) concurrency: usize,
+    /// Persistent sessions (clean session 0) for every connection, so a
+    /// server keeps their state in its store (unique client ids per run).
+    pub(crate) persistent: bool,
 }
 
 /// Outcome of a publish/subscribe run.
@@ -348,10 +356,10 @@ pub(crate) async fn pubsub(
     let sem = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
     let mut opening = Vec::with_capacity(cfg.subs);
     for i in 0..cfg.subs {
-        let (target, sem, qos) = (target.clone(), sem.clone(), cfg.qos);
+        let (target, sem, qos, clean) = (target.clone(), sem.clone(), cfg.qos, !cfg.persistent);
         opening.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let (mut r, mut w) = connect(&target, &format!("bsub-{run_id:x}-{i}")).await?;
+            let (mut r, mut w) = connect(&target, &format!("bsub-{run_id:x}-{i}"), clean).await?;
             subscribe(&mut r, &mut w, TOPIC, qos).await?;
             Ok::<_, Error>((r, w))
         }));
@@ -360,7 +368,7 @@ pub(crate) async fn pubsub(
     for h in opening {
         subs.push(h.await.map_err(|e| Error::Other(format!("task: {e}")))??);
     }
-    let (mut pr, mut pw) = connect(target, &format!("bpub-{run_id:x}")).await?;
+    let (mut pr, mut pw) = connect(target, &format!("bpub-{run_id:x}"), !cfg.persistent).await?;
     let mut readers = Vec::with_capacity(subs.len());
     for (mut r, mut w) in subs {
         let (delivered, notify, progress, n) = (
@@ -481,7 +489,7 @@ pub(crate) async fn open_idle(
         let (target, sem, progress) = (target.clone(), sem.clone(), progress.clone());
         hs.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let (mut r, mut w) = connect(&target, &format!("bidle-{run_id:x}-{i}")).await?;
+            let (mut r, mut w) = connect(&target, &format!("bidle-{run_id:x}-{i}"), true).await?;
             subscribe(&mut r, &mut w, &format!("idle/{i}"), 0).await?;
             // Keep only what an idle client needs: a small read buffer.
             r.rbuf = vec![0; 64];
@@ -555,7 +563,7 @@ mod tests {
     #[test]
     fn connect_packet_layout() {
         assert_eq!(
-            connect_packet("c"),
+            connect_packet("c", true),
             vec![0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 0, 0, 1, b'c']
         );
     }

@@ -34,6 +34,10 @@ pub(crate) struct MqttPubSubArgs {
     /// Subscriber connections opened at once.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Persistent sessions (clean session 0) instead of clean ones: the
+    /// server keeps subscriptions and in-flight QoS 1 messages in its store.
+    #[arg(long)]
+    persistent: bool,
 }
 
 /// Runs `mqtt-pubsub`; the primary figure is deliveries per second.
@@ -53,6 +57,7 @@ pub(crate) async fn pubsub(
             .unwrap_or(if a.qos == 1 { 1_000 } else { 10_000 })
             .max(1),
         concurrency: a.concurrency,
+        persistent: a.persistent,
     };
     let r = mqtt::pubsub(target, &cfg, progress).await?;
     let secs = r.elapsed.as_secs_f64().max(1e-9);
@@ -63,6 +68,7 @@ pub(crate) async fn pubsub(
     rep.set("msgs", json!(cfg.msgs));
     rep.set("qos", json!(cfg.qos));
     rep.set("window", json!(cfg.window));
+    rep.set("persistent", json!(cfg.persistent));
     rep.set("delivered", json!(r.delivered));
     rep.set("elapsed_s", json!(secs));
     rep.set("delivered_msgs_per_s", json!(rate));
@@ -75,8 +81,18 @@ pub(crate) async fn pubsub(
     rep.set("pub_wire_bytes", json!(r.pub_wire_bytes));
     rep.primary("delivered_msgs_per_s", rate, "msg/s", true);
     rep.line(format!(
-        "mqtt-pubsub {} qos={} subs={} size={} B msgs={} window={}",
-        cli.url, cfg.qos, cfg.subs, cfg.size, cfg.msgs, cfg.window
+        "mqtt-pubsub {} qos={} subs={} size={} B msgs={} window={} session={}",
+        cli.url,
+        cfg.qos,
+        cfg.subs,
+        cfg.size,
+        cfg.msgs,
+        cfg.window,
+        if cfg.persistent {
+            "persistent"
+        } else {
+            "clean"
+        }
     ));
     rep.line(format!(
         "  delivered {} of {} msgs in {secs:.3} s: {}msg/s",
