@@ -316,8 +316,8 @@ pub(crate) struct MqttCfg {
     pub(crate) size: usize,
     /// QoS of the publishes and subscriptions (0 or 1).
     pub(crate) qos: u8,
-    /// Messages the publisher may be ahead of the average subscriber (QoS 0)
-    /// or of its PUBACKs (QoS 1).
+    /// Messages the publisher may be ahead of the average subscriber and, at
+    /// QoS 1, of its own PUBACKs.
     pub(crate) window: u64,
     /// Subscriber connections opened at once.
     pub(crate) concurrency: usize,
@@ -421,12 +421,15 @@ pub(crate) async fn pubsub(
     let mut pid: u16 = 0;
     while sent < cfg.msgs || (cfg.qos == 1 && acked < cfg.msgs) {
         // How far ahead the publisher may go.
-        let limit = if cfg.qos == 1 {
-            acked + cfg.window
-        } else {
-            delivered.load(Ordering::Relaxed) / subs_n + cfg.window
+        // Never ahead of the average subscriber by more than the window (a
+        // broker may drop for a slow consumer: mosquitto's
+        // max_queued_messages, 1,000 by default, drops QoS 1 too), and at
+        // QoS 1 never more PUBLISHes without PUBACK than the window.
+        let mut base = delivered.load(Ordering::Relaxed) / subs_n;
+        if cfg.qos == 1 {
+            base = base.min(acked);
         }
-        .min(cfg.msgs);
+        let limit = (base + cfg.window).min(cfg.msgs);
         batch.clear();
         while sent < limit && batch.len() < 64 * 1024 {
             pid = pid.wrapping_add(1).max(1);
@@ -437,7 +440,7 @@ pub(crate) async fn pubsub(
             pw.send(&batch).await?;
             continue;
         }
-        if cfg.qos == 1 {
+        if cfg.qos == 1 && acked < sent {
             pr.read(|p| {
                 if p.first >> 4 == PUBACK {
                     acked += 1;
@@ -446,6 +449,7 @@ pub(crate) async fn pubsub(
             })
             .await?;
         } else if sent < cfg.msgs {
+            // Blocked on the subscribers: wait for their next progress.
             let wait = notify.notified();
             if delivered.load(Ordering::Relaxed) / subs_n + cfg.window <= sent {
                 wait.await;
