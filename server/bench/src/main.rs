@@ -18,6 +18,8 @@
 
 mod conn;
 mod hist;
+mod mqtt;
+mod mqtt_cmd;
 mod proto;
 mod scenario;
 mod sys;
@@ -40,10 +42,10 @@ use crate::sys::CpuTimes;
 /// Load generator for NATS servers (nats:// and ws:// on loopback).
 #[derive(Debug, Parser)]
 #[command(name = "natsws-bench", version)]
-struct Cli {
+pub(crate) struct Cli {
     /// Server URL: nats://127.0.0.1:4222 or ws://127.0.0.1:8080[/path].
     #[arg(long, global = true, default_value = "nats://127.0.0.1:4222")]
-    url: String,
+    pub(crate) url: String,
     /// Also print one JSON line with every figure (for scripts).
     #[arg(long, global = true)]
     json: bool,
@@ -52,7 +54,7 @@ struct Cli {
     timeout: f64,
     /// Server process id: its CPU use is reported, and `idle` reads its RSS.
     #[arg(long, global = true)]
-    server_pid: Option<u32>,
+    pub(crate) server_pid: Option<u32>,
     /// WebSocket only: offer permessage-deflate, fail if the server does not
     /// accept it, send publisher batches compressed and inflate deliveries.
     #[arg(long, global = true)]
@@ -78,6 +80,10 @@ enum Cmd {
     Idle(IdleArgs),
     /// Full connects per second (TCP + upgrade + INFO + CONNECT + PING/PONG + close).
     Connects(ConnectsArgs),
+    /// MQTT 3.1.1: 1 publisher → M subscribers on one topic, QoS 0 or 1 (defaults 1 sub, 1,000,000 msgs of 128 B, QoS 0).
+    MqttPubsub(mqtt_cmd::MqttPubSubArgs),
+    /// MQTT 3.1.1: open many connections with one subscription each; with --server-pid, report server RSS per connection.
+    MqttIdle(IdleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -122,13 +128,13 @@ struct ReqRepArgs {
 }
 
 #[derive(Debug, Args)]
-struct IdleArgs {
+pub(crate) struct IdleArgs {
     /// Connections to open and hold.
     #[arg(long, default_value_t = 1_000)]
-    conns: usize,
+    pub(crate) conns: usize,
     /// Handshakes in flight at once.
     #[arg(long, default_value_t = 64)]
-    concurrency: usize,
+    pub(crate) concurrency: usize,
 }
 
 #[derive(Debug, Args)]
@@ -142,13 +148,13 @@ struct ConnectsArgs {
 }
 
 /// What a scenario produced, printed as text and as a JSON object.
-struct Report {
+pub(crate) struct Report {
     fields: Map<String, Value>,
     lines: Vec<String>,
 }
 
 impl Report {
-    fn new(scenario: &str, target: &Target, url: &str) -> Report {
+    pub(crate) fn new(scenario: &str, target: &Target, url: &str) -> Report {
         let mut fields = Map::new();
         fields.insert("scenario".into(), json!(scenario));
         fields.insert("transport".into(), json!(target.transport()));
@@ -159,12 +165,12 @@ impl Report {
         }
     }
 
-    fn set(&mut self, k: &str, v: Value) {
+    pub(crate) fn set(&mut self, k: &str, v: Value) {
         self.fields.insert(k.into(), v);
     }
 
     /// The figure scripts compare: name, value, unit, and which way is better.
-    fn primary(&mut self, name: &str, value: f64, unit: &str, higher_is_better: bool) {
+    pub(crate) fn primary(&mut self, name: &str, value: f64, unit: &str, higher_is_better: bool) {
         self.set(
             "primary",
             json!({"name": name, "value": value, "unit": unit,
@@ -172,12 +178,12 @@ impl Report {
         );
     }
 
-    fn line(&mut self, s: String) {
+    pub(crate) fn line(&mut self, s: String) {
         self.lines.push(s);
     }
 }
 
-fn fmt_rate(v: f64) -> String {
+pub(crate) fn fmt_rate(v: f64) -> String {
     if v >= 1e6 {
         format!("{:.3} M", v / 1e6)
     } else if v >= 1e3 {
@@ -351,6 +357,8 @@ async fn run(cli: &Cli, target: &Target, progress: scenario::Progress) -> Result
             }
             Ok(rep)
         }
+        Cmd::MqttPubsub(a) => mqtt_cmd::pubsub(cli, target, a, progress).await,
+        Cmd::MqttIdle(a) => mqtt_cmd::idle(cli, target, a, progress).await,
         Cmd::Connects(a) => {
             let t0 = Instant::now();
             let mut h = scenario::connects(target, a.count, a.concurrency, progress).await?;
@@ -388,6 +396,8 @@ fn scenario_name(cmd: &Cmd) -> &'static str {
         Cmd::Reqrep(_) => "reqrep",
         Cmd::Idle(_) => "idle",
         Cmd::Connects(_) => "connects",
+        Cmd::MqttPubsub(_) => "mqtt-pubsub",
+        Cmd::MqttIdle(_) => "mqtt-idle",
     }
 }
 
