@@ -12,7 +12,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{find, Raw, Server, DEADLINE};
+use common::leaf::{await_interest, wait_for};
+use common::{Raw, Server, DEADLINE};
 
 /// A nats-server hub with a leafnode listener on `leaf_port` (0: random).
 fn hub(leaf_port: u16) -> Server {
@@ -42,52 +43,6 @@ fn client(port: u16) -> Raw {
     c.send(b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1}\r\nPING\r\n");
     c.expect("PONG\r\n");
     c
-}
-
-/// Reads for up to `d`; true if `needle` arrived (kept in the buffer
-/// after it is drained through the needle).
-fn wait_for(c: &mut Raw, needle: &str, d: Duration) -> bool {
-    let until = Instant::now() + d;
-    loop {
-        if let Some(pos) = find(&c.buf, needle.as_bytes()) {
-            c.buf.drain(..pos + needle.len());
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        let mut chunk = [0u8; 65536];
-        match c.sock.read(&mut chunk) {
-            Ok(0) => return false,
-            Ok(n) => c.buf.extend_from_slice(&chunk[..n]),
-            Err(_) => {}
-        }
-    }
-}
-
-/// Publishes `probe` on `subject` from `publisher` until `subscriber` sees
-/// it: the interest has crossed the link. Then drains the subscriber with
-/// a PING so later reads start clean.
-fn await_interest(publisher: &mut Raw, subscriber: &mut Raw, subject: &str) {
-    let until = Instant::now() + DEADLINE;
-    let needle = format!("MSG {subject} ");
-    loop {
-        publisher.send(format!("PUB {subject} 5\r\nprobe\r\n").as_bytes());
-        if wait_for(subscriber, &needle, Duration::from_millis(200)) {
-            break;
-        }
-        assert!(
-            Instant::now() < until,
-            "interest in {subject} never crossed"
-        );
-    }
-    // Everything the probes may still bring, then a clean buffer.
-    publisher.send(b"PING\r\n");
-    publisher.expect("PONG\r\n");
-    subscriber.send(b"PING\r\n");
-    subscriber.expect("PONG\r\n");
-    while wait_for(subscriber, "probe\r\n", Duration::from_millis(300)) {}
-    subscriber.buf.clear();
 }
 
 #[test]

@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::io::Read;
-use std::time::{Duration, Instant};
-
+use common::leaf::await_interest;
 use common::pki::Pki;
-use common::{find, Raw, Server, DEADLINE};
+use common::{Raw, Server};
 
 fn client(port: u16) -> Raw {
     let mut c = Raw::connect(port);
@@ -17,40 +15,6 @@ fn client(port: u16) -> Raw {
     c.send(b"CONNECT {\"verbose\":false,\"headers\":true,\"protocol\":1}\r\nPING\r\n");
     c.expect("PONG\r\n");
     c
-}
-
-fn wait_for(c: &mut Raw, needle: &str, d: Duration) -> bool {
-    let until = Instant::now() + d;
-    loop {
-        if let Some(pos) = find(&c.buf, needle.as_bytes()) {
-            c.buf.drain(..pos + needle.len());
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        let mut chunk = [0u8; 65536];
-        match c.sock.read(&mut chunk) {
-            Ok(0) => return false,
-            Ok(n) => c.buf.extend_from_slice(&chunk[..n]),
-            Err(_) => {}
-        }
-    }
-}
-
-fn await_interest(publisher: &mut Raw, subscriber: &mut Raw, subject: &str) {
-    let until = Instant::now() + DEADLINE;
-    let needle = format!("MSG {subject} ");
-    loop {
-        publisher.send(format!("PUB {subject} 5\r\nprobe\r\n").as_bytes());
-        if wait_for(subscriber, &needle, Duration::from_millis(200)) {
-            break;
-        }
-        assert!(
-            Instant::now() < until,
-            "interest in {subject} never crossed"
-        );
-    }
 }
 
 fn run(first: bool) {

@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub mod jwt;
+pub mod leaf;
 pub mod login;
 pub mod mqtt;
 pub mod pki;
