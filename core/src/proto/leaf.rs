@@ -495,20 +495,6 @@ fn parse_size(b: &[u8]) -> Option<usize> {
     Some(n)
 }
 
-fn push_num(out: &mut Vec<u8>, mut n: usize) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
 /// `LS+ <subject>\r\n`, or `LS+ <subject> <queue> <weight>\r\n` for a queue
 /// group of `weight` members (spec §4.1, nats-server `writeLeafSub`).
 pub fn encode_ls_plus(out: &mut Vec<u8>, subject: &[u8], queue: Option<(&[u8], u32)>) {
@@ -518,7 +504,7 @@ pub fn encode_ls_plus(out: &mut Vec<u8>, subject: &[u8], queue: Option<(&[u8], u
         out.push(b' ');
         out.extend_from_slice(q);
         out.push(b' ');
-        push_num(out, w as usize);
+        super::encode::push_u64(out, u64::from(w));
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -575,10 +561,10 @@ pub fn encode_lmsg(
         }
     }
     if let Some(h) = headers {
-        push_num(out, h.len());
+        super::encode::push_u64(out, h.len() as u64);
         out.push(b' ');
     }
-    push_num(out, hlen + payload.len());
+    super::encode::push_u64(out, (hlen + payload.len()) as u64);
     out.extend_from_slice(b"\r\n");
     if let Some(h) = headers {
         out.extend_from_slice(h);
