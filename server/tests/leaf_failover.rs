@@ -78,9 +78,12 @@ fn ignore_discovered_servers_keeps_to_the_configured_urls() {
         "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"250ms\", remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\", ignore_discovered_servers: true }} ] }}\n",
         a.leaf_port.unwrap()
     ));
-    // The hub's log (started earlier, so its lines follow its own ready
-    // line): a nats-server leaf may log its link before `Server is ready`.
-    a.expect_log("Leafnode connection created");
+    // The leaf's own line (kept by the harness when it came before
+    // `Server is ready`): A's log also has the lines of the raw probes of
+    // `await_leafnode_urls`, so A's "created" line does not prove the
+    // leaf's link is up, and killing A before it is would make the first
+    // failed dial the only one logged.
+    leaf.expect_log("Leafnode connection created");
     let a_port = a.leaf_port.unwrap();
     a.kill();
     // It keeps dialing A (two failed attempts), and B never got the leaf.
