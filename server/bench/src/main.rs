@@ -154,6 +154,24 @@ pub(crate) struct Report {
 }
 
 impl Report {
+    /// The server's RSS before and after opening `conns` idle connections
+    /// (KiB, from /proc): the per-connection figure is the primary result.
+    fn rss_per_conn(&mut self, before: Option<u64>, after: Option<u64>, conns: usize) {
+        match (before, after) {
+            (Some(b), Some(af)) => {
+                let per = (af as f64 - b as f64) / conns.max(1) as f64;
+                self.set("server_rss_before_kib", json!(b));
+                self.set("server_rss_after_kib", json!(af));
+                self.set("rss_kib_per_conn", json!(per));
+                self.primary("rss_kib_per_conn", per, "KiB", false);
+                self.line(format!(
+                    "  server RSS {b} KiB → {af} KiB: {per:.2} KiB per connection"
+                ));
+            }
+            _ => self.line("  (no --server-pid or /proc unreadable: RSS not measured)".into()),
+        }
+    }
+
     pub(crate) fn new(scenario: &str, target: &Target, url: &str) -> Report {
         let mut fields = Map::new();
         fields.insert("scenario".into(), json!(scenario));
@@ -342,19 +360,7 @@ async fn run(cli: &Cli, target: &Target, progress: scenario::Progress) -> Result
                 "idle {} conns={} opened in {:.2} s, all answered PING",
                 cli.url, a.conns, open_s
             ));
-            match (before, after) {
-                (Some(b), Some(af)) => {
-                    let per = (af as f64 - b as f64) / a.conns.max(1) as f64;
-                    rep.set("server_rss_before_kib", json!(b));
-                    rep.set("server_rss_after_kib", json!(af));
-                    rep.set("rss_kib_per_conn", json!(per));
-                    rep.primary("rss_kib_per_conn", per, "KiB", false);
-                    rep.line(format!(
-                        "  server RSS {b} KiB → {af} KiB: {per:.2} KiB per connection"
-                    ));
-                }
-                _ => rep.line("  (no --server-pid or /proc unreadable: RSS not measured)".into()),
-            }
+            rep.rss_per_conn(before, after, a.conns);
             Ok(rep)
         }
         Cmd::MqttPubsub(a) => mqtt_cmd::pubsub(cli, target, a, progress).await,

@@ -129,18 +129,6 @@ pub(crate) async fn idle(
         "mqtt-idle {} conns={} (one subscription each) opened in {open_s:.2} s, all answered PINGREQ",
         cli.url, a.conns
     ));
-    match (before, after) {
-        (Some(b), Some(af)) => {
-            let per = (af as f64 - b as f64) / a.conns.max(1) as f64;
-            rep.set("server_rss_before_kib", json!(b));
-            rep.set("server_rss_after_kib", json!(af));
-            rep.set("rss_kib_per_conn", json!(per));
-            rep.primary("rss_kib_per_conn", per, "KiB", false);
-            rep.line(format!(
-                "  server RSS {b} KiB → {af} KiB: {per:.2} KiB per connection"
-            ));
-        }
-        _ => rep.line("  (no --server-pid or /proc unreadable: RSS not measured)".into()),
-    }
+    rep.rss_per_conn(before, after, a.conns);
     Ok(rep)
 }
