@@ -96,8 +96,12 @@ export class NatsServer {
     this.ports = { client: await freePort(), ws: await freePort(), http: await freePort() };
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `natsws-pw-${this.name}-`));
     this.confPath = path.join(this.dir, this.fixture);
+    // A var given as a function (e.g. `freePort`) is called again on each init, so a retried
+    // start gets a fresh value too.
+    this.vars = {};
+    for (const [k, v] of Object.entries(this.extraVars)) this.vars[k] = typeof v === 'function' ? await v() : v;
     const conf = renderConfig(this.fixture, {
-      CLIENT_PORT: this.ports.client, WS_PORT: this.ports.ws, HTTP_PORT: this.ports.http, ...this.extraVars,
+      CLIENT_PORT: this.ports.client, WS_PORT: this.ports.ws, HTTP_PORT: this.ports.http, ...this.vars,
     });
     fs.writeFileSync(this.confPath, conf);
     return this;
@@ -106,8 +110,29 @@ export class NatsServer {
   get wsUrl() { return `ws://127.0.0.1:${this.ports.ws}`; }
   get natsUrl() { return `nats://127.0.0.1:${this.ports.client}`; }
 
+  /**
+   * Starts the server and waits until its listeners accept connections. The ports come from
+   * `freePort()`, which releases them before the server binds, so another socket can take one in
+   * between (an outgoing connection's ephemeral port, another test's server): on the first start
+   * a server that exits with "address already in use" is retried on fresh ports, up to 5 times.
+   * `restart()` keeps the ports and does not retry.
+   */
   async start() {
-    if (!this.ports) await this.init();
+    if (this.ports) return this.spawnAndWait();
+    for (let attempt = 1; ; attempt++) {
+      await this.init();
+      try {
+        return await this.spawnAndWait();
+      } catch (e) {
+        const inUse = /address already in use/i.test(e.message);
+        if (!inUse || attempt >= 5) throw e;
+        fs.rmSync(this.dir, { recursive: true, force: true });
+        this.log = [];
+      }
+    }
+  }
+
+  async spawnAndWait() {
     const proc = spawn(this.bin, serverArgs(this.confPath), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     fs.mkdirSync(logDir, { recursive: true });

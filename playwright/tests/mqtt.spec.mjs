@@ -13,7 +13,7 @@ let storeDir;
 test.beforeAll(async () => {
   storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'natsws-pw-mqtt-store-'));
   server = new NatsServer({
-    fixture: 'mqtt.conf', name: 'mqtt', vars: { MQTT_PORT: await freePort(), STORE_DIR: storeDir },
+    fixture: 'mqtt.conf', name: 'mqtt', vars: { MQTT_PORT: freePort, STORE_DIR: storeDir },
   });
   await server.start();
 });
