@@ -99,14 +99,24 @@ for mode in "${modes[@]}"; do
   rm -rf "$out"
   mkdir -p "$out"
 
-  port=$(free_port)
-  "$echo_bin" "$port" $flag 2>"$out/echo.log" &
-  server_pid=$!
-  # Wait until the server accepts connections (bounded).
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-    kill -0 "$server_pid" 2>/dev/null || { cat "$out/echo.log" >&2; exit 1; }
-    sleep 0.1
+  # free_port releases the port before the echo server binds it, so another socket can take it
+  # in between: an echo server that exits during start is retried on a fresh port (5 tries).
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    "$echo_bin" "$port" $flag 2>"$out/echo.log" &
+    server_pid=$!
+    up=0
+    # Wait until the server accepts connections (bounded).
+    for _ in $(seq 1 100); do
+      kill -0 "$server_pid" 2>/dev/null || break
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
+      sleep 0.1
+    done
+    [ "$up" = 1 ] && kill -0 "$server_pid" 2>/dev/null && break
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+    if [ "$attempt" = 5 ]; then cat "$out/echo.log" >&2; exit 1; fi
   done
 
   python3 - "$spec_in" "$out/spec.json" "$port" "$out/reports" "${AUTOBAHN_CASES:-}" "${AUTOBAHN_FULL:-0}" <<'EOF'
