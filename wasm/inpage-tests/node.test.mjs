@@ -258,3 +258,24 @@ test('a URL no in-page server serves fails like an unreachable host when no WebS
     installWebSocket();
   }
 });
+
+test('an exception in one client\'s onmessage is reported and does not stop deliveries to others', async () => {
+  const server = new InPageServer();
+  const seen = [];
+  // Browsers report handler exceptions through reportError (Node 20 has none: a stub here).
+  globalThis.reportError = (e) => seen.push(e.message);
+  try {
+    const bad = await rawClient(server);
+    const good = await rawClient(server);
+    bad.ws.onmessage = () => { throw new Error('handler bug'); };
+    bad.send('CONNECT {"verbose":false}\r\nSUB t 1\r\n');
+    good.send('SUB t 1\r\nPING\r\n');
+    await good.until('PONG\r\n');
+    server.publish('t', 'x');
+    await good.until('MSG t 1 1\r\nx\r\n');
+    assert.deepEqual(seen, ['handler bug']);
+  } finally {
+    delete globalThis.reportError;
+    server.close();
+  }
+});

@@ -31,6 +31,19 @@ const wallNow = () => (globalThis.performance ? performance.now() : Date.now());
 /** Runs `f` after the current task's synchronous code (before timers and I/O). */
 const soon = (f) => queueMicrotask(f);
 
+/**
+ * Runs an event handler as a browser does: an exception is reported (reportError, or an
+ * uncaught exception in a later task) and does not stop the other handlers or deliveries.
+ */
+function guarded(f) {
+  try {
+    f();
+  } catch (e) {
+    if (typeof reportError === "function") reportError(e);
+    else setTimeout(() => { throw e; });
+  }
+}
+
 /** Minimal event dispatch shared by InPageWebSocket (on* handlers and listeners). */
 class Emitter {
   constructor() {
@@ -50,10 +63,9 @@ class Emitter {
     Object.defineProperty(ev, "target", { value: this, configurable: true });
     Object.defineProperty(ev, "currentTarget", { value: this, configurable: true });
     const h = this[`on${ev.type}`];
-    if (typeof h === "function") h.call(this, ev);
+    if (typeof h === "function") guarded(() => h.call(this, ev));
     for (const fn of [...(this._listeners.get(ev.type) ?? [])]) {
-      if (typeof fn === "function") fn.call(this, ev);
-      else fn.handleEvent(ev);
+      guarded(() => (typeof fn === "function" ? fn.call(this, ev) : fn.handleEvent(ev)));
     }
     return true;
   }
