@@ -104,6 +104,8 @@ try {
             same ? r.inpage.detail : `in-page ${JSON.stringify(r.inpage)} vs native ${JSON.stringify(r.native)}`);
         }
       }
+      const readme = await page.evaluate(() => window.inpageSuite.readmeExample()).catch((e) => [String(e)]);
+      record(`${engine}: the README browser example`, JSON.stringify(readme) === '[true,true]', JSON.stringify(readme));
       const noise = errors.filter((e) => !/connection to wss?:\/\/\S+ was interrupted|can.t establish a connection to the server at wss?:/.test(e));
       record(`${engine}: no page errors`, noise.length === 0, noise.join('; '));
       await context.close();

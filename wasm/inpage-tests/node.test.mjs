@@ -279,3 +279,14 @@ test('an exception in one client\'s onmessage is reported and does not stop deli
     server.close();
   }
 });
+
+// The README's Node example, as written there (imports aside).
+test("request/reply through the in-page server", async () => {
+  const server = new InPageServer({ authorization: { token: "s3cret" } });
+  const opts = { servers: server.url, wsFactory: server.wsFactory, token: "s3cret" };
+  const a = await natsCore.wsconnect(opts), b = await natsCore.wsconnect(opts);
+  b.subscribe("echo", { callback: (_, m) => m.respond(m.data) });
+  await b.flush();
+  assert.equal((await a.request("echo", "hi")).string(), "hi");
+  await a.close(); await b.close(); server.close();
+});

@@ -114,4 +114,20 @@ async function bench(url, n = 20000, rounds = 500) {
   }
 }
 
-window.inpageSuite = { ready: ready.then(() => true), runPair, offlineTalk, bench };
+/** The README's browser example (after init and installWebSocket, which `ready` did); resolves with what it checked. */
+async function readmeExample() {
+  await ready;
+  const checks = [];
+  const assert = (c) => checks.push(!!c);
+  const server = new InPageServer({ max_payload: 65536 });
+  const nc = await natsws.connect({ servers: server.url });
+  const sub = nc.subscribe("orders.*");
+  await nc.flush();
+  server.publish("orders.new", "42"); // publish as the server
+  for await (const m of sub) { assert(m.string() === "42"); break; }
+  assert(nc.info.max_payload === 65536);
+  await nc.close(); server.close();
+  return checks;
+}
+
+window.inpageSuite = { ready: ready.then(() => true), runPair, offlineTalk, bench, readmeExample };
