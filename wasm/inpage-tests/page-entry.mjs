@@ -4,6 +4,7 @@ import init, { InPageServer, installWebSocket, inPageServerFor } from '../pkg/in
 import * as natsws from 'nats.ws';
 import * as natsCore from '@nats-io/nats-core';
 import { CONFIGS, makeClient, runScenario } from './suite.mjs';
+import { runBench } from './bench.mjs';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -75,43 +76,10 @@ async function offlineTalk() {
   }
 }
 
-/** Measures in-page pub/sub throughput and request latency with nats-core (`url`: a native ws URL to compare, or the in-page server). */
-async function bench(url, n = 20000, rounds = 500) {
+/** Throughput and latency with nats-core (bench.mjs): `url` a native ws URL, or undefined for a fresh in-page server. */
+async function bench(url) {
   await ready;
-  const server = url ? undefined : new InPageServer({}, { url: 'ws://bench.test:4222' });
-  const servers = url ?? server.url;
-  try {
-    const wsFactory = server?.wsFactory;
-    const pubc = await natsCore.wsconnect({ servers, wsFactory });
-    const subc = await natsCore.wsconnect({ servers, wsFactory });
-    const payload = new Uint8Array(128);
-    let count = 0;
-    let finish;
-    const all = new Promise((r) => { finish = r; });
-    subc.subscribe('bench', { callback: () => { count += 1; if (count === n) finish(); } });
-    await subc.flush();
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) {
-      pubc.publish('bench', payload);
-      if (i % 1000 === 999) await pubc.flush();
-    }
-    await all;
-    const pubsub = n / ((performance.now() - t0) / 1000);
-    subc.subscribe('echo', { callback: (_, m) => m.respond(m.data) });
-    await subc.flush();
-    const lat = [];
-    for (let i = 0; i < rounds; i++) {
-      const s = performance.now();
-      await pubc.request('echo', payload, { timeout: 2000 });
-      lat.push(performance.now() - s);
-    }
-    lat.sort((x, y) => x - y);
-    await pubc.close();
-    await subc.close();
-    return { msgsPerSec: Math.round(pubsub), rttMedianMs: lat[Math.floor(lat.length / 2)], rttP99Ms: lat[Math.floor(lat.length * 0.99)] };
-  } finally {
-    server?.close();
-  }
+  return runBench(natsCore, InPageServer, url);
 }
 
 /** The README's browser example (after init and installWebSocket, which `ready` did); resolves with what it checked. */

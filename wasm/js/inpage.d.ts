@@ -124,8 +124,12 @@ export class InPageServer {
   readonly url: string;
   readonly serverId: string;
   readonly closed: boolean;
-  /** nats-core 3.x: `wsconnect({ servers: server.url, wsFactory: server.wsFactory })`. */
-  readonly wsFactory: (url: string, opts?: unknown) => Promise<{ socket: InPageWebSocket; encrypted: boolean }>;
+  /**
+   * nats-core 3.x: `wsconnect({ servers: server.url, wsFactory: server.wsFactory })`. The
+   * socket is an InPageWebSocket (typed `any` so it fits nats-core's DOM `WebSocket` type
+   * whether or not the project compiles with the DOM library).
+   */
+  readonly wsFactory: (url: string, opts?: unknown) => Promise<{ socket: any; encrypted: boolean }>;
   /** The server clock in ms. */
   now(): number;
   /** Stops the clock: ping/stale/auth timers fire only through advanceTime. */
@@ -176,6 +180,7 @@ export class InPageWebSocket {
   close(code?: number, reason?: string): void;
   addEventListener(type: string, listener: (ev: any) => void): void;
   removeEventListener(type: string, listener: (ev: any) => void): void;
+  dispatchEvent(ev: { type: string }): boolean;
 }
 
 /** Installs InPageWebSocket as target.WebSocket (default globalThis); returns the undo function. */
