@@ -230,6 +230,8 @@ test('options: unknown keys and bad permissions throw; no_auth_user binds client
   assert.throws(() => new InPageServer({ jetstream: {} }), /option jetstream is not supported/);
   assert.throws(() => new InPageServer({ authorization: { users: [{ user: 'a', permissions: { publish: ['a..b'] } }] } }), /not a valid subject/);
   assert.throws(() => new InPageServer({ ping_interval: '5 parsecs' }), /invalid duration/);
+  assert.throws(() => new InPageServer({ max_payload: 67108865 }), /^Error: max_payload \(67108865\) cannot be higher than max_pending \(67108864\)$/);
+  assert.throws(() => new InPageServer({ ping_max: -1 }), /option ping_max: expected a whole number/);
   const server = new InPageServer({
     no_auth_user: 'guest',
     authorization: { users: [{ user: 'guest', password: 'x', permissions: { publish: 'pub.>' } }] },
