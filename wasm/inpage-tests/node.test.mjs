@@ -292,3 +292,17 @@ test("request/reply through the in-page server", async () => {
   assert.equal((await a.request("echo", "hi")).string(), "hi");
   await a.close(); await b.close(); server.close();
 });
+
+test('close(): clients get close 1001 "Server Shutdown" after the call returns; the URL is free again', async () => {
+  const server = new InPageServer({}, { url: 'ws://closing.test:4222' });
+  const c = await rawClient(server);
+  let fired = false;
+  const closed = c.closed.then((ev) => { fired = true; return ev; });
+  server.close();
+  assert.equal(fired, false);
+  const ev = await closed;
+  assert.deepEqual([ev.code, ev.reason, ev.wasClean], [1001, 'Server Shutdown', true]);
+  assert.equal(inPageServerFor('ws://closing.test:4222'), undefined);
+  const again = new InPageServer({}, { url: 'ws://closing.test:4222' });
+  again.close();
+});

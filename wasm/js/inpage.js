@@ -361,7 +361,7 @@ export class InPageServer {
     if (this.closed) return;
     this.closed = true;
     for (const cid of [...this._sockets.keys()]) this.core.serverClose(cid, undefined, "Server Shutdown", this.now());
-    this._flush();
+    this._queueFlush(); // the clients see the close in a later microtask, as from a socket
     registry.delete(this._key);
     this._disarm();
   }
