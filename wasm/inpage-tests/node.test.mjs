@@ -306,3 +306,18 @@ test('close(): clients get close 1001 "Server Shutdown" after the call returns; 
   const again = new InPageServer({}, { url: 'ws://closing.test:4222' });
   again.close();
 });
+
+test('a client that answers every message it gets does not starve the event loop (deliveries are tasks)', async () => {
+  const server = new InPageServer();
+  try {
+    const c = await rawClient(server);
+    let echoes = 0;
+    c.ws.addEventListener('message', () => { echoes += 1; c.send('PUB loop 1\r\nx\r\n'); });
+    c.send('CONNECT {"verbose":false}\r\nSUB loop 1\r\nPUB loop 1\r\nx\r\n');
+    await new Promise((r) => setTimeout(r, 20)); // never fires if deliveries were microtasks
+    assert.ok(echoes > 10, `only ${echoes} round trips`);
+    c.ws.close();
+  } finally {
+    server.close();
+  }
+});

@@ -28,8 +28,28 @@ function keyOf(url) {
 /** Milliseconds on a monotonic clock. */
 const wallNow = () => (globalThis.performance ? performance.now() : Date.now());
 
-/** Runs `f` after the current task's synchronous code (before timers and I/O). */
-const soon = (f) => queueMicrotask(f);
+/**
+ * Runs `f` in a later task, as a socket event is: after the current task and its
+ * microtasks, without the 4 ms clamp of nested setTimeout (setImmediate in Node, a
+ * MessageChannel in browsers; queueMicrotask where neither exists). A client that answers
+ * every message therefore cannot starve the page's timers.
+ */
+const soon = (() => {
+  if (typeof setImmediate === "function") return (f) => void setImmediate(f);
+  if (typeof MessageChannel === "function") {
+    const queue = [];
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      const run = queue.splice(0, queue.length);
+      for (const f of run) guarded(f);
+    };
+    return (f) => {
+      queue.push(f);
+      if (queue.length === 1) ch.port2.postMessage(0);
+    };
+  }
+  return (f) => queueMicrotask(f);
+})();
 
 /**
  * Runs an event handler as a browser does: an exception is reported (reportError, or an
@@ -289,7 +309,7 @@ export class InPageServer {
     else this._offset += t - this.now();
   }
 
-  /** Resolves once everything the server has queued so far is handed to the clients. */
+  /** Resolves once everything the server has queued so far is handed to the clients (a later task). */
   flush() {
     this._queueFlush();
     return new Promise((resolve) => this._flushed.push(resolve));
@@ -361,7 +381,7 @@ export class InPageServer {
     if (this.closed) return;
     this.closed = true;
     for (const cid of [...this._sockets.keys()]) this.core.serverClose(cid, undefined, "Server Shutdown", this.now());
-    this._queueFlush(); // the clients see the close in a later microtask, as from a socket
+    this._queueFlush(); // the clients see the close in a later task, as from a socket
     registry.delete(this._key);
     this._disarm();
   }
