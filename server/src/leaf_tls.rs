@@ -221,7 +221,7 @@ impl ClientTls {
         early: &[u8],
     ) -> Result<(ClientConnection, Vec<u8>), HandshakeError> {
         let mut conn = ClientConnection::new(self.config.clone(), name)
-            .map_err(|e| HandshakeError(e.to_string()))?;
+            .map_err(|e| HandshakeError::Failed(e.to_string()))?;
         if !early.is_empty() {
             let mut r = early;
             while !r.is_empty() {
@@ -234,12 +234,12 @@ impl ClientTls {
         while conn.is_handshaking() {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(timeout_error(sock));
+                return Err(HandshakeError::Timeout);
             }
             let _ = sock.set_read_timeout(Some(left));
             let _ = sock.set_write_timeout(Some(left));
             if let Err(e) = conn.complete_io(sock) {
-                return Err(self.describe(&e, sock));
+                return Err(self.describe(&e));
             }
         }
         let _ = sock.set_read_timeout(None);
@@ -258,15 +258,15 @@ impl ClientTls {
 
     /// nats-server's text of a failed handshake: Go's crypto/tls error and,
     /// for a certificate that did not verify, the presented chain.
-    fn describe(&self, e: &io::Error, sock: &TcpStream) -> HandshakeError {
+    fn describe(&self, e: &io::Error) -> HandshakeError {
         if matches!(
             e.kind(),
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
         ) {
-            return timeout_error(sock);
+            return HandshakeError::Timeout;
         }
         let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
-            return HandshakeError(match e.kind() {
+            return HandshakeError::Failed(match e.kind() {
                 io::ErrorKind::UnexpectedEof => "EOF".into(),
                 io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
                 _ => e.to_string(),
@@ -283,7 +283,7 @@ impl ClientTls {
                 text.push_str(&format!(" ({})", subjects.join("; ")));
             }
         }
-        HandshakeError(text)
+        HandshakeError::Failed(text)
     }
 }
 
@@ -296,16 +296,6 @@ fn describe_cert(der: &CertificateDer<'_>) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, der);
     let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     format!("{subject} SHA-256: {hex}")
-}
-
-/// Go's `read tcp <local>-><peer>: i/o timeout`.
-fn timeout_error(sock: &TcpStream) -> HandshakeError {
-    let addr = |a: io::Result<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
-    HandshakeError(format!(
-        "read tcp {}->{}: i/o timeout",
-        addr(sock.local_addr()),
-        addr(sock.peer_addr())
-    ))
 }
 
 /// Go crypto/tls's client-side wording of common rustls failures.
@@ -352,18 +342,28 @@ pub(crate) fn server_name(host: &str, tls_name: Option<&str>) -> Option<ServerNa
     ServerName::try_from(host.to_string()).ok()
 }
 
-/// nats-server's warning at start when a remote's `tls { insecure: true }`
-/// turns verification off (`leafnodeTLSInsecureWarning`).
+/// nats-server's warning when the leafnode listener starts and the
+/// listener's or a remote's `tls { insecure: true }` turns verification
+/// off (`leafnodeTLSInsecureWarning`; no listener, no warning).
 pub(crate) const INSECURE_WARNING: &str = "TLS certificate chain and hostname of solicited leafnodes will not be verified. DO NOT USE IN PRODUCTION!";
 
-/// A failed client handshake; `Display` is the text after `TLS leafnode
-/// handshake error: ` in nats-server's log line.
+/// A failed client handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HandshakeError(pub String);
+pub(crate) enum HandshakeError {
+    /// The `timeout` passed (nats-server's timer: a debug line `TLS
+    /// handshake timeout` only).
+    Timeout,
+    /// Anything else: `Display` is the text after `TLS leafnode handshake
+    /// error: ` in nats-server's log line.
+    Failed(String),
+}
 
 impl std::fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            HandshakeError::Timeout => f.write_str("TLS handshake timeout"),
+            HandshakeError::Failed(s) => f.write_str(s),
+        }
     }
 }
 

@@ -245,3 +245,59 @@ fn a_bad_remote_ca_file_stops_the_start() {
         "{err}"
     );
 }
+
+#[test]
+fn after_failed_handshakes_the_leaf_links_once_the_hub_is_fixed() {
+    let pki = Pki::new();
+    let other = Pki::with_ca_name("another CA");
+    // The hub first serves a certificate from a CA the leaf does not trust.
+    let mut bad = tls_hub(Hub::Reference, &other, "");
+    let port = bad.leaf_port.unwrap();
+    let l = leaf(&format!("nats://127.0.0.1:{port}"), &ca(&pki));
+    l.expect_log("TLS leafnode handshake error: tls: failed to verify certificate");
+    bad.kill();
+    // The same port, now with the trusted certificate.
+    let h = start_hub(
+        Hub::Reference,
+        &format!(
+            "server_name: HUB\nhost: 127.0.0.1\nport: -1\nleafnodes {{ host: 127.0.0.1, port: {port}, tls {{ {} }} }}\n",
+            pki.block("")
+        ),
+    );
+    crosses(&h, &l);
+}
+
+#[test]
+fn insecure_links_to_a_hub_it_cannot_verify() {
+    let pki = Pki::new();
+    let other = Pki::with_ca_name("another CA");
+    let h = tls_hub(Hub::Reference, &pki, "");
+    // With a leafnode listener: nats-server warns when it starts.
+    let l = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ host: 127.0.0.1, port: -1, reconnect: \"250ms\", remotes [ {{ url: \"nats://127.0.0.1:{}\", tls {{ {}, insecure: true }} }} ] }}\n",
+        h.leaf_port.unwrap(),
+        ca(&other)
+    ));
+    let warn = "TLS certificate chain and hostname of solicited leafnodes will not be verified. DO NOT USE IN PRODUCTION!";
+    assert!(
+        l.startup_log.iter().any(|line| line.contains(warn)),
+        "{:?}",
+        l.startup_log
+    );
+    crosses(&h, &l);
+}
+
+#[test]
+fn a_hub_that_never_answers_the_handshake_times_out_and_is_dialed_again() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let pki = Pki::new();
+    let l = leaf(
+        &format!("nats://127.0.0.1:{port}"),
+        &format!("{}, handshake_first: true, timeout: 0.3", ca(&pki)),
+    );
+    let (_first, _) = silent.accept().unwrap();
+    // nats-server: the timer's `TLS handshake timeout` is a debug line.
+    l.expect_log("Leafnode connection closed: TLS Handshake Failure");
+    let (_second, _) = silent.accept().unwrap();
+}

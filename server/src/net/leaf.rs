@@ -27,6 +27,11 @@ pub(crate) fn bind_listener(shared: &Shared) -> io::Result<()> {
     let _ = shared.leaf_addr.set(addr);
     *shared.leaf_listener.lock().expect("leaf listener") = Some(listener);
     crate::info!("Listening for leafnode connections on {addr}");
+    // nats-server warns here only, when the listener starts.
+    let insecure = |t: Option<&crate::options::TlsConfig>| t.is_some_and(|t| t.insecure);
+    if insecure(l.tls.as_ref()) || l.remotes.iter().any(|r| insecure(r.tls.as_ref())) {
+        crate::warn!("{}", crate::leaf_tls::INSECURE_WARNING);
+    }
     Ok(())
 }
 
@@ -36,12 +41,6 @@ pub(crate) fn start_remotes(shared: &Arc<Shared>) {
     let Some(l) = settings.leafnodes.as_ref() else {
         return;
     };
-    if l.remotes
-        .iter()
-        .any(|r| r.tls.as_ref().is_some_and(|t| t.insecure))
-    {
-        crate::warn!("{}", crate::leaf_tls::INSECURE_WARNING);
-    }
     for cfg in l.remotes.iter().filter(|r| !r.disabled) {
         let remote = Arc::new(Remote {
             cfg: cfg.clone(),

@@ -23,7 +23,7 @@ use std::net::{SocketAddr, TcpStream as StdStream};
 use std::time::{Duration, Instant};
 
 use crate::leaf_remote::{Handoff, Remote, RemoteUrl};
-use crate::leaf_tls::ClientTls;
+use crate::leaf_tls::{ClientTls, HandshakeError};
 use crate::shared::Shared;
 
 /// Why a dialed socket did not become a link.
@@ -155,12 +155,22 @@ fn handshake(
     crate::debug!("{peer} - lid:{cid} - Starting TLS leafnode client handshake");
     let name = crate::leaf_tls::server_name(url.host(), dtls.tls_name.as_deref());
     let result = match (dtls.client(remote), name) {
-        (Ok(c), Some(name)) => c.handshake(s, name, early).map_err(|e| e.to_string()),
-        (Err(e), _) => Err(e),
-        (Ok(_), None) => Err(format!("tls: invalid server name {:?}", url.host())),
+        (Ok(c), Some(name)) => c.handshake(s, name, early),
+        (Err(e), _) => Err(HandshakeError::Failed(e)),
+        (Ok(_), None) => Err(HandshakeError::Failed(format!(
+            "tls: invalid server name {:?}",
+            url.host()
+        ))),
     };
     result.map_err(|e| {
-        crate::error!("{peer} - lid:{cid} - TLS leafnode handshake error: {e}");
+        match e {
+            HandshakeError::Timeout => {
+                crate::debug!("{peer} - lid:{cid} - TLS handshake timeout");
+            }
+            HandshakeError::Failed(e) => {
+                crate::error!("{peer} - lid:{cid} - TLS leafnode handshake error: {e}");
+            }
+        }
         crate::info!("{peer} - lid:{cid} - Leafnode connection closed: TLS Handshake Failure");
         let _ = s.shutdown(std::net::Shutdown::Both);
         DialError::Handshake
