@@ -301,3 +301,17 @@ fn a_hub_that_never_answers_the_handshake_times_out_and_is_dialed_again() {
     l.expect_log("Leafnode connection closed: TLS Handshake Failure");
     let (_second, _) = silent.accept().unwrap();
 }
+
+#[test]
+fn a_hub_that_requires_a_client_certificate_refuses_a_remote_without_one() {
+    let pki = Pki::new();
+    let h = tls_hub(Hub::Reference, &pki, "verify: true");
+    let _l = leaf(
+        &format!("nats://127.0.0.1:{}", h.leaf_port.unwrap()),
+        &ca(&pki),
+    );
+    let refused = "TLS leafnode handshake error: tls: client didn't provide a certificate";
+    h.expect_log(refused);
+    // The leaf dials again.
+    h.expect_log(refused);
+}
