@@ -20,12 +20,30 @@ pub(crate) struct Remote {
     pub closed: Mutex<Option<Option<Duration>>>,
     /// Signals `closed`.
     pub cv: Condvar,
-    /// A WebSocket link the dialer upgraded: (bytes read after the 101,
-    /// whether to mask), taken by the loop with the socket.
-    pub ws_handoff: Mutex<Option<(Vec<u8>, bool)>>,
+    /// What the dialer did before handing the socket to a loop, taken by
+    /// the loop with the socket.
+    pub handoff: Mutex<Option<Handoff>>,
     /// The hub's `leafnode_urls` (`host:port`), from its latest INFO;
     /// empty with `ignore_discovered_servers` (spec §3.12).
     pub discovered: Mutex<Vec<String>>,
+}
+
+/// What a remote's dialer did on a new socket before a loop takes it
+/// (`crate::net::leaf_dial`).
+#[derive(Debug)]
+pub(crate) struct Handoff {
+    /// The connection id the dialer's log lines used.
+    pub cid: u64,
+    /// Bytes already read, for the loop to process first: the INFO, or
+    /// what came after the WebSocket 101 (frames).
+    pub early: Vec<u8>,
+    /// A WebSocket link: whether to mask outgoing frames.
+    pub ws_mask: Option<bool>,
+    /// The TLS session whose client handshake completed.
+    pub tls: Option<rustls::ClientConnection>,
+    /// The first INFO did not come within `first_info_timeout`: the loop
+    /// closes the link at once, as it would have at its own deadline.
+    pub info_overdue: bool,
 }
 
 /// The upgrade request of a `ws://` remote (spec §5.2): `GET
@@ -84,8 +102,11 @@ pub(crate) struct RemoteUrl {
     pub user: Option<String>,
     /// Userinfo password.
     pub pass: Option<String>,
-    /// A `ws://` URL: the link runs over WebSocket (spec §5.2).
+    /// A `ws://` or `wss://` URL: the link runs over WebSocket (spec §5.2).
     pub ws: bool,
+    /// A `wss://` URL: TLS, then the WebSocket upgrade (nats-server sets
+    /// the remote's `TLS` for it).
+    pub wss: bool,
     /// The URL's path (`/` when none), joined with `leafnode` for the
     /// upgrade request.
     pub path: String,
@@ -97,6 +118,7 @@ impl RemoteUrl {
     pub(crate) fn parse(url: &str) -> Option<RemoteUrl> {
         let (scheme, rest) = url.split_once("://").unwrap_or(("nats", url));
         let ws = scheme.to_ascii_lowercase().starts_with("ws");
+        let wss = scheme.eq_ignore_ascii_case("wss");
         let (rest, path) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].to_string()),
             None => (rest, "/".to_string()),
@@ -129,8 +151,18 @@ impl RemoteUrl {
             user,
             pass,
             ws,
+            wss,
             path,
         })
+    }
+
+    /// The host part of `host_port` (IPv6 without brackets).
+    pub(crate) fn host(&self) -> &str {
+        let h = match self.host_port.rfind(':') {
+            Some(i) if !self.host_port.ends_with(']') => &self.host_port[..i],
+            _ => &self.host_port,
+        };
+        h.trim_start_matches('[').trim_end_matches(']')
     }
 }
 

@@ -115,6 +115,12 @@ pub struct RemoteLeaf {
     /// CONNECT (`jwt`, `sig`). With `nkey` too: `Remote leafnode can not
     /// have both creds and nkey defined`.
     pub credentials: Option<String>,
+    /// The remote's `tls { … }` (spec §2.3, §3.10): `ca_file` (the hub's
+    /// trust anchors; the system's when none), `cert_file`/`key_file` (a
+    /// client certificate), `insecure`, `timeout` (default 2 s),
+    /// `handshake_first`. With it the link always runs TLS (nats-server
+    /// `leafNodeGetTLSConfigForSolicit`).
+    pub tls: Option<super::TlsConfig>,
 }
 
 impl LeafnodeOptions {
@@ -270,6 +276,7 @@ fn parse_remotes(
             ws_no_masking: false,
             nkey_seed: None,
             credentials: None,
+            tls: None,
         };
         for k in &m.entries {
             match k.key.to_ascii_lowercase().as_str() {
@@ -316,8 +323,12 @@ fn parse_remotes(
                 "ws_no_masking" | "websocket_no_masking" => {
                     rl.ws_no_masking = r.ok(bool_of(k)).unwrap_or(false)
                 }
-                "tls"
-                | "ws_compression"
+                "tls" => {
+                    if let Some(m) = r.ok(map_of(k, "tls")) {
+                        rl.tls = Some(super::tls::parse_tls(r, m, &k.key_span));
+                    }
+                }
+                "ws_compression"
                 | "ws_compress"
                 | "websocket_compression"
                 | "websocket_compress"
@@ -337,13 +348,6 @@ fn parse_remotes(
                 &it.span,
                 "Remote leafnode can not have both creds and nkey defined".to_string(),
             ));
-        }
-        if rl
-            .urls
-            .iter()
-            .any(|u| u.to_ascii_lowercase().starts_with("wss://"))
-        {
-            unsupported.push(("leafnodes.remotes.url (wss://)".into(), it.span.clone()));
         }
         out.push(rl);
     }

@@ -1,0 +1,317 @@
+//! Leafnodes over TLS, soliciting side (spec `leafnode.md` §3.10, §5.2):
+//! the server under test dials a TLS hub: `tls { ca_file }` on a
+//! `nats://` or `tls://` URL (INFO in plaintext, then the handshake), a
+//! client certificate the hub verifies, no `tls {}` block at all when the
+//! hub's INFO says `tls_required` (the system trust store, here
+//! `SSL_CERT_FILE`), `handshake_first` on both sides, and `wss://` to a
+//! TLS websocket port. Each hub runs as nats-server and as the server
+//! under test; messages cross both ways. A hub whose certificate does not
+//! verify gives nats-server's log lines and the leaf dials again. The same
+//! suite passes with nats-server as the leaf.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::leaf::await_interest;
+use common::pki::Pki;
+use common::{Raw, Server};
+
+fn client(port: u16) -> Raw {
+    let mut c = Raw::connect(port);
+    c.expect("\r\n");
+    c.send(b"CONNECT {\"verbose\":false,\"headers\":true,\"protocol\":1}\r\nPING\r\n");
+    c.expect("PONG\r\n");
+    c
+}
+
+/// The PKI whose CA is the "system" trust store of every server this
+/// binary starts (`SSL_CERT_FILE`, read by Go and by rustls-native-certs).
+fn system_pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let p = Pki::new();
+        std::env::set_var("SSL_CERT_FILE", p.path("ca.pem"));
+        p
+    })
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Hub {
+    /// nats-server 2.15.1.
+    Reference,
+    /// The server under test.
+    UnderTest,
+}
+
+fn start_hub(hub: Hub, conf: &str) -> Server {
+    match hub {
+        Hub::Reference => Server::start_reference(conf),
+        Hub::UnderTest => Server::start(conf),
+    }
+}
+
+/// A hub whose leafnode port runs TLS with `extra` in its block.
+fn tls_hub(hub: Hub, pki: &Pki, extra: &str) -> Server {
+    start_hub(
+        hub,
+        &format!(
+            "server_name: HUB\nhost: 127.0.0.1\nport: -1\nleafnodes {{ host: 127.0.0.1, port: -1, tls {{ {} }} }}\n",
+            pki.block(extra)
+        ),
+    )
+}
+
+/// The leaf under test with one remote: `url`, and `tls` as the body of
+/// its `tls {}` block (none when empty).
+fn leaf(url: &str, tls: &str) -> Server {
+    let block = if tls.is_empty() {
+        String::new()
+    } else {
+        format!(", tls {{ {tls} }}")
+    };
+    Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"250ms\", remotes [ {{ url: \"{url}\"{block} }} ] }}\n"
+    ))
+}
+
+/// The link is up and messages cross both ways.
+fn crosses(h: &Server, l: &Server) {
+    l.expect_log("Leafnode connection created for account: $G");
+    let mut on_hub = client(h.client_port);
+    let mut on_leaf = client(l.client_port);
+    on_hub.send(b"SUB up 1\r\nPING\r\n");
+    on_hub.expect("PONG\r\n");
+    await_interest(&mut on_leaf, &mut on_hub, "up");
+    on_leaf.send(b"PUB up 5\r\nhello\r\n");
+    on_hub.expect("MSG up 1 5\r\nhello\r\n");
+    on_leaf.send(b"SUB down 2\r\nPING\r\n");
+    on_leaf.expect("PONG\r\n");
+    await_interest(&mut on_hub, &mut on_leaf, "down");
+    on_hub.send(b"PUB down 5\r\nworld\r\n");
+    on_leaf.expect("MSG down 2 5\r\nworld\r\n");
+}
+
+fn ca(pki: &Pki) -> String {
+    format!("ca_file: \"{}\"", pki.path("ca.pem").display())
+}
+
+fn ca_file_on(scheme: &str, hub: Hub) {
+    let pki = Pki::new();
+    let h = tls_hub(hub, &pki, "");
+    let l = leaf(
+        &format!("{scheme}://127.0.0.1:{}", h.leaf_port.unwrap()),
+        &ca(&pki),
+    );
+    crosses(&h, &l);
+}
+
+#[test]
+fn ca_file_nats_url_nats_server_hub() {
+    ca_file_on("nats", Hub::Reference);
+}
+
+#[test]
+fn ca_file_nats_url_own_hub() {
+    ca_file_on("nats", Hub::UnderTest);
+}
+
+#[test]
+fn ca_file_tls_url_nats_server_hub() {
+    ca_file_on("tls", Hub::Reference);
+}
+
+#[test]
+fn ca_file_tls_url_own_hub() {
+    ca_file_on("tls", Hub::UnderTest);
+}
+
+fn client_certificate(hub: Hub) {
+    let pki = Pki::new();
+    let h = tls_hub(hub, &pki, "verify: true");
+    let l = leaf(
+        &format!("nats-leaf://127.0.0.1:{}", h.leaf_port.unwrap()),
+        &format!(
+            "{}, cert_file: \"{}\", key_file: \"{}\"",
+            ca(&pki),
+            pki.path("client-cert.pem").display(),
+            pki.path("client-key.pem").display()
+        ),
+    );
+    crosses(&h, &l);
+}
+
+#[test]
+fn client_certificate_verified_by_nats_server_hub() {
+    client_certificate(Hub::Reference);
+}
+
+#[test]
+fn client_certificate_verified_by_own_hub() {
+    client_certificate(Hub::UnderTest);
+}
+
+fn upgrade_from_info(hub: Hub) {
+    let pki = system_pki();
+    let h = tls_hub(hub, pki, "");
+    let l = leaf(&format!("nats://127.0.0.1:{}", h.leaf_port.unwrap()), "");
+    crosses(&h, &l);
+}
+
+#[test]
+fn no_tls_block_upgrades_when_nats_server_hub_requires_tls() {
+    upgrade_from_info(Hub::Reference);
+}
+
+#[test]
+fn no_tls_block_upgrades_when_own_hub_requires_tls() {
+    upgrade_from_info(Hub::UnderTest);
+}
+
+fn handshake_first(hub: Hub) {
+    let pki = Pki::new();
+    let h = tls_hub(hub, &pki, "handshake_first: true");
+    let l = leaf(
+        &format!("nats://127.0.0.1:{}", h.leaf_port.unwrap()),
+        &format!("{}, handshake_first: true", ca(&pki)),
+    );
+    crosses(&h, &l);
+}
+
+#[test]
+fn handshake_first_with_nats_server_hub() {
+    handshake_first(Hub::Reference);
+}
+
+#[test]
+fn handshake_first_with_own_hub() {
+    handshake_first(Hub::UnderTest);
+}
+
+fn wss(hub: Hub) {
+    let pki = Pki::new();
+    let h = start_hub(
+        hub,
+        &format!(
+            "server_name: HUB\nhost: 127.0.0.1\nport: -1\nwebsocket {{ host: 127.0.0.1, port: -1, tls {{ {} }} }}\nleafnodes {{ host: 127.0.0.1, port: -1 }}\n",
+            pki.block("")
+        ),
+    );
+    let l = leaf(
+        &format!("wss://127.0.0.1:{}", h.ws_port.unwrap()),
+        &ca(&pki),
+    );
+    crosses(&h, &l);
+}
+
+#[test]
+fn wss_to_nats_server_hub() {
+    wss(Hub::Reference);
+}
+
+#[test]
+fn wss_to_own_hub() {
+    wss(Hub::UnderTest);
+}
+
+#[test]
+fn hub_certificate_from_another_ca_is_logged_and_retried() {
+    let pki = Pki::new();
+    let other = Pki::with_ca_name("another CA");
+    let h = tls_hub(Hub::Reference, &pki, "");
+    let l = leaf(
+        &format!("nats://127.0.0.1:{}", h.leaf_port.unwrap()),
+        &ca(&other),
+    );
+    let text = "TLS leafnode handshake error: tls: failed to verify certificate: x509: certificate signed by unknown authority (CN=natsws SHA-256: ";
+    let first = l.expect_log(text);
+    assert!(first.contains(" - lid:"), "{first}");
+    l.expect_log("Leafnode connection closed: TLS Handshake Failure");
+    // The leaf dials again.
+    l.expect_log(text);
+    // The hub saw the leaf's alert.
+    h.expect_log("TLS leafnode handshake error: remote error: tls: bad certificate");
+}
+
+#[test]
+fn a_bad_remote_ca_file_stops_the_start() {
+    let err = Server::try_start(
+        "host: 127.0.0.1\nport: -1\nleafnodes { remotes [ { url: \"nats://127.0.0.1:1\", tls { ca_file: \"/nonexistent/ca.pem\" } } ] }\n",
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        err.contains("open /nonexistent/ca.pem: no such file or directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn after_failed_handshakes_the_leaf_links_once_the_hub_is_fixed() {
+    let pki = Pki::new();
+    let other = Pki::with_ca_name("another CA");
+    // The hub first serves a certificate from a CA the leaf does not trust.
+    let mut bad = tls_hub(Hub::Reference, &other, "");
+    let port = bad.leaf_port.unwrap();
+    let l = leaf(&format!("nats://127.0.0.1:{port}"), &ca(&pki));
+    l.expect_log("TLS leafnode handshake error: tls: failed to verify certificate");
+    bad.kill();
+    // The same port, now with the trusted certificate.
+    let h = start_hub(
+        Hub::Reference,
+        &format!(
+            "server_name: HUB\nhost: 127.0.0.1\nport: -1\nleafnodes {{ host: 127.0.0.1, port: {port}, tls {{ {} }} }}\n",
+            pki.block("")
+        ),
+    );
+    crosses(&h, &l);
+}
+
+#[test]
+fn insecure_links_to_a_hub_it_cannot_verify() {
+    let pki = Pki::new();
+    let other = Pki::with_ca_name("another CA");
+    let h = tls_hub(Hub::Reference, &pki, "");
+    // With a leafnode listener: nats-server warns when it starts.
+    let l = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ host: 127.0.0.1, port: -1, reconnect: \"250ms\", remotes [ {{ url: \"nats://127.0.0.1:{}\", tls {{ {}, insecure: true }} }} ] }}\n",
+        h.leaf_port.unwrap(),
+        ca(&other)
+    ));
+    let warn = "TLS certificate chain and hostname of solicited leafnodes will not be verified. DO NOT USE IN PRODUCTION!";
+    assert!(
+        l.startup_log.iter().any(|line| line.contains(warn)),
+        "{:?}",
+        l.startup_log
+    );
+    crosses(&h, &l);
+}
+
+#[test]
+fn a_hub_that_never_answers_the_handshake_times_out_and_is_dialed_again() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let pki = Pki::new();
+    let l = leaf(
+        &format!("nats://127.0.0.1:{port}"),
+        &format!("{}, handshake_first: true, timeout: 0.3", ca(&pki)),
+    );
+    let (_first, _) = silent.accept().unwrap();
+    // nats-server: the timer's `TLS handshake timeout` is a debug line.
+    l.expect_log("Leafnode connection closed: TLS Handshake Failure");
+    let (_second, _) = silent.accept().unwrap();
+}
+
+#[test]
+fn a_hub_that_requires_a_client_certificate_refuses_a_remote_without_one() {
+    let pki = Pki::new();
+    let h = tls_hub(Hub::Reference, &pki, "verify: true");
+    let _l = leaf(
+        &format!("nats://127.0.0.1:{}", h.leaf_port.unwrap()),
+        &ca(&pki),
+    );
+    let refused = "TLS leafnode handshake error: tls: client didn't provide a certificate";
+    h.expect_log(refused);
+    // The leaf dials again.
+    h.expect_log(refused);
+}
