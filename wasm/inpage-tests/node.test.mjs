@@ -321,3 +321,39 @@ test('a client that answers every message it gets does not starve the event loop
     server.close();
   }
 });
+
+test('max_payload option: INFO carries it, clients refuse bigger messages, a raw PUB over it gets the -ERR and close 1009', async () => {
+  const server = new InPageServer({ max_payload: 1024 });
+  try {
+    const nc = await natsCore.wsconnect({ servers: server.url, wsFactory: server.wsFactory });
+    assert.equal(nc.info.max_payload, 1024);
+    assert.throws(() => nc.publish('x', new Uint8Array(1025)), /max_payload|payload/i);
+    await nc.close();
+    const c = await rawClient(server);
+    c.send('CONNECT {"verbose":false}\r\nPUB x 1024\r\n' + 'a'.repeat(1024) + '\r\nPUB x 1025\r\n');
+    const ev = await c.closed;
+    assert.ok(c.text().endsWith("-ERR 'Maximum Payload Violation'\r\n"), JSON.stringify(c.text().slice(-80)));
+    assert.deepEqual([ev.code, ev.reason], [1009, 'Maximum Message Payload Exceeded']);
+  } finally {
+    server.close();
+  }
+});
+
+test('no_header_support: INFO headers false, no_responders refused with its -ERR, HPUB a silent protocol violation', async () => {
+  const server = new InPageServer({ no_header_support: true });
+  try {
+    const a = await rawClient(server);
+    assert.doesNotMatch(a.text(), /"headers":true/);
+    a.send('CONNECT {"headers":true,"no_responders":true,"verbose":false}\r\n');
+    const ev = await a.closed;
+    assert.ok(a.text().endsWith("-ERR 'no responders requires headers support'\r\n"), JSON.stringify(a.text()));
+    assert.equal(ev.reason, 'No Responders Requires Headers');
+    const b = await rawClient(server);
+    b.send('CONNECT {"headers":true,"verbose":false}\r\nHPUB x 12 12\r\nNATS/1.0\r\n\r\n\r\n');
+    const evb = await b.closed;
+    assert.doesNotMatch(b.text(), /-ERR/); // nats-server closes without -ERR (logs "message headers not supported")
+    assert.deepEqual([evb.code, evb.reason], [1002, 'Protocol Violation']);
+  } finally {
+    server.close();
+  }
+});
