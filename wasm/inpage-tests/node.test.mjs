@@ -100,7 +100,7 @@ test('a client that answers PINGs stays connected across frozen-time advances', 
     for (let i = 0; i < 5; i++) await server.advanceTime(5000);
     await nc.flush();
     assert.equal(server.connz().connections.length, 1);
-    assert.match(server.connz().connections[0].rtt, /^\d+ms$/);
+    assert.match(server.connz().connections[0].rtt, /^(\d+ms|0s)$/);
     await nc.close();
   } finally {
     server.close();
@@ -136,7 +136,7 @@ test('connz and subsz list connections and subscriptions in the /connz and /subs
     b.publish('x.1', te.encode('12345'));
     await b.flush();
     await a.flush();
-    const z = server.connz({ subs: true });
+    const z = server.connz({ subs: true, auth: true });
     assert.equal(z.server_id, server.serverId);
     assert.equal(z.num_connections, 2);
     const byName = Object.fromEntries(z.connections.map((c) => [c.name, c]));
@@ -242,7 +242,8 @@ test('options: unknown keys and bad permissions throw; no_auth_user binds client
     c.send('PUB pub.a 1\r\nx\r\nPUB other 1\r\nx\r\nPING\r\n');
     const text = await c.until('PONG\r\n');
     assert.ok(text.includes("-ERR 'Permissions Violation for Publish to \"other\"'\r\n"), JSON.stringify(text));
-    assert.equal(server.connz().connections[0].authorized_user, 'guest');
+    assert.equal(server.connz({ auth: true }).connections[0].authorized_user, 'guest');
+    assert.equal(server.connz().connections[0].authorized_user, undefined);
     c.ws.close();
   } finally {
     server.close();
@@ -257,8 +258,8 @@ test('a URL no in-page server serves fails like an unreachable host when no WebS
     assert.deepEqual([ev.code, ev.wasClean], [1006, false]);
   } finally {
     restore();
-    installWebSocket();
   }
+  assert.equal(globalThis.WebSocket, InPageWebSocket);
 });
 
 test('an exception in one client\'s onmessage is reported and does not stop deliveries to others', async () => {
@@ -355,5 +356,35 @@ test('no_header_support: INFO headers false, no_responders refused with its -ERR
     assert.deepEqual([evb.code, evb.reason], [1002, 'Protocol Violation']);
   } finally {
     server.close();
+  }
+});
+
+test('connz and subsz have the keys of the native server\'s /connz and /subsz', async () => {
+  const page = inpage.default;
+  const a = await natsws.connect({ servers: native.target.urls.default, name: 'shape' });
+  const b = await natsws.connect({ servers: page.url, name: 'shape' });
+  try {
+    const subj = `shape.${Math.floor(Math.random() * 1e9)}.*`;
+    a.subscribe(subj, { queue: 'g', max: 5 });
+    b.subscribe(subj, { queue: 'g', max: 5 });
+    await a.flush();
+    await b.flush();
+    const nz = await native.servers.default.monitor('/connz?subs=1');
+    const pz = page.connz({ subs: true });
+    assert.deepEqual(Object.keys(pz).sort(), Object.keys(nz).sort());
+    const nc = Object.keys(nz.connections.find((c) => c.name === 'shape'));
+    const pc = Object.keys(pz.connections.find((c) => c.name === 'shape'));
+    // rtt: nats-server shows it, natsws not; websocket: natsws's upgrade details, no upgrade in a page.
+    assert.deepEqual(pc.filter((k) => !nc.includes(k) && k !== 'rtt'), []);
+    assert.deepEqual(nc.filter((k) => !pc.includes(k) && k !== 'websocket'), []);
+    const ns = await native.servers.default.monitor(`/subsz?subs=1&test=${subj.replace('*', 'x')}`);
+    const ps = page.subsz({ subs: true, test: subj.replace('*', 'x') });
+    assert.deepEqual(Object.keys(ps).sort(), Object.keys(ns).sort());
+    // cid differs; nats-server 2.15 adds account_tag, natsws (and the in-page server) not.
+    const strip = ({ cid, account_tag: tag, ...rest }) => (void cid, void tag, rest);
+    assert.deepEqual(ps.subscriptions_list.map(strip), ns.subscriptions_list.map(strip));
+  } finally {
+    await a.close();
+    await b.close();
   }
 });

@@ -191,15 +191,17 @@ for (const [k, v] of Object.entries({ CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED
 /**
  * Installs InPageWebSocket as `target.WebSocket` (default globalThis), so nats.ws 1.x and
  * nats-core 3.x `wsconnect` reach in-page servers by URL; other URLs go to the WebSocket it
- * replaces. Returns a function that puts the original back.
+ * replaces (none when `target` had none). Returns a function that puts back both the
+ * original and the previous fallback.
  */
 export function installWebSocket(target = globalThis) {
   const previous = target.WebSocket;
+  const priorFallback = fallbackWebSocket;
   if (previous !== InPageWebSocket) fallbackWebSocket = previous;
   target.WebSocket = InPageWebSocket;
   return () => {
     target.WebSocket = previous;
-    if (previous !== InPageWebSocket) fallbackWebSocket = undefined;
+    fallbackWebSocket = priorFallback;
   };
 }
 
@@ -348,9 +350,9 @@ export class InPageServer {
     return true;
   }
 
-  /** `/connz`: { state: "open" | "closed" | "any", subs: boolean }. */
-  connz({ state = "open", subs = false } = {}) {
-    const z = JSON.parse(this.core.connz(state, !!subs));
+  /** `/connz`: { state: "open" | "closed" | "any", subs: boolean, auth: boolean (authorized_user, account) }. */
+  connz({ state = "open", subs = false, auth = false } = {}) {
+    const z = JSON.parse(this.core.connz(state, !!subs, !!auth));
     const now = this.now();
     const wall = (t) => Date.now() - (now - t);
     z.now = rfc3339(Date.now());
@@ -363,7 +365,7 @@ export class InPageServer {
         c.uptime = goDuration(Date.now() - Date.parse(c.start));
         c.idle = goDuration(now - c.last_activity);
         c.last_activity = rfc3339(wall(c.last_activity));
-        c.rtt = `${c.rtt}ms`;
+        if (c.rtt !== undefined) c.rtt = c.rtt === 0 ? "0s" : `${c.rtt}ms`;
       }
     }
     return z;

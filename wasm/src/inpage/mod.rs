@@ -485,9 +485,10 @@ impl InPageCore {
     /// `/connz` as JSON text (nats-server's shape; times as the caller's
     /// clock in ms in `start`/`last_activity`/`stop`, which the JS side
     /// turns into RFC 3339). `state`: `"open"` (default), `"closed"` or
-    /// `"any"`; `subs`: include `subscriptions_list`.
-    pub fn connz(&self, state: Option<String>, subs: bool) -> String {
-        monitor::connz(self, state.as_deref().unwrap_or("open"), subs)
+    /// `"any"`; `subs`: include `subscriptions_list`; `auth`: include
+    /// `authorized_user` and `account` (nats-server's `auth=1`).
+    pub fn connz(&self, state: Option<String>, subs: bool, auth: bool) -> String {
+        monitor::connz(self, state.as_deref().unwrap_or("open"), subs, auth)
     }
 
     /// `/subsz` as JSON text; `subs`: include `subscriptions_list`;
