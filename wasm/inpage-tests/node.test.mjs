@@ -388,3 +388,22 @@ test('connz and subsz have the keys of the native server\'s /connz and /subsz', 
     await b.close();
   }
 });
+
+test('nkey users: the first INFO carries a fresh nonce, the connect_info INFO none (as nats-server)', async () => {
+  const server = new InPageServer({ authorization: { users: [{ nkey: 'UD4TLCO4EBKITY3AO6EJLC4EHB5J7VOO6ALLKZG26QSY75UKIYBLNFQT' }, { user: 'a', password: 'b' }] } });
+  try {
+    const nonces = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await rawClient(server);
+      nonces.push(JSON.parse(c.text().slice(5)).nonce);
+      c.send('CONNECT {"protocol":1,"user":"a","pass":"b","verbose":false}\r\nPING\r\n');
+      const text = await c.until('"connect_info":true');
+      assert.doesNotMatch(text.slice(text.indexOf('PONG')), /nonce/);
+      c.ws.close();
+    }
+    assert.match(nonces[0], /^[A-Za-z0-9_-]{15}$/);
+    assert.notEqual(nonces[0], nonces[1]);
+  } finally {
+    server.close();
+  }
+});

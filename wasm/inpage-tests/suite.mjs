@@ -13,6 +13,10 @@ const td = new TextDecoder();
 export const CREDS = {
   user: 'alice', pass: 's3cret', token: 'inpage-token', limitedUser: 'limited', limitedPass: 'l1mited',
   responderUser: 'responder', responderPass: 'r3sp',
+  // A user nkey pair made for these tests only (nats.ws `nkeys.createUser()`).
+  nkeySeed: 'SUAJVGM2GHOO2IXQCDCKUJUZMJOUIHDBPULV7LUG6DL5UIS3DV5IQFU4MI',
+  nkeyPublic: 'UD4TLCO4EBKITY3AO6EJLC4EHB5J7VOO6ALLKZG26QSY75UKIYBLNFQT',
+  otherNkeySeed: 'SUAD65HOE5HRV775GGZHLU4MAPGHTIZZIH75KJT55OREFPCSQ2QTICZ7FE',
 };
 
 /** The `authorization {}` blocks, in the JSON shape that both nats-server config files and InPageServer take. */
@@ -28,6 +32,7 @@ export const AUTH = {
           subscribe: { allow: ['open.>', '_INBOX.>'] },
         },
       },
+      { nkey: CREDS.nkeyPublic, permissions: { publish: 'nk.>', subscribe: 'nk.>' } },
       {
         user: CREDS.responderUser,
         password: CREDS.responderPass,
@@ -175,6 +180,24 @@ export const EXTRA_BODIES = {
   },
 
 
+  async auth_nkey(ctx) {
+    const c = ctx.cfg.creds;
+    const nc = await ctx.connect({ servers: ctx.cfg.urls.users, authenticator: ctx.lib.nkeyAuthenticator(te.encode(c.nkeySeed)) });
+    const sub = nc.subscribe('nk.a');
+    await nc.flush();
+    nc.publish('nk.a', te.encode('signed'));
+    const got = await within((async () => { for await (const m of sub) return td.decode(m.data); })(), 5000, 'nkey round trip');
+    check(got === 'signed', `nkey round trip: ${got}`);
+    let refused = 'connected';
+    try {
+      const bad = await ctx.lib.connect({ servers: ctx.cfg.urls.users, authenticator: ctx.lib.nkeyAuthenticator(te.encode(c.otherNkeySeed)), reconnect: false, maxReconnectAttempts: 0 });
+      await bad.close();
+    } catch (e) {
+      refused = /authorization violation/i.test(`${e.code} ${e.message} ${e.cause?.message}`) ? 'Authorization Violation' : `${e.name}: ${e.message}`;
+    }
+    check(refused === 'Authorization Violation', `unknown nkey: ${refused}`);
+  },
+
   async responses(ctx) {
     const c = ctx.cfg.creds;
     const r = await rawConn(ctx.cfg.urls.users);
@@ -204,7 +227,7 @@ export const EXTRA_BODIES = {
 export const IDS = [
   'connect', 'pubsub', 'request', 'headers', 'no_responders', 'queue', 'unsub_max', 'drain',
   'auth_user', 'auth_token', 'large', 'close_codes', 'reconnect', 'wildcards', 'max_payload', 'permissions',
-  'responses',
+  'responses', 'auth_nkey',
 ];
 
 Object.assign(BODIES, EXTRA_BODIES);
@@ -215,9 +238,9 @@ Object.assign(BODIES, EXTRA_BODIES);
  */
 export function makeClient(name, mod, factoryFor) {
   if (name === 'nats-core') {
-    return { name, connect: (o) => mod.wsconnect({ ...o, wsFactory: factoryFor(o.servers) }), headers: () => mod.headers() };
+    return { name, connect: (o) => mod.wsconnect({ ...o, wsFactory: factoryFor(o.servers) }), headers: () => mod.headers(), nkeyAuthenticator: mod.nkeyAuthenticator };
   }
-  return { name, connect: (o) => mod.connect(o), headers: () => mod.headers() };
+  return { name, connect: (o) => mod.connect(o), headers: () => mod.headers(), nkeyAuthenticator: mod.nkeyAuthenticator };
 }
 
 /**

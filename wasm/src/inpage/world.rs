@@ -35,6 +35,8 @@ pub(crate) struct Peer {
     pub(crate) perms: Option<Arc<Permissions>>,
     /// The authenticated user (`/connz` `authorized_user`).
     pub(crate) user: String,
+    /// The INFO `nonce` nkey users sign (empty when no user has an nkey).
+    pub(crate) nonce: String,
     /// Reply subjects this connection may answer (`allow_responses`).
     responses: BTreeMap<Box<[u8]>, Response>,
     /// Already listed in [`World::dirty`].
