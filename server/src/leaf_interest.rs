@@ -36,6 +36,10 @@ pub struct LeafLink {
     pub deny_imports: Vec<natsws_core::subject::Filter>,
     /// What the peer has been told: key → count.
     smap: Mutex<HashMap<Box<[u8]>, u32>>,
+    /// Accepting side with a bound user's permissions: only interest the
+    /// leaf user may publish to is advertised (spec §3.8, §4.6;
+    /// nats-server `canSubscribe` on the swapped permissions).
+    interest: Option<crate::leaf_perms::Rules>,
 }
 
 impl LeafLink {
@@ -50,7 +54,15 @@ impl LeafLink {
             hub,
             deny_imports,
             smap: Mutex::new(HashMap::new()),
+            interest: None,
         }
+    }
+
+    /// Advertises only interest that `rules` let through
+    /// ([`crate::leaf_perms::Rules::permits_interest`]); `None`: all.
+    pub fn with_interest(mut self, rules: Option<crate::leaf_perms::Rules>) -> LeafLink {
+        self.interest = rules;
+        self
     }
 
     /// The number of keys advertised to the peer.
@@ -80,6 +92,11 @@ fn sees(link: &LeafLink, links: &[Arc<LeafLink>], sub: &SubRef<Sink>) -> bool {
         .any(|d| d.matches(sub.filter.as_bytes()))
     {
         return false;
+    }
+    if let Some(r) = &link.interest {
+        if !r.permits_interest(sub.filter.as_bytes()) {
+            return false;
+        }
     }
     match &sub.target {
         Some(Sink::Conn(c)) if c.kind.is_leaf() => {

@@ -91,7 +91,18 @@ pub(crate) struct Leaf {
     /// Soliciting side: the hub's `export` from its `connect_info` INFO
     /// (the hub user's publish permissions: what this side may send),
     /// as (allow, deny); applied with `deny_exports` (spec §4.6 IMPL).
-    hub_export: (Vec<String>, Vec<String>),
+    hub_export: crate::leaf_perms::Rules,
+    /// Soliciting side: the hub's `import` (the hub user's subscribe
+    /// permissions: what the hub sends us). Only interest it lets through
+    /// is advertised (nats-server checks `canSubscribe` before a spoke's
+    /// `LS+`, and a hub closes the link on a literal one it denies), and
+    /// messages it denies are dropped.
+    hub_import: Option<crate::leaf_perms::Rules>,
+    /// Accepting side: the bound user's permissions, swapped for the
+    /// link (spec §4.6); `None` when the user has none.
+    pub(super) hub_perms: Option<Arc<crate::leaf_perms::HubPerms>>,
+    /// Accepting side: the CONNECT as received, re-checked on reload.
+    pub(super) connect_json: Vec<u8>,
     /// When the last PING went out (RTT for `/leafz`).
     ping_sent_at: Option<Millis>,
     in_msgs: u64,
@@ -144,7 +155,10 @@ impl Leaf {
             deny_imports: Vec::new(),
             peer_is_hub: false,
             remote_domain: String::new(),
-            hub_export: (Vec::new(), Vec::new()),
+            hub_export: Default::default(),
+            hub_import: None,
+            hub_perms: None,
+            connect_json: Vec::new(),
             ping_sent_at: None,
             in_msgs: 0,
             in_bytes: 0,
@@ -256,17 +270,9 @@ impl Leaf {
             (Phase::AwaitConnectInfo, LeafOp::Info(json)) => {
                 let v: serde_json::Value = serde_json::from_slice(json).unwrap_or_default();
                 if v["connect_info"].as_bool() == Some(true) {
-                    let list = |k: &str| -> Vec<String> {
-                        v["export"][k]
-                            .as_array()
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(|x| x.as_str().map(str::to_string))
-                                    .collect()
-                            })
-                            .unwrap_or_default()
-                    };
-                    self.hub_export = (list("allow"), list("deny"));
+                    self.hub_export = crate::leaf_perms::Rules::from_json(&v["export"]);
+                    let import = crate::leaf_perms::Rules::from_json(&v["import"]);
+                    self.hub_import = (!import.is_empty()).then_some(import);
                     self.finish(cx, now);
                 }
             }
@@ -307,6 +313,18 @@ impl Leaf {
                 self.in_bytes += (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
                 if self.deny_imports.iter().any(|d| d.matches(subject)) {
                     return Ok(());
+                }
+                if self
+                    .hub_import
+                    .as_ref()
+                    .is_some_and(|i| !i.permits(subject))
+                {
+                    return Ok(());
+                }
+                if let Some(p) = &self.hub_perms {
+                    if !p.inbound(cx.me, subject, || cx.shared.now()) {
+                        return self.violation(cx, "Publish", subject, out);
+                    }
                 }
                 let msg = Message {
                     subject,
@@ -480,27 +498,18 @@ impl Leaf {
                 .collect(),
             Role::Accept => Vec::new(),
         };
-        // deny_exports and the hub's `export`: never delivered to the
-        // peer (spec §4.6), through the connection's delivery permissions.
+        // deny_exports and the hub's `export` (allow and deny): never
+        // delivered to the peer (spec §4.6), through the connection's
+        // delivery permissions. Accepting: the bound user's subscribe
+        // rights (set at CONNECT).
         if let Role::Solicit(r) = &self.role {
-            let (allow, hub_deny) = &self.hub_export;
-            let mut deny = r.cfg.deny_exports.clone();
-            deny.extend(hub_deny.iter().cloned());
-            if !deny.is_empty() || !allow.is_empty() {
-                let spec = natsws_core::auth::PermissionsSpec {
-                    subscribe_allow: (!allow.is_empty()).then(|| allow.clone()),
-                    subscribe_deny: deny,
-                    ..Default::default()
-                };
-                if let Ok(p) = natsws_core::auth::Permissions::compile(&spec) {
-                    *cx.me.perms.lock().expect("perms") = Some(crate::auth::DeliveryPerms {
-                        perms: Arc::new(p),
-                        replies: Default::default(),
-                    });
-                    cx.me
-                        .has_perms
-                        .store(true, std::sync::atomic::Ordering::Release);
-                }
+            let mut rules = self.hub_export.clone();
+            rules.deny.extend(r.cfg.deny_exports.iter().cloned());
+            if let Some(d) = rules.delivery(None) {
+                *cx.me.perms.lock().expect("perms") = Some(d);
+                cx.me
+                    .has_perms
+                    .store(true, std::sync::atomic::Ordering::Release);
             }
         }
         self.deny_imports = deny.clone();
@@ -510,7 +519,11 @@ impl Leaf {
             let mut meta = cx.me.client.lock().expect("meta");
             meta.name = self.remote_name.clone();
         }
-        let link = Arc::new(LeafLink::new(cx.me.clone(), hub, deny));
+        let interest = match &self.hub_perms {
+            Some(p) => Some(p.export.clone()),
+            None => self.hub_import.clone(),
+        };
+        let link = Arc::new(LeafLink::new(cx.me.clone(), hub, deny).with_interest(interest));
         {
             let router = cx.account.router.lock().expect("router");
             let mut ob = cx.me.out.lock().expect("out");
@@ -559,6 +572,11 @@ impl Leaf {
             self.delay = Some(LOOP_DELAY);
             return Err(close(ClosedReason::ProtocolViolation, None));
         }
+        if let Some(p) = &self.hub_perms {
+            if !p.interest_in(subject) {
+                return self.violation(cx, "Subscription", subject, out);
+            }
+        }
         let mut key = subject.to_vec();
         if let Some((q, _)) = queue {
             key.push(b' ');
@@ -584,6 +602,36 @@ impl Leaf {
         Ok(())
     }
 
+    /// A message or interest the bound user's permissions forbid (spec
+    /// §4.6, nats-server `leafPermViolation`): in the hub role `-ERR
+    /// 'Permissions Violation for <action> to "<subject>"'`, the log line
+    /// `<action> Violation on "<subject>" - Check other side
+    /// configuration` and a close (`Protocol Violation`); in the spoke
+    /// role (the leaf said `is_hub`) it is dropped silently.
+    fn violation(
+        &mut self,
+        cx: &mut Cx<'_>,
+        action: &str,
+        subject: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Close> {
+        if self.peer_is_hub {
+            return Ok(());
+        }
+        let mut quoted = String::new();
+        natsws_core::session::go_quote(&mut quoted, subject);
+        natsws_core::proto::encode_err(
+            out,
+            &format!("Permissions Violation for {action} to {quoted}"),
+        );
+        log_conn(
+            cx,
+            crate::log::Level::Error,
+            &format!("{action} Violation on {quoted} - Check other side configuration"),
+        );
+        Err(close(ClosedReason::ProtocolViolation, None))
+    }
+
     /// The connection ended: its interest leaves the account, the link is
     /// unregistered, the dialer is told.
     pub(crate) fn close(&mut self, cx: &mut Cx<'_>) {
@@ -596,6 +644,16 @@ impl Leaf {
         if let Role::Solicit(r) = &self.role {
             r.notify_closed(self.delay);
         }
+    }
+
+    /// A reload: an accepted, open link is authorized again
+    /// ([`super::leaf_accept::reauthorize`]); solicited links and
+    /// handshakes in progress read their settings at the next connect.
+    pub(crate) fn reconfigure(&mut self, cx: &mut Cx<'_>, out: &mut Vec<u8>) -> Result<(), Close> {
+        if !matches!(self.role, Role::Accept) || self.phase != Phase::Open {
+            return Ok(());
+        }
+        super::leaf_accept::reauthorize(self, cx, out)
     }
 
     /// Sets the bound account's name-independent state after CONNECT

@@ -62,9 +62,9 @@ impl Proto {
                 }
                 reauthorize(s, cx, old, out)
             }
-            // A leaf's link settings are read at its next (re)connect;
-            // its authorization is not re-checked on reload yet.
-            Proto::Leaf(_) => Ok(()),
+            // A leaf's link settings are read at its next (re)connect; an
+            // accepted link is authorized again.
+            Proto::Leaf(l) => l.reconfigure(cx, out),
             // An MQTT client keeps the user, account and permissions of its
             // CONNECT until it reconnects: its authorization is not
             // re-checked on reload yet (see docs/compat.md, MQTT).
