@@ -230,6 +230,33 @@ pub(crate) fn interest(
     changed
 }
 
+/// A leafnode peer's queue interest `sub` now weighs `weight` (a repeated
+/// `LS+ <subject> <queue> <weight>`, spec `leafnode.md` §4.2): queue
+/// member selection uses it at once, and the account's other links are
+/// told the new total (nats-server `processLeafSub` on an existing sub).
+pub(crate) fn reweigh(
+    shared: &Shared,
+    turn: &mut Turn,
+    acc: &Account,
+    sub: &SubRef<Sink>,
+    weight: u32,
+) {
+    let _router = acc.router.lock().expect("router");
+    let old = sub.remote_weight();
+    sub.set_remote_weight(weight);
+    if acc.leafs.active() {
+        let Turn {
+            idx,
+            local_dirty,
+            wake,
+            ..
+        } = turn;
+        acc.leafs.reweighed(sub, old, |c| {
+            mark_dirty(shared, *idx, local_dirty, wake, c);
+        });
+    }
+}
+
 /// What one publish did: receivers reached, and the payload bytes of one
 /// copy (for the out counters).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

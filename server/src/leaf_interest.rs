@@ -116,33 +116,41 @@ fn key_of(sub: &SubRef<Sink>, key: &mut Vec<u8>) {
     }
 }
 
-/// Updates `smap` for one subscription change and renders the op owed to
-/// the peer into `out`, if any.
-fn apply(smap: &mut HashMap<Box<[u8]>, u32>, sub: &SubRef<Sink>, added: bool, out: &mut Vec<u8>) {
+/// What `sub` counts for in a key: 1 for a plain subscription, its weight
+/// for a queue one (a leaf's queue interest weighs what its `LS+` said,
+/// a local member 1; nats-server counts `qw`, spec §3.8, §4.2).
+fn weight(sub: &SubRef<Sink>) -> u32 {
+    if sub.queue.is_some() {
+        sub.remote_weight().max(1)
+    } else {
+        1
+    }
+}
+
+/// Updates `smap` by `delta` for the key of `sub` and renders the op owed
+/// to the peer into `out`, if any: a plain key `LS+` at 0 → n and `LS-`
+/// at n → 0; a queue key `LS+ … <weight>` at every change, `LS-` at 0.
+fn apply(smap: &mut HashMap<Box<[u8]>, u32>, sub: &SubRef<Sink>, delta: i64, out: &mut Vec<u8>) {
     let mut key = Vec::new();
     key_of(sub, &mut key);
     let subject = sub.filter.as_bytes();
     let queue = sub.queue.as_deref();
-    let n = if added {
-        let c = smap.entry(key.into_boxed_slice()).or_insert(0);
-        *c += 1;
-        *c
+    let old = smap.get(key.as_slice()).copied().unwrap_or(0);
+    if old == 0 && delta <= 0 {
+        return;
+    }
+    let n = u32::try_from((i64::from(old) + delta).max(0)).unwrap_or(u32::MAX);
+    if n == old {
+        return;
+    }
+    if n == 0 {
+        smap.remove(key.as_slice());
     } else {
-        match smap.get_mut(key.as_slice()) {
-            Some(c) if *c > 1 => {
-                *c -= 1;
-                *c
-            }
-            Some(_) => {
-                smap.remove(key.as_slice());
-                0
-            }
-            None => return,
-        }
-    };
+        smap.insert(key.into_boxed_slice(), n);
+    }
     match (queue, n) {
-        (None, 1) if added => encode_ls_plus(out, subject, None),
         (None, 0) => encode_ls_minus(out, subject, None),
+        (None, _) if old == 0 => encode_ls_plus(out, subject, None),
         (None, _) => {}
         (Some(q), 0) => encode_ls_minus(out, subject, Some(q)),
         (Some(q), w) => encode_ls_plus(out, subject, Some((q, w))),
@@ -183,7 +191,7 @@ impl LeafLinks {
                 counts
                     .entry(key.as_slice().into())
                     .or_insert_with(|| (sub.clone(), 0))
-                    .1 += 1;
+                    .1 += weight(sub);
             }
         });
         for (k, (sub, n)) in counts {
@@ -205,12 +213,22 @@ impl LeafLinks {
     /// that sees it updates its map and gets the `LS+`/`LS-` owed in its
     /// outbox; `dirty` is called for each connection written to (queue it
     /// for a flush). Call with the account's router locked.
-    pub fn changed(
-        &self,
-        sub: &SubRef<Sink>,
-        added: bool,
-        mut dirty: impl FnMut(&Arc<ConnShared>),
-    ) {
+    pub fn changed(&self, sub: &SubRef<Sink>, added: bool, dirty: impl FnMut(&Arc<ConnShared>)) {
+        let w = i64::from(weight(sub));
+        self.update(sub, if added { w } else { -w }, dirty);
+    }
+
+    /// The remote queue subscription `sub` changed its weight from `old`
+    /// to its current one (a repeated `LS+ <subject> <queue> <weight>`):
+    /// each link that sees it is told the new total (see [`Self::changed`]).
+    pub fn reweighed(&self, sub: &SubRef<Sink>, old: u32, dirty: impl FnMut(&Arc<ConnShared>)) {
+        let delta = i64::from(weight(sub)) - i64::from(old.max(1));
+        if delta != 0 {
+            self.update(sub, delta, dirty);
+        }
+    }
+
+    fn update(&self, sub: &SubRef<Sink>, delta: i64, mut dirty: impl FnMut(&Arc<ConnShared>)) {
         let links = self.links.lock().expect("links");
         let mut buf = Vec::new();
         for link in links.iter() {
@@ -218,7 +236,7 @@ impl LeafLinks {
                 continue;
             }
             buf.clear();
-            apply(&mut link.smap.lock().expect("smap"), sub, added, &mut buf);
+            apply(&mut link.smap.lock().expect("smap"), sub, delta, &mut buf);
             if !buf.is_empty() {
                 link.conn
                     .out

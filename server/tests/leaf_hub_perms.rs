@@ -456,3 +456,75 @@ fn hangup(s: &Server) {
         .success();
     assert!(ok, "kill -HUP");
 }
+
+/// A raw leaf bound to `$G` on a hub without auth.
+fn open_leaf(port: u16, name: &str) -> Raw {
+    raw_leaf(port, |_| format!(r#"{{"name":"{name}"}}"#)).0
+}
+
+/// Publishes `n` messages on `q.w` from `from`, then counts the LMSGs each
+/// raw leaf got (everything up to its PONG).
+fn spread(from: &mut Raw, leaves: &mut [&mut Raw], n: usize) -> Vec<usize> {
+    for _ in 0..n {
+        from.send(b"PUB q.w 1\r\nm\r\n");
+    }
+    until_pong(from);
+    leaves
+        .iter_mut()
+        .map(|l| until_pong(l).matches("LMSG q.w ").count())
+        .collect()
+}
+
+/// Queue weights (spec §4.2; nats-server shadows a leaf's queue
+/// subscription `weight` times in the sublist and prefers local members):
+/// two leaves with weights 9 and 1 share a group about 9:1, a weight
+/// update rebalances it, the hub tells a third leaf the summed weight, and
+/// a local member takes everything.
+#[test]
+fn queue_members_of_several_leaves_are_chosen_by_weight_and_local_members_first() {
+    let h = Server::start(
+        "server_name: HUBT\nhost: 127.0.0.1\nport: -1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let port = h.leaf_port.unwrap();
+    let mut l1 = open_leaf(port, "L1");
+    let mut l2 = open_leaf(port, "L2");
+    l1.send(b"LS+ q.w grp 9\r\n");
+    l2.send(b"LS+ q.w grp 1\r\n");
+    until_pong(&mut l1);
+    until_pong(&mut l2);
+    let mut pubr = client(h.client_port);
+    // Both interests are in once a probe reaches each leaf.
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let got = spread(&mut pubr, &mut [&mut l1, &mut l2], 50);
+        if got.iter().all(|&n| n > 0) {
+            break;
+        }
+        assert!(Instant::now() < until, "interest never registered: {got:?}");
+    }
+    let got = spread(&mut pubr, &mut [&mut l1, &mut l2], 400);
+    assert_eq!(got[0] + got[1], 400, "each message once: {got:?}");
+    // Expected 360:40 (a uniform choice would give 200:200).
+    assert!((10..=100).contains(&got[1]), "weights 9:1 gave {got:?}");
+    // The hub tells another leaf the group's total weight.
+    let mut l3 = open_leaf(port, "L3");
+    let dump = until_pong(&mut l3);
+    assert!(dump.contains("LS+ q.w grp 10\r\n"), "{dump}");
+    // L2's weight becomes 9: the split evens out, L3 hears the new total.
+    l2.send(b"LS+ q.w grp 9\r\n");
+    until_pong(&mut l2);
+    l3.expect("LS+ q.w grp 18\r\n");
+    let got = spread(&mut pubr, &mut [&mut l1, &mut l2], 400);
+    assert_eq!(got[0] + got[1], 400, "{got:?}");
+    assert!((120..=280).contains(&got[1]), "weights 9:9 gave {got:?}");
+    // A local member of the group takes every message.
+    let mut local = client(h.client_port);
+    local.send(b"SUB q.w grp 1\r\nPING\r\n");
+    local.expect("PONG\r\n");
+    let got = spread(&mut pubr, &mut [&mut l1, &mut l2], 100);
+    assert_eq!(got, vec![0, 0]);
+    assert_eq!(
+        until_pong(&mut local).matches("MSG q.w 1 1\r\n").count(),
+        100
+    );
+}

@@ -582,18 +582,24 @@ impl Leaf {
             key.push(b' ');
             key.extend_from_slice(q);
         }
-        if self.subs.contains_key(key.as_slice()) {
-            // A repeated LS+ (a queue weight update) changes nothing here.
+        if let Some(sub) = self.subs.get(key.as_slice()) {
+            // A repeated LS+: a queue weight update.
+            if let Some((_, w)) = queue {
+                deliver::reweigh(cx.shared, cx.turn, cx.account, sub, w);
+            }
             return Ok(());
         }
         let Ok(filter) = Filter::try_from(subject) else {
             // nats-server keeps invalid subjects out of the sublist too.
             return Ok(());
         };
-        let sub = SubRef::new(
-            Subscription::new(cx.me.cid, &key, filter, queue.map(|q| q.0), true)
-                .with_target(Some(Sink::Conn(cx.me.clone()))),
-        );
+        let mut s = Subscription::new(cx.me.cid, &key, filter, queue.map(|q| q.0), true)
+            .with_target(Some(Sink::Conn(cx.me.clone())));
+        if let Some((_, w)) = queue {
+            // A remote queue member weighing `w` (spec §4.2).
+            s = s.with_remote_weight(w);
+        }
+        let sub = SubRef::new(s);
         deliver::interest(cx.shared, cx.turn, cx.account, &sub, true);
         cx.me
             .subs
