@@ -177,9 +177,9 @@ impl HubPerms {
             subscribe_deny,
             responses,
         } = p.public();
-        // Compiling `allow_responses` without a publish allow list leaves
-        // an empty one (deny all): that was "no list" in the configuration.
-        let publish_allow = publish_allow.filter(|a| !(a.is_empty() && responses.is_some()));
+        // `allow_responses` without a publish allow list leaves an empty
+        // one (deny all), in nats-server too (`validateResponsePermissions`):
+        // only replies come in, and `export` is sent as `{}`.
         let h = HubPerms {
             export: Rules {
                 allow: publish_allow,
@@ -312,14 +312,19 @@ mod tests {
     }
 
     #[test]
-    fn allow_responses_alone_restricts_no_list() {
+    fn allow_responses_alone_lets_only_replies_in_and_everything_out() {
         let p = Permissions::compile(&PermissionsSpec {
             allow_responses: Some(ResponsePermission::default()),
             ..Default::default()
         })
         .unwrap();
         let h = HubPerms::of(&p).unwrap();
-        assert!(h.export.is_empty() && h.import.is_empty());
+        assert_eq!(h.export.allow, Some(Vec::new()));
+        assert!(!h.export.permits(b"any.thing"));
+        let mut m = serde_json::Map::new();
+        h.add_to_info(&mut m);
+        assert_eq!(serde_json::Value::Object(m).to_string(), r#"{"export":{}}"#);
+        assert!(h.import.is_empty());
         let d = h.import.delivery(h.responses).unwrap();
         assert!(d.perms.can_publish(b"any.thing"));
     }

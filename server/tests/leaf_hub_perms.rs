@@ -528,3 +528,33 @@ fn queue_members_of_several_leaves_are_chosen_by_weight_and_local_members_first(
         100
     );
 }
+
+/// `allow_responses` on the leaf user (nats-server `leafMsgAllowed` →
+/// `responseAllowed`): a reply subject delivered over the link may be
+/// published back once; a second message on it is a publish violation.
+#[test]
+fn allow_responses_lets_one_reply_back_over_the_link() {
+    let h = Server::start(
+        "server_name: HUBT\nhost: 127.0.0.1\nport: -1\naccounts { A: { users: [ { user: lr, password: p, permissions: { subscribe: \"svc.>\", allow_responses: true } }, { user: app, password: p } ] } }\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let (mut r, _) = raw_leaf(h.leaf_port.unwrap(), |_| {
+        r#"{"name":"RAW","user":"lr","pass":"p"}"#.into()
+    });
+    let mut a = app(&h);
+    a.send(b"SUB _INBOX.r1 1\r\nPING\r\n");
+    a.expect("PONG\r\n");
+    r.send(b"LS+ svc.a\r\n");
+    until_pong(&mut r);
+    a.send(b"PUB svc.a _INBOX.r1 1\r\nq\r\n");
+    r.expect("LMSG svc.a _INBOX.r1 1\r\nq\r\n");
+    r.send(b"LMSG _INBOX.r1 1\r\nA\r\n");
+    a.expect("MSG _INBOX.r1 1 1\r\nA\r\n");
+    r.send(b"LMSG _INBOX.r1 1\r\nB\r\n");
+    let rest = r.read_to_close();
+    assert!(
+        rest.contains("-ERR 'Permissions Violation for Publish to \"_INBOX.r1\"'\r\n"),
+        "{rest}"
+    );
+    let got = until_pong(&mut a);
+    assert!(!got.contains("\r\nB\r\n"), "{got}");
+}
