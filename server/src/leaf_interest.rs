@@ -330,6 +330,8 @@ mod props {
     #[derive(Debug, Clone)]
     enum Op {
         Toggle(usize),
+        /// A repeated `LS+` of a leaf's queue interest with a new weight.
+        Reweigh(usize, u32),
         Reconnect,
     }
 
@@ -403,6 +405,7 @@ mod props {
             ops in proptest::collection::vec(
                 prop_oneof![
                     8 => (0usize..18).prop_map(Op::Toggle),
+                    2 => (0usize..18, 1u32..5).prop_map(|(i, w)| Op::Reweigh(i, w)),
                     1 => Just(Op::Reconnect),
                 ],
                 1..60,
@@ -432,10 +435,15 @@ mod props {
                     let owner = owner_of(i);
                     let f = Filter::try_from(SUBJECTS[i % 3]).unwrap();
                     let q = QUEUES[(i / 3) % 3].map(str::as_bytes);
-                    SubRef::new(
-                        Subscription::new(owner.cid, format!("{i}").as_bytes(), f, q, true)
-                            .with_target(Some(Sink::Conn(owner.clone()))),
-                    )
+                    let s = Subscription::new(owner.cid, format!("{i}").as_bytes(), f, q, true)
+                        .with_target(Some(Sink::Conn(owner.clone())));
+                    // A leaf's queue interest is a weighted remote member.
+                    let s = if owner.kind == ConnKind::LEAF && q.is_some() {
+                        s.with_remote_weight(2)
+                    } else {
+                        s
+                    };
+                    SubRef::new(s)
                 })
                 .collect();
             let mut on = [false; 18];
@@ -456,6 +464,15 @@ mod props {
                         let bytes = std::mem::take(&mut me.out.lock().unwrap().buf);
                         replay(&bytes, &mut view);
                     }
+                    Op::Reweigh(i, w) => {
+                        let old = subs[i].remote_weight();
+                        subs[i].set_remote_weight(w);
+                        if on[i] && old > 0 {
+                            links.reweighed(&subs[i], old, |_| {});
+                        }
+                        let bytes = std::mem::take(&mut me.out.lock().unwrap().buf);
+                        replay(&bytes, &mut view);
+                    }
                     Op::Reconnect => {
                         links.unregister(me.cid);
                         cid += 1;
@@ -473,7 +490,10 @@ mod props {
                     continue;
                 }
                 match QUEUES[(i / 3) % 3] {
-                    Some(q) => *truth.entry(format!("{} {q}", SUBJECTS[i % 3])).or_insert(0) += 1,
+                    Some(q) => {
+                        *truth.entry(format!("{} {q}", SUBJECTS[i % 3])).or_insert(0) +=
+                            subs[i].remote_weight().max(1)
+                    }
                     None => {
                         truth.insert(SUBJECTS[i % 3].to_string(), 1);
                     }

@@ -558,3 +558,58 @@ fn allow_responses_lets_one_reply_back_over_the_link() {
     let got = until_pong(&mut a);
     assert!(!got.contains("\r\nB\r\n"), "{got}");
 }
+
+/// A leaf that said `"is_hub":true` makes the hub under test the spoke:
+/// a message outside the user's publish rights is dropped silently (no
+/// `-ERR`, the link stays), others pass (nats-server `leafPermViolation`
+/// is a no-op for a spoke).
+#[test]
+fn as_the_spoke_of_an_is_hub_leaf_denied_messages_are_dropped_silently() {
+    let h = hub();
+    let mut a = app(&h);
+    a.send(b"SUB ok.x 1\r\nSUB nope.x 2\r\nPING\r\n");
+    a.expect("PONG\r\n");
+    let (mut r, _) = raw_leaf(h.leaf_port.unwrap(), |_| {
+        r#"{"name":"RAWHUB","is_hub":true,"user":"lu","pass":"lp"}"#.into()
+    });
+    r.send(b"LMSG nope.x 2\r\nno\r\nLMSG ok.x 3\r\nyes\r\n");
+    let got = a.expect("MSG ok.x 1 3\r\nyes\r\n");
+    assert!(!got.contains("nope.x"), "{got}");
+    let back = until_pong(&mut r);
+    assert!(!back.contains("-ERR"), "{back}");
+}
+
+/// A nats-server leaf over WebSocket (`ws://` to the hub's websocket
+/// port): the connection type is `LEAFNODE_WS`, so a user allowed only
+/// `LEAFNODE` is refused, one allowed `LEAFNODE_WS` is bound with its
+/// permissions applied to the link.
+#[test]
+fn a_websocket_leaf_is_leafnode_ws_and_gets_its_users_permissions() {
+    let h = Server::start(
+        "server_name: HUBT\nhost: 127.0.0.1\nport: -1\nwebsocket { host: 127.0.0.1, port: -1, no_tls: true }\naccounts { A: { users: [ { user: lu, password: lp, allowed_connection_types: [\"LEAFNODE\"] }, { user: lw, password: lp, allowed_connection_types: [\"LEAFNODE_WS\"], permissions: { publish: { deny: \"ws.secret\" }, subscribe: { deny: \"ws.hidden\" } } }, { user: app, password: p } ] } }\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let ws = h.ws_port.unwrap();
+    let refused = Server::start_reference(&format!(
+        "server_name: WSL0\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"250ms\", remotes [ {{ url: \"ws://lu:lp@127.0.0.1:{ws}\" }} ] }}\n"
+    ));
+    h.expect_log("authentication error - User \"lu\"");
+    drop(refused);
+    let l = Server::start_reference(&format!(
+        "server_name: WSL\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"250ms\", remotes [ {{ url: \"ws://lw:lp@127.0.0.1:{ws}\" }} ] }}\n"
+    ));
+    l.expect_log("Leafnode connection created for account: $G");
+    let mut a = app(&h);
+    let mut on_leaf = client(l.client_port);
+    a.send(b"SUB ws.* 1\r\nPING\r\n");
+    a.expect("PONG\r\n");
+    await_interest(&mut on_leaf, &mut a, "ws.a");
+    on_leaf.send(b"PUB ws.secret 1\r\ns\r\nPUB ws.b 1\r\nb\r\n");
+    let got = a.expect("MSG ws.b 1 1\r\nb\r\n");
+    assert!(!got.contains("ws.secret"), "{got}");
+    on_leaf.send(b"SUB ws.* 2\r\nPING\r\n");
+    on_leaf.expect("PONG\r\n");
+    await_interest(&mut a, &mut on_leaf, "ws.c");
+    a.send(b"PUB ws.hidden 1\r\nh\r\nPUB ws.d 1\r\nd\r\n");
+    let got = on_leaf.expect("MSG ws.d 2 1\r\nd\r\n");
+    assert!(!got.contains("ws.hidden"), "{got}");
+}
