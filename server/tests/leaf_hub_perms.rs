@@ -613,3 +613,22 @@ fn a_websocket_leaf_is_leafnode_ws_and_gets_its_users_permissions() {
     let got = on_leaf.expect("MSG ws.d 2 1\r\nd\r\n");
     assert!(!got.contains("ws.hidden"), "{got}");
 }
+
+/// A leaf's `deny_imports` arrive as CONNECT `deny_pub`; the hub then
+/// never sends those subjects over the link, even to a wildcard interest
+/// (spec §3.5 item 8, nats-server `mergeDenyPermissions`).
+#[test]
+fn deny_pub_in_connect_keeps_those_subjects_off_the_link() {
+    let h = Server::start(
+        "server_name: HUBT\nhost: 127.0.0.1\nport: -1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let (mut r, _) = raw_leaf(h.leaf_port.unwrap(), |_| {
+        r#"{"name":"RAW","deny_pub":["admin.>"]}"#.into()
+    });
+    let mut c = client(h.client_port);
+    r.send(b"LS+ >\r\n");
+    until_pong(&mut r);
+    c.send(b"PUB admin.x 4\r\nroot\r\nPUB news.x 2\r\nok\r\n");
+    let got = r.expect("LMSG news.x 2\r\nok\r\n");
+    assert!(!got.contains("root"), "{got}");
+}

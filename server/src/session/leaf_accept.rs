@@ -268,14 +268,21 @@ pub(super) fn reauthorize(
 }
 
 /// Applies the bound user's permissions `perms` to the link (spec §3.5
-/// item 8, §4.6): swapped into [`HubPerms`], the subscribe side as the
-/// link's delivery permissions.
+/// item 8, §4.6): swapped into [`HubPerms`], the subscribe side, with the
+/// CONNECT's `deny_pub` (the leaf's `deny_imports`) added to its deny
+/// list, as the link's delivery permissions.
 pub(super) fn set_perms(leaf: &mut Leaf, cx: &Cx<'_>, perms: Option<&Permissions>) {
     leaf.hub_perms = perms.and_then(HubPerms::of).map(Arc::new);
-    let delivery = leaf
-        .hub_perms
-        .as_ref()
-        .and_then(|p| p.import.delivery(p.responses));
+    let (mut out, responses) = match &leaf.hub_perms {
+        Some(p) => (p.import.clone(), p.responses),
+        None => (crate::leaf_perms::Rules::default(), None),
+    };
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&leaf.connect_json) {
+        let deny_pub =
+            crate::leaf_perms::Rules::from_json(&serde_json::json!({ "deny": v["deny_pub"] }));
+        out.deny.extend(deny_pub.deny);
+    }
+    let delivery = out.delivery(responses);
     let mut dp = cx.me.perms.lock().expect("perms");
     *dp = delivery;
     cx.me
