@@ -632,3 +632,63 @@ fn deny_pub_in_connect_keeps_those_subjects_off_the_link() {
     let got = r.expect("LMSG news.x 2\r\nok\r\n");
     assert!(!got.contains("root"), "{got}");
 }
+
+/// Soliciting with `hub: true`, the server under test takes the hub role:
+/// an LMSG from the accepting peer on a `deny_exports` subject is a
+/// publish violation (exact `-ERR`, log line, close), others pass
+/// (nats-server `TestLeafNodeSolicitedHubLMSGHonorsExportPermissions`).
+/// The accepting peer is a scripted one.
+#[test]
+fn a_hub_true_solicitor_refuses_what_deny_exports_forbids() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let l = Server::start(&format!(
+        "server_name: HUBSOL\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"250ms\", remotes [ {{ url: \"nats-leaf://127.0.0.1:{port}\", hub: true, deny_exports: [\"secret.>\"] }} ] }}\n"
+    ));
+    let mut c = client(l.client_port);
+    c.send(b"SUB ok.x 1\r\nSUB secret.x 2\r\nPING\r\n");
+    c.expect("PONG\r\n");
+    // The dial, taken on a thread so the wait has a deadline.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(listener.accept().map(|(s, _)| s));
+    });
+    let sock = rx
+        .recv_timeout(DEADLINE)
+        .expect("the leaf never dialed")
+        .unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut peer = Raw {
+        sock,
+        buf: Vec::new(),
+    };
+    let info = format!(
+        r#"{{"server_id":"NFAKE","server_name":"FAKE","version":"2.15.1","proto":3,"headers":true,"max_payload":1048576,"client_id":7,"nonce":"n0nce","info_on_connect":true,"leafnode_urls":["127.0.0.1:{port}"]}}"#
+    );
+    peer.send(format!("INFO {info}\r\n").as_bytes());
+    let connect = peer.expect("\r\n");
+    assert!(connect.starts_with("CONNECT "), "{connect}");
+    assert!(connect.contains("\"is_hub\":true"), "{connect}");
+    peer.send(
+        format!(
+            "INFO {}\r\n",
+            info.replace(
+                "\"nonce\":\"n0nce\"",
+                "\"connect_info\":true,\"remote_account\":\"$G\""
+            )
+        )
+        .as_bytes(),
+    );
+    peer.send(b"LMSG ok.x 2\r\nhi\r\n");
+    c.expect("MSG ok.x 1 2\r\nhi\r\n");
+    peer.send(b"LMSG secret.x 2\r\nno\r\n");
+    let rest = peer.read_to_close();
+    assert!(
+        rest.contains("-ERR 'Permissions Violation for Publish to \"secret.x\"'\r\n"),
+        "{rest}"
+    );
+    l.expect_log("Publish Violation on \"secret.x\" - Check other side configuration");
+    let got = until_pong(&mut c);
+    assert!(!got.contains("secret.x"), "{got}");
+}

@@ -41,6 +41,10 @@ const CONNECT_FINISH: Millis = Millis(2000);
 const FIRST_PING: Millis = Millis(1000);
 /// How long a soliciting side waits before redialing after a loop (§4.5).
 pub(crate) const LOOP_DELAY: Duration = Duration::from_secs(30);
+/// How long a soliciting side in the hub role waits before redialing after
+/// it closed the link on a permission violation (nats-server
+/// `leafNodeReconnectAfterPermViolation`).
+const PERM_VIOLATION_DELAY: Duration = Duration::from_secs(30);
 
 /// Which side of the link this is.
 #[derive(Debug)]
@@ -98,6 +102,10 @@ pub(crate) struct Leaf {
     /// `LS+`, and a hub closes the link on a literal one it denies), and
     /// messages it denies are dropped.
     hub_import: Option<crate::leaf_perms::Rules>,
+    /// Soliciting with `hub: true`: what the peer may send in (the hub's
+    /// `export` with `deny_exports`); anything else is a violation, as on
+    /// an accepting hub (nats-server `leafSendAllowed` on `opts.Export`).
+    solicit_export: Option<crate::leaf_perms::Rules>,
     /// Accepting side: the bound user's permissions, swapped for the
     /// link (spec §4.6); `None` when the user has none.
     pub(super) hub_perms: Option<Arc<crate::leaf_perms::HubPerms>>,
@@ -157,6 +165,7 @@ impl Leaf {
             remote_domain: String::new(),
             hub_export: Default::default(),
             hub_import: None,
+            solicit_export: None,
             hub_perms: None,
             connect_json: Vec::new(),
             ping_sent_at: None,
@@ -323,6 +332,13 @@ impl Leaf {
                 }
                 if let Some(p) = &self.hub_perms {
                     if !p.inbound(cx.me, subject, || cx.shared.now()) {
+                        return self.violation(cx, "Publish", subject, out);
+                    }
+                }
+                if let Some(e) = &self.solicit_export {
+                    let special = subject.starts_with(b"_R_.") || subject.starts_with(b"$JS.ACK.");
+                    if !special && !e.permits(subject) {
+                        self.delay = Some(PERM_VIOLATION_DELAY);
                         return self.violation(cx, "Publish", subject, out);
                     }
                 }
@@ -510,6 +526,9 @@ impl Leaf {
                 cx.me
                     .has_perms
                     .store(true, std::sync::atomic::Ordering::Release);
+            }
+            if r.cfg.hub && !rules.is_empty() {
+                self.solicit_export = Some(rules);
             }
         }
         self.deny_imports = deny.clone();
