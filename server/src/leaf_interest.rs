@@ -94,7 +94,10 @@ fn sees(link: &LeafLink, links: &[Arc<LeafLink>], sub: &SubRef<Sink>) -> bool {
         return false;
     }
     if let Some(r) = &link.interest {
-        if !r.permits_interest(sub.filter.as_bytes()) {
+        // Other links' loop-detection subjects always pass (nats-server
+        // `updateLeafNodesEx` skips the check for `$LDS.`).
+        let f = sub.filter.as_bytes();
+        if !f.starts_with(b"$LDS.") && !r.permits_interest(f) {
             return false;
         }
     }
