@@ -93,8 +93,8 @@ pub(crate) struct Leaf {
     /// The peer's JetStream domain (INFO or CONNECT `domain`).
     pub(super) remote_domain: String,
     /// Soliciting side: the hub's `export` from its `connect_info` INFO
-    /// (the hub user's publish permissions: what this side may send),
-    /// as (allow, deny); applied with `deny_exports` (spec §4.6 IMPL).
+    /// (the hub user's publish permissions: what this side may send);
+    /// applied with `deny_exports` (spec §4.6 IMPL).
     hub_export: crate::leaf_perms::Rules,
     /// Soliciting side: the hub's `import` (the hub user's subscribe
     /// permissions: what the hub sends us). Only interest it lets through

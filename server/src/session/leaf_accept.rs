@@ -145,7 +145,7 @@ pub(super) fn connect(
 /// `authorization.account` (or `$G`).
 /// The user's permissions come with it (only client users have any:
 /// `leafnodes.authorization` entries cannot, spec §2.2).
-pub(super) fn bind(
+fn bind(
     cx: &Cx<'_>,
     user: &str,
     pass: &str,
