@@ -406,12 +406,21 @@ fn an_operator_mode_jwt_users_pub_and_sub_permissions_apply_to_the_link() {
 /// does not re-check leaf links on reload (`reloadAuthorization` walks
 /// client connections only): natsws-only.
 #[test]
-fn a_reload_rechecks_the_link_like_a_client() {
+fn a_reload_rechecks_the_link_of_a_nats_server_leaf_like_a_client() {
+    reload_rechecks(true);
+}
+
+#[test]
+fn a_reload_rechecks_the_link_of_the_leaf_under_test_like_a_client() {
+    reload_rechecks(false);
+}
+
+fn reload_rechecks(reference_leaf: bool) {
     if common::is_reference() {
         return;
     }
     let h = hub();
-    let l = leaf_of(h.leaf_port.unwrap(), true);
+    let l = leaf_of(h.leaf_port.unwrap(), reference_leaf);
     h.expect_log("Leafnode connection created");
     let mut a = app(&h);
     let mut on_leaf = client(l.client_port);
