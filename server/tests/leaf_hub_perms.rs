@@ -701,3 +701,29 @@ fn a_hub_true_solicitor_refuses_what_deny_exports_forbids() {
     let got = until_pong(&mut c);
     assert!(!got.contains("secret.x"), "{got}");
 }
+
+/// A link with both a plain and a queue interest matching a message gets
+/// it once, as one LMSG naming the queue group (nats-server
+/// `processMsgResults` collects a leaf's queue names into its one
+/// delivery), so the leaf delivers it to its plain subscribers and its
+/// queue member.
+#[test]
+fn a_link_with_plain_and_queue_interest_gets_one_lmsg_naming_the_group() {
+    let h = Server::start(
+        "server_name: HUBT\nhost: 127.0.0.1\nport: -1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let mut r = open_leaf(h.leaf_port.unwrap(), "RAW");
+    r.send(b"LS+ both\r\nLS+ both grp 1\r\n");
+    until_pong(&mut r);
+    let mut c = client(h.client_port);
+    c.send(b"PUB both 1\r\nx\r\nPUB both r 1\r\ny\r\n");
+    until_pong(&mut c);
+    let got = until_pong(&mut r);
+    assert_eq!(
+        got.matches("MSG both").count(),
+        2,
+        "one LMSG per message: {got}"
+    );
+    assert!(got.contains("LMSG both | grp 1\r\nx\r\n"), "{got}");
+    assert!(got.contains("LMSG both + r grp 1\r\ny\r\n"), "{got}");
+}
