@@ -78,6 +78,25 @@ fn leaf(url: &str, tls: &str) -> Server {
 /// The link is up and messages cross both ways.
 fn crosses(h: &Server, l: &Server) {
     l.expect_log("Leafnode connection created for account: $G");
+    traffic(h, l);
+}
+
+/// Waits for log lines containing each of `needles`, in any order.
+fn expect_logs(s: &Server, needles: &[&str]) {
+    let until = std::time::Instant::now() + common::DEADLINE;
+    let mut left: Vec<&str> = needles.to_vec();
+    while !left.is_empty() {
+        let wait = until.saturating_duration_since(std::time::Instant::now());
+        let line = s
+            .log
+            .recv_timeout(wait)
+            .unwrap_or_else(|_| panic!("no log lines containing {left:?}"));
+        left.retain(|n| !line.contains(n));
+    }
+}
+
+/// Messages cross both ways over an established link.
+fn traffic(h: &Server, l: &Server) {
     let mut on_hub = client(h.client_port);
     let mut on_leaf = client(l.client_port);
     on_hub.send(b"SUB up 1\r\nPING\r\n");
@@ -314,4 +333,113 @@ fn a_hub_that_requires_a_client_certificate_refuses_a_remote_without_one() {
     h.expect_log(refused);
     // The leaf dials again.
     h.expect_log(refused);
+}
+
+/// A 100 000-byte message crosses each way (compressed when agreed).
+fn big_crosses(h: &Server, l: &Server) {
+    let mut on_hub = client(h.client_port);
+    let mut on_leaf = client(l.client_port);
+    on_hub.send(b"SUB bigup 1\r\nPING\r\n");
+    on_hub.expect("PONG\r\n");
+    await_interest(&mut on_leaf, &mut on_hub, "bigup");
+    on_leaf.send(b"SUB bigdown 2\r\nPING\r\n");
+    on_leaf.expect("PONG\r\n");
+    await_interest(&mut on_hub, &mut on_leaf, "bigdown");
+    big_message(&mut on_leaf, &mut on_hub, "bigup", 1);
+    big_message(&mut on_hub, &mut on_leaf, "bigdown", 2);
+}
+
+fn big_message(from: &mut Raw, to: &mut Raw, subject: &str, sid: u32) {
+    let payload = vec![b'z'; 100_000];
+    let mut m = format!("PUB {subject} {}\r\n", payload.len()).into_bytes();
+    m.extend_from_slice(&payload);
+    m.extend_from_slice(b"\r\n");
+    from.send(&m);
+    to.expect(&format!("MSG {subject} {sid} {}\r\n", payload.len()));
+    let until = std::time::Instant::now() + common::DEADLINE;
+    while to.buf.len() < payload.len() + 2 {
+        assert!(std::time::Instant::now() < until, "message cut short");
+        common::leaf::wait_for(to, "\u{0}", std::time::Duration::from_millis(100));
+    }
+    assert!(to.buf[..payload.len()].iter().all(|&b| b == b'z'));
+    assert_eq!(&to.buf[payload.len()..payload.len() + 2], b"\r\n");
+}
+
+/// A websocket hub (`tls`: over TLS) with `compression`; the leaf under
+/// test (debug on) asks for compression over `ws://` or `wss://`.
+fn ws_compression(hub: Hub, tls: bool, hub_compresses: bool) {
+    let pki = Pki::new();
+    let ws_tls = if tls {
+        format!("tls {{ {} }}", pki.block(""))
+    } else {
+        "no_tls: true".to_string()
+    };
+    let h = start_hub(
+        hub,
+        &format!(
+            "server_name: HUB\nhost: 127.0.0.1\nport: -1\nwebsocket {{ host: 127.0.0.1, port: -1, compression: {hub_compresses}, {ws_tls} }}\nleafnodes {{ host: 127.0.0.1, port: -1 }}\n"
+        ),
+    );
+    let scheme = if tls { "wss" } else { "ws" };
+    let block = if tls {
+        format!(", tls {{ {} }}", ca(&pki))
+    } else {
+        String::new()
+    };
+    let l = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\ndebug: true\nleafnodes {{ reconnect: \"250ms\", remotes [ {{ url: \"{scheme}://127.0.0.1:{}\", ws_compression: true{block} }} ] }}\n",
+        h.ws_port.unwrap()
+    ));
+    // nats-server logs the link before the upgrade's debug line, natsws
+    // after it.
+    let compression = format!("Leafnode compression={hub_compresses} masking=true");
+    expect_logs(
+        &l,
+        &["Leafnode connection created for account: $G", &compression],
+    );
+    traffic(&h, &l);
+    big_crosses(&h, &l);
+}
+
+#[test]
+fn wss_compression_with_nats_server_hub() {
+    ws_compression(Hub::Reference, true, true);
+}
+
+#[test]
+fn wss_compression_with_own_hub() {
+    ws_compression(Hub::UnderTest, true, true);
+}
+
+#[test]
+fn ws_compression_with_nats_server_hub() {
+    ws_compression(Hub::Reference, false, true);
+}
+
+#[test]
+fn ws_compression_with_own_hub() {
+    ws_compression(Hub::UnderTest, false, true);
+}
+
+#[test]
+fn ws_compression_asked_of_a_hub_without_it_stays_off() {
+    ws_compression(Hub::Reference, false, false);
+}
+
+#[test]
+fn wss_without_compression_carries_large_messages() {
+    let pki = Pki::new();
+    let h = start_hub(
+        Hub::Reference,
+        &format!(
+            "server_name: HUB\nhost: 127.0.0.1\nport: -1\nwebsocket {{ host: 127.0.0.1, port: -1, tls {{ {} }} }}\nleafnodes {{ host: 127.0.0.1, port: -1 }}\n",
+            pki.block("")
+        ),
+    );
+    let l = leaf(
+        &format!("wss://127.0.0.1:{}", h.ws_port.unwrap()),
+        &ca(&pki),
+    );
+    crosses(&h, &l);
+    big_crosses(&h, &l);
 }

@@ -335,7 +335,7 @@ impl EventLoop {
         let mut early = Vec::new();
         if let Some(h) = handoff {
             if let Some(mask) = h.ws_mask {
-                conn.ws = Some(WsConn::client(settings.max_payload, mask));
+                conn.ws = Some(WsConn::client(settings.max_payload, mask, h.ws_compress));
             }
             early = h.early;
         }
