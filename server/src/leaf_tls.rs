@@ -287,6 +287,22 @@ impl ClientTls {
     }
 }
 
+/// What a completed client session negotiated (connz `tls_version`,
+/// `tls_cipher_suite`), in Go's names.
+pub(crate) fn session_info(conn: &ClientConnection) -> crate::tls::TlsInfo {
+    crate::tls::TlsInfo {
+        version: conn
+            .protocol_version()
+            .map(crate::tls::version_name)
+            .unwrap_or_default(),
+        cipher: conn
+            .negotiated_cipher_suite()
+            .map(|c| crate::tls::cipher_name(c.suite()))
+            .unwrap_or_default(),
+        ..crate::tls::TlsInfo::default()
+    }
+}
+
 /// `<subject DN> SHA-256: <hex of the DER>`, as nats-server lists the
 /// certificates of a failed verification.
 fn describe_cert(der: &CertificateDer<'_>) -> String {

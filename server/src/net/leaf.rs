@@ -269,6 +269,9 @@ impl EventLoop {
             ConnKind::LEAF
         };
         let cs = Arc::new(ConnShared::new(cid, self.turn.idx, token, kind, peer));
+        if let Some(c) = &client_tls {
+            let _ = cs.tls.set(crate::leaf_tls::session_info(c));
+        }
         let account = match &remote {
             Some(r) => shared.accounts.get(&r.cfg.account),
             None => shared.accounts.global().clone(),

@@ -165,6 +165,15 @@ fn handshake(
             url.host()
         ))),
     };
+    if let Ok((conn, _)) = &result {
+        let info = crate::leaf_tls::session_info(conn);
+        crate::debug!("{peer} - lid:{cid} - TLS handshake complete");
+        crate::debug!(
+            "{peer} - lid:{cid} - TLS version {}, cipher suite {}",
+            info.version,
+            info.cipher
+        );
+    }
     result.map_err(|e| {
         match e {
             HandshakeError::Timeout => {
