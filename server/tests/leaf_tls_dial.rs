@@ -443,3 +443,67 @@ fn wss_without_compression_carries_large_messages() {
     crosses(&h, &l);
     big_crosses(&h, &l);
 }
+
+/// A CA and a hub certificate for the DNS name `hub.example` only, in a
+/// temporary directory: (dir, hub `tls {}` body, CA file).
+fn dns_only_pki() -> (common::TempDir, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let dir = common::TempDir::new();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = p.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let srv = CertificateParams::new(vec!["hub.example".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let path = |n: &str| dir.0.join(n).display().to_string();
+    std::fs::write(path("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(path("srv.pem"), srv.pem()).unwrap();
+    std::fs::write(path("srv.key"), key.serialize_pem()).unwrap();
+    let hub = format!(
+        "cert_file: \"{}\", key_file: \"{}\"",
+        path("srv.pem"),
+        path("srv.key")
+    );
+    let ca = format!("ca_file: \"{}\"", path("ca.pem"));
+    (dir, hub, ca)
+}
+
+#[test]
+fn a_hub_certificate_without_the_address_gives_go_hostname_error() {
+    let (_dir, hub_tls, ca_file) = dns_only_pki();
+    let h = start_hub(
+        Hub::Reference,
+        &format!(
+            "server_name: HUB\nhost: 127.0.0.1\nport: -1\nleafnodes {{ host: 127.0.0.1, port: -1, tls {{ {hub_tls} }} }}\n"
+        ),
+    );
+    let l = leaf(
+        &format!("nats://127.0.0.1:{}", h.leaf_port.unwrap()),
+        &ca_file,
+    );
+    l.expect_log("TLS leafnode handshake error: tls: failed to verify certificate: x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs");
+}
+
+#[test]
+fn an_address_url_verifies_the_host_name_of_another_url() {
+    // nats-server `saveTLSHostname`: the hub's certificate is for
+    // hub.example; the address URL is dialed first and verified as
+    // hub.example (the name URL is never dialed).
+    let (_dir, hub_tls, ca_file) = dns_only_pki();
+    for hub in [Hub::Reference, Hub::UnderTest] {
+        let h = start_hub(
+            hub,
+            &format!(
+                "server_name: HUB\nhost: 127.0.0.1\nport: -1\nleafnodes {{ host: 127.0.0.1, port: -1, tls {{ {hub_tls} }} }}\n"
+            ),
+        );
+        let port = h.leaf_port.unwrap();
+        let l = Server::start(&format!(
+            "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"250ms\", remotes [ {{ urls: [\"nats://127.0.0.1:{port}\", \"nats://hub.example:{port}\"], no_randomize: true, tls {{ {ca_file} }} }} ] }}\n"
+        ));
+        crosses(&h, &l);
+    }
+}

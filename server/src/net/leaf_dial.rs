@@ -157,6 +157,7 @@ fn handshake(
 ) -> Result<(rustls::ClientConnection, Vec<u8>), DialError> {
     crate::debug!("{peer} - lid:{cid} - Starting TLS leafnode client handshake");
     let name = crate::leaf_tls::server_name(url.host(), dtls.tls_name.as_deref());
+    let saved_name_used = url.host().parse::<std::net::IpAddr>().is_ok() && dtls.tls_name.is_some();
     let result = match (dtls.client(remote), name) {
         (Ok(c), Some(name)) => c.handshake(s, name, early),
         (Err(e), _) => Err(HandshakeError::Failed(e)),
@@ -178,6 +179,14 @@ fn handshake(
         match e {
             HandshakeError::Timeout => {
                 crate::debug!("{peer} - lid:{cid} - TLS handshake timeout");
+            }
+            HandshakeError::NameMismatch(e) => {
+                crate::error!("{peer} - lid:{cid} - TLS leafnode handshake error: {e}");
+                // nats-server issue 1256: the saved name was wrong; the
+                // next attempt verifies the address itself.
+                if saved_name_used {
+                    dtls.tls_name = None;
+                }
             }
             HandshakeError::Failed(e) => {
                 crate::error!("{peer} - lid:{cid} - TLS leafnode handshake error: {e}");
