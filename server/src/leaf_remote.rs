@@ -222,13 +222,20 @@ impl RemoteUrl {
 
 impl Remote {
     /// Records the `leafnode_urls` of a hub INFO `v` (any INFO: the first
-    /// and the updates a cluster sends when its members change), unless
-    /// the remote has `ignore_discovered_servers`.
+    /// and the updates a cluster sends when its members change), or its
+    /// `ws_connect_urls` for a `ws://`/`wss://` remote (nats-server
+    /// `updateLeafNodeURLs`), unless the remote has
+    /// `ignore_discovered_servers`.
     pub(crate) fn learn_urls(&self, v: &serde_json::Value) {
         if self.cfg.ignore_discovered_servers {
             return;
         }
-        let Some(list) = v["leafnode_urls"].as_array() else {
+        let key = if self.is_ws() {
+            "ws_connect_urls"
+        } else {
+            "leafnode_urls"
+        };
+        let Some(list) = v[key].as_array() else {
             return;
         };
         let urls: Vec<String> = list
@@ -240,21 +247,36 @@ impl Remote {
         *self.discovered.lock().expect("remote") = urls;
     }
 
+    /// Whether the remote's URLs are WebSocket ones (nats-server looks at
+    /// the first; it refuses a mix).
+    fn is_ws(&self) -> bool {
+        self.cfg
+            .urls
+            .first()
+            .and_then(|u| RemoteUrl::parse(u))
+            .is_some_and(|u| u.ws)
+    }
+
     /// Adds the discovered `host:port`s not already in `urls` at their
-    /// end (nats-server `updateLeafNodeURLs`): TCP only (a `ws://`
-    /// remote's list stays as configured), with the userinfo of the
-    /// first configured URL that has one (spec §3.6).
+    /// end (nats-server `updateLeafNodeURLs`), with the userinfo of the
+    /// first configured URL that has one (spec §3.6): `nats-leaf://` for a
+    /// TCP remote, `ws://` or `wss://` (a `wss://` URL or a `tls {}`
+    /// block) for a WebSocket one (spec §5.2).
     pub(crate) fn merge_discovered(&self, urls: &mut Vec<RemoteUrl>) {
-        if urls.iter().any(|u| u.ws) {
-            return;
-        }
+        let scheme = if !self.is_ws() {
+            "nats-leaf"
+        } else if self.cfg.tls.is_some() || urls.iter().any(|u| u.wss) {
+            "wss"
+        } else {
+            "ws"
+        };
         let found = self.discovered.lock().expect("remote").clone();
         let creds = urls.iter().find(|u| u.user.is_some()).cloned();
         for hp in found {
             if urls.iter().any(|u| u.host_port == hp) {
                 continue;
             }
-            if let Some(mut u) = RemoteUrl::parse(&format!("nats-leaf://{hp}")) {
+            if let Some(mut u) = RemoteUrl::parse(&format!("{scheme}://{hp}")) {
                 if let Some(c) = &creds {
                     u.user = c.user.clone();
                     u.pass = c.pass.clone();

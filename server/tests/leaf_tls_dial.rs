@@ -507,3 +507,60 @@ fn an_address_url_verifies_the_host_name_of_another_url() {
         crosses(&h, &l);
     }
 }
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A nats-server cluster member with a TLS websocket port and leafnodes.
+fn wss_member(pki: &Pki, name: &str, cluster_port: u16, routes: &str) -> Server {
+    Server::start_reference(&format!(
+        "server_name: {name}\nhost: 127.0.0.1\nport: -1\ncluster {{ name: C, listen: \"127.0.0.1:{cluster_port}\"{routes} }}\nwebsocket {{ host: 127.0.0.1, port: -1, tls {{ {} }} }}\nleafnodes {{ host: 127.0.0.1, port: -1 }}\n",
+        pki.block("")
+    ))
+}
+
+#[test]
+fn a_wss_leaf_fails_over_to_a_member_it_learned_from_ws_connect_urls() {
+    // natsws's failover: observed, a nats-server 2.15.1 leaf in this setup
+    // never reaches B (as in the TCP case, docs/compat.md).
+    if common::is_reference() {
+        return;
+    }
+    let pki = Pki::new();
+    let (pa, pb) = (free_port(), free_port());
+    let mut a = wss_member(&pki, "A", pa, "");
+    let b = wss_member(
+        &pki,
+        "B",
+        pb,
+        &format!(", routes: [\"nats-route://127.0.0.1:{pa}\"]"),
+    );
+    // A's leafnode INFO names B's websocket port once the cluster formed.
+    let b_ws = format!("127.0.0.1:{}", b.ws_port.unwrap());
+    let until = std::time::Instant::now() + common::DEADLINE;
+    loop {
+        let mut raw = Raw::connect(a.leaf_port.unwrap());
+        let info = common::parse_info(raw.expect("\r\n").trim_end());
+        let urls = info["ws_connect_urls"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if urls.iter().any(|u| u.as_str() == Some(b_ws.as_str())) {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "{info}");
+        let _ = a.log.recv_timeout(std::time::Duration::from_millis(100));
+    }
+    let l = leaf(
+        &format!("wss://127.0.0.1:{}", a.ws_port.unwrap()),
+        &ca(&pki),
+    );
+    l.expect_log("Leafnode connection created for account: $G");
+    a.kill();
+    // The leaf reaches B over wss, which it was never configured with.
+    b.expect_log("Leafnode connection created");
+    l.expect_log("Leafnode connection created for account: $G");
+    traffic(&b, &l);
+}
