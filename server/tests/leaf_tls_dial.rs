@@ -315,10 +315,26 @@ fn a_hub_that_never_answers_the_handshake_times_out_and_is_dialed_again() {
         &format!("nats://127.0.0.1:{port}"),
         &format!("{}, handshake_first: true, timeout: 0.3", ca(&pki)),
     );
-    let (_first, _) = silent.accept().unwrap();
+    silent.set_nonblocking(true).unwrap();
+    let _first = accept_within(&silent);
     // nats-server: the timer's `TLS handshake timeout` is a debug line.
     l.expect_log("Leafnode connection closed: TLS Handshake Failure");
-    let (_second, _) = silent.accept().unwrap();
+    let _second = accept_within(&silent);
+}
+
+/// Accepts on the non-blocking `l` within the suite's deadline (polled:
+/// the dial is the event awaited, no fixed sleep).
+fn accept_within(l: &std::net::TcpListener) -> std::net::TcpStream {
+    let until = std::time::Instant::now() + common::DEADLINE;
+    loop {
+        match l.accept() {
+            Ok((s, _)) => return s,
+            Err(_) => {
+                assert!(std::time::Instant::now() < until, "no dial");
+                std::thread::yield_now();
+            }
+        }
+    }
 }
 
 #[test]
