@@ -18,6 +18,7 @@ pub(crate) mod leaf_creds;
 pub(crate) mod leaf_interest;
 pub(crate) mod leaf_perms;
 pub(crate) mod leaf_remote;
+pub(crate) mod leaf_tls;
 pub mod log;
 pub(crate) mod monitor;
 pub(crate) mod mqtt;
