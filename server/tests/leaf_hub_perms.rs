@@ -727,3 +727,47 @@ fn a_link_with_plain_and_queue_interest_gets_one_lmsg_naming_the_group() {
     assert!(got.contains("LMSG both | grp 1\r\nx\r\n"), "{got}");
     assert!(got.contains("LMSG both + r grp 1\r\ny\r\n"), "{got}");
 }
+
+/// A JWT user with `exp` bound to an accepted link: when it expires the
+/// hub sends `-ERR 'User Authentication Expired'` and closes the link
+/// (`Authentication Expired`), as for a client.
+#[test]
+fn an_expiring_jwt_user_closes_the_link_when_it_expires() {
+    let (op, acc, user) = (
+        KeyPair::new_operator(),
+        KeyPair::new_account(),
+        KeyPair::new_user(),
+    );
+    let h = Server::start(&format!(
+        "server_name: HUBT\nhost: 127.0.0.1\nport: -1\noperator: \"{}\"\nresolver: MEMORY\nresolver_preload: {{ {}: \"{}\" }}\nleafnodes {{ host: 127.0.0.1, port: -1 }}\n",
+        jwt::operator(&op, None),
+        acc.public_key(),
+        jwt::account(&op, &acc, "A", &[]),
+    ));
+    let user_jwt = jwt::user(
+        &acc,
+        &user,
+        jwt::User {
+            exp: Some(jwt::now() + 2),
+            ..Default::default()
+        },
+    );
+    let started = Instant::now();
+    let (mut r, _) = raw_leaf(h.leaf_port.unwrap(), |nonce| {
+        format!(
+            r#"{{"name":"RAWJ","jwt":"{user_jwt}","sig":"{}"}}"#,
+            jwt::sign_nonce(&user, nonce)
+        )
+    });
+    // Still up right after the handshake.
+    assert!(until_pong(&mut r).contains("LS+ $LDS."));
+    // `exp` is at most 2 s after the handshake (whole seconds).
+    r.expect("-ERR 'User Authentication Expired'\r\n");
+    assert!(
+        started.elapsed() < Duration::from_millis(3500),
+        "{:?}",
+        started.elapsed()
+    );
+    r.read_to_close();
+    h.expect_log("Leafnode connection closed: Authentication Expired");
+}

@@ -111,6 +111,8 @@ pub(crate) struct Leaf {
     pub(super) hub_perms: Option<Arc<crate::leaf_perms::HubPerms>>,
     /// Accepting side: the CONNECT as received, re-checked on reload.
     pub(super) connect_json: Vec<u8>,
+    /// Accepting side: when the bound JWT user expires (server clock).
+    expires: Option<Millis>,
     /// When the last PING went out (RTT for `/leafz`).
     ping_sent_at: Option<Millis>,
     in_msgs: u64,
@@ -176,6 +178,7 @@ impl Leaf {
             solicit_export: None,
             hub_perms: None,
             connect_json: Vec::new(),
+            expires: None,
             ping_sent_at: None,
             in_msgs: 0,
             in_bytes: 0,
@@ -189,14 +192,30 @@ impl Leaf {
 
     /// When [`Leaf::handle_timeout`] is due.
     pub(crate) fn poll_timeout(&self) -> Option<Millis> {
-        match (self.deadline, self.next_ping) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.deadline, self.next_ping, self.expires]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// A JWT user's `exp` (Unix seconds) becomes a deadline on the server
+    /// clock `now`: then `-ERR 'User Authentication Expired'` and a close
+    /// (nats-server `setExpiration` applies to leafs too).
+    pub(super) fn set_expiry(&mut self, exp_unix: Option<u64>, now: Millis) {
+        self.expires = exp_unix.map(|exp| {
+            let now_unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            now.saturating_add(Millis((exp * 1000).saturating_sub(now_unix)))
+        });
     }
 
     /// Handshake deadlines and the keep-alive (spec §3.3, §3.5, §3.9).
     pub(crate) fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
+        if self.expires.is_some_and(|e| e <= now) {
+            natsws_core::proto::encode_err(out, "User Authentication Expired");
+            return Err(close(ClosedReason::AuthenticationExpired, None));
+        }
         if self.deadline.is_some_and(|d| d <= now) {
             self.deadline = None;
             return Err(match self.phase {

@@ -72,7 +72,11 @@ pub(super) fn connect(
     };
     let user = v["user"].as_str().unwrap_or_default();
     let pass = v["pass"].as_str().unwrap_or_default();
-    let (account, perms) = match bind(cx, user, pass, json) {
+    let Bound {
+        account,
+        perms,
+        expires_at_unix,
+    } = match bind(cx, user, pass, json) {
         Some(a) => a,
         None => {
             natsws_core::proto::encode_err(out, "Authorization Violation");
@@ -103,6 +107,7 @@ pub(super) fn connect(
     }
     leaf.connect_json = json.to_vec();
     set_perms(leaf, cx, perms.as_deref());
+    leaf.set_expiry(expires_at_unix, now);
     let name = v["name"]
         .as_str()
         .or(v["server_id"].as_str())
@@ -145,16 +150,11 @@ pub(super) fn connect(
 /// `authorization.account` (or `$G`).
 /// The user's permissions come with it (only client users have any:
 /// `leafnodes.authorization` entries cannot, spec §2.2).
-fn bind(
-    cx: &Cx<'_>,
-    user: &str,
-    pass: &str,
-    json: &[u8],
-) -> Option<(String, Option<Arc<Permissions>>)> {
+fn bind(cx: &Cx<'_>, user: &str, pass: &str, json: &[u8]) -> Option<Bound> {
     let settings = cx.shared.settings();
     let global = crate::account::GLOBAL_ACCOUNT.to_string();
     let Some(l) = settings.leafnodes.as_ref() else {
-        return Some((global, None));
+        return Some(Bound::account(global));
     };
     let a = &l.authorization;
     if a.user.is_none() && a.nkey.is_none() && a.users.is_empty() {
@@ -162,7 +162,7 @@ fn bind(
             return global_user(cx, auth, json);
         }
     }
-    leaf_user(a, user, pass, json, cx.nonce.as_bytes()).map(|acc| (acc, None))
+    leaf_user(a, user, pass, json, cx.nonce.as_bytes()).map(Bound::account)
 }
 
 /// Branches 1–3 and the no-auth case of spec §3.6: the account of the
@@ -241,7 +241,7 @@ pub(super) fn reauthorize(
     let pass = v["pass"].as_str().unwrap_or_default();
     let bound = bind(cx, user, pass, &json);
     leaf.connect_json = json;
-    let Some((account, perms)) = bound else {
+    let Some(Bound { account, perms, .. }) = bound else {
         natsws_core::proto::encode_err(out, "Authorization Violation");
         let user = v["user"].as_str().unwrap_or_default();
         let text = if user.is_empty() {
@@ -292,11 +292,7 @@ pub(super) fn set_perms(leaf: &mut Leaf, cx: &Cx<'_>, perms: Option<&Permissions
 
 /// The server's client authentication for a leaf (spec §3.6 branch 4):
 /// the account of the user the CONNECT names, and its permissions.
-fn global_user(
-    cx: &Cx<'_>,
-    auth: &crate::auth::ServerAuth,
-    json: &[u8],
-) -> Option<(String, Option<Arc<Permissions>>)> {
+fn global_user(cx: &Cx<'_>, auth: &crate::auth::ServerAuth, json: &[u8]) -> Option<Bound> {
     let connect = natsws_core::proto::Connect::from_json(json).ok()?;
     let kind = cx.me.kind.connection_type();
     let now_unix = std::time::SystemTime::now()
@@ -316,5 +312,30 @@ fn global_user(
         },
     )
     .ok()?;
-    Some((id.account, id.permissions))
+    Some(Bound {
+        account: id.account,
+        perms: id.permissions,
+        expires_at_unix: id.expires_at_unix,
+    })
+}
+
+/// What a leaf's CONNECT binds it to (spec §3.6).
+struct Bound {
+    /// The account's name.
+    account: String,
+    /// The bound user's permissions, if any.
+    perms: Option<Arc<Permissions>>,
+    /// A JWT user's `exp` (Unix seconds).
+    expires_at_unix: Option<u64>,
+}
+
+impl Bound {
+    /// Bound to `account`, no permissions, no expiry.
+    fn account(account: String) -> Bound {
+        Bound {
+            account,
+            perms: None,
+            expires_at_unix: None,
+        }
+    }
 }
