@@ -10,7 +10,7 @@
 pub(crate) mod store;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use natsws_core::mqtt::retained::Retained;
@@ -128,18 +128,59 @@ pub(crate) struct Inner {
 /// What the durable store must write at the next commit.
 #[derive(Default)]
 pub(crate) struct Dirty {
-    /// Anything marked since the last commit.
-    flag: AtomicBool,
+    /// The open commit epoch (from 1): a change that an acknowledgement depends on
+    /// (a routed QoS 1/2 message, a staged QoS 2 message, a subscription,
+    /// a retained message, a session created or dropped) belongs to the
+    /// epoch open when it was marked, and the marking thread's next
+    /// [`Registry::commit`] returns only once that epoch is durable.
+    epoch: AtomicU64,
+    /// The last epoch written (0: none).
+    durable: AtomicU64,
+    /// The last commit failed: the next one writes again.
+    retry: AtomicBool,
+    /// Only changes no acknowledgement waits for (a PUBACK or PUBCOMP
+    /// received, deliveries rendered) were marked: written with the next
+    /// required commit, or after [`LAZY_COMMIT`] at the latest.
+    lazy: AtomicBool,
     /// Sessions to write (or delete).
     sessions: Mutex<HashSet<SessionKey>>,
     /// (account, subject) of retained messages to write (or delete).
     retained: Mutex<HashSet<RetainedKey>>,
+    /// Held through a whole commit, so that a loop whose marks another
+    /// loop's commit took waits for that commit before its
+    /// acknowledgements go out.
+    commit: Mutex<Option<std::time::Instant>>,
+}
+
+/// The longest a change that no acknowledgement depends on stays
+/// unwritten while the server is busy (a crash within it only redelivers
+/// what was acknowledged, as QoS 1 allows).
+pub(crate) const LAZY_COMMIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+std::thread_local! {
+    /// The newest epoch this thread marked a required change in (0: none
+    /// since its last commit).
+    static NEED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 impl Dirty {
+    /// After the change is in a dirty set: this thread's next commit must
+    /// cover the open epoch.
+    fn need(&self) {
+        // Read after the insert: a commit that closed this epoch drains
+        // the sets after closing it, so it holds the change.
+        let e = self.epoch.load(Ordering::SeqCst);
+        NEED.with(|n| n.set(n.get().max(e)));
+    }
+
     fn session(&self, key: &SessionKey) {
         self.sessions.lock().expect("dirty").insert(key.clone());
-        self.flag.store(true, Ordering::Release);
+        self.need();
+    }
+
+    fn session_lazy(&self, key: &SessionKey) {
+        self.sessions.lock().expect("dirty").insert(key.clone());
+        self.lazy.store(true, Ordering::Release);
     }
 }
 
@@ -163,6 +204,15 @@ impl MqttSession {
     pub(crate) fn mark(&self, clean: bool) {
         if let (Some(d), false) = (&self.dirty, clean) {
             d.session(&self.key);
+        }
+    }
+
+    /// Marks a change that no acknowledgement depends on (a PUBACK or
+    /// PUBCOMP received, deliveries rendered): written with the next
+    /// required commit, or within [`LAZY_COMMIT`].
+    pub(crate) fn mark_lazy(&self, clean: bool) {
+        if let (Some(d), false) = (&self.dirty, clean) {
+            d.session_lazy(&self.key);
         }
     }
 
@@ -435,7 +485,7 @@ impl Registry {
                 .lock()
                 .expect("dirty")
                 .insert((account.into(), subject.into()));
-            d.flag.store(true, Ordering::Release);
+            d.need();
         }
         let mut r = self.retained.lock().expect("retained");
         let idx = r.entry(account.into()).or_default();
@@ -505,7 +555,10 @@ impl Registry {
     pub(crate) fn open_store(&self, dir: &std::path::Path) -> Result<(), store::StoreError> {
         let fs = store::FileStore::open(dir)?;
         let _ = self.store.set(fs);
-        let _ = self.dirty.set(Arc::new(Dirty::default()));
+        let _ = self.dirty.set(Arc::new(Dirty {
+            epoch: AtomicU64::new(1),
+            ..Dirty::default()
+        }));
         Ok(())
     }
 
@@ -514,12 +567,39 @@ impl Registry {
     /// acknowledgements of that turn. A failed commit is logged; the state
     /// stays marked for the next turn.
     pub(crate) fn commit(&self) {
+        self.commit_if(false);
+    }
+
+    /// Writes everything marked, lazy changes too (at shutdown).
+    pub(crate) fn commit_all(&self) {
+        self.commit_if(true);
+    }
+
+    fn commit_if(&self, all: bool) {
+        let need = NEED.with(|n| n.replace(0));
         let (Some(fs), Some(d)) = (self.store.get(), self.dirty.get()) else {
             return;
         };
-        if !d.flag.swap(false, Ordering::AcqRel) {
+        let pending =
+            |d: &Dirty| need > d.durable.load(Ordering::SeqCst) || d.retry.load(Ordering::Acquire);
+        // Nothing of this thread's to wait for, and no lazy change: no
+        // lock (another loop may be in its fsync).
+        if !all && !pending(d) && !d.lazy.load(Ordering::Acquire) {
             return;
         }
+        let mut last = d.commit.lock().expect("commit");
+        if !pending(d) {
+            // Another loop's commit covered this thread's changes.
+            let due = all || last.is_none_or(|t| t.elapsed() >= LAZY_COMMIT);
+            if !due || !d.lazy.load(Ordering::Acquire) {
+                return;
+            }
+        }
+        d.retry.store(false, Ordering::Release);
+        d.lazy.store(false, Ordering::Release);
+        *last = Some(std::time::Instant::now());
+        // Later marks belong to the next epoch.
+        let closed = d.epoch.fetch_add(1, Ordering::SeqCst);
         let keys: Vec<SessionKey> = d.sessions.lock().expect("dirty").drain().collect();
         let rets: Vec<RetainedKey> = d.retained.lock().expect("dirty").drain().collect();
         let mut writes = Vec::with_capacity(keys.len() + rets.len());
@@ -541,12 +621,17 @@ impl Registry {
                 writes.push(store::Write::Retained(store::key(acc, subject), m));
             }
         }
+        if writes.is_empty() {
+            d.durable.store(closed, Ordering::SeqCst);
+            return;
+        }
         if let Err(e) = fs.commit(&writes) {
             crate::error!("{e}");
             d.sessions.lock().expect("dirty").extend(keys);
             d.retained.lock().expect("dirty").extend(rets);
-            d.flag.store(true, Ordering::Release);
+            d.retry.store(true, Ordering::Release);
         }
+        d.durable.store(closed, Ordering::SeqCst);
     }
 
     /// At start: the stored retained messages and persistent sessions

@@ -189,14 +189,19 @@ impl MqttConn {
                 self.with_session(|s, me| {
                     s.out.puback(id);
                     me.fill(s, out, now);
+                    false
                 });
                 Ok(())
             }
             Packet::Pubrec(id) => {
+                // The PUBREL stage is written before the PUBREL goes out:
+                // after a crash the PUBLISH must not be sent again.
                 self.with_session(|s, _| {
-                    if s.out.pubrec(id, now) {
+                    let known = s.out.pubrec(id, now);
+                    if known {
                         codec::encode_ack(out, codec::kind::PUBREL, id);
                     }
+                    known
                 });
                 Ok(())
             }
@@ -204,6 +209,7 @@ impl MqttConn {
                 self.with_session(|s, me| {
                     s.out.pubcomp(id);
                     me.fill(s, out, now);
+                    false
                 });
                 Ok(())
             }
@@ -236,14 +242,20 @@ impl MqttConn {
         }
     }
 
-    /// Runs `f` on the session's state (nothing before CONNECT).
-    fn with_session(&mut self, f: impl FnOnce(&mut crate::mqtt::Inner, &mut Self)) {
+    /// Runs `f` on the session's state (nothing before CONNECT) and marks
+    /// the session for the store: for the next commit when `f` returns
+    /// true (what it sent depends on the change), else lazily (an
+    /// acknowledgement received: losing it in a crash only redelivers).
+    fn with_session(&mut self, f: impl FnOnce(&mut crate::mqtt::Inner, &mut Self) -> bool) {
         let Some(s) = self.session.clone() else {
             return;
         };
         let mut inner = s.inner.lock().expect("mqtt session");
-        f(&mut inner, self);
-        s.mark(inner.clean);
+        if f(&mut inner, self) {
+            s.mark(inner.clean);
+        } else {
+            s.mark_lazy(inner.clean);
+        }
     }
 
     /// CONNECT after the codec's checks (mqtt spec §2.3 rows 21–23, §4.5).

@@ -293,7 +293,9 @@ impl MqttConn {
                 now,
             );
         }
-        session.mark(inner.clean);
+        // Rendering moves routed records (already durable) into the
+        // window: no acknowledgement depends on that.
+        session.mark_lazy(inner.clean);
         drop(inner);
         self.recs = recs;
         self.scratch = topic_buf;
