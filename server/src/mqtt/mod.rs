@@ -8,6 +8,9 @@
 //! connection side, `crate::session::mqtt`, drives it.
 
 pub(crate) mod store;
+mod submap;
+
+pub(crate) use submap::SubMap;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -111,7 +114,7 @@ pub(crate) struct Inner {
     /// payload`.
     pub records: Vec<u8>,
     /// Filters → subscriptions.
-    pub subs: BTreeMap<Box<[u8]>, SubEntry>,
+    pub subs: SubMap,
     /// QoS 1/2 deliveries in flight.
     pub out: Outbound<OutMsg>,
     /// QoS 1/2 deliveries waiting for room in the window: (QoS, message).
@@ -240,7 +243,7 @@ impl MqttSession {
                 conn: None,
                 clean,
                 records: Vec::new(),
-                subs: BTreeMap::new(),
+                subs: SubMap::default(),
                 out: Outbound::new(max_inflight, ack_wait),
                 pending: VecDeque::new(),
                 qos2_in: BTreeMap::new(),
@@ -295,7 +298,7 @@ pub(crate) fn records(mut b: &[u8]) -> impl Iterator<Item = (u8, &[u8], &[u8])> 
 impl Numbered for MqttSession {
     fn push(&self, sub: &Subscription<Sink>, msg: &Message<'_>) -> Option<Arc<ConnShared>> {
         let mut inner = self.inner.lock().expect("mqtt session");
-        let entry = inner.subs.get(&*sub.sid)?;
+        let entry = inner.subs.get(&sub.sid)?;
         if entry.reserved && msg.subject.first() == Some(&b'$') {
             return None;
         }

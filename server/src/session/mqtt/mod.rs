@@ -227,6 +227,7 @@ impl MqttConn {
             }
             Packet::Pingreq => {
                 codec::encode_pingresp(out);
+                self.shrink_idle();
                 Ok(())
             }
             Packet::Disconnect => {

@@ -18,6 +18,9 @@ use crate::deliver;
 use crate::mqtt::{records, Inner, OutMsg, Staged, SubEntry};
 use crate::sink::{ConnShared, Sink};
 
+/// Buffer capacity an idle connection may keep (bytes).
+const IDLE_KEEP: usize = 256;
+
 /// Appends a redelivery: the PUBLISH with DUP=1 and its identifier, or the
 /// PUBREL.
 pub(super) fn resend(out: &mut Vec<u8>, r: Resend<'_, OutMsg>) {
@@ -307,6 +310,27 @@ impl MqttConn {
                 .extend_from_slice(&self.rendered);
         }
         true
+    }
+
+    /// A PINGREQ came (the client is idle or quiet): buffers a burst grew
+    /// and that hold nothing now go back to the allocator, so an idle
+    /// connection keeps only its fixed state (issue #17: idle memory per
+    /// connection).
+    pub(super) fn shrink_idle(&mut self) {
+        for v in [&mut self.recs, &mut self.rendered, &mut self.scratch] {
+            if v.capacity() > IDLE_KEEP {
+                *v = Vec::new();
+            }
+        }
+        if let Some(s) = &self.session {
+            let mut inner = s.inner.lock().expect("mqtt session");
+            if inner.records.is_empty() && inner.records.capacity() > IDLE_KEEP {
+                inner.records = Vec::new();
+            }
+            if inner.pending.is_empty() {
+                inner.pending.shrink_to_fit();
+            }
+        }
     }
 
     /// When [`MqttConn::handle_timeout`] is next due: the CONNECT
