@@ -69,6 +69,9 @@ pub(crate) struct MqttConn {
     ack_wait: Millis,
     /// `takeover_jail`.
     jail: Millis,
+    /// A CONNECT within the takeover jail (spec §4.5.4): held without a
+    /// CONNACK, its later input ignored, and closed at this time.
+    held_until: Option<Millis>,
 }
 
 /// A close with a log line.
@@ -121,6 +124,7 @@ impl MqttConn {
             ),
             ack_wait: millis(m.map_or(crate::settings::DEFAULT_MQTT_ACK_WAIT, |m| m.ack_wait)),
             jail: millis(m.map_or(std::time::Duration::from_secs(1), |m| m.takeover_jail)),
+            held_until: None,
         }
     }
 
@@ -149,6 +153,10 @@ impl MqttConn {
         out: &mut Vec<u8>,
     ) -> Result<usize, Close> {
         self.last_in = now;
+        if self.held_until.is_some() {
+            // Held in the takeover jail: nothing it sends is handled.
+            return Ok(input.len());
+        }
         let mut used = 0;
         loop {
             match self.dec.decode(&input[used..]) {
@@ -156,6 +164,9 @@ impl MqttConn {
                 Ok(Some((p, n))) => {
                     used += n;
                     self.packet(cx, p, now, out)?;
+                    if self.held_until.is_some() {
+                        return Ok(input.len());
+                    }
                 }
                 Err(e) => {
                     if let Reaction::Connack(code) = e.reaction() {
@@ -301,10 +312,19 @@ impl MqttConn {
         self.account = cx.account.name.as_str().into();
         let key = (self.account.clone(), client_id.clone());
         if cx.shared.mqtt.jailed(&key, now, self.jail) {
-            return Err(close(
-                ClosedReason::DuplicateClientId,
-                format!("Replaced client connection with client ID {client_id:?} too often (within {} ms): closed", self.jail.0),
-            ));
+            // nats-server holds such a client for the jail time, then
+            // closes it without a CONNACK (mqtt spec §4.5.4): a client
+            // that reconnects at once does not flap in a tight loop.
+            crate::warn!(
+                "{} - {}:{} - Client ID {client_id:?} replaced within {} ms: held, then closed",
+                cx.me.log_peer(),
+                cx.me.kind.label(),
+                cx.me.cid,
+                self.jail.0
+            );
+            self.held_until = Some(now.saturating_add(self.jail));
+            self.connect_deadline = None;
+            return Ok(());
         }
         let at = cx
             .shared

@@ -341,7 +341,7 @@ impl MqttConn {
             .session
             .as_ref()
             .and_then(|s| s.inner.lock().expect("mqtt session").out.poll_timeout());
-        [self.connect_deadline, ka, redeliver]
+        [self.connect_deadline, ka, redeliver, self.held_until]
             .into_iter()
             .flatten()
             .min()
@@ -350,6 +350,12 @@ impl MqttConn {
     /// The timers: no CONNECT in time, keep-alive expiry (1.5 × k without
     /// input: Read Error, the will is published), `ack_wait` redelivery.
     pub(crate) fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
+        if self.held_until.is_some_and(|t| t <= now) {
+            return Err(close(
+                ClosedReason::DuplicateClientId,
+                "Client ID held in the takeover jail: closed".to_string(),
+            ));
+        }
         if self.connect_deadline.is_some_and(|t| t <= now) {
             return Err(close(
                 ClosedReason::AuthenticationTimeout,
