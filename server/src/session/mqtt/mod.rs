@@ -11,6 +11,7 @@
 //! flushes the connection: that is where packet identifiers are assigned.
 
 mod packets;
+mod reload;
 
 use std::sync::Arc;
 
