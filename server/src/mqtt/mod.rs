@@ -9,6 +9,7 @@
 
 pub(crate) mod store;
 mod submap;
+pub(crate) mod window;
 
 pub(crate) use submap::SubMap;
 
@@ -36,6 +37,10 @@ pub(crate) type RetainedKey = (Box<str>, Box<[u8]>);
 pub(crate) struct OutMsg {
     bytes: Box<[u8]>,
     topic_len: usize,
+    /// The subscription whose `max_ack_pending` window it counts in
+    /// ([`window::slot`] of its filter; 0: none, e.g. a retained message
+    /// sent on SUBSCRIBE).
+    pub slot: u32,
 }
 
 impl OutMsg {
@@ -47,7 +52,13 @@ impl OutMsg {
         OutMsg {
             bytes: v.into_boxed_slice(),
             topic_len: topic.len(),
+            slot: 0,
         }
+    }
+    /// The same, counted in the window of subscription `slot`.
+    pub(crate) fn with_slot(mut self, slot: u32) -> OutMsg {
+        self.slot = slot;
+        self
     }
     /// The MQTT topic.
     pub(crate) fn topic(&self) -> &[u8] {
@@ -101,6 +112,10 @@ pub(crate) struct SubEntry {
     pub reserved: bool,
     /// Its NATS subscriptions (the filter, and the `#` parent-level twin).
     pub subs: Vec<SubRef<Sink>>,
+    /// Its window: the `max_ack_pending` in force when it was made, the
+    /// QoS 1/2 deliveries of it in flight and those waiting for room
+    /// (mqtt spec §4.4; the `#` twin shares it).
+    pub win: window::Window,
 }
 
 /// The mutable state of a session.
@@ -110,8 +125,8 @@ pub(crate) struct Inner {
     /// Clean session: dropped when its connection ends.
     pub clean: bool,
     /// Deliveries routed since the owner's last flush (or while offline):
-    /// records of `qos u8, subject len u16, subject, payload len u32,
-    /// payload`.
+    /// records of `qos u8, slot u32, subject len u16, subject, payload
+    /// len u32, payload` (slot: [`window::slot`] of the filter).
     pub records: Vec<u8>,
     /// Filters → subscriptions.
     pub subs: SubMap,
@@ -270,28 +285,37 @@ fn publish_qos(headers: Option<&[u8]>) -> u8 {
 }
 
 /// Appends one delivery record.
-pub(crate) fn push_record(records: &mut Vec<u8>, qos: u8, subject: &[u8], payload: &[u8]) {
+pub(crate) fn push_record(
+    records: &mut Vec<u8>,
+    qos: u8,
+    slot: u32,
+    subject: &[u8],
+    payload: &[u8],
+) {
     records.push(qos);
+    records.extend_from_slice(&slot.to_be_bytes());
     records.extend_from_slice(&(subject.len() as u16).to_be_bytes());
     records.extend_from_slice(subject);
     records.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     records.extend_from_slice(payload);
 }
 
-/// Reads the records of [`Inner::records`]: (QoS, subject, payload).
-pub(crate) fn records(mut b: &[u8]) -> impl Iterator<Item = (u8, &[u8], &[u8])> {
+/// Reads the records of [`Inner::records`]: (QoS, slot, subject,
+/// payload).
+pub(crate) fn records(mut b: &[u8]) -> impl Iterator<Item = (u8, u32, &[u8], &[u8])> {
     std::iter::from_fn(move || {
-        if b.len() < 3 {
+        if b.len() < 7 {
             return None;
         }
         let qos = b[0];
-        let sl = usize::from(u16::from_be_bytes([b[1], b[2]]));
-        let subject = &b[3..3 + sl];
-        let r = &b[3 + sl..];
+        let slot = u32::from_be_bytes([b[1], b[2], b[3], b[4]]);
+        let sl = usize::from(u16::from_be_bytes([b[5], b[6]]));
+        let subject = &b[7..7 + sl];
+        let r = &b[7 + sl..];
         let pl = u32::from_be_bytes([r[0], r[1], r[2], r[3]]) as usize;
         let payload = &r[4..4 + pl];
         b = &r[4 + pl..];
-        Some((qos, subject, payload))
+        Some((qos, slot, subject, payload))
     })
 }
 
@@ -327,7 +351,8 @@ impl Numbered for MqttSession {
         if offline_full {
             return None;
         }
-        push_record(&mut inner.records, qos, msg.subject, msg.payload);
+        let slot = entry.win.slot;
+        push_record(&mut inner.records, qos, slot, msg.subject, msg.payload);
         if conn.is_none() && inner.records.len() > self.max_pending {
             crate::warn!(
                 "MQTT session {:?} of account {:?} is offline with {} bytes queued (max_pending): later messages are dropped until it reconnects",
@@ -406,6 +431,10 @@ impl Registry {
             if !clean && !inner.clean {
                 inner.conn = Some(conn.clone());
                 inner.out.ack_wait = ack_wait;
+                // The session cap in force now (a reload changes it for
+                // existing sessions too, nats-server
+                // `mqttUpdateMaxAckPending`).
+                inner.out.max_inflight = window::session_cap(max_inflight);
                 inner.resend_all = !inner.out.is_empty();
                 drop(inner);
                 return Attached {
@@ -433,7 +462,7 @@ impl Registry {
                 key.clone(),
                 id,
                 clean,
-                max_inflight,
+                window::session_cap(max_inflight),
                 ack_wait,
                 self.dirty.get().cloned(),
             )
@@ -669,7 +698,7 @@ impl Registry {
                     key.clone(),
                     sub_conn,
                     false,
-                    max_inflight,
+                    window::session_cap(max_inflight),
                     ack_wait,
                     self.dirty.get().cloned(),
                 )
@@ -694,15 +723,18 @@ impl Registry {
                         subscribe(&acc, sub);
                     }
                     let reserved = subs.first().is_some_and(|x| reserved(x.filter.as_bytes()));
+                    let win = window::Window::new(&filter, max_inflight);
                     inner.subs.insert(
                         filter,
                         SubEntry {
                             qos,
                             reserved,
                             subs,
+                            win,
                         },
                     );
                 }
+                inner.recount();
             }
             map.insert(key, s);
         }

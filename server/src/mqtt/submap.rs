@@ -46,6 +46,11 @@ impl SubMap {
         Some(e)
     }
 
+    /// The entries, in filter order, to change.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut SubEntry> {
+        self.0.iter_mut().map(|(_, e)| e)
+    }
+
     /// (filter, entry) in filter order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Box<[u8]>, &SubEntry)> {
         self.0.iter().map(|(f, e)| (f, e))
@@ -74,6 +79,7 @@ mod tests {
             qos,
             reserved: false,
             subs: Vec::new(),
+            win: Default::default(),
         }
     }
 

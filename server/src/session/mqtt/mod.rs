@@ -199,7 +199,8 @@ impl MqttConn {
             }
             Packet::Puback(id) => {
                 self.with_session(|s, me| {
-                    s.out.puback(id);
+                    let m = s.out.puback(id);
+                    s.acked(m);
                     me.fill(s, out, now);
                     false
                 });
@@ -219,7 +220,8 @@ impl MqttConn {
             }
             Packet::Pubcomp(id) => {
                 self.with_session(|s, me| {
-                    s.out.pubcomp(id);
+                    let m = s.out.pubcomp(id);
+                    s.acked(m);
                     me.fill(s, out, now);
                     false
                 });

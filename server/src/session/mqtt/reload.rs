@@ -3,8 +3,9 @@
 //! `isClientAuthorized`, `authViolation` for MQTT clients), on the
 //! connection's own loop at the first turn after the settings were swapped:
 //!
-//! 1. `ack_wait` and `max_ack_pending` apply to what the connection does
-//!    from now on (mqtt spec §1.5);
+//! 1. `ack_wait` and `max_ack_pending` apply to the session at once (its
+//!    cap of unacknowledged deliveries; subscriptions made before keep
+//!    their own windows, mqtt spec §1.5);
 //! 2. a client whose CONNECT named a user that the new configuration no
 //!    longer has, or has in another account, is closed (`Client Closed`,
 //!    nothing sent; it reconnects);
@@ -45,6 +46,12 @@ impl MqttConn {
         if let Some(m) = new.mqtt.as_ref() {
             self.max_inflight = usize::from(m.max_ack_pending);
             self.ack_wait = millis(m.ack_wait);
+            if let Some(s) = &self.session {
+                // The session cap follows the setting at once; the
+                // windows of existing subscriptions keep theirs.
+                let mut inner = s.inner.lock().expect("mqtt session");
+                inner.out.max_inflight = crate::mqtt::window::session_cap(self.max_inflight);
+            }
         }
         if self.session.is_none() || self.held_until.is_some() {
             return Ok(());
