@@ -73,3 +73,49 @@ fn acknowledged_deliveries_are_not_sent_again_after_a_graceful_restart() {
 fn port_of(s: &Server) -> u16 {
     s.mqtt_port.unwrap()
 }
+
+/// The store file's modification time.
+fn mtime(dir: &TempDir) -> std::time::SystemTime {
+    std::fs::metadata(dir.0.join("mqtt").join("state.redb"))
+        .and_then(|m| m.modified())
+        .expect("state.redb")
+}
+
+#[test]
+fn acknowledgements_reach_the_store_of_an_idle_server_without_other_traffic() {
+    if common::is_reference() {
+        return; // natsws's store file and its lazy commit.
+    }
+    let dir = TempDir::new();
+    let c = conf(&dir, "", "");
+    let mut s = Server::start(&c);
+    let port = s.mqtt_port.unwrap();
+    let (mut sub, _) = Mqtt::connect(port, "idle-acked", false);
+    assert_eq!(sub.subscribe(1, &[("idle/#", 1)]), [1]);
+    let (mut publ, _) = Mqtt::connect(port, "idle-pub", true);
+    publ.publish(1, false, "idle/1", 1, b"x");
+    assert_eq!(publ.read().b0, 0x40, "PUBACK");
+    let (_, _, _, _, id, _) = sub.read().publish();
+    sub.send(&[0xc0, 0]);
+    assert_eq!(sub.read().b0, 0xd0);
+    // The delivery is written (its PUBACK to the publisher waited for
+    // that); now the subscriber's PUBACK, and then nothing else happens.
+    let before = mtime(&dir);
+    sub.ack(4, id);
+    let until = std::time::Instant::now() + common::DEADLINE;
+    while mtime(&dir) == before {
+        assert!(
+            std::time::Instant::now() < until,
+            "the PUBACK was never written"
+        );
+        std::thread::yield_now();
+    }
+    s.kill();
+    let s = Server::start(&c);
+    let (mut sub, ack) = Mqtt::connect(s.mqtt_port.unwrap(), "idle-acked", false);
+    assert_eq!(ack, (1, 0));
+    assert!(
+        sub.try_read(Duration::from_millis(500)).is_none(),
+        "the acknowledged message came back"
+    );
+}

@@ -189,6 +189,9 @@ impl Dirty {
         // the sets after closing it, so it holds the change.
         let e = self.epoch.load(Ordering::SeqCst);
         NEED.with(|n| n.set(n.get().max(e)));
+        // Also a lazy change: a thread that never commits (not a loop)
+        // still gets it written by a loop within LAZY_COMMIT.
+        self.lazy.store(true, Ordering::Release);
     }
 
     fn session(&self, key: &SessionKey) {
@@ -228,10 +231,15 @@ impl MqttSession {
     /// Marks a change that no acknowledgement depends on (a PUBACK or
     /// PUBCOMP received, deliveries rendered): written with the next
     /// required commit, or within [`LAZY_COMMIT`].
-    pub(crate) fn mark_lazy(&self, clean: bool) {
+    /// True when marked (a file store and a persistent session): the
+    /// caller arms a timer [`LAZY_COMMIT`] ahead so that an idle loop
+    /// wakes up and writes it.
+    pub(crate) fn mark_lazy(&self, clean: bool) -> bool {
         if let (Some(d), false) = (&self.dirty, clean) {
             d.session_lazy(&self.key);
+            return true;
         }
+        false
     }
 
     fn with_max_pending(mut self, n: usize) -> MqttSession {
@@ -619,7 +627,16 @@ impl Registry {
         if !all && !pending(d) && !d.lazy.load(Ordering::Acquire) {
             return;
         }
-        let mut last = d.commit.lock().expect("commit");
+        let mut last = if all || pending(d) {
+            d.commit.lock().expect("commit")
+        } else {
+            // Only lazy changes: never wait behind another loop's fsync
+            // for them (that loop's commit writes them anyway).
+            let Ok(g) = d.commit.try_lock() else {
+                return;
+            };
+            g
+        };
         if !pending(d) {
             // Another loop's commit covered this thread's changes.
             let due = all || last.is_none_or(|t| t.elapsed() >= LAZY_COMMIT);

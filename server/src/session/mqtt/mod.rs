@@ -73,6 +73,9 @@ pub(crate) struct MqttConn {
     /// A CONNECT within the takeover jail (spec §4.5.4): held without a
     /// CONNACK, its later input ignored, and closed at this time.
     held_until: Option<Millis>,
+    /// When a lazily marked store change is due to be written (see
+    /// [`MqttConn::lazy_written_by`]).
+    lazy_due: Option<Millis>,
 }
 
 /// A close with a log line.
@@ -126,6 +129,7 @@ impl MqttConn {
             ack_wait: millis(m.map_or(crate::settings::DEFAULT_MQTT_ACK_WAIT, |m| m.ack_wait)),
             jail: millis(m.map_or(std::time::Duration::from_secs(1), |m| m.takeover_jail)),
             held_until: None,
+            lazy_due: None,
         }
     }
 
@@ -198,7 +202,7 @@ impl MqttConn {
                 Ok(())
             }
             Packet::Puback(id) => {
-                self.with_session(|s, me| {
+                self.with_session(now, |s, me| {
                     let m = s.out.puback(id);
                     s.acked(m);
                     me.fill(s, out, now);
@@ -209,7 +213,7 @@ impl MqttConn {
             Packet::Pubrec(id) => {
                 // The PUBREL stage is written before the PUBREL goes out:
                 // after a crash the PUBLISH must not be sent again.
-                self.with_session(|s, _| {
+                self.with_session(now, |s, _| {
                     let known = s.out.pubrec(id, now);
                     if known {
                         codec::encode_ack(out, codec::kind::PUBREL, id);
@@ -219,7 +223,7 @@ impl MqttConn {
                 Ok(())
             }
             Packet::Pubcomp(id) => {
-                self.with_session(|s, me| {
+                self.with_session(now, |s, me| {
                     let m = s.out.pubcomp(id);
                     s.acked(m);
                     me.fill(s, out, now);
@@ -261,15 +265,29 @@ impl MqttConn {
     /// the session for the store: for the next commit when `f` returns
     /// true (what it sent depends on the change), else lazily (an
     /// acknowledgement received: losing it in a crash only redelivers).
-    fn with_session(&mut self, f: impl FnOnce(&mut crate::mqtt::Inner, &mut Self) -> bool) {
+    fn with_session(
+        &mut self,
+        now: Millis,
+        f: impl FnOnce(&mut crate::mqtt::Inner, &mut Self) -> bool,
+    ) {
         let Some(s) = self.session.clone() else {
             return;
         };
         let mut inner = s.inner.lock().expect("mqtt session");
         if f(&mut inner, self) {
             s.mark(inner.clean);
-        } else {
-            s.mark_lazy(inner.clean);
+        } else if s.mark_lazy(inner.clean) {
+            self.lazy_written_by(now);
+        }
+    }
+
+    /// A lazy store change was marked at `now`: the connection's timer
+    /// fires [`crate::mqtt::LAZY_COMMIT`] later, so the loop wakes and its
+    /// flush writes it even when nothing else happens.
+    pub(super) fn lazy_written_by(&mut self, now: Millis) {
+        if self.lazy_due.is_none() {
+            let wait = Millis(crate::mqtt::LAZY_COMMIT.as_millis() as u64);
+            self.lazy_due = Some(now.saturating_add(wait));
         }
     }
 

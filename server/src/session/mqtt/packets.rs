@@ -276,8 +276,11 @@ impl MqttConn {
         }
         // Rendering moves routed records (already durable) into the
         // window: no acknowledgement depends on that.
-        session.mark_lazy(inner.clean);
+        let lazy = session.mark_lazy(inner.clean);
         drop(inner);
+        if lazy {
+            self.lazy_written_by(now);
+        }
         self.recs = recs;
         self.scratch = topic_buf;
         if !self.rendered.is_empty() {
@@ -319,15 +322,25 @@ impl MqttConn {
             .session
             .as_ref()
             .and_then(|s| s.inner.lock().expect("mqtt session").out.poll_timeout());
-        [self.connect_deadline, ka, redeliver, self.held_until]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.connect_deadline,
+            ka,
+            redeliver,
+            self.held_until,
+            self.lazy_due,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The timers: no CONNECT in time, keep-alive expiry (1.5 × k without
     /// input: Read Error, the will is published), `ack_wait` redelivery.
     pub(crate) fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
+        if self.lazy_due.is_some_and(|t| t <= now) {
+            // The loop's flush after its timers writes the lazy change.
+            self.lazy_due = None;
+        }
         if self.held_until.is_some_and(|t| t <= now) {
             return Err(close(
                 ClosedReason::DuplicateClientId,
