@@ -49,8 +49,13 @@ pub(crate) struct MqttConn {
     last_in: Millis,
     /// Close when no CONNECT arrived by then.
     connect_deadline: Option<Millis>,
-    /// The CONNECT as NATS fields, once accepted (monitoring, pre-auth).
-    connect: Option<Connect>,
+    /// The CONNECT as NATS fields, once accepted: shown to the loop once
+    /// (it ends the pre-auth count and fills `/connz` from it), then
+    /// dropped at the next input, so an idle connection does not keep it.
+    connect: Option<Box<Connect>>,
+    /// The CONNECT's user name and password, for the re-check on reload.
+    user: Box<str>,
+    pass: Box<str>,
     /// A DISCONNECT was received: no will.
     disconnected: bool,
     /// Publish/subscribe permissions of the bound user.
@@ -113,6 +118,8 @@ impl MqttConn {
             last_in: now,
             connect_deadline: Some(now.saturating_add(deadline)),
             connect: None,
+            user: Box::from(""),
+            pass: Box::from(""),
             disconnected: false,
             permits: None,
             in_msgs: 0,
@@ -146,7 +153,17 @@ impl MqttConn {
 
     /// The accepted CONNECT, as NATS fields.
     pub(crate) fn connect_options(&self) -> Option<&Connect> {
-        self.connect.as_ref()
+        self.connect.as_deref()
+    }
+
+    /// The CONNECT's credentials as NATS fields (the re-check on reload).
+    pub(super) fn credentials(&self) -> Connect {
+        Connect {
+            user: self.user.to_string(),
+            pass: self.pass.to_string(),
+            auth_token: self.pass.to_string(),
+            ..Connect::default()
+        }
     }
 
     /// Decodes and handles every complete packet of `input`.
@@ -158,6 +175,10 @@ impl MqttConn {
         out: &mut Vec<u8>,
     ) -> Result<usize, Close> {
         self.last_in = now;
+        if self.session.is_some() {
+            // The loop read it after the input that accepted the CONNECT.
+            self.connect = None;
+        }
         if self.held_until.is_some() {
             // Held in the takeover jail: nothing it sends is handled.
             return Ok(input.len());
@@ -390,7 +411,9 @@ impl MqttConn {
         self.session = Some(at.session);
         self.keep_alive = (c.keep_alive > 0).then(|| Millis(u64::from(c.keep_alive) * 1500));
         self.connect_deadline = None;
-        self.connect = Some(nats);
+        self.user = nats.user.as_str().into();
+        self.pass = nats.pass.as_str().into();
+        self.connect = Some(Box::new(nats));
         Ok(())
     }
 

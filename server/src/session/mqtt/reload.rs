@@ -64,7 +64,7 @@ impl MqttConn {
         if auth_same {
             return Ok(());
         }
-        let connect = self.connect.clone();
+        let connect = Some(self.credentials());
         let moved = bound_user(connect.as_ref(), old, cx.me.kind).is_some_and(|(nkey, user)| {
             named_account(nkey, user, &new).as_deref() != Some(cx.account.name.as_str())
         });
