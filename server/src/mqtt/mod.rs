@@ -164,9 +164,9 @@ pub(crate) struct Dirty {
     sessions: Mutex<HashSet<SessionKey>>,
     /// (account, subject) of retained messages to write (or delete).
     retained: Mutex<HashSet<RetainedKey>>,
-    /// Held through a whole commit, so that a loop whose marks another
+    /// Held through a whole commit (so that a loop whose marks another
     /// loop's commit took waits for that commit before its
-    /// acknowledgements go out.
+    /// acknowledgements go out); holds when the last commit started.
     commit: Mutex<Option<std::time::Instant>>,
 }
 
@@ -230,10 +230,9 @@ impl MqttSession {
 
     /// Marks a change that no acknowledgement depends on (a PUBACK or
     /// PUBCOMP received, deliveries rendered): written with the next
-    /// required commit, or within [`LAZY_COMMIT`].
-    /// True when marked (a file store and a persistent session): the
-    /// caller arms a timer [`LAZY_COMMIT`] ahead so that an idle loop
-    /// wakes up and writes it.
+    /// required commit, or within [`LAZY_COMMIT`]. True when marked (a
+    /// file store and a persistent session): the caller then arms a timer
+    /// [`LAZY_COMMIT`] ahead, so that an idle loop wakes up and writes it.
     pub(crate) fn mark_lazy(&self, clean: bool) -> bool {
         if let (Some(d), false) = (&self.dirty, clean) {
             d.session_lazy(&self.key);
