@@ -8,9 +8,10 @@
 #      (wasm/smoke/smoke.test.mjs) there, then loads the same installed package's web build
 #      in headless Chromium (wasm/smoke/browser.html via browser.mjs);
 #   4. runs web-tests' core vector suites compiled to wasm in Node;
-#   5. starts natsws on ephemeral ports and runs web-tests in headless Chromium: the vector
-#      suites again plus the live WebSocket test; then the same in headless Firefox ESR
-#      through geckodriver when both are installed; stops natsws.
+#   5. starts natsws on ephemeral ports; runs the in-page server suites (wasm/inpage-tests:
+#      node:test, then Chromium and Firefox) against it; runs web-tests in headless Chromium:
+#      the vector suites again plus the live WebSocket test; then the same in headless
+#      Firefox ESR through geckodriver when both are installed; stops natsws.
 # Prints each suite's test count and time; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -132,6 +133,27 @@ if [ -z "$url" ]; then
   exit 1
 fi
 echo "natsws: $url"
+
+# The in-page server (issue #19): nats.ws and nats-core against InPageServer and against the
+# server binary above (same results), in Node, then in Chromium and Firefox (offline test).
+step "in-page server: node:test (nats.ws + nats-core, in-page vs $server_bin)"
+start=$SECONDS
+status=ok
+NATSWS_SERVER_BIN="$server_bin" node --test wasm/inpage-tests/node.test.mjs >"$tmp/inpage.log" 2>&1 || status=FAIL
+grep -E '^(not ok|# (pass|fail))' "$tmp/inpage.log" || true
+if [ "$status" != ok ]; then cat "$tmp/inpage.log"; fi
+pass="$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tmp/inpage.log")"
+fail="$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tmp/inpage.log")"
+record "in-page server vs natsws (Node)" "$status" "${pass:-0}" "${fail:-0}" "$((SECONDS - start))"
+
+step "in-page server in Chromium and Firefox (vs $server_bin, and offline)"
+start=$SECONDS
+status=ok
+NATSWS_SERVER_BIN="$server_bin" node wasm/inpage-tests/browser.mjs >"$tmp/inpage-browser.log" 2>&1 || status=FAIL
+grep -v '^ok ' "$tmp/inpage-browser.log" || true
+pass="$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$tmp/inpage-browser.log")"
+fail="$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$tmp/inpage-browser.log")"
+record "in-page server vs natsws (Chromium, Firefox)" "$status" "${pass:-0}" "${fail:-0}" "$((SECONDS - start))"
 
 step "web-tests in headless Chromium (core vectors + live WebSocket)"
 export WASM_BINDGEN_USE_BROWSER=1

@@ -489,6 +489,21 @@ fn resolve(host: &str, port: i32) -> Result<SocketAddr, SettingsError> {
         .ok_or_else(|| fail(None))
 }
 
+/// The leafnode listener's TLS, after loading each remote's `tls { … }`
+/// once, so that a bad file or key stops the start (nats-server
+/// `parseRemoteLeafNodes` runs `GenTLSConfig`); the dialers load them
+/// again.
+fn leaf_tls(o: &Options) -> Result<Option<TlsListen>, SettingsError> {
+    let blocks = o.leaf.iter().flat_map(|l| &l.remotes);
+    for t in blocks.filter_map(|r| r.tls.as_ref()) {
+        crate::leaf_tls::ClientTls::new(Some(t)).map_err(|e| tls_error(t, e))?;
+    }
+    match o.leaf.as_ref().and_then(|l| l.tls.as_ref()) {
+        Some(t) => Ok(Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?)),
+        None => Ok(None),
+    }
+}
+
 /// A `tls { … }` block's error as nats-server reports it: at the block's
 /// position.
 fn tls_error(t: &TlsConfig, reason: TlsError) -> SettingsError {
@@ -649,10 +664,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
         websocket,
         mqtt,
         leafnodes: o.leaf.clone().map(Arc::new),
-        leaf_tls: match o.leaf.as_ref().and_then(|l| l.tls.as_ref()) {
-            Some(t) => Some(TlsListen::new(t).map_err(|e| tls_error(t, e))?),
-            None => None,
-        },
+        leaf_tls: leaf_tls(o)?,
         default_js_domain: o.default_js_domain.clone(),
         http_addr,
         tls,

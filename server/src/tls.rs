@@ -350,7 +350,7 @@ pub fn server_config(cfg: &TlsConfig, client_auth: bool) -> Result<Arc<ServerCon
 }
 
 /// The certificate chain and private key of `cert_file`/`key_file`.
-fn load_pair(
+pub(crate) fn load_pair(
     cert_file: &Path,
     key_file: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
@@ -382,7 +382,7 @@ static TLS_1_3_UP: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::T
 
 /// The protocol versions a `min_version` allows (TLS 1.2 and 1.3 by
 /// default, `1.3` for 1.3 only).
-fn protocol_versions(
+pub(crate) fn protocol_versions(
     min_version: Option<&str>,
 ) -> Result<&'static [&'static rustls::SupportedProtocolVersion], TlsError> {
     match min_version.map(str::trim) {
@@ -394,7 +394,7 @@ fn protocol_versions(
 }
 
 /// The trust anchors of `ca_file`: every PEM certificate in it.
-fn load_roots(ca: &Path) -> Result<RootCertStore, TlsError> {
+pub(crate) fn load_roots(ca: &Path) -> Result<RootCertStore, TlsError> {
     let pem = read(ca).map_err(TlsError::CaFile)?;
     let mut roots = RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(&pem) {
@@ -497,7 +497,7 @@ const GO_ATTRS: &[(&str, &str)] = &[
 /// Go's `pkix.Name.String()`: the other attributes first (shown last, as
 /// `oid=#hex`), then the parsed ones in `ToRDNSequence` order (several
 /// values of one type in one RDN, joined with `+`), printed last RDN first.
-fn go_dn(name: &x509_parser::x509::X509Name<'_>) -> String {
+pub(crate) fn go_dn(name: &x509_parser::x509::X509Name<'_>) -> String {
     let mut parsed: Vec<Vec<String>> = vec![Vec::new(); GO_ATTRS.len()];
     let mut others: Vec<String> = Vec::new();
     for rdn in name.iter() {

@@ -17,6 +17,7 @@
 //! | `acceptKey` | `ws::handshake::accept_key` | `Sec-WebSocket-Accept` (RFC 6455 §4.2.2) |
 //! | `validateSubject`, `validateFilter`, `validateQueueGroup`, `filterMatches` | `subject` | subject rules and wildcard matching |
 //! | `Sublist` | `subject::Sublist` | the subscription index, with any JS value as subscription id |
+//! | `InPageCore` | `router::Router`, `session::Session`, `auth` | a NATS server inside the page, driven by `InPageServer` (`inpage.js`) |
 //!
 //! Conventions:
 //! - Bytes are `Uint8Array` both ways (copied across the wasm boundary).
@@ -40,6 +41,8 @@
 
 #[cfg(target_arch = "wasm32")]
 mod error;
+#[cfg(target_arch = "wasm32")]
+pub mod inpage;
 #[cfg(target_arch = "wasm32")]
 mod js;
 #[cfg(target_arch = "wasm32")]

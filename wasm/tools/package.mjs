@@ -22,6 +22,7 @@ import { readFileSync } from "node:fs";
 import { initSync } from "./natsws_wasm.js";
 
 export * from "./natsws_wasm.js";
+export * from "./inpage.js";
 
 const exports = initSync({
   module: readFileSync(new URL("./natsws_wasm_bg.wasm", import.meta.url)),
@@ -36,13 +37,36 @@ export default async function init() {
 writeFileSync(
   join(pkgDir, "node.d.ts"),
   `export * from "./natsws_wasm.js";
+export * from "./inpage.js";
 import type { InitOutput } from "./natsws_wasm.js";
 /** Already initialised in Node; resolves to the wasm exports. */
 export default function init(): Promise<InitOutput>;
 `,
 );
 
+// Web entry: the wasm-bindgen module (default export: init) plus the in-page server glue.
+writeFileSync(
+  join(pkgDir, "index.js"),
+  `// Web entry of natsws-wasm: call the default export (init) once before using anything.
+export * from "./natsws_wasm.js";
+export { default } from "./natsws_wasm.js";
+export * from "./inpage.js";
+`,
+);
+writeFileSync(
+  join(pkgDir, "index.d.ts"),
+  `export * from "./natsws_wasm.js";
+export { default } from "./natsws_wasm.js";
+export * from "./inpage.js";
+`,
+);
+for (const f of ["inpage.js", "inpage.d.ts"]) copyFileSync(join(here, "..", "js", f), join(pkgDir, f));
+
 const files = [
+  "index.js",
+  "index.d.ts",
+  "inpage.js",
+  "inpage.d.ts",
   "natsws_wasm.js",
   "natsws_wasm.d.ts",
   "natsws_wasm_bg.wasm",
@@ -55,17 +79,17 @@ const pkg = {
   name: "natsws-wasm",
   version,
   description:
-    "natsws-core in WebAssembly: NATS protocol decoders and encoders, the WebSocket frame codec, subjects and the sublist",
+    "natsws-core in WebAssembly: a NATS server inside the page or Node for front-end tests (nats.ws, nats-core), NATS protocol decoders and encoders, the WebSocket frame codec, subjects and the sublist",
   license: "Apache-2.0",
   type: "module",
   main: "./node.js",
-  module: "./natsws_wasm.js",
-  types: "./natsws_wasm.d.ts",
+  module: "./index.js",
+  types: "./index.d.ts",
   exports: {
     ".": {
       node: { types: "./node.d.ts", default: "./node.js" },
-      types: "./natsws_wasm.d.ts",
-      default: "./natsws_wasm.js",
+      types: "./index.d.ts",
+      default: "./index.js",
     },
     "./natsws_wasm_bg.wasm": "./natsws_wasm_bg.wasm",
     "./package.json": "./package.json",

@@ -8,6 +8,7 @@ use std::net::{TcpListener as StdListener, TcpStream as StdStream, ToSocketAddrs
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::leaf_dial::{self, DialError, DialTls};
 use super::*;
 use crate::session::leaf::{Leaf, Remote, RemoteUrl};
 
@@ -26,6 +27,11 @@ pub(crate) fn bind_listener(shared: &Shared) -> io::Result<()> {
     let _ = shared.leaf_addr.set(addr);
     *shared.leaf_listener.lock().expect("leaf listener") = Some(listener);
     crate::info!("Listening for leafnode connections on {addr}");
+    // nats-server warns here only, when the listener starts.
+    let insecure = |t: Option<&crate::options::TlsConfig>| t.is_some_and(|t| t.insecure);
+    if insecure(l.tls.as_ref()) || l.remotes.iter().any(|r| insecure(r.tls.as_ref())) {
+        crate::warn!("{}", crate::leaf_tls::INSECURE_WARNING);
+    }
     Ok(())
 }
 
@@ -41,7 +47,7 @@ pub(crate) fn start_remotes(shared: &Arc<Shared>) {
             current: Mutex::new(None),
             closed: Mutex::new(None),
             cv: std::sync::Condvar::new(),
-            ws_handoff: Mutex::new(None),
+            handoff: Mutex::new(None),
             discovered: Mutex::new(Vec::new()),
         });
         let shared = shared.clone();
@@ -89,6 +95,7 @@ fn dialer(shared: &Arc<Shared>, remote: &Arc<Remote>, reconnect: Duration, dial_
     }
     let mut attempt = 0u64;
     let mut connected_once = false;
+    let mut dtls = DialTls::new(remote);
     loop {
         if shared.shutdown.load(Ordering::Acquire) {
             return;
@@ -100,23 +107,14 @@ fn dialer(shared: &Arc<Shared>, remote: &Arc<Remote>, reconnect: Duration, dial_
             "Trying to connect as leafnode to remote server on \"{}\"",
             url.host_port
         );
-        let dialed = dial(&url.host_port, dial_timeout).and_then(|(s, peer)| {
-            if url.ws {
-                let h = ws_upgrade(
-                    &s,
-                    &url,
-                    remote.cfg.ws_no_masking,
-                    remote.cfg.first_info_timeout,
-                )
-                .map_err(|e| {
-                    crate::error!("Error soliciting websocket connection: {e}");
-                    io::Error::other(e)
-                })?;
-                *remote.ws_handoff.lock().expect("remote") = Some(h);
-            }
-            s.set_nonblocking(true)?;
-            Ok((TcpStream::from_std(s), peer))
-        });
+        let dialed = dial(&url.host_port, dial_timeout)
+            .map_err(DialError::Io)
+            .and_then(|(s, peer)| {
+                let (s, h) = leaf_dial::prepare(shared, remote, &mut dtls, &url, s, peer)?;
+                *remote.handoff.lock().expect("remote") = Some(h);
+                s.set_nonblocking(true).map_err(DialError::Io)?;
+                Ok((TcpStream::from_std(s), peer))
+            });
         match dialed {
             Ok((sock, peer)) => {
                 attempt = 0;
@@ -151,7 +149,16 @@ fn dialer(shared: &Arc<Shared>, remote: &Arc<Remote>, reconnect: Duration, dial_
                     return;
                 }
             }
-            Err(e) => {
+            Err(DialError::Handshake) => {
+                // A link was made and failed its TLS handshake (logged):
+                // the `reconnect` interval, as after any closed link.
+                attempt = 0;
+                urls.rotate_left(1);
+                if !pause(shared, remote, reconnect) {
+                    return;
+                }
+            }
+            Err(DialError::Io(e)) => {
                 // First failure, then every 3600th before the first
                 // success; every one after a disconnect (spec §1).
                 if attempt == 1 || connected_once || attempt.is_multiple_of(3600) {
@@ -180,44 +187,6 @@ fn dial(host_port: &str, timeout: Duration) -> io::Result<(StdStream, SocketAddr
     let s = StdStream::connect_timeout(&addr, timeout)?;
     let _ = s.set_nodelay(true);
     Ok((s, addr))
-}
-
-/// The WebSocket upgrade of a `ws://` remote, blocking within `timeout`
-/// (spec §5.2: the whole exchange has the `first_info_timeout`). Returns
-/// the bytes read after the response head and whether to mask.
-fn ws_upgrade(
-    s: &StdStream,
-    url: &RemoteUrl,
-    no_masking: bool,
-    timeout: Duration,
-) -> Result<(Vec<u8>, bool), String> {
-    use std::io::{Read, Write};
-    let (req, key) = crate::leaf_remote::ws_request(url, no_masking);
-    let mut s = s;
-    let until = std::time::Instant::now() + timeout;
-    s.set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    s.write_all(&req).map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    loop {
-        let left = until.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return Err("i/o timeout".into());
-        }
-        s.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
-        let mut chunk = [0u8; 4096];
-        let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("EOF".into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > 16 * 1024 {
-            return Err("response head too long".into());
-        }
-        if let Some((len, agreed)) = crate::leaf_remote::ws_response(&buf, &key)? {
-            return Ok((buf.split_off(len), !(no_masking && agreed)));
-        }
-    }
 }
 
 impl EventLoop {
@@ -275,36 +244,57 @@ impl EventLoop {
             }
             return;
         }
-        let cid = shared.next_cid.fetch_add(1, Ordering::Relaxed);
+        let handoff = remote
+            .as_ref()
+            .and_then(|r| r.handoff.lock().expect("remote").take());
+        let cid = match &handoff {
+            Some(h) => h.cid,
+            None => shared.next_cid.fetch_add(1, Ordering::Relaxed),
+        };
         shared
             .stats
             .total_connections
             .fetch_add(1, Ordering::Relaxed);
         let now = shared.now();
-        let handoff = remote
-            .as_ref()
-            .and_then(|r| r.ws_handoff.lock().expect("remote").take());
-        let kind = if handoff.is_some() {
+        let (handoff, client_tls) = match handoff {
+            Some(mut h) => {
+                let t = h.tls.take();
+                (Some(h), t)
+            }
+            None => (None, None),
+        };
+        let kind = if handoff.as_ref().is_some_and(|h| h.ws_mask.is_some()) {
             ConnKind::LEAF_WS
         } else {
             ConnKind::LEAF
         };
         let cs = Arc::new(ConnShared::new(cid, self.turn.idx, token, kind, peer));
+        if let Some(c) = &client_tls {
+            let _ = cs.tls.set(crate::leaf_tls::session_info(c));
+        }
         let account = match &remote {
             Some(r) => shared.accounts.get(&r.cfg.account),
             None => shared.accounts.global().clone(),
         };
         let accepted = remote.is_none();
+        let overdue = handoff.as_ref().is_some_and(|h| h.info_overdue);
         let (proto, nonce) = match remote {
-            Some(r) => (Leaf::solicit(&settings, r, now), String::new()),
+            Some(r) => {
+                let mut l = Leaf::solicit(&settings, r, now);
+                if overdue {
+                    l.info_overdue(now);
+                }
+                (l, String::new())
+            }
             None => (Leaf::accept(&settings, now), crate::auth::new_nonce()),
         };
         // The listener's TLS (spec §3.10): INFO in plaintext, then the
         // handshake; with handshake_first, INFO after it.
         let tls = settings.tls_for(ConnKind::LEAF).filter(|_| accepted);
-        let transport = match tls {
-            None => Transport::Plain(sock),
-            Some(t) => match Transport::tls(sock, t.holder.current(), false) {
+        let transport = match (tls, client_tls) {
+            (_, Some(c)) => Transport::tls_client(sock, c),
+            (None, None) => Transport::Plain(sock),
+            (Some(t), None) => match Transport::tls(sock, t.holder.current(), false) {
                 Ok(t) => t,
                 Err((_, e)) => {
                     crate::error!("{peer} - lid:{cid} - TLS setup error: {e}");
@@ -346,9 +336,11 @@ impl EventLoop {
             None => {}
         }
         let mut early = Vec::new();
-        if let Some((rest, mask)) = handoff {
-            conn.ws = Some(WsConn::client(settings.max_payload, mask));
-            early = rest;
+        if let Some(h) = handoff {
+            if let Some(mask) = h.ws_mask {
+                conn.ws = Some(WsConn::client(settings.max_payload, mask, h.ws_compress));
+            }
+            early = h.early;
         }
         entry.insert(conn);
         arm(&mut self.timers, &mut self.conns[token], token);

@@ -44,6 +44,7 @@ mod conn;
 mod event_loop;
 mod frames;
 mod leaf;
+mod leaf_dial;
 mod read;
 mod reload;
 pub(crate) mod transport;

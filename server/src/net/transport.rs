@@ -1,4 +1,6 @@
-//! A connection's socket: plain TCP, or TCP with a rustls server session.
+//! A connection's socket: plain TCP, or TCP with a rustls session (a
+//! server session on accepted connections; a client session, its handshake
+//! already done, on a solicited leafnode link: [`Transport::tls_client`]).
 //!
 //! The event loop's semantics are kept: [`Transport::read`] returns
 //! application bytes until `WouldBlock` (pumping TLS records and writing
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use mio::event::Source;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use rustls::{ServerConfig, ServerConnection};
+use rustls::{ClientConnection, Connection, ServerConfig, ServerConnection};
 
 /// Go net/http's answer to a plaintext HTTP request on a TLS port (written
 /// on the raw connection, then closed).
@@ -37,7 +39,7 @@ pub(crate) const HTTP_STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"P
 /// A TLS session over a socket.
 pub(crate) struct TlsStream {
     sock: TcpStream,
-    tls: ServerConnection,
+    tls: Connection,
     /// Plaintext bytes to write before any TLS record.
     raw: Vec<u8>,
     raw_pos: usize,
@@ -97,7 +99,7 @@ impl Transport {
         match ServerConnection::new(config) {
             Ok(tls) => Ok(Transport::Tls(Box::new(TlsStream {
                 sock,
-                tls,
+                tls: Connection::Server(tls),
                 raw: Vec::new(),
                 raw_pos: 0,
                 first: true,
@@ -108,6 +110,22 @@ impl Transport {
             }))),
             Err(e) => Err((sock, e)),
         }
+    }
+
+    /// Wraps a solicited socket whose client handshake `tls` completed
+    /// (a leafnode remote's dialer did it: `crate::net::leaf_dial`).
+    pub(crate) fn tls_client(sock: TcpStream, tls: ClientConnection) -> Transport {
+        Transport::Tls(Box::new(TlsStream {
+            sock,
+            tls: Connection::Client(tls),
+            raw: Vec::new(),
+            raw_pos: 0,
+            first: false,
+            http_check: false,
+            done_unreported: false,
+            eof: false,
+            received: true,
+        }))
     }
 
     /// The TCP socket.
@@ -147,11 +165,15 @@ impl Transport {
         }
     }
 
-    /// The rustls session (negotiated version, cipher, peer certificates).
+    /// The rustls server session (negotiated version, cipher, peer
+    /// certificates); `None` for plain TCP and client sessions.
     pub(crate) fn session(&self) -> Option<&ServerConnection> {
         match self {
+            Transport::Tls(t) => match &t.tls {
+                Connection::Server(s) => Some(s),
+                Connection::Client(_) => None,
+            },
             Transport::Plain(_) => None,
-            Transport::Tls(t) => Some(&t.tls),
         }
     }
 

@@ -104,6 +104,11 @@ pub struct RemoteLeaf {
     /// `ws_no_masking`/`websocket_no_masking`: ask the hub to accept
     /// unmasked frames (`Nats-No-Masking: true`).
     pub ws_no_masking: bool,
+    /// `ws_compression`/`ws_compress`/`websocket_compression`/
+    /// `websocket_compress`: offer permessage-deflate (no context
+    /// takeover either way) in the upgrade of a `ws://`/`wss://` remote
+    /// (spec §5.2). Default false.
+    pub ws_compression: bool,
     /// `nkey`/`seed`: a user seed (`SU…`); the CONNECT then carries its
     /// public key as `nkey` and the signature of the hub's INFO nonce as
     /// `sig` (spec §3.6, nats-server `sendLeafConnect`). A value that is
@@ -115,6 +120,12 @@ pub struct RemoteLeaf {
     /// CONNECT (`jwt`, `sig`). With `nkey` too: `Remote leafnode can not
     /// have both creds and nkey defined`.
     pub credentials: Option<String>,
+    /// The remote's `tls { … }` (spec §2.3, §3.10): `ca_file` (the hub's
+    /// trust anchors; the system's when none), `cert_file`/`key_file` (a
+    /// client certificate), `insecure`, `timeout` (default 2 s),
+    /// `handshake_first`. With it the link always runs TLS (nats-server
+    /// `leafNodeGetTLSConfigForSolicit`).
+    pub tls: Option<super::TlsConfig>,
 }
 
 impl LeafnodeOptions {
@@ -268,8 +279,10 @@ fn parse_remotes(
             disabled: false,
             ignore_discovered_servers: false,
             ws_no_masking: false,
+            ws_compression: false,
             nkey_seed: None,
             credentials: None,
+            tls: None,
         };
         for k in &m.entries {
             match k.key.to_ascii_lowercase().as_str() {
@@ -316,12 +329,16 @@ fn parse_remotes(
                 "ws_no_masking" | "websocket_no_masking" => {
                     rl.ws_no_masking = r.ok(bool_of(k)).unwrap_or(false)
                 }
-                "tls"
-                | "ws_compression"
+                "tls" => {
+                    if let Some(m) = r.ok(map_of(k, "tls")) {
+                        rl.tls = Some(super::tls::parse_tls(r, m, &k.key_span));
+                    }
+                }
+                "ws_compression"
                 | "ws_compress"
                 | "websocket_compression"
-                | "websocket_compress"
-                | "isolate_leafnode_interest"
+                | "websocket_compress" => rl.ws_compression = r.ok(bool_of(k)).unwrap_or(false),
+                "isolate_leafnode_interest"
                 | "isolate"
                 | "request_isolation"
                 | "jetstream_cluster_migrate"
@@ -337,13 +354,6 @@ fn parse_remotes(
                 &it.span,
                 "Remote leafnode can not have both creds and nkey defined".to_string(),
             ));
-        }
-        if rl
-            .urls
-            .iter()
-            .any(|u| u.to_ascii_lowercase().starts_with("wss://"))
-        {
-            unsupported.push(("leafnodes.remotes.url (wss://)".into(), it.span.clone()));
         }
         out.push(rl);
     }

@@ -112,6 +112,14 @@ impl Leaf {
         l
     }
 
+    /// The dialer waited the whole `first_info_timeout` for the INFO
+    /// (`crate::net::leaf_dial`): the deadline is now.
+    pub(crate) fn info_overdue(&mut self, now: Millis) {
+        if self.phase == Phase::AwaitInfo {
+            self.deadline = Some(now);
+        }
+    }
+
     /// An accepted connection: waits for CONNECT for the auth timeout.
     pub(crate) fn accept(settings: &crate::settings::Settings, now: Millis) -> Leaf {
         let t = settings

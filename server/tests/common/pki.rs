@@ -47,8 +47,15 @@ fn client_cert(ca: &rcgen::Certificate, ca_key: &KeyPair) -> (rcgen::Certificate
 
 impl Pki {
     pub fn new() -> Pki {
+        Pki::with_ca_name("natsws test CA")
+    }
+
+    /// As [`Pki::new`] with a CA of another name (two CAs of one name make
+    /// a verification error other than `unknown authority`).
+    #[allow(dead_code)]
+    pub fn with_ca_name(ca_name: &str) -> Pki {
         let dir = TempDir::new();
-        let (ca_cert, ca_key) = ca("natsws test CA");
+        let (ca_cert, ca_key) = ca(ca_name);
         let skey = KeyPair::generate().unwrap();
         let mut sp = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
         sp.subject_alt_names
