@@ -10,8 +10,16 @@ Each is run with the candidate = natsws and the candidate = nats-server,
 for 128 B and 16 KiB payloads; the figure is delivered messages per second
 (first publish to last byte at the subscriber), the best of --rounds.
 
+With --tls the link runs TLS: the hub's leafnode listener has a certificate
+(made with openssl for 127.0.0.1) and the leaf's remote a tls { ca_file }.
+
+With --hub-perms the hub binds the leaf to a user with publish and
+subscribe permissions (allow and deny lists), so every LMSG in and every
+delivery out is checked (leafnode.md §4.6); --kinds picks the setups.
+
 Usage: scripts/bench-leaf.py [--natsws target/release/natsws]
-                             [--nats-server PATH] [--rounds 3]
+                             [--nats-server PATH] [--rounds 3] [--tls]
+                             [--hub-perms] [--kinds leaf,hub]
 Loopback only; every wait is bounded.
 """
 import argparse, os, re, socket, subprocess, sys, tempfile, time
@@ -89,14 +97,38 @@ def run_once(pub_port, sub_port, size, n):
     th.join(); sub.close(); pub.close()
     return n / dt
 
-def setup(kind, cand_bin, ref_bin):
+# (listener block, remote block) for --tls; empty strings without it.
+TLS = ("", "")
+
+def make_tls():
+    d = tempfile.mkdtemp(prefix="bench-leaf-pki-")
+    run = lambda *a: subprocess.run(a, cwd=d, check=True, capture_output=True, timeout=60)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bench CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=bench")
+    open(os.path.join(d, "ext"), "w").write("subjectAltName=IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext")
+    j = lambda f: os.path.join(d, f)
+    return (f", tls {{ cert_file: \"{j('srv.pem')}\", key_file: \"{j('srv.key')}\" }}",
+            f", tls {{ ca_file: \"{j('ca.pem')}\" }}")
+
+HUB_PERMS = ('no_auth_user: app\naccounts { A: { users: [ { user: lu, password: lp, permissions: '
+             '{ publish: { allow: ["bench", "probe", "ok.>"], deny: ["secret.>"] }, '
+             'subscribe: { allow: [">"], deny: ["hidden.>"] } } }, { user: app, password: p } ] } }\n')
+
+def setup(kind, cand_bin, ref_bin, perms=False):
     hub_leaf = free_port()
+    lt, rt = TLS
+    if perms and kind == "hub":
+        hub = start(cand_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\n{HUB_PERMS}leafnodes {{ host: 127.0.0.1, port: {hub_leaf}{lt} }}\n")
+        leaf = start(ref_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://lu:lp@127.0.0.1:{hub_leaf}\"{rt} }} ] }}\n")
+        wait_log(leaf, "Leafnode connection created")
+        return hub, leaf
     if kind == "leaf":
-        hub = start(ref_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ host: 127.0.0.1, port: {hub_leaf} }}\n")
-        leaf = start(cand_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{hub_leaf}\" }} ] }}\n")
+        hub = start(ref_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ host: 127.0.0.1, port: {hub_leaf}{lt} }}\n")
+        leaf = start(cand_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{hub_leaf}\"{rt} }} ] }}\n")
     else:
-        hub = start(cand_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ host: 127.0.0.1, port: {hub_leaf} }}\n")
-        leaf = start(ref_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{hub_leaf}\" }} ] }}\n")
+        hub = start(cand_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ host: 127.0.0.1, port: {hub_leaf}{lt} }}\n")
+        leaf = start(ref_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{hub_leaf}\"{rt} }} ] }}\n")
     wait_log(leaf, "Leafnode connection created")
     return hub, leaf
 
@@ -105,15 +137,21 @@ def main():
     ap.add_argument("--natsws", default="target/release/natsws")
     ap.add_argument("--nats-server", default="/root/.pyenv/versions/3.11.7/bin/nats-server")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tls", action="store_true")
+    ap.add_argument("--hub-perms", action="store_true")
+    ap.add_argument("--kinds", default="leaf,hub")
     a = ap.parse_args()
+    if a.tls:
+        global TLS
+        TLS = make_tls()
     rows = []
-    for kind in ("leaf", "hub"):
+    for kind in a.kinds.split(","):
         for size, n in ((128, 500_000), (16384, 20_000)):
             res = {}
             for name, b in (("natsws", a.natsws), ("nats-server", a.nats_server)):
                 best = 0.0
                 for _ in range(a.rounds):
-                    hub, leaf = setup(kind, b, a.nats_server)
+                    hub, leaf = setup(kind, b, a.nats_server, a.hub_perms)
                     try:
                         hp = int(re.search(r"port: (\d+)", open(hub.args[2]).read()).group(1))
                         lp = int(re.search(r"port: (\d+)", open(leaf.args[2]).read()).group(1))

@@ -57,8 +57,9 @@ struct Verifier {
     check: Check,
     provider: Arc<CryptoProvider>,
     presented: Mutex<Vec<CertificateDer<'static>>>,
-    /// Go's text of the latest verification failure.
-    failure: Mutex<Option<String>>,
+    /// Go's text of the latest verification failure, and whether it was
+    /// the name that did not match.
+    failure: Mutex<Option<(String, bool)>>,
 }
 
 impl Verifier {
@@ -66,7 +67,14 @@ impl Verifier {
     /// error whose alert is `bad certificate`, as Go's client sends for any
     /// verification failure.
     fn failed(&self, e: rustls::Error) -> rustls::Error {
-        *self.failure.lock().expect("failure") = Some(go_client_error(&e));
+        let name = matches!(
+            e,
+            rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                    | rustls::CertificateError::NotValidForNameContext { .. }
+            )
+        );
+        *self.failure.lock().expect("failure") = Some((go_client_error(&e), name));
         rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
     }
 }
@@ -273,9 +281,11 @@ impl ClientTls {
             });
         };
         let mut text = go_client_error(tls);
+        let mut name_mismatch = false;
         if matches!(tls, rustls::Error::InvalidCertificate(_)) {
-            if let Some(t) = self.verifier.failure.lock().expect("failure").take() {
+            if let Some((t, name)) = self.verifier.failure.lock().expect("failure").take() {
                 text = t;
+                name_mismatch = name;
             }
             let presented = self.verifier.presented.lock().expect("presented");
             let subjects: Vec<String> = presented.iter().map(|c| describe_cert(c)).collect();
@@ -283,7 +293,27 @@ impl ClientTls {
                 text.push_str(&format!(" ({})", subjects.join("; ")));
             }
         }
-        HandshakeError::Failed(text)
+        if name_mismatch {
+            HandshakeError::NameMismatch(text)
+        } else {
+            HandshakeError::Failed(text)
+        }
+    }
+}
+
+/// What a completed client session negotiated (connz `tls_version`,
+/// `tls_cipher_suite`), in Go's names.
+pub(crate) fn session_info(conn: &ClientConnection) -> crate::tls::TlsInfo {
+    crate::tls::TlsInfo {
+        version: conn
+            .protocol_version()
+            .map(crate::tls::version_name)
+            .unwrap_or_default(),
+        cipher: conn
+            .negotiated_cipher_suite()
+            .map(|c| crate::tls::cipher_name(c.suite()))
+            .unwrap_or_default(),
+        ..crate::tls::TlsInfo::default()
     }
 }
 
@@ -311,7 +341,16 @@ fn go_client_error(e: &rustls::Error) -> String {
         Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
             format!("{verify} certificate has expired or is not yet valid")
         }
-        Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+        Error::InvalidCertificate(C::NotValidForNameContext {
+            expected,
+            presented,
+        }) => {
+            format!(
+                "{verify} {}",
+                go_hostname_error(&expected.to_str(), presented)
+            )
+        }
+        Error::InvalidCertificate(C::NotValidForName) => {
             format!("{verify} certificate is not valid for the requested name")
         }
         Error::AlertReceived(a) => {
@@ -328,6 +367,29 @@ fn go_client_error(e: &rustls::Error) -> String {
         Error::InvalidMessage(_) => "tls: first record does not look like a TLS handshake".into(),
         e => e.to_string(),
     }
+}
+
+/// Go's `x509.HostnameError` text (after `x509: `) for `host` and the
+/// names the certificate carries (DNS names and IP addresses, as rustls
+/// lists them): the IP SANs for an address, else the DNS names.
+fn go_hostname_error(host: &str, presented: &[String]) -> String {
+    let is_ip = |n: &String| n.parse::<std::net::IpAddr>().is_ok();
+    let valid: Vec<&String> = if host.parse::<std::net::IpAddr>().is_ok() {
+        let ips: Vec<&String> = presented.iter().filter(|n| is_ip(n)).collect();
+        if ips.is_empty() {
+            return format!(
+                "cannot validate certificate for {host} because it doesn't contain any IP SANs"
+            );
+        }
+        ips
+    } else {
+        presented.iter().filter(|n| !is_ip(n)).collect()
+    };
+    if valid.is_empty() {
+        return format!("certificate is not valid for any names, but wanted to match {host}");
+    }
+    let valid: Vec<&str> = valid.iter().map(|s| s.as_str()).collect();
+    format!("certificate is valid for {}, not {host}", valid.join(", "))
 }
 
 /// The name the hub's certificate must carry: the URL's host (an IP
@@ -353,6 +415,9 @@ pub(crate) enum HandshakeError {
     /// The `timeout` passed (nats-server's timer: a debug line `TLS
     /// handshake timeout` only).
     Timeout,
+    /// The hub's certificate is not for the name presented (the text as
+    /// for `Failed`); nats-server then forgets a saved host name.
+    NameMismatch(String),
     /// Anything else: `Display` is the text after `TLS leafnode handshake
     /// error: ` in nats-server's log line.
     Failed(String),
@@ -362,7 +427,7 @@ impl std::fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             HandshakeError::Timeout => f.write_str("TLS handshake timeout"),
-            HandshakeError::Failed(s) => f.write_str(s),
+            HandshakeError::NameMismatch(s) | HandshakeError::Failed(s) => f.write_str(s),
         }
     }
 }
@@ -400,6 +465,27 @@ mod tests {
         assert_eq!(
             go_client_error(&Error::AlertReceived(AlertDescription::CertificateRequired)),
             "remote error: tls: certificate required"
+        );
+    }
+
+    #[test]
+    fn go_wording_of_a_name_mismatch() {
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        assert_eq!(
+            go_hostname_error("hub.example", &names),
+            "certificate is valid for localhost, not hub.example"
+        );
+        assert_eq!(
+            go_hostname_error("10.0.0.1", &names),
+            "certificate is valid for 127.0.0.1, not 10.0.0.1"
+        );
+        assert_eq!(
+            go_hostname_error("10.0.0.1", &names[..1]),
+            "cannot validate certificate for 10.0.0.1 because it doesn't contain any IP SANs"
+        );
+        assert_eq!(
+            go_hostname_error("hub", &names[1..]),
+            "certificate is not valid for any names, but wanted to match hub"
         );
     }
 

@@ -197,13 +197,17 @@ impl WsConn {
 
     /// The client side of a connection whose upgrade the dialer completed
     /// (a `ws://` leafnode remote): open, reading unmasked frames, masking
-    /// its own unless `mask` is false (`Nats-No-Masking` agreed).
-    pub fn client(max_payload: usize, mask: bool) -> WsConn {
+    /// its own unless `mask` is false (`Nats-No-Masking` agreed), with
+    /// permessage-deflate when `compression` was agreed.
+    pub fn client(max_payload: usize, mask: bool, compression: bool) -> WsConn {
+        let mut dc = DecoderConfig::client();
+        dc.compression = compression;
+        dc.max_compressed_message = natsws_core::ws::compressed_limit(max_payload);
         WsConn {
             phase: Phase::Open,
-            inbound: Inbound::new(DecoderConfig::client(), max_payload),
+            inbound: Inbound::new(dc, max_payload),
             framing: Framing::SINGLE,
-            compression: false,
+            compression,
             safari: false,
             state: CloseState::Open,
             final_close: None,
@@ -417,7 +421,15 @@ impl WsConn {
             } else {
                 self.framing
             };
-            frame_compressed(nats, wbuf, framing);
+            if self.client == Some(true) {
+                let mut key = || fastrand::u32(..).to_be_bytes();
+                DEFLATER.with(|d| {
+                    d.borrow_mut()
+                        .frame_batch(nats, wbuf, framing, Some(&mut key))
+                });
+            } else {
+                frame_compressed(nats, wbuf, framing);
+            }
             return;
         }
         let mut key = || fastrand::u32(..).to_be_bytes();

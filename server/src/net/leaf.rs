@@ -269,6 +269,9 @@ impl EventLoop {
             ConnKind::LEAF
         };
         let cs = Arc::new(ConnShared::new(cid, self.turn.idx, token, kind, peer));
+        if let Some(c) = &client_tls {
+            let _ = cs.tls.set(crate::leaf_tls::session_info(c));
+        }
         let account = match &remote {
             Some(r) => shared.accounts.get(&r.cfg.account),
             None => shared.accounts.global().clone(),
@@ -335,7 +338,7 @@ impl EventLoop {
         let mut early = Vec::new();
         if let Some(h) = handoff {
             if let Some(mask) = h.ws_mask {
-                conn.ws = Some(WsConn::client(settings.max_payload, mask));
+                conn.ws = Some(WsConn::client(settings.max_payload, mask, h.ws_compress));
             }
             early = h.early;
         }

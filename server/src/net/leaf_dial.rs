@@ -92,6 +92,7 @@ pub(super) fn prepare(
         cid,
         early: Vec::new(),
         ws_mask: None,
+        ws_compress: false,
         tls: None,
         info_overdue: false,
     };
@@ -106,14 +107,14 @@ pub(super) fn prepare(
             Some(conn) => {
                 let ctl = s.try_clone().map_err(DialError::Io)?;
                 let mut io = rustls::Stream::new(conn, &mut s);
-                ws_upgrade(&mut io, &ctl, url, remote.cfg.ws_no_masking, timeout)
+                ws_upgrade(&mut io, &ctl, url, &remote.cfg, timeout)
             }
             None => {
                 let ctl = s.try_clone().map_err(DialError::Io)?;
-                ws_upgrade(&mut s, &ctl, url, remote.cfg.ws_no_masking, timeout)
+                ws_upgrade(&mut s, &ctl, url, &remote.cfg, timeout)
             }
         };
-        let (rest, mask) = up.map_err(|e| {
+        let (rest, mask, compress) = up.map_err(|e| {
             crate::error!("Error soliciting websocket connection: {e}");
             DialError::Io(io::Error::other(e))
         })?;
@@ -121,7 +122,9 @@ pub(super) fn prepare(
         if let Some(conn) = h.tls.as_mut() {
             drain_plain(conn, &mut h.early);
         }
+        crate::debug!("{peer} - lid:{cid} - Leafnode compression={compress} masking={mask}");
         h.ws_mask = Some(mask);
+        h.ws_compress = compress;
         return Ok((s, h));
     }
     if h.tls.is_some() {
@@ -154,6 +157,7 @@ fn handshake(
 ) -> Result<(rustls::ClientConnection, Vec<u8>), DialError> {
     crate::debug!("{peer} - lid:{cid} - Starting TLS leafnode client handshake");
     let name = crate::leaf_tls::server_name(url.host(), dtls.tls_name.as_deref());
+    let saved_name_used = url.host().parse::<std::net::IpAddr>().is_ok() && dtls.tls_name.is_some();
     let result = match (dtls.client(remote), name) {
         (Ok(c), Some(name)) => c.handshake(s, name, early),
         (Err(e), _) => Err(HandshakeError::Failed(e)),
@@ -162,10 +166,27 @@ fn handshake(
             url.host()
         ))),
     };
+    if let Ok((conn, _)) = &result {
+        let info = crate::leaf_tls::session_info(conn);
+        crate::debug!("{peer} - lid:{cid} - TLS handshake complete");
+        crate::debug!(
+            "{peer} - lid:{cid} - TLS version {}, cipher suite {}",
+            info.version,
+            info.cipher
+        );
+    }
     result.map_err(|e| {
         match e {
             HandshakeError::Timeout => {
                 crate::debug!("{peer} - lid:{cid} - TLS handshake timeout");
+            }
+            HandshakeError::NameMismatch(e) => {
+                crate::error!("{peer} - lid:{cid} - TLS leafnode handshake error: {e}");
+                // nats-server issue 1256: the saved name was wrong; the
+                // next attempt verifies the address itself.
+                if saved_name_used {
+                    dtls.tls_name = None;
+                }
             }
             HandshakeError::Failed(e) => {
                 crate::error!("{peer} - lid:{cid} - TLS leafnode handshake error: {e}");
@@ -250,16 +271,17 @@ fn read_info(
 /// The WebSocket upgrade of a `ws://`/`wss://` remote over `io` (the
 /// socket, or the TLS stream on it), blocking within `timeout` (spec §5.2:
 /// the whole exchange has the `first_info_timeout`); `ctl` is the socket,
-/// for its timeouts. Returns the bytes read after the response head and
-/// whether to mask.
+/// for its timeouts. Returns the bytes read after the response head,
+/// whether to mask and whether permessage-deflate was agreed.
 fn ws_upgrade(
     io: &mut (impl Read + Write),
     ctl: &StdStream,
     url: &RemoteUrl,
-    no_masking: bool,
+    cfg: &crate::options::leaf::RemoteLeaf,
     timeout: Duration,
-) -> Result<(Vec<u8>, bool), String> {
-    let (req, key) = crate::leaf_remote::ws_request(url, no_masking);
+) -> Result<(Vec<u8>, bool, bool), String> {
+    let no_masking = cfg.ws_no_masking;
+    let (req, key) = crate::leaf_remote::ws_request(url, no_masking, cfg.ws_compression);
     let until = Instant::now() + timeout;
     ctl.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
@@ -282,10 +304,11 @@ fn ws_upgrade(
         if buf.len() > 16 * 1024 {
             return Err("response head too long".into());
         }
-        if let Some((len, agreed)) = crate::leaf_remote::ws_response(&buf, &key)? {
+        if let Some(a) = crate::leaf_remote::ws_response(&buf, &key, cfg.ws_compression)? {
             let _ = ctl.set_read_timeout(None);
             let _ = ctl.set_write_timeout(None);
-            return Ok((buf.split_off(len), !(no_masking && agreed)));
+            let mask = !(no_masking && a.no_masking);
+            return Ok((buf.split_off(a.len), mask, a.compression));
         }
     }
 }

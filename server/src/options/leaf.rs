@@ -104,6 +104,11 @@ pub struct RemoteLeaf {
     /// `ws_no_masking`/`websocket_no_masking`: ask the hub to accept
     /// unmasked frames (`Nats-No-Masking: true`).
     pub ws_no_masking: bool,
+    /// `ws_compression`/`ws_compress`/`websocket_compression`/
+    /// `websocket_compress`: offer permessage-deflate (no context
+    /// takeover either way) in the upgrade of a `ws://`/`wss://` remote
+    /// (spec §5.2). Default false.
+    pub ws_compression: bool,
     /// `nkey`/`seed`: a user seed (`SU…`); the CONNECT then carries its
     /// public key as `nkey` and the signature of the hub's INFO nonce as
     /// `sig` (spec §3.6, nats-server `sendLeafConnect`). A value that is
@@ -274,6 +279,7 @@ fn parse_remotes(
             disabled: false,
             ignore_discovered_servers: false,
             ws_no_masking: false,
+            ws_compression: false,
             nkey_seed: None,
             credentials: None,
             tls: None,
@@ -331,8 +337,8 @@ fn parse_remotes(
                 "ws_compression"
                 | "ws_compress"
                 | "websocket_compression"
-                | "websocket_compress"
-                | "isolate_leafnode_interest"
+                | "websocket_compress" => rl.ws_compression = r.ok(bool_of(k)).unwrap_or(false),
+                "isolate_leafnode_interest"
                 | "isolate"
                 | "request_isolation"
                 | "jetstream_cluster_migrate"
