@@ -114,19 +114,21 @@ pub struct ConnShared {
     /// Client name/lang/version from CONNECT, for monitoring.
     pub client: Mutex<ClientMeta>,
     /// What TLS negotiated, set once the handshake completes (TLS
-    /// listeners only).
-    pub tls: std::sync::OnceLock<crate::tls::TlsInfo>,
+    /// listeners only; boxed so that plain connections keep a pointer's
+    /// worth, not the whole record).
+    pub tls: std::sync::OnceLock<Box<crate::tls::TlsInfo>>,
     /// Set when `perms` holds permissions that deliveries must consult.
     pub has_perms: AtomicBool,
-    /// Delivery-time permissions (subscribe deny, response permissions).
-    pub perms: Mutex<Option<crate::auth::DeliveryPerms>>,
+    /// Delivery-time permissions (subscribe deny, response permissions);
+    /// boxed, since most connections have none.
+    pub perms: Mutex<Option<Box<crate::auth::DeliveryPerms>>>,
     /// WebSocket: what the upgrade request said, set at the upgrade.
     pub upgrade: std::sync::OnceLock<Box<WsUpgrade>>,
     /// The client's address from a PROXY protocol header (`proxy_protocol`),
     /// set once the header was read: it stands for the socket's peer
     /// everywhere (logs, `/connz`, INFO `client_ip`, JWT `src`), as in
-    /// nats-server.
-    pub proxied: std::sync::OnceLock<SocketAddr>,
+    /// nats-server. Boxed: only `proxy_protocol` listeners set it.
+    pub proxied: std::sync::OnceLock<Box<SocketAddr>>,
     /// Set once the client takes asynchronous INFO (protocol 1 and its
     /// first PING answered: nats-server's `firstPongSent`), for
     /// `$SYS.REQ.SERVER.<id>.LDM`.
@@ -185,7 +187,7 @@ impl ConnShared {
     /// The peer as nats-server's `host:port`: the PROXY protocol's client
     /// address when one was given, else the socket's peer.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.proxied.get().copied().unwrap_or(self.peer)
+        self.proxied.get().map_or(self.peer, |p| **p)
     }
 
     /// The client's address and port for INFO `client_ip` and its logs:

@@ -206,7 +206,7 @@ impl EventLoop {
             info.version,
             info.cipher
         );
-        let _ = conn.shared.tls.set(info);
+        let _ = conn.shared.tls.set(Box::new(info));
         if !pinned_ok {
             self.tls_failed(token, "certificate not pinned");
             return false;
@@ -334,7 +334,7 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
             let w = s.websocket.as_ref().expect("ws listener implies config");
             let mut ws = WsConn::new(w, s.max_payload, conn.proto.frames_itself());
             ws.leaf_ok = s.leafnodes.is_some();
-            conn.ws = Some(ws);
+            conn.ws = Some(Box::new(ws));
             conn.proxy_pending = w.proxy_protocol;
             if !w.keepalive.is_zero() {
                 conn.keepalive = Some((Millis(w.keepalive.as_millis() as u64), s.ping_max));

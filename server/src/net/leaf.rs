@@ -270,7 +270,7 @@ impl EventLoop {
         };
         let cs = Arc::new(ConnShared::new(cid, self.turn.idx, token, kind, peer));
         if let Some(c) = &client_tls {
-            let _ = cs.tls.set(crate::leaf_tls::session_info(c));
+            let _ = cs.tls.set(Box::new(crate::leaf_tls::session_info(c)));
         }
         let account = match &remote {
             Some(r) => shared.accounts.get(&r.cfg.account),
@@ -338,7 +338,11 @@ impl EventLoop {
         let mut early = Vec::new();
         if let Some(h) = handoff {
             if let Some(mask) = h.ws_mask {
-                conn.ws = Some(WsConn::client(settings.max_payload, mask, h.ws_compress));
+                conn.ws = Some(Box::new(WsConn::client(
+                    settings.max_payload,
+                    mask,
+                    h.ws_compress,
+                )));
             }
             early = h.early;
         }
@@ -376,7 +380,7 @@ impl EventLoop {
             let _ = cs.upgrade.set(up.clone());
         }
         if let Some(p) = old.proxied.get() {
-            let _ = cs.proxied.set(*p);
+            let _ = cs.proxied.set(p.clone());
         }
         conn.shared = cs.clone();
         conn.handshake_deadline = None;

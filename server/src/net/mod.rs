@@ -83,7 +83,9 @@ struct Conn {
     /// The socket, plain or TLS (see [`Transport`]).
     sock: Transport,
     proto: Proto,
-    ws: Option<WsConn>,
+    /// The WebSocket overlay, boxed so that only WebSocket connections pay
+    /// for its state in the loop's slot.
+    ws: Option<Box<WsConn>>,
     /// NATS bytes not yet consumed by the session.
     inbuf: Vec<u8>,
     /// Bytes ready for the socket (framed for WebSocket).
@@ -135,7 +137,9 @@ struct Conn {
 pub(crate) struct EventLoop {
     poll: Poll,
     shared: Arc<Shared>,
-    conns: Slab<Conn>,
+    /// Connections by token; each boxed, so that the slab's spare capacity
+    /// (it doubles as it grows) costs a pointer per slot, not a connection.
+    conns: Slab<Box<Conn>>,
     timers: BinaryHeap<Reverse<(Millis, usize, ConnId)>>,
     rbuf: Vec<u8>,
     /// What a connection's turn touches besides itself (see [`Turn`]).

@@ -364,7 +364,7 @@ impl EventLoop {
             Ok(Parsed::NotProxy) => {}
             Ok(Parsed::Header { header, len }) if trusted(&self.turn.settings, conn) => {
                 if let Header::Proxied { src, .. } = header {
-                    let _ = conn.shared.proxied.set(src);
+                    let _ = conn.shared.proxied.set(Box::new(src));
                 }
                 conn.inbuf.drain(..len);
             }
@@ -476,7 +476,7 @@ impl EventLoop {
             let _ = cs.upgrade.set(u.clone());
         }
         if let Some(p) = old.proxied.get() {
-            let _ = cs.proxied.set(*p);
+            let _ = cs.proxied.set(p.clone());
         }
         let cs = Arc::new(cs);
         conn.shared = cs.clone();

@@ -212,14 +212,13 @@ impl Host for ClientHost<'_> {
         }
         {
             let mut dp = self.me.perms.lock().expect("perms");
-            *dp = id
-                .permissions
-                .clone()
-                .map(|perms| crate::auth::DeliveryPerms {
+            *dp = id.permissions.clone().map(|perms| {
+                Box::new(crate::auth::DeliveryPerms {
                     perms,
                     replies: Default::default(),
                     leaf_link: false,
-                });
+                })
+            });
             self.me.has_perms.store(dp.is_some(), Ordering::Release);
         }
         let now = shared.now();

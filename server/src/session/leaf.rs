@@ -549,7 +549,7 @@ impl Leaf {
             let mut rules = self.hub_export.clone();
             rules.deny.extend(r.cfg.deny_exports.iter().cloned());
             if let Some(d) = rules.delivery(None) {
-                *cx.me.perms.lock().expect("perms") = Some(d);
+                *cx.me.perms.lock().expect("perms") = Some(Box::new(d));
                 cx.me
                     .has_perms
                     .store(true, std::sync::atomic::Ordering::Release);

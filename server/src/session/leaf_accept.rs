@@ -284,7 +284,7 @@ pub(super) fn set_perms(leaf: &mut Leaf, cx: &Cx<'_>, perms: Option<&Permissions
     }
     let delivery = out.delivery(responses);
     let mut dp = cx.me.perms.lock().expect("perms");
-    *dp = delivery;
+    *dp = delivery.map(Box::new);
     cx.me
         .has_perms
         .store(dp.is_some(), std::sync::atomic::Ordering::Release);
