@@ -124,6 +124,7 @@ impl Running {
         for t in self.threads {
             let _ = t.join();
         }
+        self.shared.mqtt.stop_committer();
     }
 
     /// Waits until the loops exit (after a shutdown started elsewhere).

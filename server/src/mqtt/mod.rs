@@ -7,6 +7,7 @@
 //! This sits below [`crate::shared`] (which holds the [`Registry`]); the
 //! connection side, `crate::session::mqtt`, drives it.
 
+pub(crate) mod committer;
 pub(crate) mod store;
 mod submap;
 pub(crate) mod window;
@@ -388,6 +389,17 @@ pub(crate) struct Registry {
     pub(crate) max_pending: std::sync::atomic::AtomicUsize,
     /// What it must write next.
     dirty: OnceLock<Arc<Dirty>>,
+    /// The committer thread's queue, once it runs (file store): loops then
+    /// ask for their commits instead of writing them.
+    committer: OnceLock<Arc<committer::Committer>>,
+}
+
+/// The newest commit epoch this thread marked a change in that an
+/// acknowledgement depends on, since the last call (0: none); the caller
+/// takes over the duty to see it durable before the acknowledgements go
+/// out ([`Registry::durable_epoch`], [`Registry::request_commit`]).
+pub(crate) fn take_need() -> u64 {
+    NEED.with(|n| n.replace(0))
 }
 
 /// What [`Registry::attach`] found.
@@ -605,17 +617,61 @@ impl Registry {
     /// called by each event loop once per turn before it writes the
     /// acknowledgements of that turn. A failed commit is logged; the state
     /// stays marked for the next turn.
+    /// With a committer thread running, lazy changes are its job: a loop
+    /// writes here only what this thread still needs.
     pub(crate) fn commit(&self) {
-        self.commit_if(false);
+        let lazy = self.committer.get().is_none();
+        self.commit_upto(take_need(), false, lazy);
     }
 
     /// Writes everything marked, lazy changes too (at shutdown).
     pub(crate) fn commit_all(&self) {
-        self.commit_if(true);
+        self.commit_upto(take_need(), true, true);
     }
 
-    fn commit_if(&self, all: bool) {
-        let need = NEED.with(|n| n.replace(0));
+    /// The committer thread's commit: every change up to `epoch`, and
+    /// lazy changes when due.
+    pub(crate) fn commit_epoch(&self, epoch: u64) {
+        self.commit_upto(epoch, false, true);
+    }
+
+    /// The last commit epoch written (`u64::MAX` without a file store:
+    /// nothing ever waits).
+    pub(crate) fn durable_epoch(&self) -> u64 {
+        self.dirty
+            .get()
+            .map_or(u64::MAX, |d| d.durable.load(Ordering::SeqCst))
+    }
+
+    /// Starts using `c` for commits (the committer thread is running).
+    pub(crate) fn set_committer(&self, c: Arc<committer::Committer>) {
+        let _ = self.committer.set(c);
+    }
+
+    /// Asks the committer thread for `epoch` on behalf of loop `loop_idx`
+    /// (woken once it is durable). False when there is no committer: the
+    /// caller commits itself ([`Registry::commit_epoch`]).
+    pub(crate) fn request_commit(&self, epoch: u64, loop_idx: usize) -> bool {
+        match self.committer.get() {
+            Some(c) => {
+                c.request(epoch, loop_idx);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops the committer thread (shutdown; the loops commit what is
+    /// left with [`Registry::commit_all`]).
+    pub(crate) fn stop_committer(&self) {
+        if let Some(c) = self.committer.get() {
+            c.stop();
+        }
+    }
+
+    /// `need`: the epoch the caller waits for; `all`: lazy changes too,
+    /// whatever their age; `lazy`: lazy changes once due.
+    fn commit_upto(&self, need: u64, all: bool, lazy: bool) {
         let (Some(fs), Some(d)) = (self.store.get(), self.dirty.get()) else {
             return;
         };
@@ -623,7 +679,8 @@ impl Registry {
             |d: &Dirty| need > d.durable.load(Ordering::SeqCst) || d.retry.load(Ordering::Acquire);
         // Nothing of this thread's to wait for, and no lazy change: no
         // lock (another loop may be in its fsync).
-        if !all && !pending(d) && !d.lazy.load(Ordering::Acquire) {
+        let lazy_due = lazy && d.lazy.load(Ordering::Acquire);
+        if !(all || pending(d) || lazy_due) {
             return;
         }
         let mut last = if all || pending(d) {
@@ -638,7 +695,7 @@ impl Registry {
         };
         if !pending(d) {
             // Another loop's commit covered this thread's changes.
-            let due = all || last.is_none_or(|t| t.elapsed() >= LAZY_COMMIT);
+            let due = all || (lazy && last.is_none_or(|t| t.elapsed() >= LAZY_COMMIT));
             if !due || !d.lazy.load(Ordering::Acquire) {
                 return;
             }

@@ -66,6 +66,7 @@ impl Conn {
             last_in: Millis(0),
             last_out: Millis(0),
             proxy_pending: false,
+            acks_after: 0,
         })
     }
 

@@ -67,6 +67,8 @@ impl EventLoop {
             next_loop: 0,
             scratch_out: Vec::new(),
             in_lame_duck: false,
+            held: Vec::new(),
+            held_need: 0,
         };
         if idx == 0 {
             el.take_leaf_listener()?;
@@ -158,6 +160,7 @@ impl EventLoop {
             }
             self.fire_timers();
             self.flush_dirty();
+            self.settle_held();
             self.wake_others();
         }
     }
@@ -319,6 +322,7 @@ impl EventLoop {
         // Group commit: what this turn changed in durable MQTT state is
         // written before the acknowledgements that depend on it go out.
         self.shared.mqtt.commit();
+        self.release_held();
         let mut i = 0;
         while i < self.turn.local_dirty.len() {
             let cs = self.turn.local_dirty[i].clone();
@@ -329,7 +333,8 @@ impl EventLoop {
             let Some(conn) = self.conns.get(cs.token) else {
                 continue;
             };
-            if !Arc::ptr_eq(&conn.shared, &cs) {
+            if !Arc::ptr_eq(&conn.shared, &cs) || conn.acks_after > 0 {
+                // Held: flushed when its commit is durable (mqtt_hold).
                 continue;
             }
             self.flush(cs.token);
@@ -376,6 +381,9 @@ impl EventLoop {
     }
 
     pub(super) fn shutdown_all(&mut self) {
+        // Acknowledgements held for a commit (mqtt_hold) go out with the
+        // others once everything is written.
+        self.shared.mqtt.commit_all();
         let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
         for t in &tokens {
             self.close(*t, ClosedReason::ServerShutdown, true);

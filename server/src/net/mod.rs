@@ -45,6 +45,7 @@ mod event_loop;
 mod frames;
 mod leaf;
 mod leaf_dial;
+mod mqtt_hold;
 mod read;
 mod reload;
 pub(crate) mod transport;
@@ -131,6 +132,10 @@ struct Conn {
     /// `proxy_protocol`: the connection may still start with a PROXY
     /// header (read before anything reaches the protocol).
     proxy_pending: bool,
+    /// MQTT file store: the commit epoch its queued acknowledgements wait
+    /// for (0: none); while set it is neither read nor flushed (see
+    /// `mqtt_hold`).
+    acks_after: u64,
 }
 
 /// One event loop.
@@ -154,4 +159,10 @@ pub(crate) struct EventLoop {
     scratch_out: Vec<u8>,
     /// Lame duck mode has been entered by this loop.
     in_lame_duck: bool,
+    /// Connections holding acknowledgements until their commit epoch is
+    /// durable (see `mqtt_hold`).
+    held: Vec<(usize, Arc<ConnShared>)>,
+    /// The newest epoch held connections wait for that is not yet asked
+    /// for (0: none; see `mqtt_hold`).
+    held_need: u64,
 }

@@ -11,6 +11,10 @@ impl EventLoop {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        if conn.acks_after > 0 {
+            // Held for a commit: read again when released (mqtt_hold).
+            return;
+        }
         if let Some(reason) = conn.closing {
             if conn.draining.is_some() {
                 self.drain(token, reason);
@@ -53,13 +57,14 @@ impl EventLoop {
                 Ok(n) => {
                     largest = largest.max(n);
                     let alive = self.process(token, n);
+                    let held = self.hold_acks(token);
                     // As nats-server's read loop: deliver what this read
                     // produced before reading more, so one fast publisher
                     // cannot pile a whole turn's worth of data on its
                     // subscribers' queues.
                     self.flush_dirty();
                     self.wake_others();
-                    if !alive {
+                    if !alive || held {
                         return;
                     }
                     if std::mem::take(&mut self.turn.stall) {

@@ -40,5 +40,38 @@ pub(crate) fn open(shared: &Arc<Shared>) -> std::io::Result<()> {
         "MQTT state in {} ({n} persistent sessions restored)",
         dir.join("mqtt").join("state.redb").display()
     );
+    spawn_committer(shared)
+}
+
+/// Starts the committer thread (`natsws-mqtt-commit`): it writes the
+/// epochs the loops ask for ([`crate::mqtt::committer`]) and wakes them,
+/// and the lazy changes within [`crate::mqtt::LAZY_COMMIT`]. It holds the
+/// server state weakly and ends with it, or at shutdown.
+fn spawn_committer(shared: &Arc<Shared>) -> std::io::Result<()> {
+    use crate::mqtt::committer::{Committer, Next};
+    let c = Arc::new(Committer::default());
+    let weak = Arc::downgrade(shared);
+    let queue = c.clone();
+    std::thread::Builder::new()
+        .name("natsws-mqtt-commit".into())
+        .spawn(move || loop {
+            let next = queue.next(crate::mqtt::LAZY_COMMIT);
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            match next {
+                Next::Stop => return,
+                Next::Idle => shared.mqtt.commit_epoch(0),
+                Next::Commit(epoch, loops) => {
+                    shared.mqtt.commit_epoch(epoch);
+                    for l in loops {
+                        if let Some(h) = shared.loops.get(l) {
+                            let _ = h.waker.wake();
+                        }
+                    }
+                }
+            }
+        })?;
+    shared.mqtt.set_committer(c);
     Ok(())
 }
