@@ -20,10 +20,48 @@ const EACH: u16 = 300;
 
 #[test]
 fn pipelined_publishers_get_every_puback_in_order_and_nothing_acknowledged_is_lost() {
+    run(false);
+}
+
+/// The same while NATS clients flood the loops (more input than one turn
+/// reads, so a loop has connections left to read when its MQTT publishers
+/// need a commit: natsws hands the commit to its committer thread then).
+#[test]
+fn the_same_while_nats_clients_flood_the_loops() {
+    run(true);
+}
+
+/// Megabytes each flooding NATS client publishes.
+const FLOOD_MIB: usize = 32;
+
+fn flood(port: u16) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut nats = common::Raw::connect(port);
+        nats.expect("INFO");
+        nats.send(b"CONNECT {\"verbose\":false}\r\n");
+        let payload = vec![b'x'; 65536];
+        let mut msg = b"PUB flood 65536\r\n".to_vec();
+        msg.extend_from_slice(&payload);
+        msg.extend_from_slice(b"\r\n");
+        for _ in 0..FLOOD_MIB * 16 {
+            nats.send(&msg);
+        }
+        nats.send(b"PING\r\n");
+        nats.expect("PONG");
+    })
+}
+
+fn run(with_flood: bool) {
     let dir = TempDir::new();
     let c = conf(&dir, "max_ack_pending: 2000", "");
     let mut s = Server::start(&c);
     let port = s.mqtt_port.unwrap();
+    // One flooder per event loop (connections are spread over the loops).
+    let floods: Vec<_> = if with_flood {
+        (0..4).map(|_| flood(s.client_port)).collect()
+    } else {
+        Vec::new()
+    };
     let (mut sub, ack) = Mqtt::connect(port, "commit-sub", false);
     assert_eq!(ack, (0, 0));
     assert_eq!(sub.subscribe(1, &[("commit/#", 1)]), [1]);
@@ -57,6 +95,9 @@ fn pipelined_publishers_get_every_puback_in_order_and_nothing_acknowledged_is_lo
         .collect();
     for t in threads {
         t.join().expect("publisher");
+    }
+    for f in floods {
+        f.join().expect("NATS flood answered PONG");
     }
     s.kill();
     let s = Server::start(&c);
