@@ -132,6 +132,14 @@ pub(super) fn prepare(
     }
     let (info, extra, overdue) =
         read_info(&mut s, remote.cfg.first_info_timeout, shared).map_err(DialError::Io)?;
+    if !overdue && !has_block && remote.cfg.proxy.is_some() && tls_required(&info) {
+        // nats-server `processLeafnodeInfo`: through a proxy, a hub that
+        // requires TLS needs the remote's own `tls { … }` block.
+        crate::error!("{peer} - lid:{cid} - TLS configuration mismatch: Hub requires TLS but leafnode remote is not configured for TLS. When using a proxy, ensure TLS leafnode configuration matches the Hub requirements.");
+        crate::info!("{peer} - lid:{cid} - Leafnode connection closed: TLS Handshake Failure");
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        return Err(DialError::Handshake);
+    }
     if !overdue && (has_block || tls_required(&info)) {
         let (conn, plain) = handshake(dtls, remote, url, &mut s, peer, cid, &extra)?;
         h.tls = Some(conn);

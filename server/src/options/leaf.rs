@@ -126,6 +126,9 @@ pub struct RemoteLeaf {
     /// `handshake_first`. With it the link always runs TLS (nats-server
     /// `leafNodeGetTLSConfigForSolicit`).
     pub tls: Option<super::TlsConfig>,
+    /// `proxy { url, username, password, timeout }`: dial every URL of
+    /// this remote through an HTTP CONNECT proxy (nats-server 2.15.1).
+    pub proxy: Option<super::leaf_proxy::LeafProxy>,
 }
 
 impl LeafnodeOptions {
@@ -283,7 +286,9 @@ fn parse_remotes(
             nkey_seed: None,
             credentials: None,
             tls: None,
+            proxy: None,
         };
+        let mut negative_proxy_timeout = false;
         for k in &m.entries {
             match k.key.to_ascii_lowercase().as_str() {
                 "url" | "urls" => rl.urls = r.ok(str_list(k)).unwrap_or_default(),
@@ -334,6 +339,12 @@ fn parse_remotes(
                         rl.tls = Some(super::tls::parse_tls(r, m, &k.key_span));
                     }
                 }
+                "proxy" => {
+                    if let Some((p, neg)) = super::leaf_proxy::parse(r, k) {
+                        rl.proxy = Some(p);
+                        negative_proxy_timeout = neg;
+                    }
+                }
                 "ws_compression"
                 | "ws_compress"
                 | "websocket_compression"
@@ -342,11 +353,21 @@ fn parse_remotes(
                 | "isolate"
                 | "request_isolation"
                 | "jetstream_cluster_migrate"
-                | "js_cluster_migrate"
-                | "proxy" => {
+                | "js_cluster_migrate" => {
                     unsupported.push((format!("leafnodes.remotes.{}", k.key), k.key_span.clone()))
                 }
                 _ => r.unknown(k),
+            }
+        }
+        if let Some(p) = rl.proxy.as_mut() {
+            let has_tls = rl.tls.is_some();
+            if let Err(m) =
+                super::leaf_proxy::validate(p, negative_proxy_timeout, &rl.urls, has_tls)
+            {
+                r.errors.push(Diagnostic::at(&p.span, m));
+            }
+            if p.url.is_empty() {
+                rl.proxy = None;
             }
         }
         if rl.credentials.is_some() && rl.nkey_seed.is_some() {
