@@ -90,12 +90,15 @@ pub enum ClosedReason {
     DuplicateClientId,
     /// Closed by an operator's `$SYS.REQ.SERVER.<id>.KICK` request.
     Kicked,
+    /// A leaf older than the listener's `leafnodes { min_version }`
+    /// (nats-server `MinimumVersionRequired`).
+    MinimumVersionRequired,
 }
 
 impl ClosedReason {
     /// Every reason, in [`ClosedReason::index`] order (for per-reason
     /// counters).
-    pub const ALL: [ClosedReason; 21] = [
+    pub const ALL: [ClosedReason; 22] = [
         ClosedReason::ClientClosed,
         ClosedReason::AuthenticationTimeout,
         ClosedReason::AuthenticationFailure,
@@ -117,6 +120,7 @@ impl ClosedReason {
         ClosedReason::NoRespondersRequiresHeaders,
         ClosedReason::DuplicateClientId,
         ClosedReason::Kicked,
+        ClosedReason::MinimumVersionRequired,
     ];
 
     /// Position in [`ClosedReason::ALL`].
@@ -151,6 +155,7 @@ impl ClosedReason {
             ClosedReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             ClosedReason::DuplicateClientId => "Duplicate Client ID",
             ClosedReason::Kicked => "Kicked",
+            ClosedReason::MinimumVersionRequired => "Minimum Version Required",
         }
     }
 
@@ -185,7 +190,8 @@ impl ClosedReason {
             // Not in nats-server's list: its default, 1011.
             ClosedReason::TlsHandshakeFailure
             | ClosedReason::NoRespondersRequiresHeaders
-            | ClosedReason::Kicked => 1011,
+            | ClosedReason::Kicked
+            | ClosedReason::MinimumVersionRequired => 1011,
         }
     }
 

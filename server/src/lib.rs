@@ -20,6 +20,7 @@ pub(crate) mod leaf_perms;
 pub(crate) mod leaf_remote;
 pub(crate) mod leaf_tls;
 pub(crate) mod leaf_tunnel;
+pub(crate) mod leaf_version;
 pub mod log;
 pub(crate) mod monitor;
 pub(crate) mod mqtt;

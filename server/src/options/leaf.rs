@@ -45,6 +45,12 @@ pub struct LeafnodeOptions {
     /// top-level `trusted_proxies` only when that list is set. Default
     /// false; refused with `tls`.
     pub proxy_protocol: bool,
+    /// `min_version`/`minimum_version`: a soliciting leaf whose CONNECT
+    /// `version` is older (or unreadable) gets the `connect_info` INFO,
+    /// then `-ERR 'connection rejected since minimum version required is
+    /// "<v>"'` and is closed (`Minimum Version Required`). At least
+    /// 2.8.0 (nats-server `checkLeafMinVersionConfig`).
+    pub min_version: Option<String>,
 }
 
 /// `leafnodes.authorization { … }` (spec §2.2).
@@ -152,6 +158,7 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
         unsupported: Vec::new(),
         tls: None,
         proxy_protocol: false,
+        min_version: None,
     };
     for k in &m.entries {
         match k.key.to_ascii_lowercase().as_str() {
@@ -188,12 +195,15 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
                 }
             }
             "proxy_protocol" => r.set(&mut o.proxy_protocol, bool_of(k)),
-            "min_version"
-            | "minimum_version"
-            | "isolate_leafnode_interest"
-            | "isolate"
-            | "write_deadline"
-            | "write_timeout" => o
+            "min_version" | "minimum_version" => {
+                if let Some(v) = r.ok(str_of(k)) {
+                    match crate::leaf_version::check_min_version(&v) {
+                        Ok(()) => o.min_version = Some(v),
+                        Err(m) => r.errors.push(Diagnostic::at(&k.key_span, m)),
+                    }
+                }
+            }
+            "isolate_leafnode_interest" | "isolate" | "write_deadline" | "write_timeout" => o
                 .unsupported
                 .push((format!("leafnodes.{}", k.key), k.key_span.clone())),
             _ => r.unknown(k),

@@ -41,6 +41,9 @@ const CONNECT_FINISH: Millis = Millis(2000);
 const FIRST_PING: Millis = Millis(1000);
 /// How long a soliciting side waits before redialing after a loop (§4.5).
 pub(crate) const LOOP_DELAY: Duration = Duration::from_secs(30);
+/// How long a soliciting side waits before redialing a hub that refused
+/// its version (nats-server `leafNodeMinVersionReconnectDelay`).
+const MIN_VERSION_DELAY: Duration = Duration::from_secs(5);
 /// How long a soliciting side in the hub role waits before redialing after
 /// it closed the link on a permission violation (nats-server
 /// `leafNodeReconnectAfterPermViolation`).
@@ -301,6 +304,11 @@ impl Leaf {
                 if t.starts_with("Loop detected") {
                     self.delay = Some(LOOP_DELAY);
                 }
+                if t.contains(crate::leaf_version::REJECTED) {
+                    // nats-server `leafProcessErr`: 5 s before the next dial.
+                    self.delay = Some(MIN_VERSION_DELAY);
+                    log_conn(cx, crate::log::Level::Error, "Leafnode connection dropped due to minimum version requirement. Delaying attempt to reconnect for 5s");
+                }
             }
             (Phase::AwaitInfo, LeafOp::Info(json)) => self.first_info(cx, json, now, out)?,
             (Phase::AwaitConnectInfo, LeafOp::Info(json)) => {
@@ -460,7 +468,7 @@ impl Leaf {
             .to_string();
         let name = cx.shared.server_name.clone();
         let mut c = serde_json::json!({
-            "version": crate::info::VERSION,
+            "version": crate::leaf_version::LEAF_PROTOCOL_VERSION,
             "server_id": cx.shared.server_id,
             "name": name,
             "cluster": name,
