@@ -71,6 +71,10 @@ pub struct LeafAuthorization {
     pub users: Vec<LeafUser>,
     /// `timeout` (default 2 s).
     pub timeout: Option<Duration>,
+    /// `proxy_required`: leafs must come through a trusted proxy (the
+    /// top-level `proxies { trusted }`, which natsws refuses); `true` is
+    /// refused at start, `false` accepted.
+    pub proxy_required: bool,
 }
 
 /// One `leafnodes.authorization.users` entry.
@@ -172,6 +176,12 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
             "port" => o.port = r.ok(port_of(k)),
             "authorization" => {
                 if let Some(a) = parse_auth(r, k) {
+                    if a.proxy_required {
+                        o.unsupported.push((
+                            "leafnodes.authorization.proxy_required".to_string(),
+                            k.key_span.clone(),
+                        ));
+                    }
                     o.authorization = a;
                 }
             }
@@ -233,6 +243,7 @@ fn parse_auth(r: &mut Reader, e: &Entry) -> Option<LeafAuthorization> {
                 }
             }
             "timeout" => a.timeout = r.seconds(k, "leafnode authorization timeout"),
+            "proxy_required" => r.set(&mut a.proxy_required, bool_of(k)),
             "users" => {
                 let Value::Array(items) = &k.value.value else {
                     r.errors.push(Diagnostic::at(
@@ -359,11 +370,12 @@ fn parse_remotes(
                 | "ws_compress"
                 | "websocket_compression"
                 | "websocket_compress" => rl.ws_compression = r.ok(bool_of(k)).unwrap_or(false),
-                "isolate_leafnode_interest"
-                | "isolate"
-                | "request_isolation"
-                | "jetstream_cluster_migrate"
-                | "js_cluster_migrate" => {
+                // Moves this server's JetStream raft leaders away while the
+                // link is down; natsws holds no JetStream assets, so there
+                // is nothing to move: the shape is checked, the value has
+                // no effect.
+                "jetstream_cluster_migrate" | "js_cluster_migrate" => js_migrate(r, k),
+                "isolate_leafnode_interest" | "isolate" | "request_isolation" => {
                     unsupported.push((format!("leafnodes.remotes.{}", k.key), k.key_span.clone()))
                 }
                 _ => r.unknown(k),
@@ -389,6 +401,30 @@ fn parse_remotes(
         out.push(rl);
     }
     out
+}
+
+/// Checks `jetstream_cluster_migrate`: a bool, or a map whose
+/// `leader_migrate_delay` is a duration (`Expected boolean or map for
+/// jetstream_cluster_migrate, got <type>` otherwise, as nats-server,
+/// which gives no position).
+fn js_migrate(r: &mut Reader, e: &Entry) {
+    match &e.value.value {
+        Value::Bool(_) => {}
+        Value::Map(m) => {
+            if let Some(d) = m
+                .entries
+                .iter()
+                .find(|d| d.key.eq_ignore_ascii_case("leader_migrate_delay"))
+            {
+                let _ = r.duration_or_secs(d, "leader_migrate_delay");
+            }
+        }
+        // Without a position, as nats-server (its token is lost there).
+        v => r.errors.push(Diagnostic::bare(format!(
+            "Expected boolean or map for jetstream_cluster_migrate, got {}",
+            v.go_type()
+        ))),
+    }
 }
 
 /// Parses `default_js_domain { <account>: <domain> }`; a domain must be a
