@@ -311,3 +311,60 @@ fn a_valid_proxy_block_starts() {
         assert!(s.is_ok(), "{url}: {:?}", s.err());
     }
 }
+
+fn tls_hub(pki: &common::pki::Pki) -> Server {
+    Server::start_reference(&format!(
+        "server_name: HUB\nhost: 127.0.0.1\nport: -1\nleafnodes {{ host: 127.0.0.1, port: -1, tls {{ {} }} }}\n",
+        pki.block("")
+    ))
+}
+
+#[test]
+fn a_hub_requiring_tls_through_a_proxy_needs_the_remotes_tls_block() {
+    let pki = common::pki::Pki::new();
+    let h = tls_hub(&pki);
+    let p = Proxy::start(None);
+    let l = leaf(
+        &format!("nats://127.0.0.1:{}", h.leaf_port.unwrap()),
+        &format!("url: \"http://127.0.0.1:{}\"", p.port),
+    );
+    l.expect_log("TLS configuration mismatch: Hub requires TLS but leafnode remote is not configured for TLS. When using a proxy, ensure TLS leafnode configuration matches the Hub requirements.");
+    p.next_head();
+    // Dialed again.
+    p.next_head();
+}
+
+#[test]
+fn tls_through_a_proxy_links() {
+    let pki = common::pki::Pki::new();
+    let h = tls_hub(&pki);
+    let p = Proxy::start(None);
+    let l = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"250ms\", remotes [ {{ url: \"nats://127.0.0.1:{}\", proxy {{ url: \"http://127.0.0.1:{}\" }}, tls {{ ca_file: \"{}\" }} }} ] }}\n",
+        h.leaf_port.unwrap(),
+        p.port,
+        pki.path("ca.pem").display()
+    ));
+    p.next_head();
+    crosses(&h, &l);
+}
+
+#[test]
+fn wss_through_a_proxy_links() {
+    let pki = common::pki::Pki::new();
+    let h = Server::start_reference(&format!(
+        "server_name: HUB\nhost: 127.0.0.1\nport: -1\nwebsocket {{ host: 127.0.0.1, port: -1, tls {{ {} }} }}\nleafnodes {{ host: 127.0.0.1, port: -1 }}\n",
+        pki.block("")
+    ));
+    let p = Proxy::start(None);
+    let ws = h.ws_port.unwrap();
+    let l = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"250ms\", remotes [ {{ url: \"wss://127.0.0.1:{ws}\", proxy {{ url: \"http://127.0.0.1:{}\" }}, tls {{ ca_file: \"{}\" }} }} ] }}\n",
+        p.port,
+        pki.path("ca.pem").display()
+    ));
+    assert!(p
+        .next_head()
+        .starts_with(&format!("CONNECT 127.0.0.1:{ws} HTTP/1.1\r\n")));
+    crosses(&h, &l);
+}
