@@ -97,8 +97,9 @@ pub(crate) fn open(
     let head = read_head(&mut s, until)?;
     let _ = s.set_read_timeout(None);
     let _ = s.set_write_timeout(None);
-    let status = status_of(&head)?;
-    if !status.starts_with("200") || status.as_bytes().get(3).is_some_and(|b| *b != b' ') {
+    let status =
+        crate::leaf_proxy_head::status(&head).map_err(|e| TunnelError::Read(e.to_string()))?;
+    if !crate::leaf_proxy_head::is_ok(&status) {
         let _ = s.shutdown(std::net::Shutdown::Both);
         return Err(TunnelError::Refused(status));
     }
@@ -162,27 +163,6 @@ fn read_head(s: &mut StdStream, until: Instant) -> Result<Vec<u8>, TunnelError> 
     Ok(head)
 }
 
-/// The status of a response head (`407 Proxy Authentication Required`),
-/// as Go's `http.ReadResponse` reads it.
-fn status_of(head: &[u8]) -> Result<String, TunnelError> {
-    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-    let line = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line)).into_owned();
-    let malformed = || TunnelError::Read(format!("malformed HTTP response {line:?}"));
-    let (proto, status) = line.split_once(' ').ok_or_else(malformed)?;
-    if !proto.starts_with("HTTP/") {
-        return Err(malformed());
-    }
-    let status = status.trim_start();
-    let code = status.get(..3).ok_or_else(malformed)?;
-    if code.parse::<u16>().is_err() {
-        return Err(TunnelError::Read(format!(
-            "malformed HTTP status code {:?}",
-            status.split(' ').next().unwrap_or_default()
-        )));
-    }
-    Ok(status.to_string())
-}
-
 /// Go's `net.OpError` text for a read/write on `s`.
 fn go_io(s: &StdStream, op: &str, e: &io::Error) -> String {
     if matches!(
@@ -212,25 +192,8 @@ fn ends(s: &StdStream) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{status_of, target};
+    use super::target;
     use crate::leaf_remote::RemoteUrl;
-
-    #[test]
-    fn the_status_is_read_as_go_does() {
-        assert_eq!(
-            status_of(b"HTTP/1.1 200 Connection established\r\n\r\n").unwrap(),
-            "200 Connection established"
-        );
-        assert_eq!(
-            status_of(b"HTTP/1.0 407 Proxy Authentication Required\r\nX: y\r\n\r\n").unwrap(),
-            "407 Proxy Authentication Required"
-        );
-        assert_eq!(
-            status_of(b"garbage\r\n\r\n").unwrap_err().to_string(),
-            "failed to read proxy response: malformed HTTP response \"garbage\""
-        );
-        assert!(status_of(b"HTTP/1.1 abc\r\n\r\n").is_err());
-    }
 
     #[test]
     fn a_target_without_a_port_gets_the_scheme_default() {

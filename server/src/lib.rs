@@ -17,6 +17,7 @@ pub mod kind;
 pub(crate) mod leaf_creds;
 pub(crate) mod leaf_interest;
 pub(crate) mod leaf_perms;
+pub(crate) mod leaf_proxy_head;
 pub(crate) mod leaf_remote;
 pub(crate) mod leaf_tls;
 pub(crate) mod leaf_tunnel;
