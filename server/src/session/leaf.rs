@@ -460,7 +460,7 @@ impl Leaf {
             .to_string();
         let name = cx.shared.server_name.clone();
         let mut c = serde_json::json!({
-            "version": crate::info::VERSION,
+            "version": natsws_core::proto::SERVER_VERSION,
             "server_id": cx.shared.server_id,
             "name": name,
             "cluster": name,
