@@ -58,6 +58,7 @@ impl EventLoop {
             conns: Slab::new(),
             timers: BinaryHeap::new(),
             rbuf: vec![0; READ_BUF],
+            tls_in: Default::default(),
             turn,
             readable: Vec::new(),
             client_listener: cl,

@@ -138,6 +138,8 @@ pub(crate) struct EventLoop {
     conns: Slab<Conn>,
     timers: BinaryHeap<Reverse<(Millis, usize, ConnId)>>,
     rbuf: Vec<u8>,
+    /// TLS ciphertext read ahead of rustls (see [`transport::TlsScratch`]).
+    tls_in: transport::TlsScratch,
     /// What a connection's turn touches besides itself (see [`Turn`]).
     turn: Turn,
     readable: Vec<usize>,
