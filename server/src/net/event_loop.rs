@@ -142,6 +142,11 @@ impl EventLoop {
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                             self.readable.push(t);
                         }
+                        if ev.is_read_closed() || ev.is_error() {
+                            if let Some(c) = self.conns.get_mut(t) {
+                                c.read_closed = true;
+                            }
+                        }
                         if ev.is_writable() {
                             if let Some(c) = self.conns.get(t) {
                                 self.turn.local_dirty.push(c.shared.clone());

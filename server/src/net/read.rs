@@ -77,7 +77,8 @@ impl EventLoop {
                     // and every arrival signals), so the read that would
                     // only say WouldBlock is skipped. TLS keeps reading
                     // while it holds input (`Transport::drained`).
-                    if n < self.rbuf.len() && self.conns[token].sock.drained() {
+                    let conn = &self.conns[token];
+                    if n < self.rbuf.len() && !conn.read_closed && conn.sock.drained() {
                         break;
                     }
                 }
