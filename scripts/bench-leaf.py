@@ -13,8 +13,13 @@ for 128 B and 16 KiB payloads; the figure is delivered messages per second
 With --tls the link runs TLS: the hub's leafnode listener has a certificate
 (made with openssl for 127.0.0.1) and the leaf's remote a tls { ca_file }.
 
+With --hub-perms the hub binds the leaf to a user with publish and
+subscribe permissions (allow and deny lists), so every LMSG in and every
+delivery out is checked (leafnode.md §4.6); --kinds picks the setups.
+
 Usage: scripts/bench-leaf.py [--natsws target/release/natsws]
                              [--nats-server PATH] [--rounds 3] [--tls]
+                             [--hub-perms] [--kinds leaf,hub]
 Loopback only; every wait is bounded.
 """
 import argparse, os, re, socket, subprocess, sys, tempfile, time
@@ -106,9 +111,18 @@ def make_tls():
     return (f", tls {{ cert_file: \"{j('srv.pem')}\", key_file: \"{j('srv.key')}\" }}",
             f", tls {{ ca_file: \"{j('ca.pem')}\" }}")
 
-def setup(kind, cand_bin, ref_bin):
+HUB_PERMS = ('no_auth_user: app\naccounts { A: { users: [ { user: lu, password: lp, permissions: '
+             '{ publish: { allow: ["bench", "probe", "ok.>"], deny: ["secret.>"] }, '
+             'subscribe: { allow: [">"], deny: ["hidden.>"] } } }, { user: app, password: p } ] } }\n')
+
+def setup(kind, cand_bin, ref_bin, perms=False):
     hub_leaf = free_port()
     lt, rt = TLS
+    if perms and kind == "hub":
+        hub = start(cand_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\n{HUB_PERMS}leafnodes {{ host: 127.0.0.1, port: {hub_leaf}{lt} }}\n")
+        leaf = start(ref_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://lu:lp@127.0.0.1:{hub_leaf}\"{rt} }} ] }}\n")
+        wait_log(leaf, "Leafnode connection created")
+        return hub, leaf
     if kind == "leaf":
         hub = start(ref_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ host: 127.0.0.1, port: {hub_leaf}{lt} }}\n")
         leaf = start(cand_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{hub_leaf}\"{rt} }} ] }}\n")
@@ -124,18 +138,20 @@ def main():
     ap.add_argument("--nats-server", default="/root/.pyenv/versions/3.11.7/bin/nats-server")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tls", action="store_true")
+    ap.add_argument("--hub-perms", action="store_true")
+    ap.add_argument("--kinds", default="leaf,hub")
     a = ap.parse_args()
     if a.tls:
         global TLS
         TLS = make_tls()
     rows = []
-    for kind in ("leaf", "hub"):
+    for kind in a.kinds.split(","):
         for size, n in ((128, 500_000), (16384, 20_000)):
             res = {}
             for name, b in (("natsws", a.natsws), ("nats-server", a.nats_server)):
                 best = 0.0
                 for _ in range(a.rounds):
-                    hub, leaf = setup(kind, b, a.nats_server)
+                    hub, leaf = setup(kind, b, a.nats_server, a.hub_perms)
                     try:
                         hp = int(re.search(r"port: (\d+)", open(hub.args[2]).read()).group(1))
                         lp = int(re.search(r"port: (\d+)", open(leaf.args[2]).read()).group(1))

@@ -31,8 +31,8 @@ rm -rf wasm/pkg
 wasm-bindgen --target web --remove-name-section --remove-producers-section --out-dir wasm/pkg --out-name natsws_wasm \
   "$target_dir/wasm32-unknown-unknown/wasm-release/natsws_wasm.wasm"
 # Binaryen's optimiser, opt-in with WASM_OPT=<path to wasm-opt> (npm package binaryen): on
-# this package -Oz saves 10 % raw but the gzipped file grows 6 % (654 KB / 230 KB gz without,
-# 590 KB / 243 KB gz with, binaryen 132), and pages load the gzipped file.
+# this package -Oz saves 10 % raw but the gzipped file grows 6 % (656 KB / 230 KB gz without,
+# 592 KB / 244 KB gz with, binaryen 132), and pages load the gzipped file.
 if [ -n "${WASM_OPT:-}" ]; then
   "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \

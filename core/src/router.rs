@@ -30,7 +30,7 @@ use alloc::{boxed::Box, sync::Arc, vec::Vec};
 use core::{
     fmt,
     ops::Deref,
-    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
 };
 
 use crate::subject::{Filter, Sublist, SublistResult};
@@ -132,6 +132,9 @@ pub struct Subscription<T = ()> {
     /// Messages delivered so far (or claimed for delivery).
     delivered: AtomicU64,
     closed: AtomicBool,
+    /// 0: a local member; ≥ 1: a remote queue member (a leafnode's `LS+
+    /// <subject> <queue> <weight>`) counting as that many members.
+    remote_weight: AtomicU32,
 }
 
 impl<T> fmt::Debug for Subscription<T> {
@@ -166,7 +169,32 @@ impl<T> Subscription<T> {
             max_msgs: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            remote_weight: AtomicU32::new(0),
         }
+    }
+
+    /// Marks a queue subscription as a remote member standing for `weight`
+    /// members (at least 1): a leafnode peer's interest (`LS+ <subject>
+    /// <queue> <weight>`, spec `leafnode.md` §4.2). See [`select`].
+    #[must_use]
+    pub fn with_remote_weight(self, weight: u32) -> Self {
+        self.remote_weight.store(weight.max(1), Ordering::Relaxed);
+        self
+    }
+
+    /// 0 for a local member, else the weight of a remote one.
+    pub fn remote_weight(&self) -> u32 {
+        self.remote_weight.load(Ordering::Relaxed)
+    }
+
+    /// Updates the weight of a remote member (a repeated `LS+` with a new
+    /// weight, at least 1); no effect on a local member.
+    pub fn set_remote_weight(&self, weight: u32) {
+        let _ = self
+            .remote_weight
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                (w > 0).then_some(weight.max(1))
+            });
     }
 
     /// Attaches the server's delivery target.
@@ -334,7 +362,12 @@ impl<T> Router<T> {
 /// own subscriptions are skipped.
 ///
 /// Source rule: spec `nats-protocol.md` §2.2 (plain: every match; queue: one
-/// member per group, random start, walk until one accepts; echo).
+/// member per group, random start, walk until one accepts; echo). Remote
+/// members ([`Subscription::with_remote_weight`]) are used only when no
+/// local member accepts, and then one is chosen with a probability
+/// proportional to its weight (nats-server `processMsgResults` over the
+/// sublist's weight-shadowed members: local queue subscribers first, a
+/// leaf's `qw` copies otherwise).
 pub fn select<T>(
     result: &SublistResult<SubRef<T>>,
     origin: Origin,
@@ -364,9 +397,56 @@ pub fn select<T>(
         } else {
             rand(u32::try_from(n).unwrap_or(u32::MAX)) as usize % n
         };
+        let eligible = |sub: &SubRef<T>| (echo || !origin.owns(sub)) && !sub.is_closed();
+        let mut remote_total: u64 = 0;
+        let mut done = false;
         for i in 0..n {
             let sub = &group.members[(start + i) % n];
             if !echo && origin.owns(sub) {
+                continue;
+            }
+            let w = sub.remote_weight();
+            if w > 0 {
+                if eligible(sub) {
+                    remote_total += u64::from(w);
+                }
+                continue;
+            }
+            match sub.claim() {
+                Claim::Deliver => deliver(sub, false),
+                Claim::DeliverLast => deliver(sub, true),
+                Claim::Skip => continue,
+            }
+            count += 1;
+            done = true;
+            break;
+        }
+        if done || remote_total == 0 {
+            continue;
+        }
+        // A remote member: the one whose weight range holds a random point,
+        // then onwards if it cannot take the message.
+        let point = if remote_total == 1 {
+            0
+        } else {
+            u64::from(rand(u32::try_from(remote_total).unwrap_or(u32::MAX))) % remote_total
+        };
+        let mut first = 0;
+        let mut acc: u64 = 0;
+        for (i, sub) in group.members.iter().enumerate() {
+            let w = sub.remote_weight();
+            if w == 0 || !eligible(sub) {
+                continue;
+            }
+            acc += u64::from(w);
+            if acc > point {
+                first = i;
+                break;
+            }
+        }
+        for i in 0..n {
+            let sub = &group.members[(first + i) % n];
+            if sub.remote_weight() == 0 || !eligible(sub) {
                 continue;
             }
             match sub.claim() {
@@ -490,6 +570,82 @@ mod tests {
         assert!(r.remove(&s));
         assert!(!r.remove(&s));
         assert!(r.is_empty());
+    }
+
+    fn remote(conn: ConnId, weight: u32) -> SubRef {
+        SubRef::new(
+            Subscription::new(
+                conn,
+                b"r",
+                Filter::try_from("foo").unwrap(),
+                Some(b"q"),
+                true,
+            )
+            .with_remote_weight(weight),
+        )
+    }
+
+    #[test]
+    fn a_local_queue_member_is_preferred_to_remote_ones() {
+        let mut r = Router::new();
+        r.insert(&remote(5, 3));
+        r.insert(&sub(1, "1", "foo", Some("q")));
+        r.insert(&remote(6, 1));
+        for seed in 0..8 {
+            assert_eq!(
+                receivers(&mut r, "foo", 9, true, seed),
+                vec![(1, b"1".to_vec(), false)],
+                "seed {seed}"
+            );
+        }
+        // The local member cannot take it (echo off for its own
+        // connection): a remote one does.
+        let got = receivers(&mut r, "foo", 1, false, 0);
+        assert_eq!(got.len(), 1);
+        assert!(got[0].0 == 5 || got[0].0 == 6, "{got:?}");
+    }
+
+    #[test]
+    fn remote_members_are_chosen_in_proportion_to_their_weights() {
+        let mut r = Router::new();
+        let heavy = remote(5, 3);
+        let light = remote(6, 1);
+        r.insert(&light);
+        r.insert(&heavy);
+        // Every point of the weight range 0..4: three land on the weight-3
+        // member, one on the weight-1 member.
+        let mut hits = [0u32; 2];
+        for seed in 0..4u32 {
+            let res = r.matches(b"foo");
+            let mut n = 0;
+            let mut rand = |m: u32| {
+                n += 1;
+                // The first draw is the start index, the second the point.
+                if n == 1 {
+                    0
+                } else {
+                    seed % m
+                }
+            };
+            select(&res, Origin::Conn(9), true, &mut rand, |s, _| {
+                hits[usize::from(s.conn == 5)] += 1;
+            });
+        }
+        assert_eq!(hits, [1, 3]);
+        // A weight update moves the split; a closed member weighs nothing.
+        heavy.set_remote_weight(1);
+        assert_eq!(heavy.remote_weight(), 1);
+        light.close();
+        for seed in 0..4 {
+            assert_eq!(receivers(&mut r, "foo", 9, true, seed).len(), 1);
+            assert_eq!(receivers(&mut r, "foo", 9, true, seed)[0].0, 5);
+        }
+        // A local subscription's weight cannot be set.
+        let local = sub(1, "1", "foo", Some("q"));
+        local.set_remote_weight(4);
+        assert_eq!(local.remote_weight(), 0);
+        // Echo off for the origin leaf: its own remote member is skipped.
+        assert_eq!(receivers(&mut r, "foo", 5, false, 0), vec![]);
     }
 
     #[test]

@@ -395,13 +395,21 @@ pub struct DeliveryPerms {
     /// Reply subject → (responses left, negative = unlimited; expiry on the
     /// server clock, `None` = never).
     pub replies: std::collections::HashMap<Vec<u8>, (i64, Option<Millis>)>,
+    /// A leafnode link: the *publish* lists of `perms` decide what the link
+    /// sends (nats-server `deliverMsg` checks `pubAllowedFullCheck` for a
+    /// leaf), instead of the subscribe deny filter of a client.
+    pub leaf_link: bool,
 }
 
 impl DeliveryPerms {
     /// Whether a message on `subject` may be delivered; records `reply` for
     /// response permissions.
     pub fn on_deliver(&mut self, subject: &[u8], reply: Option<&[u8]>, now: Millis) -> bool {
-        if self.perms.has_subscribe_deny() && !self.perms.can_deliver(subject) {
+        if self.leaf_link {
+            if !self.perms.can_publish(subject) {
+                return false;
+            }
+        } else if self.perms.has_subscribe_deny() && !self.perms.can_deliver(subject) {
             return false;
         }
         if let (Some(rp), Some(reply)) = (self.perms.allow_responses(), reply) {

@@ -56,9 +56,9 @@ pub(crate) struct Turn {
     /// The settings this loop works with, taken again when a reload swaps
     /// them ([`Turn::refresh`]).
     pub settings: Arc<Settings>,
-    /// Leaf links already given the message of the current publish (each
-    /// link gets a message once).
-    pub leaf_sent: Vec<natsws_core::router::ConnId>,
+    /// The leaf-link deliveries of the current publish, rendered after
+    /// the queue choice as one LMSG per link ([`render_leaf`]).
+    pub leaf_pending: Vec<SubRef<Sink>>,
     /// Their generation ([`crate::settings::SettingsHolder::generation`]).
     settings_gen: u64,
     /// Per kind ([`ConnKind::index`]): `max_pending`, and the three quarters
@@ -85,7 +85,7 @@ impl Turn {
             rng: fastrand::Rng::new(),
             removed: Vec::new(),
             stall: false,
-            leaf_sent: Vec::new(),
+            leaf_pending: Vec::new(),
             limits: limits_of(&settings),
             settings,
             settings_gen: shared.settings_holder.generation(),
@@ -230,6 +230,33 @@ pub(crate) fn interest(
     changed
 }
 
+/// A leafnode peer's queue interest `sub` now weighs `weight` (a repeated
+/// `LS+ <subject> <queue> <weight>`, spec `leafnode.md` §4.2): queue
+/// member selection uses it at once, and the account's other links are
+/// told the new total (nats-server `processLeafSub` on an existing sub).
+pub(crate) fn reweigh(
+    shared: &Shared,
+    turn: &mut Turn,
+    acc: &Account,
+    sub: &SubRef<Sink>,
+    weight: u32,
+) {
+    let _router = acc.router.lock().expect("router");
+    let old = sub.remote_weight();
+    sub.set_remote_weight(weight);
+    if acc.leafs.active() {
+        let Turn {
+            idx,
+            local_dirty,
+            wake,
+            ..
+        } = turn;
+        acc.leafs.reweighed(sub, old, |c| {
+            mark_dirty(shared, *idx, local_dirty, wake, c);
+        });
+    }
+}
+
 /// What one publish did: receivers reached, and the payload bytes of one
 /// copy (for the out counters).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -338,11 +365,11 @@ fn publish_local(
         removed,
         stall,
         limits,
-        leaf_sent,
+        leaf_pending,
         ..
     } = turn;
     let mut rand = |n: u32| rng.u32(0..n);
-    leaf_sent.clear();
+    leaf_pending.clear();
     let deliveries = router::select(&result, origin, echo, &mut rand, |sub, last| {
         if let (Some(q), Some(f)) = (&sub.queue, queues) {
             if !f.contains(q) {
@@ -383,12 +410,9 @@ fn publish_local(
             return;
         }
         if leaf {
-            // Once per link (spec leafnode.md §4.3), and an untargeted
-            // leaf message is for no queue group.
-            if leaf_sent.contains(&target.cid) {
-                return;
-            }
-            leaf_sent.push(target.cid);
+            // Rendered below, once per link (spec leafnode.md §4.3).
+            leaf_pending.push(sub.clone());
+            return;
         }
         {
             let (max_pending, stall_at) = limits[target.kind.index()];
@@ -396,23 +420,6 @@ fn publish_local(
             if ob.buf.len() > max_pending {
                 drop(ob);
                 target.mark_slow();
-            } else if leaf {
-                let q = sub.queue.as_deref();
-                let qs: &[&[u8]] = match &q {
-                    Some(q) => core::slice::from_ref(q),
-                    None => &[],
-                };
-                encode_lmsg(
-                    &mut ob.buf,
-                    routed.subject,
-                    routed.reply,
-                    qs,
-                    msg.headers,
-                    msg.payload,
-                );
-                if ob.buf.len() > stall_at {
-                    *stall = true;
-                }
             } else {
                 encode_delivery(sub, msg, &mut ob.buf);
                 if ob.buf.len() > stall_at {
@@ -424,7 +431,95 @@ fn publish_local(
         target.out_bytes.fetch_add(size, Ordering::Relaxed);
         mark_dirty(shared, *idx, local_dirty, wake, target);
     });
+    if !leaf_pending.is_empty() {
+        let out = LeafOut {
+            subject: routed.subject,
+            reply: routed.reply,
+            headers: msg.headers,
+            payload: msg.payload,
+            size,
+        };
+        render_leaf(shared, turn, &out);
+    }
     deliveries
+}
+
+/// One message as rendered to leaf links.
+struct LeafOut<'m> {
+    subject: &'m [u8],
+    reply: Option<&'m [u8]>,
+    headers: Option<&'m [u8]>,
+    payload: &'m [u8],
+    size: u64,
+}
+
+/// Renders the leaf deliveries of one publish ([`Turn::leaf_pending`]):
+/// one LMSG per link, naming every queue group a member of that link was
+/// chosen for, so the peer delivers it to its plain subscribers and those
+/// groups (nats-server `processMsgResults` collects a leaf's queue names
+/// into its one delivery; an untargeted LMSG is for no group).
+fn render_leaf(shared: &Shared, turn: &mut Turn, m: &LeafOut<'_>) {
+    let Turn {
+        idx,
+        local_dirty,
+        wake,
+        stall,
+        limits,
+        leaf_pending,
+        ..
+    } = turn;
+    let pending: &[SubRef<Sink>] = leaf_pending;
+    fn conn_of(s: &SubRef<Sink>) -> Option<&Arc<ConnShared>> {
+        match &s.target {
+            Some(Sink::Conn(c)) => Some(c),
+            _ => None,
+        }
+    }
+    for (i, sub) in pending.iter().enumerate() {
+        let Some(target) = conn_of(sub) else { continue };
+        let same = |s: &SubRef<Sink>| conn_of(s).is_some_and(|c| c.cid == target.cid);
+        if pending[..i].iter().any(same) {
+            continue;
+        }
+        // The queue names: none, one (the common case, no allocation) or
+        // several.
+        let mut one: Option<&[u8]> = None;
+        let mut many: Vec<&[u8]> = Vec::new();
+        for q in pending[i..]
+            .iter()
+            .filter(|s| same(s))
+            .filter_map(|s| s.queue.as_deref())
+        {
+            match one.take() {
+                None if many.is_empty() => one = Some(q),
+                first => {
+                    many.extend(first);
+                    many.push(q);
+                }
+            }
+        }
+        let qs: &[&[u8]] = match &one {
+            Some(q) => core::slice::from_ref(q),
+            None => &many,
+        };
+        {
+            let (max_pending, stall_at) = limits[target.kind.index()];
+            let mut ob = target.out.lock().expect("out");
+            if ob.buf.len() > max_pending {
+                drop(ob);
+                target.mark_slow();
+            } else {
+                encode_lmsg(&mut ob.buf, m.subject, m.reply, qs, m.headers, m.payload);
+                if ob.buf.len() > stall_at {
+                    *stall = true;
+                }
+            }
+        }
+        target.out_msgs.fetch_add(1, Ordering::Relaxed);
+        target.out_bytes.fetch_add(m.size, Ordering::Relaxed);
+        mark_dirty(shared, *idx, local_dirty, wake, target);
+    }
+    leaf_pending.clear();
 }
 
 #[cfg(test)]

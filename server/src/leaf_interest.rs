@@ -36,6 +36,10 @@ pub struct LeafLink {
     pub deny_imports: Vec<natsws_core::subject::Filter>,
     /// What the peer has been told: key → count.
     smap: Mutex<HashMap<Box<[u8]>, u32>>,
+    /// Accepting side with a bound user's permissions: only interest the
+    /// leaf user may publish to is advertised (spec §3.8, §4.6;
+    /// nats-server `canSubscribe` on the swapped permissions).
+    interest: Option<crate::leaf_perms::Rules>,
 }
 
 impl LeafLink {
@@ -50,7 +54,15 @@ impl LeafLink {
             hub,
             deny_imports,
             smap: Mutex::new(HashMap::new()),
+            interest: None,
         }
+    }
+
+    /// Advertises only interest that `rules` let through
+    /// ([`crate::leaf_perms::Rules::permits_interest`]); `None`: all.
+    pub fn with_interest(mut self, rules: Option<crate::leaf_perms::Rules>) -> LeafLink {
+        self.interest = rules;
+        self
     }
 
     /// The number of keys advertised to the peer.
@@ -81,6 +93,14 @@ fn sees(link: &LeafLink, links: &[Arc<LeafLink>], sub: &SubRef<Sink>) -> bool {
     {
         return false;
     }
+    if let Some(r) = &link.interest {
+        // Other links' loop-detection subjects always pass (nats-server
+        // `updateLeafNodesEx` skips the check for `$LDS.`).
+        let f = sub.filter.as_bytes();
+        if !f.starts_with(b"$LDS.") && !r.permits_interest(f) {
+            return false;
+        }
+    }
     match &sub.target {
         Some(Sink::Conn(c)) if c.kind.is_leaf() => {
             link.hub || links.iter().any(|l| l.conn.cid == c.cid && l.hub)
@@ -99,33 +119,41 @@ fn key_of(sub: &SubRef<Sink>, key: &mut Vec<u8>) {
     }
 }
 
-/// Updates `smap` for one subscription change and renders the op owed to
-/// the peer into `out`, if any.
-fn apply(smap: &mut HashMap<Box<[u8]>, u32>, sub: &SubRef<Sink>, added: bool, out: &mut Vec<u8>) {
+/// What `sub` counts for in a key: 1 for a plain subscription, its weight
+/// for a queue one (a leaf's queue interest weighs what its `LS+` said,
+/// a local member 1; nats-server counts `qw`, spec §3.8, §4.2).
+fn weight(sub: &SubRef<Sink>) -> u32 {
+    if sub.queue.is_some() {
+        sub.remote_weight().max(1)
+    } else {
+        1
+    }
+}
+
+/// Updates `smap` by `delta` for the key of `sub` and renders the op owed
+/// to the peer into `out`, if any: a plain key `LS+` at 0 → n and `LS-`
+/// at n → 0; a queue key `LS+ … <weight>` at every change, `LS-` at 0.
+fn apply(smap: &mut HashMap<Box<[u8]>, u32>, sub: &SubRef<Sink>, delta: i64, out: &mut Vec<u8>) {
     let mut key = Vec::new();
     key_of(sub, &mut key);
     let subject = sub.filter.as_bytes();
     let queue = sub.queue.as_deref();
-    let n = if added {
-        let c = smap.entry(key.into_boxed_slice()).or_insert(0);
-        *c += 1;
-        *c
+    let old = smap.get(key.as_slice()).copied().unwrap_or(0);
+    if old == 0 && delta <= 0 {
+        return;
+    }
+    let n = u32::try_from((i64::from(old) + delta).max(0)).unwrap_or(u32::MAX);
+    if n == old {
+        return;
+    }
+    if n == 0 {
+        smap.remove(key.as_slice());
     } else {
-        match smap.get_mut(key.as_slice()) {
-            Some(c) if *c > 1 => {
-                *c -= 1;
-                *c
-            }
-            Some(_) => {
-                smap.remove(key.as_slice());
-                0
-            }
-            None => return,
-        }
-    };
+        smap.insert(key.into_boxed_slice(), n);
+    }
     match (queue, n) {
-        (None, 1) if added => encode_ls_plus(out, subject, None),
         (None, 0) => encode_ls_minus(out, subject, None),
+        (None, _) if old == 0 => encode_ls_plus(out, subject, None),
         (None, _) => {}
         (Some(q), 0) => encode_ls_minus(out, subject, Some(q)),
         (Some(q), w) => encode_ls_plus(out, subject, Some((q, w))),
@@ -166,7 +194,7 @@ impl LeafLinks {
                 counts
                     .entry(key.as_slice().into())
                     .or_insert_with(|| (sub.clone(), 0))
-                    .1 += 1;
+                    .1 += weight(sub);
             }
         });
         for (k, (sub, n)) in counts {
@@ -188,12 +216,22 @@ impl LeafLinks {
     /// that sees it updates its map and gets the `LS+`/`LS-` owed in its
     /// outbox; `dirty` is called for each connection written to (queue it
     /// for a flush). Call with the account's router locked.
-    pub fn changed(
-        &self,
-        sub: &SubRef<Sink>,
-        added: bool,
-        mut dirty: impl FnMut(&Arc<ConnShared>),
-    ) {
+    pub fn changed(&self, sub: &SubRef<Sink>, added: bool, dirty: impl FnMut(&Arc<ConnShared>)) {
+        let w = i64::from(weight(sub));
+        self.update(sub, if added { w } else { -w }, dirty);
+    }
+
+    /// The remote queue subscription `sub` changed its weight from `old`
+    /// to its current one (a repeated `LS+ <subject> <queue> <weight>`):
+    /// each link that sees it is told the new total (see [`Self::changed`]).
+    pub fn reweighed(&self, sub: &SubRef<Sink>, old: u32, dirty: impl FnMut(&Arc<ConnShared>)) {
+        let delta = i64::from(weight(sub)) - i64::from(old.max(1));
+        if delta != 0 {
+            self.update(sub, delta, dirty);
+        }
+    }
+
+    fn update(&self, sub: &SubRef<Sink>, delta: i64, mut dirty: impl FnMut(&Arc<ConnShared>)) {
         let links = self.links.lock().expect("links");
         let mut buf = Vec::new();
         for link in links.iter() {
@@ -201,7 +239,7 @@ impl LeafLinks {
                 continue;
             }
             buf.clear();
-            apply(&mut link.smap.lock().expect("smap"), sub, added, &mut buf);
+            apply(&mut link.smap.lock().expect("smap"), sub, delta, &mut buf);
             if !buf.is_empty() {
                 link.conn
                     .out
@@ -295,6 +333,8 @@ mod props {
     #[derive(Debug, Clone)]
     enum Op {
         Toggle(usize),
+        /// A repeated `LS+` of a leaf's queue interest with a new weight.
+        Reweigh(usize, u32),
         Reconnect,
     }
 
@@ -368,6 +408,7 @@ mod props {
             ops in proptest::collection::vec(
                 prop_oneof![
                     8 => (0usize..18).prop_map(Op::Toggle),
+                    2 => (0usize..18, 1u32..5).prop_map(|(i, w)| Op::Reweigh(i, w)),
                     1 => Just(Op::Reconnect),
                 ],
                 1..60,
@@ -397,10 +438,15 @@ mod props {
                     let owner = owner_of(i);
                     let f = Filter::try_from(SUBJECTS[i % 3]).unwrap();
                     let q = QUEUES[(i / 3) % 3].map(str::as_bytes);
-                    SubRef::new(
-                        Subscription::new(owner.cid, format!("{i}").as_bytes(), f, q, true)
-                            .with_target(Some(Sink::Conn(owner.clone()))),
-                    )
+                    let s = Subscription::new(owner.cid, format!("{i}").as_bytes(), f, q, true)
+                        .with_target(Some(Sink::Conn(owner.clone())));
+                    // A leaf's queue interest is a weighted remote member.
+                    let s = if owner.kind == ConnKind::LEAF && q.is_some() {
+                        s.with_remote_weight(2)
+                    } else {
+                        s
+                    };
+                    SubRef::new(s)
                 })
                 .collect();
             let mut on = [false; 18];
@@ -421,6 +467,15 @@ mod props {
                         let bytes = std::mem::take(&mut me.out.lock().unwrap().buf);
                         replay(&bytes, &mut view);
                     }
+                    Op::Reweigh(i, w) => {
+                        let old = subs[i].remote_weight();
+                        subs[i].set_remote_weight(w);
+                        if on[i] && old > 0 {
+                            links.reweighed(&subs[i], old, |_| {});
+                        }
+                        let bytes = std::mem::take(&mut me.out.lock().unwrap().buf);
+                        replay(&bytes, &mut view);
+                    }
                     Op::Reconnect => {
                         links.unregister(me.cid);
                         cid += 1;
@@ -438,7 +493,10 @@ mod props {
                     continue;
                 }
                 match QUEUES[(i / 3) % 3] {
-                    Some(q) => *truth.entry(format!("{} {q}", SUBJECTS[i % 3])).or_insert(0) += 1,
+                    Some(q) => {
+                        *truth.entry(format!("{} {q}", SUBJECTS[i % 3])).or_insert(0) +=
+                            subs[i].remote_weight().max(1)
+                    }
                     None => {
                         truth.insert(SUBJECTS[i % 3].to_string(), 1);
                     }

@@ -16,6 +16,7 @@ pub(crate) mod jwt_links;
 pub mod kind;
 pub(crate) mod leaf_creds;
 pub(crate) mod leaf_interest;
+pub(crate) mod leaf_perms;
 pub(crate) mod leaf_remote;
 pub(crate) mod leaf_tls;
 pub mod log;

@@ -66,3 +66,34 @@ fn a_leaf_keeps_to_the_export_the_hub_sent_and_the_link_stays_up() {
         assert!(!line.contains("Leafnode connection closed"), "{line}");
     }
 }
+
+#[test]
+fn a_leaf_keeps_to_the_export_allow_list_of_the_hub() {
+    let hub = Server::start_reference(
+        "server_name: HUB\nhost: 127.0.0.1\nport: -1\naccounts { A: { users: [ { user: lu, password: lp, permissions: { publish: { allow: [\"ok.>\"] } } }, { user: app, password: p } ] } }\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let leaf = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"250ms\", remotes [ {{ url: \"nats-leaf://lu:lp@127.0.0.1:{}\" }} ] }}\n",
+        hub.leaf_port.unwrap()
+    ));
+    hub.expect_log("Leafnode connection created");
+    let mut on_hub = Raw::connect(hub.client_port);
+    on_hub.expect("\r\n");
+    on_hub.send(
+        b"CONNECT {\"verbose\":false,\"user\":\"app\",\"pass\":\"p\"}\r\nSUB > 1\r\nPING\r\n",
+    );
+    on_hub.expect("PONG\r\n");
+    let mut on_leaf = client(leaf.client_port);
+    await_crossing(&mut on_leaf, &mut on_hub, "ok.a");
+    // other.x is outside the allow list: the hub advertised `>` (it covers
+    // ok.>), so only the leaf's own check keeps it home.
+    on_leaf.send(b"PUB other.x 6\r\nsecret\r\nPUB ok.x 4\r\nopen\r\nPING\r\n");
+    on_leaf.expect("PONG\r\n");
+    let got = on_hub.expect("MSG ok.x 1 4\r\nopen\r\n");
+    assert!(!got.contains("secret"), "{got}");
+    on_leaf.send(b"PUB ok.y 2\r\nhi\r\n");
+    on_hub.expect("MSG ok.y 1 2\r\nhi\r\n");
+    while let Ok(line) = leaf.log.try_recv() {
+        assert!(!line.contains("Leafnode connection closed"), "{line}");
+    }
+}

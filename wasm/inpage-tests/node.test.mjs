@@ -100,7 +100,7 @@ test('a client that answers PINGs stays connected across frozen-time advances', 
     for (let i = 0; i < 5; i++) await server.advanceTime(5000);
     await nc.flush();
     assert.equal(server.connz().connections.length, 1);
-    assert.match(server.connz().connections[0].rtt, /^\d+ms$/);
+    assert.match(server.connz().connections[0].rtt, /^(\d+ms|0s)$/);
     await nc.close();
   } finally {
     server.close();
@@ -136,7 +136,7 @@ test('connz and subsz list connections and subscriptions in the /connz and /subs
     b.publish('x.1', te.encode('12345'));
     await b.flush();
     await a.flush();
-    const z = server.connz({ subs: true });
+    const z = server.connz({ subs: true, auth: true });
     assert.equal(z.server_id, server.serverId);
     assert.equal(z.num_connections, 2);
     const byName = Object.fromEntries(z.connections.map((c) => [c.name, c]));
@@ -230,6 +230,8 @@ test('options: unknown keys and bad permissions throw; no_auth_user binds client
   assert.throws(() => new InPageServer({ jetstream: {} }), /option jetstream is not supported/);
   assert.throws(() => new InPageServer({ authorization: { users: [{ user: 'a', permissions: { publish: ['a..b'] } }] } }), /not a valid subject/);
   assert.throws(() => new InPageServer({ ping_interval: '5 parsecs' }), /invalid duration/);
+  assert.throws(() => new InPageServer({ max_payload: 67108865 }), /^Error: max_payload \(67108865\) cannot be higher than max_pending \(67108864\)$/);
+  assert.throws(() => new InPageServer({ ping_max: -1 }), /option ping_max: expected a whole number/);
   const server = new InPageServer({
     no_auth_user: 'guest',
     authorization: { users: [{ user: 'guest', password: 'x', permissions: { publish: 'pub.>' } }] },
@@ -240,7 +242,8 @@ test('options: unknown keys and bad permissions throw; no_auth_user binds client
     c.send('PUB pub.a 1\r\nx\r\nPUB other 1\r\nx\r\nPING\r\n');
     const text = await c.until('PONG\r\n');
     assert.ok(text.includes("-ERR 'Permissions Violation for Publish to \"other\"'\r\n"), JSON.stringify(text));
-    assert.equal(server.connz().connections[0].authorized_user, 'guest');
+    assert.equal(server.connz({ auth: true }).connections[0].authorized_user, 'guest');
+    assert.equal(server.connz().connections[0].authorized_user, undefined);
     c.ws.close();
   } finally {
     server.close();
@@ -255,8 +258,8 @@ test('a URL no in-page server serves fails like an unreachable host when no WebS
     assert.deepEqual([ev.code, ev.wasClean], [1006, false]);
   } finally {
     restore();
-    installWebSocket();
   }
+  assert.equal(globalThis.WebSocket, InPageWebSocket);
 });
 
 test('an exception in one client\'s onmessage is reported and does not stop deliveries to others', async () => {
@@ -289,4 +292,118 @@ test("request/reply through the in-page server", async () => {
   await b.flush();
   assert.equal((await a.request("echo", "hi")).string(), "hi");
   await a.close(); await b.close(); server.close();
+});
+
+test('close(): clients get close 1001 "Server Shutdown" after the call returns; the URL is free again', async () => {
+  const server = new InPageServer({}, { url: 'ws://closing.test:4222' });
+  const c = await rawClient(server);
+  let fired = false;
+  const closed = c.closed.then((ev) => { fired = true; return ev; });
+  server.close();
+  assert.equal(fired, false);
+  const ev = await closed;
+  assert.deepEqual([ev.code, ev.reason, ev.wasClean], [1001, 'Server Shutdown', true]);
+  assert.equal(inPageServerFor('ws://closing.test:4222'), undefined);
+  const again = new InPageServer({}, { url: 'ws://closing.test:4222' });
+  again.close();
+});
+
+test('a client that answers every message it gets does not starve the event loop (deliveries are tasks)', async () => {
+  const server = new InPageServer();
+  try {
+    const c = await rawClient(server);
+    let echoes = 0;
+    c.ws.addEventListener('message', () => { echoes += 1; c.send('PUB loop 1\r\nx\r\n'); });
+    c.send('CONNECT {"verbose":false}\r\nSUB loop 1\r\nPUB loop 1\r\nx\r\n');
+    await new Promise((r) => setTimeout(r, 20)); // never fires if deliveries were microtasks
+    assert.ok(echoes > 10, `only ${echoes} round trips`);
+    c.ws.close();
+  } finally {
+    server.close();
+  }
+});
+
+test('max_payload option: INFO carries it, clients refuse bigger messages, a raw PUB over it gets the -ERR and close 1009', async () => {
+  const server = new InPageServer({ max_payload: 1024 });
+  try {
+    const nc = await natsCore.wsconnect({ servers: server.url, wsFactory: server.wsFactory });
+    assert.equal(nc.info.max_payload, 1024);
+    assert.throws(() => nc.publish('x', new Uint8Array(1025)), /max_payload|payload/i);
+    await nc.close();
+    const c = await rawClient(server);
+    c.send('CONNECT {"verbose":false}\r\nPUB x 1024\r\n' + 'a'.repeat(1024) + '\r\nPUB x 1025\r\n');
+    const ev = await c.closed;
+    assert.ok(c.text().endsWith("-ERR 'Maximum Payload Violation'\r\n"), JSON.stringify(c.text().slice(-80)));
+    assert.deepEqual([ev.code, ev.reason], [1009, 'Maximum Message Payload Exceeded']);
+  } finally {
+    server.close();
+  }
+});
+
+test('no_header_support: INFO headers false, no_responders refused with its -ERR, HPUB a silent protocol violation', async () => {
+  const server = new InPageServer({ no_header_support: true });
+  try {
+    const a = await rawClient(server);
+    assert.doesNotMatch(a.text(), /"headers":true/);
+    a.send('CONNECT {"headers":true,"no_responders":true,"verbose":false}\r\n');
+    const ev = await a.closed;
+    assert.ok(a.text().endsWith("-ERR 'no responders requires headers support'\r\n"), JSON.stringify(a.text()));
+    assert.equal(ev.reason, 'No Responders Requires Headers');
+    const b = await rawClient(server);
+    b.send('CONNECT {"headers":true,"verbose":false}\r\nHPUB x 12 12\r\nNATS/1.0\r\n\r\n\r\n');
+    const evb = await b.closed;
+    assert.doesNotMatch(b.text(), /-ERR/); // nats-server closes without -ERR (logs "message headers not supported")
+    assert.deepEqual([evb.code, evb.reason], [1002, 'Protocol Violation']);
+  } finally {
+    server.close();
+  }
+});
+
+test('connz and subsz have the keys of the native server\'s /connz and /subsz', async () => {
+  const page = inpage.default;
+  const a = await natsws.connect({ servers: native.target.urls.default, name: 'shape' });
+  const b = await natsws.connect({ servers: page.url, name: 'shape' });
+  try {
+    const subj = `shape.${Math.floor(Math.random() * 1e9)}.*`;
+    a.subscribe(subj, { queue: 'g', max: 5 });
+    b.subscribe(subj, { queue: 'g', max: 5 });
+    await a.flush();
+    await b.flush();
+    const nz = await native.servers.default.monitor('/connz?subs=1');
+    const pz = page.connz({ subs: true });
+    assert.deepEqual(Object.keys(pz).sort(), Object.keys(nz).sort());
+    const nc = Object.keys(nz.connections.find((c) => c.name === 'shape'));
+    const pc = Object.keys(pz.connections.find((c) => c.name === 'shape'));
+    // rtt: nats-server shows it, natsws not; websocket: natsws's upgrade details, no upgrade in a page.
+    assert.deepEqual(pc.filter((k) => !nc.includes(k) && k !== 'rtt'), []);
+    assert.deepEqual(nc.filter((k) => !pc.includes(k) && k !== 'websocket'), []);
+    const ns = await native.servers.default.monitor(`/subsz?subs=1&test=${subj.replace('*', 'x')}`);
+    const ps = page.subsz({ subs: true, test: subj.replace('*', 'x') });
+    assert.deepEqual(Object.keys(ps).sort(), Object.keys(ns).sort());
+    // cid differs; nats-server 2.15 adds account_tag, natsws (and the in-page server) not.
+    const strip = ({ cid, account_tag: tag, ...rest }) => (void cid, void tag, rest);
+    assert.deepEqual(ps.subscriptions_list.map(strip), ns.subscriptions_list.map(strip));
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('nkey users: the first INFO carries a fresh nonce, the connect_info INFO none (as nats-server)', async () => {
+  const server = new InPageServer({ authorization: { users: [{ nkey: 'UD4TLCO4EBKITY3AO6EJLC4EHB5J7VOO6ALLKZG26QSY75UKIYBLNFQT' }, { user: 'a', password: 'b' }] } });
+  try {
+    const nonces = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await rawClient(server);
+      nonces.push(JSON.parse(c.text().slice(5)).nonce);
+      c.send('CONNECT {"protocol":1,"user":"a","pass":"b","verbose":false}\r\nPING\r\n');
+      const text = await c.until('"connect_info":true');
+      assert.doesNotMatch(text.slice(text.indexOf('PONG')), /nonce/);
+      c.ws.close();
+    }
+    assert.match(nonces[0], /^[A-Za-z0-9_-]{15}$/);
+    assert.notEqual(nonces[0], nonces[1]);
+  } finally {
+    server.close();
+  }
 });

@@ -10,7 +10,14 @@ const te = new TextEncoder();
 const td = new TextDecoder();
 
 /** Credentials shared by the native fixtures and the in-page options. */
-export const CREDS = { user: 'alice', pass: 's3cret', token: 'inpage-token', limitedUser: 'limited', limitedPass: 'l1mited' };
+export const CREDS = {
+  user: 'alice', pass: 's3cret', token: 'inpage-token', limitedUser: 'limited', limitedPass: 'l1mited',
+  responderUser: 'responder', responderPass: 'r3sp',
+  // A user nkey pair made for these tests only (nats.ws `nkeys.createUser()`).
+  nkeySeed: 'SUAJVGM2GHOO2IXQCDCKUJUZMJOUIHDBPULV7LUG6DL5UIS3DV5IQFU4MI',
+  nkeyPublic: 'UD4TLCO4EBKITY3AO6EJLC4EHB5J7VOO6ALLKZG26QSY75UKIYBLNFQT',
+  otherNkeySeed: 'SUAD65HOE5HRV775GGZHLU4MAPGHTIZZIH75KJT55OREFPCSQ2QTICZ7FE',
+};
 
 /** The `authorization {}` blocks, in the JSON shape that both nats-server config files and InPageServer take. */
 export const AUTH = {
@@ -23,6 +30,16 @@ export const AUTH = {
         permissions: {
           publish: { deny: ['secret.>'] },
           subscribe: { allow: ['open.>', '_INBOX.>'] },
+        },
+      },
+      { nkey: CREDS.nkeyPublic, permissions: { publish: 'nk.>', subscribe: 'nk.>' } },
+      {
+        user: CREDS.responderUser,
+        password: CREDS.responderPass,
+        permissions: {
+          publish: { deny: ['>'] },
+          subscribe: { allow: ['svc.>', 'deny.>'], deny: ['deny.secret'] },
+          allow_responses: true,
         },
       },
     ],
@@ -75,6 +92,34 @@ function raw(url, lines, until) {
     };
     ws.onclose = (ev) => resolve({ text: text.slice(text.indexOf('\r\n') + 2), code: ev.code, reason: ev.reason });
   }), 10000, `raw session to ${url}`);
+}
+
+/** A raw connection over the global WebSocket: send(text), until(text) → everything received after INFO, close(). */
+function rawConn(url) {
+  return within(new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    let text = '';
+    let info = -1;
+    const waiters = [];
+    const body = () => text.slice(info + 2);
+    ws.onmessage = (ev) => {
+      text += typeof ev.data === 'string' ? ev.data : td.decode(new Uint8Array(ev.data));
+      if (info < 0 && text.includes('\r\n')) {
+        info = text.indexOf('\r\n');
+        resolve({
+          send: (s) => ws.send(te.encode(s)),
+          until: (s, n = 1) => (body().split(s).length - 1 >= n
+            ? Promise.resolve(body())
+            : within(new Promise((ok) => waiters.push({ s, n, ok })), 5000, `${JSON.stringify(s)} from ${url}: ${JSON.stringify(body())}`)),
+          close: () => ws.close(1000),
+        });
+      }
+      for (const w of [...waiters]) {
+        if (body().split(w.s).length - 1 >= w.n) { waiters.splice(waiters.indexOf(w), 1); w.ok(body()); }
+      }
+    };
+  }), 10000, `raw connection to ${url}`);
 }
 
 /** Scenario bodies beyond the interop table; they check nats-server's exact texts. */
@@ -133,12 +178,56 @@ export const EXTRA_BODIES = {
     check(how === 'permissions violation', `denied subscription: ${how}`);
     check(!nc.isClosed(), 'a permissions violation closed the connection');
   },
+
+
+  async auth_nkey(ctx) {
+    const c = ctx.cfg.creds;
+    const nc = await ctx.connect({ servers: ctx.cfg.urls.users, authenticator: ctx.lib.nkeyAuthenticator(te.encode(c.nkeySeed)) });
+    const sub = nc.subscribe('nk.a');
+    await nc.flush();
+    nc.publish('nk.a', te.encode('signed'));
+    const got = await within((async () => { for await (const m of sub) return td.decode(m.data); })(), 5000, 'nkey round trip');
+    check(got === 'signed', `nkey round trip: ${got}`);
+    let refused = 'connected';
+    try {
+      const bad = await ctx.lib.connect({ servers: ctx.cfg.urls.users, authenticator: ctx.lib.nkeyAuthenticator(te.encode(c.otherNkeySeed)), reconnect: false, maxReconnectAttempts: 0 });
+      await bad.close();
+    } catch (e) {
+      refused = /authorization violation/i.test(`${e.code} ${e.message} ${e.cause?.message}`) ? 'Authorization Violation' : `${e.name}: ${e.message}`;
+    }
+    check(refused === 'Authorization Violation', `unknown nkey: ${refused}`);
+  },
+
+  async responses(ctx) {
+    const c = ctx.cfg.creds;
+    const r = await rawConn(ctx.cfg.urls.users);
+    const a = await rawConn(ctx.cfg.urls.users);
+    try {
+      r.send(`CONNECT ${JSON.stringify({ verbose: false, user: c.responderUser, pass: c.responderPass })}\r\nSUB svc.q 1\r\nSUB deny.* 2\r\nPING\r\n`);
+      await r.until('PONG\r\n');
+      a.send(`CONNECT ${JSON.stringify({ verbose: false, user: c.user, pass: c.pass })}\r\nSUB reply.1 9\r\n`
+        + 'PUB svc.q reply.1 2\r\nhi\r\nPUB deny.secret 1\r\nx\r\nPUB deny.open 1\r\ny\r\nPING\r\n');
+      await a.until('PONG\r\n');
+      await r.until('MSG deny.open 2 1\r\ny\r\n');
+      r.send('PUB reply.1 2\r\nok\r\nPUB reply.1 5\r\nagain\r\nPUB other 1\r\nz\r\nPING\r\n');
+      const rt = await r.until('PONG\r\n', 2);
+      const at = await a.until('MSG reply.1 9 2\r\nok\r\n');
+      check(rt === 'PONG\r\nMSG svc.q 1 reply.1 2\r\nhi\r\nMSG deny.open 2 1\r\ny\r\n'
+        + "-ERR 'Permissions Violation for Publish to \"reply.1\"'\r\n-ERR 'Permissions Violation for Publish to \"other\"'\r\nPONG\r\n",
+      `responder saw ${JSON.stringify(rt)}`);
+      check(at === 'PONG\r\nMSG reply.1 9 2\r\nok\r\n', `requester saw ${JSON.stringify(at)}`);
+    } finally {
+      r.close();
+      a.close();
+    }
+  },
 };
 
 /** The scenario ids compared, in order. */
 export const IDS = [
   'connect', 'pubsub', 'request', 'headers', 'no_responders', 'queue', 'unsub_max', 'drain',
   'auth_user', 'auth_token', 'large', 'close_codes', 'reconnect', 'wildcards', 'max_payload', 'permissions',
+  'responses', 'auth_nkey',
 ];
 
 Object.assign(BODIES, EXTRA_BODIES);
@@ -149,9 +238,9 @@ Object.assign(BODIES, EXTRA_BODIES);
  */
 export function makeClient(name, mod, factoryFor) {
   if (name === 'nats-core') {
-    return { name, connect: (o) => mod.wsconnect({ ...o, wsFactory: factoryFor(o.servers) }), headers: () => mod.headers() };
+    return { name, connect: (o) => mod.wsconnect({ ...o, wsFactory: factoryFor(o.servers) }), headers: () => mod.headers(), nkeyAuthenticator: mod.nkeyAuthenticator };
   }
-  return { name, connect: (o) => mod.connect(o), headers: () => mod.headers() };
+  return { name, connect: (o) => mod.connect(o), headers: () => mod.headers(), nkeyAuthenticator: mod.nkeyAuthenticator };
 }
 
 /**

@@ -147,7 +147,8 @@ export class InPageServer {
   closeClient(cid: number, opts?: { err?: string; reason?: string }): boolean;
   /** Network drop: the client sees error + close 1006, the server "Client Closed". */
   dropClient(cid: number): boolean;
-  connz(opts?: { state?: "open" | "closed" | "any"; subs?: boolean }): InPageConnz;
+  /** `auth: true` adds `authorized_user` and `account` (nats-server `auth=1`). */
+  connz(opts?: { state?: "open" | "closed" | "any"; subs?: boolean; auth?: boolean }): InPageConnz;
   subsz(opts?: { subs?: boolean; test?: string }): InPageSubsz;
   /** Closes every client ("Server Shutdown", 1001) and frees the URL. */
   close(): void;

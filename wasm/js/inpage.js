@@ -28,8 +28,28 @@ function keyOf(url) {
 /** Milliseconds on a monotonic clock. */
 const wallNow = () => (globalThis.performance ? performance.now() : Date.now());
 
-/** Runs `f` after the current task's synchronous code (before timers and I/O). */
-const soon = (f) => queueMicrotask(f);
+/**
+ * Runs `f` in a later task, as a socket event is: after the current task and its
+ * microtasks, without the 4 ms clamp of nested setTimeout (setImmediate in Node, a
+ * MessageChannel in browsers; queueMicrotask where neither exists). A client that answers
+ * every message therefore cannot starve the page's timers.
+ */
+const soon = (() => {
+  if (typeof setImmediate === "function") return (f) => void setImmediate(f);
+  if (typeof MessageChannel === "function") {
+    const queue = [];
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      const run = queue.splice(0, queue.length);
+      for (const f of run) guarded(f);
+    };
+    return (f) => {
+      queue.push(f);
+      if (queue.length === 1) ch.port2.postMessage(0);
+    };
+  }
+  return (f) => queueMicrotask(f);
+})();
 
 /**
  * Runs an event handler as a browser does: an exception is reported (reportError, or an
@@ -171,15 +191,17 @@ for (const [k, v] of Object.entries({ CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED
 /**
  * Installs InPageWebSocket as `target.WebSocket` (default globalThis), so nats.ws 1.x and
  * nats-core 3.x `wsconnect` reach in-page servers by URL; other URLs go to the WebSocket it
- * replaces. Returns a function that puts the original back.
+ * replaces (none when `target` had none). Returns a function that puts back both the
+ * original and the previous fallback.
  */
 export function installWebSocket(target = globalThis) {
   const previous = target.WebSocket;
+  const priorFallback = fallbackWebSocket;
   if (previous !== InPageWebSocket) fallbackWebSocket = previous;
   target.WebSocket = InPageWebSocket;
   return () => {
     target.WebSocket = previous;
-    if (previous !== InPageWebSocket) fallbackWebSocket = undefined;
+    fallbackWebSocket = priorFallback;
   };
 }
 
@@ -289,7 +311,7 @@ export class InPageServer {
     else this._offset += t - this.now();
   }
 
-  /** Resolves once everything the server has queued so far is handed to the clients. */
+  /** Resolves once everything the server has queued so far is handed to the clients (a later task). */
   flush() {
     this._queueFlush();
     return new Promise((resolve) => this._flushed.push(resolve));
@@ -328,9 +350,9 @@ export class InPageServer {
     return true;
   }
 
-  /** `/connz`: { state: "open" | "closed" | "any", subs: boolean }. */
-  connz({ state = "open", subs = false } = {}) {
-    const z = JSON.parse(this.core.connz(state, !!subs));
+  /** `/connz`: { state: "open" | "closed" | "any", subs: boolean, auth: boolean (authorized_user, account) }. */
+  connz({ state = "open", subs = false, auth = false } = {}) {
+    const z = JSON.parse(this.core.connz(state, !!subs, !!auth));
     const now = this.now();
     const wall = (t) => Date.now() - (now - t);
     z.now = rfc3339(Date.now());
@@ -343,7 +365,7 @@ export class InPageServer {
         c.uptime = goDuration(Date.now() - Date.parse(c.start));
         c.idle = goDuration(now - c.last_activity);
         c.last_activity = rfc3339(wall(c.last_activity));
-        c.rtt = `${c.rtt}ms`;
+        if (c.rtt !== undefined) c.rtt = c.rtt === 0 ? "0s" : `${c.rtt}ms`;
       }
     }
     return z;
@@ -361,7 +383,7 @@ export class InPageServer {
     if (this.closed) return;
     this.closed = true;
     for (const cid of [...this._sockets.keys()]) this.core.serverClose(cid, undefined, "Server Shutdown", this.now());
-    this._flush();
+    this._queueFlush(); // the clients see the close in a later task, as from a socket
     registry.delete(this._key);
     this._disarm();
   }

@@ -255,3 +255,27 @@ test("subjects and the Sublist", () => {
   assert.deepEqual(s.match("foo.bar").plain, [2]);
   assert.equal(thrown(() => s.insert("foo.>.x", 1)).name, "FullWildcardNotLast");
 });
+
+test("the in-page server is exported: a raw client gets INFO, +OK and PONG", async () => {
+  const { InPageServer, InPageWebSocket, installWebSocket } = await import("natsws-wasm");
+  assert.equal(typeof installWebSocket, "function");
+  const server = new InPageServer({ server_name: "smoke" });
+  try {
+    const ws = new InPageWebSocket(server.url);
+    ws.binaryType = "arraybuffer";
+    let text = "";
+    const done = new Promise((resolve) => {
+      ws.onmessage = (ev) => {
+        text += dec(new Uint8Array(ev.data));
+        if (text.startsWith("INFO ") && text.endsWith("\r\n") && !text.includes("PONG")) ws.send("CONNECT {}\r\nPING\r\n");
+        if (text.includes("PONG\r\n")) resolve();
+      };
+    });
+    await done;
+    assert.match(text, /^INFO \{"server_id":"N[A-Z2-7]{55}","server_name":"smoke",/);
+    assert.ok(text.endsWith("+OK\r\nPONG\r\n"), JSON.stringify(text));
+    ws.close();
+  } finally {
+    server.close();
+  }
+});

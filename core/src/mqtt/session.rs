@@ -57,6 +57,12 @@ pub enum Resend<'a, M> {
 pub struct Outbound<M> {
     last_id: u16,
     inflight: VecDeque<Inflight<M>>,
+    /// The in-flight identifiers increase (cyclically, from the oldest) in
+    /// send order, so a lookup can binary-search them. Identifiers handed
+    /// out as last + 1 keep this until a delivery stays unacknowledged
+    /// while the counter goes all the way round; then lookups scan until
+    /// the window is empty again.
+    ordered: bool,
     /// `max_ack_pending`: at most this many unacknowledged deliveries
     /// (0: none may be in flight).
     pub max_inflight: usize,
@@ -70,6 +76,7 @@ impl<M> Outbound<M> {
         Outbound {
             last_id: 0,
             inflight: VecDeque::new(),
+            ordered: true,
             max_inflight,
             ack_wait,
         }
@@ -95,8 +102,31 @@ impl<M> Outbound<M> {
         self.inflight.is_empty()
     }
 
+    /// Distance of `id` after the oldest in-flight identifier, counting
+    /// 65535 → 1 as one step.
+    fn offset(&self, id: u16) -> u32 {
+        let front = self.inflight.front().map_or(0, |f| u32::from(f.id));
+        (u32::from(id) + 65535 - front) % 65535
+    }
+
     fn in_use(&self, id: u16) -> bool {
-        self.inflight.iter().any(|f| f.id == id)
+        if !self.ordered {
+            return self.inflight.iter().any(|f| f.id == id);
+        }
+        let t = self.offset(id);
+        self.inflight
+            .binary_search_by_key(&t, |f| self.offset(f.id))
+            .is_ok()
+    }
+
+    /// Appends in send order, keeping [`Outbound::ordered`] up to date.
+    fn push(&mut self, f: Inflight<M>) {
+        if self.inflight.is_empty() {
+            self.ordered = true;
+        } else if let Some(b) = self.inflight.back() {
+            self.ordered &= self.offset(f.id) > self.offset(b.id);
+        }
+        self.inflight.push_back(f);
     }
 
     /// Records a QoS 1/2 delivery sent at `now` and returns its identifier;
@@ -113,7 +143,7 @@ impl<M> Outbound<M> {
             }
         }
         self.last_id = id;
-        self.inflight.push_back(Inflight {
+        self.push(Inflight {
             id,
             qos,
             stage: Stage::Publish,
@@ -124,10 +154,16 @@ impl<M> Outbound<M> {
     }
 
     fn take(&mut self, id: u16, qos: u8, stage: Stage) -> Option<Inflight<M>> {
-        let i = self
-            .inflight
-            .iter()
-            .position(|f| f.id == id && f.qos == qos && f.stage == stage)?;
+        // Acknowledgements mostly come in send order: the oldest first.
+        let i = if self.inflight.front().is_some_and(|f| f.id == id) {
+            0
+        } else {
+            self.inflight.iter().position(|f| f.id == id)?
+        };
+        let f = &self.inflight[i];
+        if f.qos != qos || f.stage != stage {
+            return None;
+        }
         self.inflight.remove(i)
     }
 
@@ -188,7 +224,7 @@ impl<M> Outbound<M> {
     /// identifier counter continues after it.
     pub fn restore(&mut self, id: u16, qos: u8, stage: Stage, msg: M, now: Millis) {
         self.last_id = id;
-        self.inflight.push_back(Inflight {
+        self.push(Inflight {
             id,
             qos,
             stage,
@@ -272,6 +308,36 @@ mod tests {
         );
         o.clear();
         assert_eq!(o.send(1, 'z', Millis(0)), Some(1));
+    }
+
+    #[test]
+    fn a_delivery_held_over_a_full_turn_of_identifiers_is_skipped() {
+        let mut o = Outbound::new(3, Millis(1000));
+        // 1 and 5 stay unacknowledged while the counter goes round.
+        for n in 1..=65535u32 {
+            let id = o.send(1, n, Millis(0)).unwrap();
+            assert_eq!(u32::from(id), n);
+            if id != 1 && id != 5 {
+                assert_eq!(o.puback(id), Some(n));
+            }
+        }
+        // 1 is in use: 2 is next, then 3 (2 now comes after 5 in send
+        // order, so lookups scan), never 1 or 5.
+        assert_eq!(o.send(1, 2, Millis(0)), Some(2));
+        assert_eq!(o.send(1, 0, Millis(0)), None, "window of 3");
+        assert_eq!(o.puback(1), Some(1));
+        assert_eq!(o.send(1, 3, Millis(0)), Some(3));
+        assert_eq!(o.puback(3), Some(3));
+        assert_eq!(o.puback(2), Some(2));
+        assert_eq!(o.send(1, 4, Millis(0)), Some(4));
+        assert_eq!(o.send(1, 6, Millis(0)), Some(6), "5 is still in flight");
+        let ids: Vec<u16> = o.inflight().map(|f| f.id).collect();
+        assert_eq!(ids, [5, 4, 6]);
+        assert_eq!(o.puback(5), Some(5));
+        assert_eq!(o.puback(4), Some(4));
+        assert_eq!(o.puback(6), Some(6));
+        // Empty again: ordered lookups.
+        assert_eq!(o.send(1, 7, Millis(0)), Some(7));
     }
 
     #[test]

@@ -20,8 +20,22 @@ fn push_usize(out: &mut Vec<u8>, n: usize) {
     push_u64(out, n as u64);
 }
 
-/// Appends `n` in decimal (no allocation).
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+/// Appends `n` in decimal (no allocation). Numbers below 10,000 (the sizes
+/// of most messages) are written as fixed-size arrays, which the compiler
+/// copies without a `memcpy` call: this runs once or twice per delivery.
+pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
+    let d = |v: u64| b'0' + (v % 10) as u8;
+    match n {
+        0..=9 => out.push(d(n)),
+        10..=99 => out.extend_from_slice(&[d(n / 10), d(n)]),
+        100..=999 => out.extend_from_slice(&[d(n / 100), d(n / 10), d(n)]),
+        1000..=9999 => out.extend_from_slice(&[d(n / 1000), d(n / 100), d(n / 10), d(n)]),
+        _ => push_u64_long(out, n),
+    }
+}
+
+/// [`push_u64`] for any `n`: digits from the end into a stack buffer.
+fn push_u64_long(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -208,7 +222,22 @@ mod tests {
 
     #[test]
     fn integers() {
-        for n in [0u64, 7, 10, 99, 1_048_576, u64::MAX] {
+        let edges = [
+            0u64,
+            7,
+            9,
+            10,
+            99,
+            100,
+            128,
+            999,
+            1000,
+            9999,
+            10_000,
+            1_048_576,
+            u64::MAX,
+        ];
+        for n in edges.into_iter().chain(0..12_000) {
             let mut v = Vec::new();
             push_u64(&mut v, n);
             assert_eq!(v, alloc::format!("{n}").into_bytes());

@@ -8,9 +8,13 @@
 //! connection side, `crate::session::mqtt`, drives it.
 
 pub(crate) mod store;
+mod submap;
+pub(crate) mod window;
+
+pub(crate) use submap::SubMap;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use natsws_core::mqtt::retained::Retained;
@@ -33,6 +37,10 @@ pub(crate) type RetainedKey = (Box<str>, Box<[u8]>);
 pub(crate) struct OutMsg {
     bytes: Box<[u8]>,
     topic_len: usize,
+    /// The subscription whose `max_ack_pending` window it counts in
+    /// ([`window::slot`] of its filter; 0: none, e.g. a retained message
+    /// sent on SUBSCRIBE).
+    pub slot: u32,
 }
 
 impl OutMsg {
@@ -44,7 +52,13 @@ impl OutMsg {
         OutMsg {
             bytes: v.into_boxed_slice(),
             topic_len: topic.len(),
+            slot: 0,
         }
+    }
+    /// The same, counted in the window of subscription `slot`.
+    pub(crate) fn with_slot(mut self, slot: u32) -> OutMsg {
+        self.slot = slot;
+        self
     }
     /// The MQTT topic.
     pub(crate) fn topic(&self) -> &[u8] {
@@ -98,6 +112,10 @@ pub(crate) struct SubEntry {
     pub reserved: bool,
     /// Its NATS subscriptions (the filter, and the `#` parent-level twin).
     pub subs: Vec<SubRef<Sink>>,
+    /// Its window: the `max_ack_pending` in force when it was made, the
+    /// QoS 1/2 deliveries of it in flight and those waiting for room
+    /// (mqtt spec §4.4; the `#` twin shares it).
+    pub win: window::Window,
 }
 
 /// The mutable state of a session.
@@ -107,11 +125,11 @@ pub(crate) struct Inner {
     /// Clean session: dropped when its connection ends.
     pub clean: bool,
     /// Deliveries routed since the owner's last flush (or while offline):
-    /// records of `qos u8, subject len u16, subject, payload len u32,
-    /// payload`.
+    /// records of `qos u8, slot u32, subject len u16, subject, payload
+    /// len u32, payload` (slot: [`window::slot`] of the filter).
     pub records: Vec<u8>,
     /// Filters → subscriptions.
-    pub subs: BTreeMap<Box<[u8]>, SubEntry>,
+    pub subs: SubMap,
     /// QoS 1/2 deliveries in flight.
     pub out: Outbound<OutMsg>,
     /// QoS 1/2 deliveries waiting for room in the window: (QoS, message).
@@ -128,18 +146,62 @@ pub(crate) struct Inner {
 /// What the durable store must write at the next commit.
 #[derive(Default)]
 pub(crate) struct Dirty {
-    /// Anything marked since the last commit.
-    flag: AtomicBool,
+    /// The open commit epoch (from 1): a change that an acknowledgement depends on
+    /// (a routed QoS 1/2 message, a staged QoS 2 message, a subscription,
+    /// a retained message, a session created or dropped) belongs to the
+    /// epoch open when it was marked, and the marking thread's next
+    /// [`Registry::commit`] returns only once that epoch is durable.
+    epoch: AtomicU64,
+    /// The last epoch written (0: none).
+    durable: AtomicU64,
+    /// The last commit failed: the next one writes again.
+    retry: AtomicBool,
+    /// Only changes no acknowledgement waits for (a PUBACK or PUBCOMP
+    /// received, deliveries rendered) were marked: written with the next
+    /// required commit, or after [`LAZY_COMMIT`] at the latest.
+    lazy: AtomicBool,
     /// Sessions to write (or delete).
     sessions: Mutex<HashSet<SessionKey>>,
     /// (account, subject) of retained messages to write (or delete).
     retained: Mutex<HashSet<RetainedKey>>,
+    /// Held through a whole commit (so that a loop whose marks another
+    /// loop's commit took waits for that commit before its
+    /// acknowledgements go out); holds when the last commit started.
+    commit: Mutex<Option<std::time::Instant>>,
+}
+
+/// The longest a change that no acknowledgement depends on stays
+/// unwritten while the server is busy (a crash within it only redelivers
+/// what was acknowledged, as QoS 1 allows).
+pub(crate) const LAZY_COMMIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+std::thread_local! {
+    /// The newest epoch this thread marked a required change in (0: none
+    /// since its last commit).
+    static NEED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 impl Dirty {
+    /// After the change is in a dirty set: this thread's next commit must
+    /// cover the open epoch.
+    fn need(&self) {
+        // Read after the insert: a commit that closed this epoch drains
+        // the sets after closing it, so it holds the change.
+        let e = self.epoch.load(Ordering::SeqCst);
+        NEED.with(|n| n.set(n.get().max(e)));
+        // Also a lazy change: a thread that never commits (not a loop)
+        // still gets it written by a loop within LAZY_COMMIT.
+        self.lazy.store(true, Ordering::Release);
+    }
+
     fn session(&self, key: &SessionKey) {
         self.sessions.lock().expect("dirty").insert(key.clone());
-        self.flag.store(true, Ordering::Release);
+        self.need();
+    }
+
+    fn session_lazy(&self, key: &SessionKey) {
+        self.sessions.lock().expect("dirty").insert(key.clone());
+        self.lazy.store(true, Ordering::Release);
     }
 }
 
@@ -166,6 +228,19 @@ impl MqttSession {
         }
     }
 
+    /// Marks a change that no acknowledgement depends on (a PUBACK or
+    /// PUBCOMP received, deliveries rendered): written with the next
+    /// required commit, or within [`LAZY_COMMIT`]. True when marked (a
+    /// file store and a persistent session): the caller then arms a timer
+    /// [`LAZY_COMMIT`] ahead, so that an idle loop wakes up and writes it.
+    pub(crate) fn mark_lazy(&self, clean: bool) -> bool {
+        if let (Some(d), false) = (&self.dirty, clean) {
+            d.session_lazy(&self.key);
+            return true;
+        }
+        false
+    }
+
     fn with_max_pending(mut self, n: usize) -> MqttSession {
         if n > 0 {
             self.max_pending = n;
@@ -190,7 +265,7 @@ impl MqttSession {
                 conn: None,
                 clean,
                 records: Vec::new(),
-                subs: BTreeMap::new(),
+                subs: SubMap::default(),
                 out: Outbound::new(max_inflight, ack_wait),
                 pending: VecDeque::new(),
                 qos2_in: BTreeMap::new(),
@@ -217,35 +292,44 @@ fn publish_qos(headers: Option<&[u8]>) -> u8 {
 }
 
 /// Appends one delivery record.
-pub(crate) fn push_record(records: &mut Vec<u8>, qos: u8, subject: &[u8], payload: &[u8]) {
+pub(crate) fn push_record(
+    records: &mut Vec<u8>,
+    qos: u8,
+    slot: u32,
+    subject: &[u8],
+    payload: &[u8],
+) {
     records.push(qos);
+    records.extend_from_slice(&slot.to_be_bytes());
     records.extend_from_slice(&(subject.len() as u16).to_be_bytes());
     records.extend_from_slice(subject);
     records.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     records.extend_from_slice(payload);
 }
 
-/// Reads the records of [`Inner::records`]: (QoS, subject, payload).
-pub(crate) fn records(mut b: &[u8]) -> impl Iterator<Item = (u8, &[u8], &[u8])> {
+/// Reads the records of [`Inner::records`]: (QoS, slot, subject,
+/// payload).
+pub(crate) fn records(mut b: &[u8]) -> impl Iterator<Item = (u8, u32, &[u8], &[u8])> {
     std::iter::from_fn(move || {
-        if b.len() < 3 {
+        if b.len() < 7 {
             return None;
         }
         let qos = b[0];
-        let sl = usize::from(u16::from_be_bytes([b[1], b[2]]));
-        let subject = &b[3..3 + sl];
-        let r = &b[3 + sl..];
+        let slot = u32::from_be_bytes([b[1], b[2], b[3], b[4]]);
+        let sl = usize::from(u16::from_be_bytes([b[5], b[6]]));
+        let subject = &b[7..7 + sl];
+        let r = &b[7 + sl..];
         let pl = u32::from_be_bytes([r[0], r[1], r[2], r[3]]) as usize;
         let payload = &r[4..4 + pl];
         b = &r[4 + pl..];
-        Some((qos, subject, payload))
+        Some((qos, slot, subject, payload))
     })
 }
 
 impl Numbered for MqttSession {
     fn push(&self, sub: &Subscription<Sink>, msg: &Message<'_>) -> Option<Arc<ConnShared>> {
         let mut inner = self.inner.lock().expect("mqtt session");
-        let entry = inner.subs.get(&*sub.sid)?;
+        let entry = inner.subs.get(&sub.sid)?;
         if entry.reserved && msg.subject.first() == Some(&b'$') {
             return None;
         }
@@ -274,7 +358,8 @@ impl Numbered for MqttSession {
         if offline_full {
             return None;
         }
-        push_record(&mut inner.records, qos, msg.subject, msg.payload);
+        let slot = entry.win.slot;
+        push_record(&mut inner.records, qos, slot, msg.subject, msg.payload);
         if conn.is_none() && inner.records.len() > self.max_pending {
             crate::warn!(
                 "MQTT session {:?} of account {:?} is offline with {} bytes queued (max_pending): later messages are dropped until it reconnects",
@@ -353,6 +438,10 @@ impl Registry {
             if !clean && !inner.clean {
                 inner.conn = Some(conn.clone());
                 inner.out.ack_wait = ack_wait;
+                // The session cap in force now (a reload changes it for
+                // existing sessions too, nats-server
+                // `mqttUpdateMaxAckPending`).
+                inner.out.max_inflight = window::session_cap(max_inflight);
                 inner.resend_all = !inner.out.is_empty();
                 drop(inner);
                 return Attached {
@@ -380,7 +469,7 @@ impl Registry {
                 key.clone(),
                 id,
                 clean,
-                max_inflight,
+                window::session_cap(max_inflight),
                 ack_wait,
                 self.dirty.get().cloned(),
             )
@@ -435,7 +524,7 @@ impl Registry {
                 .lock()
                 .expect("dirty")
                 .insert((account.into(), subject.into()));
-            d.flag.store(true, Ordering::Release);
+            d.need();
         }
         let mut r = self.retained.lock().expect("retained");
         let idx = r.entry(account.into()).or_default();
@@ -505,7 +594,10 @@ impl Registry {
     pub(crate) fn open_store(&self, dir: &std::path::Path) -> Result<(), store::StoreError> {
         let fs = store::FileStore::open(dir)?;
         let _ = self.store.set(fs);
-        let _ = self.dirty.set(Arc::new(Dirty::default()));
+        let _ = self.dirty.set(Arc::new(Dirty {
+            epoch: AtomicU64::new(1),
+            ..Dirty::default()
+        }));
         Ok(())
     }
 
@@ -514,12 +606,48 @@ impl Registry {
     /// acknowledgements of that turn. A failed commit is logged; the state
     /// stays marked for the next turn.
     pub(crate) fn commit(&self) {
+        self.commit_if(false);
+    }
+
+    /// Writes everything marked, lazy changes too (at shutdown).
+    pub(crate) fn commit_all(&self) {
+        self.commit_if(true);
+    }
+
+    fn commit_if(&self, all: bool) {
+        let need = NEED.with(|n| n.replace(0));
         let (Some(fs), Some(d)) = (self.store.get(), self.dirty.get()) else {
             return;
         };
-        if !d.flag.swap(false, Ordering::AcqRel) {
+        let pending =
+            |d: &Dirty| need > d.durable.load(Ordering::SeqCst) || d.retry.load(Ordering::Acquire);
+        // Nothing of this thread's to wait for, and no lazy change: no
+        // lock (another loop may be in its fsync).
+        if !all && !pending(d) && !d.lazy.load(Ordering::Acquire) {
             return;
         }
+        let mut last = if all || pending(d) {
+            d.commit.lock().expect("commit")
+        } else {
+            // Only lazy changes: never wait behind another loop's fsync
+            // for them (that loop's commit writes them anyway).
+            let Ok(g) = d.commit.try_lock() else {
+                return;
+            };
+            g
+        };
+        if !pending(d) {
+            // Another loop's commit covered this thread's changes.
+            let due = all || last.is_none_or(|t| t.elapsed() >= LAZY_COMMIT);
+            if !due || !d.lazy.load(Ordering::Acquire) {
+                return;
+            }
+        }
+        d.retry.store(false, Ordering::Release);
+        d.lazy.store(false, Ordering::Release);
+        *last = Some(std::time::Instant::now());
+        // Later marks belong to the next epoch.
+        let closed = d.epoch.fetch_add(1, Ordering::SeqCst);
         let keys: Vec<SessionKey> = d.sessions.lock().expect("dirty").drain().collect();
         let rets: Vec<RetainedKey> = d.retained.lock().expect("dirty").drain().collect();
         let mut writes = Vec::with_capacity(keys.len() + rets.len());
@@ -541,12 +669,17 @@ impl Registry {
                 writes.push(store::Write::Retained(store::key(acc, subject), m));
             }
         }
+        if writes.is_empty() {
+            d.durable.store(closed, Ordering::SeqCst);
+            return;
+        }
         if let Err(e) = fs.commit(&writes) {
             crate::error!("{e}");
             d.sessions.lock().expect("dirty").extend(keys);
             d.retained.lock().expect("dirty").extend(rets);
-            d.flag.store(true, Ordering::Release);
+            d.retry.store(true, Ordering::Release);
         }
+        d.durable.store(closed, Ordering::SeqCst);
     }
 
     /// At start: the stored retained messages and persistent sessions
@@ -581,7 +714,7 @@ impl Registry {
                     key.clone(),
                     sub_conn,
                     false,
-                    max_inflight,
+                    window::session_cap(max_inflight),
                     ack_wait,
                     self.dirty.get().cloned(),
                 )
@@ -606,15 +739,18 @@ impl Registry {
                         subscribe(&acc, sub);
                     }
                     let reserved = subs.first().is_some_and(|x| reserved(x.filter.as_bytes()));
+                    let win = window::Window::new(&filter, max_inflight);
                     inner.subs.insert(
                         filter,
                         SubEntry {
                             qos,
                             reserved,
                             subs,
+                            win,
                         },
                     );
                 }
+                inner.recount();
             }
             map.insert(key, s);
         }

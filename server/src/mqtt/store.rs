@@ -23,8 +23,10 @@ use super::{OutMsg, RetainedMsg, Staged};
 const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
 const RETAINED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("retained");
 
-/// Format version of the session snapshot.
-const VERSION: u8 = 1;
+/// Format version of the session snapshot: 2 adds the window slot of each
+/// delivery (in flight, waiting, and in the routed records); version 1
+/// rows are still read, their deliveries in no window.
+const VERSION: u8 = 2;
 
 /// A failure of the durable store.
 #[derive(Debug)]
@@ -120,11 +122,13 @@ impl Snapshot {
             v.extend_from_slice(&id.to_be_bytes());
             v.push(*q);
             v.push(u8::from(*rel));
+            v.extend_from_slice(&m.slot.to_be_bytes());
             put_msg(&mut v, m);
         }
         v.extend_from_slice(&(self.pending.len() as u32).to_be_bytes());
         for (q, m) in &self.pending {
             v.push(*q);
+            v.extend_from_slice(&m.slot.to_be_bytes());
             put_msg(&mut v, m);
         }
         put_bytes(&mut v, &self.records);
@@ -141,9 +145,11 @@ impl Snapshot {
     /// Reads stored bytes; `None` when damaged or of another version.
     pub(crate) fn decode(b: &[u8]) -> Option<Snapshot> {
         let mut r = Rd(b);
-        if r.u8()? != VERSION {
+        let version = r.u8()?;
+        if version != 1 && version != VERSION {
             return None;
         }
+        let slotted = version >= 2;
         let mut s = Snapshot::default();
         for _ in 0..r.u32()? {
             let f = r.bytes()?.into();
@@ -153,13 +159,20 @@ impl Snapshot {
             let id = r.u16()?;
             let q = r.u8()?;
             let rel = r.u8()? != 0;
-            s.inflight.push((id, q, rel, r.msg()?));
+            let slot = if slotted { r.u32()? } else { 0 };
+            s.inflight.push((id, q, rel, r.msg()?.with_slot(slot)));
         }
         for _ in 0..r.u32()? {
             let q = r.u8()?;
-            s.pending.push((q, r.msg()?));
+            let slot = if slotted { r.u32()? } else { 0 };
+            s.pending.push((q, r.msg()?.with_slot(slot)));
         }
-        s.records = r.bytes()?.to_vec();
+        let records = r.bytes()?;
+        s.records = if slotted {
+            records.to_vec()
+        } else {
+            v1_records(records)?
+        };
         for _ in 0..r.u32()? {
             let id = r.u16()?;
             let retain = r.u8()? != 0;
@@ -176,6 +189,24 @@ impl Snapshot {
         }
         Some(s)
     }
+}
+
+/// Version 1 records (`qos, subject len u16, subject, payload len u32,
+/// payload`) in the current layout, slot 0; `None` when damaged.
+fn v1_records(mut b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(b.len() + b.len() / 8);
+    while !b.is_empty() {
+        let mut r = Rd(b);
+        let qos = r.u8()?;
+        let sl = usize::from(r.u16()?);
+        let (subject, rest) = r.0.split_at_checked(sl)?;
+        let mut r = Rd(rest);
+        let pl = r.u32()? as usize;
+        let (payload, rest) = r.0.split_at_checked(pl)?;
+        super::push_record(&mut out, qos, 0, subject, payload);
+        b = rest;
+    }
+    Some(out)
 }
 
 /// `account ‖ 0 ‖ name`.
@@ -295,9 +326,9 @@ mod tests {
     fn snapshot_round_trip_and_damage() {
         let s = Snapshot {
             subs: vec![(b"a/#".as_slice().into(), 1)],
-            inflight: vec![(7, 2, true, OutMsg::new(b"t", b"p"))],
+            inflight: vec![(7, 2, true, OutMsg::new(b"t", b"p").with_slot(9))],
             pending: vec![(1, OutMsg::new(b"u", b""))],
-            records: vec![1, 0, 1, b'x', 0, 0, 0, 0],
+            records: vec![1, 0, 0, 0, 5, 0, 1, b'x', 0, 0, 0, 0],
             qos2_in: vec![(
                 3,
                 Staged {
@@ -311,9 +342,35 @@ mod tests {
         let d = Snapshot::decode(&b).expect("decodes");
         assert_eq!(d.encode(), b);
         assert_eq!(d.inflight[0].3.payload(), b"p");
+        assert_eq!(d.inflight[0].3.slot, 9);
         for n in 0..b.len() {
             assert!(Snapshot::decode(&b[..n]).is_none() || n == b.len());
         }
         assert_eq!(split_key(&key("A", b"id")), Some(("A", &b"id"[..])));
+    }
+
+    #[test]
+    fn version_1_rows_are_read_with_their_deliveries_in_no_window() {
+        // subs: ["a", qos 1]; inflight: id 7 qos 1 (t, p); pending: none;
+        // records: one (qos 1, subject "s", payload "q"); qos2_in: none.
+        let mut v = vec![1];
+        v.extend_from_slice(&1u32.to_be_bytes());
+        put_bytes(&mut v, b"a");
+        v.push(1);
+        v.extend_from_slice(&1u32.to_be_bytes());
+        v.extend_from_slice(&7u16.to_be_bytes());
+        v.extend_from_slice(&[1, 0]);
+        put_msg(&mut v, &OutMsg::new(b"t", b"p"));
+        v.extend_from_slice(&0u32.to_be_bytes());
+        put_bytes(&mut v, &[1, 0, 1, b's', 0, 0, 0, 1, b'q']);
+        v.extend_from_slice(&0u32.to_be_bytes());
+        let s = Snapshot::decode(&v).expect("a version 1 row");
+        assert_eq!(s.inflight[0].3.slot, 0);
+        let recs: Vec<_> = super::super::records(&s.records).collect();
+        assert_eq!(recs, [(1, 0, &b"s"[..], &b"q"[..])]);
+        // Damaged version 1 records: the row is skipped.
+        let n = v.len();
+        v[n - 8] = 9;
+        assert!(Snapshot::decode(&v).is_none());
     }
 }

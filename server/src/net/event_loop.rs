@@ -387,6 +387,7 @@ impl EventLoop {
             self.close(*t, ClosedReason::ServerShutdown, true);
         }
         self.flush_dirty();
+        self.shared.mqtt.commit_all();
         for t in tokens {
             self.finish_close(t, ClosedReason::ServerShutdown);
         }

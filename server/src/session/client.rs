@@ -218,6 +218,7 @@ impl Host for ClientHost<'_> {
                 .map(|perms| crate::auth::DeliveryPerms {
                     perms,
                     replies: Default::default(),
+                    leaf_link: false,
                 });
             self.me.has_perms.store(dp.is_some(), Ordering::Release);
         }

@@ -41,6 +41,10 @@ const CONNECT_FINISH: Millis = Millis(2000);
 const FIRST_PING: Millis = Millis(1000);
 /// How long a soliciting side waits before redialing after a loop (§4.5).
 pub(crate) const LOOP_DELAY: Duration = Duration::from_secs(30);
+/// How long a soliciting side in the hub role waits before redialing after
+/// it closed the link on a permission violation (nats-server
+/// `leafNodeReconnectAfterPermViolation`).
+const PERM_VIOLATION_DELAY: Duration = Duration::from_secs(30);
 
 /// Which side of the link this is.
 #[derive(Debug)]
@@ -89,9 +93,26 @@ pub(crate) struct Leaf {
     /// The peer's JetStream domain (INFO or CONNECT `domain`).
     pub(super) remote_domain: String,
     /// Soliciting side: the hub's `export` from its `connect_info` INFO
-    /// (the hub user's publish permissions: what this side may send),
-    /// as (allow, deny); applied with `deny_exports` (spec §4.6 IMPL).
-    hub_export: (Vec<String>, Vec<String>),
+    /// (the hub user's publish permissions: what this side may send);
+    /// applied with `deny_exports` (spec §4.6 IMPL).
+    hub_export: crate::leaf_perms::Rules,
+    /// Soliciting side: the hub's `import` (the hub user's subscribe
+    /// permissions: what the hub sends us). Only interest it lets through
+    /// is advertised (nats-server checks `canSubscribe` before a spoke's
+    /// `LS+`, and a hub closes the link on a literal one it denies), and
+    /// messages it denies are dropped.
+    hub_import: Option<crate::leaf_perms::Rules>,
+    /// Soliciting with `hub: true`: what the peer may send in (the hub's
+    /// `export` with `deny_exports`); anything else is a violation, as on
+    /// an accepting hub (nats-server `leafSendAllowed` on `opts.Export`).
+    solicit_export: Option<crate::leaf_perms::Rules>,
+    /// Accepting side: the bound user's permissions, swapped for the
+    /// link (spec §4.6); `None` when the user has none.
+    pub(super) hub_perms: Option<Arc<crate::leaf_perms::HubPerms>>,
+    /// Accepting side: the CONNECT as received, re-checked on reload.
+    pub(super) connect_json: Vec<u8>,
+    /// Accepting side: when the bound JWT user expires (server clock).
+    expires: Option<Millis>,
     /// When the last PING went out (RTT for `/leafz`).
     ping_sent_at: Option<Millis>,
     in_msgs: u64,
@@ -152,7 +173,12 @@ impl Leaf {
             deny_imports: Vec::new(),
             peer_is_hub: false,
             remote_domain: String::new(),
-            hub_export: (Vec::new(), Vec::new()),
+            hub_export: Default::default(),
+            hub_import: None,
+            solicit_export: None,
+            hub_perms: None,
+            connect_json: Vec::new(),
+            expires: None,
             ping_sent_at: None,
             in_msgs: 0,
             in_bytes: 0,
@@ -166,14 +192,30 @@ impl Leaf {
 
     /// When [`Leaf::handle_timeout`] is due.
     pub(crate) fn poll_timeout(&self) -> Option<Millis> {
-        match (self.deadline, self.next_ping) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.deadline, self.next_ping, self.expires]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// A JWT user's `exp` (Unix seconds) becomes a deadline on the server
+    /// clock `now`: then `-ERR 'User Authentication Expired'` and a close
+    /// (nats-server `setExpiration` applies to leafs too).
+    pub(super) fn set_expiry(&mut self, exp_unix: Option<u64>, now: Millis) {
+        self.expires = exp_unix.map(|exp| {
+            let now_unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            now.saturating_add(Millis((exp * 1000).saturating_sub(now_unix)))
+        });
     }
 
     /// Handshake deadlines and the keep-alive (spec §3.3, §3.5, §3.9).
     pub(crate) fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
+        if self.expires.is_some_and(|e| e <= now) {
+            natsws_core::proto::encode_err(out, "User Authentication Expired");
+            return Err(close(ClosedReason::AuthenticationExpired, None));
+        }
         if self.deadline.is_some_and(|d| d <= now) {
             self.deadline = None;
             return Err(match self.phase {
@@ -264,17 +306,9 @@ impl Leaf {
             (Phase::AwaitConnectInfo, LeafOp::Info(json)) => {
                 let v: serde_json::Value = serde_json::from_slice(json).unwrap_or_default();
                 if v["connect_info"].as_bool() == Some(true) {
-                    let list = |k: &str| -> Vec<String> {
-                        v["export"][k]
-                            .as_array()
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(|x| x.as_str().map(str::to_string))
-                                    .collect()
-                            })
-                            .unwrap_or_default()
-                    };
-                    self.hub_export = (list("allow"), list("deny"));
+                    self.hub_export = crate::leaf_perms::Rules::from_json(&v["export"]);
+                    let import = crate::leaf_perms::Rules::from_json(&v["import"]);
+                    self.hub_import = (!import.is_empty()).then_some(import);
                     self.finish(cx, now);
                 }
             }
@@ -315,6 +349,25 @@ impl Leaf {
                 self.in_bytes += (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
                 if self.deny_imports.iter().any(|d| d.matches(subject)) {
                     return Ok(());
+                }
+                if self
+                    .hub_import
+                    .as_ref()
+                    .is_some_and(|i| !i.permits(subject))
+                {
+                    return Ok(());
+                }
+                if let Some(p) = &self.hub_perms {
+                    if !p.inbound(cx.me, subject, || cx.shared.now()) {
+                        return self.violation(cx, "Publish", subject, out);
+                    }
+                }
+                if let Some(e) = &self.solicit_export {
+                    let special = subject.starts_with(b"_R_.") || subject.starts_with(b"$JS.ACK.");
+                    if !special && !e.permits(subject) {
+                        self.delay = Some(PERM_VIOLATION_DELAY);
+                        return self.violation(cx, "Publish", subject, out);
+                    }
                 }
                 let msg = Message {
                     subject,
@@ -488,27 +541,21 @@ impl Leaf {
                 .collect(),
             Role::Accept => Vec::new(),
         };
-        // deny_exports and the hub's `export`: never delivered to the
-        // peer (spec §4.6), through the connection's delivery permissions.
+        // deny_exports and the hub's `export` (allow and deny): never
+        // delivered to the peer (spec §4.6), through the connection's
+        // delivery permissions. Accepting: the bound user's subscribe
+        // rights (set at CONNECT).
         if let Role::Solicit(r) = &self.role {
-            let (allow, hub_deny) = &self.hub_export;
-            let mut deny = r.cfg.deny_exports.clone();
-            deny.extend(hub_deny.iter().cloned());
-            if !deny.is_empty() || !allow.is_empty() {
-                let spec = natsws_core::auth::PermissionsSpec {
-                    subscribe_allow: (!allow.is_empty()).then(|| allow.clone()),
-                    subscribe_deny: deny,
-                    ..Default::default()
-                };
-                if let Ok(p) = natsws_core::auth::Permissions::compile(&spec) {
-                    *cx.me.perms.lock().expect("perms") = Some(crate::auth::DeliveryPerms {
-                        perms: Arc::new(p),
-                        replies: Default::default(),
-                    });
-                    cx.me
-                        .has_perms
-                        .store(true, std::sync::atomic::Ordering::Release);
-                }
+            let mut rules = self.hub_export.clone();
+            rules.deny.extend(r.cfg.deny_exports.iter().cloned());
+            if let Some(d) = rules.delivery(None) {
+                *cx.me.perms.lock().expect("perms") = Some(d);
+                cx.me
+                    .has_perms
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
+            if r.cfg.hub && !rules.is_empty() {
+                self.solicit_export = Some(rules);
             }
         }
         self.deny_imports = deny.clone();
@@ -518,7 +565,11 @@ impl Leaf {
             let mut meta = cx.me.client.lock().expect("meta");
             meta.name = self.remote_name.clone();
         }
-        let link = Arc::new(LeafLink::new(cx.me.clone(), hub, deny));
+        let interest = match &self.hub_perms {
+            Some(p) => Some(p.export.clone()),
+            None => self.hub_import.clone(),
+        };
+        let link = Arc::new(LeafLink::new(cx.me.clone(), hub, deny).with_interest(interest));
         {
             let router = cx.account.router.lock().expect("router");
             let mut ob = cx.me.out.lock().expect("out");
@@ -567,29 +618,70 @@ impl Leaf {
             self.delay = Some(LOOP_DELAY);
             return Err(close(ClosedReason::ProtocolViolation, None));
         }
+        if let Some(p) = &self.hub_perms {
+            if !p.interest_in(subject) {
+                return self.violation(cx, "Subscription", subject, out);
+            }
+        }
         let mut key = subject.to_vec();
         if let Some((q, _)) = queue {
             key.push(b' ');
             key.extend_from_slice(q);
         }
-        if self.subs.contains_key(key.as_slice()) {
-            // A repeated LS+ (a queue weight update) changes nothing here.
+        if let Some(sub) = self.subs.get(key.as_slice()) {
+            // A repeated LS+: a queue weight update.
+            if let Some((_, w)) = queue {
+                deliver::reweigh(cx.shared, cx.turn, cx.account, sub, w);
+            }
             return Ok(());
         }
         let Ok(filter) = Filter::try_from(subject) else {
             // nats-server keeps invalid subjects out of the sublist too.
             return Ok(());
         };
-        let sub = SubRef::new(
-            Subscription::new(cx.me.cid, &key, filter, queue.map(|q| q.0), true)
-                .with_target(Some(Sink::Conn(cx.me.clone()))),
-        );
+        let mut s = Subscription::new(cx.me.cid, &key, filter, queue.map(|q| q.0), true)
+            .with_target(Some(Sink::Conn(cx.me.clone())));
+        if let Some((_, w)) = queue {
+            // A remote queue member weighing `w` (spec §4.2).
+            s = s.with_remote_weight(w);
+        }
+        let sub = SubRef::new(s);
         deliver::interest(cx.shared, cx.turn, cx.account, &sub, true);
         cx.me
             .subs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.subs.insert(key.into_boxed_slice(), sub);
         Ok(())
+    }
+
+    /// A message or interest the bound user's permissions forbid (spec
+    /// §4.6, nats-server `leafPermViolation`): in the hub role `-ERR
+    /// 'Permissions Violation for <action> to "<subject>"'`, the log line
+    /// `<action> Violation on "<subject>" - Check other side
+    /// configuration` and a close (`Protocol Violation`); in the spoke
+    /// role (the leaf said `is_hub`) it is dropped silently.
+    fn violation(
+        &mut self,
+        cx: &mut Cx<'_>,
+        action: &str,
+        subject: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Close> {
+        if self.peer_is_hub {
+            return Ok(());
+        }
+        let mut quoted = String::new();
+        natsws_core::session::go_quote(&mut quoted, subject);
+        natsws_core::proto::encode_err(
+            out,
+            &format!("Permissions Violation for {action} to {quoted}"),
+        );
+        log_conn(
+            cx,
+            crate::log::Level::Error,
+            &format!("{action} Violation on {quoted} - Check other side configuration"),
+        );
+        Err(close(ClosedReason::ProtocolViolation, None))
     }
 
     /// The connection ended: its interest leaves the account, the link is
@@ -604,6 +696,16 @@ impl Leaf {
         if let Role::Solicit(r) = &self.role {
             r.notify_closed(self.delay);
         }
+    }
+
+    /// A reload: an accepted, open link is authorized again
+    /// ([`super::leaf_accept::reauthorize`]); solicited links and
+    /// handshakes in progress read their settings at the next connect.
+    pub(crate) fn reconfigure(&mut self, cx: &mut Cx<'_>, out: &mut Vec<u8>) -> Result<(), Close> {
+        if !matches!(self.role, Role::Accept) || self.phase != Phase::Open {
+            return Ok(());
+        }
+        super::leaf_accept::reauthorize(self, cx, out)
     }
 
     /// Sets the bound account's name-independent state after CONNECT

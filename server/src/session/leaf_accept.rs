@@ -2,12 +2,16 @@
 //! §3.6, §3.7): the INFO sent on accept, CONNECT checks, authentication and
 //! account binding, and the `connect_info` INFO answer.
 
+use std::sync::Arc;
+
+use natsws_core::auth::Permissions;
 use natsws_core::router::ConnId;
 use natsws_core::session::{Close, ClosedReason};
 use natsws_core::time::Millis;
 
 use super::leaf::{close, log_conn, Leaf};
 use super::Cx;
+use crate::leaf_perms::HubPerms;
 use crate::shared::Shared;
 
 /// The INFO a leaf gets on accept (spec §3.2): `auth_required` always,
@@ -68,7 +72,11 @@ pub(super) fn connect(
     };
     let user = v["user"].as_str().unwrap_or_default();
     let pass = v["pass"].as_str().unwrap_or_default();
-    let account = match bind(cx, user, pass, json) {
+    let Bound {
+        account,
+        perms,
+        expires_at_unix,
+    } = match bind(cx, user, pass, json) {
         Some(a) => a,
         None => {
             natsws_core::proto::encode_err(out, "Authorization Violation");
@@ -97,6 +105,9 @@ pub(super) fn connect(
     if account != cx.account.name {
         *cx.account = cx.shared.accounts.get(&account);
     }
+    leaf.connect_json = json.to_vec();
+    set_perms(leaf, cx, perms.as_deref());
+    leaf.set_expiry(expires_at_unix, now);
     let name = v["name"]
         .as_str()
         .or(v["server_id"].as_str())
@@ -117,6 +128,9 @@ pub(super) fn connect(
         m.remove("nonce");
         m.insert("connect_info".into(), true.into());
         m.insert("remote_account".into(), account.clone().into());
+        if let Some(p) = &leaf.hub_perms {
+            p.add_to_info(m);
+        }
     }
     out.extend_from_slice(b"INFO ");
     out.extend_from_slice(info.to_string().as_bytes());
@@ -134,11 +148,13 @@ pub(super) fn connect(
 /// (users, nkeys, tokens, JWTs, `no_auth_user`) with the connection type
 /// `LEAFNODE` or `LEAFNODE_WS`; with no auth at all the leaf binds to
 /// `authorization.account` (or `$G`).
-fn bind(cx: &Cx<'_>, user: &str, pass: &str, json: &[u8]) -> Option<String> {
+/// The user's permissions come with it (only client users have any:
+/// `leafnodes.authorization` entries cannot, spec §2.2).
+fn bind(cx: &Cx<'_>, user: &str, pass: &str, json: &[u8]) -> Option<Bound> {
     let settings = cx.shared.settings();
     let global = crate::account::GLOBAL_ACCOUNT.to_string();
     let Some(l) = settings.leafnodes.as_ref() else {
-        return Some(global);
+        return Some(Bound::account(global));
     };
     let a = &l.authorization;
     if a.user.is_none() && a.nkey.is_none() && a.users.is_empty() {
@@ -146,12 +162,25 @@ fn bind(cx: &Cx<'_>, user: &str, pass: &str, json: &[u8]) -> Option<String> {
             return global_user(cx, auth, json);
         }
     }
+    leaf_user(a, user, pass, json, cx.nonce.as_bytes()).map(Bound::account)
+}
+
+/// Branches 1–3 and the no-auth case of spec §3.6: the account of the
+/// `leafnodes.authorization` credentials the CONNECT matches.
+fn leaf_user(
+    a: &crate::options::leaf::LeafAuthorization,
+    user: &str,
+    pass: &str,
+    json: &[u8],
+    nonce: &[u8],
+) -> Option<String> {
+    let global = crate::account::GLOBAL_ACCOUNT.to_string();
     if let Some(u) = &a.user {
         let ok = u == user && password_ok(a.password.as_deref().unwrap_or(""), pass);
         return ok.then(|| a.account.clone().unwrap_or(global));
     }
     if let Some(nk) = &a.nkey {
-        let ok = nkey_signed(json, nk, cx.nonce.as_bytes());
+        let ok = nkey_signed(json, nk, nonce);
         return ok.then(|| a.account.clone().unwrap_or(global));
     }
     if !a.users.is_empty() {
@@ -193,9 +222,77 @@ fn password_ok(configured: &str, sent: &str) -> bool {
     natsws_core::auth::compare_passwords(configured, sent)
 }
 
+/// A reload reaches an accepted link (natsws; nats-server 2.15.1 does not
+/// re-check leaf links): the stored CONNECT is authorized again against
+/// the new configuration. Not authorized any more: `-ERR 'Authorization
+/// Violation'`, the `authentication error` line and a close
+/// (`Authentication Failure`); bound to another account, or the user's
+/// permissions changed: a close (`Client Closed`), after an INF line for
+/// the latter, so that the leaf redials and gets the new binding, its
+/// `connect_info` INFO and interest dump (spec §3.5–§3.8).
+pub(super) fn reauthorize(
+    leaf: &mut Leaf,
+    cx: &mut Cx<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Close> {
+    let json = std::mem::take(&mut leaf.connect_json);
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
+    let user = v["user"].as_str().unwrap_or_default();
+    let pass = v["pass"].as_str().unwrap_or_default();
+    let bound = bind(cx, user, pass, &json);
+    leaf.connect_json = json;
+    let Some(Bound { account, perms, .. }) = bound else {
+        natsws_core::proto::encode_err(out, "Authorization Violation");
+        let user = v["user"].as_str().unwrap_or_default();
+        let text = if user.is_empty() {
+            "authentication error".to_string()
+        } else {
+            format!("authentication error - User \"{user}\"")
+        };
+        log_conn(cx, crate::log::Level::Error, &text);
+        return Err(close(ClosedReason::AuthenticationFailure, None));
+    };
+    if account != cx.account.name {
+        return Err(close(ClosedReason::ClientClosed, None));
+    }
+    let now = perms.as_deref().and_then(HubPerms::of);
+    if now.as_ref() != leaf.hub_perms.as_deref() {
+        log_conn(
+            cx,
+            crate::log::Level::Info,
+            "Leafnode user permissions changed on reload: closing the connection so that it reconnects with them",
+        );
+        return Err(close(ClosedReason::ClientClosed, None));
+    }
+    Ok(())
+}
+
+/// Applies the bound user's permissions `perms` to the link (spec §3.5
+/// item 8, §4.6): swapped into [`HubPerms`], the subscribe side, with the
+/// CONNECT's `deny_pub` (the leaf's `deny_imports`) added to its deny
+/// list, as the link's delivery permissions.
+pub(super) fn set_perms(leaf: &mut Leaf, cx: &Cx<'_>, perms: Option<&Permissions>) {
+    leaf.hub_perms = perms.and_then(HubPerms::of).map(Arc::new);
+    let (mut out, responses) = match &leaf.hub_perms {
+        Some(p) => (p.import.clone(), p.responses),
+        None => (crate::leaf_perms::Rules::default(), None),
+    };
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&leaf.connect_json) {
+        let deny_pub =
+            crate::leaf_perms::Rules::from_json(&serde_json::json!({ "deny": v["deny_pub"] }));
+        out.deny.extend(deny_pub.deny);
+    }
+    let delivery = out.delivery(responses);
+    let mut dp = cx.me.perms.lock().expect("perms");
+    *dp = delivery;
+    cx.me
+        .has_perms
+        .store(dp.is_some(), std::sync::atomic::Ordering::Release);
+}
+
 /// The server's client authentication for a leaf (spec §3.6 branch 4):
-/// the account of the user the CONNECT names.
-fn global_user(cx: &Cx<'_>, auth: &crate::auth::ServerAuth, json: &[u8]) -> Option<String> {
+/// the account of the user the CONNECT names, and its permissions.
+fn global_user(cx: &Cx<'_>, auth: &crate::auth::ServerAuth, json: &[u8]) -> Option<Bound> {
     let connect = natsws_core::proto::Connect::from_json(json).ok()?;
     let kind = cx.me.kind.connection_type();
     let now_unix = std::time::SystemTime::now()
@@ -215,5 +312,30 @@ fn global_user(cx: &Cx<'_>, auth: &crate::auth::ServerAuth, json: &[u8]) -> Opti
         },
     )
     .ok()?;
-    Some(id.account)
+    Some(Bound {
+        account: id.account,
+        perms: id.permissions,
+        expires_at_unix: id.expires_at_unix,
+    })
+}
+
+/// What a leaf's CONNECT binds it to (spec §3.6).
+struct Bound {
+    /// The account's name.
+    account: String,
+    /// The bound user's permissions, if any.
+    perms: Option<Arc<Permissions>>,
+    /// A JWT user's `exp` (Unix seconds).
+    expires_at_unix: Option<u64>,
+}
+
+impl Bound {
+    /// Bound to `account`, no permissions, no expiry.
+    fn account(account: String) -> Bound {
+        Bound {
+            account,
+            perms: None,
+            expires_at_unix: None,
+        }
+    }
 }

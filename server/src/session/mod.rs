@@ -49,8 +49,10 @@ use client::ClientHost;
 // test-only.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Proto {
-    /// A NATS client, over TCP or WebSocket.
-    Client(Session<Sink>),
+    /// A NATS client, over TCP or WebSocket (boxed: the session is ~800
+    /// bytes, and every connection slot of a loop is as large as the
+    /// largest variant, MQTT connections too).
+    Client(Box<Session<Sink>>),
     /// An MQTT 3.1.1 client, over TCP or WebSocket (`/mqtt`).
     Mqtt(Box<mqtt::MqttConn>),
     /// A leafnode link (spec `leafnode.md`), accepted or solicited.
@@ -105,7 +107,10 @@ impl Proto {
         if cs.kind.kind == crate::kind::Kind::Mqtt {
             return Proto::Mqtt(Box::new(mqtt::MqttConn::new(shared, cs, now)));
         }
-        Proto::Client(Session::new(client::session_config(shared, cs, rng), now))
+        Proto::Client(Box::new(Session::new(
+            client::session_config(shared, cs, rng),
+            now,
+        )))
     }
 
     /// Before the loop writes the connection: a protocol that numbers its

@@ -62,13 +62,11 @@ impl Proto {
                 }
                 reauthorize(s, cx, old, out)
             }
-            // A leaf's link settings are read at its next (re)connect;
-            // its authorization is not re-checked on reload yet.
-            Proto::Leaf(_) => Ok(()),
-            // An MQTT client keeps the user, account and permissions of its
-            // CONNECT until it reconnects: its authorization is not
-            // re-checked on reload yet (see docs/compat.md, MQTT).
-            Proto::Mqtt(_) => Ok(()),
+            // A leaf's link settings are read at its next (re)connect; an
+            // accepted link is authorized again.
+            Proto::Leaf(l) => l.reconfigure(cx, out),
+            // An MQTT client: `crate::session::mqtt` (its own reload rules).
+            Proto::Mqtt(m) => m.reconfigure(cx, old, out),
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => Ok(()),
         }
@@ -98,7 +96,7 @@ fn reconfig(s: &Settings, kind: ConnKind) -> Reconfigure {
 /// named, else the `no_auth_user` of the old configuration when it sent no
 /// credentials at all (nats-server copies that user into the client's
 /// options). `None`: token, JWT or no authentication.
-fn bound_user<'a>(
+pub(super) fn bound_user<'a>(
     c: Option<&'a Connect>,
     old: &'a Settings,
     kind: ConnKind,
@@ -121,7 +119,11 @@ fn bound_user<'a>(
 
 /// The account the new configuration gives a bound user or nkey,
 /// `None` when it no longer has it.
-fn named_account(nkey: Option<&str>, user: Option<&str>, s: &Settings) -> Option<String> {
+pub(super) fn named_account(
+    nkey: Option<&str>,
+    user: Option<&str>,
+    s: &Settings,
+) -> Option<String> {
     let cfg = &s.auth.as_deref()?.cfg;
     let found = cfg.users.iter().find(|u| match nkey {
         Some(k) => u.nkey.as_deref() == Some(k),

@@ -30,6 +30,8 @@ pub(crate) enum ConfigError {
     Permission(InvalidPermissionSubject),
     /// A `users` entry with neither `user` nor `nkey`.
     UserRequired,
+    /// `max_payload` over nats-server's default `max_pending` (64 MiB).
+    MaxPayloadOverPending(u64),
 }
 
 impl core::fmt::Display for ConfigError {
@@ -43,9 +45,16 @@ impl core::fmt::Display for ConfigError {
             }
             ConfigError::Permission(e) => write!(f, "{e}"),
             ConfigError::UserRequired => f.write_str("User entry requires a user"),
+            ConfigError::MaxPayloadOverPending(n) => write!(
+                f,
+                "max_payload ({n}) cannot be higher than max_pending ({MAX_PENDING})"
+            ),
         }
     }
 }
+
+/// nats-server's default `max_pending` (64 MiB), the ceiling of `max_payload`.
+const MAX_PENDING: u64 = 64 * 1024 * 1024;
 
 /// Typed options, with nats-server's defaults.
 #[derive(Debug, Clone)]
@@ -172,16 +181,31 @@ impl Options {
         let mut authorization = None;
         for (k, v) in &m {
             match k.to_ascii_lowercase().as_str() {
-                "max_payload" => o.max_payload = uint(k, v)? as usize,
-                "max_control_line" => o.max_control_line = uint(k, v)? as usize,
+                "max_payload" => {
+                    let n = uint(k, v)?;
+                    if n > MAX_PENDING {
+                        return Err(ConfigError::MaxPayloadOverPending(n));
+                    }
+                    o.max_payload = n as usize;
+                }
+                "max_control_line" => {
+                    o.max_control_line = usize::try_from(uint(k, v)?)
+                        .map_err(|_| ConfigError::Type(k.clone(), "a size in bytes"))?
+                }
                 "ping_interval" => o.ping_interval_ms = duration_ms(k, v)?,
-                "ping_max" => o.ping_max = uint(k, v)? as u32,
+                "ping_max" => {
+                    o.ping_max = u32::try_from(uint(k, v)?)
+                        .map_err(|_| ConfigError::Type(k.clone(), "a whole number up to 2^32-1"))?
+                }
                 "no_header_support" => {
                     o.headers = !v
                         .as_bool()
                         .ok_or_else(|| ConfigError::Type(k.clone(), "a boolean"))?
                 }
-                "max_subscriptions" | "max_subs" => o.max_subscriptions = uint(k, v)? as usize,
+                "max_subscriptions" | "max_subs" => {
+                    o.max_subscriptions = usize::try_from(uint(k, v)?)
+                        .map_err(|_| ConfigError::Type(k.clone(), "a count"))?
+                }
                 "server_name" => o.server_name = Some(string(k, v)?),
                 "no_auth_user" => no_auth_user = Some(string(k, v)?),
                 "authorization" => authorization = Some(v),

@@ -42,19 +42,25 @@ impl SubjectSpace for ConnHost<'_> {
 
 impl Host for ConnHost<'_> {
     /// Core's `auth::authenticate` with the in-page connection's
-    /// credentials (no TLS, no cookies, no nonce; type `WEBSOCKET`), or the
+    /// credentials (its INFO nonce; no TLS, no cookies; type `WEBSOCKET`), or the
     /// `no_auth_user` binding when `connect` is `None`.
     fn authenticate(&mut self, connect: Option<&Connect>) -> Result<Grant, AuthFailure> {
         let Some(cfg) = self.auth else {
             return Ok(Grant::default());
         };
+        let nonce = self
+            .world
+            .peers
+            .get(&self.cid)
+            .map(|p| p.nonce.clone())
+            .unwrap_or_default();
         let identity = match connect {
             Some(c) => auth::authenticate(
                 cfg,
                 &Credentials {
                     connect: c,
                     kind: KIND,
-                    nonce: &[],
+                    nonce: nonce.as_bytes(),
                     cookies: Cookies::default(),
                     tls: None,
                     now_unix_secs: (js_sys::Date::now() / 1000.0) as u64,

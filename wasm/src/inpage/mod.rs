@@ -146,7 +146,24 @@ impl InPageCore {
         self.opts.auth.as_ref()
     }
 
-    fn info(&self, cid: ConnId, connect_info: bool) -> Vec<u8> {
+    /// A fresh INFO nonce when some user has an nkey (nats-server: 11
+    /// random bytes, base64url without padding), else empty.
+    fn nonce(&self) -> String {
+        use base64::Engine as _;
+        if !self.auth().is_some_and(AuthConfig::needs_nonce) {
+            return String::new();
+        }
+        let mut raw = [0u8; 11];
+        // Web Crypto (`crypto.getRandomValues`) through getrandom; a page or
+        // Node without it cannot run nkey users, so the nonce is then left
+        // empty and every nkey signature fails.
+        if getrandom03::fill(&mut raw).is_err() {
+            return String::new();
+        }
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    fn info(&self, cid: ConnId, connect_info: bool, nonce: &str) -> Vec<u8> {
         let auth_required = self.auth().is_some_and(|a| a.auth_required(host::KIND));
         let info = Info {
             server_id: self.server_id.clone(),
@@ -161,6 +178,12 @@ impl InPageCore {
             max_payload: i32::try_from(self.opts.max_payload).unwrap_or(i32::MAX),
             client_id: cid,
             client_ip: "127.0.0.1".into(),
+            // The connect_info INFO has no nonce (nats-server 2.15.1).
+            nonce: if connect_info {
+                String::new()
+            } else {
+                nonce.into()
+            },
             connect_info,
             remote_account: if connect_info {
                 natsws_core::auth::GLOBAL_ACCOUNT.into()
@@ -181,6 +204,7 @@ impl InPageCore {
         self.next_cid += 1;
         let auth_check = self.auth().is_some();
         let auth_required = self.auth().is_some_and(|a| a.auth_required(host::KIND));
+        let nonce = self.nonce();
         let cfg = SessionConfig {
             conn: cid,
             limits: Limits {
@@ -196,12 +220,13 @@ impl InPageCore {
             ping_interval: Millis(self.opts.ping_interval_ms),
             ping_max: self.opts.ping_max,
             headers_supported: self.opts.headers,
-            connect_info: Some(self.info(cid, true)),
+            connect_info: Some(self.info(cid, true, "")),
             target: Some(cid),
         };
         let session = Session::new(cfg, Millis(now.max(0.0) as u64));
         let mut peer = Peer::default();
-        peer.out = self.info(cid, false);
+        peer.out = self.info(cid, false, &nonce);
+        peer.nonce = nonce;
         self.world.peers.insert(cid, peer);
         self.world.mark_dirty(cid);
         self.conns.insert(
@@ -485,9 +510,10 @@ impl InPageCore {
     /// `/connz` as JSON text (nats-server's shape; times as the caller's
     /// clock in ms in `start`/`last_activity`/`stop`, which the JS side
     /// turns into RFC 3339). `state`: `"open"` (default), `"closed"` or
-    /// `"any"`; `subs`: include `subscriptions_list`.
-    pub fn connz(&self, state: Option<String>, subs: bool) -> String {
-        monitor::connz(self, state.as_deref().unwrap_or("open"), subs)
+    /// `"any"`; `subs`: include `subscriptions_list`; `auth`: include
+    /// `authorized_user` and `account` (nats-server's `auth=1`).
+    pub fn connz(&self, state: Option<String>, subs: bool, auth: bool) -> String {
+        monitor::connz(self, state.as_deref().unwrap_or("open"), subs, auth)
     }
 
     /// `/subsz` as JSON text; `subs`: include `subscriptions_list`;

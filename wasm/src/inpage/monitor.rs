@@ -27,7 +27,7 @@ fn sub_json(s: &SubRef<ConnId>) -> Value {
 }
 
 /// The connections in `state` (`open`, `closed`, `any`/`all`).
-pub(crate) fn connz(core: &InPageCore, state: &str, subs: bool) -> String {
+pub(crate) fn connz(core: &InPageCore, state: &str, subs: bool, auth: bool) -> String {
     let mut list = Vec::new();
     if matches!(state, "open" | "any" | "all") {
         for (cid, c) in &core.conns {
@@ -46,7 +46,6 @@ pub(crate) fn connz(core: &InPageCore, state: &str, subs: bool) -> String {
                 "port": 0,
                 "start": c.start,
                 "last_activity": c.last_activity,
-                "rtt": c.session.rtt().map_or(0, |r| r.0),
                 "pending_bytes": peer.map_or(0, |p| p.out.len()),
                 "in_msgs": in_msgs,
                 "out_msgs": peer.map_or(0, |p| p.out_msgs),
@@ -65,11 +64,18 @@ pub(crate) fn connz(core: &InPageCore, state: &str, subs: bool) -> String {
                     }
                 }
             }
-            if let Some(p) = peer.filter(|p| !p.user.is_empty()) {
-                v["authorized_user"] = json!(p.user);
-            }
-            if core.opts.auth.is_some() {
-                v["account"] = json!(natsws_core::auth::GLOBAL_ACCOUNT);
+            // Measured by the server's PINGs, 0 before the first PONG
+            // (nats-server shows it as a Go duration, `0s` unmeasured; the
+            // JS side renders it).
+            v["rtt"] = json!(c.session.rtt().map_or(0, |r| r.0));
+            // `auth=1`: who authenticated (nats-server `ConnzOptions.Username`).
+            if auth {
+                if let Some(p) = peer.filter(|p| !p.user.is_empty()) {
+                    v["authorized_user"] = json!(p.user);
+                }
+                if core.opts.auth.is_some() {
+                    v["account"] = json!(natsws_core::auth::GLOBAL_ACCOUNT);
+                }
             }
             if subs && !subs_list.is_empty() {
                 v["subscriptions_list"] = json!(subs_list

@@ -10,6 +10,10 @@ use natsws_core::router::{select, ConnId, Message, Origin, Router, SubRef, Subje
 use natsws_core::session::encode_delivery;
 use natsws_core::time::Millis;
 
+/// Reply subjects remembered per connection for `allow_responses` before
+/// the expired ones (then all) are dropped, as natsws keeps them.
+const MAX_REPLIES: usize = 4096;
+
 /// One reply subject a connection with `allow_responses` may publish to.
 #[derive(Debug, Clone, Copy)]
 struct Response {
@@ -31,6 +35,8 @@ pub(crate) struct Peer {
     pub(crate) perms: Option<Arc<Permissions>>,
     /// The authenticated user (`/connz` `authorized_user`).
     pub(crate) user: String,
+    /// The INFO `nonce` nkey users sign (empty when no user has an nkey).
+    pub(crate) nonce: String,
     /// Reply subjects this connection may answer (`allow_responses`).
     responses: BTreeMap<Box<[u8]>, Response>,
     /// Already listed in [`World::dirty`].
@@ -57,6 +63,12 @@ impl Peer {
     }
 
     fn grant_response(&mut self, reply: &[u8], rp: ResponsePermission, now: Millis) {
+        if self.responses.len() >= MAX_REPLIES {
+            self.responses.retain(|_, r| r.expires > now);
+            if self.responses.len() >= MAX_REPLIES {
+                self.responses.clear();
+            }
+        }
         let max = if rp.max == 0 { 1 } else { rp.max };
         let expires = match rp.expires_ms {
             0 => now.saturating_add(Millis(120_000)),
@@ -168,6 +180,15 @@ impl SubjectSpace for World {
             let Some(peer) = peers.get_mut(&sub.conn) else {
                 return;
             };
+            // Subscribe deny patterns drop messages at delivery (spec §3.5,
+            // natsws `DeliveryPerms::on_deliver`).
+            if peer
+                .perms
+                .as_ref()
+                .is_some_and(|p| p.has_subscribe_deny() && !p.can_deliver(msg.subject))
+            {
+                return;
+            }
             if origin == Origin::Conn(sub.conn) {
                 encode_delivery(sub, msg, self_out);
             } else {

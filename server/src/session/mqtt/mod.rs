@@ -11,6 +11,7 @@
 //! flushes the connection: that is where packet identifiers are assigned.
 
 mod packets;
+mod reload;
 
 use std::sync::Arc;
 
@@ -48,8 +49,13 @@ pub(crate) struct MqttConn {
     last_in: Millis,
     /// Close when no CONNECT arrived by then.
     connect_deadline: Option<Millis>,
-    /// The CONNECT as NATS fields, once accepted (monitoring, pre-auth).
-    connect: Option<Connect>,
+    /// The CONNECT as NATS fields, once accepted: shown to the loop once
+    /// (it ends the pre-auth count and fills `/connz` from it), then
+    /// dropped at the next input, so an idle connection does not keep it.
+    connect: Option<Box<Connect>>,
+    /// The CONNECT's user name and password, for the re-check on reload.
+    user: Box<str>,
+    pass: Box<str>,
     /// A DISCONNECT was received: no will.
     disconnected: bool,
     /// Publish/subscribe permissions of the bound user.
@@ -69,6 +75,12 @@ pub(crate) struct MqttConn {
     ack_wait: Millis,
     /// `takeover_jail`.
     jail: Millis,
+    /// A CONNECT within the takeover jail (spec §4.5.4): held without a
+    /// CONNACK, its later input ignored, and closed at this time.
+    held_until: Option<Millis>,
+    /// When a lazily marked store change is due to be written (see
+    /// [`MqttConn::lazy_written_by`]).
+    lazy_due: Option<Millis>,
 }
 
 /// A close with a log line.
@@ -106,6 +118,8 @@ impl MqttConn {
             last_in: now,
             connect_deadline: Some(now.saturating_add(deadline)),
             connect: None,
+            user: Box::from(""),
+            pass: Box::from(""),
             disconnected: false,
             permits: None,
             in_msgs: 0,
@@ -121,6 +135,8 @@ impl MqttConn {
             ),
             ack_wait: millis(m.map_or(crate::settings::DEFAULT_MQTT_ACK_WAIT, |m| m.ack_wait)),
             jail: millis(m.map_or(std::time::Duration::from_secs(1), |m| m.takeover_jail)),
+            held_until: None,
+            lazy_due: None,
         }
     }
 
@@ -137,7 +153,17 @@ impl MqttConn {
 
     /// The accepted CONNECT, as NATS fields.
     pub(crate) fn connect_options(&self) -> Option<&Connect> {
-        self.connect.as_ref()
+        self.connect.as_deref()
+    }
+
+    /// The CONNECT's credentials as NATS fields (the re-check on reload).
+    pub(super) fn credentials(&self) -> Connect {
+        Connect {
+            user: self.user.to_string(),
+            pass: self.pass.to_string(),
+            auth_token: self.pass.to_string(),
+            ..Connect::default()
+        }
     }
 
     /// Decodes and handles every complete packet of `input`.
@@ -149,6 +175,14 @@ impl MqttConn {
         out: &mut Vec<u8>,
     ) -> Result<usize, Close> {
         self.last_in = now;
+        if self.session.is_some() {
+            // The loop read it after the input that accepted the CONNECT.
+            self.connect = None;
+        }
+        if self.held_until.is_some() {
+            // Held in the takeover jail: nothing it sends is handled.
+            return Ok(input.len());
+        }
         let mut used = 0;
         loop {
             match self.dec.decode(&input[used..]) {
@@ -156,6 +190,9 @@ impl MqttConn {
                 Ok(Some((p, n))) => {
                     used += n;
                     self.packet(cx, p, now, out)?;
+                    if self.held_until.is_some() {
+                        return Ok(input.len());
+                    }
                 }
                 Err(e) => {
                     if let Reaction::Connack(code) = e.reaction() {
@@ -186,24 +223,32 @@ impl MqttConn {
                 Ok(())
             }
             Packet::Puback(id) => {
-                self.with_session(|s, me| {
-                    s.out.puback(id);
+                self.with_session(now, |s, me| {
+                    let m = s.out.puback(id);
+                    s.acked(m);
                     me.fill(s, out, now);
+                    false
                 });
                 Ok(())
             }
             Packet::Pubrec(id) => {
-                self.with_session(|s, _| {
-                    if s.out.pubrec(id, now) {
+                // The PUBREL stage is written before the PUBREL goes out:
+                // after a crash the PUBLISH must not be sent again.
+                self.with_session(now, |s, _| {
+                    let known = s.out.pubrec(id, now);
+                    if known {
                         codec::encode_ack(out, codec::kind::PUBREL, id);
                     }
+                    known
                 });
                 Ok(())
             }
             Packet::Pubcomp(id) => {
-                self.with_session(|s, me| {
-                    s.out.pubcomp(id);
+                self.with_session(now, |s, me| {
+                    let m = s.out.pubcomp(id);
+                    s.acked(m);
                     me.fill(s, out, now);
+                    false
                 });
                 Ok(())
             }
@@ -221,6 +266,7 @@ impl MqttConn {
             }
             Packet::Pingreq => {
                 codec::encode_pingresp(out);
+                self.shrink_idle();
                 Ok(())
             }
             Packet::Disconnect => {
@@ -236,14 +282,34 @@ impl MqttConn {
         }
     }
 
-    /// Runs `f` on the session's state (nothing before CONNECT).
-    fn with_session(&mut self, f: impl FnOnce(&mut crate::mqtt::Inner, &mut Self)) {
+    /// Runs `f` on the session's state (nothing before CONNECT) and marks
+    /// the session for the store: for the next commit when `f` returns
+    /// true (what it sent depends on the change), else lazily (an
+    /// acknowledgement received: losing it in a crash only redelivers).
+    fn with_session(
+        &mut self,
+        now: Millis,
+        f: impl FnOnce(&mut crate::mqtt::Inner, &mut Self) -> bool,
+    ) {
         let Some(s) = self.session.clone() else {
             return;
         };
         let mut inner = s.inner.lock().expect("mqtt session");
-        f(&mut inner, self);
-        s.mark(inner.clean);
+        if f(&mut inner, self) {
+            s.mark(inner.clean);
+        } else if s.mark_lazy(inner.clean) {
+            self.lazy_written_by(now);
+        }
+    }
+
+    /// A lazy store change was marked at `now`: the connection's timer
+    /// fires [`crate::mqtt::LAZY_COMMIT`] later, so the loop wakes and its
+    /// flush writes it even when nothing else happens.
+    pub(super) fn lazy_written_by(&mut self, now: Millis) {
+        if self.lazy_due.is_none() {
+            let wait = Millis(crate::mqtt::LAZY_COMMIT.as_millis() as u64);
+            self.lazy_due = Some(now.saturating_add(wait));
+        }
     }
 
     /// CONNECT after the codec's checks (mqtt spec §2.3 rows 21–23, §4.5).
@@ -288,10 +354,19 @@ impl MqttConn {
         self.account = cx.account.name.as_str().into();
         let key = (self.account.clone(), client_id.clone());
         if cx.shared.mqtt.jailed(&key, now, self.jail) {
-            return Err(close(
-                ClosedReason::DuplicateClientId,
-                format!("Replaced client connection with client ID {client_id:?} too often (within {} ms): closed", self.jail.0),
-            ));
+            // nats-server holds such a client for the jail time, then
+            // closes it without a CONNACK (mqtt spec §4.5.4): a client
+            // that reconnects at once does not flap in a tight loop.
+            crate::warn!(
+                "{} - {}:{} - Client ID {client_id:?} replaced within {} ms: held, then closed",
+                cx.me.log_peer(),
+                cx.me.kind.label(),
+                cx.me.cid,
+                self.jail.0
+            );
+            self.held_until = Some(now.saturating_add(self.jail));
+            self.connect_deadline = None;
+            return Ok(());
         }
         let at = cx
             .shared
@@ -336,7 +411,9 @@ impl MqttConn {
         self.session = Some(at.session);
         self.keep_alive = (c.keep_alive > 0).then(|| Millis(u64::from(c.keep_alive) * 1500));
         self.connect_deadline = None;
-        self.connect = Some(nats);
+        self.user = nats.user.as_str().into();
+        self.pass = nats.pass.as_str().into();
+        self.connect = Some(Box::new(nats));
         Ok(())
     }
 

@@ -15,8 +15,12 @@ use natsws_core::time::Millis;
 
 use super::{close, Cx, MqttConn};
 use crate::deliver;
+use crate::mqtt::window::{Window, TOTAL_LIMIT};
 use crate::mqtt::{records, Inner, OutMsg, Staged, SubEntry};
 use crate::sink::{ConnShared, Sink};
+
+/// Buffer capacity an idle connection may keep (bytes).
+const IDLE_KEEP: usize = 256;
 
 /// Appends a redelivery: the PUBLISH with DUP=1 and its identifier, or the
 /// PUBREL.
@@ -29,43 +33,10 @@ pub(super) fn resend(out: &mut Vec<u8>, r: Resend<'_, OutMsg>) {
     }
 }
 
-/// Sends one delivery at `qos`: QoS 0 at once; QoS 1/2 with the next
-/// packet identifier when the window has room and nothing waits before it,
-/// else queued in order.
-fn send(
-    s: &mut Inner,
-    out: &mut Vec<u8>,
-    qos: u8,
-    retain: bool,
-    topic: &[u8],
-    payload: &[u8],
-    now: Millis,
-) {
-    if qos == 0 {
-        encode_publish(out, false, 0, retain, topic, 0, payload);
-        return;
-    }
-    if s.pending.is_empty() {
-        if let Some(id) = s.out.send(qos, OutMsg::new(topic, payload), now) {
-            encode_publish(out, false, qos, retain, topic, id, payload);
-            return;
-        }
-    }
-    s.pending.push_back((qos, OutMsg::new(topic, payload)));
-}
-
 impl MqttConn {
-    /// Sends what waits for room in the window, while there is room.
+    /// Sends what waits for room in the windows, while there is room.
     pub(super) fn fill(&mut self, s: &mut Inner, out: &mut Vec<u8>, now: Millis) {
-        while s.out.has_room() {
-            let Some((qos, m)) = s.pending.pop_front() else {
-                break;
-            };
-            if let Some(id) = s.out.send(qos, m, now) {
-                let msg = &s.out.inflight().last().expect("just sent").msg;
-                encode_publish(out, false, qos, false, msg.topic(), id, msg.payload());
-            }
-        }
+        s.fill(out, now);
     }
 
     /// PUBLISH from the client (mqtt spec §2.4, §4.2, §4.3).
@@ -179,6 +150,22 @@ impl MqttConn {
             let Some(f) = f else { continue };
             let mut inner = session.inner.lock().expect("mqtt session");
             let key: Box<[u8]> = filter.as_bytes().into();
+            let win = Window::new(&key, self.max_inflight);
+            // A QoS 1/2 subscription's window counts toward the session's
+            // total (a QoS 0 one has none, as nats-server's consumers).
+            let was_counted = inner.subs.get(&key).is_some_and(|e| e.qos > 0);
+            if code > 0 && !was_counted && inner.total_cap() + win.cap as usize > TOTAL_LIMIT {
+                crate::error!(
+                    "{} - {}:{} - max_ack_pending for all subscriptions of the session would exceed the limit of {TOTAL_LIMIT}: {filter:?} refused",
+                    cx.me.log_peer(),
+                    cx.me.kind.label(),
+                    cx.me.cid
+                );
+                if let Some(c) = codes.last_mut() {
+                    *c = SUBACK_FAILURE;
+                }
+                continue;
+            }
             if let Some(e) = inner.subs.get_mut(&key) {
                 e.qos = code;
             } else {
@@ -208,6 +195,7 @@ impl MqttConn {
                         qos: code,
                         reserved: crate::mqtt::reserved(f.as_bytes()),
                         subs,
+                        win,
                     },
                 );
             }
@@ -225,15 +213,8 @@ impl MqttConn {
             for s in subjects {
                 for (_, m) in cx.shared.mqtt.retained_matching(&self.account, &s) {
                     let q = m.qos.min(qos);
-                    send(
-                        &mut inner,
-                        out,
-                        q,
-                        true,
-                        m.msg.topic(),
-                        m.msg.payload(),
-                        now,
-                    );
+                    // Retained deliveries count in no window (slot 0).
+                    inner.deliver(out, q, 0, true, m.msg.topic(), m.msg.payload(), now);
                 }
             }
         }
@@ -280,21 +261,26 @@ impl MqttConn {
         self.rendered.clear();
         let recs = std::mem::take(&mut self.recs);
         let mut topic_buf = std::mem::take(&mut self.scratch);
-        for (qos, subject, payload) in records(&recs) {
+        for (qos, slot, subject, payload) in records(&recs) {
             topic_buf.clear();
             topic::subject_to_topic(subject, &mut topic_buf);
-            send(
-                &mut inner,
+            inner.deliver(
                 &mut self.rendered,
                 qos,
+                slot,
                 false,
                 &topic_buf,
                 payload,
                 now,
             );
         }
-        session.mark(inner.clean);
+        // Rendering moves routed records (already durable) into the
+        // window: no acknowledgement depends on that.
+        let lazy = session.mark_lazy(inner.clean);
         drop(inner);
+        if lazy {
+            self.lazy_written_by(now);
+        }
         self.recs = recs;
         self.scratch = topic_buf;
         if !self.rendered.is_empty() {
@@ -307,6 +293,27 @@ impl MqttConn {
         true
     }
 
+    /// A PINGREQ came (the client is idle or quiet): buffers a burst grew
+    /// and that hold nothing now go back to the allocator, so an idle
+    /// connection keeps only its fixed state (issue #17: idle memory per
+    /// connection).
+    pub(super) fn shrink_idle(&mut self) {
+        for v in [&mut self.recs, &mut self.rendered, &mut self.scratch] {
+            if v.capacity() > IDLE_KEEP {
+                *v = Vec::new();
+            }
+        }
+        if let Some(s) = &self.session {
+            let mut inner = s.inner.lock().expect("mqtt session");
+            if inner.records.is_empty() && inner.records.capacity() > IDLE_KEEP {
+                inner.records = Vec::new();
+            }
+            if inner.pending.is_empty() {
+                inner.pending.shrink_to_fit();
+            }
+        }
+    }
+
     /// When [`MqttConn::handle_timeout`] is next due: the CONNECT
     /// deadline, the keep-alive expiry or the next redelivery.
     pub(crate) fn poll_timeout(&self) -> Option<Millis> {
@@ -315,15 +322,31 @@ impl MqttConn {
             .session
             .as_ref()
             .and_then(|s| s.inner.lock().expect("mqtt session").out.poll_timeout());
-        [self.connect_deadline, ka, redeliver]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.connect_deadline,
+            ka,
+            redeliver,
+            self.held_until,
+            self.lazy_due,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The timers: no CONNECT in time, keep-alive expiry (1.5 × k without
     /// input: Read Error, the will is published), `ack_wait` redelivery.
     pub(crate) fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
+        if self.lazy_due.is_some_and(|t| t <= now) {
+            // The loop's flush after its timers writes the lazy change.
+            self.lazy_due = None;
+        }
+        if self.held_until.is_some_and(|t| t <= now) {
+            return Err(close(
+                ClosedReason::DuplicateClientId,
+                "Client ID held in the takeover jail: closed".to_string(),
+            ));
+        }
         if self.connect_deadline.is_some_and(|t| t <= now) {
             return Err(close(
                 ClosedReason::AuthenticationTimeout,
