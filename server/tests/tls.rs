@@ -826,3 +826,38 @@ fn wss_subscribers_receive_from_tcp_publishers() {
         );
     }
 }
+
+#[test]
+fn wss_burst_of_pubs_larger_than_a_read_then_ping() {
+    // ~2 MB of PUBs in 64 KiB frames written back to back: the TLS layer
+    // gets far more than one socket read at a time; every message comes
+    // back in order, then the PONG.
+    let pki = Pki::new();
+    let s = Server::start(&ws_conf(&pki, "", ""));
+    let port = s.ws_port.expect("ws port");
+    let mut t = start_tls(tcp(port), pki.client_config(None)).unwrap();
+    let (_, rest) = ws_upgrade(&mut t, port);
+    let mut ws = WsOver::new(t, rest);
+    ws.expect(" \r\n");
+    ws.send(b"CONNECT {\"verbose\":false}\r\nSUB a 1\r\nPING\r\n");
+    ws.expect("PONG\r\n");
+    let payload = |i: usize| format!("{i:08}{}", "x".repeat(120));
+    let n = 14_000;
+    let mut pubs = Vec::new();
+    for i in 0..n {
+        pubs.extend_from_slice(format!("PUB a 128\r\n{}\r\n", payload(i)).as_bytes());
+    }
+    pubs.extend_from_slice(b"PING\r\n");
+    for chunk in pubs.chunks(64 * 1024) {
+        ws.send(chunk);
+    }
+    // Message by message (each wait scans only what is left).
+    for i in 0..n {
+        let p = payload(i);
+        assert_eq!(
+            ws.expect(&format!("{p}\r\n")),
+            format!("MSG a 1 128\r\n{p}\r\n")
+        );
+    }
+    assert_eq!(ws.expect("PONG\r\n"), "PONG\r\n");
+}
