@@ -212,12 +212,16 @@ fn tls_handshake_timeout_closes_with_err() {
     let s = Server::start(&client_conf(&pki, "timeout: 0.2"));
     let mut sock = tcp(s.client_port);
     expect(&mut sock, &mut Vec::new(), " \r\n");
-    // Never start TLS: the server gives up.
+    // Never start TLS: the server gives up. nats-server writes its -ERR
+    // through the unfinished TLS session, so nothing arrives; natsws sends
+    // it in plaintext to a peer that sent nothing (docs/compat.md).
     let (got, _) = read_to_end(&mut sock);
-    assert_eq!(
-        String::from_utf8_lossy(&got),
+    let want = if common::is_reference() {
+        ""
+    } else {
         "-ERR 'Secure Connection - TLS Required'\r\n"
-    );
+    };
+    assert_eq!(String::from_utf8_lossy(&got), want);
     s.expect_log("TLS handshake timeout");
 }
 
@@ -488,7 +492,14 @@ fn https_monitor_serves_varz() {
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
     let body = resp.split_once("\r\n\r\n").unwrap().1;
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert_eq!(v["https_port"], port);
+    // nats-server reports the configured port (-1 here); natsws the bound
+    // one (docs/compat.md).
+    let want = if common::is_reference() {
+        serde_json::json!(-1)
+    } else {
+        serde_json::json!(port)
+    };
+    assert_eq!(v["https_port"], want);
     assert_eq!(v["http_port"], 0);
 
     let mut plain = tcp(port);
@@ -581,7 +592,7 @@ fn pinned_certs_admit_only_listed_keys() {
     let _ = t.write_all(b"CONNECT {}\r\nPING\r\n");
     let (got, _) = read_to_end(&mut t);
     assert!(find(&got, b"PONG").is_none());
-    s.expect_log(&format!("Certificate not pinned: {key}"));
+    s.expect_log(&format!("Failed pinned cert test for key id: {key}"));
     s.expect_log("TLS handshake error: certificate not pinned");
 }
 
