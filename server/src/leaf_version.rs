@@ -40,12 +40,6 @@ pub(crate) fn check_min_version(v: &str) -> Result<(), &'static str> {
     }
 }
 
-/// The `version` a soliciting natsws puts in its leaf CONNECT: the
-/// nats-server release whose leafnode protocol it speaks. A hub's
-/// `min_version` compares against it (natsws's own crate version, 0.x,
-/// would be refused by any hub that sets one, the minimum being 2.8.0).
-pub(crate) const LEAF_PROTOCOL_VERSION: &str = "2.15.1";
-
 /// The `-ERR` prefix of a rejected leaf (nats-server
 /// `ErrLeafNodeMinVersionRejected`); the full text adds the version quoted.
 pub(crate) const REJECTED: &str = "connection rejected since minimum version required is";

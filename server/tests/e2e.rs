@@ -86,6 +86,24 @@ fn tcp_client_gets_info_with_spec_fields() {
     assert!(info.get("auth_required").is_none());
 }
 
+/// INFO `version` is what clients gate features on (nats.ws refuses KV below
+/// 2.6.2): natsws sends the nats-server release it matches, and names itself
+/// in `go`; `/varz` agrees.
+#[test]
+fn info_and_varz_version_is_the_matched_nats_server_release() {
+    let s = server();
+    let mut c = Raw::connect(s.client_port);
+    let info = info_json(&c.expect(" \r\n"));
+    assert_eq!(info["version"], "2.15.1");
+    let varz: serde_json::Value = serde_json::from_str(&s.http_get("/varz").1).unwrap();
+    assert_eq!(varz["version"], "2.15.1");
+    if !common::is_reference() {
+        let own = format!("natsws {}", env!("CARGO_PKG_VERSION"));
+        assert_eq!(info["go"], own.as_str());
+        assert_eq!(varz["go"], own.as_str());
+    }
+}
+
 #[test]
 fn tcp_pub_sub_verbose_and_errors() {
     let s = server();

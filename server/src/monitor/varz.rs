@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::uptime_string;
 use crate::log::rfc3339;
-use crate::shared::{Shared, VERSION};
+use crate::shared::Shared;
 
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -173,7 +173,7 @@ pub(crate) fn varz(shared: &Shared) -> Value {
     let mut v = json!({
         "server_id": shared.server_id,
         "server_name": shared.server_name,
-        "version": VERSION,
+        "version": natsws_core::proto::SERVER_VERSION,
         "proto": 1,
         "go": concat!("natsws ", env!("CARGO_PKG_VERSION")),
         "host": shared.client_addr.ip().to_string(),

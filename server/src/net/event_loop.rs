@@ -58,6 +58,7 @@ impl EventLoop {
             conns: Slab::new(),
             timers: BinaryHeap::new(),
             rbuf: vec![0; READ_BUF],
+            tls_in: Default::default(),
             turn,
             readable: Vec::new(),
             client_listener: cl,
@@ -140,6 +141,11 @@ impl EventLoop {
                     Token(t) => {
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                             self.readable.push(t);
+                        }
+                        if ev.is_read_closed() || ev.is_error() {
+                            if let Some(c) = self.conns.get_mut(t) {
+                                c.read_closed = true;
+                            }
                         }
                         if ev.is_writable() {
                             if let Some(c) = self.conns.get(t) {

@@ -468,7 +468,7 @@ impl Leaf {
             .to_string();
         let name = cx.shared.server_name.clone();
         let mut c = serde_json::json!({
-            "version": crate::leaf_version::LEAF_PROTOCOL_VERSION,
+            "version": natsws_core::proto::SERVER_VERSION,
             "server_id": cx.shared.server_id,
             "name": name,
             "cluster": name,

@@ -29,7 +29,7 @@ pub(crate) fn info_line(shared: &Shared, cid: ConnId, nonce: &str) -> Vec<u8> {
     let v = serde_json::json!({
         "server_id": shared.server_id,
         "server_name": shared.server_name,
-        "version": crate::info::VERSION,
+        "version": natsws_core::proto::SERVER_VERSION,
         "proto": 3,
         "go": concat!("natsws ", env!("CARGO_PKG_VERSION")),
         "host": host,
