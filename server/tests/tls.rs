@@ -222,7 +222,9 @@ fn tls_handshake_timeout_closes_with_err() {
         "-ERR 'Secure Connection - TLS Required'\r\n"
     };
     assert_eq!(String::from_utf8_lossy(&got), want);
-    s.expect_log("TLS handshake timeout");
+    let line = s.expect_log("TLS handshake error: read tcp 127.0.0.1:");
+    assert!(line.ends_with(": i/o timeout"), "{line}");
+    s.expect_log("Client connection closed: TLS Handshake Failure");
 }
 
 #[tokio::test]

@@ -260,11 +260,22 @@ impl EventLoop {
             if conn.handshake_deadline.is_some_and(|d| d <= now) {
                 let peer = conn.shared.peer;
                 if conn.shared.kind == ConnKind::CLIENT {
-                    // nats-server: `TLS handshake timeout` (debug for
-                    // clients), `-ERR 'Secure Connection - TLS Required'`.
-                    // The -ERR goes out in plaintext only to a peer that
-                    // sent nothing (a TLS peer could not read it).
-                    crate::debug!("{peer} - cid:{cid} - TLS handshake timeout");
+                    // nats-server 2.15.1: the handshake's read deadline
+                    // fails it (`TLS handshake error: read tcp
+                    // <local>-><peer>: i/o timeout`, debug for clients).
+                    // natsws also sends `-ERR 'Secure Connection - TLS
+                    // Required'`, in plaintext and only to a peer that
+                    // sent nothing (a TLS peer could not read it;
+                    // docs/compat.md).
+                    let local = conn
+                        .sock
+                        .tcp()
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    crate::debug!(
+                        "{peer} - cid:{cid} - TLS handshake error: read tcp {local}->{peer}: i/o timeout"
+                    );
                     if !conn.sock.received_any() {
                         let mut e = Vec::new();
                         natsws_core::proto::encode_err(&mut e, "Secure Connection - TLS Required");
