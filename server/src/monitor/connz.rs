@@ -138,6 +138,7 @@ fn extensions(c: &ConnShared, obj: &mut serde_json::Map<String, Value>) {
 fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Account>]) -> Value {
     let subs = q.subs;
     let meta = c.client.lock().map(|m| m.clone()).unwrap_or_default();
+    let rtt = crate::rtt::go_duration(c.rtt.get());
     let pending = c.out.lock().map_or(0, |o| o.buf.len());
     let mut v = json!({
         "cid": c.cid,
@@ -149,6 +150,7 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
         "last_activity": rfc3339(now),
         "uptime": uptime_string(now.duration_since(c.start).unwrap_or_default()),
         "idle": "0s",
+        "rtt": rtt,
         "pending_bytes": pending,
         "in_msgs": c.in_msgs.load(Ordering::Relaxed),
         "out_msgs": c.out_msgs.load(Ordering::Relaxed),
