@@ -119,6 +119,26 @@ pub struct ClosedConn {
     pub reason: ClosedReason,
     /// CONNECT details.
     pub client: ClientMeta,
+    /// Traffic and RTT at the close.
+    pub stats: ClosedStats,
+}
+
+/// What `/connz?state=closed` shows of a closed connection's traffic, as
+/// it stood at the close (nats-server fills the same `ConnInfo` then).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClosedStats {
+    /// Messages and payload bytes it published.
+    pub in_msgs: u64,
+    /// Payload bytes it published.
+    pub in_bytes: u64,
+    /// Messages delivered to it.
+    pub out_msgs: u64,
+    /// Payload bytes delivered to it.
+    pub out_bytes: u64,
+    /// Open subscriptions left.
+    pub subs: usize,
+    /// The RTT (see `crate::rtt::Rtt::get`).
+    pub rtt: std::time::Duration,
 }
 
 /// State shared by every thread.

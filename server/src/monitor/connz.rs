@@ -17,6 +17,8 @@ use crate::sink::ConnShared;
 struct Query<'a> {
     /// `subs`: list each connection's subscriptions.
     subs: bool,
+    /// `subs=detail`: list them with their details instead.
+    subs_detail: bool,
     /// `offset` (default 0).
     offset: usize,
     /// `limit` (default 1024; 1 with `cid`).
@@ -37,7 +39,8 @@ struct Query<'a> {
 impl<'a> Query<'a> {
     /// Reads the query, with nats-server's error texts.
     fn parse(params: &'a Params) -> Result<Query<'a>, Error> {
-        let subs = params.get("subs").is_some_and(|v| v != "0" && v != "false");
+        let subs_detail = params.get("subs").is_some_and(|v| v == "detail");
+        let subs = !subs_detail && params.get("subs").is_some_and(|v| v != "0" && v != "false");
         let offset = param_int(params, "offset", 0)?.max(0) as usize;
         let mut limit = param_int(params, "limit", 1024)?.max(0) as usize;
         let cid = match params.get("cid") {
@@ -58,6 +61,7 @@ impl<'a> Query<'a> {
         let auth = super::param_bool(params, "auth")?;
         Ok(Query {
             subs,
+            subs_detail,
             offset,
             limit,
             cid,
@@ -82,26 +86,51 @@ impl<'a> Query<'a> {
 }
 
 /// With `auth`: the user and account of a connection (nats-server
-/// `ConnInfo.AuthorizedUser`, `Account`, `NameTag`).
-fn add_auth(meta: &crate::sink::ClientMeta, obj: &mut serde_json::Map<String, Value>) {
+/// `ConnInfo.AuthorizedUser`, `Account`, `NameTag`): `account` is left
+/// out for the global account `$G`, and so is `name_tag` of a closed
+/// connection (nats-server `Connz`).
+fn add_auth(meta: &crate::sink::ClientMeta, open: bool, obj: &mut serde_json::Map<String, Value>) {
     if !meta.user.is_empty() {
         obj.insert("authorized_user".into(), json!(meta.user));
     }
-    if !meta.account.is_empty() {
+    let global = meta.account == "$G";
+    if !meta.account.is_empty() && !global {
         obj.insert("account".into(), json!(meta.account));
+    }
+    if !meta.account.is_empty() && (open || !global) {
         obj.insert("name_tag".into(), json!(meta.account));
     }
 }
 
-/// The subjects connection `cid` subscribes to, across `accounts`.
-fn subscriptions_of(cid: u64, accounts: &[Arc<Account>]) -> Vec<String> {
+/// The subscriptions of connection `cid`, across `accounts`: subjects, or
+/// with `detail` nats-server's client `SubDetail` objects (`subject`,
+/// `qgroup`, `sid`, `msgs`, `max`, `cid`; `newClientSubDetail`).
+fn subscriptions_of(cid: u64, accounts: &[Arc<Account>], detail: bool) -> Vec<Value> {
     let mut list = Vec::new();
     for acc in accounts {
         if let Ok(r) = acc.router.lock() {
             r.sublist().for_each(|_, _, s| {
-                if s.conn == cid {
-                    list.push(String::from_utf8_lossy(s.filter.as_bytes()).into_owned());
+                if s.conn != cid {
+                    return;
                 }
+                let subject = String::from_utf8_lossy(s.filter.as_bytes());
+                if !detail {
+                    list.push(json!(subject));
+                    return;
+                }
+                let mut v = json!({
+                    "subject": subject,
+                    "sid": String::from_utf8_lossy(&s.sid),
+                    "msgs": s.delivered(),
+                    "cid": s.conn,
+                });
+                if let Some(q) = &s.queue {
+                    v["qgroup"] = json!(String::from_utf8_lossy(q));
+                }
+                if s.max_msgs() > 0 {
+                    v["max"] = json!(s.max_msgs());
+                }
+                list.push(v);
             });
         }
     }
@@ -175,38 +204,55 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
     }
     extensions(c, obj);
     if q.auth {
-        add_auth(&meta, obj);
+        add_auth(&meta, true, obj);
     }
     if let Some(t) = c.tls.get() {
         obj.insert("tls_version".into(), json!(t.version));
         obj.insert("tls_cipher_suite".into(), json!(t.cipher));
     }
-    if subs {
-        obj.insert(
-            "subscriptions_list".into(),
-            json!(subscriptions_of(c.cid, accounts)),
-        );
+    if subs || q.subs_detail {
+        let list = subscriptions_of(c.cid, accounts, q.subs_detail);
+        if !list.is_empty() {
+            let key = if q.subs_detail {
+                "subscriptions_list_detail"
+            } else {
+                "subscriptions_list"
+            };
+            obj.insert(key.into(), Value::Array(list));
+        }
     }
     v
 }
 
-/// One closed connection's object.
+/// One closed connection's object: the open one's keys as they stood at
+/// the close (nats-server `saveClosedClient` fills the same `ConnInfo`),
+/// plus `stop` and `reason`.
 fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
+    let st = &c.stats;
     let mut v = json!({
         "cid": c.cid, "kind": if c.kind.is_leaf() { "Leafnode" } else { "Client" }, "type": c.kind.connz_type(),
         "ip": c.peer.ip().to_string(), "port": c.peer.port(),
-        "start": rfc3339(c.start), "stop": rfc3339(c.stop),
+        "start": rfc3339(c.start), "last_activity": rfc3339(c.stop), "stop": rfc3339(c.stop),
         "reason": c.reason.as_str(),
         "uptime": uptime_string(c.stop.duration_since(c.start).unwrap_or_default()),
-        "name": c.client.name, "lang": c.client.lang, "version": c.client.version,
+        "idle": "0s", "rtt": crate::rtt::go_duration(st.rtt), "pending_bytes": 0,
+        "in_msgs": st.in_msgs, "out_msgs": st.out_msgs,
+        "in_bytes": st.in_bytes, "out_bytes": st.out_bytes,
+        "subscriptions": st.subs,
     });
-    if !c.client.mqtt_client.is_empty() {
-        v["mqtt_client"] = json!(c.client.mqtt_client);
+    let obj = v.as_object_mut().expect("object");
+    for (k, val) in [
+        ("name", &c.client.name),
+        ("lang", &c.client.lang),
+        ("version", &c.client.version),
+        ("mqtt_client", &c.client.mqtt_client),
+    ] {
+        if !val.is_empty() {
+            obj.insert(k.into(), json!(val));
+        }
     }
     if auth {
-        if let Some(obj) = v.as_object_mut() {
-            add_auth(&c.client, obj);
-        }
+        add_auth(&c.client, false, obj);
     }
     v
 }

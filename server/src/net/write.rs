@@ -368,5 +368,13 @@ fn record_closed(shared: &Shared, conn: &Conn, reason: ClosedReason) {
             .lock()
             .map(|m| m.clone())
             .unwrap_or_else(|_| ClientMeta::default()),
+        stats: crate::shared::ClosedStats {
+            in_msgs: cs.in_msgs.load(Ordering::Relaxed),
+            in_bytes: cs.in_bytes.load(Ordering::Relaxed),
+            out_msgs: cs.out_msgs.load(Ordering::Relaxed),
+            out_bytes: cs.out_bytes.load(Ordering::Relaxed),
+            subs: cs.subs.load(Ordering::Relaxed),
+            rtt: cs.rtt.get(),
+        },
     });
 }
