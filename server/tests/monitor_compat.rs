@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::{Conn, Server};
@@ -26,9 +27,31 @@ websocket {
 "#;
 
 fn http_json(s: &Server, path: &str) -> Value {
-    let (status, body) = s.http_get(path);
+    let (status, head, body) = s.http_get_head(path);
     assert_eq!(status, 200, "{path}: {body}");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(&body)
+    } else {
+        body
+    };
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+/// The body of a chunked HTTP/1.1 response.
+fn dechunk(mut raw: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = raw.split_once("\r\n").expect("chunk size line");
+        let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+        if n == 0 {
+            return out;
+        }
+        out.push_str(&rest[..n]);
+        raw = &rest[n + 2..];
+    }
 }
 
 /// The one open connection's `/connz` object. nats-server writes INFO
@@ -154,4 +177,156 @@ fn an_unsolicited_pong_gives_gos_largest_duration() {
         c.ping();
         assert_eq!(only_conn(&s)["rtt"], "2562047h47m16.854775807s", "ws={ws}");
     }
+}
+
+/// Every key path of `v`: `a.b` for nested objects, `a[].b` for the
+/// objects in arrays (merged over all elements).
+fn key_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                out.insert(p.clone());
+                key_paths(x, &p, out);
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                key_paths(x, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The same traffic on `s`: a TCP client with a name, lang, a plain, a
+/// queue and an auto-unsubscribing subscription, a WebSocket client, and
+/// a client that came and went. Returns the open clients.
+fn traffic(s: &Server) -> Vec<Conn> {
+    let (mut t, _) = Conn::on(s, false);
+    t.send(b"CONNECT {\"verbose\":false,\"name\":\"n\",\"lang\":\"rust\",\"version\":\"1.0\"}\r\nSUB a.b 1\r\nSUB q.* grp 2\r\nSUB m 3\r\nUNSUB 3 5\r\nPUB a.b 2\r\nhi\r\n");
+    t.expect("MSG a.b 1 2\r\nhi\r\n");
+    let (mut w, _) = Conn::on(s, true);
+    w.send(b"CONNECT {\"verbose\":false,\"name\":\"w\",\"lang\":\"js\"}\r\nSUB w.>  9\r\n");
+    w.ping();
+    let (mut gone, _) = Conn::on(s, false);
+    gone.send(b"CONNECT {\"verbose\":false,\"name\":\"gone\"}\r\n");
+    gone.ping();
+    drop(gone);
+    vec![t, w]
+}
+
+/// Endpoints whose key sets are compared.
+const ENDPOINTS: &[&str] = &[
+    "/varz",
+    "/connz",
+    "/connz?subs=1",
+    "/connz?subs=detail",
+    "/connz?auth=1",
+    "/connz?state=closed",
+    "/subsz",
+    "/subsz?subs=1",
+    "/routez",
+    "/leafz",
+    "/accountz",
+    "/accountz?acc=$G",
+    "/healthz",
+];
+
+/// Key paths whose absence on one side is a recorded difference
+/// (docs/compat.md, "Monitoring keys"), by endpoint prefix.
+const KNOWN: &[(&str, &str)] = &[
+    // JetStream's and the Go build's: natsws has neither.
+    ("/varz", "feature_flags"),
+    ("/varz", "disk_io_wait_stats"),
+    ("/varz", "git_commit"),
+    // Needs Go's JSON encoding of the config tree (see the reload row).
+    ("/varz", "config_digest"),
+    // natsws keeps no per-path request counts.
+    ("/varz", "http_req_stats"),
+    // natsws shows its effective handshake timeout (10 s by default).
+    ("/varz", "websocket.handshake_timeout"),
+    // natsws extension: the WebSocket upgrade details.
+    ("/connz", "connections[].websocket"),
+];
+
+/// The key sets of natsws's monitoring answers match nats-server's
+/// under the same traffic, path by path, but for the differences
+/// docs/compat.md records ([`KNOWN`]).
+#[test]
+fn monitoring_key_sets_match_nats_server() {
+    let ours = Server::start(CONF);
+    let reference = Server::try_start_bin(&common::reference_bin(), CONF, &[])
+        .unwrap_or_else(|e| panic!("nats-server did not start: {e}"));
+    let _a = traffic(&ours);
+    let _b = traffic(&reference);
+    let mut report = Vec::new();
+    for path in ENDPOINTS {
+        let mut k_ours = BTreeSet::new();
+        let mut k_ref = BTreeSet::new();
+        let closed = *path == "/connz?state=closed";
+        // The closed client reaches both lists asynchronously.
+        let until = Instant::now() + common::DEADLINE;
+        loop {
+            let a = http_json(&ours, path);
+            let b = http_json(&reference, path);
+            if closed
+                && (a["connections"].as_array().is_none_or(|x| x.is_empty())
+                    || b["connections"].as_array().is_none_or(|x| x.is_empty()))
+                && Instant::now() < until
+            {
+                continue;
+            }
+            key_paths(&a, "", &mut k_ours);
+            key_paths(&b, "", &mut k_ref);
+            break;
+        }
+        let known = |k: &String| {
+            KNOWN.iter().any(|(p, key)| {
+                path.starts_with(p) && (k == key || k.starts_with(&format!("{key}.")))
+            })
+        };
+        let missing: Vec<_> = k_ref.difference(&k_ours).filter(|k| !known(k)).collect();
+        let extra: Vec<_> = k_ours.difference(&k_ref).filter(|k| !known(k)).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            report.push(format!("{path}: missing {missing:?}, extra {extra:?}"));
+        }
+    }
+    assert!(report.is_empty(), "{}", report.join("\n"));
+}
+
+/// A leaf link's `rtt` in `/leafz` is `"0s"` until the peer answers the
+/// hub's first PING (about 1 s after the CONNECT), then that round trip,
+/// at nanosecond resolution (a raw leaf on the hub's leafnode port).
+#[test]
+fn leafz_rtt_is_the_link_ping_round_trip() {
+    let h = Server::start(
+        "host: 127.0.0.1\nport: -1\nhttp: \"127.0.0.1:-1\"\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let mut r = common::Raw::connect(h.leaf_port.expect("leaf port"));
+    r.expect("\r\n");
+    r.send(b"CONNECT {\"name\":\"RAW\"}\r\n");
+    let line = r.expect("\r\n");
+    assert!(line.starts_with("INFO "), "{line}");
+    let leaf = |h: &Server| {
+        let until = Instant::now() + common::DEADLINE;
+        loop {
+            let v = http_json(h, "/leafz");
+            if v["leafs"][0].is_object() {
+                return v["leafs"][0].clone();
+            }
+            assert!(Instant::now() < until, "no link in {v}");
+        }
+    };
+    assert_eq!(leaf(&h)["rtt"], "0s");
+    r.expect("PING\r\n");
+    r.send(b"PONG\r\nPING\r\n");
+    r.expect("PONG\r\n");
+    let l = leaf(&h);
+    let rtt = go_duration(l["rtt"].as_str().expect("rtt"));
+    assert!(rtt > Duration::ZERO && rtt < Duration::from_secs(1), "{l}");
 }

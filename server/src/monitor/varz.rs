@@ -229,6 +229,10 @@ pub(crate) fn varz(shared: &Shared) -> Value {
         "stale_connection_stats": {"clients": 0, "routes": 0, "gateways": 0, "leafs": 0},
     });
     client_tls(shared, &mut v);
+    if let Some(sys) = &s.system_account {
+        // nats-server `Varz.SystemAccount` (omitempty).
+        v["system_account"] = json!(sys);
+    }
     v["config_load_time"] = json!(rfc3339(shared.reload.load_time()));
     if let Some(e) = shared.reload.last_error() {
         // natsws: why the last reload was refused (absent after a good one).
