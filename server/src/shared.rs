@@ -160,6 +160,9 @@ pub struct Shared {
     pub conns: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
     /// Recently closed connections (bounded).
     pub closed: Mutex<std::collections::VecDeque<ClosedConn>>,
+    /// Requests served per monitoring path (`/varz` `http_req_stats`,
+    /// nats-server `httpReqStats`), counted before each answer is built.
+    pub http_req_stats: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// Connections in handshake or awaiting CONNECT.
     pub pre_auth: AtomicUsize,
     /// The loops' mailboxes.
@@ -250,6 +253,7 @@ impl Shared {
             next_cid: AtomicU64::new(1),
             conns: Mutex::new(HashMap::new()),
             closed: Mutex::new(std::collections::VecDeque::new()),
+            http_req_stats: Mutex::default(),
             pre_auth: AtomicUsize::new(0),
             loops,
             server_id,

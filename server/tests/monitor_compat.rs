@@ -246,8 +246,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("/varz", "git_commit"),
     // Needs Go's JSON encoding of the config tree (see the reload row).
     ("/varz", "config_digest"),
-    // natsws keeps no per-path request counts.
-    ("/varz", "http_req_stats"),
     // natsws shows its effective handshake timeout (10 s by default).
     ("/varz", "websocket.handshake_timeout"),
     // natsws extension: the WebSocket upgrade details.
@@ -329,4 +327,22 @@ fn leafz_rtt_is_the_link_ping_round_trip() {
     let l = leaf(&h);
     let rtt = go_duration(l["rtt"].as_str().expect("rtt"));
     assert!(rtt > Duration::ZERO && rtt < Duration::from_secs(1), "{l}");
+}
+
+/// `/varz` `http_req_stats` counts the requests per monitoring path, the
+/// one being answered included (`/subscriptionsz` counts as `/subsz`).
+#[test]
+fn varz_counts_http_requests_per_path() {
+    let s = Server::start(CONF);
+    let v = http_json(&s, "/varz");
+    assert_eq!(v["http_req_stats"], serde_json::json!({"/varz": 1}), "{v}");
+    http_json(&s, "/connz");
+    http_json(&s, "/subscriptionsz");
+    http_json(&s, "/subsz");
+    let v = http_json(&s, "/varz");
+    assert_eq!(
+        v["http_req_stats"],
+        serde_json::json!({"/varz": 2, "/connz": 1, "/subsz": 2}),
+        "{v}"
+    );
 }

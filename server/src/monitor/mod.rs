@@ -221,8 +221,30 @@ fn serve<S: Read + Write>(mut stream: S, shared: &Shared) -> std::io::Result<()>
     respond(&mut stream, r.status, r.ctype, &r.body)
 }
 
+/// The path nats-server counts a request to `path` under in
+/// `http_req_stats` (`/subscriptionsz` is `/subsz`); `None` for paths it
+/// does not count.
+fn counted_path(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "/" => "/",
+        "/varz" => "/varz",
+        "/connz" => "/connz",
+        "/routez" => "/routez",
+        "/subsz" | "/subscriptionsz" => "/subsz",
+        "/leafz" => "/leafz",
+        "/accountz" => "/accountz",
+        "/healthz" => "/healthz",
+        _ => return None,
+    })
+}
+
 /// The route table: the answer to `path` with query `params`.
 fn route(shared: &Shared, path: &str, params: &Params) -> Response {
+    if let Some(p) = counted_path(path) {
+        if let Ok(mut stats) = shared.http_req_stats.lock() {
+            *stats.entry(p).or_insert(0) += 1;
+        }
+    }
     match path {
         "/" => Response {
             status: 200,

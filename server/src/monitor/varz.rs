@@ -221,7 +221,7 @@ pub(crate) fn varz(shared: &Shared) -> Value {
         "stale_connections": 0,
         "stalled_clients": 0,
         "subscriptions": subscriptions,
-        "http_req_stats": {},
+        "http_req_stats": shared.http_req_stats.lock().map(|m| json!(*m)).unwrap_or_else(|_| json!({})),
         "slow_consumer_stats": {
             "clients": st.slow_consumers.load(Ordering::Relaxed),
             "routes": 0, "gateways": 0, "leafs": 0
