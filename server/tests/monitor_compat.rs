@@ -346,3 +346,64 @@ fn varz_counts_http_requests_per_path() {
         "{v}"
     );
 }
+
+/// The `name`s of `/connz<query>`'s connections, in order.
+fn names(s: &Server, query: &str) -> Vec<String> {
+    let v = http_json(s, &format!("/connz{query}"));
+    v["connections"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// `/connz` `sort`: by cid by default, descending for counts and `rtt`,
+/// `stop` and `reason` only with `state=closed`; bad options get
+/// nats-server's 400 texts.
+#[test]
+fn connz_sorts_like_nats_server() {
+    let s = Server::start(CONF);
+    let (mut a, _) = Conn::on(&s, false);
+    a.send(b"CONNECT {\"verbose\":false,\"name\":\"a\"}\r\nSUB x 1\r\n");
+    a.ping();
+    let (mut b, _) = Conn::on(&s, true);
+    // An unsolicited PONG: Go's largest RTT; three subscriptions; two
+    // publishes.
+    b.send(b"CONNECT {\"verbose\":false,\"name\":\"b\"}\r\nPONG\r\nSUB y 1\r\nSUB z 2\r\nSUB w 3\r\nPUB q 1\r\n1\r\nPUB q 1\r\n2\r\n");
+    b.ping();
+    let until = Instant::now() + common::DEADLINE;
+    while names(&s, "").len() < 2 {
+        assert!(Instant::now() < until, "both clients listed");
+    }
+    assert_eq!(names(&s, ""), ["a", "b"]);
+    assert_eq!(names(&s, "?sort=cid"), ["a", "b"]);
+    assert_eq!(names(&s, "?sort=rtt"), ["b", "a"]);
+    assert_eq!(names(&s, "?sort=subs"), ["b", "a"]);
+    assert_eq!(names(&s, "?sort=msgs_from"), ["b", "a"]);
+    assert_eq!(names(&s, "?sort=rtt&limit=1"), ["b"]);
+    for (q, text) in [
+        ("?sort=nope", "invalid sorting option: nope"),
+        (
+            "?sort=stop",
+            "sort by stop only valid on closed connections",
+        ),
+        (
+            "?sort=reason&state=all",
+            "sort by reason only valid on closed connections",
+        ),
+    ] {
+        let (status, body) = s.http_get(&format!("/connz{q}"));
+        assert_eq!((status, body.trim()), (400, text), "{q}");
+    }
+    drop(a);
+    let until = Instant::now() + common::DEADLINE;
+    while names(&s, "?state=closed").is_empty() {
+        assert!(Instant::now() < until, "a closed");
+    }
+    drop(b);
+    while names(&s, "?state=closed").len() < 2 {
+        assert!(Instant::now() < until, "b closed");
+    }
+    assert_eq!(names(&s, "?state=closed&sort=stop"), ["b", "a"]);
+}

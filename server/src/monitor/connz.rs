@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Value};
 
+use super::connz_sort::Row;
 use super::{param_int, uptime_string, Error, Params};
 use crate::account::Account;
 use crate::log::rfc3339;
@@ -34,6 +35,8 @@ struct Query<'a> {
     auth: bool,
     /// `mqtt_client`: only connections of this MQTT client id.
     mqtt_client: Option<&'a str>,
+    /// `sort` (empty: by cid; see [`super::connz_sort`]).
+    sort: &'a str,
 }
 
 impl<'a> Query<'a> {
@@ -67,6 +70,7 @@ impl<'a> Query<'a> {
             cid,
             state,
             mqtt_client: params.get("mqtt_client").map(String::as_str),
+            sort: params.get("sort").map_or("", String::as_str),
             acc,
             auth,
         })
@@ -260,8 +264,12 @@ fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
 /// The `/connz` object for the query `params`.
 pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
     let q = Query::parse(params)?;
+    if !matches!(q.state, "open" | "closed" | "any" | "all") {
+        return Err(Error::State(q.state.to_string()));
+    }
+    super::connz_sort::check(q.sort, q.state)?;
     let now = SystemTime::now();
-    let mut list: Vec<(u64, Value)> = Vec::new();
+    let mut list: Vec<Row> = Vec::new();
     if matches!(q.state, "open" | "any" | "all") {
         let conns: Vec<_> = shared
             .conns
@@ -276,7 +284,14 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
                 .map(|m| (m.account.clone(), m.mqtt_client.clone()))
                 .unwrap_or_default();
             if q.wants(c.cid, &acc) && q.wants_mqtt(&mqtt_id) {
-                list.push((c.cid, open_conn(c, now, &q, &accounts)));
+                list.push(Row {
+                    cid: c.cid,
+                    start: c.start,
+                    last: now,
+                    stop: None,
+                    rtt: c.rtt.get(),
+                    v: open_conn(c, now, &q, &accounts),
+                });
             }
         }
     }
@@ -290,18 +305,24 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .iter()
             .filter(|c| q.wants(c.cid, &c.client.account) && q.wants_mqtt(&c.client.mqtt_client))
         {
-            list.push((c.cid, closed_conn(c, q.auth)));
+            list.push(Row {
+                cid: c.cid,
+                start: c.start,
+                last: c.stop,
+                stop: Some(c.stop),
+                rtt: c.stats.rtt,
+                v: closed_conn(c, q.auth),
+            });
         }
-    } else if !matches!(q.state, "open") {
-        return Err(Error::State(q.state.to_string()));
     }
-    list.sort_by_key(|(cid, _)| *cid);
+    list.sort_by_key(|r| r.cid);
+    super::connz_sort::sort(&mut list, q.sort, now);
     let total = list.len();
     let page: Vec<Value> = list
         .into_iter()
         .skip(q.offset)
         .take(q.limit)
-        .map(|(_, v)| v)
+        .map(|r| r.v)
         .collect();
     Ok(json!({
         "server_id": shared.server_id,
