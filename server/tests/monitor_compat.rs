@@ -246,8 +246,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("/varz", "git_commit"),
     // Needs Go's JSON encoding of the config tree (see the reload row).
     ("/varz", "config_digest"),
-    // natsws shows its effective handshake timeout (10 s by default).
-    ("/varz", "websocket.handshake_timeout"),
     // natsws extension: the WebSocket upgrade details.
     ("/connz", "connections[].websocket"),
 ];
@@ -406,4 +404,16 @@ fn connz_sorts_like_nats_server() {
         assert!(Instant::now() < until, "b closed");
     }
     assert_eq!(names(&s, "?state=closed&sort=stop"), ["b", "a"]);
+}
+
+/// `/varz` `websocket.handshake_timeout` (ns) only when configured.
+#[test]
+fn varz_websocket_handshake_timeout_only_when_configured() {
+    let s = Server::start(CONF);
+    let v = http_json(&s, "/varz");
+    assert!(v["websocket"].get("handshake_timeout").is_none(), "{v}");
+    let s =
+        Server::start(&CONF.replace("no_tls: true", "no_tls: true\n  handshake_timeout: \"3s\""));
+    let v = http_json(&s, "/varz");
+    assert_eq!(v["websocket"]["handshake_timeout"], 3_000_000_000u64, "{v}");
 }

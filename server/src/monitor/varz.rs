@@ -115,10 +115,18 @@ fn websocket(shared: &Shared) -> Value {
     if let (Some(w), Some(a)) = (&shared.settings().websocket, shared.ws_addr) {
         ws.insert("host".into(), json!(a.ip().to_string()));
         ws.insert("port".into(), json!(a.port()));
-        ws.insert(
-            "handshake_timeout".into(),
-            json!(w.handshake_timeout.as_nanos() as u64),
-        );
+        // Only when configured, as nats-server (omitempty of the option;
+        // natsws's own default is not an option value).
+        let configured = shared
+            .reload
+            .source
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(|s| s.options.websocket.handshake_timeout))
+            .filter(|d| !d.is_zero());
+        if let Some(d) = configured {
+            ws.insert("handshake_timeout".into(), json!(d.as_nanos() as u64));
+        }
         if w.no_tls {
             ws.insert("no_tls".into(), json!(true));
         }
