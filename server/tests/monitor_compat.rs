@@ -220,6 +220,15 @@ fn traffic(s: &Server) -> Vec<Conn> {
     vec![t, w]
 }
 
+/// A raw leaf link on `s` with interest in `l.>`, answered PING included.
+fn raw_leaf(s: &Server) -> common::Raw {
+    let mut r = common::Raw::connect(s.leaf_port.expect("leaf port"));
+    r.expect("\r\n");
+    r.send(b"CONNECT {\"name\":\"RAW\"}\r\nLS+ l.>\r\nPING\r\n");
+    r.expect("PONG\r\n");
+    r
+}
+
 /// Endpoints whose key sets are compared.
 const ENDPOINTS: &[&str] = &[
     "/varz",
@@ -232,6 +241,7 @@ const ENDPOINTS: &[&str] = &[
     "/subsz?subs=1",
     "/routez",
     "/leafz",
+    "/leafz?subs=1",
     "/accountz",
     "/accountz?acc=$G",
     "/healthz",
@@ -255,11 +265,14 @@ const KNOWN: &[(&str, &str)] = &[
 /// docs/compat.md records ([`KNOWN`]).
 #[test]
 fn monitoring_key_sets_match_nats_server() {
-    let ours = Server::start(CONF);
-    let reference = Server::try_start_bin(&common::reference_bin(), CONF, &[])
+    let conf = format!("{CONF}leafnodes {{ host: 127.0.0.1, port: -1 }}\n");
+    let ours = Server::start(&conf);
+    let reference = Server::try_start_bin(&common::reference_bin(), &conf, &[])
         .unwrap_or_else(|e| panic!("nats-server did not start: {e}"));
     let _a = traffic(&ours);
     let _b = traffic(&reference);
+    let _la = raw_leaf(&ours);
+    let _lb = raw_leaf(&reference);
     let mut report = Vec::new();
     for path in ENDPOINTS {
         let mut k_ours = BTreeSet::new();
@@ -280,6 +293,13 @@ fn monitoring_key_sets_match_nats_server() {
             key_paths(&a, "", &mut k_ours);
             key_paths(&b, "", &mut k_ref);
             break;
+        }
+        if path.starts_with("/leafz") {
+            // The link is compared, not only the envelope.
+            assert!(k_ref.contains("leafs[].rtt"), "{path}: {k_ref:?}");
+        }
+        if *path == "/leafz?subs=1" {
+            assert!(k_ref.contains("leafs[].subscriptions_list"), "{k_ref:?}");
         }
         let known = |k: &String| {
             KNOWN.iter().any(|(p, key)| {
