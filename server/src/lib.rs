@@ -28,6 +28,7 @@ pub(crate) mod mqtt;
 pub(crate) mod net;
 pub mod options;
 pub mod reload;
+pub(crate) mod rtt;
 pub mod server;
 pub(crate) mod session;
 pub mod settings;

@@ -318,7 +318,9 @@ impl EventLoop {
             {
                 let mut out = std::mem::take(&mut self.scratch_out);
                 out.clear();
+                let pings = conn.proto.ping_counts();
                 let res = conn.proto.handle_timeout(now, &mut out);
+                crate::rtt::note_pings(&conn.shared.rtt, pings, conn.proto.ping_counts());
                 if !out.is_empty() {
                     self.turn.queue_out(&conn.shared, &out);
                 }

@@ -217,6 +217,7 @@ impl EventLoop {
             return self.upgraded_mqtt(token, now);
         }
         conn.proto.upgraded(now);
+        conn.shared.rtt.restart();
         let info = info_line(
             shared,
             conn.shared.cid,

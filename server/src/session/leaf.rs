@@ -118,6 +118,9 @@ pub(crate) struct Leaf {
     expires: Option<Millis>,
     /// When the last PING went out (RTT for `/leafz`).
     ping_sent_at: Option<Millis>,
+    /// PINGs sent and PONGs received, ever (timed at ns resolution by
+    /// [`crate::rtt::Rtt`] through `Proto::note_pings`).
+    ping_counts: (u64, u64),
     in_msgs: u64,
     in_bytes: u64,
 }
@@ -183,9 +186,15 @@ impl Leaf {
             connect_json: Vec::new(),
             expires: None,
             ping_sent_at: None,
+            ping_counts: (0, 0),
             in_msgs: 0,
             in_bytes: 0,
         }
+    }
+
+    /// PINGs sent and PONGs received since the start.
+    pub(crate) fn ping_counts(&self) -> (u64, u64) {
+        self.ping_counts
     }
 
     /// Messages and payload bytes received.
@@ -240,6 +249,7 @@ impl Leaf {
             }
             self.pings_out += 1;
             self.ping_sent_at = Some(now);
+            self.ping_counts.0 += 1;
             out.extend_from_slice(natsws_core::proto::PING);
             self.next_ping = Some(now.saturating_add(self.ping_interval));
         }
@@ -289,6 +299,7 @@ impl Leaf {
             (_, LeafOp::Ping) => out.extend_from_slice(natsws_core::proto::PONG),
             (_, LeafOp::Pong) => {
                 self.pings_out = 0;
+                self.ping_counts.1 += 1;
                 if let Some(t) = self.ping_sent_at.take() {
                     cx.me.client.lock().expect("meta").rtt = Some(now.saturating_sub(t));
                 }

@@ -162,8 +162,11 @@ fn client_info(cs: &ConnShared, meta: &ClientMeta, acc: &str, stop: Option<Syste
             m.insert(k.into(), json!(v));
         }
     }
-    if let Some(rtt) = meta.rtt {
-        m.insert("rtt".into(), json!(rtt.0.saturating_mul(1_000_000)));
+    // The disconnect event's `rtt`: nanoseconds, left out when zero
+    // (nats-server `getRTT`).
+    let rtt = cs.rtt.get().as_nanos();
+    if stop.is_some() && rtt > 0 {
+        m.insert("rtt".into(), json!(rtt));
     }
     if let Some(stop) = stop {
         m.insert("stop".into(), json!(rfc3339(stop)));
