@@ -13,13 +13,16 @@ for 128 B and 16 KiB payloads; the figure is delivered messages per second
 With --tls the link runs TLS: the hub's leafnode listener has a certificate
 (made with openssl for 127.0.0.1) and the leaf's remote a tls { ca_file }.
 
+With --ws the link is a WebSocket one: the hub serves leafnodes at its
+websocket port (`websocket { no_tls: true }`) and the leaf dials ws://.
+
 With --hub-perms the hub binds the leaf to a user with publish and
 subscribe permissions (allow and deny lists), so every LMSG in and every
 delivery out is checked (leafnode.md §4.6); --kinds picks the setups.
 
 Usage: scripts/bench-leaf.py [--natsws target/release/natsws]
                              [--nats-server PATH] [--rounds 3] [--tls]
-                             [--hub-perms] [--kinds leaf,hub]
+                             [--hub-perms] [--ws] [--kinds leaf,hub]
 Loopback only; every wait is bounded.
 """
 import argparse, os, re, socket, subprocess, sys, tempfile, time
@@ -99,6 +102,20 @@ def run_once(pub_port, sub_port, size, n):
 
 # (listener block, remote block) for --tls; empty strings without it.
 TLS = ("", "")
+# --ws: the link runs over WebSocket (the hub's websocket port, a ws:// remote).
+WS = False
+
+def hub_conf(port, hub_leaf, hub_ws, extra=""):
+    """The hub's config: leafnodes on hub_leaf, and with --ws a websocket port hub_ws."""
+    lt, _ = TLS
+    ws = f"websocket {{ host: 127.0.0.1, port: {hub_ws}, no_tls: true }}\n" if WS else ""
+    return f"server_name: HUB\nhost: 127.0.0.1\nport: {port}\n{extra}{ws}leafnodes {{ host: 127.0.0.1, port: {hub_leaf}{lt} }}\n"
+
+def leaf_conf(port, hub_leaf, hub_ws, userinfo=""):
+    """The leaf's config: one remote to the hub, nats-leaf:// or with --ws ws://."""
+    _, rt = TLS
+    url = f"ws://{userinfo}127.0.0.1:{hub_ws}" if WS else f"nats-leaf://{userinfo}127.0.0.1:{hub_leaf}"
+    return f"server_name: LEAF\nhost: 127.0.0.1\nport: {port}\nleafnodes {{ remotes [ {{ url: \"{url}\"{rt} }} ] }}\n"
 
 def make_tls():
     d = tempfile.mkdtemp(prefix="bench-leaf-pki-")
@@ -116,19 +133,15 @@ HUB_PERMS = ('no_auth_user: app\naccounts { A: { users: [ { user: lu, password: 
              'subscribe: { allow: [">"], deny: ["hidden.>"] } } }, { user: app, password: p } ] } }\n')
 
 def setup(kind, cand_bin, ref_bin, perms=False):
-    hub_leaf = free_port()
-    lt, rt = TLS
+    hub_leaf, hub_ws = free_port(), free_port()
     if perms and kind == "hub":
-        hub = start(cand_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\n{HUB_PERMS}leafnodes {{ host: 127.0.0.1, port: {hub_leaf}{lt} }}\n")
-        leaf = start(ref_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://lu:lp@127.0.0.1:{hub_leaf}\"{rt} }} ] }}\n")
+        hub = start(cand_bin, hub_conf(free_port(), hub_leaf, hub_ws, HUB_PERMS))
+        leaf = start(ref_bin, leaf_conf(free_port(), hub_leaf, hub_ws, "lu:lp@"))
         wait_log(leaf, "Leafnode connection created")
         return hub, leaf
-    if kind == "leaf":
-        hub = start(ref_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ host: 127.0.0.1, port: {hub_leaf}{lt} }}\n")
-        leaf = start(cand_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{hub_leaf}\"{rt} }} ] }}\n")
-    else:
-        hub = start(cand_bin, f"server_name: HUB\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ host: 127.0.0.1, port: {hub_leaf}{lt} }}\n")
-        leaf = start(ref_bin, f"server_name: LEAF\nhost: 127.0.0.1\nport: {free_port()}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{hub_leaf}\"{rt} }} ] }}\n")
+    hub_bin, leaf_bin = (ref_bin, cand_bin) if kind == "leaf" else (cand_bin, ref_bin)
+    hub = start(hub_bin, hub_conf(free_port(), hub_leaf, hub_ws))
+    leaf = start(leaf_bin, leaf_conf(free_port(), hub_leaf, hub_ws))
     wait_log(leaf, "Leafnode connection created")
     return hub, leaf
 
@@ -140,7 +153,10 @@ def main():
     ap.add_argument("--tls", action="store_true")
     ap.add_argument("--hub-perms", action="store_true")
     ap.add_argument("--kinds", default="leaf,hub")
+    ap.add_argument("--ws", action="store_true")
     a = ap.parse_args()
+    global WS
+    WS = a.ws
     if a.tls:
         global TLS
         TLS = make_tls()
@@ -153,14 +169,16 @@ def main():
                 for _ in range(a.rounds):
                     hub, leaf = setup(kind, b, a.nats_server, a.hub_perms)
                     try:
-                        hp = int(re.search(r"port: (\d+)", open(hub.args[2]).read()).group(1))
-                        lp = int(re.search(r"port: (\d+)", open(leaf.args[2]).read()).group(1))
+                        hp = int(re.search(r"^port: (\d+)", open(hub.args[2]).read(), re.M).group(1))
+                        lp = int(re.search(r"^port: (\d+)", open(leaf.args[2]).read(), re.M).group(1))
                         # Publisher on the leaf side for "hub", on the candidate leaf for "leaf".
                         best = max(best, run_once(lp, hp, size, n))
                     finally:
                         hub.kill(); leaf.kill(); hub.wait(); leaf.wait()
                 res[name] = best
             rows.append((kind, size, res["natsws"], res["nats-server"]))
+    link = ("TLS " if a.tls else "") + ("WebSocket" if a.ws else "TCP")
+    print(f"Leafnode link over {link}, best of {a.rounds} rounds:\n")
     print("| candidate as | payload | natsws msgs/s | nats-server msgs/s | ratio |")
     print("|---|---|---|---|---|")
     for kind, size, x, y in rows:

@@ -48,6 +48,12 @@ else
 fi
 export NATSWS_SERVER_BIN
 echo "server: $NATSWS_SERVER_BIN"
+# The reference nats-server, for tests that need it as a peer (the leafnode hub of leaf-kv).
+if [ -z "${NATS_SERVER_BIN:-}" ]; then
+  NATS_SERVER_BIN="$(bash scripts/install-reference.sh | tail -n 1)"
+fi
+export NATS_SERVER_BIN
+echo "reference: $NATS_SERVER_BIN"
 
 # 4. The suite.
 step "playwright"

@@ -90,12 +90,15 @@ pub enum ClosedReason {
     DuplicateClientId,
     /// Closed by an operator's `$SYS.REQ.SERVER.<id>.KICK` request.
     Kicked,
+    /// A leaf older than the listener's `leafnodes { min_version }`
+    /// (nats-server `MinimumVersionRequired`).
+    MinimumVersionRequired,
 }
 
 impl ClosedReason {
     /// Every reason, in [`ClosedReason::index`] order (for per-reason
     /// counters).
-    pub const ALL: [ClosedReason; 21] = [
+    pub const ALL: [ClosedReason; 22] = [
         ClosedReason::ClientClosed,
         ClosedReason::AuthenticationTimeout,
         ClosedReason::AuthenticationFailure,
@@ -117,6 +120,7 @@ impl ClosedReason {
         ClosedReason::NoRespondersRequiresHeaders,
         ClosedReason::DuplicateClientId,
         ClosedReason::Kicked,
+        ClosedReason::MinimumVersionRequired,
     ];
 
     /// Position in [`ClosedReason::ALL`].
@@ -151,6 +155,7 @@ impl ClosedReason {
             ClosedReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             ClosedReason::DuplicateClientId => "Duplicate Client ID",
             ClosedReason::Kicked => "Kicked",
+            ClosedReason::MinimumVersionRequired => "Minimum Version Required",
         }
     }
 
@@ -185,7 +190,8 @@ impl ClosedReason {
             // Not in nats-server's list: its default, 1011.
             ClosedReason::TlsHandshakeFailure
             | ClosedReason::NoRespondersRequiresHeaders
-            | ClosedReason::Kicked => 1011,
+            | ClosedReason::Kicked
+            | ClosedReason::MinimumVersionRequired => 1011,
         }
     }
 
@@ -408,6 +414,10 @@ pub struct Session<T = ()> {
     pings_out: u32,
     last_ping_sent: Option<Millis>,
     rtt: Option<(Millis, Millis)>, // (rtt, measured at)
+    /// Server PINGs sent and PONGs received, ever (the embedding server
+    /// times them for `/connz` `rtt`).
+    pings_sent: u64,
+    pongs_received: u64,
     last_activity: Millis,
     sent_connect_info: bool,
     // Counters for monitoring.
@@ -466,6 +476,8 @@ impl<T: Clone> Session<T> {
             connect: None,
             subs: BTreeMap::new(),
             pings_out: 0,
+            pings_sent: 0,
+            pongs_received: 0,
             last_ping_sent: None,
             rtt: None,
             last_activity: now,
@@ -538,6 +550,15 @@ impl<T: Clone> Session<T> {
     /// The last round-trip time measured with a server PING, in ms.
     pub fn rtt(&self) -> Option<Millis> {
         self.rtt.map(|(rtt, _)| rtt)
+    }
+
+    /// How many server PINGs [`Session::handle_timeout`] has sent and how
+    /// many PONGs the client has sent, since the start: the embedding
+    /// server compares them around each call to time the round trip at
+    /// finer resolution than [`Millis`] (nats-server `rttStart`,
+    /// `processPong`).
+    pub fn ping_counts(&self) -> (u64, u64) {
+        (self.pings_sent, self.pongs_received)
     }
 
     /// Consumes ops from `input` (all bytes not yet consumed) and returns
@@ -705,6 +726,7 @@ impl<T: Clone> Session<T> {
             }
             ClientOp::Pong => {
                 self.pings_out = 0;
+                self.pongs_received += 1;
                 if let Some(sent) = self.last_ping_sent.take() {
                     self.rtt = Some((now.saturating_sub(sent), now));
                 }
@@ -1051,6 +1073,7 @@ impl<T: Clone> Session<T> {
             return Err(self.fail(out, Some("Stale Connection"), ClosedReason::StaleConnection));
         }
         self.pings_out += 1;
+        self.pings_sent += 1;
         self.last_ping_sent = Some(now);
         out.extend_from_slice(proto::PING);
         Ok(())

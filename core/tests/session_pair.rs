@@ -587,6 +587,28 @@ fn pong_resets_outstanding_and_activity_skips_pings() {
     );
 }
 
+/// `ping_counts`: server PINGs sent by the timer and every PONG received
+/// (an unsolicited one too), for the server's RTT timing.
+#[test]
+fn ping_counts_track_server_pings_and_pongs() {
+    let mut w = World::new();
+    let cfg = SessionConfig {
+        first_ping: Millis(2000),
+        ping_interval: Millis(10_000),
+        ..SessionConfig::default()
+    };
+    w.connect_with(1, cfg);
+    w.send(1, QUIET);
+    assert_eq!(w.sessions[&1].ping_counts(), (0, 0));
+    w.send(1, b"PONG\r\n");
+    assert_eq!(w.sessions[&1].ping_counts(), (0, 1));
+    w.tick(Millis(2000));
+    assert_eq!(w.take(1), "PING\r\n");
+    assert_eq!(w.sessions[&1].ping_counts(), (1, 1));
+    w.send(1, b"PONG\r\n");
+    assert_eq!(w.sessions[&1].ping_counts(), (1, 2));
+}
+
 #[test]
 fn connect_info_follows_first_pong_for_protocol_1() {
     let mut w = World::new();

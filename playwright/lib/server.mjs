@@ -23,6 +23,19 @@ export function serverBinary() {
   throw new Error('no server binary: build natsws (cargo build -p natsws-server --bin natsws) or set NATSWS_SERVER_BIN');
 }
 
+/**
+ * The reference nats-server (a peer in tests that need one, e.g. a leafnode hub with
+ * JetStream): `NATS_SERVER_BIN` (set by scripts/test-playwright.sh from
+ * scripts/install-reference.sh). Throws when it is not set or not executable.
+ */
+export function referenceBinary() {
+  const bin = process.env.NATS_SERVER_BIN;
+  if (!bin || !fs.existsSync(bin)) {
+    throw new Error(`no reference nats-server: NATS_SERVER_BIN=${bin} (run through scripts/test-playwright.sh)`);
+  }
+  return bin;
+}
+
 /** Server logs (stdout and stderr of every server started) go here, one file per server. */
 export const logDir = process.env.NATSWS_PW_LOG_DIR || path.resolve(here, '..', '.tmp', 'logs');
 
@@ -83,11 +96,12 @@ export function monitor(port, p) {
  * A running server. `ports` = { client, ws, http }. Methods: start(), stop(), restart() (same ports).
  */
 export class NatsServer {
-  constructor({ fixture = 'default.conf', vars = {}, name = 'server' } = {}) {
+  /** `bin`: another server binary than the one under test (e.g. [`referenceBinary`]). */
+  constructor({ fixture = 'default.conf', vars = {}, name = 'server', bin = serverBinary() } = {}) {
     this.fixture = fixture;
     this.extraVars = vars;
     this.name = name;
-    this.bin = serverBinary();
+    this.bin = bin;
     this.proc = null;
     this.log = [];
   }

@@ -435,8 +435,9 @@ fn client_info(cs: Option<&ConnShared>, account: &str, share: bool) -> String {
             }
         }
     }
-    if let Some(rtt) = meta.as_ref().and_then(|m| m.rtt) {
-        m.insert("rtt".into(), rtt.0.saturating_mul(1_000_000).into());
+    // nats-server `getClientInfo`: the RTT as measured, untruncated.
+    if let Some(rtt) = cs.map(|c| c.rtt.nanos()).filter(|&n| n > 0) {
+        m.insert("rtt".into(), rtt.into());
     }
     if let (true, Some(c)) = (share, cs) {
         m.insert("kind".into(), "Client".into());

@@ -9,7 +9,10 @@ use natsws_core::router::ConnId;
 use crate::kind::ConnKind;
 use crate::settings::Settings;
 
-/// The version natsws reports in INFO and `/varz`.
+/// natsws's own version (Cargo): `--version`, the startup banner, INFO and
+/// `/varz` `go` (`natsws <version>`). INFO and `/varz` `version` carry
+/// [`natsws_core::proto::SERVER_VERSION`] instead, the nats-server release
+/// whose behaviour natsws matches (clients gate features on it).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What the INFO lines are made from: the settings, the server's identity
@@ -55,7 +58,7 @@ pub(crate) fn info(inputs: &InfoInputs<'_>, cid: ConnId, peer: SocketAddr, kind:
     Info {
         server_id: inputs.server_id.into(),
         server_name: inputs.server_name.into(),
-        version: VERSION.into(),
+        version: proto::SERVER_VERSION.into(),
         proto: 1,
         go: concat!("natsws ", env!("CARGO_PKG_VERSION")).into(),
         host,

@@ -164,6 +164,9 @@ pub(crate) struct RemoteUrl {
     /// The URL's path (`/` when none), joined with `leafnode` for the
     /// upgrade request.
     pub path: String,
+    /// Whether the URL gave a port (a proxy's CONNECT target without one
+    /// gets 80, or 443 for `wss://`, as nats-server).
+    pub explicit_port: bool,
 }
 
 impl RemoteUrl {
@@ -207,6 +210,7 @@ impl RemoteUrl {
             ws,
             wss,
             path,
+            explicit_port: has_port,
         })
     }
 

@@ -119,6 +119,26 @@ pub struct ClosedConn {
     pub reason: ClosedReason,
     /// CONNECT details.
     pub client: ClientMeta,
+    /// Traffic and RTT at the close.
+    pub stats: ClosedStats,
+}
+
+/// What `/connz?state=closed` shows of a closed connection's traffic, as
+/// it stood at the close (nats-server fills the same `ConnInfo` then).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClosedStats {
+    /// Messages and payload bytes it published.
+    pub in_msgs: u64,
+    /// Payload bytes it published.
+    pub in_bytes: u64,
+    /// Messages delivered to it.
+    pub out_msgs: u64,
+    /// Payload bytes delivered to it.
+    pub out_bytes: u64,
+    /// Open subscriptions left.
+    pub subs: usize,
+    /// The RTT (see `crate::rtt::Rtt::get`).
+    pub rtt: std::time::Duration,
 }
 
 /// State shared by every thread.
@@ -140,6 +160,9 @@ pub struct Shared {
     pub conns: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
     /// Recently closed connections (bounded).
     pub closed: Mutex<std::collections::VecDeque<ClosedConn>>,
+    /// Requests served per monitoring path (`/varz` `http_req_stats`,
+    /// nats-server `httpReqStats`), counted before each answer is built.
+    pub http_req_stats: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// Connections in handshake or awaiting CONNECT.
     pub pre_auth: AtomicUsize,
     /// The loops' mailboxes.
@@ -230,6 +253,7 @@ impl Shared {
             next_cid: AtomicU64::new(1),
             conns: Mutex::new(HashMap::new()),
             closed: Mutex::new(std::collections::VecDeque::new()),
+            http_req_stats: Mutex::default(),
             pre_auth: AtomicUsize::new(0),
             loops,
             server_id,

@@ -137,6 +137,8 @@ pub struct ConnShared {
     /// unknown). A message over it is not sent (leafnode.md §9: refused
     /// on its own instead of killing the link).
     pub peer_max_payload: AtomicUsize,
+    /// Round-trip time (`/connz`, `/leafz` `rtt`).
+    pub rtt: crate::rtt::Rtt,
 }
 
 impl ConnShared {
@@ -172,6 +174,7 @@ impl ConnShared {
             proxied: std::sync::OnceLock::new(),
             async_info: AtomicBool::new(false),
             peer_max_payload: AtomicUsize::new(0),
+            rtt: crate::rtt::Rtt::new(),
         }
     }
 

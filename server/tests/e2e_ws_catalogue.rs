@@ -75,6 +75,9 @@ fn d42_sequential_compressed_messages_stay_responsive() {
 /// still delivered before the protocol close (1002).
 #[test]
 fn d45_buffered_delivery_flushed_before_protocol_close() {
+    if common::is_reference() {
+        return; // natsws-only: nats-server closes without flushing its close frame (docs/compat.md)
+    }
     let s = ws_server("", "");
     let mut sub = WsRaw::connect(s.ws_port.unwrap());
     quiet(&mut sub);
@@ -113,6 +116,9 @@ fn d46_compressed_pub_above_max_payload_is_refused() {
 /// D47: a server-side protocol close sends close 1002 `Protocol Violation`.
 #[test]
 fn d47_close_frame_on_protocol_violation() {
+    if common::is_reference() {
+        return; // natsws-only: nats-server closes without flushing its close frame (docs/compat.md)
+    }
     let s = ws_server("", "");
     let mut w = WsRaw::connect(s.ws_port.unwrap());
     quiet(&mut w);

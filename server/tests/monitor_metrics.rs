@@ -101,7 +101,7 @@ fn metrics_names_and_labels_follow_the_exporter() {
         assert!(body.contains(&format!("# HELP gnatsd_varz_{name} {name}\n")));
     }
     for series in [
-        format!("gnatsd_varz_version{{server_id=\"{id}\",value=\"0.1.0\"}}"),
+        format!("gnatsd_varz_version{{server_id=\"{id}\",value=\"2.15.1\"}}"),
         format!("gnatsd_varz_server_id{{server_id=\"{id}\",value=\"{id}\"}}"),
         format!("gnatsd_connz_num_connections{{server_id=\"{id}\"}}"),
         format!("gnatsd_subsz_num_subscriptions{{server_id=\"{id}\"}}"),

@@ -18,6 +18,15 @@ fn is_zero_i32(n: &i32) -> bool {
     *n == 0
 }
 
+/// The nats-server release whose wire behaviour natsws matches: what a
+/// server built on this core sends as INFO `version` (client and leafnode
+/// INFO, leafnode CONNECT), `/varz` `version` and `$SYS` events' `ver`.
+/// Clients gate features on that field: nats.ws and nats.js refuse KV below
+/// 2.6.2 and choose JetStream APIs by it (nats.js `Features`), nats.go by
+/// `ServerVersion`; a nats-server hub does the same with its leaves. The
+/// implementation's own version travels in INFO `go` (`natsws <version>`).
+pub const SERVER_VERSION: &str = "2.15.1";
+
 /// The server's INFO (nats-server `Info`, spec §1.5).
 ///
 /// Serialises in nats-server's field order; fields marked "omitted when

@@ -75,7 +75,7 @@ pub use encode::{
     encode_no_responders, encode_pub, encode_sub, encode_unsub, OK, PING, PONG,
 };
 pub use error::Error;
-pub use info::Info;
+pub use info::{Info, SERVER_VERSION};
 
 /// Per-connection protocol limits (spec §1.8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

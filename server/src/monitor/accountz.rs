@@ -14,21 +14,43 @@ use crate::log::rfc3339;
 use crate::shared::Shared;
 
 /// `account_detail` (nats-server `AccountInfo`), the part natsws knows:
-/// `account_name`, `is_system` (only when true), `jetstream_enabled`
-/// (false), `leafnode_connections` (its open leafnode links), `subscriptions` (the account's
-/// subscription count), `name_tag` (the name), and the configured
-/// `exports`, `imports` (with the automatic `$SYS` ones) and `mappings`
-/// ([`super::account_links`]). natsws does not track `update_time`,
-/// `expired`, `complete`, `client_connections` or `sublist_stats` per
-/// account, so those are absent.
+/// `account_name`, `update_time` (when the configuration was loaded),
+/// `is_system` (only when true), `expired` (false), `complete` (true),
+/// `jetstream_enabled` (false), `leafnode_connections` (its open leafnode
+/// links), `client_connections` (its other open connections),
+/// `subscriptions` (the account's subscription count), `name_tag` (the
+/// name), `sublist_stats` (the count; the cache figures are zero as in
+/// `/subsz`), and the configured `exports`, `imports` (with the automatic
+/// `$SYS` ones) and `mappings` ([`super::account_links`]).
 fn detail(shared: &Shared, acc: &Account) -> Value {
     let settings = shared.settings();
+    let subs = acc.router.lock().map_or(0, |r| r.len());
+    let clients = shared.conns.lock().map_or(0, |c| {
+        c.values()
+            .filter(|cs| !cs.kind.is_leaf())
+            .filter(|cs| cs.client.lock().is_ok_and(|m| m.account == acc.name))
+            .count()
+    });
     let mut v = json!({
         "account_name": acc.name,
+        "update_time": rfc3339(shared.reload.load_time()),
+        "expired": false,
+        "complete": true,
         "jetstream_enabled": false,
         "leafnode_connections": acc.leafs.all().len(),
-        "subscriptions": acc.router.lock().map_or(0, |r| r.len()),
+        "client_connections": clients,
+        "subscriptions": subs,
         "name_tag": acc.name,
+        "sublist_stats": {
+            "num_subscriptions": subs,
+            "num_cache": 0,
+            "num_inserts": 0,
+            "num_removes": 0,
+            "num_matches": 0,
+            "cache_hit_rate": 0.0,
+            "max_fanout": 0,
+            "avg_fanout": 0.0,
+        },
     });
     if settings.system_account.as_deref() == Some(acc.name.as_str()) {
         v["is_system"] = json!(true);

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Value};
 
+use super::connz_sort::Row;
 use super::{param_int, uptime_string, Error, Params};
 use crate::account::Account;
 use crate::log::rfc3339;
@@ -17,6 +18,8 @@ use crate::sink::ConnShared;
 struct Query<'a> {
     /// `subs`: list each connection's subscriptions.
     subs: bool,
+    /// `subs=detail`: list them with their details instead.
+    subs_detail: bool,
     /// `offset` (default 0).
     offset: usize,
     /// `limit` (default 1024; 1 with `cid`).
@@ -32,12 +35,15 @@ struct Query<'a> {
     auth: bool,
     /// `mqtt_client`: only connections of this MQTT client id.
     mqtt_client: Option<&'a str>,
+    /// `sort` (empty: by cid; see [`super::connz_sort`]).
+    sort: &'a str,
 }
 
 impl<'a> Query<'a> {
     /// Reads the query, with nats-server's error texts.
     fn parse(params: &'a Params) -> Result<Query<'a>, Error> {
-        let subs = params.get("subs").is_some_and(|v| v != "0" && v != "false");
+        let subs_detail = params.get("subs").is_some_and(|v| v == "detail");
+        let subs = !subs_detail && params.get("subs").is_some_and(|v| v != "0" && v != "false");
         let offset = param_int(params, "offset", 0)?.max(0) as usize;
         let mut limit = param_int(params, "limit", 1024)?.max(0) as usize;
         let cid = match params.get("cid") {
@@ -58,11 +64,13 @@ impl<'a> Query<'a> {
         let auth = super::param_bool(params, "auth")?;
         Ok(Query {
             subs,
+            subs_detail,
             offset,
             limit,
             cid,
             state,
             mqtt_client: params.get("mqtt_client").map(String::as_str),
+            sort: params.get("sort").map_or("", String::as_str),
             acc,
             auth,
         })
@@ -82,26 +90,51 @@ impl<'a> Query<'a> {
 }
 
 /// With `auth`: the user and account of a connection (nats-server
-/// `ConnInfo.AuthorizedUser`, `Account`, `NameTag`).
-fn add_auth(meta: &crate::sink::ClientMeta, obj: &mut serde_json::Map<String, Value>) {
+/// `ConnInfo.AuthorizedUser`, `Account`, `NameTag`): `account` is left
+/// out for the global account `$G`, and so is `name_tag` of a closed
+/// connection (nats-server `Connz`).
+fn add_auth(meta: &crate::sink::ClientMeta, open: bool, obj: &mut serde_json::Map<String, Value>) {
     if !meta.user.is_empty() {
         obj.insert("authorized_user".into(), json!(meta.user));
     }
-    if !meta.account.is_empty() {
+    let global = meta.account == "$G";
+    if !meta.account.is_empty() && !global {
         obj.insert("account".into(), json!(meta.account));
+    }
+    if !meta.account.is_empty() && (open || !global) {
         obj.insert("name_tag".into(), json!(meta.account));
     }
 }
 
-/// The subjects connection `cid` subscribes to, across `accounts`.
-fn subscriptions_of(cid: u64, accounts: &[Arc<Account>]) -> Vec<String> {
+/// The subscriptions of connection `cid`, across `accounts`: subjects, or
+/// with `detail` nats-server's client `SubDetail` objects (`subject`,
+/// `qgroup`, `sid`, `msgs`, `max`, `cid`; `newClientSubDetail`).
+fn subscriptions_of(cid: u64, accounts: &[Arc<Account>], detail: bool) -> Vec<Value> {
     let mut list = Vec::new();
     for acc in accounts {
         if let Ok(r) = acc.router.lock() {
             r.sublist().for_each(|_, _, s| {
-                if s.conn == cid {
-                    list.push(String::from_utf8_lossy(s.filter.as_bytes()).into_owned());
+                if s.conn != cid {
+                    return;
                 }
+                let subject = String::from_utf8_lossy(s.filter.as_bytes());
+                if !detail {
+                    list.push(json!(subject));
+                    return;
+                }
+                let mut v = json!({
+                    "subject": subject,
+                    "sid": String::from_utf8_lossy(&s.sid),
+                    "msgs": s.delivered(),
+                    "cid": s.conn,
+                });
+                if let Some(q) = &s.queue {
+                    v["qgroup"] = json!(String::from_utf8_lossy(q));
+                }
+                if s.max_msgs() > 0 {
+                    v["max"] = json!(s.max_msgs());
+                }
+                list.push(v);
             });
         }
     }
@@ -138,6 +171,7 @@ fn extensions(c: &ConnShared, obj: &mut serde_json::Map<String, Value>) {
 fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Account>]) -> Value {
     let subs = q.subs;
     let meta = c.client.lock().map(|m| m.clone()).unwrap_or_default();
+    let rtt = crate::rtt::go_duration(c.rtt.get());
     let pending = c.out.lock().map_or(0, |o| o.buf.len());
     let mut v = json!({
         "cid": c.cid,
@@ -149,6 +183,7 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
         "last_activity": rfc3339(now),
         "uptime": uptime_string(now.duration_since(c.start).unwrap_or_default()),
         "idle": "0s",
+        "rtt": rtt,
         "pending_bytes": pending,
         "in_msgs": c.in_msgs.load(Ordering::Relaxed),
         "out_msgs": c.out_msgs.load(Ordering::Relaxed),
@@ -173,38 +208,55 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
     }
     extensions(c, obj);
     if q.auth {
-        add_auth(&meta, obj);
+        add_auth(&meta, true, obj);
     }
     if let Some(t) = c.tls.get() {
         obj.insert("tls_version".into(), json!(t.version));
         obj.insert("tls_cipher_suite".into(), json!(t.cipher));
     }
-    if subs {
-        obj.insert(
-            "subscriptions_list".into(),
-            json!(subscriptions_of(c.cid, accounts)),
-        );
+    if subs || q.subs_detail {
+        let list = subscriptions_of(c.cid, accounts, q.subs_detail);
+        if !list.is_empty() {
+            let key = if q.subs_detail {
+                "subscriptions_list_detail"
+            } else {
+                "subscriptions_list"
+            };
+            obj.insert(key.into(), Value::Array(list));
+        }
     }
     v
 }
 
-/// One closed connection's object.
+/// One closed connection's object: the open one's keys as they stood at
+/// the close (nats-server `saveClosedClient` fills the same `ConnInfo`),
+/// plus `stop` and `reason`.
 fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
+    let st = &c.stats;
     let mut v = json!({
         "cid": c.cid, "kind": if c.kind.is_leaf() { "Leafnode" } else { "Client" }, "type": c.kind.connz_type(),
         "ip": c.peer.ip().to_string(), "port": c.peer.port(),
-        "start": rfc3339(c.start), "stop": rfc3339(c.stop),
+        "start": rfc3339(c.start), "last_activity": rfc3339(c.stop), "stop": rfc3339(c.stop),
         "reason": c.reason.as_str(),
         "uptime": uptime_string(c.stop.duration_since(c.start).unwrap_or_default()),
-        "name": c.client.name, "lang": c.client.lang, "version": c.client.version,
+        "idle": "0s", "rtt": crate::rtt::go_duration(st.rtt), "pending_bytes": 0,
+        "in_msgs": st.in_msgs, "out_msgs": st.out_msgs,
+        "in_bytes": st.in_bytes, "out_bytes": st.out_bytes,
+        "subscriptions": st.subs,
     });
-    if !c.client.mqtt_client.is_empty() {
-        v["mqtt_client"] = json!(c.client.mqtt_client);
+    let obj = v.as_object_mut().expect("object");
+    for (k, val) in [
+        ("name", &c.client.name),
+        ("lang", &c.client.lang),
+        ("version", &c.client.version),
+        ("mqtt_client", &c.client.mqtt_client),
+    ] {
+        if !val.is_empty() {
+            obj.insert(k.into(), json!(val));
+        }
     }
     if auth {
-        if let Some(obj) = v.as_object_mut() {
-            add_auth(&c.client, obj);
-        }
+        add_auth(&c.client, false, obj);
     }
     v
 }
@@ -212,8 +264,12 @@ fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
 /// The `/connz` object for the query `params`.
 pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
     let q = Query::parse(params)?;
+    if !matches!(q.state, "open" | "closed" | "any" | "all") {
+        return Err(Error::State(q.state.to_string()));
+    }
+    super::connz_sort::check(q.sort, q.state)?;
     let now = SystemTime::now();
-    let mut list: Vec<(u64, Value)> = Vec::new();
+    let mut list: Vec<Row> = Vec::new();
     if matches!(q.state, "open" | "any" | "all") {
         let conns: Vec<_> = shared
             .conns
@@ -228,7 +284,14 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
                 .map(|m| (m.account.clone(), m.mqtt_client.clone()))
                 .unwrap_or_default();
             if q.wants(c.cid, &acc) && q.wants_mqtt(&mqtt_id) {
-                list.push((c.cid, open_conn(c, now, &q, &accounts)));
+                list.push(Row {
+                    cid: c.cid,
+                    start: c.start,
+                    last: now,
+                    stop: None,
+                    rtt: c.rtt.get(),
+                    v: open_conn(c, now, &q, &accounts),
+                });
             }
         }
     }
@@ -242,18 +305,24 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .iter()
             .filter(|c| q.wants(c.cid, &c.client.account) && q.wants_mqtt(&c.client.mqtt_client))
         {
-            list.push((c.cid, closed_conn(c, q.auth)));
+            list.push(Row {
+                cid: c.cid,
+                start: c.start,
+                last: c.stop,
+                stop: Some(c.stop),
+                rtt: c.stats.rtt,
+                v: closed_conn(c, q.auth),
+            });
         }
-    } else if !matches!(q.state, "open") {
-        return Err(Error::State(q.state.to_string()));
     }
-    list.sort_by_key(|(cid, _)| *cid);
+    list.sort_by_key(|r| r.cid);
+    super::connz_sort::sort(&mut list, q.sort, now);
     let total = list.len();
     let page: Vec<Value> = list
         .into_iter()
         .skip(q.offset)
         .take(q.limit)
-        .map(|(_, v)| v)
+        .map(|r| r.v)
         .collect();
     Ok(json!({
         "server_id": shared.server_id,

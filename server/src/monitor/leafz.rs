@@ -30,16 +30,10 @@ pub(crate) fn leafz(shared: &Shared, acc: Option<&str>, subs: bool) -> Value {
         }
         for link in a.leafs.all() {
             let c = &link.conn;
-            let (name, rtt) = c
-                .client
-                .lock()
-                .map(|m| (m.name.clone(), m.rtt))
-                .unwrap_or_default();
-            // Go's duration text at millisecond resolution.
-            let rtt = match rtt {
-                Some(r) if r.0 > 0 => format!("{}ms", r.0),
-                _ => "0s".to_string(),
-            };
+            let name = c.client.lock().map(|m| m.name.clone()).unwrap_or_default();
+            // Go's duration text (nats-server `getRTT`; a leaf's CONNECT
+            // names no `lang`, so no PING is sent for it).
+            let rtt = crate::rtt::go_duration(c.rtt.get());
             let mut v = json!({
                 "id": c.cid,
                 "name": name,

@@ -10,6 +10,7 @@
 mod account_links;
 pub(crate) mod accountz;
 pub(crate) mod connz;
+mod connz_sort;
 mod healthz;
 pub(crate) mod leafz;
 mod metrics;
@@ -61,6 +62,10 @@ pub(crate) enum Error {
     },
     /// `/connz` `state` other than `open`, `closed`, `any`, `all`.
     State(String),
+    /// `/connz` `sort` that is no sort option.
+    Sort(String),
+    /// `/connz` `sort=stop` or `sort=reason` without `state=closed`.
+    SortClosedOnly(&'static str),
     /// `/subsz` `test` that is not a valid publish subject.
     TestSubject(String),
     /// `/accountz` `acc` naming no account.
@@ -85,6 +90,10 @@ impl core::fmt::Display for Error {
                 "Error decoding uint64 for '{key}': strconv.ParseUint: parsing \"{value}\": invalid syntax"
             ),
             Error::State(state) => write!(f, "Error decoding state for {state}"),
+            Error::Sort(sort) => write!(f, "invalid sorting option: {sort}"),
+            Error::SortClosedOnly(by) => {
+                write!(f, "sort by {by} only valid on closed connections")
+            }
             Error::TestSubject(t) => {
                 write!(f, "invalid test subject, must be valid publish subject: {t}")
             }
@@ -221,8 +230,30 @@ fn serve<S: Read + Write>(mut stream: S, shared: &Shared) -> std::io::Result<()>
     respond(&mut stream, r.status, r.ctype, &r.body)
 }
 
+/// The path nats-server counts a request to `path` under in
+/// `http_req_stats` (`/subscriptionsz` is `/subsz`); `None` for paths it
+/// does not count.
+fn counted_path(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "/" => "/",
+        "/varz" => "/varz",
+        "/connz" => "/connz",
+        "/routez" => "/routez",
+        "/subsz" | "/subscriptionsz" => "/subsz",
+        "/leafz" => "/leafz",
+        "/accountz" => "/accountz",
+        "/healthz" => "/healthz",
+        _ => return None,
+    })
+}
+
 /// The route table: the answer to `path` with query `params`.
 fn route(shared: &Shared, path: &str, params: &Params) -> Response {
+    if let Some(p) = counted_path(path) {
+        if let Ok(mut stats) = shared.http_req_stats.lock() {
+            *stats.entry(p).or_insert(0) += 1;
+        }
+    }
     match path {
         "/" => Response {
             status: 200,

@@ -37,8 +37,12 @@ pub(crate) fn subsz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             if test.is_some_and(|t| !s.filter.matches(t.as_bytes())) {
                 return;
             }
+            // `account_tag`: the account's name tag, which is its name
+            // unless a JWT names it (nats-server `getNameTag`; natsws
+            // keeps no JWT name: docs/compat.md).
             let mut v = json!({
                 "account": acc.name,
+                "account_tag": acc.name,
                 "subject": String::from_utf8_lossy(s.filter.as_bytes()),
                 "sid": String::from_utf8_lossy(&s.sid),
                 "msgs": s.delivered(),

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::uptime_string;
 use crate::log::rfc3339;
-use crate::shared::{Shared, VERSION};
+use crate::shared::Shared;
 
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -115,10 +115,18 @@ fn websocket(shared: &Shared) -> Value {
     if let (Some(w), Some(a)) = (&shared.settings().websocket, shared.ws_addr) {
         ws.insert("host".into(), json!(a.ip().to_string()));
         ws.insert("port".into(), json!(a.port()));
-        ws.insert(
-            "handshake_timeout".into(),
-            json!(w.handshake_timeout.as_nanos() as u64),
-        );
+        // Only when configured, as nats-server (omitempty of the option;
+        // natsws's own default is not an option value).
+        let configured = shared
+            .reload
+            .source
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(|s| s.options.websocket.handshake_timeout))
+            .filter(|d| !d.is_zero());
+        if let Some(d) = configured {
+            ws.insert("handshake_timeout".into(), json!(d.as_nanos() as u64));
+        }
         if w.no_tls {
             ws.insert("no_tls".into(), json!(true));
         }
@@ -173,7 +181,7 @@ pub(crate) fn varz(shared: &Shared) -> Value {
     let mut v = json!({
         "server_id": shared.server_id,
         "server_name": shared.server_name,
-        "version": VERSION,
+        "version": natsws_core::proto::SERVER_VERSION,
         "proto": 1,
         "go": concat!("natsws ", env!("CARGO_PKG_VERSION")),
         "host": shared.client_addr.ip().to_string(),
@@ -221,7 +229,7 @@ pub(crate) fn varz(shared: &Shared) -> Value {
         "stale_connections": 0,
         "stalled_clients": 0,
         "subscriptions": subscriptions,
-        "http_req_stats": {},
+        "http_req_stats": shared.http_req_stats.lock().map(|m| json!(*m)).unwrap_or_else(|_| json!({})),
         "slow_consumer_stats": {
             "clients": st.slow_consumers.load(Ordering::Relaxed),
             "routes": 0, "gateways": 0, "leafs": 0
@@ -229,6 +237,10 @@ pub(crate) fn varz(shared: &Shared) -> Value {
         "stale_connection_stats": {"clients": 0, "routes": 0, "gateways": 0, "leafs": 0},
     });
     client_tls(shared, &mut v);
+    if let Some(sys) = &s.system_account {
+        // nats-server `Varz.SystemAccount` (omitempty).
+        v["system_account"] = json!(sys);
+    }
     v["config_load_time"] = json!(rfc3339(shared.reload.load_time()));
     if let Some(e) = shared.reload.last_error() {
         // natsws: why the last reload was refused (absent after a good one).

@@ -167,16 +167,16 @@ impl EventLoop {
                 .and_then(|c| crate::tls::spki_sha256(c));
             info.spki.clone_from(&key);
             if !listen.pinned_certs.is_empty() {
-                // nats-server's matchesPinnedCert (enforced for websocket
+                // nats-server's matchesPinnedCert, its debug lines (enforced for websocket
                 // too: see docs/compat.md).
                 pinned_ok = match key {
                     None => {
-                        crate::warn!("{peer} - {}:{cid} - Matching against pinned certificates failed as no certificate was provided", kind.label());
+                        crate::debug!("{peer} - {}:{cid} - Failed pinned cert test as client did not provide a certificate", kind.label());
                         false
                     }
                     Some(k) if !listen.pinned_certs.contains(&k) => {
-                        crate::warn!(
-                            "{peer} - {}:{cid} - Certificate not pinned: {k}",
+                        crate::debug!(
+                            "{peer} - {}:{cid} - Failed pinned cert test for key id: {k}",
                             kind.label()
                         );
                         false

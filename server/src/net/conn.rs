@@ -56,6 +56,7 @@ impl Conn {
             closing: None,
             pre_auth: true,
             more_to_read: false,
+            read_closed: false,
             write_interest: false,
             blocked_since: None,
             handshake_deadline: None,

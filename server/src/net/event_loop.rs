@@ -58,6 +58,7 @@ impl EventLoop {
             conns: Slab::new(),
             timers: BinaryHeap::new(),
             rbuf: vec![0; READ_BUF],
+            tls_in: Default::default(),
             turn,
             readable: Vec::new(),
             client_listener: cl,
@@ -142,6 +143,11 @@ impl EventLoop {
                     Token(t) => {
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                             self.readable.push(t);
+                        }
+                        if ev.is_read_closed() || ev.is_error() {
+                            if let Some(c) = self.conns.get_mut(t) {
+                                c.read_closed = true;
+                            }
                         }
                         if ev.is_writable() {
                             if let Some(c) = self.conns.get(t) {
@@ -257,11 +263,22 @@ impl EventLoop {
             if conn.handshake_deadline.is_some_and(|d| d <= now) {
                 let peer = conn.shared.peer;
                 if conn.shared.kind == ConnKind::CLIENT {
-                    // nats-server: `TLS handshake timeout` (debug for
-                    // clients), `-ERR 'Secure Connection - TLS Required'`.
-                    // The -ERR goes out in plaintext only to a peer that
-                    // sent nothing (a TLS peer could not read it).
-                    crate::debug!("{peer} - cid:{cid} - TLS handshake timeout");
+                    // nats-server 2.15.1: the handshake's read deadline
+                    // fails it (`TLS handshake error: read tcp
+                    // <local>-><peer>: i/o timeout`, debug for clients).
+                    // natsws also sends `-ERR 'Secure Connection - TLS
+                    // Required'`, in plaintext and only to a peer that
+                    // sent nothing (a TLS peer could not read it;
+                    // docs/compat.md).
+                    let local = conn
+                        .sock
+                        .tcp()
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    crate::debug!(
+                        "{peer} - cid:{cid} - TLS handshake error: read tcp {local}->{peer}: i/o timeout"
+                    );
                     if !conn.sock.received_any() {
                         let mut e = Vec::new();
                         natsws_core::proto::encode_err(&mut e, "Secure Connection - TLS Required");
@@ -304,7 +321,9 @@ impl EventLoop {
             {
                 let mut out = std::mem::take(&mut self.scratch_out);
                 out.clear();
+                let pings = conn.proto.ping_counts();
                 let res = conn.proto.handle_timeout(now, &mut out);
+                crate::rtt::note_pings(&conn.shared.rtt, pings, conn.proto.ping_counts());
                 if !out.is_empty() {
                     self.turn.queue_out(&conn.shared, &out);
                 }

@@ -107,14 +107,21 @@ fn dialer(shared: &Arc<Shared>, remote: &Arc<Remote>, reconnect: Duration, dial_
             "Trying to connect as leafnode to remote server on \"{}\"",
             url.host_port
         );
-        let dialed = dial(&url.host_port, dial_timeout)
-            .map_err(DialError::Io)
-            .and_then(|(s, peer)| {
-                let (s, h) = leaf_dial::prepare(shared, remote, &mut dtls, &url, s, peer)?;
-                *remote.handoff.lock().expect("remote") = Some(h);
-                s.set_nonblocking(true).map_err(DialError::Io)?;
-                Ok((TcpStream::from_std(s), peer))
-            });
+        let dialed = match &remote.cfg.proxy {
+            Some(p) => crate::leaf_tunnel::open(
+                p,
+                &crate::leaf_tunnel::target(&url),
+                p.timeout.filter(|t| !t.is_zero()).unwrap_or(dial_timeout),
+            )
+            .map_err(io::Error::other),
+            None => dial(&url.host_port, dial_timeout),
+        };
+        let dialed = dialed.map_err(DialError::Io).and_then(|(s, peer)| {
+            let (s, h) = leaf_dial::prepare(shared, remote, &mut dtls, &url, s, peer)?;
+            *remote.handoff.lock().expect("remote") = Some(h);
+            s.set_nonblocking(true).map_err(DialError::Io)?;
+            Ok((TcpStream::from_std(s), peer))
+        });
         match dialed {
             Ok((sock, peer)) => {
                 attempt = 0;

@@ -97,7 +97,7 @@ pub(super) fn prepare(
         info_overdue: false,
     };
     if url.wss || (has_block && (url.ws || first)) {
-        let (conn, plain) = handshake(dtls, remote, url, &mut s, peer, cid, &[])?;
+        let (conn, plain) = handshake(shared, dtls, remote, url, &mut s, peer, cid, &[])?;
         h.tls = Some(conn);
         h.early = plain;
     }
@@ -132,8 +132,16 @@ pub(super) fn prepare(
     }
     let (info, extra, overdue) =
         read_info(&mut s, remote.cfg.first_info_timeout, shared).map_err(DialError::Io)?;
+    if !overdue && !has_block && remote.cfg.proxy.is_some() && tls_required(&info) {
+        // nats-server `processLeafnodeInfo`: through a proxy, a hub that
+        // requires TLS needs the remote's own `tls { … }` block.
+        crate::error!("{peer} - lid:{cid} - TLS configuration mismatch: Hub requires TLS but leafnode remote is not configured for TLS. When using a proxy, ensure TLS leafnode configuration matches the Hub requirements.");
+        crate::info!("{peer} - lid:{cid} - Leafnode connection closed: TLS Handshake Failure");
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        return Err(DialError::Handshake);
+    }
     if !overdue && (has_block || tls_required(&info)) {
-        let (conn, plain) = handshake(dtls, remote, url, &mut s, peer, cid, &extra)?;
+        let (conn, plain) = handshake(shared, dtls, remote, url, &mut s, peer, cid, &extra)?;
         h.tls = Some(conn);
         h.early = info;
         h.early.extend_from_slice(&plain);
@@ -145,8 +153,12 @@ pub(super) fn prepare(
     Ok((s, h))
 }
 
-/// The client handshake, logged as nats-server's `doTLSHandshake`.
+/// The client handshake, logged as nats-server's `doTLSHandshake`; the
+/// hub's certificate must then match the leafnode listener's
+/// `pinned_certs` when it has any ([`pinned_check`]).
+#[allow(clippy::too_many_arguments)]
 fn handshake(
+    shared: &Shared,
     dtls: &mut DialTls,
     remote: &Remote,
     url: &RemoteUrl,
@@ -156,10 +168,17 @@ fn handshake(
     early: &[u8],
 ) -> Result<(rustls::ClientConnection, Vec<u8>), DialError> {
     crate::debug!("{peer} - lid:{cid} - Starting TLS leafnode client handshake");
+    let settings = shared.settings();
+    let pinned = settings
+        .leaf_tls
+        .as_ref()
+        .map_or(&[][..], |t| t.pinned_certs.as_slice());
     let name = crate::leaf_tls::server_name(url.host(), dtls.tls_name.as_deref());
     let saved_name_used = url.host().parse::<std::net::IpAddr>().is_ok() && dtls.tls_name.is_some();
     let result = match (dtls.client(remote), name) {
-        (Ok(c), Some(name)) => c.handshake(s, name, early),
+        (Ok(c), Some(name)) => c
+            .handshake(s, name, early)
+            .and_then(|ok| pinned_check(&ok.0, pinned, peer, cid).map(|()| ok)),
         (Err(e), _) => Err(HandshakeError::Failed(e)),
         (Ok(_), None) => Err(HandshakeError::Failed(format!(
             "tls: invalid server name {:?}",
@@ -196,6 +215,37 @@ fn handshake(
         let _ = s.shutdown(std::net::Shutdown::Both);
         DialError::Handshake
     })
+}
+
+/// nats-server `matchesPinnedCert` on a solicited link: it checks the
+/// hub's certificate against the `leafnodes { tls { pinned_certs } }` of
+/// the listener (`opts.LeafNode.TLSPinnedCerts`, passed to
+/// `doTLSClientHandshake`), not the remote's own block; an empty list
+/// allows any. A miss is `certificate not pinned` (`ErrCertNotPinned`).
+fn pinned_check(
+    conn: &rustls::ClientConnection,
+    pinned: &[String],
+    peer: SocketAddr,
+    cid: u64,
+) -> Result<(), HandshakeError> {
+    if pinned.is_empty() {
+        return Ok(());
+    }
+    let key = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(|c| crate::tls::spki_sha256(c));
+    match key {
+        Some(k) if pinned.contains(&k) => Ok(()),
+        Some(k) => {
+            crate::debug!("{peer} - lid:{cid} - Failed pinned cert test for key id: {k}");
+            Err(HandshakeError::Failed("certificate not pinned".into()))
+        }
+        None => {
+            crate::debug!("{peer} - lid:{cid} - Failed pinned cert test as client did not provide a certificate");
+            Err(HandshakeError::Failed("certificate not pinned".into()))
+        }
+    }
 }
 
 /// Moves the plaintext rustls already decrypted into `out`.

@@ -106,6 +106,10 @@ struct Conn {
     pre_auth: bool,
     /// Still readable (stopped early for fairness).
     more_to_read: bool,
+    /// The poller reported the peer's write side closed: reads go on to
+    /// EOF instead of stopping at a short read (a FIN that came with the
+    /// last data raises no further edge).
+    read_closed: bool,
     write_interest: bool,
     /// When a pending write started blocking (write deadline).
     blocked_since: Option<Millis>,
@@ -147,6 +151,8 @@ pub(crate) struct EventLoop {
     conns: Slab<Box<Conn>>,
     timers: BinaryHeap<Reverse<(Millis, usize, ConnId)>>,
     rbuf: Vec<u8>,
+    /// TLS ciphertext read ahead of rustls (see [`transport::TlsScratch`]).
+    tls_in: transport::TlsScratch,
     /// What a connection's turn touches besides itself (see [`Turn`]).
     turn: Turn,
     readable: Vec<usize>,

@@ -39,7 +39,7 @@ impl EventLoop {
             }
             reads += 1;
             let conn = &mut self.conns[token];
-            let res = conn.sock.read(&mut self.rbuf);
+            let res = conn.sock.read(&mut self.rbuf, &mut self.tls_in);
             if conn.sock.take_handshake_done() && !self.tls_ready(token) {
                 return;
             }
@@ -77,12 +77,13 @@ impl EventLoop {
                         arm(&mut self.timers, conn, token);
                         return;
                     }
-                    // A short read on plain TCP emptied the socket: more
-                    // data raises a new edge (mio's epoll is
-                    // edge-triggered, and every arrival signals), so the
-                    // read that would only say WouldBlock is skipped. TLS
-                    // keeps reading: rustls may hold decrypted bytes.
-                    if n < self.rbuf.len() && !self.conns[token].sock.is_tls() {
+                    // A short read that emptied the socket: more data
+                    // raises a new edge (mio's epoll is edge-triggered,
+                    // and every arrival signals), so the read that would
+                    // only say WouldBlock is skipped. TLS keeps reading
+                    // while it holds input (`Transport::drained`).
+                    let conn = &self.conns[token];
+                    if n < self.rbuf.len() && !conn.read_closed && conn.sock.drained() {
                         break;
                     }
                 }
@@ -221,6 +222,7 @@ impl EventLoop {
             return self.upgraded_mqtt(token, now);
         }
         conn.proto.upgraded(now);
+        conn.shared.rtt.restart();
         let info = info_line(
             shared,
             conn.shared.cid,

@@ -12,6 +12,13 @@
 //! TLS record: the plaintext INFO of a client port without
 //! `handshake_first`, a `-ERR` before TLS, Go's 400 to a plaintext HTTP
 //! request on a TLS websocket port.
+//!
+//! Reads take ciphertext from the socket in large chunks (up to
+//! [`TLS_READ`] bytes into the event loop's [`TlsScratch`]) and feed rustls
+//! from that slice: rustls's own `read_tls` takes at most 4 KiB per call,
+//! one syscall per 4 KiB. Ciphertext that could not be fed because the
+//! caller's buffer filled is kept per connection (allocated only then,
+//! released once fed) and goes to rustls first on the next read.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -36,9 +43,56 @@ const NOT_TLS: &str = "tls: first record does not look like a TLS handshake";
 /// The first five bytes Go's `tlsRecordHeaderLooksLikeHTTP` recognises.
 pub(crate) const HTTP_STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
 
+/// Largest socket read of TLS ciphertext, bytes (the size of
+/// [`TlsScratch`]).
+pub(crate) const TLS_READ: usize = 64 * 1024;
+
+/// Plaintext one partly received TLS record may still yield, bytes (RFC
+/// 8446 section 5.1: at most 2^14): a socket read leaves this much room in
+/// the caller's buffer so the plaintext it completes fits.
+const RECORD_PLAINTEXT: usize = 16 * 1024;
+
+/// Smallest socket read worth a syscall once some plaintext is ready,
+/// bytes: with less room left the read returns what it has.
+const MIN_READ: usize = 4 * 1024;
+
+/// Ciphertext scratch shared by the TLS connections of one event loop:
+/// [`TLS_READ`] bytes, allocated at the first TLS read.
+#[derive(Default)]
+pub(crate) struct TlsScratch {
+    buf: Vec<u8>,
+}
+
+impl TlsScratch {
+    /// The scratch bytes (allocated on first use).
+    fn get(&mut self) -> &mut [u8] {
+        if self.buf.is_empty() {
+            self.buf = vec![0; TLS_READ];
+        }
+        &mut self.buf
+    }
+}
+
+/// What a TLS session runs over: the accepted TCP socket (a scripted
+/// socket in the unit tests).
+pub(crate) trait Wire: Read + Write {
+    /// Copies the first unread bytes without consuming them (`recv` with
+    /// `MSG_PEEK`).
+    ///
+    /// # Errors
+    /// Socket errors, `WouldBlock` when nothing arrived yet.
+    fn peek(&self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl Wire for TcpStream {
+    fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        TcpStream::peek(self, buf)
+    }
+}
+
 /// A TLS session over a socket.
-pub(crate) struct TlsStream {
-    sock: TcpStream,
+pub(crate) struct TlsStream<S = TcpStream> {
+    sock: S,
     tls: Connection,
     /// Plaintext bytes to write before any TLS record.
     raw: Vec<u8>,
@@ -54,6 +108,17 @@ pub(crate) struct TlsStream {
     eof: bool,
     /// Bytes received from the peer (to tell a silent peer).
     received: bool,
+    /// Ciphertext read from the socket but not yet fed to rustls (the
+    /// caller's buffer filled first); empty, unallocated, most of the time.
+    backlog: Vec<u8>,
+    /// How much of `backlog` rustls has taken.
+    backlog_pos: usize,
+    /// rustls failed after plaintext that was delivered first: the next
+    /// read reports the (sticky) error.
+    error_pending: bool,
+    /// The last read ended on the socket's `WouldBlock` with nothing
+    /// buffered: more input raises a new readable event.
+    drained: bool,
 }
 
 /// A connection's socket.
@@ -97,17 +162,9 @@ impl Transport {
         http_check: bool,
     ) -> Result<Transport, (TcpStream, rustls::Error)> {
         match ServerConnection::new(config) {
-            Ok(tls) => Ok(Transport::Tls(Box::new(TlsStream {
-                sock,
-                tls: Connection::Server(tls),
-                raw: Vec::new(),
-                raw_pos: 0,
-                first: true,
-                http_check,
-                done_unreported: false,
-                eof: false,
-                received: false,
-            }))),
+            Ok(tls) => Ok(Transport::Tls(Box::new(TlsStream::server(
+                sock, tls, http_check,
+            )))),
             Err(e) => Err((sock, e)),
         }
     }
@@ -115,17 +172,10 @@ impl Transport {
     /// Wraps a solicited socket whose client handshake `tls` completed
     /// (a leafnode remote's dialer did it: `crate::net::leaf_dial`).
     pub(crate) fn tls_client(sock: TcpStream, tls: ClientConnection) -> Transport {
-        Transport::Tls(Box::new(TlsStream {
-            sock,
-            tls: Connection::Client(tls),
-            raw: Vec::new(),
-            raw_pos: 0,
-            first: false,
-            http_check: false,
-            done_unreported: false,
-            eof: false,
-            received: true,
-        }))
+        let mut t = TlsStream::new(sock, Connection::Client(tls));
+        t.first = false;
+        t.received = true;
+        Transport::Tls(Box::new(t))
     }
 
     /// The TCP socket.
@@ -186,15 +236,30 @@ impl Transport {
         }
     }
 
-    /// Application bytes from the peer. `Ok(0)` = the peer closed.
+    /// Application bytes from the peer. `Ok(0)` = the peer closed. TLS
+    /// reads its ciphertext through `scratch` (see [`TlsScratch`]).
     ///
     /// # Errors
     /// Socket errors; TLS errors as `InvalidData` with Go's wording where
     /// known (the alert owed to the peer is queued: flush before closing).
-    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn read(&mut self, buf: &mut [u8], scratch: &mut TlsScratch) -> io::Result<usize> {
         match self {
             Transport::Plain(s) => s.read(buf),
-            Transport::Tls(t) => t.read(buf),
+            Transport::Tls(t) => t.read(buf, scratch.get()),
+        }
+    }
+
+    /// After a [`Transport::read`] that returned fewer bytes than asked:
+    /// true when that read emptied the socket and nothing is buffered, so
+    /// edge-triggered polling signals the next input and the read that
+    /// would only say `WouldBlock` can be skipped. Plain TCP: always (a
+    /// short read empties the socket). TLS: only when the socket said
+    /// `WouldBlock` during the read (a short TLS read may also mean room
+    /// was left for a record in progress, or that data is held back).
+    pub(crate) fn drained(&self) -> bool {
+        match self {
+            Transport::Plain(_) => true,
+            Transport::Tls(t) => t.drained,
         }
     }
 
@@ -284,7 +349,34 @@ impl Transport {
     }
 }
 
-impl TlsStream {
+impl<S: Wire> TlsStream<S> {
+    /// A fresh session over `sock`: nothing received or buffered.
+    fn new(sock: S, tls: Connection) -> TlsStream<S> {
+        TlsStream {
+            sock,
+            tls,
+            raw: Vec::new(),
+            raw_pos: 0,
+            first: true,
+            http_check: false,
+            done_unreported: false,
+            eof: false,
+            received: false,
+            backlog: Vec::new(),
+            backlog_pos: 0,
+            error_pending: false,
+            drained: false,
+        }
+    }
+
+    /// An accepted connection's server session; its first bytes are
+    /// checked ([`TlsStream::check_first`]).
+    fn server(sock: S, tls: ServerConnection, http_check: bool) -> TlsStream<S> {
+        let mut t = TlsStream::new(sock, Connection::Server(tls));
+        t.http_check = http_check;
+        t
+    }
+
     /// Writes raw bytes, then TLS records, until done or blocked.
     fn push(&mut self) -> io::Result<bool> {
         while self.raw_pos < self.raw.len() {
@@ -344,47 +436,124 @@ impl TlsStream {
         Ok(true)
     }
 
-    /// Fills `buf` with plaintext while the socket has records (rustls
-    /// reads at most a few KiB per call), so one call yields as much as a
-    /// plain read would.
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Fills `buf` with plaintext: what rustls holds, then the backlog,
+    /// then socket reads into `scratch` while the socket fills them and
+    /// `buf` has room for a read plus one record in progress, until it
+    /// says `WouldBlock` ([`TlsStream::drained`] then). Errors come
+    /// after the plaintext that preceded them (the next call reports
+    /// them); close_notify and EOF likewise (`Ok(0)` on the next call).
+    fn read(&mut self, buf: &mut [u8], scratch: &mut [u8]) -> io::Result<usize> {
+        self.drained = false;
         let mut filled = 0;
-        loop {
-            loop {
-                match self.tls.reader().read(&mut buf[filled..]) {
-                    // close_notify: report what came before it first.
-                    Ok(0) => return Ok(filled),
-                    Ok(n) => {
-                        filled += n;
-                        if filled == buf.len() {
-                            return Ok(filled);
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    // EOF without close_notify: the peer closed.
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(filled),
-                    Err(_) if filled > 0 => return Ok(filled),
-                    Err(e) => return Err(e),
-                }
-            }
-            if self.eof {
+        if self.drain(buf, &mut filled)? {
+            return Ok(filled);
+        }
+        if self.error_pending {
+            if filled > 0 {
                 return Ok(filled);
             }
-            if self.first && !self.check_first()? {
-                return Err(io::ErrorKind::WouldBlock.into());
+            if let Err(e) = self.tls.process_new_packets() {
+                return Err(tls_err(go_tls_error(&e)));
+            }
+            self.error_pending = false;
+        }
+        if self.eof {
+            return Ok(filled);
+        }
+        if self.first && !self.check_first()? {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        if self.feed_backlog(buf, &mut filled)? {
+            return Ok(filled);
+        }
+        loop {
+            let mut want = (buf.len() - filled)
+                .saturating_sub(RECORD_PLAINTEXT)
+                .min(scratch.len());
+            if want < MIN_READ {
+                if filled > 0 {
+                    return Ok(filled);
+                }
+                // A small caller buffer: what does not fit waits in the
+                // backlog.
+                want = MIN_READ.min(scratch.len());
+            }
+            let n = match self.sock.read(&mut scratch[..want]) {
+                Ok(0) => {
+                    self.eof = true;
+                    if self.tls.is_handshaking() {
+                        return Err(tls_err("EOF"));
+                    }
+                    return Ok(filled);
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.drained = true;
+                    return if filled > 0 { Ok(filled) } else { Err(e) };
+                }
+                Err(_) if filled > 0 => return Ok(filled),
+                Err(e) => return Err(e),
+            };
+            self.received = true;
+            let mut data = &scratch[..n];
+            if self.feed(&mut data, buf, &mut filled)? {
+                self.backlog.extend_from_slice(data);
+                return Ok(filled);
+            }
+            // Even after a short read the socket is read again: only
+            // `WouldBlock` proves it empty (a FIN that came with the data
+            // raises no new edge).
+        }
+    }
+
+    /// Feeds the backlog to rustls first; `Ok(true)`: stop reading (see
+    /// [`TlsStream::feed`]). The backlog is released once fed.
+    fn feed_backlog(&mut self, buf: &mut [u8], filled: &mut usize) -> io::Result<bool> {
+        if self.backlog_pos == self.backlog.len() {
+            return Ok(false);
+        }
+        let backlog = std::mem::take(&mut self.backlog);
+        let mut rest = &backlog[self.backlog_pos..];
+        let stop = self.feed(&mut rest, buf, filled);
+        let left = rest.len();
+        if left == 0 {
+            self.backlog_pos = 0;
+        } else {
+            self.backlog_pos = backlog.len() - left;
+            self.backlog = backlog;
+        }
+        stop
+    }
+
+    /// Feeds ciphertext to rustls (it takes up to a few KiB per call),
+    /// processing records and moving their plaintext into `buf` as it goes.
+    /// `Ok(true)`: stop reading (`buf` is full, the peer closed, or an
+    /// error waits behind plaintext); `data` then holds what was not fed.
+    ///
+    /// # Errors
+    /// TLS errors (with no plaintext before them), socket errors writing
+    /// handshake messages.
+    fn feed(&mut self, data: &mut &[u8], buf: &mut [u8], filled: &mut usize) -> io::Result<bool> {
+        while !data.is_empty() {
+            if self.drain(buf, filled)? {
+                return Ok(true);
             }
             let was_handshaking = self.tls.is_handshaking();
-            match self.tls.read_tls(&mut self.sock) {
-                Ok(0) => self.eof = true,
-                Ok(_) => self.received = true,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) if filled > 0 => return Ok(filled),
+            match self.tls.read_tls(data) {
+                // After close_notify rustls takes nothing more.
+                Ok(0) => *data = &[],
+                Ok(_) => {}
+                // The error recurs when the rest is fed next time.
+                Err(_) if *filled > 0 => return Ok(true),
                 Err(e) => return Err(e),
             }
             if let Err(e) = self.tls.process_new_packets() {
-                if filled > 0 {
-                    // Deliver what came before; the error recurs next read.
-                    return Ok(filled);
+                // Records before the bad one were decrypted: deliver them.
+                self.drain(buf, filled)?;
+                if *filled > 0 {
+                    self.error_pending = true;
+                    return Ok(true);
                 }
                 // The alert rustls queued goes out with the next flush.
                 return Err(tls_err(go_tls_error(&e)));
@@ -396,8 +565,27 @@ impl TlsStream {
                 // Handshake messages; what blocks is written at the flush.
                 self.push()?;
             }
-            if self.eof && self.tls.is_handshaking() {
-                return Err(tls_err("EOF"));
+        }
+        self.drain(buf, filled)
+    }
+
+    /// Moves the plaintext rustls holds into `buf[*filled..]`. `Ok(true)`:
+    /// stop reading (`buf` is full, close_notify or EOF reached, or a read
+    /// error after some plaintext).
+    fn drain(&mut self, buf: &mut [u8], filled: &mut usize) -> io::Result<bool> {
+        loop {
+            if *filled == buf.len() {
+                return Ok(true);
+            }
+            match self.tls.reader().read(&mut buf[*filled..]) {
+                // close_notify: what came before it is reported first.
+                Ok(0) => return Ok(true),
+                Ok(n) => *filled += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                // EOF without close_notify: the peer closed.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(true),
+                Err(_) if *filled > 0 => return Ok(true),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -425,3 +613,6 @@ impl Source for Transport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -218,6 +218,11 @@ impl EventLoop {
                     let _ = conn.sock.shutdown(std::net::Shutdown::Write);
                     conn.draining = Some(now.saturating_add(LINGER));
                     arm(&mut self.timers, conn, token);
+                    // Closed now for everyone but the socket, as
+                    // nats-server closes right after its flush: the
+                    // lingering socket only keeps unread input from
+                    // resetting the connection.
+                    record_closed(&self.shared, conn, reason);
                     // Whatever is already queued is read (and dropped) now.
                     self.readable.push(token);
                 } else if conn.draining.is_none() {
@@ -311,6 +316,8 @@ impl EventLoop {
         self.readable.push(token);
     }
 
+    /// Ends a connection: releases it if it was not yet, drops the socket
+    /// and records the close (unless its lingering close did already).
     pub(super) fn finish_close(&mut self, token: usize, reason: ClosedReason) {
         if !self.conns.contains(token) {
             return;
@@ -324,38 +331,50 @@ impl EventLoop {
         self.turn.remove_exhausted();
         let _ = self.poll.registry().deregister(&mut conn.sock);
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-        if conn.pre_auth {
-            self.shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
+        if conn.draining.is_none() {
+            record_closed(&self.shared, &conn, reason);
         }
-        let cs = &conn.shared;
-        if cs.kind.is_leaf() {
-            leaf::log_closed(cs, reason);
-        }
-        self.shared.conns.lock().expect("conns").remove(&cs.cid);
-        self.shared.stats.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
-        crate::system::events::client_disconnect(
-            &self.shared,
-            cs,
-            &conn.account,
-            reason,
-            !conn.pre_auth,
-        );
-        let mut closed = self.shared.closed.lock().expect("closed");
-        if closed.len() == CLOSED_RING {
-            closed.pop_front();
-        }
-        closed.push_back(ClosedConn {
-            cid: cs.cid,
-            kind: cs.kind,
-            peer: cs.peer_addr(),
-            start: cs.start,
-            stop: std::time::SystemTime::now(),
-            reason,
-            client: cs
-                .client
-                .lock()
-                .map(|m| m.clone())
-                .unwrap_or_else(|_| ClientMeta::default()),
-        });
     }
+}
+
+/// Records that `conn` closed for `reason`: the pre-auth count, the leaf
+/// log line, the open list, the closed counters, the disconnect event and
+/// the closed ring (`/connz?state=closed`). Once per connection: at the
+/// start of its lingering close, or when its socket is dropped without one.
+fn record_closed(shared: &Shared, conn: &Conn, reason: ClosedReason) {
+    if conn.pre_auth {
+        shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
+    }
+    let cs = &conn.shared;
+    if cs.kind.is_leaf() {
+        leaf::log_closed(cs, reason);
+    }
+    shared.conns.lock().expect("conns").remove(&cs.cid);
+    shared.stats.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
+    crate::system::events::client_disconnect(shared, cs, &conn.account, reason, !conn.pre_auth);
+    let mut closed = shared.closed.lock().expect("closed");
+    if closed.len() == CLOSED_RING {
+        closed.pop_front();
+    }
+    closed.push_back(ClosedConn {
+        cid: cs.cid,
+        kind: cs.kind,
+        peer: cs.peer_addr(),
+        start: cs.start,
+        stop: std::time::SystemTime::now(),
+        reason,
+        client: cs
+            .client
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_else(|_| ClientMeta::default()),
+        stats: crate::shared::ClosedStats {
+            in_msgs: cs.in_msgs.load(Ordering::Relaxed),
+            in_bytes: cs.in_bytes.load(Ordering::Relaxed),
+            out_msgs: cs.out_msgs.load(Ordering::Relaxed),
+            out_bytes: cs.out_bytes.load(Ordering::Relaxed),
+            subs: cs.subs.load(Ordering::Relaxed),
+            rtt: cs.rtt.get(),
+        },
+    });
 }

@@ -45,6 +45,12 @@ pub struct LeafnodeOptions {
     /// top-level `trusted_proxies` only when that list is set. Default
     /// false; refused with `tls`.
     pub proxy_protocol: bool,
+    /// `min_version`/`minimum_version`: a soliciting leaf whose CONNECT
+    /// `version` is older (or unreadable) gets the `connect_info` INFO,
+    /// then `-ERR 'connection rejected since minimum version required is
+    /// "<v>"'` and is closed (`Minimum Version Required`). At least
+    /// 2.8.0 (nats-server `checkLeafMinVersionConfig`).
+    pub min_version: Option<String>,
 }
 
 /// `leafnodes.authorization { … }` (spec §2.2).
@@ -65,6 +71,10 @@ pub struct LeafAuthorization {
     pub users: Vec<LeafUser>,
     /// `timeout` (default 2 s).
     pub timeout: Option<Duration>,
+    /// `proxy_required`: leafs must come through a trusted proxy (the
+    /// top-level `proxies { trusted }`, which natsws refuses); `true` is
+    /// refused at start, `false` accepted.
+    pub proxy_required: bool,
 }
 
 /// One `leafnodes.authorization.users` entry.
@@ -126,6 +136,9 @@ pub struct RemoteLeaf {
     /// `handshake_first`. With it the link always runs TLS (nats-server
     /// `leafNodeGetTLSConfigForSolicit`).
     pub tls: Option<super::TlsConfig>,
+    /// `proxy { url, username, password, timeout }`: dial every URL of
+    /// this remote through an HTTP CONNECT proxy (nats-server 2.15.1).
+    pub proxy: Option<super::leaf_proxy::LeafProxy>,
 }
 
 impl LeafnodeOptions {
@@ -149,6 +162,7 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
         unsupported: Vec::new(),
         tls: None,
         proxy_protocol: false,
+        min_version: None,
     };
     for k in &m.entries {
         match k.key.to_ascii_lowercase().as_str() {
@@ -162,6 +176,12 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
             "port" => o.port = r.ok(port_of(k)),
             "authorization" => {
                 if let Some(a) = parse_auth(r, k) {
+                    if a.proxy_required {
+                        o.unsupported.push((
+                            "leafnodes.authorization.proxy_required".to_string(),
+                            k.key_span.clone(),
+                        ));
+                    }
                     o.authorization = a;
                 }
             }
@@ -185,12 +205,15 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
                 }
             }
             "proxy_protocol" => r.set(&mut o.proxy_protocol, bool_of(k)),
-            "min_version"
-            | "minimum_version"
-            | "isolate_leafnode_interest"
-            | "isolate"
-            | "write_deadline"
-            | "write_timeout" => o
+            "min_version" | "minimum_version" => {
+                if let Some(v) = r.ok(str_of(k)) {
+                    match crate::leaf_version::check_min_version(&v) {
+                        Ok(()) => o.min_version = Some(v),
+                        Err(m) => r.errors.push(Diagnostic::at(&k.key_span, m)),
+                    }
+                }
+            }
+            "isolate_leafnode_interest" | "isolate" | "write_deadline" | "write_timeout" => o
                 .unsupported
                 .push((format!("leafnodes.{}", k.key), k.key_span.clone())),
             _ => r.unknown(k),
@@ -220,6 +243,7 @@ fn parse_auth(r: &mut Reader, e: &Entry) -> Option<LeafAuthorization> {
                 }
             }
             "timeout" => a.timeout = r.seconds(k, "leafnode authorization timeout"),
+            "proxy_required" => r.set(&mut a.proxy_required, bool_of(k)),
             "users" => {
                 let Value::Array(items) = &k.value.value else {
                     r.errors.push(Diagnostic::at(
@@ -283,7 +307,9 @@ fn parse_remotes(
             nkey_seed: None,
             credentials: None,
             tls: None,
+            proxy: None,
         };
+        let mut negative_proxy_timeout = false;
         for k in &m.entries {
             match k.key.to_ascii_lowercase().as_str() {
                 "url" | "urls" => rl.urls = r.ok(str_list(k)).unwrap_or_default(),
@@ -334,19 +360,36 @@ fn parse_remotes(
                         rl.tls = Some(super::tls::parse_tls(r, m, &k.key_span));
                     }
                 }
+                "proxy" => {
+                    if let Some((p, neg)) = super::leaf_proxy::parse(r, k) {
+                        rl.proxy = Some(p);
+                        negative_proxy_timeout = neg;
+                    }
+                }
                 "ws_compression"
                 | "ws_compress"
                 | "websocket_compression"
                 | "websocket_compress" => rl.ws_compression = r.ok(bool_of(k)).unwrap_or(false),
-                "isolate_leafnode_interest"
-                | "isolate"
-                | "request_isolation"
-                | "jetstream_cluster_migrate"
-                | "js_cluster_migrate"
-                | "proxy" => {
+                // Moves this server's JetStream raft leaders away while the
+                // link is down; natsws holds no JetStream assets, so there
+                // is nothing to move: the shape is checked, the value has
+                // no effect.
+                "jetstream_cluster_migrate" | "js_cluster_migrate" => js_migrate(r, k),
+                "isolate_leafnode_interest" | "isolate" | "request_isolation" => {
                     unsupported.push((format!("leafnodes.remotes.{}", k.key), k.key_span.clone()))
                 }
                 _ => r.unknown(k),
+            }
+        }
+        if let Some(p) = rl.proxy.as_mut() {
+            let has_tls = rl.tls.is_some();
+            if let Err(m) =
+                super::leaf_proxy::validate(p, negative_proxy_timeout, &rl.urls, has_tls)
+            {
+                r.errors.push(Diagnostic::at(&p.span, m));
+            }
+            if p.url.is_empty() {
+                rl.proxy = None;
             }
         }
         if rl.credentials.is_some() && rl.nkey_seed.is_some() {
@@ -358,6 +401,30 @@ fn parse_remotes(
         out.push(rl);
     }
     out
+}
+
+/// Checks `jetstream_cluster_migrate`: a bool, or a map whose
+/// `leader_migrate_delay` is a duration (`Expected boolean or map for
+/// jetstream_cluster_migrate, got <type>` otherwise, as nats-server,
+/// which gives no position).
+fn js_migrate(r: &mut Reader, e: &Entry) {
+    match &e.value.value {
+        Value::Bool(_) => {}
+        Value::Map(m) => {
+            if let Some(d) = m
+                .entries
+                .iter()
+                .find(|d| d.key.eq_ignore_ascii_case("leader_migrate_delay"))
+            {
+                let _ = r.duration_or_secs(d, "leader_migrate_delay");
+            }
+        }
+        // Without a position, as nats-server (its token is lost there).
+        v => r.errors.push(Diagnostic::bare(format!(
+            "Expected boolean or map for jetstream_cluster_migrate, got {}",
+            v.go_type()
+        ))),
+    }
 }
 
 /// Parses `default_js_domain { <account>: <domain> }`; a domain must be a

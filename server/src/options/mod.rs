@@ -39,6 +39,7 @@ use crate::config::{self, ConfigError, Diagnostic, Document, Entry, Node, Span};
 mod auth;
 mod imports;
 pub mod leaf;
+pub mod leaf_proxy;
 mod metrics;
 mod mqtt;
 mod read;

@@ -41,6 +41,9 @@ const CONNECT_FINISH: Millis = Millis(2000);
 const FIRST_PING: Millis = Millis(1000);
 /// How long a soliciting side waits before redialing after a loop (§4.5).
 pub(crate) const LOOP_DELAY: Duration = Duration::from_secs(30);
+/// How long a soliciting side waits before redialing a hub that refused
+/// its version (nats-server `leafNodeMinVersionReconnectDelay`).
+const MIN_VERSION_DELAY: Duration = Duration::from_secs(5);
 /// How long a soliciting side in the hub role waits before redialing after
 /// it closed the link on a permission violation (nats-server
 /// `leafNodeReconnectAfterPermViolation`).
@@ -115,6 +118,9 @@ pub(crate) struct Leaf {
     expires: Option<Millis>,
     /// When the last PING went out (RTT for `/leafz`).
     ping_sent_at: Option<Millis>,
+    /// PINGs sent and PONGs received, ever (timed at ns resolution by
+    /// [`crate::rtt::Rtt`] through `Proto::note_pings`).
+    ping_counts: (u64, u64),
     in_msgs: u64,
     in_bytes: u64,
 }
@@ -180,9 +186,15 @@ impl Leaf {
             connect_json: Vec::new(),
             expires: None,
             ping_sent_at: None,
+            ping_counts: (0, 0),
             in_msgs: 0,
             in_bytes: 0,
         }
+    }
+
+    /// PINGs sent and PONGs received since the start.
+    pub(crate) fn ping_counts(&self) -> (u64, u64) {
+        self.ping_counts
     }
 
     /// Messages and payload bytes received.
@@ -237,6 +249,7 @@ impl Leaf {
             }
             self.pings_out += 1;
             self.ping_sent_at = Some(now);
+            self.ping_counts.0 += 1;
             out.extend_from_slice(natsws_core::proto::PING);
             self.next_ping = Some(now.saturating_add(self.ping_interval));
         }
@@ -286,6 +299,7 @@ impl Leaf {
             (_, LeafOp::Ping) => out.extend_from_slice(natsws_core::proto::PONG),
             (_, LeafOp::Pong) => {
                 self.pings_out = 0;
+                self.ping_counts.1 += 1;
                 if let Some(t) = self.ping_sent_at.take() {
                     cx.me.client.lock().expect("meta").rtt = Some(now.saturating_sub(t));
                 }
@@ -300,6 +314,11 @@ impl Leaf {
                 );
                 if t.starts_with("Loop detected") {
                     self.delay = Some(LOOP_DELAY);
+                }
+                if t.contains(crate::leaf_version::REJECTED) {
+                    // nats-server `leafProcessErr`: 5 s before the next dial.
+                    self.delay = Some(MIN_VERSION_DELAY);
+                    log_conn(cx, crate::log::Level::Error, "Leafnode connection dropped due to minimum version requirement. Delaying attempt to reconnect for 5s");
                 }
             }
             (Phase::AwaitInfo, LeafOp::Info(json)) => self.first_info(cx, json, now, out)?,
@@ -460,7 +479,7 @@ impl Leaf {
             .to_string();
         let name = cx.shared.server_name.clone();
         let mut c = serde_json::json!({
-            "version": crate::info::VERSION,
+            "version": natsws_core::proto::SERVER_VERSION,
             "server_id": cx.shared.server_id,
             "name": name,
             "cluster": name,

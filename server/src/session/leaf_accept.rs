@@ -29,7 +29,7 @@ pub(crate) fn info_line(shared: &Shared, cid: ConnId, nonce: &str) -> Vec<u8> {
     let v = serde_json::json!({
         "server_id": shared.server_id,
         "server_name": shared.server_name,
-        "version": crate::info::VERSION,
+        "version": natsws_core::proto::SERVER_VERSION,
         "proto": 3,
         "go": concat!("natsws ", env!("CARGO_PKG_VERSION")),
         "host": host,
@@ -135,11 +135,37 @@ pub(super) fn connect(
     out.extend_from_slice(b"INFO ");
     out.extend_from_slice(info.to_string().as_bytes());
     out.extend_from_slice(b"\r\n");
+    min_version(cx, &v, out)?;
     // The INFO must precede the dump, which goes straight to the outbox.
     cx.turn.queue_out(cx.me, out);
     out.clear();
     leaf.finish(cx, now);
     Ok(())
+}
+
+/// `leafnodes { min_version }` (nats-server `processLeafNodeConnect`):
+/// an older leaf, after the `connect_info` INFO already in `out`, gets
+/// `-ERR 'connection rejected since minimum version required is "<v>"'`
+/// (also logged) and is closed with `Minimum Version Required`.
+fn min_version(cx: &Cx<'_>, v: &serde_json::Value, out: &mut Vec<u8>) -> Result<(), Close> {
+    let settings = cx.shared.settings();
+    let Some(mv) = settings
+        .leafnodes
+        .as_ref()
+        .and_then(|l| l.min_version.as_deref())
+    else {
+        return Ok(());
+    };
+    let Some(min) = crate::leaf_version::components(mv) else {
+        return Ok(());
+    };
+    if crate::leaf_version::at_least(v["version"].as_str().unwrap_or_default(), min) {
+        return Ok(());
+    }
+    let text = format!("{} {mv:?}", crate::leaf_version::REJECTED);
+    natsws_core::proto::encode_err(out, &text);
+    log_conn(cx, crate::log::Level::Error, &text);
+    Err(close(ClosedReason::MinimumVersionRequired, None))
 }
 
 /// The account a leaf with these credentials binds to (spec §3.6), or

@@ -159,9 +159,16 @@ impl Proto {
         match self {
             Proto::Client(s) => {
                 let _ = wbuf;
+                let (pings, connected) = (s.ping_counts(), s.connect_options().is_some());
                 let mut host = cx.client_host();
                 let res = s.handle_input(input, now, &mut host, out);
                 let (om, ob) = (host.out_msgs, host.out_bytes);
+                // The CONNECT estimate first: a PONG after it in the same
+                // input replaces it, as in nats-server.
+                if !connected && s.connect_options().is_some() {
+                    cx.me.rtt.connected();
+                }
+                crate::rtt::note_pings(&cx.me.rtt, pings, s.ping_counts());
                 cx.shared.stats.count_out(om, ob);
                 cx.turn.remove_exhausted();
                 res
@@ -172,12 +179,25 @@ impl Proto {
                 res
             }
             Proto::Leaf(l) => {
+                let pings = l.ping_counts();
                 let res = l.input(cx, input, now, out);
+                crate::rtt::note_pings(&cx.me.rtt, pings, l.ping_counts());
                 cx.turn.remove_exhausted();
                 res
             }
             #[cfg(feature = "autobahn")]
             Proto::Echo(e) => e.input(cx.me, input, wbuf),
+        }
+    }
+
+    /// Server PINGs sent and PONGs received so far (client and leaf; zero
+    /// for the others): compared around [`Proto::handle_timeout`] with
+    /// [`crate::rtt::note_pings`].
+    pub(crate) fn ping_counts(&self) -> (u64, u64) {
+        match self {
+            Proto::Client(s) => s.ping_counts(),
+            Proto::Leaf(l) => l.ping_counts(),
+            _ => (0, 0),
         }
     }
 

@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use crate::account::Account;
 use crate::deliver::{self, Turn};
 use crate::log::rfc3339;
-use crate::shared::{Shared, VERSION};
+use crate::shared::Shared;
 use crate::sink::{ClientMeta, ConnShared};
 
 /// `type` of a connect event (nats-server `ConnectEventMsgType`).
@@ -55,7 +55,7 @@ pub(crate) fn server_info(shared: &Shared) -> Value {
         "name": shared.server_name,
         "host": shared.client_addr.ip().to_string(),
         "id": shared.server_id,
-        "ver": VERSION,
+        "ver": natsws_core::proto::SERVER_VERSION,
         "jetstream": false,
         "flags": 0,
         "seq": shared.sys.next_seq(),
@@ -162,8 +162,11 @@ fn client_info(cs: &ConnShared, meta: &ClientMeta, acc: &str, stop: Option<Syste
             m.insert(k.into(), json!(v));
         }
     }
-    if let Some(rtt) = meta.rtt {
-        m.insert("rtt".into(), json!(rtt.0.saturating_mul(1_000_000)));
+    // The disconnect event's `rtt`: nanoseconds, left out when zero
+    // (nats-server `getRTT`).
+    let rtt = cs.rtt.get().as_nanos();
+    if stop.is_some() && rtt > 0 {
+        m.insert("rtt".into(), json!(rtt));
     }
     if let Some(stop) = stop {
         m.insert("stop".into(), json!(rfc3339(stop)));

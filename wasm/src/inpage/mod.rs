@@ -35,9 +35,6 @@ use config::Options;
 use host::ConnHost;
 use world::{Peer, World};
 
-/// The version the in-page server reports in INFO (the natsws version).
-const VERSION: &str = env!("CARGO_PKG_VERSION");
-
 /// Closed connections kept for `connz({ state: "closed" })`.
 const CLOSED_KEPT: usize = 64;
 
@@ -168,7 +165,7 @@ impl InPageCore {
         let info = Info {
             server_id: self.server_id.clone(),
             server_name: self.server_name(),
-            version: VERSION.into(),
+            version: natsws_core::proto::SERVER_VERSION.into(),
             proto: 1,
             go: concat!("natsws-wasm ", env!("CARGO_PKG_VERSION")).into(),
             host: "0.0.0.0".into(),
