@@ -121,7 +121,8 @@ mod tests {
         let conn = std::mem::size_of::<Conn>();
         let shared = std::mem::size_of::<ConnShared>();
         assert!(conn <= 352, "Conn is {conn} bytes");
-        assert!(shared <= 416, "ConnShared is {shared} bytes");
+        // 408 bytes at the boxing, 432 with main's `rtt` (24 bytes).
+        assert!(shared <= 440, "ConnShared is {shared} bytes");
         assert!(std::mem::size_of::<Option<Box<WsConn>>>() == 8);
     }
 }
