@@ -262,6 +262,14 @@ impl EventLoop {
             }
             if conn.handshake_deadline.is_some_and(|d| d <= now) {
                 let peer = conn.shared.peer;
+                // Go's read deadline error names both ends.
+                let local = || {
+                    conn.sock
+                        .tcp()
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default()
+                };
                 if conn.shared.kind == ConnKind::CLIENT {
                     // nats-server 2.15.1: the handshake's read deadline
                     // fails it (`TLS handshake error: read tcp
@@ -270,14 +278,9 @@ impl EventLoop {
                     // Required'`, in plaintext and only to a peer that
                     // sent nothing (a TLS peer could not read it;
                     // docs/compat.md).
-                    let local = conn
-                        .sock
-                        .tcp()
-                        .local_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default();
                     crate::debug!(
-                        "{peer} - cid:{cid} - TLS handshake error: read tcp {local}->{peer}: i/o timeout"
+                        "{peer} - cid:{cid} - TLS handshake error: read tcp {}->{peer}: i/o timeout",
+                        local()
                     );
                     if !conn.sock.received_any() {
                         let mut e = Vec::new();
@@ -291,14 +294,9 @@ impl EventLoop {
                         .ws_handshake_failures
                         .fetch_add(1, Ordering::Relaxed);
                     // Go's HTTP server: the read deadline ends the handshake.
-                    let local = conn
-                        .sock
-                        .tcp()
-                        .local_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default();
                     crate::error!(
-                        "websocket: TLS handshake error from {peer}: read tcp {local}->{peer}: i/o timeout"
+                        "websocket: TLS handshake error from {peer}: read tcp {}->{peer}: i/o timeout",
+                        local()
                     );
                     self.close(token, ClosedReason::TlsHandshakeFailure, false);
                 } else {
