@@ -27,8 +27,8 @@ Loopback only; every wait is bounded.
 """
 import argparse, os, re, socket, subprocess, sys, tempfile, time
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, make_pki, pump  # noqa: E402
 
 def start(bin_, conf):
     d = tempfile.mkdtemp(prefix="bench-leaf-")
@@ -76,29 +76,7 @@ def run_once(pub_port, sub_port, size, n):
     try:
         while True: sub.recv(65536)
     except socket.timeout: pass
-    sub.settimeout(30)
-    payload = b"a" * size
-    one = b"PUB bench %d\r\n" % size + payload + b"\r\n"
-    per = max(1, 65536 // len(one))
-    batch = one * per
-    expect = n * len(b"MSG bench 1 %d\r\n" % size + payload + b"\r\n")
-    import threading
-    def publish():
-        left = n
-        while left > 0:
-            k = min(per, left)
-            pub.sendall(batch if k == per else one * k)
-            left -= k
-    t0 = time.time()
-    th = threading.Thread(target=publish); th.start()
-    got = 0
-    while got < expect:
-        b = sub.recv(1 << 20)
-        if not b: raise SystemExit("subscriber closed")
-        got += len(b)
-    dt = time.time() - t0
-    th.join(); sub.close(); pub.close()
-    return n / dt
+    return pump(pub, sub, size, n)
 
 # (listener block, remote block) for --tls; empty strings without it.
 TLS = ("", "")
@@ -118,12 +96,7 @@ def leaf_conf(port, hub_leaf, hub_ws, userinfo=""):
     return f"server_name: LEAF\nhost: 127.0.0.1\nport: {port}\nleafnodes {{ remotes [ {{ url: \"{url}\"{rt} }} ] }}\n"
 
 def make_tls():
-    d = tempfile.mkdtemp(prefix="bench-leaf-pki-")
-    run = lambda *a: subprocess.run(a, cwd=d, check=True, capture_output=True, timeout=60)
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bench CA")
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=bench")
-    open(os.path.join(d, "ext"), "w").write("subjectAltName=IP:127.0.0.1\n")
-    run("openssl", "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext")
+    d = make_pki("bench-leaf-pki-")
     j = lambda f: os.path.join(d, f)
     return (f", tls {{ cert_file: \"{j('srv.pem')}\", key_file: \"{j('srv.key')}\" }}",
             f", tls {{ ca_file: \"{j('ca.pem')}\" }}")

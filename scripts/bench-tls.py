@@ -16,21 +16,10 @@ Usage: scripts/bench-tls.py [--natsws target/release/natsws]
                             [--sizes 128,16384]
 Loopback only; every wait is bounded.
 """
-import argparse, os, socket, ssl, statistics, subprocess, tempfile, threading, time
+import argparse, os, socket, ssl, statistics, subprocess, sys, tempfile, threading, time
 
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
-def make_pki():
-    d = tempfile.mkdtemp(prefix="bench-tls-pki-")
-    run = lambda *a: subprocess.run(a, cwd=d, check=True, capture_output=True, timeout=60)
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bench CA")
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=bench")
-    open(os.path.join(d, "ext"), "w").write("subjectAltName=IP:127.0.0.1\n")
-    run("openssl", "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext")
-    return d
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, make_pki, pump  # noqa: E402
 
 
 def start(bin_, pki):
@@ -73,30 +62,7 @@ def run_once(port, ctx, size, n):
     while b"PONG\r\n" not in buf: buf += sub.recv(65536)
     # The subscription is registered before the publisher starts (same
     # server: the PONG to the subscriber's PING follows its SUB).
-    sub.settimeout(30)
-    payload = b"a" * size
-    one = b"PUB bench %d\r\n" % size + payload + b"\r\n"
-    per = max(1, 65536 // len(one))
-    batch = one * per
-    expect = n * len(b"MSG bench 1 %d\r\n" % size + payload + b"\r\n")
-
-    def publish():
-        left = n
-        while left > 0:
-            k = min(per, left)
-            pub.sendall(batch if k == per else one * k)
-            left -= k
-
-    t0 = time.time()
-    th = threading.Thread(target=publish); th.start()
-    got = 0
-    while got < expect:
-        b = sub.recv(1 << 20)
-        if not b: raise SystemExit("subscriber closed")
-        got += len(b)
-    dt = time.time() - t0
-    th.join(); sub.close(); pub.close()
-    return n / dt
+    return pump(pub, sub, size, n)
 
 
 def run_pub_only(port, ctx, size, n):
@@ -133,7 +99,7 @@ def main():
     ap.add_argument("--mode", choices=("pubsub", "pub"), default="pubsub",
                     help="pubsub: TLS publisher and subscriber; pub: TLS publisher only, PUBs then PING until PONG")
     a = ap.parse_args()
-    pki = make_pki()
+    pki = make_pki("bench-tls-pki-")
     ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.pem"))
     sizes = [int(x) for x in a.sizes.split(",")]
     counts = {128: 500_000, 16384: 20_000}

@@ -114,6 +114,17 @@ impl Turn {
         }
     }
 
+    /// [`mark_dirty`] with this turn's loop index, dirty list and wake-ups.
+    fn mark_dirty(&mut self, shared: &Shared, target: &Arc<ConnShared>) {
+        mark_dirty(
+            shared,
+            self.idx,
+            &mut self.local_dirty,
+            &mut self.wake,
+            target,
+        );
+    }
+
     /// Appends NATS bytes to a connection of this loop's outbox and queues
     /// it for this turn's flush (once: the `dirty` flag).
     pub(crate) fn queue_out(&mut self, cs: &Arc<ConnShared>, bytes: &[u8]) {
@@ -217,15 +228,8 @@ pub(crate) fn interest(
         router.remove(sub)
     };
     if changed && acc.leafs.active() {
-        let Turn {
-            idx,
-            local_dirty,
-            wake,
-            ..
-        } = turn;
-        acc.leafs.changed(sub, added, |c| {
-            mark_dirty(shared, *idx, local_dirty, wake, c);
-        });
+        acc.leafs
+            .changed(sub, added, |c| turn.mark_dirty(shared, c));
     }
     changed
 }
@@ -245,15 +249,8 @@ pub(crate) fn reweigh(
     let old = sub.remote_weight();
     sub.set_remote_weight(weight);
     if acc.leafs.active() {
-        let Turn {
-            idx,
-            local_dirty,
-            wake,
-            ..
-        } = turn;
-        acc.leafs.reweighed(sub, old, |c| {
-            mark_dirty(shared, *idx, local_dirty, wake, c);
-        });
+        acc.leafs
+            .reweighed(sub, old, |c| turn.mark_dirty(shared, c));
     }
 }
 

@@ -117,24 +117,11 @@ fn subscriptions_of(cid: u64, accounts: &[Arc<Account>], detail: bool) -> Vec<Va
                 if s.conn != cid {
                     return;
                 }
-                let subject = String::from_utf8_lossy(s.filter.as_bytes());
-                if !detail {
-                    list.push(json!(subject));
-                    return;
-                }
-                let mut v = json!({
-                    "subject": subject,
-                    "sid": String::from_utf8_lossy(&s.sid),
-                    "msgs": s.delivered(),
-                    "cid": s.conn,
+                list.push(if detail {
+                    super::subsz::sub_detail(s)
+                } else {
+                    json!(String::from_utf8_lossy(s.filter.as_bytes()))
                 });
-                if let Some(q) = &s.queue {
-                    v["qgroup"] = json!(String::from_utf8_lossy(q));
-                }
-                if s.max_msgs() > 0 {
-                    v["max"] = json!(s.max_msgs());
-                }
-                list.push(v);
             });
         }
     }

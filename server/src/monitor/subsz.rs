@@ -40,20 +40,9 @@ pub(crate) fn subsz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             // `account_tag`: the account's name tag, which is its name
             // unless a JWT names it (nats-server `getNameTag`; natsws
             // keeps no JWT name: docs/compat.md).
-            let mut v = json!({
-                "account": acc.name,
-                "account_tag": acc.name,
-                "subject": String::from_utf8_lossy(s.filter.as_bytes()),
-                "sid": String::from_utf8_lossy(&s.sid),
-                "msgs": s.delivered(),
-                "cid": s.conn,
-            });
-            if let Some(q) = &s.queue {
-                v["qgroup"] = json!(String::from_utf8_lossy(q));
-            }
-            if s.max_msgs() > 0 {
-                v["max"] = json!(s.max_msgs());
-            }
+            let mut v = sub_detail(s);
+            v["account"] = json!(acc.name);
+            v["account_tag"] = json!(acc.name);
             list.push(v);
         });
     }
@@ -78,4 +67,24 @@ pub(crate) fn subsz(shared: &Shared, params: &Params) -> Result<Value, Error> {
         v["subscriptions_list"] = json!(page);
     }
     Ok(v)
+}
+
+/// nats-server's `SubDetail` of one subscription without its account keys
+/// (`newClientSubDetail`): `subject`, `sid`, `msgs`, `cid`, and `qgroup` and
+/// `max` when set. `/subsz` adds `account` and `account_tag`; `/connz
+/// ?subs=detail` lists it as is.
+pub(super) fn sub_detail<T>(s: &natsws_core::router::Subscription<T>) -> Value {
+    let mut v = json!({
+        "subject": String::from_utf8_lossy(s.filter.as_bytes()),
+        "sid": String::from_utf8_lossy(&s.sid),
+        "msgs": s.delivered(),
+        "cid": s.conn,
+    });
+    if let Some(q) = &s.queue {
+        v["qgroup"] = json!(String::from_utf8_lossy(q));
+    }
+    if s.max_msgs() > 0 {
+        v["max"] = json!(s.max_msgs());
+    }
+    v
 }
