@@ -431,7 +431,7 @@ fn client_info(cs: Option<&ConnShared>, account: &str, share: bool) -> String {
             ("ver", &meta.version),
         ] {
             if !v.is_empty() {
-                m.insert(k.into(), v.as_str().into());
+                m.insert(k.into(), (**v).into());
             }
         }
     }

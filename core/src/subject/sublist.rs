@@ -109,7 +109,15 @@ impl<T: PartialEq> Node<T> {
 
     fn add(&mut self, queue: Option<&[u8]>, value: T) {
         match queue {
-            None => self.plain.push(value),
+            None => {
+                // Most subjects have one subscriber (a reply inbox, an MQTT
+                // client's own topic): room for exactly one, not the four a
+                // first push reserves; later pushes grow as usual.
+                if self.plain.capacity() == 0 {
+                    self.plain.reserve_exact(1);
+                }
+                self.plain.push(value);
+            }
             Some(q) => match self.queues.iter_mut().find(|g| *g.name == *q) {
                 Some(g) => g.members.push(value),
                 None => self.queues.push(QueueSubs {

@@ -97,7 +97,7 @@ fn add_auth(meta: &crate::sink::ClientMeta, open: bool, obj: &mut serde_json::Ma
     if !meta.user.is_empty() {
         obj.insert("authorized_user".into(), json!(meta.user));
     }
-    let global = meta.account == "$G";
+    let global = &*meta.account == "$G";
     if !meta.account.is_empty() && !global {
         obj.insert("account".into(), json!(meta.account));
     }
