@@ -457,7 +457,11 @@ impl EventLoop {
 /// The close line of a leafnode connection (spec §6.4):
 /// `Leafnode connection closed: <reason> - Remote: <name>`.
 pub(super) fn log_closed(cs: &ConnShared, reason: ClosedReason) {
-    let name = cs.client.lock().map(|m| m.name.clone()).unwrap_or_default();
+    let name = cs
+        .client
+        .lock()
+        .map(|m| m.name().to_string())
+        .unwrap_or_default();
     let remote = if name.is_empty() {
         String::new()
     } else {

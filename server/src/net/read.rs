@@ -445,9 +445,7 @@ fn record_input(shared: &Shared, conn: &mut Conn) {
         shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
         let c = conn.proto.connect_options().expect("checked");
         let mut meta = conn.shared.client.lock().expect("meta");
-        meta.name = c.name.as_str().into();
-        meta.lang = c.lang.as_str().into();
-        meta.version = c.version.as_str().into();
+        meta.set_names(&c.name, &c.lang, &c.version);
         meta.account = conn.account.name.as_str().into();
         drop(meta);
         crate::system::events::client_connect(shared, &conn.shared, &conn.account);

@@ -192,9 +192,7 @@ impl Host for ClientHost<'_> {
                     // event (nats-server `getRawAuthUser`, `c.opts`).
                     let mut meta = self.me.client.lock().expect("meta");
                     meta.user = c.user.as_str().into();
-                    meta.name = c.name.as_str().into();
-                    meta.lang = c.lang.as_str().into();
-                    meta.version = c.version.as_str().into();
+                    meta.set_names(&c.name, &c.lang, &c.version);
                 }
                 // An already expired JWT is an Authorization Violation at
                 // CONNECT, as in nats-server; `User Authentication Expired`

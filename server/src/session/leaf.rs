@@ -575,7 +575,7 @@ impl Leaf {
         // `/leafz` that lists the link also shows its name.
         {
             let mut meta = cx.me.client.lock().expect("meta");
-            meta.name = self.remote_name.as_str().into();
+            meta.set_names(&self.remote_name, "", "");
         }
         let interest = match &self.hub_perms {
             Some(p) => Some(p.export.clone()),

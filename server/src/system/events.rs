@@ -153,10 +153,10 @@ fn client_info(cs: &ConnShared, meta: &ClientMeta, acc: &str, stop: Option<Syste
     m.insert("id".into(), json!(cs.cid));
     m.insert("acc".into(), json!(acc));
     for (k, v) in [
-        ("user", &meta.user),
-        ("name", &meta.name),
-        ("lang", &meta.lang),
-        ("ver", &meta.version),
+        ("user", &*meta.user),
+        ("name", meta.name()),
+        ("lang", meta.lang()),
+        ("ver", meta.version()),
     ] {
         if !v.is_empty() {
             m.insert(k.into(), json!(v));
