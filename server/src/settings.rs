@@ -194,9 +194,17 @@ impl Settings {
         }
     }
 
-    /// `write_deadline` for a connection of `kind`.
+    /// `write_deadline` for a connection of `kind`: a leaf link's is
+    /// `leafnodes { write_deadline }` when set and positive (nats-server
+    /// `initClient`).
     pub fn write_deadline_for(&self, kind: ConnKind) -> Duration {
         match kind {
+            k if k.is_leaf() => self
+                .leafnodes
+                .as_ref()
+                .and_then(|l| l.write_deadline)
+                .filter(|d| !d.is_zero())
+                .unwrap_or(self.write_deadline),
             ConnKind::WEBSOCKET | ConnKind::MQTT_WS => self.ws_write_deadline,
             _ => self.write_deadline,
         }
