@@ -730,6 +730,35 @@ mod tests {
     }
 
     #[test]
+    fn leafnode_isolation_and_write_deadline_changes_are_refused() {
+        // nats-server 2.15.1's texts (checked with SIGHUP).
+        for (new, detail) in [
+            (
+                "isolate: true",
+                "field \"IsolateLeafnodeInterest\": old=false, new=true",
+            ),
+            (
+                "write_deadline: \"5s\"",
+                "field \"WriteDeadline\": old=0s, new=5s",
+            ),
+            (
+                "write_timeout: retry",
+                "field \"WriteTimeout\": old=, new=retry",
+            ),
+        ] {
+            let e = run(
+                "leafnodes { port: 7422 }\n",
+                &format!("leafnodes {{ port: 7422, {new} }}\n"),
+            )
+            .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("config reload not supported for LeafNode: {detail}")
+            );
+        }
+    }
+
+    #[test]
     fn reloadable_options_give_one_line_each() {
         let c = run(
             "max_payload: 100\nping_interval: \"2m\"\ndebug: false\n",
