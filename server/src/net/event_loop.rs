@@ -251,6 +251,11 @@ impl EventLoop {
             if let Some(reason) = conn.closing {
                 if conn.draining.get().is_some_and(|d| d <= now) {
                     self.finish_close(token, reason);
+                } else {
+                    // An earlier entry (see `arm`): the lingering close's
+                    // own deadline goes in now.
+                    conn.timer_at = At::NONE;
+                    arm(&mut self.timers, conn, token);
                 }
                 continue;
             }
