@@ -7,6 +7,7 @@
 //! This sits below [`crate::shared`] (which holds the [`Registry`]); the
 //! connection side, `crate::session::mqtt`, drives it.
 
+mod commit;
 pub(crate) mod committer;
 pub(crate) mod store;
 mod submap;
@@ -15,7 +16,7 @@ pub(crate) mod window;
 pub(crate) use submap::SubMap;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use natsws_core::mqtt::retained::Retained;
@@ -155,8 +156,15 @@ pub(crate) struct Dirty {
     epoch: AtomicU64,
     /// The last epoch written (0: none).
     durable: AtomicU64,
-    /// The last commit failed: the next one writes again.
-    retry: AtomicBool,
+    /// The last epoch whose commit failed (0: none): the acknowledgements
+    /// of epochs up to it that are not durable are never sent (their
+    /// connections are closed, see `net/mqtt_hold.rs`); its changes are
+    /// marked again and written by a later commit.
+    failed: AtomicU64,
+    /// Commits failed in a row (0 after a success): the retry of what a
+    /// failed commit left marked, with no acknowledgement waiting for it,
+    /// waits [`Dirty::retry_after`].
+    failures: AtomicU32,
     /// Only changes no acknowledgement waits for (a PUBACK or PUBCOMP
     /// received, deliveries rendered) were marked: written with the next
     /// required commit, or after [`LAZY_COMMIT`] at the latest.
@@ -643,6 +651,17 @@ impl Registry {
             .map_or(u64::MAX, |d| d.durable.load(Ordering::SeqCst))
     }
 
+    /// The last commit epoch whose write failed (0: none, or no file
+    /// store). A connection whose acknowledgements wait for an epoch up to
+    /// it that is not durable ([`Registry::durable_epoch`]) never gets
+    /// them: it is closed instead (mqtt spec §7.5; `net/mqtt_hold.rs`).
+    /// Read it after [`Registry::durable_epoch`].
+    pub(crate) fn failed_epoch(&self) -> u64 {
+        self.dirty
+            .get()
+            .map_or(0, |d| d.failed.load(Ordering::SeqCst))
+    }
+
     /// Starts using `c` for commits (the committer thread is running).
     pub(crate) fn set_committer(&self, c: Arc<committer::Committer>) {
         let _ = self.committer.set(c);
@@ -667,76 +686,6 @@ impl Registry {
         if let Some(c) = self.committer.get() {
             c.stop();
         }
-    }
-
-    /// `need`: the epoch the caller waits for; `all`: lazy changes too,
-    /// whatever their age; `lazy`: lazy changes once due.
-    fn commit_upto(&self, need: u64, all: bool, lazy: bool) {
-        let (Some(fs), Some(d)) = (self.store.get(), self.dirty.get()) else {
-            return;
-        };
-        let pending =
-            |d: &Dirty| need > d.durable.load(Ordering::SeqCst) || d.retry.load(Ordering::Acquire);
-        // Nothing of this thread's to wait for, and no lazy change: no
-        // lock (another loop may be in its fsync).
-        let lazy_due = lazy && d.lazy.load(Ordering::Acquire);
-        if !(all || pending(d) || lazy_due) {
-            return;
-        }
-        let mut last = if all || pending(d) {
-            d.commit.lock().expect("commit")
-        } else {
-            // Only lazy changes: never wait behind another loop's fsync
-            // for them (that loop's commit writes them anyway).
-            let Ok(g) = d.commit.try_lock() else {
-                return;
-            };
-            g
-        };
-        if !pending(d) {
-            // Another loop's commit covered this thread's changes.
-            let due = all || (lazy && last.is_none_or(|t| t.elapsed() >= LAZY_COMMIT));
-            if !due || !d.lazy.load(Ordering::Acquire) {
-                return;
-            }
-        }
-        d.retry.store(false, Ordering::Release);
-        d.lazy.store(false, Ordering::Release);
-        *last = Some(std::time::Instant::now());
-        // Later marks belong to the next epoch.
-        let closed = d.epoch.fetch_add(1, Ordering::SeqCst);
-        let keys: Vec<SessionKey> = d.sessions.lock().expect("dirty").drain().collect();
-        let rets: Vec<RetainedKey> = d.retained.lock().expect("dirty").drain().collect();
-        let mut writes = Vec::with_capacity(keys.len() + rets.len());
-        {
-            let map = self.sessions.lock().expect("sessions");
-            for k in &keys {
-                let row = store::key(&k.0, k.1.as_bytes());
-                let snap = map.get(k).and_then(|s| {
-                    let inner = s.inner.lock().expect("mqtt session");
-                    (!inner.clean).then(|| inner.snapshot().encode())
-                });
-                writes.push(store::Write::Session(row, snap));
-            }
-        }
-        {
-            let r = self.retained.lock().expect("retained");
-            for (acc, subject) in &rets {
-                let m = r.get(acc).and_then(|idx| idx.get(subject)).cloned();
-                writes.push(store::Write::Retained(store::key(acc, subject), m));
-            }
-        }
-        if writes.is_empty() {
-            d.durable.store(closed, Ordering::SeqCst);
-            return;
-        }
-        if let Err(e) = fs.commit(&writes) {
-            crate::error!("{e}");
-            d.sessions.lock().expect("dirty").extend(keys);
-            d.retained.lock().expect("dirty").extend(rets);
-            d.retry.store(true, Ordering::Release);
-        }
-        d.durable.store(closed, Ordering::SeqCst);
     }
 
     /// At start: the stored retained messages and persistent sessions

@@ -15,6 +15,7 @@
 //! ([`super::Registry::commit`]). Clean sessions are never written.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -31,15 +32,19 @@ const VERSION: u8 = 2;
 /// A failure of the durable store.
 #[derive(Debug)]
 pub(crate) enum StoreError {
-    /// The database could not be opened or created.
-    Open(String),
-    /// A transaction failed.
-    Txn(String),
+    /// The store directory could not be created.
+    Dir(std::io::Error),
+    /// The database could not be opened, created or reopened.
+    Open(redb::DatabaseError),
+    /// A transaction failed (redb's own error: an I/O error of the write,
+    /// or `PreviousIo` while a failed database is not yet reopened).
+    Txn(redb::Error),
 }
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            StoreError::Dir(e) => write!(f, "mqtt store: cannot create the directory: {e}"),
             StoreError::Open(e) => write!(f, "mqtt store: cannot open: {e}"),
             StoreError::Txn(e) => write!(f, "mqtt store: {e}"),
         }
@@ -48,8 +53,8 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-fn txn<E: std::fmt::Display>(e: E) -> StoreError {
-    StoreError::Txn(e.to_string())
+fn txn<E: Into<redb::Error>>(e: E) -> StoreError {
+    StoreError::Txn(e.into())
 }
 
 /// The durable state of a persistent session, as stored.
@@ -232,57 +237,80 @@ pub(crate) enum Write {
     Retained(Vec<u8>, Option<RetainedMsg>),
 }
 
-/// The open database.
+/// How the database is (re)opened.
+type Opener = Box<dyn Fn() -> Result<Database, redb::DatabaseError> + Send + Sync>;
+
+/// The database, reopened after a failed write.
+///
+/// redb latches the first I/O error of its storage: every later
+/// transaction fails with `StorageError::PreviousIo` until the
+/// `Database` is dropped and opened again (which repairs the file from
+/// its last committed state). So a failed [`FileStore::commit`] drops it,
+/// and the next commit reopens it first: a transient failure (a full
+/// disk, then space freed) heals without a restart; while it cannot, each
+/// commit fails and nothing is acknowledged for it.
 pub(crate) struct FileStore {
-    db: Database,
+    open: Opener,
+    /// `None` after a failed write, until the next commit reopens it.
+    db: Mutex<Option<Database>>,
 }
 
 impl FileStore {
     /// Opens (or creates) `<dir>/mqtt/state.redb`.
     pub(crate) fn open(dir: &Path) -> Result<FileStore, StoreError> {
         let dir = dir.join("mqtt");
-        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Open(e.to_string()))?;
-        let db = Database::create(dir.join("state.redb"))
-            .map_err(|e| StoreError::Open(e.to_string()))?;
+        std::fs::create_dir_all(&dir).map_err(StoreError::Dir)?;
+        let path = dir.join("state.redb");
+        FileStore::open_with(Box::new(move || Database::create(&path)))
+    }
+
+    /// Opens the database with `open` (also used to reopen it) and
+    /// creates the tables.
+    fn open_with(open: Opener) -> Result<FileStore, StoreError> {
+        let db = open().map_err(StoreError::Open)?;
         let w = db.begin_write().map_err(txn)?;
         w.open_table(SESSIONS).map_err(txn)?;
         w.open_table(RETAINED).map_err(txn)?;
         w.commit().map_err(txn)?;
-        Ok(FileStore { db })
+        Ok(FileStore {
+            open,
+            db: Mutex::new(Some(db)),
+        })
     }
 
-    /// Applies `writes` in one transaction (one fsync).
+    /// Applies `writes` in one transaction (one fsync). On failure the
+    /// database is dropped, to be reopened by the next call (see the type's
+    /// docs); the caller keeps the changes for it.
     pub(crate) fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
-        let w = self.db.begin_write().map_err(txn)?;
-        {
-            let mut sessions = w.open_table(SESSIONS).map_err(txn)?;
-            let mut retained = w.open_table(RETAINED).map_err(txn)?;
-            for op in writes {
-                match op {
-                    Write::Session(k, Some(v)) => {
-                        sessions.insert(k.as_slice(), v.as_slice()).map_err(txn)?;
-                    }
-                    Write::Session(k, None) => {
-                        sessions.remove(k.as_slice()).map_err(txn)?;
-                    }
-                    Write::Retained(k, Some(m)) => {
-                        let mut v = vec![m.qos];
-                        put_msg(&mut v, &m.msg);
-                        retained.insert(k.as_slice(), v.as_slice()).map_err(txn)?;
-                    }
-                    Write::Retained(k, None) => {
-                        retained.remove(k.as_slice()).map_err(txn)?;
-                    }
-                }
-            }
+        let mut slot = self.db.lock().expect("mqtt store");
+        if slot.is_none() {
+            *slot = Some((self.open)().map_err(StoreError::Open)?);
+            crate::info!("MQTT store reopened after a failed write");
         }
-        w.commit().map_err(txn)
+        let db = slot.as_ref().expect("just opened");
+        let res = write_all(db, writes);
+        if res.is_err() {
+            *slot = None;
+        }
+        res
+    }
+
+    /// The open database for a read (start-up), reopened when needed.
+    fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        let mut slot = self.db.lock().expect("mqtt store");
+        if slot.is_none() {
+            *slot = Some((self.open)().map_err(StoreError::Open)?);
+        }
+        slot.as_ref()
+            .expect("just opened")
+            .begin_read()
+            .map_err(txn)
     }
 
     /// Every stored session: (account, client id, snapshot); damaged rows
     /// are skipped.
     pub(crate) fn sessions(&self) -> Result<Vec<(String, String, Snapshot)>, StoreError> {
-        let r = self.db.begin_read().map_err(txn)?;
+        let r = self.read()?;
         let t = r.open_table(SESSIONS).map_err(txn)?;
         let mut out = Vec::new();
         for row in t.iter().map_err(txn)? {
@@ -300,7 +328,7 @@ impl FileStore {
 
     /// Every retained message: (account, subject, message).
     pub(crate) fn retained(&self) -> Result<Vec<(String, Vec<u8>, RetainedMsg)>, StoreError> {
-        let r = self.db.begin_read().map_err(txn)?;
+        let r = self.read()?;
         let t = r.open_table(RETAINED).map_err(txn)?;
         let mut out = Vec::new();
         for row in t.iter().map_err(txn)? {
@@ -316,6 +344,34 @@ impl FileStore {
         }
         Ok(out)
     }
+}
+
+/// One transaction with every write of a commit.
+fn write_all(db: &Database, writes: &[Write]) -> Result<(), StoreError> {
+    let w = db.begin_write().map_err(txn)?;
+    {
+        let mut sessions = w.open_table(SESSIONS).map_err(txn)?;
+        let mut retained = w.open_table(RETAINED).map_err(txn)?;
+        for op in writes {
+            match op {
+                Write::Session(k, Some(v)) => {
+                    sessions.insert(k.as_slice(), v.as_slice()).map_err(txn)?;
+                }
+                Write::Session(k, None) => {
+                    sessions.remove(k.as_slice()).map_err(txn)?;
+                }
+                Write::Retained(k, Some(m)) => {
+                    let mut v = vec![m.qos];
+                    put_msg(&mut v, &m.msg);
+                    retained.insert(k.as_slice(), v.as_slice()).map_err(txn)?;
+                }
+                Write::Retained(k, None) => {
+                    retained.remove(k.as_slice()).map_err(txn)?;
+                }
+            }
+        }
+    }
+    w.commit().map_err(txn)
 }
 
 #[cfg(test)]
@@ -372,5 +428,141 @@ mod tests {
         let n = v.len();
         v[n - 8] = 9;
         assert!(Snapshot::decode(&v).is_none());
+    }
+}
+
+#[cfg(test)]
+mod heal_tests {
+    use super::*;
+    use redb::backends::FileBackend;
+    use redb::{BackendError, StorageBackend};
+    use std::ops::Bound;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    /// A file whose writes fail while `fail` is set (a full disk).
+    #[derive(Debug)]
+    struct Flaky {
+        file: FileBackend,
+        fail: Arc<AtomicBool>,
+    }
+
+    impl Flaky {
+        fn check(&self) -> Result<(), BackendError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(BackendError::Io(std::io::Error::from_raw_os_error(28)));
+            }
+            Ok(())
+        }
+    }
+
+    impl StorageBackend for Flaky {
+        fn len(&self) -> Result<u64, BackendError> {
+            self.file.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), BackendError> {
+            self.file.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> Result<(), BackendError> {
+            self.check()?;
+            self.file.set_len(len)
+        }
+        fn sync_data(&self) -> Result<(), BackendError> {
+            self.check()?;
+            self.file.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> Result<(), BackendError> {
+            self.check()?;
+            self.file.write(offset, data)
+        }
+        fn close(&self) -> Result<(), BackendError> {
+            self.file.close()
+        }
+        fn try_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+            self.file.try_lock_range(s, e)
+        }
+        fn try_lock_shared_range(
+            &self,
+            s: Bound<u64>,
+            e: Bound<u64>,
+        ) -> Result<bool, BackendError> {
+            self.file.try_lock_shared_range(s, e)
+        }
+        fn lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+            self.file.lock_range(s, e)
+        }
+        fn lock_shared_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+            self.file.lock_shared_range(s, e)
+        }
+        fn unlock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+            self.file.unlock_range(s, e)
+        }
+        fn query_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+            self.file.query_lock_range(s, e)
+        }
+    }
+
+    fn row(id: &str, filter: &[u8]) -> Write {
+        let snap = Snapshot {
+            subs: vec![(filter.into(), 1)],
+            ..Snapshot::default()
+        };
+        Write::Session(key("A", id.as_bytes()), Some(snap.encode()))
+    }
+
+    fn ids(fs: &FileStore) -> Vec<String> {
+        let mut v: Vec<String> = fs
+            .sessions()
+            .expect("read")
+            .into_iter()
+            .map(|(_, id, _)| id)
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_failed_write_heals_once_the_disk_takes_writes_again() {
+        let dir = std::env::temp_dir().join(format!("natsws-store-heal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("state.redb");
+        let _ = std::fs::remove_file(&path);
+        let fail = Arc::new(AtomicBool::new(false));
+        let opens = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (f, p, n) = (fail.clone(), path.clone(), opens.clone());
+        let fs = FileStore::open_with(Box::new(move || {
+            n.fetch_add(1, Ordering::SeqCst);
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&p)
+                .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))?;
+            redb::Builder::new().create_with_backend(Flaky {
+                file: FileBackend::new(file),
+                fail: f.clone(),
+            })
+        }))
+        .expect("open");
+        fs.commit(&[row("kept", b"a")]).expect("first commit");
+
+        fail.store(true, Ordering::SeqCst);
+        let big = vec![7u8; 256 * 1024];
+        let big_row = Write::Session(key("A", b"lost"), Some(big));
+        assert!(fs.commit(&[big_row]).is_err(), "the disk is full");
+        // Still failing: every commit fails, none panics.
+        for _ in 0..3 {
+            assert!(fs.commit(&[row("later", b"b")]).is_err());
+        }
+
+        fail.store(false, Ordering::SeqCst);
+        fs.commit(&[row("later", b"b")])
+            .expect("heals once writes succeed");
+        assert!(opens.load(Ordering::SeqCst) >= 2, "reopened");
+        // The committed row survived, the failed one is not there.
+        assert_eq!(ids(&fs), ["kept", "later"]);
+        drop(fs);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

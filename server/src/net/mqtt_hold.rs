@@ -62,31 +62,64 @@ impl EventLoop {
 
     /// Releases the held connections whose epoch is durable: queued for
     /// this turn's flush, and read again (input that came while held
-    /// raised its edge then).
+    /// raised its edge then). Those whose epoch failed to commit (and is
+    /// not durable since) are closed without a flush: the PUBACK, PUBREC
+    /// or SUBACK they hold promised a write that did not happen, so the
+    /// client resends on reconnect (mqtt spec §7.5; docs/compat.md).
     pub(super) fn release_held(&mut self) {
         if self.held.is_empty() {
             return;
         }
+        // Durable first: a commit that succeeds between the two loads
+        // only makes this close what it could have released, never the
+        // reverse.
         let durable = self.shared.mqtt.durable_epoch();
+        let failed = self.shared.mqtt.failed_epoch();
         let mut i = 0;
         while i < self.held.len() {
             let (token, cs) = &self.held[i];
             let token = *token;
             match self.conns.get_mut(token) {
                 Some(c) if Arc::ptr_eq(&c.shared, cs) => {
-                    if c.acks_after > durable {
+                    if c.acks_after > durable && c.acks_after > failed {
                         i += 1;
                         continue;
                     }
+                    let lost = c.acks_after > durable;
                     c.acks_after = 0;
-                    self.turn.local_dirty.push(c.shared.clone());
-                    self.readable.push(token);
                     self.held.swap_remove(i);
+                    if lost {
+                        self.drop_acks(token);
+                    } else {
+                        let c = &self.conns[token];
+                        self.turn.local_dirty.push(c.shared.clone());
+                        self.readable.push(token);
+                    }
                 }
                 _ => {
                     self.held.swap_remove(i);
                 }
             }
+        }
+    }
+
+    /// Closes held connection `token` without sending what it queued (its
+    /// acknowledgements wait for a commit that failed); as nats-server
+    /// closes an MQTT connection whose QoS 2 message or subscription its
+    /// store refused (`ProtocolViolation`, after its read loop's error).
+    fn drop_acks(&mut self, token: usize) {
+        let c = &self.conns[token];
+        crate::error!(
+            "{} - {}:{} - MQTT acknowledgements not sent: the store write they depend on failed; closing the connection (the client resends)",
+            c.shared.log_peer(),
+            c.shared.kind.label(),
+            c.shared.cid
+        );
+        match c.closing {
+            // Already closing (e.g. taken over): its lingering close may
+            // have moved the held bytes to the socket buffer; drop them.
+            Some(reason) => self.finish_close(token, reason),
+            None => self.close(token, ClosedReason::ProtocolViolation, false),
         }
     }
 }

@@ -1,0 +1,124 @@
+//! The commit of the durable MQTT store (mqtt spec §7.5, group commit):
+//! what was marked dirty is written in one transaction; the epoch it
+//! closes becomes durable, or, when the write fails, the failed epoch
+//! whose acknowledgements are never sent (`net/mqtt_hold.rs` closes their
+//! connections); the changes of a failed commit are marked again and
+//! written by a later one (docs/compat.md "Durable MQTT state").
+
+use std::sync::atomic::Ordering;
+
+use super::{store, Dirty, Registry, RetainedKey, SessionKey, LAZY_COMMIT};
+
+impl Dirty {
+    /// How long after the last commit started the changes that no
+    /// acknowledgement waits for are written: [`LAZY_COMMIT`], doubled for
+    /// each commit that failed in a row up to 64 times that (6.4 s), so a
+    /// disk that keeps failing is not retried in a tight loop.
+    fn retry_after(&self) -> std::time::Duration {
+        LAZY_COMMIT * (1 << self.failures.load(Ordering::Relaxed).min(6))
+    }
+
+    /// The newest epoch settled: durable, or failed (its acknowledgements
+    /// are never sent): nothing up to it is waited for any more.
+    fn settled(&self) -> u64 {
+        self.durable
+            .load(Ordering::SeqCst)
+            .max(self.failed.load(Ordering::SeqCst))
+    }
+}
+
+impl Registry {
+    /// `need`: the epoch the caller waits for; `all`: lazy changes too,
+    /// whatever their age; `lazy`: lazy changes once due.
+    ///
+    /// On success the closed epoch becomes durable. On failure it becomes
+    /// the failed epoch instead (never durable: the acknowledgements
+    /// waiting for it are not sent), its changes are marked again, as lazy
+    /// ones, and written by the next commit: one that someone waits for,
+    /// or the retry after [`Dirty::retry_after`].
+    pub(super) fn commit_upto(&self, need: u64, all: bool, lazy: bool) {
+        let (Some(fs), Some(d)) = (self.store.get(), self.dirty.get()) else {
+            return;
+        };
+        // This thread's epoch is neither durable nor failed yet.
+        let pending = |d: &Dirty| need > d.settled();
+        // Nothing of this thread's to wait for, and no lazy change: no
+        // lock (another loop may be in its fsync).
+        let lazy_due = lazy && d.lazy.load(Ordering::Acquire);
+        if !(all || pending(d) || lazy_due) {
+            return;
+        }
+        let mut last = if all || pending(d) {
+            d.commit.lock().expect("commit")
+        } else {
+            // Only lazy changes: never wait behind another loop's fsync
+            // for them (that loop's commit writes them anyway).
+            let Ok(g) = d.commit.try_lock() else {
+                return;
+            };
+            g
+        };
+        if !pending(d) {
+            // Another loop's commit covered (or failed) this thread's
+            // changes.
+            let due = all || (lazy && last.is_none_or(|t| t.elapsed() >= d.retry_after()));
+            if !due || !d.lazy.load(Ordering::Acquire) {
+                return;
+            }
+        }
+        d.lazy.store(false, Ordering::Release);
+        *last = Some(std::time::Instant::now());
+        // Later marks belong to the next epoch.
+        let closed = d.epoch.fetch_add(1, Ordering::SeqCst);
+        let keys: Vec<SessionKey> = d.sessions.lock().expect("dirty").drain().collect();
+        let rets: Vec<RetainedKey> = d.retained.lock().expect("dirty").drain().collect();
+        let writes = self.writes(&keys, &rets);
+        if writes.is_empty() {
+            d.durable.store(closed, Ordering::SeqCst);
+            return;
+        }
+        match fs.commit(&writes) {
+            Ok(()) => {
+                if d.failures.swap(0, Ordering::Relaxed) > 0 {
+                    crate::info!("MQTT store: writes succeed again (epoch {closed} committed)");
+                }
+                d.durable.store(closed, Ordering::SeqCst);
+            }
+            Err(e) => {
+                d.sessions.lock().expect("dirty").extend(keys);
+                d.retained.lock().expect("dirty").extend(rets);
+                d.lazy.store(true, Ordering::Release);
+                let n = d.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                crate::error!(
+                    "MQTT store: commit of epoch {closed} failed ({n} in a row): {e}; the CONNACK, PUBACK, PUBREC and SUBACK that depend on it are not sent and their connections are closed; its changes are written again with the next commit"
+                );
+                d.failed.store(closed, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// The rows of `keys` and `rets` as they are now (a session gone or
+    /// clean, or a retained message cleared: a delete).
+    fn writes(&self, keys: &[SessionKey], rets: &[RetainedKey]) -> Vec<store::Write> {
+        let mut writes = Vec::with_capacity(keys.len() + rets.len());
+        {
+            let map = self.sessions.lock().expect("sessions");
+            for k in keys {
+                let row = store::key(&k.0, k.1.as_bytes());
+                let snap = map.get(k).and_then(|s| {
+                    let inner = s.inner.lock().expect("mqtt session");
+                    (!inner.clean).then(|| inner.snapshot().encode())
+                });
+                writes.push(store::Write::Session(row, snap));
+            }
+        }
+        {
+            let r = self.retained.lock().expect("retained");
+            for (acc, subject) in rets {
+                let m = r.get(acc).and_then(|idx| idx.get(subject)).cloned();
+                writes.push(store::Write::Retained(store::key(acc, subject), m));
+            }
+        }
+        writes
+    }
+}

@@ -1,0 +1,195 @@
+//! A failed write of the durable MQTT store (mqtt spec §7.5, issue #17):
+//! the server runs with `RLIMIT_FSIZE` so that a store write past it fails
+//! for real (`EFBIG`, as on a full disk). The PUBACK, PUBREC, SUBACK or
+//! CONNACK that depend on the failed commit are never sent: their
+//! connections are closed instead. Everything that does not need the store
+//! (NATS clients, QoS 0, clean sessions) keeps working, and the store heals
+//! once the state it must write fits again (redb is reopened after its
+//! failure). natsws-only: nats-server keeps MQTT state in JetStream.
+#![allow(missing_docs)]
+
+mod common;
+
+use common::mqtt::{conf, Mqtt};
+use common::{is_reference, Raw, Server, TempDir};
+use natsws_core::mqtt::codec::client;
+
+/// The largest file the server may write (the store starts at 72 KiB).
+const LIMIT: u64 = 512 * 1024;
+/// A payload the store cannot take under [`LIMIT`] (below `max_payload`).
+const BIG: usize = 800 * 1024;
+
+fn start(dir: &TempDir) -> (Server, u16) {
+    let s = Server::start_fsize_limited(&conf(dir, "", ""), LIMIT);
+    let port = s.mqtt_port.expect("MQTT port logged");
+    (s, port)
+}
+
+/// A NATS client, subscribed to `n.>` (sid 1).
+fn nats(s: &Server) -> Raw {
+    let mut n = Raw::connect(s.client_port);
+    n.send(b"CONNECT {\"verbose\":false}\r\nSUB n.> 1\r\nPING\r\n");
+    n.expect("PONG\r\n");
+    n
+}
+
+/// The NATS client still routes: its own message, and one to MQTT.
+fn nats_works(n: &mut Raw, zero: &mut Mqtt) {
+    n.send(b"PUB n.x 2\r\nhi\r\nPUB zero.b 4\r\nnats\r\n");
+    n.expect("MSG n.x 1 2\r\nhi\r\n");
+    let (_, qos, _, topic, _, payload) = zero.read().publish();
+    assert_eq!(
+        (qos, topic.as_str(), &payload[..]),
+        (0, "zero/b", &b"nats"[..])
+    );
+}
+
+/// QoS 0 between clean sessions still flows.
+fn qos0_works(port: u16, zero: &mut Mqtt) {
+    let (mut p, ack) = Mqtt::connect(port, "z0", true);
+    assert_eq!(ack, (0, 0));
+    p.publish(0, false, "zero/a", 0, b"q0");
+    let (_, qos, _, topic, _, payload) = zero.read().publish();
+    assert_eq!(
+        (qos, topic.as_str(), &payload[..]),
+        (0, "zero/a", &b"q0"[..])
+    );
+}
+
+/// A PINGREQ round trip: what was sent before it was processed.
+fn ping(m: &mut Mqtt) {
+    m.send(&[0xc0, 0]);
+    assert_eq!(m.read().b0, 0xd0, "PINGRESP");
+}
+
+/// The server closes `m` and sends nothing before (no acknowledgement).
+fn closed_silently(m: &mut Mqtt, what: &str) {
+    let (got, _) = m.read_to_close();
+    assert!(
+        got.is_empty(),
+        "{what} must not be sent: {:x?}",
+        &got[..got.len().min(16)]
+    );
+}
+
+#[test]
+fn a_qos1_message_the_store_cannot_write_gets_no_puback_and_the_store_heals() {
+    if is_reference() {
+        return; // RLIMIT_FSIZE on nats-server hits its JetStream store.
+    }
+    let dir = TempDir::new();
+    let (s, port) = start(&dir);
+    let (mut sub, ack) = Mqtt::connect(port, "sub", false);
+    assert_eq!(ack, (0, 0));
+    assert_eq!(sub.subscribe(1, &[("big/#", 1)]), [1]);
+    let (mut zero, _) = Mqtt::connect(port, "zero", true);
+    assert_eq!(zero.subscribe(1, &[("zero/#", 0)]), [0]);
+    let mut n = nats(&s);
+
+    // A message that fits is written and acknowledged.
+    let (mut publ, _) = Mqtt::connect(port, "pub", false);
+    publ.publish(1, false, "big/small", 1, b"fits");
+    let a = publ.read();
+    assert_eq!((a.b0, a.id()), (0x40, 1), "PUBACK");
+    let (_, _, _, topic, id, payload) = sub.read().publish();
+    assert_eq!((topic.as_str(), &payload[..]), ("big/small", &b"fits"[..]));
+    sub.ack(4, id);
+
+    // One the store cannot write: no PUBACK, the publisher is closed.
+    publ.publish(1, false, "big/x", 2, &vec![b'x'; BIG]);
+    closed_silently(&mut publ, "the PUBACK");
+    s.expect_log("MQTT store: commit of epoch");
+    s.expect_log("MQTT acknowledgements not sent");
+
+    // Routed before the commit, as any delivery: the subscriber gets it
+    // and acknowledges it, so its session fits in the store again.
+    let (_, qos, _, topic, id, payload) = sub.read().publish();
+    assert_eq!((qos, topic.as_str(), payload.len()), (1, "big/x", BIG));
+    sub.ack(4, id);
+    ping(&mut sub);
+
+    // Nothing else was hurt.
+    qos0_works(port, &mut zero);
+    nats_works(&mut n, &mut zero);
+
+    // The next commit reopens the store and writes: acknowledged again.
+    let (mut p2, _) = Mqtt::connect(port, "pub2", true);
+    p2.publish(1, false, "big/y", 7, b"after");
+    let a = p2.read();
+    assert_eq!((a.b0, a.id()), (0x40, 7), "PUBACK once the store heals");
+    s.expect_log("MQTT store reopened after a failed write");
+    let (_, _, _, topic, _, payload) = sub.read().publish();
+    assert_eq!((topic.as_str(), &payload[..]), ("big/y", &b"after"[..]));
+    // Not acknowledged by the subscriber: it must survive a restart.
+
+    // The publisher's session survived its close.
+    let (_, ack) = Mqtt::connect(port, "pub", false);
+    assert_eq!(ack, (1, 0), "session present");
+
+    // What the healed store acknowledged is on disk: after SIGKILL and a
+    // restart without the limit, the subscriber gets big/y again.
+    let mut s = s;
+    s.kill();
+    let s = Server::start(&conf(&dir, "", ""));
+    let (mut sub, ack) = Mqtt::connect(s.mqtt_port.unwrap(), "sub", false);
+    assert_eq!(ack, (1, 0), "session present");
+    let (_, _, _, topic, _, payload) = sub.read().publish();
+    assert_eq!((topic.as_str(), &payload[..]), ("big/y", &b"after"[..]));
+}
+
+#[test]
+fn while_a_session_cannot_be_written_no_pubrec_suback_or_connack_is_sent() {
+    if is_reference() {
+        return; // RLIMIT_FSIZE on nats-server hits its JetStream store.
+    }
+    let dir = TempDir::new();
+    let (s, port) = start(&dir);
+    let (mut ps, ack) = Mqtt::connect(port, "ps", false);
+    assert_eq!(ack, (0, 0));
+    let (mut zero, _) = Mqtt::connect(port, "zero", true);
+    assert_eq!(zero.subscribe(1, &[("zero/#", 0)]), [0]);
+    let mut n = nats(&s);
+
+    // A QoS 2 message staged in a persistent session the store cannot
+    // write: no PUBREC, the publisher is closed; the message stays staged
+    // in its offline session, which every later commit fails to write.
+    let (mut q2, _) = Mqtt::connect(port, "q2", false);
+    q2.publish(2, false, "two/x", 1, &vec![b'y'; BIG]);
+    closed_silently(&mut q2, "the PUBREC");
+    s.expect_log("MQTT store: commit of epoch");
+
+    // A persistent session's SUBSCRIBE needs a commit: no SUBACK.
+    let mut v = Vec::new();
+    client::subscribe(&mut v, 3, &[(b"two/#".as_slice(), 1)]);
+    ps.send(&v);
+    closed_silently(&mut ps, "the SUBACK");
+    // Nor a CONNACK for a persistent session (created or resumed).
+    for id in ["ps", "fresh"] {
+        let mut m = Mqtt::open(port);
+        let mut v = Vec::new();
+        client::connect(&mut v, id.as_bytes(), false, 0, None, None, None);
+        m.send(&v);
+        closed_silently(&mut m, "the CONNACK");
+    }
+
+    // What needs no store still works: QoS 0, NATS, and a QoS 1 message
+    // with no persistent session to keep it (acknowledged at once).
+    qos0_works(port, &mut zero);
+    nats_works(&mut n, &mut zero);
+    let (mut c1, _) = Mqtt::connect(port, "c1", true);
+    assert_eq!(c1.subscribe(1, &[("one/#", 1)]), [1]);
+    c1.publish(1, false, "one/x", 2, b"mem");
+    let mut got = [c1.read(), c1.read()];
+    got.sort_by_key(|p| p.b0);
+    assert_eq!(got[0].b0 >> 4, 3, "the delivery: {:?}", got[0]);
+    assert_eq!((got[1].b0, got[1].id()), (0x40, 2), "PUBACK");
+
+    // The staged message leaves with q2's session (a clean start drops
+    // it): that commit fits, and the store heals.
+    let (_, ack) = Mqtt::connect(port, "q2", true);
+    assert_eq!(ack, (0, 0));
+    s.expect_log("MQTT store reopened after a failed write");
+    let (mut ps, ack) = Mqtt::connect(port, "ps", false);
+    assert_eq!(ack, (1, 0), "session present");
+    assert_eq!(ps.subscribe(4, &[("two/#", 1)]), [1]);
+}
