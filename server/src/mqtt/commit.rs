@@ -90,7 +90,7 @@ impl Registry {
                 d.lazy.store(true, Ordering::Release);
                 let n = d.failures.fetch_add(1, Ordering::Relaxed) + 1;
                 crate::error!(
-                    "MQTT store: commit of epoch {closed} failed ({n} in a row): {e}; the CONNACK, PUBACK, PUBREC and SUBACK that depend on it are not sent and their connections are closed; its changes are written again with the next commit"
+                    "MQTT store: commit of epoch {closed} failed ({n} in a row): {e}; the CONNACK, PUBACK, PUBREC, SUBACK and UNSUBACK that depend on it are not sent and their connections are closed; its changes are written again with the next commit"
                 );
                 d.failed.store(closed, Ordering::SeqCst);
             }
@@ -120,5 +120,90 @@ impl Registry {
             }
         }
         writes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{store::testing, take_need};
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Arc;
+
+    /// A registry on a store whose writes fail on demand.
+    fn registry(name: &str) -> (Registry, testing::Flags) {
+        let (fs, flags) = testing::flaky(name);
+        let r = Registry::default();
+        let _ = r.store.set(fs);
+        let _ = r.dirty.set(Arc::new(Dirty {
+            epoch: AtomicU64::new(1),
+            ..Dirty::default()
+        }));
+        (r, flags)
+    }
+
+    /// Marks a retained message (an acknowledgement depends on it) and
+    /// returns the epoch to wait for.
+    fn retain(r: &Registry, subject: &str) -> u64 {
+        r.retain("A", subject.as_bytes(), subject.as_bytes(), b"v", 1);
+        take_need()
+    }
+
+    fn stored(r: &Registry) -> Vec<String> {
+        let mut v: Vec<String> = r
+            .store
+            .get()
+            .expect("store")
+            .retained()
+            .expect("read")
+            .into_iter()
+            .map(|(_, s, _)| String::from_utf8(s).expect("utf8"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_failed_epoch_is_never_durable_and_a_later_commit_writes_its_changes() {
+        let (r, flags) = registry("commit-fail");
+        let e1 = retain(&r, "a");
+        r.commit_epoch(e1);
+        assert_eq!((r.durable_epoch(), r.failed_epoch()), (e1, 0));
+
+        flags.fail.store(true, Ordering::SeqCst);
+        let e2 = retain(&r, "b");
+        assert!(e2 > e1);
+        r.commit_epoch(e2);
+        assert_eq!((r.durable_epoch(), r.failed_epoch()), (e1, e2), "failed");
+        // A new change someone waits for is attempted at once, and fails.
+        let e3 = retain(&r, "c");
+        r.commit_epoch(e3);
+        assert_eq!((r.durable_epoch(), r.failed_epoch()), (e1, e3));
+        let d = r.dirty.get().expect("dirty");
+        assert_eq!(d.retry_after(), LAZY_COMMIT * 4, "backoff doubles");
+
+        // The disk takes writes again: the next commit reopens the store
+        // and writes what the failed ones left marked.
+        flags.fail.store(false, Ordering::SeqCst);
+        let e4 = retain(&r, "d");
+        r.commit_epoch(e4);
+        assert_eq!((r.durable_epoch(), r.failed_epoch()), (e4, e3));
+        assert_eq!(stored(&r), ["a", "b", "c", "d"]);
+        assert_eq!(d.retry_after(), LAZY_COMMIT, "backoff reset");
+    }
+
+    #[test]
+    fn changes_of_a_failed_commit_are_retried_with_nobody_waiting() {
+        let (r, flags) = registry("commit-retry");
+        flags.fail.store(true, Ordering::SeqCst);
+        let e = retain(&r, "a");
+        r.commit_epoch(e);
+        assert_eq!(r.failed_epoch(), e);
+        flags.fail.store(false, Ordering::SeqCst);
+        // No new change: the retry (here the shutdown's, which does not
+        // wait for the backoff) writes it.
+        r.commit_all();
+        assert!(r.durable_epoch() > e);
+        assert_eq!(stored(&r), ["a"]);
     }
 }

@@ -431,16 +431,18 @@ mod tests {
     }
 }
 
+/// A store whose writes fail on demand (a full disk), for the unit tests
+/// of the commit path.
 #[cfg(test)]
-mod heal_tests {
+pub(crate) mod testing {
     use super::*;
     use redb::backends::FileBackend;
     use redb::{BackendError, StorageBackend};
     use std::ops::Bound;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    /// A file whose writes fail while `fail` is set (a full disk).
+    /// A file whose writes fail while `fail` is set.
     #[derive(Debug)]
     struct Flaky {
         file: FileBackend,
@@ -450,6 +452,7 @@ mod heal_tests {
     impl Flaky {
         fn check(&self) -> Result<(), BackendError> {
             if self.fail.load(Ordering::SeqCst) {
+                // ENOSPC.
                 return Err(BackendError::Io(std::io::Error::from_raw_os_error(28)));
             }
             Ok(())
@@ -502,6 +505,55 @@ mod heal_tests {
         }
     }
 
+    /// The switches of a [`flaky`] store; its directory is removed on drop.
+    pub(crate) struct Flags {
+        /// Writes fail while set.
+        pub fail: Arc<AtomicBool>,
+        /// How many times the database was opened.
+        pub opens: Arc<AtomicUsize>,
+        dir: std::path::PathBuf,
+    }
+
+    impl Drop for Flags {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A store in a fresh directory named after `name` (unique per test)
+    /// whose writes fail while [`Flags::fail`] is set.
+    pub(crate) fn flaky(name: &str) -> (FileStore, Flags) {
+        let dir = std::env::temp_dir().join(format!("natsws-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("state.redb");
+        let fail = Arc::new(AtomicBool::new(false));
+        let opens = Arc::new(AtomicUsize::new(0));
+        let (f, n) = (fail.clone(), opens.clone());
+        let store = FileStore::open_with(Box::new(move || {
+            n.fetch_add(1, Ordering::SeqCst);
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))?;
+            redb::Builder::new().create_with_backend(Flaky {
+                file: FileBackend::new(file),
+                fail: f.clone(),
+            })
+        }))
+        .expect("open");
+        (store, Flags { fail, opens, dir })
+    }
+}
+
+#[cfg(test)]
+mod heal_tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
     fn row(id: &str, filter: &[u8]) -> Write {
         let snap = Snapshot {
             subs: vec![(filter.into(), 1)],
@@ -523,46 +575,23 @@ mod heal_tests {
 
     #[test]
     fn a_failed_write_heals_once_the_disk_takes_writes_again() {
-        let dir = std::env::temp_dir().join(format!("natsws-store-heal-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("state.redb");
-        let _ = std::fs::remove_file(&path);
-        let fail = Arc::new(AtomicBool::new(false));
-        let opens = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (f, p, n) = (fail.clone(), path.clone(), opens.clone());
-        let fs = FileStore::open_with(Box::new(move || {
-            n.fetch_add(1, Ordering::SeqCst);
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&p)
-                .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))?;
-            redb::Builder::new().create_with_backend(Flaky {
-                file: FileBackend::new(file),
-                fail: f.clone(),
-            })
-        }))
-        .expect("open");
+        let (fs, t) = testing::flaky("store-heal");
+        let fs = &fs;
         fs.commit(&[row("kept", b"a")]).expect("first commit");
 
-        fail.store(true, Ordering::SeqCst);
-        let big = vec![7u8; 256 * 1024];
-        let big_row = Write::Session(key("A", b"lost"), Some(big));
+        t.fail.store(true, Ordering::SeqCst);
+        let big_row = Write::Session(key("A", b"lost"), Some(vec![7u8; 256 * 1024]));
         assert!(fs.commit(&[big_row]).is_err(), "the disk is full");
         // Still failing: every commit fails, none panics.
         for _ in 0..3 {
             assert!(fs.commit(&[row("later", b"b")]).is_err());
         }
 
-        fail.store(false, Ordering::SeqCst);
+        t.fail.store(false, Ordering::SeqCst);
         fs.commit(&[row("later", b"b")])
             .expect("heals once writes succeed");
-        assert!(opens.load(Ordering::SeqCst) >= 2, "reopened");
+        assert!(t.opens.load(Ordering::SeqCst) >= 2, "reopened");
         // The committed row survived, the failed one is not there.
-        assert_eq!(ids(&fs), ["kept", "later"]);
-        drop(fs);
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(ids(fs), ["kept", "later"]);
     }
 }
