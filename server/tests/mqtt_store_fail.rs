@@ -11,7 +11,7 @@
 mod common;
 
 use common::mqtt::{conf, Mqtt};
-use common::{is_reference, Raw, Server, TempDir};
+use common::{is_reference, Raw, Server, TempDir, WsRaw};
 use natsws_core::mqtt::codec::client;
 
 /// The largest file the server may write (the store starts at 72 KiB).
@@ -192,4 +192,77 @@ fn while_a_session_cannot_be_written_no_pubrec_suback_or_connack_is_sent() {
     let (mut ps, ack) = Mqtt::connect(port, "ps", false);
     assert_eq!(ack, (1, 0), "session present");
     assert_eq!(ps.subscribe(4, &[("two/#", 1)]), [1]);
+}
+
+/// Reads one whole MQTT packet from the WebSocket byte stream.
+fn ws_packet(w: &mut WsRaw) -> Vec<u8> {
+    let complete = |b: &[u8]| -> Option<usize> {
+        let mut len = 0usize;
+        let mut i = 1;
+        loop {
+            let x = *b.get(i)?;
+            len |= usize::from(x & 0x7f) << (7 * (i - 1));
+            i += 1;
+            if x & 0x80 == 0 {
+                break;
+            }
+        }
+        (b.len() >= i + len).then_some(i + len)
+    };
+    w.read_until("an MQTT packet", |w| complete(&w.buf).is_some());
+    let n = complete(&w.buf).unwrap();
+    w.buf.drain(..n).collect()
+}
+
+#[test]
+fn a_retained_message_the_store_cannot_write_over_websocket_gets_no_puback_until_cleared() {
+    if is_reference() {
+        return; // RLIMIT_FSIZE on nats-server hits its JetStream store.
+    }
+    let dir = TempDir::new();
+    let ws = "websocket { host: 127.0.0.1, port: -1, no_tls: true }";
+    let s = Server::start_fsize_limited(&conf(&dir, "", ws), LIMIT);
+    let port = s.mqtt_port.expect("MQTT port");
+    let mut w = WsRaw::connect_at(
+        s.ws_port.expect("ws port"),
+        "/mqtt",
+        false,
+        &[("Sec-WebSocket-Protocol", "mqtt")],
+        b"",
+    )
+    .expect("upgrade");
+    let mut v = Vec::new();
+    client::connect(&mut v, b"browser", true, 0, None, None, None);
+    w.send(&v);
+    assert_eq!(ws_packet(&mut w), [0x20, 2, 0, 0], "CONNACK");
+
+    // A clean session, but a retained message is stored: no PUBACK, and
+    // a close frame 1002 (ProtocolViolation) is all the browser gets.
+    let mut v = Vec::new();
+    client::publish(&mut v, 1, true, b"kept/x", 1, &vec![b'r'; BIG]);
+    w.send(&v);
+    let close = w.read_to_close_or_eof();
+    assert!(
+        w.buf.is_empty(),
+        "no PUBACK: {:x?}",
+        &w.buf[..w.buf.len().min(16)]
+    );
+    assert_eq!(close.map(|c| c.0), Some(Some(1002)), "close frame");
+    s.expect_log("MQTT store: commit of epoch");
+
+    // While it stays in memory every commit fails: another retained
+    // message gets no PUBACK either.
+    let (mut m, _) = Mqtt::connect(port, "tcp", true);
+    m.publish(1, true, "kept/y", 2, b"small");
+    closed_silently(&mut m, "the PUBACK");
+
+    // Clearing it (an empty retained message) is a commit that fits:
+    // acknowledged, and retained messages are written again.
+    let (mut m, _) = Mqtt::connect(port, "clear", true);
+    m.publish(1, true, "kept/x", 3, b"");
+    let a = m.read();
+    assert_eq!((a.b0, a.id()), (0x40, 3), "PUBACK of the clear");
+    m.publish(1, true, "kept/z", 4, b"small");
+    let a = m.read();
+    assert_eq!((a.b0, a.id()), (0x40, 4), "PUBACK");
 }

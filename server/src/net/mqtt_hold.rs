@@ -104,9 +104,11 @@ impl EventLoop {
     }
 
     /// Closes held connection `token` without sending what it queued (its
-    /// acknowledgements wait for a commit that failed); as nats-server
-    /// closes an MQTT connection whose QoS 2 message or subscription its
-    /// store refused (`ProtocolViolation`, after its read loop's error).
+    /// acknowledgements wait for a commit that failed, and what was queued
+    /// behind them goes too: QoS 1/2 deliveries stay in the session); as
+    /// nats-server closes an MQTT connection whose message its store
+    /// refused (`ProtocolViolation` after its read loop's error: over
+    /// WebSocket a close frame 1002 is all the client gets).
     fn drop_acks(&mut self, token: usize) {
         let c = &self.conns[token];
         crate::error!(
@@ -119,7 +121,10 @@ impl EventLoop {
             // Already closing (e.g. taken over): its lingering close may
             // have moved the held bytes to the socket buffer; drop them.
             Some(reason) => self.finish_close(token, reason),
-            None => self.close(token, ClosedReason::ProtocolViolation, false),
+            None => {
+                c.shared.out.lock().expect("out").buf.clear();
+                self.close(token, ClosedReason::ProtocolViolation, true);
+            }
         }
     }
 }
