@@ -88,7 +88,7 @@ struct QueueSubs<T> {
 
 struct Node<T> {
     next: Option<Box<Level<T>>>,
-    plain: Vec<T>,
+    plain: Plain<T>,
     queues: Vec<QueueSubs<T>>,
 }
 
@@ -96,7 +96,7 @@ impl<T> Default for Node<T> {
     fn default() -> Self {
         Node {
             next: None,
-            plain: Vec::new(),
+            plain: Plain::Empty,
             queues: Vec::new(),
         }
     }
@@ -122,7 +122,7 @@ impl<T: PartialEq> Node<T> {
 
     fn remove(&mut self, queue: Option<&[u8]>, value: &T) -> bool {
         match queue {
-            None => remove_from(&mut self.plain, value),
+            None => self.plain.remove(value),
             Some(q) => {
                 let Some(gi) = self.queues.iter().position(|g| *g.name == *q) else {
                     return false;
@@ -130,6 +130,64 @@ impl<T: PartialEq> Node<T> {
                 let removed = remove_from(&mut self.queues[gi].members, value);
                 if self.queues[gi].members.is_empty() {
                     self.queues.swap_remove(gi);
+                }
+                removed
+            }
+        }
+    }
+}
+
+/// A node's plain subscriptions: one is held inline, without an
+/// allocation (most subjects have one subscriber: a reply inbox, an MQTT
+/// client's own topic), more in a vector.
+enum Plain<T> {
+    Empty,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Plain<T> {
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Plain::Empty => &[],
+            Plain::One(v) => core::slice::from_ref(v),
+            Plain::Many(v) => v,
+        }
+    }
+}
+
+impl<T: PartialEq> Plain<T> {
+    fn is_empty(&self) -> bool {
+        matches!(self, Plain::Empty)
+    }
+
+    fn push(&mut self, value: T) {
+        *self = match core::mem::replace(self, Plain::Empty) {
+            Plain::Empty => Plain::One(value),
+            Plain::One(a) => Plain::Many(alloc::vec![a, value]),
+            Plain::Many(mut v) => {
+                v.push(value);
+                Plain::Many(v)
+            }
+        };
+    }
+
+    fn remove(&mut self, value: &T) -> bool {
+        match self {
+            Plain::Empty => false,
+            Plain::One(a) => {
+                let hit = *a == *value;
+                if hit {
+                    *self = Plain::Empty;
+                }
+                hit
+            }
+            Plain::Many(v) => {
+                let removed = remove_from(v, value);
+                match v.len() {
+                    0 => *self = Plain::Empty,
+                    1 => *self = Plain::One(v.pop().expect("one left")),
+                    _ => {}
                 }
                 removed
             }
@@ -659,7 +717,7 @@ impl<T: Clone + PartialEq> Sublist<T> {
                 path.push(TOKEN_SEPARATOR);
             }
             path.extend_from_slice(tok);
-            for v in &node.plain {
+            for v in node.plain.as_slice() {
                 f(&path, None, v);
             }
             for g in &node.queues {
@@ -692,10 +750,10 @@ impl<T: Clone + PartialEq> Sublist<T> {
 }
 
 fn build_result<T: Clone>(nodes: &[&Node<T>]) -> SublistResult<T> {
-    let nplain = nodes.iter().map(|n| n.plain.len()).sum();
+    let nplain = nodes.iter().map(|n| n.plain.as_slice().len()).sum();
     let mut plain = Vec::with_capacity(nplain);
     for n in nodes {
-        plain.extend_from_slice(&n.plain);
+        plain.extend_from_slice(n.plain.as_slice());
     }
     let mut groups: Vec<&QueueSubs<T>> = nodes.iter().flat_map(|n| n.queues.iter()).collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
@@ -718,6 +776,26 @@ mod tests {
 
     fn f(s: &'static str) -> Filter {
         Filter::from_static(s)
+    }
+
+    /// One subscriber costs no allocation and no more room than the
+    /// vector it replaces (the enum packs into the vector's niche).
+    #[test]
+    fn plain_one_is_inline() {
+        assert_eq!(core::mem::size_of::<Plain<usize>>(), 24);
+        let mut p = Plain::Empty;
+        p.push(1usize);
+        assert!(matches!(p, Plain::One(1)));
+        p.push(2);
+        p.push(3);
+        assert_eq!(p.as_slice(), [1, 2, 3]);
+        assert!(p.remove(&1));
+        assert!(!p.remove(&1));
+        assert!(p.remove(&3));
+        assert!(matches!(p, Plain::One(2)));
+        assert!(p.remove(&2));
+        assert!(p.is_empty());
+        assert!(!p.remove(&2));
     }
 
     #[test]

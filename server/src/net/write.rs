@@ -28,7 +28,7 @@ impl Conn {
     /// is bounded. `Err` when the socket failed.
     fn write_out(&mut self) -> Result<(), ()> {
         loop {
-            while let Some(frames) = self.vec.as_mut() {
+            while let Some(frames) = self.ws.as_mut().and_then(|w| w.frames.as_mut()) {
                 let mut slices = [io::IoSlice::new(&[]); VECTORED_SLICES];
                 let k = frames.slices(&self.spare, &mut slices);
                 match self.sock.write_vectored(&slices[..k]) {
@@ -36,7 +36,9 @@ impl Conn {
                     Some(Ok(n)) => {
                         frames.sent += n;
                         if frames.sent >= frames.total(self.spare.len()) {
-                            self.vec = None;
+                            if let Some(w) = self.ws.as_mut() {
+                                w.frames = None;
+                            }
                             self.spare.clear();
                         }
                     }
@@ -45,7 +47,7 @@ impl Conn {
                     Some(Err(_)) | None => return Err(()),
                 }
             }
-            if self.vec.is_some() {
+            if self.ws.as_ref().is_some_and(|w| w.frames.is_some()) {
                 break;
             }
             while self.wpos < self.wbuf.len() {
@@ -81,7 +83,7 @@ impl Conn {
                     // bytes behind the headers.
                     if self.spare.len() >= VECTORED_MIN && !self.sock.is_tls() {
                         if let Some(size) = ws.plain_frame_size(self.spare.len()) {
-                            self.vec = Some(Frames::new(self.spare.len(), size));
+                            ws.frames = Some(Frames::new(self.spare.len(), size));
                             continue;
                         }
                     }
@@ -194,10 +196,13 @@ impl EventLoop {
     /// interest requested.
     fn after_write(&mut self, token: usize, drained: bool, now: Millis) {
         let conn = &mut self.conns[token];
-        if conn.wpos == conn.wbuf.len() && drained && conn.vec.is_none() {
+        if conn.wpos == conn.wbuf.len()
+            && drained
+            && conn.ws.as_ref().is_none_or(|w| w.frames.is_none())
+        {
             conn.wbuf.clear();
             conn.wpos = 0;
-            conn.blocked_since = None;
+            conn.blocked_since = At::NONE;
             let batch = std::mem::take(&mut conn.last_batch);
             if oversized(&conn.wbuf, batch) {
                 conn.wbuf = Vec::new();
@@ -214,9 +219,9 @@ impl EventLoop {
                 );
             }
             if let Some(reason) = conn.closing {
-                if conn.draining.is_none() && !self.shared.shutdown.load(Ordering::Acquire) {
+                if conn.draining.get().is_none() && !self.shared.shutdown.load(Ordering::Acquire) {
                     let _ = conn.sock.shutdown(std::net::Shutdown::Write);
-                    conn.draining = Some(now.saturating_add(LINGER));
+                    conn.draining = At::from(Some(now.saturating_add(LINGER)));
                     arm(&mut self.timers, conn, token);
                     // Closed now for everyone but the socket, as
                     // nats-server closes right after its flush: the
@@ -225,12 +230,13 @@ impl EventLoop {
                     record_closed(&self.shared, conn, reason);
                     // Whatever is already queued is read (and dropped) now.
                     self.readable.push(token);
-                } else if conn.draining.is_none() {
+                } else if conn.draining.get().is_none() {
                     self.finish_close(token, reason);
                 }
             }
         } else {
-            let since = *conn.blocked_since.get_or_insert(now);
+            let since = conn.blocked_since.get().unwrap_or(now);
+            conn.blocked_since = At::from(Some(since));
             let deadline = self.turn.settings.write_deadline_for(conn.shared.kind);
             if now.saturating_sub(since).0 > deadline.as_millis() as u64 {
                 self.shared
@@ -331,7 +337,7 @@ impl EventLoop {
         self.turn.remove_exhausted();
         let _ = self.poll.registry().deregister(&mut conn.sock);
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-        if conn.draining.is_none() {
+        if conn.draining.get().is_none() {
             record_closed(&self.shared, &conn, reason);
         }
     }

@@ -386,7 +386,7 @@ impl MqttConn {
         for s in &at.dropped {
             deliver::unsubscribe(cx.shared, cx.account, s);
         }
-        cx.me.client.lock().expect("meta").mqtt_client = client_id.to_string();
+        cx.me.client.lock().expect("meta").mqtt_client = client_id;
         encode_connack(out, at.present, rc::ACCEPTED);
         {
             let mut inner = at.session.inner.lock().expect("mqtt session");
