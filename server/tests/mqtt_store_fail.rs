@@ -266,3 +266,22 @@ fn a_retained_message_the_store_cannot_write_over_websocket_gets_no_puback_until
     let a = m.read();
     assert_eq!((a.b0, a.id()), (0x40, 4), "PUBACK");
 }
+
+#[test]
+fn the_memory_store_never_writes_so_the_limit_changes_nothing() {
+    if is_reference() {
+        return; // `store` is a natsws key.
+    }
+    let dir = TempDir::new();
+    let s = Server::start_fsize_limited(&conf(&dir, "store: memory", ""), LIMIT);
+    let port = s.mqtt_port.expect("MQTT port");
+    let (mut sub, _) = Mqtt::connect(port, "sub", false);
+    assert_eq!(sub.subscribe(1, &[("big/#", 1)]), [1]);
+    let (mut publ, ack) = Mqtt::connect(port, "pub", false);
+    assert_eq!(ack, (0, 0));
+    publ.publish(1, true, "big/x", 1, &vec![b'm'; BIG]);
+    let a = publ.read();
+    assert_eq!((a.b0, a.id()), (0x40, 1), "PUBACK");
+    let (_, qos, _, topic, _, payload) = sub.read().publish();
+    assert_eq!((qos, topic.as_str(), payload.len()), (1, "big/x", BIG));
+}
