@@ -11,7 +11,9 @@
 //! connection's queued bytes (its PUBACK, PUBREC, SUBACK and whatever was
 //! queued behind them) go out. Not reading it meanwhile keeps later
 //! acknowledgements, which belong to the next epoch, out of the batch
-//! that is released.
+//! that is released. When that commit fails, they never go out: the
+//! connection is closed without them (`Registry::failed_epoch`), and its
+//! client resends on reconnect.
 
 use super::*;
 
