@@ -10,14 +10,6 @@ use std::sync::atomic::Ordering;
 use super::{store, Dirty, Registry, RetainedKey, SessionKey, LAZY_COMMIT};
 
 impl Dirty {
-    /// How long after the last commit started the changes that no
-    /// acknowledgement waits for are written: [`LAZY_COMMIT`], doubled for
-    /// each commit that failed in a row up to 64 times that (6.4 s), so a
-    /// disk that keeps failing is not retried in a tight loop.
-    fn retry_after(&self) -> std::time::Duration {
-        LAZY_COMMIT * (1 << self.failures.load(Ordering::Relaxed).min(6))
-    }
-
     /// The newest epoch settled: durable, or failed (its acknowledgements
     /// are never sent): nothing up to it is waited for any more.
     fn settled(&self) -> u64 {
@@ -35,7 +27,8 @@ impl Registry {
     /// the failed epoch instead (never durable: the acknowledgements
     /// waiting for it are not sent), its changes are marked again, as lazy
     /// ones, and written by the next commit: one that someone waits for,
-    /// or the retry after [`Dirty::retry_after`].
+    /// or the lazy one once the store may reopen
+    /// ([`store::FileStore::ready`]).
     pub(super) fn commit_upto(&self, need: u64, all: bool, lazy: bool) {
         let (Some(fs), Some(d)) = (self.store.get(), self.dirty.get()) else {
             return;
@@ -61,7 +54,9 @@ impl Registry {
         if !pending(d) {
             // Another loop's commit covered (or failed) this thread's
             // changes.
-            let due = all || (lazy && last.is_none_or(|t| t.elapsed() >= d.retry_after()));
+            // A store waiting to reopen would refuse it at once: not due.
+            let due =
+                all || (lazy && last.is_none_or(|t| t.elapsed() >= LAZY_COMMIT) && fs.ready());
             if !due || !d.lazy.load(Ordering::Acquire) {
                 return;
             }
@@ -79,7 +74,7 @@ impl Registry {
         }
         match fs.commit(&writes) {
             Ok(()) => {
-                if d.failures.swap(0, Ordering::Relaxed) > 0 {
+                if d.failing.swap(false, Ordering::Relaxed) {
                     crate::info!("MQTT store: writes succeed again (epoch {closed} committed)");
                 }
                 d.durable.store(closed, Ordering::SeqCst);
@@ -88,9 +83,9 @@ impl Registry {
                 d.sessions.lock().expect("dirty").extend(keys);
                 d.retained.lock().expect("dirty").extend(rets);
                 d.lazy.store(true, Ordering::Release);
-                let n = d.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                d.failing.store(true, Ordering::Relaxed);
                 crate::error!(
-                    "MQTT store: commit of epoch {closed} failed ({n} in a row): {e}; the CONNACK, PUBACK, PUBREC, SUBACK and UNSUBACK that depend on it are not sent and their connections are closed; its changes are written again with the next commit"
+                    "MQTT store: commit of epoch {closed} failed: {e}; the CONNACK, PUBACK, PUBREC, SUBACK and UNSUBACK that depend on it are not sent and their connections are closed; its changes are written again with the next commit"
                 );
                 d.failed.store(closed, Ordering::SeqCst);
             }
@@ -132,7 +127,7 @@ mod tests {
 
     /// A registry on a store whose writes fail on demand.
     fn registry(name: &str) -> (Registry, testing::Flags) {
-        let (fs, flags) = testing::flaky(name);
+        let (fs, flags) = testing::flaky(name, std::time::Duration::ZERO);
         let r = Registry::default();
         let _ = r.store.set(fs);
         let _ = r.dirty.set(Arc::new(Dirty {
@@ -179,8 +174,6 @@ mod tests {
         let e3 = retain(&r, "c");
         r.commit_epoch(e3);
         assert_eq!((r.durable_epoch(), r.failed_epoch()), (e1, e3));
-        let d = r.dirty.get().expect("dirty");
-        assert_eq!(d.retry_after(), LAZY_COMMIT * 4, "backoff doubles");
 
         // The disk takes writes again: the next commit reopens the store
         // and writes what the failed ones left marked.
@@ -189,7 +182,6 @@ mod tests {
         r.commit_epoch(e4);
         assert_eq!((r.durable_epoch(), r.failed_epoch()), (e4, e3));
         assert_eq!(stored(&r), ["a", "b", "c", "d"]);
-        assert_eq!(d.retry_after(), LAZY_COMMIT, "backoff reset");
     }
 
     #[test]

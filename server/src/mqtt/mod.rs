@@ -16,7 +16,7 @@ pub(crate) mod window;
 pub(crate) use submap::SubMap;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use natsws_core::mqtt::retained::Retained;
@@ -161,10 +161,8 @@ pub(crate) struct Dirty {
     /// connections are closed, see `net/mqtt_hold.rs`); its changes are
     /// marked again and written by a later commit.
     failed: AtomicU64,
-    /// Commits failed in a row (0 after a success): the retry of what a
-    /// failed commit left marked, with no acknowledgement waiting for it,
-    /// waits [`Dirty::retry_after`].
-    failures: AtomicU32,
+    /// The last commit failed (for the log line of the next success).
+    failing: AtomicBool,
     /// Only changes no acknowledgement waits for (a PUBACK or PUBCOMP
     /// received, deliveries rendered) were marked: written with the next
     /// required commit, or after [`LAZY_COMMIT`] at the latest.

@@ -16,6 +16,7 @@
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -39,6 +40,14 @@ pub(crate) enum StoreError {
     /// A transaction failed (redb's own error: an I/O error of the write,
     /// or `PreviousIo` while a failed database is not yet reopened).
     Txn(redb::Error),
+    /// Writes failed `failures` times in a row and the database is not
+    /// reopened before `retry_in` has passed (see [`FileStore`]).
+    Down {
+        /// Failed writes or reopens in a row.
+        failures: u32,
+        /// Until the next reopen may be tried.
+        retry_in: Duration,
+    },
 }
 
 impl std::fmt::Display for StoreError {
@@ -47,6 +56,11 @@ impl std::fmt::Display for StoreError {
             StoreError::Dir(e) => write!(f, "mqtt store: cannot create the directory: {e}"),
             StoreError::Open(e) => write!(f, "mqtt store: cannot open: {e}"),
             StoreError::Txn(e) => write!(f, "mqtt store: {e}"),
+            StoreError::Down { failures, retry_in } => write!(
+                f,
+                "mqtt store: not written, {failures} failures in a row (reopened in {} ms at the earliest)",
+                retry_in.as_millis()
+            ),
         }
     }
 }
@@ -240,19 +254,56 @@ pub(crate) enum Write {
 /// How the database is (re)opened.
 type Opener = Box<dyn Fn() -> Result<Database, redb::DatabaseError> + Send + Sync>;
 
+/// The first wait before the database is reopened after a second failure
+/// in a row; doubled for each further one, up to 64 times (6.4 s).
+pub(crate) const REOPEN_BACKOFF: Duration = Duration::from_millis(100);
+
 /// The database, reopened after a failed write.
 ///
 /// redb latches the first I/O error of its storage: every later
 /// transaction fails with `StorageError::PreviousIo` until the
 /// `Database` is dropped and opened again (which repairs the file from
-/// its last committed state). So a failed [`FileStore::commit`] drops it,
-/// and the next commit reopens it first: a transient failure (a full
-/// disk, then space freed) heals without a restart; while it cannot, each
-/// commit fails and nothing is acknowledged for it.
+/// its last committed state, reading all of it: about 1.7 s for 50 MB in
+/// a debug build). So a failed [`FileStore::commit`] drops it, and the
+/// next commit reopens it first: a transient failure (a full disk, then
+/// space freed) heals without a restart. A failure after that (the reopen
+/// or the write after it) delays the next reopen by [`REOPEN_BACKOFF`],
+/// doubling per failure in a row up to 64 times; meanwhile commits fail at
+/// once ([`StoreError::Down`]), without touching the disk, and nothing is
+/// acknowledged for them.
 pub(crate) struct FileStore {
     open: Opener,
-    /// `None` after a failed write, until the next commit reopens it.
-    db: Mutex<Option<Database>>,
+    /// The first backoff ([`REOPEN_BACKOFF`]).
+    backoff: Duration,
+    state: Mutex<Db>,
+}
+
+/// The database and its failures.
+struct Db {
+    /// `None` after a failed write, until reopened.
+    db: Option<Database>,
+    /// Failed writes or reopens in a row.
+    failures: u32,
+    /// No reopen before then (`None`: the next commit may).
+    reopen_at: Option<Instant>,
+}
+
+impl Db {
+    /// After a failed write or reopen: the first one in a row may reopen
+    /// at once, later ones wait `base` × 2^(n - 2), at most 64 × `base`.
+    fn failed(&mut self, base: Duration) {
+        self.db = None;
+        self.failures = self.failures.saturating_add(1);
+        self.reopen_at = (self.failures > 1)
+            .then(|| Instant::now() + base * (1u32 << (self.failures - 2).min(6)));
+    }
+
+    /// How long until a reopen may be tried (zero: now).
+    fn wait(&self) -> Duration {
+        self.reopen_at.map_or(Duration::ZERO, |at| {
+            at.saturating_duration_since(Instant::now())
+        })
+    }
 }
 
 impl FileStore {
@@ -261,12 +312,12 @@ impl FileStore {
         let dir = dir.join("mqtt");
         std::fs::create_dir_all(&dir).map_err(StoreError::Dir)?;
         let path = dir.join("state.redb");
-        FileStore::open_with(Box::new(move || Database::create(&path)))
+        FileStore::open_with(Box::new(move || Database::create(&path)), REOPEN_BACKOFF)
     }
 
     /// Opens the database with `open` (also used to reopen it) and
-    /// creates the tables.
-    fn open_with(open: Opener) -> Result<FileStore, StoreError> {
+    /// creates the tables; `backoff`: see [`REOPEN_BACKOFF`].
+    fn open_with(open: Opener, backoff: Duration) -> Result<FileStore, StoreError> {
         let db = open().map_err(StoreError::Open)?;
         let w = db.begin_write().map_err(txn)?;
         w.open_table(SESSIONS).map_err(txn)?;
@@ -274,37 +325,62 @@ impl FileStore {
         w.commit().map_err(txn)?;
         Ok(FileStore {
             open,
-            db: Mutex::new(Some(db)),
+            backoff,
+            state: Mutex::new(Db {
+                db: Some(db),
+                failures: 0,
+                reopen_at: None,
+            }),
         })
     }
 
-    /// Applies `writes` in one transaction (one fsync). On failure the
-    /// database is dropped, to be reopened by the next call (see the type's
-    /// docs); the caller keeps the changes for it.
+    /// Whether a commit would try to write now: the database is open, or
+    /// its reopen is no longer delayed.
+    pub(crate) fn ready(&self) -> bool {
+        let st = self.state.lock().expect("mqtt store");
+        st.db.is_some() || st.wait().is_zero()
+    }
+
+    /// Applies `writes` in one transaction (one fsync), reopening the
+    /// database first when a failure dropped it (see the type's docs). On
+    /// failure the caller keeps the changes for a later commit.
     pub(crate) fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
-        let mut slot = self.db.lock().expect("mqtt store");
-        if slot.is_none() {
-            *slot = Some((self.open)().map_err(StoreError::Open)?);
-            crate::info!("MQTT store reopened after a failed write");
+        let mut st = self.state.lock().expect("mqtt store");
+        if st.db.is_none() {
+            let retry_in = st.wait();
+            if !retry_in.is_zero() {
+                let failures = st.failures;
+                return Err(StoreError::Down { failures, retry_in });
+            }
+            match (self.open)() {
+                Ok(db) => {
+                    st.db = Some(db);
+                    crate::info!("MQTT store reopened after a failed write");
+                }
+                Err(e) => {
+                    st.failed(self.backoff);
+                    return Err(StoreError::Open(e));
+                }
+            }
         }
-        let db = slot.as_ref().expect("just opened");
-        let res = write_all(db, writes);
-        if res.is_err() {
-            *slot = None;
+        let res = write_all(st.db.as_ref().expect("open"), writes);
+        match res {
+            Ok(()) => {
+                st.failures = 0;
+                st.reopen_at = None;
+            }
+            Err(_) => st.failed(self.backoff),
         }
         res
     }
 
-    /// The open database for a read (start-up), reopened when needed.
+    /// A read transaction (start-up), the database reopened when needed.
     fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
-        let mut slot = self.db.lock().expect("mqtt store");
-        if slot.is_none() {
-            *slot = Some((self.open)().map_err(StoreError::Open)?);
+        let mut st = self.state.lock().expect("mqtt store");
+        if st.db.is_none() {
+            st.db = Some((self.open)().map_err(StoreError::Open)?);
         }
-        slot.as_ref()
-            .expect("just opened")
-            .begin_read()
-            .map_err(txn)
+        st.db.as_ref().expect("open").begin_read().map_err(txn)
     }
 
     /// Every stored session: (account, client id, snapshot); damaged rows
@@ -521,8 +597,9 @@ pub(crate) mod testing {
     }
 
     /// A store in a fresh directory named after `name` (unique per test)
-    /// whose writes fail while [`Flags::fail`] is set.
-    pub(crate) fn flaky(name: &str) -> (FileStore, Flags) {
+    /// whose writes fail while [`Flags::fail`] is set; `backoff`: the
+    /// first delay of a reopen ([`super::REOPEN_BACKOFF`]).
+    pub(crate) fn flaky(name: &str, backoff: std::time::Duration) -> (FileStore, Flags) {
         let dir = std::env::temp_dir().join(format!("natsws-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
@@ -530,20 +607,23 @@ pub(crate) mod testing {
         let fail = Arc::new(AtomicBool::new(false));
         let opens = Arc::new(AtomicUsize::new(0));
         let (f, n) = (fail.clone(), opens.clone());
-        let store = FileStore::open_with(Box::new(move || {
-            n.fetch_add(1, Ordering::SeqCst);
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))?;
-            redb::Builder::new().create_with_backend(Flaky {
-                file: FileBackend::new(file),
-                fail: f.clone(),
-            })
-        }))
+        let store = FileStore::open_with(
+            Box::new(move || {
+                n.fetch_add(1, Ordering::SeqCst);
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&path)
+                    .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))?;
+                redb::Builder::new().create_with_backend(Flaky {
+                    file: FileBackend::new(file),
+                    fail: f.clone(),
+                })
+            }),
+            backoff,
+        )
         .expect("open");
         (store, Flags { fail, opens, dir })
     }
@@ -575,7 +655,7 @@ mod heal_tests {
 
     #[test]
     fn a_failed_write_heals_once_the_disk_takes_writes_again() {
-        let (fs, t) = testing::flaky("store-heal");
+        let (fs, t) = testing::flaky("store-heal", std::time::Duration::ZERO);
         let fs = &fs;
         fs.commit(&[row("kept", b"a")]).expect("first commit");
 
@@ -593,5 +673,32 @@ mod heal_tests {
         assert!(t.opens.load(Ordering::SeqCst) >= 2, "reopened");
         // The committed row survived, the failed one is not there.
         assert_eq!(ids(fs), ["kept", "later"]);
+    }
+
+    #[test]
+    fn after_a_second_failure_in_a_row_the_reopen_waits() {
+        let (fs, t) = testing::flaky("store-backoff", std::time::Duration::from_secs(3600));
+        t.fail.store(true, Ordering::SeqCst);
+        assert!(matches!(
+            fs.commit(&[row("a", b"a")]),
+            Err(StoreError::Txn(_))
+        ));
+        // The first failure: the next commit reopens at once (and fails).
+        let opens = t.opens.load(Ordering::SeqCst);
+        assert!(fs.ready());
+        assert!(fs.commit(&[row("a", b"a")]).is_err());
+        assert_eq!(t.opens.load(Ordering::SeqCst), opens + 1, "reopened");
+        // The second: no reopen within the backoff, even once the disk is
+        // back; commits fail at once.
+        t.fail.store(false, Ordering::SeqCst);
+        assert!(!fs.ready());
+        match fs.commit(&[row("a", b"a")]) {
+            Err(StoreError::Down { failures, retry_in }) => {
+                assert_eq!(failures, 2);
+                assert!(retry_in > std::time::Duration::from_secs(3000));
+            }
+            other => panic!("expected Down: {other:?}"),
+        }
+        assert_eq!(t.opens.load(Ordering::SeqCst), opens + 1, "not reopened");
     }
 }
