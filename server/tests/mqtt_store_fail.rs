@@ -200,6 +200,19 @@ fn while_a_session_cannot_be_written_no_pubrec_suback_or_connack_is_sent() {
         closed_silently(&mut m, "the CONNACK");
     }
 
+    // A burst of QoS 1 messages for ps's offline session (its filter was
+    // taken, only the SUBACK was not sent) from several publishers at
+    // once, whichever thread commits them: none is acknowledged.
+    let mut burst: Vec<Mqtt> = (0..6)
+        .map(|i| Mqtt::connect(port, &format!("b{i}"), true).0)
+        .collect();
+    for (i, b) in burst.iter_mut().enumerate() {
+        b.publish(1, false, &format!("two/p{i}"), 1, b"burst");
+    }
+    for b in &mut burst {
+        closed_silently(b, "the PUBACK");
+    }
+
     // What needs no store still works: QoS 0, NATS, and a QoS 1 message
     // with no persistent session to keep it (acknowledged at once).
     qos0_works(port, &mut zero);
@@ -220,6 +233,18 @@ fn while_a_session_cannot_be_written_no_pubrec_suback_or_connack_is_sent() {
     s.expect_log("MQTT store: writes succeed again");
     let (mut ps, ack) = Mqtt::connect(port, "ps", false);
     assert_eq!(ack, (1, 0), "session present");
+    // Not acknowledged, not lost: the burst reached the session.
+    let mut got: Vec<String> = (0..6)
+        .map(|_| {
+            let (_, qos, _, topic, id, _) = ps.read().publish();
+            assert_eq!(qos, 1);
+            ps.ack(4, id);
+            topic
+        })
+        .collect();
+    got.sort();
+    let want: Vec<String> = (0..6).map(|i| format!("two/p{i}")).collect();
+    assert_eq!(got, want);
     assert_eq!(ps.subscribe(4, &[("two/#", 1)]), [1]);
 }
 
@@ -314,4 +339,63 @@ fn the_memory_store_never_writes_so_the_limit_changes_nothing() {
     assert_eq!((a.b0, a.id()), (0x40, 1), "PUBACK");
     let (_, qos, _, topic, _, payload) = sub.read().publish();
     assert_eq!((qos, topic.as_str(), payload.len()), (1, "big/x", BIG));
+}
+
+/// A NATS client publishing `mib` MiB to a subject nobody reads, then a
+/// PING round trip (the flood was all processed).
+fn flood(port: u16, mib: usize) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut n = Raw::connect(port);
+        n.expect("INFO");
+        n.send(b"CONNECT {\"verbose\":false}\r\n");
+        let mut msg = b"PUB flood 65536\r\n".to_vec();
+        msg.extend_from_slice(&[b'f'; 65536]);
+        msg.extend_from_slice(b"\r\n");
+        for _ in 0..mib * 16 {
+            n.send(&msg);
+        }
+        n.send(b"PING\r\n");
+        n.expect("PONG");
+    })
+}
+
+#[test]
+fn pipelined_publishers_on_busy_loops_get_no_puback_from_a_failing_store() {
+    if is_reference() {
+        return; // RLIMIT_FSIZE on nats-server hits its JetStream store.
+    }
+    let dir = TempDir::new();
+    let (s, port) = start(&dir);
+    let (mut off, _) = Mqtt::connect(port, "off", false);
+    assert_eq!(off.subscribe(1, &[("b/#", 1)]), [1]);
+    drop(off);
+    // Poison: a staged QoS 2 message no commit can write.
+    let (mut q2, _) = Mqtt::connect(port, "q2", false);
+    q2.publish(2, false, "two/x", 1, &vec![b'y'; BIG]);
+    closed_silently(&mut q2, "the PUBREC");
+
+    // NATS floods keep the loops busy (a loop with connections left to
+    // read may hand its commit to the committer thread: seen in about one
+    // run of three), while publishers pipeline QoS 1 messages for the
+    // offline session.
+    let floods: Vec<_> = (0..2).map(|_| flood(s.client_port, 8)).collect();
+    let pubs: Vec<_> = (0..6)
+        .map(|p| {
+            std::thread::spawn(move || {
+                let (mut m, _) = Mqtt::connect(port, &format!("p{p}"), true);
+                let mut wire = Vec::new();
+                for i in 1..=50u16 {
+                    client::publish(&mut wire, 1, false, format!("b/{p}").as_bytes(), i, b"m");
+                }
+                m.send(&wire);
+                closed_silently(&mut m, "a PUBACK");
+            })
+        })
+        .collect();
+    for t in pubs {
+        t.join().expect("publisher");
+    }
+    for f in floods {
+        f.join().expect("NATS keeps working");
+    }
 }
