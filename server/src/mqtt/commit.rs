@@ -72,7 +72,7 @@ impl Registry {
             d.durable.store(closed, Ordering::SeqCst);
             return;
         }
-        match fs.commit(&writes) {
+        match fs.commit(&writes, all) {
             Ok(()) => {
                 if d.failing.swap(false, Ordering::Relaxed) {
                     crate::info!("MQTT store: writes succeed again (epoch {closed} committed)");
@@ -124,10 +124,11 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
     use std::sync::Arc;
+    use std::time::Duration;
 
     /// A registry on a store whose writes fail on demand.
-    fn registry(name: &str) -> (Registry, testing::Flags) {
-        let (fs, flags) = testing::flaky(name, std::time::Duration::ZERO);
+    fn registry(name: &str, backoff: Duration) -> (Registry, testing::Flags) {
+        let (fs, flags) = testing::flaky(name, backoff);
         let r = Registry::default();
         let _ = r.store.set(fs);
         let _ = r.dirty.set(Arc::new(Dirty {
@@ -160,7 +161,7 @@ mod tests {
 
     #[test]
     fn a_failed_epoch_is_never_durable_and_a_later_commit_writes_its_changes() {
-        let (r, flags) = registry("commit-fail");
+        let (r, flags) = registry("commit-fail", Duration::ZERO);
         let e1 = retain(&r, "a");
         r.commit_epoch(e1);
         assert_eq!((r.durable_epoch(), r.failed_epoch()), (e1, 0));
@@ -185,17 +186,25 @@ mod tests {
     }
 
     #[test]
-    fn changes_of_a_failed_commit_are_retried_with_nobody_waiting() {
-        let (r, flags) = registry("commit-retry");
+    fn the_shutdown_commit_writes_what_failed_despite_the_backoff() {
+        let (r, flags) = registry("commit-retry", Duration::from_secs(3600));
         flags.fail.store(true, Ordering::SeqCst);
         let e = retain(&r, "a");
         r.commit_epoch(e);
         assert_eq!(r.failed_epoch(), e);
+        // A second failure in a row: the reopen now waits an hour, and a
+        // commit someone waits for fails at once.
+        let e = retain(&r, "b");
+        r.commit_epoch(e);
+        assert_eq!(r.failed_epoch(), e);
         flags.fail.store(false, Ordering::SeqCst);
-        // No new change: the retry (here the shutdown's, which does not
-        // wait for the backoff) writes it.
+        let e = retain(&r, "c");
+        r.commit_epoch(e);
+        assert_eq!(r.failed_epoch(), e, "not reopened within the backoff");
+        // No new change: the shutdown's commit tries anyway and writes
+        // what the failed ones left marked.
         r.commit_all();
         assert!(r.durable_epoch() > e);
-        assert_eq!(stored(&r), ["a"]);
+        assert_eq!(stored(&r), ["a", "b", "c"]);
     }
 }

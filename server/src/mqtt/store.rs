@@ -342,13 +342,14 @@ impl FileStore {
     }
 
     /// Applies `writes` in one transaction (one fsync), reopening the
-    /// database first when a failure dropped it (see the type's docs). On
-    /// failure the caller keeps the changes for a later commit.
-    pub(crate) fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+    /// database first when a failure dropped it (see the type's docs;
+    /// `now`: without waiting for the backoff, the last try at shutdown).
+    /// On failure the caller keeps the changes for a later commit.
+    pub(crate) fn commit(&self, writes: &[Write], now: bool) -> Result<(), StoreError> {
         let mut st = self.state.lock().expect("mqtt store");
         if st.db.is_none() {
             let retry_in = st.wait();
-            if !retry_in.is_zero() {
+            if !retry_in.is_zero() && !now {
                 let failures = st.failures;
                 return Err(StoreError::Down { failures, retry_in });
             }
@@ -657,18 +658,19 @@ mod heal_tests {
     fn a_failed_write_heals_once_the_disk_takes_writes_again() {
         let (fs, t) = testing::flaky("store-heal", std::time::Duration::ZERO);
         let fs = &fs;
-        fs.commit(&[row("kept", b"a")]).expect("first commit");
+        fs.commit(&[row("kept", b"a")], false)
+            .expect("first commit");
 
         t.fail.store(true, Ordering::SeqCst);
         let big_row = Write::Session(key("A", b"lost"), Some(vec![7u8; 256 * 1024]));
-        assert!(fs.commit(&[big_row]).is_err(), "the disk is full");
+        assert!(fs.commit(&[big_row], false).is_err(), "the disk is full");
         // Still failing: every commit fails, none panics.
         for _ in 0..3 {
-            assert!(fs.commit(&[row("later", b"b")]).is_err());
+            assert!(fs.commit(&[row("later", b"b")], false).is_err());
         }
 
         t.fail.store(false, Ordering::SeqCst);
-        fs.commit(&[row("later", b"b")])
+        fs.commit(&[row("later", b"b")], false)
             .expect("heals once writes succeed");
         assert!(t.opens.load(Ordering::SeqCst) >= 2, "reopened");
         // The committed row survived, the failed one is not there.
@@ -680,19 +682,19 @@ mod heal_tests {
         let (fs, t) = testing::flaky("store-backoff", std::time::Duration::from_secs(3600));
         t.fail.store(true, Ordering::SeqCst);
         assert!(matches!(
-            fs.commit(&[row("a", b"a")]),
+            fs.commit(&[row("a", b"a")], false),
             Err(StoreError::Txn(_))
         ));
         // The first failure: the next commit reopens at once (and fails).
         let opens = t.opens.load(Ordering::SeqCst);
         assert!(fs.ready());
-        assert!(fs.commit(&[row("a", b"a")]).is_err());
+        assert!(fs.commit(&[row("a", b"a")], false).is_err());
         assert_eq!(t.opens.load(Ordering::SeqCst), opens + 1, "reopened");
         // The second: no reopen within the backoff, even once the disk is
         // back; commits fail at once.
         t.fail.store(false, Ordering::SeqCst);
         assert!(!fs.ready());
-        match fs.commit(&[row("a", b"a")]) {
+        match fs.commit(&[row("a", b"a")], false) {
             Err(StoreError::Down { failures, retry_in }) => {
                 assert_eq!(failures, 2);
                 assert!(retry_in > std::time::Duration::from_secs(3000));
@@ -700,5 +702,9 @@ mod heal_tests {
             other => panic!("expected Down: {other:?}"),
         }
         assert_eq!(t.opens.load(Ordering::SeqCst), opens + 1, "not reopened");
+        // The last try at shutdown does not wait.
+        fs.commit(&[row("a", b"a")], true).expect("written");
+        assert_eq!(ids(&fs), ["a"]);
+        assert!(fs.ready());
     }
 }
