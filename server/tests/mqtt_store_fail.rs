@@ -399,3 +399,25 @@ fn pipelined_publishers_on_busy_loops_get_no_puback_from_a_failing_store() {
         f.join().expect("NATS keeps working");
     }
 }
+
+#[test]
+fn a_graceful_shutdown_with_a_failing_store_ends() {
+    if is_reference() {
+        return; // RLIMIT_FSIZE on nats-server hits its JetStream store.
+    }
+    let dir = TempDir::new();
+    let (mut s, port) = start(&dir);
+    let (mut q2, _) = Mqtt::connect(port, "q2", false);
+    q2.publish(2, false, "two/x", 1, &vec![b'y'; BIG]);
+    closed_silently(&mut q2, "the PUBREC");
+    let (_zero, _) = Mqtt::connect(port, "zero", true);
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(s.pid().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    // The last commit fails too; the server still ends.
+    s.expect_log("Server Exiting");
+    s.wait();
+}
