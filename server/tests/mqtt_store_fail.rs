@@ -1,7 +1,7 @@
 //! A failed write of the durable MQTT store (mqtt spec §7.5, issue #17):
 //! the server runs with `RLIMIT_FSIZE` so that a store write past it fails
-//! for real (`EFBIG`, as on a full disk). The PUBACK, PUBREC, SUBACK or
-//! CONNACK that depend on the failed commit are never sent: their
+//! for real (`EFBIG`, as on a full disk). The PUBACK, PUBREC, SUBACK,
+//! UNSUBACK or CONNACK that depend on the failed commit are never sent: their
 //! connections are closed instead. Everything that does not need the store
 //! (NATS clients, QoS 0, clean sessions) keeps working, and the store heals
 //! once the state it must write fits again (redb is reopened after its
@@ -166,7 +166,7 @@ fn a_qos1_message_the_store_cannot_write_gets_no_puback_and_the_store_heals() {
 }
 
 #[test]
-fn while_a_session_cannot_be_written_no_pubrec_suback_or_connack_is_sent() {
+fn while_a_session_cannot_be_written_no_pubrec_suback_unsuback_or_connack_is_sent() {
     if is_reference() {
         return; // RLIMIT_FSIZE on nats-server hits its JetStream store.
     }
@@ -174,6 +174,8 @@ fn while_a_session_cannot_be_written_no_pubrec_suback_or_connack_is_sent() {
     let (s, port) = start(&dir);
     let (mut ps, ack) = Mqtt::connect(port, "ps", false);
     assert_eq!(ack, (0, 0));
+    let (mut us, _) = Mqtt::connect(port, "us", false);
+    assert_eq!(us.subscribe(1, &[("u/#", 1)]), [1]);
     let (mut zero, _) = Mqtt::connect(port, "zero", true);
     assert_eq!(zero.subscribe(1, &[("zero/#", 0)]), [0]);
     let mut n = nats(&s);
@@ -191,6 +193,11 @@ fn while_a_session_cannot_be_written_no_pubrec_suback_or_connack_is_sent() {
     client::subscribe(&mut v, 3, &[(b"two/#".as_slice(), 1)]);
     ps.send(&v);
     closed_silently(&mut ps, "the SUBACK");
+    // Nor an UNSUBACK.
+    let mut v = Vec::new();
+    client::unsubscribe(&mut v, 2, &[b"u/#".as_slice()]);
+    us.send(&v);
+    closed_silently(&mut us, "the UNSUBACK");
     // Nor a CONNACK for a persistent session (created or resumed).
     for id in ["ps", "fresh"] {
         let mut m = Mqtt::open(port);
