@@ -23,6 +23,14 @@ impl Registry {
     /// `need`: the epoch the caller waits for; `all`: lazy changes too,
     /// whatever their age; `lazy`: lazy changes once due.
     ///
+    /// Only `lazy` or `all` callers (the committer thread, a loop when
+    /// there is none, the shutdown) reopen a store a failure closed: a
+    /// reopen repairs the file, reading all of it, which must not stall an
+    /// event loop. Others leave their changes marked for those (no
+    /// acknowledgement waits on a loop's own commit: a held connection's
+    /// epoch goes to the committer while the store is closed, see
+    /// `net/mqtt_hold.rs`).
+    ///
     /// On success the closed epoch becomes durable. On failure it becomes
     /// the failed epoch instead (never durable: the acknowledgements
     /// waiting for it are not sent), its changes are marked again, as lazy
@@ -39,6 +47,9 @@ impl Registry {
         // lock (another loop may be in its fsync).
         let lazy_due = lazy && d.lazy.load(Ordering::Acquire);
         if !(all || pending(d) || lazy_due) {
+            return;
+        }
+        if !(all || lazy || fs.is_open()) {
             return;
         }
         let mut last = if all || pending(d) {
@@ -206,5 +217,28 @@ mod tests {
         r.commit_all();
         assert!(r.durable_epoch() > e);
         assert_eq!(stored(&r), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn only_the_committer_reopens_a_failed_store() {
+        let (r, flags) = registry("commit-loop", Duration::ZERO);
+        r.set_committer(Arc::new(super::super::committer::Committer::default()));
+        flags.fail.store(true, Ordering::SeqCst);
+        let e = retain(&r, "a");
+        r.commit_epoch(e);
+        assert_eq!(r.failed_epoch(), e);
+        assert!(!r.store_open());
+        flags.fail.store(false, Ordering::SeqCst);
+        // A loop's own commit leaves it to the committer thread.
+        let opens = flags.opens.load(Ordering::SeqCst);
+        r.retain("A", b"b", b"b", b"v", 1);
+        r.commit();
+        assert_eq!(flags.opens.load(Ordering::SeqCst), opens, "not reopened");
+        assert_eq!(r.durable_epoch(), e - 1);
+        // The committer's commit reopens it and writes both.
+        r.commit_epoch(e + 1);
+        assert!(r.store_open());
+        assert!(r.durable_epoch() > e);
+        assert_eq!(stored(&r), ["a", "b"]);
     }
 }

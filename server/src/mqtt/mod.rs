@@ -660,6 +660,12 @@ impl Registry {
             .map_or(0, |d| d.failed.load(Ordering::SeqCst))
     }
 
+    /// Whether the durable store is open (true without a file store): a
+    /// failed write closes it until the committer thread reopens it.
+    pub(crate) fn store_open(&self) -> bool {
+        self.store.get().is_none_or(store::FileStore::is_open)
+    }
+
     /// Starts using `c` for commits (the committer thread is running).
     pub(crate) fn set_committer(&self, c: Arc<committer::Committer>) {
         let _ = self.committer.set(c);

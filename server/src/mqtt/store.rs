@@ -15,6 +15,7 @@
 //! ([`super::Registry::commit`]). Clean sessions are never written.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -276,6 +277,8 @@ pub(crate) struct FileStore {
     /// The first backoff ([`REOPEN_BACKOFF`]).
     backoff: Duration,
     state: Mutex<Db>,
+    /// The database is open (`Db::db` is set), readable without the lock.
+    is_open: AtomicBool,
 }
 
 /// The database and its failures.
@@ -331,7 +334,14 @@ impl FileStore {
                 failures: 0,
                 reopen_at: None,
             }),
+            is_open: AtomicBool::new(true),
         })
+    }
+
+    /// Whether the database is open (no failure dropped it, or it was
+    /// reopened since).
+    pub(crate) fn is_open(&self) -> bool {
+        self.is_open.load(Ordering::Acquire)
     }
 
     /// Whether a commit would try to write now: the database is open, or
@@ -356,10 +366,12 @@ impl FileStore {
             match (self.open)() {
                 Ok(db) => {
                     st.db = Some(db);
+                    self.is_open.store(true, Ordering::Release);
                     crate::info!("MQTT store reopened after a failed write");
                 }
                 Err(e) => {
                     st.failed(self.backoff);
+                    self.is_open.store(false, Ordering::Release);
                     return Err(StoreError::Open(e));
                 }
             }
@@ -370,7 +382,10 @@ impl FileStore {
                 st.failures = 0;
                 st.reopen_at = None;
             }
-            Err(_) => st.failed(self.backoff),
+            Err(_) => {
+                st.failed(self.backoff);
+                self.is_open.store(false, Ordering::Release);
+            }
         }
         res
     }
@@ -380,6 +395,7 @@ impl FileStore {
         let mut st = self.state.lock().expect("mqtt store");
         if st.db.is_none() {
             st.db = Some((self.open)().map_err(StoreError::Open)?);
+            self.is_open.store(true, Ordering::Release);
         }
         st.db.as_ref().expect("open").begin_read().map_err(txn)
     }

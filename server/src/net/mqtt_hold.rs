@@ -43,20 +43,22 @@ impl EventLoop {
 
     /// At the end of a turn, after every other connection was flushed:
     /// the epochs held connections wait for. With more connections ready
-    /// to read, the committer thread writes them (the loop goes on and is
-    /// woken when they are durable); with nothing else to do, the loop
-    /// writes them itself (a hand-off to another thread costs two wake-ups
-    /// per batch, which on a busy machine cost more than the fsync) and
-    /// sends the held acknowledgements at once.
+    /// to read, or the store closed by a failure, the committer thread
+    /// writes them (the loop goes on and is woken when they are durable or
+    /// failed); with nothing else to do, the loop writes them itself (a
+    /// hand-off to another thread costs two wake-ups per batch, which on a
+    /// busy machine cost more than the fsync) and sends the held
+    /// acknowledgements at once.
     pub(super) fn settle_held(&mut self) {
         let need = std::mem::take(&mut self.held_need);
         if need == 0 {
             return;
         }
         let mqtt = &self.shared.mqtt;
-        if need > mqtt.durable_epoch()
-            && (self.readable.is_empty() || !mqtt.request_commit(need, self.turn.idx))
-        {
+        // A store a failure closed is reopened by the committer thread (a
+        // repair reading the whole file), never on the loop.
+        let here = self.readable.is_empty() && mqtt.store_open();
+        if need > mqtt.durable_epoch() && (here || !mqtt.request_commit(need, self.turn.idx)) {
             mqtt.commit_epoch(need);
         }
         self.flush_dirty();
