@@ -621,10 +621,12 @@ impl Registry {
 
     /// Writes what was marked since the last commit, in one transaction:
     /// called by each event loop once per turn before it writes the
-    /// acknowledgements of that turn. A failed commit is logged; the state
-    /// stays marked for the next turn.
-    /// With a committer thread running, lazy changes are its job: a loop
-    /// writes here only what this thread still needs.
+    /// acknowledgements of that turn. A failed commit is logged and its
+    /// epoch recorded as failed ([`Registry::failed_epoch`]); the state
+    /// stays marked for a later commit.
+    /// With a committer thread running, lazy changes are its job, and so
+    /// is reopening a store a failure closed: a loop writes here only what
+    /// this thread still needs, and only while the store is open.
     pub(crate) fn commit(&self) {
         let lazy = self.committer.get().is_none();
         self.commit_upto(take_need(), false, lazy);

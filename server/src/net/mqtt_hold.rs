@@ -58,7 +58,9 @@ impl EventLoop {
         // A store a failure closed is reopened by the committer thread (a
         // repair reading the whole file), never on the loop.
         let here = self.readable.is_empty() && mqtt.store_open();
-        if need > mqtt.durable_epoch() && (here || !mqtt.request_commit(need, self.turn.idx)) {
+        // Settled already (durable, or failed: release_held closes them).
+        let settled = mqtt.durable_epoch().max(mqtt.failed_epoch());
+        if need > settled && (here || !mqtt.request_commit(need, self.turn.idx)) {
             mqtt.commit_epoch(need);
         }
         self.flush_dirty();
