@@ -54,6 +54,7 @@ impl Conn {
             last_batch: 0,
             closing: None,
             pre_auth: true,
+            greeted: false,
             more_to_read: false,
             read_closed: false,
             write_interest: false,

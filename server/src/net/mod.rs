@@ -122,6 +122,9 @@ struct Conn {
     closing: Option<ClosedReason>,
     /// Whether the session has passed CONNECT/auth (pre-auth accounting).
     pre_auth: bool,
+    /// The handshake's buffers were given back (see
+    /// `Conn::release_buffers`).
+    greeted: bool,
     /// Still readable (stopped early for fairness).
     more_to_read: bool,
     /// The poller reported the peer's write side closed: reads go on to
