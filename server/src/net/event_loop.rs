@@ -404,8 +404,10 @@ impl EventLoop {
 
     pub(super) fn shutdown_all(&mut self) {
         // Acknowledgements held for a commit (mqtt_hold) go out with the
-        // others once everything is written.
+        // others once everything is written (those of a failed write are
+        // dropped with their connections).
         self.shared.mqtt.commit_all();
+        self.release_held();
         let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
         for t in &tokens {
             self.close(*t, ClosedReason::ServerShutdown, true);
