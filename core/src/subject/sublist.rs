@@ -86,10 +86,16 @@ struct QueueSubs<T> {
     members: Vec<T>,
 }
 
+/// One token's place in the trie: 40 bytes, held inline in its parent's
+/// children (a subject's own node is most of what an idle subscription
+/// costs the sublist).
 struct Node<T> {
     next: Option<Box<Level<T>>>,
     plain: Plain<T>,
-    queues: Vec<QueueSubs<T>>,
+    /// Queue groups, boxed: most nodes have none, and a thin pointer
+    /// costs them 8 bytes where an empty `Vec` costs 24.
+    #[allow(clippy::box_collection)]
+    queues: Option<Box<Vec<QueueSubs<T>>>>,
 }
 
 impl<T> Default for Node<T> {
@@ -97,22 +103,33 @@ impl<T> Default for Node<T> {
         Node {
             next: None,
             plain: Plain::Empty,
-            queues: Vec::new(),
+            queues: None,
         }
+    }
+}
+
+impl<T> Node<T> {
+    fn queue_groups(&self) -> &[QueueSubs<T>] {
+        self.queues.as_deref().map_or(&[], |q| q)
     }
 }
 
 impl<T: PartialEq> Node<T> {
     fn has_subs(&self) -> bool {
-        !self.plain.is_empty() || !self.queues.is_empty()
+        !self.plain.is_empty() || self.queues.is_some()
     }
 
     fn add(&mut self, queue: Option<&[u8]>, value: T) {
         match queue {
             None => self.plain.push(value),
-            Some(q) => match self.queues.iter_mut().find(|g| *g.name == *q) {
+            Some(q) => match self
+                .queues
+                .get_or_insert_default()
+                .iter_mut()
+                .find(|g| *g.name == *q)
+            {
                 Some(g) => g.members.push(value),
-                None => self.queues.push(QueueSubs {
+                None => self.queues.as_mut().expect("just set").push(QueueSubs {
                     name: q.into(),
                     members: alloc::vec![value],
                 }),
@@ -124,12 +141,18 @@ impl<T: PartialEq> Node<T> {
         match queue {
             None => self.plain.remove(value),
             Some(q) => {
-                let Some(gi) = self.queues.iter().position(|g| *g.name == *q) else {
+                let Some(queues) = self.queues.as_mut() else {
                     return false;
                 };
-                let removed = remove_from(&mut self.queues[gi].members, value);
-                if self.queues[gi].members.is_empty() {
-                    self.queues.swap_remove(gi);
+                let Some(gi) = queues.iter().position(|g| *g.name == *q) else {
+                    return false;
+                };
+                let removed = remove_from(&mut queues[gi].members, value);
+                if queues[gi].members.is_empty() {
+                    queues.swap_remove(gi);
+                    if queues.is_empty() {
+                        self.queues = None;
+                    }
                 }
                 removed
             }
@@ -720,7 +743,7 @@ impl<T: Clone + PartialEq> Sublist<T> {
             for v in node.plain.as_slice() {
                 f(&path, None, v);
             }
-            for g in &node.queues {
+            for g in node.queue_groups() {
                 for v in &g.members {
                     f(&path, Some(&g.name), v);
                 }
@@ -755,7 +778,7 @@ fn build_result<T: Clone>(nodes: &[&Node<T>]) -> SublistResult<T> {
     for n in nodes {
         plain.extend_from_slice(n.plain.as_slice());
     }
-    let mut groups: Vec<&QueueSubs<T>> = nodes.iter().flat_map(|n| n.queues.iter()).collect();
+    let mut groups: Vec<&QueueSubs<T>> = nodes.iter().flat_map(|n| n.queue_groups()).collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     let mut queues: Vec<QueueMatch<T>> = Vec::new();
     for g in groups {
@@ -783,6 +806,7 @@ mod tests {
     #[test]
     fn plain_one_is_inline() {
         assert_eq!(core::mem::size_of::<Plain<usize>>(), 24);
+        assert_eq!(core::mem::size_of::<Node<usize>>(), 40);
         let mut p = Plain::Empty;
         p.push(1usize);
         assert!(matches!(p, Plain::One(1)));

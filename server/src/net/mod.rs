@@ -122,6 +122,9 @@ struct Conn {
     closing: Option<ClosedReason>,
     /// Whether the session has passed CONNECT/auth (pre-auth accounting).
     pre_auth: bool,
+    /// The handshake's buffers were given back (see
+    /// `Conn::release_buffers`).
+    greeted: bool,
     /// Still readable (stopped early for fairness).
     more_to_read: bool,
     /// The poller reported the peer's write side closed: reads go on to
@@ -139,8 +142,9 @@ struct Conn {
     /// this deadline, so closing with unread input does not reset the
     /// connection and destroy the `-ERR` or close frame in flight.
     draining: At,
-    /// The deadline currently in the timer heap (older heap entries for
-    /// this connection are stale and skipped).
+    /// This connection's live entry in the timer heap: its next deadline
+    /// or an earlier time, when the deadline moved later since (see
+    /// `conn::arm`); other entries of the connection are stale and skipped.
     timer_at: At,
     /// Fast-producer stall: reads resume at this time (see [`STALL`]).
     stalled_until: At,

@@ -20,6 +20,25 @@ pub(super) fn oversized(buf: &Vec<u8>, used: usize) -> bool {
 }
 
 impl Conn {
+    /// Gives back the buffers the handshake grew (INFO, the WebSocket
+    /// upgrade response, CONNECT): once the client is past CONNECT and
+    /// everything was written, what follows on an idle or quiet connection
+    /// is far smaller, and an idle WebSocket client kept about 1.8 KiB of
+    /// them. Called once per connection; buffers in use are kept.
+    fn release_buffers(&mut self) {
+        self.wbuf = Vec::new();
+        if self.spare.is_empty() {
+            self.spare = Vec::new();
+        }
+        if self.inbuf.is_empty() {
+            self.inbuf = Vec::new();
+        }
+        let mut ob = self.shared.out.lock().expect("out");
+        if ob.buf.is_empty() {
+            ob.buf = Vec::new();
+        }
+    }
+
     /// Writes what is already framed; only when the socket took all of it
     /// is the next batch taken from the outbox (framed for WebSocket:
     /// vectored plain frames for large batches, else copied into `wbuf`).
@@ -219,6 +238,10 @@ impl EventLoop {
             }
             if oversized(&conn.spare, batch) {
                 conn.spare = Vec::new();
+            }
+            if !conn.pre_auth && !conn.greeted {
+                conn.greeted = true;
+                conn.release_buffers();
             }
             if conn.write_interest {
                 conn.write_interest = false;
