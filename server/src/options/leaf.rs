@@ -64,8 +64,10 @@ pub struct LeafnodeOptions {
     /// `write_timeout`: what a leaf link hitting its write deadline gets
     /// (`default`/`close`/`retry`; anything else: `write_timeout must be
     /// 'default', 'close' or 'retry'`, nats-server
-    /// `parseWriteDeadlinePolicy`). natsws closes the link whatever the
-    /// policy (`docs/compat.md`).
+    /// `parseWriteDeadlinePolicy`). `default` is `retry` for leaf links:
+    /// a blocked link is closed only after a whole deadline without
+    /// writing a byte; `close` closes it at the deadline
+    /// (`Settings::write_retry_for`, `docs/compat.md`).
     pub write_timeout: WriteTimeoutPolicy,
 }
 
