@@ -338,6 +338,104 @@ mod tests {
 }
 
 #[cfg(test)]
+mod isolation {
+    //! Which owners an isolated link still advertises (spec §4.7): every
+    //! local one (clients over any transport, MQTT sessions, internal
+    //! handlers), none of another leaf (nor that leaf's `$LDS.`).
+    use super::*;
+    use crate::kind::ConnKind;
+    use natsws_core::router::{Message, Subscription};
+    use natsws_core::subject::Filter;
+
+    struct Nop;
+    impl crate::sink::Handler for Nop {
+        fn deliver(&self, _: &Subscription<Sink>, _: &Message<'_>) {}
+    }
+    impl crate::sink::Numbered for Nop {
+        fn push(&self, _: &Subscription<Sink>, _: &Message<'_>) -> Option<Arc<ConnShared>> {
+            None
+        }
+    }
+
+    fn conn(cid: u64, kind: ConnKind) -> Arc<ConnShared> {
+        Arc::new(ConnShared::new(
+            cid,
+            0,
+            0,
+            kind,
+            "127.0.0.1:1".parse().unwrap(),
+        ))
+    }
+
+    fn sub(cid: u64, subject: &str, target: Sink) -> SubRef<Sink> {
+        let f = Filter::try_from(subject).unwrap();
+        SubRef::new(
+            Subscription::new(cid, subject.as_bytes(), f, None, true).with_target(Some(target)),
+        )
+    }
+
+    /// The dump, then the updates, of a link of `hub` role, isolated.
+    fn advertised(hub: bool, isolated: bool) -> String {
+        let links = LeafLinks::default();
+        let mut router: Router<Sink> = Router::new();
+        let other = conn(9, ConnKind::LEAF_WS);
+        let mut ignore = Vec::new();
+        links.register(
+            &router,
+            Arc::new(LeafLink::new(other.clone(), true, Vec::new())),
+            &mut ignore,
+        );
+        let before = [
+            sub(1, "client", Sink::Conn(conn(1, ConnKind::CLIENT))),
+            sub(2, "ws", Sink::Conn(conn(2, ConnKind::WEBSOCKET))),
+            sub(9, "leaf", Sink::Conn(other.clone())),
+            sub(9, "$LDS.other", Sink::Conn(other.clone())),
+        ];
+        for s in &before {
+            router.insert(s);
+        }
+        let me = conn(10, ConnKind::LEAF);
+        let mut out = Vec::new();
+        links.register(
+            &router,
+            Arc::new(LeafLink::new(me.clone(), hub, Vec::new()).isolated(isolated)),
+            &mut out,
+        );
+        let later = [
+            sub(3, "mqtt", Sink::Numbered(Arc::new(Nop))),
+            sub(0, "internal", Sink::Internal(Arc::new(Nop))),
+            sub(4, "mqttconn", Sink::Conn(conn(4, ConnKind::MQTT_WS))),
+            sub(9, "leaf.later", Sink::Conn(other.clone())),
+        ];
+        for s in &later {
+            router.insert(s);
+            links.changed(s, true, |_| {});
+        }
+        out.extend_from_slice(&me.out.lock().unwrap().buf);
+        let mut lines: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with(&format!("LS+ {}", links.lds())))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines.join(",")
+    }
+
+    #[test]
+    fn an_isolated_link_advertises_local_interest_only() {
+        let local = "LS+ client,LS+ internal,LS+ mqtt,LS+ mqttconn,LS+ ws";
+        for hub in [true, false] {
+            assert_eq!(advertised(hub, true), local, "hub {hub}");
+        }
+        assert_eq!(
+            advertised(true, false),
+            "LS+ $LDS.other,LS+ client,LS+ internal,LS+ leaf,LS+ leaf.later,LS+ mqtt,LS+ mqttconn,LS+ ws"
+        );
+    }
+}
+
+#[cfg(test)]
 mod props {
     //! Interest bookkeeping: after any sequence of subscribe/unsubscribe
     //! (local clients and other leafs, plain and queue) and any reconnect
