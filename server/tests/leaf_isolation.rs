@@ -338,3 +338,30 @@ fn local_isolation_of_a_spokes_remote_hides_its_own_leafs() {
         assert!(crosses(&mut m, &mut cc, &mut ch, "ew.h"), "C → H");
     }
 }
+
+#[test]
+fn request_isolation_over_a_websocket_leaf() {
+    // Spoke A comes in on the middle's websocket port, spoke B over TCP;
+    // isolation does not depend on the transport.
+    let mid = Server::start(
+        "server_name: MID\nhost: 127.0.0.1\nport: -1\nhttp_port: -1\nwebsocket { host: 127.0.0.1, port: -1, no_tls: true }\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let a = Server::start_reference(&format!(
+        "server_name: A\nhost: 127.0.0.1\nport: -1\nleafnodes {{ reconnect: \"250ms\", remotes [ {{ url: \"ws://127.0.0.1:{}\", request_isolation: true }} ] }}\n",
+        mid.ws_port.expect("websocket port")
+    ));
+    a.expect_log("Leafnode connection created for account: $G");
+    let b = spoke_of("B", mid.leaf_port.expect("leaf port"), "");
+    let v = leafz_with(&mid, 2);
+    assert_eq!(isolated_of(&v, "A"), Some(true.into()), "{v}");
+    assert_eq!(isolated_of(&v, "B"), None, "{v}");
+    let (mut m, mut ca, mut cb) = (
+        client(mid.client_port),
+        client(a.client_port),
+        client(b.client_port),
+    );
+    subscribe(&mut m, &mut cb, "ew.b");
+    assert!(!crosses(&mut m, &mut ca, &mut cb, "ew.b"), "A → B");
+    subscribe(&mut m, &mut ca, "ew.a");
+    assert!(crosses(&mut m, &mut cb, &mut ca, "ew.a"), "B → A");
+}
