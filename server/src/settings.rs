@@ -70,6 +70,9 @@ pub struct Settings {
     /// `max_pending` for WebSocket clients (natsws `websocket {
     /// max_pending }`; default the server's).
     pub ws_max_pending: usize,
+    /// `write_timeout`: the policy of client connections (TCP, WebSocket,
+    /// MQTT) on a missed write deadline; `default` means `close`.
+    pub write_timeout: options::leaf::WriteTimeoutPolicy,
     /// `write_deadline` for WebSocket clients (natsws `websocket {
     /// write_deadline }`; default the server's).
     pub ws_write_deadline: Duration,
@@ -149,6 +152,7 @@ impl Default for Settings {
             ping_max: options::DEFAULT_PING_MAX,
             write_deadline: options::DEFAULT_WRITE_DEADLINE,
             ws_max_pending: DEFAULT_MAX_PENDING,
+            write_timeout: options::leaf::WriteTimeoutPolicy::Default,
             ws_write_deadline: options::DEFAULT_WRITE_DEADLINE,
             no_header_support: false,
             proxy_protocol: false,
@@ -195,15 +199,20 @@ impl Settings {
     }
 
     /// Whether a connection of `kind` is kept while its blocked writes
-    /// make progress (the `retry` write-timeout policy): leaf links unless
-    /// `leafnodes { write_timeout: close }` (nats-server `initClient`);
-    /// other kinds are closed at the deadline.
+    /// make progress (the `retry` write-timeout policy; nats-server
+    /// `initClient`, `handleWriteTimeout`): leaf links unless `leafnodes {
+    /// write_timeout: close }`; client connections (TCP, WebSocket, MQTT)
+    /// only under the top-level `write_timeout: retry`, as `default` is
+    /// `close` for them.
     pub fn write_retry_for(&self, kind: ConnKind) -> bool {
-        kind.is_leaf()
-            && self
-                .leafnodes
+        use options::leaf::WriteTimeoutPolicy;
+        if kind.is_leaf() {
+            self.leafnodes
                 .as_ref()
-                .is_none_or(|l| l.write_timeout != options::leaf::WriteTimeoutPolicy::Close)
+                .is_none_or(|l| l.write_timeout != WriteTimeoutPolicy::Close)
+        } else {
+            self.write_timeout == WriteTimeoutPolicy::Retry
+        }
     }
 
     /// `write_deadline` for a connection of `kind`: a leaf link's is
@@ -710,6 +719,7 @@ fn build(o: &Options) -> Result<Settings, SettingsError> {
                 usize::try_from(v).unwrap_or(usize::MAX)
             }),
         ws_write_deadline: o.websocket.write_deadline.unwrap_or(o.write_deadline),
+        write_timeout: o.write_timeout,
         no_header_support: o.no_header_support,
         proxy_protocol: o.proxy_protocol,
         trusted_proxies: o.trusted_proxies.clone(),
@@ -863,4 +873,50 @@ fn account_links(o: &Options) -> Vec<(String, crate::options::AccountLinks)> {
         links.extend(crate::jwt_links::from_preload(&o.resolver_preload));
     }
     links
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(src: &str) -> Settings {
+        let o = Options::from_config_str(src, "t.conf").expect("options");
+        Settings::from_options(&o).expect("settings")
+    }
+
+    /// The top-level `write_timeout` decides for every client kind and
+    /// never for leaf links, whose policy is the leafnode block's
+    /// (nats-server `initClient`); `default` is `close` for clients.
+    #[test]
+    fn write_retry_follows_the_policy_of_each_kind() {
+        let clients = [
+            ConnKind::CLIENT,
+            ConnKind::WEBSOCKET,
+            ConnKind::MQTT,
+            ConnKind::MQTT_WS,
+        ];
+        let leafs = [ConnKind::LEAF, ConnKind::LEAF_WS];
+        for (top, client_retry) in [
+            ("", false),
+            ("write_timeout: default\n", false),
+            ("write_timeout: close\n", false),
+            ("write_timeout: retry\n", true),
+        ] {
+            for (leaf, leaf_retry) in [
+                ("", true),
+                ("leafnodes { port: -1 }\n", true),
+                ("leafnodes { port: -1, write_timeout: default }\n", true),
+                ("leafnodes { port: -1, write_timeout: retry }\n", true),
+                ("leafnodes { port: -1, write_timeout: close }\n", false),
+            ] {
+                let s = settings(&format!("{top}{leaf}"));
+                for k in clients {
+                    assert_eq!(s.write_retry_for(k), client_retry, "{top}{leaf}{k:?}");
+                }
+                for k in leafs {
+                    assert_eq!(s.write_retry_for(k), leaf_retry, "{top}{leaf}{k:?}");
+                }
+            }
+        }
+    }
 }

@@ -241,6 +241,10 @@ pub(crate) fn varz(shared: &Shared) -> Value {
         // nats-server `Varz.SystemAccount` (omitempty).
         v["system_account"] = json!(sys);
     }
+    if !s.write_timeout.go_name().is_empty() {
+        // nats-server `Varz.WriteTimeout` (omitempty: absent for `default`).
+        v["write_timeout"] = json!(s.write_timeout.go_name());
+    }
     v["config_load_time"] = json!(rfc3339(shared.reload.load_time()));
     if let Some(e) = shared.reload.last_error() {
         // natsws: why the last reload was refused (absent after a good one).

@@ -220,7 +220,8 @@ impl EventLoop {
     /// buffers, drops write interest and moves a closing connection to its
     /// lingering close; otherwise the write deadline is checked and write
     /// interest requested. Under the `retry` write-timeout policy (leaf
-    /// links by default, nats-server `handleWriteTimeout`) a write that made
+    /// links by default, client connections with the top-level
+    /// `write_timeout: retry`; nats-server `handleWriteTimeout`) a write that made
     /// `progressed` restarts the deadline: only a link that took no byte
     /// for a whole deadline is closed.
     fn after_write(&mut self, token: usize, drained: bool, progressed: bool, now: Millis) {

@@ -75,7 +75,8 @@ pub struct LeafnodeOptions {
 /// `WriteTimeoutPolicy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum WriteTimeoutPolicy {
-    /// `default`: `retry` for leaf links in nats-server.
+    /// `default`: `retry` for leaf links, `close` for client connections
+    /// (nats-server `initClient`).
     #[default]
     Default,
     /// `close`: the connection is closed.
@@ -85,6 +86,11 @@ pub enum WriteTimeoutPolicy {
 }
 
 impl WriteTimeoutPolicy {
+    /// The error for any other string, at the key (nats-server
+    /// `parseWriteDeadlinePolicy`); a value that is not a string fails
+    /// the string conversion instead (`interface conversion: …`).
+    pub const PARSE_ERROR: &'static str = "write_timeout must be 'default', 'close' or 'retry'";
+
     /// Parses `default`, `close` or `retry` (case-sensitive, as
     /// nats-server `parseWriteDeadlinePolicy`); `None` for anything else.
     pub fn parse(v: &str) -> Option<WriteTimeoutPolicy> {
@@ -288,7 +294,7 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
                         Some(p) => o.write_timeout = p,
                         None => r.errors.push(Diagnostic::at(
                             &k.key_span,
-                            "write_timeout must be 'default', 'close' or 'retry'".to_string(),
+                            WriteTimeoutPolicy::PARSE_ERROR.to_string(),
                         )),
                     }
                 }

@@ -147,6 +147,10 @@ pub struct Options {
     pub ping_max: u32,
     /// `write_deadline`. Default 10 s.
     pub write_deadline: Duration,
+    /// `write_timeout`: the policy when a client connection (TCP,
+    /// WebSocket, MQTT) misses its write deadline; `default` is `close`
+    /// (nats-server `initClient`). Not reloadable.
+    pub write_timeout: leaf::WriteTimeoutPolicy,
     /// `lame_duck_duration`. Default 2 min, minimum 30 s.
     pub lame_duck_duration: Duration,
     /// `lame_duck_grace_period`. Default 10 s.
@@ -273,6 +277,7 @@ impl Default for Options {
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_max: DEFAULT_PING_MAX,
             write_deadline: DEFAULT_WRITE_DEADLINE,
+            write_timeout: leaf::WriteTimeoutPolicy::Default,
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,

@@ -7,6 +7,7 @@
 use core::time::Duration;
 use std::path::PathBuf;
 
+use super::leaf::WriteTimeoutPolicy;
 use super::read::{
     bool_of, go_dur, int32_size, int_of, int_range, parse_listen, port_of, str_list, str_of, Reader,
 };
@@ -87,7 +88,8 @@ impl Options {
         true
     }
 
-    /// Protocol limits (`max_*`), ping and write timers, lame duck,
+    /// Protocol limits (`max_*`), ping and write timers (`write_deadline`
+    /// and its `write_timeout` policy), lame duck,
     /// `loop_spin` and `no_header_support`.
     pub(super) fn apply_limit_key(&mut self, r: &mut Reader, e: &Entry, key: &str) -> bool {
         match key {
@@ -115,6 +117,17 @@ impl Options {
             "write_deadline" => {
                 if let Some(d) = r.duration_or_secs(e, "write_deadline") {
                     self.write_deadline = d;
+                }
+            }
+            "write_timeout" => {
+                if let Some(v) = r.ok(str_of(e)) {
+                    match WriteTimeoutPolicy::parse(&v) {
+                        Some(p) => self.write_timeout = p,
+                        None => r.errors.push(Diagnostic::at(
+                            &e.key_span,
+                            WriteTimeoutPolicy::PARSE_ERROR.to_string(),
+                        )),
+                    }
                 }
             }
             "lame_duck_duration" => {

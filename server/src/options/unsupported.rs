@@ -57,7 +57,6 @@ const OTHER_NATS_KEYS: &[&str] = &[
     "max_traced_msg_len",
     "prof_port",
     "prof_block_rate",
-    "write_timeout",
     "no_fast_producer_stall",
     "disable_sublist_cache",
     "no_sublist_cache",

@@ -358,6 +358,13 @@ fn files_and_tls(
             go_dur(new.write_deadline)
         ));
     }
+    if old.write_timeout != new.write_timeout {
+        return Err(refuse(
+            "WriteTimeout",
+            old.write_timeout.go_name(),
+            new.write_timeout.go_name(),
+        ));
+    }
     if old.max_closed_clients != new.max_closed_clients {
         return Err(refuse(
             "MaxClosedClients",
@@ -874,5 +881,22 @@ mod tests {
             e.to_string(),
             "config reload not supported for NoSystemAccount: old=false, new=true"
         );
+    }
+
+    /// `WriteTimeout` follows `WriteDeadline` and precedes
+    /// `MaxClosedClients` in nats-server's `Options`; `default` and no key
+    /// are the same value.
+    #[test]
+    fn write_timeout_change_is_refused_in_field_order() {
+        let e = run(
+            "write_timeout: close\n",
+            "write_deadline: 1s\nwrite_timeout: retry\nmax_closed_clients: 5\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config reload not supported for WriteTimeout: old=close, new=retry"
+        );
+        assert!(run("port: 4222\n", "port: 4222\nwrite_timeout: default\n").is_ok());
     }
 }
