@@ -113,16 +113,22 @@ pub struct ConnShared {
     pub subs: AtomicUsize,
     /// Client name/lang/version from CONNECT, for monitoring.
     pub client: Mutex<ClientMeta>,
-    /// What only some connections have (TLS details, the WebSocket
-    /// upgrade, a PROXY address): one box for the three, made when the
-    /// first is set, so other connections keep a pointer's worth (see
-    /// [`ConnShared::tls`], [`ConnShared::upgrade`], [`ConnShared::proxied`]).
-    extras: std::sync::OnceLock<Box<Extras>>,
+    /// What TLS negotiated, set once the handshake completes (TLS
+    /// listeners only; boxed so that plain connections keep a pointer's
+    /// worth, not the whole record).
+    pub tls: std::sync::OnceLock<Box<crate::tls::TlsInfo>>,
     /// Set when `perms` holds permissions that deliveries must consult.
     pub has_perms: AtomicBool,
     /// Delivery-time permissions (subscribe deny, response permissions);
     /// boxed, since most connections have none.
     pub perms: Mutex<Option<Box<crate::auth::DeliveryPerms>>>,
+    /// WebSocket: what the upgrade request said, set at the upgrade.
+    pub upgrade: std::sync::OnceLock<Box<WsUpgrade>>,
+    /// The client's address from a PROXY protocol header (`proxy_protocol`),
+    /// set once the header was read: it stands for the socket's peer
+    /// everywhere (logs, `/connz`, INFO `client_ip`, JWT `src`), as in
+    /// nats-server. Boxed: only `proxy_protocol` listeners set it.
+    pub proxied: std::sync::OnceLock<Box<SocketAddr>>,
     /// Set once the client takes asynchronous INFO (protocol 1 and its
     /// first PING answered: nats-server's `firstPongSent`), for
     /// `$SYS.REQ.SERVER.<id>.LDM`.
@@ -135,61 +141,7 @@ pub struct ConnShared {
     pub rtt: crate::rtt::Rtt,
 }
 
-/// See [`ConnShared::extras`]: each part is set at most once.
-#[derive(Debug, Default, Clone)]
-struct Extras {
-    tls: std::sync::OnceLock<crate::tls::TlsInfo>,
-    upgrade: std::sync::OnceLock<WsUpgrade>,
-    proxied: std::sync::OnceLock<SocketAddr>,
-}
-
 impl ConnShared {
-    fn extras(&self) -> &Extras {
-        self.extras.get_or_init(Box::default)
-    }
-
-    /// What TLS negotiated, once the handshake completed (TLS listeners
-    /// and TLS leafnode links only).
-    pub fn tls(&self) -> Option<&crate::tls::TlsInfo> {
-        self.extras.get().and_then(|e| e.tls.get())
-    }
-
-    /// Records what TLS negotiated (once; a second call is ignored).
-    pub fn set_tls(&self, info: crate::tls::TlsInfo) {
-        let _ = self.extras().tls.set(info);
-    }
-
-    /// WebSocket: what the upgrade request said, set at the upgrade.
-    pub fn upgrade(&self) -> Option<&WsUpgrade> {
-        self.extras.get().and_then(|e| e.upgrade.get())
-    }
-
-    /// Records the upgrade request (once).
-    pub fn set_upgrade(&self, up: WsUpgrade) {
-        let _ = self.extras().upgrade.set(up);
-    }
-
-    /// The client's address from a PROXY protocol header
-    /// (`proxy_protocol`), set once the header was read: it stands for
-    /// the socket's peer everywhere (logs, `/connz`, INFO `client_ip`, JWT
-    /// `src`), as in nats-server.
-    pub fn proxied(&self) -> Option<SocketAddr> {
-        self.extras.get().and_then(|e| e.proxied.get().copied())
-    }
-
-    /// Records the PROXY header's client address (once).
-    pub fn set_proxied(&self, addr: SocketAddr) {
-        let _ = self.extras().proxied.set(addr);
-    }
-
-    /// Gives this connection `old`'s TLS details, upgrade and PROXY
-    /// address (a connection whose kind changed at the upgrade).
-    pub fn take_extras_of(&self, old: &ConnShared) {
-        if let Some(e) = old.extras.get() {
-            let _ = self.extras.set(e.clone());
-        }
-    }
-
     /// A new connection's shared part: empty outbox, zero counters, no
     /// permissions, accepted now.
     pub fn new(
@@ -215,9 +167,11 @@ impl ConnShared {
             in_bytes: AtomicU64::new(0),
             subs: AtomicUsize::new(0),
             client: Mutex::default(),
-            extras: std::sync::OnceLock::new(),
+            tls: std::sync::OnceLock::new(),
             has_perms: AtomicBool::new(false),
             perms: Mutex::new(None),
+            upgrade: std::sync::OnceLock::new(),
+            proxied: std::sync::OnceLock::new(),
             async_info: AtomicBool::new(false),
             peer_max_payload: AtomicUsize::new(0),
             rtt: crate::rtt::Rtt::new(),
@@ -236,7 +190,7 @@ impl ConnShared {
     /// The peer as nats-server's `host:port`: the PROXY protocol's client
     /// address when one was given, else the socket's peer.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.proxied().unwrap_or(self.peer)
+        self.proxied.get().map_or(self.peer, |p| **p)
     }
 
     /// The client's address and port for INFO `client_ip` and its logs:
@@ -248,7 +202,7 @@ impl ConnShared {
     /// The client address from `X-Forwarded-For` (WebSocket, after the
     /// upgrade).
     pub fn forwarded(&self) -> Option<Forwarded> {
-        self.upgrade().and_then(|u| u.forwarded)
+        self.upgrade.get().and_then(|u| u.forwarded)
     }
 
     /// The peer as log lines show it: `<forwarded>/<ip:port>` when the
@@ -396,7 +350,7 @@ impl ConnShared {
     /// `verify_and_map` and the TLS handshake completed (before any
     /// CONNECT is read).
     pub fn tls_peer(&self) -> Option<&crate::tls::PeerIdentity> {
-        self.tls().and_then(|t| t.peer.as_ref())
+        self.tls.get().and_then(|t| t.peer.as_ref())
     }
 
     /// Marks the connection for closing as a slow consumer (the owner closes

@@ -136,7 +136,7 @@ fn extensions(c: &ConnShared, obj: &mut serde_json::Map<String, Value>) {
         // (`ip` stays the TCP peer, as in nats-server).
         obj.insert("client_ip".into(), json!(f.ip.to_string()));
     }
-    if let Some(m) = c.upgrade() {
+    if let Some(m) = c.upgrade.get() {
         // natsws extension: the WebSocket upgrade request.
         let mut w = json!({
             "path": m.path,
@@ -179,7 +179,7 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
         "subscriptions": c.subs.load(Ordering::Relaxed),
     });
     let obj = v.as_object_mut().expect("object");
-    if c.proxied().is_some() {
+    if c.proxied.get().is_some() {
         // natsws extension: the PROXY protocol sender (the socket's peer).
         obj.insert("proxy_ip".into(), json!(c.peer.to_string()));
     }
@@ -197,7 +197,7 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
     if q.auth {
         add_auth(&meta, true, obj);
     }
-    if let Some(t) = c.tls() {
+    if let Some(t) = c.tls.get() {
         obj.insert("tls_version".into(), json!(t.version));
         obj.insert("tls_cipher_suite".into(), json!(t.cipher));
     }

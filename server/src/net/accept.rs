@@ -206,7 +206,7 @@ impl EventLoop {
             info.version,
             info.cipher
         );
-        conn.shared.set_tls(info);
+        let _ = conn.shared.tls.set(Box::new(info));
         if !pinned_ok {
             self.tls_failed(token, "certificate not pinned");
             return false;

@@ -277,7 +277,7 @@ impl EventLoop {
         };
         let cs = Arc::new(ConnShared::new(cid, self.turn.idx, token, kind, peer));
         if let Some(c) = &client_tls {
-            cs.set_tls(crate::leaf_tls::session_info(c));
+            let _ = cs.tls.set(Box::new(crate::leaf_tls::session_info(c)));
         }
         let account = match &remote {
             Some(r) => shared.accounts.get(&r.cfg.account),
@@ -384,7 +384,12 @@ impl EventLoop {
             ConnKind::LEAF_WS,
             old.peer,
         ));
-        cs.take_extras_of(&old);
+        if let Some(up) = old.upgrade.get() {
+            let _ = cs.upgrade.set(up.clone());
+        }
+        if let Some(p) = old.proxied.get() {
+            let _ = cs.proxied.set(p.clone());
+        }
         conn.shared = cs.clone();
         conn.handshake_deadline = At::NONE;
         conn.last_out = now;

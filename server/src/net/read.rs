@@ -177,7 +177,7 @@ impl EventLoop {
             }
             WsEvent::Upgraded => {
                 if let Some(up) = ws.take_upgrade() {
-                    conn.shared.set_upgrade(*up);
+                    let _ = conn.shared.upgrade.set(up);
                 }
                 if self.upgraded(token, now) {
                     WsStep::Input(None)
@@ -215,7 +215,7 @@ impl EventLoop {
         let conn = &mut conns[token];
         conn.handshake_deadline = At::NONE;
         conn.last_out = now;
-        if conn.shared.upgrade().is_some_and(|u| {
+        if conn.shared.upgrade.get().is_some_and(|u| {
             natsws_core::ws::handshake::PathKind::from_path(&u.path)
                 == natsws_core::ws::handshake::PathKind::Mqtt
         }) {
@@ -371,7 +371,7 @@ impl EventLoop {
             Ok(Parsed::NotProxy) => {}
             Ok(Parsed::Header { header, len }) if trusted(&self.turn.settings, conn) => {
                 if let Header::Proxied { src, .. } = header {
-                    conn.shared.set_proxied(src);
+                    let _ = conn.shared.proxied.set(Box::new(src));
                 }
                 conn.inbuf.drain(..len);
             }
@@ -474,7 +474,15 @@ impl EventLoop {
             ConnKind::MQTT_WS,
             old.peer,
         );
-        cs.take_extras_of(old);
+        if let Some(t) = old.tls.get() {
+            let _ = cs.tls.set(t.clone());
+        }
+        if let Some(u) = old.upgrade.get() {
+            let _ = cs.upgrade.set(u.clone());
+        }
+        if let Some(p) = old.proxied.get() {
+            let _ = cs.proxied.set(p.clone());
+        }
         let cs = Arc::new(cs);
         conn.shared = cs.clone();
         if let Some(ws) = conn.ws.as_mut() {
