@@ -139,6 +139,9 @@ pub struct ClosedStats {
     pub subs: usize,
     /// The RTT (see `crate::rtt::Rtt::get`).
     pub rtt: std::time::Duration,
+    /// Last activity (see `ConnShared::last_activity`: server-clock
+    /// milliseconds, 0 = none since the accept).
+    pub last_activity: u64,
 }
 
 /// State shared by every thread.

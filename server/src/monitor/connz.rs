@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
@@ -154,8 +154,26 @@ fn extensions(c: &ConnShared, obj: &mut serde_json::Map<String, Value>) {
     }
 }
 
-/// One open connection's object.
-fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Account>]) -> Value {
+/// The wall-clock time of a connection's last activity (nats-server
+/// `client.last`): `ms` on the server clock that started at `epoch_wall`
+/// ([`Shared::start`]), or the connection's `start` when `ms` is 0 (no
+/// activity since the accept) or would fall before it (the server clock
+/// counts whole milliseconds).
+fn last_activity(epoch_wall: SystemTime, start: SystemTime, ms: u64) -> SystemTime {
+    if ms == 0 {
+        return start;
+    }
+    (epoch_wall + Duration::from_millis(ms)).max(start)
+}
+
+/// One open connection's object; `last` is its last activity.
+fn open_conn(
+    c: &ConnShared,
+    now: SystemTime,
+    last: SystemTime,
+    q: &Query<'_>,
+    accounts: &[Arc<Account>],
+) -> Value {
     let subs = q.subs;
     let meta = c.client.lock().map(|m| m.clone()).unwrap_or_default();
     let rtt = crate::rtt::go_duration(c.rtt.get());
@@ -167,9 +185,9 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
         "ip": c.peer_addr().ip().to_string(),
         "port": c.peer_addr().port(),
         "start": rfc3339(c.start),
-        "last_activity": rfc3339(now),
+        "last_activity": rfc3339(last),
         "uptime": uptime_string(now.duration_since(c.start).unwrap_or_default()),
-        "idle": "0s",
+        "idle": uptime_string(now.duration_since(last).unwrap_or_default()),
         "rtt": rtt,
         "pending_bytes": pending,
         "in_msgs": c.in_msgs.load(Ordering::Relaxed),
@@ -217,16 +235,18 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
 
 /// One closed connection's object: the open one's keys as they stood at
 /// the close (nats-server `saveClosedClient` fills the same `ConnInfo`),
-/// plus `stop` and `reason`.
-fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
+/// plus `stop` and `reason`; `idle` is from `last` (its last activity) to
+/// the close.
+fn closed_conn(c: &ClosedConn, last: SystemTime, auth: bool) -> Value {
     let st = &c.stats;
     let mut v = json!({
         "cid": c.cid, "kind": if c.kind.is_leaf() { "Leafnode" } else { "Client" }, "type": c.kind.connz_type(),
         "ip": c.peer.ip().to_string(), "port": c.peer.port(),
-        "start": rfc3339(c.start), "last_activity": rfc3339(c.stop), "stop": rfc3339(c.stop),
+        "start": rfc3339(c.start), "last_activity": rfc3339(last), "stop": rfc3339(c.stop),
         "reason": c.reason.as_str(),
         "uptime": uptime_string(c.stop.duration_since(c.start).unwrap_or_default()),
-        "idle": "0s", "rtt": crate::rtt::go_duration(st.rtt), "pending_bytes": 0,
+        "idle": uptime_string(c.stop.duration_since(last).unwrap_or_default()),
+        "rtt": crate::rtt::go_duration(st.rtt), "pending_bytes": 0,
         "in_msgs": st.in_msgs, "out_msgs": st.out_msgs,
         "in_bytes": st.in_bytes, "out_bytes": st.out_bytes,
         "subscriptions": st.subs,
@@ -271,13 +291,15 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
                 .map(|m| (m.account.clone(), m.mqtt_client.clone()))
                 .unwrap_or_default();
             if q.wants(c.cid, &acc) && q.wants_mqtt(&mqtt_id) {
+                let ms = c.last_activity.load(Ordering::Relaxed);
+                let last = last_activity(shared.start, c.start, ms);
                 list.push(Row {
                     cid: c.cid,
                     start: c.start,
-                    last: now,
+                    last,
                     stop: None,
                     rtt: c.rtt.get(),
-                    v: open_conn(c, now, &q, &accounts),
+                    v: open_conn(c, now, last, &q, &accounts),
                 });
             }
         }
@@ -292,13 +314,14 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .iter()
             .filter(|c| q.wants(c.cid, &c.client.account) && q.wants_mqtt(&c.client.mqtt_client))
         {
+            let last = last_activity(shared.start, c.start, c.stats.last_activity);
             list.push(Row {
                 cid: c.cid,
                 start: c.start,
-                last: c.stop,
+                last,
                 stop: Some(c.stop),
                 rtt: c.stats.rtt,
-                v: closed_conn(c, q.auth),
+                v: closed_conn(c, last, q.auth),
             });
         }
     }

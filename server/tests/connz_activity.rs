@@ -1,0 +1,273 @@
+//! `/connz` `last_activity` and `idle` as nats-server 2.15.1 reports them
+//! (nats-server `client.last`): set at the accept, at a NATS client's
+//! CONNECT, by a read that brought a message or a SUB/UNSUB, and by a
+//! delivery flushed to the connection; a PING is not activity. `idle` is
+//! the time since, in `myUptime` text (`0s`, `1s`, `1m2s`); a closed
+//! connection keeps its last activity and its `idle` runs to the close.
+//! `sort=last` puts the most recent activity first, `sort=idle` the
+//! longest idle first.
+//!
+//! Every test runs against nats-server too
+//! (`NATSWS_TEST_SERVER_BIN=…/nats-server`). Time is let pass (at most
+//! 1.1 s at a time) only where `idle` must grow; everything else waits on
+//! replies or polls `/connz` with a deadline.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Conn, Server};
+use serde_json::Value;
+
+const CONF: &str = r#"
+host: 127.0.0.1
+port: -1
+http: "127.0.0.1:-1"
+websocket {
+  host: 127.0.0.1
+  port: -1
+  no_tls: true
+}
+"#;
+
+/// How long to let pass so that `idle` shows at least `1s`.
+const IDLE_STEP: Duration = Duration::from_millis(1100);
+
+fn http_json(s: &Server, path: &str) -> Value {
+    let (status, body) = s.http_get(path);
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+/// Connection `cid`'s `/connz` object (`extra`: more query), waiting for
+/// it to be listed (nats-server writes INFO before it lists a connection).
+fn conn_of(s: &Server, cid: u64, extra: &str) -> Value {
+    let until = Instant::now() + common::DEADLINE;
+    loop {
+        let v = http_json(s, &format!("/connz?cid={cid}{extra}"));
+        if let Some(c) = v["connections"].as_array().and_then(|a| a.first()) {
+            return c.clone();
+        }
+        assert!(Instant::now() < until, "cid {cid} not listed: {v}");
+    }
+}
+
+/// Polls connection `cid` until `pred` holds; returns that object.
+fn conn_until(
+    s: &Server,
+    cid: u64,
+    extra: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let until = Instant::now() + common::DEADLINE;
+    loop {
+        let c = conn_of(s, cid, extra);
+        if pred(&c) {
+            return c;
+        }
+        assert!(Instant::now() < until, "cid {cid}: {what}: {c}");
+    }
+}
+
+/// An RFC 3339 time of a `/connz` object.
+fn time_of(c: &Value, key: &str) -> jiff::Timestamp {
+    let s = c[key].as_str().unwrap_or_else(|| panic!("no {key}: {c}"));
+    s.parse().unwrap_or_else(|e| panic!("{key} {s:?}: {e}"))
+}
+
+/// Parses nats-server's `myUptime` text (`[Nd][Nh][Nm]Ns`) to seconds;
+/// panics on anything else (so a Go `time.Duration` text like `1.5s`
+/// fails).
+fn uptime_secs(s: &str) -> u64 {
+    let mut total = 0;
+    let mut num = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_digit() {
+            num.push(ch);
+            continue;
+        }
+        let n: u64 = num.parse().unwrap_or_else(|_| panic!("bad uptime {s:?}"));
+        num.clear();
+        total += n * match ch {
+            'y' => 365 * 86_400,
+            'd' => 86_400,
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => panic!("bad uptime {s:?}"),
+        };
+    }
+    assert!(num.is_empty() && s.ends_with('s'), "bad uptime {s:?}");
+    total
+}
+
+/// Nanoseconds from `a` to `b`.
+fn nanos_between(a: jiff::Timestamp, b: jiff::Timestamp) -> i128 {
+    b.as_nanosecond() - a.as_nanosecond()
+}
+
+fn idle_of(c: &Value) -> u64 {
+    uptime_secs(c["idle"].as_str().unwrap_or_else(|| panic!("no idle: {c}")))
+}
+
+/// A client on TCP or WebSocket that sent CONNECT and had its PONG; its cid.
+fn client(s: &Server, ws: bool) -> (Conn, u64) {
+    let (mut c, info) = Conn::on(s, ws);
+    c.send(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n");
+    c.ping();
+    let cid = info["client_id"].as_u64().expect("client_id");
+    (c, cid)
+}
+
+/// A client silent since CONNECT keeps its `last_activity` (its CONNECT,
+/// not the request's time) while `idle` grows; a PING is not activity; a
+/// PUB moves `last_activity` and `idle` drops to `0s`.
+fn silent_then_publish(ws: bool) {
+    let s = Server::start(CONF);
+    let (mut c, cid) = client(&s, ws);
+    let first = conn_of(&s, cid, "");
+    let l0 = time_of(&first, "last_activity");
+    let start = time_of(&first, "start");
+    assert!(l0 >= start, "last_activity before start: {first}");
+    std::thread::sleep(IDLE_STEP);
+    // A PING (answered) is not activity.
+    c.ping();
+    let idle = conn_of(&s, cid, "");
+    assert_eq!(time_of(&idle, "last_activity"), l0, "{idle}");
+    assert!(idle_of(&idle) >= 1, "idle did not grow: {idle}");
+    let age = nanos_between(time_of(&idle, "last_activity"), jiff::Timestamp::now());
+    assert!(age >= 1_000_000_000, "{idle}");
+    c.send(b"PUB nobody 2\r\nhi\r\n");
+    c.ping();
+    let moved = conn_of(&s, cid, "");
+    assert!(time_of(&moved, "last_activity") > l0, "{moved}");
+    assert_eq!(moved["idle"], "0s", "{moved}");
+}
+
+#[test]
+fn silent_client_idles_until_it_publishes() {
+    silent_then_publish(false);
+}
+
+#[test]
+fn silent_websocket_client_idles_until_it_publishes() {
+    silent_then_publish(true);
+}
+
+/// SUB and UNSUB are activity (nats-server counts them in `c.in.subs`).
+#[test]
+fn sub_and_unsub_are_activity() {
+    let s = Server::start(CONF);
+    let (mut c, cid) = client(&s, false);
+    for op in ["SUB foo 1\r\n", "UNSUB 1\r\n"] {
+        let before = time_of(&conn_of(&s, cid, ""), "last_activity");
+        std::thread::sleep(IDLE_STEP);
+        c.send(op.as_bytes());
+        c.ping();
+        let after = conn_of(&s, cid, "");
+        assert!(time_of(&after, "last_activity") > before, "{op:?}: {after}");
+        assert_eq!(after["idle"], "0s", "{op:?}: {after}");
+    }
+}
+
+/// A subscriber that only receives: each delivery flushed to it is
+/// activity (nats-server `flushClients`), on TCP and WebSocket.
+fn receiving_is_activity(sub_ws: bool) {
+    let s = Server::start(CONF);
+    let (mut sub, sub_cid) = client(&s, sub_ws);
+    sub.send(b"SUB news 1\r\n");
+    sub.ping();
+    let (mut publ, _) = client(&s, !sub_ws);
+    let before = conn_of(&s, sub_cid, "");
+    let l0 = time_of(&before, "last_activity");
+    std::thread::sleep(IDLE_STEP);
+    assert!(idle_of(&conn_of(&s, sub_cid, "")) >= 1);
+    publ.send(b"PUB news 5\r\nhello\r\n");
+    publ.ping();
+    sub.expect("MSG news 1 5\r\nhello\r\n");
+    // nats-server sets `last` when it flushes: poll for it.
+    let after = conn_until(&s, sub_cid, "", "last_activity moved", |c| {
+        time_of(c, "last_activity") > l0
+    });
+    assert_eq!(after["idle"], "0s", "{after}");
+    assert_eq!(after["out_msgs"], 1, "{after}");
+}
+
+#[test]
+fn receiving_a_message_is_activity() {
+    receiving_is_activity(false);
+}
+
+#[test]
+fn websocket_receiving_a_message_is_activity() {
+    receiving_is_activity(true);
+}
+
+/// The cids of a `/connz` listing, in order.
+fn cids(v: &Value) -> Vec<u64> {
+    v["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .map(|c| c["cid"].as_u64().expect("cid"))
+        .collect()
+}
+
+/// `sort=last`: most recent activity first; `sort=idle`: longest idle
+/// first (nats-server `SortByLast`, `SortByIdle`, both reversed).
+#[test]
+fn sort_by_last_and_idle() {
+    let s = Server::start(CONF);
+    let (_quiet, a) = client(&s, false);
+    let (mut early, b) = client(&s, true);
+    let (mut late, c) = client(&s, false);
+    std::thread::sleep(IDLE_STEP);
+    early.send(b"PUB x 0\r\n\r\n");
+    early.ping();
+    // Distinct milliseconds for the two publishes.
+    let seen = time_of(&conn_of(&s, b, ""), "last_activity");
+    while nanos_between(seen, jiff::Timestamp::now()) < 20_000_000 {
+        std::thread::yield_now();
+    }
+    late.send(b"PUB x 0\r\n\r\n");
+    late.ping();
+    let by_last = http_json(&s, "/connz?sort=last");
+    assert_eq!(cids(&by_last), vec![c, b, a], "{by_last}");
+    let by_idle = http_json(&s, "/connz?sort=idle");
+    assert_eq!(cids(&by_idle), vec![a, b, c], "{by_idle}");
+    let conns = by_idle["connections"].as_array().expect("connections");
+    assert!(idle_of(&conns[0]) >= 1, "{by_idle}");
+    assert_eq!(conns[2]["idle"], "0s", "{by_idle}");
+}
+
+/// A closed connection keeps its last activity (not the close) and its
+/// `idle` is from that to `stop`.
+#[test]
+fn closed_connection_keeps_its_last_activity() {
+    let s = Server::start(CONF);
+    let (mut c, cid) = client(&s, false);
+    c.send(b"PUB x 1\r\na\r\n");
+    c.ping();
+    let open = conn_of(&s, cid, "");
+    let last = time_of(&open, "last_activity");
+    std::thread::sleep(IDLE_STEP);
+    drop(c);
+    let closed = conn_of(&s, cid, "&state=closed");
+    assert_eq!(time_of(&closed, "last_activity"), last, "{closed}");
+    let stop = time_of(&closed, "stop");
+    let gap = nanos_between(last, stop);
+    assert!(gap >= 1_000_000_000, "{closed}");
+    // Its idle does not grow after the close: it is to `stop`.
+    assert_eq!(idle_of(&closed) as i128, gap / 1_000_000_000, "{closed}");
+    // Sorted among the closed ones by that last activity.
+    let (mut d, dcid) = client(&s, false);
+    d.send(b"PUB x 1\r\na\r\n");
+    d.ping();
+    drop(d);
+    conn_of(&s, dcid, "&state=closed");
+    let by_last = http_json(&s, "/connz?state=closed&sort=last");
+    assert_eq!(cids(&by_last), vec![dcid, cid], "{by_last}");
+    let by_idle = http_json(&s, "/connz?state=closed&sort=idle");
+    assert_eq!(cids(&by_idle), vec![cid, dcid], "{by_idle}");
+}
