@@ -155,20 +155,63 @@ fn silent_websocket_client_idles_until_it_publishes() {
     silent_then_publish(true);
 }
 
-/// SUB and UNSUB are activity (nats-server counts them in `c.in.subs`).
+/// A user who may not subscribe to `secret`.
+const CONF_DENY: &str = r#"
+host: 127.0.0.1
+port: -1
+http: "127.0.0.1:-1"
+authorization {
+  users = [ { user: a, password: b, permissions: { subscribe: { deny: "secret" } } } ]
+}
+"#;
+
+/// Every SUB and UNSUB is activity, whatever it changed (nats-server
+/// counts each in `c.in.subs` before looking at it): a new subscription,
+/// its removal, an UNSUB of an unknown sid, a SUB and its UNSUB in one
+/// write, a SUB the permissions refuse.
 #[test]
-fn sub_and_unsub_are_activity() {
-    let s = Server::start(CONF);
-    let (mut c, cid) = client(&s, false);
-    for op in ["SUB foo 1\r\n", "UNSUB 1\r\n"] {
+fn every_sub_and_unsub_is_activity() {
+    let s = Server::start(CONF_DENY);
+    let (mut c, info) = Conn::tcp(s.client_port);
+    let cid = info["client_id"].as_u64().expect("client_id");
+    c.send(b"CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"b\"}\r\n");
+    c.ping();
+    for op in [
+        "SUB foo 1\r\n",
+        "UNSUB 1\r\n",
+        "UNSUB 99\r\n",
+        "SUB bar 2\r\nUNSUB 2\r\n",
+        "UNSUB 3 5\r\n",
+        "SUB secret 4\r\n",
+    ] {
         let before = time_of(&conn_of(&s, cid, ""), "last_activity");
-        std::thread::sleep(IDLE_STEP);
+        // Let a few milliseconds pass so that a move shows.
+        while nanos_between(before, jiff::Timestamp::now()) < 5_000_000 {
+            std::thread::yield_now();
+        }
         c.send(op.as_bytes());
-        c.ping();
+        let got = c.ping();
+        if op.contains("secret") {
+            assert!(
+                got.contains("-ERR 'Permissions Violation for Subscription to \"secret\"'"),
+                "{got}"
+            );
+        }
         let after = conn_of(&s, cid, "");
         assert!(time_of(&after, "last_activity") > before, "{op:?}: {after}");
         assert_eq!(after["idle"], "0s", "{op:?}: {after}");
     }
+    // A PING alone is not.
+    let before = conn_of(&s, cid, "");
+    let l0 = time_of(&before, "last_activity");
+    while nanos_between(l0, jiff::Timestamp::now()) < 5_000_000 {
+        std::thread::yield_now();
+    }
+    c.ping();
+    assert_eq!(
+        conn_of(&s, cid, "")["last_activity"],
+        before["last_activity"]
+    );
 }
 
 /// A subscriber that only receives: each delivery flushed to it is
@@ -270,4 +313,74 @@ fn closed_connection_keeps_its_last_activity() {
     assert_eq!(cids(&by_last), vec![dcid, cid], "{by_last}");
     let by_idle = http_json(&s, "/connz?state=closed&sort=idle");
     assert_eq!(cids(&by_idle), vec![cid, dcid], "{by_idle}");
+}
+
+/// An MQTT client's `/connz` object, by its client id.
+fn mqtt_conn(s: &Server, id: &str) -> Value {
+    let until = Instant::now() + common::DEADLINE;
+    loop {
+        let v = http_json(s, &format!("/connz?mqtt_client={id}"));
+        if let Some(c) = v["connections"].as_array().and_then(|a| a.first()) {
+            return c.clone();
+        }
+        assert!(Instant::now() < until, "{id} not listed: {v}");
+    }
+}
+
+/// Sends PINGREQ and reads the PINGRESP.
+fn mqtt_ping(m: &mut common::mqtt::Mqtt) {
+    m.send(&[0xC0, 0]);
+    let p = m.read();
+    assert_eq!(p.kind(), 13, "PINGRESP expected: {p:?}");
+}
+
+/// MQTT: the CONNECT is not activity (`last_activity` stays `start`),
+/// nor is PINGREQ; PUBLISH and SUBSCRIBE are, and so is a delivery.
+#[test]
+fn mqtt_activity() {
+    let (s, _dir, port) = common::mqtt::start("", "http: \"127.0.0.1:-1\"");
+    let (mut publ, _) = common::mqtt::Mqtt::connect(port, "act-pub", true);
+    let (mut sub, _) = common::mqtt::Mqtt::connect(port, "act-sub", true);
+    mqtt_ping(&mut publ);
+    let first = mqtt_conn(&s, "act-pub");
+    assert_eq!(first["last_activity"], first["start"], "{first}");
+    std::thread::sleep(IDLE_STEP);
+    mqtt_ping(&mut publ);
+    let idle = mqtt_conn(&s, "act-pub");
+    assert_eq!(idle["last_activity"], first["start"], "{idle}");
+    assert!(idle_of(&idle) >= 1, "{idle}");
+    publ.publish(0, false, "act/x", 0, b"hi");
+    mqtt_ping(&mut publ);
+    let moved = mqtt_conn(&s, "act-pub");
+    assert!(time_of(&moved, "last_activity") > time_of(&first, "start"));
+    assert_eq!(moved["idle"], "0s", "{moved}");
+
+    // SUBSCRIBE after an idle second.
+    let s0 = mqtt_conn(&s, "act-sub");
+    assert!(idle_of(&s0) >= 1, "{s0}");
+    assert_eq!(sub.subscribe(1, &[("act/r", 0)]), vec![0]);
+    let subbed = mqtt_conn(&s, "act-sub");
+    let l1 = time_of(&subbed, "last_activity");
+    assert!(l1 > time_of(&s0, "last_activity"), "{subbed}");
+    assert_eq!(subbed["idle"], "0s", "{subbed}");
+    // A delivery after another idle second.
+    std::thread::sleep(IDLE_STEP);
+    assert!(idle_of(&mqtt_conn(&s, "act-sub")) >= 1);
+    publ.publish(0, false, "act/r", 0, b"yo");
+    let (_, qos, _, topic, _, payload) = sub.read().publish();
+    assert_eq!(
+        (qos, topic.as_str(), &payload[..]),
+        (0, "act/r", &b"yo"[..])
+    );
+    let got = {
+        let until = Instant::now() + common::DEADLINE;
+        loop {
+            let c = mqtt_conn(&s, "act-sub");
+            if time_of(&c, "last_activity") > l1 {
+                break c;
+            }
+            assert!(Instant::now() < until, "delivery not activity: {c}");
+        }
+    };
+    assert_eq!(got["idle"], "0s", "{got}");
 }
