@@ -384,3 +384,95 @@ fn mqtt_activity() {
     };
     assert_eq!(got["idle"], "0s", "{got}");
 }
+
+/// The hub's leafnode connection in its `/connz` (kind `Leafnode`).
+fn leaf_conn(hub: &Server) -> Value {
+    let until = Instant::now() + common::DEADLINE;
+    loop {
+        let v = http_json(hub, "/connz");
+        let found = v["connections"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["kind"] == "Leafnode"));
+        if let Some(c) = found {
+            return c.clone();
+        }
+        assert!(Instant::now() < until, "no leafnode connection: {v}");
+    }
+}
+
+/// Polls the hub's leafnode connection until its `last_activity` is
+/// after `than`; returns it.
+fn leaf_moved(hub: &Server, than: jiff::Timestamp, what: &str) -> jiff::Timestamp {
+    let until = Instant::now() + common::DEADLINE;
+    loop {
+        let c = leaf_conn(hub);
+        let t = time_of(&c, "last_activity");
+        if t > than {
+            return t;
+        }
+        assert!(Instant::now() < until, "{what} not activity: {c}");
+    }
+}
+
+/// A raw client that sent CONNECT and had its PONG.
+fn raw_client(port: u16) -> common::Raw {
+    let mut c = common::Raw::connect(port);
+    c.expect("\r\n");
+    c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    c.expect("PONG\r\n");
+    c
+}
+
+/// On a hub, its leafnode connection: silence lets `idle` grow; an `LS+`
+/// from the leaf, a message delivered to the leaf and an `LMSG` from it
+/// are each activity (nats-server `processLeafSub`, `flushClients`,
+/// `processInboundLeafMsg`).
+#[test]
+fn leafnode_link_activity() {
+    let hub = Server::start(
+        "server_name: HUB\nhost: 127.0.0.1\nport: -1\nhttp: \"127.0.0.1:-1\"\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let leaf = Server::start(&format!(
+        "server_name: LEAF\nhost: 127.0.0.1\nport: -1\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ] }}\n",
+        hub.leaf_port.expect("leaf port")
+    ));
+    let mut on_hub = raw_client(hub.client_port);
+    on_hub.send(b"SUB hub.y 1\r\nPING\r\n");
+    on_hub.expect("PONG\r\n");
+    let mut on_leaf = raw_client(leaf.client_port);
+    common::leaf::await_interest(&mut on_leaf, &mut on_hub, "hub.y");
+    let l0 = time_of(&leaf_conn(&hub), "last_activity");
+    std::thread::sleep(IDLE_STEP);
+    let idle = leaf_conn(&hub);
+    assert_eq!(time_of(&idle, "last_activity"), l0, "{idle}");
+    assert!(idle_of(&idle) >= 1, "{idle}");
+    // LS+ from the leaf.
+    on_leaf.send(b"SUB la.x 1\r\nPING\r\n");
+    on_leaf.expect("PONG\r\n");
+    let l1 = leaf_moved(&hub, l0, "LS+");
+    // A delivery to the leaf.
+    while nanos_between(l1, jiff::Timestamp::now()) < 5_000_000 {
+        std::thread::yield_now();
+    }
+    on_hub.send(b"PUB la.x 2\r\nhi\r\nPING\r\n");
+    on_hub.expect("PONG\r\n");
+    on_leaf.expect("MSG la.x 1 2\r\nhi\r\n");
+    let l2 = leaf_moved(&hub, l1, "a delivery to the leaf");
+    // An LMSG from the leaf.
+    while nanos_between(l2, jiff::Timestamp::now()) < 5_000_000 {
+        std::thread::yield_now();
+    }
+    on_leaf.send(b"PUB hub.y 2\r\nyo\r\n");
+    on_hub.expect("MSG hub.y 1 2\r\nyo\r\n");
+    let mut last = leaf_moved(&hub, l2, "LMSG");
+    // A queue group's LS+, then the LS+ that only changes its weight
+    // (a second member: the hub's subscription count stays).
+    for sid in [2, 3] {
+        while nanos_between(last, jiff::Timestamp::now()) < 5_000_000 {
+            std::thread::yield_now();
+        }
+        on_leaf.send(format!("SUB q.x grp {sid}\r\nPING\r\n").as_bytes());
+        on_leaf.expect("PONG\r\n");
+        last = leaf_moved(&hub, last, &format!("LS+ q.x grp (member {sid})"));
+    }
+}
