@@ -301,8 +301,11 @@ fn closed_connection_keeps_its_last_activity() {
     let stop = time_of(&closed, "stop");
     let gap = nanos_between(last, stop);
     assert!(gap >= 1_000_000_000, "{closed}");
-    // Its idle does not grow after the close: it is to `stop`.
-    assert_eq!(idle_of(&closed) as i128, gap / 1_000_000_000, "{closed}");
+    // Its idle does not grow after the close: it is to `stop` (a server
+    // may take its idle from another clock: allow a millisecond or two).
+    let idle = idle_of(&closed) as i128;
+    let secs = [gap - 2_000_000, gap + 2_000_000].map(|g| g / 1_000_000_000);
+    assert!(secs.contains(&idle), "{closed}");
     // Sorted among the closed ones by that last activity.
     let (mut d, dcid) = client(&s, false);
     d.send(b"PUB x 1\r\na\r\n");

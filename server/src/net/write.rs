@@ -405,6 +405,9 @@ fn record_closed(shared: &Shared, conn: &Conn, reason: ClosedReason) {
             subs: cs.subs.load(Ordering::Relaxed),
             rtt: cs.rtt.get(),
             last_activity: cs.last_activity.load(Ordering::Relaxed),
+            idle: Duration::from_millis(
+                (shared.now().0).saturating_sub(cs.last_activity.load(Ordering::Relaxed)),
+            ),
         },
     });
 }
