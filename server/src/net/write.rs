@@ -415,6 +415,10 @@ fn record_closed(shared: &Shared, conn: &Conn, reason: ClosedReason) {
             out_bytes: cs.out_bytes.load(Ordering::Relaxed),
             subs: cs.subs.load(Ordering::Relaxed),
             rtt: cs.rtt.get(),
+            last_activity: cs.last_activity.load(Ordering::Relaxed),
+            idle: Duration::from_millis(
+                (shared.now().0).saturating_sub(cs.last_activity.load(Ordering::Relaxed)),
+            ),
         },
     });
 }

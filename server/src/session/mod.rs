@@ -248,6 +248,17 @@ impl Proto {
         }
     }
 
+    /// SUB/UNSUB operations a NATS client sent so far, wrapping (see
+    /// `Session::interest_ops`; 0 for the others, whose subscription
+    /// changes show in `ConnShared::subs`): compared around
+    /// [`Proto::input`] for `/connz` `last_activity`.
+    pub(crate) fn interest_ops(&self) -> u32 {
+        match self {
+            Proto::Client(s) => s.interest_ops(),
+            _ => 0,
+        }
+    }
+
     /// Messages and payload bytes received so far.
     pub(crate) fn in_counts(&self) -> (u64, u64) {
         match self {
