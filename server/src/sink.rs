@@ -258,8 +258,9 @@ pub struct ClientMeta {
     pub version: String,
     /// Last RTT measured.
     pub rtt: Option<Millis>,
-    /// MQTT client id (`/connz` `mqtt_client`), set at CONNECT.
-    pub mqtt_client: String,
+    /// MQTT client id (`/connz` `mqtt_client`), set at CONNECT: the
+    /// session key's text, shared.
+    pub mqtt_client: Option<Arc<str>>,
     /// The authenticated user (nats-server `getRawAuthUser`: user name,
     /// nkey or JWT user key; empty without one), for `$SYS` events and
     /// `$SYS.REQ.USER.INFO`.

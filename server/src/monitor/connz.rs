@@ -184,10 +184,10 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
         obj.insert("proxy_ip".into(), json!(c.peer.to_string()));
     }
     for (k, val) in [
-        ("name", &meta.name),
-        ("lang", &meta.lang),
-        ("version", &meta.version),
-        ("mqtt_client", &meta.mqtt_client),
+        ("name", meta.name.as_str()),
+        ("lang", meta.lang.as_str()),
+        ("version", meta.version.as_str()),
+        ("mqtt_client", meta.mqtt_client.as_deref().unwrap_or("")),
     ] {
         if !val.is_empty() {
             obj.insert(k.into(), json!(val));
@@ -233,10 +233,10 @@ fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
     });
     let obj = v.as_object_mut().expect("object");
     for (k, val) in [
-        ("name", &c.client.name),
-        ("lang", &c.client.lang),
-        ("version", &c.client.version),
-        ("mqtt_client", &c.client.mqtt_client),
+        ("name", c.client.name.as_str()),
+        ("lang", c.client.lang.as_str()),
+        ("version", c.client.version.as_str()),
+        ("mqtt_client", c.client.mqtt_client.as_deref().unwrap_or("")),
     ] {
         if !val.is_empty() {
             obj.insert(k.into(), json!(val));
@@ -270,7 +270,7 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
                 .lock()
                 .map(|m| (m.account.clone(), m.mqtt_client.clone()))
                 .unwrap_or_default();
-            if q.wants(c.cid, &acc) && q.wants_mqtt(&mqtt_id) {
+            if q.wants(c.cid, &acc) && q.wants_mqtt(mqtt_id.as_deref().unwrap_or("")) {
                 list.push(Row {
                     cid: c.cid,
                     start: c.start,
@@ -288,10 +288,10 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .lock()
             .map(|c| c.iter().cloned().collect())
             .unwrap_or_default();
-        for c in closed
-            .iter()
-            .filter(|c| q.wants(c.cid, &c.client.account) && q.wants_mqtt(&c.client.mqtt_client))
-        {
+        for c in closed.iter().filter(|c| {
+            q.wants(c.cid, &c.client.account)
+                && q.wants_mqtt(c.client.mqtt_client.as_deref().unwrap_or(""))
+        }) {
             list.push(Row {
                 cid: c.cid,
                 start: c.start,
