@@ -50,6 +50,10 @@ pub(crate) struct Rare {
     pub qos2_in: BTreeMap<u16, Staged>,
     /// The will of the owning connection.
     pub will: Option<WillMsg>,
+    /// Stored filters that no longer convert to a subject (a restore):
+    /// (filter, QoS), kept for the store and `/mqttz` and removed by an
+    /// UNSUBSCRIBE, never routed.
+    pub orphans: Vec<(Box<[u8]>, u8)>,
 }
 
 impl Inner {
@@ -109,6 +113,7 @@ impl Inner {
                 pending: VecDeque::new(),
                 qos2_in: BTreeMap::new(),
                 will: None,
+                orphans: Vec::new(),
             })
         })
     }
@@ -118,6 +123,13 @@ impl Inner {
         self.rare_mut();
         let Inner { subs, rare, .. } = self;
         (subs, rare.as_deref_mut().expect("just made"))
+    }
+
+    /// The stored filters that do not convert ([`Rare::orphans`]).
+    pub(crate) fn orphans(&self) -> impl Iterator<Item = (&[u8], u8)> {
+        self.rare()
+            .into_iter()
+            .flat_map(|r| r.orphans.iter().map(|(f, q)| (&**f, *q)))
     }
 
     /// The will, if one is set.
@@ -144,7 +156,10 @@ impl Inner {
 impl Inner {
     /// The durable snapshot of this state.
     pub(super) fn snapshot(&self) -> store::Snapshot {
-        let subs = self.subs.iter().map(|(f, e)| (f.clone(), e.qos)).collect();
+        let subs = (self.subs.iter().map(|(f, e)| (f, e.qos)))
+            .chain(self.orphans())
+            .map(|(f, q)| (Box::from(f), q))
+            .collect();
         let Some(r) = self.rare() else {
             return store::Snapshot {
                 subs,
@@ -174,19 +189,20 @@ mod tests {
     use crate::mqtt::{MqttSession, SessionKey, SubEntry};
 
     /// Issue #17 (idle memory per MQTT connection ≤ mosquitto's): an idle
-    /// session is one allocation of this size (plus the Arc's two counts),
-    /// its client id and its filters' text; nothing else until a delivery
+    /// session is one allocation of this size (plus the Arc's two counts)
+    /// and its client id (a filter's text is its subscription's id);
+    /// nothing else until a delivery
     /// or a will ([`Rare`]). Was 288 bytes with the delivery state, the
     /// settings and a heap vector of filters inline.
     #[test]
     fn idle_session_footprint() {
         use std::mem::size_of;
         let session = size_of::<MqttSession>();
-        assert!(session <= 120, "MqttSession is {session} bytes");
+        assert!(session <= 104, "MqttSession is {session} bytes");
         let inner = size_of::<Inner>();
-        assert!(inner <= 72, "Inner is {inner} bytes");
-        // One filter inline, with its entry.
-        assert!(size_of::<SubMap>() <= 48);
+        assert!(inner <= 56, "Inner is {inner} bytes");
+        // One filter inline, its text its subscription's id.
+        assert!(size_of::<SubMap>() <= 32);
         assert!(size_of::<SubEntry>() <= 32);
         // The key: two shared strings.
         assert_eq!(size_of::<SessionKey>(), 32);
@@ -225,5 +241,68 @@ mod tests {
             inner.rare().map(|r| r.out.max_inflight),
             Some(window::DEFAULT_CAP)
         );
+    }
+
+    /// A stored filter that no longer converts to a NATS filter (`a/#/b`
+    /// gives `a.>.b`) is restored without a subscription: it is not
+    /// routed, but `/mqttz` lists it and the next write keeps it, as
+    /// before [`SubMap`] took its keys from the subscriptions.
+    #[test]
+    fn restore_keeps_a_filter_that_no_longer_converts() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("natsws-orphan-{}-{nanos}", std::process::id()));
+        let r = crate::mqtt::Registry::default();
+        r.open_store(&dir).expect("store");
+        let snap = store::Snapshot {
+            subs: vec![
+                (b"a/#".as_slice().into(), 1),
+                (b"a/#/b".as_slice().into(), 2),
+            ],
+            ..store::Snapshot::default()
+        };
+        let fs = r.store.get().expect("open");
+        let row = store::key("$G", b"c1");
+        fs.commit(&[store::Write::Session(row, Some(snap.encode()))])
+            .expect("write");
+        let mut routed = Vec::new();
+        let n = r
+            .restore(0, Millis(30_000), Millis(1), |acc, sub| {
+                routed.push((acc.to_string(), sub.filter.to_string(), sub.sid.to_vec()))
+            })
+            .expect("restore");
+        assert_eq!(n, 1);
+        // `a/#`: `a.>` and its parent-level twin `a`, both with the
+        // filter as their id; nothing for `a/#/b`.
+        assert_eq!(
+            routed,
+            [
+                ("$G".to_string(), "a.>".to_string(), b"a/#".to_vec()),
+                ("$G".to_string(), "a".to_string(), b"a/#".to_vec()),
+            ]
+        );
+        let list = r.list();
+        assert_eq!(list.len(), 1);
+        assert_eq!(
+            list[0].subs,
+            [("a/#".to_string(), 1), ("a/#/b".to_string(), 2)]
+        );
+        let key = SessionKey::new("$G", "c1");
+        let sessions = r.sessions.lock().expect("sessions");
+        let s = sessions.get(&key).expect("restored");
+        let inner = s.inner.lock().expect("mqtt session");
+        assert_eq!(inner.subs.iter().count(), 1);
+        let kept: Vec<(Vec<u8>, u8)> = inner
+            .snapshot()
+            .subs
+            .into_iter()
+            .map(|(f, q)| (f.to_vec(), q))
+            .collect();
+        assert_eq!(kept, [(b"a/#".to_vec(), 1), (b"a/#/b".to_vec(), 2)]);
+        drop(inner);
+        drop(sessions);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -137,12 +137,21 @@ pub(crate) struct SubEntry {
     pub qos: u8,
     /// Converted NATS filter is reserved (`$` rule, spec §3.4).
     pub reserved: bool,
-    /// Its NATS subscriptions (the filter, and the `#` parent-level twin).
+    /// Its NATS subscriptions (the filter, and the `#` parent-level twin),
+    /// whose id is the MQTT filter.
     pub subs: SubPair,
     /// Its window: the `max_ack_pending` in force when it was made, the
     /// QoS 1/2 deliveries of it in flight and those waiting for room
     /// (mqtt spec §4.4; the `#` twin shares it).
     pub win: window::Window,
+}
+
+impl SubEntry {
+    /// The MQTT filter: the id of its subscriptions (empty when it has
+    /// none; [`SubMap`] keeps no such entry).
+    pub(crate) fn filter(&self) -> &[u8] {
+        self.subs.first().map_or(&[], |s| &s.sid)
+    }
 }
 
 /// What the durable store must write at the next commit.
@@ -511,7 +520,7 @@ impl Registry {
                     dropped,
                 };
             }
-            for (_, e) in std::mem::take(&mut inner.subs) {
+            for e in std::mem::take(&mut inner.subs) {
                 dropped.extend(e.subs);
             }
             drop(inner);
@@ -555,7 +564,7 @@ impl Registry {
             map.remove(&s.key);
         }
         let mut subs = Vec::new();
-        for (_, e) in std::mem::take(&mut inner.subs) {
+        for e in std::mem::take(&mut inner.subs) {
             subs.extend(e.subs);
         }
         subs
@@ -814,16 +823,19 @@ impl Registry {
                         subscribe(&acc, sub);
                     }
                     let reserved = subs.first().is_some_and(|x| reserved(x.filter.as_bytes()));
+                    if subs.first().is_none() {
+                        // Stored, but no longer converts: kept for the
+                        // store and `/mqttz`, never routed.
+                        inner.rare_mut().orphans.push((filter, qos));
+                        continue;
+                    }
                     let win = window::Window::new(&filter, max_inflight);
-                    inner.subs.insert(
-                        filter,
-                        SubEntry {
-                            qos,
-                            reserved,
-                            subs,
-                            win,
-                        },
-                    );
+                    inner.subs.insert(SubEntry {
+                        qos,
+                        reserved,
+                        subs,
+                        win,
+                    });
                 }
                 inner.recount();
             }
@@ -911,7 +923,9 @@ impl Registry {
                     subs: i
                         .subs
                         .iter()
-                        .map(|(f, e)| (String::from_utf8_lossy(f).into_owned(), e.qos))
+                        .map(|(f, e)| (f, e.qos))
+                        .chain(i.orphans())
+                        .map(|(f, q)| (String::from_utf8_lossy(f).into_owned(), q))
                         .collect(),
                     inflight: i.rare().map_or(0, |r| r.out.len()),
                     pending: i.rare().map_or(0, |r| r.pending.len()),
@@ -950,7 +964,7 @@ impl Registry {
             return Err(DeleteError::Connected);
         }
         let mut subs = Vec::new();
-        for (_, e) in std::mem::take(&mut inner.subs) {
+        for e in std::mem::take(&mut inner.subs) {
             subs.extend(e.subs);
         }
         drop(inner);

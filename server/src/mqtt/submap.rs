@@ -2,16 +2,17 @@
 //! bisection, with the first filter held inline. A session mostly holds one
 //! or a few filters, and a `BTreeMap`'s first node alone is ~560 bytes (11
 //! slots): idle memory per connection (issue #17: ≤ mosquitto's) is what
-//! this saves. One filter costs no allocation besides its text; a second
-//! moves them to a vector grown one at a time.
+//! this saves. One filter costs no allocation of its own: its text is the
+//! subscription id of its NATS subscription ([`SubEntry::filter`]); a
+//! second filter moves the entries to a vector grown one at a time.
 
 use natsws_core::router::SubRef;
 
 use super::SubEntry;
 use crate::sink::Sink;
 
-/// One filter and its entry.
-type Slot = (Box<[u8]>, SubEntry);
+/// One filter's entry (its filter text inside).
+type Slot = SubEntry;
 
 /// Where the entries are.
 enum Repr {
@@ -46,41 +47,46 @@ impl SubMap {
     }
 
     fn find(&self, filter: &[u8]) -> Result<usize, usize> {
-        self.slice().binary_search_by(|(f, _)| (**f).cmp(filter))
+        self.slice().binary_search_by(|e| e.filter().cmp(filter))
     }
 
     /// The entry of `filter`.
     pub(crate) fn get(&self, filter: &[u8]) -> Option<&SubEntry> {
-        self.find(filter).ok().map(|i| &self.slice()[i].1)
+        self.find(filter).ok().map(|i| &self.slice()[i])
     }
 
     /// The entry of `filter`, to change.
     pub(crate) fn get_mut(&mut self, filter: &[u8]) -> Option<&mut SubEntry> {
         let i = self.find(filter).ok()?;
-        Some(&mut self.slice_mut()[i].1)
+        Some(&mut self.slice_mut()[i])
     }
 
-    /// Adds or replaces the entry of `filter`.
-    pub(crate) fn insert(&mut self, filter: Box<[u8]>, e: SubEntry) {
-        let i = match self.find(&filter) {
+    /// Adds or replaces the entry of its filter ([`SubEntry::filter`]; an
+    /// entry without subscriptions has none and is not kept: see
+    /// [`crate::mqtt::Rare::orphans`]).
+    pub(crate) fn insert(&mut self, e: SubEntry) {
+        if e.subs.first().is_none() {
+            return;
+        }
+        let i = match self.find(e.filter()) {
             Ok(i) => {
-                self.slice_mut()[i].1 = e;
+                self.slice_mut()[i] = e;
                 return;
             }
             Err(i) => i,
         };
         match &mut self.0 {
-            Repr::One(o @ None) => *o = Some((filter, e)),
+            Repr::One(o @ None) => *o = Some(e),
             Repr::One(o) => {
                 let mut v = Vec::with_capacity(2);
                 v.extend(o.take());
-                v.insert(i, (filter, e));
+                v.insert(i, e);
                 self.0 = Repr::Many(v);
             }
             Repr::Many(v) => {
                 // Grow one at a time: most sessions keep a few filters.
                 v.reserve_exact(1);
-                v.insert(i, (filter, e));
+                v.insert(i, e);
             }
         }
     }
@@ -89,9 +95,9 @@ impl SubMap {
     pub(crate) fn remove(&mut self, filter: &[u8]) -> Option<SubEntry> {
         let i = self.find(filter).ok()?;
         match &mut self.0 {
-            Repr::One(o) => o.take().map(|(_, e)| e),
+            Repr::One(o) => o.take(),
             Repr::Many(v) => {
-                let e = v.remove(i).1;
+                let e = v.remove(i);
                 if v.len() == 1 {
                     self.0 = Repr::One(v.pop());
                 } else if v.capacity() > 2 * v.len() + 4 {
@@ -104,17 +110,17 @@ impl SubMap {
 
     /// The entries, in filter order, to change.
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut SubEntry> {
-        self.slice_mut().iter_mut().map(|(_, e)| e)
+        self.slice_mut().iter_mut()
     }
 
     /// (filter, entry) in filter order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Box<[u8]>, &SubEntry)> {
-        self.slice().iter().map(|(f, e)| (f, e))
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &SubEntry)> {
+        self.slice().iter().map(|e| (e.filter(), e))
     }
 
     /// The entries, in filter order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &SubEntry> {
-        self.slice().iter().map(|(_, e)| e)
+        self.slice().iter()
     }
 }
 
@@ -178,28 +184,40 @@ impl<'a> IntoIterator for &'a SubPair {
 
 #[cfg(test)]
 mod tests {
+    use natsws_core::router::Subscription;
+    use natsws_core::subject::Filter;
+
     use super::*;
 
-    fn e(qos: u8) -> SubEntry {
+    /// An entry for MQTT filter `f` (its NATS subscription on a fixed
+    /// subject: only the id matters here).
+    fn e(f: &[u8], qos: u8) -> SubEntry {
+        let sub = Subscription::new(
+            1,
+            f,
+            Filter::try_from(b"x".to_vec()).expect("valid"),
+            None,
+            false,
+        );
         SubEntry {
             qos,
             reserved: false,
-            subs: SubPair::default(),
+            subs: [SubRef::new(sub)].into_iter().collect(),
             win: Default::default(),
         }
     }
 
     fn qos_order(m: &SubMap) -> Vec<(&[u8], u8)> {
-        m.iter().map(|(f, e)| (&**f, e.qos)).collect()
+        m.iter().map(|(f, e)| (f, e.qos)).collect()
     }
 
     #[test]
     fn sorted_replace_remove() {
         let mut m = SubMap::default();
-        m.insert(b"b/#".as_slice().into(), e(1));
-        m.insert(b"a".as_slice().into(), e(0));
-        m.insert(b"c/+".as_slice().into(), e(2));
-        m.insert(b"a".as_slice().into(), e(2));
+        m.insert(e(b"b/#", 1));
+        m.insert(e(b"a", 0));
+        m.insert(e(b"c/+", 2));
+        m.insert(e(b"a", 2));
         assert_eq!(m.iter().count(), 3);
         assert_eq!(qos_order(&m), [(&b"a"[..], 2), (b"b/#", 1), (b"c/+", 2)]);
         assert_eq!(m.get(b"b/#").map(|e| e.qos), Some(1));
@@ -221,11 +239,11 @@ mod tests {
         assert_eq!(m.into_iter().count(), 0);
         for second in [&b"a"[..], b"z"] {
             let mut m = SubMap::default();
-            m.insert(b"m".as_slice().into(), e(1));
+            m.insert(e(b"m", 1));
             assert!(matches!(m.0, Repr::One(Some(_))));
-            m.insert(b"m".as_slice().into(), e(2));
+            m.insert(e(b"m", 2));
             assert_eq!(qos_order(&m), [(&b"m"[..], 2)]);
-            m.insert(second.into(), e(0));
+            m.insert(e(second, 0));
             assert!(matches!(m.0, Repr::Many(_)));
             let mut want = vec![(&b"m"[..], 2), (second, 0)];
             want.sort();
@@ -239,9 +257,20 @@ mod tests {
         }
         // Taken whole, inline or not.
         m = SubMap::default();
-        m.insert(b"a".as_slice().into(), e(0));
-        let one: Vec<Box<[u8]>> = std::mem::take(&mut m).into_iter().map(|x| x.0).collect();
-        assert_eq!(one, [Box::from(&b"a"[..])]);
+        m.insert(e(b"a", 0));
+        let one: Vec<Vec<u8>> = std::mem::take(&mut m)
+            .into_iter()
+            .map(|x| x.filter().to_vec())
+            .collect();
+        assert_eq!(one, [b"a".to_vec()]);
+        assert_eq!(m.iter().count(), 0);
+        // An entry without subscriptions has no filter: not kept.
+        m.insert(SubEntry {
+            qos: 1,
+            reserved: false,
+            subs: SubPair::default(),
+            win: Default::default(),
+        });
         assert_eq!(m.iter().count(), 0);
     }
 }

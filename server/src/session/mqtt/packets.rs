@@ -151,11 +151,11 @@ impl MqttConn {
             codes.push(code);
             let Some(f) = f else { continue };
             let mut inner = session.inner.lock().expect("mqtt session");
-            let key: Box<[u8]> = filter.as_bytes().into();
-            let win = Window::new(&key, max_inflight);
+            let key = filter.as_bytes();
+            let win = Window::new(key, max_inflight);
             // A QoS 1/2 subscription's window counts toward the session's
             // total (a QoS 0 one has none, as nats-server's consumers).
-            let was_counted = inner.subs.get(&key).is_some_and(|e| e.qos > 0);
+            let was_counted = inner.subs.get(key).is_some_and(|e| e.qos > 0);
             if code > 0 && !was_counted && inner.total_cap() + win.cap as usize > TOTAL_LIMIT {
                 crate::error!(
                     "{} - {}:{} - max_ack_pending for all subscriptions of the session would exceed the limit of {TOTAL_LIMIT}: {filter:?} refused",
@@ -168,7 +168,7 @@ impl MqttConn {
                 }
                 continue;
             }
-            if let Some(e) = inner.subs.get_mut(&key) {
+            if let Some(e) = inner.subs.get_mut(key) {
                 e.qos = code;
             } else {
                 let mut subjects = vec![f.clone()];
@@ -182,7 +182,7 @@ impl MqttConn {
                     .into_iter()
                     .map(|s| {
                         SubRef::new(
-                            Subscription::new(session.sub_conn(), &key, s, None, false)
+                            Subscription::new(session.sub_conn(), key, s, None, false)
                                 .with_target(Some(target.clone())),
                         )
                     })
@@ -191,15 +191,12 @@ impl MqttConn {
                     deliver::subscribe(cx.shared, cx.account, s);
                 }
                 cx.me.subs.fetch_add(subs.len(), Ordering::Relaxed);
-                inner.subs.insert(
-                    key,
-                    SubEntry {
-                        qos: code,
-                        reserved: crate::mqtt::reserved(f.as_bytes()),
-                        subs,
-                        win,
-                    },
-                );
+                inner.subs.insert(SubEntry {
+                    qos: code,
+                    reserved: crate::mqtt::reserved(f.as_bytes()),
+                    subs,
+                    win,
+                });
             }
             granted.push((f, code));
         }
@@ -233,6 +230,9 @@ impl MqttConn {
         if let Some(session) = &self.session {
             let mut inner = session.inner.lock().expect("mqtt session");
             for (filter, _) in filters.iter() {
+                if let Some(r) = inner.rare_opt_mut() {
+                    r.orphans.retain(|(f, _)| **f != *filter.as_bytes());
+                }
                 if let Some(e) = inner.subs.remove(filter.as_bytes()) {
                     for s in &e.subs {
                         deliver::unsubscribe(cx.shared, cx.account, s);
