@@ -54,10 +54,9 @@ pub(crate) struct MqttConn {
     /// When a lazily marked store change is due to be written (0: none;
     /// see [`MqttConn::lazy_written_by`]).
     lazy_due: Millis,
-    /// The accepted CONNECT and its credentials (`None`: neither kept).
+    /// The accepted CONNECT, its credentials and the bound user's
+    /// permissions (`None`: none of them kept).
     aux: Option<Box<Aux>>,
-    /// Publish/subscribe permissions of the bound user.
-    permits: Option<Arc<dyn Permits>>,
     in_msgs: u64,
     in_bytes: u64,
     /// The CONNECT's keep-alive, seconds (0: no limit); the limit is 1.5 ×
@@ -70,8 +69,10 @@ pub(crate) struct MqttConn {
     disconnected: bool,
 }
 
-/// What a connection keeps of its CONNECT.
+/// What a connection keeps of its CONNECT and its authentication.
 struct Aux {
+    /// Publish/subscribe permissions of the bound user.
+    permits: Option<Arc<dyn Permits>>,
     /// The CONNECT as NATS fields, once accepted: shown to the loop once
     /// (it ends the pre-auth count and fills `/connz` from it), then
     /// dropped at the next input, so an idle connection does not keep it.
@@ -155,12 +156,43 @@ impl MqttConn {
             deadline: due(now.saturating_add(deadline)),
             lazy_due: Millis(0),
             aux: None,
-            permits: None,
             in_msgs: 0,
             in_bytes: 0,
             keep_alive: 0,
             held: false,
             disconnected: false,
+        }
+    }
+
+    /// Publish/subscribe permissions of the bound user (`None`: all).
+    fn permits(&self) -> Option<&Arc<dyn Permits>> {
+        self.aux.as_ref()?.permits.as_ref()
+    }
+
+    /// Replaces the permissions (a reload).
+    fn set_permits(&mut self, permits: Option<Arc<dyn Permits>>) {
+        match &mut self.aux {
+            Some(a) => a.permits = permits,
+            None if permits.is_none() => {}
+            None => {
+                self.aux = Some(Box::new(Aux {
+                    permits,
+                    connect: None,
+                    user: Box::default(),
+                    pass: Box::default(),
+                }))
+            }
+        }
+        self.trim_aux();
+    }
+
+    /// Drops [`MqttConn::aux`] once it holds nothing.
+    fn trim_aux(&mut self) {
+        let empty = self.aux.as_ref().is_some_and(|a| {
+            a.connect.is_none() && a.permits.is_none() && a.user.is_empty() && a.pass.is_empty()
+        });
+        if empty {
+            self.aux = None;
         }
     }
 
@@ -206,10 +238,11 @@ impl MqttConn {
     ) -> Result<usize, Close> {
         self.last_in = now;
         if let (Some(_), Some(a)) = (&self.session, &mut self.aux) {
-            // The loop read it after the input that accepted the CONNECT.
-            a.connect = None;
-            if a.user.is_empty() && a.pass.is_empty() {
-                self.aux = None;
+            if a.connect.is_some() {
+                // The loop read it after the input that accepted the
+                // CONNECT.
+                a.connect = None;
+                self.trim_aux();
             }
         }
         if self.held {
@@ -365,10 +398,11 @@ impl MqttConn {
                 .unwrap_or_default(),
             ..Connect::default()
         };
+        let mut permits = None;
         if cx.shared.settings().auth.is_some() {
             let mut host = cx.client_host();
             match natsws_core::session::Host::authenticate(&mut host, Some(&nats)) {
-                Ok(grant) => self.permits = grant.permits,
+                Ok(grant) => permits = grant.permits,
                 Err(_) => {
                     encode_connack(out, false, rc::NOT_AUTHORIZED);
                     return Err(close(ClosedReason::AuthenticationFailure, None));
@@ -450,6 +484,7 @@ impl MqttConn {
         self.keep_alive = c.keep_alive;
         self.deadline = Millis(0);
         self.aux = Some(Box::new(Aux {
+            permits,
             user: nats.user.as_str().into(),
             pass: nats.pass.as_str().into(),
             connect: Some(nats),
@@ -497,7 +532,7 @@ impl MqttConn {
     /// Whether the bound user may publish to `subject` (a denied publish is
     /// dropped silently and logged, mqtt spec §2.4).
     fn may_publish(&self, cx: &Cx<'_>, subject: &[u8]) -> bool {
-        let ok = self.permits.as_ref().is_none_or(|p| p.can_publish(subject));
+        let ok = self.permits().is_none_or(|p| p.can_publish(subject));
         if !ok {
             crate::error!(
                 "{} - {}:{} - Permissions Violation for Publish to \"{}\"",
@@ -554,11 +589,12 @@ mod tests {
 
     /// Issue #17: the per-connection MQTT state (boxed in
     /// [`super::Proto::Mqtt`]). Was 320 bytes with copied settings, three
-    /// scratch buffers, the account name and the credentials inline.
+    /// scratch buffers, the account name, the credentials and the
+    /// permissions inline.
     #[test]
     fn idle_connection_footprint() {
         let conn = std::mem::size_of::<MqttConn>();
-        assert!(conn <= 96, "MqttConn is {conn} bytes");
+        assert!(conn <= 80, "MqttConn is {conn} bytes");
         assert!(std::mem::size_of::<Decoder>() <= 20);
     }
 }

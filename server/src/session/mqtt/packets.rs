@@ -112,7 +112,7 @@ impl MqttConn {
         if f.as_bytes().starts_with(b"$MQTT.") {
             return (SUBACK_FAILURE, None);
         }
-        if let Some(p) = &self.permits {
+        if let Some(p) = self.permits() {
             if !p.can_subscribe(f.as_bytes(), None) {
                 crate::error!(
                     "{} - {}:{} - Permissions Violation for Subscription to \"{f}\"",

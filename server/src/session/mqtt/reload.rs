@@ -73,7 +73,7 @@ impl MqttConn {
             return Err(close(ClosedReason::ClientClosed, None));
         }
         if new.auth.is_none() {
-            self.permits = None;
+            self.set_permits(None);
             *cx.me.perms.lock().expect("perms") = None;
             cx.me.has_perms.store(false, Ordering::Release);
             return Ok(());
@@ -89,7 +89,7 @@ impl MqttConn {
                     self.log_removed(cx, "bound to another account");
                     return Err(close(ClosedReason::ClientClosed, None));
                 }
-                self.permits = grant.permits;
+                self.set_permits(grant.permits);
                 Ok(())
             }
             Err(_) => {
