@@ -48,12 +48,13 @@ pub(crate) struct MqttConn {
     session: Option<Arc<MqttSession>>,
     /// When bytes last arrived.
     last_in: Millis,
-    /// Close at this time (0: none): no CONNECT by then, or, when `held`,
-    /// the end of the takeover jail.
+    /// The connection's one timer besides keep-alive and redelivery (0:
+    /// none). Without a session: close at this time (no CONNECT by then,
+    /// or, when `held`, the end of the takeover jail). With one (the
+    /// CONNECT was accepted, so neither applies any more): when a lazily
+    /// marked store change is due to be written (see
+    /// [`MqttConn::lazy_written_by`]).
     deadline: Millis,
-    /// When a lazily marked store change is due to be written (0: none;
-    /// see [`MqttConn::lazy_written_by`]).
-    lazy_due: Millis,
     /// The accepted CONNECT, its credentials and the bound user's
     /// permissions (`None`: none of them kept).
     aux: Option<Box<Aux>>,
@@ -154,7 +155,6 @@ impl MqttConn {
             session: None,
             last_in: now,
             deadline: due(now.saturating_add(deadline)),
-            lazy_due: Millis(0),
             aux: None,
             in_msgs: 0,
             in_bytes: 0,
@@ -372,9 +372,10 @@ impl MqttConn {
     /// fires [`crate::mqtt::LAZY_COMMIT`] later, so the loop wakes and its
     /// flush writes it even when nothing else happens.
     pub(super) fn lazy_written_by(&mut self, now: Millis) {
-        if self.lazy_due.0 == 0 {
+        // Without a session the timer is the CONNECT deadline or the jail.
+        if self.session.is_some() && self.deadline.0 == 0 {
             let wait = Millis(crate::mqtt::LAZY_COMMIT.as_millis() as u64);
-            self.lazy_due = due(now.saturating_add(wait));
+            self.deadline = due(now.saturating_add(wait));
         }
     }
 
@@ -594,7 +595,7 @@ mod tests {
     #[test]
     fn idle_connection_footprint() {
         let conn = std::mem::size_of::<MqttConn>();
-        assert!(conn <= 80, "MqttConn is {conn} bytes");
+        assert!(conn <= 72, "MqttConn is {conn} bytes");
         assert!(std::mem::size_of::<Decoder>() <= 20);
     }
 }

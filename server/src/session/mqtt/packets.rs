@@ -325,7 +325,7 @@ impl MqttConn {
             let inner = s.inner.lock().expect("mqtt session");
             inner.rare().and_then(|r| r.out.poll_timeout())
         });
-        [some(self.deadline), ka, redeliver, some(self.lazy_due)]
+        [some(self.deadline), ka, redeliver]
             .into_iter()
             .flatten()
             .min()
@@ -334,11 +334,12 @@ impl MqttConn {
     /// The timers: no CONNECT in time, keep-alive expiry (1.5 × k without
     /// input: Read Error, the will is published), `ack_wait` redelivery.
     pub(crate) fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
-        if some(self.lazy_due).is_some_and(|t| t <= now) {
-            // The loop's flush after its timers writes the lazy change.
-            self.lazy_due = Millis(0);
+        let passed = some(self.deadline).is_some_and(|t| t <= now);
+        if passed && self.session.is_some() {
+            // The lazy change: the loop's flush after its timers writes it.
+            self.deadline = Millis(0);
         }
-        let deadline_passed = some(self.deadline).is_some_and(|t| t <= now);
+        let deadline_passed = passed && self.session.is_none();
         if deadline_passed && self.held {
             return Err(close(
                 ClosedReason::DuplicateClientId,
