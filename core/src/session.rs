@@ -354,7 +354,7 @@ pub struct SessionConfig<T = ()> {
     pub headers_supported: bool,
     /// The INFO line sent after the first PONG to protocol-1 clients (with
     /// `"connect_info":true` and `"remote_account"`), already encoded.
-    /// `None` to send nothing.
+    /// `None` to send nothing. The session drops it once sent.
     pub connect_info: Option<Vec<u8>>,
     /// The handle attached to every subscription this session makes (the
     /// server's outbound queue for this connection). `None` in tests.
@@ -718,8 +718,9 @@ impl<T: Clone> Session<T> {
                 out.extend_from_slice(proto::PONG);
                 if self.protocol >= 1 && self.connect.is_some() && !self.sent_connect_info {
                     self.sent_connect_info = true;
-                    if let Some(info) = &self.cfg.connect_info {
-                        out.extend_from_slice(info);
+                    // Sent once: an idle client need not keep it.
+                    if let Some(info) = self.cfg.connect_info.take() {
+                        out.extend_from_slice(&info);
                     }
                 }
                 Ok(())
@@ -853,7 +854,9 @@ impl<T: Clone> Session<T> {
         self.decoder.set_limits(limits);
         self.perm_cache.clear();
         if let Some(info) = grant.connect_info.take() {
-            self.cfg.connect_info = Some(info);
+            if !self.sent_connect_info {
+                self.cfg.connect_info = Some(info);
+            }
         }
         self.grant = grant;
         self.authenticated = true;

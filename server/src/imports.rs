@@ -425,13 +425,13 @@ fn client_info(cs: Option<&ConnShared>, account: &str, share: bool) -> String {
     m.insert("acc".into(), account.into());
     if let (true, Some(meta)) = (share, &meta) {
         for (k, v) in [
-            ("user", &meta.user),
-            ("name", &meta.name),
-            ("lang", &meta.lang),
-            ("ver", &meta.version),
+            ("user", &*meta.user),
+            ("name", meta.name()),
+            ("lang", meta.lang()),
+            ("ver", meta.version()),
         ] {
             if !v.is_empty() {
-                m.insert(k.into(), v.as_str().into());
+                m.insert(k.into(), v.into());
             }
         }
     }

@@ -37,6 +37,7 @@ pub(crate) mod sink;
 pub(crate) mod system;
 pub mod tls;
 pub mod ws;
+pub(crate) mod ws_frames;
 
 /// The version natsws reports in INFO, `/varz` and `--version`.
 pub use info::VERSION;

@@ -247,30 +247,64 @@ impl ConnShared {
     }
 }
 
-/// CONNECT details kept for monitoring.
+/// CONNECT details kept for monitoring (`Box<str>`: 16 bytes each, an
+/// empty one allocates nothing).
 #[derive(Debug, Default, Clone)]
 pub struct ClientMeta {
-    /// `name`.
-    pub name: String,
-    /// `lang`.
-    pub lang: String,
-    /// `version`.
-    pub version: String,
-    /// Last RTT measured.
-    pub rtt: Option<Millis>,
+    /// CONNECT `name`, `lang` and `version`, boxed together: MQTT clients
+    /// and many NATS clients send none, and every connection holds a
+    /// `ClientMeta` (see [`ClientMeta::set_names`]).
+    names: Option<Box<ClientNames>>,
     /// MQTT client id (`/connz` `mqtt_client`), set at CONNECT: the
-    /// session key's text, shared.
+    /// session key's text, shared (no copy).
     pub mqtt_client: Option<Arc<str>>,
     /// The authenticated user (nats-server `getRawAuthUser`: user name,
     /// nkey or JWT user key; empty without one), for `$SYS` events and
     /// `$SYS.REQ.USER.INFO`.
-    pub user: String,
+    pub user: Box<str>,
     /// The account the connection is bound to, set once CONNECT passed
     /// (empty before).
-    pub account: String,
+    pub account: Box<str>,
     /// When the user's credentials expire (JWT `exp`), in Unix seconds;
     /// `None` when they do not.
     pub expires_unix: Option<u64>,
+}
+
+/// See [`ClientMeta::set_names`].
+#[derive(Debug, Default, Clone)]
+struct ClientNames {
+    name: Box<str>,
+    lang: Box<str>,
+    version: Box<str>,
+}
+
+impl ClientMeta {
+    /// CONNECT `name` ("" when none).
+    pub fn name(&self) -> &str {
+        self.names.as_ref().map_or("", |n| &n.name)
+    }
+
+    /// CONNECT `lang` ("" when none).
+    pub fn lang(&self) -> &str {
+        self.names.as_ref().map_or("", |n| &n.lang)
+    }
+
+    /// CONNECT `version` ("" when none).
+    pub fn version(&self) -> &str {
+        self.names.as_ref().map_or("", |n| &n.version)
+    }
+
+    /// Sets `name`, `lang` and `version` (a leafnode: its server name or
+    /// version only); allocates only when one of them is not empty.
+    pub fn set_names(&mut self, name: &str, lang: &str, version: &str) {
+        self.names = (!(name.is_empty() && lang.is_empty() && version.is_empty())).then(|| {
+            Box::new(ClientNames {
+                name: name.into(),
+                lang: lang.into(),
+                version: version.into(),
+            })
+        });
+    }
 }
 
 /// Why another thread asks a connection's loop to close it

@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use natsws_core::session::ClosedReason;
+use natsws_core::time::Millis;
+
+use crate::ws_frames::Frames;
 use natsws_core::ws::codec::{self, CloseState, Framing};
 use natsws_core::ws::deflate::{Deflater, Inflater};
 use natsws_core::ws::handshake::{self, PathKind, RequestParser, Status, UpgradeConfig};
@@ -168,6 +171,15 @@ pub struct WsConn {
     /// handshake was done by the dialer; frames from the server are
     /// unmasked; ours are masked when this is set.
     client: Option<bool>,
+    /// Output in flight as vectored writes (see [`Frames`]): all of the
+    /// loop's batch (its `spare`), cut into frames; it precedes anything
+    /// framed by copying. Kept here, not in the loop's slot, so only
+    /// WebSocket connections pay for it.
+    pub(crate) frames: Option<Frames>,
+    /// Keepalive (operations.md §6.4): (window, windows without input
+    /// before the connection is stale); `None` when `keepalive` is zero
+    /// and for solicited leafnodes.
+    pub(crate) keepalive: Option<(Millis, u32)>,
 }
 
 impl WsConn {
@@ -192,6 +204,8 @@ impl WsConn {
             leaf_ok: false,
             leaf: false,
             client: None,
+            frames: None,
+            keepalive: None,
         }
     }
 
@@ -219,6 +233,8 @@ impl WsConn {
             leaf_ok: false,
             leaf: true,
             client: Some(mask),
+            frames: None,
+            keepalive: None,
         }
     }
 

@@ -86,33 +86,50 @@ struct QueueSubs<T> {
     members: Vec<T>,
 }
 
+/// One token's place in the trie: 40 bytes, held inline in its parent's
+/// children (a subject's own node is most of what an idle subscription
+/// costs the sublist).
 struct Node<T> {
     next: Option<Box<Level<T>>>,
-    plain: Vec<T>,
-    queues: Vec<QueueSubs<T>>,
+    plain: Plain<T>,
+    /// Queue groups, boxed: most nodes have none, and a thin pointer
+    /// costs them 8 bytes where an empty `Vec` costs 24.
+    #[allow(clippy::box_collection)]
+    queues: Option<Box<Vec<QueueSubs<T>>>>,
 }
 
 impl<T> Default for Node<T> {
     fn default() -> Self {
         Node {
             next: None,
-            plain: Vec::new(),
-            queues: Vec::new(),
+            plain: Plain::Empty,
+            queues: None,
         }
+    }
+}
+
+impl<T> Node<T> {
+    fn queue_groups(&self) -> &[QueueSubs<T>] {
+        self.queues.as_deref().map_or(&[], |q| q)
     }
 }
 
 impl<T: PartialEq> Node<T> {
     fn has_subs(&self) -> bool {
-        !self.plain.is_empty() || !self.queues.is_empty()
+        !self.plain.is_empty() || self.queues.is_some()
     }
 
     fn add(&mut self, queue: Option<&[u8]>, value: T) {
         match queue {
             None => self.plain.push(value),
-            Some(q) => match self.queues.iter_mut().find(|g| *g.name == *q) {
+            Some(q) => match self
+                .queues
+                .get_or_insert_default()
+                .iter_mut()
+                .find(|g| *g.name == *q)
+            {
                 Some(g) => g.members.push(value),
-                None => self.queues.push(QueueSubs {
+                None => self.queues.as_mut().expect("just set").push(QueueSubs {
                     name: q.into(),
                     members: alloc::vec![value],
                 }),
@@ -122,14 +139,78 @@ impl<T: PartialEq> Node<T> {
 
     fn remove(&mut self, queue: Option<&[u8]>, value: &T) -> bool {
         match queue {
-            None => remove_from(&mut self.plain, value),
+            None => self.plain.remove(value),
             Some(q) => {
-                let Some(gi) = self.queues.iter().position(|g| *g.name == *q) else {
+                let Some(queues) = self.queues.as_mut() else {
                     return false;
                 };
-                let removed = remove_from(&mut self.queues[gi].members, value);
-                if self.queues[gi].members.is_empty() {
-                    self.queues.swap_remove(gi);
+                let Some(gi) = queues.iter().position(|g| *g.name == *q) else {
+                    return false;
+                };
+                let removed = remove_from(&mut queues[gi].members, value);
+                if queues[gi].members.is_empty() {
+                    queues.swap_remove(gi);
+                    if queues.is_empty() {
+                        self.queues = None;
+                    }
+                }
+                removed
+            }
+        }
+    }
+}
+
+/// A node's plain subscriptions: one is held inline, without an
+/// allocation (most subjects have one subscriber: a reply inbox, an MQTT
+/// client's own topic), more in a vector.
+enum Plain<T> {
+    Empty,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Plain<T> {
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Plain::Empty => &[],
+            Plain::One(v) => core::slice::from_ref(v),
+            Plain::Many(v) => v,
+        }
+    }
+}
+
+impl<T: PartialEq> Plain<T> {
+    fn is_empty(&self) -> bool {
+        matches!(self, Plain::Empty)
+    }
+
+    fn push(&mut self, value: T) {
+        *self = match core::mem::replace(self, Plain::Empty) {
+            Plain::Empty => Plain::One(value),
+            Plain::One(a) => Plain::Many(alloc::vec![a, value]),
+            Plain::Many(mut v) => {
+                v.push(value);
+                Plain::Many(v)
+            }
+        };
+    }
+
+    fn remove(&mut self, value: &T) -> bool {
+        match self {
+            Plain::Empty => false,
+            Plain::One(a) => {
+                let hit = *a == *value;
+                if hit {
+                    *self = Plain::Empty;
+                }
+                hit
+            }
+            Plain::Many(v) => {
+                let removed = remove_from(v, value);
+                match v.len() {
+                    0 => *self = Plain::Empty,
+                    1 => *self = Plain::One(v.pop().expect("one left")),
+                    _ => {}
                 }
                 removed
             }
@@ -659,10 +740,10 @@ impl<T: Clone + PartialEq> Sublist<T> {
                 path.push(TOKEN_SEPARATOR);
             }
             path.extend_from_slice(tok);
-            for v in &node.plain {
+            for v in node.plain.as_slice() {
                 f(&path, None, v);
             }
-            for g in &node.queues {
+            for g in node.queue_groups() {
                 for v in &g.members {
                     f(&path, Some(&g.name), v);
                 }
@@ -692,12 +773,12 @@ impl<T: Clone + PartialEq> Sublist<T> {
 }
 
 fn build_result<T: Clone>(nodes: &[&Node<T>]) -> SublistResult<T> {
-    let nplain = nodes.iter().map(|n| n.plain.len()).sum();
+    let nplain = nodes.iter().map(|n| n.plain.as_slice().len()).sum();
     let mut plain = Vec::with_capacity(nplain);
     for n in nodes {
-        plain.extend_from_slice(&n.plain);
+        plain.extend_from_slice(n.plain.as_slice());
     }
-    let mut groups: Vec<&QueueSubs<T>> = nodes.iter().flat_map(|n| n.queues.iter()).collect();
+    let mut groups: Vec<&QueueSubs<T>> = nodes.iter().flat_map(|n| n.queue_groups()).collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     let mut queues: Vec<QueueMatch<T>> = Vec::new();
     for g in groups {
@@ -718,6 +799,27 @@ mod tests {
 
     fn f(s: &'static str) -> Filter {
         Filter::from_static(s)
+    }
+
+    /// One subscriber costs no allocation and no more room than the
+    /// vector it replaces (the enum packs into the vector's niche).
+    #[test]
+    fn plain_one_is_inline() {
+        assert_eq!(core::mem::size_of::<Plain<usize>>(), 24);
+        assert_eq!(core::mem::size_of::<Node<usize>>(), 40);
+        let mut p = Plain::Empty;
+        p.push(1usize);
+        assert!(matches!(p, Plain::One(1)));
+        p.push(2);
+        p.push(3);
+        assert_eq!(p.as_slice(), [1, 2, 3]);
+        assert!(p.remove(&1));
+        assert!(!p.remove(&1));
+        assert!(p.remove(&3));
+        assert!(matches!(p, Plain::One(2)));
+        assert!(p.remove(&2));
+        assert!(p.is_empty());
+        assert!(!p.remove(&2));
     }
 
     #[test]

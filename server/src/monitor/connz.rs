@@ -97,7 +97,7 @@ fn add_auth(meta: &crate::sink::ClientMeta, open: bool, obj: &mut serde_json::Ma
     if !meta.user.is_empty() {
         obj.insert("authorized_user".into(), json!(meta.user));
     }
-    let global = meta.account == "$G";
+    let global = &*meta.account == "$G";
     if !meta.account.is_empty() && !global {
         obj.insert("account".into(), json!(meta.account));
     }
@@ -184,9 +184,9 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
         obj.insert("proxy_ip".into(), json!(c.peer.to_string()));
     }
     for (k, val) in [
-        ("name", meta.name.as_str()),
-        ("lang", meta.lang.as_str()),
-        ("version", meta.version.as_str()),
+        ("name", meta.name()),
+        ("lang", meta.lang()),
+        ("version", meta.version()),
         ("mqtt_client", meta.mqtt_client.as_deref().unwrap_or("")),
     ] {
         if !val.is_empty() {
@@ -233,9 +233,9 @@ fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
     });
     let obj = v.as_object_mut().expect("object");
     for (k, val) in [
-        ("name", c.client.name.as_str()),
-        ("lang", c.client.lang.as_str()),
-        ("version", c.client.version.as_str()),
+        ("name", c.client.name()),
+        ("lang", c.client.lang()),
+        ("version", c.client.version()),
         ("mqtt_client", c.client.mqtt_client.as_deref().unwrap_or("")),
     ] {
         if !val.is_empty() {

@@ -30,7 +30,11 @@ pub(crate) fn leafz(shared: &Shared, acc: Option<&str>, subs: bool) -> Value {
         }
         for link in a.leafs.all() {
             let c = &link.conn;
-            let name = c.client.lock().map(|m| m.name.clone()).unwrap_or_default();
+            let name = c
+                .client
+                .lock()
+                .map(|m| m.name().to_string())
+                .unwrap_or_default();
             // Go's duration text (nats-server `getRTT`; a leaf's CONNECT
             // names no `lang`, so no PING is sent for it).
             let rtt = crate::rtt::go_duration(c.rtt.get());

@@ -215,14 +215,14 @@ impl EventLoop {
             return self.leaf_tls_ready(token);
         }
         if kind == ConnKind::MQTT {
-            conn.handshake_deadline = None;
+            conn.handshake_deadline = At::NONE;
             arm(&mut self.timers, conn, token);
             return true;
         }
         if kind != ConnKind::CLIENT {
             return true;
         }
-        conn.handshake_deadline = None;
+        conn.handshake_deadline = At::NONE;
         let mut too_many = false;
         if listen.handshake_first {
             let info = info_line(shared, cid, peer, kind, &conn.nonce);
@@ -305,8 +305,9 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
                     conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
                 }
             }
-            conn.handshake_deadline =
-                Some(now.saturating_add(Millis(t.timeout.as_millis() as u64)));
+            conn.handshake_deadline = At::from(Some(
+                now.saturating_add(Millis(t.timeout.as_millis() as u64)),
+            ));
         }
         (
             ConnKind {
@@ -325,8 +326,9 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
                 conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
             }
             if let Some(t) = tls {
-                conn.handshake_deadline =
-                    Some(now.saturating_add(Millis(t.timeout.as_millis() as u64)));
+                conn.handshake_deadline = At::from(Some(
+                    now.saturating_add(Millis(t.timeout.as_millis() as u64)),
+                ));
             }
         }
         (ConnKind::WEBSOCKET, _) => {
@@ -334,13 +336,13 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
             let w = s.websocket.as_ref().expect("ws listener implies config");
             let mut ws = WsConn::new(w, s.max_payload, conn.proto.frames_itself());
             ws.leaf_ok = s.leafnodes.is_some();
+            if !w.keepalive.is_zero() {
+                ws.keepalive = Some((Millis(w.keepalive.as_millis() as u64), s.ping_max));
+            }
             conn.ws = Some(Box::new(ws));
             conn.proxy_pending = w.proxy_protocol;
-            if !w.keepalive.is_zero() {
-                conn.keepalive = Some((Millis(w.keepalive.as_millis() as u64), s.ping_max));
-            }
             let deadline = now.saturating_add(Millis(w.handshake_timeout.as_millis() as u64));
-            conn.handshake_deadline = Some(deadline);
+            conn.handshake_deadline = At::from(Some(deadline));
         }
         // A leafnode's protocol greets (crate::session::leaf).
         _ => {}

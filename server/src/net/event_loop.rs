@@ -206,7 +206,7 @@ impl EventLoop {
     /// outbound silence. True when the connection is closing.
     fn keepalive(&mut self, token: usize, now: Millis) -> bool {
         let conn = &mut self.conns[token];
-        let Some((window, max)) = conn.keepalive else {
+        let Some((window, max)) = conn.ws.as_ref().and_then(|w| w.keepalive) else {
             return false;
         };
         let stale_after = Millis(window.0.saturating_mul(u64::from(max.max(1))));
@@ -245,22 +245,22 @@ impl EventLoop {
             let Some(conn) = self.conns.get_mut(token) else {
                 continue;
             };
-            if conn.shared.cid != cid || conn.timer_at != Some(at) {
+            if conn.shared.cid != cid || conn.timer_at.get() != Some(at) {
                 continue;
             }
             if let Some(reason) = conn.closing {
-                if conn.draining.is_some_and(|d| d <= now) {
+                if conn.draining.get().is_some_and(|d| d <= now) {
                     self.finish_close(token, reason);
                 }
                 continue;
             }
-            conn.timer_at = None;
-            if conn.stalled_until.is_some_and(|t| t <= now) {
+            conn.timer_at = At::NONE;
+            if conn.stalled_until.get().is_some_and(|t| t <= now) {
                 // The stall is over: read what the publisher sent meanwhile.
-                conn.stalled_until = None;
+                conn.stalled_until = At::NONE;
                 self.readable.push(token);
             }
-            if conn.handshake_deadline.is_some_and(|d| d <= now) {
+            if conn.handshake_deadline.get().is_some_and(|d| d <= now) {
                 let peer = conn.shared.peer;
                 // Go's read deadline error names both ends.
                 let local = || {

@@ -334,8 +334,9 @@ impl EventLoop {
                     conn.sock
                         .queue_raw(&crate::session::leaf_info(shared, cid, &nonce));
                 }
-                conn.handshake_deadline =
-                    Some(now.saturating_add(Millis(t.timeout.as_millis() as u64)));
+                conn.handshake_deadline = At::from(Some(
+                    now.saturating_add(Millis(t.timeout.as_millis() as u64)),
+                ));
             }
             None if accepted => conn
                 .wbuf
@@ -390,7 +391,7 @@ impl EventLoop {
             let _ = cs.proxied.set(p.clone());
         }
         conn.shared = cs.clone();
-        conn.handshake_deadline = None;
+        conn.handshake_deadline = At::NONE;
         conn.last_out = now;
         if conn.pre_auth {
             conn.pre_auth = false;
@@ -417,7 +418,7 @@ impl EventLoop {
     pub(super) fn leaf_tls_ready(&mut self, token: usize) -> bool {
         let settings = self.shared.settings();
         let conn = &mut self.conns[token];
-        conn.handshake_deadline = None;
+        conn.handshake_deadline = At::NONE;
         if settings
             .leaf_tls
             .as_ref()
@@ -456,7 +457,11 @@ impl EventLoop {
 /// The close line of a leafnode connection (spec §6.4):
 /// `Leafnode connection closed: <reason> - Remote: <name>`.
 pub(super) fn log_closed(cs: &ConnShared, reason: ClosedReason) {
-    let name = cs.client.lock().map(|m| m.name.clone()).unwrap_or_default();
+    let name = cs
+        .client
+        .lock()
+        .map(|m| m.name().to_string())
+        .unwrap_or_default();
     let remote = if name.is_empty() {
         String::new()
     } else {

@@ -11,7 +11,7 @@
 //!
 //! Files: `event_loop` (the loop, timers, lame duck, shutdown), `accept`
 //! (listeners, new connections, TLS handshakes), `read` (reads and the
-//! WebSocket/session step), `write` (flush, vectored frames in `frames`,
+//! WebSocket/session step), `write` (flush, vectored frames in `crate::ws_frames`,
 //! close, lingering close), `conn` (deadlines).
 
 use std::cmp::Reverse;
@@ -42,7 +42,6 @@ use transport::Transport;
 mod accept;
 mod conn;
 mod event_loop;
-mod frames;
 mod leaf;
 mod leaf_dial;
 mod mqtt_hold;
@@ -51,8 +50,8 @@ mod reload;
 pub(crate) mod transport;
 mod write;
 
+use crate::ws_frames::{Frames, VECTORED_MIN, VECTORED_SLICES};
 use conn::arm;
-use frames::{Frames, VECTORED_MIN, VECTORED_SLICES};
 use write::oversized;
 
 /// Token of the loop's waker.
@@ -75,6 +74,28 @@ const LINGER: Millis = Millis(2000);
 /// producer stall: 2–5 ms), ms.
 const STALL: Millis = Millis(3);
 
+/// An optional instant in 8 bytes, where `Option<Millis>` takes 16: the
+/// loop slot of every connection holds five of them. `u64::MAX` (an
+/// instant never reached) stands for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct At(u64);
+
+impl At {
+    /// No instant.
+    const NONE: At = At(u64::MAX);
+
+    /// The instant, if any.
+    fn get(self) -> Option<Millis> {
+        (self.0 != u64::MAX).then_some(Millis(self.0))
+    }
+}
+
+impl From<Option<Millis>> for At {
+    fn from(t: Option<Millis>) -> At {
+        t.map_or(At::NONE, |m| At(m.0.min(u64::MAX - 1)))
+    }
+}
+
 struct Conn {
     shared: Arc<ConnShared>,
     /// The account this connection publishes and subscribes in.
@@ -94,9 +115,6 @@ struct Conn {
     wpos: usize,
     /// Spare buffer swapped with the outbox at flush time.
     spare: Vec<u8>,
-    /// WebSocket output in flight as vectored writes (see [`Frames`]): all
-    /// of `spare`, cut into frames. It precedes anything in `wbuf`.
-    vec: Option<Frames>,
     /// The largest batch taken from the outbox since the socket last took
     /// everything (for the buffer shrink).
     last_batch: usize,
@@ -104,6 +122,9 @@ struct Conn {
     closing: Option<ClosedReason>,
     /// Whether the session has passed CONNECT/auth (pre-auth accounting).
     pre_auth: bool,
+    /// The handshake's buffers were given back (see
+    /// `Conn::release_buffers`).
+    greeted: bool,
     /// Still readable (stopped early for fairness).
     more_to_read: bool,
     /// The poller reported the peer's write side closed: reads go on to
@@ -112,23 +133,20 @@ struct Conn {
     read_closed: bool,
     write_interest: bool,
     /// When a pending write started blocking (write deadline).
-    blocked_since: Option<Millis>,
+    blocked_since: At,
     /// Handshake deadline: WebSocket (TLS and HTTP upgrade), or the TLS
     /// handshake of a client-port connection.
-    handshake_deadline: Option<Millis>,
+    handshake_deadline: At,
     /// Lingering close: the last bytes are written and our side is shut
     /// down; the peer's remaining input is read and discarded until EOF or
     /// this deadline, so closing with unread input does not reset the
     /// connection and destroy the `-ERR` or close frame in flight.
-    draining: Option<Millis>,
+    draining: At,
     /// The deadline currently in the timer heap (older heap entries for
     /// this connection are stale and skipped).
-    timer_at: Option<Millis>,
+    timer_at: At,
     /// Fast-producer stall: reads resume at this time (see [`STALL`]).
-    stalled_until: Option<Millis>,
-    /// WebSocket keepalive: (window, windows without input before the
-    /// connection is stale); `None` for TCP or when `keepalive` is zero.
-    keepalive: Option<(Millis, u32)>,
+    stalled_until: At,
     /// When a byte last came from the peer.
     last_in: Millis,
     /// When the connection last had something to send.

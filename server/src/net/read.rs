@@ -16,17 +16,17 @@ impl EventLoop {
             return;
         }
         if let Some(reason) = conn.closing {
-            if conn.draining.is_some() {
+            if conn.draining.get().is_some() {
                 self.drain(token, reason);
             }
             return;
         }
-        if let Some(until) = conn.stalled_until {
+        if let Some(until) = conn.stalled_until.get() {
             if self.shared.now() < until {
                 // The stall timer reads it again.
                 return;
             }
-            conn.stalled_until = None;
+            conn.stalled_until = At::NONE;
         }
         conn.more_to_read = false;
         let mut reads = 0;
@@ -73,7 +73,7 @@ impl EventLoop {
                         // slow consumers.
                         let now = self.shared.now();
                         let conn = &mut self.conns[token];
-                        conn.stalled_until = Some(now.saturating_add(STALL));
+                        conn.stalled_until = At::from(Some(now.saturating_add(STALL)));
                         arm(&mut self.timers, conn, token);
                         return;
                     }
@@ -213,7 +213,7 @@ impl EventLoop {
             return self.leaf_upgraded(token, now);
         }
         let conn = &mut conns[token];
-        conn.handshake_deadline = None;
+        conn.handshake_deadline = At::NONE;
         conn.last_out = now;
         if conn.shared.upgrade.get().is_some_and(|u| {
             natsws_core::ws::handshake::PathKind::from_path(&u.path)
@@ -232,7 +232,7 @@ impl EventLoop {
         );
         // Nothing was sent before the upgrade, so no vectored batch holds
         // `spare`.
-        debug_assert!(conn.vec.is_none());
+        debug_assert!(conn.ws.as_ref().is_none_or(|w| w.frames.is_none()));
         let mut out = std::mem::take(&mut conn.spare);
         out.clear();
         out.extend_from_slice(&info);
@@ -445,10 +445,8 @@ fn record_input(shared: &Shared, conn: &mut Conn) {
         shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
         let c = conn.proto.connect_options().expect("checked");
         let mut meta = conn.shared.client.lock().expect("meta");
-        meta.name = c.name.clone();
-        meta.lang = c.lang.clone();
-        meta.version = c.version.clone();
-        meta.account = conn.account.name.clone();
+        meta.set_names(&c.name, &c.lang, &c.version);
+        meta.account = conn.account.name.as_str().into();
         drop(meta);
         crate::system::events::client_connect(shared, &conn.shared, &conn.account);
     }

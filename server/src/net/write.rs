@@ -20,6 +20,25 @@ pub(super) fn oversized(buf: &Vec<u8>, used: usize) -> bool {
 }
 
 impl Conn {
+    /// Gives back the buffers the handshake grew (INFO, the WebSocket
+    /// upgrade response, CONNECT): once the client is past CONNECT and
+    /// everything was written, what follows on an idle or quiet connection
+    /// is far smaller, and an idle WebSocket client kept about 1.8 KiB of
+    /// them. Called once per connection; buffers in use are kept.
+    fn release_buffers(&mut self) {
+        self.wbuf = Vec::new();
+        if self.spare.is_empty() {
+            self.spare = Vec::new();
+        }
+        if self.inbuf.is_empty() {
+            self.inbuf = Vec::new();
+        }
+        let mut ob = self.shared.out.lock().expect("out");
+        if ob.buf.is_empty() {
+            ob.buf = Vec::new();
+        }
+    }
+
     /// Writes what is already framed; only when the socket took all of it
     /// is the next batch taken from the outbox (framed for WebSocket:
     /// vectored plain frames for large batches, else copied into `wbuf`).
@@ -28,7 +47,7 @@ impl Conn {
     /// is bounded. `Err` when the socket failed.
     fn write_out(&mut self) -> Result<(), ()> {
         loop {
-            while let Some(frames) = self.vec.as_mut() {
+            while let Some(frames) = self.ws.as_mut().and_then(|w| w.frames.as_mut()) {
                 let mut slices = [io::IoSlice::new(&[]); VECTORED_SLICES];
                 let k = frames.slices(&self.spare, &mut slices);
                 match self.sock.write_vectored(&slices[..k]) {
@@ -36,7 +55,9 @@ impl Conn {
                     Some(Ok(n)) => {
                         frames.sent += n;
                         if frames.sent >= frames.total(self.spare.len()) {
-                            self.vec = None;
+                            if let Some(w) = self.ws.as_mut() {
+                                w.frames = None;
+                            }
                             self.spare.clear();
                         }
                     }
@@ -45,7 +66,7 @@ impl Conn {
                     Some(Err(_)) | None => return Err(()),
                 }
             }
-            if self.vec.is_some() {
+            if self.ws.as_ref().is_some_and(|w| w.frames.is_some()) {
                 break;
             }
             while self.wpos < self.wbuf.len() {
@@ -81,7 +102,7 @@ impl Conn {
                     // bytes behind the headers.
                     if self.spare.len() >= VECTORED_MIN && !self.sock.is_tls() {
                         if let Some(size) = ws.plain_frame_size(self.spare.len()) {
-                            self.vec = Some(Frames::new(self.spare.len(), size));
+                            ws.frames = Some(Frames::new(self.spare.len(), size));
                             continue;
                         }
                     }
@@ -194,16 +215,23 @@ impl EventLoop {
     /// interest requested.
     fn after_write(&mut self, token: usize, drained: bool, now: Millis) {
         let conn = &mut self.conns[token];
-        if conn.wpos == conn.wbuf.len() && drained && conn.vec.is_none() {
+        if conn.wpos == conn.wbuf.len()
+            && drained
+            && conn.ws.as_ref().is_none_or(|w| w.frames.is_none())
+        {
             conn.wbuf.clear();
             conn.wpos = 0;
-            conn.blocked_since = None;
+            conn.blocked_since = At::NONE;
             let batch = std::mem::take(&mut conn.last_batch);
             if oversized(&conn.wbuf, batch) {
                 conn.wbuf = Vec::new();
             }
             if oversized(&conn.spare, batch) {
                 conn.spare = Vec::new();
+            }
+            if !conn.pre_auth && !conn.greeted {
+                conn.greeted = true;
+                conn.release_buffers();
             }
             if conn.write_interest {
                 conn.write_interest = false;
@@ -214,9 +242,9 @@ impl EventLoop {
                 );
             }
             if let Some(reason) = conn.closing {
-                if conn.draining.is_none() && !self.shared.shutdown.load(Ordering::Acquire) {
+                if conn.draining.get().is_none() && !self.shared.shutdown.load(Ordering::Acquire) {
                     let _ = conn.sock.shutdown(std::net::Shutdown::Write);
-                    conn.draining = Some(now.saturating_add(LINGER));
+                    conn.draining = At::from(Some(now.saturating_add(LINGER)));
                     arm(&mut self.timers, conn, token);
                     // Closed now for everyone but the socket, as
                     // nats-server closes right after its flush: the
@@ -225,12 +253,13 @@ impl EventLoop {
                     record_closed(&self.shared, conn, reason);
                     // Whatever is already queued is read (and dropped) now.
                     self.readable.push(token);
-                } else if conn.draining.is_none() {
+                } else if conn.draining.get().is_none() {
                     self.finish_close(token, reason);
                 }
             }
         } else {
-            let since = *conn.blocked_since.get_or_insert(now);
+            let since = conn.blocked_since.get().unwrap_or(now);
+            conn.blocked_since = At::from(Some(since));
             let deadline = self.turn.settings.write_deadline_for(conn.shared.kind);
             if now.saturating_sub(since).0 > deadline.as_millis() as u64 {
                 self.shared
@@ -331,7 +360,7 @@ impl EventLoop {
         self.turn.remove_exhausted();
         let _ = self.poll.registry().deregister(&mut conn.sock);
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-        if conn.draining.is_none() {
+        if conn.draining.get().is_none() {
             record_closed(&self.shared, &conn, reason);
         }
     }

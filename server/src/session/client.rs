@@ -191,10 +191,8 @@ impl Host for ClientHost<'_> {
                     // What the failed CONNECT said, for the auth error
                     // event (nats-server `getRawAuthUser`, `c.opts`).
                     let mut meta = self.me.client.lock().expect("meta");
-                    meta.user = c.user.clone();
-                    meta.name = c.name.clone();
-                    meta.lang = c.lang.clone();
-                    meta.version = c.version.clone();
+                    meta.user = c.user.as_str().into();
+                    meta.set_names(&c.name, &c.lang, &c.version);
                 }
                 // An already expired JWT is an Authorization Violation at
                 // CONNECT, as in nats-server; `User Authentication Expired`
@@ -207,7 +205,7 @@ impl Host for ClientHost<'_> {
         }
         {
             let mut meta = self.me.client.lock().expect("meta");
-            meta.user = id.user.clone();
+            meta.user = id.user.as_str().into();
             meta.expires_unix = id.expires_at_unix;
         }
         {

@@ -116,8 +116,6 @@ pub(crate) struct Leaf {
     pub(super) connect_json: Vec<u8>,
     /// Accepting side: when the bound JWT user expires (server clock).
     expires: Option<Millis>,
-    /// When the last PING went out (RTT for `/leafz`).
-    ping_sent_at: Option<Millis>,
     /// PINGs sent and PONGs received, ever (timed at ns resolution by
     /// [`crate::rtt::Rtt`] through `Proto::note_pings`).
     ping_counts: (u64, u64),
@@ -185,7 +183,6 @@ impl Leaf {
             hub_perms: None,
             connect_json: Vec::new(),
             expires: None,
-            ping_sent_at: None,
             ping_counts: (0, 0),
             in_msgs: 0,
             in_bytes: 0,
@@ -248,7 +245,6 @@ impl Leaf {
                 return Err(close(ClosedReason::StaleConnection, None));
             }
             self.pings_out += 1;
-            self.ping_sent_at = Some(now);
             self.ping_counts.0 += 1;
             out.extend_from_slice(natsws_core::proto::PING);
             self.next_ping = Some(now.saturating_add(self.ping_interval));
@@ -300,9 +296,6 @@ impl Leaf {
             (_, LeafOp::Pong) => {
                 self.pings_out = 0;
                 self.ping_counts.1 += 1;
-                if let Some(t) = self.ping_sent_at.take() {
-                    cx.me.client.lock().expect("meta").rtt = Some(now.saturating_sub(t));
-                }
             }
             (_, LeafOp::Ok) => {}
             (_, LeafOp::Err(t)) => {
@@ -582,7 +575,7 @@ impl Leaf {
         // `/leafz` that lists the link also shows its name.
         {
             let mut meta = cx.me.client.lock().expect("meta");
-            meta.name = self.remote_name.clone();
+            meta.set_names(&self.remote_name, "", "");
         }
         let interest = match &self.hub_perms {
             Some(p) => Some(p.export.clone()),

@@ -117,7 +117,7 @@ pub(super) fn connect(
     leaf.remote_domain = v["domain"].as_str().unwrap_or_default().to_string();
     {
         let mut meta = cx.me.client.lock().expect("meta");
-        meta.version = v["version"].as_str().unwrap_or_default().to_string();
+        meta.set_names("", "", v["version"].as_str().unwrap_or_default());
     }
     // The connect_info INFO: the listener INFO plus the bound account.
     let mut info: serde_json::Value = {

@@ -153,10 +153,10 @@ fn client_info(cs: &ConnShared, meta: &ClientMeta, acc: &str, stop: Option<Syste
     m.insert("id".into(), json!(cs.cid));
     m.insert("acc".into(), json!(acc));
     for (k, v) in [
-        ("user", &meta.user),
-        ("name", &meta.name),
-        ("lang", &meta.lang),
-        ("ver", &meta.version),
+        ("user", &*meta.user),
+        ("name", meta.name()),
+        ("lang", meta.lang()),
+        ("ver", meta.version()),
     ] {
         if !v.is_empty() {
             m.insert(k.into(), json!(v));
@@ -282,7 +282,7 @@ pub(crate) fn account_stat(shared: &Shared, acc: &Account) -> Map<String, Value>
         .unwrap_or_default();
     let ordering = std::sync::atomic::Ordering::Relaxed;
     for c in open {
-        if c.client.lock().is_ok_and(|m| m.account == acc.name) {
+        if c.client.lock().is_ok_and(|m| *m.account == *acc.name) {
             rin.0 += c.in_msgs.load(ordering);
             rin.1 += c.in_bytes.load(ordering);
             rout.0 += c.out_msgs.load(ordering);

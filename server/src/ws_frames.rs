@@ -1,33 +1,33 @@
 //! Vectored WebSocket writes: a batch cut into plain binary frames whose
 //! headers are encoded here and whose bytes are never copied.
 
-use super::*;
+use std::io;
 
 /// WebSocket batches of at least this many bytes that go out as one plain
 /// frame are written with `writev` (frame header + the batch) instead of
 /// being copied behind the header first.
-pub(super) const VECTORED_MIN: usize = 2048;
+pub(crate) const VECTORED_MIN: usize = 2048;
 /// IoSlices per vectored write (frame headers and their bytes).
-pub(super) const VECTORED_SLICES: usize = 64;
+pub(crate) const VECTORED_SLICES: usize = 64;
 
 /// A batch of NATS bytes (the connection's `spare`) on its way out as plain
 /// binary WebSocket frames of `size` bytes (the last may be shorter), by
 /// vectored writes: the headers are encoded here, the bytes are never
 /// copied. The wire bytes are, in order, for each frame its header and its
 /// piece of the batch; `sent` of them are written.
-pub(super) struct Frames {
-    pub(super) size: usize,
+pub(crate) struct Frames {
+    pub(crate) size: usize,
     /// Header of a frame of `size` bytes.
-    pub(super) full: [u8; natsws_core::ws::MAX_FRAME_HEADER],
-    pub(super) full_len: u8,
+    pub(crate) full: [u8; natsws_core::ws::MAX_FRAME_HEADER],
+    pub(crate) full_len: u8,
     /// Header of the last frame.
-    pub(super) last: [u8; natsws_core::ws::MAX_FRAME_HEADER],
-    pub(super) last_len: u8,
-    pub(super) sent: usize,
+    pub(crate) last: [u8; natsws_core::ws::MAX_FRAME_HEADER],
+    pub(crate) last_len: u8,
+    pub(crate) sent: usize,
 }
 
 impl Frames {
-    pub(super) fn new(len: usize, size: usize) -> Frames {
+    pub(crate) fn new(len: usize, size: usize) -> Frames {
         let header = |n: usize| {
             let mut h = [0u8; natsws_core::ws::MAX_FRAME_HEADER];
             let k = natsws_core::ws::frame::FrameHeader {
@@ -53,19 +53,19 @@ impl Frames {
         }
     }
 
-    pub(super) fn count(&self, len: usize) -> usize {
+    pub(crate) fn count(&self, len: usize) -> usize {
         len.div_ceil(self.size)
     }
 
     /// Wire bytes of the whole batch of `len` bytes.
-    pub(super) fn total(&self, len: usize) -> usize {
+    pub(crate) fn total(&self, len: usize) -> usize {
         let n = self.count(len);
         len + (n - 1) * usize::from(self.full_len) + usize::from(self.last_len)
     }
 
     /// Fills `out` with the unsent rest of the wire bytes (as many slices
     /// as fit), the batch being `data`; returns how many were filled.
-    pub(super) fn slices<'a>(&'a self, data: &'a [u8], out: &mut [io::IoSlice<'a>]) -> usize {
+    pub(crate) fn slices<'a>(&'a self, data: &'a [u8], out: &mut [io::IoSlice<'a>]) -> usize {
         let n = self.count(data.len());
         let stride = self.size + usize::from(self.full_len);
         // Whole frames already written (never past the last).
