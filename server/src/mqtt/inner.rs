@@ -132,6 +132,32 @@ impl Inner {
             .flat_map(|r| r.orphans.iter().map(|(f, q)| (&**f, *q)))
     }
 
+    /// An idle moment (a PINGREQ): the delivery state goes back to the
+    /// allocator when it holds nothing (packet identifiers then start at
+    /// 1 again, which MQTT allows for identifiers not in use); else the
+    /// buffers a burst grew that are empty now, above `keep` bytes.
+    pub(crate) fn shrink_idle(&mut self, keep: usize) {
+        let Some(r) = self.rare.as_deref_mut() else {
+            return;
+        };
+        let unused = r.records.is_empty()
+            && r.out.is_empty()
+            && r.pending.is_empty()
+            && r.qos2_in.is_empty()
+            && r.will.is_none()
+            && r.orphans.is_empty();
+        if unused {
+            self.rare = None;
+            return;
+        }
+        if r.records.is_empty() && r.records.capacity() > keep {
+            r.records = Vec::new();
+        }
+        if r.pending.is_empty() {
+            r.pending.shrink_to_fit();
+        }
+    }
+
     /// The will, if one is set.
     pub(crate) fn will(&self) -> Option<&WillMsg> {
         self.rare().and_then(|r| r.will.as_ref())
@@ -241,6 +267,23 @@ mod tests {
             inner.rare().map(|r| r.out.max_inflight),
             Some(window::DEFAULT_CAP)
         );
+        // Idle with nothing in it: given back; a will (or anything queued)
+        // keeps it.
+        inner.rare_mut().records.extend_from_slice(b"queued");
+        inner.shrink_idle(0);
+        assert_eq!(inner.queued(), 6);
+        inner.rare_mut().records.clear();
+        inner.rare_mut().will = Some(WillMsg {
+            owner: 1,
+            msg: OutMsg::new(b"t", b"w"),
+            qos: 0,
+            retain: false,
+        });
+        inner.shrink_idle(0);
+        assert!(inner.will().is_some());
+        inner.take_will();
+        inner.shrink_idle(0);
+        assert!(inner.rare().is_none());
     }
 
     /// A stored filter that no longer converts to a NATS filter (`a/#/b`

@@ -305,15 +305,7 @@ impl MqttConn {
             }
         }
         if let Some(s) = &self.session {
-            let mut inner = s.inner.lock().expect("mqtt session");
-            if let Some(r) = inner.rare_opt_mut() {
-                if r.records.is_empty() && r.records.capacity() > IDLE_KEEP {
-                    r.records = Vec::new();
-                }
-                if r.pending.is_empty() {
-                    r.pending.shrink_to_fit();
-                }
-            }
+            s.inner.lock().expect("mqtt session").shrink_idle(IDLE_KEEP);
         }
     }
 
