@@ -308,7 +308,7 @@ mod tests {
         };
         let fs = r.store.get().expect("open");
         let row = store::key("$G", b"c1");
-        fs.commit(&[store::Write::Session(row, Some(snap.encode()))])
+        fs.commit(&[store::Write::Session(row, Some(snap.encode()))], true)
             .expect("write");
         let mut routed = Vec::new();
         let n = r

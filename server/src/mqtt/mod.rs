@@ -7,6 +7,7 @@
 //! This sits below [`crate::shared`] (which holds the [`Registry`]); the
 //! connection side, `crate::session::mqtt`, drives it.
 
+mod commit;
 pub(crate) mod committer;
 mod inner;
 pub(crate) mod store;
@@ -165,8 +166,13 @@ pub(crate) struct Dirty {
     epoch: AtomicU64,
     /// The last epoch written (0: none).
     durable: AtomicU64,
-    /// The last commit failed: the next one writes again.
-    retry: AtomicBool,
+    /// The last epoch whose commit failed (0: none): the acknowledgements
+    /// of epochs up to it that are not durable are never sent (their
+    /// connections are closed, see `net/mqtt_hold.rs`); its changes are
+    /// marked again and written by a later commit.
+    failed: AtomicU64,
+    /// The last commit failed (for the log line of the next success).
+    failing: AtomicBool,
     /// Only changes no acknowledgement waits for (a PUBACK or PUBCOMP
     /// received, deliveries rendered) were marked: written with the next
     /// required commit, or after [`LAZY_COMMIT`] at the latest.
@@ -640,10 +646,12 @@ impl Registry {
 
     /// Writes what was marked since the last commit, in one transaction:
     /// called by each event loop once per turn before it writes the
-    /// acknowledgements of that turn. A failed commit is logged; the state
-    /// stays marked for the next turn.
-    /// With a committer thread running, lazy changes are its job: a loop
-    /// writes here only what this thread still needs.
+    /// acknowledgements of that turn. A failed commit is logged and its
+    /// epoch recorded as failed ([`Registry::failed_epoch`]); the state
+    /// stays marked for a later commit.
+    /// With a committer thread running, lazy changes are its job, and so
+    /// is reopening a store a failure closed: a loop writes here only what
+    /// this thread still needs, and only while the store is open.
     pub(crate) fn commit(&self) {
         let lazy = self.committer.get().is_none();
         self.commit_upto(take_need(), false, lazy);
@@ -666,6 +674,23 @@ impl Registry {
         self.dirty
             .get()
             .map_or(u64::MAX, |d| d.durable.load(Ordering::SeqCst))
+    }
+
+    /// The last commit epoch whose write failed (0: none, or no file
+    /// store). A connection whose acknowledgements wait for an epoch up to
+    /// it that is not durable ([`Registry::durable_epoch`]) never gets
+    /// them: it is closed instead (mqtt spec §7.5; `net/mqtt_hold.rs`).
+    /// Read it after [`Registry::durable_epoch`].
+    pub(crate) fn failed_epoch(&self) -> u64 {
+        self.dirty
+            .get()
+            .map_or(0, |d| d.failed.load(Ordering::SeqCst))
+    }
+
+    /// Whether the durable store is open (true without a file store): a
+    /// failed write closes it until the committer thread reopens it.
+    pub(crate) fn store_open(&self) -> bool {
+        self.store.get().is_none_or(store::FileStore::is_open)
     }
 
     /// Starts using `c` for commits (the committer thread is running).
@@ -692,76 +717,6 @@ impl Registry {
         if let Some(c) = self.committer.get() {
             c.stop();
         }
-    }
-
-    /// `need`: the epoch the caller waits for; `all`: lazy changes too,
-    /// whatever their age; `lazy`: lazy changes once due.
-    fn commit_upto(&self, need: u64, all: bool, lazy: bool) {
-        let (Some(fs), Some(d)) = (self.store.get(), self.dirty.get()) else {
-            return;
-        };
-        let pending =
-            |d: &Dirty| need > d.durable.load(Ordering::SeqCst) || d.retry.load(Ordering::Acquire);
-        // Nothing of this thread's to wait for, and no lazy change: no
-        // lock (another loop may be in its fsync).
-        let lazy_due = lazy && d.lazy.load(Ordering::Acquire);
-        if !(all || pending(d) || lazy_due) {
-            return;
-        }
-        let mut last = if all || pending(d) {
-            d.commit.lock().expect("commit")
-        } else {
-            // Only lazy changes: never wait behind another loop's fsync
-            // for them (that loop's commit writes them anyway).
-            let Ok(g) = d.commit.try_lock() else {
-                return;
-            };
-            g
-        };
-        if !pending(d) {
-            // Another loop's commit covered this thread's changes.
-            let due = all || (lazy && last.is_none_or(|t| t.elapsed() >= LAZY_COMMIT));
-            if !due || !d.lazy.load(Ordering::Acquire) {
-                return;
-            }
-        }
-        d.retry.store(false, Ordering::Release);
-        d.lazy.store(false, Ordering::Release);
-        *last = Some(std::time::Instant::now());
-        // Later marks belong to the next epoch.
-        let closed = d.epoch.fetch_add(1, Ordering::SeqCst);
-        let keys: Vec<SessionKey> = d.sessions.lock().expect("dirty").drain().collect();
-        let rets: Vec<RetainedKey> = d.retained.lock().expect("dirty").drain().collect();
-        let mut writes = Vec::with_capacity(keys.len() + rets.len());
-        {
-            let map = self.sessions.lock().expect("sessions");
-            for k in &keys {
-                let row = store::key(&k.0, k.1.as_bytes());
-                let snap = map.get(k).and_then(|s| {
-                    let inner = s.inner.lock().expect("mqtt session");
-                    (!inner.clean).then(|| inner.snapshot().encode())
-                });
-                writes.push(store::Write::Session(row, snap));
-            }
-        }
-        {
-            let r = self.retained.lock().expect("retained");
-            for (acc, subject) in &rets {
-                let m = r.get(acc).and_then(|idx| idx.get(subject)).cloned();
-                writes.push(store::Write::Retained(store::key(acc, subject), m));
-            }
-        }
-        if writes.is_empty() {
-            d.durable.store(closed, Ordering::SeqCst);
-            return;
-        }
-        if let Err(e) = fs.commit(&writes) {
-            crate::error!("{e}");
-            d.sessions.lock().expect("dirty").extend(keys);
-            d.retained.lock().expect("dirty").extend(rets);
-            d.retry.store(true, Ordering::Release);
-        }
-        d.durable.store(closed, Ordering::SeqCst);
     }
 
     /// At start: the stored retained messages and persistent sessions

@@ -2,18 +2,25 @@
 
 use super::*;
 
-/// Puts the connection's next deadline in the heap, once per change.
+/// Puts the connection's next deadline in the heap when it is earlier than
+/// the entry already there. A later one waits for that entry: it fires
+/// early, finds nothing due and arms again (`EventLoop::fire_timers`).
+/// A deadline that moves with every read (MQTT keep-alive, WebSocket
+/// keepalive) so pushes no entry per read: the stale entries of a busy
+/// connection piled up until their time came (one per turn with input).
 pub(super) fn arm(
     timers: &mut BinaryHeap<Reverse<(Millis, usize, ConnId)>>,
     conn: &mut Conn,
     token: usize,
 ) {
     let next = conn.next_deadline();
-    if next != conn.timer_at.get() {
-        conn.timer_at = At::from(next);
-        if let Some(t) = next {
-            timers.push(Reverse((t, token, conn.shared.cid)));
-        }
+    let armed = conn.timer_at.get();
+    if armed.is_some_and(|a| next.is_none_or(|n| a <= n)) {
+        return;
+    }
+    conn.timer_at = At::from(next);
+    if let Some(t) = next {
+        timers.push(Reverse((t, token, conn.shared.cid)));
     }
 }
 

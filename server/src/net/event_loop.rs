@@ -251,6 +251,11 @@ impl EventLoop {
             if let Some(reason) = conn.closing {
                 if conn.draining.get().is_some_and(|d| d <= now) {
                     self.finish_close(token, reason);
+                } else {
+                    // An earlier entry (see `arm`): the lingering close's
+                    // own deadline goes in now.
+                    conn.timer_at = At::NONE;
+                    arm(&mut self.timers, conn, token);
                 }
                 continue;
             }
@@ -399,8 +404,10 @@ impl EventLoop {
 
     pub(super) fn shutdown_all(&mut self) {
         // Acknowledgements held for a commit (mqtt_hold) go out with the
-        // others once everything is written.
+        // others once everything is written (those of a failed write are
+        // dropped with their connections).
         self.shared.mqtt.commit_all();
+        self.release_held();
         let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
         for t in &tokens {
             self.close(*t, ClosedReason::ServerShutdown, true);

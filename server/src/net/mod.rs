@@ -142,8 +142,9 @@ struct Conn {
     /// this deadline, so closing with unread input does not reset the
     /// connection and destroy the `-ERR` or close frame in flight.
     draining: At,
-    /// The deadline currently in the timer heap (older heap entries for
-    /// this connection are stale and skipped).
+    /// This connection's live entry in the timer heap: its next deadline
+    /// or an earlier time, when the deadline moved later since (see
+    /// `conn::arm`); other entries of the connection are stale and skipped.
     timer_at: At,
     /// Fast-producer stall: reads resume at this time (see [`STALL`]).
     stalled_until: At,

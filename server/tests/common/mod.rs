@@ -152,10 +152,49 @@ impl Server {
         conf: &str,
         args: &[&str],
     ) -> Result<Server, String> {
+        Self::try_start_cmd(Command::new(bin), conf, args)
+    }
+
+    /// Starts natsws with `conf`, unable to grow any file past `bytes`
+    /// (`RLIMIT_FSIZE`, with SIGXFSZ ignored): a write beyond it fails with
+    /// `EFBIG`, as on a full disk (server/tests/mqtt_store_fail.rs).
+    pub fn start_fsize_limited(conf: &str, bytes: u64) -> Server {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(server_bin());
+        let set = move || {
+            let lim = libc::rlimit {
+                rlim_cur: bytes as libc::rlim_t,
+                rlim_max: bytes as libc::rlim_t,
+            };
+            #[allow(unsafe_code)]
+            // SAFETY: between fork and exec only async-signal-safe calls
+            // (setrlimit, signal) on values owned by this closure; an
+            // ignored disposition and the limit survive the exec.
+            let ok = unsafe {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN) != libc::SIG_ERR
+                    && libc::setrlimit(libc::RLIMIT_FSIZE, &lim) == 0
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        };
+        #[allow(unsafe_code)]
+        // SAFETY: `set` only makes async-signal-safe calls (see above).
+        unsafe {
+            cmd.pre_exec(set);
+        }
+        Self::try_start_cmd(cmd, conf, &[])
+            .unwrap_or_else(|out| panic!("server did not start: {out}"))
+    }
+
+    /// Starts `cmd` (the server binary) with `-c conf` and `args`.
+    fn try_start_cmd(mut cmd: Command, conf: &str, args: &[&str]) -> Result<Server, String> {
         let dir = TempDir::new();
         let path = dir.0.join("natsws.conf");
         std::fs::write(&path, conf).expect("write conf");
-        let mut child = Command::new(bin)
+        let mut child = cmd
             .arg("-c")
             .arg(&path)
             .args(args)
