@@ -8,7 +8,10 @@
 //!
 //! Which subscriptions a link sees: never its own; a subscription of
 //! another leaf only when this side plays the hub on the link, or when this
-//! server is the hub of that other leaf (daisy chains); local ones always.
+//! server is the hub of that other leaf (daisy chains), and never on an
+//! isolated link (spec §4.7, nats-server `isIsolatedLeafNode`: also the
+//! other leafs' `$LDS.` subjects); local ones (clients, MQTT, internal
+//! handlers, this account's `$LDS.`) always.
 //!
 //! Callers hold the account's router lock across a change and its
 //! rendering (lock order: `router` → `LeafLinks::links` → `LeafLink::smap`
@@ -40,6 +43,9 @@ pub struct LeafLink {
     /// leaf user may publish to is advertised (spec §3.8, §4.6;
     /// nats-server `canSubscribe` on the swapped permissions).
     interest: Option<crate::leaf_perms::Rules>,
+    /// Interest isolation (spec §4.7): the interest of other leaf
+    /// connections is never advertised on this link.
+    isolated: bool,
 }
 
 impl LeafLink {
@@ -55,7 +61,23 @@ impl LeafLink {
             deny_imports,
             smap: Mutex::new(HashMap::new()),
             interest: None,
+            isolated: false,
         }
+    }
+
+    /// Isolates the link from the interest of other leaf connections
+    /// (`leafnodes { isolate_leafnode_interest }`, a remote's
+    /// `isolate_leafnode_interest`, or the peer's CONNECT `isolate`; spec
+    /// §4.7). Set before [`LeafLinks::register`]; fixed for the link's life,
+    /// as in nats-server.
+    pub fn isolated(mut self, isolated: bool) -> LeafLink {
+        self.isolated = isolated;
+        self
+    }
+
+    /// Whether the link is isolated (`/leafz` `is_isolated`).
+    pub fn is_isolated(&self) -> bool {
+        self.isolated
     }
 
     /// Advertises only interest that `rules` let through
@@ -103,7 +125,7 @@ fn sees(link: &LeafLink, links: &[Arc<LeafLink>], sub: &SubRef<Sink>) -> bool {
     }
     match &sub.target {
         Some(Sink::Conn(c)) if c.kind.is_leaf() => {
-            link.hub || links.iter().any(|l| l.conn.cid == c.cid && l.hub)
+            !link.isolated && (link.hub || links.iter().any(|l| l.conn.cid == c.cid && l.hub))
         }
         _ => true,
     }
@@ -316,11 +338,109 @@ mod tests {
 }
 
 #[cfg(test)]
+mod isolation {
+    //! Which owners an isolated link still advertises (spec §4.7): every
+    //! local one (clients over any transport, MQTT sessions, internal
+    //! handlers), none of another leaf (nor that leaf's `$LDS.`).
+    use super::*;
+    use crate::kind::ConnKind;
+    use natsws_core::router::{Message, Subscription};
+    use natsws_core::subject::Filter;
+
+    struct Nop;
+    impl crate::sink::Handler for Nop {
+        fn deliver(&self, _: &Subscription<Sink>, _: &Message<'_>) {}
+    }
+    impl crate::sink::Numbered for Nop {
+        fn push(&self, _: &Subscription<Sink>, _: &Message<'_>) -> Option<Arc<ConnShared>> {
+            None
+        }
+    }
+
+    fn conn(cid: u64, kind: ConnKind) -> Arc<ConnShared> {
+        Arc::new(ConnShared::new(
+            cid,
+            0,
+            0,
+            kind,
+            "127.0.0.1:1".parse().unwrap(),
+        ))
+    }
+
+    fn sub(cid: u64, subject: &str, target: Sink) -> SubRef<Sink> {
+        let f = Filter::try_from(subject).unwrap();
+        SubRef::new(
+            Subscription::new(cid, subject.as_bytes(), f, None, true).with_target(Some(target)),
+        )
+    }
+
+    /// The dump, then the updates, of a link of `hub` role, isolated.
+    fn advertised(hub: bool, isolated: bool) -> String {
+        let links = LeafLinks::default();
+        let mut router: Router<Sink> = Router::new();
+        let other = conn(9, ConnKind::LEAF_WS);
+        let mut ignore = Vec::new();
+        links.register(
+            &router,
+            Arc::new(LeafLink::new(other.clone(), true, Vec::new())),
+            &mut ignore,
+        );
+        let before = [
+            sub(1, "client", Sink::Conn(conn(1, ConnKind::CLIENT))),
+            sub(2, "ws", Sink::Conn(conn(2, ConnKind::WEBSOCKET))),
+            sub(9, "leaf", Sink::Conn(other.clone())),
+            sub(9, "$LDS.other", Sink::Conn(other.clone())),
+        ];
+        for s in &before {
+            router.insert(s);
+        }
+        let me = conn(10, ConnKind::LEAF);
+        let mut out = Vec::new();
+        links.register(
+            &router,
+            Arc::new(LeafLink::new(me.clone(), hub, Vec::new()).isolated(isolated)),
+            &mut out,
+        );
+        let later = [
+            sub(3, "mqtt", Sink::Numbered(Arc::new(Nop))),
+            sub(0, "internal", Sink::Internal(Arc::new(Nop))),
+            sub(4, "mqttconn", Sink::Conn(conn(4, ConnKind::MQTT_WS))),
+            sub(9, "leaf.later", Sink::Conn(other.clone())),
+        ];
+        for s in &later {
+            router.insert(s);
+            links.changed(s, true, |_| {});
+        }
+        out.extend_from_slice(&me.out.lock().unwrap().buf);
+        let mut lines: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with(&format!("LS+ {}", links.lds())))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines.join(",")
+    }
+
+    #[test]
+    fn an_isolated_link_advertises_local_interest_only() {
+        let local = "LS+ client,LS+ internal,LS+ mqtt,LS+ mqttconn,LS+ ws";
+        for hub in [true, false] {
+            assert_eq!(advertised(hub, true), local, "hub {hub}");
+        }
+        assert_eq!(
+            advertised(true, false),
+            "LS+ $LDS.other,LS+ client,LS+ internal,LS+ leaf,LS+ leaf.later,LS+ mqtt,LS+ mqttconn,LS+ ws"
+        );
+    }
+}
+
+#[cfg(test)]
 mod props {
     //! Interest bookkeeping: after any sequence of subscribe/unsubscribe
     //! (local clients and other leafs, plain and queue) and any reconnect
     //! of the link, the peer's view rebuilt from the LS+/LS- the link sent
-    //! equals the truth in the account.
+    //! equals the truth in the account, isolated link or not (spec §4.7).
     use super::*;
     use crate::kind::ConnKind;
     use natsws_core::proto::leaf::{LeafDecoder, LeafOp};
@@ -390,13 +510,13 @@ mod props {
         links: &LeafLinks,
         router: &Router<Sink>,
         c: &Arc<ConnShared>,
-        hub: bool,
+        (hub, isolated): (bool, bool),
         view: &mut BTreeMap<String, u32>,
     ) {
         let mut out = Vec::new();
         links.register(
             router,
-            Arc::new(LeafLink::new(c.clone(), hub, Vec::new())),
+            Arc::new(LeafLink::new(c.clone(), hub, Vec::new()).isolated(isolated)),
             &mut out,
         );
         replay(&out, view);
@@ -414,6 +534,7 @@ mod props {
                 1..60,
             ),
             hub in any::<bool>(),
+            isolated in any::<bool>(),
         ) {
             let links = LeafLinks::default();
             let mut router: Router<Sink> = Router::new();
@@ -424,8 +545,8 @@ mod props {
             let other_hub = conn(2, ConnKind::LEAF);
             let other_spoke = conn(3, ConnKind::LEAF);
             let mut ignore = BTreeMap::new();
-            link(&links, &router, &other_hub, true, &mut ignore);
-            link(&links, &router, &other_spoke, false, &mut ignore);
+            link(&links, &router, &other_hub, (true, false), &mut ignore);
+            link(&links, &router, &other_spoke, (false, false), &mut ignore);
             // 18 possible subscriptions: 3 subjects × 3 queues × 2 owners
             // (the client, or one of the other leafs).
             let owner_of = |i: usize| match i / 9 {
@@ -453,7 +574,7 @@ mod props {
             let mut cid = 100;
             let mut me = conn(cid, ConnKind::LEAF);
             let mut view = BTreeMap::new();
-            link(&links, &router, &me, hub, &mut view);
+            link(&links, &router, &me, (hub, isolated), &mut view);
             for op in ops {
                 match op {
                     Op::Toggle(i) => {
@@ -481,14 +602,16 @@ mod props {
                         cid += 1;
                         me = conn(cid, ConnKind::LEAF);
                         view.clear();
-                        link(&links, &router, &me, hub, &mut view);
+                        link(&links, &router, &me, (hub, isolated), &mut view);
                     }
                 }
             }
             let mut truth = BTreeMap::new();
             for i in 0..18 {
                 let owner = owner_of(i);
-                let shown = on[i] && (owner.kind == ConnKind::CLIENT || owner.cid == other_hub.cid || hub);
+                // An isolated link is told no other leaf's interest.
+                let leaf_shown = !isolated && (owner.cid == other_hub.cid || hub);
+                let shown = on[i] && (owner.kind == ConnKind::CLIENT || leaf_shown);
                 if !shown {
                     continue;
                 }

@@ -194,9 +194,29 @@ impl Settings {
         }
     }
 
-    /// `write_deadline` for a connection of `kind`.
+    /// Whether a connection of `kind` is kept while its blocked writes
+    /// make progress (the `retry` write-timeout policy): leaf links unless
+    /// `leafnodes { write_timeout: close }` (nats-server `initClient`);
+    /// other kinds are closed at the deadline.
+    pub fn write_retry_for(&self, kind: ConnKind) -> bool {
+        kind.is_leaf()
+            && self
+                .leafnodes
+                .as_ref()
+                .is_none_or(|l| l.write_timeout != options::leaf::WriteTimeoutPolicy::Close)
+    }
+
+    /// `write_deadline` for a connection of `kind`: a leaf link's is
+    /// `leafnodes { write_deadline }` when set and positive (nats-server
+    /// `initClient`).
     pub fn write_deadline_for(&self, kind: ConnKind) -> Duration {
         match kind {
+            k if k.is_leaf() => self
+                .leafnodes
+                .as_ref()
+                .and_then(|l| l.write_deadline)
+                .filter(|d| !d.is_zero())
+                .unwrap_or(self.write_deadline),
             ConnKind::WEBSOCKET | ConnKind::MQTT_WS => self.ws_write_deadline,
             _ => self.write_deadline,
         }

@@ -315,9 +315,11 @@ fn unsupported_features_listed_never_ignored() {
     assert_eq!(o.mqtt.as_ref().unwrap().port, 1883);
     // leafnodes are served; keys natsws does not implement yet are listed.
     assert_eq!(o.leaf.as_ref().unwrap().port, Some(7422));
-    let l = opts("leafnodes { port: 7422, isolate_leafnode_interest: true }\n");
+    let l = opts(
+        "leafnodes { port: 7422, authorization { user: a, password: b, proxy_required: true } }\n",
+    );
     let names: Vec<String> = l.unsupported().into_iter().map(|u| u.feature).collect();
-    assert_eq!(names, vec!["leafnodes.isolate_leafnode_interest"]);
+    assert_eq!(names, vec!["leafnodes.authorization.proxy_required"]);
     assert!(opts_err("leafnodes { port: 7422, bogus: 1 }\n").contains("unknown field \"bogus\""));
     assert!(
         opts_err("leafnodes { remotes [ { url: \"nats://h\", bogus: 1 } ] }\n")

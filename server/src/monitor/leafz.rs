@@ -53,6 +53,10 @@ pub(crate) fn leafz(shared: &Shared, acc: Option<&str>, subs: bool) -> Value {
                 "subscriptions": c.subs.load(Ordering::Relaxed),
                 "compression": "off",
             });
+            if link.is_isolated() {
+                // Omitted when false (nats-server `LeafInfo.IsIsolated`).
+                v["is_isolated"] = true.into();
+            }
             if c.kind.is_ws() {
                 v["websocket"] = true.into();
             }

@@ -44,8 +44,10 @@ impl Conn {
     /// vectored plain frames for large batches, else copied into `wbuf`).
     /// While the socket is blocked, new deliveries stay in the outbox, where
     /// `max_pending` bounds them (slow consumer), so memory per connection
-    /// is bounded. `Err` when the socket failed.
-    fn write_out(&mut self) -> Result<(), ()> {
+    /// is bounded. `Ok(true)` when the socket took at least one byte;
+    /// `Err` when the socket failed.
+    fn write_out(&mut self) -> Result<bool, ()> {
+        let mut progressed = false;
         loop {
             while let Some(frames) = self.ws.as_mut().and_then(|w| w.frames.as_mut()) {
                 let mut slices = [io::IoSlice::new(&[]); VECTORED_SLICES];
@@ -53,6 +55,7 @@ impl Conn {
                 match self.sock.write_vectored(&slices[..k]) {
                     Some(Ok(0)) => break,
                     Some(Ok(n)) => {
+                        progressed = true;
                         frames.sent += n;
                         if frames.sent >= frames.total(self.spare.len()) {
                             if let Some(w) = self.ws.as_mut() {
@@ -72,7 +75,10 @@ impl Conn {
             while self.wpos < self.wbuf.len() {
                 match self.sock.write(&self.wbuf[self.wpos..]) {
                     Ok(0) => break,
-                    Ok(n) => self.wpos += n,
+                    Ok(n) => {
+                        progressed = true;
+                        self.wpos += n;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => return Err(()),
@@ -112,7 +118,7 @@ impl Conn {
             }
             self.spare.clear();
         }
-        Ok(())
+        Ok(progressed)
     }
 }
 
@@ -134,11 +140,12 @@ impl EventLoop {
         }
         conn.last_out = now;
         // TLS: records (and raw bytes) the socket has not taken yet.
-        let drained = conn
-            .write_out()
-            .and_then(|()| conn.sock.flush_pending().map_err(|_| ()));
+        let drained = conn.write_out().and_then(|progressed| {
+            let drained = conn.sock.flush_pending().map_err(|_| ())?;
+            Ok((drained, progressed))
+        });
         match drained {
-            Ok(drained) => self.after_write(token, drained, now),
+            Ok((drained, progressed)) => self.after_write(token, drained, progressed, now),
             Err(()) => self.close_on_write_error(token),
         }
     }
@@ -212,8 +219,11 @@ impl EventLoop {
     /// After a write: everything out (`drained`: TLS too) releases oversized
     /// buffers, drops write interest and moves a closing connection to its
     /// lingering close; otherwise the write deadline is checked and write
-    /// interest requested.
-    fn after_write(&mut self, token: usize, drained: bool, now: Millis) {
+    /// interest requested. Under the `retry` write-timeout policy (leaf
+    /// links by default, nats-server `handleWriteTimeout`) a write that made
+    /// `progressed` restarts the deadline: only a link that took no byte
+    /// for a whole deadline is closed.
+    fn after_write(&mut self, token: usize, drained: bool, progressed: bool, now: Millis) {
         let conn = &mut self.conns[token];
         if conn.wpos == conn.wbuf.len()
             && drained
@@ -258,7 +268,8 @@ impl EventLoop {
                 }
             }
         } else {
-            let since = conn.blocked_since.get().unwrap_or(now);
+            let retry = progressed && self.turn.settings.write_retry_for(conn.shared.kind);
+            let since = conn.blocked_since.get().filter(|_| !retry).unwrap_or(now);
             conn.blocked_since = At::from(Some(since));
             let deadline = self.turn.settings.write_deadline_for(conn.shared.kind);
             if now.saturating_sub(since).0 > deadline.as_millis() as u64 {

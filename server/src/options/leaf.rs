@@ -51,6 +51,60 @@ pub struct LeafnodeOptions {
     /// "<v>"'` and is closed (`Minimum Version Required`). At least
     /// 2.8.0 (nats-server `checkLeafMinVersionConfig`).
     pub min_version: Option<String>,
+    /// `isolate_leafnode_interest`/`isolate`: no link of this server
+    /// (accepted or solicited) is told the interest of other leaf
+    /// connections (spec §4.7; nats-server `createLeafNode` reads it for
+    /// every link). Default false.
+    pub isolate_leafnode_interest: bool,
+    /// `write_deadline`: how long a write to a leaf link may block before
+    /// the link counts as a slow consumer (nats-server `initClient`:
+    /// the per-kind deadline when set and positive). `None`: the server's
+    /// `write_deadline`.
+    pub write_deadline: Option<Duration>,
+    /// `write_timeout`: what a leaf link hitting its write deadline gets
+    /// (`default`/`close`/`retry`; anything else: `write_timeout must be
+    /// 'default', 'close' or 'retry'`, nats-server
+    /// `parseWriteDeadlinePolicy`). `default` is `retry` for leaf links:
+    /// a blocked link is closed only after a whole deadline without
+    /// writing a byte; `close` closes it at the deadline
+    /// (`Settings::write_retry_for`, `docs/compat.md`).
+    pub write_timeout: WriteTimeoutPolicy,
+}
+
+/// `write_timeout`: the policy on a write deadline (nats-server
+/// `WriteTimeoutPolicy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WriteTimeoutPolicy {
+    /// `default`: `retry` for leaf links in nats-server.
+    #[default]
+    Default,
+    /// `close`: the connection is closed.
+    Close,
+    /// `retry`: the connection is kept while writes make progress.
+    Retry,
+}
+
+impl WriteTimeoutPolicy {
+    /// Parses `default`, `close` or `retry` (case-sensitive, as
+    /// nats-server `parseWriteDeadlinePolicy`); `None` for anything else.
+    pub fn parse(v: &str) -> Option<WriteTimeoutPolicy> {
+        match v {
+            "default" => Some(WriteTimeoutPolicy::Default),
+            "close" => Some(WriteTimeoutPolicy::Close),
+            "retry" => Some(WriteTimeoutPolicy::Retry),
+            _ => None,
+        }
+    }
+
+    /// The policy as nats-server prints it (`WriteTimeoutPolicy.String`):
+    /// `close`, `retry`, or empty for `default`.
+    pub fn go_name(self) -> &'static str {
+        match self {
+            WriteTimeoutPolicy::Default => "",
+            WriteTimeoutPolicy::Close => "close",
+            WriteTimeoutPolicy::Retry => "retry",
+        }
+    }
 }
 
 /// `leafnodes.authorization { … }` (spec §2.2).
@@ -139,6 +193,14 @@ pub struct RemoteLeaf {
     /// `proxy { url, username, password, timeout }`: dial every URL of
     /// this remote through an HTTP CONNECT proxy (nats-server 2.15.1).
     pub proxy: Option<super::leaf_proxy::LeafProxy>,
+    /// `isolate_leafnode_interest`/`isolate`: this link is not told the
+    /// interest of other leaf connections (spec §4.7, nats-server
+    /// `LocalIsolation`). Default false.
+    pub local_isolation: bool,
+    /// `request_isolation`: the CONNECT says `"isolate":true`, so the
+    /// accepting side isolates this link from its other leafs' interest
+    /// (spec §4.7). Default false.
+    pub request_isolation: bool,
 }
 
 impl LeafnodeOptions {
@@ -163,6 +225,9 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
         tls: None,
         proxy_protocol: false,
         min_version: None,
+        isolate_leafnode_interest: false,
+        write_deadline: None,
+        write_timeout: WriteTimeoutPolicy::Default,
     };
     for k in &m.entries {
         match k.key.to_ascii_lowercase().as_str() {
@@ -185,7 +250,7 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
                     o.authorization = a;
                 }
             }
-            "remotes" => o.remotes = parse_remotes(r, k, &mut o.unsupported),
+            "remotes" => o.remotes = parse_remotes(r, k),
             "reconnect" | "reconnect_delay" | "reconnect_interval" => {
                 if let Some(d) = r.duration_or_secs(k, "reconnect") {
                     o.reconnect = d;
@@ -213,9 +278,21 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
                     }
                 }
             }
-            "isolate_leafnode_interest" | "isolate" | "write_deadline" | "write_timeout" => o
-                .unsupported
-                .push((format!("leafnodes.{}", k.key), k.key_span.clone())),
+            "isolate_leafnode_interest" | "isolate" => {
+                r.set(&mut o.isolate_leafnode_interest, bool_of(k))
+            }
+            "write_deadline" => o.write_deadline = r.duration_or_secs(k, "write_deadline"),
+            "write_timeout" => {
+                if let Some(v) = r.ok(str_of(k)) {
+                    match WriteTimeoutPolicy::parse(&v) {
+                        Some(p) => o.write_timeout = p,
+                        None => r.errors.push(Diagnostic::at(
+                            &k.key_span,
+                            "write_timeout must be 'default', 'close' or 'retry'".to_string(),
+                        )),
+                    }
+                }
+            }
             _ => r.unknown(k),
         }
     }
@@ -274,11 +351,7 @@ fn parse_auth(r: &mut Reader, e: &Entry) -> Option<LeafAuthorization> {
     Some(a)
 }
 
-fn parse_remotes(
-    r: &mut Reader,
-    e: &Entry,
-    unsupported: &mut Vec<(String, Span)>,
-) -> Vec<RemoteLeaf> {
+fn parse_remotes(r: &mut Reader, e: &Entry) -> Vec<RemoteLeaf> {
     let Value::Array(items) = &e.value.value else {
         r.errors.push(Diagnostic::at(
             &e.key_span,
@@ -308,6 +381,8 @@ fn parse_remotes(
             credentials: None,
             tls: None,
             proxy: None,
+            local_isolation: false,
+            request_isolation: false,
         };
         let mut negative_proxy_timeout = false;
         for k in &m.entries {
@@ -375,9 +450,10 @@ fn parse_remotes(
                 // is nothing to move: the shape is checked, the value has
                 // no effect.
                 "jetstream_cluster_migrate" | "js_cluster_migrate" => js_migrate(r, k),
-                "isolate_leafnode_interest" | "isolate" | "request_isolation" => {
-                    unsupported.push((format!("leafnodes.remotes.{}", k.key), k.key_span.clone()))
+                "isolate_leafnode_interest" | "isolate" => {
+                    r.set(&mut rl.local_isolation, bool_of(k))
                 }
+                "request_isolation" => r.set(&mut rl.request_isolation, bool_of(k)),
                 _ => r.unknown(k),
             }
         }

@@ -440,6 +440,17 @@ fn leafnode(old: &Options, new: &Options) -> Result<(), Refused> {
             go_dur(n.reconnect),
         ));
     }
+    let wd = |l: &LeafnodeOptions| go_dur(l.write_deadline.unwrap_or_default());
+    if o.write_deadline != n.write_deadline {
+        return Err(leaf("WriteDeadline", wd(o), wd(n)));
+    }
+    if o.write_timeout != n.write_timeout {
+        return Err(leaf(
+            "WriteTimeout",
+            o.write_timeout.go_name().into(),
+            n.write_timeout.go_name().into(),
+        ));
+    }
     if o.remotes != n.remotes {
         let urls = |l: &LeafnodeOptions| {
             format!(
@@ -448,6 +459,13 @@ fn leafnode(old: &Options, new: &Options) -> Result<(), Refused> {
             )
         };
         return Err(leaf("Remotes", urls(o), urls(n)));
+    }
+    if o.isolate_leafnode_interest != n.isolate_leafnode_interest {
+        return Err(leaf(
+            "IsolateLeafnodeInterest",
+            o.isolate_leafnode_interest.to_string(),
+            n.isolate_leafnode_interest.to_string(),
+        ));
     }
     if o.dial_timeout != n.dial_timeout {
         return Err(leaf(
@@ -709,6 +727,35 @@ mod tests {
             e.to_string(),
             "config reload not supported for Port: old=4222, new=4300"
         );
+    }
+
+    #[test]
+    fn leafnode_isolation_and_write_deadline_changes_are_refused() {
+        // nats-server 2.15.1's texts (checked with SIGHUP).
+        for (new, detail) in [
+            (
+                "isolate: true",
+                "field \"IsolateLeafnodeInterest\": old=false, new=true",
+            ),
+            (
+                "write_deadline: \"5s\"",
+                "field \"WriteDeadline\": old=0s, new=5s",
+            ),
+            (
+                "write_timeout: retry",
+                "field \"WriteTimeout\": old=, new=retry",
+            ),
+        ] {
+            let e = run(
+                "leafnodes { port: 7422 }\n",
+                &format!("leafnodes {{ port: 7422, {new} }}\n"),
+            )
+            .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("config reload not supported for LeafNode: {detail}")
+            );
+        }
     }
 
     #[test]

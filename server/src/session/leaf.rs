@@ -121,6 +121,11 @@ pub(crate) struct Leaf {
     ping_counts: (u64, u64),
     in_msgs: u64,
     in_bytes: u64,
+    /// Interest isolation of the link (spec §4.7): the server's
+    /// `isolate_leafnode_interest`, else a solicited remote's own; an
+    /// accepting side adds the peer's CONNECT `isolate` (nats-server
+    /// `createLeafNode`, `processLeafnodeConnect`).
+    pub(super) isolated: bool,
 }
 
 impl Leaf {
@@ -132,7 +137,9 @@ impl Leaf {
         now: Millis,
     ) -> Leaf {
         let t = Millis(remote.cfg.first_info_timeout.as_millis() as u64);
+        let local = remote.cfg.local_isolation;
         let mut l = Leaf::new(cx_settings, Role::Solicit(remote), Phase::AwaitInfo);
+        l.isolated |= local;
         l.deadline = Some(now.saturating_add(t));
         l
     }
@@ -186,6 +193,10 @@ impl Leaf {
             ping_counts: (0, 0),
             in_msgs: 0,
             in_bytes: 0,
+            isolated: s
+                .leafnodes
+                .as_ref()
+                .is_some_and(|l| l.isolate_leafnode_interest),
         }
     }
 
@@ -483,6 +494,10 @@ impl Leaf {
         if remote.cfg.hub {
             c["is_hub"] = true.into();
         }
+        if remote.cfg.request_isolation {
+            // Asks the hub to isolate this link (spec §4.7).
+            c["isolate"] = true.into();
+        }
         if !remote.cfg.deny_imports.is_empty() {
             c["deny_pub"] = remote.cfg.deny_imports.clone().into();
         }
@@ -581,7 +596,11 @@ impl Leaf {
             Some(p) => Some(p.export.clone()),
             None => self.hub_import.clone(),
         };
-        let link = Arc::new(LeafLink::new(cx.me.clone(), hub, deny).with_interest(interest));
+        let link = Arc::new(
+            LeafLink::new(cx.me.clone(), hub, deny)
+                .with_interest(interest)
+                .isolated(self.isolated),
+        );
         {
             let router = cx.account.router.lock().expect("router");
             let mut ob = cx.me.out.lock().expect("out");

@@ -114,6 +114,9 @@ pub(super) fn connect(
         .unwrap_or_default();
     leaf.set_remote_name(name.to_string());
     leaf.peer_is_hub = v["is_hub"].as_bool() == Some(true);
+    // The leaf asked to be isolated from our other leafs' interest (spec
+    // §4.7, CONNECT `isolate`).
+    leaf.isolated |= v["isolate"].as_bool() == Some(true);
     leaf.remote_domain = v["domain"].as_str().unwrap_or_default().to_string();
     {
         let mut meta = cx.me.client.lock().expect("meta");
