@@ -59,6 +59,8 @@ pub(crate) struct Turn {
     /// The leaf-link deliveries of the current publish, rendered after
     /// the queue choice as one LMSG per link ([`render_leaf`]).
     pub leaf_pending: Vec<SubRef<Sink>>,
+    /// Scratch buffers of this loop's MQTT connections.
+    pub mqtt: crate::mqtt::Scratch,
     /// Their generation ([`crate::settings::SettingsHolder::generation`]).
     settings_gen: u64,
     /// Per kind ([`ConnKind::index`]): `max_pending`, and the three quarters
@@ -86,6 +88,7 @@ impl Turn {
             removed: Vec::new(),
             stall: false,
             leaf_pending: Vec::new(),
+            mqtt: Default::default(),
             limits: limits_of(&settings),
             settings,
             settings_gen: shared.settings_holder.generation(),

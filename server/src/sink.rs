@@ -263,8 +263,9 @@ pub struct ClientMeta {
     /// and many NATS clients send none, and every connection holds a
     /// `ClientMeta` (see [`ClientMeta::set_names`]).
     names: Option<Box<ClientNames>>,
-    /// MQTT client id (`/connz` `mqtt_client`), set at CONNECT.
-    pub mqtt_client: Box<str>,
+    /// MQTT client id (`/connz` `mqtt_client`), set at CONNECT: the
+    /// session key's text, shared (no copy).
+    pub mqtt_client: Option<Arc<str>>,
     /// The authenticated user (nats-server `getRawAuthUser`: user name,
     /// nkey or JWT user key; empty without one), for `$SYS` events and
     /// `$SYS.REQ.USER.INFO`.

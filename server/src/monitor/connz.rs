@@ -219,7 +219,7 @@ fn open_conn(
         ("name", meta.name()),
         ("lang", meta.lang()),
         ("version", meta.version()),
-        ("mqtt_client", &*meta.mqtt_client),
+        ("mqtt_client", meta.mqtt_client.as_deref().unwrap_or("")),
     ] {
         if !val.is_empty() {
             obj.insert(k.into(), json!(val));
@@ -271,7 +271,7 @@ fn closed_conn(c: &ClosedConn, activity: (SystemTime, Duration), auth: bool) -> 
         ("name", c.client.name()),
         ("lang", c.client.lang()),
         ("version", c.client.version()),
-        ("mqtt_client", &*c.client.mqtt_client),
+        ("mqtt_client", c.client.mqtt_client.as_deref().unwrap_or("")),
     ] {
         if !val.is_empty() {
             obj.insert(k.into(), json!(val));
@@ -306,7 +306,7 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
                 .lock()
                 .map(|m| (m.account.clone(), m.mqtt_client.clone()))
                 .unwrap_or_default();
-            if q.wants(c.cid, &acc) && q.wants_mqtt(&mqtt_id) {
+            if q.wants(c.cid, &acc) && q.wants_mqtt(mqtt_id.as_deref().unwrap_or("")) {
                 let ms = c.last_activity.load(Ordering::Relaxed);
                 let last = last_activity(shared.start, c.start, ms);
                 let uptime = now.duration_since(c.start).unwrap_or_default();
@@ -328,10 +328,10 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .lock()
             .map(|c| c.iter().cloned().collect())
             .unwrap_or_default();
-        for c in closed
-            .iter()
-            .filter(|c| q.wants(c.cid, &c.client.account) && q.wants_mqtt(&c.client.mqtt_client))
-        {
+        for c in closed.iter().filter(|c| {
+            q.wants(c.cid, &c.client.account)
+                && q.wants_mqtt(c.client.mqtt_client.as_deref().unwrap_or(""))
+        }) {
             let last = last_activity(shared.start, c.start, c.stats.last_activity);
             let uptime = c.stop.duration_since(c.start).unwrap_or_default();
             let idle = match c.stats.last_activity {

@@ -134,7 +134,7 @@ impl EventLoop {
         let now = self.shared.now();
         let conn = &mut self.conns[token];
         conn.shared.dirty.store(false, Ordering::Release);
-        if conn.proto.render(&conn.shared, now) {
+        if conn.proto.render(&conn.shared, now, &mut self.turn) {
             // Rendering may have started redelivery timers (MQTT QoS 1/2).
             arm(&mut self.timers, conn, token);
         }

@@ -117,9 +117,14 @@ impl Proto {
     /// messages renders what was routed to it since the last flush into
     /// the outbox (MQTT: PUBLISH packets with their identifiers).
     /// True when it rendered something (its timers may have changed).
-    pub(crate) fn render(&mut self, me: &Arc<ConnShared>, now: Millis) -> bool {
+    pub(crate) fn render(
+        &mut self,
+        me: &Arc<ConnShared>,
+        now: Millis,
+        turn: &mut crate::deliver::Turn,
+    ) -> bool {
         match self {
-            Proto::Mqtt(m) => m.render(me, now),
+            Proto::Mqtt(m) => m.render(me, now, &mut turn.mqtt),
             _ => false,
         }
     }
