@@ -419,6 +419,9 @@ pub struct Session<T = ()> {
     pings_sent: u64,
     pongs_received: u64,
     last_activity: Millis,
+    /// SUB and UNSUB operations handled, wrapping (see
+    /// [`Session::interest_ops`]).
+    interest_ops: u32,
     sent_connect_info: bool,
     // Counters for monitoring.
     in_msgs: u64,
@@ -481,6 +484,7 @@ impl<T: Clone> Session<T> {
             last_ping_sent: None,
             rtt: None,
             last_activity: now,
+            interest_ops: 0,
             sent_connect_info: false,
             in_msgs: 0,
             in_bytes: 0,
@@ -559,6 +563,14 @@ impl<T: Clone> Session<T> {
     /// `processPong`).
     pub fn ping_counts(&self) -> (u64, u64) {
         (self.pings_sent, self.pongs_received)
+    }
+
+    /// SUB and UNSUB operations handled so far, wrapping: every one, even
+    /// one refused or changing nothing, as nats-server counts them in
+    /// `c.in.subs` (`processSubEx`, `processUnsub`), which makes a read
+    /// batch activity for `/connz` `last_activity`. Compare two readings.
+    pub fn interest_ops(&self) -> u32 {
+        self.interest_ops
     }
 
     /// Consumes ops from `input` (all bytes not yet consumed) and returns
@@ -704,11 +716,13 @@ impl<T: Clone> Session<T> {
                 sid,
             } => {
                 self.last_activity = now;
+                self.interest_ops = self.interest_ops.wrapping_add(1);
                 self.on_sub(subject, queue, sid, host, out);
                 Ok(())
             }
             ClientOp::Unsub { sid, max_msgs } => {
                 self.last_activity = now;
+                self.interest_ops = self.interest_ops.wrapping_add(1);
                 self.on_unsub(sid, max_msgs, host);
                 self.ok(out);
                 Ok(())

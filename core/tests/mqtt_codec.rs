@@ -387,7 +387,7 @@ fn max_payload_on_announced_length_and_nats_message_size() {
     client::publish(&mut v, 0, false, b"t", 0, &[0; 1500]);
     let head = &v[..4];
     assert!(
-        matches!(after_connect_with(limits, head), Err(Error::MaxPayload(n, 1024)) if n == v.len())
+        matches!(after_connect_with(limits, head), Err(Error::MaxPayload(n, 1024)) if n as usize == v.len())
     );
     // A packet under the limit whose NATS message (payload + 25) is over.
     let mut v = Vec::new();
@@ -414,6 +414,29 @@ fn max_payload_on_announced_length_and_nats_message_size() {
         Decoder::new(limits).decode(&c),
         Err(Error::MaxPayload(..))
     ));
+}
+
+/// The decoder keeps `max_payload` in 32 bits (it is held by every MQTT
+/// connection): a larger setting saturates, so the largest packet MQTT can
+/// announce (256 MiB) is still only waited for, never refused.
+#[test]
+fn max_payload_over_32_bits_saturates_and_decoder_is_small() {
+    assert!(core::mem::size_of::<Decoder>() <= 20);
+    let limits = Limits {
+        max_payload: usize::MAX,
+        ..Limits::default()
+    };
+    // PUBLISH announcing 268,435,455 bytes (0xff 0xff 0xff 0x7f).
+    let head = [0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, b't'];
+    assert_eq!(after_connect_with(limits, &head), Ok(None));
+    let limits = Limits {
+        max_payload: 1 << 20,
+        ..Limits::default()
+    };
+    assert_eq!(
+        after_connect_with(limits, &head),
+        Err(Error::MaxPayload(268_435_460, 1 << 20))
+    );
 }
 
 #[test]

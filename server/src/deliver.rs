@@ -59,6 +59,8 @@ pub(crate) struct Turn {
     /// The leaf-link deliveries of the current publish, rendered after
     /// the queue choice as one LMSG per link ([`render_leaf`]).
     pub leaf_pending: Vec<SubRef<Sink>>,
+    /// Scratch buffers of this loop's MQTT connections.
+    pub mqtt: crate::mqtt::Scratch,
     /// Their generation ([`crate::settings::SettingsHolder::generation`]).
     settings_gen: u64,
     /// Per kind ([`ConnKind::index`]): `max_pending`, and the three quarters
@@ -86,6 +88,7 @@ impl Turn {
             removed: Vec::new(),
             stall: false,
             leaf_pending: Vec::new(),
+            mqtt: Default::default(),
             limits: limits_of(&settings),
             settings,
             settings_gen: shared.settings_holder.generation(),
@@ -116,7 +119,7 @@ impl Turn {
 
     /// [`mark_dirty`] with this turn's loop index, dirty list and wake-ups.
     fn mark_dirty(&mut self, shared: &Shared, target: &Arc<ConnShared>) {
-        mark_dirty(
+        let _ = mark_dirty(
             shared,
             self.idx,
             &mut self.local_dirty,
@@ -137,18 +140,18 @@ impl Turn {
 
 /// Queues `target` for a flush on its loop, once: on loop `idx`'s dirty
 /// list when it is this loop's, else on its own loop's inbox with a wake at
-/// the end of the turn.
+/// the end of the turn. Returns whether this call queued it.
 fn mark_dirty(
     shared: &Shared,
     idx: usize,
     local_dirty: &mut Vec<Arc<ConnShared>>,
     wake: &mut [bool],
     target: &Arc<ConnShared>,
-) {
+) -> bool {
     // Read first: the flag lives on a line the target's loop also writes,
     // so skip the read-modify-write when already dirty.
     if target.dirty.load(Ordering::Acquire) || target.dirty.swap(true, Ordering::AcqRel) {
-        return;
+        return false;
     }
     if target.loop_idx == idx {
         local_dirty.push(target.clone());
@@ -159,6 +162,25 @@ fn mark_dirty(
             .expect("inbox")
             .push(target.clone());
         wake[target.loop_idx] = true;
+    }
+    true
+}
+
+/// [`mark_dirty`] for a delivery: the first one queued for a flush is
+/// activity of the target (nats-server `flushClients` sets `last` of each
+/// client it flushes for a publisher): one clock read and one store per
+/// flush, not per message.
+fn mark_delivered(
+    shared: &Shared,
+    idx: usize,
+    local_dirty: &mut Vec<Arc<ConnShared>>,
+    wake: &mut [bool],
+    target: &Arc<ConnShared>,
+) {
+    if mark_dirty(shared, idx, local_dirty, wake, target) {
+        // 0 stands for "none since the accept".
+        let now = shared.now().0.max(1);
+        target.last_activity.store(now, Ordering::Relaxed);
     }
 }
 
@@ -384,7 +406,7 @@ fn publish_local(
                 if let Some(c) = n.push(sub, msg) {
                     c.out_msgs.fetch_add(1, Ordering::Relaxed);
                     c.out_bytes.fetch_add(size, Ordering::Relaxed);
-                    mark_dirty(shared, *idx, local_dirty, wake, &c);
+                    mark_delivered(shared, *idx, local_dirty, wake, &c);
                 }
                 return;
             }
@@ -426,7 +448,7 @@ fn publish_local(
         }
         target.out_msgs.fetch_add(1, Ordering::Relaxed);
         target.out_bytes.fetch_add(size, Ordering::Relaxed);
-        mark_dirty(shared, *idx, local_dirty, wake, target);
+        mark_delivered(shared, *idx, local_dirty, wake, target);
     });
     if !leaf_pending.is_empty() {
         let out = LeafOut {
@@ -514,7 +536,7 @@ fn render_leaf(shared: &Shared, turn: &mut Turn, m: &LeafOut<'_>) {
         }
         target.out_msgs.fetch_add(1, Ordering::Relaxed);
         target.out_bytes.fetch_add(m.size, Ordering::Relaxed);
-        mark_dirty(shared, *idx, local_dirty, wake, target);
+        mark_delivered(shared, *idx, local_dirty, wake, target);
     }
     leaf_pending.clear();
 }

@@ -156,11 +156,12 @@ fn run(cli: &Cli) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(format!("cannot install signal handlers: {e}")),
     };
-    let running = match server::start(settings) {
+    let running = match server::start_with(settings, |shared| {
+        natsws_server::reload::install(shared, cli, &opts)
+    }) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    natsws_server::reload::install(&running.shared, cli, &opts);
     // Lame duck mode runs on its own thread; SIGINT stops it, SIGTERM is
     // ignored while it runs (nats-server), and when it has closed every
     // client it ends this loop.

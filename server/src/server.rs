@@ -152,6 +152,17 @@ fn server_id() -> String {
 /// Binds the listeners and starts the loops. Returns once the server is
 /// ready (`Server is ready` logged).
 pub fn start(settings: Settings) -> std::io::Result<Running> {
+    start_with(settings, |_| {})
+}
+
+/// [`start`], calling `setup` with the server's shared state before any
+/// listener serves (what must hold from the first request on, such as
+/// [`crate::reload::install`]: `/varz` and a SIGHUP right after `Server is
+/// ready` see the config file).
+pub fn start_with(
+    settings: Settings,
+    setup: impl FnOnce(&Arc<Shared>),
+) -> std::io::Result<Running> {
     let client = bind(settings.client_addr, "client")?;
     client.set_nonblocking(true)?;
     let ws = match &settings.websocket {
@@ -202,6 +213,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         id,
         name,
     ));
+    setup(&shared);
     crate::session::mqtt_store::open(&shared)?;
     crate::imports::install_settings(&shared.accounts, &shared.settings());
 

@@ -139,6 +139,12 @@ pub struct ClosedStats {
     pub subs: usize,
     /// The RTT (see `crate::rtt::Rtt::get`).
     pub rtt: std::time::Duration,
+    /// Its last activity as recorded (see `ConnShared::last_activity`:
+    /// server-clock milliseconds, 0 = none since the accept).
+    pub last_activity: u64,
+    /// How long before `stop` that was, on the server clock (meaningless
+    /// when `last_activity` is 0).
+    pub idle: std::time::Duration,
 }
 
 /// State shared by every thread.

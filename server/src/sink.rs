@@ -139,6 +139,13 @@ pub struct ConnShared {
     pub peer_max_payload: AtomicUsize,
     /// Round-trip time (`/connz`, `/leafz` `rtt`).
     pub rtt: crate::rtt::Rtt,
+    /// Last activity (`/connz` `last_activity`, `idle`; nats-server
+    /// `client.last`): milliseconds on the server clock
+    /// ([`crate::shared::Shared::now`]); 0 = none since the accept
+    /// (then `start`). Set by a read batch with a message or a
+    /// subscription change, a client's CONNECT, and the first delivery
+    /// queued for a flush.
+    pub last_activity: AtomicU64,
 }
 
 impl ConnShared {
@@ -175,6 +182,7 @@ impl ConnShared {
             async_info: AtomicBool::new(false),
             peer_max_payload: AtomicUsize::new(0),
             rtt: crate::rtt::Rtt::new(),
+            last_activity: AtomicU64::new(0),
         }
     }
 
@@ -255,8 +263,9 @@ pub struct ClientMeta {
     /// and many NATS clients send none, and every connection holds a
     /// `ClientMeta` (see [`ClientMeta::set_names`]).
     names: Option<Box<ClientNames>>,
-    /// MQTT client id (`/connz` `mqtt_client`), set at CONNECT.
-    pub mqtt_client: Box<str>,
+    /// MQTT client id (`/connz` `mqtt_client`), set at CONNECT: the
+    /// session key's text, shared (no copy).
+    pub mqtt_client: Option<Arc<str>>,
     /// The authenticated user (nats-server `getRawAuthUser`: user name,
     /// nkey or JWT user key; empty without one), for `$SYS` events and
     /// `$SYS.REQ.USER.INFO`.

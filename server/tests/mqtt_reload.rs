@@ -95,3 +95,51 @@ fn a_reload_that_keeps_the_user_keeps_the_client() {
     let (_, _, _, topic, _, payload) = p.publish();
     assert_eq!((topic.as_str(), payload.as_slice()), ("k/1", &b"after"[..]));
 }
+
+/// The users of [`new_permissions_apply_to_an_open_client`]: `m` may
+/// publish and subscribe under `ok`, `n` (the NATS observer) anything.
+fn perms(ok: &str) -> String {
+    format!(
+        "authorization {{ users: [ {{user: m, password: m, permissions: {{ publish: \"{ok}.>\", subscribe: \"{ok}.>\" }} }}, {{user: n, password: n}} ] }}\n"
+    )
+}
+
+/// What the NATS observer `n` received up to a PING/PONG round trip.
+fn seen(n: &mut common::Raw) -> String {
+    n.send(b"PING\r\n");
+    n.expect("PONG\r\n")
+}
+
+#[test]
+fn new_permissions_apply_to_an_open_client() {
+    let dir = TempDir::new();
+    let s = Server::start(&conf(&dir, "", &perms("x")));
+    let port = s.mqtt_port.expect("MQTT port");
+    let mut n = common::Raw::connect(s.client_port);
+    n.expect("\r\n");
+    n.send(b"CONNECT {\"verbose\":false,\"headers\":true,\"user\":\"n\",\"pass\":\"n\"}\r\nSUB x.> 1\r\nSUB y.> 2\r\n");
+    let mut m = login(port, "perm", "m", "m");
+    assert_eq!(m.subscribe(1, &[("x/1", 0), ("y/1", 0)]), [0, 0x80]);
+    // QoS 1: the PUBACK comes after the publish was routed (or dropped).
+    m.publish(1, false, "x/a", 1, b"before-x");
+    assert_eq!(m.read().id(), 1);
+    m.publish(1, false, "y/a", 2, b"before-y");
+    assert_eq!(m.read().id(), 2);
+    let got = seen(&mut n);
+    assert!(got.contains("before-x"), "{got:?}");
+    assert!(!got.contains("before-y"), "{got:?}");
+    // The same user, other permissions: the client stays and the new
+    // ones apply to its later PUBLISH and SUBSCRIBE packets.
+    std::fs::write(s.conf_path(), conf(&dir, "", &perms("y"))).unwrap();
+    hangup(&s);
+    s.expect_log("Reloaded server configuration");
+    alive(&mut m);
+    assert_eq!(m.subscribe(2, &[("x/2", 0), ("y/2", 0)]), [0x80, 0]);
+    m.publish(1, false, "x/a", 3, b"after-x");
+    assert_eq!(m.read().id(), 3);
+    m.publish(1, false, "y/a", 4, b"after-y");
+    assert_eq!(m.read().id(), 4);
+    let got = seen(&mut n);
+    assert!(!got.contains("after-x"), "{got:?}");
+    assert!(got.contains("after-y"), "{got:?}");
+}

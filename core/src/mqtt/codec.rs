@@ -127,8 +127,9 @@ pub enum Error {
     /// A fifth Remaining Length byte.
     BadRemainingLength,
     /// The packet (or the NATS message of a PUBLISH) is over `max_payload`:
-    /// (size, max_payload).
-    MaxPayload(usize, usize),
+    /// (size, max_payload), bytes (a packet is at most 256 MiB, so both fit
+    /// 32 bits; `max_payload` saturates).
+    MaxPayload(u32, u32),
     /// A field runs past the end of the packet, or the Remaining Length is
     /// not what the packet type needs.
     Truncated,
@@ -360,9 +361,15 @@ pub enum Packet<'a> {
 }
 
 /// The push decoder of client packets (see the module docs).
+///
+/// 20 bytes, held by every MQTT connection: the limits are kept narrowed
+/// (`max_payload` saturated at `u32::MAX`; nats-server's is an `int32`).
 #[derive(Debug, Clone)]
 pub struct Decoder {
-    limits: Limits,
+    /// [`Limits::max_payload`].
+    max_payload: u32,
+    /// [`Limits::reject_qos2_publish`].
+    reject_qos2_publish: bool,
     connected: bool,
     err: Option<Error>,
 }
@@ -420,16 +427,29 @@ impl<'a> Body<'a> {
 impl Decoder {
     /// A decoder for a new connection (expects a CONNECT first).
     pub fn new(limits: Limits) -> Decoder {
-        Decoder {
-            limits,
+        let mut d = Decoder {
+            max_payload: 0,
+            reject_qos2_publish: false,
             connected: false,
             err: None,
-        }
+        };
+        d.set_limits(limits);
+        d
     }
 
     /// Changes the limits (a reload).
     pub fn set_limits(&mut self, limits: Limits) {
-        self.limits = limits;
+        self.max_payload = u32::try_from(limits.max_payload).unwrap_or(u32::MAX);
+        self.reject_qos2_publish = limits.reject_qos2_publish;
+    }
+
+    /// Whether `size` bytes are over `max_payload`: the error.
+    fn over_max_payload(&self, size: usize) -> Result<(), Error> {
+        if size > self.max_payload as usize {
+            let n = u32::try_from(size).unwrap_or(u32::MAX);
+            return Err(Error::MaxPayload(n, self.max_payload));
+        }
+        Ok(())
     }
 
     /// Decodes the next packet of `input` (see the module docs).
@@ -480,9 +500,7 @@ impl Decoder {
             return Ok(None);
         };
         let total = 1 + lb + len;
-        if total > self.limits.max_payload {
-            return Err(Error::MaxPayload(total, self.limits.max_payload));
-        }
+        self.over_max_payload(total)?;
         if input.len() < total {
             return Ok(None);
         }
@@ -549,7 +567,7 @@ impl Decoder {
         if will_flag && will_qos == 3 {
             return Err(Error::WillFlags);
         }
-        if will_flag && will_qos == 2 && self.limits.reject_qos2_publish {
+        if will_flag && will_qos == 2 && self.reject_qos2_publish {
             return Err(Error::Qos2WillRejected);
         }
         if has_pass && !has_user {
@@ -606,7 +624,7 @@ impl Decoder {
         if qos == 3 {
             return Err(Error::Qos3);
         }
-        if qos == 2 && self.limits.reject_qos2_publish {
+        if qos == 2 && self.reject_qos2_publish {
             return Err(Error::Qos2Rejected);
         }
         let mut b = Body(body);
@@ -625,9 +643,7 @@ impl Decoder {
         };
         let payload = b.0;
         let size = payload.len() + NMQTT_HEADER_LEN;
-        if size > self.limits.max_payload {
-            return Err(Error::MaxPayload(size, self.limits.max_payload));
-        }
+        self.over_max_payload(size)?;
         Ok(Publish {
             dup: flags & 0x08 != 0,
             qos,

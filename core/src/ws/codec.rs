@@ -219,8 +219,11 @@ pub struct Decoder {
     state: State,
     hdr: [u8; MAX_FRAME_HEADER],
     hdr_len: u8,
-    ctrl: [u8; MAX_CONTROL_PAYLOAD],
-    ctrl_have: u8,
+    /// A control frame's payload (at most [`MAX_CONTROL_PAYLOAD`] bytes),
+    /// unmasked once complete. Allocated for a control frame and given
+    /// back at the next data frame, so an idle connection holds none (it
+    /// was a 125-byte array in every connection's decoder).
+    ctrl: Vec<u8>,
     msg: Option<Message>,
     utf8: Utf8Validator,
 }
@@ -233,8 +236,7 @@ impl Decoder {
             state: State::Header,
             hdr: [0; MAX_FRAME_HEADER],
             hdr_len: 0,
-            ctrl: [0; MAX_CONTROL_PAYLOAD],
-            ctrl_have: 0,
+            ctrl: Vec::new(),
             msg: None,
             utf8: Utf8Validator::new(),
         }
@@ -451,12 +453,11 @@ impl Decoder {
                 }
                 State::Control { opcode, len, mask } => {
                     let (op, len, mask) = (*opcode, *len as usize, *mask);
-                    let have = self.ctrl_have as usize;
+                    let have = self.ctrl.len();
                     let n = (len - have).min(input.len() - pos);
-                    self.ctrl[have..have + n].copy_from_slice(&input[pos..pos + n]);
-                    self.ctrl_have += n as u8;
+                    self.ctrl.extend_from_slice(&input[pos..pos + n]);
                     pos += n;
-                    if (self.ctrl_have as usize) < len {
+                    if self.ctrl.len() < len {
                         return Ok((pos, Ready::NeedMore));
                     }
                     if let Some(key) = mask {
@@ -586,7 +587,8 @@ impl Decoder {
         let rsv1 = b0 & RSV1 != 0;
         let op = OpCode(b0 & 0x0f);
         if op.is_control() {
-            self.ctrl_have = 0;
+            self.ctrl.clear();
+            self.ctrl.reserve_exact(len as usize);
             self.state = State::Control {
                 opcode: op,
                 len: len as u8,
@@ -597,6 +599,9 @@ impl Decoder {
                 return Ok(Some(Ready::Control(op, 0)));
             }
             return Ok(None);
+        }
+        if self.ctrl.capacity() != 0 {
+            self.ctrl = Vec::new();
         }
         let msg = self.msg.get_or_insert(Message {
             compressed: rsv1,

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
@@ -13,6 +13,7 @@ use crate::account::Account;
 use crate::log::rfc3339;
 use crate::shared::{ClosedConn, Shared};
 use crate::sink::ConnShared;
+use natsws_core::time::Millis;
 
 /// The query of a `/connz` request.
 struct Query<'a> {
@@ -154,8 +155,39 @@ fn extensions(c: &ConnShared, obj: &mut serde_json::Map<String, Value>) {
     }
 }
 
-/// One open connection's object.
-fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Account>]) -> Value {
+/// The wall-clock time of a connection's last activity (nats-server
+/// `client.last`) recorded as `ms` on the server clock, which started at
+/// `epoch_wall` ([`Shared::start`]): the same at every request. The
+/// connection's `start` when `ms` is 0 (none since the accept) or it
+/// would fall before it (the server clock counts whole milliseconds).
+fn last_activity(epoch_wall: SystemTime, start: SystemTime, ms: u64) -> SystemTime {
+    if ms == 0 {
+        return start;
+    }
+    (epoch_wall + Duration::from_millis(ms)).max(start)
+}
+
+/// The idle time of a connection whose last activity was recorded as `ms`
+/// ([`ConnShared::last_activity`]), at `mono` on the server clock: from
+/// the monotonic clock, so a step of the wall clock does not change it
+/// (as Go's `time.Sub` of two `time.Now()` readings); `since_start` when
+/// `ms` is 0.
+fn idle_time(ms: u64, mono: Millis, since_start: Duration) -> Duration {
+    if ms == 0 {
+        return since_start;
+    }
+    Duration::from_millis(mono.0.saturating_sub(ms))
+}
+
+/// One open connection's object; `activity`: its last activity and the
+/// idle time since.
+fn open_conn(
+    c: &ConnShared,
+    now: SystemTime,
+    activity: (SystemTime, Duration),
+    q: &Query<'_>,
+    accounts: &[Arc<Account>],
+) -> Value {
     let subs = q.subs;
     let meta = c.client.lock().map(|m| m.clone()).unwrap_or_default();
     let rtt = crate::rtt::go_duration(c.rtt.get());
@@ -167,9 +199,9 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
         "ip": c.peer_addr().ip().to_string(),
         "port": c.peer_addr().port(),
         "start": rfc3339(c.start),
-        "last_activity": rfc3339(now),
+        "last_activity": rfc3339(activity.0),
         "uptime": uptime_string(now.duration_since(c.start).unwrap_or_default()),
-        "idle": "0s",
+        "idle": uptime_string(activity.1),
         "rtt": rtt,
         "pending_bytes": pending,
         "in_msgs": c.in_msgs.load(Ordering::Relaxed),
@@ -187,7 +219,7 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
         ("name", meta.name()),
         ("lang", meta.lang()),
         ("version", meta.version()),
-        ("mqtt_client", &*meta.mqtt_client),
+        ("mqtt_client", meta.mqtt_client.as_deref().unwrap_or("")),
     ] {
         if !val.is_empty() {
             obj.insert(k.into(), json!(val));
@@ -217,16 +249,19 @@ fn open_conn(c: &ConnShared, now: SystemTime, q: &Query<'_>, accounts: &[Arc<Acc
 
 /// One closed connection's object: the open one's keys as they stood at
 /// the close (nats-server `saveClosedClient` fills the same `ConnInfo`),
-/// plus `stop` and `reason`.
-fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
+/// plus `stop` and `reason`; `activity`: its last activity and the idle
+/// time from it to the close.
+fn closed_conn(c: &ClosedConn, activity: (SystemTime, Duration), auth: bool) -> Value {
+    let (last, idle) = activity;
     let st = &c.stats;
     let mut v = json!({
         "cid": c.cid, "kind": if c.kind.is_leaf() { "Leafnode" } else { "Client" }, "type": c.kind.connz_type(),
         "ip": c.peer.ip().to_string(), "port": c.peer.port(),
-        "start": rfc3339(c.start), "last_activity": rfc3339(c.stop), "stop": rfc3339(c.stop),
+        "start": rfc3339(c.start), "last_activity": rfc3339(last), "stop": rfc3339(c.stop),
         "reason": c.reason.as_str(),
         "uptime": uptime_string(c.stop.duration_since(c.start).unwrap_or_default()),
-        "idle": "0s", "rtt": crate::rtt::go_duration(st.rtt), "pending_bytes": 0,
+        "idle": uptime_string(idle),
+        "rtt": crate::rtt::go_duration(st.rtt), "pending_bytes": 0,
         "in_msgs": st.in_msgs, "out_msgs": st.out_msgs,
         "in_bytes": st.in_bytes, "out_bytes": st.out_bytes,
         "subscriptions": st.subs,
@@ -236,7 +271,7 @@ fn closed_conn(c: &ClosedConn, auth: bool) -> Value {
         ("name", c.client.name()),
         ("lang", c.client.lang()),
         ("version", c.client.version()),
-        ("mqtt_client", &*c.client.mqtt_client),
+        ("mqtt_client", c.client.mqtt_client.as_deref().unwrap_or("")),
     ] {
         if !val.is_empty() {
             obj.insert(k.into(), json!(val));
@@ -256,6 +291,7 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
     }
     super::connz_sort::check(q.sort, q.state)?;
     let now = SystemTime::now();
+    let mono = shared.now();
     let mut list: Vec<Row> = Vec::new();
     if matches!(q.state, "open" | "any" | "all") {
         let conns: Vec<_> = shared
@@ -270,14 +306,18 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
                 .lock()
                 .map(|m| (m.account.clone(), m.mqtt_client.clone()))
                 .unwrap_or_default();
-            if q.wants(c.cid, &acc) && q.wants_mqtt(&mqtt_id) {
+            if q.wants(c.cid, &acc) && q.wants_mqtt(mqtt_id.as_deref().unwrap_or("")) {
+                let ms = c.last_activity.load(Ordering::Relaxed);
+                let last = last_activity(shared.start, c.start, ms);
+                let uptime = now.duration_since(c.start).unwrap_or_default();
+                let idle = idle_time(ms, mono, uptime);
                 list.push(Row {
                     cid: c.cid,
                     start: c.start,
-                    last: now,
+                    last,
                     stop: None,
                     rtt: c.rtt.get(),
-                    v: open_conn(c, now, &q, &accounts),
+                    v: open_conn(c, now, (last, idle), &q, &accounts),
                 });
             }
         }
@@ -288,17 +328,23 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .lock()
             .map(|c| c.iter().cloned().collect())
             .unwrap_or_default();
-        for c in closed
-            .iter()
-            .filter(|c| q.wants(c.cid, &c.client.account) && q.wants_mqtt(&c.client.mqtt_client))
-        {
+        for c in closed.iter().filter(|c| {
+            q.wants(c.cid, &c.client.account)
+                && q.wants_mqtt(c.client.mqtt_client.as_deref().unwrap_or(""))
+        }) {
+            let last = last_activity(shared.start, c.start, c.stats.last_activity);
+            let uptime = c.stop.duration_since(c.start).unwrap_or_default();
+            let idle = match c.stats.last_activity {
+                0 => uptime,
+                _ => c.stats.idle,
+            };
             list.push(Row {
                 cid: c.cid,
                 start: c.start,
-                last: c.stop,
+                last,
                 stop: Some(c.stop),
                 rtt: c.stats.rtt,
-                v: closed_conn(c, q.auth),
+                v: closed_conn(c, (last, idle), q.auth),
             });
         }
     }
@@ -320,4 +366,32 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
         "limit": q.limit,
         "connections": page,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_activity_is_stable_and_never_before_start() {
+        let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let start = epoch + Duration::from_millis(2_000);
+        // None since the accept: the start, idle since it.
+        assert_eq!(last_activity(epoch, start, 0), start);
+        let up = Duration::from_secs(7);
+        assert_eq!(idle_time(0, Millis(90_000), up), up);
+        // Recorded at 88.5 s on the server clock.
+        assert_eq!(
+            last_activity(epoch, start, 88_500),
+            epoch + Duration::from_millis(88_500)
+        );
+        assert_eq!(
+            idle_time(88_500, Millis(90_000), up),
+            Duration::from_millis(1_500)
+        );
+        // A store after the clock was read: no idle.
+        assert_eq!(idle_time(90_001, Millis(90_000), up), Duration::ZERO);
+        // Never before the start (the server clock counts whole ms).
+        assert_eq!(last_activity(epoch, start, 1_999), start);
+    }
 }

@@ -8,9 +8,8 @@ use serde_json::Value;
 use super::Error;
 
 /// What a row is sorted by besides the numbers of its object: when the
-/// connection started, its last activity (natsws: the request time for
-/// an open connection, the close for a closed one), the end of its
-/// uptime, and its RTT.
+/// connection started, its last activity (`last_activity`), the end of
+/// its uptime, and its RTT.
 pub(super) struct Row {
     /// Connection id.
     pub cid: u64,

@@ -54,7 +54,7 @@ pub(super) fn delete(shared: &Shared, params: &Params) -> (u16, Value) {
         return (400, json!({"error": "client_id is required"}));
     };
     let account = get("account").unwrap_or(crate::account::GLOBAL_ACCOUNT);
-    let key = (account.into(), id.into());
+    let key = crate::mqtt::SessionKey::new(account, id);
     match shared.mqtt.delete(&key) {
         Ok(subs) => {
             let acc = shared.accounts.get(account);

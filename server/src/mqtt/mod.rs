@@ -9,26 +9,52 @@
 
 mod commit;
 pub(crate) mod committer;
+mod inner;
 pub(crate) mod store;
 mod submap;
 pub(crate) mod window;
 
-pub(crate) use submap::SubMap;
+pub(crate) use inner::Inner;
+pub(crate) use submap::{SubMap, SubPair};
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use natsws_core::mqtt::retained::Retained;
-use natsws_core::mqtt::session::Outbound;
 use natsws_core::mqtt::topic::is_reserved_filter;
 use natsws_core::router::{ConnId, Message, SubRef, Subscription};
 use natsws_core::time::Millis;
 
 use crate::sink::{ConnShared, Numbered, Sink};
 
-/// (account, client id).
-pub(crate) type SessionKey = (Box<str>, Box<str>);
+/// (account, client id) of a session. The account name is shared by every
+/// session of the account ([`Registry::account_name`]); the client id is
+/// one allocation shared by the registry, the session and the store's
+/// dirty set (clones count references).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct SessionKey(pub Arc<str>, pub Arc<str>);
+
+impl SessionKey {
+    /// The key of client id `client_id` in account `account`.
+    pub(crate) fn new(account: &str, client_id: &str) -> SessionKey {
+        SessionKey(account.into(), client_id.into())
+    }
+}
+
+/// Scratch buffers of one event loop's MQTT connections (in its
+/// [`crate::deliver::Turn`]): an idle connection holds none of them; their
+/// capacity stays with the loop, so the hot paths do not allocate.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    /// A converted subject or topic.
+    pub subject: Vec<u8>,
+    /// Records taken from a session at flush.
+    pub recs: Vec<u8>,
+    /// The PUBLISH packets rendered from them.
+    pub rendered: Vec<u8>,
+}
 
 /// (account, NATS subject) of a retained message.
 pub(crate) type RetainedKey = (Box<str>, Box<[u8]>);
@@ -112,37 +138,21 @@ pub(crate) struct SubEntry {
     pub qos: u8,
     /// Converted NATS filter is reserved (`$` rule, spec §3.4).
     pub reserved: bool,
-    /// Its NATS subscriptions (the filter, and the `#` parent-level twin).
-    pub subs: Vec<SubRef<Sink>>,
+    /// Its NATS subscriptions (the filter, and the `#` parent-level twin),
+    /// whose id is the MQTT filter.
+    pub subs: SubPair,
     /// Its window: the `max_ack_pending` in force when it was made, the
     /// QoS 1/2 deliveries of it in flight and those waiting for room
     /// (mqtt spec §4.4; the `#` twin shares it).
     pub win: window::Window,
 }
 
-/// The mutable state of a session.
-pub(crate) struct Inner {
-    /// The connection that owns it now.
-    pub conn: Option<Arc<ConnShared>>,
-    /// Clean session: dropped when its connection ends.
-    pub clean: bool,
-    /// Deliveries routed since the owner's last flush (or while offline):
-    /// records of `qos u8, slot u32, subject len u16, subject, payload
-    /// len u32, payload` (slot: [`window::slot`] of the filter).
-    pub records: Vec<u8>,
-    /// Filters → subscriptions.
-    pub subs: SubMap,
-    /// QoS 1/2 deliveries in flight.
-    pub out: Outbound<OutMsg>,
-    /// QoS 1/2 deliveries waiting for room in the window: (QoS, message).
-    pub pending: VecDeque<(u8, OutMsg)>,
-    /// Inbound QoS 2 messages awaiting PUBREL, by packet identifier.
-    pub qos2_in: BTreeMap<u16, Staged>,
-    /// The will of the owning connection.
-    pub will: Option<WillMsg>,
-    /// Resumed with unacknowledged deliveries: resend them all after the
-    /// CONNACK ([MQTT-4.4.0-1]).
-    pub resend_all: bool,
+impl SubEntry {
+    /// The MQTT filter: the id of its subscriptions (empty when it has
+    /// none; [`SubMap`] keeps no such entry).
+    pub(crate) fn filter(&self) -> &[u8] {
+        self.subs.first().map_or(&[], |s| &s.sid)
+    }
 }
 
 /// What the durable store must write at the next commit.
@@ -216,21 +226,36 @@ impl Dirty {
 pub(crate) struct MqttSession {
     /// (account, client id).
     pub key: SessionKey,
-    /// The id its NATS subscriptions carry (unique per session).
-    pub sub_conn: ConnId,
-    /// The durable store's dirty set (`None`: memory store).
-    dirty: Option<Arc<Dirty>>,
-    /// `max_pending` of the connection kind (slow consumer bound).
-    max_pending: usize,
+    /// What every session shares.
+    common: Arc<Common>,
     /// Its state.
     pub inner: Mutex<Inner>,
 }
 
+/// What every session of a [`Registry`] shares (one pointer per session
+/// instead of a copy).
+pub(crate) struct Common {
+    /// The durable store's dirty set (`None`: memory store).
+    dirty: Option<Arc<Dirty>>,
+    /// `max_pending` of the connection kind (slow consumer bound; `usize::MAX`
+    /// when not set).
+    max_pending: usize,
+}
+
 impl MqttSession {
+    /// The id its NATS subscriptions carry: unique among live sessions, and
+    /// never a connection's (those count up from 1). It is derived from the
+    /// session's address, which cannot be reused while a subscription
+    /// holds the session ([`Sink::Numbered`]), so a session does not store
+    /// it.
+    pub(crate) fn sub_conn(&self) -> ConnId {
+        u64::MAX - (self as *const MqttSession as usize as u64)
+    }
+
     /// Marks the session for the next durable commit (persistent sessions
     /// with a file store only; `clean`: its state's flag).
     pub(crate) fn mark(&self, clean: bool) {
-        if let (Some(d), false) = (&self.dirty, clean) {
+        if let (Some(d), false) = (&self.common.dirty, clean) {
             d.session(&self.key);
         }
     }
@@ -241,45 +266,47 @@ impl MqttSession {
     /// file store and a persistent session): the caller then arms a timer
     /// [`LAZY_COMMIT`] ahead, so that an idle loop wakes up and writes it.
     pub(crate) fn mark_lazy(&self, clean: bool) -> bool {
-        if let (Some(d), false) = (&self.dirty, clean) {
+        if let (Some(d), false) = (&self.common.dirty, clean) {
             d.session_lazy(&self.key);
             return true;
         }
         false
     }
 
-    fn with_max_pending(mut self, n: usize) -> MqttSession {
-        if n > 0 {
-            self.max_pending = n;
-        }
-        self
-    }
-
     fn new(
         key: SessionKey,
-        sub_conn: ConnId,
+        common: Arc<Common>,
         clean: bool,
         max_inflight: usize,
         ack_wait: Millis,
-        dirty: Option<Arc<Dirty>>,
     ) -> MqttSession {
         MqttSession {
             key,
-            sub_conn,
-            dirty,
-            max_pending: usize::MAX,
-            inner: Mutex::new(Inner {
-                conn: None,
-                clean,
-                records: Vec::new(),
-                subs: SubMap::default(),
-                out: Outbound::new(max_inflight, ack_wait),
-                pending: VecDeque::new(),
-                qos2_in: BTreeMap::new(),
-                will: None,
-                resend_all: false,
-            }),
+            common,
+            inner: Mutex::new(Inner::new(clean, max_inflight, ack_wait)),
         }
+    }
+}
+
+/// Sessions are the same when their keys are: the registry is a set of
+/// sessions looked up by [`SessionKey`] (no second copy of the key).
+impl PartialEq for MqttSession {
+    fn eq(&self, other: &MqttSession) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for MqttSession {}
+
+impl std::hash::Hash for MqttSession {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.key.hash(h);
+    }
+}
+
+impl Borrow<SessionKey> for Arc<MqttSession> {
+    fn borrow(&self) -> &SessionKey {
+        &self.key
     }
 }
 
@@ -352,8 +379,8 @@ impl Numbered for MqttSession {
             }
             // Slow consumer: what waits for this connection (routed, and
             // rendered but not written) is bounded by its max_pending.
-            let queued = inner.records.len() + c.out.lock().expect("out").buf.len();
-            if queued > self.max_pending {
+            let queued = inner.queued() + c.out.lock().expect("out").buf.len();
+            if queued > self.common.max_pending {
                 c.mark_slow();
                 return None;
             }
@@ -361,18 +388,19 @@ impl Numbered for MqttSession {
         // An offline session keeps at most max_pending bytes of queued
         // messages; later ones are dropped (warned once per fill) so an
         // abandoned persistent session cannot grow without bound.
-        let offline_full = conn.is_none() && inner.records.len() > self.max_pending;
+        let offline_full = conn.is_none() && inner.queued() > self.common.max_pending;
         if offline_full {
             return None;
         }
         let slot = entry.win.slot;
-        push_record(&mut inner.records, qos, slot, msg.subject, msg.payload);
-        if conn.is_none() && inner.records.len() > self.max_pending {
+        let records = &mut inner.rare_mut().records;
+        push_record(records, qos, slot, msg.subject, msg.payload);
+        if conn.is_none() && records.len() > self.common.max_pending {
             crate::warn!(
                 "MQTT session {:?} of account {:?} is offline with {} bytes queued (max_pending): later messages are dropped until it reconnects",
                 self.key.1,
                 self.key.0,
-                inner.records.len()
+                records.len()
             );
         }
         if qos > 0 {
@@ -385,10 +413,15 @@ impl Numbered for MqttSession {
 /// Sessions, retained messages and the takeover jail of the server.
 #[derive(Default)]
 pub(crate) struct Registry {
-    sessions: Mutex<HashMap<SessionKey, Arc<MqttSession>>>,
+    /// Every session, found by its key.
+    sessions: Mutex<HashSet<Arc<MqttSession>>>,
+    /// The account names of the sessions, one allocation each.
+    accounts: Mutex<HashSet<Arc<str>>>,
     retained: Mutex<HashMap<Box<str>, Retained<RetainedMsg>>>,
     jail: Mutex<HashMap<SessionKey, Millis>>,
-    next_sub_conn: std::sync::atomic::AtomicU64,
+    /// What its sessions share, made at the first session (after the
+    /// start set `max_pending` and opened the store).
+    common: OnceLock<Arc<Common>>,
     /// The durable store, when `store: file`.
     store: OnceLock<store::FileStore>,
     /// `max_pending` of MQTT connections (set at start).
@@ -421,6 +454,31 @@ pub(crate) struct Attached {
 }
 
 impl Registry {
+    /// What the sessions share (made at the first call).
+    fn common(&self) -> Arc<Common> {
+        self.common
+            .get_or_init(|| {
+                let n = self.max_pending.load(Ordering::Relaxed);
+                Arc::new(Common {
+                    dirty: self.dirty.get().cloned(),
+                    max_pending: if n > 0 { n } else { usize::MAX },
+                })
+            })
+            .clone()
+    }
+
+    /// The shared name of `account` for the keys of its sessions (one
+    /// allocation per account, kept for the server's life).
+    pub(crate) fn account_name(&self, account: &str) -> Arc<str> {
+        let mut names = self.accounts.lock().expect("accounts");
+        if let Some(a) = names.get(account) {
+            return a.clone();
+        }
+        let a: Arc<str> = account.into();
+        names.insert(a.clone());
+        a
+    }
+
     /// Whether a CONNECT for `key` at `now` falls within `jail` of the
     /// last takeover of that id (spec §4.5.4).
     pub(crate) fn jailed(&self, key: &SessionKey, now: Millis, jail: Millis) -> bool {
@@ -448,19 +506,18 @@ impl Registry {
             let mut inner = s.inner.lock().expect("mqtt session");
             if let Some(old) = inner.conn.take() {
                 if old.cid != conn.cid {
-                    inner.will = None;
+                    inner.take_will();
                     taken_from = Some(old);
                     self.jail.lock().expect("jail").insert(key.clone(), now);
                 }
             }
             if !clean && !inner.clean {
                 inner.conn = Some(conn.clone());
-                inner.out.ack_wait = ack_wait;
                 // The session cap in force now (a reload changes it for
                 // existing sessions too, nats-server
                 // `mqttUpdateMaxAckPending`).
-                inner.out.max_inflight = window::session_cap(max_inflight);
-                inner.resend_all = !inner.out.is_empty();
+                inner.set_limits(max_inflight, ack_wait);
+                inner.resend_all = inner.has_inflight();
                 drop(inner);
                 return Attached {
                     session: s,
@@ -469,7 +526,7 @@ impl Registry {
                     dropped,
                 };
             }
-            for (_, e) in std::mem::take(&mut inner.subs) {
+            for e in std::mem::take(&mut inner.subs) {
                 dropped.extend(e.subs);
             }
             drop(inner);
@@ -478,23 +535,15 @@ impl Registry {
                 d.session(&key);
             }
         }
-        let id = u64::MAX
-            - self
-                .next_sub_conn
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let s = Arc::new(
-            MqttSession::new(
-                key.clone(),
-                id,
-                clean,
-                window::session_cap(max_inflight),
-                ack_wait,
-                self.dirty.get().cloned(),
-            )
-            .with_max_pending(self.max_pending.load(Ordering::Relaxed)),
-        );
+        let s = Arc::new(MqttSession::new(
+            key,
+            self.common(),
+            clean,
+            window::session_cap(max_inflight),
+            ack_wait,
+        ));
         s.inner.lock().expect("mqtt session").conn = Some(conn.clone());
-        map.insert(key, s.clone());
+        map.insert(s.clone());
         Attached {
             session: s,
             present: false,
@@ -513,7 +562,7 @@ impl Registry {
             return Vec::new();
         }
         inner.conn = None;
-        inner.will = None;
+        inner.take_will();
         if !inner.clean {
             return Vec::new();
         }
@@ -521,7 +570,7 @@ impl Registry {
             map.remove(&s.key);
         }
         let mut subs = Vec::new();
-        for (_, e) in std::mem::take(&mut inner.subs) {
+        for e in std::mem::take(&mut inner.subs) {
             subs.extend(e.subs);
         }
         subs
@@ -580,30 +629,6 @@ impl Registry {
 /// Whether a converted filter is reserved (re-exported for the session).
 pub(crate) fn reserved(subject: &[u8]) -> bool {
     is_reserved_filter(subject)
-}
-
-impl Inner {
-    /// The durable snapshot of this state.
-    fn snapshot(&self) -> store::Snapshot {
-        store::Snapshot {
-            subs: self.subs.iter().map(|(f, e)| (f.clone(), e.qos)).collect(),
-            inflight: self
-                .out
-                .inflight()
-                .map(|f| {
-                    let rel = f.stage == natsws_core::mqtt::session::Stage::Pubrel;
-                    (f.id, f.qos, rel, f.msg.clone())
-                })
-                .collect(),
-            pending: self.pending.iter().cloned().collect(),
-            records: self.records.clone(),
-            qos2_in: self
-                .qos2_in
-                .iter()
-                .map(|(id, s)| (*id, s.clone()))
-                .collect(),
-        }
-    }
 }
 
 impl Registry {
@@ -719,52 +744,57 @@ impl Registry {
         let n = sessions.len();
         let mut map = self.sessions.lock().expect("sessions");
         for (acc, id, snap) in sessions {
-            let key: SessionKey = (acc.as_str().into(), id.as_str().into());
-            let sub_conn = u64::MAX - self.next_sub_conn.fetch_add(1, Ordering::Relaxed);
-            let s = Arc::new(
-                MqttSession::new(
-                    key.clone(),
-                    sub_conn,
-                    false,
-                    window::session_cap(max_inflight),
-                    ack_wait,
-                    self.dirty.get().cloned(),
-                )
-                .with_max_pending(self.max_pending.load(Ordering::Relaxed)),
-            );
+            let key = SessionKey(self.account_name(&acc), id.as_str().into());
+            let s = Arc::new(MqttSession::new(
+                key,
+                self.common(),
+                false,
+                window::session_cap(max_inflight),
+                ack_wait,
+            ));
             {
                 let mut inner = s.inner.lock().expect("mqtt session");
-                for (id, qos, rel, m) in snap.inflight {
-                    let stage = if rel {
-                        natsws_core::mqtt::session::Stage::Pubrel
-                    } else {
-                        natsws_core::mqtt::session::Stage::Publish
-                    };
-                    inner.out.restore(id, qos, stage, m, now);
+                let busy = !(snap.inflight.is_empty()
+                    && snap.pending.is_empty()
+                    && snap.records.is_empty()
+                    && snap.qos2_in.is_empty());
+                if busy {
+                    let r = inner.rare_mut();
+                    for (id, qos, rel, m) in snap.inflight {
+                        let stage = if rel {
+                            natsws_core::mqtt::session::Stage::Pubrel
+                        } else {
+                            natsws_core::mqtt::session::Stage::Publish
+                        };
+                        r.out.restore(id, qos, stage, m, now);
+                    }
+                    r.pending = snap.pending.into();
+                    r.records = snap.records;
+                    r.qos2_in = snap.qos2_in.into_iter().collect();
                 }
-                inner.pending = snap.pending.into();
-                inner.records = snap.records;
-                inner.qos2_in = snap.qos2_in.into_iter().collect();
                 for (filter, qos) in snap.subs {
                     let subs = filter_subs(&s, &filter);
                     for sub in &subs {
                         subscribe(&acc, sub);
                     }
                     let reserved = subs.first().is_some_and(|x| reserved(x.filter.as_bytes()));
+                    if subs.first().is_none() {
+                        // Stored, but no longer converts: kept for the
+                        // store and `/mqttz`, never routed.
+                        inner.rare_mut().orphans.push((filter, qos));
+                        continue;
+                    }
                     let win = window::Window::new(&filter, max_inflight);
-                    inner.subs.insert(
-                        filter,
-                        SubEntry {
-                            qos,
-                            reserved,
-                            subs,
-                            win,
-                        },
-                    );
+                    inner.subs.insert(SubEntry {
+                        qos,
+                        reserved,
+                        subs,
+                        win,
+                    });
                 }
                 inner.recount();
             }
-            map.insert(key, s);
+            map.insert(s);
         }
         Ok(n)
     }
@@ -773,15 +803,15 @@ impl Registry {
 /// The NATS subscriptions of MQTT `filter` for session `s`: the converted
 /// filter and its `#` parent-level twin (spec §3.2); none when the filter
 /// has no valid subject.
-pub(crate) fn filter_subs(s: &Arc<MqttSession>, filter: &[u8]) -> Vec<SubRef<Sink>> {
+pub(crate) fn filter_subs(s: &Arc<MqttSession>, filter: &[u8]) -> SubPair {
     use natsws_core::mqtt::topic;
     use natsws_core::subject::Filter;
     let mut subject = Vec::new();
     if topic::filter_to_subject(filter, &mut subject).is_err() {
-        return Vec::new();
+        return SubPair::default();
     }
     let Ok(f) = Filter::try_from(subject) else {
-        return Vec::new();
+        return SubPair::default();
     };
     let mut subjects = vec![f.clone()];
     if let Some(t) = topic::parent_level_twin(f.as_bytes()) {
@@ -794,7 +824,7 @@ pub(crate) fn filter_subs(s: &Arc<MqttSession>, filter: &[u8]) -> Vec<SubRef<Sin
         .into_iter()
         .map(|f| {
             SubRef::new(
-                Subscription::new(s.sub_conn, filter, f, None, false)
+                Subscription::new(s.sub_conn(), filter, f, None, false)
                     .with_target(Some(target.clone())),
             )
         })
@@ -837,7 +867,7 @@ impl Registry {
     pub(crate) fn list(&self) -> Vec<SessionInfo> {
         let map = self.sessions.lock().expect("sessions");
         let mut out: Vec<SessionInfo> = map
-            .values()
+            .iter()
             .map(|s| {
                 let i = s.inner.lock().expect("mqtt session");
                 SessionInfo {
@@ -848,12 +878,14 @@ impl Registry {
                     subs: i
                         .subs
                         .iter()
-                        .map(|(f, e)| (String::from_utf8_lossy(f).into_owned(), e.qos))
+                        .map(|(f, e)| (f, e.qos))
+                        .chain(i.orphans())
+                        .map(|(f, q)| (String::from_utf8_lossy(f).into_owned(), q))
                         .collect(),
-                    inflight: i.out.len(),
-                    pending: i.pending.len(),
-                    queued_bytes: i.records.len(),
-                    qos2_in: i.qos2_in.len(),
+                    inflight: i.rare().map_or(0, |r| r.out.len()),
+                    pending: i.rare().map_or(0, |r| r.pending.len()),
+                    queued_bytes: i.queued(),
+                    qos2_in: i.rare().map_or(0, |r| r.qos2_in.len()),
                 }
             })
             .collect();
@@ -887,7 +919,7 @@ impl Registry {
             return Err(DeleteError::Connected);
         }
         let mut subs = Vec::new();
-        for (_, e) in std::mem::take(&mut inner.subs) {
+        for e in std::mem::take(&mut inner.subs) {
             subs.extend(e.subs);
         }
         drop(inner);

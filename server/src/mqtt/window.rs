@@ -19,7 +19,7 @@
 use natsws_core::mqtt::codec::encode_publish;
 use natsws_core::time::Millis;
 
-use super::{Inner, OutMsg};
+use super::{Inner, OutMsg, SubMap};
 
 /// The most the `max_ack_pending` of one session's subscriptions may add up
 /// to (nats-server `mqttMaxAckTotalLimit`).
@@ -38,17 +38,19 @@ pub(crate) fn session_cap(max_ack_pending: usize) -> usize {
     }
 }
 
-/// The window of one subscription.
+/// The window of one subscription (12 bytes: one per filter of every
+/// session).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Window {
     /// [`slot`] of the filter.
     pub slot: u32,
-    /// `max_ack_pending` when the subscription was made.
-    pub cap: u32,
-    /// Deliveries in flight.
-    pub inflight: u32,
     /// Deliveries waiting in the session's queue.
     pub waiting: u32,
+    /// `max_ack_pending` when the subscription was made (at most
+    /// [`TOTAL_LIMIT`]).
+    pub cap: u16,
+    /// Deliveries in flight (at most `cap`, as packet identifiers).
+    pub inflight: u16,
 }
 
 impl Window {
@@ -56,7 +58,7 @@ impl Window {
     pub(crate) fn new(filter: &[u8], cap: usize) -> Window {
         Window {
             slot: slot(filter),
-            cap: session_cap(cap) as u32,
+            cap: session_cap(cap) as u16,
             inflight: 0,
             waiting: 0,
         }
@@ -73,23 +75,27 @@ pub(crate) fn slot(filter: &[u8]) -> u32 {
     h.max(1)
 }
 
+/// The window of subscription `slot` among `subs` (slot 0: none).
+fn window(subs: &mut SubMap, slot: u32) -> Option<&mut Window> {
+    if slot == 0 {
+        return None;
+    }
+    subs.values_mut()
+        .map(|e| &mut e.win)
+        .find(|w| w.slot == slot)
+}
+
+/// Whether a delivery of `slot` may go out now as far as its window goes
+/// (no window: yes).
+fn window_room(subs: &SubMap, slot: u32) -> bool {
+    slot == 0
+        || subs
+            .values()
+            .find(|e| e.win.slot == slot)
+            .is_none_or(|e| e.win.inflight < e.win.cap)
+}
+
 impl Inner {
-    fn window(&mut self, slot: u32) -> Option<&mut Window> {
-        if slot == 0 {
-            return None;
-        }
-        self.subs
-            .values_mut()
-            .map(|e| &mut e.win)
-            .find(|w| w.slot == slot)
-    }
-
-    /// Whether a delivery of `slot` may go out now (its subscription's
-    /// window has room; no window: only the session's identifiers limit).
-    fn room(&mut self, slot: u32) -> bool {
-        self.out.has_room() && self.window(slot).is_none_or(|w| w.inflight < w.cap)
-    }
-
     /// The caps of the session's QoS 1/2 subscriptions, added up.
     pub(crate) fn total_cap(&self) -> usize {
         self.subs
@@ -117,36 +123,27 @@ impl Inner {
             encode_publish(out, false, 0, retain, topic, 0, payload);
             return;
         }
-        let queued_before = match self.window(slot) {
+        let (subs, r) = self.split();
+        let queued_before = match window(subs, slot) {
             Some(w) => w.waiting > 0,
-            None => self.pending.iter().any(|(_, m)| m.slot == slot),
+            None => r.pending.iter().any(|(_, m)| m.slot == slot),
         };
-        if !queued_before && self.room(slot) {
+        let room = r.out.has_room() && window(subs, slot).is_none_or(|w| w.inflight < w.cap);
+        if !queued_before && room {
             let m = OutMsg::new(topic, payload).with_slot(slot);
-            if let Some(id) = self.out.send(qos, m, now) {
-                if let Some(w) = self.window(slot) {
+            if let Some(id) = r.out.send(qos, m, now) {
+                if let Some(w) = window(subs, slot) {
                     w.inflight += 1;
                 }
                 encode_publish(out, false, qos, retain, topic, id, payload);
                 return;
             }
         }
-        if let Some(w) = self.window(slot) {
+        if let Some(w) = window(subs, slot) {
             w.waiting += 1;
         }
-        self.pending
+        r.pending
             .push_back((qos, OutMsg::new(topic, payload).with_slot(slot)));
-    }
-
-    /// Whether a delivery of `slot` may go out now as far as its window
-    /// goes (no window: yes).
-    fn window_room(&self, slot: u32) -> bool {
-        slot == 0
-            || self
-                .subs
-                .values()
-                .find(|e| e.win.slot == slot)
-                .is_none_or(|e| e.win.inflight < e.win.cap)
     }
 
     /// Sends what waits, in order per subscription, while windows have
@@ -154,26 +151,30 @@ impl Inner {
     /// others. (The first entry that may go is found by a scan: with one
     /// subscription, or acknowledgements in order, it is the first.)
     pub(crate) fn fill(&mut self, out: &mut Vec<u8>, now: Millis) {
-        while self.out.has_room() {
-            let Some(i) = self
+        if self.rare().is_none_or(|r| r.pending.is_empty()) {
+            return;
+        }
+        let (subs, r) = self.split();
+        while r.out.has_room() {
+            let Some(i) = r
                 .pending
                 .iter()
-                .position(|(_, m)| self.window_room(m.slot))
+                .position(|(_, m)| window_room(subs, m.slot))
             else {
                 break;
             };
-            let Some((qos, m)) = self.pending.remove(i) else {
+            let Some((qos, m)) = r.pending.remove(i) else {
                 break;
             };
             let slot = m.slot;
-            if let Some(w) = self.window(slot) {
+            if let Some(w) = window(subs, slot) {
                 w.waiting = w.waiting.saturating_sub(1);
             }
-            if let Some(id) = self.out.send(qos, m, now) {
-                if let Some(w) = self.window(slot) {
+            if let Some(id) = r.out.send(qos, m, now) {
+                if let Some(w) = window(subs, slot) {
                     w.inflight += 1;
                 }
-                let msg = &self.out.inflight().last().expect("just sent").msg;
+                let msg = &r.out.inflight().last().expect("just sent").msg;
                 encode_publish(out, false, qos, false, msg.topic(), id, msg.payload());
             }
         }
@@ -182,7 +183,7 @@ impl Inner {
     /// A delivery was acknowledged (PUBACK, PUBCOMP): its window has room
     /// again.
     pub(crate) fn acked(&mut self, m: Option<OutMsg>) {
-        if let Some(w) = m.and_then(|m| self.window(m.slot)) {
+        if let Some(w) = m.and_then(|m| window(&mut self.subs, m.slot)) {
             w.inflight = w.inflight.saturating_sub(1);
         }
     }
@@ -205,15 +206,17 @@ impl Inner {
                 counts[i].2 += 1;
             }
         };
-        for f in self.out.inflight() {
-            add(f.msg.slot, true);
-        }
-        for (_, m) in &self.pending {
-            add(m.slot, false);
+        if let Some(r) = self.rare() {
+            for f in r.out.inflight() {
+                add(f.msg.slot, true);
+            }
+            for (_, m) in &r.pending {
+                add(m.slot, false);
+            }
         }
         for e in self.subs.values_mut() {
             let c = counts.iter().find(|c| c.0 == e.win.slot);
-            e.win.inflight = c.map_or(0, |c| c.1);
+            e.win.inflight = c.map_or(0, |c| c.1.min(u32::from(u16::MAX)) as u16);
             e.win.waiting = c.map_or(0, |c| c.2);
         }
     }
@@ -228,7 +231,8 @@ mod tests {
         assert_eq!(slot(b"a/#"), slot(b"a/#"));
         assert_ne!(slot(b"a/#"), slot(b"a/+"));
         assert_ne!(slot(b""), 0);
-        assert_eq!(Window::new(b"x", 0).cap, DEFAULT_CAP as u32);
-        assert_eq!(Window::new(b"x", 70000).cap, TOTAL_LIMIT as u32);
+        assert_eq!(Window::new(b"x", 0).cap, DEFAULT_CAP as u16);
+        assert_eq!(Window::new(b"x", 70000).cap, TOTAL_LIMIT as u16);
+        assert_eq!(std::mem::size_of::<Window>(), 12);
     }
 }

@@ -299,10 +299,14 @@ impl EventLoop {
             nonce: &conn.nonce,
             cookies: conn.ws.as_ref().and_then(|w| w.cookies.as_deref()),
         };
+        let before = (
+            conn.shared.subs.load(Ordering::Relaxed),
+            conn.proto.interest_ops(),
+        );
         let res = conn
             .proto
             .input(&mut cx, input, now, scratch_out, &mut conn.wbuf);
-        record_input(shared, conn);
+        record_input(shared, conn, before, now);
         if !scratch_out.is_empty() {
             turn.queue_out(&conn.shared, scratch_out);
         }
@@ -424,9 +428,26 @@ enum WsStep {
 
 /// Moves the session's input counters to the connection and the server,
 /// and, the first time CONNECT has passed, ends its pre-auth accounting and
-/// keeps its name, lang and version for `/connz`.
-fn record_input(shared: &Shared, conn: &mut Conn) {
+/// keeps its name, lang and version for `/connz`. A batch that brought a
+/// message, a SUB/UNSUB or a change of the subscriptions (`before`: the
+/// open subscriptions and [`Proto::interest_ops`] before it), or a NATS
+/// client's CONNECT, is activity at `now` (nats-server `readLoop` after
+/// `c.in.msgs`/`c.in.subs`, `processConnect`): one store per batch.
+fn record_input(shared: &Shared, conn: &mut Conn, before: (usize, u32), now: Millis) {
     let (im, ib) = conn.proto.in_counts();
+    let connect = conn.pre_auth
+        && conn.shared.kind.kind == crate::kind::Kind::Client
+        && conn.proto.connect_options().is_some();
+    if connect
+        || im != conn.shared.in_msgs.load(Ordering::Relaxed)
+        || before.0 != conn.shared.subs.load(Ordering::Relaxed)
+        || before.1 != conn.proto.interest_ops()
+    {
+        // 0 stands for "none since the accept".
+        conn.shared
+            .last_activity
+            .store(now.0.max(1), Ordering::Relaxed);
+    }
     let prev_m = conn.shared.in_msgs.swap(im, Ordering::Relaxed);
     let prev_b = conn.shared.in_bytes.swap(ib, Ordering::Relaxed);
     shared

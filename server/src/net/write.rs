@@ -134,7 +134,7 @@ impl EventLoop {
         let now = self.shared.now();
         let conn = &mut self.conns[token];
         conn.shared.dirty.store(false, Ordering::Release);
-        if conn.proto.render(&conn.shared, now) {
+        if conn.proto.render(&conn.shared, now, &mut self.turn) {
             // Rendering may have started redelivery timers (MQTT QoS 1/2).
             arm(&mut self.timers, conn, token);
         }
@@ -416,6 +416,10 @@ fn record_closed(shared: &Shared, conn: &Conn, reason: ClosedReason) {
             out_bytes: cs.out_bytes.load(Ordering::Relaxed),
             subs: cs.subs.load(Ordering::Relaxed),
             rtt: cs.rtt.get(),
+            last_activity: cs.last_activity.load(Ordering::Relaxed),
+            idle: Duration::from_millis(
+                (shared.now().0).saturating_sub(cs.last_activity.load(Ordering::Relaxed)),
+            ),
         },
     });
 }

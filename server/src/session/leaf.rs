@@ -343,9 +343,11 @@ impl Leaf {
                 return Err(close(ClosedReason::AuthenticationFailure, None));
             }
             (Phase::Open, LeafOp::Sub { subject, queue }) => {
+                ls_activity(cx, now);
                 self.ls_plus(cx, subject, queue, out)?
             }
             (Phase::Open, LeafOp::Unsub { subject, queue }) => {
+                ls_activity(cx, now);
                 let mut key = subject.to_vec();
                 if let Some(q) = queue {
                     key.push(b' ');
@@ -774,4 +776,13 @@ fn sign_with(c: &mut serde_json::Value, kp: &nkeys::KeyPair, nonce: &str) {
             .encode(sig)
             .into();
     }
+}
+
+/// Every `LS+`/`LS-` of an open link is activity for `/connz`
+/// `last_activity` (nats-server `processLeafSub`, `processLeafUnsub`).
+fn ls_activity(cx: &Cx<'_>, now: Millis) {
+    let at = now.0.max(1);
+    cx.me
+        .last_activity
+        .store(at, std::sync::atomic::Ordering::Relaxed);
 }

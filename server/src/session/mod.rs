@@ -117,9 +117,14 @@ impl Proto {
     /// messages renders what was routed to it since the last flush into
     /// the outbox (MQTT: PUBLISH packets with their identifiers).
     /// True when it rendered something (its timers may have changed).
-    pub(crate) fn render(&mut self, me: &Arc<ConnShared>, now: Millis) -> bool {
+    pub(crate) fn render(
+        &mut self,
+        me: &Arc<ConnShared>,
+        now: Millis,
+        turn: &mut crate::deliver::Turn,
+    ) -> bool {
         match self {
-            Proto::Mqtt(m) => m.render(me, now),
+            Proto::Mqtt(m) => m.render(me, now, &mut turn.mqtt),
             _ => false,
         }
     }
@@ -245,6 +250,17 @@ impl Proto {
             Proto::Leaf(_) => false,
             #[cfg(feature = "autobahn")]
             Proto::Echo(_) => false,
+        }
+    }
+
+    /// SUB/UNSUB operations a NATS client sent so far, wrapping (see
+    /// `Session::interest_ops`; 0 for the others, whose subscription
+    /// changes show in `ConnShared::subs`): compared around
+    /// [`Proto::input`] for `/connz` `last_activity`.
+    pub(crate) fn interest_ops(&self) -> u32 {
+        match self {
+            Proto::Client(s) => s.interest_ops(),
+            _ => 0,
         }
     }
 

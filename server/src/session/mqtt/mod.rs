@@ -17,13 +17,13 @@ use std::sync::Arc;
 
 use natsws_core::mqtt::codec::{self, encode_connack, rc, Decoder, Limits, Packet, Reaction};
 use natsws_core::proto::Connect;
-use natsws_core::router::{ConnId, Message, Origin};
+use natsws_core::router::{Message, Origin};
 use natsws_core::session::{Close, ClosedReason, Permits};
 use natsws_core::time::Millis;
 
 use super::Cx;
 use crate::deliver;
-use crate::mqtt::{MqttSession, OutMsg};
+use crate::mqtt::{MqttSession, OutMsg, SessionKey};
 use crate::shared::Shared;
 use crate::sink::{ConnShared, Kill};
 
@@ -36,51 +36,52 @@ const NMQTT_PUB: [&[u8]; 3] = [
 ];
 
 /// One MQTT connection's protocol state.
+///
+/// Kept small (issue #17: an idle connection's memory): the settings are
+/// read from the loop's [`crate::deliver::Turn`] when used, the scratch
+/// buffers are the loop's ([`crate::mqtt::Scratch`]), deadlines are
+/// [`Millis`] with 0 for none, and the credentials are kept (boxed) only
+/// when the CONNECT had some.
 pub(crate) struct MqttConn {
     dec: Decoder,
-    cid: ConnId,
     /// The session it owns once CONNECT succeeded.
     session: Option<Arc<MqttSession>>,
-    /// The account name the session lives in.
-    account: Box<str>,
-    /// 1.5 × keep-alive, ms (`None`: no limit).
-    keep_alive: Option<Millis>,
     /// When bytes last arrived.
     last_in: Millis,
-    /// Close when no CONNECT arrived by then.
-    connect_deadline: Option<Millis>,
+    /// The connection's one timer besides keep-alive and redelivery (0:
+    /// none). Without a session: close at this time (no CONNECT by then,
+    /// or, when `held`, the end of the takeover jail). With one (the
+    /// CONNECT was accepted, so neither applies any more): when a lazily
+    /// marked store change is due to be written (see
+    /// [`MqttConn::lazy_written_by`]).
+    deadline: Millis,
+    /// The accepted CONNECT, its credentials and the bound user's
+    /// permissions (`None`: none of them kept).
+    aux: Option<Box<Aux>>,
+    in_msgs: u64,
+    in_bytes: u64,
+    /// The CONNECT's keep-alive, seconds (0: no limit); the limit is 1.5 ×
+    /// that without input.
+    keep_alive: u16,
+    /// A CONNECT within the takeover jail (spec §4.5.4): held without a
+    /// CONNACK, its later input ignored, and closed at `deadline`.
+    held: bool,
+    /// A DISCONNECT was received: no will.
+    disconnected: bool,
+}
+
+/// What a connection keeps of its CONNECT and its authentication.
+struct Aux {
+    /// Publish/subscribe permissions of the bound user.
+    permits: Option<Arc<dyn Permits>>,
     /// The CONNECT as NATS fields, once accepted: shown to the loop once
     /// (it ends the pre-auth count and fills `/connz` from it), then
     /// dropped at the next input, so an idle connection does not keep it.
-    connect: Option<Box<Connect>>,
-    /// The CONNECT's user name and password, for the re-check on reload.
+    connect: Option<Connect>,
+    /// The CONNECT's user name and password, for the re-check on reload
+    /// (kept only when one is not empty).
     user: Box<str>,
     pass: Box<str>,
-    /// A DISCONNECT was received: no will.
-    disconnected: bool,
-    /// Publish/subscribe permissions of the bound user.
-    permits: Option<Arc<dyn Permits>>,
-    in_msgs: u64,
-    in_bytes: u64,
-    /// Scratch: a converted subject or topic.
-    scratch: Vec<u8>,
-    /// Scratch: records taken at flush, and rendered packets.
-    recs: Vec<u8>,
-    rendered: Vec<u8>,
-    /// `downgrade_qos2_subscribe`.
-    downgrade_qos2: bool,
-    /// `max_ack_pending`.
-    max_inflight: usize,
-    /// `ack_wait`.
-    ack_wait: Millis,
-    /// `takeover_jail`.
-    jail: Millis,
-    /// A CONNECT within the takeover jail (spec §4.5.4): held without a
-    /// CONNACK, its later input ignored, and closed at this time.
-    held_until: Option<Millis>,
-    /// When a lazily marked store change is due to be written (see
-    /// [`MqttConn::lazy_written_by`]).
-    lazy_due: Option<Millis>,
 }
 
 /// A close with a log line.
@@ -93,6 +94,46 @@ fn close(reason: ClosedReason, log: impl Into<Option<String>>) -> Close {
 
 fn millis(d: std::time::Duration) -> Millis {
     Millis(d.as_millis() as u64)
+}
+
+/// A deadline at `t` (never 0, which means none).
+fn due(t: Millis) -> Millis {
+    t.max(Millis(1))
+}
+
+/// `t` as an option (0: none).
+fn some(t: Millis) -> Option<Millis> {
+    (t.0 != 0).then_some(t)
+}
+
+/// The MQTT settings a connection reads when it uses them (the defaults
+/// without an `mqtt` block), instead of a copy in every connection.
+pub(super) struct MqttSettings {
+    /// `max_ack_pending` (default 1024).
+    pub max_inflight: usize,
+    /// `ack_wait` (default 30 s).
+    pub ack_wait: Millis,
+    /// `takeover_jail` (default 1 s).
+    pub jail: Millis,
+    /// `downgrade_qos2_subscribe` (default false).
+    pub downgrade_qos2: bool,
+}
+
+impl MqttSettings {
+    /// The MQTT settings of `settings`.
+    pub(super) fn of(settings: &crate::settings::Settings) -> MqttSettings {
+        let m = settings.mqtt.as_ref();
+        MqttSettings {
+            max_inflight: usize::from(
+                m.map_or(crate::settings::DEFAULT_MQTT_MAX_ACK_PENDING, |m| {
+                    m.max_ack_pending
+                }),
+            ),
+            ack_wait: millis(m.map_or(crate::settings::DEFAULT_MQTT_ACK_WAIT, |m| m.ack_wait)),
+            jail: millis(m.map_or(std::time::Duration::from_secs(1), |m| m.takeover_jail)),
+            downgrade_qos2: m.is_some_and(|m| m.downgrade_qos2_subscribe),
+        }
+    }
 }
 
 impl MqttConn {
@@ -111,33 +152,53 @@ impl MqttConn {
                 max_payload: settings.max_payload,
                 reject_qos2_publish: m.is_some_and(|m| m.reject_qos2_publish),
             }),
-            cid: cs.cid,
             session: None,
-            account: Box::from(""),
-            keep_alive: None,
             last_in: now,
-            connect_deadline: Some(now.saturating_add(deadline)),
-            connect: None,
-            user: Box::from(""),
-            pass: Box::from(""),
-            disconnected: false,
-            permits: None,
+            deadline: due(now.saturating_add(deadline)),
+            aux: None,
             in_msgs: 0,
             in_bytes: 0,
-            scratch: Vec::new(),
-            recs: Vec::new(),
-            rendered: Vec::new(),
-            downgrade_qos2: m.is_some_and(|m| m.downgrade_qos2_subscribe),
-            max_inflight: usize::from(
-                m.map_or(crate::settings::DEFAULT_MQTT_MAX_ACK_PENDING, |m| {
-                    m.max_ack_pending
-                }),
-            ),
-            ack_wait: millis(m.map_or(crate::settings::DEFAULT_MQTT_ACK_WAIT, |m| m.ack_wait)),
-            jail: millis(m.map_or(std::time::Duration::from_secs(1), |m| m.takeover_jail)),
-            held_until: None,
-            lazy_due: None,
+            keep_alive: 0,
+            held: false,
+            disconnected: false,
         }
+    }
+
+    /// Publish/subscribe permissions of the bound user (`None`: all).
+    fn permits(&self) -> Option<&Arc<dyn Permits>> {
+        self.aux.as_ref()?.permits.as_ref()
+    }
+
+    /// Replaces the permissions (a reload).
+    fn set_permits(&mut self, permits: Option<Arc<dyn Permits>>) {
+        match &mut self.aux {
+            Some(a) => a.permits = permits,
+            None if permits.is_none() => {}
+            None => {
+                self.aux = Some(Box::new(Aux {
+                    permits,
+                    connect: None,
+                    user: Box::default(),
+                    pass: Box::default(),
+                }))
+            }
+        }
+        self.trim_aux();
+    }
+
+    /// Drops [`MqttConn::aux`] once it holds nothing.
+    fn trim_aux(&mut self) {
+        let empty = self.aux.as_ref().is_some_and(|a| {
+            a.connect.is_none() && a.permits.is_none() && a.user.is_empty() && a.pass.is_empty()
+        });
+        if empty {
+            self.aux = None;
+        }
+    }
+
+    /// 1.5 × the CONNECT's keep-alive, ms (`None`: no limit).
+    fn keep_alive(&self) -> Option<Millis> {
+        (self.keep_alive > 0).then(|| Millis(u64::from(self.keep_alive) * 1500))
     }
 
     /// The WebSocket upgrade completed at `now`: the CONNECT deadline
@@ -153,15 +214,16 @@ impl MqttConn {
 
     /// The accepted CONNECT, as NATS fields.
     pub(crate) fn connect_options(&self) -> Option<&Connect> {
-        self.connect.as_deref()
+        self.aux.as_ref().and_then(|a| a.connect.as_ref())
     }
 
     /// The CONNECT's credentials as NATS fields (the re-check on reload).
     pub(super) fn credentials(&self) -> Connect {
+        let (user, pass) = self.aux.as_ref().map_or(("", ""), |a| (&*a.user, &*a.pass));
         Connect {
-            user: self.user.to_string(),
-            pass: self.pass.to_string(),
-            auth_token: self.pass.to_string(),
+            user: user.to_string(),
+            pass: pass.to_string(),
+            auth_token: pass.to_string(),
             ..Connect::default()
         }
     }
@@ -175,11 +237,15 @@ impl MqttConn {
         out: &mut Vec<u8>,
     ) -> Result<usize, Close> {
         self.last_in = now;
-        if self.session.is_some() {
-            // The loop read it after the input that accepted the CONNECT.
-            self.connect = None;
+        if let (Some(_), Some(a)) = (&self.session, &mut self.aux) {
+            if a.connect.is_some() {
+                // The loop read it after the input that accepted the
+                // CONNECT.
+                a.connect = None;
+                self.trim_aux();
+            }
         }
-        if self.held_until.is_some() {
+        if self.held {
             // Held in the takeover jail: nothing it sends is handled.
             return Ok(input.len());
         }
@@ -190,7 +256,7 @@ impl MqttConn {
                 Ok(Some((p, n))) => {
                     used += n;
                     self.packet(cx, p, now, out)?;
-                    if self.held_until.is_some() {
+                    if self.held {
                         return Ok(input.len());
                     }
                 }
@@ -224,7 +290,7 @@ impl MqttConn {
             }
             Packet::Puback(id) => {
                 self.with_session(now, |s, me| {
-                    let m = s.out.puback(id);
+                    let m = s.rare_opt_mut().and_then(|r| r.out.puback(id));
                     s.acked(m);
                     me.fill(s, out, now);
                     false
@@ -235,7 +301,7 @@ impl MqttConn {
                 // The PUBREL stage is written before the PUBREL goes out:
                 // after a crash the PUBLISH must not be sent again.
                 self.with_session(now, |s, _| {
-                    let known = s.out.pubrec(id, now);
+                    let known = s.rare_opt_mut().is_some_and(|r| r.out.pubrec(id, now));
                     if known {
                         codec::encode_ack(out, codec::kind::PUBREL, id);
                     }
@@ -245,7 +311,7 @@ impl MqttConn {
             }
             Packet::Pubcomp(id) => {
                 self.with_session(now, |s, me| {
-                    let m = s.out.pubcomp(id);
+                    let m = s.rare_opt_mut().and_then(|r| r.out.pubcomp(id));
                     s.acked(m);
                     me.fill(s, out, now);
                     false
@@ -266,15 +332,15 @@ impl MqttConn {
             }
             Packet::Pingreq => {
                 codec::encode_pingresp(out);
-                self.shrink_idle();
+                self.shrink_idle(&mut cx.turn.mqtt);
                 Ok(())
             }
             Packet::Disconnect => {
                 self.disconnected = true;
                 if let Some(s) = &self.session {
                     let mut inner = s.inner.lock().expect("mqtt session");
-                    if inner.will.as_ref().is_some_and(|w| w.owner == self.cid) {
-                        inner.will = None;
+                    if inner.will().is_some_and(|w| w.owner == cx.me.cid) {
+                        inner.take_will();
                     }
                 }
                 Err(close(ClosedReason::ClientClosed, None))
@@ -306,9 +372,10 @@ impl MqttConn {
     /// fires [`crate::mqtt::LAZY_COMMIT`] later, so the loop wakes and its
     /// flush writes it even when nothing else happens.
     pub(super) fn lazy_written_by(&mut self, now: Millis) {
-        if self.lazy_due.is_none() {
+        // Without a session the timer is the CONNECT deadline or the jail.
+        if self.session.is_some() && self.deadline.0 == 0 {
             let wait = Millis(crate::mqtt::LAZY_COMMIT.as_millis() as u64);
-            self.lazy_due = Some(now.saturating_add(wait));
+            self.deadline = due(now.saturating_add(wait));
         }
     }
 
@@ -332,28 +399,29 @@ impl MqttConn {
                 .unwrap_or_default(),
             ..Connect::default()
         };
+        let mut permits = None;
         if cx.shared.settings().auth.is_some() {
             let mut host = cx.client_host();
             match natsws_core::session::Host::authenticate(&mut host, Some(&nats)) {
-                Ok(grant) => self.permits = grant.permits,
+                Ok(grant) => permits = grant.permits,
                 Err(_) => {
                     encode_connack(out, false, rc::NOT_AUTHORIZED);
                     return Err(close(ClosedReason::AuthenticationFailure, None));
                 }
             }
         }
-        let client_id: Box<str> = if c.client_id.is_empty() {
+        let random: String;
+        let id = if c.client_id.is_empty() {
             let mut rng = fastrand::Rng::new();
-            (0..22)
-                .map(|_| rng.alphanumeric())
-                .collect::<String>()
-                .into()
+            random = (0..22).map(|_| rng.alphanumeric()).collect();
+            &random
         } else {
-            c.client_id.into()
+            c.client_id
         };
-        self.account = cx.account.name.as_str().into();
-        let key = (self.account.clone(), client_id.clone());
-        if cx.shared.mqtt.jailed(&key, now, self.jail) {
+        let set = MqttSettings::of(&cx.turn.settings);
+        let key = SessionKey(cx.shared.mqtt.account_name(&cx.account.name), id.into());
+        let client_id = &*key.1;
+        if cx.shared.mqtt.jailed(&key, now, set.jail) {
             // nats-server holds such a client for the jail time, then
             // closes it without a CONNACK (mqtt spec §4.5.4): a client
             // that reconnects at once does not flap in a tight loop.
@@ -362,16 +430,20 @@ impl MqttConn {
                 cx.me.log_peer(),
                 cx.me.kind.label(),
                 cx.me.cid,
-                self.jail.0
+                set.jail.0
             );
-            self.held_until = Some(now.saturating_add(self.jail));
-            self.connect_deadline = None;
+            self.held = true;
+            self.deadline = due(now.saturating_add(set.jail));
             return Ok(());
         }
-        let at = cx
-            .shared
-            .mqtt
-            .attach(key, cx.me, c.clean, self.max_inflight, self.ack_wait, now);
+        let at = cx.shared.mqtt.attach(
+            key.clone(),
+            cx.me,
+            c.clean,
+            set.max_inflight,
+            set.ack_wait,
+            now,
+        );
         if let Some(old) = &at.taken_from {
             crate::warn!(
                 "{} - {}:{} - Replacing old client {}:{} since both have the same client ID {client_id:?}",
@@ -386,13 +458,13 @@ impl MqttConn {
         for s in &at.dropped {
             deliver::unsubscribe(cx.shared, cx.account, s);
         }
-        cx.me.client.lock().expect("meta").mqtt_client = client_id;
+        cx.me.client.lock().expect("meta").mqtt_client = Some(key.1.clone());
         encode_connack(out, at.present, rc::ACCEPTED);
         {
             let mut inner = at.session.inner.lock().expect("mqtt session");
             if let Some(w) = &c.will {
-                inner.will = Some(crate::mqtt::WillMsg {
-                    owner: self.cid,
+                inner.rare_mut().will = Some(crate::mqtt::WillMsg {
+                    owner: cx.me.cid,
                     msg: OutMsg::new(w.topic.as_bytes(), w.message),
                     qos: w.qos,
                     retain: w.retain,
@@ -403,17 +475,21 @@ impl MqttConn {
                 .subs
                 .fetch_add(subs, std::sync::atomic::Ordering::Relaxed);
             if std::mem::take(&mut inner.resend_all) {
-                inner.out.redeliver(now, true, |r| packets::resend(out, r));
+                let r = &mut inner.rare_mut().out;
+                r.redeliver(now, true, |r| packets::resend(out, r));
             }
             self.fill(&mut inner, out, now);
         }
         at.session.mark(c.clean);
         self.session = Some(at.session);
-        self.keep_alive = (c.keep_alive > 0).then(|| Millis(u64::from(c.keep_alive) * 1500));
-        self.connect_deadline = None;
-        self.user = nats.user.as_str().into();
-        self.pass = nats.pass.as_str().into();
-        self.connect = Some(Box::new(nats));
+        self.keep_alive = c.keep_alive;
+        self.deadline = Millis(0);
+        self.aux = Some(Box::new(Aux {
+            permits,
+            user: nats.user.as_str().into(),
+            pass: nats.pass.as_str().into(),
+            connect: Some(nats),
+        }));
         Ok(())
     }
 
@@ -439,7 +515,7 @@ impl MqttConn {
         let p = deliver::publish(
             cx.shared,
             cx.account,
-            Origin::Conn(self.cid),
+            Origin::Conn(cx.me.cid),
             true,
             &msg,
             cx.turn,
@@ -450,14 +526,14 @@ impl MqttConn {
         if retain {
             cx.shared
                 .mqtt
-                .retain(&self.account, subject, topic, payload, qos);
+                .retain(&cx.account.name, subject, topic, payload, qos);
         }
     }
 
     /// Whether the bound user may publish to `subject` (a denied publish is
     /// dropped silently and logged, mqtt spec §2.4).
     fn may_publish(&self, cx: &Cx<'_>, subject: &[u8]) -> bool {
-        let ok = self.permits.as_ref().is_none_or(|p| p.can_publish(subject));
+        let ok = self.permits().is_none_or(|p| p.can_publish(subject));
         if !ok {
             crate::error!(
                 "{} - {}:{} - Permissions Violation for Publish to \"{}\"",
@@ -478,14 +554,14 @@ impl MqttConn {
         };
         let will = {
             let mut inner = s.inner.lock().expect("mqtt session");
-            match &inner.will {
-                Some(w) if w.owner == self.cid && !self.disconnected => inner.will.take(),
+            match inner.will() {
+                Some(w) if w.owner == cx.me.cid && !self.disconnected => inner.take_will(),
                 _ => None,
             }
         };
         if let Some(w) = will {
-            self.scratch.clear();
-            let mut subject = std::mem::take(&mut self.scratch);
+            let mut subject = std::mem::take(&mut cx.turn.mqtt.subject);
+            subject.clear();
             if natsws_core::mqtt::topic::topic_to_subject(w.msg.topic(), &mut subject).is_ok()
                 && self.may_publish(cx, &subject)
             {
@@ -498,12 +574,28 @@ impl MqttConn {
                     w.retain,
                 );
             }
-            self.scratch = subject;
+            cx.turn.mqtt.subject = subject;
         }
-        let subs = cx.shared.mqtt.detach(&s, self.cid);
+        let subs = cx.shared.mqtt.detach(&s, cx.me.cid);
         for sub in &subs {
             deliver::unsubscribe(cx.shared, cx.account, sub);
         }
         cx.turn.remove_exhausted();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #17: the per-connection MQTT state (boxed in
+    /// [`super::Proto::Mqtt`]). Was 320 bytes with copied settings, three
+    /// scratch buffers, the account name, the credentials and the
+    /// permissions inline.
+    #[test]
+    fn idle_connection_footprint() {
+        let conn = std::mem::size_of::<MqttConn>();
+        assert!(conn <= 72, "MqttConn is {conn} bytes");
+        assert!(std::mem::size_of::<Decoder>() <= 20);
     }
 }

@@ -13,10 +13,10 @@ use natsws_core::session::{Close, ClosedReason};
 use natsws_core::subject::Filter;
 use natsws_core::time::Millis;
 
-use super::{close, Cx, MqttConn};
+use super::{close, some, Cx, MqttConn};
 use crate::deliver;
 use crate::mqtt::window::{Window, TOTAL_LIMIT};
-use crate::mqtt::{records, Inner, OutMsg, Staged, SubEntry};
+use crate::mqtt::{records, Inner, OutMsg, Scratch, Staged, SubEntry, SubPair};
 use crate::sink::{ConnShared, Sink};
 
 /// Buffer capacity an idle connection may keep (bytes).
@@ -48,7 +48,7 @@ impl MqttConn {
     ) {
         self.in_msgs += 1;
         self.in_bytes += p.payload.len() as u64;
-        let mut subject = std::mem::take(&mut self.scratch);
+        let mut subject = std::mem::take(&mut cx.turn.mqtt.subject);
         subject.clear();
         // The codec checked that the topic converts.
         let _ = topic::topic_to_subject(p.topic.as_bytes(), &mut subject);
@@ -57,8 +57,9 @@ impl MqttConn {
             2 => {
                 if let Some(s) = &self.session {
                     let mut inner = s.inner.lock().expect("mqtt session");
-                    if allowed && !inner.qos2_in.contains_key(&p.id) {
-                        inner.qos2_in.insert(
+                    let qos2_in = &mut inner.rare_mut().qos2_in;
+                    if allowed && !qos2_in.contains_key(&p.id) {
+                        qos2_in.insert(
                             p.id,
                             Staged {
                                 subject: subject.as_slice().into(),
@@ -80,7 +81,7 @@ impl MqttConn {
                 }
             }
         }
-        self.scratch = subject;
+        cx.turn.mqtt.subject = subject;
     }
 
     /// PUBREL: the staged QoS 2 message is delivered once, then PUBCOMP
@@ -88,7 +89,7 @@ impl MqttConn {
     pub(super) fn on_pubrel(&mut self, cx: &mut Cx<'_>, id: u16, out: &mut Vec<u8>) {
         let staged = self.session.as_ref().and_then(|s| {
             let mut inner = s.inner.lock().expect("mqtt session");
-            let m = inner.qos2_in.remove(&id);
+            let m = inner.rare_mut().qos2_in.remove(&id);
             s.mark(inner.clean);
             m
         });
@@ -111,7 +112,7 @@ impl MqttConn {
         if f.as_bytes().starts_with(b"$MQTT.") {
             return (SUBACK_FAILURE, None);
         }
-        if let Some(p) = &self.permits {
+        if let Some(p) = self.permits() {
             if !p.can_subscribe(f.as_bytes(), None) {
                 crate::error!(
                     "{} - {}:{} - Permissions Violation for Subscription to \"{f}\"",
@@ -123,7 +124,7 @@ impl MqttConn {
             }
         }
         let granted = match qos.min(2) {
-            2 if self.downgrade_qos2 => 1,
+            2 if super::MqttSettings::of(&cx.turn.settings).downgrade_qos2 => 1,
             q => q,
         };
         (granted, Some(f))
@@ -142,6 +143,7 @@ impl MqttConn {
         let Some(session) = self.session.clone() else {
             return;
         };
+        let max_inflight = super::MqttSettings::of(&cx.turn.settings).max_inflight;
         let mut codes = Vec::new();
         let mut granted = Vec::new();
         for (filter, qos) in filters.iter() {
@@ -149,11 +151,11 @@ impl MqttConn {
             codes.push(code);
             let Some(f) = f else { continue };
             let mut inner = session.inner.lock().expect("mqtt session");
-            let key: Box<[u8]> = filter.as_bytes().into();
-            let win = Window::new(&key, self.max_inflight);
+            let key = filter.as_bytes();
+            let win = Window::new(key, max_inflight);
             // A QoS 1/2 subscription's window counts toward the session's
             // total (a QoS 0 one has none, as nats-server's consumers).
-            let was_counted = inner.subs.get(&key).is_some_and(|e| e.qos > 0);
+            let was_counted = inner.subs.get(key).is_some_and(|e| e.qos > 0);
             if code > 0 && !was_counted && inner.total_cap() + win.cap as usize > TOTAL_LIMIT {
                 crate::error!(
                     "{} - {}:{} - max_ack_pending for all subscriptions of the session would exceed the limit of {TOTAL_LIMIT}: {filter:?} refused",
@@ -166,7 +168,7 @@ impl MqttConn {
                 }
                 continue;
             }
-            if let Some(e) = inner.subs.get_mut(&key) {
+            if let Some(e) = inner.subs.get_mut(key) {
                 e.qos = code;
             } else {
                 let mut subjects = vec![f.clone()];
@@ -176,11 +178,11 @@ impl MqttConn {
                     }
                 }
                 let target = Sink::Numbered(session.clone());
-                let subs: Vec<SubRef<Sink>> = subjects
+                let subs: SubPair = subjects
                     .into_iter()
                     .map(|s| {
                         SubRef::new(
-                            Subscription::new(session.sub_conn, &key, s, None, false)
+                            Subscription::new(session.sub_conn(), key, s, None, false)
                                 .with_target(Some(target.clone())),
                         )
                     })
@@ -189,15 +191,12 @@ impl MqttConn {
                     deliver::subscribe(cx.shared, cx.account, s);
                 }
                 cx.me.subs.fetch_add(subs.len(), Ordering::Relaxed);
-                inner.subs.insert(
-                    key,
-                    SubEntry {
-                        qos: code,
-                        reserved: crate::mqtt::reserved(f.as_bytes()),
-                        subs,
-                        win,
-                    },
-                );
+                inner.subs.insert(SubEntry {
+                    qos: code,
+                    reserved: crate::mqtt::reserved(f.as_bytes()),
+                    subs,
+                    win,
+                });
             }
             granted.push((f, code));
         }
@@ -211,7 +210,7 @@ impl MqttConn {
                 subjects.push(t.to_vec());
             }
             for s in subjects {
-                for (_, m) in cx.shared.mqtt.retained_matching(&self.account, &s) {
+                for (_, m) in cx.shared.mqtt.retained_matching(&cx.account.name, &s) {
                     let q = m.qos.min(qos);
                     // Retained deliveries count in no window (slot 0).
                     inner.deliver(out, q, 0, true, m.msg.topic(), m.msg.payload(), now);
@@ -231,6 +230,9 @@ impl MqttConn {
         if let Some(session) = &self.session {
             let mut inner = session.inner.lock().expect("mqtt session");
             for (filter, _) in filters.iter() {
+                if let Some(r) = inner.rare_opt_mut() {
+                    r.orphans.retain(|(f, _)| **f != *filter.as_bytes());
+                }
                 if let Some(e) = inner.subs.remove(filter.as_bytes()) {
                     for s in &e.subs {
                         deliver::unsubscribe(cx.shared, cx.account, s);
@@ -245,34 +247,35 @@ impl MqttConn {
 
     /// At flush: renders the deliveries queued on the session since the
     /// last flush into PUBLISH packets in the connection's outbox, giving
-    /// QoS 1/2 deliveries their packet identifiers now.
-    pub(crate) fn render(&mut self, me: &Arc<ConnShared>, now: Millis) -> bool {
+    /// QoS 1/2 deliveries their packet identifiers now; `scratch` is the
+    /// loop's.
+    pub(crate) fn render(
+        &mut self,
+        me: &Arc<ConnShared>,
+        now: Millis,
+        scratch: &mut Scratch,
+    ) -> bool {
         let Some(session) = self.session.clone() else {
             return false;
         };
         let mut inner = session.inner.lock().expect("mqtt session");
         // Taken over: the new owner renders what is queued.
         let owner = inner.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, me));
-        if inner.records.is_empty() || !owner {
+        if inner.queued() == 0 || !owner {
             return false;
         }
-        self.recs.clear();
-        std::mem::swap(&mut self.recs, &mut inner.records);
-        self.rendered.clear();
-        let recs = std::mem::take(&mut self.recs);
-        let mut topic_buf = std::mem::take(&mut self.scratch);
-        for (qos, slot, subject, payload) in records(&recs) {
+        let Scratch {
+            subject: topic_buf,
+            recs,
+            rendered,
+        } = scratch;
+        recs.clear();
+        std::mem::swap(recs, &mut inner.rare_mut().records);
+        rendered.clear();
+        for (qos, slot, subject, payload) in records(recs) {
             topic_buf.clear();
-            topic::subject_to_topic(subject, &mut topic_buf);
-            inner.deliver(
-                &mut self.rendered,
-                qos,
-                slot,
-                false,
-                &topic_buf,
-                payload,
-                now,
-            );
+            topic::subject_to_topic(subject, topic_buf);
+            inner.deliver(rendered, qos, slot, false, topic_buf, payload, now);
         }
         // Rendering moves routed records (already durable) into the
         // window: no acknowledgement depends on that.
@@ -281,79 +284,67 @@ impl MqttConn {
         if lazy {
             self.lazy_written_by(now);
         }
-        self.recs = recs;
-        self.scratch = topic_buf;
-        if !self.rendered.is_empty() {
-            me.out
-                .lock()
-                .expect("out")
-                .buf
-                .extend_from_slice(&self.rendered);
+        if !rendered.is_empty() {
+            me.out.lock().expect("out").buf.extend_from_slice(rendered);
         }
         true
     }
 
     /// A PINGREQ came (the client is idle or quiet): buffers a burst grew
     /// and that hold nothing now go back to the allocator, so an idle
-    /// connection keeps only its fixed state (issue #17: idle memory per
-    /// connection).
-    pub(super) fn shrink_idle(&mut self) {
-        for v in [&mut self.recs, &mut self.rendered, &mut self.scratch] {
+    /// session keeps only its fixed state (issue #17: idle memory per
+    /// connection). The loop's scratch buffers are shrunk the same way.
+    pub(super) fn shrink_idle(&mut self, scratch: &mut Scratch) {
+        for v in [
+            &mut scratch.recs,
+            &mut scratch.rendered,
+            &mut scratch.subject,
+        ] {
             if v.capacity() > IDLE_KEEP {
                 *v = Vec::new();
             }
         }
         if let Some(s) = &self.session {
-            let mut inner = s.inner.lock().expect("mqtt session");
-            if inner.records.is_empty() && inner.records.capacity() > IDLE_KEEP {
-                inner.records = Vec::new();
-            }
-            if inner.pending.is_empty() {
-                inner.pending.shrink_to_fit();
-            }
+            s.inner.lock().expect("mqtt session").shrink_idle(IDLE_KEEP);
         }
     }
 
     /// When [`MqttConn::handle_timeout`] is next due: the CONNECT
     /// deadline, the keep-alive expiry or the next redelivery.
     pub(crate) fn poll_timeout(&self) -> Option<Millis> {
-        let ka = self.keep_alive.map(|k| self.last_in.saturating_add(k));
-        let redeliver = self
-            .session
-            .as_ref()
-            .and_then(|s| s.inner.lock().expect("mqtt session").out.poll_timeout());
-        [
-            self.connect_deadline,
-            ka,
-            redeliver,
-            self.held_until,
-            self.lazy_due,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let ka = self.keep_alive().map(|k| self.last_in.saturating_add(k));
+        let redeliver = self.session.as_ref().and_then(|s| {
+            let inner = s.inner.lock().expect("mqtt session");
+            inner.rare().and_then(|r| r.out.poll_timeout())
+        });
+        [some(self.deadline), ka, redeliver]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The timers: no CONNECT in time, keep-alive expiry (1.5 × k without
     /// input: Read Error, the will is published), `ack_wait` redelivery.
     pub(crate) fn handle_timeout(&mut self, now: Millis, out: &mut Vec<u8>) -> Result<(), Close> {
-        if self.lazy_due.is_some_and(|t| t <= now) {
-            // The loop's flush after its timers writes the lazy change.
-            self.lazy_due = None;
+        let passed = some(self.deadline).is_some_and(|t| t <= now);
+        if passed && self.session.is_some() {
+            // The lazy change: the loop's flush after its timers writes it.
+            self.deadline = Millis(0);
         }
-        if self.held_until.is_some_and(|t| t <= now) {
+        let deadline_passed = passed && self.session.is_none();
+        if deadline_passed && self.held {
             return Err(close(
                 ClosedReason::DuplicateClientId,
                 "Client ID held in the takeover jail: closed".to_string(),
             ));
         }
-        if self.connect_deadline.is_some_and(|t| t <= now) {
+        if deadline_passed {
             return Err(close(
                 ClosedReason::AuthenticationTimeout,
                 "MQTT CONNECT not received in time".to_string(),
             ));
         }
-        if let Some(k) = self.keep_alive {
+        if let Some(k) = self.keep_alive() {
             if self.last_in.saturating_add(k) <= now {
                 return Err(close(
                     ClosedReason::ReadError,
@@ -363,7 +354,9 @@ impl MqttConn {
         }
         if let Some(s) = &self.session {
             let mut inner = s.inner.lock().expect("mqtt session");
-            inner.out.redeliver(now, false, |r| resend(out, r));
+            if let Some(r) = inner.rare_opt_mut() {
+                r.out.redeliver(now, false, |r| resend(out, r));
+            }
         }
         Ok(())
     }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use natsws_core::mqtt::codec::{encode_connack, rc};
 use natsws_core::session::{Close, ClosedReason, Host};
 
-use super::{close, millis, Cx, MqttConn};
+use super::{close, Cx, MqttConn};
 use crate::session::reload::{bound_user, named_account};
 use crate::settings::Settings;
 
@@ -44,16 +44,16 @@ impl MqttConn {
     ) -> Result<(), Close> {
         let new = cx.turn.settings.clone();
         if let Some(m) = new.mqtt.as_ref() {
-            self.max_inflight = usize::from(m.max_ack_pending);
-            self.ack_wait = millis(m.ack_wait);
+            // Later subscriptions and attaches read the settings when
+            // they happen.
             if let Some(s) = &self.session {
                 // The session cap follows the setting at once; the
                 // windows of existing subscriptions keep theirs.
                 let mut inner = s.inner.lock().expect("mqtt session");
-                inner.out.max_inflight = crate::mqtt::window::session_cap(self.max_inflight);
+                inner.set_cap(usize::from(m.max_ack_pending));
             }
         }
-        if self.session.is_none() || self.held_until.is_some() {
+        if self.session.is_none() || self.held {
             return Ok(());
         }
         let auth_same = match (&old.auth, &new.auth) {
@@ -73,7 +73,7 @@ impl MqttConn {
             return Err(close(ClosedReason::ClientClosed, None));
         }
         if new.auth.is_none() {
-            self.permits = None;
+            self.set_permits(None);
             *cx.me.perms.lock().expect("perms") = None;
             cx.me.has_perms.store(false, Ordering::Release);
             return Ok(());
@@ -89,7 +89,7 @@ impl MqttConn {
                     self.log_removed(cx, "bound to another account");
                     return Err(close(ClosedReason::ClientClosed, None));
                 }
-                self.permits = grant.permits;
+                self.set_permits(grant.permits);
                 Ok(())
             }
             Err(_) => {
