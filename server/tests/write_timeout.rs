@@ -69,8 +69,7 @@ fn subscriber(s: &Server, via: Via) -> (TcpStream, u64) {
         let (mut m, (_, rc)) = Mqtt::connect(port, "wt", true);
         assert_eq!(rc, 0);
         assert_eq!(m.subscribe(1, &[("big", 0)]), vec![0]);
-        let (_, body) = s.http_get("/connz?mqtt_client=wt");
-        let v: Value = serde_json::from_str(&body).unwrap();
+        let v = json_get(s, "/connz?mqtt_client=wt");
         let cid = v["connections"][0]["cid"].as_u64().expect("mqtt cid");
         return (m.sock, cid);
     }
@@ -85,11 +84,31 @@ fn subscriber(s: &Server, via: Via) -> (TcpStream, u64) {
     (sock, cid)
 }
 
+/// GETs `path` on the monitor port as JSON; a chunked body (nats-server
+/// sends a large `/varz` so) is put together first.
+fn json_get(s: &Server, path: &str) -> Value {
+    let (status, body) = s.http_get(path);
+    assert_eq!(status, 200, "{body}");
+    let mut json = String::new();
+    let mut rest = body.as_str();
+    if rest.starts_with('{') {
+        json = body.clone();
+    } else {
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+            if n == 0 {
+                break;
+            }
+            json.push_str(&after[..n]);
+            rest = &after[n + 2..];
+        }
+    }
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {body:?}"))
+}
+
 /// The closed connection `cid` of `/connz?state=closed`, if listed.
 fn closed(s: &Server, cid: u64) -> Option<Value> {
-    let (status, body) = s.http_get("/connz?state=closed");
-    assert_eq!(status, 200, "{body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
+    let v = json_get(s, "/connz?state=closed");
     v["connections"]
         .as_array()
         .and_then(|a| a.iter().find(|c| c["cid"] == cid))
@@ -172,8 +191,7 @@ fn varz_shows_the_policy_unless_default() {
         (Some("retry"), Some("retry")),
     ] {
         let s = Server::start(&conf(p, "2s"));
-        let (_, body) = s.http_get("/varz");
-        let v: Value = serde_json::from_str(&body).unwrap();
+        let v = json_get(&s, "/varz");
         assert_eq!(v["write_timeout"].as_str(), want, "{p:?}");
         assert_eq!(v["write_deadline"], 2_000_000_000u64, "{p:?}");
     }
@@ -230,6 +248,12 @@ fn a_client_that_stops_reading_is_closed_under_every_policy() {
                 "{policy:?} {via:?}: closed after {took:?}, {} bytes pending",
                 c["pending_bytes"]
             );
+            if policy != Some("retry") {
+                // One missed deadline, one slow consumer, counted as a client.
+                let v = json_get(&s, "/varz");
+                assert_eq!(v["slow_consumers"], 1, "{policy:?} {via:?}");
+                assert_eq!(v["slow_consumer_stats"]["clients"], 1, "{policy:?} {via:?}");
+            }
         }
     }
 }
