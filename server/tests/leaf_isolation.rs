@@ -20,9 +20,9 @@
 mod common;
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::leaf::await_interest;
+use common::leaf::{await_interest, leafz_with};
 use common::{find, Raw, Server, DEADLINE};
 
 /// A raw client that has said CONNECT.
@@ -57,22 +57,6 @@ fn acceptor(name: &str) -> Server {
     Server::start_reference(&format!(
         "server_name: {name}\nhost: 127.0.0.1\nport: -1\nleafnodes {{ host: 127.0.0.1, port: -1 }}\n"
     ))
-}
-
-/// `/leafz` once it lists `n` links.
-fn leafz_with(s: &Server, n: u64) -> serde_json::Value {
-    let until = Instant::now() + DEADLINE;
-    loop {
-        let (code, body) = s.http_get("/leafz");
-        assert_eq!(code, 200);
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if v["leafnodes"] == n {
-            return v;
-        }
-        assert!(Instant::now() < until, "{v}");
-        // Wait for the next log line (or 100 ms) before asking again.
-        let _ = s.log.recv_timeout(Duration::from_millis(100));
-    }
 }
 
 /// `is_isolated` of the `/leafz` link to the server named `name`

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::leaf::{await_interest, wait_for};
+use common::leaf::{await_interest, leafz_with, wait_for};
 use common::{Raw, Server, DEADLINE};
 
 /// A nats-server hub with a leafnode listener on `leaf_port` (0: random).
@@ -330,23 +330,6 @@ fn accepted_raw_leaf_sees_interest_dump_and_lmsg_forms() {
     r.expect("PONG\r\n");
     c.send(b"PUB bar rep 3\r\nabc\r\n");
     r.expect("LMSG bar rep 3\r\nabc\r\n");
-}
-
-/// `/leafz` once it lists `n` links (the accepting side registers a link
-/// when it has processed CONNECT, after its log line).
-fn leafz_with(s: &Server, n: u64) -> serde_json::Value {
-    let until = Instant::now() + DEADLINE;
-    loop {
-        let (code, body) = s.http_get("/leafz");
-        assert_eq!(code, 200);
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if v["leafnodes"] == n {
-            return v;
-        }
-        assert!(Instant::now() < until, "{v}");
-        // Wait for the next log line (or 100 ms) before asking again.
-        let _ = s.log.recv_timeout(Duration::from_millis(100));
-    }
 }
 
 fn free_port() -> u16 {

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::mqtt::{conf, Mqtt};
+use common::mqtt::{conf, ws_packet, Mqtt};
 use common::{is_reference, Raw, Server, TempDir, WsRaw};
 use natsws_core::mqtt::codec::client;
 
@@ -253,26 +253,6 @@ fn while_a_session_cannot_be_written_no_pubrec_suback_unsuback_or_connack_is_sen
     let want: Vec<String> = (0..6).map(|i| format!("two/p{i}")).collect();
     assert_eq!(got, want);
     assert_eq!(ps.subscribe(4, &[("two/#", 1)]), [1]);
-}
-
-/// Reads one whole MQTT packet from the WebSocket byte stream.
-fn ws_packet(w: &mut WsRaw) -> Vec<u8> {
-    let complete = |b: &[u8]| -> Option<usize> {
-        let mut len = 0usize;
-        let mut i = 1;
-        loop {
-            let x = *b.get(i)?;
-            len |= usize::from(x & 0x7f) << (7 * (i - 1));
-            i += 1;
-            if x & 0x80 == 0 {
-                break;
-            }
-        }
-        (b.len() >= i + len).then_some(i + len)
-    };
-    w.read_until("an MQTT packet", |w| complete(&w.buf).is_some());
-    let n = complete(&w.buf).unwrap();
-    w.buf.drain(..n).collect()
 }
 
 #[test]

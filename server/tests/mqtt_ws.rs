@@ -6,31 +6,11 @@
 
 mod common;
 
-use common::mqtt::{conf, Mqtt};
+use common::mqtt::{conf, ws_packet, Mqtt};
 use common::{Server, TempDir, WsRaw};
 use natsws_core::mqtt::codec::client;
 
 const WS: &str = "websocket { host: 127.0.0.1, port: -1, no_tls: true }\nhttp_port: -1";
-
-/// Reads one whole MQTT packet from the WebSocket byte stream.
-fn read_packet(w: &mut WsRaw) -> Vec<u8> {
-    let complete = |b: &[u8]| -> Option<usize> {
-        let mut len = 0usize;
-        let mut i = 1;
-        loop {
-            let x = *b.get(i)?;
-            len |= usize::from(x & 0x7f) << (7 * (i - 1));
-            i += 1;
-            if x & 0x80 == 0 {
-                break;
-            }
-        }
-        (b.len() >= i + len).then_some(i + len)
-    };
-    w.read_until("an MQTT packet", |w| complete(&w.buf).is_some());
-    let n = complete(&w.buf).unwrap();
-    w.buf.drain(..n).collect()
-}
 
 #[test]
 fn mqtt_over_websocket_shares_subjects_with_tcp_and_nats() {
@@ -52,15 +32,15 @@ fn mqtt_over_websocket_shares_subjects_with_tcp_and_nats() {
     for b in &v {
         w.send(&[*b]);
     }
-    assert_eq!(read_packet(&mut w), [0x20, 2, 0, 0]);
+    assert_eq!(ws_packet(&mut w), [0x20, 2, 0, 0]);
     let mut v = Vec::new();
     client::subscribe(&mut v, 1, &[(b"ws/+", 1)]);
     w.send(&v);
-    assert_eq!(read_packet(&mut w), [0x90, 3, 0, 1, 1]);
+    assert_eq!(ws_packet(&mut w), [0x90, 3, 0, 1, 1]);
     let (mut tcp, _) = Mqtt::connect(mqtt_port, "tcp", true);
     tcp.publish(1, false, "ws/a", 1, b"to-browser");
     assert_eq!(tcp.read().b0, 0x40);
-    let p = read_packet(&mut w);
+    let p = ws_packet(&mut w);
     assert_eq!(p[0], 0x32, "QoS 1 PUBLISH: {p:x?}");
     assert!(p.ends_with(b"to-browser"));
     // /connz: type mqtt for the WebSocket client too.

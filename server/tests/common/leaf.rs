@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use super::{find, Raw, DEADLINE};
+use super::{find, Raw, Server, DEADLINE};
 
 /// Reads `c` for up to `d`; true if `needle` arrived (the buffer is drained
 /// through the needle).
@@ -50,4 +50,22 @@ pub fn await_interest(publisher: &mut Raw, subscriber: &mut Raw, subject: &str) 
     subscriber.expect("PONG\r\n");
     while wait_for(subscriber, "probe\r\n", Duration::from_millis(300)) {}
     subscriber.buf.clear();
+}
+
+/// `/leafz` once it lists `n` links (the accepting side registers a link
+/// when it has processed CONNECT, after its log line); fails after the
+/// deadline.
+pub fn leafz_with(s: &Server, n: u64) -> serde_json::Value {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let (code, body) = s.http_get("/leafz");
+        assert_eq!(code, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["leafnodes"] == n {
+            return v;
+        }
+        assert!(Instant::now() < until, "{v}");
+        // Wait for the next log line (or 100 ms) before asking again.
+        let _ = s.log.recv_timeout(Duration::from_millis(100));
+    }
 }

@@ -231,3 +231,25 @@ impl Mqtt {
         (std::mem::take(&mut self.buf), start.elapsed())
     }
 }
+
+/// Reads one whole MQTT packet from a WebSocket connection's byte stream
+/// (MQTT over WebSocket: packets may span frames and frames may hold
+/// several packets).
+pub fn ws_packet(w: &mut super::WsRaw) -> Vec<u8> {
+    let complete = |b: &[u8]| -> Option<usize> {
+        let mut len = 0usize;
+        let mut i = 1;
+        loop {
+            let x = *b.get(i)?;
+            len |= usize::from(x & 0x7f) << (7 * (i - 1));
+            i += 1;
+            if x & 0x80 == 0 {
+                break;
+            }
+        }
+        (b.len() >= i + len).then_some(i + len)
+    };
+    w.read_until("an MQTT packet", |w| complete(&w.buf).is_some());
+    let n = complete(&w.buf).unwrap();
+    w.buf.drain(..n).collect()
+}
