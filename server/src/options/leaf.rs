@@ -102,6 +102,19 @@ impl WriteTimeoutPolicy {
         }
     }
 
+    /// A `write_timeout` entry (top level or `leafnodes`): the policy, or
+    /// `None` with the error recorded at the key ([`Self::PARSE_ERROR`],
+    /// or the string conversion's for a value that is not a string).
+    pub(super) fn read(r: &mut Reader, e: &Entry) -> Option<WriteTimeoutPolicy> {
+        let v = r.ok(str_of(e))?;
+        let p = WriteTimeoutPolicy::parse(&v);
+        if p.is_none() {
+            r.errors
+                .push(Diagnostic::at(&e.key_span, Self::PARSE_ERROR.to_string()));
+        }
+        p
+    }
+
     /// The policy as nats-server prints it (`WriteTimeoutPolicy.String`):
     /// `close`, `retry`, or empty for `default`.
     pub fn go_name(self) -> &'static str {
@@ -289,14 +302,8 @@ pub(super) fn parse(r: &mut Reader, e: &Entry) -> Option<LeafnodeOptions> {
             }
             "write_deadline" => o.write_deadline = r.duration_or_secs(k, "write_deadline"),
             "write_timeout" => {
-                if let Some(v) = r.ok(str_of(k)) {
-                    match WriteTimeoutPolicy::parse(&v) {
-                        Some(p) => o.write_timeout = p,
-                        None => r.errors.push(Diagnostic::at(
-                            &k.key_span,
-                            WriteTimeoutPolicy::PARSE_ERROR.to_string(),
-                        )),
-                    }
+                if let Some(p) = WriteTimeoutPolicy::read(r, k) {
+                    o.write_timeout = p;
                 }
             }
             _ => r.unknown(k),

@@ -120,14 +120,8 @@ impl Options {
                 }
             }
             "write_timeout" => {
-                if let Some(v) = r.ok(str_of(e)) {
-                    match WriteTimeoutPolicy::parse(&v) {
-                        Some(p) => self.write_timeout = p,
-                        None => r.errors.push(Diagnostic::at(
-                            &e.key_span,
-                            WriteTimeoutPolicy::PARSE_ERROR.to_string(),
-                        )),
-                    }
+                if let Some(p) = WriteTimeoutPolicy::read(r, e) {
+                    self.write_timeout = p;
                 }
             }
             "lame_duck_duration" => {

@@ -56,6 +56,21 @@ pub(crate) fn info_line(shared: &Shared, cid: ConnId, nonce: &str) -> Vec<u8> {
     out
 }
 
+/// A leaf whose CONNECT does not authenticate (at CONNECT or on a
+/// reload's re-check): `-ERR 'Authorization Violation'`, nats-server's
+/// `authentication error [- User "<user>"]` line, and the close
+/// (`Authentication Failure`).
+fn refuse(cx: &mut Cx<'_>, user: &str, out: &mut Vec<u8>) -> Close {
+    natsws_core::proto::encode_err(out, "Authorization Violation");
+    let text = if user.is_empty() {
+        "authentication error".to_string()
+    } else {
+        format!("authentication error - User \"{user}\"")
+    };
+    log_conn(cx, crate::log::Level::Error, &text);
+    close(ClosedReason::AuthenticationFailure, None)
+}
+
 /// CONNECT from a soliciting leaf (spec §3.5 in nats-server's order):
 /// authentication and binding (§3.6), the wrong-port check, then the
 /// `connect_info` INFO, the registration and the interest dump.
@@ -78,16 +93,7 @@ pub(super) fn connect(
         expires_at_unix,
     } = match bind(cx, user, pass, json) {
         Some(a) => a,
-        None => {
-            natsws_core::proto::encode_err(out, "Authorization Violation");
-            let text = if user.is_empty() {
-                "authentication error".to_string()
-            } else {
-                format!("authentication error - User \"{user}\"")
-            };
-            log_conn(cx, crate::log::Level::Error, &text);
-            return Err(close(ClosedReason::AuthenticationFailure, None));
-        }
+        None => return Err(refuse(cx, user, out)),
     };
     if v.get("lang").is_some() {
         natsws_core::proto::encode_err(out, "attempted to connect to leaf node port");
@@ -271,15 +277,7 @@ pub(super) fn reauthorize(
     let bound = bind(cx, user, pass, &json);
     leaf.connect_json = json;
     let Some(Bound { account, perms, .. }) = bound else {
-        natsws_core::proto::encode_err(out, "Authorization Violation");
-        let user = v["user"].as_str().unwrap_or_default();
-        let text = if user.is_empty() {
-            "authentication error".to_string()
-        } else {
-            format!("authentication error - User \"{user}\"")
-        };
-        log_conn(cx, crate::log::Level::Error, &text);
-        return Err(close(ClosedReason::AuthenticationFailure, None));
+        return Err(refuse(cx, v["user"].as_str().unwrap_or_default(), out));
     };
     if account != cx.account.name {
         return Err(close(ClosedReason::ClientClosed, None));
