@@ -180,6 +180,11 @@ pub struct WsConn {
     /// before the connection is stale); `None` when `keepalive` is zero
     /// and for solicited leafnodes.
     pub(crate) keepalive: Option<(Millis, u32)>,
+    /// When a byte last came from the peer (keepalive's stale check).
+    pub(crate) last_in: Millis,
+    /// When the connection last had something to send (keepalive's ping
+    /// after outbound silence).
+    pub(crate) last_out: Millis,
 }
 
 impl WsConn {
@@ -206,6 +211,8 @@ impl WsConn {
             client: None,
             frames: None,
             keepalive: None,
+            last_in: Millis(0),
+            last_out: Millis(0),
         }
     }
 
@@ -235,6 +242,8 @@ impl WsConn {
             client: Some(mask),
             frames: None,
             keepalive: None,
+            last_in: Millis(0),
+            last_out: Millis(0),
         }
     }
 

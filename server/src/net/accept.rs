@@ -226,10 +226,10 @@ impl EventLoop {
         let mut too_many = false;
         if listen.handshake_first {
             let info = info_line(shared, cid, peer, kind, &conn.nonce);
-            conn.wbuf.extend_from_slice(&info);
+            io(&mut conn.io).wbuf.extend_from_slice(&info);
             too_many = shared.over_max_connections();
             if too_many {
-                push_max_connections(&mut conn.wbuf);
+                push_max_connections(&mut io(&mut conn.io).wbuf);
             }
             self.turn.local_dirty.push(conn.shared.clone());
         }
@@ -281,13 +281,18 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
                 let info = shared
                     .info_templates(kind)
                     .info_line_without_ip(cid, &conn.nonce);
-                conn.wbuf.extend_from_slice(&info);
+                io(&mut conn.io).wbuf.extend_from_slice(&info);
             } else {
-                conn.wbuf
-                    .extend_from_slice(&info_line(shared, cid, peer, kind, &conn.nonce));
+                io(&mut conn.io).wbuf.extend_from_slice(&info_line(
+                    shared,
+                    cid,
+                    peer,
+                    kind,
+                    &conn.nonce,
+                ));
             }
             if too_many {
-                push_max_connections(&mut conn.wbuf);
+                push_max_connections(&mut io(&mut conn.io).wbuf);
                 conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
             }
         }

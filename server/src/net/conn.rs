@@ -9,7 +9,7 @@ use super::*;
 /// keepalive) so pushes no entry per read: the stale entries of a busy
 /// connection piled up until their time came (one per turn with input).
 pub(super) fn arm(
-    timers: &mut BinaryHeap<Reverse<(Millis, usize, ConnId)>>,
+    timers: &mut BinaryHeap<Reverse<(Millis, TimerKey)>>,
     conn: &mut Conn,
     token: usize,
 ) {
@@ -20,7 +20,32 @@ pub(super) fn arm(
     }
     conn.timer_at = At::from(next);
     if let Some(t) = next {
-        timers.push(Reverse((t, token, conn.shared.cid)));
+        timers.push(Reverse((t, TimerKey::new(token, conn.shared.cid))));
+    }
+}
+
+/// A timer-heap entry's connection in 8 bytes (an entry takes 16, not
+/// 24: every connection with a deadline has one): its slab token in the
+/// low half, the low half of its id in the high one, which tells a
+/// newer connection in the same slot from the one the entry was for.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(super) struct TimerKey(u64);
+
+impl TimerKey {
+    /// The entry for connection `cid` in slot `token`.
+    pub(super) fn new(token: usize, cid: ConnId) -> TimerKey {
+        debug_assert!(u32::try_from(token).is_ok(), "slab token {token}");
+        TimerKey((cid << 32) | (token as u64 & 0xffff_ffff))
+    }
+
+    /// The slab token.
+    pub(super) fn token(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+
+    /// Whether the entry was made for connection `cid`.
+    pub(super) fn is_for(self, cid: ConnId) -> bool {
+        self.0 >> 32 == cid & 0xffff_ffff
     }
 }
 
@@ -54,24 +79,19 @@ impl Conn {
             sock,
             proto,
             ws: None,
-            inbuf: Vec::new(),
-            wbuf: Vec::new(),
-            wpos: 0,
-            spare: Vec::new(),
-            last_batch: 0,
+            io: None,
             closing: None,
             pre_auth: true,
             greeted: false,
             more_to_read: false,
             read_closed: false,
             write_interest: false,
+            idle_ping: false,
             blocked_since: At::NONE,
             handshake_deadline: At::NONE,
             draining: At::NONE,
             timer_at: At::NONE,
             stalled_until: At::NONE,
-            last_in: Millis(0),
-            last_out: Millis(0),
             proxy_pending: false,
             acks_after: 0,
         })
@@ -100,8 +120,8 @@ impl Conn {
         if !ws.is_open() || self.handshake_deadline.get().is_some() {
             return None;
         }
-        let ping = self.last_out.saturating_add(window);
-        let stale = self
+        let ping = ws.last_out.saturating_add(window);
+        let stale = ws
             .last_in
             .saturating_add(Millis(window.0.saturating_mul(u64::from(max.max(1)))));
         Some(ping.min(stale))
@@ -129,10 +149,24 @@ mod tests {
     fn idle_connection_footprint() {
         let conn = std::mem::size_of::<Conn>();
         let shared = std::mem::size_of::<ConnShared>();
-        assert!(conn <= 232, "Conn is {conn} bytes");
+        assert!(conn <= 136, "Conn is {conn} bytes");
         // 432 before `ClientMeta` held `Box<str>` and boxed name/lang/version;
         // 328 before `last_activity` (`/connz`).
         assert!(shared <= 336, "ConnShared is {shared} bytes");
         assert!(std::mem::size_of::<Option<Box<WsConn>>>() == 8);
+        assert!(std::mem::size_of::<Reverse<(Millis, TimerKey)>>() == 16);
+    }
+
+    /// The entry keeps the token and tells the connection it was made for
+    /// from a newer one in the same slot.
+    #[test]
+    fn timer_key_token_and_connection() {
+        let k = TimerKey::new(4093, 77);
+        assert_eq!(k.token(), 4093);
+        assert!(k.is_for(77));
+        assert!(!k.is_for(78));
+        let big = TimerKey::new(u32::MAX as usize, (1 << 40) + 5);
+        assert_eq!(big.token(), u32::MAX as usize);
+        assert!(big.is_for((1 << 40) + 5));
     }
 }

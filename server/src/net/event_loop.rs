@@ -197,7 +197,7 @@ impl EventLoop {
         let now = self.shared.now();
         self.timers
             .peek()
-            .map(|Reverse((at, _, _))| Duration::from_millis(at.saturating_sub(now).0))
+            .map(|Reverse((at, _))| Duration::from_millis(at.saturating_sub(now).0))
     }
 
     /// The WebSocket keepalive is due (spec operations.md §6.4): after
@@ -210,7 +210,11 @@ impl EventLoop {
             return false;
         };
         let stale_after = Millis(window.0.saturating_mul(u64::from(max.max(1))));
-        if now.saturating_sub(conn.last_in) >= stale_after {
+        let (last_in, last_out) = conn
+            .ws
+            .as_ref()
+            .map_or((now, now), |w| (w.last_in, w.last_out));
+        if now.saturating_sub(last_in) >= stale_after {
             crate::debug!(
                 "{} - {}:{} - Stale Client Connection - Closing",
                 conn.shared.log_peer(),
@@ -223,11 +227,11 @@ impl EventLoop {
             self.close(token, ClosedReason::StaleConnection, true);
             return true;
         }
-        if now.saturating_sub(conn.last_out) >= window {
+        if now.saturating_sub(last_out) >= window {
             if let Some(ws) = conn.ws.as_mut() {
-                if ws.ping(&mut conn.wbuf) {
+                if ws.ping(&mut io(&mut conn.io).wbuf) {
                     self.shared.stats.ws_pings.fetch_add(1, Ordering::Relaxed);
-                    conn.last_out = now;
+                    ws.last_out = now;
                     self.turn.local_dirty.push(conn.shared.clone());
                 }
             }
@@ -237,7 +241,8 @@ impl EventLoop {
 
     pub(super) fn fire_timers(&mut self) {
         let now = self.shared.now();
-        while let Some(Reverse((at, token, cid))) = self.timers.peek().copied() {
+        while let Some(Reverse((at, key))) = self.timers.peek().copied() {
+            let token = key.token();
             if at > now {
                 break;
             }
@@ -245,7 +250,8 @@ impl EventLoop {
             let Some(conn) = self.conns.get_mut(token) else {
                 continue;
             };
-            if conn.shared.cid != cid || conn.timer_at.get() != Some(at) {
+            let cid = conn.shared.cid;
+            if !key.is_for(cid) || conn.timer_at.get() != Some(at) {
                 continue;
             }
             if let Some(reason) = conn.closing {

@@ -338,7 +338,7 @@ impl EventLoop {
                     now.saturating_add(Millis(t.timeout.as_millis() as u64)),
                 ));
             }
-            None if accepted => conn
+            None if accepted => io(&mut conn.io)
                 .wbuf
                 .extend_from_slice(&crate::session::leaf_info(shared, cid, &nonce)),
             None => {}
@@ -392,7 +392,9 @@ impl EventLoop {
         }
         conn.shared = cs.clone();
         conn.handshake_deadline = At::NONE;
-        conn.last_out = now;
+        if let Some(ws) = conn.ws.as_mut() {
+            ws.last_out = now;
+        }
         if conn.pre_auth {
             conn.pre_auth = false;
             shared.pre_auth.fetch_sub(1, Ordering::Relaxed);
@@ -407,7 +409,7 @@ impl EventLoop {
             .insert(cs.cid, cs.clone());
         let info = crate::session::leaf_info(shared, cs.cid, &nonce);
         let ws = conn.ws.as_mut().expect("upgraded");
-        ws.frame_out(&info, &mut conn.wbuf);
+        ws.frame_out(&info, &mut io(&mut conn.io).wbuf);
         self.turn.local_dirty.push(cs);
         arm(&mut self.timers, &mut self.conns[token], token);
         true
@@ -425,7 +427,7 @@ impl EventLoop {
             .is_some_and(|t| t.handshake_first)
         {
             let info = crate::session::leaf_info(&self.shared, conn.shared.cid, &conn.nonce);
-            conn.wbuf.extend_from_slice(&info);
+            io(&mut conn.io).wbuf.extend_from_slice(&info);
             self.turn.local_dirty.push(conn.shared.clone());
         }
         arm(&mut self.timers, conn, token);

@@ -37,6 +37,7 @@ use crate::session::Proto;
 use crate::shared::{ClosedConn, Shared, CLOSED_RING};
 use crate::sink::{ClientMeta, ConnShared, Kill};
 use crate::ws::{WsConn, WsEvent};
+use conn::TimerKey;
 use transport::Transport;
 
 mod accept;
@@ -96,6 +97,40 @@ impl From<Option<Millis>> for At {
     }
 }
 
+/// A connection's I/O buffers. Boxed and dropped while the connection
+/// is quiet (issue #17: memory per idle connection): made by the first
+/// read or write that needs them, given back once the handshake is over
+/// and when an idle client's PING was answered, so an idle connection
+/// keeps a pointer's worth instead of 88 bytes and three buffers.
+#[derive(Default)]
+struct Io {
+    /// Bytes read and not yet consumed by the session (WebSocket: the
+    /// un-framed payload).
+    inbuf: Vec<u8>,
+    /// Bytes ready for the socket (framed for WebSocket).
+    wbuf: Vec<u8>,
+    /// How much of `wbuf` the socket took.
+    wpos: usize,
+    /// Spare buffer swapped with the outbox at flush time.
+    spare: Vec<u8>,
+    /// The largest batch taken from the outbox since the socket last took
+    /// everything (for the buffer shrink).
+    last_batch: usize,
+}
+
+impl Io {
+    /// Nothing read and unconsumed, nothing waiting for the socket.
+    fn is_idle(&self) -> bool {
+        self.inbuf.is_empty() && self.spare.is_empty() && self.wpos == self.wbuf.len()
+    }
+}
+
+/// The connection's [`Io`], made on first use. A function of the field,
+/// not of `Conn`, so that the other fields stay free to borrow.
+fn io(slot: &mut Option<Box<Io>>) -> &mut Io {
+    slot.get_or_insert_with(Box::default)
+}
+
 struct Conn {
     shared: Arc<ConnShared>,
     /// The account this connection publishes and subscribes in.
@@ -108,16 +143,8 @@ struct Conn {
     /// The WebSocket overlay, boxed so that only WebSocket connections pay
     /// for its state in the loop's slot.
     ws: Option<Box<WsConn>>,
-    /// NATS bytes not yet consumed by the session.
-    inbuf: Vec<u8>,
-    /// Bytes ready for the socket (framed for WebSocket).
-    wbuf: Vec<u8>,
-    wpos: usize,
-    /// Spare buffer swapped with the outbox at flush time.
-    spare: Vec<u8>,
-    /// The largest batch taken from the outbox since the socket last took
-    /// everything (for the buffer shrink).
-    last_batch: usize,
+    /// The I/O buffers, boxed and only while in use (see [`Io`]).
+    io: Option<Box<Io>>,
     /// Close once `wbuf` is written.
     closing: Option<ClosedReason>,
     /// Whether the session has passed CONNECT/auth (pre-auth accounting).
@@ -132,6 +159,10 @@ struct Conn {
     /// last data raises no further edge).
     read_closed: bool,
     write_interest: bool,
+    /// The last input was an idle client's PING (NATS PING or PONG, MQTT
+    /// PINGREQ): once its answer is written, the buffers go back to the
+    /// allocator (see `Conn::release_idle`).
+    idle_ping: bool,
     /// When a pending write started blocking (write deadline).
     blocked_since: At,
     /// Handshake deadline: WebSocket (TLS and HTTP upgrade), or the TLS
@@ -148,10 +179,6 @@ struct Conn {
     timer_at: At,
     /// Fast-producer stall: reads resume at this time (see [`STALL`]).
     stalled_until: At,
-    /// When a byte last came from the peer.
-    last_in: Millis,
-    /// When the connection last had something to send.
-    last_out: Millis,
     /// `proxy_protocol`: the connection may still start with a PROXY
     /// header (read before anything reaches the protocol).
     proxy_pending: bool,
@@ -168,7 +195,7 @@ pub(crate) struct EventLoop {
     /// Connections by token; each boxed, so that the slab's spare capacity
     /// (it doubles as it grows) costs a pointer per slot, not a connection.
     conns: Slab<Box<Conn>>,
-    timers: BinaryHeap<Reverse<(Millis, usize, ConnId)>>,
+    timers: BinaryHeap<Reverse<(Millis, TimerKey)>>,
     rbuf: Vec<u8>,
     /// TLS ciphertext read ahead of rustls (see [`transport::TlsScratch`]).
     tls_in: transport::TlsScratch,

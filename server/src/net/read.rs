@@ -100,8 +100,10 @@ impl EventLoop {
             }
         }
         let conn = &mut self.conns[token];
-        if conn.inbuf.is_empty() && oversized(&conn.inbuf, largest) {
-            conn.inbuf = Vec::new();
+        if let Some(b) = conn.io.as_mut() {
+            if b.inbuf.is_empty() && oversized(&b.inbuf, largest) {
+                b.inbuf = Vec::new();
+            }
         }
         // What was read may have moved the connection's deadlines (the
         // WebSocket upgrade ends the handshake deadline and starts the
@@ -120,7 +122,9 @@ impl EventLoop {
     /// if the connection closed.
     pub(super) fn process(&mut self, token: usize, n: usize) -> bool {
         let now = self.shared.now();
-        self.conns[token].last_in = now;
+        if let Some(ws) = self.conns[token].ws.as_mut() {
+            ws.last_in = now;
+        }
         let mut n = n;
         if self.conns[token].proxy_pending {
             match self.proxy_header(token, n) {
@@ -152,8 +156,9 @@ impl EventLoop {
         } = self;
         let conn = &mut conns[token];
         let ws = conn.ws.as_mut().expect("checked by the caller");
+        let b = io(&mut conn.io);
         let event = if ws.is_client() {
-            ws.on_read_client(&mut rbuf[..n], &mut conn.inbuf, &mut conn.wbuf)
+            ws.on_read_client(&mut rbuf[..n], &mut b.inbuf, &mut b.wbuf)
         } else {
             let wcfg = turn
                 .settings
@@ -164,13 +169,13 @@ impl EventLoop {
                 wcfg,
                 conn.shared.peer.ip(),
                 &mut rbuf[..n],
-                &mut conn.inbuf,
-                &mut conn.wbuf,
+                &mut b.inbuf,
+                &mut b.wbuf,
             )
         };
         match event {
             WsEvent::Nothing => {
-                if !conn.wbuf.is_empty() {
+                if !b.wbuf.is_empty() {
                     turn.local_dirty.push(conn.shared.clone());
                 }
                 WsStep::Stop(true)
@@ -214,7 +219,9 @@ impl EventLoop {
         }
         let conn = &mut conns[token];
         conn.handshake_deadline = At::NONE;
-        conn.last_out = now;
+        if let Some(ws) = conn.ws.as_mut() {
+            ws.last_out = now;
+        }
         if conn.shared.upgrade.get().is_some_and(|u| {
             natsws_core::ws::handshake::PathKind::from_path(&u.path)
                 == natsws_core::ws::handshake::PathKind::Mqtt
@@ -233,7 +240,8 @@ impl EventLoop {
         // Nothing was sent before the upgrade, so no vectored batch holds
         // `spare`.
         debug_assert!(conn.ws.as_ref().is_none_or(|w| w.frames.is_none()));
-        let mut out = std::mem::take(&mut conn.spare);
+        let b = io(&mut conn.io);
+        let mut out = std::mem::take(&mut b.spare);
         out.clear();
         out.extend_from_slice(&info);
         let too_many = shared.admit(&conn.shared);
@@ -241,9 +249,9 @@ impl EventLoop {
             super::accept::push_max_connections(&mut out);
         }
         let ws = conn.ws.as_mut().expect("upgraded");
-        ws.frame_out(&out, &mut conn.wbuf);
+        ws.frame_out(&out, &mut b.wbuf);
         out.clear();
-        conn.spare = out;
+        b.spare = out;
         turn.local_dirty.push(conn.shared.clone());
         if too_many {
             self.close(token, ClosedReason::MaxConnectionsExceeded, true);
@@ -273,14 +281,23 @@ impl EventLoop {
         let conn = &mut conns[token];
         // Present unconsumed bytes plus the new ones, without copying when
         // nothing was left over (TCP); WebSocket input is always in inbuf.
-        let from_inbuf = conn.ws.is_some() || !conn.inbuf.is_empty();
+        let from_inbuf = conn.ws.is_some() || conn.io.as_ref().is_some_and(|b| !b.inbuf.is_empty());
         if from_inbuf && conn.ws.is_none() {
-            conn.inbuf.extend_from_slice(&rbuf[..n]);
+            io(&mut conn.io).inbuf.extend_from_slice(&rbuf[..n]);
         }
-        let input: &mut [u8] = if from_inbuf {
-            &mut conn.inbuf[..]
-        } else {
-            &mut rbuf[..n]
+        // Only a protocol that frames its own output writes to `wbuf`;
+        // the others need no buffers for their input (an idle client's
+        // PING is answered without making them).
+        let wants_io = from_inbuf || conn.proto.frames_itself();
+        let mut unused = Vec::new();
+        let (input, wbuf): (&mut [u8], &mut Vec<u8>) = match conn.io.as_deref_mut() {
+            Some(b) if from_inbuf => (&mut b.inbuf[..], &mut b.wbuf),
+            Some(b) => (&mut rbuf[..n], &mut b.wbuf),
+            None if wants_io => {
+                let b = io(&mut conn.io);
+                (&mut b.inbuf[..], &mut b.wbuf)
+            }
+            None => (&mut rbuf[..n], &mut unused),
         };
         if input.is_empty() {
             if let Some(reason) = close_after {
@@ -303,22 +320,29 @@ impl EventLoop {
             conn.shared.subs.load(Ordering::Relaxed),
             conn.proto.interest_ops(),
         );
-        let res = conn
-            .proto
-            .input(&mut cx, input, now, scratch_out, &mut conn.wbuf);
+        conn.idle_ping = is_idle_ping(&conn.proto, input);
+        let res = conn.proto.input(&mut cx, input, now, scratch_out, wbuf);
+        debug_assert!(
+            unused.is_empty(),
+            "wbuf written by a protocol that does not frame"
+        );
         record_input(shared, conn, before, now);
         if !scratch_out.is_empty() {
             turn.queue_out(&conn.shared, scratch_out);
         }
-        if conn.proto.frames_itself() && !conn.wbuf.is_empty() {
+        if conn.proto.frames_itself() && conn.io.as_ref().is_some_and(|b| !b.wbuf.is_empty()) {
+            turn.local_dirty.push(conn.shared.clone());
+        }
+        if conn.idle_ping {
+            // Flushed (and so released) even when the answer is nothing.
             turn.local_dirty.push(conn.shared.clone());
         }
         match res {
             Ok(used) => {
                 if from_inbuf {
-                    conn.inbuf.drain(..used);
+                    io(&mut conn.io).inbuf.drain(..used);
                 } else if used < n {
-                    conn.inbuf.extend_from_slice(&rbuf[used..n]);
+                    io(&mut conn.io).inbuf.extend_from_slice(&rbuf[used..n]);
                 }
                 arm(&mut self.timers, conn, token);
                 if let Some(reason) = close_after {
@@ -368,16 +392,18 @@ impl EventLoop {
     /// connection closed without an `-ERR`.
     fn proxy_header(&mut self, token: usize, n: usize) -> ProxyStep {
         let conn = &mut self.conns[token];
+        let trusted = trusted(&self.turn.settings, conn);
         // Staged in inbuf (empty until the protocol starts) across reads.
-        conn.inbuf.extend_from_slice(&self.rbuf[..n]);
-        match natsws_core::proxy_protocol::parse(&conn.inbuf) {
+        let b = io(&mut conn.io);
+        b.inbuf.extend_from_slice(&self.rbuf[..n]);
+        match natsws_core::proxy_protocol::parse(&b.inbuf) {
             Ok(Parsed::Incomplete) => return ProxyStep::Wait,
             Ok(Parsed::NotProxy) => {}
-            Ok(Parsed::Header { header, len }) if trusted(&self.turn.settings, conn) => {
+            Ok(Parsed::Header { header, len }) if trusted => {
                 if let Header::Proxied { src, .. } = header {
                     let _ = conn.shared.proxied.set(Box::new(src));
                 }
-                conn.inbuf.drain(..len);
+                b.inbuf.drain(..len);
             }
             res => {
                 let why = match res {
@@ -388,7 +414,7 @@ impl EventLoop {
                     "Error reading PROXY protocol header from {}: {why}",
                     conn.shared.peer
                 );
-                conn.inbuf.clear();
+                b.inbuf.clear();
                 self.close(token, ClosedReason::ProtocolViolation, true);
                 return ProxyStep::Closed;
             }
@@ -397,12 +423,13 @@ impl EventLoop {
         // What is left goes back where a read puts its bytes. It is at most
         // the last read plus 5 staged bytes (a header ends in the read that
         // completes it; NotProxy is decided by the sixth byte).
-        let m = conn.inbuf.len();
+        let b = io(&mut conn.io);
+        let m = b.inbuf.len();
         if self.rbuf.len() < m {
             self.rbuf.resize(m, 0);
         }
-        self.rbuf[..m].copy_from_slice(&conn.inbuf);
-        conn.inbuf.clear();
+        self.rbuf[..m].copy_from_slice(&b.inbuf);
+        b.inbuf.clear();
         ProxyStep::Done(m)
     }
 }
@@ -517,5 +544,18 @@ impl EventLoop {
             return false;
         }
         true
+    }
+}
+
+/// Whether `input` is exactly one keep-alive from an idle client: a NATS
+/// `PING` or `PONG`, an MQTT PINGREQ. Its answer written, the
+/// connection's buffers go back to the allocator (`Conn::release_idle`).
+fn is_idle_ping(proto: &Proto, input: &[u8]) -> bool {
+    match proto {
+        Proto::Client(_) => {
+            input.eq_ignore_ascii_case(b"PING\r\n") || input.eq_ignore_ascii_case(b"PONG\r\n")
+        }
+        Proto::Mqtt(_) => input == [0xC0, 0x00],
+        _ => false,
     }
 }

@@ -19,24 +19,81 @@ pub(super) fn oversized(buf: &Vec<u8>, used: usize) -> bool {
     buf.capacity() > SHRINK_ABOVE && buf.capacity() / 4 > used
 }
 
+/// What [`Conn::write_direct`] left to do.
+enum Direct {
+    /// Everything was written (true: the socket took bytes).
+    Done(bool),
+    /// Go on with the buffers (true: the socket took bytes).
+    More(bool),
+}
+
 impl Conn {
-    /// Gives back the buffers the handshake grew (INFO, the WebSocket
-    /// upgrade response, CONNECT): once the client is past CONNECT and
-    /// everything was written, what follows on an idle or quiet connection
-    /// is far smaller, and an idle WebSocket client kept about 1.8 KiB of
-    /// them. Called once per connection; buffers in use are kept.
-    fn release_buffers(&mut self) {
-        self.wbuf = Vec::new();
-        if self.spare.is_empty() {
-            self.spare = Vec::new();
-        }
-        if self.inbuf.is_empty() {
-            self.inbuf = Vec::new();
+    /// Gives the I/O buffers back to the allocator once everything was
+    /// written and nothing waits: after the handshake (INFO, the WebSocket
+    /// upgrade response and CONNECT grew them; an idle WebSocket client
+    /// kept about 1.8 KiB) and after an idle client's PING was answered
+    /// (`Conn::idle_ping`), so a quiet connection holds none. Buffers in
+    /// use are kept.
+    fn release_idle(&mut self) {
+        let framing = self.ws.as_ref().is_some_and(|w| w.frames.is_some());
+        if !framing && self.io.as_ref().is_some_and(|b| b.is_idle()) {
+            self.io = None;
         }
         let mut ob = self.shared.out.lock().expect("out");
         if ob.buf.is_empty() {
             ob.buf = Vec::new();
         }
+    }
+
+    /// A quiet plain or TLS connection (no [`Io`]): the outbox batch is
+    /// written straight from the outbox's own buffer, which goes back to
+    /// the outbox afterwards, so answering a client (CONNACK, SUBACK,
+    /// PINGRESP, a few deliveries) makes no buffers. Only a write the
+    /// socket did not take whole, or deliveries queued meanwhile, move
+    /// the batch into the buffers ([`Direct::More`]: the normal path goes
+    /// on from there). WebSocket framing always uses the buffers.
+    fn write_direct(&mut self) -> Result<Direct, ()> {
+        if self.ws.is_some() || self.closing.is_some() {
+            return Ok(Direct::More(false));
+        }
+        let mut batch = {
+            let mut ob = self.shared.out.lock().expect("out");
+            if ob.buf.is_empty() {
+                return Ok(Direct::Done(false));
+            }
+            std::mem::take(&mut ob.buf)
+        };
+        let mut pos = 0;
+        while pos < batch.len() {
+            match self.sock.write(&batch[pos..]) {
+                Ok(0) => break,
+                Ok(n) => pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(()),
+            }
+        }
+        let progressed = pos > 0;
+        if pos < batch.len() {
+            let b = io(&mut self.io);
+            b.last_batch = batch.len();
+            b.wbuf = batch;
+            b.wpos = pos;
+            return Ok(Direct::More(progressed));
+        }
+        let used = batch.len();
+        batch.clear();
+        if oversized(&batch, used) {
+            batch = Vec::new();
+        }
+        let mut ob = self.shared.out.lock().expect("out");
+        if ob.buf.is_empty() {
+            ob.buf = batch;
+            return Ok(Direct::Done(progressed));
+        }
+        drop(ob);
+        io(&mut self.io).spare = batch;
+        Ok(Direct::More(progressed))
     }
 
     /// Writes what is already framed; only when the socket took all of it
@@ -48,20 +105,27 @@ impl Conn {
     /// `Err` when the socket failed.
     fn write_out(&mut self) -> Result<bool, ()> {
         let mut progressed = false;
+        if self.io.is_none() {
+            match self.write_direct()? {
+                Direct::Done(p) => return Ok(p),
+                Direct::More(p) => progressed = p,
+            }
+        }
+        let b = io(&mut self.io);
         loop {
             while let Some(frames) = self.ws.as_mut().and_then(|w| w.frames.as_mut()) {
                 let mut slices = [io::IoSlice::new(&[]); VECTORED_SLICES];
-                let k = frames.slices(&self.spare, &mut slices);
+                let k = frames.slices(&b.spare, &mut slices);
                 match self.sock.write_vectored(&slices[..k]) {
                     Some(Ok(0)) => break,
                     Some(Ok(n)) => {
                         progressed = true;
                         frames.sent += n;
-                        if frames.sent >= frames.total(self.spare.len()) {
+                        if frames.sent >= frames.total(b.spare.len()) {
                             if let Some(w) = self.ws.as_mut() {
                                 w.frames = None;
                             }
-                            self.spare.clear();
+                            b.spare.clear();
                         }
                     }
                     Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -72,23 +136,23 @@ impl Conn {
             if self.ws.as_ref().is_some_and(|w| w.frames.is_some()) {
                 break;
             }
-            while self.wpos < self.wbuf.len() {
-                match self.sock.write(&self.wbuf[self.wpos..]) {
+            while b.wpos < b.wbuf.len() {
+                match self.sock.write(&b.wbuf[b.wpos..]) {
                     Ok(0) => break,
                     Ok(n) => {
                         progressed = true;
-                        self.wpos += n;
+                        b.wpos += n;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => return Err(()),
                 }
             }
-            if self.wpos < self.wbuf.len() {
+            if b.wpos < b.wbuf.len() {
                 break;
             }
-            self.wbuf.clear();
-            self.wpos = 0;
+            b.wbuf.clear();
+            b.wpos = 0;
             if self.closing.is_some() {
                 break;
             }
@@ -97,26 +161,26 @@ impl Conn {
                 if ob.buf.is_empty() {
                     break;
                 }
-                self.spare.clear();
-                std::mem::swap(&mut ob.buf, &mut self.spare);
+                b.spare.clear();
+                std::mem::swap(&mut ob.buf, &mut b.spare);
             }
-            self.last_batch = self.last_batch.max(self.spare.len());
+            b.last_batch = b.last_batch.max(b.spare.len());
             match self.ws.as_mut() {
                 Some(ws) => {
                     // A large batch that goes out as plain frames: headers
                     // and NATS bytes in vectored writes, without copying the
                     // bytes behind the headers.
-                    if self.spare.len() >= VECTORED_MIN && !self.sock.is_tls() {
-                        if let Some(size) = ws.plain_frame_size(self.spare.len()) {
-                            ws.frames = Some(Frames::new(self.spare.len(), size));
+                    if b.spare.len() >= VECTORED_MIN && !self.sock.is_tls() {
+                        if let Some(size) = ws.plain_frame_size(b.spare.len()) {
+                            ws.frames = Some(Frames::new(b.spare.len(), size));
                             continue;
                         }
                     }
-                    ws.frame_out(&self.spare, &mut self.wbuf);
+                    ws.frame_out(&b.spare, &mut b.wbuf);
                 }
-                None => std::mem::swap(&mut self.wbuf, &mut self.spare),
+                None => std::mem::swap(&mut b.wbuf, &mut b.spare),
             }
-            self.spare.clear();
+            b.spare.clear();
         }
         Ok(progressed)
     }
@@ -138,7 +202,9 @@ impl EventLoop {
             // Rendering may have started redelivery timers (MQTT QoS 1/2).
             arm(&mut self.timers, conn, token);
         }
-        conn.last_out = now;
+        if let Some(ws) = conn.ws.as_mut() {
+            ws.last_out = now;
+        }
         // TLS: records (and raw bytes) the socket has not taken yet.
         let drained = conn.write_out().and_then(|progressed| {
             let drained = conn.sock.flush_pending().map_err(|_| ())?;
@@ -226,23 +292,28 @@ impl EventLoop {
     /// for a whole deadline is closed.
     fn after_write(&mut self, token: usize, drained: bool, progressed: bool, now: Millis) {
         let conn = &mut self.conns[token];
-        if conn.wpos == conn.wbuf.len()
+        if conn.io.as_ref().is_none_or(|b| b.wpos == b.wbuf.len())
             && drained
             && conn.ws.as_ref().is_none_or(|w| w.frames.is_none())
         {
-            conn.wbuf.clear();
-            conn.wpos = 0;
+            if let Some(b) = conn.io.as_mut() {
+                b.wbuf.clear();
+                b.wpos = 0;
+                let batch = std::mem::take(&mut b.last_batch);
+                if oversized(&b.wbuf, batch) {
+                    b.wbuf = Vec::new();
+                }
+                if oversized(&b.spare, batch) {
+                    b.spare = Vec::new();
+                }
+            }
             conn.blocked_since = At::NONE;
-            let batch = std::mem::take(&mut conn.last_batch);
-            if oversized(&conn.wbuf, batch) {
-                conn.wbuf = Vec::new();
-            }
-            if oversized(&conn.spare, batch) {
-                conn.spare = Vec::new();
-            }
             if !conn.pre_auth && !conn.greeted {
                 conn.greeted = true;
-                conn.release_buffers();
+                conn.release_idle();
+            }
+            if std::mem::take(&mut conn.idle_ping) {
+                conn.release_idle();
             }
             if conn.write_interest {
                 conn.write_interest = false;
@@ -321,11 +392,12 @@ impl EventLoop {
             match conn.ws.as_mut() {
                 Some(ws) => {
                     if ws.is_open() {
-                        ws.frame_out(&pending, &mut conn.wbuf);
-                        ws.close_frame(reason.ws_close_code(), reason.as_str(), &mut conn.wbuf);
+                        let b = io(&mut conn.io);
+                        ws.frame_out(&pending, &mut b.wbuf);
+                        ws.close_frame(reason.ws_close_code(), reason.as_str(), &mut b.wbuf);
                     }
                 }
-                None => conn.wbuf.extend_from_slice(&pending),
+                None => io(&mut conn.io).wbuf.extend_from_slice(&pending),
             }
             let cs = conn.shared.clone();
             turn.local_dirty.push(cs);
