@@ -234,9 +234,73 @@ fn remove_from<T: PartialEq>(v: &mut Vec<T>, value: &T) -> bool {
 /// Up to this many literal children, a level keeps them in a vector.
 const SMALL_MAX: usize = 8;
 
+/// A literal token as a child's key: up to [`Key::INLINE`] bytes held
+/// inline (most subject tokens), longer ones boxed. 24 bytes: a boxed
+/// token of a few bytes took a 32-byte allocator chunk besides its
+/// 16-byte slot, one per distinct subject (issue #17: memory per idle
+/// subscription). Ordered and compared as its bytes.
+#[derive(Clone)]
+enum Key {
+    Inline { len: u8, bytes: [u8; Key::INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl Key {
+    /// The longest token held inline, in bytes.
+    const INLINE: usize = 22;
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Key::Heap(b) => b,
+        }
+    }
+}
+
+impl From<&[u8]> for Key {
+    fn from(tok: &[u8]) -> Key {
+        if tok.len() <= Key::INLINE {
+            let mut bytes = [0; Key::INLINE];
+            bytes[..tok.len()].copy_from_slice(tok);
+            Key::Inline {
+                len: tok.len() as u8,
+                bytes,
+            }
+        } else {
+            Key::Heap(tok.into())
+        }
+    }
+}
+
+impl core::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Key {}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> core::cmp::Ordering {
+        self.as_slice().cmp(other.as_slice())
+    }
+}
+
 enum Children<T> {
-    Small(Vec<(Box<[u8]>, Node<T>)>),
-    Large(BTreeMap<Box<[u8]>, Node<T>>),
+    Small(Vec<(Key, Node<T>)>),
+    Large(BTreeMap<Key, Node<T>>),
 }
 
 impl<T> Children<T> {
@@ -250,27 +314,30 @@ impl<T> Children<T> {
     #[inline]
     fn get(&self, tok: &[u8]) -> Option<&Node<T>> {
         match self {
-            Children::Small(v) => v.iter().find(|(k, _)| **k == *tok).map(|(_, n)| n),
+            Children::Small(v) => v.iter().find(|(k, _)| k.as_slice() == tok).map(|(_, n)| n),
             Children::Large(m) => m.get(tok),
         }
     }
 
     fn get_mut(&mut self, tok: &[u8]) -> Option<&mut Node<T>> {
         match self {
-            Children::Small(v) => v.iter_mut().find(|(k, _)| **k == *tok).map(|(_, n)| n),
+            Children::Small(v) => v
+                .iter_mut()
+                .find(|(k, _)| k.as_slice() == tok)
+                .map(|(_, n)| n),
             Children::Large(m) => m.get_mut(tok),
         }
     }
 
     fn get_or_insert(&mut self, tok: &[u8]) -> &mut Node<T> {
         if let Children::Small(v) = self {
-            if v.len() >= SMALL_MAX && !v.iter().any(|(k, _)| **k == *tok) {
+            if v.len() >= SMALL_MAX && !v.iter().any(|(k, _)| k.as_slice() == tok) {
                 *self = Children::Large(core::mem::take(v).into_iter().collect());
             }
         }
         match self {
             Children::Small(v) => {
-                let i = match v.iter().position(|(k, _)| **k == *tok) {
+                let i = match v.iter().position(|(k, _)| k.as_slice() == tok) {
                     Some(i) => i,
                     None => {
                         v.push((tok.into(), Node::default()));
@@ -286,7 +353,7 @@ impl<T> Children<T> {
     fn remove(&mut self, tok: &[u8]) {
         match self {
             Children::Small(v) => {
-                if let Some(i) = v.iter().position(|(k, _)| **k == *tok) {
+                if let Some(i) = v.iter().position(|(k, _)| k.as_slice() == tok) {
                     v.swap_remove(i);
                 }
             }
@@ -301,15 +368,15 @@ impl<T> Children<T> {
 
     fn for_each_mut(&mut self, mut f: impl FnMut(&[u8], &mut Node<T>)) {
         match self {
-            Children::Small(v) => v.iter_mut().for_each(|(k, n)| f(k, n)),
-            Children::Large(m) => m.iter_mut().for_each(|(k, n)| f(k, n)),
+            Children::Small(v) => v.iter_mut().for_each(|(k, n)| f(k.as_slice(), n)),
+            Children::Large(m) => m.iter_mut().for_each(|(k, n)| f(k.as_slice(), n)),
         }
     }
 
     fn for_each<'a>(&'a self, mut f: impl FnMut(&'a [u8], &'a Node<T>)) {
         match self {
-            Children::Small(v) => v.iter().for_each(|(k, n)| f(k, n)),
-            Children::Large(m) => m.iter().for_each(|(k, n)| f(k, n)),
+            Children::Small(v) => v.iter().for_each(|(k, n)| f(k.as_slice(), n)),
+            Children::Large(m) => m.iter().for_each(|(k, n)| f(k.as_slice(), n)),
         }
     }
 }
@@ -807,6 +874,7 @@ mod tests {
     fn plain_one_is_inline() {
         assert_eq!(core::mem::size_of::<Plain<usize>>(), 24);
         assert_eq!(core::mem::size_of::<Node<usize>>(), 40);
+        assert_eq!(core::mem::size_of::<Key>(), 24);
         let mut p = Plain::Empty;
         p.push(1usize);
         assert!(matches!(p, Plain::One(1)));
@@ -860,6 +928,39 @@ mod tests {
             assert_eq!(s.match_uncached(fl.as_bytes()).plain, [i]);
         }
         for (i, fl) in filters.iter().enumerate().take(5) {
+            assert!(s.remove(fl, None, &i));
+        }
+        assert_eq!(s.node_count(), 0);
+    }
+
+    /// Tokens held inline and boxed (around [`Key::INLINE`]) under one
+    /// level, small and large: each matches only itself, prefixes and
+    /// extensions of a token included, and removal finds it.
+    #[test]
+    fn inline_and_boxed_tokens() {
+        let mut s = Sublist::new();
+        let mut toks: Vec<alloc::string::String> = Vec::new();
+        for n in [1, 21, 22, 23, 40] {
+            for c in ['a', 'b'] {
+                toks.push(core::iter::repeat_n(c, n).collect());
+            }
+        }
+        let filters: Vec<Filter> = toks
+            .iter()
+            .map(|t| Filter::try_from(alloc::format!("k.{t}").as_str()).unwrap())
+            .collect();
+        for (i, fl) in filters.iter().enumerate() {
+            s.insert(fl, None, i);
+        }
+        assert_eq!(core::mem::size_of::<Key>(), 24);
+        for (i, fl) in filters.iter().enumerate() {
+            assert_eq!(s.match_uncached(fl.as_bytes()).plain, [i], "{fl:?}");
+        }
+        assert!(s
+            .match_uncached(b"k.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+            .plain
+            .is_empty());
+        for (i, fl) in filters.iter().enumerate() {
             assert!(s.remove(fl, None, &i));
         }
         assert_eq!(s.node_count(), 0);

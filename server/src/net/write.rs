@@ -19,6 +19,13 @@ pub(super) fn oversized(buf: &Vec<u8>, used: usize) -> bool {
     buf.capacity() > SHRINK_ABOVE && buf.capacity() / 4 > used
 }
 
+/// An outbox buffer this small (bytes) is not kept after a direct write:
+/// it grew for one control packet (CONNACK, SUBACK, PUBACK, PINGRESP,
+/// `PONG`, `+OK`), and a quiet connection would hold its 32-byte chunk
+/// until its next PING. A connection with traffic queues more than this
+/// per flush, so it keeps its buffer.
+const TINY: usize = 8;
+
 /// What [`Conn::write_direct`] left to do.
 enum Direct {
     /// Everything was written (true: the socket took bytes).
@@ -83,7 +90,7 @@ impl Conn {
         }
         let used = batch.len();
         batch.clear();
-        if oversized(&batch, used) {
+        if oversized(&batch, used) || batch.capacity() <= TINY {
             batch = Vec::new();
         }
         let mut ob = self.shared.out.lock().expect("out");
