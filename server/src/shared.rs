@@ -41,8 +41,16 @@ pub struct Stats {
     pub out_bytes: AtomicU64,
     /// Connections accepted since start.
     pub total_connections: AtomicU64,
-    /// Connections closed as slow consumers.
+    /// Slow consumer events, every kind (`/varz` `slow_consumers`).
     pub slow_consumers: AtomicU64,
+    /// Of those, leafnode links (`slow_consumer_stats.leafs`; the rest
+    /// are `clients`, MQTT included, as in nats-server).
+    pub slow_consumer_leafs: AtomicU64,
+    /// Connections closed as stale (pings unanswered, WebSocket keepalive;
+    /// `/varz` `stale_connections`).
+    pub stale_connections: AtomicU64,
+    /// Of those, leafnode links (`stale_connection_stats.leafs`).
+    pub stale_leafs: AtomicU64,
     /// Sockets closed at accept by the `max_pending_handshakes` cap.
     pub pre_auth_rejected: AtomicU64,
     /// Connections closed, by reason ([`ClosedReason::index`]).
@@ -55,6 +63,24 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Counts a slow consumer event of a `kind` connection (nats-server
+    /// `client.handleWriteTimeout`, `client.queueOutbound`).
+    pub fn count_slow_consumer(&self, kind: ConnKind) {
+        self.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        if kind.is_leaf() {
+            self.slow_consumer_leafs.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a stale connection of `kind` (nats-server
+    /// `client.markConnAsClosed` with `StaleConnection`).
+    pub fn count_stale(&self, kind: ConnKind) {
+        self.stale_connections.fetch_add(1, Ordering::Relaxed);
+        if kind.is_leaf() {
+            self.stale_leafs.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Counts `msgs` deliveries of `bytes` payload bytes in all to
     /// `out_msgs`/`out_bytes`.
     pub fn count_out(&self, msgs: u64, bytes: u64) {
@@ -145,6 +171,10 @@ pub struct ClosedStats {
     /// How long before `stop` that was, on the server clock (meaningless
     /// when `last_activity` is 0).
     pub idle: std::time::Duration,
+    /// Bytes queued for it and not written when it closed (`pending_bytes`;
+    /// nats-server keeps `out.pb` of the closed client: a slow consumer
+    /// shows what it did not take).
+    pub pending: u64,
 }
 
 /// State shared by every thread.

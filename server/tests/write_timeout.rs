@@ -248,6 +248,12 @@ fn a_client_that_stops_reading_is_closed_under_every_policy() {
                 "{policy:?} {via:?}: closed after {took:?}, {} bytes pending",
                 c["pending_bytes"]
             );
+            // What it did not take stays on record (nats-server keeps the
+            // closed client's `out.pb`).
+            assert!(
+                c["pending_bytes"].as_u64().is_some_and(|n| n > 0),
+                "{policy:?} {via:?}: {c}"
+            );
             if policy != Some("retry") {
                 // One missed deadline, one slow consumer, counted as a client.
                 let v = json_get(&s, "/varz");

@@ -247,6 +247,42 @@ fn stale_connection() {
     );
 }
 
+/// Stale connections are counted in `/varz` and split by kind
+/// (nats-server `markConnAsClosed`): a TCP and a WebSocket client that
+/// never answer the server's PINGs are two stale clients, no leaf.
+#[test]
+fn stale_connections_are_counted_by_kind() {
+    let s = ws_server("ping_interval: \"200ms\"\nping_max: 1\nhttp: \"127.0.0.1:-1\"");
+    let mut tcp = Raw::connect(s.client_port);
+    tcp.expect(" \r\n");
+    tcp.send(b"CONNECT {}\r\n");
+    let mut w = ws_connect(&s);
+    w.send(b"CONNECT {}\r\n");
+    expect_end(
+        &mut w,
+        "stale",
+        End::Close(Some("Stale Connection"), 1001, "Stale Connection"),
+    );
+    tcp.expect("-ERR 'Stale Connection'\r\n");
+    // Both are counted once their close is recorded, which a client may
+    // see a moment before: poll until the figure or the deadline.
+    let until = std::time::Instant::now() + common::DEADLINE;
+    let v = loop {
+        let (status, body) = s.http_get("/varz");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("varz json");
+        if v["stale_connections"] == 2 || std::time::Instant::now() > until {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(v["stale_connections"], 2, "{v}");
+    let split = &v["stale_connection_stats"];
+    assert_eq!(split["clients"], 2, "{split}");
+    assert_eq!(split["leafs"], 0, "{split}");
+    assert_eq!(v["slow_consumers"], 0, "{v}");
+}
+
 /// Over `max_connections`: nats-server upgrades, sends INFO and the -ERR,
 /// then closes with 1008.
 #[test]

@@ -261,7 +261,7 @@ fn closed_conn(c: &ClosedConn, activity: (SystemTime, Duration), auth: bool) -> 
         "reason": c.reason.as_str(),
         "uptime": uptime_string(c.stop.duration_since(c.start).unwrap_or_default()),
         "idle": uptime_string(idle),
-        "rtt": crate::rtt::go_duration(st.rtt), "pending_bytes": 0,
+        "rtt": crate::rtt::go_duration(st.rtt), "pending_bytes": st.pending,
         "in_msgs": st.in_msgs, "out_msgs": st.out_msgs,
         "in_bytes": st.in_bytes, "out_bytes": st.out_bytes,
         "subscriptions": st.subs,

@@ -167,6 +167,13 @@ pub(crate) fn varz(shared: &Shared) -> Value {
     let settings = shared.settings();
     let s = &*settings;
     let st = &shared.stats;
+    // (total, of which leafs): the part first, so the total covers it.
+    let split = |part: &std::sync::atomic::AtomicU64, total: &std::sync::atomic::AtomicU64| {
+        let p = part.load(Ordering::Relaxed);
+        (total.load(Ordering::Relaxed).max(p), p)
+    };
+    let slow_leafs = split(&st.slow_consumer_leafs, &st.slow_consumers);
+    let stale_leafs = split(&st.stale_leafs, &st.stale_connections);
     let now = SystemTime::now();
     let uptime = now.duration_since(shared.start).unwrap_or_default();
     let connections = shared.conns.lock().map_or(0, |c| c.len());
@@ -226,15 +233,18 @@ pub(crate) fn varz(shared: &Shared) -> Value {
         "in_client_bytes": st.in_bytes.load(Ordering::Relaxed),
         "out_client_bytes": st.out_bytes.load(Ordering::Relaxed),
         "slow_consumers": st.slow_consumers.load(Ordering::Relaxed),
-        "stale_connections": 0,
+        "stale_connections": st.stale_connections.load(Ordering::Relaxed),
         "stalled_clients": 0,
         "subscriptions": subscriptions,
         "http_req_stats": shared.http_req_stats.lock().map(|m| json!(*m)).unwrap_or_else(|_| json!({})),
         "slow_consumer_stats": {
-            "clients": st.slow_consumers.load(Ordering::Relaxed),
-            "routes": 0, "gateways": 0, "leafs": 0
+            "clients": slow_leafs.0 - slow_leafs.1,
+            "routes": 0, "gateways": 0, "leafs": slow_leafs.1
         },
-        "stale_connection_stats": {"clients": 0, "routes": 0, "gateways": 0, "leafs": 0},
+        "stale_connection_stats": {
+            "clients": stale_leafs.0 - stale_leafs.1,
+            "routes": 0, "gateways": 0, "leafs": stale_leafs.1
+        },
     });
     client_tls(shared, &mut v);
     if let Some(sys) = &s.system_account {

@@ -232,10 +232,7 @@ impl EventLoop {
         }
         match conn.shared.kill_requested() {
             Kill::SlowConsumer => {
-                self.shared
-                    .stats
-                    .slow_consumers
-                    .fetch_add(1, Ordering::Relaxed);
+                self.shared.stats.count_slow_consumer(conn.shared.kind);
                 crate::info!(
                     "{} - {}:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
                     conn.shared.log_peer(),
@@ -352,10 +349,11 @@ impl EventLoop {
             conn.blocked_since = At::from(Some(since));
             let deadline = self.turn.settings.write_deadline_for(conn.shared.kind);
             if now.saturating_sub(since).0 > deadline.as_millis() as u64 {
-                self.shared
-                    .stats
-                    .slow_consumers
-                    .fetch_add(1, Ordering::Relaxed);
+                // Before CONNECT it is closed the same way but not counted
+                // (nats-server `handleWriteTimeout`: "misleading").
+                if !conn.pre_auth {
+                    self.shared.stats.count_slow_consumer(conn.shared.kind);
+                }
                 self.finish_close(token, ClosedReason::SlowConsumerWriteDeadline);
                 return;
             }
@@ -471,7 +469,15 @@ fn record_closed(shared: &Shared, conn: &Conn, reason: ClosedReason) {
     }
     shared.conns.lock().expect("conns").remove(&cs.cid);
     shared.stats.closed[reason.index()].fetch_add(1, Ordering::Relaxed);
+    if reason == ClosedReason::StaleConnection {
+        shared.stats.count_stale(cs.kind);
+    }
     crate::system::events::client_disconnect(shared, cs, &conn.account, reason, !conn.pre_auth);
+    let pending = cs.out.lock().map_or(0, |o| o.buf.len())
+        + conn
+            .io
+            .as_ref()
+            .map_or(0, |b| b.wbuf.len() - b.wpos + b.spare.len());
     let mut closed = shared.closed.lock().expect("closed");
     if closed.len() == CLOSED_RING {
         closed.pop_front();
@@ -499,6 +505,7 @@ fn record_closed(shared: &Shared, conn: &Conn, reason: ClosedReason) {
             idle: Duration::from_millis(
                 (shared.now().0).saturating_sub(cs.last_activity.load(Ordering::Relaxed)),
             ),
+            pending: pending as u64,
         },
     });
 }

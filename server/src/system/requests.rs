@@ -449,6 +449,24 @@ pub(crate) fn statsz(shared: &Shared) -> Value {
         "active_servers": 1,
         "gomaxprocs": n("cores"),
     });
+    let mut stats = stats;
+    // nats-server `sendStatsz`: the split by kind only when a figure is
+    // not 0, `stale_connections` omitted when 0.
+    for (key, total) in [
+        ("slow_consumer_stats", None),
+        ("stale_connection_stats", Some("stale_connections")),
+    ] {
+        let split = &v[key];
+        let any = ["clients", "routes", "gateways", "leafs"]
+            .iter()
+            .any(|k| split[*k].as_u64().is_some_and(|n| n != 0));
+        if any {
+            stats[key] = split.clone();
+        }
+        if let Some(t) = total.filter(|t| v[*t].as_u64().is_some_and(|n| n != 0)) {
+            stats[t] = v[t].clone();
+        }
+    }
     json!({"server": server_info(shared), "statsz": stats})
 }
 
