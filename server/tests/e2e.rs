@@ -49,7 +49,19 @@ fn tcp_client(s: &Server, name: &str, then: &str) -> Raw {
 /// Sends `batch` from `p` (with a PING/PONG after each, so the server has
 /// routed it) until `/varz` counts a slow consumer; at most 4000 times.
 fn publish_until_slow_consumer(s: &Server, p: &mut Raw, batch: &[u8]) {
-    for _ in 0..4000 {
+    publish_until_slow_consumer_paced(s, p, batch, &|_| {});
+}
+
+/// [`publish_until_slow_consumer`], calling `before(n)` ahead of the
+/// `n`-th batch (0-based), so a test can hold the publisher back.
+fn publish_until_slow_consumer_paced(
+    s: &Server,
+    p: &mut Raw,
+    batch: &[u8],
+    before: &dyn Fn(usize),
+) {
+    for n in 0..4000 {
+        before(n);
         p.send(batch);
         p.send(b"PING\r\n");
         p.expect("PONG\r\n");
@@ -570,6 +582,12 @@ fn slow_consumer_is_closed_and_others_keep_receiving() {
     good.expect(" \r\n");
     good.send(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n");
     good.expect("PONG\r\n");
+    // Payload bytes the good one has read, so that the publisher never runs
+    // more than two batches ahead of it: it stays far under max_pending
+    // however its reader thread is scheduled (the test once failed on a
+    // loaded machine with the good one closed too).
+    let progress = std::sync::Arc::new((std::sync::Mutex::new(0usize), std::sync::Condvar::new()));
+    let seen = progress.clone();
     let reader = std::thread::spawn(move || {
         let mut tail = Vec::new();
         let mut buf = vec![0u8; 1 << 16];
@@ -581,6 +599,8 @@ fn slow_consumer_is_closed_and_others_keep_receiving() {
             match good.sock.read(&mut buf) {
                 Ok(0) => return (false, good),
                 Ok(n) => {
+                    *seen.0.lock().unwrap() += buf[..n].iter().filter(|b| **b == b'z').count();
+                    seen.1.notify_all();
                     tail.extend_from_slice(&buf[..n]);
                     if common::find(&tail, b"last\r\n").is_some() {
                         return (true, good);
@@ -597,15 +617,29 @@ fn slow_consumer_is_closed_and_others_keep_receiving() {
     p.expect(" \r\n");
     p.send(b"CONNECT {\"verbose\":false}\r\n");
     let payload = vec![b'z'; 8192];
-    // 64 KiB per round: far under max_pending for a subscriber that reads,
-    // even when its loop thread is briefly starved of CPU.
     let mut batch = Vec::new();
     for _ in 0..8 {
         batch.extend_from_slice(format!("PUB flood {}\r\n", payload.len()).as_bytes());
         batch.extend_from_slice(&payload);
         batch.extend_from_slice(b"\r\n");
     }
-    publish_until_slow_consumer(&s, &mut p, &batch);
+    let per_batch = 8 * payload.len();
+    publish_until_slow_consumer_paced(&s, &mut p, &batch, &|n| {
+        // Batch n goes out once the good one has read batches 0..n-2: it
+        // is never more than two batches (128 KiB) behind.
+        let (lock, cv) = &*progress;
+        let read = lock.lock().unwrap();
+        let (read, timeout) = cv
+            .wait_timeout_while(read, common::DEADLINE, |r| {
+                *r < n.saturating_sub(1) * per_batch
+            })
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "the good subscriber stalled at {} bytes",
+            *read
+        );
+    });
     p.send(b"PUB flood 4\r\nlast\r\n");
     let (good_ok, _good) = reader.join().unwrap();
     assert!(
