@@ -15,6 +15,9 @@ pub struct Account {
     /// Account name (`$G` for the global account; the account public key in
     /// operator mode).
     pub name: String,
+    /// The same name, shared: a connection's monitoring record
+    /// ([`crate::sink::ClientMeta`]) points at it rather than copying it.
+    pub shared_name: Arc<String>,
     /// Its subscriptions.
     pub router: Mutex<Router<Sink>>,
     /// Its exports, imports and mappings (`crate::imports::Links`),
@@ -32,6 +35,7 @@ impl Account {
     fn new(name: &str) -> Account {
         Account {
             name: name.to_string(),
+            shared_name: Arc::new(name.to_string()),
             router: Mutex::new(Router::new()),
             links: RwLock::new(None),
             has_links: AtomicBool::new(false),

@@ -153,15 +153,15 @@ fn mark_dirty(
     if target.dirty.load(Ordering::Acquire) || target.dirty.swap(true, Ordering::AcqRel) {
         return false;
     }
-    if target.loop_idx == idx {
+    if target.loop_idx() == idx {
         local_dirty.push(target.clone());
     } else {
-        shared.loops[target.loop_idx]
+        shared.loops[target.loop_idx()]
             .inbox
             .lock()
             .expect("inbox")
             .push(target.clone());
-        wake[target.loop_idx] = true;
+        wake[target.loop_idx()] = true;
     }
     true
 }
@@ -189,7 +189,7 @@ fn mark_delivered(
 /// it and the peer closes the link, leafnode.md §4.1, §9).
 fn over_peer_max(target: &ConnShared, msg: &Message<'_>, size: u64) -> bool {
     let max = target.peer_max_payload.load(Ordering::Relaxed);
-    if max == 0 || size <= max as u64 {
+    if max == 0 || size <= u64::from(max) {
         return false;
     }
     crate::warn!(
@@ -226,7 +226,7 @@ fn wake_now(shared: &Shared, target: &Arc<ConnShared>) {
     if target.dirty.load(Ordering::Acquire) || target.dirty.swap(true, Ordering::AcqRel) {
         return;
     }
-    let l = &shared.loops[target.loop_idx];
+    let l = &shared.loops[target.loop_idx()];
     l.inbox.lock().expect("inbox").push(target.clone());
     let _ = l.waker.wake();
 }

@@ -425,7 +425,7 @@ fn client_info(cs: Option<&ConnShared>, account: &str, share: bool) -> String {
     m.insert("acc".into(), account.into());
     if let (true, Some(meta)) = (share, &meta) {
         for (k, v) in [
-            ("user", &*meta.user),
+            ("user", meta.user()),
             ("name", meta.name()),
             ("lang", meta.lang()),
             ("ver", meta.version()),

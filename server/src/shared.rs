@@ -97,7 +97,7 @@ impl Shared {
         if !c.mark_kill(code) {
             return;
         }
-        let l = &self.loops[c.loop_idx];
+        let l = &self.loops[c.loop_idx()];
         if !c.dirty.swap(true, Ordering::AcqRel) {
             l.inbox.lock().expect("inbox").push(c.clone());
         }

@@ -8,13 +8,14 @@
 //! delivery engine ([`crate::deliver`]) can reach a subscriber without a
 //! downcast and without an import circle.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use natsws_core::router::{ConnId, Message, Origin, Subscription};
 use natsws_core::time::Millis;
+use once_cell::race::OnceBox;
 
 use crate::kind::ConnKind;
 use crate::ws::{Forwarded, WsUpgrade};
@@ -81,20 +82,32 @@ pub struct Outbox {
 }
 
 /// The part of a connection that other threads touch.
+///
+/// One per connection, behind an `Arc`, so its size is paid by every
+/// idle connection: fields are kept narrow (32-bit loop, slab key and
+/// subscription count, the start in nanoseconds) and what few
+/// connections have is boxed behind a one-word [`OnceBox`].
 #[derive(Debug)]
 pub struct ConnShared {
     /// Connection id.
     pub cid: ConnId,
-    /// Owning loop.
-    pub loop_idx: usize,
-    /// Slab key in the owning loop.
-    pub token: usize,
+    /// Owning loop ([`ConnShared::loop_idx`]).
+    loop_idx: u32,
+    /// Slab key in the owning loop ([`ConnShared::token`]).
+    token: u32,
     /// Listener kind.
     pub kind: ConnKind,
-    /// Peer address.
-    pub peer: SocketAddr,
-    /// When it was accepted.
-    pub start: SystemTime,
+    /// Peer address ([`ConnShared::peer`]), in parts: a `SocketAddr` is
+    /// 32 bytes, these 23 (the IPv6 flow label is not kept: nothing
+    /// shows it).
+    peer_ip: IpAddr,
+    /// The peer's port.
+    peer_port: u16,
+    /// The peer's IPv6 scope id (0 for IPv4), shown as `%<id>`.
+    peer_scope: u32,
+    /// When it was accepted: ns since the Unix epoch
+    /// ([`ConnShared::start`]).
+    start: u64,
     /// Outbound NATS bytes.
     pub out: Mutex<Outbox>,
     /// Queued on its loop for a flush.
@@ -110,33 +123,29 @@ pub struct ConnShared {
     /// Payload bytes it published.
     pub in_bytes: AtomicU64,
     /// Open subscriptions.
-    pub subs: AtomicUsize,
+    pub subs: SubCount,
     /// Client name/lang/version from CONNECT, for monitoring.
     pub client: Mutex<ClientMeta>,
-    /// What TLS negotiated, set once the handshake completes (TLS
-    /// listeners only; boxed so that plain connections keep a pointer's
-    /// worth, not the whole record).
-    pub tls: std::sync::OnceLock<Box<crate::tls::TlsInfo>>,
+    /// What TLS negotiated and the PROXY protocol's address, which few
+    /// connections have: one word for both ([`ConnShared::tls`],
+    /// [`ConnShared::proxied`]).
+    rare: OnceBox<Rare>,
     /// Set when `perms` holds permissions that deliveries must consult.
     pub has_perms: AtomicBool,
     /// Delivery-time permissions (subscribe deny, response permissions);
     /// boxed, since most connections have none.
     pub perms: Mutex<Option<Box<crate::auth::DeliveryPerms>>>,
     /// WebSocket: what the upgrade request said, set at the upgrade.
-    pub upgrade: std::sync::OnceLock<Box<WsUpgrade>>,
-    /// The client's address from a PROXY protocol header (`proxy_protocol`),
-    /// set once the header was read: it stands for the socket's peer
-    /// everywhere (logs, `/connz`, INFO `client_ip`, JWT `src`), as in
-    /// nats-server. Boxed: only `proxy_protocol` listeners set it.
-    pub proxied: std::sync::OnceLock<Box<SocketAddr>>,
+    pub upgrade: OnceBox<WsUpgrade>,
     /// Set once the client takes asynchronous INFO (protocol 1 and its
     /// first PING answered: nats-server's `firstPongSent`), for
     /// `$SYS.REQ.SERVER.<id>.LDM`.
     pub async_info: AtomicBool,
-    /// Leafnode links: the peer's `max_payload` from its INFO (0 =
-    /// unknown). A message over it is not sent (leafnode.md §9: refused
-    /// on its own instead of killing the link).
-    pub peer_max_payload: AtomicUsize,
+    /// Leafnode links: the peer's `max_payload` from its INFO in bytes (0
+    /// = unknown; larger values saturate, no message is that big). A
+    /// message over it is not sent (leafnode.md §9: refused on its own
+    /// instead of killing the link).
+    pub peer_max_payload: AtomicU32,
     /// Round-trip time (`/connz`, `/leafz` `rtt`).
     pub rtt: crate::rtt::Rtt,
     /// Last activity (`/connz` `last_activity`, `idle`; nats-server
@@ -148,9 +157,45 @@ pub struct ConnShared {
     pub last_activity: AtomicU64,
 }
 
+/// See [`ConnShared::rare`]. Not `WsUpgrade` too: every WebSocket
+/// connection has one, and would pay for this box besides its own.
+#[derive(Debug, Default)]
+struct Rare {
+    /// What TLS negotiated, set once the handshake completes (TLS
+    /// listeners only).
+    tls: OnceBox<crate::tls::TlsInfo>,
+    /// The client's address from a PROXY protocol header
+    /// (`proxy_protocol` listeners only), set once the header was read.
+    proxied: OnceBox<SocketAddr>,
+}
+
+/// A connection's open subscriptions, in 32 bits (an `AtomicUsize`'s
+/// interface, so callers count in `usize`): a connection cannot hold
+/// anywhere near 2^32 subscriptions, and every connection has one.
+#[derive(Debug, Default)]
+pub struct SubCount(AtomicU32);
+
+impl SubCount {
+    /// The count now.
+    pub fn load(&self, order: Ordering) -> usize {
+        self.0.load(order) as usize
+    }
+
+    /// Adds `n`; returns the count before. Wraps at 2^32 (unreachable).
+    pub fn fetch_add(&self, n: usize, order: Ordering) -> usize {
+        self.0.fetch_add(n as u32, order) as usize
+    }
+
+    /// Subtracts `n`; returns the count before.
+    pub fn fetch_sub(&self, n: usize, order: Ordering) -> usize {
+        self.0.fetch_sub(n as u32, order) as usize
+    }
+}
+
 impl ConnShared {
     /// A new connection's shared part: empty outbox, zero counters, no
-    /// permissions, accepted now.
+    /// permissions, accepted now. `loop_idx` and `token` fit in 32 bits
+    /// (loops are threads; a slab key is below the open connections).
     pub fn new(
         cid: ConnId,
         loop_idx: usize,
@@ -158,13 +203,21 @@ impl ConnShared {
         kind: ConnKind,
         peer: SocketAddr,
     ) -> ConnShared {
+        let start = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         ConnShared {
             cid,
-            loop_idx,
-            token,
+            loop_idx: u32::try_from(loop_idx).expect("loop index fits 32 bits"),
+            token: u32::try_from(token).expect("slab key fits 32 bits"),
             kind,
-            peer,
-            start: SystemTime::now(),
+            peer_ip: peer.ip(),
+            peer_port: peer.port(),
+            peer_scope: match peer {
+                SocketAddr::V6(a) => a.scope_id(),
+                SocketAddr::V4(_) => 0,
+            },
+            start,
             out: Mutex::new(Outbox::default()),
             dirty: AtomicBool::new(false),
             kill: AtomicU8::new(Kill::None as u8),
@@ -172,23 +225,78 @@ impl ConnShared {
             out_bytes: AtomicU64::new(0),
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
-            subs: AtomicUsize::new(0),
+            subs: SubCount::default(),
             client: Mutex::default(),
-            tls: std::sync::OnceLock::new(),
+            rare: OnceBox::new(),
             has_perms: AtomicBool::new(false),
             perms: Mutex::new(None),
-            upgrade: std::sync::OnceLock::new(),
-            proxied: std::sync::OnceLock::new(),
+            upgrade: OnceBox::new(),
             async_info: AtomicBool::new(false),
-            peer_max_payload: AtomicUsize::new(0),
+            peer_max_payload: AtomicU32::new(0),
             rtt: crate::rtt::Rtt::new(),
             last_activity: AtomicU64::new(0),
         }
     }
 
+    /// The socket's peer address (see [`ConnShared::peer_addr`] for the
+    /// one a PROXY protocol header gave).
+    pub fn peer(&self) -> SocketAddr {
+        match self.peer_ip {
+            IpAddr::V4(ip) => SocketAddr::V4(SocketAddrV4::new(ip, self.peer_port)),
+            IpAddr::V6(ip) => {
+                SocketAddr::V6(SocketAddrV6::new(ip, self.peer_port, 0, self.peer_scope))
+            }
+        }
+    }
+
+    /// What TLS negotiated, once the handshake completed (TLS listeners
+    /// only).
+    pub fn tls(&self) -> Option<&crate::tls::TlsInfo> {
+        self.rare.get()?.tls.get()
+    }
+
+    /// Records what TLS negotiated (once; a second call changes nothing).
+    pub fn set_tls(&self, info: crate::tls::TlsInfo) {
+        let _ = self.rare().tls.set(Box::new(info));
+    }
+
+    /// The client's address from a PROXY protocol header
+    /// (`proxy_protocol`), once the header was read: it stands for the
+    /// socket's peer everywhere (logs, `/connz`, INFO `client_ip`, JWT
+    /// `src`), as in nats-server.
+    pub fn proxied(&self) -> Option<SocketAddr> {
+        self.rare.get()?.proxied.get().copied()
+    }
+
+    /// Records the PROXY protocol's client address (once; a second call
+    /// changes nothing).
+    pub fn set_proxied(&self, addr: SocketAddr) {
+        let _ = self.rare().proxied.set(Box::new(addr));
+    }
+
+    /// The rare fields' box, made at the first use.
+    fn rare(&self) -> &Rare {
+        self.rare.get_or_init(Box::default)
+    }
+
+    /// The owning loop's index.
+    pub fn loop_idx(&self) -> usize {
+        self.loop_idx as usize
+    }
+
+    /// The slab key in the owning loop.
+    pub fn token(&self) -> usize {
+        self.token as usize
+    }
+
+    /// When the connection was accepted (wall clock, ns precision).
+    pub fn start(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(self.start)
+    }
+
     /// The client's address: the one resolved through trusted proxies, else
     /// the TCP peer's.
-    pub fn client_ip(&self) -> std::net::IpAddr {
+    pub fn client_ip(&self) -> IpAddr {
         match self.forwarded() {
             Some(f) if f.trusted => f.ip,
             _ => self.peer_addr().ip(),
@@ -198,7 +306,7 @@ impl ConnShared {
     /// The peer as nats-server's `host:port`: the PROXY protocol's client
     /// address when one was given, else the socket's peer.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.proxied.get().map_or(self.peer, |p| **p)
+        self.proxied().unwrap_or_else(|| self.peer())
     }
 
     /// The client's address and port for INFO `client_ip` and its logs:
@@ -227,8 +335,8 @@ pub struct LogPeer<'a>(&'a ConnShared);
 impl std::fmt::Display for LogPeer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0.forwarded().map(|x| x.ip) {
-            Some(std::net::IpAddr::V6(ip)) => write!(f, "[{ip}]/{}", self.0.peer),
-            Some(ip) => write!(f, "{ip}/{}", self.0.peer),
+            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]/{}", self.0.peer()),
+            Some(ip) => write!(f, "{ip}/{}", self.0.peer()),
             None => write!(f, "{}", self.0.peer_addr()),
         }
     }
@@ -255,35 +363,36 @@ impl ConnShared {
     }
 }
 
-/// CONNECT details kept for monitoring (`Box<str>`: 16 bytes each, an
-/// empty one allocates nothing).
+/// CONNECT details kept for monitoring: three words. What many
+/// connections lack (CONNECT names, an authenticated user, an expiry) is
+/// boxed together; the account's name is shared, not copied.
 #[derive(Debug, Default, Clone)]
 pub struct ClientMeta {
-    /// CONNECT `name`, `lang` and `version`, boxed together: MQTT clients
-    /// and many NATS clients send none, and every connection holds a
-    /// `ClientMeta` (see [`ClientMeta::set_names`]).
+    /// CONNECT `name`, `lang` and `version`, the user and the expiry,
+    /// boxed together: MQTT clients and many NATS clients send no names
+    /// and have no user, and every connection holds a `ClientMeta` (see
+    /// [`ClientMeta::set_names`], [`ClientMeta::set_user`]).
     names: Option<Box<ClientNames>>,
     /// MQTT client id (`/connz` `mqtt_client`), set at CONNECT: the
     /// session key's text, shared (no copy).
     pub mqtt_client: Option<Arc<str>>,
-    /// The authenticated user (nats-server `getRawAuthUser`: user name,
-    /// nkey or JWT user key; empty without one), for `$SYS` events and
-    /// `$SYS.REQ.USER.INFO`.
-    pub user: Box<str>,
     /// The account the connection is bound to, set once CONNECT passed
-    /// (empty before).
-    pub account: Box<str>,
-    /// When the user's credentials expire (JWT `exp`), in Unix seconds;
-    /// `None` when they do not.
-    pub expires_unix: Option<u64>,
+    /// (none before): the account's [`crate::account::Account::shared_name`]
+    /// (one word, no copy; [`ClientMeta::account`]).
+    account: Option<Arc<String>>,
 }
 
-/// See [`ClientMeta::set_names`].
+/// See [`ClientMeta::names`] (`Box<str>`: 16 bytes each, an empty one
+/// allocates nothing).
 #[derive(Debug, Default, Clone)]
 struct ClientNames {
     name: Box<str>,
     lang: Box<str>,
     version: Box<str>,
+    /// See [`ClientMeta::user`].
+    user: Box<str>,
+    /// See [`ClientMeta::expires_unix`].
+    expires_unix: Option<u64>,
 }
 
 impl ClientMeta {
@@ -302,16 +411,65 @@ impl ClientMeta {
         self.names.as_ref().map_or("", |n| &n.version)
     }
 
+    /// The authenticated user (nats-server `getRawAuthUser`: user name,
+    /// nkey or JWT user key; empty without one), for `$SYS` events and
+    /// `$SYS.REQ.USER.INFO`.
+    pub fn user(&self) -> &str {
+        self.names.as_ref().map_or("", |n| &n.user)
+    }
+
+    /// When the user's credentials expire (JWT `exp`), in Unix seconds;
+    /// `None` when they do not.
+    pub fn expires_unix(&self) -> Option<u64> {
+        self.names.as_ref().and_then(|n| n.expires_unix)
+    }
+
+    /// The name of the account the connection is bound to; empty before
+    /// CONNECT passed.
+    pub fn account(&self) -> &str {
+        self.account.as_deref().map_or("", String::as_str)
+    }
+
+    /// Binds the connection to the account named `name` (CONNECT passed):
+    /// the account's [`crate::account::Account::shared_name`], shared.
+    pub fn set_account(&mut self, name: &Arc<String>) {
+        self.account = Some(name.clone());
+    }
+
+    /// Sets the authenticated user; allocates only when it is not empty
+    /// or the box exists already.
+    pub fn set_user(&mut self, user: &str) {
+        if let Some(n) = self.extras(!user.is_empty()) {
+            n.user = user.into();
+        }
+    }
+
+    /// Sets when the user's credentials expire (`None`: never).
+    pub fn set_expires_unix(&mut self, at: Option<u64>) {
+        if let Some(n) = self.extras(at.is_some()) {
+            n.expires_unix = at;
+        }
+    }
+
     /// Sets `name`, `lang` and `version` (a leafnode: its server name or
-    /// version only); allocates only when one of them is not empty.
+    /// version only); allocates only when one of them is not empty or the
+    /// box exists already.
     pub fn set_names(&mut self, name: &str, lang: &str, version: &str) {
-        self.names = (!(name.is_empty() && lang.is_empty() && version.is_empty())).then(|| {
-            Box::new(ClientNames {
-                name: name.into(),
-                lang: lang.into(),
-                version: version.into(),
-            })
-        });
+        let any = !(name.is_empty() && lang.is_empty() && version.is_empty());
+        if let Some(n) = self.extras(any) {
+            n.name = name.into();
+            n.lang = lang.into();
+            n.version = version.into();
+        }
+    }
+
+    /// The boxed extras, made first when `make`; `None` when there are
+    /// none and `make` is false (nothing to record: all of it is empty).
+    fn extras(&mut self, make: bool) -> Option<&mut ClientNames> {
+        if make && self.names.is_none() {
+            self.names = Some(Box::default());
+        }
+        self.names.as_deref_mut()
     }
 }
 
@@ -359,7 +517,7 @@ impl ConnShared {
     /// `verify_and_map` and the TLS handshake completed (before any
     /// CONNECT is read).
     pub fn tls_peer(&self) -> Option<&crate::tls::PeerIdentity> {
-        self.tls.get().and_then(|t| t.peer.as_ref())
+        self.tls().and_then(|t| t.peer.as_ref())
     }
 
     /// Marks the connection for closing as a slow consumer (the owner closes
@@ -384,5 +542,22 @@ impl ConnShared {
     /// The kill another thread asked for, if any.
     pub(crate) fn kill_requested(&self) -> Kill {
         Kill::from_u8(self.kill.load(Ordering::Acquire))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection holds one `ConnShared` (in an `Arc`: 16 more bytes,
+    /// then glibc's chunk rounding): it must not grow back.
+    #[test]
+    fn per_connection_sizes() {
+        let shared = std::mem::size_of::<ConnShared>();
+        // 336 before the narrow fields, the shared account name and the
+        // boxed user and TLS/PROXY record (ArcInner 352 → 248: glibc chunk
+        // 368 → 256).
+        assert!(shared <= 232, "ConnShared is {shared} bytes");
+        assert!(std::mem::size_of::<ClientMeta>() <= 32);
     }
 }

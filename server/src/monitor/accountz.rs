@@ -28,7 +28,7 @@ fn detail(shared: &Shared, acc: &Account) -> Value {
     let clients = shared.conns.lock().map_or(0, |c| {
         c.values()
             .filter(|cs| !cs.kind.is_leaf())
-            .filter(|cs| cs.client.lock().is_ok_and(|m| *m.account == *acc.name))
+            .filter(|cs| cs.client.lock().is_ok_and(|m| m.account() == acc.name))
             .count()
     });
     let mut v = json!({

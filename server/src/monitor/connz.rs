@@ -95,15 +95,15 @@ impl<'a> Query<'a> {
 /// out for the global account `$G`, and so is `name_tag` of a closed
 /// connection (nats-server `Connz`).
 fn add_auth(meta: &crate::sink::ClientMeta, open: bool, obj: &mut serde_json::Map<String, Value>) {
-    if !meta.user.is_empty() {
-        obj.insert("authorized_user".into(), json!(meta.user));
+    if !meta.user().is_empty() {
+        obj.insert("authorized_user".into(), json!(meta.user()));
     }
-    let global = &*meta.account == "$G";
-    if !meta.account.is_empty() && !global {
-        obj.insert("account".into(), json!(meta.account));
+    let global = meta.account() == "$G";
+    if !meta.account().is_empty() && !global {
+        obj.insert("account".into(), json!(meta.account()));
     }
-    if !meta.account.is_empty() && (open || !global) {
-        obj.insert("name_tag".into(), json!(meta.account));
+    if !meta.account().is_empty() && (open || !global) {
+        obj.insert("name_tag".into(), json!(meta.account()));
     }
 }
 
@@ -198,9 +198,9 @@ fn open_conn(
         "type": c.kind.connz_type(),
         "ip": c.peer_addr().ip().to_string(),
         "port": c.peer_addr().port(),
-        "start": rfc3339(c.start),
+        "start": rfc3339(c.start()),
         "last_activity": rfc3339(activity.0),
-        "uptime": uptime_string(now.duration_since(c.start).unwrap_or_default()),
+        "uptime": uptime_string(now.duration_since(c.start()).unwrap_or_default()),
         "idle": uptime_string(activity.1),
         "rtt": rtt,
         "pending_bytes": pending,
@@ -211,9 +211,9 @@ fn open_conn(
         "subscriptions": c.subs.load(Ordering::Relaxed),
     });
     let obj = v.as_object_mut().expect("object");
-    if c.proxied.get().is_some() {
+    if c.proxied().is_some() {
         // natsws extension: the PROXY protocol sender (the socket's peer).
-        obj.insert("proxy_ip".into(), json!(c.peer.to_string()));
+        obj.insert("proxy_ip".into(), json!(c.peer().to_string()));
     }
     for (k, val) in [
         ("name", meta.name()),
@@ -229,7 +229,7 @@ fn open_conn(
     if q.auth {
         add_auth(&meta, true, obj);
     }
-    if let Some(t) = c.tls.get() {
+    if let Some(t) = c.tls() {
         obj.insert("tls_version".into(), json!(t.version));
         obj.insert("tls_cipher_suite".into(), json!(t.cipher));
     }
@@ -304,16 +304,16 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             let (acc, mqtt_id) = c
                 .client
                 .lock()
-                .map(|m| (m.account.clone(), m.mqtt_client.clone()))
+                .map(|m| (Box::<str>::from(m.account()), m.mqtt_client.clone()))
                 .unwrap_or_default();
             if q.wants(c.cid, &acc) && q.wants_mqtt(mqtt_id.as_deref().unwrap_or("")) {
                 let ms = c.last_activity.load(Ordering::Relaxed);
-                let last = last_activity(shared.start, c.start, ms);
-                let uptime = now.duration_since(c.start).unwrap_or_default();
+                let last = last_activity(shared.start, c.start(), ms);
+                let uptime = now.duration_since(c.start()).unwrap_or_default();
                 let idle = idle_time(ms, mono, uptime);
                 list.push(Row {
                     cid: c.cid,
-                    start: c.start,
+                    start: c.start(),
                     last,
                     stop: None,
                     rtt: c.rtt.get(),
@@ -329,7 +329,7 @@ pub(crate) fn connz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             .map(|c| c.iter().cloned().collect())
             .unwrap_or_default();
         for c in closed.iter().filter(|c| {
-            q.wants(c.cid, &c.client.account)
+            q.wants(c.cid, c.client.account())
                 && q.wants_mqtt(c.client.mqtt_client.as_deref().unwrap_or(""))
         }) {
             let last = last_activity(shared.start, c.start, c.stats.last_activity);

@@ -153,7 +153,7 @@ impl EventLoop {
         let shared = &self.shared;
         let conn = &mut self.conns[token];
         let kind = conn.shared.kind;
-        let (cid, peer) = (conn.shared.cid, conn.shared.peer);
+        let (cid, peer) = (conn.shared.cid, conn.shared.peer());
         let settings = shared.settings();
         let Some(listen) = settings.tls_for(kind) else {
             return true;
@@ -206,7 +206,7 @@ impl EventLoop {
             info.version,
             info.cipher
         );
-        let _ = conn.shared.tls.set(Box::new(info));
+        conn.shared.set_tls(info);
         if !pinned_ok {
             self.tls_failed(token, "certificate not pinned");
             return false;
@@ -247,7 +247,7 @@ impl EventLoop {
     /// request).
     pub(super) fn tls_failed(&mut self, token: usize, why: &str) {
         let conn = &self.conns[token];
-        let (cid, peer) = (conn.shared.cid, conn.shared.peer);
+        let (cid, peer) = (conn.shared.cid, conn.shared.peer());
         match conn.shared.kind {
             ConnKind::WEBSOCKET => {
                 crate::error!("websocket: TLS handshake error from {peer}: {why}")
@@ -269,7 +269,7 @@ pub(super) fn push_max_connections(out: &mut Vec<u8>) {
 /// over `max_connections`, the error and the close; the TLS and WebSocket
 /// handshake deadlines.
 fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
-    let (kind, cid, peer) = (conn.shared.kind, conn.shared.cid, conn.shared.peer);
+    let (kind, cid, peer) = (conn.shared.kind, conn.shared.cid, conn.shared.peer());
     let settings = shared.settings();
     let s = &*settings;
     match (kind, s.tls_for(kind)) {

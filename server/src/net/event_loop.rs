@@ -272,7 +272,7 @@ impl EventLoop {
                 self.readable.push(token);
             }
             if conn.handshake_deadline.get().is_some_and(|d| d <= now) {
-                let peer = conn.shared.peer;
+                let peer = conn.shared.peer();
                 // Go's read deadline error names both ends.
                 let local = || {
                     conn.sock
@@ -355,17 +355,17 @@ impl EventLoop {
         while i < self.turn.local_dirty.len() {
             let cs = self.turn.local_dirty[i].clone();
             i += 1;
-            if cs.loop_idx != self.turn.idx {
+            if cs.loop_idx() != self.turn.idx {
                 continue;
             }
-            let Some(conn) = self.conns.get(cs.token) else {
+            let Some(conn) = self.conns.get(cs.token()) else {
                 continue;
             };
             if !Arc::ptr_eq(&conn.shared, &cs) || conn.acks_after > 0 {
                 // Held: flushed when its commit is durable (mqtt_hold).
                 continue;
             }
-            self.flush(cs.token);
+            self.flush(cs.token());
         }
         self.turn.local_dirty.clear();
     }

@@ -277,7 +277,7 @@ impl EventLoop {
         };
         let cs = Arc::new(ConnShared::new(cid, self.turn.idx, token, kind, peer));
         if let Some(c) = &client_tls {
-            let _ = cs.tls.set(Box::new(crate::leaf_tls::session_info(c)));
+            cs.set_tls(crate::leaf_tls::session_info(c));
         }
         let account = match &remote {
             Some(r) => shared.accounts.get(&r.cfg.account),
@@ -379,16 +379,16 @@ impl EventLoop {
         let old = conn.shared.clone();
         let cs = Arc::new(ConnShared::new(
             old.cid,
-            old.loop_idx,
-            old.token,
+            old.loop_idx(),
+            old.token(),
             ConnKind::LEAF_WS,
-            old.peer,
+            old.peer(),
         ));
         if let Some(up) = old.upgrade.get() {
-            let _ = cs.upgrade.set(up.clone());
+            let _ = cs.upgrade.set(Box::new(up.clone()));
         }
-        if let Some(p) = old.proxied.get() {
-            let _ = cs.proxied.set(p.clone());
+        if let Some(p) = old.proxied() {
+            cs.set_proxied(p);
         }
         conn.shared = cs.clone();
         conn.handshake_deadline = At::NONE;

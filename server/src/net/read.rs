@@ -167,7 +167,7 @@ impl EventLoop {
                 .expect("ws conn implies config");
             ws.on_read(
                 wcfg,
-                conn.shared.peer.ip(),
+                conn.shared.peer().ip(),
                 &mut rbuf[..n],
                 &mut b.inbuf,
                 &mut b.wbuf,
@@ -401,7 +401,7 @@ impl EventLoop {
             Ok(Parsed::NotProxy) => {}
             Ok(Parsed::Header { header, len }) if trusted => {
                 if let Header::Proxied { src, .. } = header {
-                    let _ = conn.shared.proxied.set(Box::new(src));
+                    conn.shared.set_proxied(src);
                 }
                 b.inbuf.drain(..len);
             }
@@ -412,7 +412,7 @@ impl EventLoop {
                 };
                 crate::warn!(
                     "Error reading PROXY protocol header from {}: {why}",
-                    conn.shared.peer
+                    conn.shared.peer()
                 );
                 b.inbuf.clear();
                 self.close(token, ClosedReason::ProtocolViolation, true);
@@ -442,7 +442,7 @@ fn trusted(settings: &Settings, conn: &Conn) -> bool {
         (Some(_), Some(w)) => &w.trusted_proxies,
         _ => &settings.trusted_proxies,
     };
-    list.is_empty() || list.iter().any(|c| c.contains(conn.shared.peer.ip()))
+    list.is_empty() || list.iter().any(|c| c.contains(conn.shared.peer().ip()))
 }
 
 /// What the WebSocket overlay's step leaves to do.
@@ -494,7 +494,7 @@ fn record_input(shared: &Shared, conn: &mut Conn, before: (usize, u32), now: Mil
         let c = conn.proto.connect_options().expect("checked");
         let mut meta = conn.shared.client.lock().expect("meta");
         meta.set_names(&c.name, &c.lang, &c.version);
-        meta.account = conn.account.name.as_str().into();
+        meta.set_account(&conn.account.shared_name);
         drop(meta);
         crate::system::events::client_connect(shared, &conn.shared, &conn.account);
     }
@@ -517,19 +517,19 @@ impl EventLoop {
         let old = &conn.shared;
         let cs = ConnShared::new(
             old.cid,
-            old.loop_idx,
-            old.token,
+            old.loop_idx(),
+            old.token(),
             ConnKind::MQTT_WS,
-            old.peer,
+            old.peer(),
         );
-        if let Some(t) = old.tls.get() {
-            let _ = cs.tls.set(t.clone());
+        if let Some(t) = old.tls() {
+            cs.set_tls(t.clone());
         }
         if let Some(u) = old.upgrade.get() {
-            let _ = cs.upgrade.set(u.clone());
+            let _ = cs.upgrade.set(Box::new(u.clone()));
         }
-        if let Some(p) = old.proxied.get() {
-            let _ = cs.proxied.set(p.clone());
+        if let Some(p) = old.proxied() {
+            cs.set_proxied(p);
         }
         let cs = Arc::new(cs);
         conn.shared = cs.clone();

@@ -486,7 +486,7 @@ fn record_closed(shared: &Shared, conn: &Conn, reason: ClosedReason) {
         cid: cs.cid,
         kind: cs.kind,
         peer: cs.peer_addr(),
-        start: cs.start,
+        start: cs.start(),
         stop: std::time::SystemTime::now(),
         reason,
         client: cs

@@ -266,12 +266,11 @@ fn recheck_pinned_certs(shared: &Shared, old: &Settings) -> usize {
             .collect();
         for c in conns {
             let ok = c
-                .tls
-                .get()
+                .tls()
                 .and_then(|t| t.spki.as_ref())
                 .is_some_and(|k| set.contains(k));
             // A connection still in its handshake is checked at its end.
-            if !ok && c.tls.get().is_some() {
+            if !ok && c.tls().is_some() {
                 shared.kill(&c, crate::sink::Kill::PinnedCert);
                 closed += 1;
             }

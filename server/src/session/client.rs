@@ -191,7 +191,7 @@ impl Host for ClientHost<'_> {
                     // What the failed CONNECT said, for the auth error
                     // event (nats-server `getRawAuthUser`, `c.opts`).
                     let mut meta = self.me.client.lock().expect("meta");
-                    meta.user = c.user.as_str().into();
+                    meta.set_user(&c.user);
                     meta.set_names(&c.name, &c.lang, &c.version);
                 }
                 // An already expired JWT is an Authorization Violation at
@@ -205,8 +205,8 @@ impl Host for ClientHost<'_> {
         }
         {
             let mut meta = self.me.client.lock().expect("meta");
-            meta.user = id.user.as_str().into();
-            meta.expires_unix = id.expires_at_unix;
+            meta.set_user(&id.user);
+            meta.set_expires_unix(id.expires_at_unix);
         }
         {
             let mut dp = self.me.perms.lock().expect("perms");
@@ -304,7 +304,7 @@ pub(crate) fn session_config(
         headers_supported: !s.no_header_support,
         connect_info: Some(shared.info_templates(kind).connect_info_line(
             cs.cid,
-            cs.peer,
+            cs.peer(),
             GLOBAL_ACCOUNT,
         )),
         target: Some(Sink::Conn(cs.clone())),

@@ -472,9 +472,10 @@ impl Leaf {
             return Err(close(ClosedReason::ProtocolViolation, None));
         }
         if let Some(mp) = v["max_payload"].as_u64() {
-            cx.me
-                .peer_max_payload
-                .store(mp as usize, std::sync::atomic::Ordering::Relaxed);
+            cx.me.peer_max_payload.store(
+                u32::try_from(mp).unwrap_or(u32::MAX),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         remote.learn_urls(&v);
         self.remote_domain = v["domain"].as_str().unwrap_or_default().to_string();

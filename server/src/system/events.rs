@@ -148,12 +148,12 @@ fn typed(shared: &Shared, kind: &str, now: SystemTime) -> Map<String, Value> {
 /// for a disconnect. Empty strings are left out (omitempty).
 fn client_info(cs: &ConnShared, meta: &ClientMeta, acc: &str, stop: Option<SystemTime>) -> Value {
     let mut m = Map::new();
-    m.insert("start".into(), json!(rfc3339(cs.start)));
+    m.insert("start".into(), json!(rfc3339(cs.start())));
     m.insert("host".into(), json!(cs.client_ip().to_string()));
     m.insert("id".into(), json!(cs.cid));
     m.insert("acc".into(), json!(acc));
     for (k, v) in [
-        ("user", &*meta.user),
+        ("user", meta.user()),
         ("name", meta.name()),
         ("lang", meta.lang()),
         ("ver", meta.version()),
@@ -282,7 +282,7 @@ pub(crate) fn account_stat(shared: &Shared, acc: &Account) -> Map<String, Value>
         .unwrap_or_default();
     let ordering = std::sync::atomic::Ordering::Relaxed;
     for c in open {
-        if c.client.lock().is_ok_and(|m| *m.account == *acc.name) {
+        if c.client.lock().is_ok_and(|m| m.account() == acc.name) {
             rin.0 += c.in_msgs.load(ordering);
             rin.1 += c.in_bytes.load(ordering);
             rout.0 += c.out_msgs.load(ordering);

@@ -62,7 +62,7 @@ pub(super) fn ldm(shared: &Shared, payload: &[u8]) -> Option<Vec<u8>> {
         .ldm_line(c.cid, c.client_addr());
     c.out.lock().ok()?.buf.extend_from_slice(&info);
     if !c.dirty.swap(true, Ordering::AcqRel) {
-        let l = &shared.loops[c.loop_idx];
+        let l = &shared.loops[c.loop_idx()];
         l.inbox.lock().expect("inbox").push(c.clone());
         let _ = l.waker.wake();
     }

@@ -572,16 +572,16 @@ fn user_info(shared: &Shared, origin: Origin) -> Option<Value> {
     let cs = shared.conns.lock().ok()?.get(&cid).cloned()?;
     let meta = cs.client.lock().ok()?.clone();
     let mut m = Map::new();
-    if !meta.user.is_empty() {
-        m.insert("user".into(), json!(meta.user));
+    if !meta.user().is_empty() {
+        m.insert("user".into(), json!(meta.user()));
     }
-    m.insert("account".into(), json!(meta.account));
-    m.insert("account_name".into(), json!(meta.account));
+    m.insert("account".into(), json!(meta.account()));
+    m.insert("account_name".into(), json!(meta.account()));
     let perms = cs.perms.lock().ok()?.as_ref().map(|d| d.perms.clone());
     if let Some(p) = perms {
         m.insert("permissions".into(), body::public_permissions(&p.public()));
     }
-    if let Some(exp) = meta.expires_unix {
+    if let Some(exp) = meta.expires_unix() {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
