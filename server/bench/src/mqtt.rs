@@ -484,6 +484,7 @@ pub(crate) async fn open_idle(
     target: &Target,
     conns: usize,
     concurrency: usize,
+    tag: &str,
     progress: Progress,
 ) -> Result<Vec<(Reader, Writer)>, Error> {
     let run_id = fastrand::u32(..);
@@ -491,10 +492,12 @@ pub(crate) async fn open_idle(
     let mut hs = Vec::with_capacity(conns);
     for i in 0..conns {
         let (target, sem, progress) = (target.clone(), sem.clone(), progress.clone());
+        let tag = tag.to_string();
         hs.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let (mut r, mut w) = connect(&target, &format!("bidle-{run_id:x}-{i}"), true).await?;
-            subscribe(&mut r, &mut w, &format!("idle/{i}"), 0).await?;
+            let id = format!("bidle-{run_id:x}-{tag}{i}");
+            let (mut r, mut w) = connect(&target, &id, true).await?;
+            subscribe(&mut r, &mut w, &format!("idle/{tag}{i}"), 0).await?;
             // Keep only what an idle client needs: a small read buffer.
             r.rbuf = vec![0; 64];
             r.rbuf.shrink_to_fit();

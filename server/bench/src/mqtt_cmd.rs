@@ -110,12 +110,19 @@ pub(crate) async fn idle(
     a: &IdleArgs,
     progress: Progress,
 ) -> Result<Report, Error> {
+    // Warm-up: one batch of `concurrency` connections, opened and kept
+    // before the baseline, so that what a server does once for its first
+    // connections (lazy initialisation, each thread's first buffers)
+    // is not counted per connection. Every server gets the same.
+    let warm_n = a.concurrency.clamp(1, a.conns.max(1));
+    let warm = mqtt::open_idle(target, warm_n, a.concurrency, "w", Progress::default()).await?;
     let before = cli.server_pid.and_then(sys::rss_kib);
     let t0 = Instant::now();
-    let conns = mqtt::open_idle(target, a.conns, a.concurrency, progress).await?;
+    let conns = mqtt::open_idle(target, a.conns, a.concurrency, "", progress).await?;
     let open_s = t0.elapsed().as_secs_f64();
     let after = cli.server_pid.and_then(sys::rss_kib);
     let alive = mqtt::ping_all(conns).await;
+    drop(warm);
     if alive != a.conns {
         return Err(Error::Other(format!(
             "only {alive} of {} idle MQTT connections answered PINGREQ",
@@ -126,7 +133,7 @@ pub(crate) async fn idle(
     rep.set("conns", json!(a.conns));
     rep.set("open_s", json!(open_s));
     rep.line(format!(
-        "mqtt-idle {} conns={} (one subscription each) opened in {open_s:.2} s, all answered PINGREQ",
+        "mqtt-idle {} conns={} (one subscription each, after {warm_n} warm-up connections) opened in {open_s:.2} s, all answered PINGREQ",
         cli.url, a.conns
     ));
     rep.rss_per_conn(before, after, a.conns);
