@@ -215,14 +215,14 @@ impl EventLoop {
             return self.leaf_tls_ready(token);
         }
         if kind == ConnKind::MQTT {
-            conn.handshake_deadline = At::NONE;
+            conn.set_handshake_deadline(None);
             arm(&mut self.timers, conn, token);
             return true;
         }
         if kind != ConnKind::CLIENT {
             return true;
         }
-        conn.handshake_deadline = At::NONE;
+        conn.set_handshake_deadline(None);
         let mut too_many = false;
         if listen.handshake_first {
             let info = info_line(shared, cid, peer, kind, &conn.nonce);
@@ -293,7 +293,7 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
             }
             if too_many {
                 push_max_connections(&mut io(&mut conn.io).wbuf);
-                conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+                conn.start_closing(ClosedReason::MaxConnectionsExceeded);
             }
         }
         (ConnKind::CLIENT, Some(t)) => {
@@ -307,10 +307,10 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
                     let mut e = Vec::new();
                     push_max_connections(&mut e);
                     conn.sock.queue_raw(&e);
-                    conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+                    conn.start_closing(ClosedReason::MaxConnectionsExceeded);
                 }
             }
-            conn.handshake_deadline = At::from(Some(
+            conn.set_handshake_deadline(Some(
                 now.saturating_add(Millis(t.timeout.as_millis() as u64)),
             ));
         }
@@ -328,10 +328,10 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
                 conn.proxy_pending = s.mqtt.as_ref().is_some_and(|m| m.proxy_protocol);
             }
             if too_many {
-                conn.closing = Some(ClosedReason::MaxConnectionsExceeded);
+                conn.start_closing(ClosedReason::MaxConnectionsExceeded);
             }
             if let Some(t) = tls {
-                conn.handshake_deadline = At::from(Some(
+                conn.set_handshake_deadline(Some(
                     now.saturating_add(Millis(t.timeout.as_millis() as u64)),
                 ));
             }
@@ -347,7 +347,7 @@ fn greet(shared: &Shared, conn: &mut Conn, too_many: bool, now: Millis) {
             conn.ws = Some(Box::new(ws));
             conn.proxy_pending = w.proxy_protocol;
             let deadline = now.saturating_add(Millis(w.handshake_timeout.as_millis() as u64));
-            conn.handshake_deadline = At::from(Some(deadline));
+            conn.set_handshake_deadline(Some(deadline));
         }
         // A leafnode's protocol greets (crate::session::leaf).
         _ => {}

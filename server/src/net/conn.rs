@@ -68,7 +68,7 @@ impl Conn {
     pub(super) fn new(
         shared: Arc<ConnShared>,
         account: Arc<Account>,
-        nonce: Box<str>,
+        nonce: Nonce,
         sock: Transport,
         proto: Proto,
     ) -> Box<Conn> {
@@ -88,8 +88,7 @@ impl Conn {
             write_interest: false,
             idle_ping: false,
             blocked_since: At::NONE,
-            handshake_deadline: At::NONE,
-            draining: At::NONE,
+            phase_deadline: At::NONE,
             timer_at: At::NONE,
             stalled_until: At::NONE,
             proxy_pending: false,
@@ -97,13 +96,46 @@ impl Conn {
         })
     }
 
+    /// The handshake deadline (see `Conn::phase_deadline`); none once
+    /// closing.
+    pub(super) fn handshake_deadline(&self) -> Option<Millis> {
+        self.phase_deadline.get().filter(|_| self.closing.is_none())
+    }
+
+    /// Sets or (with `None`) clears the handshake deadline; a closing
+    /// connection's lingering close deadline is left as it is.
+    pub(super) fn set_handshake_deadline(&mut self, t: Option<Millis>) {
+        if self.closing.is_none() {
+            self.phase_deadline = At::from(t);
+        }
+    }
+
+    /// The lingering close's deadline, once it started (see
+    /// `Conn::phase_deadline`).
+    pub(super) fn draining(&self) -> Option<Millis> {
+        self.phase_deadline.get().filter(|_| self.closing.is_some())
+    }
+
+    /// Starts the lingering close: it ends at `t` at the latest.
+    pub(super) fn set_draining(&mut self, t: Millis) {
+        debug_assert!(self.closing.is_some(), "draining a connection not closing");
+        self.phase_deadline = At::from(Some(t));
+    }
+
+    /// Marks the connection closing for `reason`: a handshake deadline
+    /// it had is void (the lingering close sets its own).
+    pub(super) fn start_closing(&mut self, reason: ClosedReason) {
+        self.closing = Some(reason);
+        self.phase_deadline = At::NONE;
+    }
+
     /// The earliest of: the lingering-close deadline, the handshake
     /// deadline or the session's timer, and the end of a stall.
     pub(super) fn next_deadline(&self) -> Option<Millis> {
-        if self.draining.get().is_some() {
-            return self.draining.get();
+        if self.draining().is_some() {
+            return self.draining();
         }
-        let t = match (self.handshake_deadline.get(), self.proto.poll_timeout()) {
+        let t = match (self.handshake_deadline(), self.proto.poll_timeout()) {
             (Some(h), _) => Some(h),
             (None, t) => t,
         };
@@ -117,7 +149,7 @@ impl Conn {
     pub(super) fn keepalive_deadline(&self) -> Option<Millis> {
         let ws = self.ws.as_ref()?;
         let (window, max) = ws.keepalive?;
-        if !ws.is_open() || self.handshake_deadline.get().is_some() {
+        if !ws.is_open() || self.handshake_deadline().is_some() {
             return None;
         }
         let ping = ws.last_out.saturating_add(window);
@@ -149,7 +181,7 @@ mod tests {
     fn idle_connection_footprint() {
         let conn = std::mem::size_of::<Conn>();
         let shared = std::mem::size_of::<ConnShared>();
-        assert!(conn <= 136, "Conn is {conn} bytes");
+        assert!(conn <= 120, "Conn is {conn} bytes");
         // 432 before `ClientMeta` held `Box<str>` and boxed name/lang/version;
         // 328 before `last_activity` (`/connz`).
         assert!(shared <= 232, "ConnShared is {shared} bytes");

@@ -255,7 +255,7 @@ impl EventLoop {
                 continue;
             }
             if let Some(reason) = conn.closing {
-                if conn.draining.get().is_some_and(|d| d <= now) {
+                if conn.draining().is_some_and(|d| d <= now) {
                     self.finish_close(token, reason);
                 } else {
                     // An earlier entry (see `arm`): the lingering close's
@@ -271,7 +271,7 @@ impl EventLoop {
                 conn.stalled_until = At::NONE;
                 self.readable.push(token);
             }
-            if conn.handshake_deadline.get().is_some_and(|d| d <= now) {
+            if conn.handshake_deadline().is_some_and(|d| d <= now) {
                 let peer = conn.shared.peer();
                 // Go's read deadline error names both ends.
                 let local = || {

@@ -334,7 +334,7 @@ impl EventLoop {
                     conn.sock
                         .queue_raw(&crate::session::leaf_info(shared, cid, &nonce));
                 }
-                conn.handshake_deadline = At::from(Some(
+                conn.set_handshake_deadline(Some(
                     now.saturating_add(Millis(t.timeout.as_millis() as u64)),
                 ));
             }
@@ -391,7 +391,7 @@ impl EventLoop {
             cs.set_proxied(p);
         }
         conn.shared = cs.clone();
-        conn.handshake_deadline = At::NONE;
+        conn.set_handshake_deadline(None);
         if let Some(ws) = conn.ws.as_mut() {
             ws.last_out = now;
         }
@@ -420,7 +420,7 @@ impl EventLoop {
     pub(super) fn leaf_tls_ready(&mut self, token: usize) -> bool {
         let settings = self.shared.settings();
         let conn = &mut self.conns[token];
-        conn.handshake_deadline = At::NONE;
+        conn.set_handshake_deadline(None);
         if settings
             .leaf_tls
             .as_ref()

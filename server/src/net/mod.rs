@@ -125,6 +125,29 @@ impl Io {
     }
 }
 
+/// The nonce a connection sent in INFO (nkeys/JWT), read as a `&str`
+/// (empty when none): a thin pointer, 8 bytes, since most connections
+/// have none; kept for the connection's life (a reload re-checks a
+/// leaf's or a client's credentials against it).
+#[derive(Default)]
+struct Nonce(
+    #[allow(clippy::box_collection)] // thin on purpose (see above)
+    Option<Box<String>>,
+);
+
+impl From<String> for Nonce {
+    fn from(s: String) -> Nonce {
+        Nonce((!s.is_empty()).then(|| Box::new(s)))
+    }
+}
+
+impl std::ops::Deref for Nonce {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0.as_deref().map_or("", String::as_str)
+    }
+}
+
 /// The connection's [`Io`], made on first use. A function of the field,
 /// not of `Conn`, so that the other fields stay free to borrow.
 fn io(slot: &mut Option<Box<Io>>) -> &mut Io {
@@ -136,7 +159,7 @@ struct Conn {
     /// The account this connection publishes and subscribes in.
     account: Arc<Account>,
     /// The nonce sent in INFO (nkeys/JWT), empty when none.
-    nonce: Box<str>,
+    nonce: Nonce,
     /// The socket, plain or TLS (see [`Transport`]).
     sock: Transport,
     proto: Proto,
@@ -165,14 +188,16 @@ struct Conn {
     idle_ping: bool,
     /// When a pending write started blocking (write deadline).
     blocked_since: At,
-    /// Handshake deadline: WebSocket (TLS and HTTP upgrade), or the TLS
-    /// handshake of a client-port connection.
-    handshake_deadline: At,
-    /// Lingering close: the last bytes are written and our side is shut
-    /// down; the peer's remaining input is read and discarded until EOF or
-    /// this deadline, so closing with unread input does not reset the
-    /// connection and destroy the `-ERR` or close frame in flight.
-    draining: At,
+    /// One deadline for two phases that never overlap (8 bytes a
+    /// connection): before the close, the handshake's (WebSocket TLS and
+    /// HTTP upgrade, or the TLS handshake of a client-port or MQTT
+    /// connection); once closing, the lingering close's: the last bytes
+    /// are written and our side is shut down; the peer's remaining input
+    /// is read and discarded until EOF or this deadline, so closing with
+    /// unread input does not reset the connection and destroy the `-ERR`
+    /// or close frame in flight. Read and set through
+    /// `Conn::handshake_deadline` and `Conn::draining`.
+    phase_deadline: At,
     /// This connection's live entry in the timer heap: its next deadline
     /// or an earlier time, when the deadline moved later since (see
     /// `conn::arm`); other entries of the connection are stale and skipped.

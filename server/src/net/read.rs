@@ -16,7 +16,7 @@ impl EventLoop {
             return;
         }
         if let Some(reason) = conn.closing {
-            if conn.draining.get().is_some() {
+            if conn.draining().is_some() {
                 self.drain(token, reason);
             }
             return;
@@ -218,7 +218,7 @@ impl EventLoop {
             return self.leaf_upgraded(token, now);
         }
         let conn = &mut conns[token];
-        conn.handshake_deadline = At::NONE;
+        conn.set_handshake_deadline(None);
         if let Some(ws) = conn.ws.as_mut() {
             ws.last_out = now;
         }

@@ -328,9 +328,9 @@ impl EventLoop {
                 );
             }
             if let Some(reason) = conn.closing {
-                if conn.draining.get().is_none() && !self.shared.shutdown.load(Ordering::Acquire) {
+                if conn.draining().is_none() && !self.shared.shutdown.load(Ordering::Acquire) {
                     let _ = conn.sock.shutdown(std::net::Shutdown::Write);
-                    conn.draining = At::from(Some(now.saturating_add(LINGER)));
+                    conn.set_draining(now.saturating_add(LINGER));
                     arm(&mut self.timers, conn, token);
                     // Closed now for everyone but the socket, as
                     // nats-server closes right after its flush: the
@@ -339,7 +339,7 @@ impl EventLoop {
                     record_closed(&self.shared, conn, reason);
                     // Whatever is already queued is read (and dropped) now.
                     self.readable.push(token);
-                } else if conn.draining.get().is_none() {
+                } else if conn.draining().is_none() {
                     self.finish_close(token, reason);
                 }
             }
@@ -384,7 +384,7 @@ impl EventLoop {
             return;
         }
         conn.release(shared, turn);
-        conn.closing = Some(reason);
+        conn.start_closing(reason);
         crate::debug!(
             "{} - {}:{} - Client connection closed: {reason}",
             conn.shared.log_peer(),
@@ -449,7 +449,7 @@ impl EventLoop {
         self.turn.remove_exhausted();
         let _ = self.poll.registry().deregister(&mut conn.sock);
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-        if conn.draining.get().is_none() {
+        if conn.draining().is_none() {
             record_closed(&self.shared, &conn, reason);
         }
     }
