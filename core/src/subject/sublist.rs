@@ -8,7 +8,10 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::cache::{self, Cache};
-use super::{is_matchable, tokens, Filter, FULL_WILDCARD, PARTIAL_WILDCARD, TOKEN_SEPARATOR};
+use super::{
+    is_literal, is_matchable, matches_valid, tokens, Filter, FULL_WILDCARD, PARTIAL_WILDCARD,
+    TOKEN_SEPARATOR,
+};
 
 /// Default bound of the match-result cache, in entries (nats-server's
 /// `slCacheMax` is 1024 as well).
@@ -530,7 +533,14 @@ impl<T: Clone + PartialEq> Sublist<T> {
     /// matches; with `queue`, as a member of that queue group (queue names
     /// are opaque bytes, spec §1.2).
     pub fn insert(&mut self, filter: &Filter, queue: Option<&[u8]>, value: T) {
-        let mut toks = tokens(filter.as_bytes()).peekable();
+        self.insert_valid(filter.as_bytes(), queue, value);
+    }
+
+    /// [`Sublist::insert`] with the bytes of a filter known to be valid
+    /// (a [`crate::router::Subscription`] keeps its filter's bytes, not a
+    /// [`Filter`]).
+    pub(crate) fn insert_valid(&mut self, filter: &[u8], queue: Option<&[u8]>, value: T) {
+        let mut toks = tokens(filter).peekable();
         let mut level = &mut self.root;
         while let Some(tok) = toks.next() {
             let node = level.child_or_insert(tok);
@@ -548,7 +558,11 @@ impl<T: Clone + PartialEq> Sublist<T> {
     /// filter and queue. Returns whether one was found. Prunes nodes left
     /// empty.
     pub fn remove(&mut self, filter: &Filter, queue: Option<&[u8]>, value: &T) -> bool {
-        let bytes = filter.as_bytes();
+        self.remove_valid(filter.as_bytes(), queue, value)
+    }
+
+    /// [`Sublist::remove`] with the bytes of a filter known to be valid.
+    pub(crate) fn remove_valid(&mut self, bytes: &[u8], queue: Option<&[u8]>, value: &T) -> bool {
         let mut toks = tokens(bytes).peekable();
         let mut level = &mut self.root;
         let removed = loop {
@@ -571,17 +585,17 @@ impl<T: Clone + PartialEq> Sublist<T> {
         }
         self.prune(bytes);
         self.count -= 1;
-        self.changed(filter);
+        self.changed(bytes);
         true
     }
 
-    fn changed(&mut self, filter: &Filter) {
+    fn changed(&mut self, filter: &[u8]) {
         self.generation = self.generation.wrapping_add(1);
-        if filter.is_literal() {
-            self.cache.remove(filter.as_bytes());
+        if is_literal(filter) {
+            self.cache.remove(filter);
         } else {
             self.cache
-                .remove_matching(|subject| filter.matches(subject));
+                .remove_matching(|subject| matches_valid(filter, subject));
         }
     }
 

@@ -313,7 +313,11 @@ mod tests {
         let mut routed = Vec::new();
         let n = r
             .restore(0, Millis(30_000), Millis(1), |acc, sub| {
-                routed.push((acc.to_string(), sub.filter.to_string(), sub.sid.to_vec()))
+                routed.push((
+                    acc.to_string(),
+                    String::from_utf8_lossy(sub.filter()).into_owned(),
+                    sub.sid().to_vec(),
+                ))
             })
             .expect("restore");
         assert_eq!(n, 1);

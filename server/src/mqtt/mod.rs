@@ -151,7 +151,7 @@ impl SubEntry {
     /// The MQTT filter: the id of its subscriptions (empty when it has
     /// none; [`SubMap`] keeps no such entry).
     pub(crate) fn filter(&self) -> &[u8] {
-        self.subs.first().map_or(&[], |s| &s.sid)
+        self.subs.first().map_or(&[], |s| s.sid())
     }
 }
 
@@ -363,7 +363,7 @@ pub(crate) fn records(mut b: &[u8]) -> impl Iterator<Item = (u8, u32, &[u8], &[u
 impl Numbered for MqttSession {
     fn push(&self, sub: &Subscription<Sink>, msg: &Message<'_>) -> Option<Arc<ConnShared>> {
         let mut inner = self.inner.lock().expect("mqtt session");
-        let entry = inner.subs.get(&sub.sid)?;
+        let entry = inner.subs.get(sub.sid())?;
         if entry.reserved && msg.subject.first() == Some(&b'$') {
             return None;
         }
@@ -777,7 +777,7 @@ impl Registry {
                     for sub in &subs {
                         subscribe(&acc, sub);
                     }
-                    let reserved = subs.first().is_some_and(|x| reserved(x.filter.as_bytes()));
+                    let reserved = subs.first().is_some_and(|x| reserved(x.filter()));
                     if subs.first().is_none() {
                         // Stored, but no longer converts: kept for the
                         // store and `/mqttz`, never routed.
