@@ -29,17 +29,83 @@ use natsws_core::time::Millis;
 
 use crate::sink::{ConnShared, Numbered, Sink};
 
-/// (account, client id) of a session. The account name is shared by every
+/// (account, client id) of a session. The account is shared by every
 /// session of the account ([`Registry::account_name`]); the client id is
-/// one allocation shared by the registry, the session and the store's
-/// dirty set (clones count references).
+/// one allocation shared by the registry, the session, the store's dirty
+/// set and the connection's `/connz` entry (clones count references).
+/// 24 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct SessionKey(pub Arc<str>, pub Arc<str>);
+pub(crate) struct SessionKey(pub Arc<Account>, pub Arc<str>);
 
 impl SessionKey {
-    /// The key of client id `client_id` in account `account`.
+    /// The key of client id `client_id` in account `account`, to look a
+    /// session up (its account is not the registry's: see
+    /// [`Account::common`]).
     pub(crate) fn new(account: &str, client_id: &str) -> SessionKey {
-        SessionKey(account.into(), client_id.into())
+        let common = Arc::new(Common {
+            dirty: None,
+            max_pending: usize::MAX,
+        });
+        SessionKey(Arc::new(Account::new(account, common)), client_id.into())
+    }
+}
+
+/// The account of MQTT sessions: its name and what the sessions of a
+/// [`Registry`] share, reached from every session's key (one pointer per
+/// session for both; issue #17: an idle session's memory). Compared,
+/// hashed and shown by its name alone.
+pub(crate) struct Account {
+    /// The account's name.
+    pub name: Box<str>,
+    /// What every session of the registry shares (a lookup key's own:
+    /// [`SessionKey::new`]).
+    common: Arc<Common>,
+}
+
+impl Account {
+    fn new(name: &str, common: Arc<Common>) -> Account {
+        Account {
+            name: name.into(),
+            common,
+        }
+    }
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.name, f)
+    }
+}
+
+impl std::fmt::Display for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl PartialEq for Account {
+    fn eq(&self, other: &Account) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Account {}
+
+impl PartialOrd for Account {
+    fn partial_cmp(&self, other: &Account) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Account {
+    fn cmp(&self, other: &Account) -> std::cmp::Ordering {
+        self.name.cmp(&other.name)
+    }
+}
+
+impl std::hash::Hash for Account {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.name.hash(h);
     }
 }
 
@@ -224,10 +290,9 @@ impl Dirty {
 
 /// One session (see the module docs).
 pub(crate) struct MqttSession {
-    /// (account, client id).
+    /// (account, client id); its account holds what every session shares
+    /// ([`MqttSession::common`]).
     pub key: SessionKey,
-    /// What every session shares.
-    common: Arc<Common>,
     /// Its state.
     pub inner: Mutex<Inner>,
 }
@@ -243,6 +308,11 @@ pub(crate) struct Common {
 }
 
 impl MqttSession {
+    /// What every session of the registry shares.
+    fn common(&self) -> &Common {
+        &self.key.0.common
+    }
+
     /// The id its NATS subscriptions carry: unique among live sessions, and
     /// never a connection's (those count up from 1). It is derived from the
     /// session's address, which cannot be reused while a subscription
@@ -255,7 +325,7 @@ impl MqttSession {
     /// Marks the session for the next durable commit (persistent sessions
     /// with a file store only; `clean`: its state's flag).
     pub(crate) fn mark(&self, clean: bool) {
-        if let (Some(d), false) = (&self.common.dirty, clean) {
+        if let (Some(d), false) = (&self.common().dirty, clean) {
             d.session(&self.key);
         }
     }
@@ -266,23 +336,16 @@ impl MqttSession {
     /// file store and a persistent session): the caller then arms a timer
     /// [`LAZY_COMMIT`] ahead, so that an idle loop wakes up and writes it.
     pub(crate) fn mark_lazy(&self, clean: bool) -> bool {
-        if let (Some(d), false) = (&self.common.dirty, clean) {
+        if let (Some(d), false) = (&self.common().dirty, clean) {
             d.session_lazy(&self.key);
             return true;
         }
         false
     }
 
-    fn new(
-        key: SessionKey,
-        common: Arc<Common>,
-        clean: bool,
-        max_inflight: usize,
-        ack_wait: Millis,
-    ) -> MqttSession {
+    fn new(key: SessionKey, clean: bool, max_inflight: usize, ack_wait: Millis) -> MqttSession {
         MqttSession {
             key,
-            common,
             inner: Mutex::new(Inner::new(clean, max_inflight, ack_wait)),
         }
     }
@@ -380,7 +443,7 @@ impl Numbered for MqttSession {
             // Slow consumer: what waits for this connection (routed, and
             // rendered but not written) is bounded by its max_pending.
             let queued = inner.queued() + c.out.lock().expect("out").buf.len();
-            if queued > self.common.max_pending {
+            if queued > self.common().max_pending {
                 c.mark_slow();
                 return None;
             }
@@ -388,18 +451,18 @@ impl Numbered for MqttSession {
         // An offline session keeps at most max_pending bytes of queued
         // messages; later ones are dropped (warned once per fill) so an
         // abandoned persistent session cannot grow without bound.
-        let offline_full = conn.is_none() && inner.queued() > self.common.max_pending;
+        let offline_full = conn.is_none() && inner.queued() > self.common().max_pending;
         if offline_full {
             return None;
         }
         let slot = entry.win.slot;
         let records = &mut inner.rare_mut().records;
         push_record(records, qos, slot, msg.subject, msg.payload);
-        if conn.is_none() && records.len() > self.common.max_pending {
+        if conn.is_none() && records.len() > self.common().max_pending {
             crate::warn!(
                 "MQTT session {:?} of account {:?} is offline with {} bytes queued (max_pending): later messages are dropped until it reconnects",
                 self.key.1,
-                self.key.0,
+                &*self.key.0.name,
                 records.len()
             );
         }
@@ -415,8 +478,8 @@ impl Numbered for MqttSession {
 pub(crate) struct Registry {
     /// Every session, found by its key.
     sessions: Mutex<HashSet<Arc<MqttSession>>>,
-    /// The account names of the sessions, one allocation each.
-    accounts: Mutex<HashSet<Arc<str>>>,
+    /// The accounts of the sessions, one allocation each.
+    accounts: Mutex<HashMap<Box<str>, Arc<Account>>>,
     retained: Mutex<HashMap<Box<str>, Retained<RetainedMsg>>>,
     jail: Mutex<HashMap<SessionKey, Millis>>,
     /// What its sessions share, made at the first session (after the
@@ -467,15 +530,15 @@ impl Registry {
             .clone()
     }
 
-    /// The shared name of `account` for the keys of its sessions (one
-    /// allocation per account, kept for the server's life).
-    pub(crate) fn account_name(&self, account: &str) -> Arc<str> {
+    /// The shared [`Account`] of `account` for the keys of its sessions
+    /// (one allocation per account, kept for the server's life).
+    pub(crate) fn account_name(&self, account: &str) -> Arc<Account> {
         let mut names = self.accounts.lock().expect("accounts");
         if let Some(a) = names.get(account) {
             return a.clone();
         }
-        let a: Arc<str> = account.into();
-        names.insert(a.clone());
+        let a = Arc::new(Account::new(account, self.common()));
+        names.insert(account.into(), a.clone());
         a
     }
 
@@ -537,7 +600,6 @@ impl Registry {
         }
         let s = Arc::new(MqttSession::new(
             key,
-            self.common(),
             clean,
             window::session_cap(max_inflight),
             ack_wait,
@@ -747,7 +809,6 @@ impl Registry {
             let key = SessionKey(self.account_name(&acc), id.as_str().into());
             let s = Arc::new(MqttSession::new(
                 key,
-                self.common(),
                 false,
                 window::session_cap(max_inflight),
                 ack_wait,
@@ -871,7 +932,7 @@ impl Registry {
             .map(|s| {
                 let i = s.inner.lock().expect("mqtt session");
                 SessionInfo {
-                    account: s.key.0.to_string(),
+                    account: s.key.0.name.to_string(),
                     client_id: s.key.1.to_string(),
                     connected: i.conn.is_some(),
                     clean: i.clean,
