@@ -237,9 +237,69 @@ fn remove_from<T: PartialEq>(v: &mut Vec<T>, value: &T) -> bool {
 /// Up to this many literal children, a level keeps them in a vector.
 const SMALL_MAX: usize = 8;
 
+/// The longest token a [`Tok`] holds inline (a NUID, as in an inbox
+/// subject, is 22 bytes).
+const INLINE_TOK: usize = 22;
+
+/// A literal child's token: inline up to [`INLINE_TOK`] bytes, so that a
+/// subscription's own node costs its level no allocation of its own (issue
+/// #17: a 32-byte heap chunk per idle subscription); longer ones boxed.
+/// 24 bytes. Compares as its bytes.
+enum Tok {
+    Inline { len: u8, bytes: [u8; INLINE_TOK] },
+    Heap(Box<[u8]>),
+}
+
+impl Tok {
+    fn new(tok: &[u8]) -> Tok {
+        match u8::try_from(tok.len()) {
+            Ok(len) if tok.len() <= INLINE_TOK => {
+                let mut bytes = [0; INLINE_TOK];
+                bytes[..tok.len()].copy_from_slice(tok);
+                Tok::Inline { len, bytes }
+            }
+            _ => Tok::Heap(tok.into()),
+        }
+    }
+
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Tok::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Tok::Heap(b) => b,
+        }
+    }
+}
+
+impl core::borrow::Borrow<[u8]> for Tok {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl PartialEq for Tok {
+    fn eq(&self, other: &Tok) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Tok {}
+
+impl PartialOrd for Tok {
+    fn partial_cmp(&self, other: &Tok) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Tok {
+    fn cmp(&self, other: &Tok) -> core::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
 enum Children<T> {
-    Small(Vec<(Box<[u8]>, Node<T>)>),
-    Large(BTreeMap<Box<[u8]>, Node<T>>),
+    Small(Vec<(Tok, Node<T>)>),
+    Large(BTreeMap<Tok, Node<T>>),
 }
 
 impl<T> Children<T> {
@@ -253,43 +313,46 @@ impl<T> Children<T> {
     #[inline]
     fn get(&self, tok: &[u8]) -> Option<&Node<T>> {
         match self {
-            Children::Small(v) => v.iter().find(|(k, _)| **k == *tok).map(|(_, n)| n),
+            Children::Small(v) => v.iter().find(|(k, _)| k.as_bytes() == tok).map(|(_, n)| n),
             Children::Large(m) => m.get(tok),
         }
     }
 
     fn get_mut(&mut self, tok: &[u8]) -> Option<&mut Node<T>> {
         match self {
-            Children::Small(v) => v.iter_mut().find(|(k, _)| **k == *tok).map(|(_, n)| n),
+            Children::Small(v) => v
+                .iter_mut()
+                .find(|(k, _)| k.as_bytes() == tok)
+                .map(|(_, n)| n),
             Children::Large(m) => m.get_mut(tok),
         }
     }
 
     fn get_or_insert(&mut self, tok: &[u8]) -> &mut Node<T> {
         if let Children::Small(v) = self {
-            if v.len() >= SMALL_MAX && !v.iter().any(|(k, _)| **k == *tok) {
+            if v.len() >= SMALL_MAX && !v.iter().any(|(k, _)| k.as_bytes() == tok) {
                 *self = Children::Large(core::mem::take(v).into_iter().collect());
             }
         }
         match self {
             Children::Small(v) => {
-                let i = match v.iter().position(|(k, _)| **k == *tok) {
+                let i = match v.iter().position(|(k, _)| k.as_bytes() == tok) {
                     Some(i) => i,
                     None => {
-                        v.push((tok.into(), Node::default()));
+                        v.push((Tok::new(tok), Node::default()));
                         v.len() - 1
                     }
                 };
                 &mut v[i].1
             }
-            Children::Large(m) => m.entry(tok.into()).or_default(),
+            Children::Large(m) => m.entry(Tok::new(tok)).or_default(),
         }
     }
 
     fn remove(&mut self, tok: &[u8]) {
         match self {
             Children::Small(v) => {
-                if let Some(i) = v.iter().position(|(k, _)| **k == *tok) {
+                if let Some(i) = v.iter().position(|(k, _)| k.as_bytes() == tok) {
                     v.swap_remove(i);
                 }
             }
@@ -304,15 +367,15 @@ impl<T> Children<T> {
 
     fn for_each_mut(&mut self, mut f: impl FnMut(&[u8], &mut Node<T>)) {
         match self {
-            Children::Small(v) => v.iter_mut().for_each(|(k, n)| f(k, n)),
-            Children::Large(m) => m.iter_mut().for_each(|(k, n)| f(k, n)),
+            Children::Small(v) => v.iter_mut().for_each(|(k, n)| f(k.as_bytes(), n)),
+            Children::Large(m) => m.iter_mut().for_each(|(k, n)| f(k.as_bytes(), n)),
         }
     }
 
     fn for_each<'a>(&'a self, mut f: impl FnMut(&'a [u8], &'a Node<T>)) {
         match self {
-            Children::Small(v) => v.iter().for_each(|(k, n)| f(k, n)),
-            Children::Large(m) => m.iter().for_each(|(k, n)| f(k, n)),
+            Children::Small(v) => v.iter().for_each(|(k, n)| f(k.as_bytes(), n)),
+            Children::Large(m) => m.iter().for_each(|(k, n)| f(k.as_bytes(), n)),
         }
     }
 }
@@ -821,6 +884,15 @@ mod tests {
     fn plain_one_is_inline() {
         assert_eq!(core::mem::size_of::<Plain<usize>>(), 24);
         assert_eq!(core::mem::size_of::<Node<usize>>(), 40);
+        // A literal child's token inline up to 22 bytes (no allocation).
+        assert_eq!(core::mem::size_of::<Tok>(), 24);
+        for n in [0, 1, 21, 22, 23, 300] {
+            let b: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let t = Tok::new(&b);
+            assert_eq!(t.as_bytes(), &b[..]);
+            assert_eq!(matches!(t, Tok::Inline { .. }), n <= INLINE_TOK);
+        }
+        assert!(Tok::new(b"ab") < Tok::new(b"abc") && Tok::new(&[1; 30]) > Tok::new(b"\x01"));
         let mut p = Plain::Empty;
         p.push(1usize);
         assert!(matches!(p, Plain::One(1)));
