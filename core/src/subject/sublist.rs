@@ -89,137 +89,132 @@ struct QueueSubs<T> {
     members: Vec<T>,
 }
 
-/// One token's place in the trie: 32 bytes, held inline in its parent's
-/// children (a subject's own node is most of what an idle subscription
-/// costs the sublist).
+/// One token's place in the trie: 24 bytes with a pointer `T` (as
+/// [`crate::router::SubRef`]), held inline in its parent's children (a
+/// subject's own node is most of what an idle subscription costs the
+/// sublist).
 struct Node<T> {
     next: Option<Box<Level<T>>>,
-    plain: Plain<T>,
-    /// Queue groups, boxed: most nodes have none, and a thin pointer
-    /// costs them 8 bytes where an empty `Vec` costs 24.
-    #[allow(clippy::box_collection)]
-    queues: Option<Box<Vec<QueueSubs<T>>>>,
+    /// The first plain subscription, inline, without an allocation (most
+    /// subjects have one subscriber: a reply inbox, an MQTT client's own
+    /// topic); `None` when the node has no plain subscription.
+    one: Option<T>,
+    /// The other plain subscriptions and the queue groups, boxed: most
+    /// nodes have neither, and a thin pointer costs them 8 bytes where two
+    /// empty `Vec`s cost 48. `None` when both are empty.
+    more: Option<Box<More<T>>>,
+}
+
+/// The plain subscriptions of a [`Node`] after its first, and its queue
+/// groups.
+struct More<T> {
+    plain: Vec<T>,
+    queues: Vec<QueueSubs<T>>,
 }
 
 impl<T> Default for Node<T> {
     fn default() -> Self {
         Node {
             next: None,
-            plain: Plain::Empty,
-            queues: None,
+            one: None,
+            more: None,
         }
     }
 }
 
 impl<T> Node<T> {
+    /// The plain subscriptions, in insertion order until a removal.
+    fn plain(&self) -> impl Iterator<Item = &T> {
+        let rest = self.more.as_deref().map_or(&[][..], |m| &m.plain[..]);
+        self.one.iter().chain(rest)
+    }
+
+    /// How many plain subscriptions.
+    fn plain_len(&self) -> usize {
+        usize::from(self.one.is_some()) + self.more.as_deref().map_or(0, |m| m.plain.len())
+    }
+
     fn queue_groups(&self) -> &[QueueSubs<T>] {
-        self.queues.as_deref().map_or(&[], |q| q)
+        self.more.as_deref().map_or(&[], |m| &m.queues)
+    }
+
+    /// [`Node::more`], made at first use.
+    fn more(&mut self) -> &mut More<T> {
+        self.more.get_or_insert_with(|| {
+            Box::new(More {
+                plain: Vec::new(),
+                queues: Vec::new(),
+            })
+        })
+    }
+
+    /// Gives back what a removal left empty.
+    fn trim(&mut self) {
+        let Some(m) = self.more.as_deref_mut() else {
+            return;
+        };
+        if m.plain.is_empty() {
+            m.plain = Vec::new();
+        }
+        if m.queues.is_empty() {
+            m.queues = Vec::new();
+        }
+        if m.plain.capacity() == 0 && m.queues.capacity() == 0 {
+            self.more = None;
+        }
     }
 }
 
 impl<T: PartialEq> Node<T> {
     fn has_subs(&self) -> bool {
-        !self.plain.is_empty() || self.queues.is_some()
+        self.one.is_some() || self.more.is_some()
     }
 
     fn add(&mut self, queue: Option<&[u8]>, value: T) {
         match queue {
-            None => self.plain.push(value),
-            Some(q) => match self
-                .queues
-                .get_or_insert_default()
-                .iter_mut()
-                .find(|g| *g.name == *q)
-            {
-                Some(g) => g.members.push(value),
-                None => self.queues.as_mut().expect("just set").push(QueueSubs {
-                    name: q.into(),
-                    members: alloc::vec![value],
-                }),
-            },
+            None if self.one.is_none() => self.one = Some(value),
+            None => self.more().plain.push(value),
+            Some(q) => {
+                let queues = &mut self.more().queues;
+                match queues.iter().position(|g| *g.name == *q) {
+                    Some(i) => queues[i].members.push(value),
+                    None => queues.push(QueueSubs {
+                        name: q.into(),
+                        members: alloc::vec![value],
+                    }),
+                }
+            }
         }
     }
 
     fn remove(&mut self, queue: Option<&[u8]>, value: &T) -> bool {
-        match queue {
-            None => self.plain.remove(value),
+        let removed = match queue {
+            // The last of the others takes the first's place (as a
+            // `swap_remove`: the order is kept until a removal only).
+            None if self.one.as_ref() == Some(value) => {
+                self.one = self.more.as_deref_mut().and_then(|m| m.plain.pop());
+                true
+            }
+            None => self
+                .more
+                .as_deref_mut()
+                .is_some_and(|m| remove_from(&mut m.plain, value)),
             Some(q) => {
-                let Some(queues) = self.queues.as_mut() else {
+                let Some(m) = self.more.as_deref_mut() else {
                     return false;
                 };
-                let Some(gi) = queues.iter().position(|g| *g.name == *q) else {
+                let Some(gi) = m.queues.iter().position(|g| *g.name == *q) else {
                     return false;
                 };
-                let removed = remove_from(&mut queues[gi].members, value);
-                if queues[gi].members.is_empty() {
-                    queues.swap_remove(gi);
-                    if queues.is_empty() {
-                        self.queues = None;
-                    }
+                let removed = remove_from(&mut m.queues[gi].members, value);
+                if m.queues[gi].members.is_empty() {
+                    m.queues.swap_remove(gi);
                 }
                 removed
-            }
-        }
-    }
-}
-
-/// A node's plain subscriptions: one is held inline, without an
-/// allocation (most subjects have one subscriber: a reply inbox, an MQTT
-/// client's own topic), more in a boxed vector (16 bytes with a pointer
-/// `T`, where an inline `Vec` made every node 8 bytes bigger).
-enum Plain<T> {
-    Empty,
-    One(T),
-    #[allow(clippy::box_collection)]
-    Many(Box<Vec<T>>),
-}
-
-impl<T> Plain<T> {
-    fn as_slice(&self) -> &[T] {
-        match self {
-            Plain::Empty => &[],
-            Plain::One(v) => core::slice::from_ref(v),
-            Plain::Many(v) => v,
-        }
-    }
-}
-
-impl<T: PartialEq> Plain<T> {
-    fn is_empty(&self) -> bool {
-        matches!(self, Plain::Empty)
-    }
-
-    fn push(&mut self, value: T) {
-        *self = match core::mem::replace(self, Plain::Empty) {
-            Plain::Empty => Plain::One(value),
-            Plain::One(a) => Plain::Many(Box::new(alloc::vec![a, value])),
-            Plain::Many(mut v) => {
-                v.push(value);
-                Plain::Many(v)
             }
         };
-    }
-
-    fn remove(&mut self, value: &T) -> bool {
-        match self {
-            Plain::Empty => false,
-            Plain::One(a) => {
-                let hit = *a == *value;
-                if hit {
-                    *self = Plain::Empty;
-                }
-                hit
-            }
-            Plain::Many(v) => {
-                let removed = remove_from(v, value);
-                match v.len() {
-                    0 => *self = Plain::Empty,
-                    1 => *self = Plain::One(v.pop().expect("one left")),
-                    _ => {}
-                }
-                removed
-            }
-        }
+        self.trim();
+        removed
     }
 }
 
@@ -819,7 +814,7 @@ impl<T: Clone + PartialEq> Sublist<T> {
                 path.push(TOKEN_SEPARATOR);
             }
             path.extend_from_slice(tok);
-            for v in node.plain.as_slice() {
+            for v in node.plain() {
                 f(&path, None, v);
             }
             for g in node.queue_groups() {
@@ -852,10 +847,10 @@ impl<T: Clone + PartialEq> Sublist<T> {
 }
 
 fn build_result<T: Clone>(nodes: &[&Node<T>]) -> SublistResult<T> {
-    let nplain = nodes.iter().map(|n| n.plain.as_slice().len()).sum();
+    let nplain = nodes.iter().map(|n| n.plain_len()).sum();
     let mut plain = Vec::with_capacity(nplain);
     for n in nodes {
-        plain.extend_from_slice(n.plain.as_slice());
+        plain.extend(n.plain().cloned());
     }
     let mut groups: Vec<&QueueSubs<T>> = nodes.iter().flat_map(|n| n.queue_groups()).collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
@@ -884,8 +879,7 @@ mod tests {
     /// vector it replaces (the enum packs into the vector's niche).
     #[test]
     fn plain_one_is_inline() {
-        assert_eq!(core::mem::size_of::<Plain<usize>>(), 16);
-        assert_eq!(core::mem::size_of::<Node<usize>>(), 32);
+        assert_eq!(core::mem::size_of::<Node<Arc<u8>>>(), 24);
         // A literal child's token inline up to 22 bytes (no allocation).
         assert_eq!(core::mem::size_of::<Tok>(), 24);
         for n in [0, 1, 21, 22, 23, 300] {
@@ -895,19 +889,30 @@ mod tests {
             assert_eq!(matches!(t, Tok::Inline { .. }), n <= INLINE_TOK);
         }
         assert!(Tok::new(b"ab") < Tok::new(b"abc") && Tok::new(&[1; 30]) > Tok::new(b"\x01"));
-        let mut p = Plain::Empty;
-        p.push(1usize);
-        assert!(matches!(p, Plain::One(1)));
-        p.push(2);
-        p.push(3);
-        assert_eq!(p.as_slice(), [1, 2, 3]);
-        assert!(p.remove(&1));
-        assert!(!p.remove(&1));
-        assert!(p.remove(&3));
-        assert!(matches!(p, Plain::One(2)));
-        assert!(p.remove(&2));
-        assert!(p.is_empty());
-        assert!(!p.remove(&2));
+        let plain = |n: &Node<usize>| n.plain().copied().collect::<Vec<_>>();
+        let mut p = Node::default();
+        p.add(None, 1usize);
+        assert!(p.one == Some(1) && p.more.is_none());
+        p.add(None, 2);
+        p.add(None, 3);
+        assert_eq!(plain(&p), [1, 2, 3]);
+        assert!(p.remove(None, &1));
+        assert!(!p.remove(None, &1));
+        assert_eq!(plain(&p), [3, 2]);
+        assert!(p.remove(None, &3));
+        assert!(p.one == Some(2) && p.more.is_none());
+        // Queue members share the box with the other plain ones.
+        p.add(Some(b"q"), 7);
+        p.add(None, 4);
+        assert!(p.remove(None, &2));
+        assert_eq!(plain(&p), [4]);
+        assert_eq!(p.queue_groups()[0].members, [7]);
+        assert!(!p.remove(Some(b"r"), &7));
+        assert!(p.remove(Some(b"q"), &7));
+        assert!(p.one == Some(4) && p.more.is_none());
+        assert!(p.remove(None, &4));
+        assert!(!p.has_subs());
+        assert!(!p.remove(None, &4));
     }
 
     #[test]
