@@ -110,19 +110,20 @@ pub enum Claim {
 
 /// One subscription (`SUB <subject> [queue] <sid>`) of one connection,
 /// delivering to a target of the server's type `T`.
+///
+/// Its filter, id and queue name are one allocation ([`Subscription::filter`],
+/// [`Subscription::sid`], [`Subscription::queue`]): every connection holds
+/// its subscriptions, so each allocation counts in the idle memory of a
+/// connection (issue #17). 72 bytes with a 16-byte `Option<T>`, so that the
+/// `Arc` (two counts more) takes a 96-byte heap chunk.
 pub struct Subscription<T = ()> {
     /// The connection that owns it.
     pub conn: ConnId,
-    /// The subscription id chosen by the client (opaque bytes).
-    pub sid: Box<[u8]>,
-    /// The subject filter (may hold `*` and `>` wildcards).
-    pub filter: Filter,
-    /// The queue group, if any.
-    pub queue: Option<Box<[u8]>>,
-    /// Whether the owning connection negotiated headers (`"headers":true` in
-    /// CONNECT and the server supports them). Decides `HMSG` versus `MSG`
-    /// with the header block stripped (spec §1.3).
-    pub headers: bool,
+    /// The subject filter (may hold `*` and `>` wildcards; validated, see
+    /// [`Filter`]), then the subscription id chosen by the client (opaque
+    /// bytes), then the queue group name (never empty, so none when
+    /// `queue_at` is the end).
+    text: Box<[u8]>,
     /// Where deliveries go, set by the server so that a delivery needs no
     /// lookup (see [`crate::session::SessionConfig::target`]); `None` in
     /// worlds that deliver by connection id.
@@ -131,18 +132,29 @@ pub struct Subscription<T = ()> {
     max_msgs: AtomicU64,
     /// Messages delivered so far (or claimed for delivery).
     delivered: AtomicU64,
-    closed: AtomicBool,
     /// 0: a local member; ≥ 1: a remote queue member (a leafnode's `LS+
     /// <subject> <queue> <weight>`) counting as that many members.
     remote_weight: AtomicU32,
+    /// Where the id starts in `text` (the filter's length).
+    sid_at: u32,
+    /// Where the queue name starts in `text` (its length when none).
+    queue_at: u32,
+    /// Whether the owning connection negotiated headers (`"headers":true` in
+    /// CONNECT and the server supports them). Decides `HMSG` versus `MSG`
+    /// with the header block stripped (spec §1.3).
+    pub headers: bool,
+    closed: AtomicBool,
 }
 
 impl<T> fmt::Debug for Subscription<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscription")
             .field("conn", &self.conn)
-            .field("sid", &alloc::string::String::from_utf8_lossy(&self.sid))
-            .field("filter", &self.filter)
+            .field("sid", &alloc::string::String::from_utf8_lossy(self.sid()))
+            .field(
+                "filter",
+                &alloc::string::String::from_utf8_lossy(self.filter()),
+            )
             .field("delivered", &self.delivered())
             .field("max_msgs", &self.max_msgs())
             .field("closed", &self.is_closed())
@@ -151,7 +163,11 @@ impl<T> fmt::Debug for Subscription<T> {
 }
 
 impl<T> Subscription<T> {
-    /// A new open subscription with no auto-unsubscribe limit.
+    /// A new open subscription with no auto-unsubscribe limit (an empty
+    /// `queue` is none: queue names are never empty).
+    ///
+    /// Panics when the filter and the id together are 4 GiB or more (a
+    /// control line is far shorter).
     pub fn new(
         conn: ConnId,
         sid: &[u8],
@@ -159,18 +175,52 @@ impl<T> Subscription<T> {
         queue: Option<&[u8]>,
         headers: bool,
     ) -> Self {
+        let filter = filter.as_bytes();
+        let queue = queue.unwrap_or_default();
+        let mut text = Vec::with_capacity(filter.len() + sid.len() + queue.len());
+        text.extend_from_slice(filter);
+        text.extend_from_slice(sid);
+        let at = |n: usize| u32::try_from(n).expect("subscription text under 4 GiB");
+        let (sid_at, queue_at) = (at(filter.len()), at(text.len()));
+        text.extend_from_slice(queue);
         Subscription {
             target: None,
             conn,
-            sid: sid.into(),
-            filter,
-            queue: queue.map(Into::into),
+            text: text.into_boxed_slice(),
             headers,
             max_msgs: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             remote_weight: AtomicU32::new(0),
+            sid_at,
+            queue_at,
         }
+    }
+
+    /// The subject filter (may hold `*` and `>` wildcards): the bytes of
+    /// a valid [`Filter`].
+    #[inline]
+    pub fn filter(&self) -> &[u8] {
+        &self.text[..self.sid_at as usize]
+    }
+
+    /// The subscription id chosen by the client (opaque bytes).
+    #[inline]
+    pub fn sid(&self) -> &[u8] {
+        &self.text[self.sid_at as usize..self.queue_at as usize]
+    }
+
+    /// The queue group, if any.
+    #[inline]
+    pub fn queue(&self) -> Option<&[u8]> {
+        let q = &self.text[self.queue_at as usize..];
+        (!q.is_empty()).then_some(q)
+    }
+
+    /// Whether a message published to `subject` is delivered to this
+    /// subscription's filter ([`Filter::matches`]). Does not allocate.
+    pub fn matches(&self, subject: &[u8]) -> bool {
+        crate::subject::matches_valid(self.filter(), subject)
     }
 
     /// Marks a queue subscription as a remote member standing for `weight`
@@ -322,13 +372,13 @@ impl<T> Router<T> {
     /// Adds a subscription.
     pub fn insert(&mut self, sub: &SubRef<T>) {
         self.sublist
-            .insert(&sub.filter, sub.queue.as_deref(), sub.clone());
+            .insert_valid(sub.filter(), sub.queue(), sub.clone());
     }
 
     /// Removes a subscription; `false` when it was not there (already
     /// removed, for example by reaching its auto-unsubscribe limit).
     pub fn remove(&mut self, sub: &SubRef<T>) -> bool {
-        self.sublist.remove(&sub.filter, sub.queue.as_deref(), sub)
+        self.sublist.remove_valid(sub.filter(), sub.queue(), sub)
     }
 
     /// The subscriptions whose filter matches `subject` (cached by the
@@ -487,7 +537,7 @@ mod tests {
         let mut out = vec![];
         let mut r = |n: u32| seed % n;
         select(&res, Origin::Conn(publisher), echo, &mut r, |s, last| {
-            out.push((s.conn, s.sid.to_vec(), last))
+            out.push((s.conn, s.sid().to_vec(), last))
         });
         out.sort();
         out
@@ -646,6 +696,34 @@ mod tests {
         assert_eq!(local.remote_weight(), 0);
         // Echo off for the origin leaf: its own remote member is skipped.
         assert_eq!(receivers(&mut r, "foo", 5, false, 0), vec![]);
+    }
+
+    /// Issue #17: a subscription is one allocation for its texts and an
+    /// `Arc` of a 72-byte value with a server's 16-byte target (the
+    /// server's `Sink`): 88 bytes with the counts, a 96-byte heap chunk.
+    /// Was 104 bytes (a 128-byte chunk) and three allocations with a
+    /// queue.
+    #[test]
+    fn subscription_footprint() {
+        use core::mem::size_of;
+        // A 16-byte target with a niche, as the server's.
+        type Target = Box<[u8]>;
+        assert_eq!(size_of::<Option<Target>>(), 16);
+        let n = size_of::<Subscription<Target>>();
+        assert!(n <= 72, "Subscription is {n} bytes");
+        assert!(size_of::<Subscription>() <= 56);
+        let s = sub(1, "22", "foo.*", Some("q"));
+        assert_eq!(
+            (s.filter(), s.sid(), s.queue()),
+            (&b"foo.*"[..], &b"22"[..], Some(&b"q"[..]))
+        );
+        let s = sub(1, "", "foo", None);
+        assert_eq!(
+            (s.filter(), s.sid(), s.queue()),
+            (&b"foo"[..], &b""[..], None)
+        );
+        assert!(s.matches(b"foo") && !s.matches(b"foo.bar"));
+        assert_eq!(sub(1, "1", ">", Some("")).queue(), None);
     }
 
     #[test]

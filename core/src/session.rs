@@ -947,11 +947,11 @@ impl<T: Clone> Session<T> {
         let Some(sub) = self
             .subs
             .values()
-            .find(|s| s.queue.is_none() && !s.is_closed() && s.filter.matches(reply))
+            .find(|s| s.queue().is_none() && !s.is_closed() && s.matches(reply))
         else {
             return;
         };
-        proto::encode_no_responders(out, reply, &sub.sid, subject);
+        proto::encode_no_responders(out, reply, sub.sid(), subject);
     }
 
     fn on_sub(
@@ -1113,9 +1113,9 @@ impl<T: Clone> Session<T> {
 pub fn encode_delivery<T>(sub: &Subscription<T>, msg: &Message<'_>, out: &mut Vec<u8>) {
     match msg.headers {
         Some(h) if sub.headers => {
-            proto::encode_hmsg(out, msg.subject, &sub.sid, msg.reply, h, msg.payload)
+            proto::encode_hmsg(out, msg.subject, sub.sid(), msg.reply, h, msg.payload)
         }
-        _ => proto::encode_msg(out, msg.subject, &sub.sid, msg.reply, msg.payload),
+        _ => proto::encode_msg(out, msg.subject, sub.sid(), msg.reply, msg.payload),
     }
 }
 

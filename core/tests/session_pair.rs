@@ -1064,7 +1064,7 @@ impl World {
         };
         let mut removed = Vec::new();
         session.replace_permits(permits, &mut host, &mut own, |sub| {
-            removed.push(String::from_utf8_lossy(&sub.sid).into_owned());
+            removed.push(String::from_utf8_lossy(sub.sid()).into_owned());
         });
         self.out.entry(id).or_default().extend_from_slice(&own);
         removed

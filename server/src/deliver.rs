@@ -390,7 +390,7 @@ fn publish_local(
     let mut rand = |n: u32| rng.u32(0..n);
     leaf_pending.clear();
     let deliveries = router::select(&result, origin, echo, &mut rand, |sub, last| {
-        if let (Some(q), Some(f)) = (&sub.queue, queues) {
+        if let (Some(q), Some(f)) = (sub.queue(), queues) {
             if !f.contains(q) {
                 return;
             }
@@ -507,7 +507,7 @@ fn render_leaf(shared: &Shared, turn: &mut Turn, m: &LeafOut<'_>) {
         for q in pending[i..]
             .iter()
             .filter(|s| same(s))
-            .filter_map(|s| s.queue.as_deref())
+            .filter_map(|s| s.queue())
         {
             match one.take() {
                 None if many.is_empty() => one = Some(q),
@@ -561,7 +561,7 @@ mod tests {
     impl Handler for Recorder {
         fn deliver(&self, sub: &Subscription<Sink>, msg: &Message<'_>) {
             self.0.lock().unwrap().push((
-                sub.sid.to_vec(),
+                sub.sid().to_vec(),
                 msg.subject.to_vec(),
                 msg.payload.to_vec(),
             ));

@@ -108,17 +108,13 @@ fn sees(link: &LeafLink, links: &[Arc<LeafLink>], sub: &SubRef<Sink>) -> bool {
     if sub.conn == link.conn.cid {
         return false;
     }
-    if link
-        .deny_imports
-        .iter()
-        .any(|d| d.matches(sub.filter.as_bytes()))
-    {
+    if link.deny_imports.iter().any(|d| d.matches(sub.filter())) {
         return false;
     }
     if let Some(r) = &link.interest {
         // Other links' loop-detection subjects always pass (nats-server
         // `updateLeafNodesEx` skips the check for `$LDS.`).
-        let f = sub.filter.as_bytes();
+        let f = sub.filter();
         if !f.starts_with(b"$LDS.") && !r.permits_interest(f) {
             return false;
         }
@@ -134,8 +130,8 @@ fn sees(link: &LeafLink, links: &[Arc<LeafLink>], sub: &SubRef<Sink>) -> bool {
 /// Appends the key of `sub` (`subject` or `subject queue`) to `key`.
 fn key_of(sub: &SubRef<Sink>, key: &mut Vec<u8>) {
     key.clear();
-    key.extend_from_slice(sub.filter.as_bytes());
-    if let Some(q) = &sub.queue {
+    key.extend_from_slice(sub.filter());
+    if let Some(q) = sub.queue() {
         key.push(b' ');
         key.extend_from_slice(q);
     }
@@ -145,7 +141,7 @@ fn key_of(sub: &SubRef<Sink>, key: &mut Vec<u8>) {
 /// for a queue one (a leaf's queue interest weighs what its `LS+` said,
 /// a local member 1; nats-server counts `qw`, spec §3.8, §4.2).
 fn weight(sub: &SubRef<Sink>) -> u32 {
-    if sub.queue.is_some() {
+    if sub.queue().is_some() {
         sub.remote_weight().max(1)
     } else {
         1
@@ -158,8 +154,8 @@ fn weight(sub: &SubRef<Sink>) -> u32 {
 fn apply(smap: &mut HashMap<Box<[u8]>, u32>, sub: &SubRef<Sink>, delta: i64, out: &mut Vec<u8>) {
     let mut key = Vec::new();
     key_of(sub, &mut key);
-    let subject = sub.filter.as_bytes();
-    let queue = sub.queue.as_deref();
+    let subject = sub.filter();
+    let queue = sub.queue();
     let old = smap.get(key.as_slice()).copied().unwrap_or(0);
     if old == 0 && delta <= 0 {
         return;
@@ -220,8 +216,8 @@ impl LeafLinks {
             }
         });
         for (k, (sub, n)) in counts {
-            let q = sub.queue.as_deref().map(|q| (q, n));
-            encode_ls_plus(out, sub.filter.as_bytes(), q);
+            let q = sub.queue().map(|q| (q, n));
+            encode_ls_plus(out, sub.filter(), q);
             smap.insert(k, n);
         }
         encode_ls_plus(out, self.lds().as_bytes(), None);

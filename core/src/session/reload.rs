@@ -73,9 +73,7 @@ impl<T: Clone> Session<T> {
         let denied: Vec<Vec<u8>> = self
             .subs
             .iter()
-            .filter(|(_, s)| {
-                !s.is_closed() && !p.can_subscribe(s.filter.as_bytes(), s.queue.as_deref())
-            })
+            .filter(|(_, s)| !s.is_closed() && !p.can_subscribe(s.filter(), s.queue()))
             .map(|(sid, _)| sid.clone())
             .collect();
         for sid in denied {
@@ -85,13 +83,13 @@ impl<T: Clone> Session<T> {
             sub.close();
             host.unsubscribe(&sub);
             let mut text = String::from("Permissions Violation for Subscription to ");
-            go_quote(&mut text, sub.filter.as_bytes());
-            if let Some(q) = &sub.queue {
+            go_quote(&mut text, sub.filter());
+            if let Some(q) = sub.queue() {
                 text.push_str(" using queue ");
                 go_quote(&mut text, q);
             }
             text.push_str(" (sid ");
-            go_quote(&mut text, &sub.sid);
+            go_quote(&mut text, sub.sid());
             text.push(')');
             push_err(out, &text);
             removed(&sub);

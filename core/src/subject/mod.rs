@@ -156,6 +156,11 @@ pub fn filter_matches(filter: &[u8], subject: &[u8]) -> bool {
     validate_filter(filter).is_ok() && matches_valid(filter, subject)
 }
 
+/// Whether a valid filter has no `*` or `>` token ([`Filter::is_literal`]).
+pub(crate) fn is_literal(filter: &[u8]) -> bool {
+    !tokens(filter).any(|t| t == PARTIAL_WILDCARD || t == FULL_WILDCARD)
+}
+
 /// [`filter_matches`] for a filter known to be valid.
 pub(crate) fn matches_valid(filter: &[u8], subject: &[u8]) -> bool {
     if subject.is_empty() {
@@ -365,7 +370,7 @@ impl Filter {
     /// Whether the filter has no `*` or `>` token, so that it matches exactly
     /// the one subject with the same bytes.
     pub fn is_literal(&self) -> bool {
-        !tokens(&self.0).any(|t| t == PARTIAL_WILDCARD || t == FULL_WILDCARD)
+        is_literal(&self.0)
     }
 
     /// Whether a message published to `subject` is delivered to this filter

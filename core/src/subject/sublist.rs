@@ -8,7 +8,10 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::cache::{self, Cache};
-use super::{is_matchable, tokens, Filter, FULL_WILDCARD, PARTIAL_WILDCARD, TOKEN_SEPARATOR};
+use super::{
+    is_literal, is_matchable, matches_valid, tokens, Filter, FULL_WILDCARD, PARTIAL_WILDCARD,
+    TOKEN_SEPARATOR,
+};
 
 /// Default bound of the match-result cache, in entries (nats-server's
 /// `slCacheMax` is 1024 as well).
@@ -86,135 +89,132 @@ struct QueueSubs<T> {
     members: Vec<T>,
 }
 
-/// One token's place in the trie: 40 bytes, held inline in its parent's
-/// children (a subject's own node is most of what an idle subscription
-/// costs the sublist).
+/// One token's place in the trie: 24 bytes with a pointer `T` (as
+/// [`crate::router::SubRef`]), held inline in its parent's children (a
+/// subject's own node is most of what an idle subscription costs the
+/// sublist).
 struct Node<T> {
     next: Option<Box<Level<T>>>,
-    plain: Plain<T>,
-    /// Queue groups, boxed: most nodes have none, and a thin pointer
-    /// costs them 8 bytes where an empty `Vec` costs 24.
-    #[allow(clippy::box_collection)]
-    queues: Option<Box<Vec<QueueSubs<T>>>>,
+    /// The first plain subscription, inline, without an allocation (most
+    /// subjects have one subscriber: a reply inbox, an MQTT client's own
+    /// topic); `None` when the node has no plain subscription.
+    one: Option<T>,
+    /// The other plain subscriptions and the queue groups, boxed: most
+    /// nodes have neither, and a thin pointer costs them 8 bytes where two
+    /// empty `Vec`s cost 48. `None` when both are empty.
+    more: Option<Box<More<T>>>,
+}
+
+/// The plain subscriptions of a [`Node`] after its first, and its queue
+/// groups.
+struct More<T> {
+    plain: Vec<T>,
+    queues: Vec<QueueSubs<T>>,
 }
 
 impl<T> Default for Node<T> {
     fn default() -> Self {
         Node {
             next: None,
-            plain: Plain::Empty,
-            queues: None,
+            one: None,
+            more: None,
         }
     }
 }
 
 impl<T> Node<T> {
+    /// The plain subscriptions, in insertion order until a removal.
+    fn plain(&self) -> impl Iterator<Item = &T> {
+        let rest = self.more.as_deref().map_or(&[][..], |m| &m.plain[..]);
+        self.one.iter().chain(rest)
+    }
+
+    /// How many plain subscriptions.
+    fn plain_len(&self) -> usize {
+        usize::from(self.one.is_some()) + self.more.as_deref().map_or(0, |m| m.plain.len())
+    }
+
     fn queue_groups(&self) -> &[QueueSubs<T>] {
-        self.queues.as_deref().map_or(&[], |q| q)
+        self.more.as_deref().map_or(&[], |m| &m.queues)
+    }
+
+    /// [`Node::more`], made at first use.
+    fn more(&mut self) -> &mut More<T> {
+        self.more.get_or_insert_with(|| {
+            Box::new(More {
+                plain: Vec::new(),
+                queues: Vec::new(),
+            })
+        })
+    }
+
+    /// Gives back what a removal left empty.
+    fn trim(&mut self) {
+        let Some(m) = self.more.as_deref_mut() else {
+            return;
+        };
+        if m.plain.is_empty() {
+            m.plain = Vec::new();
+        }
+        if m.queues.is_empty() {
+            m.queues = Vec::new();
+        }
+        if m.plain.capacity() == 0 && m.queues.capacity() == 0 {
+            self.more = None;
+        }
     }
 }
 
 impl<T: PartialEq> Node<T> {
     fn has_subs(&self) -> bool {
-        !self.plain.is_empty() || self.queues.is_some()
+        self.one.is_some() || self.more.is_some()
     }
 
     fn add(&mut self, queue: Option<&[u8]>, value: T) {
         match queue {
-            None => self.plain.push(value),
-            Some(q) => match self
-                .queues
-                .get_or_insert_default()
-                .iter_mut()
-                .find(|g| *g.name == *q)
-            {
-                Some(g) => g.members.push(value),
-                None => self.queues.as_mut().expect("just set").push(QueueSubs {
-                    name: q.into(),
-                    members: alloc::vec![value],
-                }),
-            },
+            None if self.one.is_none() => self.one = Some(value),
+            None => self.more().plain.push(value),
+            Some(q) => {
+                let queues = &mut self.more().queues;
+                match queues.iter().position(|g| *g.name == *q) {
+                    Some(i) => queues[i].members.push(value),
+                    None => queues.push(QueueSubs {
+                        name: q.into(),
+                        members: alloc::vec![value],
+                    }),
+                }
+            }
         }
     }
 
     fn remove(&mut self, queue: Option<&[u8]>, value: &T) -> bool {
-        match queue {
-            None => self.plain.remove(value),
+        let removed = match queue {
+            // The last of the others takes the first's place (as a
+            // `swap_remove`: the order is kept until a removal only).
+            None if self.one.as_ref() == Some(value) => {
+                self.one = self.more.as_deref_mut().and_then(|m| m.plain.pop());
+                true
+            }
+            None => self
+                .more
+                .as_deref_mut()
+                .is_some_and(|m| remove_from(&mut m.plain, value)),
             Some(q) => {
-                let Some(queues) = self.queues.as_mut() else {
+                let Some(m) = self.more.as_deref_mut() else {
                     return false;
                 };
-                let Some(gi) = queues.iter().position(|g| *g.name == *q) else {
+                let Some(gi) = m.queues.iter().position(|g| *g.name == *q) else {
                     return false;
                 };
-                let removed = remove_from(&mut queues[gi].members, value);
-                if queues[gi].members.is_empty() {
-                    queues.swap_remove(gi);
-                    if queues.is_empty() {
-                        self.queues = None;
-                    }
+                let removed = remove_from(&mut m.queues[gi].members, value);
+                if m.queues[gi].members.is_empty() {
+                    m.queues.swap_remove(gi);
                 }
                 removed
-            }
-        }
-    }
-}
-
-/// A node's plain subscriptions: one is held inline, without an
-/// allocation (most subjects have one subscriber: a reply inbox, an MQTT
-/// client's own topic), more in a vector.
-enum Plain<T> {
-    Empty,
-    One(T),
-    Many(Vec<T>),
-}
-
-impl<T> Plain<T> {
-    fn as_slice(&self) -> &[T] {
-        match self {
-            Plain::Empty => &[],
-            Plain::One(v) => core::slice::from_ref(v),
-            Plain::Many(v) => v,
-        }
-    }
-}
-
-impl<T: PartialEq> Plain<T> {
-    fn is_empty(&self) -> bool {
-        matches!(self, Plain::Empty)
-    }
-
-    fn push(&mut self, value: T) {
-        *self = match core::mem::replace(self, Plain::Empty) {
-            Plain::Empty => Plain::One(value),
-            Plain::One(a) => Plain::Many(alloc::vec![a, value]),
-            Plain::Many(mut v) => {
-                v.push(value);
-                Plain::Many(v)
             }
         };
-    }
-
-    fn remove(&mut self, value: &T) -> bool {
-        match self {
-            Plain::Empty => false,
-            Plain::One(a) => {
-                let hit = *a == *value;
-                if hit {
-                    *self = Plain::Empty;
-                }
-                hit
-            }
-            Plain::Many(v) => {
-                let removed = remove_from(v, value);
-                match v.len() {
-                    0 => *self = Plain::Empty,
-                    1 => *self = Plain::One(v.pop().expect("one left")),
-                    _ => {}
-                }
-                removed
-            }
-        }
+        self.trim();
+        removed
     }
 }
 
@@ -234,73 +234,69 @@ fn remove_from<T: PartialEq>(v: &mut Vec<T>, value: &T) -> bool {
 /// Up to this many literal children, a level keeps them in a vector.
 const SMALL_MAX: usize = 8;
 
-/// A literal token as a child's key: up to [`Key::INLINE`] bytes held
-/// inline (most subject tokens), longer ones boxed. 24 bytes: a boxed
-/// token of a few bytes took a 32-byte allocator chunk besides its
-/// 16-byte slot, one per distinct subject (issue #17: memory per idle
-/// subscription). Ordered and compared as its bytes.
-#[derive(Clone)]
-enum Key {
-    Inline { len: u8, bytes: [u8; Key::INLINE] },
+/// The longest token a [`Tok`] holds inline (a NUID, as in an inbox
+/// subject, is 22 bytes).
+const INLINE_TOK: usize = 22;
+
+/// A literal child's token: inline up to [`INLINE_TOK`] bytes, so that a
+/// subscription's own node costs its level no allocation of its own (issue
+/// #17: a 32-byte heap chunk per idle subscription); longer ones boxed.
+/// 24 bytes. Compares as its bytes.
+enum Tok {
+    Inline { len: u8, bytes: [u8; INLINE_TOK] },
     Heap(Box<[u8]>),
 }
 
-impl Key {
-    /// The longest token held inline, in bytes.
-    const INLINE: usize = 22;
-
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            Key::Heap(b) => b,
-        }
-    }
-}
-
-impl From<&[u8]> for Key {
-    fn from(tok: &[u8]) -> Key {
-        if tok.len() <= Key::INLINE {
-            let mut bytes = [0; Key::INLINE];
-            bytes[..tok.len()].copy_from_slice(tok);
-            Key::Inline {
-                len: tok.len() as u8,
-                bytes,
+impl Tok {
+    fn new(tok: &[u8]) -> Tok {
+        match u8::try_from(tok.len()) {
+            Ok(len) if tok.len() <= INLINE_TOK => {
+                let mut bytes = [0; INLINE_TOK];
+                bytes[..tok.len()].copy_from_slice(tok);
+                Tok::Inline { len, bytes }
             }
-        } else {
-            Key::Heap(tok.into())
+            _ => Tok::Heap(tok.into()),
+        }
+    }
+
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Tok::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Tok::Heap(b) => b,
         }
     }
 }
 
-impl core::borrow::Borrow<[u8]> for Key {
+impl core::borrow::Borrow<[u8]> for Tok {
     fn borrow(&self) -> &[u8] {
-        self.as_slice()
+        self.as_bytes()
     }
 }
 
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
-        self.as_slice() == other.as_slice()
+impl PartialEq for Tok {
+    fn eq(&self, other: &Tok) -> bool {
+        self.as_bytes() == other.as_bytes()
     }
 }
 
-impl Eq for Key {}
+impl Eq for Tok {}
 
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Key) -> Option<core::cmp::Ordering> {
+impl PartialOrd for Tok {
+    fn partial_cmp(&self, other: &Tok) -> Option<core::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Key {
-    fn cmp(&self, other: &Key) -> core::cmp::Ordering {
-        self.as_slice().cmp(other.as_slice())
+impl Ord for Tok {
+    fn cmp(&self, other: &Tok) -> core::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 
 enum Children<T> {
-    Small(Vec<(Key, Node<T>)>),
-    Large(BTreeMap<Key, Node<T>>),
+    Small(Vec<(Tok, Node<T>)>),
+    Large(BTreeMap<Tok, Node<T>>),
 }
 
 impl<T> Children<T> {
@@ -314,7 +310,7 @@ impl<T> Children<T> {
     #[inline]
     fn get(&self, tok: &[u8]) -> Option<&Node<T>> {
         match self {
-            Children::Small(v) => v.iter().find(|(k, _)| k.as_slice() == tok).map(|(_, n)| n),
+            Children::Small(v) => v.iter().find(|(k, _)| k.as_bytes() == tok).map(|(_, n)| n),
             Children::Large(m) => m.get(tok),
         }
     }
@@ -323,7 +319,7 @@ impl<T> Children<T> {
         match self {
             Children::Small(v) => v
                 .iter_mut()
-                .find(|(k, _)| k.as_slice() == tok)
+                .find(|(k, _)| k.as_bytes() == tok)
                 .map(|(_, n)| n),
             Children::Large(m) => m.get_mut(tok),
         }
@@ -331,29 +327,29 @@ impl<T> Children<T> {
 
     fn get_or_insert(&mut self, tok: &[u8]) -> &mut Node<T> {
         if let Children::Small(v) = self {
-            if v.len() >= SMALL_MAX && !v.iter().any(|(k, _)| k.as_slice() == tok) {
+            if v.len() >= SMALL_MAX && !v.iter().any(|(k, _)| k.as_bytes() == tok) {
                 *self = Children::Large(core::mem::take(v).into_iter().collect());
             }
         }
         match self {
             Children::Small(v) => {
-                let i = match v.iter().position(|(k, _)| k.as_slice() == tok) {
+                let i = match v.iter().position(|(k, _)| k.as_bytes() == tok) {
                     Some(i) => i,
                     None => {
-                        v.push((tok.into(), Node::default()));
+                        v.push((Tok::new(tok), Node::default()));
                         v.len() - 1
                     }
                 };
                 &mut v[i].1
             }
-            Children::Large(m) => m.entry(tok.into()).or_default(),
+            Children::Large(m) => m.entry(Tok::new(tok)).or_default(),
         }
     }
 
     fn remove(&mut self, tok: &[u8]) {
         match self {
             Children::Small(v) => {
-                if let Some(i) = v.iter().position(|(k, _)| k.as_slice() == tok) {
+                if let Some(i) = v.iter().position(|(k, _)| k.as_bytes() == tok) {
                     v.swap_remove(i);
                 }
             }
@@ -368,15 +364,15 @@ impl<T> Children<T> {
 
     fn for_each_mut(&mut self, mut f: impl FnMut(&[u8], &mut Node<T>)) {
         match self {
-            Children::Small(v) => v.iter_mut().for_each(|(k, n)| f(k.as_slice(), n)),
-            Children::Large(m) => m.iter_mut().for_each(|(k, n)| f(k.as_slice(), n)),
+            Children::Small(v) => v.iter_mut().for_each(|(k, n)| f(k.as_bytes(), n)),
+            Children::Large(m) => m.iter_mut().for_each(|(k, n)| f(k.as_bytes(), n)),
         }
     }
 
     fn for_each<'a>(&'a self, mut f: impl FnMut(&'a [u8], &'a Node<T>)) {
         match self {
-            Children::Small(v) => v.iter().for_each(|(k, n)| f(k.as_slice(), n)),
-            Children::Large(m) => m.iter().for_each(|(k, n)| f(k.as_slice(), n)),
+            Children::Small(v) => v.iter().for_each(|(k, n)| f(k.as_bytes(), n)),
+            Children::Large(m) => m.iter().for_each(|(k, n)| f(k.as_bytes(), n)),
         }
     }
 }
@@ -597,7 +593,14 @@ impl<T: Clone + PartialEq> Sublist<T> {
     /// matches; with `queue`, as a member of that queue group (queue names
     /// are opaque bytes, spec §1.2).
     pub fn insert(&mut self, filter: &Filter, queue: Option<&[u8]>, value: T) {
-        let mut toks = tokens(filter.as_bytes()).peekable();
+        self.insert_valid(filter.as_bytes(), queue, value);
+    }
+
+    /// [`Sublist::insert`] with the bytes of a filter known to be valid
+    /// (a [`crate::router::Subscription`] keeps its filter's bytes, not a
+    /// [`Filter`]).
+    pub(crate) fn insert_valid(&mut self, filter: &[u8], queue: Option<&[u8]>, value: T) {
+        let mut toks = tokens(filter).peekable();
         let mut level = &mut self.root;
         while let Some(tok) = toks.next() {
             let node = level.child_or_insert(tok);
@@ -615,7 +618,11 @@ impl<T: Clone + PartialEq> Sublist<T> {
     /// filter and queue. Returns whether one was found. Prunes nodes left
     /// empty.
     pub fn remove(&mut self, filter: &Filter, queue: Option<&[u8]>, value: &T) -> bool {
-        let bytes = filter.as_bytes();
+        self.remove_valid(filter.as_bytes(), queue, value)
+    }
+
+    /// [`Sublist::remove`] with the bytes of a filter known to be valid.
+    pub(crate) fn remove_valid(&mut self, bytes: &[u8], queue: Option<&[u8]>, value: &T) -> bool {
         let mut toks = tokens(bytes).peekable();
         let mut level = &mut self.root;
         let removed = loop {
@@ -638,17 +645,17 @@ impl<T: Clone + PartialEq> Sublist<T> {
         }
         self.prune(bytes);
         self.count -= 1;
-        self.changed(filter);
+        self.changed(bytes);
         true
     }
 
-    fn changed(&mut self, filter: &Filter) {
+    fn changed(&mut self, filter: &[u8]) {
         self.generation = self.generation.wrapping_add(1);
-        if filter.is_literal() {
-            self.cache.remove(filter.as_bytes());
+        if is_literal(filter) {
+            self.cache.remove(filter);
         } else {
             self.cache
-                .remove_matching(|subject| filter.matches(subject));
+                .remove_matching(|subject| matches_valid(filter, subject));
         }
     }
 
@@ -807,7 +814,7 @@ impl<T: Clone + PartialEq> Sublist<T> {
                 path.push(TOKEN_SEPARATOR);
             }
             path.extend_from_slice(tok);
-            for v in node.plain.as_slice() {
+            for v in node.plain() {
                 f(&path, None, v);
             }
             for g in node.queue_groups() {
@@ -840,10 +847,10 @@ impl<T: Clone + PartialEq> Sublist<T> {
 }
 
 fn build_result<T: Clone>(nodes: &[&Node<T>]) -> SublistResult<T> {
-    let nplain = nodes.iter().map(|n| n.plain.as_slice().len()).sum();
+    let nplain = nodes.iter().map(|n| n.plain_len()).sum();
     let mut plain = Vec::with_capacity(nplain);
     for n in nodes {
-        plain.extend_from_slice(n.plain.as_slice());
+        plain.extend(n.plain().cloned());
     }
     let mut groups: Vec<&QueueSubs<T>> = nodes.iter().flat_map(|n| n.queue_groups()).collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
@@ -872,22 +879,40 @@ mod tests {
     /// vector it replaces (the enum packs into the vector's niche).
     #[test]
     fn plain_one_is_inline() {
-        assert_eq!(core::mem::size_of::<Plain<usize>>(), 24);
-        assert_eq!(core::mem::size_of::<Node<usize>>(), 40);
-        assert_eq!(core::mem::size_of::<Key>(), 24);
-        let mut p = Plain::Empty;
-        p.push(1usize);
-        assert!(matches!(p, Plain::One(1)));
-        p.push(2);
-        p.push(3);
-        assert_eq!(p.as_slice(), [1, 2, 3]);
-        assert!(p.remove(&1));
-        assert!(!p.remove(&1));
-        assert!(p.remove(&3));
-        assert!(matches!(p, Plain::One(2)));
-        assert!(p.remove(&2));
-        assert!(p.is_empty());
-        assert!(!p.remove(&2));
+        assert_eq!(core::mem::size_of::<Node<Arc<u8>>>(), 24);
+        // A literal child's token inline up to 22 bytes (no allocation).
+        assert_eq!(core::mem::size_of::<Tok>(), 24);
+        for n in [0, 1, 21, 22, 23, 300] {
+            let b: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let t = Tok::new(&b);
+            assert_eq!(t.as_bytes(), &b[..]);
+            assert_eq!(matches!(t, Tok::Inline { .. }), n <= INLINE_TOK);
+        }
+        assert!(Tok::new(b"ab") < Tok::new(b"abc") && Tok::new(&[1; 30]) > Tok::new(b"\x01"));
+        let plain = |n: &Node<usize>| n.plain().copied().collect::<Vec<_>>();
+        let mut p = Node::default();
+        p.add(None, 1usize);
+        assert!(p.one == Some(1) && p.more.is_none());
+        p.add(None, 2);
+        p.add(None, 3);
+        assert_eq!(plain(&p), [1, 2, 3]);
+        assert!(p.remove(None, &1));
+        assert!(!p.remove(None, &1));
+        assert_eq!(plain(&p), [3, 2]);
+        assert!(p.remove(None, &3));
+        assert!(p.one == Some(2) && p.more.is_none());
+        // Queue members share the box with the other plain ones.
+        p.add(Some(b"q"), 7);
+        p.add(None, 4);
+        assert!(p.remove(None, &2));
+        assert_eq!(plain(&p), [4]);
+        assert_eq!(p.queue_groups()[0].members, [7]);
+        assert!(!p.remove(Some(b"r"), &7));
+        assert!(p.remove(Some(b"q"), &7));
+        assert!(p.one == Some(4) && p.more.is_none());
+        assert!(p.remove(None, &4));
+        assert!(!p.has_subs());
+        assert!(!p.remove(None, &4));
     }
 
     #[test]
@@ -933,7 +958,7 @@ mod tests {
         assert_eq!(s.node_count(), 0);
     }
 
-    /// Tokens held inline and boxed (around [`Key::INLINE`]) under one
+    /// Tokens held inline and boxed (around [`INLINE_TOK`]) under one
     /// level, small and large: each matches only itself, prefixes and
     /// extensions of a token included, and removal finds it.
     #[test]
@@ -952,7 +977,7 @@ mod tests {
         for (i, fl) in filters.iter().enumerate() {
             s.insert(fl, None, i);
         }
-        assert_eq!(core::mem::size_of::<Key>(), 24);
+        assert_eq!(core::mem::size_of::<Tok>(), 24);
         for (i, fl) in filters.iter().enumerate() {
             assert_eq!(s.match_uncached(fl.as_bytes()).plain, [i], "{fl:?}");
         }

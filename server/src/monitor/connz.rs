@@ -121,7 +121,7 @@ fn subscriptions_of(cid: u64, accounts: &[Arc<Account>], detail: bool) -> Vec<Va
                 list.push(if detail {
                     super::subsz::sub_detail(s)
                 } else {
-                    json!(String::from_utf8_lossy(s.filter.as_bytes()))
+                    json!(String::from_utf8_lossy(s.filter()))
                 });
             });
         }

@@ -68,7 +68,7 @@ pub(crate) fn leafz(shared: &Shared, acc: Option<&str>, subs: bool) -> Value {
                     .sublist()
                     .for_each(|_, _, s| {
                         if s.conn == c.cid {
-                            list.push(String::from_utf8_lossy(&s.sid).into_owned());
+                            list.push(String::from_utf8_lossy(s.sid()).into_owned());
                         }
                     });
                 list.sort();

@@ -34,7 +34,7 @@ pub(crate) fn subsz(shared: &Shared, params: &Params) -> Result<Value, Error> {
             continue;
         }
         router.sublist().for_each(|_, _, s| {
-            if test.is_some_and(|t| !s.filter.matches(t.as_bytes())) {
+            if test.is_some_and(|t| !s.matches(t.as_bytes())) {
                 return;
             }
             // `account_tag`: the account's name tag, which is its name
@@ -75,12 +75,12 @@ pub(crate) fn subsz(shared: &Shared, params: &Params) -> Result<Value, Error> {
 /// ?subs=detail` lists it as is.
 pub(super) fn sub_detail<T>(s: &natsws_core::router::Subscription<T>) -> Value {
     let mut v = json!({
-        "subject": String::from_utf8_lossy(s.filter.as_bytes()),
-        "sid": String::from_utf8_lossy(&s.sid),
+        "subject": String::from_utf8_lossy(s.filter()),
+        "sid": String::from_utf8_lossy(s.sid()),
         "msgs": s.delivered(),
         "cid": s.conn,
     });
-    if let Some(q) = &s.queue {
+    if let Some(q) = s.queue() {
         v["qgroup"] = json!(String::from_utf8_lossy(q));
     }
     if s.max_msgs() > 0 {

@@ -110,7 +110,7 @@ impl Registry {
         {
             let map = self.sessions.lock().expect("sessions");
             for k in keys {
-                let row = store::key(&k.0, k.1.as_bytes());
+                let row = store::key(&k.0.name, k.1.as_bytes());
                 let snap = map.get(k).and_then(|s| {
                     let inner = s.inner.lock().expect("mqtt session");
                     (!inner.clean).then(|| inner.snapshot().encode())

@@ -10,11 +10,13 @@
 mod commit;
 pub(crate) mod committer;
 mod inner;
+mod key;
 pub(crate) mod store;
 mod submap;
 pub(crate) mod window;
 
 pub(crate) use inner::Inner;
+pub(crate) use key::{Account, SessionKey};
 pub(crate) use submap::{SubMap, SubPair};
 
 use std::borrow::Borrow;
@@ -28,20 +30,6 @@ use natsws_core::router::{ConnId, Message, SubRef, Subscription};
 use natsws_core::time::Millis;
 
 use crate::sink::{ConnShared, Numbered, Sink};
-
-/// (account, client id) of a session. The account name is shared by every
-/// session of the account ([`Registry::account_name`]); the client id is
-/// one allocation shared by the registry, the session and the store's
-/// dirty set (clones count references).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct SessionKey(pub Arc<str>, pub Arc<str>);
-
-impl SessionKey {
-    /// The key of client id `client_id` in account `account`.
-    pub(crate) fn new(account: &str, client_id: &str) -> SessionKey {
-        SessionKey(account.into(), client_id.into())
-    }
-}
 
 /// Scratch buffers of one event loop's MQTT connections (in its
 /// [`crate::deliver::Turn`]): an idle connection holds none of them; their
@@ -151,7 +139,7 @@ impl SubEntry {
     /// The MQTT filter: the id of its subscriptions (empty when it has
     /// none; [`SubMap`] keeps no such entry).
     pub(crate) fn filter(&self) -> &[u8] {
-        self.subs.first().map_or(&[], |s| &s.sid)
+        self.subs.first().map_or(&[], |s| s.sid())
     }
 }
 
@@ -224,10 +212,9 @@ impl Dirty {
 
 /// One session (see the module docs).
 pub(crate) struct MqttSession {
-    /// (account, client id).
+    /// (account, client id); its account holds what every session shares
+    /// ([`MqttSession::common`]).
     pub key: SessionKey,
-    /// What every session shares.
-    common: Arc<Common>,
     /// Its state.
     pub inner: Mutex<Inner>,
 }
@@ -236,13 +223,18 @@ pub(crate) struct MqttSession {
 /// instead of a copy).
 pub(crate) struct Common {
     /// The durable store's dirty set (`None`: memory store).
-    dirty: Option<Arc<Dirty>>,
+    pub(super) dirty: Option<Arc<Dirty>>,
     /// `max_pending` of the connection kind (slow consumer bound; `usize::MAX`
     /// when not set).
-    max_pending: usize,
+    pub(super) max_pending: usize,
 }
 
 impl MqttSession {
+    /// What every session of the registry shares.
+    fn common(&self) -> &Common {
+        &self.key.0.common
+    }
+
     /// The id its NATS subscriptions carry: unique among live sessions, and
     /// never a connection's (those count up from 1). It is derived from the
     /// session's address, which cannot be reused while a subscription
@@ -255,7 +247,7 @@ impl MqttSession {
     /// Marks the session for the next durable commit (persistent sessions
     /// with a file store only; `clean`: its state's flag).
     pub(crate) fn mark(&self, clean: bool) {
-        if let (Some(d), false) = (&self.common.dirty, clean) {
+        if let (Some(d), false) = (&self.common().dirty, clean) {
             d.session(&self.key);
         }
     }
@@ -266,23 +258,16 @@ impl MqttSession {
     /// file store and a persistent session): the caller then arms a timer
     /// [`LAZY_COMMIT`] ahead, so that an idle loop wakes up and writes it.
     pub(crate) fn mark_lazy(&self, clean: bool) -> bool {
-        if let (Some(d), false) = (&self.common.dirty, clean) {
+        if let (Some(d), false) = (&self.common().dirty, clean) {
             d.session_lazy(&self.key);
             return true;
         }
         false
     }
 
-    fn new(
-        key: SessionKey,
-        common: Arc<Common>,
-        clean: bool,
-        max_inflight: usize,
-        ack_wait: Millis,
-    ) -> MqttSession {
+    fn new(key: SessionKey, clean: bool, max_inflight: usize, ack_wait: Millis) -> MqttSession {
         MqttSession {
             key,
-            common,
             inner: Mutex::new(Inner::new(clean, max_inflight, ack_wait)),
         }
     }
@@ -363,7 +348,7 @@ pub(crate) fn records(mut b: &[u8]) -> impl Iterator<Item = (u8, u32, &[u8], &[u
 impl Numbered for MqttSession {
     fn push(&self, sub: &Subscription<Sink>, msg: &Message<'_>) -> Option<Arc<ConnShared>> {
         let mut inner = self.inner.lock().expect("mqtt session");
-        let entry = inner.subs.get(&sub.sid)?;
+        let entry = inner.subs.get(sub.sid())?;
         if entry.reserved && msg.subject.first() == Some(&b'$') {
             return None;
         }
@@ -380,7 +365,7 @@ impl Numbered for MqttSession {
             // Slow consumer: what waits for this connection (routed, and
             // rendered but not written) is bounded by its max_pending.
             let queued = inner.queued() + c.out.lock().expect("out").buf.len();
-            if queued > self.common.max_pending {
+            if queued > self.common().max_pending {
                 c.mark_slow();
                 return None;
             }
@@ -388,18 +373,18 @@ impl Numbered for MqttSession {
         // An offline session keeps at most max_pending bytes of queued
         // messages; later ones are dropped (warned once per fill) so an
         // abandoned persistent session cannot grow without bound.
-        let offline_full = conn.is_none() && inner.queued() > self.common.max_pending;
+        let offline_full = conn.is_none() && inner.queued() > self.common().max_pending;
         if offline_full {
             return None;
         }
         let slot = entry.win.slot;
         let records = &mut inner.rare_mut().records;
         push_record(records, qos, slot, msg.subject, msg.payload);
-        if conn.is_none() && records.len() > self.common.max_pending {
+        if conn.is_none() && records.len() > self.common().max_pending {
             crate::warn!(
                 "MQTT session {:?} of account {:?} is offline with {} bytes queued (max_pending): later messages are dropped until it reconnects",
                 self.key.1,
-                self.key.0,
+                &*self.key.0.name,
                 records.len()
             );
         }
@@ -415,8 +400,8 @@ impl Numbered for MqttSession {
 pub(crate) struct Registry {
     /// Every session, found by its key.
     sessions: Mutex<HashSet<Arc<MqttSession>>>,
-    /// The account names of the sessions, one allocation each.
-    accounts: Mutex<HashSet<Arc<str>>>,
+    /// The accounts of the sessions, one allocation each.
+    accounts: Mutex<HashMap<Box<str>, Arc<Account>>>,
     retained: Mutex<HashMap<Box<str>, Retained<RetainedMsg>>>,
     jail: Mutex<HashMap<SessionKey, Millis>>,
     /// What its sessions share, made at the first session (after the
@@ -467,15 +452,15 @@ impl Registry {
             .clone()
     }
 
-    /// The shared name of `account` for the keys of its sessions (one
-    /// allocation per account, kept for the server's life).
-    pub(crate) fn account_name(&self, account: &str) -> Arc<str> {
+    /// The shared [`Account`] of `account` for the keys of its sessions
+    /// (one allocation per account, kept for the server's life).
+    pub(crate) fn account_name(&self, account: &str) -> Arc<Account> {
         let mut names = self.accounts.lock().expect("accounts");
         if let Some(a) = names.get(account) {
             return a.clone();
         }
-        let a: Arc<str> = account.into();
-        names.insert(a.clone());
+        let a = Arc::new(Account::new(account, self.common()));
+        names.insert(account.into(), a.clone());
         a
     }
 
@@ -537,7 +522,6 @@ impl Registry {
         }
         let s = Arc::new(MqttSession::new(
             key,
-            self.common(),
             clean,
             window::session_cap(max_inflight),
             ack_wait,
@@ -747,7 +731,6 @@ impl Registry {
             let key = SessionKey(self.account_name(&acc), id.as_str().into());
             let s = Arc::new(MqttSession::new(
                 key,
-                self.common(),
                 false,
                 window::session_cap(max_inflight),
                 ack_wait,
@@ -777,7 +760,7 @@ impl Registry {
                     for sub in &subs {
                         subscribe(&acc, sub);
                     }
-                    let reserved = subs.first().is_some_and(|x| reserved(x.filter.as_bytes()));
+                    let reserved = subs.first().is_some_and(|x| reserved(x.filter()));
                     if subs.first().is_none() {
                         // Stored, but no longer converts: kept for the
                         // store and `/mqttz`, never routed.
@@ -871,7 +854,7 @@ impl Registry {
             .map(|s| {
                 let i = s.inner.lock().expect("mqtt session");
                 SessionInfo {
-                    account: s.key.0.to_string(),
+                    account: s.key.0.name.to_string(),
                     client_id: s.key.1.to_string(),
                     connected: i.conn.is_some(),
                     clean: i.clean,

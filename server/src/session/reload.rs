@@ -205,10 +205,10 @@ fn reauthorize(
     let who = auth_user(connect.as_ref());
     s.replace_permits(grant.permits, &mut host, out, |sub| {
         let mut subject = String::new();
-        natsws_core::session::go_quote(&mut subject, sub.filter.as_bytes());
+        natsws_core::session::go_quote(&mut subject, sub.filter());
         let mut sid = String::new();
-        natsws_core::session::go_quote(&mut sid, &sub.sid);
-        match &sub.queue {
+        natsws_core::session::go_quote(&mut sid, sub.sid());
+        match sub.queue() {
             Some(q) => {
                 let mut queue = String::new();
                 natsws_core::session::go_quote(&mut queue, q);

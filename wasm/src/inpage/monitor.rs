@@ -12,12 +12,12 @@ use super::InPageCore;
 fn sub_json(s: &SubRef<ConnId>) -> Value {
     let mut v = json!({
         "account": natsws_core::auth::GLOBAL_ACCOUNT,
-        "subject": String::from_utf8_lossy(s.filter.as_bytes()),
-        "sid": String::from_utf8_lossy(&s.sid),
+        "subject": String::from_utf8_lossy(s.filter()),
+        "sid": String::from_utf8_lossy(s.sid()),
         "msgs": s.delivered(),
         "cid": s.conn,
     });
-    if let Some(q) = &s.queue {
+    if let Some(q) = s.queue() {
         v["qgroup"] = json!(String::from_utf8_lossy(q));
     }
     if s.max_msgs() > 0 {
@@ -80,7 +80,7 @@ pub(crate) fn connz(core: &InPageCore, state: &str, subs: bool, auth: bool) -> S
             if subs && !subs_list.is_empty() {
                 v["subscriptions_list"] = json!(subs_list
                     .iter()
-                    .map(|s| String::from_utf8_lossy(s.filter.as_bytes()).into_owned())
+                    .map(|s| String::from_utf8_lossy(s.filter()).into_owned())
                     .collect::<Vec<_>>());
             }
             list.push(v);
@@ -126,7 +126,7 @@ pub(crate) fn subsz(core: &InPageCore, subs: bool, test: Option<&str>) -> String
         .flat_map(|c| c.session.subscriptions())
         .collect();
     if let Some(t) = test {
-        all.retain(|s| s.filter.matches(t.as_bytes()));
+        all.retain(|s| s.matches(t.as_bytes()));
     }
     let mut v = json!({
         "server_id": core.server_id,

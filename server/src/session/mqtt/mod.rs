@@ -40,8 +40,9 @@ const NMQTT_PUB: [&[u8]; 3] = [
 /// Kept small (issue #17: an idle connection's memory): the settings are
 /// read from the loop's [`crate::deliver::Turn`] when used, the scratch
 /// buffers are the loop's ([`crate::mqtt::Scratch`]), deadlines are
-/// [`Millis`] with 0 for none, and the credentials are kept (boxed) only
-/// when the CONNECT had some.
+/// [`Millis`] with 0 for none, and the input counts and the credentials
+/// are kept (boxed, [`Extra`]) only once it published or the CONNECT had
+/// some.
 pub(crate) struct MqttConn {
     dec: Decoder,
     /// The session it owns once CONNECT succeeded.
@@ -55,11 +56,9 @@ pub(crate) struct MqttConn {
     /// marked store change is due to be written (see
     /// [`MqttConn::lazy_written_by`]).
     deadline: Millis,
-    /// The accepted CONNECT, its credentials and the bound user's
-    /// permissions (`None`: none of them kept).
-    aux: Option<Box<Aux>>,
-    in_msgs: u64,
-    in_bytes: u64,
+    /// The input counts and what is kept of the CONNECT (`None`: nothing
+    /// received yet and nothing kept).
+    extra: Option<Box<Extra>>,
     /// The CONNECT's keep-alive, seconds (0: no limit); the limit is 1.5 ×
     /// that without input.
     keep_alive: u16,
@@ -68,6 +67,19 @@ pub(crate) struct MqttConn {
     held: bool,
     /// A DISCONNECT was received: no will.
     disconnected: bool,
+}
+
+/// What a connection keeps once it has published or kept something of its
+/// CONNECT (boxed: an idle subscriber has neither; issue #17).
+#[derive(Default)]
+struct Extra {
+    /// PUBLISH packets received.
+    in_msgs: u64,
+    /// Their payload bytes.
+    in_bytes: u64,
+    /// The accepted CONNECT, its credentials and the bound user's
+    /// permissions (`None`: none of them kept).
+    aux: Option<Box<Aux>>,
 }
 
 /// What a connection keeps of its CONNECT and its authentication.
@@ -155,27 +167,35 @@ impl MqttConn {
             session: None,
             last_in: now,
             deadline: due(now.saturating_add(deadline)),
-            aux: None,
-            in_msgs: 0,
-            in_bytes: 0,
+            extra: None,
             keep_alive: 0,
             held: false,
             disconnected: false,
         }
     }
 
+    /// What is kept of the CONNECT, if anything.
+    fn aux(&self) -> Option<&Aux> {
+        self.extra.as_ref()?.aux.as_deref()
+    }
+
+    /// [`MqttConn::extra`], made at first use.
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
     /// Publish/subscribe permissions of the bound user (`None`: all).
     fn permits(&self) -> Option<&Arc<dyn Permits>> {
-        self.aux.as_ref()?.permits.as_ref()
+        self.aux()?.permits.as_ref()
     }
 
     /// Replaces the permissions (a reload).
     fn set_permits(&mut self, permits: Option<Arc<dyn Permits>>) {
-        match &mut self.aux {
+        match self.extra.as_mut().and_then(|e| e.aux.as_mut()) {
             Some(a) => a.permits = permits,
             None if permits.is_none() => {}
             None => {
-                self.aux = Some(Box::new(Aux {
+                self.extra().aux = Some(Box::new(Aux {
                     permits,
                     connect: None,
                     user: Box::default(),
@@ -186,14 +206,28 @@ impl MqttConn {
         self.trim_aux();
     }
 
-    /// Drops [`MqttConn::aux`] once it holds nothing.
+    /// Drops [`Extra::aux`] once it holds nothing, and [`MqttConn::extra`]
+    /// once it holds nothing either.
     fn trim_aux(&mut self) {
-        let empty = self.aux.as_ref().is_some_and(|a| {
+        let Some(e) = &mut self.extra else {
+            return;
+        };
+        let empty = e.aux.as_ref().is_some_and(|a| {
             a.connect.is_none() && a.permits.is_none() && a.user.is_empty() && a.pass.is_empty()
         });
         if empty {
-            self.aux = None;
+            e.aux = None;
         }
+        if e.aux.is_none() && e.in_msgs == 0 && e.in_bytes == 0 {
+            self.extra = None;
+        }
+    }
+
+    /// Counts one PUBLISH received with `payload` bytes.
+    fn count_in(&mut self, payload: usize) {
+        let e = self.extra();
+        e.in_msgs += 1;
+        e.in_bytes += payload as u64;
     }
 
     /// 1.5 × the CONNECT's keep-alive, ms (`None`: no limit).
@@ -209,17 +243,19 @@ impl MqttConn {
 
     /// Messages and payload bytes received.
     pub(crate) fn in_counts(&self) -> (u64, u64) {
-        (self.in_msgs, self.in_bytes)
+        self.extra
+            .as_ref()
+            .map_or((0, 0), |e| (e.in_msgs, e.in_bytes))
     }
 
     /// The accepted CONNECT, as NATS fields.
     pub(crate) fn connect_options(&self) -> Option<&Connect> {
-        self.aux.as_ref().and_then(|a| a.connect.as_ref())
+        self.aux().and_then(|a| a.connect.as_ref())
     }
 
     /// The CONNECT's credentials as NATS fields (the re-check on reload).
     pub(super) fn credentials(&self) -> Connect {
-        let (user, pass) = self.aux.as_ref().map_or(("", ""), |a| (&*a.user, &*a.pass));
+        let (user, pass) = self.aux().map_or(("", ""), |a| (&*a.user, &*a.pass));
         Connect {
             user: user.to_string(),
             pass: pass.to_string(),
@@ -237,7 +273,8 @@ impl MqttConn {
         out: &mut Vec<u8>,
     ) -> Result<usize, Close> {
         self.last_in = now;
-        if let (Some(_), Some(a)) = (&self.session, &mut self.aux) {
+        let aux = self.extra.as_mut().and_then(|e| e.aux.as_mut());
+        if let (Some(_), Some(a)) = (&self.session, aux) {
             if a.connect.is_some() {
                 // The loop read it after the input that accepted the
                 // CONNECT.
@@ -484,7 +521,7 @@ impl MqttConn {
         self.session = Some(at.session);
         self.keep_alive = c.keep_alive;
         self.deadline = Millis(0);
-        self.aux = Some(Box::new(Aux {
+        self.extra().aux = Some(Box::new(Aux {
             permits,
             user: nats.user.as_str().into(),
             pass: nats.pass.as_str().into(),
@@ -589,13 +626,17 @@ mod tests {
     use super::*;
 
     /// Issue #17: the per-connection MQTT state (boxed in
-    /// [`super::Proto::Mqtt`]). Was 320 bytes with copied settings, three
-    /// scratch buffers, the account name, the credentials and the
-    /// permissions inline.
+    /// [`super::Proto::Mqtt`]): 56 bytes, a 64-byte heap chunk. Was 320
+    /// bytes with copied settings, three scratch buffers, the account
+    /// name, the credentials and the permissions inline, then 72 (an
+    /// 80-byte chunk) with the input counts inline.
     #[test]
     fn idle_connection_footprint() {
         let conn = std::mem::size_of::<MqttConn>();
-        assert!(conn <= 72, "MqttConn is {conn} bytes");
+        assert!(conn <= 56, "MqttConn is {conn} bytes");
+        // Made at the first PUBLISH (or CONNECT details kept): a 32-byte
+        // chunk.
+        assert!(std::mem::size_of::<Extra>() <= 24);
         assert!(std::mem::size_of::<Decoder>() <= 20);
     }
 }

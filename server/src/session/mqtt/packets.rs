@@ -46,8 +46,7 @@ impl MqttConn {
         p: &codec::Publish<'_>,
         out: &mut Vec<u8>,
     ) {
-        self.in_msgs += 1;
-        self.in_bytes += p.payload.len() as u64;
+        self.count_in(p.payload.len());
         let mut subject = std::mem::take(&mut cx.turn.mqtt.subject);
         subject.clear();
         // The codec checked that the topic converts.
