@@ -54,6 +54,10 @@ pub(crate) struct Rare {
     /// (filter, QoS), kept for the store and `/mqttz` and removed by an
     /// UNSUBSCRIBE, never routed.
     pub orphans: Vec<(Box<[u8]>, u8)>,
+    /// Buffers of acknowledged deliveries, reused by the next ones (at
+    /// most [`window::SPARE_MAX`], each at most [`window::SPARE_BYTES`]
+    /// bytes); given back at an idle moment ([`Inner::shrink_idle`]).
+    pub spare: Vec<Vec<u8>>,
 }
 
 impl Inner {
@@ -114,6 +118,7 @@ impl Inner {
                 qos2_in: BTreeMap::new(),
                 will: None,
                 orphans: Vec::new(),
+                spare: Vec::new(),
             })
         })
     }
@@ -153,6 +158,7 @@ impl Inner {
         if r.records.is_empty() && r.records.capacity() > keep {
             r.records = Vec::new();
         }
+        r.spare = Vec::new();
         if r.pending.is_empty() {
             r.pending.shrink_to_fit();
         }

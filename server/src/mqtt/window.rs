@@ -25,6 +25,13 @@ use super::{Inner, OutMsg, SubMap};
 /// to (nats-server `mqttMaxAckTotalLimit`).
 pub(crate) const TOTAL_LIMIT: usize = 65535;
 
+/// The most delivery buffers a session keeps for reuse (`Rare::spare`).
+pub(crate) const SPARE_MAX: usize = 32;
+
+/// The largest delivery buffer (capacity, bytes) a session keeps for
+/// reuse: a burst of large messages is not held on to.
+pub(crate) const SPARE_BYTES: usize = 64 * 1024;
+
 /// `max_ack_pending` when configured as 0 (nats-server
 /// `mqttDefaultMaxAckPending`).
 pub(crate) const DEFAULT_CAP: usize = 1024;
@@ -130,7 +137,8 @@ impl Inner {
         };
         let room = r.out.has_room() && window(subs, slot).is_none_or(|w| w.inflight < w.cap);
         if !queued_before && room {
-            let m = OutMsg::new(topic, payload).with_slot(slot);
+            let m =
+                OutMsg::new_in(r.spare.pop().unwrap_or_default(), topic, payload).with_slot(slot);
             if let Some(id) = r.out.send(qos, m, now) {
                 if let Some(w) = window(subs, slot) {
                     w.inflight += 1;
@@ -142,8 +150,8 @@ impl Inner {
         if let Some(w) = window(subs, slot) {
             w.waiting += 1;
         }
-        r.pending
-            .push_back((qos, OutMsg::new(topic, payload).with_slot(slot)));
+        let m = OutMsg::new_in(r.spare.pop().unwrap_or_default(), topic, payload);
+        r.pending.push_back((qos, m.with_slot(slot)));
     }
 
     /// Sends what waits, in order per subscription, while windows have
@@ -182,9 +190,19 @@ impl Inner {
 
     /// A delivery was acknowledged (PUBACK, PUBCOMP): its window has room
     /// again.
+    /// Its buffer is kept for the next delivery (see `Rare::spare`).
     pub(crate) fn acked(&mut self, m: Option<OutMsg>) {
-        if let Some(w) = m.and_then(|m| window(&mut self.subs, m.slot)) {
+        let Some(m) = m else {
+            return;
+        };
+        if let Some(w) = window(&mut self.subs, m.slot) {
             w.inflight = w.inflight.saturating_sub(1);
+        }
+        if let Some(r) = self.rare_opt_mut() {
+            let buf = m.into_buf();
+            if r.spare.len() < SPARE_MAX && buf.capacity() <= SPARE_BYTES {
+                r.spare.push(buf);
+            }
         }
     }
 
@@ -234,5 +252,36 @@ mod tests {
         assert_eq!(Window::new(b"x", 0).cap, DEFAULT_CAP as u16);
         assert_eq!(Window::new(b"x", 70000).cap, TOTAL_LIMIT as u16);
         assert_eq!(std::mem::size_of::<Window>(), 12);
+    }
+
+    /// A steady QoS 1 stream reuses the buffers of acknowledged
+    /// deliveries: after the first, a delivery takes a kept buffer, and
+    /// an idle moment gives them back.
+    #[test]
+    fn acknowledged_buffers_are_reused() {
+        let mut inner = Inner::new(true, 16, Millis(30_000));
+        let mut out = Vec::new();
+        for i in 1..=5u16 {
+            inner.deliver(&mut out, 1, 0, false, b"t/a", b"payload", Millis(1));
+            let r = inner.rare_opt_mut().expect("delivery state");
+            assert!(r.spare.is_empty(), "delivery {i} took the kept buffer");
+            let m = r.out.puback(i);
+            assert!(m.is_some(), "packet id {i} in flight");
+            inner.acked(m);
+            let r = inner.rare().expect("delivery state");
+            assert_eq!(r.spare.len(), 1, "the buffer of delivery {i} is kept");
+            assert!(r.spare[0].capacity() >= 10);
+        }
+        let big = vec![0u8; SPARE_BYTES + 1];
+        inner.deliver(&mut out, 1, 0, false, b"t/a", &big, Millis(1));
+        inner.deliver(&mut out, 1, 0, false, b"t/a", b"x", Millis(1));
+        let m = inner.rare_opt_mut().expect("state").out.puback(6);
+        inner.acked(m);
+        assert!(
+            inner.rare().expect("state").spare.is_empty(),
+            "a buffer over SPARE_BYTES is not kept"
+        );
+        inner.shrink_idle(0);
+        assert!(inner.rare().is_none_or(|r| r.spare.is_empty()));
     }
 }
