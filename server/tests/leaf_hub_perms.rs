@@ -429,7 +429,7 @@ fn reload_rechecks(reference_leaf: bool) {
     await_interest(&mut on_leaf, &mut a, "ok.a");
     // A reload that changes nothing keeps the link.
     std::fs::write(h.conf_path(), hub_conf(LU_PERMS)).unwrap();
-    hangup(&h);
+    h.hangup();
     h.expect_log("Reloaded server configuration");
     on_leaf.send(b"PUB ok.b 1\r\nb\r\n");
     a.expect("MSG ok.b 1 1\r\nb\r\n");
@@ -438,7 +438,7 @@ fn reload_rechecks(reference_leaf: bool) {
     let wider = LU_PERMS.replace(r#""q.>"], deny"#, r#""q.>", "more.>"], deny"#);
     assert_ne!(wider, LU_PERMS);
     std::fs::write(h.conf_path(), hub_conf(&wider)).unwrap();
-    hangup(&h);
+    h.hangup();
     h.expect_log("Leafnode user permissions changed on reload");
     h.expect_log("Leafnode connection closed: Client Closed");
     l.expect_log("Leafnode connection created for account: $G");
@@ -452,18 +452,9 @@ fn reload_rechecks(reference_leaf: bool) {
     );
     assert!(!gone.contains("user: lu"), "{gone}");
     std::fs::write(h.conf_path(), gone).unwrap();
-    hangup(&h);
+    h.hangup();
     h.expect_log("Leafnode connection closed: Authentication Failure");
     l.expect_log("Leafnode Error 'Authorization Violation'");
-}
-
-fn hangup(s: &Server) {
-    let ok = std::process::Command::new("kill")
-        .args(["-HUP", &s.pid().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill -HUP");
 }
 
 /// A raw leaf bound to `$G` on a hub without auth.

@@ -195,12 +195,7 @@ fn bad_mappings_refuse_to_start_with_the_reference_texts() {
 /// server logged that the reload took effect.
 fn reload(s: &Server, conf: &str) {
     std::fs::write(s.conf_path(), conf).unwrap();
-    let ok = std::process::Command::new("kill")
-        .args(["-HUP", &s.pid().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill -HUP");
+    s.hangup();
     s.expect_log("Reloaded server configuration");
 }
 

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::mqtt::{conf, Mqtt};
 use common::{Raw, Server, TempDir};
 use serde_json::Value;
@@ -73,15 +71,6 @@ fn mqtt_clients_get_connect_and_disconnect_events() {
     assert_eq!(v["reason"], "Client Closed", "{v}");
 }
 
-fn hangup(s: &Server) {
-    let ok = Command::new("kill")
-        .args(["-HUP", &s.pid().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill -HUP");
-}
-
 /// A port nothing listens on now (bound and released).
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -99,7 +88,7 @@ fn reload_refuses_a_new_mqtt_listener_and_reloads_ack_settings() {
         conf(&dir, "ack_wait: \"1m\"\nmax_ack_pending: 10", ""),
     )
     .unwrap();
-    hangup(&s);
+    s.hangup();
     s.expect_log("Reloaded: MQTT ack_wait = 1m0s");
     s.expect_log("Reloaded: MQTT max_ack_pending = 10");
     s.expect_log("Reloaded server configuration");
@@ -108,7 +97,7 @@ fn reload_refuses_a_new_mqtt_listener_and_reloads_ack_settings() {
     let moved = conf(&dir, "", "").replace("port: -1\n  \n}", &format!("port: {other}\n  \n}}"));
     assert!(moved.contains(&format!("port: {other}")), "{moved}");
     std::fs::write(s.conf_path(), moved).unwrap();
-    hangup(&s);
+    s.hangup();
     let line = s.expect_log("Failed to reload server configuration: ");
     assert!(
         line.contains("config reload not supported for MQTT: old="),

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::mqtt::{conf, Mqtt};
 use common::{Server, TempDir};
 
@@ -18,15 +16,6 @@ fn users(list: &[(&str, &str)]) -> String {
         .map(|(n, p)| format!("{{user: {n}, password: {p}}}"))
         .collect();
     format!("authorization {{ users: [{}] }}\n", u.join(", "))
-}
-
-fn hangup(s: &Server) {
-    let ok = Command::new("kill")
-        .args(["-HUP", &s.pid().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill -HUP");
 }
 
 fn login(port: u16, id: &str, user: &str, pass: &str) -> Mqtt {
@@ -53,7 +42,7 @@ fn a_removed_user_is_closed_and_a_changed_password_gets_connack_5() {
     // b removed, c's password changed, a unchanged.
     let after = users(&[("a", "a"), ("c", "new")]);
     std::fs::write(s.conf_path(), conf(&dir, "", &after)).unwrap();
-    hangup(&s);
+    s.hangup();
     s.expect_log("Reloaded server configuration");
     let (got, _) = b.read_to_close();
     assert!(
@@ -86,7 +75,7 @@ fn a_reload_that_keeps_the_user_keeps_the_client() {
         conf(&dir, "", &users(&[("a", "a"), ("z", "z")])),
     )
     .unwrap();
-    hangup(&s);
+    s.hangup();
     s.expect_log("Reloaded server configuration");
     alive(&mut a);
     let mut z = login(port, "pub", "z", "z");
@@ -131,7 +120,7 @@ fn new_permissions_apply_to_an_open_client() {
     // The same user, other permissions: the client stays and the new
     // ones apply to its later PUBLISH and SUBSCRIBE packets.
     std::fs::write(s.conf_path(), conf(&dir, "", &perms("y"))).unwrap();
-    hangup(&s);
+    s.hangup();
     s.expect_log("Reloaded server configuration");
     alive(&mut m);
     assert_eq!(m.subscribe(2, &[("x/2", 0), ("y/2", 0)]), [0x80, 0]);

@@ -15,15 +15,6 @@ use std::time::Duration;
 use common::mqtt::{conf, Mqtt};
 use common::{Server, TempDir};
 
-fn hangup(s: &Server) {
-    let ok = std::process::Command::new("kill")
-        .args(["-HUP", &s.pid().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill -HUP");
-}
-
 /// What a QoS 1 PUBLISH says: (topic, payload, packet id).
 fn next(m: &mut Mqtt) -> (String, String, u16) {
     let (_, qos, _, topic, id, payload) = m.read().publish();
@@ -72,7 +63,7 @@ fn after_a_reload_older_subscriptions_keep_their_window() {
     let (mut sub, _) = Mqtt::connect(port, "old-win", true);
     assert_eq!(sub.subscribe(1, &[("o/old", 1)]), [1]);
     std::fs::write(s.conf_path(), conf(&dir, "max_ack_pending: 10", "")).unwrap();
-    hangup(&s);
+    s.hangup();
     s.expect_log("Reloaded: MQTT max_ack_pending = 10");
     // A subscription made after the reload gets the new window.
     assert_eq!(sub.subscribe(2, &[("o/new", 1)]), [1]);

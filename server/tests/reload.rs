@@ -20,20 +20,11 @@ use common::{is_reference, is_timeout, parse_info, Conn, Raw, Server, DEADLINE};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-fn hangup(s: &Server) {
-    let ok = Command::new("kill")
-        .args(["-HUP", &s.pid().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill -HUP");
-}
-
 /// Rewrites the config file and reloads it; returns once the server logged
 /// that the reload took effect.
 fn reload(s: &Server, conf: &str) {
     std::fs::write(s.conf_path(), conf).unwrap();
-    hangup(s);
+    s.hangup();
     s.expect_log("Reloaded server configuration");
 }
 
@@ -41,7 +32,7 @@ fn reload(s: &Server, conf: &str) {
 /// the ERR line.
 fn reload_refused(s: &Server, conf: &str) -> String {
     std::fs::write(s.conf_path(), conf).unwrap();
-    hangup(s);
+    s.hangup();
     let line = s.expect_log("Failed to reload server configuration: ");
     assert!(line.contains("[ERR]"), "{line}");
     line
@@ -93,7 +84,7 @@ fn reloaded_option_is_logged_once_per_change() {
     let base = "listen: 127.0.0.1:-1\n";
     let s = Server::start(&format!("{base}max_payload: 1024\n"));
     std::fs::write(s.conf_path(), format!("{base}max_payload: 2048\n")).unwrap();
-    hangup(&s);
+    s.hangup();
     s.expect_log("Trapped \"hangup\" signal");
     s.expect_log("Reloaded: max_payload = 2048");
     s.expect_log("Reloaded server configuration");
@@ -286,7 +277,7 @@ fn narrowed_permissions_remove_subscriptions_with_the_reference_err() {
     alice.send(b"SUB news.> 1\r\nSUB other 2\r\nSUB q grp 3\r\nPING\r\n");
     alice.expect("PONG\r\n");
     std::fs::write(s.conf_path(), perms_conf("\"other\"")).unwrap();
-    hangup(&s);
+    s.hangup();
     // nats-server logs the removal before its "Reloaded server
     // configuration", natsws after (on the connection's loop).
     s.expect_log("Removed sub \"news.>\" (sid \"1\") for User \"alice\" - not authorized");
@@ -467,7 +458,7 @@ fn rotated_certificate_serves_new_handshakes_on_every_listener() {
     for f in ["server-cert.pem", "server-key.pem"] {
         std::fs::copy(new.path(f), old.path(f)).unwrap();
     }
-    hangup(&s);
+    s.hangup();
     s.expect_log("Reloaded: tls = enabled");
     s.expect_log("Reloaded server configuration");
     let client = |p: u16, cfg| client_tls(p, cfg);
@@ -629,7 +620,7 @@ fn lowered_max_connections_closes_the_surplus() {
     let s = Server::start(base);
     let mut conns: Vec<Raw> = (0..3).map(|_| connect(&s, "")).collect();
     std::fs::write(s.conf_path(), format!("{base}max_connections: 1\n")).unwrap();
-    hangup(&s);
+    s.hangup();
     s.expect_log("Closed 2 connections to fall within max_connections");
     s.expect_log("Reloaded: max_connections = 1");
     // Read every connection until two have ended.
@@ -691,7 +682,7 @@ fn changed_pinned_certs_close_clients_no_longer_pinned() {
     tls_read_until(&mut t, "PONG\r\n");
     // No longer pinned: closed.
     std::fs::write(s.conf_path(), conf(&format!("\"{other}\""))).unwrap();
-    hangup(&s);
+    s.hangup();
     s.expect_log("Disconnect 1 clients due to pinned certs reload");
     let until = Instant::now() + DEADLINE;
     let mut chunk = [0u8; 1024];
@@ -753,7 +744,7 @@ fn tls_enabled_by_reload_applies_to_new_connections_only() {
         format!("{base}tls {{\n  {}\n}}\n", pki.block("")),
     )
     .unwrap();
-    hangup(&s);
+    s.hangup();
     s.expect_log("Reloaded: tls = enabled");
     s.expect_log("Reloaded server configuration");
     assert_eq!(tcp_info(&s)["tls_required"], true);
@@ -795,13 +786,13 @@ fn log_file_set_by_reload_takes_the_following_lines() {
         format!("{base}log_file: {:?}\n", log.display().to_string()),
     )
     .unwrap();
-    hangup(&s);
+    s.hangup();
     s.expect_log(&format!("Reloaded: log_file = {}", log.display()));
     let text = wait_for_file_line(&log, "Reloaded server configuration");
     assert!(!text.contains("Server is ready"), "{text}");
     // And back to stderr.
     std::fs::write(s.conf_path(), base).unwrap();
-    hangup(&s);
+    s.hangup();
     s.expect_log("Reloaded server configuration");
 }
 
@@ -818,7 +809,7 @@ fn each_changed_option_logs_the_reference_line() {
         auth("1")
     );
     std::fs::write(s.conf_path(), new).unwrap();
-    hangup(&s);
+    s.hangup();
     // In nats-server's order (its Options field order).
     for line in [
         "Reload: client_advertise = example.com:4333",

@@ -8,7 +8,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -87,12 +86,7 @@ fn mqtt_and_leafnode_listeners_rotate_their_certificates_on_reload() {
     for f in ["server-cert.pem", "server-key.pem"] {
         std::fs::copy(new.path(f), old.path(f)).unwrap();
     }
-    let ok = Command::new("kill")
-        .args(["-HUP", &s.pid().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill -HUP");
+    s.hangup();
     s.expect_log("Reloaded server configuration");
     for (what, port) in [("mqtt", mqtt), ("leafnode", leaf)] {
         assert!(

@@ -12,7 +12,6 @@ mod common;
 
 use std::io::Read;
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::mqtt::Mqtt;
@@ -206,12 +205,7 @@ fn a_reload_changing_it_is_refused() {
     ] {
         let s = Server::start(&conf(from, "2s"));
         std::fs::write(s.conf_path(), conf(to, "2s")).unwrap();
-        let ok = Command::new("kill")
-            .args(["-HUP", &s.pid().to_string()])
-            .status()
-            .expect("kill")
-            .success();
-        assert!(ok, "kill -HUP");
+        s.hangup();
         let line = s.expect_log("Failed to reload server configuration: ");
         assert!(
             line.ends_with(&format!(
@@ -223,12 +217,7 @@ fn a_reload_changing_it_is_refused() {
     // `default` and no key are the same value: nothing to refuse.
     let s = Server::start(&conf(None, "2s"));
     std::fs::write(s.conf_path(), conf(Some("default"), "2s")).unwrap();
-    let ok = Command::new("kill")
-        .args(["-HUP", &s.pid().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill -HUP");
+    s.hangup();
     s.expect_log("Reloaded server configuration");
 }
 

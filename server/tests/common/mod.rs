@@ -349,6 +349,16 @@ impl Server {
         self.child.id()
     }
 
+    /// Sends SIGHUP (a config reload), as an operator's `kill -HUP`.
+    pub fn hangup(&self) {
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -HUP");
+    }
+
     pub fn wait(&mut self) -> std::process::ExitStatus {
         self.child.wait().expect("wait")
     }
