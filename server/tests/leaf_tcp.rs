@@ -563,3 +563,32 @@ fn a_hub_that_sends_no_info_is_dropped_after_first_info_timeout() {
         }
     }
 }
+
+/// A leaf that never answers the hub's PINGs is closed as stale and
+/// counted in `/varz` as a stale leaf, not a client (nats-server
+/// `markConnAsClosed` counts by kind).
+#[test]
+fn a_stale_leaf_is_counted_as_a_leaf() {
+    let hub = Server::start(
+        "server_name: HUBS\nhost: 127.0.0.1\nport: -1\nhttp: \"127.0.0.1:-1\"\nping_interval: \"200ms\"\nping_max: 1\nleafnodes { host: 127.0.0.1, port: -1 }\n",
+    );
+    let mut leaf = Raw::connect(hub.leaf_port.expect("leaf port"));
+    leaf.expect("\r\n");
+    leaf.send(b"CONNECT {\"name\":\"silent\"}\r\n");
+    // It answers nothing, so the hub closes it.
+    leaf.read_to_close();
+    let until = Instant::now() + DEADLINE;
+    let v = loop {
+        let (status, body) = hub.http_get("/varz");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("varz json");
+        if v["stale_connections"] == 1 || Instant::now() > until {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(v["stale_connections"], 1, "{v}");
+    let split = &v["stale_connection_stats"];
+    assert_eq!(split["leafs"], 1, "{split}");
+    assert_eq!(split["clients"], 0, "{split}");
+}
